@@ -1,0 +1,48 @@
+"""archspec — an architecture-spec compiler for neural networks.
+
+A spec (YAML or JSON) describes a network as a graph of layers, branches, residuals and
+parameterized blocks. The pipeline, each stage a function of the previous one's result::
+
+    text ─parse─▶ Source ─expand─▶ Graph (shapes inferred) ─┬─ analyze  → params, MACs, FLOPs, memory
+                                                            ├─ design   → warnings
+                                                            ├─ render   → table / JSON / CSV / Markdown / diagram
+                                                            └─ compile  → keras.Model   (imports Keras lazily)
+
+>>> import archspec
+>>> spec = archspec.load_text('''
+... archspec: 1
+... name: demo
+... inputs: {image: [28, 28, 1]}
+... model:
+...   - conv2d: {filters: 8, kernel: 3, activation: relu}
+...   - max_pool: {}
+...   - flatten: {}
+...   - dense: {units: 10, activation: softmax}
+... ''')
+>>> spec
+<Spec demo: image(28, 28, 1) -> dense(10,); 4 layers, 13,610 params, 191,448 MACs>
+>>> print(spec.graph.dump())
+image     input    -> (28, 28, 1)
+conv2d    conv2d(image) -> (26, 26, 8)  conv 3×3 · 8
+max_pool  max_pool(conv2d) -> (13, 13, 8)  max pool 2×2
+flatten   flatten(max_pool) -> (1352,)  flatten
+dense     dense(flatten) -> (10,)  dense · 10
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import Spec, load, load_text
+from .errors import Diagnostic, SpecError
+
+__all__ = ["Spec", "load", "load_text", "SpecError", "Diagnostic", "__version__"]
+
+
+def __getattr__(name):
+    # The compiled model's custom layers must be registered before keras.saving.load_model,
+    # without making `import archspec` pay for Keras.
+    if name == "layers":
+        from .compile import layers
+
+        return layers
+    raise AttributeError(name)

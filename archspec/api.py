@@ -1,0 +1,112 @@
+"""The Python API: load a spec, inspect it, report on it, draw it, compile and train it.
+
+>>> import archspec
+>>> spec = archspec.load("specs/mnist_cnn.yaml")            # doctest: +SKIP
+>>> spec.analysis().total.params                             # doctest: +SKIP
+52138
+"""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from .errors import Diagnostic, SpecError
+from .graph import Graph
+from .lang.source import DEFAULT_LIMITS, Limits, Source, parse, read_text
+
+
+class Spec:
+    """A loaded, expanded and shape-checked spec."""
+
+    def __init__(self, source: Source, graph: Graph, sources: dict[str, Source], overrides: dict):
+        self.source = source
+        self.graph = graph
+        self.sources = sources
+        self.overrides = dict(overrides)
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    @property
+    def data(self) -> dict:
+        return self.source.data
+
+    @cached_property
+    def warnings(self) -> list[Diagnostic]:
+        from .errors import sorted_unique
+        from .passes.design import design_warnings
+
+        return sorted_unique(design_warnings(self.graph, self.analysis(), self.source.file))
+
+    def analysis(self, batch_size: int = 1, dtype: str = "float32"):
+        from .passes.analyze import analyze
+
+        key = (batch_size, dtype)
+        cache = self.__dict__.setdefault("_analyses", {})
+        if key not in cache:
+            cache[key] = analyze(self.graph, batch_size, dtype)
+        return cache[key]
+
+    def report(self, fmt: str = "table", depth: int | None = None, batch_size: int = 1, dtype: str = "float32") -> str:
+        from .render.tables import render_report
+
+        return render_report(self, fmt, depth, batch_size, dtype)
+
+    @property
+    def training(self) -> dict:
+        return dict(self.data.get("training") or {})
+
+    def to_keras(self):
+        """Build the Keras 3 functional model (imports Keras)."""
+        from .compile.build import build_model
+
+        return build_model(self)
+
+    def draw(self, path: str | os.PathLike | None = None, **options):
+        """Render the diagram; returns the DOT source if `path` is None, else writes the file."""
+        from .render.image import draw
+
+        return draw(self, path, **options)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {"text/plain": repr(self)}
+        try:
+            from .render.image import svg_text
+
+            bundle["image/svg+xml"] = svg_text(self)
+        except Exception:  # no Graphviz: fall back to the table
+            bundle["text/markdown"] = self.report("markdown")
+        return bundle
+
+    def __repr__(self) -> str:
+        t = self.analysis().total
+        ins = ", ".join(f"{n}{self.graph[n].shape}" for n in self.graph.inputs)
+        outs = ", ".join(f"{k}{self.graph[v].shape}" for k, v in self.graph.outputs.items())
+        return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
+
+
+def load(path: str | os.PathLike, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,
+         root: str | os.PathLike | None = None, display: str | None = None) -> Spec:
+    """Read, validate, expand and shape-check a spec file. Raises SpecError listing every mistake."""
+    p = Path(path)
+    display = display or str(path)
+    text = read_text(p, display, limits)
+    return _load(parse(text, display, p, limits), overrides, limits, root)
+
+
+def load_text(text: str, name: str = "<spec>", overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,
+              fmt: str | None = None, root: str | os.PathLike | None = None) -> Spec:
+    """Like :func:`load` for spec text (YAML or JSON)."""
+    return _load(parse(text, name, None, limits, fmt), overrides, limits, root)
+
+
+def _load(src: Source, overrides, limits, root) -> Spec:
+    from .lang.expand import expand
+
+    graph, sources = expand(src, overrides, limits, Path(root) if root else None)
+    return Spec(src, graph, sources, overrides or {})
+
+
+__all__ = ["Spec", "load", "load_text", "SpecError"]

@@ -1,0 +1,57 @@
+"""The catalogue of diagnostic codes. `docs/errors.md` is generated from it (tools/gen_docs.py).
+
+Every Diagnostic's code must be listed here; a test walks the sources to make sure.
+"""
+from __future__ import annotations
+
+ERRORS: dict[str, str] = {
+    # reading the file
+    "file-not-found": "The spec file (or an included file) does not exist or cannot be read.",
+    "encoding": "The file is not UTF-8 text (or starts with a byte-order mark).",
+    "yaml-syntax": "The YAML text cannot be parsed.",
+    "json-syntax": "The JSON text cannot be parsed.",
+    "duplicate-key": "A mapping repeats a key (YAML would silently keep the last one).",
+    "yaml-tag": "A YAML tag such as !!python/object was used; archspec loads YAML safely and refuses them.",
+    "limit": "A safety limit was exceeded (file size, nesting depth, alias expansion, repeat count, graph size).",
+    # the document
+    "schema": "A field has the wrong type or an invalid value.",
+    "unknown-field": "A key that the document, a block or an op does not define.",
+    "missing-field": "A required key is absent.",
+    "version": "The `archspec:` version is missing or not supported.",
+    # the language
+    "unknown-op": "An entry names neither an op nor a block.",
+    "bad-entry": "A model/body entry is not of the form `- op: {attrs}`.",
+    "unknown-param": "A block call passes a parameter that the block does not declare.",
+    "missing-param": "A block call omits a parameter that has no default.",
+    "param-type": "A parameter value has the wrong type.",
+    "expr-syntax": "An expression ($...) cannot be parsed.",
+    "expr-name": "An expression uses a name that is not defined there.",
+    "expr-value": "An expression fails when evaluated (division by zero, wrong types, non-integer channels...).",
+    "recursion": "A block calls itself, directly or through other blocks.",
+    "include": "An include is missing, escapes the project, or forms a cycle.",
+    "duplicate-name": "Two layers, blocks or inputs share a name.",
+    # the graph
+    "unknown-ref": "A `from` reference or output names no layer.",
+    "forward-ref": "A `from` reference names a layer defined later (or forms a cycle).",
+    "cycle": "The references form a cycle.",
+    "unused-input": "A model input is never used.",
+    "dead-layer": "A layer does not contribute to any output.",
+    "arity": "An op received the wrong number of inputs.",
+    # shapes
+    "shape-mismatch": "The inputs of a merge (add, multiply, concat...) have incompatible shapes.",
+    "shape-rank": "An op received a tensor of the wrong rank (e.g. conv2d on a flat vector).",
+    "shape-empty": "An op produces an empty or negative dimension (e.g. a valid kernel larger than its input).",
+    "shape-size": "A reshape does not preserve the number of elements.",
+}
+
+WARNINGS: dict[str, str] = {
+    "kernel-exceeds-input": "A convolution kernel or pooling window is larger than the feature map it runs on.",
+    "spatial-collapse": "The feature map shrinks to 1×1 while spatial layers still follow.",
+    "bias-before-bn": "A conv/dense bias is cancelled by the batch normalization right after it.",
+    "dominant-layer": "One layer holds most of the network's parameters.",
+    "high-dropout": "A dropout rate above 0.5; Keras's rate is the fraction dropped, not kept.",
+    "double-activation": "An activation directly follows a layer that already applies a non-linear activation.",
+    "softmax-not-last": "A softmax that is not at an output.",
+}
+
+ALL = {**ERRORS, **WARNINGS}

@@ -1,0 +1,1 @@
+"""One module per CLI command, each with `configure(parser)` and `run(args) -> exit status`."""

@@ -1,0 +1,57 @@
+"""archspec check SPEC...: validate, expand and infer shapes; list errors and design warnings."""
+from __future__ import annotations
+
+import sys
+
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, print_diagnostics
+
+
+def configure(p):
+    common(p, many=True)
+    p.add_argument("--dump", choices=["graph"], help="print the expanded graph, one line per node")
+
+
+def run(args) -> int:
+    from ..errors import SpecError
+    from ..render.tables import human
+
+    worst = EXIT_OK
+    many = len(args.specs) > 1
+    for path in args.specs:
+        try:
+            spec, sources = load_spec(path, args)
+        except SpecError as exc:
+            sys.stdout.flush()
+            print_diagnostics(exc.diagnostics, None, fmt=args.diagnostics)
+            n = sum(d.severity == "error" for d in exc.diagnostics)
+            print(f"{path}: FAILED, {n} error{'s' * (n != 1)}")
+            worst = EXIT_SPEC
+            continue
+        warnings = spec.warnings
+        if args.strict:
+            warnings = [w.as_error() for w in warnings]
+        sys.stdout.flush()
+        print_diagnostics(warnings, sources, fmt=args.diagnostics)
+        sys.stderr.flush()
+        g, t = spec.graph, spec.analysis().total
+        ins = ", ".join(f"{n} {g[n].shape}" for n in g.inputs)
+        outs = ", ".join(f"{k} {g[v].shape}" for k, v in g.outputs.items())
+        status = "FAILED" if args.strict and warnings else "ok"
+        nw = len(warnings)
+        tail = f"{nw} {'error' if args.strict else 'warning'}{'s' * (nw != 1)}"
+        if args.dump:
+            print(g.dump())
+        if many:
+            print(f"{path}: {status}: {spec.name}, {ins} -> {outs}, {t.layers} layers, {t.params:,} params, "
+                  f"{human(t.macs)} MACs, {tail}")
+        else:
+            print(f"{path}: {status}: {spec.name}")
+            print(f"  inputs:  {ins}")
+            print(f"  outputs: {outs}")
+            print(f"  {t.layers} layers, {t.params:,} params ({t.trainable:,} trainable, "
+                  f"{t.non_trainable:,} non-trainable), {t.macs:,} MACs ({human(t.macs)}), {human(t.flops)} FLOPs")
+            print(f"  {tail}")
+        if status != "ok":
+            worst = EXIT_SPEC
+    sys.stdout.flush()
+    return worst

@@ -1,0 +1,25 @@
+"""archspec ops: list the layer types, their attributes and defaults."""
+from __future__ import annotations
+
+
+def configure(p):
+    p.add_argument("name", nargs="?", help="show one op in detail")
+
+
+def run(args) -> int:
+    from .. import ops
+    from ..cli import UsageError
+    from ..errors import did_you_mean
+
+    items = [(k, v) for k, v in sorted(ops.REGISTRY.items()) if not getattr(v, "internal", False)]
+    if args.name:
+        op = ops.get(args.name)
+        if op is None:
+            raise UsageError(f"unknown op '{args.name}'; {did_you_mean(args.name, ops.REGISTRY) or 'see archspec ops'}")
+        items = [(args.name, op)]
+    for name, op in items:
+        print(f"{name}  ({op.keras_class}) — {op.doc}")
+        for field, info in op.Attrs.model_fields.items():
+            default = "required" if info.is_required() else f"default {info.default!r}"
+            print(f"    {field}: {default}")
+    return 0

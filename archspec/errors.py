@@ -1,0 +1,129 @@
+"""Diagnostics are data: a code, a message, a location, a scope path, a hint and notes.
+
+Every user mistake becomes a :class:`Diagnostic`; a stage that finds mistakes raises one
+:class:`SpecError` carrying all of them. Rendering follows the compiler convention::
+
+    specs/broken.yaml:14:9: error: residual add joins (17, 17, 1024) and (17, 17, 1088)  [shape-mismatch]
+       14 |         - conv_bn: {filters: 1024, kernel: 1}
+          |           ^
+      in: block_b_1/add
+      hint: ...
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+
+@dataclass(frozen=True, order=True)
+class Loc:
+    """A position in a spec file (1-based line and column)."""
+
+    file: str = "<spec>"
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Note:
+    message: str
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    loc: Loc | None = None
+    scope: str | None = None
+    hint: str | None = None
+    notes: tuple[Note, ...] = ()
+    severity: str = "error"  # "error" | "warning"
+
+    def sort_key(self):
+        loc = self.loc or Loc("", 0, 0)
+        return (loc.file, loc.line, loc.col, self.severity, self.code, self.message)
+
+    def as_error(self) -> "Diagnostic":
+        return Diagnostic(self.code, self.message, self.loc, self.scope, self.hint, self.notes, "error")
+
+    def to_json(self) -> dict:
+        out = {"severity": self.severity, "code": self.code, "message": self.message}
+        if self.loc:
+            out.update(file=self.loc.file, line=self.loc.line, column=self.loc.col)
+        if self.scope:
+            out["scope"] = self.scope
+        if self.hint:
+            out["hint"] = self.hint
+        if self.notes:
+            out["notes"] = [{"message": n.message, **({"location": str(n.loc)} if n.loc else {})} for n in self.notes]
+        return out
+
+
+class SpecError(Exception):
+    """The spec is wrong. Carries every diagnostic found by the stage that raised it."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = sorted_unique(diagnostics)
+        super().__init__("\n".join(f"{d.loc}: {d.severity}: {d.message}" for d in self.diagnostics))
+
+
+def sorted_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sort by location and drop exact repeats (a block body instantiated N times reports once)."""
+    seen, out = set(), []
+    for d in sorted(diags, key=Diagnostic.sort_key):
+        key = (d.loc, d.code, d.message, d.severity)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def focus(loc: Loc | None, notes: tuple, main_file: str | None) -> tuple[Loc | None, tuple]:
+    """Point a diagnostic about a layer made inside a block at the innermost place in the main spec:
+    the layer's own line if it is there, else the block call site. The other places become notes."""
+    if not main_file or loc is None or loc.file == main_file:
+        return loc, notes
+    for k, note in enumerate(notes):
+        if note.loc and note.loc.file == main_file:
+            rest = (Note("the layer is defined here", loc),) + notes[:k] + notes[k + 1:]
+            return note.loc, rest
+    return loc, notes
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """`hint` text naming the closest candidate, or None."""
+    matches = difflib.get_close_matches(str(word), sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None
+
+
+def render(diag: Diagnostic, sources: dict[str, str] | None = None, color: bool = False) -> str:
+    """Render one diagnostic as text, with the offending source line and a caret."""
+    sev = diag.severity
+    if color:
+        c = "\033[1;31m" if sev == "error" else "\033[1;35m"
+        sev_txt = f"{c}{sev}\033[0m"
+    else:
+        sev_txt = sev
+    lines = [f"{diag.loc or '<spec>'}: {sev_txt}: {diag.message}  [{diag.code}]"]
+    if diag.loc and diag.loc.line > 0 and sources and diag.loc.file in sources:
+        src_lines = sources[diag.loc.file].splitlines()
+        if 0 < diag.loc.line <= len(src_lines):
+            text = src_lines[diag.loc.line - 1].replace("\t", " ")
+            num = str(diag.loc.line)
+            lines.append(f"  {num} | {text}")
+            lines.append(f"  {' ' * len(num)} | {' ' * max(diag.loc.col - 1, 0)}^")
+    if diag.scope:
+        lines.append(f"  in: {diag.scope}")
+    for note in diag.notes:
+        where = f"{note.loc}: " if note.loc else ""
+        lines.append(f"  note: {where}{note.message}")
+    if diag.hint:
+        lines.append(f"  hint: {diag.hint}")
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""The IR: a DAG of layer nodes, each with its scope path, source location and inferred shape.
+
+Nodes are kept in definition order, which is a topological order by construction (a node is
+created only after all its inputs), so every pass is a single forward loop and output is
+deterministic. `Graph.nx` gives the same graph as a `networkx.DiGraph` — built on demand, because
+importing networkx costs more (~0.15 s) than the whole cold `archspec check` budget.
+
+>>> from archspec import api
+>>> g = api.load_text('''
+... archspec: 1
+... name: tiny
+... inputs: {x: [8, 8, 3]}
+... model:
+...   - conv2d: {filters: 4, kernel: 3}
+...   - global_avg_pool: {}
+... ''').graph
+>>> print(g.dump())
+x                input              -> (8, 8, 3)
+conv2d           conv2d(x)          -> (6, 6, 4)  conv 3×3 · 4
+global_avg_pool  global_avg_pool(conv2d) -> (4,)  global avg pool
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .errors import Loc
+from .ops.base import Attrs
+
+SEP = "/"
+
+
+@dataclass
+class Node:
+    id: str                       # unique scope path: "stage3/block_2/conv_bn/conv2d"
+    op: str
+    attrs: Attrs
+    inputs: tuple[str, ...]
+    loc: Loc | None
+    scope: str                    # the enclosing scope's path ("" at top level)
+    shape: tuple | None = None    # inferred output shape; None if inference failed
+    trace: tuple = ()             # Notes for the block call sites that produced it, innermost first
+
+    @property
+    def short(self) -> str:
+        return self.id.rsplit(SEP, 1)[-1]
+
+
+@dataclass
+class Scope:
+    """A block call, residual, branches, branch path or named sequence: one cluster in diagrams,
+    one row of per-block roll-ups."""
+
+    path: str
+    kind: str                     # block | residual | branches | path | sequence
+    name: str                     # the block's name for block calls, else the kind
+    loc: Loc | None
+    parent: str
+    args: dict = field(default_factory=dict)
+    input: str | None = None      # node feeding the scope
+    output: str | None = None     # node the scope produces
+
+    @property
+    def depth(self) -> int:
+        return self.path.count(SEP) + 1 if self.path else 0
+
+
+class Graph:
+    def __init__(self, name: str):
+        self.name = name
+        self.nodes: dict[str, Node] = {}
+        self.scopes: dict[str, Scope] = {}
+        self.inputs: list[str] = []
+        self.outputs: dict[str, str] = {}     # output name -> node id
+        self.succs: dict[str, list[str]] = {}
+        self._nx = None
+
+    def add(self, node: Node) -> Node:
+        assert node.id not in self.nodes, node.id
+        self.nodes[node.id] = node
+        self.succs[node.id] = []
+        for i in node.inputs:
+            self.succs[i].append(node.id)
+        self._nx = None
+        return node
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    @property
+    def nx(self):
+        """This graph as a networkx.DiGraph (node attribute `node` holds the Node)."""
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.DiGraph(name=self.name)
+            for n in self.nodes.values():
+                g.add_node(n.id, node=n, op=n.op, shape=n.shape)
+            for n in self.nodes.values():
+                for i in n.inputs:
+                    g.add_edge(i, n.id, shape=self.nodes[i].shape)
+            self._nx = g
+        return self._nx
+
+    def scope_chain(self, path: str) -> list[Scope]:
+        """Scopes enclosing `path`, outermost first."""
+        out, parts = [], path.split(SEP) if path else []
+        for i in range(1, len(parts) + 1):
+            p = SEP.join(parts[:i])
+            if p in self.scopes:
+                out.append(self.scopes[p])
+        return out
+
+    def lint(self) -> list[str]:
+        """Invariants every stage must keep; returns a list of violations (empty when sound)."""
+        problems = []
+        seen = set()
+        for n in self.nodes.values():
+            for i in n.inputs:
+                if i not in seen:
+                    problems.append(f"{n.id}: input {i} is not defined before it")
+            if n.scope and n.scope not in self.scopes:
+                problems.append(f"{n.id}: unknown scope {n.scope}")
+            if n.scope and not n.id.startswith(n.scope + SEP):
+                problems.append(f"{n.id}: id is not inside its scope {n.scope}")
+            seen.add(n.id)
+        for name, o in self.outputs.items():
+            if o not in self.nodes:
+                problems.append(f"output {name}: unknown node {o}")
+        for i in self.inputs:
+            if self.nodes[i].op != "input":
+                problems.append(f"input {i} is a {self.nodes[i].op}")
+        return problems
+
+    def dump(self) -> str:
+        """One line per node: id, op(inputs) -> shape, label. The text golden tests compare."""
+        from .ops import REGISTRY
+
+        rows = []
+        for n in self.nodes.values():
+            call = "input" if n.op == "input" else f"{n.op}({', '.join(n.inputs)})"
+            label = "" if n.op == "input" else REGISTRY[n.op].label(n.attrs)
+            rows.append((n.id, call, str(n.shape) if n.shape is not None else "?", label))
+        w0 = max((len(r[0]) for r in rows), default=0)
+        w1 = max((len(r[1]) for r in rows if len(r[1]) < 20), default=0)
+        return "\n".join(f"{a:<{w0}}  {b:<{w1}} -> {c}" + (f"  {d}" if d else "") for a, b, c, d in rows)

@@ -1,0 +1,367 @@
+"""Safe arithmetic expressions for spec values: a tokenizer, a Pratt parser and an evaluator.
+
+A spec value that is a string starting with `$` is an expression::
+
+    filters: $filters * 4           strides: $2 if i == 0 else 1
+    filters: $in.channels // 2      units: $make_divisible(1280 * width)
+
+No Python `eval`: only numbers, strings, booleans, names bound by the caller (block parameters,
+top-level parameters, the repeat index `i`, the shapes `in` and `prev`), arithmetic, comparisons,
+`and`/`or`/`not`, `a if cond else b`, indexing, attribute access on shapes and a fixed set of functions.
+Errors carry the character offset so diagnostics point inside the YAML scalar.
+
+>>> evaluate("filters * 4", {"filters": 16})
+64
+>>> evaluate("2 if i == 0 else 1", {"i": 3})
+1
+>>> evaluate("make_divisible(32 * 0.35)", {})
+16
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+
+class ExprError(Exception):
+    def __init__(self, message: str, offset: int = 0, kind: str = "expr-value", hint: str | None = None):
+        super().__init__(message)
+        self.message, self.offset, self.kind, self.hint = message, offset, kind, hint
+
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<num>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
+  | (?P<str>'[^']*'|"[^"]*")
+  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%()\[\],.<>])
+""", re.VERBOSE)
+
+KEYWORDS = {"and", "or", "not", "if", "else", "true", "false", "null", "True", "False", "None"}
+
+
+def tokenize(text: str):
+    pos, out = 0, []
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ExprError(f"unexpected character '{text[pos]}'", pos, "expr-syntax")
+        kind = m.lastgroup
+        if kind != "ws":
+            out.append((kind, m.group(), pos))
+        pos = m.end()
+    out.append(("end", "", len(text)))
+    return out
+
+
+# binding powers for infix operators
+_INFIX = {"if": 1, "or": 2, "and": 3, "==": 5, "!=": 5, "<": 5, "<=": 5, ">": 5, ">=": 5,
+          "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7, "**": 9, "(": 11, "[": 11, ".": 11}
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.toks = tokenize(text)
+        self.i = 0
+
+    def peek(self):
+        return self.toks[self.i]
+
+    def take(self, value: str | None = None):
+        tok = self.toks[self.i]
+        if value is not None and tok[1] != value:
+            got = "the end" if tok[0] == "end" else f"'{tok[1]}'"
+            raise ExprError(f"expected '{value}' but found {got}", tok[2], "expr-syntax")
+        self.i += 1
+        return tok
+
+    def parse(self):
+        node = self.expr(0)
+        tok = self.peek()
+        if tok[0] != "end":
+            raise ExprError(f"unexpected '{tok[1]}'", tok[2], "expr-syntax")
+        return node
+
+    def expr(self, rbp: int):
+        left = self.prefix()
+        while True:
+            kind, val, pos = self.peek()
+            op = val if kind in ("op", "name") else None
+            bp = _INFIX.get(op, 0) if op else 0
+            if bp <= rbp:
+                return left
+            self.take()
+            if op == "if":
+                cond = self.expr(1)
+                self.take("else")
+                other = self.expr(0)
+                left = ("ifelse", pos, cond, left, other)
+            elif op == "(":
+                args = []
+                if self.peek()[1] != ")":
+                    args.append(self.expr(0))
+                    while self.peek()[1] == ",":
+                        self.take()
+                        args.append(self.expr(0))
+                self.take(")")
+                left = ("call", pos, left, args)
+            elif op == "[":
+                idx = self.expr(0)
+                self.take("]")
+                left = ("index", pos, left, idx)
+            elif op == ".":
+                name = self.take()
+                if name[0] != "name":
+                    raise ExprError("expected a name after '.'", name[2], "expr-syntax")
+                left = ("attr", name[2], left, name[1])
+            elif op == "**":
+                left = ("bin", pos, op, left, self.expr(bp - 1))  # right-associative
+            else:
+                left = ("bin", pos, op, left, self.expr(bp))
+
+    def prefix(self):
+        kind, val, pos = self.take()
+        if kind == "num":
+            return ("lit", pos, float(val) if any(c in val for c in ".eE") else int(val))
+        if kind == "str":
+            return ("lit", pos, val[1:-1])
+        if kind == "name":
+            if val in ("true", "True"):
+                return ("lit", pos, True)
+            if val in ("false", "False"):
+                return ("lit", pos, False)
+            if val in ("null", "None"):
+                return ("lit", pos, None)
+            if val == "not":
+                return ("not", pos, self.expr(4))
+            if val in KEYWORDS:
+                raise ExprError(f"unexpected '{val}'", pos, "expr-syntax")
+            return ("name", pos, val)
+        if val == "-":
+            return ("neg", pos, self.expr(8))
+        if val == "+":
+            return self.expr(8)
+        if val == "(":
+            inner = self.expr(0)
+            if self.peek()[1] == ",":
+                items = [inner]
+                while self.peek()[1] == ",":
+                    self.take()
+                    items.append(self.expr(0))
+                self.take(")")
+                return ("tuple", pos, items)
+            self.take(")")
+            return inner
+        if val == "[":
+            items = []
+            if self.peek()[1] != "]":
+                items.append(self.expr(0))
+                while self.peek()[1] == ",":
+                    self.take()
+                    items.append(self.expr(0))
+            self.take("]")
+            return ("tuple", pos, items)
+        if kind == "end":
+            raise ExprError("the expression ends too early", pos, "expr-syntax")
+        raise ExprError(f"unexpected '{val}'", pos, "expr-syntax")
+
+
+def make_divisible(value, divisor: int = 8, min_value: int | None = None) -> int:
+    """MobileNet's channel rounding: nearest multiple of `divisor`, never below 90% of `value`."""
+    min_value = divisor if min_value is None else min_value
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
+
+
+def _int(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        raise ValueError(f"cannot convert {x} to an integer")
+    return int(x)
+
+
+FUNCTIONS = {
+    "int": _int, "float": float, "round": round, "min": min, "max": max, "abs": abs,
+    "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "len": len, "str": str,
+    "make_divisible": make_divisible,
+}
+
+
+@dataclass(frozen=True)
+class ShapeView:
+    """A tensor shape as expressions see it (`in.channels`, `in.height`, `in.shape[0]`)."""
+
+    shape: tuple
+
+    @property
+    def channels(self):
+        return self.shape[-1]
+
+    @property
+    def height(self):
+        return self.shape[0] if len(self.shape) >= 3 else None
+
+    @property
+    def width(self):
+        return self.shape[1] if len(self.shape) >= 3 else None
+
+    @property
+    def rank(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+
+_SHAPE_ATTRS = ("channels", "height", "width", "rank", "size", "shape")
+
+
+def _check_num(x, pos):
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise ExprError(f"expected a number, got {_describe(x)}", pos)
+    return x
+
+
+def _describe(x) -> str:
+    if x is None:
+        return "null"
+    if isinstance(x, ShapeView):
+        return f"a shape {x.shape}"
+    if isinstance(x, bool):
+        return f"the boolean {str(x).lower()}"
+    if isinstance(x, str):
+        return f"the string '{x}'"
+    if isinstance(x, tuple):
+        return f"the list {list(x)}"
+    return f"{type(x).__name__} {x}"
+
+
+def _eval(node, env):
+    kind, pos = node[0], node[1]
+    if kind == "lit":
+        return node[2]
+    if kind == "name":
+        name = node[2]
+        if name in env:
+            return env[name]
+        if name in FUNCTIONS:
+            return FUNCTIONS[name]
+        from ..errors import did_you_mean
+
+        raise ExprError(f"'{name}' is not defined here", pos, "expr-name",
+                        did_you_mean(name, [k for k in env if not k.startswith("_")]) or
+                        f"names available: {', '.join(sorted(k for k in env if not k.startswith('_'))) or 'none'}")
+    if kind == "tuple":
+        return tuple(_eval(n, env) for n in node[2])
+    if kind == "neg":
+        return -_check_num(_eval(node[2], env), pos)
+    if kind == "not":
+        return not _eval(node[2], env)
+    if kind == "ifelse":
+        return _eval(node[3], env) if _eval(node[2], env) else _eval(node[4], env)
+    if kind == "attr":
+        obj = _eval(node[2], env)
+        if isinstance(obj, ShapeView) and node[3] in _SHAPE_ATTRS:
+            value = getattr(obj, node[3])
+            if value is None:
+                raise ExprError(f"a tensor of shape {obj.shape} has no {node[3]}", pos)
+            return value
+        raise ExprError(f"{_describe(obj)} has no attribute '{node[3]}'", pos, hint=(
+            "shapes have: " + ", ".join(_SHAPE_ATTRS)) if isinstance(obj, ShapeView) else None)
+    if kind == "index":
+        obj, idx = _eval(node[2], env), _eval(node[3], env)
+        if isinstance(obj, ShapeView):
+            obj = obj.shape
+        if not isinstance(obj, (tuple, list, str)) or not isinstance(idx, int) or isinstance(idx, bool):
+            raise ExprError(f"cannot index {_describe(obj)} with {_describe(idx)}", pos)
+        try:
+            return obj[idx]
+        except IndexError:
+            raise ExprError(f"index {idx} is out of range for {_describe(obj)}", pos) from None
+    if kind == "call":
+        fn = _eval(node[2], env)
+        if not callable(fn) or fn not in FUNCTIONS.values():
+            raise ExprError(f"{_describe(fn)} is not a function", pos)
+        args = [_eval(a, env) for a in node[3]]
+        try:
+            return fn(*args)
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise ExprError(f"{node[2][2]}(...) failed: {exc}", pos) from None
+    if kind == "bin":
+        op = node[2]
+        if op == "and":
+            return _eval(node[3], env) and _eval(node[4], env)
+        if op == "or":
+            return _eval(node[3], env) or _eval(node[4], env)
+        a, b = _eval(node[3], env), _eval(node[4], env)
+        if op in ("==", "!="):
+            return (a == b) == (op == "==")
+        if op == "+" and isinstance(a, str) and isinstance(b, str):
+            return a + b
+        _check_num(a, node[3][1])
+        _check_num(b, node[4][1])
+        try:
+            if op == "+": return a + b
+            if op == "-": return a - b
+            if op == "*": return a * b
+            if op == "/": return a / b
+            if op == "//": return a // b
+            if op == "%": return a % b
+            if op == "**":
+                if abs(b) > 64:
+                    raise ExprError(f"the exponent {b} is too large", pos)
+                return a ** b
+            if op == "<": return a < b
+            if op == "<=": return a <= b
+            if op == ">": return a > b
+            if op == ">=": return a >= b
+        except ZeroDivisionError:
+            raise ExprError("division by zero", pos, hint="check the divisor's value") from None
+        except OverflowError:
+            raise ExprError("the result is too large", pos) from None
+    raise ExprError("cannot evaluate this expression", pos)  # pragma: no cover
+
+
+_CACHE: dict[str, tuple] = {}
+
+
+def compile_expr(text: str):
+    tree = _CACHE.get(text)
+    if tree is None:
+        tree = _Parser(text).parse()
+        if len(_CACHE) < 10_000:
+            _CACHE[text] = tree
+    return tree
+
+
+def evaluate(text: str, env: dict):
+    """Evaluate expression `text` (without the leading `$`) with names from `env`."""
+    value = _eval(compile_expr(text), env)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError(f"the result is {value}", 0)
+    return value
+
+
+def is_expr(value) -> bool:
+    return isinstance(value, str) and value.startswith("$") and not value.startswith("$$")
+
+
+def names_in(text: str) -> set[str]:
+    """Free names referenced by an expression (for static checks)."""
+    out: set[str] = set()
+
+    def walk(n):
+        if n[0] == "name":
+            out.add(n[2])
+        for part in n[2:]:
+            if isinstance(part, tuple) and part and isinstance(part[0], str):
+                walk(part)
+            elif isinstance(part, list):
+                for p in part:
+                    walk(p)
+
+    walk(compile_expr(text))
+    return out

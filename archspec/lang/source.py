@@ -1,0 +1,244 @@
+"""Read a spec file safely into plain Python data plus a map of source positions.
+
+YAML is composed with PyYAML's *safe* loader, so a `!!python/...` tag is an error, never an object.
+The same walk that turns YAML nodes into data records the line/column of every key and value
+under the path tuple that pydantic uses in an error's `loc` (`("model", 3, "conv2d", "filters")`)
+and enforces the limits that keep a hostile file from exhausting the machine.
+JSON is parsed by the standard library (for its exact syntax errors) and positioned by the same
+YAML walk, since JSON is a subset of YAML's flow style.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Diagnostic, Loc, SpecError
+
+Path_ = tuple  # a path into the document: ("model", 3, "conv2d", "filters")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits; each is documented in docs/errors.md and settable from the CLI (`--limit`)."""
+
+    max_bytes: int = 4 * 1024 * 1024
+    max_depth: int = 64
+    max_nodes: int = 500_000       # YAML nodes after alias expansion
+    max_repeat: int = 10_000        # one `repeat:` count
+    max_layers: int = 200_000       # nodes in the expanded graph
+    max_block_depth: int = 64       # nested block calls
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class Source:
+    """One file's text, data and positions."""
+
+    file: str                     # as shown in diagnostics
+    path: Path | None
+    text: str
+    data: object
+    values: dict = field(default_factory=dict)   # path -> Loc of the value
+    keys: dict = field(default_factory=dict)     # path -> Loc of the key naming it
+
+    def loc(self, path: Path_, key: bool = False) -> Loc:
+        """Best location for `path`: the exact entry, else its nearest recorded ancestor."""
+        table = self.keys if key else self.values
+        p = tuple(path)
+        while p:
+            if p in table:
+                return table[p]
+            if not key and p in self.keys:
+                return self.keys[p]
+            p = p[:-1]
+        return self.values.get((), Loc(self.file, 1, 1))
+
+
+def read_text(path: Path, display: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    try:
+        if path.is_dir():
+            raise SpecError([Diagnostic("file-not-found", f"'{display}' is a directory, not a spec file",
+                                        Loc(display), hint="pass a .yaml, .yml or .json file")])
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise SpecError([Diagnostic("limit", f"the file is {size:,} bytes; the limit is {limits.max_bytes:,}",
+                                        Loc(display), hint="raise it with --limit max_bytes=N if the file is genuine")])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Diagnostic("file-not-found", f"no such file: '{display}'", Loc(display))]) from None
+    except PermissionError:
+        raise SpecError([Diagnostic("file-not-found", f"cannot read '{display}': permission denied", Loc(display))]) from None
+    except OSError as exc:
+        raise SpecError([Diagnostic("file-not-found", f"cannot read '{display}': {exc.strerror}", Loc(display))]) from None
+    return decode(raw, display)
+
+
+def decode(raw: bytes, display: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise SpecError([Diagnostic("encoding", "the file starts with a UTF-8 byte-order mark", Loc(display, 1, 1),
+                                    hint="save the file as UTF-8 without BOM")])
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError([Diagnostic("encoding", "the file is UTF-16, not UTF-8", Loc(display, 1, 1),
+                                    hint="save the file as UTF-8")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError([Diagnostic("encoding", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
+                                    Loc(display, line, col), hint="save the file as UTF-8")]) from None
+
+
+def parse(text: str, display: str, path: Path | None = None, limits: Limits = DEFAULT_LIMITS,
+          fmt: str | None = None) -> Source:
+    """Parse YAML or JSON text (by `fmt`, else by extension, else by content)."""
+    if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
+        raise SpecError([Diagnostic("limit", f"the spec is larger than {limits.max_bytes:,} bytes", Loc(display))])
+    if text.startswith("\ufeff"):
+        raise SpecError([Diagnostic("encoding", "the text starts with a byte-order mark", Loc(display, 1, 1),
+                                    hint="save the file as UTF-8 without BOM")])
+    if fmt is None:
+        suffix = (path.suffix.lower() if path else "")
+        fmt = "json" if suffix == ".json" or (suffix not in (".yaml", ".yml") and text.lstrip().startswith("{")) else "yaml"
+    src = Source(display, path, text, None)
+    if fmt == "json":
+        src.data = _parse_json(text, display)
+        try:
+            _walk_yaml(text, src, limits, build=False)
+        except SpecError:
+            src.values, src.keys = {(): Loc(display, 1, 1)}, {}
+    else:
+        _walk_yaml(text, src, limits, build=True)
+    return src
+
+
+def _parse_json(text: str, display: str):
+    def pairs(items):
+        out = {}
+        for k, v in items:
+            if k in out:
+                raise _DupKey(k)
+            out[k] = v
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise SpecError([Diagnostic("json-syntax", exc.msg[:1].lower() + exc.msg[1:], Loc(display, exc.lineno, exc.colno))]) from None
+    except _DupKey as exc:
+        raise SpecError([Diagnostic("duplicate-key", f"the key '{exc.args[0]}' appears twice in one object", Loc(display, 1, 1))]) from None
+    except RecursionError:
+        raise SpecError([Diagnostic("limit", "the JSON nests too deeply", Loc(display, 1, 1))]) from None
+
+
+class _DupKey(Exception):
+    pass
+
+
+def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
+    import yaml
+    from yaml.constructor import ConstructorError, SafeConstructor
+
+    display = src.file
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Loc(display, mark.line + 1, mark.column + 1) if mark else Loc(display, 1, 1)
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        hint = None
+        if "'\\t'" in problem or "\\t" in problem:
+            hint = "YAML does not allow tabs for indentation; indent with spaces"
+        elif "mapping values are not allowed" in problem:
+            hint = "a ':' inside a value needs quotes, or a key is indented wrongly"
+        raise SpecError([Diagnostic("yaml-syntax", problem, loc, hint=hint)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Diagnostic("yaml-syntax", str(exc).splitlines()[0], Loc(display, 1, 1))]) from None
+    except RecursionError:
+        raise SpecError([Diagnostic("limit", f"the document nests too deeply (limit {limits.max_depth})",
+                                    Loc(display, 1, 1))]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        src.data = None
+        src.values[()] = Loc(display, 1, 1)
+        return
+
+    constructor = SafeConstructor()
+    count = 0
+    diags: list[Diagnostic] = []
+
+    def mark(node) -> Loc:
+        return Loc(display, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def walk(node, path: tuple, depth: int):
+        nonlocal count
+        count += 1
+        if count > limits.max_nodes:
+            raise SpecError([Diagnostic("limit", f"the document expands to more than {limits.max_nodes:,} values "
+                                        "(YAML aliases repeated too often?)", mark(node),
+                                        hint="a spec this large is almost certainly an alias bomb; "
+                                             "raise --limit max_nodes=N if it is genuine")])
+        if depth > limits.max_depth:
+            raise SpecError([Diagnostic("limit", f"the document nests deeper than {limits.max_depth} levels",
+                                        mark(node))])
+        src.values[path] = mark(node)
+        if isinstance(node, yaml.MappingNode):
+            if node.tag not in ("tag:yaml.org,2002:map",):
+                raise SpecError([Diagnostic("yaml-tag", f"the tag '{node.tag}' is not allowed", mark(node),
+                                            hint="archspec accepts plain YAML only")])
+            out = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise SpecError([Diagnostic("yaml-syntax", "YAML merge keys ('<<') are not supported", mark(key_node),
+                                                hint="use `defaults:` or a block to share settings")])
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise SpecError([Diagnostic("yaml-syntax", "a mapping key must be a plain name", mark(key_node))])
+                key = scalar(key_node)
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                    key = str(key_node.value)
+                if key in out:
+                    diags.append(Diagnostic("duplicate-key", f"the key '{key}' appears twice in this mapping",
+                                            mark(key_node), notes=((_note_first(src, path + (key,))),)))
+                    continue
+                src.keys[path + (key,)] = mark(key_node)
+                out[key] = walk(value_node, path + (key,), depth + 1)
+            return out if build else None
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                raise SpecError([Diagnostic("yaml-tag", f"the tag '{node.tag}' is not allowed", mark(node))])
+            out = [walk(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+            return out if build else None
+        return scalar(node)
+
+    def scalar(node):
+        try:
+            value = constructor.construct_object(node, deep=True)
+        except ConstructorError:
+            raise SpecError([Diagnostic("yaml-tag", f"the tag '{node.tag}' is not allowed", mark(node),
+                                        hint="archspec loads YAML safely: no Python objects, no custom tags")]) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise SpecError([Diagnostic("yaml-syntax", f"cannot read the value '{node.value}': {exc}", mark(node))]) from None
+        if isinstance(value, (bytes, set)) or type(value).__module__ == "datetime":
+            raise SpecError([Diagnostic("yaml-tag", f"'{node.value}' reads as a {type(value).__name__}; quote it to make it a string",
+                                        mark(node))])
+        return value
+
+    try:
+        data = walk(root, (), 0)
+    except RecursionError:
+        raise SpecError([Diagnostic("limit", "the document nests too deeply", Loc(display, 1, 1))]) from None
+    if diags:
+        raise SpecError(diags)
+    if build:
+        src.data = data
+
+
+def _note_first(src: Source, path: tuple):
+    from ..errors import Note
+
+    return Note("first defined here", src.keys.get(path))

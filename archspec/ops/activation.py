@@ -1,0 +1,49 @@
+"""Activations: activation (any Keras activation by name) and relu (with max_value, e.g. ReLU6)."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from . import register
+from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Op
+from .shapes import size
+
+
+class ActivationAttrs(Attrs):
+    activation: ActivationName
+
+
+@register
+class Activation(Op):
+    name, keras_class, Attrs, category, primary = "activation", "Activation", ActivationAttrs, "act", "activation"
+    doc = "An element-wise activation by name (keras.layers.Activation): `- activation: relu`."
+    examples = [({"activation": "relu"}, [(4, 4, 3)]), ({"activation": "softmax"}, [(10,)])]
+
+    def extra_flops(self, a, ins, out):
+        return ACTIVATION_FLOPS.get(a.activation, 0) * size(out)
+
+    def label(self, a):
+        return a.activation
+
+    def activation_of(self, a):
+        return None if a.activation == "linear" else a.activation
+
+
+class ReluAttrs(Attrs):
+    max_value: float | None = Field(None, gt=0)
+    negative_slope: float = Field(0.0, ge=0)
+    threshold: float = 0.0
+
+
+@register
+class ReLU(Op):
+    name, keras_class, Attrs, category, primary = "relu", "ReLU", ReluAttrs, "act", "max_value"
+    doc = "Rectified linear unit with optional cap (keras.layers.ReLU): `- relu: 6` is ReLU6."
+    examples = [({}, [(4, 4, 3)]), ({"max_value": 6.0}, [(4, 4, 3)])]
+
+    def label(self, a):
+        if a.max_value is not None and a.negative_slope == 0 and a.threshold == 0:
+            return f"relu{a.max_value:g}"
+        return "relu"
+
+    def activation_of(self, a):
+        return "relu"

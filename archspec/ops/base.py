@@ -1,0 +1,132 @@
+"""The op contract. Every layer type is one subclass of :class:`Op`, registered once, holding its
+whole story: attribute schema, shape rule, parameter count, MACs, FLOPs, label and Keras builder.
+
+Counting conventions (docs/conventions.md):
+* params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
+* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv and dense layers only.
+* FLOPs: TensorFlow-profiler style: 2 per MAC, +1 per output element for a bias add, 2 per element for
+  batch normalization (scale and shift), the window size per output element for pooling, one per
+  input element for global pooling, (n−1) per output element for n-ary add/multiply/average, 2 per
+  element for a scaled add, 5 per element for softmax; ReLU and other element-wise activations count 0.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from .shapes import size
+
+
+class ShapeError(Exception):
+    """An op cannot accept its input shapes. `code` is a codes.ERRORS key."""
+
+    def __init__(self, message: str, code: str = "shape-mismatch", hint: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message, self.code, self.hint, self.field = message, code, hint, field
+
+
+class Attrs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _pair(v):
+    if isinstance(v, bool):
+        raise ValueError("expected an integer or a pair of integers")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (v, v)
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return tuple(v)
+    if isinstance(v, (list, tuple)):
+        raise ValueError(f"expected 2 values (height, width), got {len(v)}")
+    return v
+
+
+PosInt = Annotated[int, Field(ge=1, strict=False)]
+NonNegInt = Annotated[int, Field(ge=0)]
+Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair)]
+NonNegPair = Annotated[tuple[NonNegInt, NonNegInt], BeforeValidator(_pair)]
+Padding = Literal["valid", "same"]
+
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
+               "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "log_softmax",
+               "softplus", "softsign", "exponential")
+ActivationName = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+# per element, TensorFlow-profiler style (only softmax is counted)
+ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
+
+
+class Op:
+    """Base class; subclasses set the class attributes and override what differs."""
+
+    name: ClassVar[str]
+    keras_class: ClassVar[str]
+    Attrs: ClassVar[type[Attrs]]
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)
+    primary: ClassVar[str | None] = None       # `- activation: relu` sets this attribute
+    category: ClassVar[str] = "other"          # conv, dense, norm, act, pool, merge, reshape, reg, io
+    window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
+    doc: ClassVar[str] = ""
+    examples: ClassVar[list[tuple[dict, list[tuple]]]] = []
+
+    # ---- shape and costs -------------------------------------------------------------------
+    def infer(self, a: Attrs, ins: list[tuple]) -> tuple:
+        return ins[0]
+
+    def params(self, a: Attrs, ins: list[tuple], out: tuple) -> tuple[int, int]:
+        """(trainable, non_trainable) parameter counts."""
+        return (0, 0)
+
+    def macs(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
+        return 0
+
+    def flops(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
+        return 2 * self.macs(a, ins, out) + self.extra_flops(a, ins, out)
+
+    def extra_flops(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
+        return 0
+
+    def window_size(self, a: Attrs) -> tuple[int, int] | None:
+        """The spatial window (after dilation) this op slides, for the kernel-exceeds-input warning."""
+        return None
+
+    # ---- presentation ----------------------------------------------------------------------
+    def label(self, a: Attrs) -> str:
+        return self.name.replace("_", " ")
+
+    def activation_of(self, a: Attrs) -> str | None:
+        act = getattr(a, "activation", None)
+        return None if act in (None, "linear") else act
+
+    # ---- Keras -----------------------------------------------------------------------------
+    def keras_kwargs(self, a: Attrs) -> dict[str, Any]:
+        return a.model_dump()
+
+    def build_keras(self, a: Attrs, name: str):
+        """A fresh Keras layer for these attributes (imports Keras lazily)."""
+        import keras
+
+        return getattr(keras.layers, self.keras_class)(**self.keras_kwargs(a), name=name)
+
+
+def bias_flops(use_bias: bool, out: tuple) -> int:
+    return size(out) if use_bias else 0
+
+
+def act_flops(act: str | None, out: tuple) -> int:
+    return ACTIVATION_FLOPS.get(act or "", 0) * size(out)
+
+
+def dims(shape: tuple) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def need_rank(ins: list[tuple], rank: int, what: str, hint: str | None = None) -> None:
+    shape = ins[0]
+    if len(shape) != rank:
+        raise ShapeError(f"{what} needs a rank-{rank} input {'(height, width, channels)' if rank == 3 else ''}, "
+                         f"got shape {shape}".replace("  ", " "), "shape-rank", hint)
+
+
+def kxk(k: tuple[int, int]) -> str:
+    return f"{k[0]}×{k[1]}"

@@ -1,0 +1,226 @@
+"""Convolutions: conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from . import register
+from .base import (ActivationName, Attrs, NonNegPair, Op, Pair, Padding, PosInt, ShapeError, act_flops,
+                   bias_flops, kxk, need_rank)
+from .shapes import conv_length, effective_kernel, size, transpose_length
+
+
+def _spatial(op: str, ins, kernel, strides, padding, dilation):
+    need_rank(ins, 3, op, "add a reshape, or use dense for flat vectors")
+    h, w, _ = ins[0]
+    oh = conv_length(h, kernel[0], strides[0], padding, dilation[0])
+    ow = conv_length(w, kernel[1], strides[1], padding, dilation[1])
+    if oh is None or ow is None:
+        ek = (effective_kernel(kernel[0], dilation[0]), effective_kernel(kernel[1], dilation[1]))
+        raise ShapeError(f"{op} with a {kxk(ek)} window and padding 'valid' does not fit its {h}×{w} input",
+                         "shape-empty", "use padding: same, a smaller kernel, or remove an earlier downsampling step",
+                         field="kernel")
+    return oh, ow
+
+
+def _stride_label(strides):
+    return "" if strides == (1, 1) else (f" /{strides[0]}" if strides[0] == strides[1] else f" /{strides[0]}×{strides[1]}")
+
+
+def _check_dilation(a):
+    if a.dilation != (1, 1) and a.strides != (1, 1):
+        raise ShapeError("Keras does not allow strides > 1 together with dilation > 1", "schema",
+                         "use either strides or dilation", field="dilation")
+
+
+class ConvAttrs(Attrs):
+    filters: PosInt
+    kernel: Pair
+    strides: Pair = (1, 1)
+    padding: Padding = "valid"
+    dilation: Pair = (1, 1)
+    groups: PosInt = 1
+    use_bias: bool = True
+    activation: ActivationName | None = None
+
+
+@register
+class Conv2D(Op):
+    name, keras_class, Attrs, category, window = "conv2d", "Conv2D", ConvAttrs, "conv", True
+    doc = "2-D convolution (keras.layers.Conv2D). `kernel` may be non-square: [1, 7]."
+    examples = [({"filters": 8, "kernel": 3}, [(9, 9, 3)]),
+                ({"filters": 8, "kernel": [1, 7], "padding": "same", "use_bias": False}, [(9, 9, 4)]),
+                ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same"}, [(9, 8, 3)]),
+                ({"filters": 4, "kernel": 3, "dilation": 2}, [(11, 11, 2)]),
+                ({"filters": 8, "kernel": 3, "groups": 2, "padding": "same"}, [(6, 6, 4)])]
+
+    def infer(self, a, ins):
+        _check_dilation(a)
+        oh, ow = _spatial("conv2d", ins, a.kernel, a.strides, a.padding, a.dilation)
+        c = ins[0][2]
+        if c % a.groups or a.filters % a.groups:
+            raise ShapeError(f"groups={a.groups} must divide both the input channels ({c}) and filters ({a.filters})",
+                             "shape-mismatch", field="groups")
+        return (oh, ow, a.filters)
+
+    def params(self, a, ins, out):
+        c = ins[0][2]
+        return (a.kernel[0] * a.kernel[1] * (c // a.groups) * a.filters + (a.filters if a.use_bias else 0), 0)
+
+    def macs(self, a, ins, out):
+        return size(out) * a.kernel[0] * a.kernel[1] * (ins[0][2] // a.groups)
+
+    def extra_flops(self, a, ins, out):
+        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
+
+    def window_size(self, a):
+        return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
+
+    def label(self, a):
+        g = f" g{a.groups}" if a.groups > 1 else ""
+        return f"conv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}{g}"
+
+    def keras_kwargs(self, a):
+        return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
+                    dilation_rate=a.dilation, groups=a.groups, use_bias=a.use_bias, activation=a.activation)
+
+
+class DepthwiseAttrs(Attrs):
+    kernel: Pair
+    strides: Pair = (1, 1)
+    padding: Padding = "valid"
+    depth_multiplier: PosInt = 1
+    dilation: Pair = (1, 1)
+    use_bias: bool = True
+    activation: ActivationName | None = None
+
+
+@register
+class DepthwiseConv2D(Op):
+    name, keras_class, Attrs, category, window = "depthwise_conv2d", "DepthwiseConv2D", DepthwiseAttrs, "conv", True
+    doc = "Depthwise 2-D convolution (keras.layers.DepthwiseConv2D): one filter per input channel."
+    examples = [({"kernel": 3}, [(9, 9, 4)]),
+                ({"kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2, "use_bias": False}, [(9, 9, 3)])]
+
+    def infer(self, a, ins):
+        _check_dilation(a)
+        oh, ow = _spatial("depthwise_conv2d", ins, a.kernel, a.strides, a.padding, a.dilation)
+        return (oh, ow, ins[0][2] * a.depth_multiplier)
+
+    def params(self, a, ins, out):
+        cm = ins[0][2] * a.depth_multiplier
+        return (a.kernel[0] * a.kernel[1] * cm + (cm if a.use_bias else 0), 0)
+
+    def macs(self, a, ins, out):
+        return size(out) * a.kernel[0] * a.kernel[1]
+
+    def extra_flops(self, a, ins, out):
+        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
+
+    def window_size(self, a):
+        return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
+
+    def label(self, a):
+        m = f" ×{a.depth_multiplier}" if a.depth_multiplier > 1 else ""
+        return f"dwconv {kxk(a.kernel)}{_stride_label(a.strides)}{m}"
+
+    def keras_kwargs(self, a):
+        return dict(kernel_size=a.kernel, strides=a.strides, padding=a.padding, depth_multiplier=a.depth_multiplier,
+                    dilation_rate=a.dilation, use_bias=a.use_bias, activation=a.activation)
+
+
+class SeparableAttrs(Attrs):
+    filters: PosInt
+    kernel: Pair
+    strides: Pair = (1, 1)
+    padding: Padding = "valid"
+    depth_multiplier: PosInt = 1
+    dilation: Pair = (1, 1)
+    use_bias: bool = True
+    activation: ActivationName | None = None
+
+
+@register
+class SeparableConv2D(Op):
+    name, keras_class, Attrs, category, window = "separable_conv2d", "SeparableConv2D", SeparableAttrs, "conv", True
+    doc = "Depthwise then pointwise convolution (keras.layers.SeparableConv2D)."
+    examples = [({"filters": 8, "kernel": 3}, [(9, 9, 4)]),
+                ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}, [(8, 8, 3)])]
+
+    def infer(self, a, ins):
+        _check_dilation(a)
+        oh, ow = _spatial("separable_conv2d", ins, a.kernel, a.strides, a.padding, a.dilation)
+        return (oh, ow, a.filters)
+
+    def params(self, a, ins, out):
+        cm = ins[0][2] * a.depth_multiplier
+        return (a.kernel[0] * a.kernel[1] * cm + cm * a.filters + (a.filters if a.use_bias else 0), 0)
+
+    def macs(self, a, ins, out):
+        cm = ins[0][2] * a.depth_multiplier
+        return out[0] * out[1] * cm * (a.kernel[0] * a.kernel[1] + a.filters)
+
+    def extra_flops(self, a, ins, out):
+        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
+
+    def window_size(self, a):
+        return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
+
+    def label(self, a):
+        return f"sepconv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}"
+
+    def keras_kwargs(self, a):
+        return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
+                    depth_multiplier=a.depth_multiplier, dilation_rate=a.dilation, use_bias=a.use_bias,
+                    activation=a.activation)
+
+
+class TransposeAttrs(Attrs):
+    filters: PosInt
+    kernel: Pair
+    strides: Pair = (1, 1)
+    padding: Padding = "valid"
+    output_padding: NonNegPair | None = None
+    dilation: Pair = (1, 1)
+    use_bias: bool = True
+    activation: ActivationName | None = None
+
+
+@register
+class Conv2DTranspose(Op):
+    name, keras_class, Attrs, category, window = "conv2d_transpose", "Conv2DTranspose", TransposeAttrs, "conv", False
+    doc = "Transposed ('de-') convolution (keras.layers.Conv2DTranspose); upsamples by `strides`."
+    examples = [({"filters": 4, "kernel": 3, "strides": 2, "padding": "same"}, [(5, 5, 3)]),
+                ({"filters": 4, "kernel": 3, "strides": 2}, [(5, 6, 3)]),
+                ({"filters": 2, "kernel": 3, "strides": 2, "padding": "same", "output_padding": 1}, [(4, 4, 2)])]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "conv2d_transpose")
+        if a.output_padding is not None and any(p >= s for p, s in zip(a.output_padding, a.strides)):
+            raise ShapeError(f"output_padding {a.output_padding} must be smaller than strides {a.strides}",
+                             "schema", field="output_padding")
+        h, w, _ = ins[0]
+        op = a.output_padding or (None, None)
+        oh = transpose_length(h, a.kernel[0], a.strides[0], a.padding, op[0], a.dilation[0])
+        ow = transpose_length(w, a.kernel[1], a.strides[1], a.padding, op[1], a.dilation[1])
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"conv2d_transpose produces an empty {oh}×{ow} output", "shape-empty")
+        return (oh, ow, a.filters)
+
+    def params(self, a, ins, out):
+        return (a.kernel[0] * a.kernel[1] * ins[0][2] * a.filters + (a.filters if a.use_bias else 0), 0)
+
+    def macs(self, a, ins, out):
+        return size(ins[0]) * a.kernel[0] * a.kernel[1] * a.filters
+
+    def extra_flops(self, a, ins, out):
+        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
+
+    def label(self, a):
+        return f"deconv {kxk(a.kernel)}{_stride_label(a.strides).replace('/', '×')} · {a.filters}"
+
+    def keras_kwargs(self, a):
+        return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
+                    output_padding=a.output_padding, dilation_rate=a.dilation, use_bias=a.use_bias,
+                    activation=a.activation)

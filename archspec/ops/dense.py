@@ -1,0 +1,45 @@
+"""Fully connected layers: dense."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from . import register
+from .base import ActivationName, Attrs, Op, PosInt, ShapeError, act_flops, bias_flops
+
+
+class DenseAttrs(Attrs):
+    units: PosInt
+    use_bias: bool = True
+    activation: ActivationName | None = None
+    per_position: bool = Field(False, description="allow a rank-3 input (a Dense on every pixel, i.e. a 1×1 conv)")
+
+
+@register
+class Dense(Op):
+    name, keras_class, Attrs, category, primary = "dense", "Dense", DenseAttrs, "dense", "units"
+    doc = "Fully connected layer (keras.layers.Dense), applied to the last axis."
+    examples = [({"units": 10}, [(64,)]), ({"units": 5, "use_bias": False, "activation": "softmax"}, [(7,)]),
+                ({"units": 3}, [(4, 6)])]
+
+    def infer(self, a, ins):
+        if len(ins[0]) >= 3 and not a.per_position:
+            raise ShapeError(f"dense receives an unflattened {ins[0]} feature map", "shape-rank",
+                             "add `- flatten: {}` or `- global_avg_pool: {}` before it "
+                             "(or set per_position: true for a Dense on every pixel)")
+        return ins[0][:-1] + (a.units,)
+
+    def params(self, a, ins, out):
+        return (ins[0][-1] * a.units + (a.units if a.use_bias else 0), 0)
+
+    def macs(self, a, ins, out):
+        from .shapes import size
+        return size(out) * ins[0][-1]
+
+    def extra_flops(self, a, ins, out):
+        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
+
+    def label(self, a):
+        return f"dense · {a.units}"
+
+    def keras_kwargs(self, a):
+        return dict(units=a.units, use_bias=a.use_bias, activation=a.activation)

@@ -1,0 +1,134 @@
+"""Merges of several tensors: concat, add, subtract, multiply, average, maximum, minimum, scaled_add."""
+from __future__ import annotations
+
+from . import register
+from .base import Attrs, Op, ShapeError
+from .shapes import broadcast, size
+
+
+def _fmt(shapes):
+    return " and ".join(str(s) for s in shapes) if len(shapes) == 2 else ", ".join(str(s) for s in shapes)
+
+
+class ConcatAttrs(Attrs):
+    axis: int = -1
+
+
+@register
+class Concat(Op):
+    name, keras_class, Attrs, category, arity = "concat", "Concatenate", ConcatAttrs, "merge", (2, None)
+    doc = "Concatenation along `axis` (default: channels), as keras.layers.Concatenate."
+    examples = [({}, [(4, 4, 3), (4, 4, 5)]), ({}, [(6,), (2,), (3,)])]
+
+    def infer(self, a, ins):
+        rank = len(ins[0])
+        if any(len(s) != rank for s in ins):
+            raise ShapeError(f"concat joins tensors of different ranks: {_fmt(ins)}", "shape-rank")
+        axis = a.axis % rank if -rank <= a.axis < rank else None
+        if axis is None:
+            raise ShapeError(f"axis {a.axis} is out of range for rank-{rank} inputs", "shape-rank", field="axis")
+        for s in ins[1:]:
+            if any(s[i] != ins[0][i] for i in range(rank) if i != axis):
+                what = "spatial sizes" if rank == 3 and axis == 2 else "shapes off the concat axis"
+                raise ShapeError(f"concat joins {_fmt(ins)}: their {what} differ", "shape-mismatch",
+                                 "every path must downsample by the same amount; check strides and 'valid' padding")
+        return tuple(sum(s[i] for s in ins) if i == axis else ins[0][i] for i in range(rank))
+
+    def label(self, a):
+        return "concat"
+
+    def keras_kwargs(self, a):
+        return dict(axis=a.axis)
+
+
+class NoAttrs(Attrs):
+    pass
+
+
+class _Elementwise(Op):
+    Attrs, category, arity = NoAttrs, "merge", (2, None)
+    symbol = ""
+    examples = [({}, [(4, 4, 3), (4, 4, 3)]), ({}, [(4, 4, 3), (1, 1, 3)])]
+
+    def infer(self, a, ins):
+        out = broadcast(ins)
+        if out is None or any(len(s) != len(ins[0]) for s in ins):
+            raise ShapeError(f"{self.name} joins {_fmt(ins)}", "shape-mismatch",
+                             "element-wise merges need equal shapes (or 1 where broadcasting is meant)")
+        return out
+
+    def extra_flops(self, a, ins, out):
+        return (len(ins) - 1) * size(out)
+
+    def label(self, a):
+        return self.name
+
+    def keras_kwargs(self, a):
+        return {}
+
+
+@register
+class Add(_Elementwise):
+    name, keras_class = "add", "Add"
+    doc = "Element-wise sum (keras.layers.Add)."
+
+
+@register
+class Subtract(_Elementwise):
+    name, keras_class, arity = "subtract", "Subtract", (2, 2)
+    doc = "Element-wise difference of exactly two inputs (keras.layers.Subtract)."
+
+
+@register
+class Multiply(_Elementwise):
+    name, keras_class = "multiply", "Multiply"
+    doc = "Element-wise product (keras.layers.Multiply), e.g. squeeze-and-excitation gating."
+
+
+@register
+class Average(_Elementwise):
+    name, keras_class = "average", "Average"
+    doc = "Element-wise mean (keras.layers.Average)."
+
+    def extra_flops(self, a, ins, out):
+        return len(ins) * size(out)
+
+
+@register
+class Maximum(_Elementwise):
+    name, keras_class = "maximum", "Maximum"
+    doc = "Element-wise maximum (keras.layers.Maximum)."
+
+
+@register
+class Minimum(_Elementwise):
+    name, keras_class = "minimum", "Minimum"
+    doc = "Element-wise minimum (keras.layers.Minimum)."
+
+
+class ScaledAddAttrs(Attrs):
+    scale: float = 1.0
+
+
+@register
+class ScaledAdd(Op):
+    name, keras_class, Attrs, category, arity, primary = "scaled_add", "ScaledAdd", ScaledAddAttrs, "merge", (2, 2), "scale"
+    doc = ("`inputs[0] + scale · inputs[1]`: the scaled residual of Inception-ResNet "
+           "(archspec.compile.layers.ScaledAdd, a registered serializable Keras layer).")
+    examples = [({"scale": 0.17}, [(4, 4, 3), (4, 4, 3)])]
+
+    def infer(self, a, ins):
+        if ins[0] != ins[1]:
+            raise ShapeError(f"scaled add joins {_fmt(ins)}", "shape-mismatch")
+        return ins[0]
+
+    def extra_flops(self, a, ins, out):
+        return 2 * size(out)
+
+    def label(self, a):
+        return f"add ×{a.scale:g}"
+
+    def build_keras(self, a, name):
+        from ..compile.layers import ScaledAdd as Layer
+
+        return Layer(scale=a.scale, name=name)

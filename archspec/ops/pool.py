@@ -1,0 +1,93 @@
+"""Pooling: max_pool, avg_pool (strides default to the pool size, as in Keras), global pools."""
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from . import register
+from .base import Attrs, Op, Pair, Padding, ShapeError, kxk, need_rank
+from .shapes import conv_length, size
+
+
+class PoolAttrs(Attrs):
+    pool_size: Pair = (2, 2)
+    strides: Pair | None = None
+    padding: Padding = "valid"
+
+    @property
+    def step(self):
+        return self.strides or self.pool_size
+
+
+class _Pool(Op):
+    Attrs, category, window, primary = PoolAttrs, "pool", True, "pool_size"
+    kind = ""
+    examples = [({}, [(9, 9, 3)]), ({"pool_size": 3, "strides": 2}, [(9, 9, 3)]),
+                ({"pool_size": 3, "strides": 2, "padding": "same"}, [(8, 7, 2)])]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, self.name)
+        h, w, c = ins[0]
+        oh = conv_length(h, a.pool_size[0], a.step[0], a.padding)
+        ow = conv_length(w, a.pool_size[1], a.step[1], a.padding)
+        if oh is None or ow is None:
+            raise ShapeError(f"{self.name} {kxk(a.pool_size)} with padding 'valid' does not fit its {h}×{w} input",
+                             "shape-empty", "use padding: same or a smaller pool_size", field="pool_size")
+        return (oh, ow, c)
+
+    def extra_flops(self, a, ins, out):
+        return size(out) * a.pool_size[0] * a.pool_size[1]
+
+    def window_size(self, a):
+        return a.pool_size
+
+    def label(self, a):
+        s = "" if a.step == a.pool_size else f" /{a.step[0]}" if a.step[0] == a.step[1] else f" /{kxk(a.step)}"
+        return f"{self.kind} pool {kxk(a.pool_size)}{s}"
+
+    def keras_kwargs(self, a):
+        return dict(pool_size=a.pool_size, strides=a.step, padding=a.padding)
+
+
+@register
+class MaxPool(_Pool):
+    name, keras_class, kind = "max_pool", "MaxPooling2D", "max"
+    doc = "2-D max pooling (keras.layers.MaxPooling2D); `strides` defaults to `pool_size`."
+
+
+@register
+class AvgPool(_Pool):
+    name, keras_class, kind = "avg_pool", "AveragePooling2D", "avg"
+    doc = "2-D average pooling (keras.layers.AveragePooling2D); `strides` defaults to `pool_size`."
+
+
+class GlobalPoolAttrs(Attrs):
+    keepdims: bool = False
+
+
+class _GlobalPool(Op):
+    Attrs, category = GlobalPoolAttrs, "pool"
+    kind = ""
+    examples = [({}, [(5, 6, 3)]), ({"keepdims": True}, [(5, 5, 4)])]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, self.name)
+        c = ins[0][2]
+        return (1, 1, c) if a.keepdims else (c,)
+
+    def extra_flops(self, a, ins, out):
+        return size(ins[0])
+
+    def label(self, a):
+        return f"global {self.kind} pool"
+
+
+@register
+class GlobalMaxPool(_GlobalPool):
+    name, keras_class, kind = "global_max_pool", "GlobalMaxPooling2D", "max"
+    doc = "Maximum over height and width (keras.layers.GlobalMaxPooling2D)."
+
+
+@register
+class GlobalAvgPool(_GlobalPool):
+    name, keras_class, kind = "global_avg_pool", "GlobalAveragePooling2D", "avg"
+    doc = "Mean over height and width (keras.layers.GlobalAveragePooling2D)."

@@ -1,0 +1,218 @@
+"""Layout and regularization: flatten, reshape, zero_padding, cropping, upsampling, dropout,
+spatial_dropout, rescaling."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from . import register
+from .base import Attrs, NonNegInt, Op, Pair, ShapeError, need_rank
+from .shapes import size
+
+
+class NoAttrs(Attrs):
+    pass
+
+
+@register
+class Flatten(Op):
+    name, keras_class, Attrs, category = "flatten", "Flatten", NoAttrs, "reshape"
+    doc = "Flattens everything but the batch axis (keras.layers.Flatten)."
+    examples = [({}, [(3, 4, 5)]), ({}, [(7,)])]
+
+    def infer(self, a, ins):
+        return (size(ins[0]),)
+
+    def keras_kwargs(self, a):
+        return {}
+
+
+class ReshapeAttrs(Attrs):
+    target_shape: tuple[int, ...]
+
+
+@register
+class Reshape(Op):
+    name, keras_class, Attrs, category, primary = "reshape", "Reshape", ReshapeAttrs, "reshape", "target_shape"
+    doc = "Reshape to `target_shape` (batch axis excluded; one -1 is inferred), keras.layers.Reshape."
+    examples = [({"target_shape": [6, 10]}, [(3, 4, 5)]), ({"target_shape": [-1, 5]}, [(3, 4, 5)])]
+
+    def infer(self, a, ins):
+        n = size(ins[0])
+        target = list(a.target_shape)
+        if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
+            raise ShapeError(f"target_shape {tuple(target)} may hold positive sizes and at most one -1",
+                             "schema", field="target_shape")
+        known = size([d for d in target if d != -1])
+        if -1 in target:
+            if n % known:
+                raise ShapeError(f"cannot reshape {ins[0]} ({n} values) into {tuple(target)}: {n} is not divisible by {known}",
+                                 "shape-size", field="target_shape")
+            target[target.index(-1)] = n // known
+        elif known != n:
+            raise ShapeError(f"cannot reshape {ins[0]} ({n} values) into {tuple(target)} ({known} values)",
+                             "shape-size", field="target_shape")
+        return tuple(target)
+
+    def label(self, a):
+        return "reshape " + "×".join(str(d) for d in a.target_shape)
+
+    def keras_kwargs(self, a):
+        return dict(target_shape=a.target_shape)
+
+
+def _pad4(v):
+    """int | [sym_h, sym_w] | [[top, bottom], [left, right]] → ((t, b), (l, r))."""
+    if isinstance(v, bool):
+        raise ValueError("expected an integer or pairs of integers")
+    if isinstance(v, int):
+        return ((v, v), (v, v))
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        if all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            return ((v[0], v[0]), (v[1], v[1]))
+        if all(isinstance(x, (list, tuple)) and len(x) == 2 for x in v):
+            return (tuple(v[0]), tuple(v[1]))
+    raise ValueError("expected n, [h, w] or [[top, bottom], [left, right]]")
+
+
+Pad4 = Annotated[tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]], BeforeValidator(_pad4)]
+
+
+class PaddingAttrs(Attrs):
+    padding: Pad4 = ((1, 1), (1, 1))
+
+
+@register
+class ZeroPadding(Op):
+    name, keras_class, Attrs, category, primary = "zero_padding", "ZeroPadding2D", PaddingAttrs, "reshape", "padding"
+    doc = "Pads height and width with zeros (keras.layers.ZeroPadding2D): `padding: 3` or `[[0, 1], [0, 1]]`."
+    examples = [({}, [(4, 4, 3)]), ({"padding": [[0, 1], [0, 1]]}, [(5, 5, 2)]), ({"padding": 3}, [(4, 6, 1)])]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "zero_padding")
+        (t, b), (l, r) = a.padding
+        h, w, c = ins[0]
+        return (h + t + b, w + l + r, c)
+
+    def label(self, a):
+        (t, b), (l, r) = a.padding
+        return f"pad {t}" if len({t, b, l, r}) == 1 else f"pad {t},{b},{l},{r}"
+
+    def keras_kwargs(self, a):
+        return dict(padding=a.padding)
+
+
+class CroppingAttrs(Attrs):
+    cropping: Pad4 = ((0, 0), (0, 0))
+
+
+@register
+class Cropping(Op):
+    name, keras_class, Attrs, category, primary = "cropping", "Cropping2D", CroppingAttrs, "reshape", "cropping"
+    doc = "Crops height and width (keras.layers.Cropping2D)."
+    examples = [({"cropping": 1}, [(6, 6, 3)]), ({"cropping": [[0, 1], [2, 0]]}, [(5, 5, 2)])]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "cropping")
+        (t, b), (l, r) = a.cropping
+        h, w, c = ins[0]
+        if h - t - b < 1 or w - l - r < 1:
+            raise ShapeError(f"cropping {a.cropping} removes the whole {h}×{w} input", "shape-empty", field="cropping")
+        return (h - t - b, w - l - r, c)
+
+    def label(self, a):
+        return "crop"
+
+    def keras_kwargs(self, a):
+        return dict(cropping=a.cropping)
+
+
+class UpsamplingAttrs(Attrs):
+    size: Pair = (2, 2)
+    interpolation: Literal["nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"] = "nearest"
+
+
+@register
+class Upsampling(Op):
+    name, keras_class, Attrs, category, primary = "upsampling", "UpSampling2D", UpsamplingAttrs, "reshape", "size"
+    doc = "Repeats rows and columns (keras.layers.UpSampling2D)."
+    examples = [({}, [(3, 4, 2)]), ({"size": [2, 3], "interpolation": "bilinear"}, [(3, 3, 1)])]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "upsampling")
+        h, w, c = ins[0]
+        return (h * a.size[0], w * a.size[1], c)
+
+    def label(self, a):
+        return f"upsample ×{a.size[0]}" if a.size[0] == a.size[1] else f"upsample {a.size[0]}×{a.size[1]}"
+
+    def keras_kwargs(self, a):
+        return dict(size=a.size, interpolation=a.interpolation)
+
+
+class DropoutAttrs(Attrs):
+    rate: float = Field(ge=0, lt=1, description="fraction of units dropped (not kept)")
+    seed: int | None = None
+
+
+@register
+class Dropout(Op):
+    name, keras_class, Attrs, category, primary = "dropout", "Dropout", DropoutAttrs, "reg", "rate"
+    doc = "Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout)."
+    examples = [({"rate": 0.5}, [(10,)]), ({"rate": 0.25}, [(4, 4, 3)])]
+
+    def label(self, a):
+        return f"dropout {a.rate:g}"
+
+
+@register
+class SpatialDropout(Op):
+    name, keras_class, Attrs, category, primary = "spatial_dropout", "SpatialDropout2D", DropoutAttrs, "reg", "rate"
+    doc = "Drops whole feature maps (keras.layers.SpatialDropout2D)."
+    examples = [({"rate": 0.2}, [(4, 4, 3)])]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "spatial_dropout")
+        return ins[0]
+
+    def label(self, a):
+        return f"spatial dropout {a.rate:g}"
+
+
+class RescalingAttrs(Attrs):
+    scale: float
+    offset: float = 0.0
+
+
+@register
+class Rescaling(Op):
+    name, keras_class, Attrs, category, primary = "rescaling", "Rescaling", RescalingAttrs, "reshape", "scale"
+    doc = "x · scale + offset (keras.layers.Rescaling), e.g. `- rescaling: 0.00392156862745098` for 1/255."
+    examples = [({"scale": 0.5}, [(4, 4, 3)]), ({"scale": 2.0, "offset": -1.0}, [(5,)])]
+
+    def extra_flops(self, a, ins, out):
+        return size(out) * (1 + (a.offset != 0))
+
+    def label(self, a):
+        return f"rescale ×{a.scale:.4g}" + (f" {a.offset:+g}" if a.offset else "")
+
+
+class InputAttrs(Attrs):
+    shape: tuple[Annotated[int, Field(ge=1)], ...]
+    dtype: Literal["float32", "float16", "bfloat16", "int32", "uint8"] = "float32"
+
+
+@register
+class Input(Op):
+    """Not written as a layer entry: created from the spec's `inputs:`."""
+
+    name, keras_class, Attrs, category, arity = "input", "InputLayer", InputAttrs, "io", (0, 0)
+    doc = "A model input; declared under `inputs:`, not as a layer."
+    internal = True
+
+    def infer(self, a, ins):
+        return tuple(a.shape)
+
+    def label(self, a):
+        return "input"

@@ -1,0 +1,114 @@
+"""Design warnings: networks that build but are almost certainly not what the author meant.
+
+Each warning has a code in codes.WARNINGS, a location and a hint; `--strict` turns them into errors.
+"""
+from __future__ import annotations
+
+from ..errors import Diagnostic, Note, focus
+from ..graph import Graph
+from ..ops import REGISTRY
+from ..ops.shapes import size
+
+DOMINANT_SHARE = 0.5
+DOMINANT_MIN_TOTAL = 1_000_000
+
+
+def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+
+    def warn(code, msg, node, hint=None, notes=()):
+        loc, trace = focus(node.loc, node.trace, main_file)
+        out.append(Diagnostic(code, msg, loc, node.id, hint, tuple(notes) + trace, "warning"))
+
+    # 1. windows larger than their input
+    for n in graph:
+        op = REGISTRY[n.op]
+        if not op.window or not n.inputs:
+            continue
+        shape = graph[n.inputs[0]].shape
+        win = op.window_size(n.attrs)
+        if win and len(shape) == 3 and (win[0] > shape[0] or win[1] > shape[1]):
+            kind = "window" if op.category == "pool" else "kernel"
+            warn("kernel-exceeds-input",
+                 f"{op.label(n.attrs)}: its {win[0]}×{win[1]} {kind} is larger than the {shape[0]}×{shape[1]} "
+                 "feature map it runs on", n,
+                 "padding 'same' only adds zeros around it; downsample less before this layer, "
+                 "or use a smaller kernel")
+
+    # 2. spatial collapse to 1×1 while spatial layers follow
+    order = list(graph)
+    for k, n in enumerate(order):
+        s = n.shape
+        if n.op == "input" or not s or len(s) != 3 or s[0] > 1 or s[1] > 1:
+            continue
+        inp = [graph[i].shape for i in n.inputs]
+        if any(len(i) == 3 and i[0] == 1 and i[1] == 1 for i in inp):
+            continue                         # not where the collapse happens
+        later = [m for m in _descendants(graph, n.id)
+                 if REGISTRY[m.op].window and (REGISTRY[m.op].window_size(m.attrs) or (1, 1)) != (1, 1)]
+        if later:
+            warn("spatial-collapse",
+                 f"the feature map collapses to 1×1 here, yet {len(later)} later layer"
+                 f"{'s' if len(later) > 1 else ''} with spatial kernels run on that single pixel", n,
+                 "keep more resolution (fewer strides or 'valid' paddings), or end the network here",
+                 [Note(f"for example {later[0].id}", later[0].loc)])
+        break
+
+    # 3. a bias immediately cancelled by batch normalization
+    for n in graph:
+        if n.op in ("conv2d", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose", "dense") \
+                and getattr(n.attrs, "use_bias", False) and getattr(n.attrs, "activation", None) in (None, "linear"):
+            succ = graph.succs[n.id]
+            if len(succ) == 1 and graph[succ[0]].op == "batch_norm" and graph[succ[0]].attrs.center:
+                warn("bias-before-bn", f"the bias of this {n.op} is cancelled by the batch_norm right after it", n,
+                     "set use_bias: false (batch_norm's beta does the same job); "
+                     "a scope's `defaults: {conv2d: {use_bias: false}}` does it everywhere")
+
+    # 4. one layer holding most of the parameters
+    if analysis is not None and analysis.total.params >= DOMINANT_MIN_TOTAL:
+        total = analysis.total.params
+        for n in graph:
+            p = analysis.nodes[n.id].params
+            if p > DOMINANT_SHARE * total:
+                prev = graph[n.inputs[0]] if n.inputs else None
+                hint = ("a global_avg_pool instead of flatten, or more downsampling before it, shrinks it"
+                        if prev is not None and prev.op == "flatten" else
+                        "check that this layer's size is intended")
+                warn("dominant-layer", f"this {n.op} holds {p:,} of the network's {total:,} parameters "
+                     f"({100 * p / total:.0f}%)", n, hint)
+
+    # 5. dropout rates that read like keep probabilities
+    for n in graph:
+        if n.op in ("dropout", "spatial_dropout") and n.attrs.rate > 0.5:
+            warn("high-dropout", f"dropout rate {n.attrs.rate:g} drops {100 * n.attrs.rate:.0f}% of the activations",
+                 n, f"Keras's rate is the fraction dropped; TensorFlow 1's keep_prob was the fraction kept "
+                    f"(did you mean rate: {1 - n.attrs.rate:.2g}?)")
+
+    # 6. an activation right after a layer that already applied one
+    outputs = set(graph.outputs.values())
+    for n in graph:
+        op = REGISTRY[n.op]
+        if op.category == "act" and n.inputs:
+            prev = graph[n.inputs[0]]
+            prev_act = REGISTRY[prev.op].activation_of(prev.attrs)
+            if prev.op != "input" and prev_act and REGISTRY[prev.op].category != "act" and len(graph.succs[prev.id]) == 1:
+                warn("double-activation", f"{op.label(n.attrs)} follows {prev.id}, which already applies {prev_act}",
+                     n, f"remove one of them (activation: {prev_act} on {prev.op}, or this layer)")
+        # 7. softmax inside the network
+        if op.activation_of(n.attrs) == "softmax" and n.id not in outputs:
+            warn("softmax-not-last", "softmax is applied to a tensor that is not a model output", n,
+                 "softmax belongs on the classifier output; inside the network use another activation")
+    return out
+
+
+def _descendants(graph: Graph, node_id: str):
+    seen, todo, out = set(), list(graph.succs[node_id]), []
+    while todo:
+        m = todo.pop()
+        if m in seen:
+            continue
+        seen.add(m)
+        out.append(graph[m])
+        todo.extend(graph.succs[m])
+    order = {nid: k for k, nid in enumerate(graph.nodes)}
+    return sorted(out, key=lambda n: order[n.id])

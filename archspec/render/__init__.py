@@ -1,0 +1,1 @@
+"""Renderers: tables (terminal, Markdown, CSV, JSON) and diagrams (DOT text, Graphviz images)."""

@@ -1,0 +1,150 @@
+"""`archspec report`: per-layer or per-block cost tables as text, Markdown, CSV or JSON.
+
+MACs and FLOPs are always shown side by side, under a header that states the input shape,
+batch size, dtype and what each number counts.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from ..graph import SEP
+from ..ops import REGISTRY
+
+CONVENTION = ("MACs = multiply-accumulates of conv/dense layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
+              "pooling, merges and softmax (TensorFlow profiler convention; ReLU not counted)")
+
+
+def human(n: float, unit: str = "") -> str:
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= div:
+            return f"{n / div:.2f} {suffix}{unit}"
+    return f"{n:.0f} {unit}".rstrip() if unit else f"{n:,.0f}"
+
+
+def human_bytes(n: float) -> str:
+    for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
+        if n >= div:
+            return f"{n / div:.1f} {suffix}"
+    return f"{n:.0f} B"
+
+
+def rows(spec, depth: int | None, batch_size: int, dtype: str) -> list[dict]:
+    """Table rows in definition order. Scopes nested deeper than `depth` collapse into their
+    ancestor at level `depth`; each shown scope gets a roll-up row before its members."""
+    g, a = spec.graph, spec.analysis(batch_size, dtype)
+    out, shown = [], set()
+    for n in g:
+        chain = g.scope_chain(n.scope)
+        for level, sc in enumerate(chain, start=1):
+            if sc.path in shown:
+                if depth is not None and level >= depth:
+                    break
+                continue
+            shown.add(sc.path)
+            c = a.scopes[sc.path]
+            out.append(_row(sc.path, level - 1, sc.name if sc.kind == "block" else sc.kind,
+                            g[sc.output].shape if sc.output and g[sc.output].shape else None, c, a, True))
+            if depth is not None and level >= depth:
+                break
+        else:
+            out.append(_row(n.id, len(chain), REGISTRY[n.op].label(n.attrs) if n.op != "input" else "input",
+                            n.shape, a.nodes[n.id], a, False, n.op))
+    return out
+
+
+def _row(path, level, kind, shape, cost, a, is_scope, op=None):
+    return {"name": path, "level": level, "kind": kind, "op": op or ("block" if is_scope else kind),
+            "scope": is_scope, "output_shape": list(shape) if shape else None,
+            "params": cost.params, "trainable": cost.trainable, "non_trainable": cost.non_trainable,
+            "macs": cost.macs, "flops": cost.flops, "layers": cost.layers,
+            "activation_bytes": cost.elements * a.batch_size * a.bytes_per_elem if not is_scope else
+            cost.elements * a.batch_size * a.bytes_per_elem}
+
+
+def summary(spec, batch_size=1, dtype="float32") -> dict:
+    g, a = spec.graph, spec.analysis(batch_size, dtype)
+    t = a.total
+    return {
+        "name": spec.name,
+        "inputs": {n: list(g[n].shape) for n in g.inputs},
+        "outputs": {k: list(g[v].shape) for k, v in g.outputs.items()},
+        "batch_size": batch_size, "dtype": dtype, "conventions": CONVENTION,
+        "layers": t.layers, "params": t.params, "trainable": t.trainable, "non_trainable": t.non_trainable,
+        "macs": t.macs, "flops": t.flops,
+        "param_bytes": a.param_bytes, "activation_bytes": a.act_bytes(t),
+        "peak_activation_bytes": a.peak_bytes, "peak_at": a.peak_at, "training_bytes_estimate": a.train_bytes,
+    }
+
+
+def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32") -> str:
+    table = rows(spec, depth, batch_size, dtype)
+    head = summary(spec, batch_size, dtype)
+    if fmt == "json":
+        return json.dumps({"summary": head, "rows": table,
+                           "warnings": [w.to_json() for w in spec.warnings]}, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        cols = ["name", "kind", "scope", "output_shape", "params", "trainable", "non_trainable", "macs", "flops",
+                "activation_bytes"]
+        w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in table:
+            w.writerow({**r, "output_shape": "x".join(map(str, r["output_shape"] or []))})
+        return buf.getvalue()
+    if fmt == "markdown":
+        return _markdown(head, table)
+    return _text(head, table)
+
+
+def _header_lines(h) -> list[str]:
+    ins = ", ".join(f"{k} {tuple(v)}" for k, v in h["inputs"].items())
+    return [f"{h['name']}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
+
+
+def _footer_lines(h) -> list[str]:
+    return [
+        f"total: {h['params']:,} params ({h['trainable']:,} trainable, {h['non_trainable']:,} non-trainable), "
+        f"{h['macs']:,} MACs ({human(h['macs'])}), {h['flops']:,} FLOPs ({human(h['flops'])})",
+        f"memory: params {human_bytes(h['param_bytes'])}, peak activations {human_bytes(h['peak_activation_bytes'])} "
+        f"(inference, at {h['peak_at']}), training ≈ {human_bytes(h['training_bytes_estimate'])} "
+        "(weights, grads, Adam slots, stored activations)",
+    ]
+
+
+def _cells(r) -> list[str]:
+    indent = "  " * r["level"]
+    name = indent + (r["name"].rsplit(SEP, 1)[-1] if r["level"] else r["name"])
+    shape = str(tuple(r["output_shape"])) if r["output_shape"] else "?"
+    kind = f"[{r['kind']}]" if r["scope"] else r["kind"]
+    return [name, kind, shape, f"{r['params']:,}", human(r["macs"]), human(r["flops"]),
+            human_bytes(r["activation_bytes"])]
+
+
+COLS = ["layer / block", "type", "output", "params", "MACs", "FLOPs", "activations"]
+
+
+def _text(h, table) -> str:
+    cells = [_cells(r) for r in table]
+    widths = [max(len(c[i]) for c in cells + [COLS]) for i in range(len(COLS))]
+    right = {3, 4, 5, 6}
+
+    def line(c):
+        return "  ".join(x.rjust(w) if i in right else x.ljust(w) for i, (x, w) in enumerate(zip(c, widths))).rstrip()
+
+    rule = "─" * sum(widths) + "─" * 2 * (len(widths) - 1)
+    out = _header_lines(h) + ["", line(COLS), rule] + [line(c) for c in cells] + [rule] + _footer_lines(h)
+    return "\n".join(out) + "\n"
+
+
+def _markdown(h, table) -> str:
+    out = [f"**{_header_lines(h)[0]}**", "", f"_{CONVENTION}_", "",
+           "| " + " | ".join(COLS) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 4) + "|"]
+    for r in table:
+        c = _cells(r)
+        c[0] = c[0].replace("  ", "&nbsp;&nbsp;")
+        c[0] = f"**{c[0]}**" if r["scope"] else c[0]
+        out.append("| " + " | ".join(x.replace("|", "\\|") for x in c) + " |")
+    out += [""] + [f"{line}  " for line in _footer_lines(h)]
+    return "\n".join(out) + "\n"
