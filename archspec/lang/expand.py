@@ -16,7 +16,7 @@ from .. import ops
 from ..errors import Diagnostic, Loc, Note, SpecError, did_you_mean, focus
 from ..graph import SEP, Graph, Node, Scope
 from ..ops.base import ShapeError
-from .expr import ExprError, ShapeView, evaluate, is_expr, names_in
+from .expr import ExprError, ShapeView, Unknown, UnknownShape, evaluate, is_expr
 from .schema import BlockDef, Document, Library, describe, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source, parse, read_text
 
@@ -86,6 +86,8 @@ class Expander:
             if raw.startswith("$"):
                 try:
                     v = evaluate(raw[1:], ctx.env)
+                except Unknown:
+                    raise _Poison() from None
                 except ExprError as exc:
                     self.error(exc.kind, exc.message, self._expr_loc(src, path, exc.offset), scope or ctx.scope,
                                exc.hint, ctx.notes)
@@ -315,7 +317,7 @@ class Expander:
             table["in"] = ctx.body_input or cur
         inner = replace(ctx, names=ctx.names + [table], later=ctx.later + [later])
         for i, entry in enumerate(entries):
-            inner.env["prev"] = ShapeView(self.graph[cur].shape) if cur and self.graph[cur].shape else None
+            inner.env["prev"] = _view(self.graph, cur)
             try:
                 cur = self.entry(entry, inner, cur, path + (i,), i)
             except _Poison:
@@ -393,8 +395,6 @@ class Expander:
             inputs = self.refs(reserved["from"], ctx, src, vpath + ("from",), reserved.get("name"))
             if inputs is None:
                 return None
-        if any(i is None for i in inputs):
-            return None
         name = reserved.get("name")
         if name is not None:
             name = self.value(name, ctx, src, vpath + ("name",))
@@ -522,6 +522,8 @@ class Expander:
         except ValidationError as exc:
             self._attr_errors(exc, op, values, origin, src, vpath, kloc, node_id, ctx)
             return None
+        if any(i is None for i in inputs):
+            return None                          # an earlier mistake: attributes checked, nothing built
         lo, hi = op.arity
         if len(inputs) < lo or (hi is not None and len(inputs) > hi):
             need = f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}"
@@ -552,8 +554,12 @@ class Expander:
 
     def _attr_errors(self, exc, op, values, origin, src, vpath, kloc, node_id, ctx):
         fields = op.Attrs.model_fields
-        for d in pydantic_diagnostics(exc, values, src, vpath, fields=fields, what=op.name, scope=node_id,
-                                      notes=ctx.notes):
+        diags = pydantic_diagnostics(exc, values, src, vpath, fields=fields, what=op.name, scope=node_id,
+                                     notes=ctx.notes)
+        suggested = {d.hint.split("'")[1] for d in diags if d.code == "unknown-field" and d.hint and "'" in d.hint}
+        for d in diags:
+            if d.code == "missing-field" and d.message.split("'")[1] in suggested:
+                continue                         # reported as the misspelled field
             attr = d.message.split("'")[1] if "'" in d.message else None
             if attr in origin and origin[attr][0] is not src or (attr in origin and origin[attr][1][:len(vpath)] != vpath):
                 osrc, opath = origin[attr]
@@ -575,13 +581,15 @@ class Expander:
             self.error("limit", f"blocks nest deeper than {self.limits.max_block_depth}", kloc, scope_path)
             return None
         g = self.graph
-        in_shape = g[inputs[0]].shape
         env = dict(ctx.env)
-        env["in"] = ShapeView(in_shape)
+        env["in"] = _view(g, inputs[0])
         ok = True
-        bound = {}
+        bound, suggested = {}, set()
         for pname, raw in args.items():
             if pname not in block.params:
+                guess = did_you_mean(pname, block.params)
+                if guess:
+                    suggested.add(guess.split("'")[1])
                 self.error("unknown-param", f"the block '{block.name}' has no parameter '{pname}'",
                            src.loc(vpath + (pname,), key=True), scope_path,
                            did_you_mean(pname, block.params) or
@@ -604,15 +612,16 @@ class Expander:
             bound[pname] = v
         for pname, (ptype, default, required) in block.params.items():
             if pname not in bound and pname not in args:
-                if required:
+                if required and pname not in suggested:
                     self.error("missing-param", f"the block '{block.name}' needs the parameter '{pname}' ({ptype})",
                                kloc, scope_path, f"write `- {block.name}: {{{pname}: ...}}`",
                                [Note("declared here", block.src.loc(block.path + ("params", pname), key=True))])
                     ok = False
-                else:
+                elif not required:
                     bound[pname] = default
-        if not ok:
+        if not ok or any(i is None for i in inputs):
             return None
+        in_shape = g[inputs[0]].shape
         benv = dict(self.globals)               # a block sees globals and its own params only
         benv.update(bound)
         benv["in"] = ShapeView(in_shape)
@@ -828,6 +837,13 @@ class Expander:
 
 class _Poison(Exception):
     """An entry failed; its dependents are skipped without further messages."""
+
+
+def _view(g: Graph, node_id):
+    """The shape of `node_id` as expressions see it (unknown after an earlier mistake)."""
+    if node_id is None or g[node_id].shape is None:
+        return UnknownShape()
+    return ShapeView(g[node_id].shape)
 
 
 def _join(scope: str, name: str) -> str:

@@ -189,6 +189,15 @@ FUNCTIONS = {
 }
 
 
+class Unknown(Exception):
+    """Raised when an expression reads the shape of a tensor that could not be inferred
+    (an earlier mistake); the caller skips the entry silently."""
+
+
+class UnknownShape:
+    """Stands for the shape of a tensor whose inference failed."""
+
+
 @dataclass(frozen=True)
 class ShapeView:
     """A tensor shape as expressions see it (`in.channels`, `in.height`, `in.shape[0]`)."""
@@ -230,6 +239,8 @@ def _describe(x) -> str:
         return "null"
     if isinstance(x, ShapeView):
         return f"a shape {x.shape}"
+    if isinstance(x, UnknownShape):
+        return "a shape"
     if isinstance(x, bool):
         return f"the boolean {str(x).lower()}"
     if isinstance(x, str):
@@ -264,15 +275,23 @@ def _eval(node, env):
         return _eval(node[3], env) if _eval(node[2], env) else _eval(node[4], env)
     if kind == "attr":
         obj = _eval(node[2], env)
+        if isinstance(obj, UnknownShape) and node[3] in _SHAPE_ATTRS:
+            raise Unknown()
         if isinstance(obj, ShapeView) and node[3] in _SHAPE_ATTRS:
             value = getattr(obj, node[3])
             if value is None:
                 raise ExprError(f"a tensor of shape {obj.shape} has no {node[3]}", pos)
             return value
-        raise ExprError(f"{_describe(obj)} has no attribute '{node[3]}'", pos, hint=(
-            "shapes have: " + ", ".join(_SHAPE_ATTRS)) if isinstance(obj, ShapeView) else None)
+        hint = None
+        if isinstance(obj, (ShapeView, UnknownShape)):
+            from ..errors import did_you_mean
+
+            hint = did_you_mean(node[3], _SHAPE_ATTRS) or "shapes have: " + ", ".join(_SHAPE_ATTRS)
+        raise ExprError(f"{_describe(obj)} has no attribute '{node[3]}'", pos, hint=hint)
     if kind == "index":
         obj, idx = _eval(node[2], env), _eval(node[3], env)
+        if isinstance(obj, UnknownShape):
+            raise Unknown()
         if isinstance(obj, ShapeView):
             obj = obj.shape
         if not isinstance(obj, (tuple, list, str)) or not isinstance(idx, int) or isinstance(idx, bool):
