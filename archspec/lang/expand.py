@@ -394,6 +394,8 @@ class Expander:
         if "from" in reserved:
             inputs = self.refs(reserved["from"], ctx, src, vpath + ("from",), reserved.get("name"))
             if inputs is None:
+                if isinstance(reserved.get("name"), str):
+                    ctx.names[-1][reserved["name"]] = None
                 return None
         name = reserved.get("name")
         if name is not None:
@@ -424,6 +426,9 @@ class Expander:
             except _Poison:
                 out = None
             if out is None:
+                ctx.names[-1][local] = None
+                if name is not None:
+                    ctx.names[-1][name] = None
                 return None
             ctx.names[-1][local] = out
             inputs = [out]
@@ -461,6 +466,8 @@ class Expander:
                 self.error("schema", f"'from' names layers; got {describe(ref)}", src.loc(rpath), ctx.scope)
                 return None
             node = self.resolve(ref, ctx)
+            if node is _FAILED:
+                return None                      # refers to a layer that already failed: no new message
             if node is None:
                 self.error(*self._unresolved(ref, ctx, own_name), src.loc(rpath), ctx.scope,
                            self._ref_hint(ref, ctx), ctx.notes)
@@ -474,7 +481,7 @@ class Expander:
     def resolve(self, ref: str, ctx: Ctx) -> str | None:
         for table in reversed(ctx.names):
             if ref in table:
-                return table[ref]
+                return table[ref] if table[ref] is not None else _FAILED
         g = self.graph
         for cand in (_join(ctx.scope, ref), ref):
             if cand in g.nodes:
@@ -684,7 +691,7 @@ class Expander:
                        "branches need 'paths': a list of paths (each a list of entries)", kloc, scope)
             return None
         if len(items) < 2:
-            self.error("schema", f"branches need at least 2 paths; got {len(items)}", src.loc(vpath + ("paths",)), scope)
+            self.error("schema", f"branches need at least 2 paths; got {len(items)}", src.loc(vpath + ("paths",), key=True), scope)
             return None
         g = self.graph
         g.scopes[scope] = Scope(scope, "branches", local, kloc, ctx.scope, {"merge": merge}, inputs[0])
@@ -833,6 +840,9 @@ class Expander:
             if n.id not in live and n.op != "input" and all(i in live for i in n.inputs):
                 self.error("dead-layer", f"'{n.id}' does not contribute to any output", n.loc, n.id,
                            "list it under `outputs:`, wire it into the model, or remove it")
+
+
+_FAILED = object()   # a name whose layer failed: references to it are skipped silently
 
 
 class _Poison(Exception):

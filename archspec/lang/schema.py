@@ -92,8 +92,20 @@ def pydantic_diagnostics(exc: ValidationError, data, src: Source, base: tuple = 
     """Turn pydantic errors into located diagnostics. `fields` maps known field names for did-you-mean."""
     diags = []
     seen_paths = set()
-    for err in exc.errors():
-        path = _clean_loc(data, tuple(err["loc"]))
+    errors = [(err, _clean_loc(data, tuple(err["loc"]))) for err in exc.errors()]
+    paths = [p for _, p in errors]
+    # a union reports one error per member; keep the most specific ones
+    errors = [(e, p) for e, p in errors if not any(len(q) > len(p) and q[:len(p)] == p for q in paths)]
+    extra = {p[-1] for e, p in errors if e["type"] == "extra_forbidden" and p}
+    suggested = set()
+    if fields is not None:
+        for key in extra:
+            hint = did_you_mean(key, list(fields))
+            if hint:
+                suggested.add(hint.split("'")[1])
+    for err, path in errors:
+        if err["type"] == "missing" and path and path[-1] in suggested:
+            continue                                 # reported as the misspelled key
         if (path, err["type"]) in seen_paths and err["type"] != "extra_forbidden":
             continue
         seen_paths.add((path, err["type"]))
