@@ -173,6 +173,3 @@ def main(argv=None) -> int:
 def entry():  # console script
     sys.exit(main())
 
-
-if __name__ == "__main__":
-    entry()

@@ -64,7 +64,7 @@ def test_broken_spec(path):
 
 def test_cli_exit_status_and_format():
     """The command line prints `file:line:col: error: ...  [code]`, a caret and exits 1."""
-    r = subprocess.run([sys.executable, "-m", "archspec.cli", "check", str(BROKEN / "residual_mismatch.yaml")],
+    r = subprocess.run([sys.executable, "-m", "archspec", "check", str(BROKEN / "residual_mismatch.yaml")],
                        capture_output=True, text=True)
     assert r.returncode == 1
     assert re.search(r"residual_mismatch\.yaml:5:5: error: residual add joins \(16, 16, 8\) and \(16, 16, 12\)"
