@@ -27,7 +27,7 @@ class ShapeError(Exception):
 
 
 class Attrs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _pair(v):
