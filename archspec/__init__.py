@@ -37,6 +37,12 @@ from .errors import Diagnostic, SpecError
 
 __all__ = ["Spec", "load", "load_text", "SpecError", "Diagnostic", "__version__"]
 
+# A saved .keras model may use archspec's custom layers (ScaledAdd); they register with Keras as soon as
+# Keras is imported, so `import archspec; keras.saving.load_model(path)` works without importing Keras here.
+from .compile import register_on_keras_import as _register_layers  # noqa: E402
+
+_register_layers()
+
 
 def __getattr__(name):
     # The compiled model's custom layers must be registered before keras.saving.load_model,

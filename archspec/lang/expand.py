@@ -64,6 +64,8 @@ class Expander:
         self.sources: dict[str, Source] = {doc_src.file: doc_src}
         self.used: dict[str, set] = {}           # scope path -> names used in it
         self.globals: dict = {}
+        self.counters: dict = {}                 # (scope, name) -> next free suffix
+        self.included: set = set()               # resolved paths of included files
 
     # ---- diagnostics -------------------------------------------------------------------------
     def error(self, code, message, loc, scope=None, hint=None, notes=()):
@@ -194,6 +196,8 @@ class Expander:
                        hint="keep block libraries inside the project (or pass --root)")
             return
         chain = stack + ((src.path.resolve() if src.path else None),)
+        if target in self.included and target not in chain:
+            return                               # already included through another file (a diamond)
         if target in chain:
             self.error("include", f"including '{inc}' forms a cycle", loc,
                        notes=[Note(f"included from {p}") for p in chain if p])
@@ -211,6 +215,7 @@ class Expander:
                     self.diags.append(d)
             return
         self.sources[lib.file] = lib
+        self.included.add(target)
         if not isinstance(lib.data, dict):
             self.error("include", f"the included file '{inc}' is not a mapping", lib.loc(()))
             return
@@ -407,10 +412,9 @@ class Expander:
         base = name or (key if op or key in STRUCTURES else key)
         out = None
         for rep in range(count):
-            env = dict(ctx.env)
+            rctx = ctx
             if "repeat" in reserved:
-                env["i"] = rep
-            rctx = replace(ctx, env=env)
+                rctx = replace(ctx, env={**ctx.env, "i": rep})
             label = f"{base}_{rep + 1}" if count > 1 else base
             local = self.unique(ctx.scope, label, explicit=name is not None and count == 1,
                                 loc=kloc)
@@ -445,9 +449,10 @@ class Expander:
                            "give each layer its own name",
                            [Note("first used here", first.loc)] if first and first.loc else [])
                 return None
-            k = 2
+            k = self.counters.get((scope, name), 2)
             while f"{name}_{k}" in used:
                 k += 1
+            self.counters[(scope, name)] = k + 1
             name = f"{name}_{k}"
         used.add(name)
         if len(self.graph.nodes) + len(self.graph.scopes) > self.limits.max_layers:
@@ -588,8 +593,7 @@ class Expander:
             self.error("limit", f"blocks nest deeper than {self.limits.max_block_depth}", kloc, scope_path)
             return None
         g = self.graph
-        env = dict(ctx.env)
-        env["in"] = _view(g, inputs[0])
+        env = ctx.env                           # arguments read the caller's names: `in`, `prev`, `i`
         ok = True
         bound, suggested = {}, set()
         for pname, raw in args.items():
@@ -667,7 +671,7 @@ class Expander:
             return None
         self.graph.scopes[scope] = Scope(scope, "sequence", local, kloc, ctx.scope, {}, inputs[0])
         defaults = self._defaults(ctx.defaults, attrs.get("defaults"), ctx.src, vpath + ("defaults",))
-        sctx = replace(ctx, scope=scope, defaults=defaults, body_input=inputs[0])
+        sctx = replace(ctx, scope=scope, defaults=defaults, body_input=inputs[0], env=_with_in(ctx.env, self.graph, inputs[0]))
         out = self.body(attrs["body"], sctx, inputs[0], vpath + ("body",))
         self.graph.scopes[scope].output = out
         return out
@@ -706,7 +710,8 @@ class Expander:
             g.scopes[pscope] = Scope(pscope, "path", pname, src.loc(ppath), scope, {}, inputs[0])
             if not isinstance(body, list):
                 body = [body]
-            out = self.body(body, replace(ctx, scope=pscope, body_input=inputs[0]), inputs[0], ppath)
+            out = self.body(body, replace(ctx, scope=pscope, body_input=inputs[0], env=_with_in(ctx.env, g, inputs[0])),
+                            inputs[0], ppath)
             g.scopes[pscope].output = out
             ok &= out is not None
             outs.append(out)
@@ -755,12 +760,14 @@ class Expander:
         x = inputs[0]
         g.scopes[scope] = Scope(scope, "residual", local, kloc, ctx.scope, {"scale": scale}, x)
         self.used.setdefault(scope, set()).add("shortcut")
-        body_out = self.body(attrs["body"], replace(ctx, scope=scope, body_input=x), x, vpath + ("body",))
+        inner_env = _with_in(ctx.env, g, x)
+        body_out = self.body(attrs["body"], replace(ctx, scope=scope, body_input=x, env=inner_env), x, vpath + ("body",))
         short = x
         if attrs.get("shortcut"):
             sscope = _join(scope, "shortcut")
             g.scopes[sscope] = Scope(sscope, "path", "shortcut", src.loc(vpath + ("shortcut",), key=True), scope, {}, x)
-            short = self.body(attrs["shortcut"], replace(ctx, scope=sscope, body_input=x), x, vpath + ("shortcut",))
+            short = self.body(attrs["shortcut"], replace(ctx, scope=sscope, body_input=x, env=inner_env), x,
+                              vpath + ("shortcut",))
             g.scopes[sscope].output = short
         if body_out is None or short is None:
             return None
@@ -783,7 +790,7 @@ class Expander:
                        (Note(f"the body ends at {last.id} {bs}", last.loc),
                         Note(f"the shortcut is {g[short].id} {ss}", g[short].loc)) + trace)
             return None
-        if scale == 1:
+        if scale == 1 and "scale" not in attrs:   # an explicit scale (even 1.0) keeps the scaled add
             out = self._merge_node("add", {}, [short, body_out], scope, kloc, ctx, "residual")
         else:
             out = self._merge_node("scaled_add", {"scale": float(scale)}, [short, body_out], scope, kloc, ctx, "residual")
@@ -818,7 +825,10 @@ class Expander:
                     self.error("unknown-ref", f"the output '{ref}' names no layer", self.src.loc(path), None,
                                self._ref_hint(str(ref), ctx))
                 continue
-            name = path[-1] if isinstance(spec, dict) else g[node].short
+            name = path[-1] if isinstance(spec, dict) else ref
+            if str(name) in g.outputs:
+                self.error("duplicate-name", f"the output '{name}' is listed twice", self.src.loc(path))
+                continue
             g.outputs[str(name)] = node
 
     def _reachability(self):
@@ -847,6 +857,11 @@ _FAILED = object()   # a name whose layer failed: references to it are skipped s
 
 class _Poison(Exception):
     """An entry failed; its dependents are skipped without further messages."""
+
+
+def _with_in(env: dict, g: Graph, node_id) -> dict:
+    """Expression names for a structure's body: `in` is the tensor entering that body."""
+    return {**env, "in": _view(g, node_id)}
 
 
 def _view(g: Graph, node_id):

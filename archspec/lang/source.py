@@ -25,6 +25,7 @@ class Limits:
     max_bytes: int = 4 * 1024 * 1024
     max_depth: int = 64
     max_nodes: int = 500_000       # YAML nodes after alias expansion
+    max_aliases: int = 1_000       # re-uses of an anchored mapping or list (`*alias`)
     max_repeat: int = 10_000        # one `repeat:` count
     max_layers: int = 200_000       # nodes in the expanded graph
     max_block_depth: int = 64       # nested block calls
@@ -50,11 +51,14 @@ class Source:
         p = tuple(path)
         while p:
             if p in table:
-                return table[p]
+                return self._loc(table[p])
             if not key and p in self.keys:
-                return self.keys[p]
+                return self._loc(self.keys[p])
             p = p[:-1]
-        return self.values.get((), Loc(self.file, 1, 1))
+        return self._loc(self.values.get((), (1, 1)))
+
+    def _loc(self, mark) -> Loc:
+        return mark if isinstance(mark, Loc) else Loc(self.file, mark[0], mark[1])
 
 
 def read_text(path: Path, display: str, limits: Limits = DEFAULT_LIMITS) -> str:
@@ -143,8 +147,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     from yaml.constructor import ConstructorError, SafeConstructor
 
     display = src.file
-    # libyaml's composer is ~10× faster than the pure-Python one and gives the same marks
-    loader = (yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader)(text)
+    loader = _loader_class()(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -156,6 +159,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         if bad == "\t" or "'\\t'" in problem:
             problem = "a tab character where YAML expects spaces"
             hint = "YAML does not allow tabs for indentation; indent with spaces"
+        elif mark and "$" in (text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""):
+            hint = 'quote an expression that contains [ ] { } , ? or :, e.g. "$stages[0]"'
         elif "mapping values are not allowed" in problem:
             hint = "a ':' inside a value needs quotes, or a key is indented wrongly"
         raise SpecError([Diagnostic("yaml-syntax", problem, loc, hint=hint)]) from None
@@ -178,9 +183,24 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     def mark(node) -> Loc:
         return Loc(display, node.start_mark.line + 1, node.start_mark.column + 1)
 
+    def pos(node) -> tuple:       # cheap form kept in the tables; Source.loc makes the Loc
+        m = node.start_mark
+        return (m.line + 1, m.column + 1)
+
+    seen: set = set()
+    reused = 0
+
     def walk(node, path: tuple, depth: int):
-        nonlocal count
+        nonlocal count, reused
         count += 1
+        if not isinstance(node, yaml.ScalarNode):
+            if id(node) in seen:
+                reused += 1
+                if reused > limits.max_aliases:
+                    raise SpecError([Diagnostic("limit", f"YAML aliases are expanded more than {limits.max_aliases:,} "
+                                                "times (an alias bomb?)", mark(node),
+                                                hint="raise --limit max_aliases=N if the file is genuine")])
+            seen.add(id(node))
         if count > limits.max_nodes:
             raise SpecError([Diagnostic("limit", f"the document expands to more than {limits.max_nodes:,} values "
                                         "(YAML aliases repeated too often?)", mark(node),
@@ -189,7 +209,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         if depth > limits.max_depth:
             raise SpecError([Diagnostic("limit", f"the document nests deeper than {limits.max_depth} levels",
                                         mark(node))])
-        src.values[path] = mark(node)
+        src.values[path] = pos(node)
         if isinstance(node, yaml.MappingNode):
             if node.tag not in ("tag:yaml.org,2002:map",):
                 raise SpecError([Diagnostic("yaml-tag", f"the tag '{node.tag}' is not allowed", mark(node),
@@ -208,7 +228,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                     diags.append(Diagnostic("duplicate-key", f"the key '{key}' appears twice in this mapping",
                                             mark(key_node), notes=((_note_first(src, path + (key,))),)))
                     continue
-                src.keys[path + (key,)] = mark(key_node)
+                src.keys[path + (key,)] = pos(key_node)
                 out[key] = walk(value_node, path + (key,), depth + 1)
             return out if build else None
         if isinstance(node, yaml.SequenceNode):
@@ -219,6 +239,11 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         return scalar(node)
 
     def scalar(node):
+        tag = node.tag
+        if tag == _STR:
+            return node.value                   # the common cases, without the constructor's overhead
+        if tag == _INT and node.value.isdigit() and (node.value[0] != "0" or node.value == "0"):
+            return int(node.value)
         try:
             value = constructor.construct_object(node, deep=True)
         except ConstructorError:
@@ -244,4 +269,40 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
 def _note_first(src: Source, path: tuple):
     from ..errors import Note
 
-    return Note("first defined here", src.keys.get(path))
+    return Note("first defined here", src.loc(path, key=True) if path in src.keys else None)
+
+
+_STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+# plain scalars that YAML 1.1 reads as something other than a string
+_NOT_STR = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
+            "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
+_LOADER = None
+_FLOAT_RE = None
+
+
+def _loader_class():
+    """PyYAML's safe loader on libyaml when available (much faster composition, same marks), with a
+    shortcut in tag resolution for the plain names and decimal integers that make up most specs."""
+    global _LOADER, _FLOAT_RE
+    if _LOADER is None:
+        import re
+
+        import yaml
+
+        _FLOAT_RE = re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)$|^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$")
+
+        base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+        class Loader(base):
+            def resolve(self, kind, value, implicit):
+                if kind is yaml.ScalarNode and implicit[0] and value:
+                    if value.isidentifier() and value not in _NOT_STR:
+                        return _STR
+                    if value.isdigit() and (value[0] != "0" or value == "0"):
+                        return _INT
+                    if _FLOAT_RE.match(value):
+                        return _FLOAT            # YAML 1.1 would leave `1e-3` a string
+                return super().resolve(kind, value, implicit)
+
+        _LOADER = Loader
+    return _LOADER

@@ -65,12 +65,15 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
                      "a scope's `defaults: {conv2d: {use_bias: false}}` does it everywhere")
 
     # 4. one layer holding most of the parameters
-    if analysis is not None and analysis.total.params >= DOMINANT_MIN_TOTAL:
+    weighted = sum(1 for n in graph if analysis is not None and analysis.nodes[n.id].params)
+    if analysis is not None and analysis.total.params >= DOMINANT_MIN_TOTAL and weighted >= 3:
         total = analysis.total.params
         for n in graph:
             p = analysis.nodes[n.id].params
             if p > DOMINANT_SHARE * total:
                 prev = graph[n.inputs[0]] if n.inputs else None
+                while prev is not None and prev.op in ("dropout", "spatial_dropout", "activation") and prev.inputs:
+                    prev = graph[prev.inputs[0]]
                 hint = ("a global_avg_pool instead of flatten, or more downsampling before it, shrinks it"
                         if prev is not None and prev.op == "flatten" else
                         "check that this layer's size is intended")
