@@ -1,0 +1,75 @@
+"""archspec draw SPEC: the architecture as a Graphviz diagram (SVG, PNG, PDF or DOT text)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
+
+
+def _depth(v: str):
+    if v in ("all", "full", "auto"):
+        return "all" if v == "full" else v
+    try:
+        d = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, 'all' or 'auto', got '{v}'") from None
+    if d < 1:
+        raise argparse.ArgumentTypeError("depth must be at least 1 (or 'all', or 'auto')")
+    return d
+
+
+def configure(p):
+    common(p)
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="file to write: .svg, .png, .pdf or .dot (default: NAME.svg in the current folder); "
+                        "'-' writes DOT text to stdout")
+    p.add_argument("-T", "--format", choices=["svg", "png", "pdf", "dot"],
+                   help="output format (default: from the file's suffix)")
+    p.add_argument("--depth", type=_depth, default="auto",
+                   help="levels of block calls to open; deeper blocks are drawn as one box each showing their "
+                        "input/output shapes, params and MACs. 'all' draws every layer; 'auto' (default) opens as "
+                        "many levels as fit in about 60 boxes")
+    p.add_argument("--direction", type=str.upper, choices=["TB", "LR"], default="TB",
+                   help="top to bottom (default) or left to right")
+    p.add_argument("--no-shapes", dest="shapes", action="store_false", help="leave tensor shapes off the edges")
+    p.add_argument("--color-by", choices=["none", "params", "macs", "memory"], default="none",
+                   help="shade layers and blocks by cost (log scale, with a legend); memory = output activations")
+    p.add_argument("--dpi", type=int, default=144, help="PNG resolution (default 144)")
+
+
+def run(args) -> int:
+    from ..render import image
+
+    if args.dpi < 1:
+        raise UsageError("--dpi must be at least 1")
+    out = args.output
+    if out is None:
+        stem = "stdin" if args.spec == "-" else Path(args.spec).stem
+        out = f"{stem}.{args.format or 'svg'}"
+    try:
+        fmt = "dot" if out == "-" and args.format in (None, "dot") else image.format_for(out, args.format)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if out == "-" and fmt != "dot":
+        raise UsageError(f"-o - writes DOT text; write {fmt.upper()} to a file (-o diagram.{fmt})")
+    if fmt != "dot":                          # say so before spending time on the spec
+        try:
+            image.find_program(fmt)
+        except image.GraphvizMissing as exc:
+            raise UsageError(str(exc)) from None
+
+    spec, sources = load_spec(args.spec, args)
+    warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
+    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    options = dict(depth=args.depth, direction=args.direction, shapes=args.shapes, color_by=args.color_by)
+    if out == "-":
+        sys.stdout.write(image.dot_text(spec, **options))
+    else:
+        try:
+            image.draw(spec, out, fmt=fmt, dpi=args.dpi, **options)
+        except image.GraphvizMissing as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {out}", file=sys.stderr)
+    return EXIT_SPEC if args.strict and warnings else EXIT_OK

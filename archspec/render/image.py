@@ -1,0 +1,152 @@
+"""Diagrams as files: DOT text from :mod:`archspec.render.dot`, laid out by Graphviz.
+
+The layout program is Graphviz's `dot` (run through the `graphviz` Python package when it is
+installed), or, when `dot` is missing, the self-contained `graphviz-pure` (pip install
+graphviz-pure), which takes the same flags but cannot write PDF. `.dot` output needs neither.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import dot as _dot
+
+FORMATS = ("svg", "png", "pdf", "dot")
+PROGRAMS = ("dot", "graphviz-pure")      # tried in this order
+PNG_DPI = 144                            # crisp on high-density screens; SVG and PDF are vector
+TIMEOUT_S = 600
+
+
+class GraphvizMissing(RuntimeError):
+    """No Graphviz layout program could be found (or none that writes the requested format)."""
+
+
+def install_hint(fmt: str) -> str:
+    return (f"Graphviz's `dot` program was not found on PATH; it is needed to write {fmt.upper()} files.\n"
+            "  install it:  apt-get install graphviz   (macOS: brew install graphviz; conda: conda install graphviz)\n"
+            "          or:  pip install graphviz-pure   (a self-contained `dot`, used when `dot` is missing; "
+            "SVG and PNG only)\n"
+            "  or write the DOT text and lay it out elsewhere:  archspec draw SPEC -o diagram.dot")
+
+
+def find_program(fmt: str = "svg") -> str:
+    """Path of the layout program for `fmt`. Raises GraphvizMissing with install instructions."""
+    for prog in PROGRAMS:
+        path = shutil.which(prog)
+        if path is None:
+            continue
+        if prog == "graphviz-pure" and fmt == "pdf":
+            raise GraphvizMissing(
+                "Graphviz's `dot` was not found, and `graphviz-pure` cannot write PDF.\n"
+                "  install Graphviz (apt-get install graphviz) for PDF, or write SVG or PNG instead")
+        return path
+    raise GraphvizMissing(install_hint(fmt))
+
+
+def format_for(path, fmt: str | None = None) -> str:
+    """The output format: `fmt` if given, else the file's suffix."""
+    if fmt:
+        fmt = fmt.lower().lstrip(".")
+    else:
+        fmt = Path(path).suffix.lower().lstrip(".") if path is not None else "dot"
+        fmt = {"gv": "dot"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot write '{fmt or path}': the format must be one of {', '.join(FORMATS)} "
+                         "(from the file's suffix or the format option)")
+    return fmt
+
+
+def dot_text(spec, depth="auto", direction: str = "TB", shapes: bool = True, color_by: str = "none") -> str:
+    """The DOT source of `spec`'s diagram. `depth`: a level (1 = top-level blocks as boxes), None or
+    "all" for every layer, or "auto" (the deepest level that stays under ~60 boxes)."""
+    g = spec.graph
+    if depth == "auto":
+        depth = _dot.auto_depth(g)
+    elif depth == "all":
+        depth = None
+    elif depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise ValueError(f"depth must be a whole number ≥ 1, 'all' or 'auto', got {depth!r}")
+    return _dot.to_dot(g, spec.analysis(), depth, direction, shapes, color_by, block_defaults(spec))
+
+
+def render(text: str, fmt: str, dpi: int = PNG_DPI) -> bytes:
+    """Lay out DOT `text` and return the image bytes in `fmt` (svg, png or pdf)."""
+    prog = find_program(fmt)
+    args = [f"-Gdpi={dpi}"] if fmt == "png" else []
+    data = text.encode("utf-8")
+    if Path(prog).name == "dot":
+        try:
+            import graphviz
+        except ImportError:
+            graphviz = None
+        if graphviz is not None:
+            try:
+                # the package runs `dot` from PATH, which is the `prog` found above
+                return graphviz.pipe("dot", fmt, data, quiet=True) if not args else \
+                    _run([prog, "-Kdot", f"-T{fmt}", *args], data)
+            except graphviz.ExecutableNotFound:
+                raise GraphvizMissing(install_hint(fmt)) from None
+            except graphviz.CalledProcessError as exc:
+                raise RuntimeError(f"Graphviz failed: {_tail(exc.stderr)}") from None
+    return _run([prog, "-Kdot", f"-T{fmt}", *args], data)
+
+
+def _run(cmd: list[str], data: bytes) -> bytes:
+    try:
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        raise GraphvizMissing(install_hint(cmd[2][2:])) from None
+    if proc.returncode != 0:
+        raise RuntimeError(f"Graphviz ({Path(cmd[0]).name}) failed: {_tail(proc.stderr)}")
+    return proc.stdout
+
+
+def _tail(err) -> str:
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    return (err or "").strip().splitlines()[-1] if (err or "").strip() else "no message"
+
+
+def draw(spec, path: str | os.PathLike | None = None, fmt: str | None = None, depth="auto", direction: str = "TB",
+         shapes: bool = True, color_by: str = "none", dpi: int = PNG_DPI):
+    """Draw `spec`. With `path` None, return the DOT text; else write the file (format from `fmt` or
+    the suffix: .svg, .png, .pdf, .dot) atomically and return its path."""
+    text = dot_text(spec, depth, direction, shapes, color_by)
+    if path is None and fmt in (None, "dot"):
+        return text
+    fmt = format_for(path, fmt)
+    data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, dpi)
+    if path is None:
+        return data
+    from ..util import atomic_write
+
+    atomic_write(path, data)
+    return Path(path)
+
+
+def svg_text(spec, **options) -> str:
+    """The diagram as SVG text (for Jupyter's rich display)."""
+    return render(dot_text(spec, **options), "svg").decode("utf-8")
+
+
+def block_defaults(spec) -> dict[str, dict]:
+    """{block: {param: default}} from every source of `spec`, so labels can leave defaults out."""
+    from ..lang.expand import PARAM_TYPES
+
+    out: dict[str, dict] = {}
+    for src in spec.sources.values():
+        for name, block in ((src.data or {}).get("blocks") or {}).items():
+            params = (block or {}).get("params") or {} if isinstance(block, dict) else {}
+            d = {}
+            for p, decl in params.items():
+                if isinstance(decl, dict):
+                    d[p] = decl.get("default")
+                elif isinstance(decl, str) and decl.rstrip("?") in PARAM_TYPES:
+                    if decl.endswith("?"):
+                        d[p] = None
+                else:
+                    d[p] = decl
+            out[name] = d
+    return out
