@@ -40,7 +40,9 @@ class Spec:
         from .errors import sorted_unique
         from .passes.design import design_warnings
 
-        return sorted_unique(design_warnings(self.graph, self.analysis(), self.source.file))
+        ignored = set(self.data.get("ignore_warnings") or ())
+        return [w for w in sorted_unique(design_warnings(self.graph, self.analysis(), self.source.file))
+                if w.code not in ignored]
 
     def analysis(self, batch_size: int = 1, dtype: str = "float32"):
         from .passes.analyze import analyze

@@ -81,13 +81,18 @@ def parse_limits(items):
 def load_spec(path: str, args):
     """Load one spec (or '-' for stdin) with the common options; returns (spec, sources)."""
     from . import api
+    from .errors import SpecError
 
     overrides = parse_sets(getattr(args, "set", None))
     limits = parse_limits(getattr(args, "limit", None))
     root = getattr(args, "root", None)
     if path == "-":
         text = sys.stdin.read()
-        return api.load_text(text, "<stdin>", overrides, limits, root=root), {"<stdin>": text}
+        try:
+            return api.load_text(text, "<stdin>", overrides, limits, root=root), {"<stdin>": text}
+        except SpecError as exc:
+            exc.sources = {"<stdin>": text}
+            raise
     spec = api.load(path, overrides, limits, root=root)
     return spec, {k: s.text for k, s in spec.sources.items()}
 
@@ -152,7 +157,7 @@ def main(argv=None) -> int:
         print(f"archspec {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SpecError as exc:
-        print_diagnostics(exc.diagnostics, None, fmt=getattr(args, "diagnostics", "text"))
+        print_diagnostics(exc.diagnostics, getattr(exc, "sources", None), fmt=getattr(args, "diagnostics", "text"))
         return EXIT_SPEC
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -22,9 +22,9 @@ def run(args) -> int:
             spec, sources = load_spec(path, args)
         except SpecError as exc:
             sys.stdout.flush()
-            print_diagnostics(exc.diagnostics, None, fmt=args.diagnostics)
+            print_diagnostics(exc.diagnostics, getattr(exc, "sources", None), fmt=args.diagnostics)
             n = sum(d.severity == "error" for d in exc.diagnostics)
-            print(f"{path}: FAILED, {n} error{'s' * (n != 1)}")
+            print(f"{'<stdin>' if path == '-' else path}: FAILED, {n} error{'s' * (n != 1)}")
             worst = EXIT_SPEC
             continue
         warnings = spec.warnings

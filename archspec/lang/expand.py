@@ -121,6 +121,12 @@ class Expander:
             self.diags += [d for d in pydantic_diagnostics(exc, data, self.src, fields=Document.model_fields)
                            if not (d.code == "missing-field" and "'archspec'" in d.message)]
             raise SpecError(self.diags) from None
+        from ..codes import WARNINGS
+
+        for k, code in enumerate(doc.ignore_warnings):
+            if code not in WARNINGS:
+                self.error("schema", f"'{code}' is not a warning code", self.src.loc(("ignore_warnings", k)),
+                           hint=did_you_mean(code, WARNINGS) or "warning codes: " + ", ".join(WARNINGS))
         self.graph = Graph(doc.name)
         self._load_blocks(self.src, data, (), stack=())
         params = self.globals = self._globals(doc, data)

@@ -41,6 +41,7 @@ class Document(_Model):
     blocks: dict[Name, BlockDef] = {}
     model: list[Any] = Field(min_length=1)
     training: dict[str, Any] | None = None
+    ignore_warnings: list[str] = Field([], description="warning codes this spec knowingly accepts")
 
 
 class Library(_Model):
