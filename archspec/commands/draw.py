@@ -21,6 +21,8 @@ def _depth(v: str):
 
 
 def configure(p):
+    from ..render.dot import AUTO_BUDGET
+
     common(p)
     p.add_argument("-o", "--output", metavar="OUT",
                    help="file to write: .svg, .png, .pdf or .dot (default: NAME.svg in the current folder); "
@@ -30,7 +32,7 @@ def configure(p):
     p.add_argument("--depth", type=_depth, default="auto",
                    help="levels of block calls to open; deeper blocks are drawn as one box each showing their "
                         "input/output shapes, params and MACs. 'all' draws every layer; 'auto' (default) opens as "
-                        "many levels as fit in about 60 boxes")
+                        f"many levels as fit in {AUTO_BUDGET} boxes")
     p.add_argument("--direction", type=str.upper, choices=["TB", "LR"], default="TB",
                    help="top to bottom (default) or left to right")
     p.add_argument("--no-shapes", dest="shapes", action="store_false", help="leave tensor shapes off the edges")

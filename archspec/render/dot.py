@@ -38,6 +38,7 @@ COLLAPSIBLE = ("block", "sequence")   # residual, branches and paths are structu
 AUTO_BUDGET = 80                      # boxes the automatic depth stays under
 FONT = "Helvetica,Arial,sans-serif"   # a fontconfig list for dot, a CSS list in the SVG
 INK, MUTED, EDGE = "#1f2933", "#5f6b7a", "#5f6b7a"
+BODY, NOTE, SMALL = 11, 9.5, 9               # font sizes (points): labels, arguments, costs and shapes
 GAP = "&#160; "                       # between a bold name and its details (HTML labels fold plain spaces)
 
 # (fill, border) per op category; merges are ellipses, residual adds doubly outlined
@@ -288,12 +289,12 @@ class _Writer:
         g, out = self.g, self.out
         out += [
             f"digraph {quote(g.name)} {{",
-            f"  graph [rankdir={self.direction}, label=<{self.title()}>, labelloc=t, labeljust=c, "
-            f'fontname="{FONT}", fontsize=10,',
+            f"  graph [rankdir={self.direction}, label=<{self.title()}>, labelloc=t, labeljust=l, "
+            f'fontname="{FONT}", fontsize={BODY},',
             '         nodesep=0.22, ranksep=0.3, pad=0.3, newrank=true, bgcolor="#ffffff"];',
-            f'  node [fontname="{FONT}", fontsize=10, fontcolor="{INK}", shape=box, style="rounded,filled", '
+            f'  node [fontname="{FONT}", fontsize={BODY}, fontcolor="{INK}", shape=box, style="rounded,filled", '
             'height=0.32, margin="0.12,0.05", penwidth=1];',
-            f'  edge [fontname="{FONT}", fontsize=8, color="{EDGE}", fontcolor="{MUTED}", arrowsize=0.6, '
+            f'  edge [fontname="{FONT}", fontsize={SMALL}, color="{EDGE}", fontcolor="{MUTED}", arrowsize=0.6, '
             'penwidth=0.9];',
         ]
         self.clusters()
@@ -309,17 +310,17 @@ class _Writer:
     def title(self) -> str:
         g, t = self.g, self.a.total
         ins = ", ".join(f"{n} {shape_text(g[n].shape)}" for n in g.inputs)
-        rows = [f'<tr><td><font point-size="16"><b>{esc(g.name)}</b></font></td></tr>',
-                f'<tr><td><font point-size="10" color="{MUTED}">{esc(ins)} · {t.layers} layers · '
+        rows = [f'<tr><td align="left"><font point-size="17"><b>{esc(g.name)}</b></font></td></tr>',
+                f'<tr><td align="left"><font point-size="{BODY}" color="{MUTED}">{esc(ins)} · {t.layers} layers · '
                 f'{t.params:,} params · {esc(human(t.macs))} MACs</font></td></tr>']
         if self.ramp is not None and self.ramp.top > 0:
-            rows.append(f"<tr><td>{self.legend()}</td></tr>")
+            rows.append(f'<tr><td align="left">{self.legend()}</td></tr>')
         return '<table border="0" cellspacing="0" cellpadding="1">' + "".join(rows) + "</table>"
 
     def legend(self) -> str:
         metric = self.metric
         what = {"params": "parameters", "macs": "MACs", "memory": "output activations (batch 1, float32)"}[metric]
-        cells = [f'<td><font point-size="9">{esc(what)}:</font></td>', self.swatch("#ffffff", "0")]
+        cells = [f'<td><font point-size="{NOTE}">{esc(what)}:</font></td>', self.swatch("#ffffff", "0")]
         cells.append(self.swatch(RAMP[0], "&lt; " + esc(short_number(self.ramp.bound(1), metric))))
         for k in range(1, len(RAMP)):
             cells.append(self.swatch(RAMP[k], "≥ " + esc(short_number(self.ramp.bound(k), metric))))
@@ -328,7 +329,7 @@ class _Writer:
     @staticmethod
     def swatch(fill: str, text: str) -> str:
         return (f'<td><table border="1" cellborder="0" cellspacing="0" cellpadding="2" color="#9aa9bd">'
-                f'<tr><td bgcolor="{fill}" width="14"> </td><td><font point-size="8">{text}</font></td></tr>'
+                f'<tr><td bgcolor="{fill}" width="14"> </td><td><font point-size="{SMALL}">{text}</font></td></tr>'
                 "</table></td>")
 
     # ---- clusters and boxes ----
@@ -375,12 +376,12 @@ class _Writer:
         head = f"<b>{esc(title)}</b>"
         lines = args_text(args, 48)
         if lines:
-            head += f'{GAP}<font point-size="9">{esc(lines[0])}</font>'
-        rows = [head] + [f'<font point-size="9">{esc(x)}</font>' for x in lines[1:]]
+            head += f'{GAP}<font point-size="{NOTE}">{esc(lines[0])}</font>'
+        rows = [head] + [f'<font point-size="{NOTE}">{esc(x)}</font>' for x in lines[1:]]
         cost = self.a.scopes[sc.path]
         parent_cost = self.a.scopes.get(sc.parent)
         if parent_cost != cost:   # a residual that is its block's whole body says nothing new
-            rows.append(f'<font point-size="8" color="{MUTED}">{esc(cost_text(cost))}</font>')
+            rows.append(f'<font point-size="{SMALL}" color="{MUTED}">{esc(cost_text(cost))}</font>')
         label = '<br align="left"/>'.join(rows) + '<br align="left"/>'
         return [f"subgraph {name} {{",
                 f'  graph [label=<{label}>, style="rounded,filled", fillcolor="{fill}", color="{border}", '
@@ -423,7 +424,7 @@ class _Writer:
             html = f"<b>{esc(name)}</b>{GAP}{html}"
         if self.metric and metric_value(cost, self.metric):
             value = metric_text(metric_value(cost, self.metric), self.metric)
-            html += f'<br/><font point-size="8" color="{muted}">{esc(value)}</font>'
+            html += f'<br/><font point-size="{SMALL}" color="{muted}">{esc(value)}</font>'
         return html
 
     def box_label(self, sc: Scope, cost, muted) -> str:
@@ -438,11 +439,11 @@ class _Writer:
         line = f"{ins} → {outs} · {cost_text(cost)}"
         if self.metric == "memory":
             line += f" · {human_bytes(cost.elements * 4)} act."
-        return head + f'<br/><font point-size="8" color="{muted}">{esc(line)}</font>'
+        return head + f'<br/><font point-size="{SMALL}" color="{muted}">{esc(line)}</font>'
 
     @staticmethod
     def terminal(name: str, shape) -> str:
-        return f'<b>{esc(name)}</b><br/><font point-size="9" color="{MUTED}">{esc(shape_text(shape))}</font>'
+        return f'<b>{esc(name)}</b><br/><font point-size="{NOTE}" color="{MUTED}">{esc(shape_text(shape))}</font>'
 
     # ---- edges ----
     def edges(self):

@@ -60,7 +60,7 @@ def format_for(path, fmt: str | None = None) -> str:
 
 def dot_text(spec, depth="auto", direction: str = "TB", shapes: bool = True, color_by: str = "none") -> str:
     """The DOT source of `spec`'s diagram. `depth`: a level (1 = top-level blocks as boxes), None or
-    "all" for every layer, or "auto" (the deepest level that stays under ~60 boxes)."""
+    "all" for every layer, or "auto" (the deepest level drawn in at most dot.AUTO_BUDGET boxes)."""
     g = spec.graph
     if depth == "auto":
         depth = _dot.auto_depth(g)
