@@ -282,8 +282,13 @@ class _Writer:
         self.of_node, self.items = layout_items(graph, depth)
         self.cost = {k: analysis.scopes[it.scope] if it.scope else analysis.nodes[it.node]
                      for k, it in self.items.items()}
-        self.ramp = Ramp([metric_value(c, metric) for c in self.cost.values()]) if metric else None
+        self.ramp = Ramp([metric_value(c, metric) for k, c in self.cost.items() if not self._is_input(k)]) \
+            if metric else None
         self.out: list[str] = []
+
+    def _is_input(self, key: str) -> bool:
+        node = self.items[key].node
+        return node is not None and self.g[node].op == "input"
 
     def text(self) -> str:
         g, out = self.g, self.out
@@ -404,7 +409,7 @@ class _Writer:
                 extra = ', penwidth=1.4, margin="0.06,0.03"' + (", peripheries=2" if is_residual_add(self.g, n) else "")
             elif op.category == "reg":
                 style = "rounded,dashed,filled"
-        if self.ramp is not None:
+        if self.ramp is not None and not self._is_input(it.id):   # inputs keep their terminal style
             k = self.ramp.index(metric_value(cost, self.metric))
             fill = "#ffffff" if k is None else RAMP[k]
         ink, muted = ink_on(fill)
@@ -428,10 +433,11 @@ class _Writer:
         return html
 
     def box_label(self, sc: Scope, cost, muted) -> str:
-        """The name with its arguments (for a block of up to 3 layers, the layers themselves, which
+        """The name with its arguments (for a chain of up to 3 layers, the layers themselves, which
         say more), then input → output shape and the costs."""
         inner = [n for n in self.g if n.scope == sc.path or n.scope.startswith(sc.path + SEP)]
-        detail = " › ".join(op_text(n) for n in inner) if len(inner) <= 3 else \
+        chain = len(inner) <= 3 and all(n.inputs == (prev.id,) for prev, n in zip(inner, inner[1:]))
+        detail = " › ".join(op_text(n) for n in inner) if chain else \
             " ".join(args_text(self.shown_args(sc), 1000))
         head = f"<b>{esc(sc.name)}</b>" + (f"{GAP}{esc(detail)}" if detail else "")
         ins = shape_text(self.g[sc.input].shape) if sc.input in self.g.nodes else "?"
