@@ -561,9 +561,7 @@ class Expander:
             if exc.field and exc.field in origin:
                 osrc, opath = origin[exc.field]
                 loc = osrc.loc(opath)
-            notes = tuple(ctx.notes)
-            if loc is kloc:
-                loc, notes = focus(loc, notes, self.src.file)
+            loc, notes = focus(loc, tuple(ctx.notes), self.src.file)
             if len(inputs) > 1:
                 notes = tuple(Note(f"input {i} {g[n].shape} comes from {n}", g[n].loc) for i, n in enumerate(inputs)) + notes
             self.error(exc.code, exc.message, loc, node_id, exc.hint, notes)
@@ -585,7 +583,8 @@ class Expander:
             elif d.code == "missing-field":
                 d = replace(d, loc=kloc, hint=f"{op.name} needs: " + ", ".join(
                     k for k, f in fields.items() if f.is_required()))
-            self.diags.append(d)
+            loc, notes = focus(d.loc, d.notes, self.src.file)   # a bad value passed into a block: the call site
+            self.diags.append(replace(d, loc=loc, notes=notes))
 
     # ---- blocks ------------------------------------------------------------------------------
     def block_call(self, block: Block, args: dict, ctx: Ctx, inputs, local, vpath, kloc) -> str | None:

@@ -1,0 +1,99 @@
+"""Commands that write files write them atomically: interrupted with SIGINT or SIGKILL at any moment,
+they leave either no output or the complete output, and never touch their inputs."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from archspec.util import atomic_path, atomic_write
+from conftest import ROOT
+
+
+def digest(p):
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_atomic_write_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "out.txt"
+    atomic_write(target, b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_stale_temp_of_a_dead_process_is_cleaned(tmp_path):
+    target = tmp_path / "r.json"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".r.json.{dead.stdout.strip()}-abcd.tmp.json"
+    stale.write_text("{partial")
+    atomic_write(target, b"{}")
+    assert not stale.exists() and target.read_text() == "{}"
+
+
+def interrupt_runs(args, outputs, complete, sig, delays):
+    """Run `archspec ARGS` and send `sig` after each delay; after every run each output is either
+    absent or complete, and the spec is unchanged."""
+    spec = ROOT / args[1]
+    before = digest(spec)
+    for delay in delays:
+        for o in outputs:
+            o.unlink(missing_ok=True)
+        p = subprocess.Popen([sys.executable, "-m", "archspec", *args], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        p.send_signal(sig)
+        p.wait(timeout=120)
+        for o in outputs:
+            assert not o.exists() or complete(o), f"partial {o.name} after {sig!r} at {delay}s"
+            leftovers = [x.name for x in o.parent.glob(f".{o.name}.*")]
+            if sig == signal.SIGINT:
+                assert not leftovers, leftovers
+        assert digest(spec) == before
+
+
+DELAYS = [0.05, 0.2, 0.3, 0.4, 0.6]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_report_output_is_atomic(tmp_path, sig):
+    out = tmp_path / "report.json"
+    import json
+
+    def complete(p):
+        json.loads(p.read_text())
+        return True
+
+    interrupt_runs(["report", "specs/inception_resnet_v2.yaml", "--format", "json", "--depth", "all",
+                    "-o", str(out)], [out], complete, sig, DELAYS)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_draw_output_is_atomic(tmp_path, sig):
+    out = tmp_path / "irv2.svg"
+
+    def complete(p):
+        return p.read_text().rstrip().endswith("</svg>")
+
+    interrupt_runs(["draw", "specs/inception_resnet_v2.yaml", "--depth", "2", "-o", str(out)], [out], complete, sig,
+                   [0.3, 0.8, 1.5])
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_compile_output_is_atomic(tmp_path, sig):
+    out = tmp_path / "m.keras"
+
+    def complete(p):
+        import zipfile
+
+        with zipfile.ZipFile(p) as z:
+            return z.testzip() is None and "config.json" in z.namelist()
+
+    interrupt_runs(["compile", "specs/mnist_cnn.yaml", "-o", str(out)], [out], complete, sig, [1.0, 3.0, 6.0])
