@@ -19,6 +19,7 @@ OUT_OF_BAND = {
     "bom.yaml": [(1, "error", "encoding", "byte-order mark")],
     "latin1.yaml": [(4, "error", "encoding", "not valid UTF-8")],
     "json_syntax.json": [(3, "error", "json-syntax", "")],
+    "include_cycle.yaml": [(2, "error", "include", "cycle")],   # reported in lib/cycle_b.yaml
 }
 
 
@@ -38,7 +39,7 @@ CASES = sorted(p for p in BROKEN.iterdir() if p.suffix in (".yaml", ".json"))
 
 
 def test_corpus_size():
-    assert len(CASES) >= 75
+    assert len(CASES) >= 80
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.name)
@@ -55,7 +56,7 @@ def test_broken_spec(path):
     assert got_keys == want_keys, "\n".join(f"{d.loc}: {d.severity}: {d.message} [{d.code}]" for d in got)
     for line, sev, code, text in want:
         d = next(d for d in got if d.loc.line == line and d.code == code)
-        assert d.loc.file == path.name
+        assert d.loc.file == path.name or path.name in OUT_OF_BAND
         assert d.loc.col >= 1
         if text:
             rendered = d.message + " " + (d.hint or "")

@@ -838,7 +838,11 @@ class Expander:
 
     def _reachability(self):
         g = self.graph
-        if self.diags or not g.outputs:
+        if self.diags:
+            return
+        if not g.outputs:
+            self.error("missing-field", "the model has no outputs", self.src.loc(("outputs",), key=True),
+                       hint="list them under `outputs:`, or leave `outputs:` out to use the last layer")
             return
         live = set()
         todo = list(g.outputs.values())
