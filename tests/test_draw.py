@@ -94,6 +94,36 @@ def test_depth_semantics(small):
     assert dot.auto_depth(g, budget=10) == 1
 
 
+FOLDS = """
+archspec: 1
+name: folds
+inputs: {x: [8, 8, 3]}
+blocks:
+  cb:
+    params: {filters: int}
+    body:
+      - conv2d: {filters: $filters, kernel: 3, padding: same}
+      - batch_norm: {}
+model:
+  - cb: {filters: 16, repeat: 4}
+  - global_avg_pool: {}
+"""
+
+
+def test_repeated_blocks_fold_into_one_box():
+    spec = archspec.load_text(FOLDS)
+    g = spec.graph
+    _, items = dot.layout_items(g, 1)
+    boxes = [it for it in items.values() if it.scope]
+    # the first call changes the shape (3 → 16 channels), so it stands alone; the other three fold
+    assert [len(b.scopes) for b in boxes] == [1, 3]
+    assert dot.count_boxes(g, 1) == 4 and dot.count_boxes(g, 1, fold=False) == 6
+    text = image.dot_text(spec, depth=1)
+    assert "<b>cb</b> ×3" in text and "3 × (2.38 K params · 147.46 K MACs)" in text
+    assert f'"{boxes[0].id}" -> "{boxes[1].id}" [label="8×8×16"]' in text
+    assert "<b>cb</b> ×" not in image.dot_text(spec, depth=1, fold=False)
+
+
 def test_options_show_in_dot(small):
     lr = image.dot_text(small, direction="LR", shapes=False)
     assert "rankdir=LR" in lr and "label=\"8×8×16\"" not in lr

@@ -36,6 +36,9 @@ def configure(p):
     p.add_argument("--direction", type=str.upper, choices=["TB", "LR"], default="TB",
                    help="top to bottom (default) or left to right")
     p.add_argument("--no-shapes", dest="shapes", action="store_false", help="leave tensor shapes off the edges")
+    p.add_argument("--no-fold", dest="fold", action="store_false",
+                   help="draw every call of a repeated block; by default a run of identical collapsed calls is one "
+                        "box ('block35 ×10')")
     p.add_argument("--color-by", choices=["none", "params", "macs", "memory"], default="none",
                    help="shade layers and blocks by cost (log scale, with a legend); memory = output activations")
     p.add_argument("--dpi", type=int, default=144, help="PNG resolution (default 144)")
@@ -65,7 +68,8 @@ def run(args) -> int:
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
     print_diagnostics(warnings, sources, fmt=args.diagnostics)
-    options = dict(depth=args.depth, direction=args.direction, shapes=args.shapes, color_by=args.color_by)
+    options = dict(depth=args.depth, direction=args.direction, shapes=args.shapes, color_by=args.color_by,
+                   fold=args.fold)
     if out == "-":
         sys.stdout.write(image.dot_text(spec, **options))
     else:

@@ -73,7 +73,8 @@ class Item:
     id: str
     parent: str                  # path of the cluster that holds it ("" for the top level)
     node: str | None = None      # graph node id, for a node
-    scope: str | None = None     # scope path, for a collapsed block
+    scope: str | None = None     # scope path, for a collapsed block (the first, for a folded run)
+    scopes: tuple[str, ...] = ()  # every block call in a folded run ("block35 ×10"), in order
 
 
 # ---- what is drawn at a depth ------------------------------------------------------------------
@@ -103,11 +104,13 @@ def _chain(graph: Graph, path: str) -> list[Scope]:
     return out[::-1]
 
 
-def layout_items(graph: Graph, depth: int | None) -> tuple[dict[str, Item], dict[str, Item]]:
+def layout_items(graph: Graph, depth: int | None, fold: bool = True) -> tuple[dict[str, Item], dict[str, Item]]:
     """(the item drawing each node id, the items in first-appearance order) at `depth`.
 
     The outermost block call at level `depth` or deeper becomes one box, unless it holds a single
     node: then the node itself says more than a box around it. `depth` None draws every node.
+    With `fold`, a run of collapsed calls of one block with the same arguments and input shape,
+    each feeding only the next, becomes one box (`block35 ×10`).
     """
     lv = levels(graph)
     members: dict[str, int] = {}
@@ -121,25 +124,60 @@ def layout_items(graph: Graph, depth: int | None) -> tuple[dict[str, Item], dict
         if depth is not None:
             for sc in _chain(graph, n.scope):
                 if sc.kind in COLLAPSIBLE and lv[sc.path] >= depth and members[sc.path] > 1:
-                    item = Item("scope:" + sc.path, sc.parent, scope=sc.path)
+                    item = Item("scope:" + sc.path, sc.parent, scope=sc.path, scopes=(sc.path,))
                     break
         item = item or Item(n.id, n.scope, node=n.id)
         of_node[n.id] = item
         items.setdefault(item.id, item)
+    if fold and depth is not None:
+        _fold_runs(graph, of_node, items)
     return of_node, items
 
 
-def count_boxes(graph: Graph, depth: int | None) -> int:
-    return len(layout_items(graph, depth)[1])
+def _fold_runs(graph: Graph, of_node: dict[str, Item], items: dict[str, Item]) -> None:
+    ins: dict[str, set] = {k: set() for k in items}
+    outs: dict[str, set] = {k: set() for k in items}
+    for n in graph:
+        for i in n.inputs:
+            a, b = of_node[i].id, of_node[n.id].id
+            if a != b:
+                outs[a].add(b)
+                ins[b].add(a)
+    produces_output = {of_node[o].id for o in graph.outputs.values()}
+
+    def key(it: Item):
+        sc = graph.scopes[it.scope]
+        return (sc.kind, sc.name, repr(sorted(sc.args.items())), graph[sc.input].shape if sc.input else None,
+                graph[sc.output].shape if sc.output else None, it.parent)
+
+    merged: dict[str, str] = {}                   # folded item id -> the run's first item id
+    order = list(items)
+    for a_id, b_id in zip(order, order[1:]):
+        head = merged.get(a_id, a_id)
+        a, b = items[a_id], items[b_id]
+        if (a.scope is None or b.scope is None or a_id in produces_output or outs[a_id] != {b_id}
+                or ins[b_id] != {a_id} or key(a) != key(b)):
+            continue
+        merged[b_id] = head
+        items[head] = Item(head, items[head].parent, scope=items[head].scope, scopes=items[head].scopes + b.scopes)
+    for b_id in merged:
+        del items[b_id]
+    for nid, it in list(of_node.items()):
+        if it.id in merged or it.id in items:
+            of_node[nid] = items[merged.get(it.id, it.id)]
 
 
-def auto_depth(graph: Graph, budget: int = AUTO_BUDGET) -> int | None:
+def count_boxes(graph: Graph, depth: int | None, fold: bool = True) -> int:
+    return len(layout_items(graph, depth, fold)[1])
+
+
+def auto_depth(graph: Graph, budget: int = AUTO_BUDGET, fold: bool = True) -> int | None:
     """The deepest depth drawn in at most `budget` boxes (at least 1); None when every node fits."""
     if len(graph) <= budget:
         return None
     best = 1
     for d in range(2, max_depth(graph) + 1):
-        if count_boxes(graph, d) > budget:
+        if count_boxes(graph, d, fold) > budget:
             break
         best = d
     return best
@@ -262,26 +300,34 @@ def is_residual_add(graph: Graph, n) -> bool:
 
 # ---- the DOT text -----------------------------------------------------------------------------
 def to_dot(graph: Graph, analysis, depth: int | None = None, direction: str = "TB", shapes: bool = True,
-           color_by: str = "none", block_defaults: dict | None = None) -> str:
+           color_by: str = "none", block_defaults: dict | None = None, fold: bool = True) -> str:
     """The DOT text of `graph` with the costs of `analysis`; `depth` None draws every node.
 
-    `block_defaults` ({block: {param: default}}) hides arguments left at their defaults in labels.
+    `block_defaults` ({block: {param: default}}) hides arguments left at their defaults in labels;
+    `fold` draws a run of identical collapsed block calls as one box (see layout_items).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, got {color_by!r}")
     return _Writer(graph, analysis, depth, direction, shapes, None if color_by == "none" else color_by,
-                   block_defaults or {}).text()
+                   block_defaults or {}, fold).text()
 
 
 class _Writer:
-    def __init__(self, graph, analysis, depth, direction, shapes, metric, block_defaults):
+    def __init__(self, graph, analysis, depth, direction, shapes, metric, block_defaults, fold):
         self.g, self.a, self.direction, self.shapes, self.metric = graph, analysis, direction, shapes, metric
         self.defaults = block_defaults
-        self.of_node, self.items = layout_items(graph, depth)
-        self.cost = {k: analysis.scopes[it.scope] if it.scope else analysis.nodes[it.node]
-                     for k, it in self.items.items()}
+        self.of_node, self.items = layout_items(graph, depth, fold)
+        self.cost = {}
+        for k, it in self.items.items():
+            if it.node:
+                self.cost[k] = analysis.nodes[it.node]
+            else:
+                total = type(analysis.total)()
+                for p in it.scopes:
+                    total.add(analysis.scopes[p])
+                self.cost[k] = total
         self.ramp = Ramp([metric_value(c, metric) for k, c in self.cost.items() if not self._is_input(k)]) \
             if metric else None
         self.out: list[str] = []
@@ -413,9 +459,10 @@ class _Writer:
             k = self.ramp.index(metric_value(cost, self.metric))
             fill = "#ffffff" if k is None else RAMP[k]
         ink, muted = ink_on(fill)
-        label = self.box_label(self.g.scopes[it.scope], cost, muted) if it.scope is not None else \
+        label = self.box_label(it, cost, muted) if it.scope is not None else \
             self.node_label(self.g[it.node], cost, muted)
-        tip = f"{it.scope or it.node}: {cost_text(cost)} · {human_bytes(cost.elements * 4)} activations"
+        where = it.node or (it.scope if len(it.scopes) == 1 else f"{it.scopes[0]} … {it.scopes[-1]}")
+        tip = f"{where}: {cost_text(cost)} · {human_bytes(cost.elements * 4)} activations"
         font = f', fontcolor="{ink}"' if ink != INK else ""
         return (f'{quote(it.id)} [label=<{label}>, shape={shape}, style="{style}", fillcolor="{fill}", '
                 f'color="{border}"{font}, tooltip={quote(tip)}{extra}];')
@@ -432,17 +479,19 @@ class _Writer:
             html += f'<br/><font point-size="{SMALL}" color="{muted}">{esc(value)}</font>'
         return html
 
-    def box_label(self, sc: Scope, cost, muted) -> str:
+    def box_label(self, it: Item, cost, muted) -> str:
         """The name with its arguments (for a chain of up to 3 layers, the layers themselves, which
-        say more), then input → output shape and the costs."""
+        say more), then input → output shape and the costs; `×N` for a folded run."""
+        sc, last, n = self.g.scopes[it.scope], self.g.scopes[it.scopes[-1]], len(it.scopes)
         inner = [n for n in self.g if n.scope == sc.path or n.scope.startswith(sc.path + SEP)]
         chain = len(inner) <= 3 and all(n.inputs == (prev.id,) for prev, n in zip(inner, inner[1:]))
         detail = " › ".join(op_text(n) for n in inner) if chain else \
             " ".join(args_text(self.shown_args(sc), 1000))
-        head = f"<b>{esc(sc.name)}</b>" + (f"{GAP}{esc(detail)}" if detail else "")
+        head = f"<b>{esc(sc.name)}</b>" + (f" ×{n}" if n > 1 else "") + (f"{GAP}{esc(detail)}" if detail else "")
         ins = shape_text(self.g[sc.input].shape) if sc.input in self.g.nodes else "?"
-        outs = shape_text(self.g[sc.output].shape) if sc.output in self.g.nodes else "?"
-        line = f"{ins} → {outs} · {cost_text(cost)}"
+        outs = shape_text(self.g[last.output].shape) if last.output in self.g.nodes else "?"
+        each = cost_text(self.a.scopes[sc.path])
+        line = f"{ins} → {outs} · " + (f"{n} × ({each})" if n > 1 else each)
         if self.metric == "memory":
             line += f" · {human_bytes(cost.elements * 4)} act."
         return head + f'<br/><font point-size="{SMALL}" color="{muted}">{esc(line)}</font>'

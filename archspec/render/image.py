@@ -58,17 +58,19 @@ def format_for(path, fmt: str | None = None) -> str:
     return fmt
 
 
-def dot_text(spec, depth="auto", direction: str = "TB", shapes: bool = True, color_by: str = "none") -> str:
+def dot_text(spec, depth="auto", direction: str = "TB", shapes: bool = True, color_by: str = "none",
+             fold: bool = True) -> str:
     """The DOT source of `spec`'s diagram. `depth`: a level (1 = top-level blocks as boxes), None or
-    "all" for every layer, or "auto" (the deepest level drawn in at most dot.AUTO_BUDGET boxes)."""
+    "all" for every layer, or "auto" (the deepest level drawn in at most dot.AUTO_BUDGET boxes).
+    `fold`: a run of identical collapsed block calls is one box, `block35 ×10`."""
     g = spec.graph
     if depth == "auto":
-        depth = _dot.auto_depth(g)
+        depth = _dot.auto_depth(g, fold=fold)
     elif depth == "all":
         depth = None
     elif depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise ValueError(f"depth must be a whole number ≥ 1, 'all' or 'auto', got {depth!r}")
-    return _dot.to_dot(g, spec.analysis(), depth, direction, shapes, color_by, block_defaults(spec))
+    return _dot.to_dot(g, spec.analysis(), depth, direction, shapes, color_by, block_defaults(spec), fold)
 
 
 def render(text: str, fmt: str, dpi: int = PNG_DPI) -> bytes:
@@ -110,10 +112,10 @@ def _tail(err) -> str:
 
 
 def draw(spec, path: str | os.PathLike | None = None, fmt: str | None = None, depth="auto", direction: str = "TB",
-         shapes: bool = True, color_by: str = "none", dpi: int = PNG_DPI):
+         shapes: bool = True, color_by: str = "none", fold: bool = True, dpi: int = PNG_DPI):
     """Draw `spec`. With `path` None, return the DOT text; else write the file (format from `fmt` or
     the suffix: .svg, .png, .pdf, .dot) atomically and return its path."""
-    text = dot_text(spec, depth, direction, shapes, color_by)
+    text = dot_text(spec, depth, direction, shapes, color_by, fold)
     if path is None and fmt in (None, "dot"):
         return text
     fmt = format_for(path, fmt)
