@@ -1,0 +1,30 @@
+"""archspec diff A B: added, removed and changed blocks and layers, and the cost delta."""
+from __future__ import annotations
+
+from ..cli import EXIT_OK, load_spec
+from .report import _depth
+
+
+def configure(p):
+    p.add_argument("a", metavar="SPEC_A")
+    p.add_argument("b", metavar="SPEC_B")
+    p.add_argument("--format", "-f", choices=["table", "json"], default="table")
+    p.add_argument("--depth", type=_depth, default=1, help="block levels for the cost rows (default 1; 'all')")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
+    p.add_argument("--all", action="store_true", help="list every changed layer, also those whose only change is their shape")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter of both specs")
+    p.add_argument("--set-b", action="append", metavar="NAME=VALUE", help="override a parameter of SPEC_B only")
+    p.add_argument("--limit", action="append", metavar="NAME=N")
+    p.add_argument("--root")
+
+
+def run(args) -> int:
+    from ..diff import diff_specs, render_diff
+
+    a, _ = load_spec(args.a, args)
+    if args.set_b:
+        args.set = (args.set or []) + args.set_b
+    b, _ = load_spec(args.b, args)
+    print(render_diff(diff_specs(a, b, args.depth, args.batch_size, args.dtype), args.format, args.all), end="")
+    return EXIT_OK
