@@ -1,0 +1,51 @@
+"""Build a Keras 3 functional model from an expanded, shape-checked graph (imports Keras).
+
+One graph node becomes one Keras layer, created by the op's own ``build_keras`` and named after the
+node's scope path (:func:`archspec.compile.keras_name`). Inputs keep their declared dtype; a single
+output is returned as a tensor, several as a dict keyed by the spec's output names, in spec order.
+
+Keras's functional API walks the layer graph recursively, so a path longer than ~1,000 layers
+overflows Python's recursion limit. Deep graphs are therefore built (and can be called, saved and
+loaded, see :func:`deep`) on a worker thread with a large stack and a raised recursion limit.
+"""
+from __future__ import annotations
+
+from ..graph import Graph
+from ..ops import REGISTRY
+from . import keras_name
+from .deep import deep, graph_depth
+
+
+def build_model(spec):
+    """`spec` (an :class:`archspec.Spec` or a :class:`~archspec.graph.Graph`) → ``keras.Model``."""
+    import keras  # noqa: F401  (on the calling thread, before any worker thread)
+
+    graph: Graph = getattr(spec, "graph", spec)
+    return deep(graph_depth(graph), _build, graph)
+
+
+def _build(graph: Graph):
+    import keras
+
+    from . import layers  # noqa: F401  (registers the custom layers)
+
+    tensors = {}
+    taken: dict[str, str] = {}
+    for node in graph:
+        name = keras_name(node.id)
+        if name in taken:
+            raise ValueError(f"the layers '{taken[name]}' and '{node.id}' both become the Keras layer '{name}'; "
+                             "rename one of them (a name may not contain '.' where a scope path could)")
+        taken[name] = node.id
+        if node.op == "input":
+            tensors[node.id] = keras.Input(shape=tuple(node.attrs.shape), dtype=node.attrs.dtype, name=name)
+            continue
+        op = REGISTRY[node.op]
+        layer = op.build_keras(node.attrs, name)
+        ins = [tensors[i] for i in node.inputs]
+        tensors[node.id] = layer(ins if op.arity[1] != 1 else ins[0])
+    inputs = [tensors[i] for i in graph.inputs]
+    outputs = {name: tensors[nid] for name, nid in graph.outputs.items()}
+    return keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs,
+                       outputs=next(iter(outputs.values())) if len(outputs) == 1 else outputs,
+                       name=graph.name)
