@@ -1,0 +1,94 @@
+"""archspec train SPEC: train the spec's network on image data into a run folder (see docs/train.md).
+
+Flags override the spec's `training:` section. Re-running into a folder that holds a checkpoint
+continues after its last completed epoch (what `--resume` asks for explicitly).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
+
+
+def _positive(v: str) -> int:
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _rate(v: str) -> float:
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{v}'") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return x
+
+
+def configure(p):
+    common(p)
+    p.add_argument("--data", metavar="SOURCE",
+                   help="digits | synthetic[:N] | npz:FILE | cifar10:FOLDER | folder:FOLDER | mnist | a path "
+                        "(default: the spec's training.data, else chosen by the input shape; see docs/train.md)")
+    p.add_argument("--epochs", type=_positive, help="train up to this many epochs in all")
+    p.add_argument("--batch-size", type=_positive, help="global batch size (all devices together)")
+    p.add_argument("--learning-rate", type=_rate, help="the optimizer's (initial) learning rate")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>)")
+    p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help="Keras dtype policy (mixed_float16 for NVIDIA GPUs, mixed_bfloat16 for TPUs and recent CPUs/GPUs)")
+    p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the train step with XLA (default: Keras's 'auto')")
+    p.add_argument("--seed", type=int, help="random seed (default: drawn once and recorded in settings.json)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in RUN_DIR after its last completed epoch (an error if there is none)")
+    p.add_argument("--restart", action="store_true", help="discard what RUN_DIR holds and start over")
+    p.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"],
+                   help="tf.distribute strategy: all local GPUs (mirrored) or several machines (multi-worker, "
+                        "from TF_CONFIG)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    if args.resume and args.restart:
+        raise UsageError("--resume and --restart contradict each other")
+    from ..train.config import parse_data_arg
+
+    if args.data:
+        try:
+            parse_data_arg(args.data)
+        except ValueError as exc:
+            raise UsageError(f"--data: {exc}") from None
+    spec, sources = load_spec(args.spec, args)
+    warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
+    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    if args.strict and warnings:
+        return EXIT_SPEC
+    from ..train.config import resolve
+
+    settings = resolve(spec, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
+                              "learning_rate": args.learning_rate, "precision": args.precision,
+                              "jit_compile": args.jit, "seed": args.seed, "distribute": args.distribute})
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads: no start-up chatter
+    from ..train.loop import RunError, run_training
+
+    def warn(diags):
+        print_diagnostics(diags, sources, fmt=args.diagnostics)
+
+    try:
+        result = run_training(spec, settings, args.out, resume=args.resume or None, restart=args.restart,
+                              verbose=0 if args.quiet else None, warn=warn, command=["archspec", *sys.argv[1:]])
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    if result.already_done:
+        print(f"{result.out}: this run already finished after {result.epochs_done} epochs"
+              f"{' (early stopping)' if result.stopped_early else ''}; pass --epochs N to train further, "
+              "--restart to train again, or --out for a new run", file=sys.stderr)
+    sys.stdout.write(result.summary)
+    return EXIT_OK

@@ -1,0 +1,197 @@
+"""Does the data fit the spec? Checked before anything is built, so a mismatch is a located
+message, not a traceback twenty seconds into TensorFlow.
+
+Compares the data's image size and channels with the spec's input, its classes with the output
+layer's units and activation, and both with the loss; settles what the spec left open (the loss,
+whether the output gives logits, how labels are encoded) into a :class:`Plan` for the pipeline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import Diagnostic, Loc, Note, SpecError
+
+LOSS_LABELS = {"sparse_categorical_crossentropy": "int", "categorical_crossentropy": "onehot",
+               "binary_crossentropy": "binary"}
+CLASS_MODE_LOSS = {"int": "sparse_categorical_crossentropy", "sparse": "sparse_categorical_crossentropy",
+                   "categorical": "categorical_crossentropy", "binary": "binary_crossentropy"}
+
+
+@dataclass
+class Plan:
+    """What the input pipeline and compile() need, decided from the spec and the data."""
+
+    input_shape: tuple        # the spec's input, (h, w, c) or (n,)
+    loss: str
+    from_logits: bool
+    labels: str               # int | onehot | binary
+    units: int
+    resize: bool              # array sources: resize to the input's height × width
+    flatten: bool             # a flat input (n,) fed with images of n pixels
+    channels: int
+    warnings: list
+
+
+def _where(spec, path: tuple) -> Loc | None:
+    """The spec location of `training.<path>` if the spec has it."""
+    src = spec.source
+    full = ("training",) + path
+    if full in src.values or full in src.keys:
+        return src.loc(full)
+    return None
+
+
+def _training_loc(spec, *path) -> Loc:
+    return _where(spec, path) or _where(spec, ()) or Loc(spec.source.file)
+
+
+def plan(spec, settings, ds) -> Plan:
+    """Check `ds` against `spec`; raise SpecError listing every mismatch, else return the Plan."""
+    g = spec.graph
+    errs: list[Diagnostic] = []
+    warns: list[Diagnostic] = []
+    data_note = (Note(f"the data: {ds.describe()}"),) + tuple(Note(n) for n in ds.notes if n.startswith("auto"))
+
+    def err(message, loc, hint=None, code="data-mismatch", scope=None):
+        errs.append(Diagnostic(code, message, loc, scope, hint, data_note))
+
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        extra = g[g.inputs[1]] if len(g.inputs) > 1 else g[list(g.outputs.values())[1]]
+        err(f"archspec train feeds one image input and one class output; this spec has {len(g.inputs)} "
+            f"input{'s' * (len(g.inputs) != 1)} and {len(g.outputs)} output{'s' * (len(g.outputs) != 1)}",
+            extra.loc, "train a single-input, single-output variant (outputs: [name]), or use the Keras model "
+                       "from `archspec compile` in your own loop", code="train-unsupported")
+        raise SpecError(errs)
+    inp = g[g.inputs[0]]
+    out = g[next(iter(g.outputs.values()))]
+    ishape = tuple(inp.shape)
+    oshape = tuple(out.shape or ())
+
+    # ---- the input ----------------------------------------------------------------------------
+    resize = flatten = False
+    channels = ishape[-1] if len(ishape) == 3 else 1
+    if len(ishape) not in (1, 3):
+        err(f"the input '{inp.id}' has shape {ishape}; training reads images as (height, width, channels) "
+            "or flattened vectors (n,)", inp.loc, code="train-unsupported")
+    elif ds.sample_shape is not None:
+        h, w, c = ds.sample_shape
+        size = f"{h}×{w}×{c}"
+        if len(ishape) == 1:
+            flatten = True
+            if h * w * c != ishape[0]:
+                err(f"the input '{inp.id}' is a vector of {ishape[0]} values but the data's images are {size} "
+                    f"= {h * w * c} values", inp.loc, f"declare the input as [{h}, {w}, {c}] or [{h * w * c}]")
+        else:
+            H, W, C = ishape
+            if c != C:
+                same = (h, w) == (H, W) or settings.resize
+                err(f"the input '{inp.id}' is {H}×{W}×{C} but the data's images are {size}", inp.loc,
+                    f"declare the input as [{H if same else h}, {W if same else w}, {c}]" +
+                    ("" if same else f" (or [{H}, {W}, {c}] with `resize: true` in the training section)"))
+            elif (h, w) != (H, W):
+                if settings.resize:
+                    resize = True
+                else:
+                    err(f"the input '{inp.id}' is {H}×{W}×{C} but the data's images are {size}", inp.loc,
+                        f"add `resize: true` to the training section to resize every image to {H}×{W}, or declare "
+                        f"the input as [{h}, {w}, {C}]")
+    else:  # image files: decoded at the input's size and channel count
+        ts = ds_opt(settings, "target_size")
+        if len(ishape) == 3 and ts and tuple(ts) != ishape[:2]:
+            err(f"training.data.target_size is {ts[0]}×{ts[1]} but the input '{inp.id}' is {ishape[0]}×{ishape[1]}",
+                _training_loc(spec, "data", "target_size"), f"set target_size: [{ishape[0]}, {ishape[1]}] or drop it "
+                "(images are resized to the input's size)")
+        cm = ds_opt(settings, "color_mode")
+        want = {"grayscale": 1, "rgb": 3, "rgba": 4}.get(cm)
+        if want and len(ishape) == 3 and want != channels:
+            err(f"training.data.color_mode is {cm} ({want} channel{'s' * (want != 1)}) but the input '{inp.id}' has "
+                f"{channels}", _training_loc(spec, "data", "color_mode"), "drop color_mode: images are decoded with "
+                "the input's channel count")
+        if len(ishape) == 1:
+            err(f"the input '{inp.id}' is a flat vector; image folders need an input (height, width, channels)",
+                inp.loc, code="train-unsupported")
+
+    # ---- the output, the classes and the loss -------------------------------------------------
+    k = ds.num_classes
+    act = None
+    from ..ops import REGISTRY
+
+    act = REGISTRY[out.op].activation_of(out.attrs) if out.op in REGISTRY else None
+    units = oshape[-1] if len(oshape) == 1 else 0
+    if len(oshape) != 1:
+        err(f"the output '{out.id}' has shape {oshape}; training fits classifiers whose output is a vector of "
+            "class scores", out.loc, "end the model with global pooling or flatten and a dense layer",
+            code="train-unsupported")
+        raise SpecError(errs)
+    cm = ds_opt(settings, "class_mode")
+    loss = settings.loss
+    loss_loc = _where(spec, ("loss",))
+    if loss is None and cm:
+        loss = CLASS_MODE_LOSS[cm]
+    elif loss and cm and CLASS_MODE_LOSS[cm] != loss:
+        err(f"training.data.class_mode is {cm} but the loss is {loss}", _training_loc(spec, "data", "class_mode"),
+            f"use class_mode: {next(m for m, v in CLASS_MODE_LOSS.items() if v == loss)} (or drop it)")
+    if loss is None:
+        loss = "binary_crossentropy" if units == 1 else "sparse_categorical_crossentropy"
+    names = ", ".join(ds.class_names[:6]) + ("…" if k > 6 else "")
+    if units == 1:
+        if act == "softmax":
+            err(f"the output '{out.id}' is a softmax over a single unit, which is always 1.0", out.loc,
+                "use activation: sigmoid for a binary classifier (or units: "
+                f"{k} with softmax)")
+        if loss != "binary_crossentropy":
+            err(f"the loss {loss} needs one output unit per class, but '{out.id}' has 1 unit",
+                loss_loc or out.loc, "a single unit is a binary classifier: use loss: binary_crossentropy with "
+                "activation: sigmoid")
+        elif k != 2:
+            err(f"the output '{out.id}' has 1 unit (a binary classifier) but the data has {k} classes ({names})",
+                out.loc, f"use units: {k} with activation: softmax and loss: sparse_categorical_crossentropy")
+    else:
+        if loss == "binary_crossentropy":
+            err(f"binary_crossentropy treats each of the {units} output units as its own yes/no label, but the "
+                f"labels are one class out of {k}", loss_loc or out.loc,
+                "use loss: sparse_categorical_crossentropy (integer labels) with a softmax output")
+        elif units != k:
+            err(f"the output '{out.id}' has {units} units but the data has {k} classes ({names})", out.loc,
+                f"set units: {k}" + ("" if units > k else f"; labels {units}…{k - 1} would have no output unit"))
+        if act == "sigmoid" and loss != "binary_crossentropy":
+            err(f"the output '{out.id}' uses sigmoid, but {loss} expects a softmax over the {units} classes",
+                out.loc, "use activation: softmax (or no activation, for logits)")
+    if act not in (None, "softmax", "sigmoid"):
+        err(f"the output '{out.id}' ends with {act}; a classifier's output must be a softmax, a sigmoid or "
+            "logits (no activation)", out.loc, "use activation: softmax (sigmoid for one unit)")
+
+    # ---- settings that name metrics -----------------------------------------------------------
+    has_val = ds.validation is not None and len(ds.validation) > 0
+    logged = ["loss", *settings.metrics]
+    known = logged + (["val_" + m for m in logged] if has_val else [])
+    for key, path in (((settings.early_stopping or {}).get("monitor"), ("early_stopping", "monitor")),
+                      ((settings.lr_schedule or {}).get("monitor") if (settings.lr_schedule or {}).get("type") ==
+                       "plateau" else None, ("lr_schedule", "monitor"))):
+        if key and key not in known:
+            why = " (there is no validation data: set validation_split)" if key.startswith("val_") and not has_val else ""
+            from ..errors import did_you_mean
+
+            err(f"training.{'.'.join(path)} is '{key}', which training does not log{why}",
+                _training_loc(spec, *path), did_you_mean(key, known) or f"logged: {', '.join(known)}",
+                code="schema")
+    for key in settings.target:
+        if key.removeprefix("test_") not in logged or not key.startswith("test_"):
+            err(f"training.target names '{key}'; targets are test metrics: "
+                f"{', '.join('test_' + m for m in logged)}", _training_loc(spec, "target", key), code="schema")
+
+    if settings.rescale is None and ds.max_value > 1.5 and not any(n.op == "rescaling" for n in g):
+        warns.append(Diagnostic("unscaled-input", f"the network will see raw pixel values 0–{ds.max_value:g}",
+                                _training_loc(spec), None,
+                                f"add `rescale: 1/{ds.max_value:g}` to the training section (or a rescaling layer)",
+                                severity="warning"))
+    if errs:
+        raise SpecError(errs)
+    return Plan(ishape, loss, act is None, LOSS_LABELS[loss], units, resize, flatten, channels, warns)
+
+
+def ds_opt(settings, key):
+    return (settings.data.options or {}).get(key)
+
+
+__all__ = ["Plan", "plan"]

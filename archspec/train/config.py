@@ -1,0 +1,312 @@
+"""The `training:` section of a spec, validated, merged with command-line flags into `Settings`.
+
+Precedence: a command-line flag beats the spec's `training:` entry, which beats the default here.
+Every mistake becomes a located :class:`~archspec.errors.Diagnostic` (unknown keys get a
+did-you-mean), all of them reported together. No Keras import: this runs before training starts.
+
+Nested sections (`data`, `early_stopping`, `lr_schedule`, `augment`, `optimizer` as a mapping) are
+validated each against their own model, so a misspelled key inside one is matched against that
+section's own keys.
+
+>>> from archspec import load_text
+>>> spec = load_text('''
+... archspec: 1
+... name: t
+... inputs: {x: [8, 8, 1]}
+... model: [flatten: {}, dense: {units: 10, activation: softmax}]
+... training: {optimizer: adam, epochs: 3, early_stopping: {patience: 2}}
+... ''')
+>>> s = resolve(spec, {"batch_size": 16})
+>>> (s.optimizer, s.epochs, s.batch_size, s.early_stopping["patience"], s.data.source)
+('adam', 3, 16, 2, 'auto')
+>>> resolve(load_text(spec.source.text.replace("epochs: 3", "epoch: 3")), {})
+Traceback (most recent call last):
+...
+archspec.errors.SpecError: <spec>:6:29: error: unknown field 'epoch' in the training section
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import Diagnostic, SpecError, did_you_mean
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", "lamb")
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
+SCHEDULES = ("constant", "cosine", "exponential", "step", "plateau")
+# data sources: the name a spec or --data uses -> the canonical kind
+SOURCE_ALIASES = {
+    "digits": "digits", "load_digits": "digits", "sklearn.datasets.load_digits": "digits",
+    "npz": "npz", "mnist": "npz", "cifar10": "cifar10", "cifar-10": "cifar10",
+    "folder": "folder", "directory": "folder", "synthetic": "synthetic", "auto": "auto",
+}
+
+Pos = Annotated[float, Field(gt=0)]
+Frac = Annotated[float, Field(gt=0, lt=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _fraction(v):
+    """`rescale: 1/255` is a string in YAML; accept 'a/b' as well as a number."""
+    if isinstance(v, str) and v.count("/") == 1:
+        a, b = v.split("/")
+        try:
+            return float(a) / float(b)
+        except (ValueError, ZeroDivisionError):
+            return v
+    return v
+
+
+class DataDef(_Model):
+    source: str = "auto"                  # auto: chosen by the input shape (see data.auto_source)
+    path: str | None = None
+    test_size: Frac = 0.2                 # digits and flat image folders: the held-out test fraction
+    stratify: bool = True
+    random_state: int = 0                 # fixes the train/validation/test split, not the training seed
+    train: str | None = None              # image folders: sub-folder names
+    validation: str | None = None
+    test: str | None = None
+    target_size: list[Annotated[int, Field(ge=1)]] | None = Field(None, min_length=2, max_length=2)
+    class_mode: Literal["int", "sparse", "categorical", "binary"] | None = None
+    color_mode: Literal["grayscale", "rgb", "rgba"] | None = None
+    samples: Annotated[int, Field(ge=1)] = 2048   # synthetic: training images
+    interpolation: Literal["bilinear", "nearest", "bicubic", "area"] = "bilinear"
+
+
+
+class OptimizerDef(_Model):
+    """`optimizer: {name: sgd, momentum: 0.9}`: other keys are the Keras optimizer's own arguments,
+    checked against its signature when Keras is loaded."""
+
+    model_config = ConfigDict(extra="allow")
+    name: Literal[OPTIMIZERS]  # type: ignore[valid-type]
+
+
+class EarlyStoppingDef(_Model):
+    monitor: str = "val_loss"
+    patience: Annotated[int, Field(ge=0)] = 5
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    mode: Literal["auto", "min", "max"] = "auto"
+    restore_best_weights: bool = False
+    start_from_epoch: Annotated[int, Field(ge=0)] = 0
+
+
+class ScheduleDef(_Model):
+    type: Literal[SCHEDULES]  # type: ignore[valid-type]
+    warmup_epochs: Annotated[float, Field(ge=0)] = 0.0     # cosine: linear warm-up from 0
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.0        # cosine: final rate as a fraction of the initial
+    decay_rate: Frac = 0.5                                  # exponential: factor per `every` epochs
+    every: Pos = 1.0
+    boundaries: list[Annotated[int, Field(ge=1)]] = []      # step: epochs where the rate is multiplied by factor
+    factor: Frac = 0.1                                      # step and plateau
+    patience: Annotated[int, Field(ge=0)] = 3               # plateau
+    monitor: str = "val_loss"                               # plateau
+    min_lr: Annotated[float, Field(ge=0)] = 0.0             # plateau
+
+
+class AugmentDef(_Model):
+    """Random transforms applied to training images only (Keras preprocessing layers in the input pipeline)."""
+
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = None
+    rotation: Annotated[float, Field(ge=0, le=1)] = 0.0      # fraction of a full turn
+    zoom: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    translation: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    contrast: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+
+class TrainingDef(_Model):
+    data: str | dict[str, Any] | None = None
+    optimizer: str | dict[str, Any] = "adam"
+    learning_rate: Pos | None = None
+    lr_schedule: dict[str, Any] | None = None
+    loss: Literal[LOSSES] | None = None  # type: ignore[valid-type]
+    metrics: list[str] = ["accuracy"]
+    epochs: Annotated[int, Field(ge=1)] = 10
+    batch_size: Annotated[int, Field(ge=1)] = 32
+    steps_per_epoch: Annotated[int, Field(ge=1)] | None = None
+    validation_steps: Annotated[int, Field(ge=1)] | None = None
+    validation_split: Annotated[float, Field(ge=0, lt=1)] | None = None
+    early_stopping: dict[str, Any] | bool | None = None
+    rescale: float | None = None
+    resize: bool = False
+    augment: dict[str, Any] | None = None
+    precision: Literal[PRECISIONS] = "float32"  # type: ignore[valid-type]
+    jit_compile: bool | None = None
+    seed: int | None = None
+    distribute: Literal[DISTRIBUTE] = "none"  # type: ignore[valid-type]
+    target: dict[str, float] = {}
+    save: str | None = None
+
+    @field_validator("rescale", mode="before")
+    @classmethod
+    def _rescale(cls, v):
+        return _fraction(v)
+
+
+@dataclass
+class DataSettings:
+    source: str = "auto"            # canonical kind: auto | digits | npz | cifar10 | folder | synthetic
+    path: str | None = None
+    options: dict = field(default_factory=dict)   # the rest of DataDef
+
+
+@dataclass
+class Settings:
+    """Everything a run needs, resolved; saved as settings.json in the run folder."""
+
+    data: DataSettings
+    optimizer: str = "adam"
+    optimizer_options: dict = field(default_factory=dict)
+    learning_rate: float | None = None
+    lr_schedule: dict | None = None
+    loss: str | None = None              # None: chosen from the output layer when the data is known
+    metrics: list = field(default_factory=lambda: ["accuracy"])
+    epochs: int = 10
+    batch_size: int = 32
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    validation_split: float | None = None
+    early_stopping: dict | None = None
+    rescale: float | None = None
+    resize: bool = False
+    augment: dict | None = None
+    precision: str = "float32"
+    jit_compile: bool | None = None      # None: Keras's "auto"
+    seed: int | None = None
+    distribute: str = "none"
+    target: dict = field(default_factory=dict)
+    save: str | None = None
+    overrides: dict = field(default_factory=dict)   # the spec's --set parameters
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Settings":
+        d = dict(d)
+        d["data"] = DataSettings(**d["data"])
+        return cls(**d)
+
+    def fingerprint(self, spec_texts: dict[str, str]) -> str:
+        """What a checkpoint must agree with to be resumed: the spec text and every setting that
+        shapes the model, the data or the optimizer state. More epochs, another XLA or distribution
+        choice may change between a run and its resumption; the seed is kept in the checkpoint."""
+        d = self.to_json()
+        for k in ("epochs", "jit_compile", "distribute", "target", "save", "seed"):
+            d.pop(k)
+        blob = json.dumps({"settings": d, "spec": spec_texts}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ---- validation ---------------------------------------------------------------------------------
+def _check(model, data, src, base, what, diags):
+    from ..lang.schema import pydantic_diagnostics
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        diags.extend(pydantic_diagnostics(exc, data, src, base, fields=model.model_fields, what=what))
+        return None
+
+
+def _unknown(what, value, choices, loc) -> Diagnostic:
+    hint = did_you_mean(value, choices) or f"{what}s: {', '.join(choices)}"
+    return Diagnostic("schema", f"unknown {what} '{value}'", loc, hint=hint)
+
+
+def parse_data_arg(text: str) -> tuple[str, str | None]:
+    """`--data` syntax: `KIND`, `KIND:PATH`, or a bare path (kind from the file).
+
+    >>> parse_data_arg("npz:data/mnist.npz"), parse_data_arg("digits"), parse_data_arg("x/mnist.npz")
+    (('npz', 'data/mnist.npz'), ('digits', None), ('npz', 'x/mnist.npz'))
+    >>> parse_data_arg("synthetic:500")
+    ('synthetic', '500')
+    """
+    kind, sep, rest = text.partition(":")
+    if sep and kind in SOURCE_ALIASES and len(kind) > 1:       # (a one-letter kind is a Windows drive)
+        return SOURCE_ALIASES[kind], rest or None
+    if text in SOURCE_ALIASES:
+        return SOURCE_ALIASES[text], None
+    from pathlib import Path
+
+    p = Path(text).expanduser()
+    if p.suffix == ".npz":
+        return "npz", text
+    if (p / "data_batch_1").exists() or p.name == "cifar-10-batches-py":
+        return "cifar10", text
+    if p.is_dir():
+        return "folder", text
+    raise ValueError(f"cannot tell what kind of data '{text}' is; write KIND:PATH with KIND one of "
+                     f"{', '.join(sorted(set(SOURCE_ALIASES.values())))} (e.g. npz:{text})")
+
+
+def resolve(spec, flags: dict | None = None) -> Settings:
+    """Validate `spec`'s training section and merge `flags` (None values are ignored) over it.
+
+    `flags` keys are Settings field names, plus `data` as the `--data` text."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    src = spec.source
+    raw = spec.training
+    base = ("training",)
+    diags: list[Diagnostic] = []
+    t = _check(TrainingDef, raw, src, base, "the training section", diags)
+    # nested sections, each against its own keys (checked even when the top level has mistakes)
+    get = (lambda k: getattr(t, k)) if t is not None else (lambda k: raw.get(k))
+    data, opt_name, opt_opts, es, sched, aug = None, get("optimizer"), {}, None, None, None
+    data_raw = get("data")
+    data_raw = {"source": data_raw} if isinstance(data_raw, str) else data_raw if isinstance(data_raw, dict) else {}
+    data = _check(DataDef, data_raw, src, base + ("data",), "training.data", diags)
+    if data is not None and data.source not in SOURCE_ALIASES:
+        path = base + (("data", "source") if isinstance(get("data"), dict) else ("data",))
+        diags.append(_unknown("data source", data.source, sorted(SOURCE_ALIASES), src.loc(path)))
+    if isinstance(opt_name, dict):
+        o = _check(OptimizerDef, opt_name, src, base + ("optimizer",), "training.optimizer", diags)
+        opt_name, opt_opts = (o.name, dict(o.model_extra or {})) if o else (None, {})
+    elif isinstance(opt_name, str) and opt_name not in OPTIMIZERS:
+        diags.append(_unknown("optimizer", opt_name, OPTIMIZERS, src.loc(base + ("optimizer",))))
+    if isinstance(get("early_stopping"), dict):
+        e = _check(EarlyStoppingDef, get("early_stopping"), src, base + ("early_stopping",),
+                   "training.early_stopping", diags)
+        es = e.model_dump() if e else None
+    elif get("early_stopping") is True:
+        es = EarlyStoppingDef().model_dump()
+    if isinstance(get("lr_schedule"), dict):
+        sch = _check(ScheduleDef, get("lr_schedule"), src, base + ("lr_schedule",), "training.lr_schedule", diags)
+        sched = sch.model_dump(include={"type", *get("lr_schedule")}) if sch else None
+    if isinstance(get("augment"), dict):
+        a = _check(AugmentDef, get("augment"), src, base + ("augment",), "training.augment", diags)
+        aug = (a.model_dump(exclude_defaults=True) or None) if a else None
+    if diags:
+        raise SpecError(diags)
+
+    ds = DataSettings(SOURCE_ALIASES[data.source], data.path,
+                      data.model_dump(exclude={"source", "path"}))
+    if "data" in flags:
+        ds.source, ds.path = parse_data_arg(flags.pop("data"))
+
+    s = Settings(
+        data=ds, optimizer=opt_name, optimizer_options=opt_opts, learning_rate=t.learning_rate,
+        lr_schedule=sched, loss=t.loss, metrics=list(t.metrics), epochs=t.epochs, batch_size=t.batch_size,
+        steps_per_epoch=t.steps_per_epoch, validation_steps=t.validation_steps, validation_split=t.validation_split,
+        early_stopping=es, rescale=t.rescale, resize=t.resize, augment=aug, precision=t.precision,
+        jit_compile=t.jit_compile, seed=t.seed, distribute=t.distribute, target=dict(t.target), save=t.save,
+        overrides=dict(getattr(spec, "overrides", {}) or {}),
+    )
+    for k, v in flags.items():
+        if not hasattr(s, k):
+            raise TypeError(f"unknown setting {k!r}")
+        setattr(s, k, v)
+    return s
+
+
+__all__ = ["Settings", "DataSettings", "resolve", "parse_data_arg", "OPTIMIZERS", "LOSSES", "PRECISIONS",
+           "DISTRIBUTE", "SOURCE_ALIASES"]

@@ -1,0 +1,431 @@
+"""One training run: data → checks → model under a precision policy, an XLA switch and a distribution
+strategy → fit with per-epoch checkpoints → artifacts.
+
+The loop is Keras's own ``model.fit`` with callbacks; nothing in it is TensorFlow-only except the
+``tf.distribute`` strategies (``--distribute``, TensorFlow backend) and the ``tf.data`` input, which
+Keras 3 accepts on every backend. A run folder that holds a checkpoint is resumed: the model and
+optimizer variables, the epoch count, the history, the best value and the early-stopping counters
+come back, and ``fit`` continues at ``initial_epoch``.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Diagnostic, Loc, SpecError, did_you_mean
+from .artifacts import RunFolder, copy_spec, plot_curves, summary_text, write_history_csv, write_json
+
+OPTIMIZER_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+                     "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam", "ftrl": "Ftrl", "lion": "Lion",
+                     "lamb": "Lamb"}
+LOSS_CLASSES = {"sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+                "categorical_crossentropy": "CategoricalCrossentropy", "binary_crossentropy": "BinaryCrossentropy"}
+
+
+class RunError(Exception):
+    """This run cannot go ahead in this folder or with these options (the CLI exits with status 2)."""
+
+
+class TrainingDiverged(SpecError):
+    """The loss became NaN or infinite; the run stopped."""
+
+
+@dataclass
+class RunResult:
+    out: Path
+    spec_name: str
+    params: int
+    data: str
+    epochs_planned: int
+    epochs_done: int = 0
+    resumed_from: int = 0
+    stopped_early: bool = False
+    already_done: bool = False
+    history: list = field(default_factory=list)
+    best: dict | None = None
+    test: dict | None = None
+    weights: str = "last"
+    seconds: float = 0.0
+    images_per_s: float | None = None
+    targets: dict = field(default_factory=dict)
+    settings_line: str = ""
+    jit_compile: bool | None = None
+
+    @property
+    def summary(self) -> str:
+        return summary_text(self)
+
+
+# ---- distribution ---------------------------------------------------------------------------------
+def make_strategy(kind: str):
+    """(strategy or None, is_chief, worker label). Must run before TensorFlow executes any op."""
+    if kind == "none":
+        return None, True, None
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise RunError(f"--distribute {kind} uses tf.distribute and needs KERAS_BACKEND=tensorflow "
+                       f"(the backend is {keras.backend.backend()})")
+    import tensorflow as tf
+
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy(), True, None
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise RunError("--distribute multi-worker reads the cluster from the TF_CONFIG environment variable, which is "
+                       'not set; e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                       '"task": {"type": "worker", "index": 0}}\' on the first machine, index 1 on the second')
+    try:
+        cfg = json.loads(raw)
+        task, cluster = cfg["task"], cfg["cluster"]
+        ttype, index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"TF_CONFIG is not valid: {exc}") from None
+    chief = ttype == "chief" or (ttype == "worker" and index == 0 and "chief" not in cluster)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    return strategy, chief, f"{ttype}-{index}"
+
+
+# ---- model ----------------------------------------------------------------------------------------
+def _optimizer(spec, settings, steps_per_epoch: int):
+    import keras
+
+    cls = getattr(keras.optimizers, OPTIMIZER_CLASSES[settings.optimizer])
+    params = inspect.signature(cls).parameters
+    kwargs = dict(settings.optimizer_options)
+    bad = [k for k in kwargs if k not in params or k == "learning_rate"]
+    if bad:
+        diags = []
+        for k in bad:
+            hint = ("write learning_rate at the top of the training section" if k == "learning_rate"
+                    else did_you_mean(k, [p for p in params if p not in ("kwargs", "name")]))
+            diags.append(Diagnostic("unknown-field", f"{cls.__name__} has no argument '{k}'",
+                                    spec.source.loc(("training", "optimizer", k), key=True), hint=hint))
+        raise SpecError(diags)
+    lr = settings.learning_rate or params["learning_rate"].default
+    sched = settings.lr_schedule or {}
+    kind = sched.get("type", "constant")
+    total = max(1, settings.epochs * steps_per_epoch)
+    S = keras.optimizers.schedules
+    if kind == "cosine":
+        warm = int(sched.get("warmup_epochs", 0) * steps_per_epoch)
+        lr = S.CosineDecay(0.0 if warm else lr, max(1, total - warm), alpha=sched.get("alpha", 0.0),
+                           warmup_target=lr if warm else None, warmup_steps=warm)
+    elif kind == "exponential":
+        lr = S.ExponentialDecay(lr, max(1, int(sched.get("every", 1.0) * steps_per_epoch)), sched.get("decay_rate", 0.5))
+    elif kind == "step":
+        bounds = sorted(sched.get("boundaries") or [])
+        f = sched.get("factor", 0.1)
+        lr = S.PiecewiseConstantDecay([b * steps_per_epoch for b in bounds], [lr * f ** i for i in range(len(bounds) + 1)])
+    try:
+        return cls(learning_rate=lr, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise SpecError([Diagnostic("schema", f"{cls.__name__}: {exc}", spec.source.loc(("training", "optimizer")))]) \
+            from None
+
+
+def _check_metrics(spec, names):
+    import keras
+
+    special = {"accuracy", "acc", "crossentropy", "ce"}
+    diags = []
+    for i, name in enumerate(names):
+        if name in special:
+            continue
+        try:
+            keras.metrics.get(name)
+        except (ValueError, TypeError):
+            known = sorted(special | {n for n in dir(keras.metrics) if n.islower() and not n.startswith("_")
+                                      and n not in ("get", "serialize", "deserialize")})
+            diags.append(Diagnostic("schema", f"unknown metric '{name}'", spec.source.loc(("training", "metrics", i)),
+                                    hint=did_you_mean(name, known) or "e.g. accuracy, top_k_categorical_accuracy, auc"))
+    if diags:
+        raise SpecError(diags)
+
+
+def build_and_compile(spec, settings, plan, steps_per_epoch: int):
+    """The spec's Keras model, compiled. Call under the strategy scope and the precision policy."""
+    import keras
+
+    model = spec.to_keras()
+    if settings.precision != "float32":
+        # the output layer computes in float32: a float16 softmax loses the small probabilities
+        from ..compile import keras_name
+
+        model.get_layer(keras_name(next(iter(spec.graph.outputs.values())))).dtype_policy = keras.DTypePolicy("float32")
+    loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits)
+    _check_metrics(spec, settings.metrics)
+    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch), loss=loss, metrics=list(settings.metrics),
+                  jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
+    return model
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+def _versions() -> dict:
+    import keras
+
+    out = {"keras": keras.__version__, "backend": keras.backend.backend(), "python": sys.version.split()[0]}
+    try:
+        import tensorflow as tf
+
+        out["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    from .. import __version__
+
+    out["archspec"] = __version__
+    return out
+
+
+def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart) -> dict | None:
+    """The checkpoint state to resume from, or None for a fresh run."""
+    from .callbacks import read_state
+
+    if restart:
+        run.clear()
+        return None
+    state = read_state(run.checkpoint) if run.checkpoint.exists() else None
+    if run.checkpoint.exists() and state is None:
+        raise RunError(f"{run.checkpoint} cannot be read; remove it (or pass --restart) to start over")
+    if state is None:
+        if resume:
+            raise RunError(f"nothing to resume: {run.path} holds no checkpoint.npz")
+        if run.metrics.exists() or run.last.exists():
+            raise RunError(f"{run.path} holds a finished run without a checkpoint; pass --restart to train again "
+                           "there, or --out to use another folder")
+        return None
+    if state.get("fingerprint") != fingerprint:
+        raise RunError(f"{run.path} holds a run of a different spec or different settings "
+                       f"({state.get('changed', 'spec text, data, optimizer, loss, batch size, precision, seed…')}); "
+                       "pass --out NEW_FOLDER for a new run, or --restart to replace it")
+    return state
+
+
+def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
+                 verbose: int | None = None, warn=None, command: list | None = None) -> RunResult:
+    """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError."""
+    from . import compat
+    from . import data as data_mod
+
+    strategy, chief, worker = make_strategy(settings.distribute)
+    run = RunFolder(out or Path("runs") / spec.name)
+
+    ds = data_mod.load(settings, spec)
+    plan = compat.plan(spec, settings, ds)
+    if warn and plan.warnings:
+        warn(plan.warnings)
+    spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
+    fingerprint = settings.fingerprint(spec_texts)
+    if chief:
+        state = _prepare_folder(run, fingerprint, settings, resume, restart)
+    else:  # other workers follow the chief's checkpoint (a folder all workers share)
+        from .callbacks import read_state
+
+        state = read_state(run.checkpoint) if run.checkpoint.exists() else None
+    if state is not None:
+        if settings.seed is not None and settings.seed != state.get("seed"):
+            raise RunError(f"{run.path} was trained with --seed {state.get('seed')}; resume it without --seed (or "
+                           "with the same one), or pass --restart")
+        settings.seed = state.get("seed")
+    if settings.seed is None:       # chosen once and recorded, so the run can be repeated
+        settings.seed = random.SystemRandom().randrange(2 ** 31)
+    done = int(state["epoch"]) if state else 0
+
+    result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
+                       resumed_from=done, settings_line=_settings_line(settings, plan))
+    if state and (state.get("finished") and (state.get("stopped_early") or done >= settings.epochs)):
+        result.already_done = True
+        _fill_result(result, state)
+        return result
+
+    import keras
+
+    if chief:
+        run.path.mkdir(parents=True, exist_ok=True)
+        main = copy_spec(run, spec)
+        write_json(run.settings, {"settings": settings.to_json(), "plan": {k: v for k, v in vars(plan).items()
+                                                                           if k != "warnings"},
+                                  "data": ds.describe(), "notes": ds.notes, "spec": main, "versions": _versions(),
+                                  "command": command or _command(main, settings, run)})
+        from ..util import atomic_write
+
+        atomic_write(run.graph, (spec.graph.dump() + "\n").encode())
+
+    keras.utils.set_random_seed(settings.seed + done)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(settings.precision)
+    try:
+        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint):
+    import keras
+
+    from . import callbacks as cb
+    from .pipeline import make_inputs
+
+    done = result.resumed_from
+    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache)
+    steps = inputs.steps_per_epoch or -(-len(ds.train) // settings.batch_size)
+    with strategy.scope() if strategy else nullcontext():
+        model = build_and_compile(spec, settings, plan, steps)
+        if state is not None:
+            try:
+                cb.restore_checkpoint(run.checkpoint, model)
+            except ValueError as exc:
+                raise RunError(f"{run.checkpoint} does not fit this model ({exc}); pass --restart") from None
+    result.jit_compile = bool(model.jit_compile)
+
+    has_val = inputs.validation is not None
+    es = settings.early_stopping
+    monitor = (es or {}).get("monitor") or ("val_loss" if has_val else "loss")
+    mode = (es or {}).get("mode", "auto")
+    st = state or {"version": cb.CHECKPOINT_VERSION, "epoch": 0, "history": [], "best": {"monitor": monitor,
+                   "value": None, "epoch": None}, "callbacks": {}, "seed": settings.seed}
+    st["fingerprint"] = fingerprint
+    st["finished"] = False
+    saved = st.get("callbacks", {})
+    nan = cb.NanWatch()
+    callbacks = [cb.EpochTimer(inputs.images_per_epoch), nan, keras.callbacks.TerminateOnNaN()]
+    stateful = {}
+    if es:
+        stateful["early_stopping"] = cb.EarlyStopping(
+            monitor=es["monitor"], patience=es["patience"], min_delta=es["min_delta"], mode=es["mode"],
+            start_from_epoch=es["start_from_epoch"], restore_best_weights=False, verbose=1,
+            initial=saved.get("early_stopping"))
+    sched = settings.lr_schedule or {}
+    if sched.get("type") == "plateau":
+        stateful["plateau"] = cb.ReduceLROnPlateau(monitor=sched.get("monitor", "val_loss"),
+                                                   factor=sched.get("factor", 0.1), patience=sched.get("patience", 3),
+                                                   min_lr=sched.get("min_lr", 0.0), verbose=1,
+                                                   initial=saved.get("plateau"))
+    callbacks += list(stateful.values())
+    board = cb.tensorboard_callback(run.tensorboard) if chief else None
+    if board is not None:
+        callbacks.append(board)
+    callbacks.append(cb.Checkpoint(run, st, monitor, mode, chief, nan, stateful))
+
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    t0 = time.perf_counter()
+    if done < settings.epochs:
+        model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
+                  steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
+                  callbacks=callbacks, verbose=verbose, shuffle=False)
+    _fill_result(result, st)
+
+    if nan.at is not None:
+        if chief:
+            _write_summary(run, result, st)
+        epoch, batch, value = nan.at
+        where = spec.source.loc(("training", "learning_rate")) if "learning_rate" in spec.training else \
+            spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
+        lr = settings.learning_rate
+        raise TrainingDiverged([Diagnostic(
+            "training-diverged",
+            f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped "
+            f"(the checkpoint of epoch {st['epoch']} is kept in {run.path})" if st["epoch"] else
+            f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped", where,
+            hint=(f"lower the learning rate (now {lr:g})" if lr else "set a lower learning_rate") +
+                 ("; rescale the inputs (rescale: 1/255)" if settings.rescale is None else "") +
+                 ("; try --precision float32" if settings.precision != "float32" else ""))])
+
+    # last model, then (optionally) the best weights back, then the test set
+    if chief:
+        from ..compile import save_model
+
+        save_model(model, run.last)
+    elif worker:
+        from ..compile import save_model
+
+        save_model(model, run.path / worker / "last.keras")
+    if es and es.get("restore_best_weights") and st["best"]["epoch"] and st["best"]["epoch"] != result.epochs_done:
+        model.load_weights(run.best)
+        result.weights = f"best (epoch {st['best']['epoch']})"
+    if inputs.test is not None:
+        values = model.evaluate(inputs.test, verbose=0, return_dict=True)
+        result.test = {f"test_{k}": float(v) for k, v in values.items()}
+    result.seconds = round(time.perf_counter() - t0, 2)
+    for key, want in settings.target.items():
+        got = (result.test or {}).get(key)
+        if got is not None:
+            result.targets[key] = (want, got, got <= want if "loss" in key else got >= want)
+    if chief:
+        if settings.save:
+            _export(model, run.path / settings.save)
+        st["finished"] = True
+        from .callbacks import save_checkpoint
+
+        save_checkpoint(run.checkpoint, model, st)
+        write_json(run.metrics, {"test": result.test, "weights": result.weights, "epochs": result.epochs_done,
+                                 "best": st["best"], "stopped_early": result.stopped_early,
+                                 "images_per_s": result.images_per_s, "seconds": result.seconds,
+                                 "targets": {k: {"target": w, "value": g, "met": ok}
+                                             for k, (w, g, ok) in result.targets.items()},
+                                 "data": result.data})
+        _write_summary(run, result, st)
+    return result
+
+
+def _fill_result(result, st):
+    result.history = list(st["history"])
+    result.epochs_done = int(st["epoch"])
+    result.best = st["best"] if st["best"].get("epoch") else None
+    result.stopped_early = bool(st.get("stopped_early"))
+    speeds = [r["images_per_s"] for r in result.history if r.get("images_per_s")]
+    # the first epoch of a (re)started process includes tracing and compilation
+    steady = speeds[1:] if len(speeds) > 2 else speeds
+    result.images_per_s = statistics.median(steady) if steady else None
+
+
+def _write_summary(run, result, st):
+    write_history_csv(run.history_csv, st["history"])
+    plot_curves(run.curves, st["history"], result.spec_name)
+    from ..util import atomic_write
+
+    atomic_write(run.summary, result.summary.encode())
+
+
+def _export(model, path: Path):
+    """`save: name.keras|name.h5` from the spec: a copy of the final model under that name."""
+    if path.suffix == ".keras":
+        from ..compile import save_model
+
+        save_model(model, path)
+    else:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.save(path)
+
+
+def _settings_line(settings, plan) -> str:
+    lr = f" lr {settings.learning_rate:g}" if settings.learning_rate else ""
+    return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}, batch "
+            f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
+            + (f", {settings.distribute}" if settings.distribute != "none" else ""))
+
+
+def _command(main, settings, run) -> list:
+    cmd = ["archspec", "train", str(run.path / main), "--out", str(run.path) + "-repeat",
+           "--seed", str(settings.seed), "--epochs", str(settings.epochs), "--batch-size", str(settings.batch_size),
+           "--precision", settings.precision]
+    d = settings.data
+    cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
+    for k, v in settings.overrides.items():
+        cmd += ["--set", f"{k}={v}"]
+    return cmd
+
+
+__all__ = ["run_training", "RunResult", "RunError", "TrainingDiverged", "build_and_compile", "make_strategy"]
