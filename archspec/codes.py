@@ -37,6 +37,10 @@ ERRORS: dict[str, str] = {
     "unused-input": "A model input is never used.",
     "dead-layer": "A layer does not contribute to any output.",
     "arity": "An op received the wrong number of inputs.",
+    # training data and runs (archspec train)
+    "data-missing": "A data file or folder for training is missing (nothing is downloaded: the message says where to put it).",
+    "data-format": "Training data does not fit the spec: input shape, channels, classes or label format.",
+    "training-diverged": "The loss became NaN or infinite; training stopped.",
     # shapes
     "shape-mismatch": "The inputs of a merge (add, multiply, concat...) have incompatible shapes.",
     "shape-rank": "An op received a tensor of the wrong rank (e.g. conv2d on a flat vector).",
@@ -51,6 +55,7 @@ WARNINGS: dict[str, str] = {
     "dominant-layer": "One layer holds most of the network's parameters.",
     "high-dropout": "A dropout rate above 0.5; Keras's rate is the fraction dropped, not kept.",
     "double-activation": "An activation directly follows a layer that already applies a non-linear activation.",
+    "unscaled-input": "Training images in 0..255 fed to a network without rescaling.",
     "softmax-not-last": "A softmax that is not at an output.",
 }
 

@@ -66,10 +66,14 @@ class Expander:
         self.globals: dict = {}
         self.counters: dict = {}                 # (scope, name) -> next free suffix
         self.included: set = set()               # resolved paths of included files
+        self._trace: tuple = ()                  # call-site notes of the block being expanded
 
     # ---- diagnostics -------------------------------------------------------------------------
     def error(self, code, message, loc, scope=None, hint=None, notes=()):
-        self.diags.append(Diagnostic(code, message, loc, scope or None, hint, tuple(notes)))
+        # a mistake inside a block from another file is shown at its call site in the spec being checked
+        notes = tuple(notes) + tuple(n for n in self._trace if n not in notes)
+        loc, notes = focus(loc, notes, self.src.file)
+        self.diags.append(Diagnostic(code, message, loc, scope or None, hint, notes))
 
     def _expr_loc(self, src: Source, path: tuple, offset: int) -> Loc:
         loc = src.loc(path)
@@ -649,7 +653,11 @@ class Expander:
         table = {f"in{k}": n for k, n in enumerate(inputs)}
         bctx = Ctx(block.src, scope_path, benv, defaults, [table], [], ctx.blocks_stack + (block.name,),
                    (note,) + ctx.notes, inputs[0])
-        out = self.body(block.spec.body, bctx, inputs[0], block.path + ("body",))
+        saved, self._trace = self._trace, bctx.notes
+        try:
+            out = self.body(block.spec.body, bctx, inputs[0], block.path + ("body",))
+        finally:
+            self._trace = saved
         g.scopes[scope_path].output = out
         return out
 
@@ -803,7 +811,8 @@ class Expander:
             try:
                 a = ops.get("activation").Attrs.model_validate({"activation": act})
             except ValidationError as exc:
-                self.diags += pydantic_diagnostics(exc, {"activation": act}, src, vpath, scope=scope)
+                for d in pydantic_diagnostics(exc, {"activation": act}, src, vpath, scope=scope):
+                    self.error(d.code, d.message, d.loc, scope, d.hint, ctx.notes)
                 return None
             nid = _join(scope, self.unique(scope, "act", False, kloc))
             g.add(Node(nid, "activation", a, (out,), src.loc(vpath + ("activation",), key=True), scope, g[out].shape,
