@@ -867,7 +867,7 @@ class Expander:
         for n in g:
             if n.id not in live and n.op != "input" and all(i in live for i in n.inputs):
                 self.error("dead-layer", f"'{n.id}' does not contribute to any output", n.loc, n.id,
-                           "list it under `outputs:`, wire it into the model, or remove it")
+                           "list it under `outputs:`, wire it into the model, or remove it", n.trace)
 
 
 _FAILED = object()   # a name whose layer failed: references to it are skipped silently
