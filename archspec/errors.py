@@ -12,7 +12,7 @@ Every user mistake becomes a :class:`Diagnostic`; a stage that finds mistakes ra
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 

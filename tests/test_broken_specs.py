@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import FIXTURES
 
 import archspec
 from archspec.codes import ALL
-from conftest import FIXTURES
 
 BROKEN = FIXTURES / "broken"
 ANNOT = re.compile(r"#\s*(error|warning)(?::\s*([a-z-]+))?(?::\s*(.+))?$")

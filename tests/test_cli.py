@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import FIXTURES, ROOT, SPECS
 
 MNIST = str(SPECS / "mnist_cnn.yaml")

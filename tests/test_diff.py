@@ -3,9 +3,10 @@ import json
 import subprocess
 import sys
 
+from conftest import ROOT, SPECS
+
 import archspec
 from archspec.diff import diff_specs, render_diff
-from conftest import ROOT, SPECS
 
 HEAD = "archspec: 1\nname: {name}\ninputs: {{x: [16, 16, 8]}}\n"
 

@@ -3,8 +3,9 @@ import re
 import subprocess
 import sys
 
-from archspec.codes import ALL
 from conftest import ROOT
+
+from archspec.codes import ALL
 
 
 def test_generated_docs_are_current():

@@ -7,12 +7,12 @@ import contextlib
 import os
 import random
 
+from conftest import SPECS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archspec
 from archspec.codes import ALL
-from conftest import SPECS
 
 N = int(os.environ.get("ARCHSPEC_FUZZ_EXAMPLES", "300"))
 SEEDS = [p.read_text(encoding="utf-8") for p in sorted(SPECS.glob("*.yaml"))]

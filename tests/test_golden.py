@@ -3,9 +3,9 @@ Regenerate with `ARCHSPEC_UPDATE_GOLDEN=1 pytest tests/test_golden.py` and revie
 import os
 
 import pytest
+from conftest import ROOT
 
 import archspec
-from conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES = [("mnist_cnn", "all"), ("inception_resnet_cifar10", 1), ("resnet50", 1), ("inception_v1_module", "all")]

@@ -1,16 +1,15 @@
 """Commands that write files write them atomically: interrupted with SIGINT or SIGKILL at any moment,
 they leave either no output or the complete output, and never touch their inputs."""
 import hashlib
-import os
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from conftest import ROOT
 
 from archspec.util import atomic_path, atomic_write
-from conftest import ROOT
 
 
 def digest(p):

@@ -7,7 +7,7 @@ dependents silently (one mistake, one message).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -386,7 +386,6 @@ class Expander:
                 return cur                       # `- activation: $act` with act = null: no layer
             attrs = {op.primary: v}
         else:
-            what = "op" if op else ("block" if key in self.blocks else "structure")
             self.error("bad-entry", f"{key} takes a mapping of attributes; got {describe(value)}",
                        src.loc(vpath), ctx.scope, f"write `- {key}: {{...}}`", ctx.notes)
             return cur
@@ -550,7 +549,7 @@ class Expander:
         if len(inputs) < lo or (hi is not None and len(inputs) > hi):
             need = f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} to {hi}"
             self.error("arity", f"{op.name} takes {need} input{'s' if (hi or 2) > 1 else ''}; it receives {len(inputs)}",
-                       kloc, node_id, f"list its inputs: `from: [a, b]`" if lo > 1 else
+                       kloc, node_id, "list its inputs: `from: [a, b]`" if lo > 1 else
                        "a single input: the previous layer, or one name in `from:`", ctx.notes)
             return None
         g = self.graph

@@ -1,13 +1,8 @@
 """Convolutions: conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose."""
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field
-
 from . import register
-from .base import (ActivationName, Attrs, NonNegPair, Op, Pair, Padding, PosInt, ShapeError, act_flops,
-                   bias_flops, kxk, need_rank)
+from .base import ActivationName, Attrs, NonNegPair, Op, Padding, Pair, PosInt, ShapeError, act_flops, bias_flops, kxk, need_rank
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 
@@ -34,20 +29,41 @@ def _check_dilation(a):
                          "use either strides or dilation", field="dilation")
 
 
-class ConvAttrs(Attrs):
-    filters: PosInt
+class KernelAttrs(Attrs):
+    """What every convolution shares."""
+
     kernel: Pair
     strides: Pair = (1, 1)
     padding: Padding = "valid"
     dilation: Pair = (1, 1)
-    groups: PosInt = 1
     use_bias: bool = True
     activation: ActivationName | None = None
 
 
+class _Conv(Op):
+    """Shared by the convolutions: FLOPs beyond the MACs, the sliding window, common Keras kwargs."""
+
+    category, window = "conv", True
+
+    def extra_flops(self, a, ins, out):
+        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
+
+    def window_size(self, a):
+        return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
+
+    def keras_kwargs(self, a):
+        return dict(kernel_size=a.kernel, strides=a.strides, padding=a.padding, dilation_rate=a.dilation,
+                    use_bias=a.use_bias, activation=a.activation)
+
+
+class ConvAttrs(KernelAttrs):
+    filters: PosInt
+    groups: PosInt = 1
+
+
 @register
-class Conv2D(Op):
-    name, keras_class, Attrs, category, window = "conv2d", "Conv2D", ConvAttrs, "conv", True
+class Conv2D(_Conv):
+    name, keras_class, Attrs = "conv2d", "Conv2D", ConvAttrs
     doc = "2-D convolution (keras.layers.Conv2D). `kernel` may be non-square: [1, 7]."
     examples = [({"filters": 8, "kernel": 3}, [(9, 9, 3)]),
                 ({"filters": 8, "kernel": [1, 7], "padding": "same", "use_bias": False}, [(9, 9, 4)]),
@@ -71,34 +87,21 @@ class Conv2D(Op):
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1] * (ins[0][2] // a.groups)
 
-    def extra_flops(self, a, ins, out):
-        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
-
-    def window_size(self, a):
-        return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
-
     def label(self, a):
         g = f" g{a.groups}" if a.groups > 1 else ""
         return f"conv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}{g}"
 
     def keras_kwargs(self, a):
-        return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
-                    dilation_rate=a.dilation, groups=a.groups, use_bias=a.use_bias, activation=a.activation)
+        return dict(filters=a.filters, groups=a.groups, **super().keras_kwargs(a))
 
 
-class DepthwiseAttrs(Attrs):
-    kernel: Pair
-    strides: Pair = (1, 1)
-    padding: Padding = "valid"
+class DepthwiseAttrs(KernelAttrs):
     depth_multiplier: PosInt = 1
-    dilation: Pair = (1, 1)
-    use_bias: bool = True
-    activation: ActivationName | None = None
 
 
 @register
-class DepthwiseConv2D(Op):
-    name, keras_class, Attrs, category, window = "depthwise_conv2d", "DepthwiseConv2D", DepthwiseAttrs, "conv", True
+class DepthwiseConv2D(_Conv):
+    name, keras_class, Attrs = "depthwise_conv2d", "DepthwiseConv2D", DepthwiseAttrs
     doc = "Depthwise 2-D convolution (keras.layers.DepthwiseConv2D): one filter per input channel."
     examples = [({"kernel": 3}, [(9, 9, 4)]),
                 ({"kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2, "use_bias": False}, [(9, 9, 3)])]
@@ -115,35 +118,22 @@ class DepthwiseConv2D(Op):
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1]
 
-    def extra_flops(self, a, ins, out):
-        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
-
-    def window_size(self, a):
-        return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
-
     def label(self, a):
         m = f" ×{a.depth_multiplier}" if a.depth_multiplier > 1 else ""
         return f"dwconv {kxk(a.kernel)}{_stride_label(a.strides)}{m}"
 
     def keras_kwargs(self, a):
-        return dict(kernel_size=a.kernel, strides=a.strides, padding=a.padding, depth_multiplier=a.depth_multiplier,
-                    dilation_rate=a.dilation, use_bias=a.use_bias, activation=a.activation)
+        return dict(depth_multiplier=a.depth_multiplier, **super().keras_kwargs(a))
 
 
-class SeparableAttrs(Attrs):
+class SeparableAttrs(KernelAttrs):
     filters: PosInt
-    kernel: Pair
-    strides: Pair = (1, 1)
-    padding: Padding = "valid"
     depth_multiplier: PosInt = 1
-    dilation: Pair = (1, 1)
-    use_bias: bool = True
-    activation: ActivationName | None = None
 
 
 @register
-class SeparableConv2D(Op):
-    name, keras_class, Attrs, category, window = "separable_conv2d", "SeparableConv2D", SeparableAttrs, "conv", True
+class SeparableConv2D(_Conv):
+    name, keras_class, Attrs = "separable_conv2d", "SeparableConv2D", SeparableAttrs
     doc = "Depthwise then pointwise convolution (keras.layers.SeparableConv2D)."
     examples = [({"filters": 8, "kernel": 3}, [(9, 9, 4)]),
                 ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}, [(8, 8, 3)])]
@@ -161,35 +151,21 @@ class SeparableConv2D(Op):
         cm = ins[0][2] * a.depth_multiplier
         return out[0] * out[1] * cm * (a.kernel[0] * a.kernel[1] + a.filters)
 
-    def extra_flops(self, a, ins, out):
-        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
-
-    def window_size(self, a):
-        return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
-
     def label(self, a):
         return f"sepconv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}"
 
     def keras_kwargs(self, a):
-        return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
-                    depth_multiplier=a.depth_multiplier, dilation_rate=a.dilation, use_bias=a.use_bias,
-                    activation=a.activation)
+        return dict(filters=a.filters, depth_multiplier=a.depth_multiplier, **super().keras_kwargs(a))
 
 
-class TransposeAttrs(Attrs):
+class TransposeAttrs(KernelAttrs):
     filters: PosInt
-    kernel: Pair
-    strides: Pair = (1, 1)
-    padding: Padding = "valid"
     output_padding: NonNegPair | None = None
-    dilation: Pair = (1, 1)
-    use_bias: bool = True
-    activation: ActivationName | None = None
 
 
 @register
-class Conv2DTranspose(Op):
-    name, keras_class, Attrs, category, window = "conv2d_transpose", "Conv2DTranspose", TransposeAttrs, "conv", False
+class Conv2DTranspose(_Conv):
+    name, keras_class, Attrs, window = "conv2d_transpose", "Conv2DTranspose", TransposeAttrs, False
     doc = "Transposed ('de-') convolution (keras.layers.Conv2DTranspose); upsamples by `strides`."
     examples = [({"filters": 4, "kernel": 3, "strides": 2, "padding": "same"}, [(5, 5, 3)]),
                 ({"filters": 4, "kernel": 3, "strides": 2}, [(5, 6, 3)]),
@@ -214,13 +190,8 @@ class Conv2DTranspose(Op):
     def macs(self, a, ins, out):
         return size(ins[0]) * a.kernel[0] * a.kernel[1] * a.filters
 
-    def extra_flops(self, a, ins, out):
-        return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
-
     def label(self, a):
         return f"deconv {kxk(a.kernel)}{_stride_label(a.strides).replace('/', '×')} · {a.filters}"
 
     def keras_kwargs(self, a):
-        return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
-                    output_padding=a.output_padding, dilation_rate=a.dilation, use_bias=a.use_bias,
-                    activation=a.activation)
+        return dict(filters=a.filters, output_padding=a.output_padding, **super().keras_kwargs(a))

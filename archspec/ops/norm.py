@@ -4,8 +4,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from . import register
-from .base import Attrs, Op
+from .base import Attrs, Op, ShapeError
 from .shapes import size
+
+
+def _check_axis(a, ins):
+    if not -len(ins[0]) <= a.axis < len(ins[0]):
+        raise ShapeError(f"axis {a.axis} is out of range for a rank-{len(ins[0])} input", "shape-rank", field="axis")
+    return ins[0]
 
 
 class BatchNormAttrs(Attrs):
@@ -34,10 +40,7 @@ class BatchNorm(Op):
         return "batch norm"
 
     def infer(self, a, ins):
-        from .base import ShapeError
-        if not -len(ins[0]) <= a.axis < len(ins[0]):
-            raise ShapeError(f"axis {a.axis} is out of range for a rank-{len(ins[0])} input", "shape-rank", field="axis")
-        return ins[0]
+        return _check_axis(a, ins)
 
 
 class LayerNormAttrs(Attrs):
@@ -54,10 +57,7 @@ class LayerNorm(Op):
     examples = [({}, [(5, 5, 8)]), ({"center": False}, [(6, 4)])]
 
     def infer(self, a, ins):
-        from .base import ShapeError
-        if not -len(ins[0]) <= a.axis < len(ins[0]):
-            raise ShapeError(f"axis {a.axis} is out of range for a rank-{len(ins[0])} input", "shape-rank", field="axis")
-        return ins[0]
+        return _check_axis(a, ins)
 
     def params(self, a, ins, out):
         return ((int(a.center) + int(a.scale)) * ins[0][a.axis], 0)

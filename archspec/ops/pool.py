@@ -1,10 +1,8 @@
 """Pooling: max_pool, avg_pool (strides default to the pool size, as in Keras), global pools."""
 from __future__ import annotations
 
-from pydantic import model_validator
-
 from . import register
-from .base import Attrs, Op, Pair, Padding, ShapeError, kxk, need_rank
+from .base import Attrs, Op, Padding, Pair, ShapeError, kxk, need_rank
 from .shapes import conv_length, size
 
 

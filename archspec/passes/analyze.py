@@ -8,7 +8,7 @@ Activation memory = output elements × batch × dtype bytes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..graph import SEP, Graph
 from ..ops import REGISTRY

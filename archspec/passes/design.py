@@ -7,7 +7,6 @@ from __future__ import annotations
 from ..errors import Diagnostic, Note, focus
 from ..graph import Graph
 from ..ops import REGISTRY
-from ..ops.shapes import size
 
 DOMINANT_SHARE = 0.5
 DOMINANT_MIN_TOTAL = 1_000_000
