@@ -51,8 +51,6 @@ class RunFolder:
                 shutil.rmtree(p)
             elif p.exists():
                 p.unlink()
-        for p in self.path.glob("worker-*"):
-            shutil.rmtree(p, ignore_errors=True)
 
 
 def write_json(path, obj) -> None:

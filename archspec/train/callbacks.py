@@ -28,10 +28,10 @@ CHECKPOINT_VERSION = 1
 def save_checkpoint(path: Path, model, state: dict) -> None:
     arrays = {"state": np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)}
     for i, v in enumerate(model.variables):
-        arrays[f"model/{i}"] = keras.ops.convert_to_numpy(v.value)
+        arrays[f"model/{i}"] = np.asarray(v.numpy())
     if model.optimizer is not None and model.optimizer.built:
         for i, v in enumerate(model.optimizer.variables):
-            arrays[f"optimizer/{i}"] = keras.ops.convert_to_numpy(v.value)
+            arrays[f"optimizer/{i}"] = np.asarray(v.numpy())
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write(path, buf.getvalue())
@@ -216,11 +216,10 @@ class Checkpoint(keras.callbacks.Callback):
     """At every epoch end: the history row, the best model (if the monitored value improved), the
     history CSV and finally the resumable checkpoint — the commit point of the epoch."""
 
-    def __init__(self, run, state: dict, monitor: str, mode: str, write: bool, nan: NanWatch,
-                 stateful: dict, on_epoch=None):
+    def __init__(self, run, state: dict, monitor: str, mode: str, nan: NanWatch, stateful: dict):
         super().__init__()
         self.run, self.state, self.monitor, self.mode = run, state, monitor, mode
-        self.write, self.nan, self.stateful, self.on_epoch = write, nan, stateful, on_epoch
+        self.nan, self.stateful = nan, stateful
 
     def on_epoch_end(self, epoch, logs=None):
         if self.nan.at is not None:
@@ -234,17 +233,13 @@ class Checkpoint(keras.callbacks.Callback):
         value = row.get(self.monitor)
         if better(self.monitor, self.mode, value, st["best"]["value"]):
             st["best"] = {"monitor": self.monitor, "value": value, "epoch": epoch + 1}
-            if self.write:
-                from ..compile import save_model
+            from ..compile import save_model
 
-                save_model(self.model, self.run.best)
+            save_model(self.model, self.run.best)
         st["callbacks"] = {name: cb.state() for name, cb in self.stateful.items()}
         st["stopped_early"] = bool(self.model.stop_training)
-        if self.write:
-            artifacts.write_history_csv(self.run.history_csv, st["history"])
-            save_checkpoint(self.run.checkpoint, self.model, st)
-        if self.on_epoch:
-            self.on_epoch(st)
+        artifacts.write_history_csv(self.run.history_csv, st["history"])
+        save_checkpoint(self.run.checkpoint, self.model, st)
 
 
 def _num(v):

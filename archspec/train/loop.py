@@ -95,6 +95,34 @@ def make_strategy(kind: str):
 
 
 # ---- model ----------------------------------------------------------------------------------------
+def multi_worker_fixups(model, strategy, batch) -> None:
+    """Make ``Model.fit``/``evaluate`` work under MultiWorkerMirroredStrategy with Keras 3's TensorFlow
+    trainer, which fails there in two places (keras-team/keras#20585, tensorflow/tensorflow#72388):
+
+    * ``_maybe_symbolic_build`` averages the first distributed batch with ``strategy.reduce`` — which does
+      not accept an ``(x, y)`` tuple. We build the model, its metrics and optimizer from one local
+      batch ourselves, and leave the strategy to be found from the enclosing ``strategy.scope()``.
+    * the step outputs are reduced with ``strategy.reduce("MEAN", scalar, axis=0)``, which fails on
+      scalars. Keras metrics live in ON_WRITE variables with SUM aggregation, so every replica already
+      holds the global value: taking the first local one ("first") is exact.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if not getattr(tf_trainer.reduce_per_replica, "_archspec", False):
+        original = tf_trainer.reduce_per_replica
+
+        def reduce_per_replica(values, strategy, reduction):
+            if reduction == "auto" and tf_trainer._collective_all_reduce_multi_worker(strategy):
+                reduction = "first"
+            return original(values, strategy, reduction)
+
+        reduce_per_replica._archspec = True
+        tf_trainer.reduce_per_replica = reduce_per_replica
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._distribute_strategy = None          # fit() then takes it from strategy.scope()
+
+
 def _optimizer(spec, settings, steps_per_epoch: int):
     import keras
 
@@ -217,6 +245,13 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
 
     strategy, chief, worker = make_strategy(settings.distribute)
     run = RunFolder(out or Path("runs") / spec.name)
+    if not chief:
+        # Every worker must run the same saves (reading distributed variables is a collective operation),
+        # so the other workers keep a full run of their own in RUN_DIR/worker-N; it also lets each of
+        # them resume from its own checkpoint without a shared file system.
+        run = RunFolder(run.path / worker)
+    if settings.seed is None and settings.distribute == "multi-worker":
+        settings.seed = 0                       # all workers must agree without talking
 
     ds = data_mod.load(settings, spec)
     plan = compat.plan(spec, settings, ds)
@@ -224,12 +259,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         warn(plan.warnings)
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
     fingerprint = settings.fingerprint(spec_texts)
-    if chief:
-        state = _prepare_folder(run, fingerprint, settings, resume, restart)
-    else:  # other workers follow the chief's checkpoint (a folder all workers share)
-        from .callbacks import read_state
-
-        state = read_state(run.checkpoint) if run.checkpoint.exists() else None
+    state = _prepare_folder(run, fingerprint, settings, resume, restart)
     if state is not None:
         if settings.seed is not None and settings.seed != state.get("seed"):
             raise RunError(f"{run.path} was trained with --seed {state.get('seed')}; resume it without --seed (or "
@@ -241,23 +271,22 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
 
     result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
                        resumed_from=done, settings_line=_settings_line(settings, plan))
-    if state and (state.get("finished") and (state.get("stopped_early") or done >= settings.epochs)):
+    if state and run.metrics.exists() and (state.get("stopped_early") or done >= settings.epochs):
         result.already_done = True
         _fill_result(result, state)
         return result
 
     import keras
 
-    if chief:
-        run.path.mkdir(parents=True, exist_ok=True)
-        main = copy_spec(run, spec)
-        write_json(run.settings, {"settings": settings.to_json(), "plan": {k: v for k, v in vars(plan).items()
-                                                                           if k != "warnings"},
-                                  "data": ds.describe(), "notes": ds.notes, "spec": main, "versions": _versions(),
-                                  "command": command or _command(main, settings, run)})
-        from ..util import atomic_write
+    run.path.mkdir(parents=True, exist_ok=True)
+    main = copy_spec(run, spec)
+    write_json(run.settings, {"settings": settings.to_json(), "plan": {k: v for k, v in vars(plan).items()
+                                                                       if k != "warnings"},
+                              "data": ds.describe(), "notes": ds.notes, "spec": main, "versions": _versions(),
+                              "command": command or _command(main, settings, run)})
+    from ..util import atomic_write
 
-        atomic_write(run.graph, (spec.graph.dump() + "\n").encode())
+    atomic_write(run.graph, (spec.graph.dump() + "\n").encode())
 
     keras.utils.set_random_seed(settings.seed + done)
     previous_policy = keras.config.dtype_policy()
@@ -285,6 +314,9 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
             except ValueError as exc:
                 raise RunError(f"{run.checkpoint} does not fit this model ({exc}); pass --restart") from None
     result.jit_compile = bool(model.jit_compile)
+    if settings.distribute == "multi-worker":
+        multi_worker_fixups(model, strategy, next(iter(inputs.train)))
+    scope = strategy.scope if strategy else nullcontext
 
     has_val = inputs.validation is not None
     es = settings.early_stopping
@@ -293,7 +325,6 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
     st = state or {"version": cb.CHECKPOINT_VERSION, "epoch": 0, "history": [], "best": {"monitor": monitor,
                    "value": None, "epoch": None}, "callbacks": {}, "seed": settings.seed}
     st["fingerprint"] = fingerprint
-    st["finished"] = False
     saved = st.get("callbacks", {})
     nan = cb.NanWatch()
     callbacks = [cb.EpochTimer(inputs.images_per_epoch), nan, keras.callbacks.TerminateOnNaN()]
@@ -313,20 +344,20 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
     board = cb.tensorboard_callback(run.tensorboard) if chief else None
     if board is not None:
         callbacks.append(board)
-    callbacks.append(cb.Checkpoint(run, st, monitor, mode, chief, nan, stateful))
+    callbacks.append(cb.Checkpoint(run, st, monitor, mode, nan, stateful))
 
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     t0 = time.perf_counter()
-    if done < settings.epochs:
-        model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
-                  steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
-                  callbacks=callbacks, verbose=verbose, shuffle=False)
+    if done < settings.epochs and not st.get("stopped_early"):
+        with scope():
+            model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
+                      steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
     _fill_result(result, st)
 
     if nan.at is not None:
-        if chief:
-            _write_summary(run, result, st)
+        _write_summary(run, result, st)
         epoch, batch, value = nan.at
         where = spec.source.loc(("training", "learning_rate")) if "learning_rate" in spec.training else \
             spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
@@ -340,40 +371,32 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
                  ("; rescale the inputs (rescale: 1/255)" if settings.rescale is None else "") +
                  ("; try --precision float32" if settings.precision != "float32" else ""))])
 
-    # last model, then (optionally) the best weights back, then the test set
-    if chief:
-        from ..compile import save_model
+    # last model, then (optionally) the best weights back, then the test set; metrics.json marks the end
+    # (the checkpoint of the last epoch stays as it is: more --epochs later continue from there)
+    from ..compile import save_model
 
-        save_model(model, run.last)
-    elif worker:
-        from ..compile import save_model
-
-        save_model(model, run.path / worker / "last.keras")
+    save_model(model, run.last)
     if es and es.get("restore_best_weights") and st["best"]["epoch"] and st["best"]["epoch"] != result.epochs_done:
         model.load_weights(run.best)
         result.weights = f"best (epoch {st['best']['epoch']})"
     if inputs.test is not None:
-        values = model.evaluate(inputs.test, verbose=0, return_dict=True)
+        with scope():
+            values = model.evaluate(inputs.test, verbose=0, return_dict=True)
         result.test = {f"test_{k}": float(v) for k, v in values.items()}
     result.seconds = round(time.perf_counter() - t0, 2)
     for key, want in settings.target.items():
         got = (result.test or {}).get(key)
         if got is not None:
             result.targets[key] = (want, got, got <= want if "loss" in key else got >= want)
-    if chief:
-        if settings.save:
-            _export(model, run.path / settings.save)
-        st["finished"] = True
-        from .callbacks import save_checkpoint
-
-        save_checkpoint(run.checkpoint, model, st)
-        write_json(run.metrics, {"test": result.test, "weights": result.weights, "epochs": result.epochs_done,
-                                 "best": st["best"], "stopped_early": result.stopped_early,
-                                 "images_per_s": result.images_per_s, "seconds": result.seconds,
-                                 "targets": {k: {"target": w, "value": g, "met": ok}
-                                             for k, (w, g, ok) in result.targets.items()},
-                                 "data": result.data})
-        _write_summary(run, result, st)
+    if settings.save:
+        _export(model, run.path / settings.save)
+    write_json(run.metrics, {"test": result.test, "weights": result.weights, "epochs": result.epochs_done,
+                             "best": st["best"], "stopped_early": result.stopped_early,
+                             "images_per_s": result.images_per_s, "seconds": result.seconds,
+                             "targets": {k: {"target": w, "value": g, "met": ok}
+                                         for k, (w, g, ok) in result.targets.items()},
+                             "data": result.data})
+    _write_summary(run, result, st)
     return result
 
 
