@@ -116,6 +116,7 @@ COMMANDS = {
     "draw": ("archspec.commands.draw", "draw the architecture with Graphviz"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
     "train": ("archspec.commands.train", "train a spec on image data"),
+    "inspect": ("archspec.commands.inspect", "look inside a trained run: kernels, nearest neighbours in a layer"),
     "diff": ("archspec.commands.diff", "what changed between two specs, and what it costs"),
     "schema": ("archspec.commands.schema", "print the JSON Schema of the spec language"),
     "ops": ("archspec.commands.ops", "list the layer types with their attributes"),
