@@ -398,6 +398,35 @@ def test_mixed_precision_and_xla_take_effect(tmp_path):
     assert saved.layers[1].dtype_policy.name == "mixed_bfloat16" and r.jit_compile is False
 
 
+@pytest.mark.keras
+def test_optimizer_arguments_and_schedules(tmp_path):
+    import keras
+
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+    from archspec.train.loop import build_and_compile
+
+    def build(extra):
+        spec = tiny(tmp_path, 8, 8, 1, 10, extra=extra)
+        settings = resolve(spec, {"data": "digits"})
+        return spec, build_and_compile(spec, settings, compat.plan(spec, settings, data.load(settings, spec)), 10)
+
+    _, model = build("  optimizer: {name: sgd, momentum: 0.9, nesterov: true}\n  learning_rate: 0.05\n"
+                     "  lr_schedule: {type: cosine, warmup_epochs: 1}\n")
+    opt = model.optimizer
+    assert type(opt).__name__ == "SGD" and opt.momentum == 0.9 and opt.nesterov is True
+    assert isinstance(opt._learning_rate, keras.optimizers.schedules.CosineDecay)
+    assert opt._learning_rate.warmup_steps == 10 and opt._learning_rate.warmup_target == 0.05
+    _, model = build("  lr_schedule: {type: step, boundaries: [2, 4], factor: 0.5}\n  learning_rate: 0.01\n")
+    assert [float(v) for v in model.optimizer._learning_rate.values] == [0.01, 0.005, 0.0025]
+    spec = tiny(tmp_path, 8, 8, 1, 10, extra="  optimizer: {name: sgd, momentun: 0.9}\n")
+    (d,) = diags(lambda: build("  optimizer: {name: sgd, momentun: 0.9}\n"))
+    assert d.code == "unknown-field" and d.hint == "did you mean 'momentum'?"
+    assert d.loc.line == spec.source.text.splitlines().index("  optimizer: {name: sgd, momentun: 0.9}") + 1
+    (d,) = diags(lambda: build("  metrics: [accuracy, acuracy]\n"))
+    assert "unknown metric 'acuracy'" in d.message
+
+
 # ---- the command line as a user runs it (subprocesses) ----------------------------------------------
 @pytest.mark.keras
 def test_survives_sigkill_and_resumes(tmp_path):
