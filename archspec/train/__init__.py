@@ -4,9 +4,10 @@ The stage, one module per concern::
 
     config     training: section + flags ─▶ Settings            (pydantic; no Keras)
     data       Settings ─▶ Dataset (arrays or image files)      (numpy/scikit-learn; no Keras)
-               Dataset × spec ─▶ mismatch diagnostics           (before anything is built)
+    compat     Dataset × spec ─▶ Plan, or mismatch diagnostics  (before anything is built; no Keras)
     pipeline   Dataset ─▶ tf.data input (decode, resize, rescale, augment, cache, prefetch)
     loop       build + compile under a precision policy, XLA switch and distribution strategy; fit
+    distribute tf.distribute strategies (mirrored, multi-worker from TF_CONFIG)
     callbacks  per-epoch checkpoint (atomic, resumable), best model, throughput, NaN stop
     artifacts  history CSV, curves PNG, metrics JSON, summary, resolved spec and settings
     inspect    first-layer kernels, nearest neighbours in a hidden layer's embedding

@@ -47,6 +47,10 @@ SOURCE_ALIASES = {
     "folder": "folder", "directory": "folder", "synthetic": "synthetic", "auto": "auto",
 }
 
+class RunError(Exception):
+    """This run cannot go ahead in this folder or with these options (the CLI exits with status 2)."""
+
+
 Pos = Annotated[float, Field(gt=0)]
 Frac = Annotated[float, Field(gt=0, lt=1)]
 
