@@ -39,7 +39,9 @@ ERRORS: dict[str, str] = {
     "arity": "An op received the wrong number of inputs.",
     # training data and runs (archspec train)
     "data-missing": "A data file or folder for training is missing (nothing is downloaded: the message says where to put it).",
-    "data-format": "Training data does not fit the spec: input shape, channels, classes or label format.",
+    "data-format": "Training data cannot be read as the kind of data it was given as.",
+    "data-mismatch": "Training data and spec disagree: input size, channels, number of classes, loss.",
+    "train-unsupported": "The spec cannot be trained by `archspec train` (several inputs or outputs, a non-vector output).",
     "training-diverged": "The loss became NaN or infinite; training stopped.",
     # shapes
     "shape-mismatch": "The inputs of a merge (add, multiply, concat...) have incompatible shapes.",
