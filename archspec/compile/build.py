@@ -18,30 +18,43 @@ from .deep import deep, graph_depth
 
 def build_model(spec):
     """`spec` (an :class:`archspec.Spec` or a :class:`~archspec.graph.Graph`) → ``keras.Model``."""
+    graph: Graph = getattr(spec, "graph", spec)
+    names = layer_names(graph)
     import keras  # noqa: F401  (on the calling thread, before any worker thread)
 
-    graph: Graph = getattr(spec, "graph", spec)
-    return deep(graph_depth(graph), _build, graph)
+    return deep(graph_depth(graph), _build, graph, names)
 
 
-def _build(graph: Graph):
+def layer_names(graph: Graph) -> dict[str, str]:
+    """node id → Keras layer name; refuses two nodes that would share one (a name containing '.')."""
+    from ..errors import Diagnostic, SpecError
+
+    names, owner, diags = {}, {}, []
+    for node in graph:
+        name = keras_name(node.id)
+        if name in owner:
+            diags.append(Diagnostic(
+                "duplicate-name", f"'{owner[name]}' and '{node.id}' would both be the Keras layer '{name}'",
+                node.loc, node.id, "Keras layer names use '.' between scopes; rename the layer whose own name has a '.'"))
+        owner.setdefault(name, node.id)
+        names[node.id] = name
+    if diags:
+        raise SpecError(diags)
+    return names
+
+
+def _build(graph: Graph, names: dict[str, str]):
     import keras
 
     from . import layers  # noqa: F401  (registers the custom layers)
 
     tensors = {}
-    taken: dict[str, str] = {}
     for node in graph:
-        name = keras_name(node.id)
-        if name in taken:
-            raise ValueError(f"the layers '{taken[name]}' and '{node.id}' both become the Keras layer '{name}'; "
-                             "rename one of them (a name may not contain '.' where a scope path could)")
-        taken[name] = node.id
         if node.op == "input":
-            tensors[node.id] = keras.Input(shape=tuple(node.attrs.shape), dtype=node.attrs.dtype, name=name)
+            tensors[node.id] = keras.Input(shape=tuple(node.attrs.shape), dtype=node.attrs.dtype, name=names[node.id])
             continue
         op = REGISTRY[node.op]
-        layer = op.build_keras(node.attrs, name)
+        layer = op.build_keras(node.attrs, names[node.id])
         ins = [tensors[i] for i in node.inputs]
         tensors[node.id] = layer(ins if op.arity[1] != 1 else ins[0])
     inputs = [tensors[i] for i in graph.inputs]

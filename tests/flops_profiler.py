@@ -1,0 +1,86 @@
+"""TensorFlow's own FLOP count of a compiled spec, per op type and per layer (test helper; imports TF).
+
+The model is traced once with batch size 1 (archspec counts per example), its variables are frozen into
+constants (`convert_variables_to_constants_v2`) so every shape is static, and the frozen graph is given
+to `tf.compat.v1.profiler.profile` with `ProfileOptionBuilder.float_operation()`. The profiler counts an
+op only if TensorFlow registered a "flops" statistic for its type (tensorflow/python/ops/nn_ops.py,
+tensorflow/python/profiler/internal/flops_registry.py) and its shapes are fully known; it skips every
+other op silently. `per_layer` asks the same registry op by op and files each op under the Keras layer
+whose name scope holds it, which is how a disagreement is traced to one layer.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+MAC_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+
+
+@dataclass
+class Profile:
+    total: int                                       # the profiler's total_float_ops
+    by_type: dict[str, int]                          # op type -> FLOPs, from the profiler's "op" view
+    by_layer: dict[str, int] = field(default_factory=dict)               # node id -> FLOPs
+    layer_types: dict[str, Counter] = field(default_factory=dict)       # node id -> op type -> FLOPs
+    unmatched: dict[str, int] = field(default_factory=dict)             # op name -> FLOPs outside any layer
+
+    @property
+    def mac_flops(self) -> int:
+        return sum(v for k, v in self.by_type.items() if k in MAC_OPS)
+
+
+def frozen_graph(model):
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    specs = [tf.TensorSpec((1, *t.shape[1:]), t.dtype) for t in model.inputs]
+    fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
+    return convert_variables_to_constants_v2(fn.get_concrete_function(*specs)).graph
+
+
+def profile(graph) -> Profile:
+    import tensorflow as tf
+
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    root = tf.compat.v1.profiler.profile(graph, options=opts, cmd="op")
+    by_type, node = {}, root
+    while node.children:                   # the "op" view is a chain: each op type holds the next one
+        node = node.children[0]
+        by_type[node.name] = by_type.get(node.name, 0) + int(node.float_ops)
+    return Profile(int(root.total_float_ops), by_type)
+
+
+def per_layer(graph, layer_names: dict[str, str]) -> tuple[dict, dict, dict]:
+    """FLOPs per graph node id, using the profiler's registry; `layer_names` maps Keras name -> node id."""
+    from tensorflow.python.framework import ops as tf_ops
+
+    by_layer, types, unmatched = Counter(), defaultdict(Counter), {}
+    for op in graph.get_operations():
+        try:
+            flops = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops").value
+        except ValueError:                 # no statistic registered, or shapes unknown: the profiler skips it
+            continue
+        if not flops:
+            continue
+        parts = op.name.split("/")
+        # "<model>_1/<layer>_1/<op>": the tf.function graph re-uniquifies each name scope with a suffix
+        scope = parts[1] if len(parts) > 2 else ""
+        node = layer_names.get(scope) or layer_names.get(re.sub(r"_\d+$", "", scope))
+        if node is None:
+            unmatched[op.name] = int(flops)
+            continue
+        by_layer[node] += int(flops)
+        types[node][op.type] += int(flops)
+    return dict(by_layer), dict(types), unmatched
+
+
+def profile_spec(spec, model=None) -> Profile:
+    from archspec.compile import keras_name
+
+    model = model if model is not None else spec.to_keras()
+    graph = frozen_graph(model)
+    p = profile(graph)
+    p.by_layer, p.layer_types, p.unmatched = per_layer(graph, {keras_name(n.id): n.id for n in spec.graph})
+    return p
