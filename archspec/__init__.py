@@ -51,4 +51,8 @@ def __getattr__(name):
         from .compile import layers
 
         return layers
+    if name == "from_keras":            # Keras model → spec text; Keras itself is imported by the model's owner
+        from .importer import from_keras
+
+        return from_keras
     raise AttributeError(name)

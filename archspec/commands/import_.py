@@ -1,0 +1,81 @@
+"""archspec import MODEL: write the spec of an existing Keras model.
+
+MODEL is a saved `.keras` file or the dotted path of a model factory (`keras.applications.ResNet50`),
+called with `weights=None` and the `--arg` values. Without -o the spec goes to standard output; with -o
+it is written atomically. Exit status 1 when the model uses layers the spec language cannot express
+(each one is named) or when --verify finds a difference; 2 when MODEL cannot be loaded as given.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, parse_sets
+
+
+def configure(p):
+    p.add_argument("model", metavar="MODEL", help="a .keras file, or a factory such as keras.applications.ResNet50")
+    p.add_argument("-o", "--output", metavar="SPEC.yaml", help="where to write the spec (default: standard output)")
+    p.add_argument("--arg", action="append", metavar="NAME=VALUE",
+                   help="keyword argument for the factory, read as YAML (--arg alpha=0.35 --arg input_shape=[96,96,3])")
+    p.add_argument("--name", help="the spec's name (default: the Keras model's name)")
+    p.add_argument("--no-blocks", action="store_true", help="no block factoring: layers and structures written out")
+    p.add_argument("--no-names", action="store_true", help="write only the layer names that `from:` wiring needs")
+    p.add_argument("--verify", action="store_true",
+                   help="compile the spec, copy the weights across and compare parameters and outputs")
+
+
+def run(args) -> int:
+    out = Path(args.output) if args.output else None
+    if out is not None and out.is_dir():
+        raise UsageError(f"-o {args.output} is a folder")
+    from .compile import quiet_import_keras
+
+    quiet_import_keras()
+    from ..importer import UnsupportedModel, import_keras, load_keras_model
+    from ..util import atomic_write
+
+    start = time.perf_counter()
+    try:
+        model = load_keras_model(args.model, parse_sets(args.arg))
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        raise UsageError(f"{args.model}: {exc}") from None
+    except Exception as exc:                                    # noqa: BLE001  (a factory or loader failing)
+        print(f"archspec import: error: cannot load {args.model}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_SPEC
+    loaded = time.perf_counter()
+    try:
+        result = import_keras(model, name=args.name, factor=not args.no_blocks, keep_names=not args.no_names,
+                              source=args.model)
+    except UnsupportedModel as exc:
+        print(f"archspec import: error: {args.model} uses what the spec language cannot express "
+              f"({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_SPEC
+    for w in result.warnings:
+        print(f"archspec import: warning: {w}", file=sys.stderr)
+    done = time.perf_counter()
+    if out is None:
+        sys.stdout.write(result.text)
+    else:
+        atomic_write(out, result.text.encode("utf-8"))
+    s = result.stats
+    print(f"{'wrote ' + str(out) if out else 'spec'}: {s['lines']} lines, {s['blocks']} blocks, {s['residual']} "
+          f"residual and {s['branches']} branches structures, from {s['layers'] - len(result.graph.inputs)} Keras "
+          f"layers ({model.count_params():,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s",
+          file=sys.stderr)
+    if args.verify:
+        from ..importer.verify import RoundTripError, roundtrip
+
+        try:
+            report = roundtrip(model, result.text, str(out or "<import>"), kg=result.graph)
+        except RoundTripError as exc:
+            print(f"archspec import: error: the spec does not reproduce the model: {exc}", file=sys.stderr)
+            return EXIT_SPEC
+        print(report.summary(), file=sys.stderr)
+        if not report.exact:
+            print("archspec import: error: the round trip is not exact", file=sys.stderr)
+            return EXIT_SPEC
+    return EXIT_OK

@@ -1,0 +1,99 @@
+"""Import a Keras 3 model into a readable spec (imports Keras).
+
+The stages, each a function of the previous one's result::
+
+    keras.Model ─read─▶ KGraph ─structure─▶ tree ─factor─▶ tree + blocks ─write─▶ entries ─yaml─▶ spec text
+                (archspec ops,  (residual, branches,   (repeated structures     (names, from:,
+                 checked attrs)  wired layers)          → blocks, params, repeat) defaults)
+
+:func:`verify.roundtrip` proves a result exact (same graph, same parameters, same outputs with the
+original weights). Layers the language cannot express raise :class:`UnsupportedModel` naming every one.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .reader import KGraph, UnsupportedModel, read_model
+
+__all__ = ["from_keras", "import_keras", "load_keras_model", "Imported", "UnsupportedModel"]
+
+
+@dataclass
+class Imported:
+    text: str
+    graph: KGraph
+    warnings: list[str] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+
+
+def from_keras(model, *, name: str | None = None, factor: bool = True, keep_names: bool = True,
+               source: str | None = None) -> str:
+    """The spec (YAML text) of a Keras functional or Sequential model.
+
+    `factor` turns repeated structures into parameterized blocks; `keep_names` keeps Keras's layer names
+    (`name: conv1_conv`) — without it only the names `from:` wiring needs are written."""
+    return import_keras(model, name=name, factor=factor, keep_names=keep_names, source=source).text
+
+
+def import_keras(model, *, name: str | None = None, factor: bool = True, keep_names: bool = True,
+                 source: str | None = None) -> Imported:
+    from .document import write_document
+    from .structure import build_tree
+
+    kg = read_model(model)
+    if name:
+        kg.name = name
+    tree = build_tree(kg)
+    blocks = None
+    if factor:
+        from .factor import factor_tree
+
+        blocks = factor_tree(tree)
+    text = write_document(tree, blocks, keep_names=keep_names, source=source or kg.name,
+                          params=model.count_params())
+    stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0)
+    return Imported(text, kg, list(kg.warnings), stats)
+
+
+def load_keras_model(target: str, args: dict | None = None):
+    """A model from a `.keras` file, or from a factory named by its dotted path
+    (`keras.applications.ResNet50`), called with `weights=None` (where it takes that) and `args`."""
+    import importlib
+    import inspect
+    import os
+
+    if target.endswith(".keras") or os.path.exists(target):
+        if args:
+            raise ValueError("--arg applies to a model factory, not to a saved .keras file")
+        if not os.path.isfile(target):
+            raise FileNotFoundError(f"no such file: {target}")
+        from ..compile import load_model
+
+        return load_model(target, compile=False)
+    if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", target):
+        raise ValueError(f"'{target}' is neither a .keras file nor a dotted path like keras.applications.ResNet50")
+    module_name, _, attr = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import the module '{module_name}': {exc}") from None
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise ValueError(f"the module '{module_name}' has no '{attr}'")
+    kwargs = dict(args or {})
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "weights" in params and "weights" not in kwargs:
+        kwargs["weights"] = None
+    for k, v in list(kwargs.items()):
+        if k in ("input_shape",) and isinstance(v, list):
+            kwargs[k] = tuple(v)
+    model = factory(**kwargs)
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{target}(...) returned a {type(model).__name__}, not a keras.Model")
+    return model

@@ -1,0 +1,555 @@
+"""Repeated structures → parameterized blocks, consecutive equal calls → `repeat`.
+
+Every candidate (a residual or branches structure, or a short run of layers such as conv → batch norm
+→ activation) is boiled down to a *skeleton* — the ops and the shape of the structure, no attribute
+values — and a list of *slots*, the attribute values in a fixed traversal order. Candidates with the
+same skeleton are instances of one block. Slot by slot across the instances: a value all instances
+share stays a constant in the block body; values that vary become parameters (slots that vary alike
+share one; a slot that is always an integer multiple of another becomes `$4 * filters`); a value most
+instances share becomes the parameter's default, so calls pass only what differs.
+
+Runs of layers ("micro" blocks) are found first, in every body: the most covering pattern of 2–4
+consecutive plain layers holding one conv/dense layer plus normalization, activation or padding, seen at
+least three times. Structures are grouped top-down: the outermost structure whose skeleton recurs becomes
+a block; structures inside it are written once, in its body.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..ops import REGISTRY
+from .structure import Branches, Layer, Residual, Tree
+from .writer import common_prefix, full_attrs, strip
+
+WEIGHTED = {"conv2d", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose", "dense"}
+HELPERS = {"batch_norm", "layer_norm", "activation", "relu", "zero_padding"}
+SHORT = {"conv2d": "conv", "depthwise_conv2d": "dwconv", "separable_conv2d": "sepconv", "conv2d_transpose": "deconv",
+         "dense": "dense", "batch_norm": "bn", "layer_norm": "ln", "activation": "act", "relu": "relu",
+         "zero_padding": "pad"}
+STRUCTURE_KINDS = (Residual, Branches)
+
+
+@dataclass
+class Run:
+    """Consecutive plain layers that form one instance of a micro block."""
+    items: list
+
+    @property
+    def out(self) -> str:
+        return self.items[-1].out
+
+
+@dataclass
+class Call:
+    block: "Block"
+    insts: list                              # the instances it stands for (several with `repeat`)
+    args: dict = field(default_factory=dict)
+
+    @property
+    def out(self) -> str:
+        return self.insts[-1].out
+
+    @property
+    def repeat(self) -> int:
+        return len(self.insts)
+
+
+@dataclass
+class Param:
+    name: str
+    values: list                             # one per instance
+    default: object = None
+    required: bool = True
+    decl: object = None
+
+
+@dataclass
+class Block:
+    name: str
+    kind: str                                # "run" or "structure"
+    insts: list                              # every instance (Run or structure item)
+    params: dict = field(default_factory=dict)          # name → Param
+    subst: dict = field(default_factory=dict)           # (owner id in insts[0], key) → "$expr"
+    args_of: dict = field(default_factory=dict)         # id(inst) → {param: value}
+    names: dict = field(default_factory=dict)           # owner id in insts[0] → uniform name or None
+    calls: list = field(default_factory=list)           # the Call items standing for the instances
+
+
+@dataclass
+class Factored:
+    defs: list[Block]
+
+    def definitions(self, writer):
+        from .blockdef import block_definitions
+
+        return block_definitions(self, writer)
+
+
+# ---- skeletons and slots -----------------------------------------------------------------------------
+def describe(item, prefix: str, out_slots: list) -> tuple:
+    """The skeleton of `item`; appends its slots (owner id, key, value) to `out_slots` in traversal order.
+    Key '#name' slots carry the name the owner would get under `prefix`."""
+    if isinstance(item, Layer):
+        node = item.node
+        for attr, v in full_attrs(node).items():
+            out_slots.append((id(node), attr, v))
+        out_slots.append((id(node), "#name", None if node.auto else strip(node.name, prefix)))
+        return ("L", node.op)
+    if isinstance(item, Run):
+        p = run_prefix(item, prefix)
+        inner = prefix + p + "_" if p else prefix
+        out_slots.append((id(item), "#name", p or None))
+        return ("U",) + tuple(describe(x, inner, out_slots) for x in item.items)
+    if isinstance(item, Call):
+        first = item.insts[0]
+        p = instance_prefix(first, prefix)
+        out_slots.append((id(item), "#name", p or None))
+        for pname in item.block.params:
+            out_slots.append((id(item), pname, item.args[pname]))
+        return ("C", item.block.name, item.repeat)
+    if isinstance(item, Residual):
+        p = instance_prefix(item, prefix)
+        inner = prefix + p + "_" if p else prefix
+        out_slots.append((id(item), "#name", p or None))
+        if item.merge.op == "scaled_add":
+            out_slots.append((id(item), "scale", item.merge.attrs.scale))
+        out_slots.append((id(item), "activation", item.act.attrs.activation if item.act else None))
+        body = tuple(describe(x, inner, out_slots) for x in item.body)
+        short = tuple(describe(x, inner, out_slots) for x in item.shortcut) if item.shortcut else None
+        return ("R", item.merge.op, body, short)
+    if isinstance(item, Branches):
+        p = instance_prefix(item, prefix)
+        inner = prefix + p + "_" if p else prefix
+        out_slots.append((id(item), "#name", p or None))
+        paths = tuple(tuple(describe(x, inner, out_slots) for x in path) for path in item.paths)
+        return ("B", item.merge.op, getattr(item.merge.attrs, "axis", None), paths)
+    return ("W", id(item))                    # wired layers never repeat as a block
+
+
+def nodes_of(item):
+    from .structure import walk
+
+    if isinstance(item, Run):
+        return [x.node for x in item.items]
+    if isinstance(item, Call):
+        return [n for inst in item.insts for n in nodes_of(inst)]
+    if isinstance(item, (Residual, Branches)):
+        out = []
+        for x in (item.body + (item.shortcut or [])) if isinstance(item, Residual) else \
+                [x for p in item.paths for x in p]:
+            out += nodes_of(x)
+        out.append(item.merge)
+        if isinstance(item, Residual) and item.act:
+            out.append(item.act)
+        return out
+    return list(walk([item]))
+
+
+def instance_prefix(item, prefix: str) -> str:
+    return common_prefix([n.name for n in nodes_of(item) if not n.auto], prefix)
+
+
+run_prefix = instance_prefix
+
+
+# ---- the factoring -------------------------------------------------------------------------------------
+def factor_tree(tree: Tree, keep_names: bool = True) -> Factored:
+    blocks: list[Block] = []
+    taken = set(REGISTRY) | {"sequence", "branches", "residual"}
+    for _ in range(4):                                   # micro blocks, best first
+        block = _best_run_pattern(tree.items, taken)
+        if block is None:
+            break
+        _parameterize(block)
+        blocks.append(block)
+        taken.add(block.name)
+    for block in _structure_blocks(tree.items, taken):
+        _parameterize(block)
+        blocks.append(block)
+    _merge_repeats(tree.items)
+    return Factored(blocks)
+
+
+def bodies(items):
+    """Every list of items in the tree (the top body, residual bodies and shortcuts, branch paths)."""
+    yield items
+    for item in items:
+        for sub in _sub_bodies(item):
+            yield from bodies(sub)
+
+
+def _sub_bodies(item):
+    if isinstance(item, Residual):
+        return [item.body] + ([item.shortcut] if item.shortcut else [])
+    if isinstance(item, Branches):
+        return [p for p in item.paths if p]
+    if isinstance(item, Call):
+        return [b for inst in item.insts for b in _sub_bodies(inst)]
+    if isinstance(item, Run):
+        return []
+    return []
+
+
+def _plain(body, k) -> bool:
+    item = body[k]
+    if not isinstance(item, Layer) or item.node.op not in WEIGHTED | HELPERS:
+        return False
+    return k == 0 or item.node.inputs == [body[k - 1].out]
+
+
+def _best_run_pattern(items, taken) -> Block | None:
+    best = None
+    all_bodies = list(bodies(items))
+    for length in (4, 3, 2):
+        counts: dict[tuple, list] = {}
+        for body in all_bodies:
+            k = 0
+            last_end: dict[tuple, int] = {}
+            while k + length <= len(body):
+                window = body[k:k + length]
+                if all(_plain(body, k + j) for j in range(length)):
+                    key = tuple(x.node.op for x in window)
+                    if _unit(key) and last_end.get(key, -1) <= k:
+                        counts.setdefault(key, []).append((id(body), k))
+                        last_end[key] = k + length
+                k += 1
+        for key, occ in counts.items():
+            if len(occ) >= 3:
+                score = (len(occ) * (length - 1) - (length + 3), length)   # lines saved
+                if best is None or score > best[0]:
+                    best = (score, key, length)
+    if best is None or best[0][0] <= 0:
+        return None
+    _, key, length = best
+    insts = []
+    for body in all_bodies:
+        k, out = 0, []
+        while k < len(body):
+            window = body[k:k + length]
+            if len(window) == length and all(_plain(body, k + j) for j in range(length)) \
+                    and tuple(x.node.op for x in window) == key:
+                run = Run(list(window))
+                out.append(run)
+                insts.append(run)
+                k += length
+            else:
+                out.append(body[k])
+                k += 1
+        body[:] = out
+    block = Block(_run_name(key, insts, taken), "run", insts)
+    calls = {id(r): Call(block, [r]) for r in insts}
+    block.calls = list(calls.values())
+    for body in bodies(items):
+        body[:] = [calls.get(id(x), x) for x in body]
+    return block
+
+
+def _unit(ops: tuple) -> bool:
+    """One conv/dense layer with its helpers after it (conv → bn → relu) or before it (bn → relu → conv)."""
+    return sum(op in WEIGHTED for op in ops) == 1 and (ops[0] in WEIGHTED or ops[-1] in WEIGHTED)
+
+
+def _run_name(ops, insts, taken) -> str:
+    parts = []
+    for j, op in enumerate(ops):
+        if op == "activation":
+            acts = {r.items[j].node.attrs.activation for r in insts}
+            parts.append(acts.pop() if len(acts) == 1 else "act")
+        else:
+            parts.append(SHORT.get(op, op))
+    return _unique("_".join(parts), taken)
+
+
+def _unique(name: str, taken) -> str:
+    cand, k = name, 2
+    while cand in taken:
+        cand, k = f"{name}_{k}", k + 1
+    return cand
+
+
+def _structure_blocks(items, taken) -> list[Block]:
+    counts = Counter()
+    skel = {}
+    for body in bodies(items):
+        for item in body:
+            if isinstance(item, STRUCTURE_KINDS):
+                skel[id(item)] = describe(item, "", [])
+                counts[skel[id(item)]] += 1
+    groups: dict[tuple, list] = {}
+
+    def visit(body):
+        for item in body:
+            if isinstance(item, STRUCTURE_KINDS) and counts[skel[id(item)]] >= 2:
+                groups.setdefault(skel[id(item)], []).append(item)
+            else:
+                for sub in _sub_bodies(item):
+                    visit(sub)
+
+    visit(items)
+    blocks = []
+    by_name: dict[str, list] = {}
+    for key, insts in groups.items():
+        for part in _split_by_stem(insts):
+            blocks.append(Block("", "structure", part))
+            by_name.setdefault(_structure_name(part), []).append(blocks[-1])
+    for base, group in by_name.items():
+        for block in group:
+            name = base
+            if len(group) > 1 and _projects(block.insts[0]):
+                name = f"{base}_proj"
+            block.name = _unique(name, taken)
+            taken.add(block.name)
+    calls = {}
+    for block in blocks:
+        for inst in block.insts:
+            calls[id(inst)] = call = Call(block, [inst])
+            block.calls.append(call)
+    for body in bodies(items):
+        body[:] = [calls.get(id(x), x) for x in body]
+    return blocks
+
+
+def _stem(item) -> str | None:
+    """The instance's Keras name without its number tokens: block17_3 → block17, conv2_block1 → itself."""
+    p = instance_prefix(item, "")
+    return "_".join(t for t in p.split("_") if not t.isdigit()) or None if p else None
+
+
+def _split_by_stem(insts) -> list[list]:
+    """Instances whose Keras names say they are different blocks (block17_*, block8_*) stay apart when
+    each kind occurs at least twice."""
+    parts: dict = {}
+    for inst in insts:
+        parts.setdefault(_stem(inst), []).append(inst)
+    if len(parts) > 1 and None not in parts and all(len(p) >= 2 for p in parts.values()):
+        return list(parts.values())
+    return [insts]
+
+
+def _projects(item) -> bool:
+    """A residual with a shortcut body, or an add whose shorter path is a 1×1-style projection."""
+    if isinstance(item, Residual):
+        return bool(item.shortcut)
+    return isinstance(item, Branches) and item.merge.op == "add" and all(item.paths)
+
+
+def _structure_name(insts) -> str:
+    """A block name from its instances' Keras names: block35_1 … block35_10 → block35, conv2_block1 …
+    → conv_block; else the structure kind."""
+    import re
+
+    prefixes = [instance_prefix(i, "") for i in insts]
+    if all(prefixes):
+        for strip_digits in (lambda t: [x for x in t if not x.isdigit()],
+                             lambda t: [re.sub(r"\d+", "", x) for x in t]):
+            names = {"_".join(x for x in strip_digits(p.split("_")) if x) for p in prefixes}
+            if len(names) == 1 and names != {""}:
+                name = names.pop()
+                if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    return name
+    first = insts[0]
+    if isinstance(first, Residual):
+        return "residual_block"
+    return f"{first.merge.op}_block"
+
+
+# ---- parameters -------------------------------------------------------------------------------------------
+def _parameterize(block: Block) -> None:
+    per_inst = []
+    for inst in block.insts:
+        slots: list = []
+        describe(inst, "", slots)
+        per_inst.append(slots)
+    rep = per_inst[0]
+    # names: '#name' slots relative to each instance's own prefix
+    named = []
+    for inst in block.insts:
+        slots: list = []
+        p = instance_prefix(inst, "")
+        _describe_inner(inst, p + "_" if p else "", slots)
+        named.append(slots)
+    for k, (owner, key, value) in enumerate(named[0]):
+        if key == "#name":
+            vals = {s[k][2] for s in named}
+            block.names[owner] = value if len(vals) == 1 else None
+    groups: dict[tuple, list] = {}
+    order = []
+    for k, (owner, key, _) in enumerate(rep):
+        if key == "#name":
+            continue
+        vector = tuple(_hashable(s[k][2]) for s in per_inst)
+        if len(set(vector)) == 1:
+            continue
+        if vector not in groups:
+            groups[vector] = []
+            order.append(vector)
+        groups[vector].append((owner, key))
+    names_used: set = set()
+    params = {}
+    exprs = {}
+    channels = [entry_channels(inst) for inst in block.insts]
+    shallow = _shallow_owners(block.insts[0])
+    for vector in order:
+        slots = groups[vector]
+        rel = _relation(vector, params)
+        if rel is None and all(owner in shallow for owner, _ in slots):
+            rel = _channel_relation(vector, channels)
+        if rel is not None:
+            exprs[vector] = rel
+            continue
+        base = slots[0][1]
+        pname = base if base not in names_used else _unique(base, names_used)
+        names_used.add(pname)
+        values = [_unhash(v) for v in vector]
+        params[pname] = Param(pname, values)
+        exprs[vector] = f"${pname}"
+    for vector in order:
+        for owner, key in groups[vector]:
+            block.subst[(owner, key)] = exprs[vector]
+    for p in params.values():
+        _declare(p)
+    block.params = params
+    for j, inst in enumerate(block.insts):
+        block.args_of[id(inst)] = {p.name: p.values[j] for p in params.values()}
+    for call in block.calls:
+        call.args = block.args_of[id(call.insts[0])]
+
+
+def _describe_inner(inst, prefix, slots):
+    """Slots of an instance as its block body sees it: names relative to the instance's own prefix."""
+    if isinstance(inst, Run):
+        for x in inst.items:
+            describe(x, prefix, slots)
+    elif isinstance(inst, Residual):
+        slots.append((id(inst), "#name", None))
+        if inst.merge.op == "scaled_add":
+            slots.append((id(inst), "scale", None))
+        slots.append((id(inst), "activation", None))
+        for x in inst.body + (inst.shortcut or []):
+            describe(x, prefix, slots)
+    elif isinstance(inst, Branches):
+        slots.append((id(inst), "#name", None))
+        for path in inst.paths:
+            for x in path:
+                describe(x, prefix, slots)
+
+
+def _hashable(v):
+    if isinstance(v, list):
+        return ("__list__",) + tuple(_hashable(x) for x in v)
+    return v
+
+
+def _unhash(v):
+    if isinstance(v, tuple) and v and v[0] == "__list__":
+        return [_unhash(x) for x in v[1:]]
+    return v
+
+
+def entry_channels(inst) -> int | None:
+    """The channels of the tensor entering an instance."""
+    inside = {n.name for n in nodes_of(inst)}
+    for n in nodes_of(inst):
+        for k, i in enumerate(n.inputs):
+            if i not in inside:
+                shape = n.in_shapes[k] if k < len(n.in_shapes) else None
+                return shape[-1] if shape else None
+    return None
+
+
+def _shallow_owners(inst) -> set:
+    """Slot owners whose expressions see the block's input as `in` (not a nested structure's)."""
+    if isinstance(inst, Run):
+        return {id(x.node) for x in inst.items}
+    items = (inst.body + (inst.shortcut or [])) if isinstance(inst, Residual) else [x for p in inst.paths for x in p]
+    return {id(x.node) if isinstance(x, Layer) else id(x) for x in items} | {id(inst)}
+
+
+def _channel_relation(vector, channels) -> str | None:
+    """`$in.channels`, `$6 * in.channels` or `$in.channels // 2` when the values follow the input width."""
+    if None in channels or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in vector):
+        return None
+    if all(v % c == 0 for v, c in zip(vector, channels)):
+        ratios = {v // c for v, c in zip(vector, channels)}
+        if len(ratios) == 1:
+            k = ratios.pop()
+            return "$in.channels" if k == 1 else f"${k} * in.channels"
+    if all(c % v == 0 for v, c in zip(vector, channels)):
+        ratios = {c // v for v, c in zip(vector, channels)}
+        if len(ratios) == 1:
+            return f"$in.channels // {ratios.pop()}"
+    return None
+
+
+def _relation(vector, params) -> str | None:
+    """`$k * p` when every value of `vector` is the integer k ≥ 2 times the value of parameter p."""
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in vector):
+        return None
+    for p in params.values():
+        base = p.values
+        if not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in base):
+            continue
+        if vector[0] % base[0]:
+            continue
+        k = vector[0] // base[0]
+        if k >= 2 and all(v == k * b for v, b in zip(vector, base)):
+            return f"${k} * {p.name}"
+    return None
+
+
+def _declare(p: Param) -> None:
+    counts = Counter(repr(v) for v in p.values)
+    top, n = counts.most_common(1)[0]
+    kinds = {_kind(v) for v in p.values}
+    optional = None in [v for v in p.values] or "null" in kinds
+    kinds.discard("null")
+    if kinds <= {"int", "intlist"}:
+        ptype = "int"
+    elif kinds <= {"int", "float"}:
+        ptype = "number"
+    elif kinds == {"bool"}:
+        ptype = "bool"
+    elif kinds == {"str"}:
+        ptype = "str"
+    else:
+        ptype = "any"
+    if ptype != "any" and optional:
+        ptype += "?"
+    if n >= 2 and 2 * n > len(p.values) and len(counts) > 1:      # a clear majority
+        p.default = next(v for v in p.values if repr(v) == top)
+        p.required = False
+    p.decl = ptype
+
+
+def _kind(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        return "intlist"
+    return "other"
+
+
+# ---- repeat ------------------------------------------------------------------------------------------------
+def _merge_repeats(items) -> None:
+    """Consecutive calls of one block with equal arguments → one call with `repeat`. Not inside a block's
+    instances: there the calls must stay apart wherever another instance has different arguments."""
+    out = []
+    for item in items:
+        prev = out[-1] if out else None
+        if isinstance(item, Call) and isinstance(prev, Call) and prev.block is item.block and prev.args == item.args:
+            prev.insts.extend(item.insts)
+            continue
+        out.append(item)
+        if not isinstance(item, Call):
+            for sub in _sub_bodies(item):
+                _merge_repeats(sub)
+    items[:] = out

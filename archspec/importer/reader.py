@@ -1,0 +1,375 @@
+"""Read a Keras 3 functional (or Sequential) model into a small graph of archspec ops (imports Keras).
+
+Each Keras layer becomes one :class:`KNode` holding the archspec op and its validated attributes. The
+mapping Keras config → archspec attributes is the inverse of each op's ``keras_kwargs``; it is checked,
+not trusted: the attributes are turned back into Keras keyword arguments and compared with the layer's
+config, and every other config key must equal what a layer built from those arguments alone has (so
+nothing that changes the computation is lost). Initializers are not compared — a spec describes an
+architecture, not how its weights start — and regularizers, constraints, frozen layers and dtype
+policies become warnings.
+
+Wiring is read from ``model.get_config()["layers"][i]["inbound_nodes"]``, the serialized form Keras 3
+itself reloads models from; constants in it (``x + 3.0`` in MobileNetV3) are kept.
+
+Layers archspec cannot express are collected, all of them, into one :class:`UnsupportedModel`.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from ..ops import REGISTRY
+from ..ops.base import ACTIVATIONS
+
+KERAS_KEY = {"kernel": "kernel_size", "dilation": "dilation_rate"}     # archspec attr → Keras argument
+IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
+WARN_KEYS = ("regularizer", "constraint")
+INPUT_DTYPES = ("float32", "float16", "bfloat16", "int32", "uint8")
+OP_OF_CLASS = {op.keras_class: name for name, op in REGISTRY.items() if name != "input"}
+OP_OF_CLASS.update({"CustomScaleLayer": "scaled_add", "ScaledAdd": "scaled_add", "InputLayer": "input"})
+HINTS = {
+    "Normalization": "archspec has no feature-wise (mean/variance) normalization op; build the model without "
+                     "its preprocessing (e.g. include_preprocessing=False) and normalize the data instead",
+    "LayerScale": "a learned per-channel scale (ConvNeXt) has no archspec op",
+    "StochasticDepth": "stochastic depth has no archspec op",
+    "Sequential": "a model nested as a layer; archspec specs are flat — build the outer model from its layers",
+    "Functional": "a model nested as a layer; archspec specs are flat — build the outer model from its layers",
+}
+
+
+class UnsupportedModel(Exception):
+    """The model uses layers (or settings) the spec language cannot express; `problems` lists them all."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class KNode:
+    name: str                       # the Keras layer (or operation) name
+    cls: str                        # the Keras class name
+    op: str                         # the archspec op
+    attrs: object                   # the op's validated Attrs
+    inputs: list[str]
+    in_shapes: list[tuple]
+    layer: object = None            # the live Keras layer, for its weights
+    auto: bool = False              # Keras made the name up (conv2d_17)
+    note: str = ""                  # e.g. how a Lambda was recognized
+
+
+@dataclass
+class KGraph:
+    name: str
+    nodes: dict[str, KNode]         # topological order
+    inputs: list[str]
+    outputs: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def consumers(self) -> dict[str, list[str]]:
+        out = {n: [] for n in self.nodes}
+        for node in self.nodes.values():
+            for i in node.inputs:
+                out[i].append(node.name)
+        return out
+
+
+def read_model(model) -> KGraph:
+    """The graph of `model` in archspec ops; raises UnsupportedModel listing every layer it cannot express."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        if getattr(model, "_functional", None) is None:
+            raise UnsupportedModel([f"the Sequential model '{model.name}' is not built; give it an Input "
+                                    "(keras.Input(shape=...)) or call build() first"])
+        model = model._functional
+    if not _is_functional(model):
+        raise UnsupportedModel([f"'{model.name}' is a subclassed model ({type(model).__name__}); only functional "
+                                "and Sequential models have a graph to read"])
+    config = model.get_config()
+    live = {op.name: op for op in model.operations}
+    problems, warnings, nodes = [], [], {}
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"].get("name")
+        try:
+            node = _convert(entry, live.get(name), nodes, warnings)
+        except _Problem as exc:
+            problems.append(f"layer '{name}' ({_qualname(entry)}): {exc}")
+            node = KNode(name, entry["class_name"], "?", None, [], [])
+        nodes[name] = node
+    if problems:
+        raise UnsupportedModel(problems)
+    inputs = [_ref(r) for r in config["input_layers"]] if isinstance(config["input_layers"][0], list) \
+        else [config["input_layers"][0]]
+    outputs = [_ref(r) for r in config["output_layers"]] if isinstance(config["output_layers"][0], list) \
+        else [config["output_layers"][0]]
+    if len(set(outputs)) != len(outputs):
+        raise UnsupportedModel(["the model lists one layer twice among its outputs"])
+    return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings)
+
+
+def _is_functional(model) -> bool:
+    return any(c.__name__ == "Functional" for c in type(model).__mro__)
+
+
+class _Problem(Exception):
+    pass
+
+
+def _qualname(entry) -> str:
+    module = entry.get("module") or ""
+    module = "keras.layers" if module.startswith("keras.src.layers") else module
+    return f"{module}.{entry['class_name']}" if module else entry["class_name"]
+
+
+def _ref(ref) -> str:
+    name, node_index, tensor_index = ref
+    if tensor_index:
+        raise UnsupportedModel([f"the model output is output {tensor_index} of the multi-output layer '{name}'"])
+    return name
+
+
+def _clean_name(name: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", name or "model")
+    return name if re.match(r"[A-Za-z_]", name) else "model_" + name
+
+
+def _toposort(nodes: dict[str, KNode]) -> dict[str, KNode]:
+    """Kahn's algorithm, stable in the config's own order (which Keras already keeps topological)."""
+    order, done = [], set()
+    pending = list(nodes)
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in done for i in nodes[n].inputs):
+                order.append(n)
+                done.add(n)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):
+            raise UnsupportedModel([f"the layers {', '.join(rest[:5])} form a cycle or use unknown inputs"])
+        pending = rest
+    return {n: nodes[n] for n in order}
+
+
+# ---- one layer -----------------------------------------------------------------------------------
+def _wiring(entry, nodes, warnings) -> tuple[list[str], list[tuple], list]:
+    """(input layer names, their shapes without the batch axis, the non-tensor call arguments as
+    (position, value))."""
+    inbound = entry.get("inbound_nodes") or []
+    if len(inbound) > 1:
+        raise _Problem(f"it is called {len(inbound)} times (shared weights); archspec has no weight sharing")
+    if not inbound:
+        return [], [], []
+    args = inbound[0].get("args", [])
+    kwargs = {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None}
+    kwargs.pop("mask", None)
+    if kwargs.get("training") is not None:
+        kwargs.pop("training")
+    if kwargs:
+        raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
+    flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    names, shapes, consts = [], [], []
+    for a in flat:
+        if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
+            layer, node_index, tensor_index = a["config"]["keras_history"]
+            if tensor_index:
+                raise _Problem(f"it takes output {tensor_index} of the multi-output layer '{layer}'")
+            names.append(layer)
+            shapes.append(tuple(a["config"]["shape"][1:]))
+        else:
+            consts.append((len(names) + len(consts), a))
+    return names, shapes, consts
+
+
+def _convert(entry, live, nodes, warnings) -> KNode:
+    cls = entry["class_name"]
+    cfg = entry["config"]
+    name = entry.get("name") or cfg.get("name")
+    inputs, shapes, consts = _wiring(entry, nodes, warnings)
+    module = entry.get("module") or ""
+    auto = _is_auto(name, cls)
+    if module.startswith("keras.src.ops"):
+        op, attrs, note = _operation(cls, inputs, consts)
+        return KNode(name, cls, op, attrs, inputs, shapes, None, auto, note)
+    if consts:
+        raise _Problem(f"it is called with constant arguments {[c for _, c in consts]}, which a spec cannot express")
+    if cls == "Lambda":
+        op, attrs, note = _probe_lambda(live, shapes)
+        return KNode(name, cls, op, attrs, inputs, shapes, live, auto, note)
+    opname = OP_OF_CLASS.get(cls)
+    if opname is None:
+        raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}"
+                       + ("" if module.startswith("keras") else " (a custom layer)"))
+    if opname == "input":
+        shape = tuple(cfg["batch_shape"][1:])
+        if any(d is None for d in shape) or not 1 <= len(shape) <= 4:
+            raise _Problem(f"its shape {shape} is not fixed; archspec specs have static shapes — rebuild the model "
+                           "with a fixed input shape (input_shape=..., or --arg input_shape=[224,224,3])")
+        dtype = cfg.get("dtype", "float32")
+        dtype = dtype if isinstance(dtype, str) else dtype.get("config", {}).get("name", "float32")
+        if dtype not in INPUT_DTYPES:
+            raise _Problem(f"its dtype {dtype} is not one of {', '.join(INPUT_DTYPES)}")
+        return KNode(name, cls, "input", REGISTRY["input"].Attrs(shape=shape, dtype=dtype), [], [], live, auto)
+    if live is not None and not getattr(live, "trainable", True):
+        warnings.append(f"layer '{name}' is frozen (trainable=False); a spec does not record that")
+    policy = cfg.get("dtype")
+    pname = policy.get("config", {}).get("name") if isinstance(policy, dict) else policy
+    if pname not in (None, "float32"):
+        warnings.append(f"layer '{name}' uses the dtype policy {pname}; the spec builds float32 layers")
+    attrs = _attrs(REGISTRY[opname], cls, cfg, shapes)
+    _check_rest(cls, cfg, REGISTRY[opname], attrs, name, warnings)
+    return KNode(name, cls, opname, attrs, inputs, shapes, live, auto)
+
+
+def _is_auto(name: str, cls: str) -> bool:
+    """Whether `name` is one Keras invents for an unnamed layer of class `cls` (conv2d, conv2d_17)."""
+    from keras.src.utils.naming import to_snake_case
+
+    return any(re.fullmatch(re.escape(base) + r"(_\d+)?", name) for base in {to_snake_case(cls), cls.lower()})
+
+
+def _norm(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_norm(x) for x in v)
+    return v
+
+
+def _attrs(op, cls, cfg, shapes):
+    from pydantic import ValidationError
+
+    values = {}
+    for f in op.Attrs.model_fields:
+        key = KERAS_KEY.get(f, f)
+        if key in cfg:
+            values[f] = _norm(cfg[key])
+    rank = len(shapes[0]) + 1 if shapes else None
+    if "activation" in values:
+        act = values["activation"]
+        if isinstance(act, dict) or (act is not None and act not in ACTIVATIONS):
+            raise _Problem(f"its activation {act!r} is not one of archspec's named activations")
+        if act == "linear" and op.name != "activation":
+            values["activation"] = None
+    if "axis" in values:
+        axis = values["axis"]
+        if isinstance(axis, tuple):
+            if len(axis) != 1:
+                raise _Problem(f"it normalizes over the axes {list(axis)}; archspec takes one axis")
+            axis = axis[0]
+        if rank and axis >= 0:
+            axis -= rank                                   # Keras counts the batch axis; -1 is channels
+        values["axis"] = axis
+    if op.name in ("max_pool", "avg_pool") and values.get("strides") == values.get("pool_size"):
+        values.pop("strides")
+    if op.name == "dense" and shapes and len(shapes[0]) >= 3:
+        values["per_position"] = True
+    if op.name == "relu" and values.get("max_value") is not None:
+        values["max_value"] = float(values["max_value"])
+    if op.name == "rescaling":
+        for k in ("scale", "offset"):
+            if isinstance(values.get(k), (list, tuple)):
+                raise _Problem(f"its {k} is per channel {list(values[k])}; archspec's rescaling takes one number")
+    try:
+        return op.Attrs.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise _Problem(f"archspec's {op.name} cannot take {'.'.join(map(str, err['loc']))}="
+                       f"{err.get('input')!r}: {err['msg']}") from None
+
+
+def _same(a, b) -> bool:
+    a, b = _norm(a), _norm(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0)
+    return a == b
+
+
+def _check_rest(cls, cfg, op, attrs, name, warnings):
+    """The attributes give back the layer's config, and nothing else in it differs from a default layer."""
+    import keras
+
+    kwargs = op.keras_kwargs(attrs) if op.name != "scaled_add" else {"scale": attrs.scale}
+    for k, v in kwargs.items():
+        got = cfg.get(k)
+        if k == "activation" and v is None:
+            v = "linear"
+        if k == "axis" and isinstance(got, int) and got >= 0 and v < 0:
+            continue                                        # checked when the axis was read
+        if k == "axis" and isinstance(got, (list, tuple)) and len(got) == 1:
+            got = got[0] if got[0] < 0 else v
+        if k not in cfg or not _same(got, v):
+            if k in cfg:
+                raise _Problem(f"its {k}={cfg.get(k)!r} comes out as {v!r} in archspec (an importer bug)")
+    if cls in ("CustomScaleLayer", "ScaledAdd"):
+        return
+    try:
+        reference = getattr(keras.layers, cls)(**kwargs).get_config()
+    except Exception:                                      # noqa: BLE001  (unusual arguments: compare nothing)
+        return
+    for k, v in cfg.items():
+        if k in IGNORED or k in kwargs or k.endswith("_initializer") or k == "per_position":
+            continue
+        if k not in reference or _same(reference[k], v):
+            if k not in reference and v not in (None, False, {}, [], ()):
+                raise _Problem(f"its setting {k}={v!r} has no archspec attribute")
+            continue
+        if any(k.endswith(w) for w in WARN_KEYS) or k == "activity_regularizer":
+            warnings.append(f"layer '{name}': {k} is not part of the spec (dropped)")
+            continue
+        raise _Problem(f"its setting {k}={v!r} (default {reference[k]!r}) has no archspec attribute")
+
+
+# ---- layers that are not plain Keras layers ---------------------------------------------------------
+def _operation(cls, inputs, consts):
+    """A keras.ops call recorded in the functional graph (MobileNetV3's `x + 3.0`, `x * (1 / 6)`)."""
+    merge = {"Add": "add", "Multiply": "multiply", "Subtract": "subtract", "Maximum": "maximum",
+             "Minimum": "minimum"}
+    if len(inputs) >= 2 and not consts and cls in merge:
+        return merge[cls], REGISTRY[merge[cls]].Attrs(), ""
+    values = [c for _, c in consts]
+    if len(inputs) == 1 and len(values) == 1 and isinstance(values[0], (int, float)) and not isinstance(values[0], bool):
+        c = float(values[0])
+        tensor_first = consts[0][0] == 1
+        scale_offset = {"Add": (1.0, c), "Multiply": (c, 0.0), "Subtract": (1.0, -c) if tensor_first else (-1.0, c)}
+        if cls in ("Divide", "TrueDivide") and c != 0 and tensor_first:
+            scale_offset[cls] = (1.0 / c, 0.0)
+        if cls in scale_offset:
+            s, o = scale_offset[cls]
+            return "rescaling", REGISTRY["rescaling"].Attrs(scale=s, offset=o), f"keras.ops.{cls.lower()} with {c:g}"
+    raise _Problem(f"the operation keras.ops.{cls.lower()} on {len(inputs)} tensor(s) and constants {values} "
+                   "has no archspec op")
+
+
+def _probe_lambda(layer, shapes):
+    """Recognize a Lambda by what it computes: `a + s·b` (a scaled residual) or `s·x + o` (a rescaling)."""
+    import numpy as np
+
+    if layer is None:
+        raise _Problem("a Lambda whose function cannot be called")
+    rng = np.random.default_rng(0)
+    try:
+        if len(shapes) == 2 and shapes[0] == shapes[1]:
+            for _ in range(2):
+                a, b = (rng.normal(size=(2,) + shapes[0]).astype("float32") for _ in range(2))
+                out = np.asarray(layer([a, b]))
+                s = float(np.sum((out - a) * b) / np.sum(b * b))
+                if out.shape != a.shape or not np.allclose(out, a + s * b, rtol=1e-5, atol=1e-5):
+                    raise _Problem("a Lambda of two tensors that is not `x[0] + scale * x[1]`")
+            s = float(np.float32(s))
+            s = round(s, 6) if abs(s - round(s, 6)) < 1e-7 else s
+            return "scaled_add", REGISTRY["scaled_add"].Attrs(scale=s), f"Lambda recognized as x[0] + {s:g}·x[1]"
+        if len(shapes) == 1:
+            x = rng.normal(size=(2,) + shapes[0]).astype("float32")
+            out = np.asarray(layer(x))
+            o = float(np.mean(np.asarray(layer(np.zeros_like(x)))))
+            s = float(np.sum((out - o) * x) / np.sum(x * x))
+            if out.shape == x.shape and np.allclose(out, s * x + o, rtol=1e-5, atol=1e-5):
+                return "rescaling", REGISTRY["rescaling"].Attrs(scale=s, offset=o), \
+                    f"Lambda recognized as {s:g}·x + {o:g}"
+    except _Problem:
+        raise
+    except Exception as exc:                               # noqa: BLE001
+        raise _Problem(f"a Lambda that fails on test inputs ({type(exc).__name__}: {exc})") from None
+    raise _Problem("a Lambda computes arbitrary Python; archspec recognizes only `x[0] + scale * x[1]` "
+                   "(a scaled residual) and `scale * x + offset`")

@@ -1,0 +1,147 @@
+"""Prove an import exact: the spec's graph matches the Keras graph node for node, and the compiled spec,
+given the original weights layer by layer, computes the same outputs (imports Keras).
+
+Matching needs no names: it walks both graphs back from their outputs in step, pairing each node's
+inputs in order, and checks at every pair the op, every attribute and the number of inputs; the pairing
+must cover both graphs one to one. The weights then go across through that pairing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .reader import KGraph, read_model
+
+
+class RoundTripError(Exception):
+    """The spec does not reproduce the Keras model."""
+
+
+@dataclass
+class RoundTrip:
+    layers: int
+    params_keras: int
+    params_compiled: int
+    params_spec: int
+    max_abs_diff: float                  # over every output, on a random batch
+    max_abs_diff_features: float         # the tensors entering the output layers (before a softmax)
+    output_scale: float                  # max |output| of the reference, for context
+    pairs: dict = field(default_factory=dict)
+
+    @property
+    def exact(self) -> bool:
+        return (self.params_keras == self.params_compiled == self.params_spec and self.max_abs_diff <= 1e-4
+                and self.max_abs_diff_features <= 1e-4 * max(1.0, self.output_scale))
+
+    def summary(self) -> str:
+        same = "=" if self.params_keras == self.params_compiled == self.params_spec else "≠"
+        return (f"round trip: {self.layers} layers matched, params {self.params_keras:,} (Keras) {same} "
+                f"{self.params_compiled:,} (compiled spec); max |Δ| outputs {self.max_abs_diff:.3g}, "
+                f"features {self.max_abs_diff_features:.3g}")
+
+
+def match(graph, kg: KGraph) -> dict[str, str]:
+    """spec node id → Keras layer name, pairing both graphs back from their outputs."""
+    outs = list(graph.outputs.values())
+    if len(outs) != len(kg.outputs) or len(graph.inputs) != len(kg.inputs):
+        raise RoundTripError(f"the spec has {len(graph.inputs)} inputs and {len(outs)} outputs, the Keras model "
+                             f"{len(kg.inputs)} and {len(kg.outputs)}")
+    pairs: dict[str, str] = {}
+    todo = list(zip(outs, kg.outputs)) + list(zip(graph.inputs, kg.inputs))
+    while todo:
+        s, k = todo.pop()
+        if s in pairs:
+            if pairs[s] != k:
+                raise RoundTripError(f"the spec layer '{s}' stands for both '{pairs[s]}' and '{k}'")
+            continue
+        sn, kn = graph[s], kg.nodes[k]
+        if sn.op != kn.op:
+            raise RoundTripError(f"the spec layer '{s}' is a {sn.op}, the Keras layer '{k}' a {kn.op}")
+        if sn.attrs != kn.attrs:
+            diff = {f: (getattr(sn.attrs, f), getattr(kn.attrs, f)) for f in type(sn.attrs).model_fields
+                    if getattr(sn.attrs, f) != getattr(kn.attrs, f)}
+            raise RoundTripError(f"the spec layer '{s}' differs from the Keras layer '{k}': "
+                                 + ", ".join(f"{f} {a!r} vs {b!r}" for f, (a, b) in diff.items()))
+        if len(sn.inputs) != len(kn.inputs):
+            raise RoundTripError(f"the spec layer '{s}' takes {len(sn.inputs)} inputs, the Keras layer '{k}' "
+                                 f"{len(kn.inputs)}")
+        pairs[s] = k
+        todo.extend(zip(sn.inputs, kn.inputs))
+    if len(set(pairs.values())) != len(pairs) or len(pairs) != len(graph) or len(pairs) != len(kg.nodes):
+        raise RoundTripError(f"the pairing covers {len(pairs)} of {len(graph)} spec layers and "
+                             f"{len(set(pairs.values()))} of {len(kg.nodes)} Keras layers")
+    return pairs
+
+
+def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: int = 2,
+              kg: KGraph | None = None) -> RoundTrip:
+    """Load `text`, match it against `model`, compile it, copy the weights across and compare outputs.
+
+    Weights still at a constant initial value (batch-norm statistics, zero biases) are set to random
+    values in both models for the comparison, so that every layer matters; the original model's
+    weights are restored afterwards."""
+    import numpy as np
+
+    import archspec
+    from archspec.compile import keras_name
+
+    spec = archspec.load_text(text, name)
+    kg = kg or read_model(model)
+    pairs = match(spec.graph, kg)
+    compiled = spec.to_keras()
+    rng = np.random.default_rng(seed)
+    saved = []
+    for sid, kname in pairs.items():
+        layer = kg.nodes[kname].layer
+        if layer is None or not layer.weights:
+            continue
+        weights = layer.get_weights()
+        fresh = [_randomized(w, v.path if hasattr(v, "path") else v.name, rng) for w, v in zip(weights, layer.weights)]
+        if any(f is not w for f, w in zip(fresh, weights)):
+            saved.append((layer, weights))
+            layer.set_weights(fresh)
+        compiled.get_layer(keras_name(sid)).set_weights(fresh)
+    try:
+        xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
+              for i in spec.graph.inputs]
+        ref, got = _features(model, kg.outputs, None, xs), _features(compiled, list(spec.graph.outputs.values()),
+                                                                     keras_name, xs)
+    finally:
+        for layer, weights in saved:
+            layer.set_weights(weights)
+    diff_out = max(float(np.max(np.abs(a - b))) for a, b in zip(ref[0], got[0]))
+    diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(ref[1], got[1])), default=0.0)
+    scale = max(float(np.max(np.abs(a))) for a in ref[0] + ref[1])
+    return RoundTrip(len(pairs), model.count_params(), compiled.count_params(), spec.analysis().total.params,
+                     diff_out, diff_feat, scale, pairs)
+
+
+def _dtype(node) -> str:
+    return "float32" if node.attrs.dtype in ("float16", "bfloat16") else node.attrs.dtype
+
+
+def _randomized(w, name: str, rng):
+    import numpy as np
+
+    if w.size == 0 or np.ptp(w) > 0:
+        return w                                          # already random (initialized or trained)
+    name = name.lower()
+    if "variance" in name or "gamma" in name:
+        return rng.uniform(0.5, 1.5, size=w.shape).astype(w.dtype)
+    return rng.normal(0, 0.1, size=w.shape).astype(w.dtype)
+
+
+def _features(model, out_names, rename, xs):
+    """The model's outputs and the tensors entering its output layers, as numpy arrays."""
+    import keras
+    import numpy as np
+
+    layers = [model.get_layer(rename(n) if rename else n) for n in out_names]
+    feats = []
+    for layer in layers:
+        inp = layer.input
+        feats.extend(inp if isinstance(inp, (list, tuple)) else [inp])
+    outs = [layer.output for layer in layers]
+    probe = keras.Model(model.inputs, outs + feats)
+    values = probe(xs, training=False)
+    values = [np.asarray(v) for v in values]
+    return values[:len(outs)], values[len(outs):]

@@ -1,0 +1,250 @@
+"""archspec import: Keras models → readable specs that compile back to the same model.
+
+The proof of an import is :func:`archspec.importer.verify.roundtrip`: the spec's graph is matched with
+the Keras graph node for node (op, every attribute, input order), the compiled spec's parameter count
+equals Keras's, and with the original weights copied across layer by layer (constant initial values
+such as batch-norm statistics randomized first, so every layer matters) the outputs and the tensors
+entering the output layers agree to 1e-4.
+
+The default group runs two small models; the whole keras.applications families are `slow`. Models the
+language cannot express are listed in UNSUPPORTED with the reason, and checked to fail with it.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+from conftest import ROOT  # noqa: E402
+
+pytestmark = pytest.mark.keras
+
+# keras.applications models that round-trip exactly (default input sizes, 1000-class top, weights=None)
+APPLICATIONS = ["ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "VGG16", "VGG19", "MobileNet",
+                "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "DenseNet121", "DenseNet169", "InceptionV3",
+                "InceptionResNetV2", "Xception", "NASNetMobile"]
+
+# … and those it cannot, with the reason (a phrase of the importer's message)
+UNSUPPORTED = {
+    "EfficientNetB0": ("Normalization", "feature-wise (mean/variance) normalization op"),
+    "EfficientNetV2B0": ("Normalization", "feature-wise (mean/variance) normalization op"),
+    "EfficientNetV2S": ("Dropout", "noise_shape=(None, 1, 1, 1)"),     # stochastic depth
+    "ConvNeXtTiny": ("LayerScale", "learned per-channel scale"),
+}
+
+
+def _model(ctor: str, **kwargs):
+    import keras
+
+    keras.backend.clear_session()
+    return getattr(keras.applications, ctor)(weights=None, **kwargs)
+
+
+def _check(model, **options):
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
+
+    result = import_keras(model, **options)
+    report = roundtrip(model, result.text, kg=result.graph)
+    assert report.params_keras == report.params_compiled == report.params_spec, report.summary()
+    assert report.max_abs_diff <= 1e-4 and report.exact, report.summary()
+    return result, report
+
+
+# ---- small hand-made models ------------------------------------------------------------------------------
+def tiny_model():
+    """A residual with a projection, an inception-style concat, a scaled residual (Keras's own
+    CustomScaleLayer, no Lambda) and a multiply gate."""
+    import keras
+    from keras import layers
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    x = inp = keras.Input((16, 16, 3), name="pixels")
+    x = layers.Conv2D(8, 3, padding="same", name="stem_conv")(x)
+    x = layers.BatchNormalization(epsilon=1.001e-5, name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    s = layers.Conv2D(16, 1, strides=2, name="res_proj")(x)
+    y = layers.Conv2D(16, 3, strides=2, padding="same", name="res_conv")(x)
+    y = layers.BatchNormalization(epsilon=1.001e-5, name="res_bn")(y)
+    x = layers.Activation("relu", name="res_out")(layers.Add(name="res_add")([s, y]))
+    a = layers.Conv2D(8, 1, name="mix_a")(x)
+    b = layers.Conv2D(8, (1, 3), padding="same", name="mix_b1")(x)
+    b = layers.Conv2D(8, (3, 1), padding="same", name="mix_b2")(b)
+    c = layers.MaxPooling2D(3, strides=1, padding="same", name="mix_pool")(x)
+    up = layers.Conv2D(16, 1, name="mix_up")(layers.Concatenate(name="mix_cat")([a, b, c]))
+    x = CustomScaleLayer(0.17, name="mix_scaled")([x, up])
+    g = layers.GlobalAveragePooling2D(keepdims=True, name="se_pool")(x)
+    g = layers.Conv2D(16, 1, activation="sigmoid", name="se_gate")(g)
+    x = layers.Multiply(name="se_mul")([x, g])
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(0.2, name="drop")(x)
+    out = layers.Dense(5, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name="tiny")
+
+
+def test_tiny_model_round_trips_with_structures():
+    result, report = _check(tiny_model(), factor=False)
+    text = result.text
+    assert "residual:" in text and "scale: 0.17" in text and "merge: multiply" in text
+    assert "branches:" in text and "name: stem_conv" in text and "pixels: [16, 16, 3]" in text
+    assert "from:" not in text                                  # every merge became a structure
+    assert report.layers == len(result.graph.nodes)
+
+
+def test_tiny_model_round_trips_factored_and_unnamed():
+    _check(tiny_model(), factor=True, keep_names=False)
+
+
+def test_mobilenet_v2_small_round_trips_with_blocks():
+    result, _ = _check(_model("MobileNetV2", alpha=0.35, input_shape=(96, 96, 3)))
+    text = result.text
+    assert "blocks:" in text and "repeat:" in text and "$6 * in.channels" in text
+    assert text.count("\n") < 100                               # 155 Keras layers
+
+
+def test_wiring_for_what_no_structure_expresses():
+    """Two inputs, two outputs, a subtract, a layer used by a later one across a merge: explicit `from:`."""
+    import keras
+    from keras import layers
+
+    a = keras.Input((8,), name="a")
+    b = keras.Input((8,), name="b")
+    h = layers.Dense(8, name="h")(a)
+    d = layers.Subtract(name="diff")([h, b])
+    k = layers.Dense(8, name="k")(d)
+    s = layers.Add(name="sum")([k, h, d])
+    aux = layers.Dense(2, name="aux")(h)
+    out = layers.Dense(3, name="main")(s)
+    model = keras.Model([a, b], [out, aux])
+    result, _ = _check(model)
+    assert "from: [h, b]" in result.text and "outputs:" in result.text
+
+
+def test_lambda_and_operations_are_recognized():
+    """A Lambda computing x[0] + s·x[1] becomes a scaled residual; `x * 0.5 + 3.0` (keras.ops in the
+    functional graph) and a Lambda `2x + 1` become rescaling layers."""
+    import keras
+    from keras import layers
+
+    x = inp = keras.Input((6, 6, 4))
+    y = layers.Conv2D(4, 1, name="up")(x)
+    x = layers.Lambda(lambda t: t[0] + t[1] * 0.2, name="scaled")([x, y])
+    x = x * 0.5 + 3.0
+    x = layers.Lambda(lambda t: 2.0 * t + 1.0, name="affine")(x)
+    out = layers.Flatten()(x)
+    result, _ = _check(keras.Model(inp, out), factor=False)
+    assert "scale: 0.2" in result.text and "rescaling" in result.text and "Lambda recognized" in result.text
+
+
+def test_sequential_model():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(),
+                              layers.Flatten(), layers.Dense(10, activation="softmax")])
+    result, _ = _check(model)
+    assert "from:" not in result.text
+
+
+# ---- what cannot be imported ---------------------------------------------------------------------------
+def test_unsupported_layers_are_all_named():
+    import keras
+    from keras import layers
+
+    from archspec.importer import UnsupportedModel, from_keras
+
+    x = inp = keras.Input((8, 8, 3))
+    x = layers.Normalization(name="norm")(x)
+    x = layers.Conv2D(4, 3, kernel_regularizer="l2", name="conv")(x)
+    x = layers.Lambda(lambda t: t ** 2, name="square")(x)
+    x = layers.Dropout(0.1, noise_shape=(None, 1, 1, 4), name="drop")(x)
+    with pytest.raises(UnsupportedModel) as info:
+        from_keras(keras.Model(inp, x))
+    text = "\n".join(info.value.problems)
+    assert "'norm' (keras.layers.Normalization)" in text and "'square' (keras.layers.Lambda)" in text
+    assert "'drop' (keras.layers.Dropout)" in text and "noise_shape" in text
+    assert "conv" not in text                     # a regularizer is a warning, not a problem
+
+
+def test_shared_layers_and_open_shapes_are_refused():
+    import keras
+    from keras import layers
+
+    from archspec.importer import UnsupportedModel, from_keras
+
+    dense = layers.Dense(4, name="shared")
+    a = keras.Input((4,))
+    with pytest.raises(UnsupportedModel, match="called 2 times"):
+        from_keras(keras.Model(a, dense(dense(a))))
+    b = keras.Input((None, None, 3))
+    with pytest.raises(UnsupportedModel, match="not fixed"):
+        from_keras(keras.Model(b, layers.Conv2D(2, 3)(b)))
+
+
+def test_cli_writes_the_spec_and_reports_unsupported_layers(tmp_path, capsys):
+    import keras
+    from keras import layers
+
+    from archspec import load
+    from archspec.cli import main
+
+    path = tmp_path / "tiny.keras"
+    tiny_model().save(path)
+    out = tmp_path / "tiny.yaml"
+    assert main(["import", str(path), "-o", str(out), "--verify"]) == 0
+    err = capsys.readouterr().err
+    assert "round trip:" in err and "max |Δ| outputs 0" in err
+    assert load(out).analysis().total.params == tiny_model().count_params()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]       # no temporary files left
+
+    x = inp = keras.Input((8, 8, 3))
+    bad = keras.Model(inp, layers.Normalization(name="norm")(x))
+    bad.save(tmp_path / "bad.keras")
+    assert main(["import", str(tmp_path / "bad.keras"), "-o", str(tmp_path / "bad.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "layer 'norm' (keras.layers.Normalization)" in err and "Traceback" not in err
+    assert not (tmp_path / "bad.yaml").exists()
+    assert main(["import", "keras.applications.NoSuchNet"]) == 2
+    assert main(["import", "keras.applications.MobileNetV2", "--arg", "alpha=0.35", "--arg", "input_shape=[32,32,3]",
+                 "--no-blocks", "--name", "mnv2"]) == 0
+    assert "name: mnv2" in capsys.readouterr().out
+
+
+def test_import_archspec_stays_free_of_keras():
+    code = ("import sys, archspec; f = archspec.from_keras; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+# ---- the keras.applications families ---------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("ctor", APPLICATIONS)
+def test_keras_applications_round_trip(ctor):
+    model = _model(ctor)
+    result, report = _check(model)
+    assert report.layers == len(model.operations)
+    assert "blocks:" in result.text or ctor.startswith("VGG") or ctor == "NASNetMobile"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ctor", sorted(UNSUPPORTED))
+def test_keras_applications_that_cannot_be_expressed(ctor):
+    from archspec.importer import UnsupportedModel, from_keras
+
+    cls, reason = UNSUPPORTED[ctor]
+    with pytest.raises(UnsupportedModel) as info:
+        from_keras(_model(ctor))
+    assert any(cls in p and reason in p for p in info.value.problems), info.value.problems[:3]
+
+
+@pytest.mark.slow
+def test_resnet50_spec_is_short_and_uses_blocks():
+    result, _ = _check(_model("ResNet50"))
+    text = result.text
+    assert text.count("\n") < 70
+    assert "conv_block_proj:" in text and "repeat: 5" in text and "$4 * filters" in text
