@@ -98,10 +98,6 @@ def keras_summary(ctor: str, kwargs: dict) -> dict:
         shape = tuple(layer.output.shape[1:])
         cls = type(layer).__name__
         config = layer.get_config()
-        if cls == "CustomScaleLayer" and config.get("scale") == 1.0:
-            # Keras keeps x + 1.0·up (the last block8) as a CustomScaleLayer; archspec's
-            # `residual` with scale 1 is a plain Add — the same function, no weights either way.
-            cls, config = "Add", {}
         layers.append({"name": layer.name, "class": cls, "params": layer.count_params(), "shape": shape,
                        "attrs": _attrs(config, len(shape) + 1)})
     out = {"params": model.count_params(), "trainable": _weights(model.trainable_weights),
