@@ -111,3 +111,20 @@ def test_fast_commands_never_import_tensorflow(command):
             "print('HEAVY', heavy)\n") % (command, args)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "HEAVY []" in r.stdout, r.stdout[-500:] + r.stderr[-2000:]
+
+
+def test_unreadable_file(tmp_path, monkeypatch, capsys):
+    """Permission problems are reported like any other spec error (root ignores chmod, so simulate)."""
+    from pathlib import Path
+
+    from archspec.cli import main
+
+    spec = tmp_path / "locked.yaml"
+    spec.write_text("archspec: 1\n")
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    assert main(["check", str(spec)]) == 1
+    assert "permission denied" in capsys.readouterr().err

@@ -96,3 +96,37 @@ def test_compile_output_is_atomic(tmp_path, sig):
             return z.testzip() is None and "config.json" in z.namelist()
 
     interrupt_runs(["compile", "specs/mnist_cnn.yaml", "-o", str(out)], [out], complete, sig, [1.0, 3.0, 6.0])
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_train_run_folder_has_no_partial_files(tmp_path, sig):
+    """Interrupted training leaves only complete artifacts (each file written atomically); the
+    resume/checkpoint behaviour itself is tested in test_train.py."""
+    import json
+    import zipfile
+
+    run = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "archspec", "train", "specs/digits_cnn.yaml", "--epochs", "40",
+                          "--out", str(run), "--seed", "1"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "history.csv").exists():
+        time.sleep(0.2)
+    time.sleep(0.7)
+    p.send_signal(sig)
+    p.wait(timeout=120)
+    for f in run.rglob("*"):
+        if not f.is_file() or "tensorboard" in f.parts:
+            continue
+        assert not f.name.startswith("."), f"temporary file left: {f.name}" if sig == signal.SIGINT else ""
+        if f.name.startswith("."):
+            continue
+        if f.suffix == ".json":
+            json.loads(f.read_text())
+        elif f.suffix in (".keras", ".npz"):
+            with zipfile.ZipFile(f) as z:
+                assert z.testzip() is None
+        elif f.suffix == ".csv":
+            lines = f.read_text().splitlines()
+            assert lines and all(line.count(",") == lines[0].count(",") for line in lines)
