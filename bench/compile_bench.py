@@ -78,12 +78,12 @@ def inception_resnet_v2(repeat: int) -> None:
 
 def deep_chain(layers: int) -> None:
     import numpy as np
+    from check_bench import chain_spec
 
     import archspec
     from archspec.compile.build import build_model
     from archspec.compile.deep import graph_depth
     from archspec.lang.source import Limits
-    from check_bench import chain_spec
 
     fresh()
     text = chain_spec(layers)

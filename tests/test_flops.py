@@ -39,7 +39,6 @@ def expected_profiler_flops(node, cost) -> int:
 
 def _profile(spec):
     import keras
-
     from flops_profiler import profile_spec
 
     keras.backend.clear_session()
