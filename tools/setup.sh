@@ -13,9 +13,9 @@ if ! command -v dot >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq graphviz >/dev/null
 fi
 
-$PY -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "Running pip as the 'root' user" || true
+export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+$PY -m pip install -q -e ".[dev]"
 if [ "${ARCHSPEC_SKIP_JAX:-0}" != "1" ]; then
-  $PY -m pip install -q --disable-pip-version-check "jax[cpu]" 2>&1 | grep -v "Running pip as the 'root' user" \
-    || echo "note: jax could not be installed; the KERAS_BACKEND=jax test will be skipped"
+  $PY -m pip install -q "jax[cpu]" || echo "note: jax could not be installed; the KERAS_BACKEND=jax test will be skipped"
 fi
 $PY -c "import archspec, keras, graphviz" >/dev/null
