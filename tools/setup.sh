@@ -18,4 +18,6 @@ $PY -m pip install -q -e ".[dev]"
 if [ "${ARCHSPEC_SKIP_JAX:-0}" != "1" ]; then
   $PY -m pip install -q "jax[cpu]" || echo "note: jax could not be installed; the KERAS_BACKEND=jax test will be skipped"
 fi
-$PY -c "import archspec, keras, graphviz" >/dev/null
+if ! out=$(TF_CPP_MIN_LOG_LEVEL=3 $PY -c "import archspec, keras, graphviz" 2>&1); then
+  echo "$out"; echo "setup failed: archspec and its dependencies do not import"; exit 1
+fi
