@@ -50,7 +50,7 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
         from .factor import factor_tree
 
         blocks = factor_tree(tree)
-    text = write_document(tree, blocks, keep_names=keep_names, source=source or kg.name,
+    text = write_document(tree, blocks, keep_names=keep_names, source=source, name=kg.name,
                           params=model.count_params())
     stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0)
     return Imported(text, kg, list(kg.warnings), stats)

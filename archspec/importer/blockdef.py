@@ -45,7 +45,7 @@ def declaration(param):
 
 
 def block_definitions(factored, writer) -> list[tuple[str, BlockText]]:
-    from .factor import Run, instance_prefix
+    from .factor import Group, Run, instance_prefix
 
     out = []
     for block in factored.defs:
@@ -54,8 +54,8 @@ def block_definitions(factored, writer) -> list[tuple[str, BlockText]]:
         try:
             p = instance_prefix(first, "")
             prefix = p + "_" if p else ""
-            if isinstance(first, Run):
-                entry = first.items[0].node.inputs[0]
+            if isinstance(first, (Run, Group)):
+                entry = _entry_of(first)
                 body = writer.body(first.items, entry, prefix)
             else:
                 entry = _entry_of(first)
@@ -65,7 +65,7 @@ def block_definitions(factored, writer) -> list[tuple[str, BlockText]]:
             writer.subst, writer.names_override = {}, {}
         params = {name: declaration(param) for name, param in block.params.items()}
         n = len(block.insts)
-        doc = f"{n} instances in the Keras model" if block.kind == "structure" else None
+        doc = f"{n} instances in the Keras model" if block.kind != "run" else None
         out.append((block.name, BlockText(doc, params, body)))
     return out
 

@@ -23,7 +23,7 @@ def input_names(kg) -> dict[str, str]:
     return out
 
 
-def write_document(tree: Tree, blocks, keep_names: bool, source: str, params: int) -> str:
+def write_document(tree: Tree, blocks, keep_names: bool, source: str | None, name: str, params: int) -> str:
     kg = tree.graph
     defaults = choose_defaults(op_entry_nodes(tree.items))
     names = input_names(kg)
@@ -33,9 +33,10 @@ def write_document(tree: Tree, blocks, keep_names: bool, source: str, params: in
         block_defs = blocks.definitions(writer)
     model = writer.body(tree.items, tree.entry, "", top=True, extra_refs=kg.outputs if len(kg.outputs) > 1 else ())
     data = {"archspec": 1, "name": kg.name}
-    lines = [f"# Imported from {source} by archspec import {__version__}: {len(kg.nodes) - len(kg.inputs):,} "
+    lines = [f"# Imported from {source or name} by archspec import {__version__}: {len(kg.nodes) - len(kg.inputs):,} "
              f"Keras layers, {params:,} parameters.",
-             "# Compiling this spec gives the same layers, parameter counts and outputs (archspec import --verify)."]
+             f"# Check the round trip (same graph, parameters and outputs): archspec import {source} --verify"
+             if source else "# Check the round trip: archspec.importer.verify.roundtrip(model, spec_text)"]
     lines += [f"# warning: {w}" for w in kg.warnings]
     lines += ["archspec: 1", f"name: {scalar(kg.name)}", "inputs:"]
     data["inputs"] = {}
@@ -68,7 +69,7 @@ def write_document(tree: Tree, blocks, keep_names: bool, source: str, params: in
     lines.append("model:")
     lines += render_entries(model, 2)
     text = "\n".join(lines) + "\n"
-    back = yaml.safe_load(text)
+    back = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if back != data:
         raise AssertionError("importer: the YAML text does not read back as the spec written "
                              f"(first difference under {_first_difference(back, data)})")

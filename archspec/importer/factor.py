@@ -41,6 +41,16 @@ class Run:
 
 
 @dataclass
+class Group:
+    """Consecutive items (block calls and layers) that form one instance of a sequence block (a stage)."""
+    items: list
+
+    @property
+    def out(self) -> str:
+        return self.items[-1].out
+
+
+@dataclass
 class Call:
     block: "Block"
     insts: list                              # the instances it stands for (several with `repeat`)
@@ -74,6 +84,7 @@ class Block:
     args_of: dict = field(default_factory=dict)         # id(inst) → {param: value}
     names: dict = field(default_factory=dict)           # owner id in insts[0] → uniform name or None
     calls: list = field(default_factory=list)           # the Call items standing for the instances
+    labels: dict | None = None                          # id(inst) → the call's name, if the names tell apart
 
 
 @dataclass
@@ -102,12 +113,16 @@ def describe(item, prefix: str, out_slots: list) -> tuple:
         out_slots.append((id(item), "#name", p or None))
         return ("U",) + tuple(describe(x, inner, out_slots) for x in item.items)
     if isinstance(item, Call):
-        first = item.insts[0]
-        p = instance_prefix(first, prefix)
-        out_slots.append((id(item), "#name", p or None))
+        out_slots.append((id(item), "#name", call_name(item, prefix)))
+        out_slots.append((id(item), "#repeat", item.repeat))
         for pname in item.block.params:
             out_slots.append((id(item), pname, item.args[pname]))
-        return ("C", item.block.name, item.repeat)
+        return ("C", item.block.name)
+    if isinstance(item, Group):
+        p = instance_prefix(item, prefix)
+        inner = prefix + p + "_" if p else prefix
+        out_slots.append((id(item), "#name", p or None))
+        return ("S",) + tuple(describe(x, inner, out_slots) for x in item.items)
     if isinstance(item, Residual):
         p = instance_prefix(item, prefix)
         inner = prefix + p + "_" if p else prefix
@@ -127,11 +142,24 @@ def describe(item, prefix: str, out_slots: list) -> tuple:
     return ("W", id(item))                    # wired layers never repeat as a block
 
 
+def call_name(call, prefix: str) -> str | None:
+    """The name a call gets: its instance's prefix, or for a repeat the stem of its instances' prefixes."""
+    import re
+
+    names = [instance_prefix(inst, prefix) for inst in call.insts]
+    if call.repeat == 1:
+        return names[0] or None
+    stems = {re.sub(r"_?\d+$", "", n) for n in names}
+    return stems.pop() or None if len(stems) == 1 else None
+
+
 def nodes_of(item):
     from .structure import walk
 
     if isinstance(item, Run):
         return [x.node for x in item.items]
+    if isinstance(item, Group):
+        return [n for x in item.items for n in nodes_of(x)]
     if isinstance(item, Call):
         return [n for inst in item.insts for n in nodes_of(inst)]
     if isinstance(item, (Residual, Branches)):
@@ -147,6 +175,8 @@ def nodes_of(item):
 
 
 def instance_prefix(item, prefix: str) -> str:
+    if isinstance(item, Layer):
+        return "" if item.node.auto else strip(item.node.name, prefix)
     return common_prefix([n.name for n in nodes_of(item) if not n.auto], prefix)
 
 
@@ -168,6 +198,14 @@ def factor_tree(tree: Tree, keep_names: bool = True) -> Factored:
         _parameterize(block)
         blocks.append(block)
     _merge_repeats(tree.items)
+    for _ in range(2):                                   # stages: runs of calls and layers that recur
+        block = _best_sequence_pattern(tree.items, taken)
+        if block is None:
+            break
+        _parameterize(block)
+        blocks.append(block)
+        taken.add(block.name)
+        _merge_repeats(tree.items)
     return Factored(blocks)
 
 
@@ -186,8 +224,8 @@ def _sub_bodies(item):
         return [p for p in item.paths if p]
     if isinstance(item, Call):
         return [b for inst in item.insts for b in _sub_bodies(inst)]
-    if isinstance(item, Run):
-        return []
+    if isinstance(item, Group):
+        return [b for x in item.items for b in _sub_bodies(x)]
     return []
 
 
@@ -355,7 +393,26 @@ def _structure_name(insts) -> str:
 
 
 # ---- parameters -------------------------------------------------------------------------------------------
+def _labels(block: Block) -> dict | None:
+    """Names for the calls when the Keras names tell the instances apart: their common prefix, or for a
+    stage the number-carrying start of its first part's name (conv2_block… → conv2, block_1_expand → block_1)."""
+    import re
+
+    prefixes = [instance_prefix(i, "") for i in block.insts]
+    if all(prefixes) and len(set(prefixes)) == len(prefixes):
+        return {id(i): p for i, p in zip(block.insts, prefixes)}
+    if block.kind == "sequence":
+        firsts = []
+        for inst in block.insts:
+            m = re.match(r"(.*?\d+)(?:_|$)", instance_prefix(inst.items[0], ""))
+            firsts.append(m.group(1) if m else "")
+        if all(firsts) and len(set(firsts)) == len(firsts):
+            return {id(i): p for i, p in zip(block.insts, firsts)}
+    return None
+
+
 def _parameterize(block: Block) -> None:
+    block.labels = _labels(block)
     per_inst = []
     for inst in block.insts:
         slots: list = []
@@ -376,7 +433,7 @@ def _parameterize(block: Block) -> None:
     groups: dict[tuple, list] = {}
     order = []
     for k, (owner, key, _) in enumerate(rep):
-        if key == "#name":
+        if key == "#name" or (key == "#repeat" and block.kind != "sequence"):
             continue
         vector = tuple(_hashable(s[k][2]) for s in per_inst)
         if len(set(vector)) == 1:
@@ -390,15 +447,23 @@ def _parameterize(block: Block) -> None:
     exprs = {}
     channels = [entry_channels(inst) for inst in block.insts]
     shallow = _shallow_owners(block.insts[0])
+    owner_in = [_owner_channels(inst) for inst in block.insts]
     for vector in order:
         slots = groups[vector]
         rel = _relation(vector, params)
-        if rel is None and all(owner in shallow for owner, _ in slots):
+        widths = all(key.startswith(("filters", "units")) for _, key in slots)
+        if rel is None and widths and all(owner in shallow for owner, _ in slots):
             rel = _channel_relation(vector, channels)
+        if widths and (rel is None or "*" in rel):
+            k = rep.index(next(s for s in rep if (s[0], s[1]) == slots[0]))
+            local = [owner_in[j].get(per_inst[j][k][0]) for j in range(len(block.insts))]
+            prev = _channel_relation(vector, local, "prev")
+            if prev is not None and (rel is None or "//" in prev or prev == "$prev.channels"):
+                rel = prev
         if rel is not None:
             exprs[vector] = rel
             continue
-        base = slots[0][1]
+        base = "blocks" if slots[0][1] == "#repeat" else slots[0][1]
         pname = base if base not in names_used else _unique(base, names_used)
         names_used.add(pname)
         values = [_unhash(v) for v in vector]
@@ -418,7 +483,7 @@ def _parameterize(block: Block) -> None:
 
 def _describe_inner(inst, prefix, slots):
     """Slots of an instance as its block body sees it: names relative to the instance's own prefix."""
-    if isinstance(inst, Run):
+    if isinstance(inst, (Run, Group)):
         for x in inst.items:
             describe(x, prefix, slots)
     elif isinstance(inst, Residual):
@@ -462,23 +527,51 @@ def _shallow_owners(inst) -> set:
     """Slot owners whose expressions see the block's input as `in` (not a nested structure's)."""
     if isinstance(inst, Run):
         return {id(x.node) for x in inst.items}
+    if isinstance(inst, Group):
+        return {id(x.node) if isinstance(x, Layer) else id(x) for x in inst.items}
     items = (inst.body + (inst.shortcut or [])) if isinstance(inst, Residual) else [x for p in inst.paths for x in p]
     return {id(x.node) if isinstance(x, Layer) else id(x) for x in items} | {id(inst)}
 
 
-def _channel_relation(vector, channels) -> str | None:
-    """`$in.channels`, `$6 * in.channels` or `$in.channels // 2` when the values follow the input width."""
+def _owner_channels(inst) -> dict:
+    """id of each slot owner inside `inst` → the channels of the tensor it takes (`prev` in its body)."""
+    out = {}
+
+    def visit(x):
+        if isinstance(x, Layer):
+            if x.node.in_shapes and x.node.in_shapes[0]:
+                out[id(x.node)] = x.node.in_shapes[0][-1]
+        elif isinstance(x, Call):
+            out[id(x)] = entry_channels(x.insts[0])
+        elif isinstance(x, (Run, Group)):
+            for y in x.items:
+                visit(y)
+        elif isinstance(x, Residual):
+            for y in x.body + (x.shortcut or []):
+                visit(y)
+        elif isinstance(x, Branches):
+            for p in x.paths:
+                for y in p:
+                    visit(y)
+
+    visit(inst)
+    return out
+
+
+def _channel_relation(vector, channels, name: str = "in") -> str | None:
+    """`$in.channels`, `$6 * in.channels` or `$in.channels // 2` when the values follow the input width
+    (`name` prev: the width of the layer's own input)."""
     if None in channels or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in vector):
         return None
     if all(v % c == 0 for v, c in zip(vector, channels)):
         ratios = {v // c for v, c in zip(vector, channels)}
         if len(ratios) == 1:
             k = ratios.pop()
-            return "$in.channels" if k == 1 else f"${k} * in.channels"
+            return f"${name}.channels" if k == 1 else f"${k} * {name}.channels"
     if all(c % v == 0 for v, c in zip(vector, channels)):
         ratios = {c // v for v, c in zip(vector, channels)}
         if len(ratios) == 1:
-            return f"$in.channels // {ratios.pop()}"
+            return f"${name}.channels // {ratios.pop()}"
     return None
 
 
@@ -536,6 +629,108 @@ def _kind(v) -> str:
     if isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
         return "intlist"
     return "other"
+
+
+def _best_sequence_pattern(items, taken) -> Block | None:
+    """The most line-saving run of 2–5 consecutive items, at least one a block call, that recurs (block
+    calls compare by block, not by arguments or repeat count) in the bodies outside block instances."""
+    def key_of(x):
+        if isinstance(x, Call):
+            return ("C", x.block.name)
+        if isinstance(x, Layer) and x.node.op != "input":
+            return ("L", x.node.op)
+        return None
+
+    def plain(body, k):
+        x = body[k]
+        return key_of(x) is not None and (not isinstance(x, Layer) or k == 0 or x.node.inputs == [body[k - 1].out])
+
+    found = list(_outer_bodies(items))
+    best = None
+    for length in (5, 4, 3, 2):
+        counts: dict[tuple, list] = {}
+        for body in found:
+            k, last = 0, {}
+            while k + length <= len(body):
+                window = body[k:k + length]
+                if all(plain(body, k + j) for j in range(length)) and any(
+                        isinstance(x, Call) and x.block.kind == "structure" for x in window):
+                    key = tuple(key_of(x) for x in window)
+                    if last.get(key, -1) <= k and not _periodic(key):
+                        clean = _clean_cut(body, k, k + length)
+                        counts.setdefault(key, []).append(clean)
+                        last[key] = k + length
+                k += 1
+        for key, cleans in counts.items():
+            occ = len(cleans)
+            score = occ * (length - 1) - (length + 1)
+            rank = (all(cleans), score, occ, -length)
+            if occ >= 2 and score > 0 and (best is None or rank > best[0]):
+                best = (rank, key, length)
+    if best is None:
+        return None
+    _, key, length = best
+    groups = []
+    for body in found:
+        k, out = 0, []
+        while k < len(body):
+            window = body[k:k + length]
+            if len(window) == length and all(plain(body, k + j) for j in range(length)) \
+                    and tuple(key_of(x) for x in window) == key:
+                groups.append(Group(list(window)))
+                out.append(groups[-1])
+                k += length
+            else:
+                out.append(body[k])
+                k += 1
+        body[:] = out
+    block = Block(_unique(_sequence_name(groups), taken), "sequence", groups)
+    for g in groups:
+        block.calls.append(Call(block, [g]))
+    calls = {id(c.insts[0]): c for c in block.calls}
+    for body in found:
+        body[:] = [calls.get(id(x), x) for x in body]
+    return block
+
+
+def _group_key(item) -> str | None:
+    """The first number-carrying token of an item's Keras name (conv2_block1 → conv2, block_1_pad → 1)."""
+    p = instance_prefix(item, "")
+    return next((t for t in p.split("_") if any(c.isdigit() for c in t)), None) if p else None
+
+
+def _clean_cut(body, start, end) -> bool:
+    """Whether the window body[start:end] starts and ends where the Keras names change group."""
+    first, last = _group_key(body[start]), _group_key(body[end - 1])
+    ok_start = first is None or start == 0 or _group_key(body[start - 1]) != first
+    ok_end = last is None or end == len(body) or _group_key(body[end]) != last
+    return ok_start and ok_end
+
+
+def _periodic(key: tuple) -> bool:
+    """(a, b, a, b) is (a, b) twice: the shorter pattern is the stage."""
+    n = len(key)
+    return any(n % p == 0 and key == key[:p] * (n // p) for p in range(1, n))
+
+
+def _sequence_name(groups) -> str:
+    import re
+
+    prefixes = [instance_prefix(g, "") for g in groups]
+    if all(prefixes) and len(set(prefixes)) == len(prefixes):
+        names = {re.sub(r"\d+", "", p).strip("_") for p in prefixes}
+        if len(names) == 1 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", next(iter(names))):
+            return names.pop() + "_stage"
+    return "stage"
+
+
+def _outer_bodies(items):
+    """The bodies not inside a block instance: the model and the structures written out in it."""
+    yield items
+    for item in items:
+        if not isinstance(item, (Call, Run, Group)):
+            for sub in _sub_bodies(item):
+                yield from _outer_bodies(sub)
 
 
 # ---- repeat ------------------------------------------------------------------------------------------------

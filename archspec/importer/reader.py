@@ -287,7 +287,6 @@ def _same(a, b) -> bool:
 
 def _check_rest(cls, cfg, op, attrs, name, warnings):
     """The attributes give back the layer's config, and nothing else in it differs from a default layer."""
-    import keras
 
     kwargs = op.keras_kwargs(attrs) if op.name != "scaled_add" else {"scale": attrs.scale}
     for k, v in kwargs.items():
@@ -303,9 +302,8 @@ def _check_rest(cls, cfg, op, attrs, name, warnings):
                 raise _Problem(f"its {k}={cfg.get(k)!r} comes out as {v!r} in archspec (an importer bug)")
     if cls in ("CustomScaleLayer", "ScaledAdd"):
         return
-    try:
-        reference = getattr(keras.layers, cls)(**kwargs).get_config()
-    except Exception:                                      # noqa: BLE001  (unusual arguments: compare nothing)
+    reference = _reference_config(cls, repr(sorted(kwargs.items())), kwargs)
+    if reference is None:
         return
     for k, v in cfg.items():
         if k in IGNORED or k in kwargs or k.endswith("_initializer") or k == "per_position":
@@ -318,6 +316,21 @@ def _check_rest(cls, cfg, op, attrs, name, warnings):
             warnings.append(f"layer '{name}': {k} is not part of the spec (dropped)")
             continue
         raise _Problem(f"its setting {k}={v!r} (default {reference[k]!r}) has no archspec attribute")
+
+
+_REFERENCE: dict = {}
+
+
+def _reference_config(cls: str, key: str, kwargs: dict) -> dict | None:
+    """The config of a layer built from `kwargs` alone (cached: models repeat the same layers)."""
+    import keras
+
+    if (cls, key) not in _REFERENCE:
+        try:
+            _REFERENCE[(cls, key)] = getattr(keras.layers, cls)(**kwargs).get_config()
+        except Exception:                                  # noqa: BLE001  (unusual arguments: compare nothing)
+            _REFERENCE[(cls, key)] = None
+    return _REFERENCE[(cls, key)]
 
 
 # ---- layers that are not plain Keras layers ---------------------------------------------------------

@@ -131,6 +131,8 @@ class Namer:
     def entry(self, e: Entry) -> None:
         """Fix `e.name` (already the wanted name or None) and reserve what the expander will."""
         count = e.repeat or 1
+        if isinstance(count, str):              # `repeat: $blocks`: the count differs per call, reserve widely
+            count = 99
         if e.name is not None and count == 1:
             e.name = self.explicit(e.name)
             return
@@ -267,10 +269,15 @@ class Writer:
                 args[pname] = self.subst[(id(call), pname)]
             elif param.required or call.args[pname] != param.default:
                 args[pname] = call.args[pname]
+        repeat = self.subst.get((id(call), "#repeat"), call.repeat if call.repeat > 1 else None)
         if id(call) in self.names_override:
             name = self.names_override[id(call)] if self.keep else None
-            return Entry(block.name, args, name, repeat=call.repeat if call.repeat > 1 else None)
-        names = [instance_prefix(inst, prefix) for inst in call.insts] if self.keep else []
+            return Entry(block.name, args, name, repeat=repeat)
+        if block.labels is not None:
+            names = [strip(block.labels[id(inst)], prefix) for inst in call.insts] if self.keep else []
+        else:
+            names = [] if block.kind == "sequence" or not self.keep else \
+                [instance_prefix(inst, prefix) for inst in call.insts]
         comment = None
         if call.repeat == 1:
             name = names[0] if names else None
@@ -302,13 +309,13 @@ def repeat_name(names: list[str]) -> tuple[str | None, str | None]:
 
 def op_entry_nodes(items) -> list[KNode]:
     """The nodes written as op entries (not the merges and activations that structures create)."""
-    from .factor import Call, Run
+    from .factor import Call, Group, Run
 
     out = []
     for item in items:
         if isinstance(item, Call):
             out += op_entry_nodes(item.insts)
-        elif isinstance(item, Run):
+        elif isinstance(item, (Run, Group)):
             out += op_entry_nodes(item.items)
         elif isinstance(item, Layer):
             out.append(item.node)

@@ -14,7 +14,9 @@ as a string), and the whole text is parsed back and compared with the data it wa
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import yaml
 
@@ -106,8 +108,15 @@ def _dq(v: str) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORDS = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"}
+
+
+@lru_cache(maxsize=4096)
 def _reads_back(text: str, value: str | None = None) -> bool:
     value = text if value is None else value
+    if text == value and _PLAIN.fullmatch(text) and text.lower() not in _WORDS:
+        return True
     try:
         return (yaml.safe_load(f"k: {text}") == {"k": value} and yaml.safe_load(f"{{k: {text}}}") == {"k": value}
                 and yaml.safe_load(f"[{text}]") == [value])
