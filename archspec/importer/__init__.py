@@ -52,8 +52,26 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
         blocks = factor_tree(tree)
     text = write_document(tree, blocks, keep_names=keep_names, source=source, name=kg.name,
                           params=model.count_params())
+    text = _accept_warnings(text, kg.name)
     stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0)
     return Imported(text, kg, list(kg.warnings), stats)
+
+
+def _accept_warnings(text: str, name: str) -> str:
+    """Load the spec (which checks it) and accept the design warnings the Keras model has as it is
+    (ResNet's conv biases before batch norm), so that `archspec check` on a faithful import is quiet."""
+    import archspec
+
+    spec = archspec.load_text(text, f"{name}.yaml")
+    codes = sorted({w.code for w in spec.warnings})
+    if not codes:
+        return text
+    counts = {c: sum(w.code == c for w in spec.warnings) for c in codes}
+    note = ", ".join(f"{c} ({n} place{'s' if n > 1 else ''})" for c, n in counts.items())
+    lines = text.split("\n")
+    at = next(k for k, line in enumerate(lines) if line.startswith("inputs:"))
+    lines[at:at] = [f"# archspec check warns about the Keras model as it is: {note}", f"ignore_warnings: [{', '.join(codes)}]"]
+    return "\n".join(lines)
 
 
 def load_keras_model(target: str, args: dict | None = None):

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..ops import REGISTRY
-from .structure import Branches, Layer, Residual, Tree
+from .structure import Branches, Layer, Residual, Tree, Wired
 from .writer import common_prefix, full_attrs, strip
 
 WEIGHTED = {"conv2d", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose", "dense"}
@@ -187,8 +187,12 @@ run_prefix = instance_prefix
 def factor_tree(tree: Tree, keep_names: bool = True) -> Factored:
     blocks: list[Block] = []
     taken = set(REGISTRY) | {"sequence", "branches", "residual"}
+    _WIRED_LISTS.clear()
+    _WIRED_LISTS.update(id(w.items) for body in bodies(tree.items) for w in body if isinstance(w, Wired))
+    users = tree.graph.consumers()
+    single = {n for n, u in users.items() if len(u) == 1 and n not in tree.graph.outputs}
     for _ in range(4):                                   # micro blocks, best first
-        block = _best_run_pattern(tree.items, taken)
+        block = _best_run_pattern(tree.items, taken, single)
         if block is None:
             break
         _parameterize(block)
@@ -226,17 +230,23 @@ def _sub_bodies(item):
         return [b for inst in item.insts for b in _sub_bodies(inst)]
     if isinstance(item, Group):
         return [b for x in item.items for b in _sub_bodies(x)]
+    if isinstance(item, Wired):
+        return [item.items]
     return []
 
 
 def _plain(body, k) -> bool:
+    """A layer that takes the previous item's output (a wired list's first layer may take anything)."""
     item = body[k]
     if not isinstance(item, Layer) or item.node.op not in WEIGHTED | HELPERS:
         return False
-    return k == 0 or item.node.inputs == [body[k - 1].out]
+    return item.node.inputs == [body[k - 1].out] if k else id(body) not in _WIRED_LISTS
 
 
-def _best_run_pattern(items, taken) -> Block | None:
+_WIRED_LISTS: set = set()          # ids of Wired.items lists, refreshed by factor_tree
+
+
+def _best_run_pattern(items, taken, single: set) -> Block | None:
     best = None
     all_bodies = list(bodies(items))
     for length in (4, 3, 2):
@@ -246,7 +256,8 @@ def _best_run_pattern(items, taken) -> Block | None:
             last_end: dict[tuple, int] = {}
             while k + length <= len(body):
                 window = body[k:k + length]
-                if all(_plain(body, k + j) for j in range(length)):
+                if all(_plain(body, k + j) for j in range(length)) and all(
+                        x.node.name in single for x in window[:-1]):
                     key = tuple(x.node.op for x in window)
                     if _unit(key) and last_end.get(key, -1) <= k:
                         counts.setdefault(key, []).append((id(body), k))
@@ -266,7 +277,7 @@ def _best_run_pattern(items, taken) -> Block | None:
         while k < len(body):
             window = body[k:k + length]
             if len(window) == length and all(_plain(body, k + j) for j in range(length)) \
-                    and tuple(x.node.op for x in window) == key:
+                    and all(x.node.name in single for x in window[:-1]) and tuple(x.node.op for x in window) == key:
                 run = Run(list(window))
                 out.append(run)
                 insts.append(run)
@@ -408,6 +419,9 @@ def _labels(block: Block) -> dict | None:
             firsts.append(m.group(1) if m else "")
         if all(firsts) and len(set(firsts)) == len(firsts):
             return {id(i): p for i, p in zip(block.insts, firsts)}
+    firsts = [next((n.name for n in nodes_of(i) if not n.auto), "") for i in block.insts]
+    if all(firsts) and len(set(firsts)) == len(firsts):      # NASNet: separable_conv_1_reduction_left1_stem_1
+        return {id(i): p for i, p in zip(block.insts, firsts)}
     return None
 
 
@@ -643,7 +657,9 @@ def _best_sequence_pattern(items, taken) -> Block | None:
 
     def plain(body, k):
         x = body[k]
-        return key_of(x) is not None and (not isinstance(x, Layer) or k == 0 or x.node.inputs == [body[k - 1].out])
+        if key_of(x) is None or id(body) in _WIRED_LISTS:
+            return False                                 # (a stage never starts inside wired layers)
+        return not isinstance(x, Layer) or k == 0 or x.node.inputs == [body[k - 1].out]
 
     found = list(_outer_bodies(items))
     best = None

@@ -29,8 +29,9 @@ INPUT_DTYPES = ("float32", "float16", "bfloat16", "int32", "uint8")
 OP_OF_CLASS = {op.keras_class: name for name, op in REGISTRY.items() if name != "input"}
 OP_OF_CLASS.update({"CustomScaleLayer": "scaled_add", "ScaledAdd": "scaled_add", "InputLayer": "input"})
 HINTS = {
-    "Normalization": "archspec has no feature-wise (mean/variance) normalization op; build the model without "
-                     "its preprocessing (e.g. include_preprocessing=False) and normalize the data instead",
+    "Normalization": "archspec has no feature-wise (mean/variance) normalization op; build the model without this "
+                     "preprocessing layer (EfficientNetV2, ConvNeXt: include_preprocessing=False) and normalize "
+                     "the data instead",
     "LayerScale": "a learned per-channel scale (ConvNeXt) has no archspec op",
     "StochasticDepth": "stochastic depth has no archspec op",
     "Sequential": "a model nested as a layer; archspec specs are flat — build the outer model from its layers",

@@ -57,11 +57,16 @@ class Branches:
 
 @dataclass
 class Wired:
-    nodes: list[KNode]            # topological order; the last is the segment's exit
+    items: list                   # Layer items in topological order (the last is the segment's exit);
+                                  # factoring may replace runs of them by block calls
 
     @property
     def out(self) -> str:
-        return self.nodes[-1].name
+        return self.items[-1].out
+
+    @property
+    def nodes(self) -> list[KNode]:
+        return list(walk(self.items))
 
 
 @dataclass
@@ -165,7 +170,33 @@ class _Builder:
 
     def _wired(self, seg: list[str]) -> Wired:
         self.stats["wired"] += 1
-        return Wired([self.kg.nodes[n] for n in seg])
+        return Wired([Layer(self.kg.nodes[n]) for n in chain_first(seg, self.kg)])
+
+
+def chain_first(seg: list[str], kg: KGraph) -> list[str]:
+    """A topological order of `seg` that follows chains: after a layer, the next is one that takes it as
+    its first input when one is ready, so wired layers need `from:` only where a chain really forks."""
+    inside = set(seg)
+    waiting = {n: sum(1 for i in set(kg.nodes[n].inputs) if i in inside) for n in seg}
+    users: dict[str, list[str]] = {n: [] for n in seg}
+    for n in seg:
+        for i in set(kg.nodes[n].inputs):
+            if i in inside:
+                users[i].append(n)
+    pos = {n: k for k, n in enumerate(seg)}
+    ready = sorted((n for n in seg if waiting[n] == 0), key=pos.__getitem__)
+    order = []
+    while ready:
+        last = order[-1] if order else None
+        pick = next((n for n in ready if kg.nodes[n].inputs[:1] == [last]), ready[0]) if last else ready[0]
+        ready.remove(pick)
+        order.append(pick)
+        for u in users[pick]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+        ready.sort(key=pos.__getitem__)
+    return order
 
 
 def _size(items) -> int:
@@ -200,8 +231,11 @@ def walk(items):
     for item in items:
         if isinstance(item, Layer):
             yield item.node
+        elif hasattr(item, "insts"):             # a block call (archspec.importer.factor.Call)
+            for inst in item.insts:
+                yield from walk(inst.items if hasattr(inst, "items") else [inst])
         elif isinstance(item, Wired):
-            yield from item.nodes
+            yield from walk(item.items)
         elif isinstance(item, Residual):
             yield from walk(item.body)
             if item.shortcut:

@@ -224,8 +224,8 @@ class Writer:
         elif isinstance(item, Layer):
             yield self.layer_entry(item.node, prefix), item.node.name, list(item.node.inputs), item.node
         elif isinstance(item, Wired):
-            for node in item.nodes:
-                yield self.layer_entry(node, prefix), node.name, list(node.inputs), node
+            for sub in item.items:
+                yield from self.item_entries(sub, prev, prefix)
         elif isinstance(item, Residual):
             yield self.residual(item, prev, prefix), item.out, None, None
         elif isinstance(item, Branches):
@@ -320,7 +320,7 @@ def op_entry_nodes(items) -> list[KNode]:
         elif isinstance(item, Layer):
             out.append(item.node)
         elif isinstance(item, Wired):
-            out.extend(item.nodes)
+            out += op_entry_nodes(item.items)
         elif isinstance(item, Residual):
             out += op_entry_nodes(item.body) + op_entry_nodes(item.shortcut or [])
         elif isinstance(item, Branches):
