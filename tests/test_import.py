@@ -252,3 +252,14 @@ def test_resnet50_spec_is_short_and_uses_blocks():
     assert text.count("\n") < 70
     assert "conv_block_proj:" in text and "$4 * filters" in text and "$in.channels // 4" in text
     assert "conv_stage: {filters: 256, blocks: 5, name: conv4}" in text
+
+
+def test_a_factoring_mistake_falls_back_to_the_spec_without_blocks(monkeypatch):
+    """Every import is matched against the Keras graph before it is returned; a factored spec that does
+    not reproduce the model (here: a width relation made wrong on purpose) is replaced by the flat one."""
+    from archspec.importer import factor, import_keras
+
+    monkeypatch.setattr(factor, "_width_relation", lambda vector, block_in, local: "$in.channels + 1")
+    result = import_keras(_model("MobileNetV2", alpha=0.35, input_shape=(32, 32, 3)))
+    assert "blocks:" not in result.text and "residual:" in result.text
+    assert any("written without blocks" in w for w in result.warnings)

@@ -38,31 +38,61 @@ def from_keras(model, *, name: str | None = None, factor: bool = True, keep_name
 
 def import_keras(model, *, name: str | None = None, factor: bool = True, keep_names: bool = True,
                  source: str | None = None) -> Imported:
-    from .document import write_document
+    """Like :func:`from_keras`, with the graph read, warnings and statistics.
+
+    Every result is checked before it is returned: the spec is loaded and its graph matched with the
+    Keras graph node for node (:func:`verify.match`: op, attributes, wiring). Should block factoring
+    ever produce a spec that fails this, the spec is written again without blocks (with a warning);
+    should that fail too, the importer has a bug and says so."""
     from .structure import build_tree
 
     kg = read_model(model)
     if name:
         kg.name = name
-    tree = build_tree(kg)
+    warnings = list(kg.warnings)
+    try:
+        text, stats = _write(kg, build_tree(kg), factor, keep_names, source, model.count_params())
+    except _Mismatch as exc:
+        if not factor:
+            raise AssertionError(f"importer bug: the spec written for '{kg.name}' does not reproduce it: {exc}") from None
+        warnings.append(f"block factoring gave a spec that does not reproduce the model ({exc}); "
+                        "it is written without blocks — please report this")
+        text, stats = _write(kg, build_tree(kg), False, keep_names, source, model.count_params())
+    return Imported(text, kg, warnings, stats)
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _write(kg, tree, factor, keep_names, source, params) -> tuple[str, dict]:
+    import archspec
+    from archspec.errors import SpecError
+
+    from .document import write_document
+    from .verify import RoundTripError, match
+
     blocks = None
     if factor:
         from .factor import factor_tree
 
         blocks = factor_tree(tree)
-    text = write_document(tree, blocks, keep_names=keep_names, source=source, name=kg.name,
-                          params=model.count_params())
-    text = _accept_warnings(text, kg.name)
+    text = write_document(tree, blocks, keep_names=keep_names, source=source, name=kg.name, params=params)
+    try:
+        spec = archspec.load_text(text, f"{kg.name}.yaml")
+        match(spec.graph, kg)
+    except SpecError as exc:
+        raise _Mismatch("; ".join(f"{d.loc}: {d.message}" for d in exc.diagnostics[:3])) from None
+    except RoundTripError as exc:
+        raise _Mismatch(str(exc)) from None
+    text = _accept_warnings(text, spec)
     stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0)
-    return Imported(text, kg, list(kg.warnings), stats)
+    return text, stats
 
 
-def _accept_warnings(text: str, name: str) -> str:
-    """Load the spec (which checks it) and accept the design warnings the Keras model has as it is
-    (ResNet's conv biases before batch norm), so that `archspec check` on a faithful import is quiet."""
-    import archspec
-
-    spec = archspec.load_text(text, f"{name}.yaml")
+def _accept_warnings(text: str, spec) -> str:
+    """Accept the design warnings the Keras model has as it is (ResNet's conv biases before batch norm),
+    so that `archspec check` on a faithful import is quiet; a comment says which."""
     codes = sorted({w.code for w in spec.warnings})
     if not codes:
         return text
@@ -70,7 +100,8 @@ def _accept_warnings(text: str, name: str) -> str:
     note = ", ".join(f"{c} ({n} place{'s' if n > 1 else ''})" for c, n in counts.items())
     lines = text.split("\n")
     at = next(k for k, line in enumerate(lines) if line.startswith("inputs:"))
-    lines[at:at] = [f"# archspec check warns about the Keras model as it is: {note}", f"ignore_warnings: [{', '.join(codes)}]"]
+    lines[at:at] = [f"# archspec check warns about the Keras model as it is: {note}",
+                    f"ignore_warnings: [{', '.join(codes)}]"]
     return "\n".join(lines)
 
 

@@ -360,9 +360,15 @@ def _structure_blocks(items, taken) -> list[Block]:
 
 
 def _stem(item) -> str | None:
-    """The instance's Keras name without its number tokens: block17_3 → block17, conv2_block1 → itself."""
+    """What kind of block the instance's Keras name says it is: its name without number tokens and without
+    numbers inside it (stage and block indices), keeping a number that ends it: block17_3 → block17,
+    block8_1 → block8, conv2_block1 → conv_block1 (so the conv2… and conv3… blocks stay one kind)."""
+    import re
+
     p = instance_prefix(item, "")
-    return "_".join(t for t in p.split("_") if not t.isdigit()) or None if p else None
+    if not p:
+        return None
+    return re.sub(r"\d+(?=\D)", "", "_".join(t for t in p.split("_") if not t.isdigit())) or None
 
 
 def _split_by_stem(insts) -> list[list]:
@@ -444,7 +450,10 @@ def _parameterize(block: Block) -> None:
         if key == "#name":
             vals = {s[k][2] for s in named}
             block.names[owner] = value if len(vals) == 1 else None
-    groups: dict[tuple, list] = {}
+    channels = [entry_channels(inst) for inst in block.insts]
+    shallow = _shallow_owners(block.insts[0])
+    owner_in = [_owner_channels(inst) for inst in block.insts]
+    groups: dict[tuple, list] = {}                 # (kind of slot, values) → slots sharing one parameter
     order = []
     for k, (owner, key, _) in enumerate(rep):
         if key == "#name" or (key == "#repeat" and block.kind != "sequence"):
@@ -452,40 +461,29 @@ def _parameterize(block: Block) -> None:
         vector = tuple(_hashable(s[k][2]) for s in per_inst)
         if len(set(vector)) == 1:
             continue
-        if vector not in groups:
-            groups[vector] = []
-            order.append(vector)
-        groups[vector].append((owner, key))
+        if key.startswith(("filters", "units")):   # a width may follow the input's: $in.channels // 4
+            local = [owner_in[j].get(per_inst[j][k][0]) for j in range(len(block.insts))]
+            rel = _width_relation(vector, channels if owner in shallow else None, local)
+            if rel is not None:
+                block.subst[(owner, key)] = rel
+                continue
+        group = ("blocks" if key == "#repeat" else key, vector)
+        if group not in groups:
+            groups[group] = []
+            order.append(group)
+        groups[group].append((owner, key))
     names_used: set = set()
     params = {}
-    exprs = {}
-    channels = [entry_channels(inst) for inst in block.insts]
-    shallow = _shallow_owners(block.insts[0])
-    owner_in = [_owner_channels(inst) for inst in block.insts]
-    for vector in order:
-        slots = groups[vector]
+    for group in order:
+        base, vector = group
         rel = _relation(vector, params)
-        widths = all(key.startswith(("filters", "units")) for _, key in slots)
-        if rel is None and widths and all(owner in shallow for owner, _ in slots):
-            rel = _channel_relation(vector, channels)
-        if widths and (rel is None or "*" in rel):
-            k = rep.index(next(s for s in rep if (s[0], s[1]) == slots[0]))
-            local = [owner_in[j].get(per_inst[j][k][0]) for j in range(len(block.insts))]
-            prev = _channel_relation(vector, local, "prev")
-            if prev is not None and (rel is None or "//" in prev or prev == "$prev.channels"):
-                rel = prev
-        if rel is not None:
-            exprs[vector] = rel
-            continue
-        base = "blocks" if slots[0][1] == "#repeat" else slots[0][1]
-        pname = base if base not in names_used else _unique(base, names_used)
-        names_used.add(pname)
-        values = [_unhash(v) for v in vector]
-        params[pname] = Param(pname, values)
-        exprs[vector] = f"${pname}"
-    for vector in order:
-        for owner, key in groups[vector]:
-            block.subst[(owner, key)] = exprs[vector]
+        if rel is None:
+            pname = base if base not in names_used else _unique(base, names_used)
+            names_used.add(pname)
+            params[pname] = Param(pname, [_unhash(v) for v in vector])
+            rel = f"${pname}"
+        for owner, key in groups[group]:
+            block.subst[(owner, key)] = rel
     for p in params.values():
         _declare(p)
     block.params = params
@@ -587,6 +585,16 @@ def _channel_relation(vector, channels, name: str = "in") -> str | None:
         if len(ratios) == 1:
             return f"${name}.channels // {ratios.pop()}"
     return None
+
+
+def _width_relation(vector, block_in, local) -> str | None:
+    """A width as a function of the block's input (`in`, when the layer sees it) or of the layer's own
+    input (`prev`, only as a reduction such as DenseNet's compression or a squeeze-excite bottleneck)."""
+    rel = _channel_relation(vector, block_in) if block_in is not None else None
+    prev = _channel_relation(vector, local, "prev")
+    if prev is not None and "//" in prev and (rel is None or "*" in rel):
+        return prev
+    return rel
 
 
 def _relation(vector, params) -> str | None:
