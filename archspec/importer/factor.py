@@ -360,15 +360,18 @@ def _structure_blocks(items, taken) -> list[Block]:
 
 
 def _stem(item) -> str | None:
-    """What kind of block the instance's Keras name says it is: its name without number tokens and without
-    numbers inside it (stage and block indices), keeping a number that ends it: block17_3 → block17,
-    block8_1 → block8, conv2_block1 → conv_block1 (so the conv2… and conv3… blocks stay one kind)."""
+    """What kind of block the instance's Keras name says it is, without its index: a number token is the
+    index (block17_3 → block17, block_2 → block), else a number ending the name is (conv2_block1 →
+    conv2_block); numbers inside the name (stage indices) go too (conv2_block → conv_block)."""
     import re
 
     p = instance_prefix(item, "")
     if not p:
         return None
-    return re.sub(r"\d+(?=\D)", "", "_".join(t for t in p.split("_") if not t.isdigit())) or None
+    tokens = p.split("_")
+    kept = [t for t in tokens if not t.isdigit()]
+    stem = "_".join(kept) if len(kept) < len(tokens) else re.sub(r"\d+$", "", p)
+    return re.sub(r"\d+(?=\D)", "", stem) or None
 
 
 def _split_by_stem(insts) -> list[list]:
