@@ -193,6 +193,9 @@ def test_shared_layers_and_open_shapes_are_refused():
     b = keras.Input((None, None, 3))
     with pytest.raises(UnsupportedModel, match="not fixed"):
         from_keras(keras.Model(b, layers.Conv2D(2, 3)(b)))
+    c = keras.Input((3, 8, 8))
+    with pytest.raises(UnsupportedModel, match="channels_first"):
+        from_keras(keras.Model(c, layers.Conv2D(2, 3, data_format="channels_first")(c)))
 
 
 def test_cli_writes_the_spec_and_reports_unsupported_layers(tmp_path, capsys):
@@ -265,9 +268,9 @@ def test_resnet50_spec_is_short_and_uses_blocks():
 def test_a_factoring_mistake_falls_back_to_the_spec_without_blocks(monkeypatch):
     """Every import is matched against the Keras graph before it is returned; a factored spec that does
     not reproduce the model (here: a width relation made wrong on purpose) is replaced by the flat one."""
-    from archspec.importer import factor, import_keras
+    from archspec.importer import import_keras, params
 
-    monkeypatch.setattr(factor, "_width_relation", lambda vector, block_in, local: "$in.channels + 1")
+    monkeypatch.setattr(params, "_width_relation", lambda vector, block_in, local: "$in.channels + 1")
     result = import_keras(_model("MobileNetV2", alpha=0.35, input_shape=(32, 32, 3)))
     assert "blocks:" not in result.text and "residual:" in result.text
     assert any("written without blocks" in w for w in result.warnings)

@@ -45,7 +45,7 @@ def declaration(param):
 
 
 def block_definitions(factored, writer) -> list[tuple[str, BlockText]]:
-    from .factor import Group, Run, instance_prefix
+    from .units import Group, Run, instance_prefix
 
     out = []
     for block in factored.defs:
@@ -72,7 +72,7 @@ def block_definitions(factored, writer) -> list[tuple[str, BlockText]]:
 
 def _entry_of(item) -> str:
     """The node a structure starts from: the input of its first layer."""
-    from .factor import nodes_of
+    from .units import nodes_of
 
     inside = {n.name for n in nodes_of(item)}
     for n in nodes_of(item):

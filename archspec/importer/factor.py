@@ -1,26 +1,26 @@
-"""Repeated structures → parameterized blocks, consecutive equal calls → `repeat`.
+"""Find what repeats: runs of layers, structures and stages become blocks; equal consecutive calls `repeat`.
 
-Every candidate (a residual or branches structure, or a short run of layers such as conv → batch norm
-→ activation) is boiled down to a *skeleton* — the ops and the shape of the structure, no attribute
-values — and a list of *slots*, the attribute values in a fixed traversal order. Candidates with the
-same skeleton are instances of one block. Slot by slot across the instances: a value all instances
-share stays a constant in the block body; values that vary become parameters (slots that vary alike
-share one; a slot that is always an integer multiple of another becomes `$4 * filters`); a value most
-instances share becomes the parameter's default, so calls pass only what differs.
+Every candidate is reduced to a skeleton and slots (:mod:`.units`); candidates with equal skeletons are
+instances of one block, whose parameters come from comparing their slots (:mod:`.params`). Three passes:
 
-Runs of layers ("micro" blocks) are found first, in every body: the most covering pattern of 2–4
-consecutive plain layers holding one conv/dense layer plus normalization, activation or padding, seen at
-least three times. Structures are grouped top-down: the outermost structure whose skeleton recurs becomes
-a block; structures inside it are written once, in its body.
+1. *Micro blocks*, in every body: the most line-saving pattern of 2–4 consecutive plain layers made of one
+   conv/dense layer with normalization, activation or padding after it (conv → bn → relu) or before it
+   (bn → relu → conv), seen at least three times; up to four such patterns.
+2. *Structure blocks*: a residual or branches structure whose skeleton recurs, outermost first (the
+   structures inside a block are written once, in its body); instances whose Keras names say they are
+   different kinds (block17_*, block8_*) are kept apart.
+3. *Stages*: a run of 2–5 block calls and layers, at least one a structure block, that recurs in the
+   bodies outside blocks — block calls compare by block, their repeat counts may differ and become a
+   parameter — preferring runs that start and end where the Keras names change group (conv2_… → conv3_…).
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 from ..ops import REGISTRY
+from .params import parameterize
 from .structure import Branches, Layer, Residual, Tree, Wired
-from .writer import common_prefix, full_attrs, strip
+from .units import Block, Call, Factored, Group, Run, bodies, describe, instance_prefix, sub_bodies, unique_name
 
 WEIGHTED = {"conv2d", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose", "dense"}
 HELPERS = {"batch_norm", "layer_norm", "activation", "relu", "zero_padding"}
@@ -30,161 +30,8 @@ SHORT = {"conv2d": "conv", "depthwise_conv2d": "dwconv", "separable_conv2d": "se
 STRUCTURE_KINDS = (Residual, Branches)
 
 
-@dataclass
-class Run:
-    """Consecutive plain layers that form one instance of a micro block."""
-    items: list
-
-    @property
-    def out(self) -> str:
-        return self.items[-1].out
-
-
-@dataclass
-class Group:
-    """Consecutive items (block calls and layers) that form one instance of a sequence block (a stage)."""
-    items: list
-
-    @property
-    def out(self) -> str:
-        return self.items[-1].out
-
-
-@dataclass
-class Call:
-    block: "Block"
-    insts: list                              # the instances it stands for (several with `repeat`)
-    args: dict = field(default_factory=dict)
-
-    @property
-    def out(self) -> str:
-        return self.insts[-1].out
-
-    @property
-    def repeat(self) -> int:
-        return len(self.insts)
-
-
-@dataclass
-class Param:
-    name: str
-    values: list                             # one per instance
-    default: object = None
-    required: bool = True
-    decl: object = None
-
-
-@dataclass
-class Block:
-    name: str
-    kind: str                                # "run" or "structure"
-    insts: list                              # every instance (Run or structure item)
-    params: dict = field(default_factory=dict)          # name → Param
-    subst: dict = field(default_factory=dict)           # (owner id in insts[0], key) → "$expr"
-    args_of: dict = field(default_factory=dict)         # id(inst) → {param: value}
-    names: dict = field(default_factory=dict)           # owner id in insts[0] → uniform name or None
-    calls: list = field(default_factory=list)           # the Call items standing for the instances
-    labels: dict | None = None                          # id(inst) → the call's name, if the names tell apart
-
-
-@dataclass
-class Factored:
-    defs: list[Block]
-
-    def definitions(self, writer):
-        from .blockdef import block_definitions
-
-        return block_definitions(self, writer)
-
-
-# ---- skeletons and slots -----------------------------------------------------------------------------
-def describe(item, prefix: str, out_slots: list) -> tuple:
-    """The skeleton of `item`; appends its slots (owner id, key, value) to `out_slots` in traversal order.
-    Key '#name' slots carry the name the owner would get under `prefix`."""
-    if isinstance(item, Layer):
-        node = item.node
-        for attr, v in full_attrs(node).items():
-            out_slots.append((id(node), attr, v))
-        out_slots.append((id(node), "#name", None if node.auto else strip(node.name, prefix)))
-        return ("L", node.op)
-    if isinstance(item, Run):
-        p = run_prefix(item, prefix)
-        inner = prefix + p + "_" if p else prefix
-        out_slots.append((id(item), "#name", p or None))
-        return ("U",) + tuple(describe(x, inner, out_slots) for x in item.items)
-    if isinstance(item, Call):
-        out_slots.append((id(item), "#name", call_name(item, prefix)))
-        out_slots.append((id(item), "#repeat", item.repeat))
-        for pname in item.block.params:
-            out_slots.append((id(item), pname, item.args[pname]))
-        return ("C", item.block.name)
-    if isinstance(item, Group):
-        p = instance_prefix(item, prefix)
-        inner = prefix + p + "_" if p else prefix
-        out_slots.append((id(item), "#name", p or None))
-        return ("S",) + tuple(describe(x, inner, out_slots) for x in item.items)
-    if isinstance(item, Residual):
-        p = instance_prefix(item, prefix)
-        inner = prefix + p + "_" if p else prefix
-        out_slots.append((id(item), "#name", p or None))
-        if item.merge.op == "scaled_add":
-            out_slots.append((id(item), "scale", item.merge.attrs.scale))
-        out_slots.append((id(item), "activation", item.act.attrs.activation if item.act else None))
-        body = tuple(describe(x, inner, out_slots) for x in item.body)
-        short = tuple(describe(x, inner, out_slots) for x in item.shortcut) if item.shortcut else None
-        return ("R", item.merge.op, body, short)
-    if isinstance(item, Branches):
-        p = instance_prefix(item, prefix)
-        inner = prefix + p + "_" if p else prefix
-        out_slots.append((id(item), "#name", p or None))
-        paths = tuple(tuple(describe(x, inner, out_slots) for x in path) for path in item.paths)
-        return ("B", item.merge.op, getattr(item.merge.attrs, "axis", None), paths)
-    return ("W", id(item))                    # wired layers never repeat as a block
-
-
-def call_name(call, prefix: str) -> str | None:
-    """The name a call gets: its instance's prefix, or for a repeat the stem of its instances' prefixes."""
-    import re
-
-    names = [instance_prefix(inst, prefix) for inst in call.insts]
-    if call.repeat == 1:
-        return names[0] or None
-    stems = {re.sub(r"_?\d+$", "", n) for n in names}
-    return stems.pop() or None if len(stems) == 1 else None
-
-
-def nodes_of(item):
-    from .structure import walk
-
-    if isinstance(item, Run):
-        return [x.node for x in item.items]
-    if isinstance(item, Group):
-        return [n for x in item.items for n in nodes_of(x)]
-    if isinstance(item, Call):
-        return [n for inst in item.insts for n in nodes_of(inst)]
-    if isinstance(item, (Residual, Branches)):
-        out = []
-        for x in (item.body + (item.shortcut or [])) if isinstance(item, Residual) else \
-                [x for p in item.paths for x in p]:
-            out += nodes_of(x)
-        out.append(item.merge)
-        if isinstance(item, Residual) and item.act:
-            out.append(item.act)
-        return out
-    return list(walk([item]))
-
-
-def instance_prefix(item, prefix: str) -> str:
-    if isinstance(item, Layer):
-        return "" if item.node.auto else strip(item.node.name, prefix)
-    return common_prefix([n.name for n in nodes_of(item) if not n.auto], prefix)
-
-
-run_prefix = instance_prefix
-
-
 # ---- the factoring -------------------------------------------------------------------------------------
-def factor_tree(tree: Tree, keep_names: bool = True) -> Factored:
+def factor_tree(tree: Tree) -> Factored:
     blocks: list[Block] = []
     taken = set(REGISTRY) | {"sequence", "branches", "residual"}
     _WIRED_LISTS.clear()
@@ -195,44 +42,22 @@ def factor_tree(tree: Tree, keep_names: bool = True) -> Factored:
         block = _best_run_pattern(tree.items, taken, single)
         if block is None:
             break
-        _parameterize(block)
+        parameterize(block)
         blocks.append(block)
         taken.add(block.name)
     for block in _structure_blocks(tree.items, taken):
-        _parameterize(block)
+        parameterize(block)
         blocks.append(block)
     _merge_repeats(tree.items)
     for _ in range(2):                                   # stages: runs of calls and layers that recur
         block = _best_sequence_pattern(tree.items, taken)
         if block is None:
             break
-        _parameterize(block)
+        parameterize(block)
         blocks.append(block)
         taken.add(block.name)
         _merge_repeats(tree.items)
     return Factored(blocks)
-
-
-def bodies(items):
-    """Every list of items in the tree (the top body, residual bodies and shortcuts, branch paths)."""
-    yield items
-    for item in items:
-        for sub in _sub_bodies(item):
-            yield from bodies(sub)
-
-
-def _sub_bodies(item):
-    if isinstance(item, Residual):
-        return [item.body] + ([item.shortcut] if item.shortcut else [])
-    if isinstance(item, Branches):
-        return [p for p in item.paths if p]
-    if isinstance(item, Call):
-        return [b for inst in item.insts for b in _sub_bodies(inst)]
-    if isinstance(item, Group):
-        return [b for x in item.items for b in _sub_bodies(x)]
-    if isinstance(item, Wired):
-        return [item.items]
-    return []
 
 
 def _plain(body, k) -> bool:
@@ -307,14 +132,9 @@ def _run_name(ops, insts, taken) -> str:
             parts.append(acts.pop() if len(acts) == 1 else "act")
         else:
             parts.append(SHORT.get(op, op))
-    return _unique("_".join(parts), taken)
+    return unique_name("_".join(parts), taken)
 
 
-def _unique(name: str, taken) -> str:
-    cand, k = name, 2
-    while cand in taken:
-        cand, k = f"{name}_{k}", k + 1
-    return cand
 
 
 def _structure_blocks(items, taken) -> list[Block]:
@@ -332,7 +152,7 @@ def _structure_blocks(items, taken) -> list[Block]:
             if isinstance(item, STRUCTURE_KINDS) and counts[skel[id(item)]] >= 2:
                 groups.setdefault(skel[id(item)], []).append(item)
             else:
-                for sub in _sub_bodies(item):
+                for sub in sub_bodies(item):
                     visit(sub)
 
     visit(items)
@@ -347,7 +167,7 @@ def _structure_blocks(items, taken) -> list[Block]:
             name = base
             if len(group) > 1 and _projects(block.insts[0]):
                 name = f"{base}_proj"
-            block.name = _unique(name, taken)
+            block.name = unique_name(name, taken)
             taken.add(block.name)
     calls = {}
     for block in blocks:
@@ -412,250 +232,6 @@ def _structure_name(insts) -> str:
     return f"{first.merge.op}_block"
 
 
-# ---- parameters -------------------------------------------------------------------------------------------
-def _labels(block: Block) -> dict | None:
-    """Names for the calls when the Keras names tell the instances apart: their common prefix, or for a
-    stage the number-carrying start of its first part's name (conv2_block… → conv2, block_1_expand → block_1)."""
-    import re
-
-    prefixes = [instance_prefix(i, "") for i in block.insts]
-    if all(prefixes) and len(set(prefixes)) == len(prefixes):
-        return {id(i): p for i, p in zip(block.insts, prefixes)}
-    if block.kind == "sequence":
-        firsts = []
-        for inst in block.insts:
-            m = re.match(r"(.*?\d+)(?:_|$)", instance_prefix(inst.items[0], ""))
-            firsts.append(m.group(1) if m else "")
-        if all(firsts) and len(set(firsts)) == len(firsts):
-            return {id(i): p for i, p in zip(block.insts, firsts)}
-    firsts = [next((n.name for n in nodes_of(i) if not n.auto), "") for i in block.insts]
-    if all(firsts) and len(set(firsts)) == len(firsts):      # NASNet: separable_conv_1_reduction_left1_stem_1
-        return {id(i): p for i, p in zip(block.insts, firsts)}
-    return None
-
-
-def _parameterize(block: Block) -> None:
-    block.labels = _labels(block)
-    per_inst = []
-    for inst in block.insts:
-        slots: list = []
-        describe(inst, "", slots)
-        per_inst.append(slots)
-    rep = per_inst[0]
-    # names: '#name' slots relative to each instance's own prefix
-    named = []
-    for inst in block.insts:
-        slots: list = []
-        p = instance_prefix(inst, "")
-        _describe_inner(inst, p + "_" if p else "", slots)
-        named.append(slots)
-    for k, (owner, key, value) in enumerate(named[0]):
-        if key == "#name":
-            vals = {s[k][2] for s in named}
-            block.names[owner] = value if len(vals) == 1 else None
-    channels = [entry_channels(inst) for inst in block.insts]
-    shallow = _shallow_owners(block.insts[0])
-    owner_in = [_owner_channels(inst) for inst in block.insts]
-    groups: dict[tuple, list] = {}                 # (kind of slot, values) → slots sharing one parameter
-    order = []
-    for k, (owner, key, _) in enumerate(rep):
-        if key == "#name" or (key == "#repeat" and block.kind != "sequence"):
-            continue
-        vector = tuple(_hashable(s[k][2]) for s in per_inst)
-        if len(set(vector)) == 1:
-            continue
-        if key.startswith(("filters", "units")):   # a width may follow the input's: $in.channels // 4
-            local = [owner_in[j].get(per_inst[j][k][0]) for j in range(len(block.insts))]
-            rel = _width_relation(vector, channels if owner in shallow else None, local)
-            if rel is not None:
-                block.subst[(owner, key)] = rel
-                continue
-        group = ("blocks" if key == "#repeat" else key, vector)
-        if group not in groups:
-            groups[group] = []
-            order.append(group)
-        groups[group].append((owner, key))
-    names_used: set = set()
-    params = {}
-    for group in order:
-        base, vector = group
-        rel = _relation(vector, params)
-        if rel is None:
-            pname = base if base not in names_used else _unique(base, names_used)
-            names_used.add(pname)
-            params[pname] = Param(pname, [_unhash(v) for v in vector])
-            rel = f"${pname}"
-        for owner, key in groups[group]:
-            block.subst[(owner, key)] = rel
-    for p in params.values():
-        _declare(p)
-    block.params = params
-    for j, inst in enumerate(block.insts):
-        block.args_of[id(inst)] = {p.name: p.values[j] for p in params.values()}
-    for call in block.calls:
-        call.args = block.args_of[id(call.insts[0])]
-
-
-def _describe_inner(inst, prefix, slots):
-    """Slots of an instance as its block body sees it: names relative to the instance's own prefix."""
-    if isinstance(inst, (Run, Group)):
-        for x in inst.items:
-            describe(x, prefix, slots)
-    elif isinstance(inst, Residual):
-        slots.append((id(inst), "#name", None))
-        if inst.merge.op == "scaled_add":
-            slots.append((id(inst), "scale", None))
-        slots.append((id(inst), "activation", None))
-        for x in inst.body + (inst.shortcut or []):
-            describe(x, prefix, slots)
-    elif isinstance(inst, Branches):
-        slots.append((id(inst), "#name", None))
-        for path in inst.paths:
-            for x in path:
-                describe(x, prefix, slots)
-
-
-def _hashable(v):
-    if isinstance(v, list):
-        return ("__list__",) + tuple(_hashable(x) for x in v)
-    return v
-
-
-def _unhash(v):
-    if isinstance(v, tuple) and v and v[0] == "__list__":
-        return [_unhash(x) for x in v[1:]]
-    return v
-
-
-def entry_channels(inst) -> int | None:
-    """The channels of the tensor entering an instance."""
-    inside = {n.name for n in nodes_of(inst)}
-    for n in nodes_of(inst):
-        for k, i in enumerate(n.inputs):
-            if i not in inside:
-                shape = n.in_shapes[k] if k < len(n.in_shapes) else None
-                return shape[-1] if shape else None
-    return None
-
-
-def _shallow_owners(inst) -> set:
-    """Slot owners whose expressions see the block's input as `in` (not a nested structure's)."""
-    if isinstance(inst, Run):
-        return {id(x.node) for x in inst.items}
-    if isinstance(inst, Group):
-        return {id(x.node) if isinstance(x, Layer) else id(x) for x in inst.items}
-    items = (inst.body + (inst.shortcut or [])) if isinstance(inst, Residual) else [x for p in inst.paths for x in p]
-    return {id(x.node) if isinstance(x, Layer) else id(x) for x in items} | {id(inst)}
-
-
-def _owner_channels(inst) -> dict:
-    """id of each slot owner inside `inst` → the channels of the tensor it takes (`prev` in its body)."""
-    out = {}
-
-    def visit(x):
-        if isinstance(x, Layer):
-            if x.node.in_shapes and x.node.in_shapes[0]:
-                out[id(x.node)] = x.node.in_shapes[0][-1]
-        elif isinstance(x, Call):
-            out[id(x)] = entry_channels(x.insts[0])
-        elif isinstance(x, (Run, Group)):
-            for y in x.items:
-                visit(y)
-        elif isinstance(x, Residual):
-            for y in x.body + (x.shortcut or []):
-                visit(y)
-        elif isinstance(x, Branches):
-            for p in x.paths:
-                for y in p:
-                    visit(y)
-
-    visit(inst)
-    return out
-
-
-def _channel_relation(vector, channels, name: str = "in") -> str | None:
-    """`$in.channels`, `$6 * in.channels` or `$in.channels // 2` when the values follow the input width
-    (`name` prev: the width of the layer's own input)."""
-    if None in channels or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in vector):
-        return None
-    if all(v % c == 0 for v, c in zip(vector, channels)):
-        ratios = {v // c for v, c in zip(vector, channels)}
-        if len(ratios) == 1:
-            k = ratios.pop()
-            return f"${name}.channels" if k == 1 else f"${k} * {name}.channels"
-    if all(c % v == 0 for v, c in zip(vector, channels)):
-        ratios = {c // v for v, c in zip(vector, channels)}
-        if len(ratios) == 1:
-            return f"${name}.channels // {ratios.pop()}"
-    return None
-
-
-def _width_relation(vector, block_in, local) -> str | None:
-    """A width as a function of the block's input (`in`, when the layer sees it) or of the layer's own
-    input (`prev`, only as a reduction such as DenseNet's compression or a squeeze-excite bottleneck)."""
-    rel = _channel_relation(vector, block_in) if block_in is not None else None
-    prev = _channel_relation(vector, local, "prev")
-    if prev is not None and "//" in prev and (rel is None or "*" in rel):
-        return prev
-    return rel
-
-
-def _relation(vector, params) -> str | None:
-    """`$k * p` when every value of `vector` is the integer k ≥ 2 times the value of parameter p."""
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in vector):
-        return None
-    for p in params.values():
-        base = p.values
-        if not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in base):
-            continue
-        if vector[0] % base[0]:
-            continue
-        k = vector[0] // base[0]
-        if k >= 2 and all(v == k * b for v, b in zip(vector, base)):
-            return f"${k} * {p.name}"
-    return None
-
-
-def _declare(p: Param) -> None:
-    counts = Counter(repr(v) for v in p.values)
-    top, n = counts.most_common(1)[0]
-    kinds = {_kind(v) for v in p.values}
-    optional = None in [v for v in p.values] or "null" in kinds
-    kinds.discard("null")
-    if kinds <= {"int", "intlist"}:
-        ptype = "int"
-    elif kinds <= {"int", "float"}:
-        ptype = "number"
-    elif kinds == {"bool"}:
-        ptype = "bool"
-    elif kinds == {"str"}:
-        ptype = "str"
-    else:
-        ptype = "any"
-    if ptype != "any" and optional:
-        ptype += "?"
-    if n >= 2 and 2 * n > len(p.values) and len(counts) > 1:      # a clear majority
-        p.default = next(v for v in p.values if repr(v) == top)
-        p.required = False
-    p.decl = ptype
-
-
-def _kind(v) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if isinstance(v, str):
-        return "str"
-    if isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
-        return "intlist"
-    return "other"
-
-
 def _best_sequence_pattern(items, taken) -> Block | None:
     """The most line-saving run of 2–5 consecutive items, at least one a block call, that recurs (block
     calls compare by block, not by arguments or repeat count) in the bodies outside block instances."""
@@ -711,7 +287,7 @@ def _best_sequence_pattern(items, taken) -> Block | None:
                 out.append(body[k])
                 k += 1
         body[:] = out
-    block = Block(_unique(_sequence_name(groups), taken), "sequence", groups)
+    block = Block(unique_name(_sequence_name(groups), taken), "sequence", groups)
     for g in groups:
         block.calls.append(Call(block, [g]))
     calls = {id(c.insts[0]): c for c in block.calls}
@@ -756,7 +332,7 @@ def _outer_bodies(items):
     yield items
     for item in items:
         if not isinstance(item, (Call, Run, Group)):
-            for sub in _sub_bodies(item):
+            for sub in sub_bodies(item):
                 yield from _outer_bodies(sub)
 
 
@@ -772,6 +348,6 @@ def _merge_repeats(items) -> None:
             continue
         out.append(item)
         if not isinstance(item, Call):
-            for sub in _sub_bodies(item):
+            for sub in sub_bodies(item):
                 _merge_repeats(sub)
     items[:] = out

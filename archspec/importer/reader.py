@@ -213,6 +213,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
         if dtype not in INPUT_DTYPES:
             raise _Problem(f"its dtype {dtype} is not one of {', '.join(INPUT_DTYPES)}")
         return KNode(name, cls, "input", REGISTRY["input"].Attrs(shape=shape, dtype=dtype), [], [], live, auto)
+    if cfg.get("data_format", "channels_last") != "channels_last":
+        raise _Problem(f"it is {cfg['data_format']}; archspec specs are channels-last (height, width, channels)")
     if live is not None and not getattr(live, "trainable", True):
         warnings.append(f"layer '{name}' is frozen (trainable=False); a spec does not record that")
     policy = cfg.get("dtype")

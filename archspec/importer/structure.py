@@ -231,7 +231,7 @@ def walk(items):
     for item in items:
         if isinstance(item, Layer):
             yield item.node
-        elif hasattr(item, "insts"):             # a block call (archspec.importer.factor.Call)
+        elif hasattr(item, "insts"):             # a block call (archspec.importer.units.Call)
             for inst in item.insts:
                 yield from walk(inst.items if hasattr(inst, "items") else [inst])
         elif isinstance(item, Wired):

@@ -168,7 +168,7 @@ class Writer:
     def structure_prefix(self, item, prefix: str) -> str:
         if id(item) in self.names_override:
             return (self.names_override[id(item)] or "") if self.keep else ""
-        from .factor import instance_prefix
+        from .units import instance_prefix
 
         return instance_prefix(item, prefix) if self.keep else ""
 
@@ -217,7 +217,7 @@ class Writer:
 
     def item_entries(self, item, prev: str, prefix: str):
         """(entry, output node, input nodes or None when it takes the previous output, node)."""
-        from .factor import Call
+        from .units import Call
 
         if isinstance(item, Call):
             yield self.call_entry(item, prefix), item.out, None, None
@@ -260,7 +260,7 @@ class Writer:
 
     def call_entry(self, call, prefix: str) -> Entry:
         """`- block: {args, repeat, name}`: arguments that differ from the parameter defaults."""
-        from .factor import instance_prefix
+        from .units import instance_prefix
 
         block = call.block
         args = {}
@@ -309,7 +309,7 @@ def repeat_name(names: list[str]) -> tuple[str | None, str | None]:
 
 def op_entry_nodes(items) -> list[KNode]:
     """The nodes written as op entries (not the merges and activations that structures create)."""
-    from .factor import Call, Group, Run
+    from .units import Call, Group, Run
 
     out = []
     for item in items:
