@@ -53,30 +53,36 @@ def measure(name: str) -> dict:
 
 
 def table(rows) -> str:
-    out = ["| model | Keras layers | params | spec lines | --no-blocks | blocks | import | round trip |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for r in rows:
-        if "lines" not in r:
-            continue
-        trip = (f"params equal, max \\|Δ\\| {r['diff']:.0e} (features {r['diff_features']:.0e})"
-                if r["ok"] else "**differs**")
-        out.append(f"| {r['model']} | {r['layers']} | {r['params']:,} | {r['lines']} | {r['flat_lines']} | "
-                   f"{r['blocks']} | {r['import_s']:.2f} s | {trip} |")
+    """The round-trip table of docs/import.md (and the models that cannot be expressed, by class)."""
+    out = ["| model | Keras layers | params | spec lines | blocks | `--no-blocks` | residual / branches / wired "
+           "| import | verify | max \\|Δ\\| outputs, features |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+    for r in sorted((r for r in rows if "lines" in r), key=lambda r: r["model"]):
+        same = "" if r["ok"] and r["params_spec"] == r["params"] else " **differs**"
+        out.append(f"| {r['model']} | {r['layers']} | {r['params']:,} | {r['lines']} | {r['blocks']} | "
+                   f"{r['flat_lines']} | {r['residual']} / {r['branches']} / {r['wired']} | {r['import_s']:.2f} s | "
+                   f"{r['verify_s']:.1f} s | {r['diff']:g}, {r['diff_features']:g}{same} |")
     bad = [r for r in rows if "lines" not in r]
     if bad:
-        out += ["", "| model | cannot be expressed | problems |", "| --- | --- | ---: |"]
-        for r in bad:
-            out.append(f"| {r['model']} | {r['reason']} | {r['problems']} |")
+        out += ["", "| model | layers it cannot express | problems |", "| --- | --- | ---: |"]
+        for r in sorted(bad, key=lambda r: r["model"]):
+            classes = ", ".join(c.rsplit(".", 1)[-1] for c in r["classes"])
+            out.append(f"| {r['model']} | {classes} | {r['problems']} |")
     return "\n".join(out)
 
 
 def main():
-    import keras
-
     p = argparse.ArgumentParser()
     p.add_argument("names", nargs="*")
-    p.add_argument("--json")
+    p.add_argument("--json", help="write the measurements to this file as they come")
+    p.add_argument("--table", metavar="JSON", help="print the table of earlier measurements, measure nothing")
     args = p.parse_args()
+    if args.table:
+        with open(args.table) as f:
+            print(table(json.load(f)))
+        return
+    import keras
+
     names = args.names or [n for n in dir(keras.applications) if n[0].isupper()]
     rows = []
     for name in names:
