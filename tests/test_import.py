@@ -160,6 +160,28 @@ def test_sequential_model():
     assert "from:" not in result.text
 
 
+# every bundled spec, compiled, imports back to an equal model (dict outputs, dotted compiled names,
+# archspec's own ScaledAdd)
+SMALL_SPECS = {"cats_vs_dogs", "digits_cnn", "inception_v1_module", "mnist_cnn", "mnist_cnn_dropout", "ops_count_14x14",
+               "ops_count_inception", "resnet_blocks"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem, marks=[] if p.stem in SMALL_SPECS else [pytest.mark.slow])
+                                  for p in sorted((ROOT / "specs").glob("*.yaml"))])
+def test_compiled_specs_import_back(path):
+    import keras
+
+    import archspec
+
+    keras.backend.clear_session()
+    spec = archspec.load(path)
+    model = spec.to_keras()
+    result, report = _check(model)
+    assert report.params_spec == spec.analysis().total.params
+    again = archspec.load_text(result.text, "again.yaml")
+    assert list(again.graph.outputs) == list(spec.graph.outputs)
+
+
 # ---- what cannot be imported ---------------------------------------------------------------------------
 def test_unsupported_layers_are_all_named():
     import keras

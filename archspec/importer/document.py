@@ -49,10 +49,10 @@ def write_document(tree: Tree, blocks, keep_names: bool, source: str | None, nam
     if len(kg.outputs) > 1:
         data["outputs"] = {}
         lines.append("outputs:")
-        for o in kg.outputs:
+        for o, key in zip(kg.outputs, kg.output_names or kg.outputs):
             ref = names.get(o) or writer.top_names[o]
-            data["outputs"][o] = ref
-            lines.append(f"  {scalar(o)}: {scalar(ref)}")
+            data["outputs"][key] = ref
+            lines.append(f"  {scalar(key)}: {scalar(ref)}")
     if defaults:
         data["defaults"] = defaults
         lines.append("defaults:")

@@ -67,6 +67,7 @@ class KGraph:
     inputs: list[str]
     outputs: list[str]
     warnings: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)   # a dict-output model's keys, else layer names
 
     def consumers(self) -> dict[str, list[str]]:
         out = {n: [] for n in self.nodes}
@@ -101,13 +102,23 @@ def read_model(model) -> KGraph:
         nodes[name] = node
     if problems:
         raise UnsupportedModel(problems)
-    inputs = [_ref(r) for r in config["input_layers"]] if isinstance(config["input_layers"][0], list) \
-        else [config["input_layers"][0]]
-    outputs = [_ref(r) for r in config["output_layers"]] if isinstance(config["output_layers"][0], list) \
-        else [config["output_layers"][0]]
+    inputs, _ = _refs(config["input_layers"])
+    outputs, output_names = _refs(config["output_layers"])
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
-    return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings)
+    return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
+                  output_names)
+
+
+def _refs(value) -> tuple[list[str], list[str]]:
+    """Layer names of a config's input_layers / output_layers (a ref, a list of refs or a dict of them),
+    and the names the model gives them (a dict's keys, else the layer names)."""
+    if isinstance(value, dict):
+        names = list(value)
+        return [_ref(value[k]) for k in names], names
+    refs = [value] if value and not isinstance(value[0], list) else value
+    layers = [_ref(r) for r in refs]
+    return layers, list(layers)
 
 
 def _is_functional(model) -> bool:

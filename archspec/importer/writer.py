@@ -110,6 +110,7 @@ class Namer:
         self.counters: dict[str, int] = {}
 
     def explicit(self, name: str) -> str:
+        name = name.replace(".", "_")           # compiled layer names join scopes with '.': keep them apart
         k, cand = 2, name
         while cand in self.used:
             cand = f"{name}_{k}"
@@ -136,6 +137,8 @@ class Namer:
         if e.name is not None and count == 1:
             e.name = self.explicit(e.name)
             return
+        if e.name is not None:
+            e.name = e.name.replace(".", "_")
         base = e.name or e.key                  # repeat: name_1 … name_n, renamed silently on a clash
         for r in range(count):
             self.default(f"{base}_{r + 1}" if count > 1 else base)
