@@ -27,9 +27,13 @@ def configure(p):
 
 
 def run(args) -> int:
+    import re
+
     out = Path(args.output) if args.output else None
     if out is not None and out.is_dir():
         raise UsageError(f"-o {args.output} is a folder")
+    if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", args.name):
+        raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
     from .compile import quiet_import_keras
 
     quiet_import_keras()

@@ -46,6 +46,8 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
     should that fail too, the importer has a bug and says so."""
     from .structure import build_tree
 
+    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", name):
+        raise ValueError(f"'{name}' is not a spec name (letters, digits, _ . -, not starting with a digit)")
     kg = read_model(model)
     if name:
         kg.name = name
