@@ -43,6 +43,8 @@ ERRORS: dict[str, str] = {
     "data-mismatch": "Training data and spec disagree: input size, channels, number of classes, loss.",
     "train-unsupported": "The spec cannot be trained by `archspec train` (several inputs or outputs, a non-vector output).",
     "training-diverged": "The loss became NaN or infinite; training stopped.",
+    # importing Keras models (archspec import)
+    "import-unsupported": "A Keras layer (or a setting of one) that the spec language cannot express.",
     # shapes
     "shape-mismatch": "The inputs of a merge (add, multiply, concat...) have incompatible shapes.",
     "shape-rank": "An op received a tensor of the wrong rank (e.g. conv2d on a flat vector).",

@@ -414,8 +414,9 @@ class Expander:
         name = reserved.get("name")
         if name is not None:
             name = self.value(name, ctx, src, vpath + ("name",))
-            if not isinstance(name, str) or not name or SEP in name or name in ("in",):
-                self.error("schema", f"'name' should be a non-empty name without '/'; got {describe(name)}",
+            if not isinstance(name, str) or not name or SEP in name or "." in name or name in ("in",):
+                # '/' separates scopes; '.' is what '/' becomes in Keras layer names
+                self.error("schema", f"'name' should be a non-empty name without '/' or '.'; got {describe(name)}",
                            src.loc(vpath + ("name",)), ctx.scope)
                 return None
         base = name or (key if op or key in STRUCTURES else key)

@@ -117,6 +117,20 @@ def act_flops(act: str | None, out: tuple) -> int:
     return ACTIVATION_FLOPS.get(act or "", 0) * size(out)
 
 
+def shape_axis(axis: int, rank: int) -> int | None:
+    """Index into an archspec shape (batch axis excluded) of a Keras `axis` (batch axis included:
+    0 is the batch, 1 the first data axis, -1 the last). None when out of range or the batch axis.
+
+    >>> shape_axis(-1, 3), shape_axis(3, 3), shape_axis(1, 3), shape_axis(0, 3), shape_axis(4, 3)
+    (2, 2, 0, None, None)
+    """
+    if -rank <= axis < 0:
+        return rank + axis
+    if 1 <= axis <= rank:
+        return axis - 1
+    return None
+
+
 def dims(shape: tuple) -> str:
     return "×".join(str(d) for d in shape)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import register
-from .base import Attrs, Op, ShapeError
+from .base import Attrs, Op, ShapeError, shape_axis
 from .shapes import broadcast, size
 
 
@@ -18,15 +18,16 @@ class ConcatAttrs(Attrs):
 class Concat(Op):
     name, keras_class, Attrs, category, arity = "concat", "Concatenate", ConcatAttrs, "merge", (2, None)
     doc = "Concatenation along `axis` (default: channels), as keras.layers.Concatenate."
-    examples = [({}, [(4, 4, 3), (4, 4, 5)]), ({}, [(6,), (2,), (3,)])]
+    examples = [({}, [(4, 4, 3), (4, 4, 5)]), ({}, [(6,), (2,), (3,)]), ({"axis": 1}, [(2, 4, 3), (5, 4, 3)])]
 
     def infer(self, a, ins):
         rank = len(ins[0])
         if any(len(s) != rank for s in ins):
             raise ShapeError(f"concat joins tensors of different ranks: {_fmt(ins)}", "shape-rank")
-        axis = a.axis % rank if -rank <= a.axis < rank else None
+        axis = shape_axis(a.axis, rank)        # Keras counts the batch axis: -1 or `rank` is the last
         if axis is None:
-            raise ShapeError(f"axis {a.axis} is out of range for rank-{rank} inputs", "shape-rank", field="axis")
+            raise ShapeError(f"axis {a.axis} is out of range for rank-{rank + 1} inputs (batch axis included, "
+                             "as in Keras)", "shape-rank", field="axis")
         for s in ins[1:]:
             if any(s[i] != ins[0][i] for i in range(rank) if i != axis):
                 what = "spatial sizes" if rank == 3 and axis == 2 else "shapes off the concat axis"

@@ -4,13 +4,21 @@ from __future__ import annotations
 from pydantic import Field
 
 from . import register
-from .base import Attrs, Op, ShapeError
+from .base import Attrs, Op, ShapeError, shape_axis
 from .shapes import size
 
 
+def _channels(a, ins) -> int:
+    """Size of the normalized axis; `axis` counts the batch axis as Keras does (-1: last)."""
+    k = shape_axis(a.axis, len(ins[0]))
+    if k is None:
+        raise ShapeError(f"axis {a.axis} is out of range for a rank-{len(ins[0]) + 1} input (batch axis included, "
+                         "as in Keras)", "shape-rank", "use -1 for the channels", field="axis")
+    return ins[0][k]
+
+
 def _check_axis(a, ins):
-    if not -len(ins[0]) <= a.axis < len(ins[0]):
-        raise ShapeError(f"axis {a.axis} is out of range for a rank-{len(ins[0])} input", "shape-rank", field="axis")
+    _channels(a, ins)
     return ins[0]
 
 
@@ -27,10 +35,11 @@ class BatchNorm(Op):
     name, keras_class, Attrs, category = "batch_norm", "BatchNormalization", BatchNormAttrs, "norm"
     doc = ("Batch normalization (keras.layers.BatchNormalization). gamma (if `scale`) and beta (if `center`) are "
            "trainable; the moving mean and variance are not.")
-    examples = [({}, [(5, 5, 8)]), ({"scale": False}, [(5, 5, 8)]), ({"center": False, "epsilon": 1.001e-5}, [(12,)])]
+    examples = [({}, [(5, 5, 8)]), ({"scale": False}, [(5, 5, 8)]), ({"center": False, "epsilon": 1.001e-5}, [(12,)]),
+                ({"axis": 2}, [(8, 8, 4)])]
 
     def params(self, a, ins, out):
-        c = ins[0][a.axis]
+        c = _channels(a, ins)
         return ((int(a.center) + int(a.scale)) * c, 2 * c)
 
     def extra_flops(self, a, ins, out):
@@ -60,7 +69,7 @@ class LayerNorm(Op):
         return _check_axis(a, ins)
 
     def params(self, a, ins, out):
-        return ((int(a.center) + int(a.scale)) * ins[0][a.axis], 0)
+        return ((int(a.center) + int(a.scale)) * _channels(a, ins), 0)
 
     def extra_flops(self, a, ins, out):
         return 5 * size(out)  # mean, variance, normalize, scale, shift
