@@ -135,7 +135,7 @@ def svg_text(spec, **options) -> str:
 
 def block_defaults(spec) -> dict[str, dict]:
     """{block: {param: default}} from every source of `spec`, so labels can leave defaults out."""
-    from ..lang.expand import PARAM_TYPES
+    from ..lang.context import PARAM_TYPES
 
     out: dict[str, dict] = {}
     for src in spec.sources.values():

@@ -1,0 +1,280 @@
+"""Blocks: loading them (and the files they are included from), their parameters, defaults and calls."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .. import ops
+from ..errors import Note, SpecError, did_you_mean
+from ..graph import Scope
+from .context import PARAM_TYPES, STRUCTURES, Block, Ctx, _join, _Poison
+from .expr import ShapeView
+from .schema import BlockDef, Document, Library, describe, pydantic_diagnostics
+from .source import Source, parse, read_text
+
+
+class Blocks:
+    """Mixin of the Expander: everything about blocks and includes."""
+
+    def _load_blocks(self, src: Source, data: dict, base: tuple, stack: tuple):
+        for i, inc in enumerate(data.get("include") or []):
+            self._include(src, inc, ("include", i), stack)
+        for name, raw in (data.get("blocks") or {}).items():
+            path = ("blocks", name)
+            if name in ops.REGISTRY or name in STRUCTURES:
+                self.error("duplicate-name", f"the block '{name}' has the name of a built-in "
+                           f"{'op' if name in ops.REGISTRY else 'structure'}", src.loc(path, key=True),
+                           hint="rename the block")
+                continue
+            if name in self.blocks:
+                other = self.blocks[name]
+                self.error("duplicate-name", f"the block '{name}' is defined twice", src.loc(path, key=True),
+                           notes=[Note("first defined here", other.src.loc(other.path, key=True))])
+                continue
+            try:
+                spec = BlockDef.model_validate(raw)
+            except ValidationError as exc:
+                self.diags += pydantic_diagnostics(exc, raw, src, path, fields=BlockDef.model_fields,
+                                                   what=f"block '{name}'")
+                continue
+            params = {}
+            for pname, decl in spec.params.items():
+                parsed = self._param_decl(pname, decl, src, path + ("params", pname))
+                if parsed:
+                    params[pname] = parsed
+            if spec.defaults:
+                self._defaults({}, raw.get("defaults"), src, path + ("defaults",))
+            self.blocks[name] = Block(name, spec, src, path, params)
+
+    def _include(self, src: Source, inc, path: tuple, stack: tuple):
+        loc = src.loc(path)
+        if not isinstance(inc, str):
+            self.error("include", f"an include is a file path; got {describe(inc)}", loc)
+            return
+        base = src.path.parent if src.path else Path.cwd()
+        target = (base / inc).resolve()
+        root = (self.root or (self.src.path.parent if self.src.path else Path.cwd())).resolve()
+        if Path(inc).is_absolute() or not target.is_relative_to(root):
+            self.error("include", f"the include '{inc}' points outside the project folder {root}", loc,
+                       hint="keep block libraries inside the project (or pass --root)")
+            return
+        chain = stack + ((src.path.resolve() if src.path else None),)
+        if target in self.included and target not in chain:
+            return                               # already included through another file (a diamond)
+        if target in chain:
+            self.error("include", f"including '{inc}' forms a cycle", loc,
+                       notes=[Note(f"included from {p}") for p in chain if p])
+            return
+        display = str(Path(self.src.file).parent / Path(inc)) if src is self.src else str(
+            Path(src.file).parent / Path(inc))
+        try:
+            lib = parse(read_text(target, display, self.limits), display, target, self.limits)
+        except SpecError as exc:
+            for d in exc.diagnostics:
+                if d.code == "file-not-found":
+                    self.error("include", f"the included file '{inc}' does not exist", loc,
+                               hint=f"looked for {target}")
+                else:
+                    self.diags.append(d)
+            return
+        self.sources[lib.file] = lib
+        self.included.add(target)
+        if not isinstance(lib.data, dict):
+            self.error("include", f"the included file '{inc}' is not a mapping", lib.loc(()))
+            return
+        try:
+            Library.model_validate(lib.data)
+        except ValidationError as exc:
+            self.diags += pydantic_diagnostics(exc, lib.data, lib, fields=Library.model_fields)
+            return
+        self._load_blocks(lib, lib.data, (), chain)
+
+    def _param_decl(self, name, decl, src, path):
+        """`filters: int` (required), `kernel: 3` (default), `act: {type: str?, default: relu}`."""
+        if isinstance(decl, dict):
+            unknown = set(decl) - {"type", "default", "doc"}
+            if unknown:
+                self.error("unknown-field", f"unknown field '{sorted(unknown)[0]}' in the declaration of '{name}'",
+                           src.loc(path + (sorted(unknown)[0],), key=True), hint="a parameter has type, default, doc")
+                return None
+            ptype = decl.get("type", "any")
+            if not isinstance(ptype, str) or ptype.rstrip("?") not in PARAM_TYPES:
+                self.error("param-type", f"unknown parameter type {describe(ptype)}", src.loc(path + ("type",)),
+                           hint=did_you_mean(str(ptype), PARAM_TYPES) or "types: " + ", ".join(sorted(PARAM_TYPES)))
+                return None
+            return (ptype, decl.get("default"), "default" not in decl)
+        if isinstance(decl, str) and decl.rstrip("?") in PARAM_TYPES:
+            return (decl, None, not decl.endswith("?"))
+        return (_type_of(decl), decl, False)
+
+    def _globals(self, doc: Document, data: dict) -> dict:
+        env = {}
+        for name, decl in doc.params.items():
+            path = ("params", name)
+            parsed = self._param_decl(name, decl, self.src, path)
+            if not parsed:
+                continue
+            ptype, default, required = parsed
+            if name in self.overrides:
+                value = self.overrides[name]
+                problem = _type_problem(ptype, value)
+                if problem:
+                    self.error("param-type", f"--set {name}={value}: {problem}", self.src.loc(path),
+                               hint=f"the spec declares '{name}' here")
+                    continue
+            elif required:
+                self.error("missing-param", f"the parameter '{name}' has no default; pass --set {name}=VALUE",
+                           self.src.loc(path, key=True))
+                continue
+            else:
+                value = default
+            env[name] = value
+        unknown = set(self.overrides) - set(doc.params)
+        for name in sorted(unknown):
+            self.error("unknown-param", f"--set {name}: the spec declares no parameter '{name}'",
+                       self.src.loc(("params",), key=True) if doc.params else self.src.loc(()),
+                       hint=did_you_mean(name, doc.params) or
+                       ("declared: " + ", ".join(doc.params) if doc.params else "the spec has no `params:` section"))
+        return env
+
+    def _defaults(self, outer: dict, raw, src: Source, path: tuple) -> dict:
+        """Merge a `defaults:` mapping into the inherited ones (inner wins)."""
+        merged = {k: dict(v) for k, v in outer.items()}
+        if not raw:
+            return merged
+        if not isinstance(raw, dict):
+            self.error("schema", "'defaults' maps op names to attributes", src.loc(path))
+            return merged
+        for opname, attrs in raw.items():
+            op = ops.get(opname)
+            if op is None or getattr(op, "internal", False):
+                self.error("unknown-op", f"defaults for unknown op '{opname}'", src.loc(path + (opname,), key=True),
+                           hint=did_you_mean(opname, _user_ops()))
+                continue
+            if not isinstance(attrs, dict):
+                self.error("schema", f"defaults for '{opname}' must be a mapping of attributes",
+                           src.loc(path + (opname,)))
+                continue
+            for attr, v in attrs.items():
+                if attr not in op.Attrs.model_fields:
+                    self.error("unknown-field", f"{opname} has no attribute '{attr}'",
+                               src.loc(path + (opname, attr), key=True),
+                               hint=did_you_mean(attr, op.Attrs.model_fields) or
+                               "attributes: " + ", ".join(op.Attrs.model_fields))
+                    continue
+                merged.setdefault(opname, {})[attr] = (v, src, path + (opname, attr))
+        return merged
+
+    # ---- bodies and entries ------------------------------------------------------------------
+    def block_call(self, block: Block, args: dict, ctx: Ctx, inputs, local, vpath, kloc) -> str | None:
+        src = ctx.src
+        scope_path = _join(ctx.scope, local)
+        if block.name in ctx.blocks_stack:
+            chain = " → ".join(ctx.blocks_stack + (block.name,))
+            self.error("recursion", f"the block '{block.name}' calls itself: {chain}", kloc, scope_path, None, ctx.notes)
+            return None
+        if len(ctx.blocks_stack) >= self.limits.max_block_depth:
+            self.error("limit", f"blocks nest deeper than {self.limits.max_block_depth}", kloc, scope_path)
+            return None
+        g = self.graph
+        env = ctx.env                           # arguments read the caller's names: `in`, `prev`, `i`
+        ok = True
+        bound, suggested = {}, set()
+        for pname, raw in args.items():
+            if pname not in block.params:
+                guess = did_you_mean(pname, block.params)
+                if guess:
+                    suggested.add(guess.split("'")[1])
+                self.error("unknown-param", f"the block '{block.name}' has no parameter '{pname}'",
+                           src.loc(vpath + (pname,), key=True), scope_path,
+                           did_you_mean(pname, block.params) or
+                           ("parameters: " + ", ".join(block.params) if block.params else f"'{block.name}' takes no parameters"),
+                           [Note(f"'{block.name}' is defined here", block.src.loc(block.path, key=True))])
+                ok = False
+                continue
+            try:
+                v = self.value(raw, replace(ctx, env=env), src, vpath + (pname,), scope_path)
+            except _Poison:
+                ok = False
+                continue
+            problem = _type_problem(block.params[pname][0], v)
+            if problem:
+                self.error("param-type", f"parameter '{pname}' of '{block.name}': {problem}",
+                           src.loc(vpath + (pname,)), scope_path, None,
+                           [Note("declared here", block.src.loc(block.path + ("params", pname), key=True))])
+                ok = False
+                continue
+            bound[pname] = v
+        for pname, (ptype, default, required) in block.params.items():
+            if pname not in bound and pname not in args:
+                if required and pname not in suggested:
+                    self.error("missing-param", f"the block '{block.name}' needs the parameter '{pname}' ({ptype})",
+                               kloc, scope_path, f"write `- {block.name}: {{{pname}: ...}}`",
+                               [Note("declared here", block.src.loc(block.path + ("params", pname), key=True))])
+                    ok = False
+                elif not required:
+                    bound[pname] = default
+        if not ok or any(i is None for i in inputs):
+            return None
+        in_shape = g[inputs[0]].shape
+        benv = dict(self.globals)               # a block sees globals and its own params only
+        benv.update(bound)
+        benv["in"] = ShapeView(in_shape)
+        for k, n in enumerate(inputs):
+            benv[f"in{k}"] = ShapeView(g[n].shape)
+        defaults = self._defaults_merge(ctx.defaults, block)
+        note = Note(f"in block '{block.name}' called here", kloc)
+        g.scopes[scope_path] = Scope(scope_path, "block", block.name, kloc, ctx.scope, dict(bound), inputs[0])
+        table = {f"in{k}": n for k, n in enumerate(inputs)}
+        bctx = Ctx(block.src, scope_path, benv, defaults, [table], [], ctx.blocks_stack + (block.name,),
+                   (note,) + ctx.notes, inputs[0])
+        saved, self._trace = self._trace, bctx.notes
+        try:
+            out = self.body(block.spec.body, bctx, inputs[0], block.path + ("body",))
+        finally:
+            self._trace = saved
+        g.scopes[scope_path].output = out
+        return out
+
+    def _defaults_merge(self, outer, block: Block):
+        raw = block.src.data
+        for p in block.path:
+            raw = raw[p]
+        return self._defaults(outer, raw.get("defaults"), block.src, block.path + ("defaults",)) \
+            if raw.get("defaults") else outer
+
+    # ---- structures --------------------------------------------------------------------------
+
+def _user_ops():
+    return [k for k, v in ops.REGISTRY.items() if not getattr(v, "internal", False)]
+
+
+def _type_of(value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number" if isinstance(value, float) else "int"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list):
+        return "list"
+    return "any"
+
+
+def _type_problem(ptype: str, v) -> str | None:
+    optional = ptype.endswith("?")
+    t = ptype.rstrip("?")
+    if v is None:
+        return None if optional or t == "any" else f"expected {t}, got null"
+    isnum = isinstance(v, (int, float)) and not isinstance(v, bool)
+    ok = {
+        "any": True, "bool": isinstance(v, bool), "str": isinstance(v, str), "list": isinstance(v, list),
+        "float": isnum, "number": isnum,
+        "int": (isnum and float(v).is_integer()) or (isinstance(v, list) and all(
+            isinstance(x, int) and not isinstance(x, bool) for x in v)),
+        "pair": (isnum and float(v).is_integer()) or (isinstance(v, list) and len(v) == 2),
+        "activation": isinstance(v, str),
+    }[t]
+    return None if ok else f"expected {t}{' or null' if optional else ''}, got {describe(v)}"
