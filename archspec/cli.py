@@ -44,6 +44,17 @@ def print_diagnostics(diags, sources=None, stream=None, fmt="text"):
         stream.write(render(d, texts, _color(stream)) + "\n")
 
 
+def positive_int(v: str) -> int:
+    """argparse type for counts (epochs, batch sizes, neighbours): a whole number ≥ 1."""
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def parse_sets(items) -> dict:
     """`--set width=0.5` → {"width": 0.5}; values are read as YAML scalars."""
     import yaml

@@ -3,34 +3,23 @@ convolution's kernels (--kernels) and nearest neighbours in a hidden layer's emb
 --layer NAME), as in seed notebook 001."""
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError
-
-
-def _count(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+from ..cli import EXIT_OK, UsageError, positive_int
 
 
 def configure(p):
     p.add_argument("run", metavar="RUN_DIR", help="a run folder written by `archspec train`")
     p.add_argument("--kernels", action="store_true",
                    help="draw the first convolution's kernels (or --layer's) as an image grid: RUN_DIR/kernels.png")
-    p.add_argument("--neighbours", "--neighbors", type=_count, metavar="N",
+    p.add_argument("--neighbours", "--neighbors", type=positive_int, metavar="N",
                    help="the N nearest neighbours of --sample in the embedding of --layer: RUN_DIR/neighbours.png")
     p.add_argument("--layer", metavar="NAME", help="a layer's Keras name or spec scope path (`archspec inspect RUN_DIR` "
                                                    "lists them)")
     p.add_argument("--sample", type=int, default=0, help="index of the query image in --split (default 0)")
     p.add_argument("--split", choices=["test", "validation", "train"], default="test")
-    p.add_argument("--limit", type=_count, default=1000, help="search among the first N images of the split")
+    p.add_argument("--limit", type=positive_int, default=1000, help="search among the first N images of the split")
     p.add_argument("--model", choices=["best", "last"], default="best", help="which saved model (default best)")
     p.add_argument("-o", "--output", help="image file to write (default: in RUN_DIR)")
 

@@ -1,7 +1,7 @@
 """archspec report SPEC: a per-layer or per-block cost table (table, JSON, CSV or Markdown)."""
 from __future__ import annotations
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_diagnostics
 
 
 def _depth(v: str):
@@ -21,14 +21,12 @@ def configure(p):
     p.add_argument("--format", "-f", choices=["table", "json", "csv", "markdown"], default="table")
     p.add_argument("--depth", type=_depth, default=1,
                    help="block levels to expand; deeper blocks are rolled up into one row (default 1; 'all' for every layer)")
-    p.add_argument("--batch-size", type=int, default=1, help="batch size for activation memory (default 1)")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="batch size for activation memory (default 1)")
     p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
     p.add_argument("-o", "--output", help="write the report to this file (atomically) instead of stdout")
 
 
 def run(args) -> int:
-    if args.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
     print_diagnostics(warnings, sources, fmt=args.diagnostics)

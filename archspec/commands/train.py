@@ -9,17 +9,7 @@ import argparse
 import os
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
-
-
-def _positive(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, positive_int, print_diagnostics
 
 
 def _rate(v: str) -> float:
@@ -37,8 +27,8 @@ def configure(p):
     p.add_argument("--data", metavar="SOURCE",
                    help="digits | synthetic[:N] | npz:FILE | cifar10:FOLDER | folder:FOLDER | mnist | a path "
                         "(default: the spec's training.data, else chosen by the input shape; see docs/train.md)")
-    p.add_argument("--epochs", type=_positive, help="train up to this many epochs in all")
-    p.add_argument("--batch-size", type=_positive, help="global batch size (all devices together)")
+    p.add_argument("--epochs", type=positive_int, help="train up to this many epochs in all")
+    p.add_argument("--batch-size", type=positive_int, help="global batch size (all devices together)")
     p.add_argument("--learning-rate", type=_rate, help="the optimizer's (initial) learning rate")
     p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>)")
     p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
