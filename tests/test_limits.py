@@ -24,7 +24,7 @@ def test_billion_laughs_is_refused_fast():
         bomb += f"{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
     t = time.perf_counter()
     assert codes(bomb) == ["limit"]
-    assert time.perf_counter() - t < 3
+    assert time.perf_counter() - t < 10   # ~0.1 s here; generous so a loaded machine does not flake
 
 
 def test_deep_nesting():
@@ -42,7 +42,7 @@ def test_file_size(tmp_path):
 def test_graph_size_limit():
     t = time.perf_counter()
     assert codes(HEAD + "model:\n  - relu: {repeat: 5000}\n", limits=Limits(max_layers=1000)) == ["limit"]
-    assert time.perf_counter() - t < 2
+    assert time.perf_counter() - t < 10
 
 
 def test_python_tags_never_construct(tmp_path):
