@@ -24,6 +24,8 @@ ERRORS: dict[str, str] = {
     "unknown-param": "A block call passes a parameter that the block does not declare.",
     "missing-param": "A block call omits a parameter that has no default.",
     "param-type": "A parameter value has the wrong type.",
+    "search-space": "A search-space declaration (choice, range, one_of under `params:`) is malformed, or a value "
+                    "given for it lies outside it.",
     "expr-syntax": "An expression ($...) cannot be parsed.",
     "expr-name": "An expression uses a name that is not defined there.",
     "expr-value": "An expression fails when evaluated (division by zero, wrong types, non-integer channels...).",
