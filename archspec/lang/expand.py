@@ -21,6 +21,7 @@ from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, 
 from .expr import ExprError, Unknown, evaluate
 from .schema import Document, comma_hint, describe, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source
+from .space import SearchSpace
 from .structures import Structures
 
 
@@ -42,6 +43,7 @@ class Expander(Blocks, Structures):
         self.degraded = False                    # the document had errors: check what can be checked
         self.bad_blocks: set[str] = set()        # blocks whose definition has errors (calls are skipped)
         self.lost_includes = False               # an include could not be read
+        self.space = SearchSpace()               # searched top-level parameters (lang/space.py)
 
     # ---- diagnostics -------------------------------------------------------------------------
     def error(self, code, message, loc, scope=None, hint=None, notes=(), subject=None, suggestion=None):
@@ -190,6 +192,22 @@ class Expander(Blocks, Structures):
                 cur = None
         return cur
 
+    def _entry_name(self, key: str, ctx: Ctx, kloc: Loc) -> str:
+        """The op or block an expression key names (a `one_of` parameter, or any expression giving a name)."""
+        try:
+            name = evaluate(key[1:], ctx.env)
+        except Unknown:
+            raise _Poison() from None
+        except ExprError as exc:
+            self.error(exc.kind, exc.message, Loc(kloc.file, kloc.line, kloc.col + 1 + exc.offset) if kloc.line else kloc,
+                       ctx.scope, exc.hint, ctx.notes)
+            raise _Poison() from None
+        if not isinstance(name, str):
+            self.error("bad-entry", f"the entry key {key} should name an op or block; it gives {describe(name)}",
+                       kloc, ctx.scope, "declare the parameter with `one_of: [block_a, block_b]`", ctx.notes)
+            raise _Poison()
+        return name
+
     def entry(self, entry, ctx: Ctx, cur, path: tuple, index: int):
         src = ctx.src
         if isinstance(entry, str):
@@ -213,6 +231,8 @@ class Expander(Blocks, Structures):
         if not isinstance(key, str):
             self.error("bad-entry", f"an op name must be text; got {describe(key)}", kloc, ctx.scope)
             return cur
+        if key.startswith("$") and not key.startswith("$$"):
+            key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
         op = ops.get(key)
         if op is not None and getattr(op, "internal", False):
             op = None
@@ -504,4 +524,5 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
     """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics."""
     ex = Expander(src, limits, overrides or {}, root)
     graph = ex.run()
+    graph.space = ex.space
     return graph, ex.sources
