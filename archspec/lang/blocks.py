@@ -12,6 +12,7 @@ from .context import PARAM_TYPES, STRUCTURES, Block, Ctx, _join, _Poison
 from .expr import ShapeView
 from .schema import BlockDef, Document, Library, describe, pydantic_diagnostics
 from .source import Source, parse, read_text
+from .space import is_space, parse_dim
 
 
 class Blocks:
@@ -40,6 +41,11 @@ class Blocks:
                 continue
             params = {}
             for pname, decl in spec.params.items():
+                if is_space(decl):
+                    self.error("search-space", f"the block parameter '{pname}' declares a search space; search "
+                               "spaces are top-level parameters", src.loc(path + ("params", pname), key=True),
+                               hint=f"declare it under the top-level `params:` and pass it on: `{pname}: $NAME`")
+                    continue
                 parsed = self._param_decl(pname, decl, src, path + ("params", pname))
                 if parsed:
                     params[pname] = parsed
@@ -112,15 +118,25 @@ class Blocks:
         env = {}
         for name, decl in doc.params.items():
             path = ("params", name)
-            parsed = self._param_decl(name, decl, self.src, path)
+            if is_space(decl):
+                dim = self._space_dim(name, decl, path)
+                if dim is None:
+                    continue
+                self.space[name] = dim
+                parsed = (dim.ptype, dim.default, False)
+            else:
+                parsed = self._param_decl(name, decl, self.src, path)
             if not parsed:
                 continue
             ptype, default, required = parsed
             if name in self.overrides:
                 value = self.overrides[name]
                 problem = _type_problem(ptype, value)
+                code = "param-type"
+                if not problem and name in self.space:
+                    problem, code = self.space[name].problem(value), "search-space"
                 if problem:
-                    self.error("param-type", f"--set {name}={value}: {problem}", self.src.loc(path),
+                    self.error(code, f"--set {name}={value}: {problem}", self.src.loc(path),
                                hint=f"the spec declares '{name}' here")
                     continue
             elif required:
@@ -137,6 +153,13 @@ class Blocks:
                        hint=did_you_mean(name, doc.params) or
                        ("declared: " + ", ".join(doc.params) if doc.params else "the spec has no `params:` section"))
         return env
+
+    def _space_dim(self, name, decl, path):
+        """A searched top-level parameter (lang/space.py); mistakes are reported at their field."""
+        def error(message, where, hint, key):
+            self.error("search-space", message, self.src.loc(where, key=key), hint=hint)
+
+        return parse_dim(name, decl, path, list(self.blocks) + _user_ops(), error)
 
     def _defaults(self, outer: dict, raw, src: Source, path: tuple) -> dict:
         """Merge a `defaults:` mapping into the inherited ones (inner wins)."""

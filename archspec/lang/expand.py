@@ -22,6 +22,7 @@ from .expr import ExprError, ShapeView, Unknown, evaluate, is_expr
 from .memo import Memo, MemoStore, _freeze
 from .schema import Document, describe, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source
+from .space import SearchSpace
 from .structures import Structures
 
 
@@ -47,6 +48,7 @@ class Expander(Memo, Blocks, Structures):
         self._defaults_keys: dict = {}
         self.summarize = summarize               # pricing: a recorded block call becomes one FRAGMENT node
         self.hidden = 0                          # layers and scopes those nodes stand for (limits)
+        self.space = SearchSpace()               # searched top-level parameters (lang/space.py)
 
     # ---- diagnostics -------------------------------------------------------------------------
     def error(self, code, message, loc, scope=None, hint=None, notes=()):
@@ -185,6 +187,22 @@ class Expander(Memo, Blocks, Structures):
                 cur = None
         return cur
 
+    def _entry_name(self, key: str, ctx: Ctx, kloc: Loc) -> str:
+        """The op or block an expression key names (a `one_of` parameter, or any expression giving a name)."""
+        try:
+            name = evaluate(key[1:], ctx.env)
+        except Unknown:
+            raise _Poison() from None
+        except ExprError as exc:
+            self.error(exc.kind, exc.message, Loc(kloc.file, kloc.line, kloc.col + 1 + exc.offset) if kloc.line else kloc,
+                       ctx.scope, exc.hint, ctx.notes)
+            raise _Poison() from None
+        if not isinstance(name, str):
+            self.error("bad-entry", f"the entry key {key} should name an op or block; it gives {describe(name)}",
+                       kloc, ctx.scope, "declare the parameter with `one_of: [block_a, block_b]`", ctx.notes)
+            raise _Poison()
+        return name
+
     def entry(self, entry, ctx: Ctx, cur, path: tuple, index: int):
         src = ctx.src
         if isinstance(entry, str):
@@ -208,6 +226,8 @@ class Expander(Memo, Blocks, Structures):
         if not isinstance(key, str):
             self.error("bad-entry", f"an op name must be text; got {describe(key)}", kloc, ctx.scope)
             return cur
+        if key.startswith("$") and not key.startswith("$$"):
+            key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
         op = ops.get(key)
         if op is not None and getattr(op, "internal", False):
             op = None
@@ -513,4 +533,5 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
     outputs and peak memory are exact, layers and scopes inside those calls are absent)."""
     ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()
+    graph.space = ex.space
     return graph, ex.sources

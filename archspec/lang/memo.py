@@ -95,7 +95,8 @@ def _expr_names(raw, out: set) -> None:
         for v in raw:
             _expr_names(v, out)
     elif isinstance(raw, dict):
-        for v in raw.values():
+        for k, v in raw.items():
+            _expr_names(k, out)                 # `- $stem: {...}`: an entry key may be an expression
             _expr_names(v, out)
 
 

@@ -72,12 +72,53 @@ def read_text(path: Path, display: str, limits: Limits = DEFAULT_LIMITS) -> str:
                                         Loc(display), hint="raise it with --limit max_bytes=N if the file is genuine")])
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SpecError([Diagnostic("file-not-found", f"no such file: '{display}'", Loc(display))]) from None
+        raise SpecError([Diagnostic("file-not-found", f"no such file: '{display}'", Loc(display),
+                                    hint=nearby_file_hint(path, display))]) from None
     except PermissionError:
         raise SpecError([Diagnostic("file-not-found", f"cannot read '{display}': permission denied", Loc(display))]) from None
     except OSError as exc:
         raise SpecError([Diagnostic("file-not-found", f"cannot read '{display}': {exc.strerror}", Loc(display))]) from None
     return decode(raw, display)
+
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def nearby_file_hint(path: Path, display: str, suffixes: tuple = SPEC_SUFFIXES) -> str | None:
+    """'did you mean ...?' for a path that does not exist, from the spec files near it: the closest
+    existing folder on the way to it, and the folders just inside that one (so both `specs/inceptoin_a.yaml`
+    and `spec/inception_a.yaml` find `specs/inception_a.yaml`). Answered in the form the user typed."""
+    import difflib
+    import os
+
+    typed = Path(display)
+    base, parts = path, []                 # the closest existing ancestor, and what was typed below it
+    while not base.is_dir():
+        parts.insert(0, base.name)
+        if base.parent == base:
+            return None
+        base = base.parent
+    typed_base = typed
+    for _ in parts:
+        typed_base = typed_base.parent
+    want = "/".join(parts)
+
+    def files(folder: str, rel: str, depth: int) -> list[str]:      # spec files exactly `depth` folders down
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)[:500]
+        except OSError:
+            return []
+        if depth == 0:
+            return [rel + e.name for e in entries if e.is_file() and e.name.endswith(suffixes)]
+        return [f for e in entries if e.is_dir() and not e.name.startswith((".", "_"))
+                for f in files(e.path, f"{rel}{e.name}/", depth - 1)]
+
+    cands = files(str(base), "", len(parts) - 1) if len(parts) <= 3 else []
+    match = difflib.get_close_matches(want, cands, n=1, cutoff=0.6)
+    if match:
+        shown = match[0] if str(typed_base) in ("", ".") else f"{typed_base.as_posix()}/{match[0]}"
+        return f"did you mean '{shown}'?"
+    return None
 
 
 def decode(raw: bytes, display: str) -> str:
