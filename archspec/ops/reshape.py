@@ -159,6 +159,7 @@ class DropoutAttrs(Attrs):
 @register
 class Dropout(Op):
     name, keras_class, Attrs, category, primary = "dropout", "Dropout", DropoutAttrs, "reg", "rate"
+    keeps_output = True     # the keep mask, output-sized
     doc = "Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout)."
     examples = [({"rate": 0.5}, [(10,)]), ({"rate": 0.25}, [(4, 4, 3)])]
 
@@ -169,6 +170,7 @@ class Dropout(Op):
 @register
 class SpatialDropout(Op):
     name, keras_class, Attrs, category, primary = "spatial_dropout", "SpatialDropout2D", DropoutAttrs, "reg", "rate"
+    keeps_output = True
     doc = "Drops whole feature maps (keras.layers.SpatialDropout2D)."
     examples = [({"rate": 0.2}, [(4, 4, 3)])]
 
