@@ -3,11 +3,14 @@ whole story: attribute schema, shape rule, parameter count, MACs, FLOPs, label a
 
 Counting conventions (docs/conventions.md):
 * params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
-* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv and dense layers only.
+* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv, dense and attention layers
+  only (attention: its four projections, QKᵀ and attention × V).
 * FLOPs: TensorFlow-profiler style: 2 per MAC, +1 per output element for a bias add, 2 per element for
   batch normalization (scale and shift), the window size per output element for pooling, one per
   input element for global pooling, (n−1) per output element for n-ary add/multiply/average, 2 per
   element for a scaled add, 5 per element for softmax; ReLU and other element-wise activations count 0.
+  Attention: 2 per MAC, the projections' biases, one multiply per score for the 1/√d scaling and 5 per
+  score for the softmax.
 """
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ class Op:
     Attrs: ClassVar[type[Attrs]]
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     primary: ClassVar[str | None] = None       # `- activation: relu` sets this attribute
-    category: ClassVar[str] = "other"          # conv, dense, norm, act, pool, merge, reshape, reg, io
+    category: ClassVar[str] = "other"          # conv, dense, attn, token, norm, act, pool, merge, reshape, reg, io
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
     examples: ClassVar[list[tuple[dict, list[tuple]]]] = []
@@ -138,6 +141,10 @@ class Op:
         pooling, merges, softmax) costs as much as forward."""
         macs = self.macs(a, ins, out)
         return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
+
+    def call_keras(self, layer, tensors: list):
+        """Apply the built `layer` to its input tensors (in `from` order)."""
+        return layer(tensors if self.arity[1] != 1 else tensors[0])
 
 
 def bias_flops(use_bias: bool, out: tuple) -> int:
