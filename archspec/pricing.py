@@ -33,7 +33,7 @@ from pathlib import Path
 from .errors import Diagnostic, SpecError
 from .lang.source import DEFAULT_LIMITS, Limits, Source, parse, read_text
 
-_BUDGETS = ("params", "trainable", "macs", "flops", "peak_bytes", "param_bytes", "train_bytes", "layers")
+_BUDGETS = ("params", "trainable", "macs", "flops", "peak_bytes", "param_bytes", "layers")
 
 
 @dataclass
@@ -50,7 +50,6 @@ class Price:
     layers: int | None = None
     peak_bytes: int | None = None         # peak activation memory, inference, at batch_size and dtype
     param_bytes: int | None = None
-    train_bytes: int | None = None        # rough training footprint (passes/analyze.py)
     outputs: dict = field(default_factory=dict)    # output name -> shape (without the batch axis)
     batch_size: int = 1
     dtype: str = "float32"
@@ -89,7 +88,7 @@ class Price:
 
     def to_json(self) -> dict:
         out = {k: getattr(self, k) for k in ("params", "trainable", "non_trainable", "macs", "flops", "layers",
-                                             "peak_bytes", "param_bytes", "train_bytes", "batch_size", "dtype")}
+                                             "peak_bytes", "param_bytes", "batch_size", "dtype")}
         out["ok"] = self.ok
         out["overrides"] = self.overrides
         out["outputs"] = {k: list(v) for k, v in self.outputs.items()}
@@ -154,7 +153,7 @@ class Pricer:
         a = totals(graph, batch_size, dtype)
         t = a.total
         return Price(overrides, [], t.params, t.trainable, t.non_trainable, t.macs, t.flops, t.layers,
-                     a.peak_bytes, a.param_bytes, a.train_bytes,
+                     a.peak_bytes, a.param_bytes,
                      {k: graph.nodes[v].shape for k, v in graph.outputs.items()}, batch_size, dtype, self)
 
     def spec(self, overrides: dict | None = None):

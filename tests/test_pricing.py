@@ -49,10 +49,9 @@ def _check_price(pricer, path, overrides, batch_size=1, dtype="float32"):
         return p
     assert p.ok, p.diagnostics
     a = analyze(ref.graph, batch_size, dtype)
-    got = (p.params, p.trainable, p.non_trainable, p.macs, p.flops, p.layers, p.peak_bytes, p.param_bytes,
-           p.train_bytes)
+    got = (p.params, p.trainable, p.non_trainable, p.macs, p.flops, p.layers, p.peak_bytes, p.param_bytes)
     want = (a.total.params, a.total.trainable, a.total.non_trainable, a.total.macs, a.total.flops, a.total.layers,
-            a.peak_bytes, a.param_bytes, a.train_bytes)
+            a.peak_bytes, a.param_bytes)
     assert got == want, overrides
     assert p.outputs == {k: ref.graph[v].shape for k, v in ref.graph.outputs.items()}
     return p

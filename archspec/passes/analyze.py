@@ -118,9 +118,7 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
         return _finish(graph, batch_size, dtype, {}, {}, total)
     peak = max(profile(list(graph.nodes.values()), {}, list(graph.outputs.values())).values())
     bpe = DTYPE_BYTES[dtype]
-    a = Analysis(graph, batch_size, dtype, {}, {}, total, peak * batch_size * bpe, None, total.params * bpe)
-    a.train_bytes = total.trainable * 4 * 4 + total.non_trainable * 4 + total.elements * batch_size * bpe
-    return a
+    return Analysis(graph, batch_size, dtype, {}, {}, total, peak * batch_size * bpe, None, total.params * bpe)
 
 
 def _elems(n) -> int:
