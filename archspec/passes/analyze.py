@@ -50,7 +50,6 @@ class Analysis:
     peak_bytes: int                 # peak live activation memory, inference, along definition order
     peak_at: str | None
     param_bytes: int
-    train_bytes: int = 0            # rough training footprint (see estimate_training)
 
     @property
     def bytes_per_elem(self) -> int:
@@ -79,11 +78,8 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
             scope = scope.rsplit(SEP, 1)[0] if SEP in scope else ""
     peak, peak_at = peak_memory(graph)
     bpe = DTYPE_BYTES[dtype]
-    a = Analysis(graph, batch_size, dtype, nodes, scopes, total, peak * batch_size * bpe, peak_at,
-                 total.params * bpe)
-    # training: weights + gradients + 2 Adam slots (float32), and every activation kept for backprop
-    a.train_bytes = total.trainable * 4 * 4 + total.non_trainable * 4 + total.elements * batch_size * bpe
-    return a
+    return Analysis(graph, batch_size, dtype, nodes, scopes, total, peak * batch_size * bpe, peak_at,
+                    total.params * bpe)
 
 
 def peak_memory(graph: Graph) -> tuple[int, str | None]:
