@@ -47,8 +47,10 @@ def _pair(v):
 
 PosInt = Annotated[int, Field(ge=1, strict=False)]
 NonNegInt = Annotated[int, Field(ge=0)]
-Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair)]
-NonNegPair = Annotated[tuple[NonNegInt, NonNegInt], BeforeValidator(_pair)]
+# `json_schema_input_type`: what the JSON Schema (lang/jsonschema.py) says the field accepts
+Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair, json_schema_input_type=PosInt | tuple[PosInt, PosInt])]
+NonNegPair = Annotated[tuple[NonNegInt, NonNegInt],
+                       BeforeValidator(_pair, json_schema_input_type=NonNegInt | tuple[NonNegInt, NonNegInt])]
 Padding = Literal["valid", "same"]
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
