@@ -47,8 +47,10 @@ def _pair(v):
 
 PosInt = Annotated[int, Field(ge=1, strict=False)]
 NonNegInt = Annotated[int, Field(ge=0)]
-Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair)]
-NonNegPair = Annotated[tuple[NonNegInt, NonNegInt], BeforeValidator(_pair)]
+# `json_schema_input_type`: what the JSON Schema (lang/jsonschema.py) says the field accepts
+Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair, json_schema_input_type=PosInt | tuple[PosInt, PosInt])]
+NonNegPair = Annotated[tuple[NonNegInt, NonNegInt],
+                       BeforeValidator(_pair, json_schema_input_type=NonNegInt | tuple[NonNegInt, NonNegInt])]
 Padding = Literal["valid", "same"]
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
@@ -120,9 +122,10 @@ class Op:
     keeps_inputs: ClassVar[bool | None] = None
     keeps_output: ClassVar[bool] = False
 
-    def backward_keeps(self, a: Attrs) -> tuple[bool, bool, int]:
-        """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and
-        how many more output-sized tensors it keeps inside (a fused activation's pre-activation)."""
+    def backward_keeps(self, a: Attrs, ins: list[tuple], out: tuple) -> tuple[bool, bool, int]:
+        """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and how
+        many more elements per example it keeps inside (a fused activation's pre-activation, attention's
+        projections and probabilities)."""
         keep_in = self.category in ("conv", "dense", "norm") if self.keeps_inputs is None else self.keeps_inputs
         keep_out = self.keeps_output
         act = self.activation_of(a)
@@ -132,7 +135,7 @@ class Op:
             return keep_in, True, 0
         if self.category == "act":
             return True, keep_out, 0
-        return keep_in, keep_out, 1
+        return keep_in, keep_out, size(out)
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for

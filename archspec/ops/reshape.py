@@ -76,7 +76,9 @@ def _pad4(v):
     raise ValueError("expected n, [h, w] or [[top, bottom], [left, right]]")
 
 
-Pad4 = Annotated[tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]], BeforeValidator(_pad4)]
+_NonNegPair = tuple[NonNegInt, NonNegInt]
+Pad4 = Annotated[tuple[_NonNegPair, _NonNegPair], BeforeValidator(
+    _pad4, json_schema_input_type=NonNegInt | _NonNegPair | tuple[_NonNegPair, _NonNegPair])]
 
 
 class PaddingAttrs(Attrs):
