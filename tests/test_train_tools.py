@@ -155,3 +155,17 @@ def test_export_support_is_checked_without_keras(monkeypatch):
     monkeypatch.setattr(export.importlib.util, "find_spec", lambda m: None if m == "tf2onnx" else real(m))
     with pytest.raises(export.ExportError, match="pip install tf2onnx"):
         export.check_supported("onnx", "tensorflow")
+
+
+def test_save_onnx_in_the_training_section(tmp_path, capsys):
+    import onnxruntime as ort
+
+    from archspec.train import train
+
+    text = DIGITS.read_text().replace("epochs: 30", "epochs: 1\n  save: digits.onnx")
+    (tmp_path / "d.yaml").write_text(text)
+    result = train(archspec.load(tmp_path / "d.yaml"), {"seed": 0, "data": "synthetic:64"}, out=tmp_path / "r",
+                   verbose=0)
+    assert result.exported.max_diff < 1e-4 and (tmp_path / "r" / "metrics.json").exists()
+    sess = ort.InferenceSession(str(tmp_path / "r" / "digits.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.run(None, {sess.get_inputs()[0].name: np.zeros((2, 8, 8, 1), np.float32)})[0].shape == (2, 10)
