@@ -130,6 +130,7 @@ COMMANDS = {
     "inspect": ("archspec.commands.inspect", "look inside a trained run: kernels, nearest neighbours in a layer"),
     "diff": ("archspec.commands.diff", "what changed between two specs, and what it costs"),
     "sample": ("archspec.commands.sample", "write one point of a spec's search space as a plain spec"),
+    "search": ("archspec.commands.search", "search a spec's space under cost budgets: price, reject, train (Optuna)"),
     "import": ("archspec.commands.import_", "write the spec of an existing Keras model (.keras file or factory)"),
     "schema": ("archspec.commands.schema", "print the JSON Schema of the spec language"),
     "ops": ("archspec.commands.ops", "list the layer types with their attributes"),

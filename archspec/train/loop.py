@@ -175,8 +175,9 @@ def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart)
 
 
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
-                 verbose: int | None = None, warn=None, command: list | None = None) -> RunResult:
-    """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError."""
+                 verbose: int | None = None, warn=None, command: list | None = None, callbacks=()) -> RunResult:
+    """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError.
+    `callbacks`: more Keras callbacks for `fit` (archspec search reports each epoch to its trial)."""
     from . import compat
     from . import data as data_mod
 
@@ -229,12 +230,13 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint)
+        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint,
+                    list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint):
+def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint, extra=()):
     import keras
 
     from . import callbacks as cb
@@ -281,6 +283,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
     board = cb.tensorboard_callback(run.tensorboard) if chief else None
     if board is not None:
         callbacks.append(board)
+    callbacks += extra
     callbacks.append(cb.Checkpoint(run, st, monitor, mode, nan, stateful))
 
     if verbose is None:
