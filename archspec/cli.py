@@ -24,9 +24,20 @@ def _color(stream) -> bool:
 
 
 def print_diagnostics(diags, sources=None, stream=None, fmt="text"):
+    """Write diagnostics to stderr. What was printed to stdout before is flushed first and the
+    diagnostics are flushed after, so with both streams on one pipe (`2>&1 | less`) lines never
+    run together: each diagnostic is written whole, in order with the summaries around it."""
+    try:
+        _print_diagnostics(diags, sources, stream or sys.stderr, fmt)
+    finally:
+        (stream or sys.stderr).flush()
+
+
+def _print_diagnostics(diags, sources, stream, fmt):
     from .errors import render
 
-    stream = stream or sys.stderr
+    if stream is not sys.stdout:
+        sys.stdout.flush()
     if fmt == "json":
         import json
 

@@ -24,7 +24,7 @@ def run(args) -> int:
             sys.stdout.flush()
             print_diagnostics(exc.diagnostics, getattr(exc, "sources", None), fmt=args.diagnostics)
             n = sum(d.severity == "error" for d in exc.diagnostics)
-            print(f"{'<stdin>' if path == '-' else path}: FAILED, {n} error{'s' * (n != 1)}")
+            print(f"{'<stdin>' if path == '-' else path}: FAILED, {n} error{'s' * (n != 1)}", flush=True)
             worst = EXIT_SPEC
             continue
         warnings = spec.warnings
