@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_diagnostics, shown
 
 
 def _depth(v: str):
@@ -25,7 +24,7 @@ def configure(p):
 
     common(p)
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="file to write: .svg, .png, .pdf or .dot (default: NAME.svg in the current folder); "
+                   help="file to write: .svg, .png, .pdf or .dot (default: out/NAME.svg, NAME the spec file's name); "
                         "'-' writes DOT text to stdout")
     p.add_argument("-T", "--format", choices=["svg", "png", "pdf", "dot"],
                    help="output format (default: from the file's suffix)")
@@ -51,8 +50,7 @@ def run(args) -> int:
         raise UsageError("--dpi must be at least 1")
     out = args.output
     if out is None:
-        stem = "stdin" if args.spec == "-" else Path(args.spec).stem
-        out = f"{stem}.{args.format or 'svg'}"
+        out = str(default_output(args.spec, "stdin", f".{args.format or 'svg'}"))
     try:
         fmt = "dot" if out == "-" and args.format in (None, "dot") else image.format_for(out, args.format)
     except ValueError as exc:
@@ -77,5 +75,5 @@ def run(args) -> int:
             image.draw(spec, out, fmt=fmt, dpi=args.dpi, **options)
         except image.GraphvizMissing as exc:
             raise UsageError(str(exc)) from None
-        print(f"wrote {out}", file=sys.stderr)
+        print(f"wrote {shown(out)}", file=sys.stderr)
     return EXIT_SPEC if args.strict and warnings else EXIT_OK
