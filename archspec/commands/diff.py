@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..cli import EXIT_OK, load_spec, positive_int
 from .report import _depth
+from .trainopts import add_training_options, training_estimate
 
 
 def configure(p):
@@ -18,6 +19,7 @@ def configure(p):
     p.add_argument("--set-b", action="append", metavar="NAME=VALUE", help="override a parameter of SPEC_B only")
     p.add_argument("--limit", action="append", metavar="NAME=N", help="raise a safety limit (see docs/errors.md)")
     p.add_argument("--root", help="project folder that includes may not leave (default: each spec's folder)")
+    add_training_options(p)
 
 
 def run(args) -> int:
@@ -27,5 +29,7 @@ def run(args) -> int:
     if args.set_b:
         args.set = (args.set or []) + args.set_b
     b, _ = load_spec(args.b, args)
-    print(render_diff(diff_specs(a, b, args.depth, args.batch_size, args.dtype), args.format, args.all), end="")
+    ea, eb = training_estimate(a, args), training_estimate(b, args)
+    d = diff_specs(a, b, args.depth, args.batch_size, args.dtype, (ea, eb) if ea else None)
+    print(render_diff(d, args.format, args.all), end="")
     return EXIT_OK
