@@ -176,14 +176,20 @@ def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart)
     return state
 
 
+def run_folder(spec, out=None) -> RunFolder:
+    """The run folder: `out`, else runs/<spec name> in the current folder."""
+    return RunFolder(out or Path("runs") / spec.name)
+
+
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
-                 verbose: int | None = None, warn=None, command: list | None = None) -> RunResult:
-    """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError."""
+                 verbose: int | None = None, warn=None, command: list | None = None, callbacks=()) -> RunResult:
+    """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError.
+    `callbacks`: more Keras callbacks for `fit` (archspec search reports each epoch to its trial)."""
     from . import compat
     from . import data as data_mod
 
     strategy, chief, worker = make_strategy(settings.distribute)
-    run = RunFolder(out or Path("runs") / spec.name)
+    run = run_folder(spec, out)
     if not chief:
         # Every worker must run the same saves (reading distributed variables is a collective operation),
         # so the other workers keep a full run of their own in RUN_DIR/worker-N; it also lets each of
@@ -240,12 +246,13 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint)
+        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint,
+                    list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint):
+def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint, extra=()):
     import keras
 
     from . import callbacks as cb
@@ -292,10 +299,16 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
     board = cb.tensorboard_callback(run.tensorboard) if chief else None
     if board is not None:
         callbacks.append(board)
+    callbacks += extra
     callbacks.append(cb.Checkpoint(run, st, monitor, mode, nan, stateful))
 
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
+    if verbose:
+        # Keras's own epoch line, placed before EpochTimer so it shows Keras's figures (time, ms/step, losses,
+        # metrics) but not `seconds`/`images_per_s`, which its fixed 4-decimal format renders as
+        # "images_per_s: 2492.5000"; those go to history.csv, the TensorBoard log and the summary.
+        callbacks.insert(0, keras.callbacks.ProgbarLogger())
     t0 = time.perf_counter()
     if done < settings.epochs and not st.get("stopped_early"):
         with scope():
