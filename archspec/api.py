@@ -65,10 +65,24 @@ class Spec:
             cache[key] = analyze(self.graph, batch_size, dtype)
         return cache[key]
 
-    def report(self, fmt: str = "table", depth: int | None = None, batch_size: int = 1, dtype: str = "float32") -> str:
+    def training_estimate(self, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
+                          device=None):
+        """Training FLOPs, kept activations and peak training memory of one step; with `device` (a name
+        such as "h100" or a devices.Device) also the roofline step time and images/s. No framework is
+        imported. See docs/training-estimates.md."""
+        from .passes.training import estimate_training
+
+        if isinstance(device, str):
+            from .devices import get_device
+
+            device = get_device(device)
+        return estimate_training(self.graph, batch_size, optimizer, precision, device)
+
+    def report(self, fmt: str = "table", depth: int | None = None, batch_size: int = 1, dtype: str = "float32",
+               training=None) -> str:
         from .render.tables import render_report
 
-        return render_report(self, fmt, depth, batch_size, dtype)
+        return render_report(self, fmt, depth, batch_size, dtype, training)
 
     @property
     def training(self) -> dict:

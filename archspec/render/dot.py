@@ -33,7 +33,8 @@ from ..ops import REGISTRY
 from .tables import human, human_bytes
 
 DIRECTIONS = ("TB", "LR")
-COLOR_BY = ("none", "params", "macs", "memory")
+COLOR_BY = ("none", "params", "macs", "memory", "time", "train_memory")
+TRAINING_METRICS = ("time", "train_memory")     # need a training estimate (passes.training.with_training)
 COLLAPSIBLE = ("block", "sequence")   # residual, branches and paths are structure: drawn, never boxed
 AUTO_BUDGET = 80                      # boxes the automatic depth stays under
 FONT = "Helvetica,Arial,sans-serif"   # a fontconfig list for dot, a CSS list in the SVG
@@ -233,19 +234,32 @@ def cost_text(cost) -> str:
 
 
 def metric_value(cost, metric: str) -> float:
-    """params and MACs as counted; memory: output activation bytes, batch 1, float32."""
-    return {"params": cost.params, "macs": cost.macs, "memory": cost.elements * 4}[metric]
+    """params and MACs as counted; memory: output activation bytes, batch 1, float32; time and
+    train_memory: a training estimate's roofline time and activations kept for the backward pass."""
+    if metric == "params":
+        return cost.params
+    if metric == "macs":
+        return cost.macs
+    if metric == "memory":
+        return cost.elements * 4
+    return cost.time_s if metric == "time" else cost.kept_bytes
 
 
 def metric_text(value: float, metric: str) -> str:
-    if metric == "memory":
+    if metric in ("memory", "train_memory"):
         return human_bytes(value)
+    if metric == "time":
+        from .training import seconds
+
+        return seconds(value)
     return human(value) + (" params" if metric == "params" else " MACs")
 
 
 def short_number(v: float, metric: str) -> str:
     """Three significant digits, for the legend: 27.5 K, 128 K, 1.28 M; bytes for memory."""
-    if metric == "memory":
+    if metric == "time":
+        return metric_text(v, metric)
+    if metric in ("memory", "train_memory"):
         for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
             if v >= div:
                 return f"{v / div:.3g} {suffix}"
@@ -372,7 +386,8 @@ class _Writer:
 
     def legend(self) -> str:
         metric = self.metric
-        what = {"params": "parameters", "macs": "MACs", "memory": "output activations (batch 1, float32)"}[metric]
+        what = {"params": "parameters", "macs": "MACs", "memory": "output activations (batch 1, float32)",
+                "time": "training step time (roofline)", "train_memory": "activations kept for backward"}[metric]
         cells = [f'<td><font point-size="{NOTE}">{esc(what)}:</font></td>', self.swatch("#ffffff", "0")]
         cells.append(self.swatch(RAMP[0], "&lt; " + esc(short_number(self.ramp.bound(1), metric))))
         for k in range(1, len(RAMP)):

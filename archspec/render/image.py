@@ -59,18 +59,28 @@ def format_for(path, fmt: str | None = None) -> str:
 
 
 def dot_text(spec, depth="auto", direction: str = "TB", shapes: bool = True, color_by: str = "none",
-             fold: bool = True) -> str:
+             fold: bool = True, training=None) -> str:
     """The DOT source of `spec`'s diagram. `depth`: a level (1 = top-level blocks as boxes), None or
     "all" for every layer, or "auto" (the deepest level drawn in at most dot.AUTO_BUDGET boxes).
-    `fold`: a run of identical collapsed block calls is one box, `block35 ×10`."""
+    `fold`: a run of identical collapsed block calls is one box, `block35 ×10`. `training`: a
+    Spec.training_estimate, needed to colour by "time" or "train_memory"."""
     g = spec.graph
+    analysis = spec.analysis()
+    if color_by in _dot.TRAINING_METRICS:
+        from ..passes.training import with_training
+
+        if training is None:
+            training = spec.training_estimate()
+        if color_by == "time" and training.device is None:
+            raise ValueError("colouring by time needs a device (--device NAME)")
+        analysis = with_training(analysis, training)
     if depth == "auto":
         depth = _dot.auto_depth(g, fold=fold)
     elif depth == "all":
         depth = None
     elif depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise ValueError(f"depth must be a whole number ≥ 1, 'all' or 'auto', got {depth!r}")
-    return _dot.to_dot(g, spec.analysis(), depth, direction, shapes, color_by, block_defaults(spec), fold)
+    return _dot.to_dot(g, analysis, depth, direction, shapes, color_by, block_defaults(spec), fold)
 
 
 def render(text: str, fmt: str, dpi: int = PNG_DPI) -> bytes:
@@ -112,10 +122,10 @@ def _tail(err) -> str:
 
 
 def draw(spec, path: str | os.PathLike | None = None, fmt: str | None = None, depth="auto", direction: str = "TB",
-         shapes: bool = True, color_by: str = "none", fold: bool = True, dpi: int = PNG_DPI):
+         shapes: bool = True, color_by: str = "none", fold: bool = True, dpi: int = PNG_DPI, training=None):
     """Draw `spec`. With `path` None, return the DOT text; else write the file (format from `fmt` or
     the suffix: .svg, .png, .pdf, .dot) atomically and return its path."""
-    text = dot_text(spec, depth, direction, shapes, color_by, fold)
+    text = dot_text(spec, depth, direction, shapes, color_by, fold, training)
     if path is None and fmt in (None, "dot"):
         return text
     fmt = format_for(path, fmt)
