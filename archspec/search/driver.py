@@ -68,7 +68,7 @@ class Progress:
 def optuna_quiet():
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)     # archspec prints its own line per trial
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message=".*constant_liar.*")
     return optuna
@@ -378,9 +378,7 @@ def _error_text(exc: BaseException) -> str:
 def train_candidate(spec, trial, cfg: SearchConfig) -> float:
     """Train with archspec train's loop into OUT/trials/NNNN; report each epoch's metric to the trial;
     returns the best epoch's value of the metric (validation accuracy by default)."""
-    from ..commands.compile import quiet_import_keras
-
-    quiet_import_keras()                 # no TensorFlow start-up lines between the trial lines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import optuna
 
