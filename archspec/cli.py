@@ -143,6 +143,7 @@ COMMANDS = {
     "sample": ("archspec.commands.sample", "write one point of a spec's search space as a plain spec"),
     "import": ("archspec.commands.import_", "write the spec of an existing Keras model (.keras file or factory)"),
     "schema": ("archspec.commands.schema", "print the JSON Schema of the spec language"),
+    "lsp": ("archspec.commands.lsp", "run the language server for editors (stdio)"),
     "ops": ("archspec.commands.ops", "list the layer types with their attributes"),
 }
 
