@@ -204,8 +204,8 @@ def test_cli_writes_files(tmp_path):
     assert ET.fromstring((tmp_path / "a.svg").read_bytes()).tag == SVG + "svg"
     r = cli(str(SMALL), "-T", "png", "-o", str(tmp_path / "b.img"))
     assert r.returncode == 0 and (tmp_path / "b.img").read_bytes()[:4] == b"\x89PNG"
-    r = cli(str(SMALL), cwd=tmp_path)                                 # default: NAME.svg here
-    assert r.returncode == 0 and (tmp_path / "small.svg").exists()
+    r = cli(str(SMALL), cwd=tmp_path)                                 # default: out/NAME.svg here
+    assert r.returncode == 0 and (tmp_path / "out" / "small.svg").exists()
 
 
 @needs_dot

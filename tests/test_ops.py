@@ -16,7 +16,7 @@ def test_every_op_is_complete():
         assert op.doc, name
         assert op.examples, f"{name} has no examples"
         assert op.keras_class, name
-        assert f"op_{name}" in schema["$defs"], name
+        assert f"op_{name}" in schema["definitions"], name
         assert op.category in {"conv", "dense", "norm", "act", "pool", "merge", "reshape", "reg", "io", "attn", "token"}
 
 

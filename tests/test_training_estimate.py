@@ -219,3 +219,19 @@ def test_peak_memory_of_the_families_agrees_with_jax():
     got = _measure("specs/mobilenet_v2.yaml:4", "specs/resnet50.yaml:4", "specs/densenet121.yaml:2")
     for case, (measured, estimated) in got.items():
         assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
+
+
+def test_attention_keeps_its_projections_and_probabilities():
+    vit = archspec.load(SPECS / "vit_b16.yaml")
+    est = vit.training_estimate(2)
+    g = vit.graph
+    att = [n for n in g if n.op == "attention"]
+    assert len(att) == 12
+    n = att[0]
+    a = n.attrs
+    t = g[n.inputs[0]].shape[0]
+    qkv_out = 4 * t * a.heads * a.key_dim            # Q, K, V and the heads' output (value_dim = key_dim)
+    probs = a.heads * t * t * (2 if a.dropout > 0 else 1)
+    assert est.nodes[n.id].kept_bytes >= 2 * 4 * (qkv_out + probs)
+    # the self-attention input (the layer norm's output) stays alive for the projection gradients
+    assert est.nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_diagnostics, shown
 from .trainopts import add_training_options, training_estimate
 
 
@@ -26,7 +25,7 @@ def configure(p):
 
     common(p)
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="file to write: .svg, .png, .pdf or .dot (default: NAME.svg in the current folder); "
+                   help="file to write: .svg, .png, .pdf or .dot (default: out/NAME.svg, NAME the spec file's name); "
                         "'-' writes DOT text to stdout")
     p.add_argument("-T", "--format", choices=["svg", "png", "pdf", "dot"],
                    help="output format (default: from the file's suffix)")
@@ -56,8 +55,7 @@ def run(args) -> int:
         raise UsageError("--color-by time needs --device NAME (h100, a100, l4, t4, cpu, …)")
     out = args.output
     if out is None:
-        stem = "stdin" if args.spec == "-" else Path(args.spec).stem
-        out = f"{stem}.{args.format or 'svg'}"
+        out = str(default_output(args.spec, "stdin", f".{args.format or 'svg'}"))
     try:
         fmt = "dot" if out == "-" and args.format in (None, "dot") else image.format_for(out, args.format)
     except ValueError as exc:
@@ -83,5 +81,5 @@ def run(args) -> int:
             image.draw(spec, out, fmt=fmt, dpi=args.dpi, **options)
         except image.GraphvizMissing as exc:
             raise UsageError(str(exc)) from None
-        print(f"wrote {out}", file=sys.stderr)
+        print(f"wrote {shown(out)}", file=sys.stderr)
     return EXIT_SPEC if args.strict and warnings else EXIT_OK

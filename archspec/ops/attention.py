@@ -89,6 +89,13 @@ class Attention(Op):
         scale = tq * h * kd if a.dropout > 0 else h * tq * tk
         return biases + scale + 5 * h * tq * tk
 
+    def backward_keeps(self, a, ins, out):
+        """Its inputs (the projection weights' gradients), and inside: Q, K, V, the attention
+        probabilities (and their dropout mask) and the heads' output before the output projection."""
+        tq, tk, _, _, _, h, kd, vd, _ = self._dims(a, ins, out)
+        probs = h * tq * tk * (2 if a.dropout > 0 else 1)
+        return True, False, tq * h * kd + tk * h * kd + tk * h * vd + probs + tq * h * vd
+
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}"

@@ -122,9 +122,10 @@ class Op:
     keeps_inputs: ClassVar[bool | None] = None
     keeps_output: ClassVar[bool] = False
 
-    def backward_keeps(self, a: Attrs) -> tuple[bool, bool, int]:
-        """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and
-        how many more output-sized tensors it keeps inside (a fused activation's pre-activation)."""
+    def backward_keeps(self, a: Attrs, ins: list[tuple], out: tuple) -> tuple[bool, bool, int]:
+        """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and how
+        many more elements per example it keeps inside (a fused activation's pre-activation, attention's
+        projections and probabilities)."""
         keep_in = self.category in ("conv", "dense", "norm") if self.keeps_inputs is None else self.keeps_inputs
         keep_out = self.keeps_output
         act = self.activation_of(a)
@@ -134,7 +135,7 @@ class Op:
             return keep_in, True, 0
         if self.category == "act":
             return True, keep_out, 0
-        return keep_in, keep_out, 1
+        return keep_in, keep_out, size(out)
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for

@@ -155,9 +155,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         t, nt = op.params(n.attrs, ins, out)
         trainable, non_trainable = trainable + t, non_trainable + nt
         grad_of[n.id] = t * 4
-        k_in, k_out, extra = op.backward_keeps(n.attrs)
+        k_in, k_out, extra = op.backward_keeps(n.attrs, ins, out)
         if extra:
-            internal[n.id] = extra * size(n.shape)
+            internal[n.id] = extra
         kept = []
         if k_in:
             kept += [i for i in n.inputs if graph[i].op != "input"]     # the batch is persistent
@@ -168,8 +168,8 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         in_elems = sum(size(s) for s in ins)
         out_elems = size(out)
         param_bytes = (t + nt) * e
-        fwd_bytes = (in_elems + out_elems) * B * e + param_bytes
-        bwd_bytes = (out_elems + sum(size(graph[x].shape) for x in set(kept)) + in_elems) * B * e \
+        fwd_bytes = (in_elems + out_elems + extra) * B * e + param_bytes
+        bwd_bytes = (out_elems + sum(size(graph[x].shape) for x in set(kept)) + extra + in_elems) * B * e \
             + param_bytes + t * 4
         c = LayerTrain(op.flops(n.attrs, ins, out) * B,
                        op.backward_flops(n.attrs, ins, out, needs_grad[n.id]) * B,
