@@ -329,11 +329,16 @@ COMMANDS = {
     "draw": ("archspec.commands.draw", "draw the architecture with Graphviz"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
     "train": ("archspec.commands.train", "train a spec on image data"),
+    "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained model"),
+    "predict": ("archspec.commands.predict", "top-k classes of image files (or a data split) from a trained model"),
+    "export": ("archspec.commands.export", "export a trained model as a SavedModel, ONNX or TFLite file"),
     "inspect": ("archspec.commands.inspect", "look inside a trained run: kernels, nearest neighbours in a layer"),
     "diff": ("archspec.commands.diff", "what changed between two specs, and what it costs"),
     "sample": ("archspec.commands.sample", "write one point of a spec's search space as a plain spec"),
+    "search": ("archspec.commands.search", "search a spec's space under cost budgets: price, reject, train (Optuna)"),
     "import": ("archspec.commands.import_", "write the spec of an existing Keras model (.keras file or factory)"),
     "schema": ("archspec.commands.schema", "print the JSON Schema of the spec language"),
+    "lsp": ("archspec.commands.lsp", "run the language server for editors (stdio)"),
     "ops": ("archspec.commands.ops", "list the layer types with their attributes"),
 }
 

@@ -96,4 +96,8 @@ def run(args) -> int:
               f"{' (early stopping)' if result.stopped_early else ''}; pass --epochs N to train further, "
               "--restart to train again, or --out for a new run", file=sys.stderr)
     sys.stdout.write(result.summary)
+    if result.exported is not None:
+        from ..train.export import describe
+
+        sys.stdout.write("saved     " + describe(result.exported))
     return EXIT_OK

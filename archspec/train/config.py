@@ -309,6 +309,13 @@ def resolve(spec, flags: dict | None = None) -> Settings:
         if not hasattr(s, k):
             raise TypeError(f"unknown setting {k!r}")
         setattr(s, k, v)
+    if s.save:
+        from .export import ExportError, check_supported, format_of
+
+        try:
+            check_supported(format_of(s.save))
+        except ExportError as exc:
+            raise SpecError([Diagnostic("export-unsupported", f"save: {exc}", src.loc(base + ("save",)))]) from None
     return s
 
 
