@@ -249,6 +249,7 @@ COMMANDS = {
     "search": ("archspec.commands.search", "search a spec's space under cost budgets: price, reject, train (Optuna)"),
     "import": ("archspec.commands.import_", "write the spec of an existing Keras model (.keras file or factory)"),
     "schema": ("archspec.commands.schema", "print the JSON Schema of the spec language"),
+    "lsp": ("archspec.commands.lsp", "run the language server for editors (stdio)"),
     "ops": ("archspec.commands.ops", "list the layer types with their attributes"),
 }
 
