@@ -168,8 +168,15 @@ def load_text(text: str, name: str = "<spec>", overrides: dict | None = None, li
 def _load(src: Source, overrides, limits, root) -> Spec:
     from .lang.expand import expand
 
-    graph, sources = expand(src, overrides, limits, Path(root) if root else None)
-    return Spec(src, graph, sources, overrides or {})
+    overrides = dict(overrides or {})
+    training = {k: v for k, v in overrides.items() if k.startswith("training.") or k == "training"}
+    if training:        # `--set training.KEY=VALUE`: merged into the training section (train/config.py)
+        from .train.config import apply_training_sets
+
+        apply_training_sets(src, training)
+    graph, sources = expand(src, {k: v for k, v in overrides.items() if k not in training}, limits,
+                            Path(root) if root else None)
+    return Spec(src, graph, sources, overrides)
 
 
 @contextmanager
