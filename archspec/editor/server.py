@@ -89,11 +89,18 @@ def _range(r: A.Result, line: int, col: int, subject: str | None) -> T.Range:
     end = col
     if subject and text.startswith(subject, col):
         end = col + len(subject)
-    elif text[col:col + 1] in ("'", '"'):
+    elif text[col:col + 1] in ("[", "{"):         # a flow list or mapping: to its matching bracket
+        depth, end = 0, len(text)
+        for k in range(col, len(text)):
+            depth += (text[k] in "[{") - (text[k] in "]}")
+            if depth == 0:
+                end = k + 1
+                break
+    elif text[col:col + 1] in ("'", '"') and (col == 0 or text[col - 1] in " :[{,"):    # an opening quote
         close = text.find(text[col], col + 1)
         end = close + 1 if close > 0 else len(text)
     else:
-        while end < len(text) and text[end] not in ",{}[]#" and text[end:end + 2] != ": " and \
+        while end < len(text) and text[end] not in ",{}[]#'\"" and text[end:end + 2] != ": " and \
                 not (text[end] == ":" and end + 1 == len(text)):
             end += 1
         while end > col and text[end - 1] == " ":
