@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_diagnostics, shown
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 
@@ -70,7 +70,7 @@ def run(args) -> int:
 
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     args.train = args.color_by in ("time", "train_memory")
     options = dict(depth=args.depth, direction=args.direction, shapes=args.shapes, color_by=args.color_by,
                    fold=args.fold, training=training_estimate(spec, args))

@@ -85,7 +85,8 @@ def dot_text(spec, depth="auto", direction: str = "TB", shapes: bool = True, col
         depth = None
     elif depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise ValueError(f"depth must be a whole number ≥ 1, 'all' or 'auto', got {depth!r}")
-    return _dot.to_dot(g, analysis, depth, direction, shapes, color_by, block_defaults(spec), fold)
+    return _dot.to_dot(g, analysis, depth, direction, shapes, color_by, block_defaults(spec), fold,
+                       title=getattr(spec, "title", None))
 
 
 def render(text: str, fmt: str, dpi: int = PNG_DPI, notes: list | None = None) -> bytes:
