@@ -139,3 +139,18 @@ def test_sampled_float_reads_back():
     for v in (1e-05, 0.1 + 0.2, 3.0, 2.5e-7, math.pi):
         assert archspec.load_text(f"archspec: 1\nname: t\nparams: {{v: {scalar(v)}}}\ninputs: {{x: [2]}}\n"
                                   "model: [dense: 1]\n").data["params"]["v"] == v
+
+
+def test_docs_search_excerpts_are_true(tmp_path, capsys, monkeypatch):
+    """docs/search.md shows `archspec check` and `archspec sample` output; they must stay what the commands print."""
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    doc = (ROOT / "docs" / "search.md").read_text()
+    assert main(["check", "specs/digits_cnn_search.yaml"]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        assert line in doc, line
+    out = tmp_path / "one.yaml"
+    assert main(["sample", str(SPECS / "digits_cnn_search.yaml"), "--seed", "1", "-o", str(out)]) == 0
+    line = capsys.readouterr().err.strip().replace(str(out), "one.yaml")
+    assert line in doc, line

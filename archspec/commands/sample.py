@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings
 
 
 def configure(p):
@@ -45,7 +45,7 @@ def run(args) -> int:
               + ", ".join(f"{k}={v}" for k, v in point.items()), file=sys.stderr)
         return EXIT_SPEC
     warnings = [w.as_error() for w in checked.warnings] if args.strict else checked.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     if args.strict and warnings:
         return EXIT_SPEC
     t = checked.analysis().total

@@ -425,8 +425,10 @@ def _command(main, settings, run) -> list:
            "--precision", settings.precision]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
+    from .config import set_text
+
     for k, v in settings.overrides.items():
-        cmd += ["--set", f"{k}={v}"]
+        cmd += ["--set", set_text(k, v).removeprefix("--set ")]
     return cmd
 
 
