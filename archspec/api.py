@@ -12,10 +12,13 @@ import os
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Diagnostic, SpecError
-from .graph import Graph
 from .lang.source import DEFAULT_LIMITS, Limits, Source, parse, read_text
+
+if TYPE_CHECKING:                 # the graph (and the ops and pydantic behind it) load with the first spec
+    from .graph import Graph
 
 
 class Spec:
@@ -30,6 +33,24 @@ class Spec:
     @property
     def name(self) -> str:
         return self.graph.name
+
+    @property
+    def title(self) -> str:
+        """The name with the overrides applied, as reports, diagrams and `check` show it:
+        'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides."""
+        if not self.overrides:
+            return self.name
+        return f"{self.name} with " + ", ".join(f"{k}={_flow(v)}" for k, v in self.overrides.items())
+
+    @property
+    def model_name(self) -> str:
+        """The Keras model's name: the title in the characters TensorFlow accepts in a name scope
+        ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
+        import re
+
+        if not self.overrides:
+            return self.name
+        return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", self.title.replace(" with ", "_"))).strip("_")
 
     @property
     def space(self):
@@ -115,6 +136,19 @@ class Spec:
         ins = ", ".join(f"{n}{self.graph[n].shape}" for n in self.graph.inputs)
         outs = ", ".join(f"{k}{self.graph[v].shape}" for k, v in self.graph.outputs.items())
         return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
+
+
+def _flow(v) -> str:
+    """An override value as the user would write it on the command line: [3, 4, 23, 3], 0.5, relu."""
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_flow(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 def load(path: str | os.PathLike, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,

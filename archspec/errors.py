@@ -11,7 +11,6 @@ Every user mistake becomes a :class:`Diagnostic`; a stage that finds mistakes ra
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, replace
 from typing import Iterable
@@ -78,11 +77,14 @@ class Diagnostic:
 
 
 class SpecError(Exception):
-    """The spec is wrong. Carries every diagnostic found by the stage that raised it."""
+    """The spec is wrong. Carries every diagnostic found by the stage that raised it.
+
+    `str(exc)` is what the command line prints, less the quoted source lines: location, message and code,
+    then the scope, notes and hint of each diagnostic (`exc.diagnostics` has them as data)."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = sorted_unique(diagnostics)
-        super().__init__("\n".join(f"{d.loc}: {d.severity}: {d.message}" for d in self.diagnostics))
+        super().__init__("\n".join(render(d) for d in self.diagnostics))
 
 
 def sorted_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -151,6 +153,8 @@ def _closest(word: str, cands: list[str]) -> str | None:
         if numbered:
             return min(numbered)[2]
     best, best_score = None, 0.6
+    import difflib  # only when a did-you-mean is needed: off the start-up path
+
     matcher = difflib.SequenceMatcher()
     matcher.set_seq2(word)
     for c in cands:

@@ -1,7 +1,7 @@
 """archspec report SPEC: a per-layer or per-block cost table (table, JSON, CSV or Markdown)."""
 from __future__ import annotations
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings
 from .trainopts import add_training_options, training_estimate
 
 
@@ -33,7 +33,7 @@ def configure(p):
 def run(args) -> int:
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     text = spec.report(args.format, args.depth, args.batch_size, args.dtype, training_estimate(spec, args))
     if args.output:
         from ..util import atomic_write

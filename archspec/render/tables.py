@@ -71,6 +71,8 @@ def summary(spec, batch_size=1, dtype="float32") -> dict:
     t = a.total
     return {
         "name": spec.name,
+        "title": spec.title,
+        "overrides": dict(spec.overrides),
         "inputs": {n: list(g[n].shape) for n in g.inputs},
         "outputs": {k: list(g[v].shape) for k, v in g.outputs.items()},
         "batch_size": batch_size, "dtype": dtype, "conventions": CONVENTION,
@@ -122,7 +124,7 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", tra
 
 def _header_lines(h) -> list[str]:
     ins = ", ".join(f"{k} {tuple(v)}" for k, v in h["inputs"].items())
-    return [f"{h['name']}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
+    return [f"{h.get('title', h['name'])}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
 
 
 def _footer_lines(h) -> list[str]:
