@@ -77,9 +77,12 @@ def run(args) -> int:
     if out == "-":
         sys.stdout.write(image.dot_text(spec, **options))
     else:
+        notes: list[str] = []
         try:
-            image.draw(spec, out, fmt=fmt, dpi=args.dpi, **options)
+            image.draw(spec, out, fmt=fmt, dpi=args.dpi, notes=notes, **options)
         except image.GraphvizMissing as exc:
             raise UsageError(str(exc)) from None
         print(f"wrote {shown(out)}", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     return EXIT_SPEC if args.strict and warnings else EXIT_OK
