@@ -12,10 +12,13 @@ import os
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Diagnostic, SpecError
-from .graph import Graph
 from .lang.source import DEFAULT_LIMITS, Limits, Source, parse, read_text
+
+if TYPE_CHECKING:                 # the graph (and the ops and pydantic behind it) load with the first spec
+    from .graph import Graph
 
 
 class Spec:

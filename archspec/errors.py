@@ -11,7 +11,6 @@ Every user mistake becomes a :class:`Diagnostic`; a stage that finds mistakes ra
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, replace
 from typing import Iterable
@@ -140,6 +139,8 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
         if numbered:
             return min(numbered)[2]
     best, best_score = None, 0.6
+    import difflib  # only when a did-you-mean is needed: off the start-up path
+
     matcher = difflib.SequenceMatcher()
     matcher.set_seq2(word)
     for c in cands:
