@@ -1,46 +1,7 @@
-"""Custom Keras layers that compiled models use. Importing this module imports Keras.
-
-Each layer is registered with ``keras.saving.register_keras_serializable(package="archspec")``, so a
-saved ``.keras`` file names it ``archspec>ScaledAdd``. Keras 3 will not import a module that is not
-part of Keras while loading (``serialization_lib._retrieve_class_or_fn``), so the class must be
-registered before ``keras.saving.load_model``: ``import archspec`` arranges that without importing Keras
-itself (see :func:`archspec.compile.register_on_keras_import`).
-
-Only ``keras.ops`` is used, so the layers run on every Keras backend (TensorFlow, JAX, PyTorch).
-"""
+"""The custom Keras layers compiled models use (importing this imports Keras). They are defined next to
+their ops, in :mod:`archspec.ops.keras_layers`; this module re-exports them, so code that imported them
+from here keeps working."""
 from __future__ import annotations
 
-import keras
-
-
-@keras.saving.register_keras_serializable(package="archspec")
-class ScaledAdd(keras.layers.Layer):
-    """``inputs[0] + scale * inputs[1]``: Inception-ResNet's scaled residual connection.
-
-    Replaces the seeds' ``Lambda(lambda x: x[0] + x[1] * scale)``, which cannot be saved portably
-    (a Lambda stores Python bytecode and is refused by ``load_model(safe_mode=True)``).
-
-    >>> import numpy as np
-    >>> layer = ScaledAdd(scale=0.5, name="res")
-    >>> np.asarray(layer([np.ones((1, 2)), np.full((1, 2), 4.0)])).tolist()
-    [[3.0, 3.0]]
-    >>> ScaledAdd.from_config(layer.get_config()).scale
-    0.5
-    """
-
-    def __init__(self, scale: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.scale = float(scale)
-
-    def call(self, inputs):
-        shortcut, residual = inputs
-        return keras.ops.add(shortcut, keras.ops.multiply(residual, keras.ops.cast(self.scale, residual.dtype)))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
-
-
-__all__ = ["ScaledAdd"]
+from ..ops.keras_layers import *  # noqa: F401,F403
+from ..ops.keras_layers import __all__  # noqa: F401

@@ -49,7 +49,7 @@ def json_schema() -> dict:
         "branches": {"type": "object", "properties": {
             "paths": {"anyOf": [{"type": "array", "items": body},
                                 {"type": "object", "additionalProperties": body}]},
-            "merge": {"enum": ["concat", "add", "multiply", "average", "maximum", "minimum"]},
+            "merge": {"enum": list(ops.merges())},
             "axis": {"type": "integer"}, **RESERVED_PROPS}, "required": ["paths"], "additionalProperties": False},
         "residual": {"type": "object", "properties": {
             "body": body, "shortcut": body, "scale": {"anyOf": [{"type": "number"}, EXPR]},

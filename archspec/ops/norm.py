@@ -33,10 +33,15 @@ class BatchNormAttrs(Attrs):
 @register
 class BatchNorm(Op):
     name, keras_class, Attrs, category = "batch_norm", "BatchNormalization", BatchNormAttrs, "norm"
+    unit_helper, abbrev = True, "bn"
     doc = ("Batch normalization (keras.layers.BatchNormalization). gamma (if `scale`) and beta (if `center`) are "
            "trainable; the moving mean and variance are not.")
-    examples = [({}, [(5, 5, 8)]), ({"scale": False}, [(5, 5, 8)]), ({"center": False, "epsilon": 1.001e-5}, [(12,)]),
-                ({"axis": 2}, [(8, 8, 4)])]
+    examples = [({}, [(5, 5, 8)], (5, 5, 8), (16, 16)), ({"scale": False}, [(5, 5, 8)], (5, 5, 8), (8, 16)),
+                ({"center": False, "epsilon": 1.001e-5}, [(12,)], (12,), (12, 24)),
+                ({"axis": 2}, [(8, 8, 4)], (8, 8, 4), (16, 16))]
+
+    def cancels_bias(self, a):
+        return a.center
 
     def params(self, a, ins, out):
         c = _channels(a, ins)
@@ -62,8 +67,9 @@ class LayerNormAttrs(Attrs):
 @register
 class LayerNorm(Op):
     name, keras_class, Attrs, category = "layer_norm", "LayerNormalization", LayerNormAttrs, "norm"
+    unit_helper, abbrev = True, "ln"
     doc = "Layer normalization over the last axis (keras.layers.LayerNormalization)."
-    examples = [({}, [(5, 5, 8)]), ({"center": False}, [(6, 4)])]
+    examples = [({}, [(5, 5, 8)], (5, 5, 8), (16, 0)), ({"center": False}, [(6, 4)], (6, 4), (4, 0))]
 
     def infer(self, a, ins):
         return _check_axis(a, ins)

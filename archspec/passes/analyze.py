@@ -70,7 +70,7 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
         out = n.shape
         t, nt = op.params(n.attrs, ins, out)
         c = Cost(t, nt, op.macs(n.attrs, ins, out), op.flops(n.attrs, ins, out),
-                 size(out) if n.op != "input" else size(out), 0 if n.op == "input" else 1)
+                 size(out), 0 if op.source else 1)
         nodes[n.id] = c
         total.add(c)
         scope = n.scope

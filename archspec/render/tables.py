@@ -49,7 +49,7 @@ def rows(spec, depth: int | None, batch_size: int, dtype: str) -> list[dict]:
             if depth is not None and level >= depth:
                 break
         else:
-            out.append(_row(n.id, len(chain), REGISTRY[n.op].label(n.attrs) if n.op != "input" else "input",
+            out.append(_row(n.id, len(chain), REGISTRY[n.op].label(n.attrs),
                             n.shape, a.nodes[n.id], a, False, n.op))
     return out
 
