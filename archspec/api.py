@@ -32,6 +32,18 @@ class Spec:
         return self.graph.name
 
     @property
+    def space(self):
+        """The spec's search space (lang/space.py): searched parameters by name; empty for a plain spec."""
+        from .lang.space import SearchSpace
+
+        return SearchSpace(getattr(self.graph, "space", {}))
+
+    @property
+    def point(self) -> dict:
+        """The values the searched parameters have in this spec (defaults, or as overridden)."""
+        return {k: self.overrides.get(k, d.default) for k, d in self.space.items()}
+
+    @property
     def data(self) -> dict:
         return self.source.data
 

@@ -24,9 +24,20 @@ def _color(stream) -> bool:
 
 
 def print_diagnostics(diags, sources=None, stream=None, fmt="text"):
+    """Write diagnostics to stderr. What was printed to stdout before is flushed first and the
+    diagnostics are flushed after, so with both streams on one pipe (`2>&1 | less`) lines never
+    run together: each diagnostic is written whole, in order with the summaries around it."""
+    try:
+        _print_diagnostics(diags, sources, stream or sys.stderr, fmt)
+    finally:
+        (stream or sys.stderr).flush()
+
+
+def _print_diagnostics(diags, sources, stream, fmt):
     from .errors import render
 
-    stream = stream or sys.stderr
+    if stream is not sys.stdout:
+        sys.stdout.flush()
     if fmt == "json":
         import json
 
@@ -129,6 +140,7 @@ COMMANDS = {
     "train": ("archspec.commands.train", "train a spec on image data"),
     "inspect": ("archspec.commands.inspect", "look inside a trained run: kernels, nearest neighbours in a layer"),
     "diff": ("archspec.commands.diff", "what changed between two specs, and what it costs"),
+    "sample": ("archspec.commands.sample", "write one point of a spec's search space as a plain spec"),
     "import": ("archspec.commands.import_", "write the spec of an existing Keras model (.keras file or factory)"),
     "schema": ("archspec.commands.schema", "print the JSON Schema of the spec language"),
     "ops": ("archspec.commands.ops", "list the layer types with their attributes"),

@@ -73,6 +73,7 @@ class Graph:
         self.inputs: list[str] = []
         self.outputs: dict[str, str] = {}     # output name -> node id
         self.succs: dict[str, list[str]] = {}
+        self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
         self._nx = None
 
     def add(self, node: Node) -> Node:

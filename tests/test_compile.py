@@ -107,7 +107,8 @@ def check_layers(spec, model):
     assert model.count_params() == a.total.params
 
 
-HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml"}
+HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml", "vit_b16.yaml",
+         "convnext_tiny.yaml"}
 
 
 @pytest.mark.keras
@@ -200,7 +201,7 @@ def test_family_equals_keras_applications(path, ctor):
 
 # ---- keras: the .keras round trip in a fresh process ---------------------------------------------
 ROUND_TRIP = [("scaled", SCALED), ("two_heads", TWO_IN_TWO_OUT), ("inception_resnet_blocks", None),
-              ("mnist_cnn", None)]
+              ("mnist_cnn", None), ("digits_vit", None)]
 
 
 @pytest.mark.keras

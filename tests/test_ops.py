@@ -23,7 +23,7 @@ def test_every_op_is_complete():
         assert op.examples, f"{name} has no examples"
         assert op.keras_class, name
         assert f"op_{name}" in schema["$defs"], name
-        assert op.category in {"conv", "dense", "norm", "act", "pool", "merge", "reshape", "reg", "io"}
+        assert op.category in {"conv", "dense", "norm", "act", "pool", "merge", "reshape", "reg", "io", "attn", "token"}
 
 
 def test_registry_refuses_duplicates():
@@ -106,7 +106,7 @@ def test_no_stage_outside_ops_branches_on_an_op_name():
     assert not found, "op names outside archspec/ops:\n" + "\n".join(found)
 
 
-CATEGORY_KEYS = {"io", "conv", "dense", "norm", "act", "pool", "merge", "reshape", "reg", "other"}
+CATEGORY_KEYS = {"io", "conv", "dense", "attn", "token", "norm", "act", "pool", "merge", "reshape", "reg", "other"}
 
 
 def _mentions_op(expr) -> bool:
@@ -149,7 +149,7 @@ def test_example_matches_keras(name, i, attrs, ins, shape, params):
     a = op.Attrs.model_validate(attrs)
     inputs = [keras.Input(shape=s) for s in ins]
     layer = op.build_keras(a, name="layer")
-    y = layer(inputs if len(inputs) > 1 else inputs[0])
+    y = op.call_keras(layer, inputs)
     assert tuple(y.shape[1:]) == tuple(shape)
     trainable = sum(int(w.numpy().size) for w in layer.trainable_weights)
     frozen = sum(int(w.numpy().size) for w in layer.non_trainable_weights)
@@ -157,8 +157,9 @@ def test_example_matches_keras(name, i, attrs, ins, shape, params):
     # the Keras-import mapping is the inverse of the builder
     cls = type(layer).__name__
     assert ops.of_keras_class(cls) is op
-    back = _attrs(op, layer.get_config(), list(ins))
-    _check_rest(cls, layer.get_config(), op, back, "layer", [])
+    cfg = op.keras_config(layer.get_config(), list(ins))
+    back = _attrs(op, cfg, list(ins))
+    _check_rest(cls, cfg, op, back, "layer", [])
     def meaning(kw):     # the importer writes a positive Keras axis as the negative one naming the same axis
         return {k: shape_axis(v, len(ins[0])) if k == "axis" else v for k, v in kw.items()}
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
+export PATH="${ARCHSPEC_VENV:-$PWD/.venv}/bin:$PATH"     # the venv's archspec
 mkdir -p out
 set -x
 archspec check specs/*.yaml || true        # the faithful seed-000 spec warns on purpose

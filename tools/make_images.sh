@@ -3,12 +3,12 @@
 #
 #   tools/make_images.sh
 #
-# Needs Graphviz's `dot` (tools/setup.sh installs it). The output is deterministic: running it
+# Needs Graphviz's `dot` and the project venv (tools/setup.sh installs both). The output is deterministic: running it
 # again on the same specs with the same Graphviz gives the same files, so `git diff` shows only
 # real changes. Spec warnings are kept quiet unless a drawing fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+PY=${PYTHON:-${ARCHSPEC_VENV:-$PWD/.venv}/bin/python}     # tools/setup.sh makes it
 OUT=docs/images
 mkdir -p "$OUT"
 log=$(mktemp)

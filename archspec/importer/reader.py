@@ -214,6 +214,10 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if op is None:
         raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}"
                        + ("" if module.startswith("keras") else " (a custom layer)"))
+    try:
+        cfg = op.keras_config(cfg, shapes)
+    except KerasImportError as exc:
+        raise _Problem(str(exc)) from None
     if op.source:
         return KNode(name, cls, op.name, _attrs(op, cfg, shapes), [], [], live, auto)
     if cfg.get("data_format", "channels_last") != "channels_last":

@@ -13,14 +13,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .. import ops
-from ..errors import Diagnostic, Loc, Note, SpecError, did_you_mean, focus
+from ..errors import Diagnostic, Loc, Note, SpecError, closest, did_you_mean, focus, hint_for
 from ..graph import SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
-from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, _Abort, _join, _Poison, _view
-from .expr import ExprError, ShapeView, Unknown, evaluate, is_expr
-from .schema import Document, describe, pydantic_diagnostics
+from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
+from .expr import ExprError, Unknown, evaluate
+from .schema import Document, comma_hint, describe, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source
+from .space import SearchSpace
 from .structures import Structures
 
 
@@ -39,13 +40,18 @@ class Expander(Blocks, Structures):
         self.counters: dict = {}                 # (scope, name) -> next free suffix
         self.included: set = set()               # resolved paths of included files
         self._trace: tuple = ()                  # call-site notes of the block being expanded
+        self.degraded = False                    # the document had errors: check what can be checked
+        self.bad_blocks: set[str] = set()        # blocks whose definition has errors (calls are skipped)
+        self.lost_includes = False               # an include could not be read
+        self.space = SearchSpace()               # searched top-level parameters (lang/space.py)
 
     # ---- diagnostics -------------------------------------------------------------------------
-    def error(self, code, message, loc, scope=None, hint=None, notes=()):
+    def error(self, code, message, loc, scope=None, hint=None, notes=(), subject=None, suggestion=None):
         # a mistake inside a block from another file is shown at its call site in the spec being checked
         notes = tuple(notes) + tuple(n for n in self._trace if n not in notes)
         loc, notes = focus(loc, notes, self.src.file)
-        self.diags.append(Diagnostic(code, message, loc, scope or None, hint, notes))
+        self.diags.append(Diagnostic(code, message, loc, scope or None, hint or hint_for(suggestion), notes,
+                                     subject=subject, suggestion=suggestion))
 
     def _expr_loc(self, src: Source, path: tuple, offset: int) -> Loc:
         loc = src.loc(path)
@@ -67,8 +73,11 @@ class Expander(Blocks, Structures):
                 except Unknown:
                     raise _Poison() from None
                 except ExprError as exc:
+                    hint = exc.hint
+                    if exc.kind == "expr-syntax":
+                        hint = comma_hint(src, path, raw) or hint
                     self.error(exc.kind, exc.message, self._expr_loc(src, path, exc.offset), scope or ctx.scope,
-                               exc.hint, ctx.notes)
+                               hint, ctx.notes, subject=raw)
                     raise _Poison() from None
                 except RecursionError:
                     self.error("limit", "the expression nests too deeply", src.loc(path), scope or ctx.scope)
@@ -95,8 +104,10 @@ class Expander(Blocks, Structures):
             doc = Document.model_validate(data)
         except ValidationError as exc:
             self.diags += [d for d in pydantic_diagnostics(exc, data, self.src, fields=Document.model_fields)
-                           if not (d.code == "missing-field" and "'archspec'" in d.message)]
-            raise SpecError(self.diags) from None
+                           if not (d.code == "missing-field" and d.path == ("archspec",))]
+            doc = self._salvage(data, exc)       # go on: a missing `inputs:` must not hide the model's mistakes
+            if doc is None:
+                raise SpecError(self.diags) from None
         from ..codes import WARNINGS
 
         for k, code in enumerate(doc.ignore_warnings):
@@ -107,8 +118,7 @@ class Expander(Blocks, Structures):
         self._load_blocks(self.src, data, (), stack=())
         params = self.globals = self._globals(doc, data)
         defaults = self._defaults({}, data.get("defaults") or {}, self.src, ("defaults",))
-        if self.diags:
-            raise SpecError(self.diags)
+        self.degraded = bool(self.diags)         # go on: report the model's own mistakes as well
         g = self.graph
         table: dict[str, str] = {}
         self.used[""] = set()
@@ -120,19 +130,47 @@ class Expander(Blocks, Structures):
             g.inputs.append(name)
             table[name] = name
             self.used[""].add(name)
-        first = g.inputs[0]
+        first = g.inputs[0] if g.inputs else None
         env = dict(params)
-        env.update({"in": ShapeView(g[first].shape), "prev": ShapeView(g[first].shape)})
+        env.update({"in": _view(g, first), "prev": _view(g, first)})
         ctx = Ctx(self.src, "", env, defaults, [table], [], body_input=first)
         try:
-            last = self.body(data["model"], ctx, first, ("model",))
+            last = self.body(data["model"], ctx, first, ("model",)) if isinstance(data.get("model"), list) else None
         except _Abort:
             raise SpecError(self.diags) from None
+        if self.degraded:
+            raise SpecError(self.diags)
         self._outputs(doc, data, ctx, last)
         self._reachability()
         if self.diags:
             raise SpecError(self.diags)
         return g
+
+    def _salvage(self, data: dict, exc: ValidationError) -> Document | None:
+        """A Document from the parts of `data` that are valid, so expansion can still check the model
+        (its entries, blocks, defaults) after a top-level mistake. Marks the expansion degraded:
+        shapes are unknown where inputs are missing, and the graph is never returned."""
+        bad = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        if "model" in bad:
+            return None                          # nothing to walk
+        if "blocks" in bad:                      # each block is validated (and reported) on its own
+            self.diags = [d for d in self.diags if not (d.path[:1] == ("blocks",) and len(d.path) > 2)]
+        fields = Document.model_fields
+        kept = {k: v for k, v in data.items() if k in fields and k not in bad}
+        if "blocks" in bad and isinstance(data.get("blocks"), dict):
+            bad.discard("blocks")
+        kept.setdefault("archspec", 1)
+        kept.setdefault("name", "spec")
+        kept.setdefault("inputs", {})
+        try:
+            doc = Document.model_construct(**Document.model_validate({**kept, "inputs": kept["inputs"] or {"_": [1]}})
+                                           .__dict__)
+        except ValidationError:
+            return None
+        if "inputs" in bad or not kept["inputs"]:
+            doc.inputs = {}
+        self.degraded = True
+        return doc
 
     # ---- blocks, params, defaults ------------------------------------------------------------
     def body(self, entries, ctx: Ctx, cur: str | None, path: tuple) -> str | None:
@@ -140,26 +178,35 @@ class Expander(Blocks, Structures):
         if not isinstance(entries, list):
             self.error("bad-entry", f"a body is a list of entries; got {describe(entries)}", src.loc(path), ctx.scope)
             return None
-        later = {}
-        for i, e in enumerate(entries):
-            if isinstance(e, dict) and len(e) == 1:
-                v = next(iter(e.values()))
-                if isinstance(v, dict) and isinstance(v.get("name"), str) and not is_expr(v["name"]):
-                    refs = v.get("from")
-                    refs = [refs] if isinstance(refs, str) else [r for r in (refs or []) if isinstance(r, str)] \
-                        if isinstance(refs, list) else []
-                    later[v["name"]] = (i, refs)
+        later = Wiring(entries, src, path)
         table: dict[str, str] = {}
         if cur is not None:
             table["in"] = ctx.body_input or cur
         inner = replace(ctx, names=ctx.names + [table], later=ctx.later + [later])
         for i, entry in enumerate(entries):
+            later.current = i
             inner.env["prev"] = _view(self.graph, cur)
             try:
                 cur = self.entry(entry, inner, cur, path + (i,), i)
             except _Poison:
                 cur = None
         return cur
+
+    def _entry_name(self, key: str, ctx: Ctx, kloc: Loc) -> str:
+        """The op or block an expression key names (a `one_of` parameter, or any expression giving a name)."""
+        try:
+            name = evaluate(key[1:], ctx.env)
+        except Unknown:
+            raise _Poison() from None
+        except ExprError as exc:
+            self.error(exc.kind, exc.message, Loc(kloc.file, kloc.line, kloc.col + 1 + exc.offset) if kloc.line else kloc,
+                       ctx.scope, exc.hint, ctx.notes)
+            raise _Poison() from None
+        if not isinstance(name, str):
+            self.error("bad-entry", f"the entry key {key} should name an op or block; it gives {describe(name)}",
+                       kloc, ctx.scope, "declare the parameter with `one_of: [block_a, block_b]`", ctx.notes)
+            raise _Poison()
+        return name
 
     def entry(self, entry, ctx: Ctx, cur, path: tuple, index: int):
         src = ctx.src
@@ -184,13 +231,18 @@ class Expander(Blocks, Structures):
         if not isinstance(key, str):
             self.error("bad-entry", f"an op name must be text; got {describe(key)}", kloc, ctx.scope)
             return cur
+        if key.startswith("$") and not key.startswith("$$"):
+            key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
         op = ops.get(key)
         if op is not None and getattr(op, "internal", False):
             op = None
         if op is None and key not in self.blocks and key not in STRUCTURES:
+            if key in self.bad_blocks or self.lost_includes:
+                raise _Poison()                  # the block failed (or may be in a missing include): said already
+            guess = closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
             self.error("unknown-op", f"unknown op or block '{key}'", kloc, ctx.scope,
-                       did_you_mean(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES)) or
-                       "see `archspec ops` for the list of ops", ctx.notes)
+                       hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
+                       subject=key, suggestion=guess)
             return cur
 
         # scalar shorthand and reserved keys
@@ -228,7 +280,7 @@ class Expander(Blocks, Structures):
                 raise _Abort()
         inputs = [cur]
         if "from" in reserved:
-            inputs = self.refs(reserved["from"], ctx, src, vpath + ("from",), reserved.get("name"))
+            inputs = self.refs(reserved["from"], ctx, src, vpath + ("from",))
             if inputs is None:
                 if isinstance(reserved.get("name"), str):
                     ctx.names[-1][reserved["name"]] = None
@@ -293,7 +345,7 @@ class Expander(Blocks, Structures):
             raise _Abort()
         return name
 
-    def refs(self, raw, ctx: Ctx, src, path, own_name) -> list | None:
+    def refs(self, raw, ctx: Ctx, src, path) -> list | None:
         raw = self.value(raw, ctx, src, path)
         items = raw if isinstance(raw, list) else [raw]
         out = []
@@ -306,8 +358,12 @@ class Expander(Blocks, Structures):
             if node is _FAILED:
                 return None                      # refers to a layer that already failed: no new message
             if node is None:
-                self.error(*self._unresolved(ref, ctx, own_name), src.loc(rpath), ctx.scope,
-                           self._ref_hint(ref, ctx), ctx.notes)
+                if self.degraded and not self.graph.inputs:
+                    return None                  # the inputs are missing (already reported)
+                code, message, hint = self._unresolved(ref, ctx)
+                guess = None if hint else self._ref_guess(ref, ctx)
+                self.error(code, message, src.loc(rpath), ctx.scope, hint or self._ref_hint(ref, ctx, guess),
+                           ctx.notes, subject=ref, suggestion=guess)
                 return None
             out.append(node)
         if not out:
@@ -327,28 +383,29 @@ class Expander(Blocks, Structures):
                 return g.scopes[cand].output
         return None
 
-    def _unresolved(self, ref, ctx, own_name):
-        for later in reversed(ctx.later):
-            if ref in later:
-                # a cycle if the later entry (transitively) refers back to this one
-                seen, todo = set(), [ref]
-                while todo:
-                    n = todo.pop()
-                    if n in seen:
-                        continue
-                    seen.add(n)
-                    todo += [r for r in later.get(n, (0, []))[1]]
-                if own_name and own_name in seen:
-                    return ("cycle", f"'from: {ref}' forms a cycle: {own_name} → {ref} → … → {own_name}")
-                return ("forward-ref", f"'{ref}' is defined later in this body; a layer can only take "
-                                       f"layers defined before it")
-        return ("unknown-ref", f"'from' refers to '{ref}', which is not defined here")
+    def _unresolved(self, ref, ctx) -> tuple[str, str, str | None]:
+        """Why `ref` names no layer yet: a cycle (with its path), a forward reference, or no such layer."""
+        for level in reversed(ctx.later):
+            if ref not in level.index:
+                continue
+            cycle = level.cycle_through(level.index[ref])
+            if cycle:
+                path = " → ".join(level.label(k) for k in cycle)
+                return ("cycle", f"'from: {ref}' closes a cycle: {path}",
+                        "a layer cannot take its own output, directly or through others; break the loop")
+            return ("forward-ref", f"'{ref}' is defined later in this body; a layer can only take "
+                                   f"layers defined before it", f"move the entry '{ref}' above this one")
+        return ("unknown-ref", f"'from' refers to '{ref}', which is not defined here", None)
 
-    def _ref_hint(self, ref, ctx):
-        known = set()
-        for table in ctx.names:
-            known.update(table)
-        return did_you_mean(ref, known) or (f"known here: {', '.join(sorted(known)[:12])}" if known else None)
+    def _ref_guess(self, ref, ctx) -> str | None:
+        known = [n for table in ctx.names for n in table]    # definition order: the nearest last
+        return closest(ref, known)
+
+    def _ref_hint(self, ref, ctx, guess=None):
+        if guess:
+            return hint_for(guess)
+        known = {n for table in ctx.names for n in table}
+        return f"known here: {', '.join(sorted(known)[:12])}" if known else None
 
     # ---- ops ---------------------------------------------------------------------------------
     def op_entry(self, op, attrs: dict, ctx: Ctx, inputs, local, vpath, kloc) -> str | None:
@@ -398,11 +455,11 @@ class Expander(Blocks, Structures):
         fields = op.Attrs.model_fields
         diags = pydantic_diagnostics(exc, values, src, vpath, fields=fields, what=op.name, scope=node_id,
                                      notes=ctx.notes)
-        suggested = {d.hint.split("'")[1] for d in diags if d.code == "unknown-field" and d.hint and "'" in d.hint}
+        suggested = {d.suggestion for d in diags if d.code == "unknown-field" and d.suggestion}
         for d in diags:
-            if d.code == "missing-field" and d.message.split("'")[1] in suggested:
+            if d.code == "missing-field" and d.subject in suggested:
                 continue                         # reported as the misspelled field
-            attr = d.message.split("'")[1] if "'" in d.message else None
+            attr = d.path[len(vpath)] if len(d.path) > len(vpath) and d.path[:len(vpath)] == vpath else None
             if attr in origin and origin[attr][0] is not src or (attr in origin and origin[attr][1][:len(vpath)] != vpath):
                 osrc, opath = origin[attr]
                 d = replace(d, loc=osrc.loc(opath), notes=d.notes + (Note("used by this layer", kloc),))
@@ -427,8 +484,9 @@ class Expander(Blocks, Structures):
             node = self.resolve(ref, ctx) if isinstance(ref, str) else None
             if node is None:
                 if not any(d.severity == "error" for d in self.diags):
+                    guess = self._ref_guess(str(ref), ctx)
                     self.error("unknown-ref", f"the output '{ref}' names no layer", self.src.loc(path), None,
-                               self._ref_hint(str(ref), ctx))
+                               self._ref_hint(str(ref), ctx, guess), subject=str(ref), suggestion=guess)
                 continue
             name = path[-1] if isinstance(spec, dict) else ref
             if str(name) in g.outputs:
@@ -466,4 +524,5 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
     """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics."""
     ex = Expander(src, limits, overrides or {}, root)
     graph = ex.run()
+    graph.space = ex.space
     return graph, ex.sources

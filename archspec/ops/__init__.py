@@ -78,7 +78,7 @@ def lambda_readers() -> list[Op]:
     return [op for op in REGISTRY.values() if op.lambda_form]
 
 
-from . import activation, conv, dense, merge, norm, pool, reshape  # noqa: E402,F401  (registration)
+from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401  (registration)
 
 __all__ = ["Op", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "register", "get", "role", "merges",
            "of_keras_class", "of_keras_op", "lambda_readers"]

@@ -6,11 +6,14 @@ op's name: it asks the registry (:data:`archspec.ops.REGISTRY`, :func:`archspec.
 
 Counting conventions (docs/conventions.md):
 * params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
-* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv and dense layers only.
+* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv, dense and attention layers
+  only (attention: its four projections, QKᵀ and attention × V).
 * FLOPs: TensorFlow-profiler style: 2 per MAC, +1 per output element for a bias add, 2 per element for
   batch normalization (scale and shift), the window size per output element for pooling, one per
   input element for global pooling, (n−1) per output element for n-ary add/multiply/average, 2 per
   element for a scaled add, 5 per element for softmax; ReLU and other element-wise activations count 0.
+  Attention: 2 per MAC, the projections' biases, one multiply per score for the 1/√d scaling and 5 per
+  score for the softmax.
 """
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ class Op:
     Attrs: ClassVar[type[Attrs]]
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     primary: ClassVar[str | None] = None       # `- activation: relu` sets this attribute
-    category: ClassVar[str] = "other"          # conv, dense, norm, act, pool, merge, reshape, reg, io
+    category: ClassVar[str] = "other"          # conv, dense, attn, token, norm, act, pool, merge, reshape, reg, io
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
     # (attributes, input shapes, expected output shape, expected (trainable, non-trainable) params);
@@ -137,6 +140,11 @@ class Op:
     def keras_kwargs(self, a: Attrs) -> dict[str, Any]:
         return a.model_dump()
 
+    def keras_config(self, cfg: dict, shapes: list[tuple]) -> dict:
+        """A Keras layer's `cfg` as a fresh layer would state it: values Keras fills in when it builds the layer
+        (or spells differently) put back, so the importer's comparison with a fresh layer is fair."""
+        return cfg
+
     def from_keras(self, cfg: dict, shapes: list[tuple]) -> dict[str, Any]:
         """Attribute values of this op for a Keras layer's `cfg` (the inverse of :meth:`keras_kwargs`);
         `shapes` are its input shapes without the batch axis. Raises :class:`KerasImportError` for a
@@ -181,6 +189,10 @@ class Op:
         import keras
 
         return getattr(keras.layers, self.keras_class)(**self.keras_kwargs(a), name=name)
+
+    def call_keras(self, layer, tensors: list):
+        """Apply the built `layer` to its input tensors (in `from` order)."""
+        return layer(tensors if self.arity[1] != 1 else tensors[0])
 
 
 def keras_value(v):

@@ -161,15 +161,49 @@ class DropoutAttrs(Attrs):
     seed: int | None = None
 
 
+class NoiseDropoutAttrs(DropoutAttrs):
+    noise_shape: tuple[Annotated[int, Field(ge=1)] | None, ...] | None = Field(
+        None, description="shape of the keep/drop mask, batch axis included as in Keras; 1 shares one decision "
+                          "along an axis, null takes the input's size: [null, 1, 1, 1] drops whole samples "
+                          "(stochastic depth)")
+
+
+def per_sample(a) -> bool:
+    """Does this dropout drop whole samples (stochastic depth)?"""
+    return a.noise_shape is not None and all(d == 1 for d in a.noise_shape[1:])
+
+
 @register
 class Dropout(Op):
-    name, keras_class, Attrs, category, primary = "dropout", "Dropout", DropoutAttrs, "reg", "rate"
+    name, keras_class, Attrs, category, primary = "dropout", "Dropout", NoiseDropoutAttrs, "reg", "rate"
     dropout, transparent = True, True
-    doc = "Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout)."
-    examples = [({"rate": 0.5}, [(10,)], (10,), (0, 0)), ({"rate": 0.25}, [(4, 4, 3)], (4, 4, 3), (0, 0))]
+    doc = ("Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout); "
+           "`noise_shape: [null, 1, 1, 1]` drops whole samples (stochastic depth, as EfficientNet).")
+    examples = [({"rate": 0.5}, [(10,)], (10,), (0, 0)),
+                ({"rate": 0.25}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"rate": 0.2, "noise_shape": [None, 1, 1, 1]}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"rate": 0.1, "noise_shape": [None, 1, 6]}, [(5, 6)], (5, 6), (0, 0))]
+
+    def infer(self, a, ins):
+        if a.noise_shape is not None:
+            shape = ins[0]
+            if len(a.noise_shape) != len(shape) + 1:
+                raise ShapeError(f"noise_shape {list(a.noise_shape)} has {len(a.noise_shape)} axes but the input "
+                                 f"{shape} has {len(shape) + 1} (batch axis included)", "shape-rank",
+                                 "write one entry per axis, the batch axis first: [null" + ", 1" * len(shape) + "]",
+                                 field="noise_shape")
+            for d, n in zip(a.noise_shape[1:], shape):
+                if d is not None and d not in (1, n):
+                    raise ShapeError(f"noise_shape {list(a.noise_shape)} does not broadcast to the input {shape}",
+                                     "shape-mismatch", "each entry is 1, null or that axis's size",
+                                     field="noise_shape")
+        return ins[0]
 
     def label(self, a):
-        return f"dropout {a.rate:g}"
+        return f"drop path {a.rate:g}" if per_sample(a) else f"dropout {a.rate:g}"
+
+    def keras_kwargs(self, a):
+        return dict(rate=a.rate, noise_shape=a.noise_shape, seed=a.seed)
 
 
 @register

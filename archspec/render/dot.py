@@ -46,6 +46,8 @@ STYLE = {
     "io": ("#eceff1", "#607d8b"),
     "conv": ("#dbe8f7", "#4a78b0"),
     "dense": ("#e6dcf2", "#7656a8"),
+    "attn": ("#d8efee", "#2f8f8a"),
+    "token": ("#eef3d6", "#7d8f2f"),
     "norm": ("#e3f0e1", "#5b9453"),
     "act": ("#fdf3cf", "#b59a2a"),
     "pool": ("#fde3cc", "#c27533"),

@@ -192,8 +192,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
 
     ds = data_mod.load(settings, spec)
     plan = compat.plan(spec, settings, ds)
-    if warn and plan.warnings:
-        warn(plan.warnings)
+    if warn and (ds.warnings or plan.warnings):
+        warn([*ds.warnings, *plan.warnings])
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
     fingerprint = settings.fingerprint(spec_texts)
     state = _prepare_folder(run, fingerprint, settings, resume, restart)
