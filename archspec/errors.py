@@ -78,11 +78,14 @@ class Diagnostic:
 
 
 class SpecError(Exception):
-    """The spec is wrong. Carries every diagnostic found by the stage that raised it."""
+    """The spec is wrong. Carries every diagnostic found by the stage that raised it.
+
+    `str(exc)` is what the command line prints, less the quoted source lines: location, message and code,
+    then the scope, notes and hint of each diagnostic (`exc.diagnostics` has them as data)."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = sorted_unique(diagnostics)
-        super().__init__("\n".join(f"{d.loc}: {d.severity}: {d.message}" for d in self.diagnostics))
+        super().__init__("\n".join(render(d) for d in self.diagnostics))
 
 
 def sorted_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -160,11 +160,20 @@ FAMILIES = [  # (spec file, keras.applications constructor, in the default keras
     ("densenet121.yaml", "DenseNet121", False),
     ("vgg16.yaml", "VGG16", False),
     ("inception_resnet_v2.yaml", "InceptionResNetV2", False),
+    ("efficientnet_b0.yaml", "EfficientNetB0", False),
+    ("convnext_tiny.yaml", "ConvNeXtTiny", False),
 ]
 
 
 def _with_weights(model):
-    return [lay for lay in model.layers if lay.weights]
+    """The layers that hold weights, in model.layers order; a nested Sequential (ConvNeXt's stem and
+    downsampling blocks) by its own layers."""
+    import keras
+
+    out = []
+    for lay in model.layers:
+        out += [x for x in lay.layers if x.weights] if isinstance(lay, keras.Sequential) else [lay] if lay.weights else []
+    return out
 
 
 @pytest.mark.keras

@@ -53,7 +53,8 @@ def _profile(spec):
 
 # Specs whose total differs by more than 1 % for a documented convention (profiler_extra), with the bound.
 LOOSE = {"digits_vit.yaml": (0.04, "layer norm (5 vs 9 FLOPs per element) and GELU (0 vs 4) weigh a lot in "
-                                   "a 17-token transformer")}
+                                   "a 17-token transformer"),
+         "efficientnet_b0.yaml": (0.02, "swish (0 vs 2 FLOPs per element) after every expansion and depthwise conv")}
 
 
 def _marks(name):
@@ -72,13 +73,13 @@ def test_flops_match_tensorflow_profiler(path):
     assert p.mac_flops == 2 * a.total.macs
     rel = (a.total.flops - p.total) / p.total
     print(f"{path.name}: archspec {a.total.flops:,} profiler {p.total:,} ({rel:+.4%})")
-    assert abs(rel) <= LOOSE.get(path.name, (0.01,))[0]
     expected = {n.id: expected_profiler_flops(n, a.nodes[n.id], [spec.graph[i].shape for i in n.inputs])
                 for n in spec.graph}
-    assert p.total == sum(expected.values())
     wrong = {n.id: (p.by_layer.get(n.id, 0), expected[n.id], dict(p.layer_types.get(n.id, {})))
              for n in spec.graph if p.by_layer.get(n.id, 0) != expected[n.id]}
     assert not wrong, f"layers where the profiler disagrees (profiler, expected, per op type): {wrong}"
+    assert p.total == sum(expected.values())
+    assert abs(rel) <= LOOSE.get(path.name, (0.01,))[0]
 
 
 # ---- every op type -------------------------------------------------------------------------------

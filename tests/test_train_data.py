@@ -170,3 +170,76 @@ def test_pointing_at_the_train_folder_itself(tmp_path):
                         "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 1, r.stderr
     assert "looks like the 'train' split itself" in r.stderr and f"--data folder:{root}" in r.stderr
+
+
+# ---- settings checked before the first epoch ---------------------------------------------------------
+@pytest.mark.parametrize("save,env,words", [
+    ("model.pt", {}, "save: 'model.pt': unknown model format '.pt'"),
+    ("model.tflite", {"KERAS_BACKEND": "jax"}, "save: Keras cannot export tflite from the jax backend"),
+])
+def test_save_is_checked_before_training(tmp_path, save, env, words):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.replace("training: {", f"training: {{save: {save}, "), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "archspec", "train", str(spec), "--data", "synthetic:32",
+                        "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, **env}, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert f"{spec}:8:" in r.stderr and words in r.stderr and "[export-unsupported]" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+# ---- training settings from the command line ---------------------------------------------------------
+def test_set_training_keys_merge_into_the_section():
+    from archspec.train.config import resolve
+
+    spec = archspec.load(ROOT / "specs" / "digits_cnn.yaml", {
+        "training.optimizer.momentum": 0.9, "training.optimizer": "sgd", "training.early_stopping.patience": 7,
+        "training.data.test_size": 0.3, "training.rescale": "1/16", "training.resize": True})
+    s = resolve(spec)
+    assert (s.optimizer, s.optimizer_options) == ("sgd", {})       # set whole after the momentum: replaces it
+    assert s.early_stopping["patience"] == 7 and s.early_stopping["restore_best_weights"] is True
+    assert s.data.source == "digits" and s.data.options["test_size"] == 0.3
+    assert s.rescale == 1 / 16 and s.resize is True
+    assert spec.overrides["training.resize"] is True                # repeated by the run's command
+    s = resolve(archspec.load(ROOT / "specs" / "digits_cnn.yaml", {"training.optimizer.momentum": 0.9}))
+    assert (s.optimizer, s.optimizer_options) == ("adam", {"momentum": 0.9})    # checked against Adam later
+
+
+def test_set_training_mistakes_point_at_the_command_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "archspec", "train", str(ROOT / "specs" / "digits_cnn.yaml"),
+                        "--set", "training.optimizer=sgdd", "--set", "training.epochs=0", "--set",
+                        "training.early_stopping.patiense=3", "--set", "training.batch_size.x=1",
+                        "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 1, r.stderr
+    err = r.stderr
+    assert "--set training.batch_size.x=1: error: --set training.batch_size.x: training.batch_size is 32, not a " \
+           "section" in err
+    r = subprocess.run([sys.executable, "-m", "archspec", "train", str(ROOT / "specs" / "digits_cnn.yaml"),
+                        "--set", "training.optimizer=sgdd", "--set", "training.epochs=0", "--set",
+                        "training.early_stopping.patiense=3", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 1 and not (tmp_path / "run").exists()
+    assert "--set training.optimizer=sgdd: error: unknown optimizer 'sgdd'  [schema]\n  hint: did you mean 'sgd'?" \
+        in r.stderr
+    assert "--set training.epochs=0: error: 'epochs' should be greater than or equal to 1; got 0" in r.stderr
+    assert "--set training.early_stopping.patiense=3: error: unknown field 'patiense'" in r.stderr
+    assert "did you mean 'patience'?" in r.stderr
+
+
+def test_mnist_specs_rescale_like_the_notebook(tmp_path):
+    """Seed 001 fed floats in 0–1; an MNIST .npz holds uint8 0–255: the specs rescale, and say so when
+    the data's range does not fit the rescale."""
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+
+    p = npz(tmp_path / "mnist.npz", x_train=np.zeros((20, 28, 28), np.uint8), y_train=np.arange(20) % 10,
+            x_test=np.zeros((10, 28, 28), np.uint8), y_test=np.arange(10))
+    for name in ("mnist_cnn.yaml", "mnist_cnn_dropout.yaml"):
+        spec = archspec.load(ROOT / "specs" / name)
+        assert spec.analysis().total.params == 52_138
+        s = resolve(spec, {"data": f"npz:{p}"})
+        assert s.rescale == 1 / 255
+        assert compat.plan(spec, s, data.load(s, spec)).warnings == []
+        s = resolve(archspec.load(ROOT / "specs" / name, {"training.resize": True}), {"data": "digits"})
+        (w,) = compat.plan(spec, s, data.load(s, spec)).warnings
+        assert w.code == "unscaled-input" and "0–16 to 0–0.0627" in w.message and "1/16" in w.hint

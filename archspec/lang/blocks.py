@@ -1,7 +1,6 @@
 """Blocks: loading them (and the files they are included from), their parameters, defaults and calls."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -209,7 +208,7 @@ class Blocks:
             self.error("limit", f"blocks nest deeper than {self.limits.max_block_depth}", kloc, scope_path)
             return None
         g = self.graph
-        env = ctx.env                           # arguments read the caller's names: `in`, `prev`, `i`
+        # arguments are evaluated with the caller's names: `in`, `prev`, `i`
         ok = True
         bound, suggested = {}, set()
         for pname, raw in args.items():
@@ -225,7 +224,7 @@ class Blocks:
                 ok = False
                 continue
             try:
-                v = self.value(raw, replace(ctx, env=env), src, vpath + (pname,), scope_path)
+                v = self.value(raw, ctx, src, vpath + (pname,), scope_path)
             except _Poison:
                 ok = False
                 continue
@@ -248,24 +247,34 @@ class Blocks:
                     bound[pname] = default
         if not ok or any(i is None for i in inputs):
             return None
-        in_shape = g[inputs[0]].shape
+        note = Note(f"in block '{block.name}' called here", kloc)
+        g.scopes[scope_path] = Scope(scope_path, "block", block.name, kloc, ctx.scope, dict(bound), inputs[0])
+        notes = (note,) + ctx.notes
+        stack = ctx.blocks_stack + (block.name,)
+        key = self.memo_key(block, bound, inputs, ctx.defaults, stack)
+        frag = self.memo.fragments.get(key) if key is not None else None
+        if frag is not None:                    # the same call expanded before: replay it (lang/memo.py)
+            out = self.replay(frag, scope_path, ctx.scope, inputs, notes, kloc)
+            if out is not None:
+                g.scopes[scope_path].output = out
+                return out
+        n0, s0, d0 = len(g.nodes), len(g.scopes), len(self.diags)
         benv = dict(self.globals)               # a block sees globals and its own params only
         benv.update(bound)
-        benv["in"] = ShapeView(in_shape)
+        benv["in"] = ShapeView(g[inputs[0]].shape)
         for k, n in enumerate(inputs):
             benv[f"in{k}"] = ShapeView(g[n].shape)
         defaults = self._defaults_merge(ctx.defaults, block)
-        note = Note(f"in block '{block.name}' called here", kloc)
-        g.scopes[scope_path] = Scope(scope_path, "block", block.name, kloc, ctx.scope, dict(bound), inputs[0])
         table = {f"in{k}": n for k, n in enumerate(inputs)}
-        bctx = Ctx(block.src, scope_path, benv, defaults, [table], [], ctx.blocks_stack + (block.name,),
-                   (note,) + ctx.notes, inputs[0])
+        bctx = Ctx(block.src, scope_path, benv, defaults, [table], [], stack, notes, inputs[0])
         saved, self._trace = self._trace, bctx.notes
         try:
             out = self.body(block.spec.body, bctx, inputs[0], block.path + ("body",))
         finally:
             self._trace = saved
         g.scopes[scope_path].output = out
+        if key is not None and out is not None and len(self.diags) == d0:
+            self.record(key, scope_path, inputs, out, n0, s0, len(notes))
         return out
 
     def _defaults_merge(self, outer, block: Block):

@@ -39,6 +39,13 @@ class Ctx:
     notes: tuple = ()           # "instantiated from" notes
     body_input: str | None = None
 
+    def derive(self, **changes) -> "Ctx":
+        """A copy with some fields changed (dataclasses.replace without its per-call overhead)."""
+        c = object.__new__(Ctx)
+        c.__dict__.update(self.__dict__)
+        c.__dict__.update(changes)
+        return c
+
 
 class Wiring:
     """Who takes whom among the entries of one body, known before any is expanded, so that a

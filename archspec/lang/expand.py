@@ -7,26 +7,28 @@ dependents silently (one mistake, one message).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from .. import ops
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, did_you_mean, focus, hint_for
-from ..graph import SEP, Graph, Node
+from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
 from .expr import ExprError, Unknown, evaluate
+from .memo import Memo, MemoStore, _freeze
 from .schema import Document, comma_hint, describe, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source
 from .space import SearchSpace
 from .structures import Structures
 
 
-class Expander(Blocks, Structures):
-    def __init__(self, doc_src: Source, limits: Limits, overrides: dict, root: Path | None):
+class Expander(Memo, Blocks, Structures):
+    def __init__(self, doc_src: Source, limits: Limits, overrides: dict, root: Path | None,
+                 prepared: Prepared | None = None, memo: MemoStore | None = None, summarize: bool = False):
         self.src = doc_src
         self.limits = limits
         self.overrides = overrides
@@ -40,6 +42,12 @@ class Expander(Blocks, Structures):
         self.counters: dict = {}                 # (scope, name) -> next free suffix
         self.included: set = set()               # resolved paths of included files
         self._trace: tuple = ()                  # call-site notes of the block being expanded
+        self.prepared = prepared
+        self.memo = MemoStore() if memo is None else memo  # lang/memo.py
+        self.memo_globals: tuple = ()            # top-level parameters that block bodies or defaults read
+        self._defaults_keys: dict = {}
+        self.summarize = summarize               # pricing: a recorded block call becomes one FRAGMENT node
+        self.hidden = 0                          # layers and scopes those nodes stand for (limits)
         self.degraded = False                    # the document had errors: check what can be checked
         self.bad_blocks: set[str] = set()        # blocks whose definition has errors (calls are skipped)
         self.lost_includes = False               # an include could not be read
@@ -91,7 +99,10 @@ class Expander(Blocks, Structures):
         return raw
 
     # ---- entry point -------------------------------------------------------------------------
-    def run(self) -> Graph:
+    def prepare(self) -> "Prepared":
+        """Everything that does not depend on the parameter values: the validated document, the
+        blocks (and included files), the top-level defaults. Raises SpecError if the document
+        itself is malformed; other mistakes are kept and reported with the expansion's."""
         data = self.src.data
         if not isinstance(data, dict):
             self.error("schema", f"a spec is a mapping with 'archspec', 'name', 'inputs' and 'model'; got {describe(data)}",
@@ -114,11 +125,26 @@ class Expander(Blocks, Structures):
             if code not in WARNINGS:
                 self.error("schema", f"'{code}' is not a warning code", self.src.loc(("ignore_warnings", k)),
                            hint=did_you_mean(code, WARNINGS) or "warning codes: " + ", ".join(WARNINGS))
-        self.graph = Graph(doc.name)
         self._load_blocks(self.src, data, (), stack=())
-        params = self.globals = self._globals(doc, data)
         defaults = self._defaults({}, data.get("defaults") or {}, self.src, ("defaults",))
-        self.degraded = bool(self.diags)         # go on: report the model's own mistakes as well
+        return Prepared(doc, self.blocks, self.sources, defaults, tuple(self.diags),
+                        self.names_read_by_blocks(doc), self.degraded, frozenset(self.bad_blocks),
+                        self.lost_includes)
+
+    def run(self) -> Graph:
+        prep = self.prepared
+        if prep is None:
+            prep = self.prepared = self.prepare()
+        else:
+            self.blocks, self.sources = prep.blocks, prep.sources
+        self.bad_blocks, self.lost_includes = set(prep.bad_blocks), prep.lost_includes
+        self.diags = list(prep.diags)
+        doc, data = prep.doc, self.src.data
+        self.graph = Graph(doc.name)
+        params = self.globals = self._globals(doc, data)
+        self.memo_globals = tuple((k, _freeze(params[k])) for k in prep.block_names if k in params)
+        defaults = prep.defaults
+        self.degraded = prep.degraded or bool(self.diags)   # go on: report the model's own mistakes as well
         g = self.graph
         table: dict[str, str] = {}
         self.used[""] = set()
@@ -182,7 +208,7 @@ class Expander(Blocks, Structures):
         table: dict[str, str] = {}
         if cur is not None:
             table["in"] = ctx.body_input or cur
-        inner = replace(ctx, names=ctx.names + [table], later=ctx.later + [later])
+        inner = ctx.derive(names=ctx.names + [table], later=ctx.later + [later])
         for i, entry in enumerate(entries):
             later.current = i
             inner.env["prev"] = _view(self.graph, cur)
@@ -298,7 +324,7 @@ class Expander(Blocks, Structures):
         for rep in range(count):
             rctx = ctx
             if "repeat" in reserved:
-                rctx = replace(ctx, env={**ctx.env, "i": rep})
+                rctx = ctx.derive(env={**ctx.env, "i": rep})
             label = f"{base}_{rep + 1}" if count > 1 else base
             local = self.unique(ctx.scope, label, explicit=name is not None and count == 1,
                                 loc=kloc)
@@ -339,7 +365,7 @@ class Expander(Blocks, Structures):
             self.counters[(scope, name)] = k + 1
             name = f"{name}_{k}"
         used.add(name)
-        if len(self.graph.nodes) + len(self.graph.scopes) > self.limits.max_layers:
+        if len(self.graph.nodes) + len(self.graph.scopes) + self.hidden > self.limits.max_layers:
             self.error("limit", f"the graph has more than {self.limits.max_layers:,} layers", loc, scope,
                        "raise it with --limit max_layers=N")
             raise _Abort()
@@ -381,6 +407,8 @@ class Expander(Blocks, Structures):
                 return cand
             if cand in g.scopes and g.scopes[cand].output:
                 return g.scopes[cand].output
+            if self.summarize:
+                raise Unsummarized()             # it may name a layer inside a FRAGMENT: expand in full
         return None
 
     def _unresolved(self, ref, ctx) -> tuple[str, str, str | None]:
@@ -419,7 +447,7 @@ class Expander(Blocks, Structures):
             values[attr] = self.value(raw, ctx, src, vpath + (attr,), node_id)
             origin[attr] = (src, vpath + (attr,))
         try:
-            a = op.Attrs.model_validate(values)
+            a = self.validated(op, values)
         except ValidationError as exc:
             self._attr_errors(exc, op, values, origin, src, vpath, kloc, node_id, ctx)
             return None
@@ -438,7 +466,7 @@ class Expander(Blocks, Structures):
         if any(s is None for s in shapes):
             return None
         try:
-            node.shape = tuple(op.infer(a, shapes))
+            node.shape = self.inferred(op, a, shapes)
         except ShapeError as exc:
             loc = kloc
             if exc.field and exc.field in origin:
@@ -475,7 +503,8 @@ class Expander(Blocks, Structures):
         spec = data.get("outputs")
         if spec is None:
             if last is not None:
-                g.outputs[g[last].short] = last
+                n = g[last]
+                g.outputs[n.attrs.out_name if n.op == FRAGMENT else n.short] = last
             return
         items = [(spec, ("outputs",))] if isinstance(spec, str) else \
             [(v, ("outputs", k)) for k, v in enumerate(spec)] if isinstance(spec, list) else \
@@ -519,10 +548,33 @@ class Expander(Blocks, Structures):
                            "list it under `outputs:`, wire it into the model, or remove it", n.trace)
 
 
+class Unsummarized(Exception):
+    """Pricing met something that FRAGMENT nodes may hide (a path into a block call): expand in full."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What expansion reuses across parameter values (see archspec.pricing)."""
+
+    doc: Document
+    blocks: dict
+    sources: dict
+    defaults: dict
+    diags: tuple
+    block_names: tuple          # names that block bodies and defaults read (their values key the memo)
+    degraded: bool              # the document had errors (expansion goes on to report the model's)
+    bad_blocks: frozenset
+    lost_includes: bool
+
+
 def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,
-           root: Path | None = None) -> tuple[Graph, dict[str, Source]]:
-    """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics."""
-    ex = Expander(src, limits, overrides or {}, root)
+           root: Path | None = None, prepared: Prepared | None = None,
+           memo: MemoStore | None = None, summarize: bool = False) -> tuple[Graph, dict[str, Source]]:
+    """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics.
+    `prepared` (from a previous Expander's prepare()) and `memo` are reused across calls by the Pricer;
+    `summarize` lets recorded block calls stand as one FRAGMENT node each (a pricing graph: totals,
+    outputs and peak memory are exact, layers and scopes inside those calls are absent)."""
+    ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()
     graph.space = ex.space
     return graph, ex.sources

@@ -102,6 +102,7 @@ class NormalizationAttrs(Attrs):
 class Normalization(Op):
     name, keras_class, Attrs, category = "normalization", "Normalization", NormalizationAttrs, "norm"
     scales_input = True
+    keeps_inputs = False      # a fixed affine map: its gradient needs no forward tensor
     doc = ("Feature-wise (x − mean) / √variance with a fixed mean and variance (keras.layers.Normalization), "
            "e.g. ImageNet preprocessing. Without `mean`/`variance` they are non-trainable weights "
            "(2 per feature + a count), as in EfficientNet.")

@@ -77,7 +77,9 @@ def _pad4(v):
     raise ValueError("expected n, [h, w] or [[top, bottom], [left, right]]")
 
 
-Pad4 = Annotated[tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]], BeforeValidator(_pad4)]
+_NonNegPair = tuple[NonNegInt, NonNegInt]
+Pad4 = Annotated[tuple[_NonNegPair, _NonNegPair], BeforeValidator(
+    _pad4, json_schema_input_type=NonNegInt | _NonNegPair | tuple[_NonNegPair, _NonNegPair])]
 
 
 class PaddingAttrs(Attrs):
@@ -177,6 +179,7 @@ def per_sample(a) -> bool:
 class Dropout(Op):
     name, keras_class, Attrs, category, primary = "dropout", "Dropout", NoiseDropoutAttrs, "reg", "rate"
     dropout, transparent = True, True
+    keeps_output = True     # the keep mask, output-sized
     doc = ("Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout); "
            "`noise_shape: [null, 1, 1, 1]` drops whole samples (stochastic depth, as EfficientNet).")
     examples = [({"rate": 0.5}, [(10,)], (10,), (0, 0)),
@@ -210,6 +213,7 @@ class Dropout(Op):
 class SpatialDropout(Op):
     name, keras_class, Attrs, category, primary = "spatial_dropout", "SpatialDropout2D", DropoutAttrs, "reg", "rate"
     dropout, transparent = True, True
+    keeps_output = True
     doc = "Drops whole feature maps (keras.layers.SpatialDropout2D)."
     examples = [({"rate": 0.2}, [(4, 4, 3)], (4, 4, 3), (0, 0))]
 

@@ -148,6 +148,7 @@ class GlobalAvgPool1D(_TokenPool):
 
 @register
 class GlobalMaxPool1D(_TokenPool):
+    keeps_inputs, keeps_output = True, True    # the gradient goes to the arg-max
     name, keras_class, kind = "global_max_pool_1d", "GlobalMaxPooling1D", "max"
     doc = "Maximum over the tokens of a sequence, (T, D) → (D,) (keras.layers.GlobalMaxPooling1D)."
 

@@ -450,8 +450,10 @@ def load_folder(path: str | None, opts: dict) -> Dataset:
 def load_synthetic(spec, n: int) -> Dataset:
     """Random uint8 images of the spec's input shape; labels for its output. For benchmarks only."""
     g = spec.graph
-    shape = tuple(g[g.inputs[0]].shape)
-    units = g[next(iter(g.outputs.values()))].shape[-1]
+    return synthetic(tuple(g[g.inputs[0]].shape), g[next(iter(g.outputs.values()))].shape[-1], n)
+
+
+def synthetic(shape: tuple, units: int, n: int) -> Dataset:
     k = max(2, units)
     rng = np.random.default_rng(0)
 
