@@ -278,3 +278,18 @@ def test_did_you_mean_ignores_case():
 
     assert did_you_mean("fc1", ["conv2d", "FC1", "output"]) == "did you mean 'FC1'?"
     assert did_you_mean("Output", ["FC1", "output"]) == "did you mean 'output'?"
+
+
+def test_augmenting_a_flat_input_is_refused():
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+
+    flat = SPEC.replace("[12, 12, 1]", "[144]").replace("  - conv2d: {filters: 4, kernel: 3, activation: relu}\n"
+                                                       "  - global_avg_pool: {}\n", "  - dense: {units: 8}\n")
+    spec = archspec.load_text(flat.replace("training: {", "training: {augment: {flip: horizontal}, "))
+    s = resolve(spec, {"data": "synthetic:32"})
+    with pytest.raises(archspec.SpecError) as e:
+        compat.plan(spec, s, data.load(s, spec))
+    assert "training.augment transforms images, but the input 'image' is a flat vector (144,)" in str(e.value)
+    s = resolve(archspec.load_text(flat), {"data": "synthetic:32"})      # synthetic images for a flat input
+    assert compat.plan(spec, s, data.load(s, spec)).flatten
