@@ -177,8 +177,9 @@ def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart)
 
 
 def run_folder(spec, out=None) -> RunFolder:
-    """The run folder: `out`, else runs/<spec name> in the current folder."""
-    return RunFolder(out or Path("runs") / spec.name)
+    """The run folder: `out`, else runs/<spec name> in the current folder — as an absolute path, so the
+    summary and every message name the full path written."""
+    return RunFolder(Path(out or Path("runs") / spec.name).absolute())
 
 
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
