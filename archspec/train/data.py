@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Diagnostic, Loc, SpecError
+from ..errors import Diagnostic, Loc, Note, SpecError
 
 KERAS_CACHE = Path("~/.keras/datasets")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -360,6 +360,40 @@ def check_images(files: list[str], workers: int = 8) -> list[tuple[str, str]]:
     with ThreadPoolExecutor(max_workers=min(workers, len(files))) as pool:   # PIL decodes without the GIL
         reasons = list(pool.map(_check_image, files, chunksize=64))
     return [(f, r) for f, r in zip(files, reasons) if r]
+
+
+def _tf_problem(f: str) -> str | None:
+    """Why TensorFlow's decoder (the tf.data pipeline's) refuses `f`, or None."""
+    import tensorflow as tf
+
+    try:
+        tf.io.decode_image(tf.io.read_file(f), expand_animations=False)
+    except Exception as exc:  # noqa: BLE001 - the decoder's own words
+        import re
+
+        text = re.sub(r"\{\{[^}]*\}\}", "", str(exc)).split(" [Op:")[0].strip()
+        return text.splitlines()[0].strip() if text else type(exc).__name__
+    return None
+
+
+def explain_failure(ds, exc: BaseException) -> DataError | None:
+    """After training failed with `exc`: the image files that cannot be read now (changed since the
+    check, or refused by the pipeline's own decoder), as a DataError naming them; None if none are."""
+    import sys
+
+    files = [f for s in (ds.train, ds.validation, ds.test) if s is not None and s.files for f in s.files]
+    if not files:
+        return None
+    bad = check_images(files)
+    if not bad and "tensorflow" in sys.modules:
+        bad = [(f, why) for f in files if (why := _tf_problem(f))]
+    if not bad:
+        return None
+    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    err = unreadable_error(bad, len(files))
+    d = err.diagnostics[0]
+    err.diagnostics[0] = replace(d, notes=d.notes + (Note(f"training stopped: {first}"),))
+    return err
 
 
 def unreadable_error(bad: list[tuple[str, str]], total: int) -> DataError:
