@@ -241,8 +241,9 @@ def _changes(run: RunFolder, settings, spec_texts: dict) -> list[str]:
 
 
 def run_folder(spec, out=None) -> RunFolder:
-    """The run folder: `out`, else runs/<spec name> in the current folder."""
-    return RunFolder(out or Path("runs") / spec.name)
+    """The run folder: `out`, else runs/<spec name> in the current folder — as an absolute path, so the
+    summary and every message name the full path written."""
+    return RunFolder(Path(out or Path("runs") / spec.name).absolute())
 
 
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
