@@ -18,6 +18,7 @@ class ConcatAttrs(Attrs):
 class Concat(Op):
     name, keras_class, Attrs, category, arity = "concat", "Concatenate", ConcatAttrs, "merge", (2, None)
     branch_merge, roles = True, ("default_merge",)
+    view = True
     doc = "Concatenation along `axis` (default: channels), as keras.layers.Concatenate."
     examples = [({}, [(4, 4, 3), (4, 4, 5)], (4, 4, 8), (0, 0)), ({}, [(6,), (2,), (3,)], (11,), (0, 0)),
                 ({"axis": 1}, [(2, 4, 3), (5, 4, 3)], (7, 4, 3), (0, 0))]
