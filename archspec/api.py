@@ -12,10 +12,13 @@ import os
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Diagnostic, SpecError
-from .graph import Graph
 from .lang.source import DEFAULT_LIMITS, Limits, Source, parse, read_text
+
+if TYPE_CHECKING:                 # the graph (and the ops and pydantic behind it) load with the first spec
+    from .graph import Graph
 
 
 class Spec:
@@ -30,6 +33,25 @@ class Spec:
     @property
     def name(self) -> str:
         return self.graph.name
+
+    @property
+    def title(self) -> str:
+        """The name with the overrides applied, as reports, diagrams and `check` show it:
+        'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides."""
+        shaping = {k: v for k, v in self.overrides.items() if not k.startswith("training.")}  # not the network
+        if not shaping:
+            return self.name
+        return f"{self.name} with " + ", ".join(f"{k}={_flow(v)}" for k, v in shaping.items())
+
+    @property
+    def model_name(self) -> str:
+        """The Keras model's name: the title in the characters TensorFlow accepts in a name scope
+        ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
+        import re
+
+        if self.title == self.name:
+            return self.name
+        return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", self.title.replace(" with ", "_"))).strip("_")
 
     @property
     def space(self):
@@ -117,6 +139,19 @@ class Spec:
         return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
 
 
+def _flow(v) -> str:
+    """An override value as the user would write it on the command line: [3, 4, 23, 3], 0.5, relu."""
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_flow(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
 def load(path: str | os.PathLike, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,
          root: str | os.PathLike | None = None, display: str | None = None) -> Spec:
     """Read, validate, expand and shape-check a spec file. Raises SpecError listing every mistake."""
@@ -137,8 +172,15 @@ def load_text(text: str, name: str = "<spec>", overrides: dict | None = None, li
 def _load(src: Source, overrides, limits, root) -> Spec:
     from .lang.expand import expand
 
-    graph, sources = expand(src, overrides, limits, Path(root) if root else None)
-    return Spec(src, graph, sources, overrides or {})
+    overrides = dict(overrides or {})
+    training = {k: v for k, v in overrides.items() if k.startswith("training.") or k == "training"}
+    if training:        # `--set training.KEY=VALUE`: merged into the training section (train/config.py)
+        from .train.config import apply_training_sets
+
+        apply_training_sets(src, training)
+    graph, sources = expand(src, {k: v for k, v in overrides.items() if k not in training}, limits,
+                            Path(root) if root else None)
+    return Spec(src, graph, sources, overrides)
 
 
 @contextmanager

@@ -56,6 +56,89 @@ def _print_diagnostics(diags, sources, stream, fmt):
         stream.write(render(d, texts, _color(stream)) + "\n")
 
 
+class WarningVolume:
+    """How many warnings one command prints — one design for every command that loads specs:
+
+    - by default each distinct warning once: a warning with the same code and message as one already
+      printed for an earlier spec of this command (another spec of a multi-file `check` including the same block library,
+      the same mistake copied into several specs) is not printed again, but listed in the footer;
+    - `--max-warnings N` prints the first N and counts the rest in the footer;
+    - `--no-warnings` prints none and counts them in the footer.
+    Errors (and warnings made errors by --strict) are always printed. A spec's `ignore_warnings:` list
+    drops codes it accepts before any of this."""
+
+    def __init__(self, args):
+        self.limit = 0 if getattr(args, "no_warnings", False) else getattr(args, "max_warnings", None)
+        self.flag = "--no-warnings" if getattr(args, "no_warnings", False) else "--max-warnings"
+        self.seen: set = set()
+        self.printed = 0
+        self.hidden = 0
+        self.repeats: dict = {}          # (code, message) -> [locations]
+
+    def select(self, diags) -> list:
+        """The diagnostics of one spec to print. Repeats are judged against earlier specs only: within one
+        spec, the same message at two places is two findings."""
+        out, mine = [], set()
+        for d in diags:
+            if d.severity != "warning":
+                out.append(d)
+                continue
+            key = (d.code, d.message)
+            if key in self.seen:
+                self.repeats.setdefault(key, []).append(str(d.loc) if d.loc else "<spec>")
+                continue
+            if self.limit is not None and self.printed >= self.limit:
+                self.hidden += 1
+                continue
+            mine.add(key)
+            self.printed += 1
+            out.append(d)
+        self.seen |= mine
+        return out
+
+    def footer(self) -> list[str]:
+        lines = []
+        n = sum(len(v) for v in self.repeats.values())
+        if n:
+            where = "; ".join(f"[{code}] {', '.join(locs[:3])}{' …' if len(locs) > 3 else ''}"
+                              for (code, _), locs in self.repeats.items())
+            lines.append(f"note: {n} more warning{'s' * (n != 1)} repeat{'s' * (n == 1)} one{'s' * (n != 1)} "
+                         f"printed above: {where}")
+        if self.hidden:
+            how = self.flag if self.flag == "--no-warnings" else \
+                f"--max-warnings {self.limit}; --max-warnings {self.printed + self.hidden} shows all"
+            lines.append(f"note: {self.hidden} warning{'s' * (self.hidden != 1)} not shown ({how})")
+        return lines
+
+
+def print_warnings(diags, sources, args) -> None:
+    """Print a spec's warnings (or, under --strict, errors) through the command's WarningVolume."""
+    volume = getattr(args, "_warning_volume", None)
+    if volume is None:
+        volume = args._warning_volume = WarningVolume(args)
+    print_diagnostics(volume.select(diags), sources, fmt=getattr(args, "diagnostics", "text"))
+
+
+def warning_footer(args) -> None:
+    volume = getattr(args, "_warning_volume", None)
+    lines = volume.footer() if volume is not None else []
+    if lines:
+        sys.stdout.flush()
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+
+
+def non_negative_int(v: str) -> int:
+    """argparse type for limits that may be zero (--max-warnings 0)."""
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
 def positive_int(v: str) -> int:
     """argparse type for counts (epochs, batch sizes, neighbours): a whole number ≥ 1."""
     try:
@@ -145,6 +228,12 @@ def common(p: argparse.ArgumentParser, many=False):
     p.add_argument("--limit", action="append", metavar="NAME=N", help="raise a safety limit (see docs/errors.md)")
     p.add_argument("--root", help="project folder that includes may not leave (default: the spec's folder)")
     p.add_argument("--diagnostics", choices=["text", "json"], default="text", help="format of errors and warnings")
+    quiet = p.add_mutually_exclusive_group()
+    quiet.add_argument("--no-warnings", action="store_true",
+                       help="print no design warnings (errors always print; a note says how many were hidden)")
+    quiet.add_argument("--max-warnings", type=non_negative_int, metavar="N",
+                       help="print at most N warnings, then say how many more there are (default: each distinct "
+                            "warning once)")
 
 
 # ---- TensorFlow's start-up chatter ------------------------------------------------------------
@@ -307,7 +396,9 @@ def main(argv=None) -> int:
     from .errors import SpecError
 
     try:
-        return importlib.import_module(COMMANDS[args.command][0]).run(args)
+        status = importlib.import_module(COMMANDS[args.command][0]).run(args)
+        warning_footer(args)
+        return status
     except UsageError as exc:
         print(f"archspec {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -331,5 +422,9 @@ def main(argv=None) -> int:
 
 
 def entry():  # console script
+    # pydantic scans every installed package's entry points for its plugins (observers, not validation)
+    # the first time it builds a validator, ~20 ms of a cold `check`; the command line uses none.
+    # The documented switch, for this process only (a library import leaves the caller's setting alone).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(main())
 

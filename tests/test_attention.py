@@ -45,7 +45,7 @@ def test_query_key_value_wiring_and_shapes():
 
 @pytest.mark.parametrize("text, code, words", [
     ("  - attention: {heads: 2, key_dim: 4}\n", "shape-rank", "token sequences"),
-    ("  - reshape: [-1, 3]\n  - attention: {heads: 2, key_dim: 4, from: [reshape, reshape, other]}\n",
+    ("  - reshape: [-1, 3]\n  - attention: {heads: 2, key_dim: 4, from: [reshape, other, reshape]}\n",
      "shape-mismatch", "each key needs a value"),
     ("  - reshape: [-1, 3]\n  - select_token: 99\n", "shape-mismatch", "out of range"),
     ("  - dropout: {rate: 0.1, noise_shape: [null, 1, 1]}\n", "shape-rank", "has 3 axes"),
@@ -100,7 +100,7 @@ def test_cross_attention_equals_keras_called_by_hand():
     x = keras.layers.LayerNormalization()(text)
     x = keras.layers.MultiHeadAttention(3, 4)(x, x)
     x = keras.layers.MultiHeadAttention(2, 5, value_dim=3)(x, context)
-    x = keras.layers.MultiHeadAttention(2, 5, output_shape=6)(x, patches, key=context)
+    x = keras.layers.MultiHeadAttention(2, 5, output_shape=6)(x, context, key=patches)
     x = keras.layers.GlobalAveragePooling1D()(x)
     ref = keras.Model([text, image], keras.layers.Dense(2)(x))
     ours = [lay for lay in model.layers if lay.weights]

@@ -52,6 +52,7 @@ def test_equals_hand_written_keras(blocks):
     spec = archspec.load(SPEC, overrides={"blocks": blocks})
     ref = twin(keras, blocks)
     ours = spec.to_keras()
+    assert ours.name == f"inception_a_blocks_{blocks}"         # a spec with overrides names its model after them
     t = spec.analysis().total
     assert (t.params, t.trainable, t.non_trainable) == (
         ref.count_params(), sum(int(np.prod(w.shape)) for w in ref.trainable_weights),

@@ -150,3 +150,105 @@ def test_draw_writes_into_out_and_says_the_full_path(tmp_path):
     written = tmp_path / "out" / "inception_a.dot"
     assert r.stderr.strip() == f"wrote {written}" and written.read_text().startswith("digraph")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "specs"]          # nothing else littered
+
+
+# ---- warning volume --------------------------------------------------------------------------------
+
+def _library_with_a_warning(tmp_path, n=4):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "b.yaml").write_text("archspec: 1\nblocks:\n  drop:\n    body:\n      - dropout: 0.9\n")
+    names = []
+    for k in range(n):
+        (tmp_path / f"s{k}.yaml").write_text(f"archspec: 1\nname: s{k}\ninclude: [lib/b.yaml]\ninputs: {{x: [8]}}\n"
+                                             "model:\n  - dense: 4\n  - drop: {}\n  - dense: 2\n")
+        names.append(f"s{k}.yaml")
+    return names
+
+
+def test_a_shared_warning_prints_once_in_a_multi_file_check(tmp_path):
+    names = _library_with_a_warning(tmp_path)
+    r = run("check", *names, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("warning: dropout rate 0.9") == 1
+    assert "note: 3 more warnings repeat ones printed above: [high-dropout] s1.yaml:7:5, s2.yaml:7:5, s3.yaml:7:5" \
+        in r.stderr
+    assert r.stdout.count("1 warning") == 4            # every spec still counts its own
+
+
+def test_max_warnings_and_no_warnings():
+    specs = ["specs/inception_resnet_cifar10.yaml"]
+    every = run("check", *specs)
+    total = every.stderr.count(": warning: ")
+    assert total >= 5
+    r = run("check", *specs, "--max-warnings", "2")
+    assert r.stderr.count(": warning: ") == 2
+    assert f"note: {total - 2} warnings not shown (--max-warnings 2; --max-warnings {total} shows all)" in r.stderr
+    r = run("check", *specs, "--no-warnings")
+    assert ": warning: " not in r.stderr and f"note: {total} warnings not shown (--no-warnings)" in r.stderr
+    assert r.returncode == 0 and f"{total} warnings" in r.stdout
+    r = run("check", *specs, "--no-warnings", "--strict")                 # errors always print
+    assert r.returncode == 1 and r.stderr.count(": error: ") == total
+    assert run("check", *specs, "--no-warnings", "--max-warnings", "3").returncode == 2
+
+
+def test_ignore_warnings_accepts_a_code(tmp_path):
+    text = "archspec: 1\nname: t\ninputs: {x: [8]}\nmodel:\n  - dense: 4\n  - dropout: 0.9\n  - dense: 2\n"
+    (tmp_path / "a.yaml").write_text(text)
+    (tmp_path / "b.yaml").write_text(text.replace("name: t\n", "name: t\nignore_warnings: [high-dropout]\n"))
+    assert "[high-dropout]" in run("check", "a.yaml", cwd=tmp_path).stderr
+    r = run("check", "b.yaml", cwd=tmp_path)
+    assert r.stderr == "" and "0 warnings" in r.stdout
+
+
+def demo_commands():
+    lines = (ROOT / "tools" / "demo.sh").read_text().splitlines()
+    return [ln.split("#")[0].replace("|| true", "").split() for ln in lines if ln.startswith("archspec ")]
+
+
+def test_demo_prints_each_warning_once(tmp_path):
+    """The demo's commands that need no TensorFlow (check, report, draw), run as the demo runs them:
+    every warning header appears once, and every command succeeds."""
+    import glob
+    import shutil
+
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    headers = []
+    commands = [c for c in demo_commands() if c[1] in ("check", "report", "draw")]
+    assert len(commands) >= 5
+    for cmd in commands:
+        args = [a for part in cmd[1:] for a in (sorted(glob.glob(part, root_dir=tmp_path)) if "*" in part else [part])]
+        r = run(*args, cwd=tmp_path)
+        assert r.returncode in (0, 1) if args[0] == "check" else r.returncode == 0, (cmd, r.stderr)
+        headers += [ln for ln in r.stderr.splitlines() if ": warning: " in ln]
+    assert headers, "the demo shows the seed-000 spec's warnings"
+    repeated = sorted({h for h in headers if headers.count(h) > 1})
+    assert not repeated, repeated
+
+
+# ---- the Python API: errors carry hints, overrides are named ----------------------------------------
+
+def test_spec_error_str_carries_hints_and_scope():
+    with pytest.raises(SpecError) as e:
+        archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8, 8, 3]}\nmodel:\n  - conv2d: {filters: 3, kernal: 3}\n",
+                           "t.yaml")
+    [d] = e.value.diagnostics
+    text = str(e.value)
+    assert d.hint and f"hint: {d.hint}" in text and "did you mean 'kernel'?" in text
+    assert text.splitlines()[0] == f"t.yaml:5:26: error: {d.message}  [{d.code}]"
+
+
+def test_overrides_name_the_spec_in_report_check_and_diagram():
+    spec = archspec.load(ROOT / "specs" / "resnet50.yaml", overrides={"stages": [3, 4, 23, 3]})
+    assert spec.name == "resnet50"                                  # the spec's own name is kept (run folders)
+    assert spec.title == "resnet50 with stages=[3, 4, 23, 3]"
+    assert spec.model_name == "resnet50_stages_3_4_23_3"
+    assert spec.report().splitlines()[0].startswith("resnet50 with stages=[3, 4, 23, 3]: input image")
+    import json
+
+    summary = json.loads(spec.report("json"))["summary"]
+    assert summary["overrides"] == {"stages": [3, 4, 23, 3]} and summary["name"] == "resnet50"
+    assert "<b>resnet50 with stages=[3, 4, 23, 3]</b>" in spec.draw(depth=1)
+    plain = archspec.load(ROOT / "specs" / "resnet50.yaml")
+    assert plain.title == plain.model_name == "resnet50" and plain.report().startswith("resnet50: input")
+    r = run("check", "specs/resnet50.yaml", "--set", "stages=[3, 4, 23, 3]")
+    assert r.stdout.startswith("specs/resnet50.yaml: ok: resnet50 with stages=[3, 4, 23, 3]\n")

@@ -139,3 +139,34 @@ def test_sampled_float_reads_back():
     for v in (1e-05, 0.1 + 0.2, 3.0, 2.5e-7, math.pi):
         assert archspec.load_text(f"archspec: 1\nname: t\nparams: {{v: {scalar(v)}}}\ninputs: {{x: [2]}}\n"
                                   "model: [dense: 1]\n").data["params"]["v"] == v
+
+
+def test_docs_search_excerpts_are_true(tmp_path, capsys, monkeypatch):
+    """docs/search.md shows `archspec check` and `archspec sample` output; they must stay what the commands print."""
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    doc = (ROOT / "docs" / "search.md").read_text()
+    assert main(["check", "specs/digits_cnn_search.yaml"]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        assert line in doc, line
+    out = tmp_path / "one.yaml"
+    assert main(["sample", str(SPECS / "digits_cnn_search.yaml"), "--seed", "1", "-o", str(out)]) == 0
+    line = capsys.readouterr().err.strip().replace(str(out), "one.yaml")
+    assert line in doc, line
+
+
+def test_sample_elsewhere_rebases_includes(tmp_path, monkeypatch):
+    (tmp_path / "specs" / "lib").mkdir(parents=True)
+    (tmp_path / "specs" / "lib" / "b.yaml").write_text(
+        "archspec: 1\nblocks:\n  cb:\n    params: {filters: int}\n    body: [conv2d: {filters: $filters, kernel: 3}]\n")
+    (tmp_path / "specs" / "net.yaml").write_text(
+        "archspec: 1\nname: net\ninclude: [lib/b.yaml]\nparams:\n  w: {choice: [4, 8]}\ninputs: {image: [8, 8, 1]}\n"
+        "model:\n  - cb: {filters: $w}\n  - flatten\n  - dense: 10\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "specs/net.yaml", "--seed", "1", "-o", "out/one.yaml"]) == 0
+    text = (tmp_path / "out" / "one.yaml").read_text()
+    assert "include: [../specs/lib/b.yaml]" in text and "check it with --root ." in text
+    assert archspec.load(tmp_path / "out" / "one.yaml", root=tmp_path).data["params"]["w"] in (4, 8)
+    assert main(["sample", "specs/net.yaml", "--seed", "1", "-o", "specs/two.yaml"]) == 0
+    assert "include: [lib/b.yaml]" in (tmp_path / "specs" / "two.yaml").read_text()

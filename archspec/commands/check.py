@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, print_diagnostics, print_warnings
 
 
 def configure(p):
@@ -31,7 +31,7 @@ def run(args) -> int:
         if args.strict:
             warnings = [w.as_error() for w in warnings]
         sys.stdout.flush()
-        print_diagnostics(warnings, sources, fmt=args.diagnostics)
+        print_warnings(warnings, sources, args)
         sys.stderr.flush()
         g, t = spec.graph, spec.analysis().total
         ins = ", ".join(f"{n} {g[n].shape}" for n in g.inputs)
@@ -42,10 +42,10 @@ def run(args) -> int:
         if args.dump:
             print(g.dump())
         if many:
-            print(f"{path}: {status}: {spec.name}, {ins} -> {outs}, {t.layers} layers, {t.params:,} params, "
+            print(f"{path}: {status}: {spec.title}, {ins} -> {outs}, {t.layers} layers, {t.params:,} params, "
                   f"{human(t.macs)} MACs, {tail}" + (f", search space of {_points(spec.space)}" if spec.space else ""))
         else:
-            print(f"{path}: {status}: {spec.name}")
+            print(f"{path}: {status}: {spec.title}")
             print(f"  inputs:  {ins}")
             print(f"  outputs: {outs}")
             print(f"  {t.layers} layers, {t.params:,} params ({t.trainable:,} trainable, "

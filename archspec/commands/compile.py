@@ -16,7 +16,7 @@ from ..cli import (
     common,
     default_output,
     load_spec,
-    print_diagnostics,
+    print_warnings,
     quiet_tensorflow,
     shown,
     verbose_option,
@@ -42,7 +42,7 @@ def run(args) -> int:
             raise UsageError(f"-o {args.output} is a folder")
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     if args.strict and warnings:
         return EXIT_SPEC
     quiet_tensorflow(args.verbose)

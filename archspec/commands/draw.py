@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_diagnostics, shown
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 
@@ -70,16 +70,19 @@ def run(args) -> int:
 
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     args.train = args.color_by in ("time", "train_memory")
     options = dict(depth=args.depth, direction=args.direction, shapes=args.shapes, color_by=args.color_by,
                    fold=args.fold, training=training_estimate(spec, args))
     if out == "-":
         sys.stdout.write(image.dot_text(spec, **options))
     else:
+        notes: list[str] = []
         try:
-            image.draw(spec, out, fmt=fmt, dpi=args.dpi, **options)
+            image.draw(spec, out, fmt=fmt, dpi=args.dpi, notes=notes, **options)
         except image.GraphvizMissing as exc:
             raise UsageError(str(exc)) from None
         print(f"wrote {shown(out)}", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     return EXIT_SPEC if args.strict and warnings else EXIT_OK

@@ -3,10 +3,9 @@ recall / F1 per class and the confusion matrix as a PNG (see docs/train.md)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-from ..cli import EXIT_OK, UsageError, positive_int
+from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
 from .predict import data_arg, open_or_usage
 
 
@@ -18,14 +17,15 @@ def configure(p):
                                                               "metrics were measured with)")
     p.add_argument("--top-k", type=positive_int, default=5, help="also report top-K accuracy (default 5)")
     p.add_argument("--rescale", type=float, help="multiply pixels by this (a bare .keras model; a run knows its own)")
-    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--out", metavar="DIR", help="where the report goes (default RUN/evaluation-SPLIT)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="what to print")
+    verbose_option(p)
 
 
 def run(args) -> int:
     data = data_arg(args.data)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
     from ..train.config import RunError
     from ..train.evaluate import evaluate
 

@@ -2,11 +2,10 @@
 through Keras's own model.export, checked in its own runtime against Keras (see docs/train.md)."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError
+from ..cli import EXIT_OK, UsageError, quiet_tensorflow, verbose_option
 from .predict import open_or_usage
 
 SUFFIX = {"saved_model": "", "onnx": ".onnx", "tflite": ".tflite", "keras": ".keras", "h5": ".h5"}
@@ -22,10 +21,11 @@ def configure(p):
                                                               "metrics were measured with)")
     p.add_argument("--raw", action="store_true", help="the bare network, without the run's rescale/flatten in front")
     p.add_argument("--rescale", type=float, help="put this rescaling in front (a bare .keras model)")
+    verbose_option(p)
 
 
 def run(args) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
     from ..errors import Diagnostic, Loc, SpecError
     from ..train.export import ExportError, check_supported, describe, export_run_model
 

@@ -2,11 +2,10 @@
 probabilities, as a table, CSV or JSON (see docs/train.md)."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, positive_int
+from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
 
 
 def configure(p):
@@ -20,9 +19,10 @@ def configure(p):
     p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
                                                               "metrics were measured with)")
     p.add_argument("--rescale", type=float, help="multiply pixels by this (a bare .keras model; a run knows its own)")
-    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--format", choices=["table", "csv", "json"], help="default: by -o's suffix, else table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the predictions here (.csv or .json) instead of stdout")
+    verbose_option(p)
 
 
 def data_arg(text):
@@ -57,7 +57,7 @@ def run(args) -> int:
     fmt = args.format or {".csv": "csv", ".json": "json"}.get(Path(args.output).suffix.lower() if args.output else "",
                                                              "table")
     data = data_arg(args.data)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
     from ..train.config import RunError
     from ..train.predict import predict, render
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import random
 import sys
+from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings
 
 
 def configure(p):
@@ -26,7 +27,7 @@ def sample_point(spec, seed: int | None) -> dict:
 def run(args) -> int:
     from .. import api
     from ..errors import SpecError
-    from ..search.concrete import concrete_text
+    from ..search.concrete import concrete_text, moved_root
 
     if args.spec == "-":
         raise UsageError("sample reads the spec from a file (its includes are relative to it), not from stdin")
@@ -45,17 +46,24 @@ def run(args) -> int:
               + ", ".join(f"{k}={v}" for k, v in point.items()), file=sys.stderr)
         return EXIT_SPEC
     warnings = [w.as_error() for w in checked.warnings] if args.strict else checked.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     if args.strict and warnings:
         return EXIT_SPEC
     t = checked.analysis().total
     header = (f"{spec.name}: a point of the search space of {args.spec}, drawn by `archspec sample --seed {seed}`\n"
               + ", ".join(f"{k}={v}" for k, v in point.items()) + f": {t.params:,} params, {t.macs:,} MACs")
-    text = concrete_text(spec.source.text, values, header)
+    root = None
+    if args.out and spec.data.get("include"):
+        root = moved_root(args.spec, args.out)
+        if root:
+            header += f"\nits includes are rebased: check it with --root {root}"
+    text = concrete_text(spec.source.text, values, header,
+                         move=(Path(args.spec).parent, Path(args.out).parent) if args.out else None)
     if args.out:
         from ..util import atomic_write
 
         atomic_write(args.out, text.encode())
+        api.load(args.out, root=root or args.root)           # what was written checks where it is
         print(f"{args.out}: {', '.join(f'{k}={v}' for k, v in point.items())} "
               f"({t.params:,} params, {t.macs:,} MACs; seed {seed})", file=sys.stderr)
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, verbose_option
 
 
 def configure(p):
@@ -34,6 +34,7 @@ def configure(p):
     p.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median",
                    help="Optuna pruner for poor trials (default median)")
     p.add_argument("--seed", type=int, help="seed of the sampler and of each trial's training")
+    verbose_option(p)
     p.add_argument("--max-candidates", type=positive_int, metavar="N",
                    help="stop after drawing N candidates in this process (default 50 × --trials)")
 
@@ -69,6 +70,7 @@ def run(args) -> int:
     cfg = SearchConfig(args.spec, budget, args.trials, args.epochs, args.data, args.batch_size, args.storage,
                        args.study, out, args.sampler, args.pruner, args.seed, overrides, args.root,
                        args.max_candidates, args.metric)
+    quiet_tensorflow(args.verbose)           # (TensorFlow itself loads only when a candidate trains)
     try:
         return _search(cfg, base)
     except StudyMismatch as exc:

@@ -8,7 +8,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, positive_int, print_diagnostics, quiet_tensorflow, verbose_option
+from ..cli import (
+    EXIT_OK,
+    EXIT_SPEC,
+    UsageError,
+    common,
+    load_spec,
+    positive_int,
+    print_warnings,
+    quiet_tensorflow,
+    verbose_option,
+)
 
 
 def _rate(v: str) -> float:
@@ -57,7 +67,7 @@ def run(args) -> int:
             raise UsageError(f"--data: {exc}") from None
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     if args.strict and warnings:
         return EXIT_SPEC
     from ..train.config import resolve
@@ -74,7 +84,7 @@ def run(args) -> int:
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
 
     def warn(diags):
-        print_diagnostics(diags, sources, fmt=args.diagnostics)
+        print_warnings(diags, sources, args)
 
     try:
         result = run_training(spec, settings, args.out, resume=args.resume or None, restart=args.restart,

@@ -14,7 +14,8 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # built on first use (a check validates a Document; a Library only when a spec includes one)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class InputDef(_Model):

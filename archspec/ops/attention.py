@@ -1,8 +1,9 @@
 """Attention: multi-head attention (self- and cross-attention), as keras.layers.MultiHeadAttention.
 
 Inputs, wired with `from` (or the previous layer): one tensor is self-attention (query = key = value);
-`[query, context]` is cross-attention (key = value = context); `[query, key, value]` names all three.
-Every input is a token sequence `(tokens, features)`.
+`[query, context]` is cross-attention (key = value = context); `[query, value, key]` names all three, in
+the order Keras's `MultiHeadAttention(query, value, key)` takes them. Every input is a token sequence
+`(tokens, features)`.
 
 Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query and Tk key tokens:
 
@@ -36,13 +37,13 @@ class AttentionAttrs(Attrs):
     use_bias: bool = True
 
 
-def _roles(ins: list[tuple]) -> tuple[tuple, tuple, tuple]:
-    """(query, key, value) shapes from 1, 2 or 3 inputs."""
+def _roles(ins: list) -> tuple:
+    """(query, key, value) from 1, 2 or 3 inputs given as Keras orders them: query, value, key."""
     if len(ins) == 1:
         return ins[0], ins[0], ins[0]
     if len(ins) == 2:
         return ins[0], ins[1], ins[1]
-    return ins[0], ins[1], ins[2]
+    return ins[0], ins[2], ins[1]
 
 
 @register
@@ -50,7 +51,7 @@ class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 3), "heads")
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
-           "`from: [query, context]` cross-attention, `from: [query, key, value]` names all three; inputs are "
+           "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
     examples = [({"heads": 4, "key_dim": 8}, [(10, 16)]),
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)]),
@@ -59,7 +60,7 @@ class Attention(Op):
     def infer(self, a, ins):
         for i, s in enumerate(ins):
             if len(s) != 2:
-                what = ("query", "key", "value")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
+                what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
                 raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
                                  "shape-rank", "turn a feature map into tokens first: `- reshape: [-1, channels]`")
         q, k, v = _roles(ins)
@@ -107,3 +108,23 @@ class Attention(Op):
     def call_keras(self, layer, tensors):
         q, k, v = _roles(tensors)
         return layer(q, v, key=k if len(tensors) == 3 else None)
+
+    # ---- Keras import: MultiHeadAttention's config, its inputs already in Keras's order ------------
+    keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
+
+    def from_keras(self, cfg, shapes):
+        from .base import KerasImportError
+
+        if cfg.get("attention_axes") not in (None, [], ()):
+            raise KerasImportError(f"it attends over the axes {cfg['attention_axes']}; archspec's attention "
+                                   "attends over the tokens of (tokens, features) sequences")
+        out = cfg.get("output_shape")
+        if isinstance(out, (list, tuple)):
+            if len(out) != 1:
+                raise KerasImportError(f"its output_shape {out} is not a number of features")
+            out = out[0]
+        values = dict(heads=cfg["num_heads"], key_dim=cfg["key_dim"], dropout=cfg.get("dropout", 0.0),
+                      use_bias=cfg.get("use_bias", True), output_dim=out)
+        if cfg.get("value_dim") not in (None, cfg["key_dim"]):
+            values["value_dim"] = cfg["value_dim"]
+        return values

@@ -159,6 +159,7 @@ class LayerScale(Op):
     doc = ("Multiplies each channel (last axis) by a learned factor, initially `init` (ConvNeXt's and CaiT's "
            "LayerScale, as keras.applications.convnext.LayerScale): archspec.compile.layers.LayerScale.")
     examples = [({}, [(7, 7, 16)]), ({"init": 0.1}, [(197, 16)])]
+    keras_names = {"init": "init_values"}     # also reads keras.applications.convnext.LayerScale
 
     def params(self, a, ins, out):
         return (ins[0][-1], 0)

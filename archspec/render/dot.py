@@ -316,7 +316,8 @@ def is_residual_add(graph: Graph, n) -> bool:
 
 # ---- the DOT text -----------------------------------------------------------------------------
 def to_dot(graph: Graph, analysis, depth: int | None = None, direction: str = "TB", shapes: bool = True,
-           color_by: str = "none", block_defaults: dict | None = None, fold: bool = True) -> str:
+           color_by: str = "none", block_defaults: dict | None = None, fold: bool = True,
+           title: str | None = None) -> str:
     """The DOT text of `graph` with the costs of `analysis`; `depth` None draws every node.
 
     `block_defaults` ({block: {param: default}}) hides arguments left at their defaults in labels;
@@ -326,8 +327,10 @@ def to_dot(graph: Graph, analysis, depth: int | None = None, direction: str = "T
         raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, got {color_by!r}")
-    return _Writer(graph, analysis, depth, direction, shapes, None if color_by == "none" else color_by,
-                   block_defaults or {}, fold).text()
+    writer = _Writer(graph, analysis, depth, direction, shapes, None if color_by == "none" else color_by,
+                     block_defaults or {}, fold)
+    writer.heading = title or graph.name          # the spec's title: its name with any overrides
+    return writer.text()
 
 
 class _Writer:
@@ -377,7 +380,7 @@ class _Writer:
     def title(self) -> str:
         g, t = self.g, self.a.total
         ins = ", ".join(f"{n} {shape_text(g[n].shape)}" for n in g.inputs)
-        rows = [f'<tr><td align="left"><font point-size="17"><b>{esc(g.name)}</b></font></td></tr>',
+        rows = [f'<tr><td align="left"><font point-size="17"><b>{esc(getattr(self, "heading", g.name))}</b></font></td></tr>',
                 f'<tr><td align="left"><font point-size="{BODY}" color="{MUTED}">{esc(ins)} · {t.layers} layers · '
                 f'{t.params:,} params · {esc(human(t.macs))} MACs</font></td></tr>']
         if self.ramp is not None and self.ramp.top > 0:

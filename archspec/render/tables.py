@@ -71,6 +71,8 @@ def summary(spec, batch_size=1, dtype="float32") -> dict:
     t = a.total
     return {
         "name": spec.name,
+        "title": spec.title,
+        "overrides": dict(spec.overrides),
         "inputs": {n: list(g[n].shape) for n in g.inputs},
         "outputs": {k: list(g[v].shape) for k, v in g.outputs.items()},
         "batch_size": batch_size, "dtype": dtype, "conventions": CONVENTION,
@@ -82,8 +84,24 @@ def summary(spec, batch_size=1, dtype="float32") -> dict:
     }
 
 
+def auto_depth(spec, most: int = 8) -> int:
+    """The report's default depth: 1, opened a level further while the deepest level shown is one block
+    row alone (a model that is a single block call, a block that is a single `branches`) — a table whose
+    only row is the whole network says nothing the total does not."""
+    depth = 1
+    while depth < most:
+        deepest = [r for r in rows(spec, depth, 1, "float32") if r["level"] == depth - 1 and r["op"] != "input"]
+        if not (len(deepest) == 1 and deepest[0]["scope"]):
+            break
+        depth += 1
+    return depth
+
+
 def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", training=None) -> str:
-    """The report; `training` (a passes.training.TrainingEstimate) adds the training columns and totals."""
+    """The report; `training` (a passes.training.TrainingEstimate) adds the training columns and totals.
+    `depth`: block levels shown (None: every layer; "auto": see auto_depth)."""
+    if depth == "auto":
+        depth = auto_depth(spec)
     table = rows(spec, depth, batch_size, dtype)
     head = summary(spec, batch_size, dtype)
     if training is not None:
@@ -122,7 +140,7 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", tra
 
 def _header_lines(h) -> list[str]:
     ins = ", ".join(f"{k} {tuple(v)}" for k, v in h["inputs"].items())
-    return [f"{h['name']}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
+    return [f"{h.get('title', h['name'])}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
 
 
 def _footer_lines(h) -> list[str]:

@@ -27,8 +27,12 @@ class BudgetError(ValueError):
 class Metric:
     name: str
     unit: str                           # "count" (K, M, G, T suffixes) or "bytes" (KB…, KiB…)
-    read: Callable                      # spec -> number
     doc: str
+    field: str | None = None            # read off an archspec.Price (pricing.py) …
+    read: Callable | None = None        # … or computed from the full Spec: spec -> number
+
+    def measure(self, price) -> float:
+        return getattr(price, self.field) if self.field else self.read(price.spec)
 
 
 METRICS: dict[str, Metric] = {}
@@ -46,16 +50,15 @@ def _train_batch(spec) -> int:
     return b if isinstance(b, int) and b > 0 else 32
 
 
-register(Metric("params", "count", lambda s: s.analysis().total.params, "parameters, trainable and non-trainable"))
-register(Metric("trainable", "count", lambda s: s.analysis().total.trainable, "trainable parameters"))
-register(Metric("macs", "count", lambda s: s.analysis().total.macs, "multiply-accumulates per example"))
-register(Metric("flops", "count", lambda s: s.analysis().total.flops, "FLOPs per example (TensorFlow profiler's count)"))
-register(Metric("layers", "count", lambda s: s.analysis().total.layers, "layers in the expanded graph"))
-register(Metric("memory", "bytes", lambda s: s.analysis().peak_bytes,
-                "peak activation memory of inference, batch 1, float32"))
-register(Metric("train_memory", "bytes", lambda s: s.analysis(_train_batch(s)).train_bytes,
-                "rough training footprint at the spec's batch size: weights, gradients and Adam's two moments, "
-                "plus every activation kept for the backward pass"))
+register(Metric("params", "count", "parameters, trainable and non-trainable", "params"))
+register(Metric("trainable", "count", "trainable parameters", "trainable"))
+register(Metric("macs", "count", "multiply-accumulates per example", "macs"))
+register(Metric("flops", "count", "FLOPs per example (TensorFlow profiler's count)", "flops"))
+register(Metric("layers", "count", "layers in the expanded graph", "layers"))
+register(Metric("memory", "bytes", "peak activation memory of inference, batch 1, float32", "peak_bytes"))
+register(Metric("train_memory", "bytes", "rough training footprint at the spec's batch size: weights, gradients and "
+                "Adam's two moments, plus every activation kept for the backward pass",
+                read=lambda s: s.analysis(_train_batch(s)).train_bytes))
 
 _COUNT = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 _BYTES = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
@@ -87,9 +90,9 @@ class Budget(list):
     def text(self) -> str:
         return ",".join(b.text for b in self)
 
-    def measure(self, spec) -> dict:
-        """Every registered metric that the budget uses, read off a loaded spec."""
-        return {b.metric.name: b.metric.read(spec) for b in self}
+    def measure(self, price) -> dict:
+        """The metrics the budget uses, read off a candidate's archspec.Price."""
+        return {b.metric.name: b.metric.measure(price) for b in self}
 
     def violations(self, values: dict) -> dict:
         return {b.text: round(b.violation(values[b.metric.name]), 12) for b in self}

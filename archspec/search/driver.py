@@ -68,7 +68,7 @@ class Progress:
 def optuna_quiet():
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)     # archspec prints its own line per trial
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message=".*constant_liar.*")
     return optuna
@@ -206,7 +206,9 @@ class Search:
                                    ": give a parameter `choice:`, `range:` or `one_of:` under `params:`"))
         self.base = base
         from ..lang.space import SearchSpace
+        from ..pricing import Pricer
 
+        self.pricer = Pricer(cfg.spec_path, root=cfg.root)      # reads and validates the spec once
         self.summary = SearchSpace(self.space).summary()
         self.study, self.url = open_study(cfg, self.summary, base.name)
         self.progress = Progress()
@@ -221,21 +223,17 @@ class Search:
         t0 = time.perf_counter()
         point = {k: d.suggest(trial) for k, d in self.space.items()}
         t1 = time.perf_counter()
-        try:
-            spec = price(self.cfg, point)
-            spec_ms = (time.perf_counter() - t1) * 1000
-        except SpecError as exc:
-            d = next((d for d in exc.diagnostics if d.severity == "error"), exc.diagnostics[0])
+        priced = self.pricer.price({**self.cfg.overrides, **point})
+        if not priced.ok:
+            d = priced.errors[0]
             trial.set_user_attr("kind", INVALID)
             trial.set_user_attr("reason", f"{d.loc}: {d.message}" if d.loc else d.message)
             trial.set_constraint("valid", 1.0)
             self._rejected(t0)
-            raise optuna.TrialPruned("the point does not check") from None
-        t1 = time.perf_counter()
-        values = self.cfg.budget.measure(spec)
-        total = spec.analysis().total
-        cost = {"params": total.params, "macs": total.macs, **values,
-                "price_ms": round((time.perf_counter() - t1) * 1000 + spec_ms, 2)}
+            raise optuna.TrialPruned("the point does not check")
+        values = self.cfg.budget.measure(priced)
+        cost = {"params": priced.params, "macs": priced.macs, **values,
+                "price_ms": round((time.perf_counter() - t1) * 1000, 2)}
         trial.set_user_attr("cost", cost)
         for key, v in self.cfg.budget.violations(values).items():
             trial.set_constraint(key, v)
@@ -248,11 +246,12 @@ class Search:
         twin = self._twin(trial, point)
         if twin is not None:
             return self._copy(trial, twin)
+        spec = priced.spec                      # the full expansion: only for what will be built
         trial.set_user_attr("kind", CANDIDATE)
         trial.set_user_attr("worker", self.worker)
         p.trained += 1
         desc = ", ".join(f"{k}={v}" for k, v in point.items())
-        self.log(f"trial {trial.number}: {desc} ({values.get('macs', spec.analysis().total.macs):,} MACs): training")
+        self.log(f"trial {trial.number}: {desc} ({priced.macs:,} MACs): training")
         try:
             value = self.evaluate(spec, trial, self.cfg)
         except optuna.TrialPruned:
@@ -358,14 +357,6 @@ def _waiting(study) -> bool:
     return any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
 
 
-def price(cfg: SearchConfig, point: dict):
-    """Load and price one point (shapes, parameters, MACs, memory); raises SpecError if it does not check.
-    One function, so that the in-process pricing API (re-pricing without re-reading) drops in here."""
-    from .. import api
-
-    return api.load(cfg.spec_path, {**cfg.overrides, **point}, root=cfg.root)
-
-
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, SpecError):
         d = exc.diagnostics[0]
@@ -378,9 +369,7 @@ def _error_text(exc: BaseException) -> str:
 def train_candidate(spec, trial, cfg: SearchConfig) -> float:
     """Train with archspec train's loop into OUT/trials/NNNN; report each epoch's metric to the trial;
     returns the best epoch's value of the metric (validation accuracy by default)."""
-    from ..commands.compile import quiet_import_keras
-
-    quiet_import_keras()                 # no TensorFlow start-up lines between the trial lines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import optuna
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..util import atomic_write
-from .concrete import concrete_text
+from .concrete import concrete_text, moved_root
 
 FIXED = ["trial", "state", "kind", "value", "params", "macs", "epochs", "test_accuracy", "train_seconds", "price_ms",
          "reason", "error", "worker"]
@@ -139,9 +139,13 @@ def write_best(study, spec_path: str, overrides: dict, metric: str, out: Path, s
               f"trial {t.number}\n" + ", ".join(f"{k}={v}" for k, v in point.items())
               + f": {metric} {t.value:.4f}" + (f", test_accuracy {a['test_accuracy']:.4f}" if "test_accuracy" in a else "")
               + f"; {src.analysis().total.params:,} params, {src.analysis().total.macs:,} MACs")
-    text = concrete_text(src.source.text, values, header)
     path = out / ("best.json" if src.source.text.lstrip().startswith("{") else "best.yaml")
+    root = moved_root(spec_path, path) if src.data.get("include") else None
+    if root:
+        header += f"\nits includes are rebased: check or train it with --root {root}"
+    text = concrete_text(src.source.text, values, header, move=(Path(spec_path).parent, out))
     atomic_write(path, text.encode())
+    api.load(path, root=root)                                # what was written checks where it is
     return path, t
 
 
