@@ -196,6 +196,10 @@ def plan(spec, settings, ds) -> Plan:
                                 f"0–{ds.max_value:g} to 0–{top:.3g}", _training_loc(spec, "rescale"), None,
                                 f"use `rescale: 1/{ds.max_value:g}` for this data (e.g. --set training.rescale="
                                 f"1/{ds.max_value:g})", severity="warning"))
+    if settings.augment and len(ishape) != 3:
+        err(f"training.augment transforms images, but the input '{inp.id}' is a flat vector {ishape}",
+            _training_loc(spec, "augment"), "drop augment, or declare the input as (height, width, channels)",
+            code="schema")
     weights = _class_weights(spec, settings, ds, err)
     _validation_steps(spec, settings, ds, warns)
     if errs:
