@@ -34,7 +34,11 @@ specs/broken.yaml:14:9: error: residual add joins (17, 17, 1088) and (17, 17, 10
 and a hint in the spec's own words. All mistakes of a file are reported in one run; a layer that failed
 does not produce follow-up errors in the layers that use it. A mistake inside a block is reported at the
 innermost place in the spec you ran (the block call), with the block's own line as a note.
-`--diagnostics json` prints one JSON object per diagnostic instead (for editors and CI).
+`--diagnostics json` prints one JSON object per diagnostic instead (for editors and CI): `severity`, `code`,
+`message`, `file`, `line`, `column`, `scope`, `hint`, `notes`, and the data tools act on — `subject` (the name
+the diagnostic is about), `suggestion` (the did-you-mean, ready to replace the subject) and `path` (the keys
+leading to it in the document). Tools read these fields, never the wording of the message. `archspec lsp`
+publishes the same diagnostics to editors ([editor.md](editor.md)).
 
 ## Exit status
 

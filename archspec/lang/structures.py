@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from .. import ops
-from ..errors import Note, did_you_mean, focus
+from ..errors import Note, closest, focus, hint_for
 from ..graph import Node, Scope
 from ..ops.base import ShapeError
 from .context import MERGES, RESERVED, Ctx, _join, _Poison, _with_in
@@ -18,7 +18,8 @@ class Structures:
         for k in attrs:
             if k not in allowed:
                 self.error("unknown-field", f"unknown field '{k}' in {kind}", src.loc(vpath + (k,), key=True), scope,
-                           did_you_mean(k, list(allowed) + list(RESERVED)) or "fields: " + ", ".join(allowed))
+                           hint_for(guess := closest(k, list(allowed) + list(RESERVED))) or "fields: " + ", ".join(allowed),
+                           subject=str(k), suggestion=guess)
                 raise _Poison()
 
     def s_sequence(self, attrs, ctx: Ctx, inputs, local, vpath, kloc):
@@ -41,7 +42,7 @@ class Structures:
         merge = self.value(attrs.get("merge", ops.role("default_merge")), ctx, src, vpath + ("merge",))
         if merge not in MERGES:
             self.error("schema", f"'merge' should be one of {', '.join(MERGES)}; got {describe(merge)}",
-                       src.loc(vpath + ("merge",)), scope, did_you_mean(str(merge), MERGES))
+                       src.loc(vpath + ("merge",)), scope, subject=str(merge), suggestion=closest(str(merge), MERGES))
             return None
         paths = attrs.get("paths")
         if isinstance(paths, dict):
