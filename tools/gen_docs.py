@@ -96,7 +96,7 @@ def ops_md() -> str:
         for field, info in op.Attrs.model_fields.items():
             default = "**required**" if info.is_required() else f"`{info.default!r}`"
             out.append(f"| `{field}` | {default} |")
-        ex_attrs, ex_ins = op.examples[0]
+        ex_attrs, ex_ins = op.examples[0][:2]
         a = op.Attrs.model_validate(ex_attrs)
         o = op.infer(a, ex_ins)
         t, nt = op.params(a, ex_ins, o)
