@@ -42,6 +42,9 @@ def configure(p):
     p.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"],
                    help="tf.distribute strategy: all local GPUs (mirrored) or several machines (multi-worker, "
                         "from TF_CONFIG)")
+    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
+                   help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto; "
+                        "auto: TensorFlow if installed, else JAX, else PyTorch)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -66,7 +69,14 @@ def run(args) -> int:
                               "learning_rate": args.learning_rate, "precision": args.precision,
                               "jit_compile": args.jit, "seed": args.seed, "distribute": args.distribute})
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads: no start-up chatter
-    from ..train.loop import RunError, run_training
+    from ..train.backend import activate
+    from ..train.config import RunError
+
+    try:
+        activate(args.backend)        # sets KERAS_BACKEND: nothing has imported Keras yet
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    from ..train.loop import run_training
 
     def warn(diags):
         print_diagnostics(diags, sources, fmt=args.diagnostics)

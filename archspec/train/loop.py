@@ -14,7 +14,6 @@ import random
 import statistics
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,7 +179,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     from . import compat
     from . import data as data_mod
 
-    strategy, chief, worker = make_strategy(settings.distribute)
+    dist = make_strategy(settings.distribute)
+    chief, worker = dist.chief, dist.worker
     run = RunFolder(out or Path("runs") / spec.name)
     if not chief:
         # Every worker must run the same saves (reading distributed variables is a collective operation),
@@ -207,7 +207,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     done = int(state["epoch"]) if state else 0
 
     result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
-                       resumed_from=done, settings_line=_settings_line(settings, plan))
+                       resumed_from=done, settings_line=_settings_line(settings, plan, dist))
     if state and run.metrics.exists() and (state.get("stopped_early") or done >= settings.epochs):
         result.already_done = True
         _fill_result(result, state)
@@ -229,21 +229,25 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint)
+        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint):
+def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint):
     import keras
 
     from . import callbacks as cb
     from .pipeline import make_inputs
 
     done = result.resumed_from
-    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache)
+    if dist.backend == "jax" and dist.devices > 1 and settings.batch_size % dist.devices:
+        raise RunError(f"the batch size {settings.batch_size} does not split evenly over {dist.devices} devices; "
+                       f"use a multiple of {dist.devices} (--batch-size {dist.devices * -(-settings.batch_size // dist.devices)})")
+    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache, shard=dist.shard,
+                         multiple=dist.devices if dist.backend == "jax" else 1)
     steps = inputs.steps_per_epoch or -(-len(ds.train) // settings.batch_size)
-    with strategy.scope() if strategy else nullcontext():
+    with dist.scope():
         model = build_and_compile(spec, settings, plan, steps)
         if state is not None:
             try:
@@ -251,9 +255,9 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
             except ValueError as exc:
                 raise RunError(f"{run.checkpoint} does not fit this model ({exc}); pass --restart") from None
     result.jit_compile = bool(model.jit_compile)
-    if settings.distribute == "multi-worker":
-        multi_worker_fixups(model, strategy, next(iter(inputs.train)))
-    scope = strategy.scope if strategy else nullcontext
+    if settings.distribute == "multi-worker" and dist.backend == "tensorflow":
+        multi_worker_fixups(model, dist.engine, next(iter(inputs.train)))
+    scope = dist.scope
 
     has_val = inputs.validation is not None
     es = settings.early_stopping
@@ -278,7 +282,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
                                                    min_lr=sched.get("min_lr", 0.0), verbose=1,
                                                    initial=saved.get("plateau"))
     callbacks += list(stateful.values())
-    board = cb.tensorboard_callback(run.tensorboard) if chief else None
+    board = cb.tensorboard_callback(run.tensorboard) if dist.chief else None
     if board is not None:
         callbacks.append(board)
     callbacks.append(cb.Checkpoint(run, st, monitor, mode, nan, stateful))
@@ -370,17 +374,24 @@ def _export(model, path: Path):
             model.save(path)
 
 
-def _settings_line(settings, plan) -> str:
+def _settings_line(settings, plan, dist=None) -> str:
     lr = f" lr {settings.learning_rate:g}" if settings.learning_rate else ""
     return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}, batch "
             f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
-            + (f", {settings.distribute}" if settings.distribute != "none" else ""))
+            + (f", {settings.distribute} over {dist.devices} device{'s' * (dist.devices != 1)}"
+               f" ({type(dist.engine).__name__})" if dist is not None and settings.distribute != "none" else "")
+            + (f", backend {dist.backend}" if dist is not None else ""))
 
 
 def _command(main, settings, run) -> list:
     cmd = ["archspec", "train", str(run.path / main), "--out", str(run.path) + "-repeat",
            "--seed", str(settings.seed), "--epochs", str(settings.epochs), "--batch-size", str(settings.batch_size),
            "--precision", settings.precision]
+    import keras
+
+    cmd += ["--backend", keras.backend.backend()]
+    if settings.distribute != "none":
+        cmd += ["--distribute", settings.distribute]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
     for k, v in settings.overrides.items():
