@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 from .api import Spec, load, load_text
 from .errors import Diagnostic, SpecError
 
-__all__ = ["Spec", "load", "load_text", "SpecError", "Diagnostic", "__version__"]
+__all__ = ["Spec", "load", "load_text", "Pricer", "Price", "SpecError", "Diagnostic", "__version__"]
 
 # A saved .keras model may use archspec's custom layers (ScaledAdd); they register with Keras as soon as
 # Keras is imported, so `import archspec; keras.saving.load_model(path)` works without importing Keras here.
@@ -51,6 +51,10 @@ def __getattr__(name):
         from .compile import layers
 
         return layers
+    if name in ("Pricer", "Price"):     # pricing many candidates in process (archspec/pricing.py)
+        from . import pricing
+
+        return getattr(pricing, name)
     if name == "from_keras":            # Keras model → spec text; Keras itself is imported by the model's owner
         from .importer import from_keras
 

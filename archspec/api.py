@@ -12,10 +12,13 @@ import os
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Diagnostic, SpecError
-from .graph import Graph
 from .lang.source import DEFAULT_LIMITS, Limits, Source, parse, read_text
+
+if TYPE_CHECKING:                 # the graph (and the ops and pydantic behind it) load with the first spec
+    from .graph import Graph
 
 
 class Spec:
@@ -30,6 +33,36 @@ class Spec:
     @property
     def name(self) -> str:
         return self.graph.name
+
+    @property
+    def title(self) -> str:
+        """The name with the overrides applied, as reports, diagrams and `check` show it:
+        'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides."""
+        if not self.overrides:
+            return self.name
+        return f"{self.name} with " + ", ".join(f"{k}={_flow(v)}" for k, v in self.overrides.items())
+
+    @property
+    def model_name(self) -> str:
+        """The Keras model's name: the title in the characters TensorFlow accepts in a name scope
+        ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
+        import re
+
+        if not self.overrides:
+            return self.name
+        return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", self.title.replace(" with ", "_"))).strip("_")
+
+    @property
+    def space(self):
+        """The spec's search space (lang/space.py): searched parameters by name; empty for a plain spec."""
+        from .lang.space import SearchSpace
+
+        return SearchSpace(getattr(self.graph, "space", {}))
+
+    @property
+    def point(self) -> dict:
+        """The values the searched parameters have in this spec (defaults, or as overridden)."""
+        return {k: self.overrides.get(k, d.default) for k, d in self.space.items()}
 
     @property
     def data(self) -> dict:
@@ -53,10 +86,24 @@ class Spec:
             cache[key] = analyze(self.graph, batch_size, dtype)
         return cache[key]
 
-    def report(self, fmt: str = "table", depth: int | None = None, batch_size: int = 1, dtype: str = "float32") -> str:
+    def training_estimate(self, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
+                          device=None):
+        """Training FLOPs, kept activations and peak training memory of one step; with `device` (a name
+        such as "h100" or a devices.Device) also the roofline step time and images/s. No framework is
+        imported. See docs/training-estimates.md."""
+        from .passes.training import estimate_training
+
+        if isinstance(device, str):
+            from .devices import get_device
+
+            device = get_device(device)
+        return estimate_training(self.graph, batch_size, optimizer, precision, device)
+
+    def report(self, fmt: str = "table", depth: int | None = None, batch_size: int = 1, dtype: str = "float32",
+               training=None) -> str:
         from .render.tables import render_report
 
-        return render_report(self, fmt, depth, batch_size, dtype)
+        return render_report(self, fmt, depth, batch_size, dtype, training)
 
     @property
     def training(self) -> dict:
@@ -91,6 +138,19 @@ class Spec:
         return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
 
 
+def _flow(v) -> str:
+    """An override value as the user would write it on the command line: [3, 4, 23, 3], 0.5, relu."""
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_flow(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
 def load(path: str | os.PathLike, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,
          root: str | os.PathLike | None = None, display: str | None = None) -> Spec:
     """Read, validate, expand and shape-check a spec file. Raises SpecError listing every mistake."""
@@ -111,8 +171,15 @@ def load_text(text: str, name: str = "<spec>", overrides: dict | None = None, li
 def _load(src: Source, overrides, limits, root) -> Spec:
     from .lang.expand import expand
 
-    graph, sources = expand(src, overrides, limits, Path(root) if root else None)
-    return Spec(src, graph, sources, overrides or {})
+    overrides = dict(overrides or {})
+    training = {k: v for k, v in overrides.items() if k.startswith("training.") or k == "training"}
+    if training:        # `--set training.KEY=VALUE`: merged into the training section (train/config.py)
+        from .train.config import apply_training_sets
+
+        apply_training_sets(src, training)
+    graph, sources = expand(src, {k: v for k, v in overrides.items() if k not in training}, limits,
+                            Path(root) if root else None)
+    return Spec(src, graph, sources, overrides)
 
 
 @contextmanager

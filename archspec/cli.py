@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -24,9 +25,20 @@ def _color(stream) -> bool:
 
 
 def print_diagnostics(diags, sources=None, stream=None, fmt="text"):
+    """Write diagnostics to stderr. What was printed to stdout before is flushed first and the
+    diagnostics are flushed after, so with both streams on one pipe (`2>&1 | less`) lines never
+    run together: each diagnostic is written whole, in order with the summaries around it."""
+    try:
+        _print_diagnostics(diags, sources, stream or sys.stderr, fmt)
+    finally:
+        (stream or sys.stderr).flush()
+
+
+def _print_diagnostics(diags, sources, stream, fmt):
     from .errors import render
 
-    stream = stream or sys.stderr
+    if stream is not sys.stdout:
+        sys.stdout.flush()
     if fmt == "json":
         import json
 
@@ -44,6 +56,89 @@ def print_diagnostics(diags, sources=None, stream=None, fmt="text"):
         stream.write(render(d, texts, _color(stream)) + "\n")
 
 
+class WarningVolume:
+    """How many warnings one command prints — one design for every command that loads specs:
+
+    - by default each distinct warning once: a warning with the same code and message as one already
+      printed for an earlier spec of this command (another spec of a multi-file `check` including the same block library,
+      the same mistake copied into several specs) is not printed again, but listed in the footer;
+    - `--max-warnings N` prints the first N and counts the rest in the footer;
+    - `--no-warnings` prints none and counts them in the footer.
+    Errors (and warnings made errors by --strict) are always printed. A spec's `ignore_warnings:` list
+    drops codes it accepts before any of this."""
+
+    def __init__(self, args):
+        self.limit = 0 if getattr(args, "no_warnings", False) else getattr(args, "max_warnings", None)
+        self.flag = "--no-warnings" if getattr(args, "no_warnings", False) else "--max-warnings"
+        self.seen: set = set()
+        self.printed = 0
+        self.hidden = 0
+        self.repeats: dict = {}          # (code, message) -> [locations]
+
+    def select(self, diags) -> list:
+        """The diagnostics of one spec to print. Repeats are judged against earlier specs only: within one
+        spec, the same message at two places is two findings."""
+        out, mine = [], set()
+        for d in diags:
+            if d.severity != "warning":
+                out.append(d)
+                continue
+            key = (d.code, d.message)
+            if key in self.seen:
+                self.repeats.setdefault(key, []).append(str(d.loc) if d.loc else "<spec>")
+                continue
+            if self.limit is not None and self.printed >= self.limit:
+                self.hidden += 1
+                continue
+            mine.add(key)
+            self.printed += 1
+            out.append(d)
+        self.seen |= mine
+        return out
+
+    def footer(self) -> list[str]:
+        lines = []
+        n = sum(len(v) for v in self.repeats.values())
+        if n:
+            where = "; ".join(f"[{code}] {', '.join(locs[:3])}{' …' if len(locs) > 3 else ''}"
+                              for (code, _), locs in self.repeats.items())
+            lines.append(f"note: {n} more warning{'s' * (n != 1)} repeat{'s' * (n == 1)} one{'s' * (n != 1)} "
+                         f"printed above: {where}")
+        if self.hidden:
+            how = self.flag if self.flag == "--no-warnings" else \
+                f"--max-warnings {self.limit}; --max-warnings {self.printed + self.hidden} shows all"
+            lines.append(f"note: {self.hidden} warning{'s' * (self.hidden != 1)} not shown ({how})")
+        return lines
+
+
+def print_warnings(diags, sources, args) -> None:
+    """Print a spec's warnings (or, under --strict, errors) through the command's WarningVolume."""
+    volume = getattr(args, "_warning_volume", None)
+    if volume is None:
+        volume = args._warning_volume = WarningVolume(args)
+    print_diagnostics(volume.select(diags), sources, fmt=getattr(args, "diagnostics", "text"))
+
+
+def warning_footer(args) -> None:
+    volume = getattr(args, "_warning_volume", None)
+    lines = volume.footer() if volume is not None else []
+    if lines:
+        sys.stdout.flush()
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+
+
+def non_negative_int(v: str) -> int:
+    """argparse type for limits that may be zero (--max-warnings 0)."""
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    return n
+
+
 def positive_int(v: str) -> int:
     """argparse type for counts (epochs, batch sizes, neighbours): a whole number ≥ 1."""
     try:
@@ -53,6 +148,21 @@ def positive_int(v: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
     return n
+
+
+OUT_DIR = "out"      # where draw and compile write without -o (ignored by the repository's .gitignore)
+
+
+def default_output(spec_path: str, fallback_name: str, suffix: str) -> Path:
+    """`out/<spec file name><suffix>` in the current folder: predictable, one place, never beside the
+    spec (so a clone's specs/ stays clean). Standard input uses the spec's `name:`."""
+    stem = fallback_name if spec_path == "-" else Path(spec_path).stem
+    return Path(OUT_DIR) / f"{stem}{suffix}"
+
+
+def shown(path) -> str:
+    """A path as reported after writing it: absolute, so the user can open or copy it from anywhere."""
+    return str(Path(path).absolute())
 
 
 def parse_sets(items) -> dict:
@@ -118,6 +228,98 @@ def common(p: argparse.ArgumentParser, many=False):
     p.add_argument("--limit", action="append", metavar="NAME=N", help="raise a safety limit (see docs/errors.md)")
     p.add_argument("--root", help="project folder that includes may not leave (default: the spec's folder)")
     p.add_argument("--diagnostics", choices=["text", "json"], default="text", help="format of errors and warnings")
+    quiet = p.add_mutually_exclusive_group()
+    quiet.add_argument("--no-warnings", action="store_true",
+                       help="print no design warnings (errors always print; a note says how many were hidden)")
+    quiet.add_argument("--max-warnings", type=non_negative_int, metavar="N",
+                       help="print at most N warnings, then say how many more there are (default: each distinct "
+                            "warning once)")
+
+
+# ---- TensorFlow's start-up chatter ------------------------------------------------------------
+# Lines TensorFlow/XLA/absl print on stderr while loading, whatever TF_CPP_MIN_LOG_LEVEL says (the absl
+# ones come before absl's logging is set up): noise to a user, shown with --verbose. They are third-party
+# text, matched here and nowhere else; a line that matches none of them is passed through untouched.
+_TF_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called"
+    r"|oneDNN custom operations are on"
+    r"|This TensorFlow binary is optimized to use available CPU instructions"
+    r"|To enable the following instructions: .* rebuild TensorFlow"
+    r"|cpu_feature_guard\.cc"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|Attempting to register factory for plugin"
+    r"|computation_placer\.cc.*already registered"
+    r"|TF-TRT Warning: Could not find TensorRT"
+    r"|Could not find cuda drivers on your machine"
+    r"|failed call to cuInit"
+    r"|cuda_(executor|driver|diagnostics)\.cc"
+    r"|Unable to initialize backend '(cuda|rocm|tpu)'"
+    r"|An NVIDIA GPU may be present on this machine, but a CUDA-enabled jaxlib is not installed")
+_quiet_installed = False
+
+
+def verbose_option(p) -> None:
+    """`--verbose` for the commands that load TensorFlow/Keras."""
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up log lines (hidden by default)")
+
+
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Call before Keras/TensorFlow load. Unless `verbose`, the process's stderr (file descriptor 2, where
+    TensorFlow's C++ code writes, at import and later when devices and kernels initialise) goes through a
+    filter that drops the start-up lines in _TF_NOISE and passes everything else on at once. Python's own
+    warnings and archspec's messages are untouched; the filter is removed at exit, after draining."""
+    global _quiet_installed
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")       # INFO and WARNING of TensorFlow's C++ logging
+    if verbose or _quiet_installed:
+        return
+    import atexit
+    import threading
+
+    sys.stderr.flush()
+    try:
+        real = os.dup(2)
+        r, w = os.pipe()
+    except OSError:
+        return
+    os.dup2(w, 2)
+    os.close(w)
+    _quiet_installed = True
+
+    def pump():
+        out = os.fdopen(real, "wb", buffering=0, closefd=False)
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(r, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            kept = [ln + b"\n" for ln in lines if not _TF_NOISE.search(ln.decode("utf-8", "replace"))]
+            if kept:
+                try:
+                    out.write(b"".join(kept))
+                except OSError:
+                    pass
+        if pending and not _TF_NOISE.search(pending.decode("utf-8", "replace")):
+            out.write(pending)
+        os.close(r)
+
+    thread = threading.Thread(target=pump, name="archspec-stderr-filter", daemon=True)
+    thread.start()
+
+    def restore():
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(real, 2)          # closes the pipe's last writer: the pump drains and ends
+        thread.join(timeout=5)
+
+    atexit.register(restore)
 
 
 # ---- the command table: name -> (module, help); modules are imported only when run -------------
@@ -127,12 +329,32 @@ COMMANDS = {
     "draw": ("archspec.commands.draw", "draw the architecture with Graphviz"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
     "train": ("archspec.commands.train", "train a spec on image data"),
+    "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained model"),
+    "predict": ("archspec.commands.predict", "top-k classes of image files (or a data split) from a trained model"),
+    "export": ("archspec.commands.export", "export a trained model as a SavedModel, ONNX or TFLite file"),
     "inspect": ("archspec.commands.inspect", "look inside a trained run: kernels, nearest neighbours in a layer"),
     "diff": ("archspec.commands.diff", "what changed between two specs, and what it costs"),
+    "sample": ("archspec.commands.sample", "write one point of a spec's search space as a plain spec"),
+    "search": ("archspec.commands.search", "search a spec's space under cost budgets: price, reject, train (Optuna)"),
     "import": ("archspec.commands.import_", "write the spec of an existing Keras model (.keras file or factory)"),
     "schema": ("archspec.commands.schema", "print the JSON Schema of the spec language"),
+    "lsp": ("archspec.commands.lsp", "run the language server for editors (stdio)"),
     "ops": ("archspec.commands.ops", "list the layer types with their attributes"),
 }
+
+
+EXAMPLES = """\
+examples:
+  archspec check specs/*.yaml                      validate specs, every shape inferred (no TensorFlow)
+  archspec report specs/inception_a.yaml           params, MACs, FLOPs, memory per layer and block
+  archspec report specs/resnet50.yaml --set stages=[3,4,23,3]    override a spec parameter (ResNet-101)
+  archspec draw specs/inception_a.yaml             diagram -> out/inception_a.svg
+  archspec compile specs/inception_a.yaml          Keras 3 model -> out/inception_a.keras
+  archspec train specs/digits_cnn.yaml             train on scikit-learn's digits -> runs/digits_cnn/
+  archspec diff specs/resnet50.yaml specs/resnet50.yaml --set-b stages=[3,4,23,3]
+
+'archspec COMMAND --help' describes a command's options; docs/ has a page per command.
+"""
 
 
 def build_parser(only: str | None = None):
@@ -140,8 +362,10 @@ def build_parser(only: str | None = None):
 
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="archspec", description="An architecture-spec compiler for neural networks.")
-    parser.add_argument("--version", action="version", version=f"archspec {__version__}")
+    parser = argparse.ArgumentParser(prog="archspec", description="An architecture-spec compiler for neural networks.",
+                                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-V", "--version", action="version", version=f"archspec {__version__}",
+                        help="print archspec's version and exit")
     parser.add_argument("--traceback", action="store_true", help="show Python tracebacks (for bug reports)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
@@ -158,7 +382,13 @@ def main(argv=None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(command if command in COMMANDS else None)
+    if command is not None and command not in COMMANDS:
+        from .errors import did_you_mean
+
+        hint = did_you_mean(command, COMMANDS) or f"the commands: {', '.join(COMMANDS)}"
+        print(f"archspec: error: unknown command '{command}' — {hint} ('archspec --help' lists them)", file=sys.stderr)
+        return EXIT_USAGE
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
@@ -166,7 +396,9 @@ def main(argv=None) -> int:
     from .errors import SpecError
 
     try:
-        return importlib.import_module(COMMANDS[args.command][0]).run(args)
+        status = importlib.import_module(COMMANDS[args.command][0]).run(args)
+        warning_footer(args)
+        return status
     except UsageError as exc:
         print(f"archspec {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -190,5 +422,9 @@ def main(argv=None) -> int:
 
 
 def entry():  # console script
+    # pydantic scans every installed package's entry points for its plugins (observers, not validation)
+    # the first time it builds a validator, ~20 ms of a cold `check`; the command line uses none.
+    # The documented switch, for this process only (a library import leaves the caller's setting alone).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(main())
 

@@ -24,6 +24,8 @@ ERRORS: dict[str, str] = {
     "unknown-param": "A block call passes a parameter that the block does not declare.",
     "missing-param": "A block call omits a parameter that has no default.",
     "param-type": "A parameter value has the wrong type.",
+    "search-space": "A search-space declaration (choice, range, one_of under `params:`) is malformed, or a value "
+                    "given for it lies outside it.",
     "expr-syntax": "An expression ($...) cannot be parsed.",
     "expr-name": "An expression uses a name that is not defined there.",
     "expr-value": "An expression fails when evaluated (division by zero, wrong types, non-integer channels...).",
@@ -43,6 +45,7 @@ ERRORS: dict[str, str] = {
     "data-mismatch": "Training data and spec disagree: input size, channels, number of classes, loss.",
     "train-unsupported": "The spec cannot be trained by `archspec train` (several inputs or outputs, a non-vector output).",
     "training-diverged": "The loss became NaN or infinite; training stopped.",
+    "export-unsupported": "The model cannot be exported in that format here (backend, missing package, converter failure).",
     # importing Keras models (archspec import)
     "import-unsupported": "A Keras layer (or a setting of one) that the spec language cannot express.",
     # shapes
@@ -60,6 +63,7 @@ WARNINGS: dict[str, str] = {
     "high-dropout": "A dropout rate above 0.5; Keras's rate is the fraction dropped, not kept.",
     "double-activation": "An activation directly follows a layer that already applies a non-linear activation.",
     "unscaled-input": "Training images in 0..255 fed to a network without rescaling.",
+    "data-skipped": "Files in the class folders that are not an image type training reads were left out.",
     "softmax-not-last": "A softmax that is not at an output.",
 }
 

@@ -17,7 +17,8 @@ def _attrs(n) -> dict:
     return n.attrs.model_dump()
 
 
-def diff_specs(a, b, depth: int | None = 1, batch_size: int = 1, dtype: str = "float32") -> dict:
+def diff_specs(a, b, depth: int | None = 1, batch_size: int = 1, dtype: str = "float32", training=None) -> dict:
+    """`training`: (estimate of a, estimate of b) from Spec.training_estimate, for the training deltas."""
     ga, gb = a.graph, b.graph
     xa, xb = a.analysis(batch_size, dtype), b.analysis(batch_size, dtype)
     layers = []
@@ -75,6 +76,7 @@ def diff_specs(a, b, depth: int | None = 1, batch_size: int = 1, dtype: str = "f
         "scopes": scopes,
         "layers": layers,
         "counts": {s: sum(1 for x in layers if x["status"] == s) for s in ("added", "removed", "changed")},
+        **({"training": {"a": training[0].to_json(), "b": training[1].to_json()}} if training else {}),
     }
 
 
@@ -128,6 +130,21 @@ def _delta(x, y, f=lambda v: f"{v:,}"):
     return ("+" if d > 0 else "−") + f(abs(d)) + pct
 
 
+def _training_lines(ta: dict, tb: dict) -> list[str]:
+    from .render.training import seconds
+
+    out = [f"training (batch {ta['batch_size']}, {ta['optimizer']}, {ta['precision']}): "
+           f"FLOPs {human(ta['train_flops'])} → {human(tb['train_flops'])} "
+           f"{_delta(ta['train_flops'], tb['train_flops'], human)}, peak memory {human_bytes(ta['peak_bytes'])} → "
+           f"{human_bytes(tb['peak_bytes'])} {_delta(ta['peak_bytes'], tb['peak_bytes'], human_bytes)}"]
+    if "device" in ta:
+        fits = {True: "fits", False: "does not fit"}
+        out.append(f"on {ta['device_title']}: step {seconds(ta['step_time_s'])} → {seconds(tb['step_time_s'])} "
+                   f"{_delta(ta['step_time_s'], tb['step_time_s'], seconds)}, images/s {ta['images_per_s']:,.0f} → "
+                   f"{tb['images_per_s']:,.0f}; memory: {fits[ta['fits']]} → {fits[tb['fits']]}")
+    return out
+
+
 def render_diff(d: dict, fmt: str = "table", everything: bool = False) -> str:
     if fmt == "json":
         return json.dumps(d, indent=2) + "\n"
@@ -155,7 +172,10 @@ def render_diff(d: dict, fmt: str = "table", everything: bool = False) -> str:
     aa, ab = t["activation_bytes"]
     qa, qb = t["peak_activation_bytes"]
     lines += [f"activations {human_bytes(aa)} → {human_bytes(ab)}, peak {human_bytes(qa)} → {human_bytes(qb)}; "
-              f"layers {t['layers'][0]} → {t['layers'][1]}", ""]
+              f"layers {t['layers'][0]} → {t['layers'][1]}"]
+    if "training" in d:
+        lines += _training_lines(d["training"]["a"], d["training"]["b"])
+    lines.append("")
     c = d["counts"]
     marks = {"added": "+", "removed": "-", "changed": "~"}
     if d["scopes"]:

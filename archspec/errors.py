@@ -11,8 +11,8 @@ Every user mistake becomes a :class:`Diagnostic`; a stage that finds mistakes ra
 """
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 
@@ -45,13 +45,17 @@ class Diagnostic:
     hint: str | None = None
     notes: tuple[Note, ...] = ()
     severity: str = "error"  # "error" | "warning"
+    # data for tools (de-duplication, editor quick fixes); code reads these, never the message text
+    subject: str | None = None      # the name the diagnostic is about: a field, parameter, layer, op, block, file
+    suggestion: str | None = None   # what the hint proposes instead of `subject` (did-you-mean)
+    path: tuple = ()                # where in its file's data: ("model", 3, "conv2d", "filters")
 
     def sort_key(self):
         loc = self.loc or Loc("", 0, 0)
         return (loc.file, loc.line, loc.col, self.severity, self.code, self.message)
 
     def as_error(self) -> "Diagnostic":
-        return Diagnostic(self.code, self.message, self.loc, self.scope, self.hint, self.notes, "error")
+        return replace(self, severity="error")
 
     def to_json(self) -> dict:
         out = {"severity": self.severity, "code": self.code, "message": self.message}
@@ -61,17 +65,26 @@ class Diagnostic:
             out["scope"] = self.scope
         if self.hint:
             out["hint"] = self.hint
+        if self.subject is not None:
+            out["subject"] = self.subject
+        if self.suggestion is not None:
+            out["suggestion"] = self.suggestion
+        if self.path:
+            out["path"] = list(self.path)
         if self.notes:
             out["notes"] = [{"message": n.message, **({"location": str(n.loc)} if n.loc else {})} for n in self.notes]
         return out
 
 
 class SpecError(Exception):
-    """The spec is wrong. Carries every diagnostic found by the stage that raised it."""
+    """The spec is wrong. Carries every diagnostic found by the stage that raised it.
+
+    `str(exc)` is what the command line prints, less the quoted source lines: location, message and code,
+    then the scope, notes and hint of each diagnostic (`exc.diagnostics` has them as data)."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = sorted_unique(diagnostics)
-        super().__init__("\n".join(f"{d.loc}: {d.severity}: {d.message}" for d in self.diagnostics))
+        super().__init__("\n".join(render(d) for d in self.diagnostics))
 
 
 def sorted_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -97,10 +110,55 @@ def focus(loc: Loc | None, notes: tuple, main_file: str | None) -> tuple[Loc | N
     return loc, notes
 
 
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a user most likely meant by `word`, or None. `candidates` come in order of
+    preference, the most likely last (for layer names: definition order, so the nearest wins a tie).
+
+    A numbered name (`b1000`) means the same stem with the nearest number, not the name that shares
+    the most characters (`b100`); otherwise difflib's closest match, ties going to the later candidate.
+
+    >>> closest("b1000", ["b0", "b1", "b100", "b998", "b999"])
+    'b999'
+    >>> closest("kernal", ["filters", "kernel", "strides"])
+    'kernel'
+    >>> closest("conv", ["dense", "flatten"]) is None
+    True
+    """
+    word = str(word)
+    cands = list(dict.fromkeys(str(c) for c in candidates))
+    if not cands:
+        return None
+    m = _NUMBERED.match(word)
+    if m and m.group(1):
+        stem, num = m.group(1), int(m.group(2))
+        numbered = [(abs(int(mc.group(2)) - num), -k, c) for k, c in enumerate(cands)
+                    if (mc := _NUMBERED.match(c)) and mc.group(1) == stem and c != word]
+        if numbered:
+            return min(numbered)[2]
+    best, best_score = None, 0.6
+    import difflib  # only when a did-you-mean is needed: off the start-up path
+
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(word)
+    for c in cands:
+        matcher.set_seq1(c)
+        if matcher.real_quick_ratio() >= best_score and matcher.quick_ratio() >= best_score:
+            score = matcher.ratio()
+            if score >= best_score:
+                best, best_score = c, score
+    return best
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """`hint` text naming the closest candidate, or None."""
-    matches = difflib.get_close_matches(str(word), sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean '{matches[0]}'?" if matches else None
+    return hint_for(closest(word, candidates))
+
+
+def hint_for(suggestion: str | None) -> str | None:
+    return f"did you mean '{suggestion}'?" if suggestion is not None else None
 
 
 def render(diag: Diagnostic, sources: dict[str, str] | None = None, color: bool = False) -> str:

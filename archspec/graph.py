@@ -28,9 +28,10 @@ from .errors import Loc
 from .ops.base import Attrs
 
 SEP = "/"
+FRAGMENT = "@block"   # op of a stand-in node for a whole block call, only in pricing graphs (lang/memo.py)
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     id: str                       # unique scope path: "stage3/block_2/conv_bn/conv2d"
     op: str
@@ -40,13 +41,14 @@ class Node:
     scope: str                    # the enclosing scope's path ("" at top level)
     shape: tuple | None = None    # inferred output shape; None if inference failed
     trace: tuple = ()             # Notes for the block call sites that produced it, innermost first
+    cost: tuple | None = None     # (trainable, non_trainable, macs, flops): cached by passes.analyze
 
     @property
     def short(self) -> str:
         return self.id.rsplit(SEP, 1)[-1]
 
 
-@dataclass
+@dataclass(slots=True)
 class Scope:
     """A block call, residual, branches, branch path or named sequence: one cluster in diagrams,
     one row of per-block roll-ups."""
@@ -73,6 +75,7 @@ class Graph:
         self.inputs: list[str] = []
         self.outputs: dict[str, str] = {}     # output name -> node id
         self.succs: dict[str, list[str]] = {}
+        self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
         self._nx = None
 
     def add(self, node: Node) -> Node:

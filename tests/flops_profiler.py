@@ -10,11 +10,12 @@ whose name scope holds it, which is how a disagreement is traced to one layer.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-MAC_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+MAC_OPS = ("Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum")
 
 
 @dataclass
@@ -30,6 +31,31 @@ class Profile:
         return sum(v for k, v in self.by_type.items() if k in MAC_OPS)
 
 
+def register_einsum_flops() -> None:
+    """TensorFlow registers no "flops" statistic for `Einsum`, which Keras's MultiHeadAttention uses for
+    QKᵀ and attention × V, so the profiler would skip them silently. This registers one through TF's own
+    mechanism (`ops.RegisterStatistics`, as nn_ops.py does for MatMul): 2 × the product of the sizes of
+    every index of the equation, read from the op's equation attribute and the graph's static shapes —
+    for "aecd,abcd->acbe" (B=1, S, N, H; T) that is 2·N·T·S·H, a multiply and an add per term."""
+    from tensorflow.python.framework import graph_util, ops
+
+    def einsum_flops(graph, node):
+        equation = node.attr["equation"].s.decode()
+        if "..." in equation:
+            raise ValueError("ellipsis einsum")   # counted as unknown, as the profiler does
+        sizes = {}
+        for labels, name in zip(equation.split("->")[0].split(","), node.input):
+            shape = graph_util.tensor_shape_from_node_def_name(graph, name)
+            shape.assert_is_fully_defined()
+            sizes.update(zip(labels, shape.as_list()))
+        return ops.OpStats("flops", 2 * math.prod(sizes.values()))
+
+    try:
+        ops.RegisterStatistics("Einsum", "flops")(einsum_flops)
+    except KeyError:                                # registered already in this process
+        pass
+
+
 def frozen_graph(model):
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
@@ -42,6 +68,7 @@ def frozen_graph(model):
 def profile(graph) -> Profile:
     import tensorflow as tf
 
+    register_einsum_flops()
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts["output"] = "none"
     root = tf.compat.v1.profiler.profile(graph, options=opts, cmd="op")
@@ -56,6 +83,7 @@ def per_layer(graph, layer_names: dict[str, str]) -> tuple[dict, dict, dict]:
     """FLOPs per graph node id, using the profiler's registry; `layer_names` maps Keras name -> node id."""
     from tensorflow.python.framework import ops as tf_ops
 
+    register_einsum_flops()
     by_layer, types, unmatched = Counter(), defaultdict(Counter), {}
     for op in graph.get_operations():
         try:

@@ -230,7 +230,7 @@ def test_data_parallel_on_two_devices_gives_the_one_device_weights(tmp_path):
     assert one.returncode == 0, one.stderr[-3000:]
     two = cli(*args, "--out", str(tmp_path / "two"), "--distribute", "mirrored", no_tf=True, env=env)
     assert two.returncode == 0, two.stderr[-3000:]
-    assert "mirrored over 2 devices (DataParallel)" in two.stdout
+    assert "mirrored over 2 replicas (16 images each, DataParallel), backend jax" in two.stdout
     a, b = np.load(tmp_path / "one" / "checkpoint.npz"), np.load(tmp_path / "two" / "checkpoint.npz")
     keys = [k for k in a.files if k.startswith("model/")]
     assert len(keys) == 16 and sorted(keys) == sorted(k for k in b.files if k.startswith("model/"))
@@ -282,7 +282,7 @@ def test_two_jax_processes_on_loopback_train_the_one_device_model(tmp_path):
                       "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}) for i in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
-    assert "multi-worker over 2 devices (DataParallel), backend jax" in outs[0][0]
+    assert "multi-worker over 2 replicas (8 images each, DataParallel), backend jax" in outs[0][0]
     a, b, c = (np.load(tmp_path / p / "checkpoint.npz") for p in ("one", "mw", "mw/worker-1"))
     keys = [k for k in a.files if k.startswith("model/")]
     assert len(keys) >= 6

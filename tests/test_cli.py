@@ -98,7 +98,8 @@ def test_diagnostics_json():
 
 def test_schema_is_json():
     data = json.loads(run("schema").stdout)
-    assert "conv2d" in json.dumps(data["$defs"]["op_conv2d"])
+    assert data["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert "filters" in data["definitions"]["op_conv2d"]["properties"]
 
 
 @pytest.mark.parametrize("command", ["check", "report", "schema"])

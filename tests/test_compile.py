@@ -107,7 +107,8 @@ def check_layers(spec, model):
     assert model.count_params() == a.total.params
 
 
-HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml"}
+HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml", "vit_b16.yaml",
+         "convnext_tiny.yaml"}
 
 
 @pytest.mark.keras
@@ -159,11 +160,20 @@ FAMILIES = [  # (spec file, keras.applications constructor, in the default keras
     ("densenet121.yaml", "DenseNet121", False),
     ("vgg16.yaml", "VGG16", False),
     ("inception_resnet_v2.yaml", "InceptionResNetV2", False),
+    ("efficientnet_b0.yaml", "EfficientNetB0", False),
+    ("convnext_tiny.yaml", "ConvNeXtTiny", False),
 ]
 
 
 def _with_weights(model):
-    return [lay for lay in model.layers if lay.weights]
+    """The layers that hold weights, in model.layers order; a nested Sequential (ConvNeXt's stem and
+    downsampling blocks) by its own layers."""
+    import keras
+
+    out = []
+    for lay in model.layers:
+        out += [x for x in lay.layers if x.weights] if isinstance(lay, keras.Sequential) else [lay] if lay.weights else []
+    return out
 
 
 @pytest.mark.keras
@@ -200,7 +210,7 @@ def test_family_equals_keras_applications(path, ctor):
 
 # ---- keras: the .keras round trip in a fresh process ---------------------------------------------
 ROUND_TRIP = [("scaled", SCALED), ("two_heads", TWO_IN_TWO_OUT), ("inception_resnet_blocks", None),
-              ("mnist_cnn", None)]
+              ("mnist_cnn", None), ("digits_vit", None)]
 
 
 @pytest.mark.keras

@@ -204,8 +204,8 @@ def test_cli_writes_files(tmp_path):
     assert ET.fromstring((tmp_path / "a.svg").read_bytes()).tag == SVG + "svg"
     r = cli(str(SMALL), "-T", "png", "-o", str(tmp_path / "b.img"))
     assert r.returncode == 0 and (tmp_path / "b.img").read_bytes()[:4] == b"\x89PNG"
-    r = cli(str(SMALL), cwd=tmp_path)                                 # default: NAME.svg here
-    assert r.returncode == 0 and (tmp_path / "small.svg").exists()
+    r = cli(str(SMALL), cwd=tmp_path)                                 # default: out/NAME.svg here
+    assert r.returncode == 0 and (tmp_path / "out" / "small.svg").exists()
 
 
 @needs_dot
@@ -265,3 +265,21 @@ def test_graphviz_pure_is_the_fallback(tmp_path, small, monkeypatch):
     assert b"<svg" in svg
     with pytest.raises(image.GraphvizMissing, match="cannot write PDF"):
         small.draw(tmp_path / "x.pdf")
+
+
+@needs_dot
+def test_a_downscaled_png_is_reported(tmp_path):
+    """A picture taller than cairo's 32,767-pixel limit: dot scales it down; archspec says so, with the
+    way out (SVG/PDF, fewer levels), and the API warns the same way."""
+    tall = tmp_path / "tall.yaml"
+    tall.write_text("archspec: 1\nname: tall\ninputs: {x: [4]}\nmodel:\n" + "  - dense: {units: 4}\n" * 260)
+    r = cli(str(tall), "--depth", "all", "--dpi", "200", "-o", str(tmp_path / "t.png"))
+    assert r.returncode == 0, r.stderr
+    w, h = image.png_size((tmp_path / "t.png").read_bytes())
+    assert h == image.BITMAP_LIMIT and w < 2000
+    note = [line for line in r.stderr.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and f"{w:,}×{h:,} px" in note[0] and "SVG or PDF" in note[0] and "--depth" in note[0]
+    r = cli(str(tall), "--depth", "all", "--dpi", "100", "-o", str(tmp_path / "ok.png"))   # fits: no note
+    assert r.returncode == 0 and "note:" not in r.stderr
+    with pytest.warns(image.DownscaledWarning, match="scaled it by"):
+        archspec.load(tall).draw(tmp_path / "u.png", depth="all", dpi=200)

@@ -45,18 +45,23 @@ FAMILIES = [
     ("mobilenet_v2", "mobilenet_v2.yaml", {}, "MobileNetV2", {}),
     ("mobilenet_v2_alpha0.5", "mobilenet_v2.yaml", {"alpha": 0.5}, "MobileNetV2", {"alpha": 0.5}),
     ("densenet121", "densenet121.yaml", {}, "DenseNet121", {}),
+    ("efficientnet_b0", "efficientnet_b0.yaml", {}, "EfficientNetB0", {}),
+    ("convnext_tiny", "convnext_tiny.yaml", {}, "ConvNeXtTiny", {}),
 ]
 
 # Families with parallel paths whose layers Keras interleaves by depth (ResNet's projection shortcut,
 # Inception's branches): their definition order differs from `model.layers`. Chains with identity
 # shortcuts or identity paths (VGG, MobileNetV2, DenseNet) keep definition order.
 INTERLEAVED = {"resnet50", "inception_resnet_v2"}
+# Keras's model.layers leaves out operations that are not layers (ConvNeXt's `inputs + x`); `keras_operations`
+# keeps them, so these families are compared with them.
 # archspec's ScaledAdd is Keras's CustomScaleLayer in inception_resnet_v2.py (x + scale·up).
 KERAS_CLASS = {"ScaledAdd": "CustomScaleLayer"}
 # attributes compared when both archspec's keras_kwargs and Keras's get_config have them
 ATTRS = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "depth_multiplier", "use_bias",
          "activation", "units", "axis", "epsilon", "momentum", "center", "scale", "max_value", "negative_slope",
-         "threshold", "pool_size", "keepdims")
+         "threshold", "pool_size", "keepdims", "noise_shape", "mean", "variance", "invert", "init_values",
+         "target_shape", "offset", "rate")
 
 
 # ---- plain-Python summaries ------------------------------------------------------------------------
@@ -76,10 +81,12 @@ def _attrs(config: dict, rank: int) -> dict:
         v = _norm(config[key])
         if key == "activation" and v is None:
             v = "linear"
-        if key == "axis" and isinstance(v, int) and v < 0:
-            v += rank                       # -1 and 3 name the same (channels) axis of a 4-D tensor
+        if key == "activation" and v == "swish":
+            v = "silu"                      # Keras's config names swish by its alias
         if key == "axis" and isinstance(v, tuple) and len(v) == 1:
             v = v[0]
+        if key == "axis" and isinstance(v, int) and v < 0:
+            v += rank                       # -1 and 3 name the same (channels) axis of a 4-D tensor
         out[key] = v
     return out
 
@@ -88,17 +95,29 @@ def _weights(ws) -> int:
     return sum(math.prod(w.shape) for w in ws)
 
 
+def keras_operations(model) -> list:
+    """`model.operations` (the layers, and operations such as ConvNeXt's `inputs + x`, a keras.ops Add)
+    with nested Sequential models (ConvNeXt's stem and downsampling blocks) replaced by their layers."""
+    import keras
+
+    out = []
+    for op in model.operations:
+        out += op.layers if isinstance(op, keras.Sequential) else [op]
+    return out
+
+
 def keras_summary(ctor: str, kwargs: dict) -> dict:
     import keras
 
     keras.backend.clear_session()
     model = getattr(keras.applications, ctor)(weights=None, **kwargs)
     layers = []
-    for layer in model.layers:
+    for layer in keras_operations(model):
         shape = tuple(layer.output.shape[1:])
         cls = type(layer).__name__
-        config = layer.get_config()
-        layers.append({"name": layer.name, "class": cls, "params": layer.count_params(), "shape": shape,
+        config = layer.get_config() if isinstance(layer, keras.layers.Layer) else {}
+        params = layer.count_params() if isinstance(layer, keras.layers.Layer) else 0
+        layers.append({"name": layer.name, "class": cls, "params": params, "shape": shape,
                        "attrs": _attrs(config, len(shape) + 1)})
     out = {"params": model.count_params(), "trainable": _weights(model.trainable_weights),
            "non_trainable": _weights(model.non_trainable_weights), "layers": layers}

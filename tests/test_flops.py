@@ -23,7 +23,10 @@ import archspec
 pytestmark = pytest.mark.keras
 
 HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml",
-         "inception_resnet_blocks.yaml"}
+         "inception_resnet_blocks.yaml", "vit_b16.yaml", "efficientnet_b0.yaml"}
+# Specs the profiler cannot see whole: a grouped Conv2D (ConvNeXt's depthwise 7×7) hides itself and every
+# op after it (test_grouped_convolution_is_a_profiler_blind_spot).
+BLIND = {"convnext_tiny.yaml": "grouped Conv2D: the profiler counts nothing from the first one on"}
 
 
 def bn_per_channel(node) -> int:
@@ -33,8 +36,8 @@ def bn_per_channel(node) -> int:
     return (5 + int(node.attrs.scale)) * channels
 
 
-def expected_profiler_flops(node, cost) -> int:
-    return cost.flops + (bn_per_channel(node) if node.op == "batch_norm" else 0)
+def expected_profiler_flops(node, cost, in_shapes) -> int:
+    return cost.flops + profiler_extra(node, in_shapes)
 
 
 def _profile(spec):
@@ -48,8 +51,19 @@ def _profile(spec):
     return p
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in HEAVY else [])
-                                  for p in spec_files()])
+# Specs whose total differs by more than 1 % for a documented convention (profiler_extra), with the bound.
+LOOSE = {"digits_vit.yaml": (0.04, "layer norm (5 vs 9 FLOPs per element) and GELU (0 vs 4) weigh a lot in "
+                                   "a 17-token transformer"),
+         "efficientnet_b0.yaml": (0.02, "swish (0 vs 2 FLOPs per element) after every expansion and depthwise conv")}
+
+
+def _marks(name):
+    if name in BLIND:
+        return [pytest.mark.skip(reason=BLIND[name])]
+    return [pytest.mark.slow] if name in HEAVY else []
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name, marks=_marks(p.name)) for p in spec_files()])
 def test_flops_match_tensorflow_profiler(path):
     spec = archspec.load(path)
     a = spec.analysis()
@@ -59,10 +73,13 @@ def test_flops_match_tensorflow_profiler(path):
     assert p.mac_flops == 2 * a.total.macs
     rel = (a.total.flops - p.total) / p.total
     print(f"{path.name}: archspec {a.total.flops:,} profiler {p.total:,} ({rel:+.4%})")
-    assert abs(rel) <= 0.01
-    wrong = {n.id: (p.by_layer.get(n.id, 0), expected_profiler_flops(n, a.nodes[n.id]), dict(p.layer_types.get(n.id, {})))
-             for n in spec.graph if p.by_layer.get(n.id, 0) != expected_profiler_flops(n, a.nodes[n.id])}
+    expected = {n.id: expected_profiler_flops(n, a.nodes[n.id], [spec.graph[i].shape for i in n.inputs])
+                for n in spec.graph}
+    wrong = {n.id: (p.by_layer.get(n.id, 0), expected[n.id], dict(p.layer_types.get(n.id, {})))
+             for n in spec.graph if p.by_layer.get(n.id, 0) != expected[n.id]}
     assert not wrong, f"layers where the profiler disagrees (profiler, expected, per op type): {wrong}"
+    assert p.total == sum(expected.values())
+    assert abs(rel) <= LOOSE.get(path.name, (0.01,))[0]
 
 
 # ---- every op type -------------------------------------------------------------------------------
@@ -115,6 +132,20 @@ model:
   - dense: {units: 6, name: d1}
   - reshape: {target_shape: [2, 3], name: r2}
   - dense: {units: 4, per_position: true, activation: log_softmax, name: per_pos}
+  - normalization: {}
+  - normalization: {mean: [1, 2, 3, 4], variance: [1, 4, 9, 16], name: norm_fixed}
+  - class_token: {}
+  - position_embedding: {}
+  - attention: {heads: 2, key_dim: 3, name: self_attn}
+  - layer_scale: 0.1
+  - dropout: {rate: 0.1, noise_shape: [null, 1, 1], name: drop_path}
+  - dense: {units: 5, per_position: true, from: r2, name: context}
+  - attention: {heads: 2, key_dim: 4, value_dim: 3, dropout: 0.1, from: [drop_path, context], name: cross_attn}
+  - attention: {heads: 1, key_dim: 2, use_bias: false, output_dim: 6, from: [cross_attn, context, per_pos], name: qkv_attn}
+  - global_avg_pool_1d: {name: tok_avg}
+  - global_max_pool_1d: {from: qkv_attn, name: tok_max}
+  - select_token: {from: qkv_attn, index: 1}
+  - concat: {from: [tok_avg, tok_max, select_token], name: tokens_out}
   - flatten: {}
   - dropout: 0.2
   - dense: {units: 3, use_bias: false, activation: softmax}
@@ -132,13 +163,14 @@ def profiler_extra(node, in_shapes) -> int:
     n = math.prod(node.shape)
     if node.op == "batch_norm":
         return bn_per_channel(node)
-    if node.op == "activation":
-        return {"swish": 2, "silu": 2, "gelu": 4, "hard_sigmoid": 2}.get(node.attrs.activation, 0) * n
+    act = getattr(node.attrs, "activation", None)       # the activation op, or one fused into a layer
+    if act in ("swish", "silu", "gelu", "hard_sigmoid"):
+        return {"swish": 2, "silu": 2, "gelu": 4, "hard_sigmoid": 2}[act] * n
     if node.op == "layer_norm":
         return 9 * n + 4 * (n // node.shape[-1]) - 5 * n
     if node.op == "dense" and node.attrs.activation == "log_softmax":
         return -5 * n
-    if node.op == "global_max_pool":
+    if node.op in ("global_max_pool", "global_max_pool_1d"):
         return -math.prod(in_shapes[0])
     if node.op == "upsampling" and node.attrs.interpolation == "nearest":
         return 2                             # the new height and width: a Mul on a 2-vector of sizes

@@ -27,8 +27,50 @@ def test_billion_laughs_is_refused_fast():
     assert time.perf_counter() - t < 10   # ~0.1 s here; generous so a loaded machine does not flake
 
 
-def test_deep_nesting():
-    assert codes("a: " + "[" * 5000 + "]" * 5000 + "\n") == ["limit"]
+def diags(text, **kw):
+    with pytest.raises(SpecError) as e:
+        archspec.load_text(text, "t.yaml", **kw)
+    return e.value.diagnostics
+
+
+FLOW_DEEP = "a: " + "[" * 5000 + "]" * 5000 + "\n"                        # past libyaml's own 1,000-level stop
+BLOCK_DEEP = "".join(" " * i + f"k{i}:\n" for i in range(1500)) + " " * 1500 + "v\n"
+MID_DEEP = "a: " + "[" * 200 + "]" * 200 + "\n"                          # past max_depth, parsed by every loader
+
+
+@pytest.mark.parametrize("loader", ["default", "pure-python"])
+@pytest.mark.parametrize("text", [FLOW_DEEP, BLOCK_DEEP, MID_DEEP], ids=["flow", "block", "mid"])
+def test_deep_nesting(text, loader, monkeypatch):
+    """Whoever stops the nesting (archspec's walk, the pure-Python composer's recursion, or libyaml's
+    fixed cap in PyYAML >= 6.0.4), the user gets the same `limit` diagnostic with the --limit hint."""
+    import yaml
+
+    from archspec.lang import source
+
+    if loader == "pure-python":
+        monkeypatch.setattr(yaml, "__with_libyaml__", False)
+        monkeypatch.setattr(source, "_LOADER", None)
+    [d] = diags(text)
+    assert d.code == "limit", (d.code, d.message)
+    assert "--limit max_depth=" in d.hint
+    assert "nests deeper than 64 levels" in d.message
+
+
+def test_libyaml_depth_stop_is_recognised():
+    """Pins the one place that reads libyaml's third-party message: if libyaml is in use and rewords it,
+    this fails and points at source._is_libyaml_depth_stop."""
+    import yaml
+
+    from archspec.lang.source import _is_libyaml_depth_stop
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML without libyaml")
+    with pytest.raises(yaml.MarkedYAMLError) as e:
+        yaml.CSafeLoader(FLOW_DEEP).get_single_node()
+    assert _is_libyaml_depth_stop(e.value)
+    with pytest.raises(yaml.MarkedYAMLError) as e:
+        yaml.CSafeLoader("a: [b\n").get_single_node()
+    assert not _is_libyaml_depth_stop(e.value)
 
 
 def test_file_size(tmp_path):

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Sets everything up and runs archspec on the bundled specs: check all of them, report and draw
-# a few, compile one to a .keras file, train the digits CNN. Outputs go to ./out/.
+# Sets everything up (tools/setup.sh: the project venv .venv/) and runs archspec on the bundled specs:
+# the README's first example (Inception-v4's Inception-A block), then check all specs, report, draw and
+# compile a few, and train the digits CNN and a small ViT. Files go to ./out/ and ./runs/ (both git-ignored); each
+# command prints the full path it wrote. Each warning is printed once: `check` shows them all, the
+# later commands on the same specs pass --no-warnings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-mkdir -p out
+export PATH="${ARCHSPEC_VENV:-$PWD/.venv}/bin:$PATH"     # the venv's archspec
 set -x
-archspec check specs/*.yaml || true        # the faithful seed-000 spec warns on purpose
-archspec check specs/inception_resnet_cifar10.yaml || true
+archspec compile specs/inception_a.yaml
+archspec draw specs/inception_a.yaml
+archspec report specs/inception_a.yaml
+archspec check specs/*.yaml || true          # the faithful seed-000 spec warns on purpose
 archspec report specs/resnet50.yaml
 archspec report specs/inception_v1_module.yaml --depth all
-archspec draw specs/inception_resnet_cifar10.yaml --depth 1 -o out/inception_resnet_cifar10.svg
+archspec draw specs/inception_resnet_cifar10.yaml --depth 1 --no-warnings
 archspec draw specs/resnet50.yaml --depth 1 -o out/resnet50.png
-archspec compile specs/mnist_cnn.yaml -o out/mnist_cnn.keras
-archspec train specs/digits_cnn.yaml --out out/digits_run     # scikit-learn's digits, ~30 s on 2 cores
+archspec compile specs/mnist_cnn.yaml
+archspec train specs/digits_cnn.yaml --out runs/digits_demo --restart     # scikit-learn's digits, ~30 s on 2 cores
+archspec report specs/vit_b16.yaml --depth 1 --no-warnings                 # attention's MACs counted in full
+archspec train specs/digits_vit.yaml --out runs/digits_vit_demo --restart  # a small ViT on the same digits

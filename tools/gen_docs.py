@@ -1,5 +1,6 @@
 """Regenerate docs/errors.md and docs/ops.md from the code that defines them (codes.py, the op
-registry, Limits). `python tools/gen_docs.py` writes them; `--check` fails if they are stale (a test runs it)."""
+registry, Limits), schema/archspec.schema.json (the JSON Schema) and the schema modeline at the end of
+every bundled spec. `python tools/gen_docs.py` writes them; `--check` fails if they are stale (a test runs it)."""
 from __future__ import annotations
 
 import sys
@@ -101,15 +102,32 @@ def ops_md() -> str:
     return "\n".join(out)
 
 
+SCHEMA = ROOT / "schema" / "archspec.schema.json"
+
+
+def schema_targets() -> dict:
+    """The JSON Schema file, and every bundled YAML spec with the modeline pointing at it."""
+    import os
+
+    from archspec.lang.jsonschema import schema_text, with_modeline
+
+    out = {SCHEMA: schema_text()}
+    for p in sorted((ROOT / "specs").rglob("*.y*ml")):
+        rel = Path(os.path.relpath(SCHEMA, p.parent)).as_posix()
+        out[p] = with_modeline(p.read_text(encoding="utf-8"), rel)
+    return out
+
+
 def main() -> int:
-    targets = {ROOT / "docs" / "errors.md": errors_md(), ROOT / "docs" / "ops.md": ops_md()}
+    targets = {ROOT / "docs" / "errors.md": errors_md(), ROOT / "docs" / "ops.md": ops_md(), **schema_targets()}
     stale = [p for p, text in targets.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
     if "--check" in sys.argv:
         for p in stale:
             print(f"{p.relative_to(ROOT)} is stale: run python tools/gen_docs.py")
         return 1 if stale else 0
-    for p, text in targets.items():
-        p.write_text(text, encoding="utf-8")
+    for p in stale:
+        p.parent.mkdir(exist_ok=True)
+        p.write_text(targets[p], encoding="utf-8")
     return 0
 
 

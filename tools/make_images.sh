@@ -3,12 +3,12 @@
 #
 #   tools/make_images.sh
 #
-# Needs Graphviz's `dot` (tools/setup.sh installs it). The output is deterministic: running it
+# Needs Graphviz's `dot` and the project venv (tools/setup.sh installs both). The output is deterministic: running it
 # again on the same specs with the same Graphviz gives the same files, so `git diff` shows only
 # real changes. Spec warnings are kept quiet unless a drawing fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+PY=${PYTHON:-${ARCHSPEC_VENV:-$PWD/.venv}/bin/python}     # tools/setup.sh makes it
 OUT=docs/images
 mkdir -p "$OUT"
 log=$(mktemp)
@@ -24,6 +24,9 @@ draw() {  # draw SPEC OUTPUT [OPTIONS...]
   echo "wrote $OUT/$out ($(wc -c <"$OUT/$out") bytes)"
 }
 
+# the README's first example: Inception-v4's Inception-A block (automatic depth: every layer, readable at page width)
+draw inception_a inception_a.svg
+draw inception_a inception_a.png --dpi 96
 # the default picture (automatic depth): every top-level block opened, the blocks they call as boxes
 draw inception_resnet_cifar10 inception_resnet_cifar10.svg
 draw inception_resnet_cifar10 inception_resnet_cifar10.png --dpi 96

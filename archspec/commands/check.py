@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, print_diagnostics, print_warnings
 
 
 def configure(p):
@@ -24,14 +24,14 @@ def run(args) -> int:
             sys.stdout.flush()
             print_diagnostics(exc.diagnostics, getattr(exc, "sources", None), fmt=args.diagnostics)
             n = sum(d.severity == "error" for d in exc.diagnostics)
-            print(f"{'<stdin>' if path == '-' else path}: FAILED, {n} error{'s' * (n != 1)}")
+            print(f"{'<stdin>' if path == '-' else path}: FAILED, {n} error{'s' * (n != 1)}", flush=True)
             worst = EXIT_SPEC
             continue
         warnings = spec.warnings
         if args.strict:
             warnings = [w.as_error() for w in warnings]
         sys.stdout.flush()
-        print_diagnostics(warnings, sources, fmt=args.diagnostics)
+        print_warnings(warnings, sources, args)
         sys.stderr.flush()
         g, t = spec.graph, spec.analysis().total
         ins = ", ".join(f"{n} {g[n].shape}" for n in g.inputs)
@@ -42,16 +42,32 @@ def run(args) -> int:
         if args.dump:
             print(g.dump())
         if many:
-            print(f"{path}: {status}: {spec.name}, {ins} -> {outs}, {t.layers} layers, {t.params:,} params, "
-                  f"{human(t.macs)} MACs, {tail}")
+            print(f"{path}: {status}: {spec.title}, {ins} -> {outs}, {t.layers} layers, {t.params:,} params, "
+                  f"{human(t.macs)} MACs, {tail}" + (f", search space of {_points(spec.space)}" if spec.space else ""))
         else:
-            print(f"{path}: {status}: {spec.name}")
+            print(f"{path}: {status}: {spec.title}")
             print(f"  inputs:  {ins}")
             print(f"  outputs: {outs}")
             print(f"  {t.layers} layers, {t.params:,} params ({t.trainable:,} trainable, "
                   f"{t.non_trainable:,} non-trainable), {t.macs:,} MACs ({human(t.macs)}), {human(t.flops)} FLOPs")
+            if spec.space:
+                searched = [k for k in spec.space if k not in spec.overrides]
+                print(f"  search space: {spec.space.summary()}")
+                print(f"  checked at the {'default ' if len(searched) == len(spec.space) else ''}point "
+                      + ", ".join(f"{k}={_value(v)}" for k, v in spec.point.items()))
             print(f"  {tail}")
         if status != "ok":
             worst = EXIT_SPEC
     sys.stdout.flush()
     return worst
+
+
+def _points(space) -> str:
+    n = space.size
+    return f"{n:,} points" if n is not None else "a continuous range"
+
+
+def _value(v) -> str:
+    from ..lang.space import _text
+
+    return _text(v)

@@ -1,7 +1,7 @@
 """archspec compile SPEC: build the Keras 3 functional model and save it as a .keras file.
 
 The file is written atomically (a temporary file in the same folder, then a rename), so it is either
-complete or absent. Without -o the model goes to `<spec name>.keras` in the current folder.
+complete or absent. Without -o the model goes to `out/<spec file name>.keras` in the current folder.
 """
 from __future__ import annotations
 
@@ -9,15 +9,27 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
+from ..cli import (
+    EXIT_OK,
+    EXIT_SPEC,
+    UsageError,
+    common,
+    default_output,
+    load_spec,
+    print_warnings,
+    quiet_tensorflow,
+    shown,
+    verbose_option,
+)
 
 
 def configure(p):
     common(p)
     p.add_argument("-o", "--output", metavar="FILE.keras",
-                   help="where to save the model (default: <spec name>.keras in the current folder)")
+                   help="where to save the model (default: out/NAME.keras, NAME the spec file's name)")
     p.add_argument("--summary", action="store_true", help="print Keras's model summary")
     p.add_argument("--no-save", action="store_true", help="build (and summarize) without writing a file")
+    verbose_option(p)
 
 
 def run(args) -> int:
@@ -30,10 +42,10 @@ def run(args) -> int:
             raise UsageError(f"-o {args.output} is a folder")
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     if args.strict and warnings:
         return EXIT_SPEC
-    quiet_import_keras()
+    quiet_tensorflow(args.verbose)
     from ..compile import keras_name, save_model
     from ..compile.build import build_model
 
@@ -41,11 +53,11 @@ def run(args) -> int:
     if args.summary:
         print_summary(model, max(len(keras_name(n)) for n in spec.graph.nodes))
     if out is None and not args.no_save:
-        out = Path(f"{spec.name}.keras")
+        out = default_output(args.spec, spec.name, ".keras")
     if out is not None:
         save_model(model, out)
         t = spec.analysis().total
-        print(f"saved {out} ({len(model.layers)} layers, {t.params:,} params)", file=sys.stderr)
+        print(f"wrote {shown(out)} ({len(model.layers)} layers, {t.params:,} params)", file=sys.stderr)
     return EXIT_OK
 
 
@@ -69,27 +81,3 @@ def print_summary(model, longest_name: int) -> None:
             os.environ.pop("COLUMNS", None)
         else:
             os.environ["COLUMNS"] = old
-
-
-def quiet_import_keras() -> None:
-    """Import Keras without TensorFlow's start-up log lines on stderr (oneDNN, CPU features, absl),
-    which TF_CPP_MIN_LOG_LEVEL no longer silences; they are replayed if the import fails."""
-    import tempfile
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "keras" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            log.seek(0)
-            sys.stderr.write(log.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_warnings, shown
+from .trainopts import add_training_options, training_estimate
 
 
 def _depth(v: str):
@@ -25,7 +25,7 @@ def configure(p):
 
     common(p)
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="file to write: .svg, .png, .pdf or .dot (default: NAME.svg in the current folder); "
+                   help="file to write: .svg, .png, .pdf or .dot (default: out/NAME.svg, NAME the spec file's name); "
                         "'-' writes DOT text to stdout")
     p.add_argument("-T", "--format", choices=["svg", "png", "pdf", "dot"],
                    help="output format (default: from the file's suffix)")
@@ -39,8 +39,10 @@ def configure(p):
     p.add_argument("--no-fold", dest="fold", action="store_false",
                    help="draw every call of a repeated block; by default a run of identical collapsed calls is one "
                         "box ('block35 ×10')")
-    p.add_argument("--color-by", choices=["none", "params", "macs", "memory"], default="none",
-                   help="shade layers and blocks by cost (log scale, with a legend); memory = output activations")
+    p.add_argument("--color-by", choices=["none", "params", "macs", "memory", "time", "train_memory"], default="none",
+                   help="shade layers and blocks by cost (log scale, with a legend); memory = output activations; "
+                        "time = training step time on --device; train_memory = activations kept for backward")
+    add_training_options(p, flag=False)
     p.add_argument("--dpi", type=int, default=144, help="PNG resolution (default 144)")
 
 
@@ -49,10 +51,11 @@ def run(args) -> int:
 
     if args.dpi < 1:
         raise UsageError("--dpi must be at least 1")
+    if args.color_by == "time" and not args.device:
+        raise UsageError("--color-by time needs --device NAME (h100, a100, l4, t4, cpu, …)")
     out = args.output
     if out is None:
-        stem = "stdin" if args.spec == "-" else Path(args.spec).stem
-        out = f"{stem}.{args.format or 'svg'}"
+        out = str(default_output(args.spec, "stdin", f".{args.format or 'svg'}"))
     try:
         fmt = "dot" if out == "-" and args.format in (None, "dot") else image.format_for(out, args.format)
     except ValueError as exc:
@@ -67,15 +70,19 @@ def run(args) -> int:
 
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
+    args.train = args.color_by in ("time", "train_memory")
     options = dict(depth=args.depth, direction=args.direction, shapes=args.shapes, color_by=args.color_by,
-                   fold=args.fold)
+                   fold=args.fold, training=training_estimate(spec, args))
     if out == "-":
         sys.stdout.write(image.dot_text(spec, **options))
     else:
+        notes: list[str] = []
         try:
-            image.draw(spec, out, fmt=fmt, dpi=args.dpi, **options)
+            image.draw(spec, out, fmt=fmt, dpi=args.dpi, notes=notes, **options)
         except image.GraphvizMissing as exc:
             raise UsageError(str(exc)) from None
-        print(f"wrote {out}", file=sys.stderr)
+        print(f"wrote {shown(out)}", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     return EXIT_SPEC if args.strict and warnings else EXIT_OK

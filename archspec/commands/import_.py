@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, parse_sets
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, parse_sets, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -24,6 +24,7 @@ def configure(p):
     p.add_argument("--no-names", action="store_true", help="write only the layer names that `from:` wiring needs")
     p.add_argument("--verify", action="store_true",
                    help="compile the spec, copy the weights across and compare parameters and outputs")
+    verbose_option(p)
 
 
 def run(args) -> int:
@@ -34,9 +35,7 @@ def run(args) -> int:
         raise UsageError(f"-o {args.output} is a folder")
     if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", args.name):
         raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
-    from .compile import quiet_import_keras
-
-    quiet_import_keras()
+    quiet_tensorflow(args.verbose)
     from ..importer import UnsupportedModel, import_keras, load_keras_model
     from ..util import atomic_write
 
@@ -66,7 +65,7 @@ def run(args) -> int:
     else:
         atomic_write(out, result.text.encode("utf-8"))
     s = result.stats
-    print(f"{'wrote ' + str(out) if out else 'spec'}: {s['lines']} lines, {s['blocks']} blocks, {s['residual']} "
+    print(f"{'wrote ' + shown(out) if out else 'spec'}: {s['lines']} lines, {s['blocks']} blocks, {s['residual']} "
           f"residual and {s['branches']} branches structures, from {s['layers'] - len(result.graph.inputs)} Keras "
           f"layers ({model.count_params():,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s",
           file=sys.stderr)

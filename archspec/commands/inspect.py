@@ -3,10 +3,9 @@ convolution's kernels (--kernels) and nearest neighbours in a hidden layer's emb
 --layer NAME), as in seed notebook 001."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, positive_int
+from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -18,10 +17,12 @@ def configure(p):
     p.add_argument("--layer", metavar="NAME", help="a layer's Keras name or spec scope path (`archspec inspect RUN_DIR` "
                                                    "lists them)")
     p.add_argument("--sample", type=int, default=0, help="index of the query image in --split (default 0)")
-    p.add_argument("--split", choices=["test", "validation", "train"], default="test")
+    p.add_argument("--split", choices=["test", "validation", "train"], default="test",
+                   help="which part of the run's data --sample and the neighbours come from (default test)")
     p.add_argument("--limit", type=positive_int, default=1000, help="search among the first N images of the split")
     p.add_argument("--model", choices=["best", "last"], default="best", help="which saved model (default best)")
     p.add_argument("-o", "--output", help="image file to write (default: in RUN_DIR)")
+    verbose_option(p)
 
 
 def run(args) -> int:
@@ -32,7 +33,7 @@ def run(args) -> int:
         raise UsageError("--neighbours needs --layer NAME: the hidden layer whose output is the embedding")
     if args.kernels and args.neighbours and args.output:
         raise UsageError("-o names one image; ask for --kernels or --neighbours, not both")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow(args.verbose)
     from ..train.inspect import InspectError, kernel_grid, layer_table, load_run, neighbours
 
     try:
@@ -45,12 +46,12 @@ def run(args) -> int:
                   f"{args.split} image #{s['index']} (label {s['label']}) among {found['searched']}:")
             for nb in found["neighbours"]:
                 print(f"  #{nb['index']:<6} label {nb['label']:<10} distance {nb['distance']:.4g}")
-            print(f"{found['same_label']} of {len(found['neighbours'])} share its label; drawn in {out}")
+            print(f"{found['same_label']} of {len(found['neighbours'])} share its label; drawn in {shown(out)}")
         if args.kernels:
             out = Path(args.output) if args.output else run_dir / "kernels.png"
             _, _, model = load_run(run_dir, args.model)
             name = kernel_grid(model, out, args.layer)
-            print(f"kernels of {name}: {out}")
+            print(f"kernels of {name}: {shown(out)}")
         if not (args.kernels or args.neighbours):
             run, _, model = load_run(run_dir, args.model)
             if run.summary.exists():

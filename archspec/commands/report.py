@@ -1,7 +1,8 @@
 """archspec report SPEC: a per-layer or per-block cost table (table, JSON, CSV or Markdown)."""
 from __future__ import annotations
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_diagnostics
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings
+from .trainopts import add_training_options, training_estimate
 
 
 def _depth(v: str):
@@ -16,21 +17,29 @@ def _depth(v: str):
     return d
 
 
+def _report_depth(v: str):
+    return "auto" if v == "auto" else _depth(v)
+
+
 def configure(p):
     common(p)
-    p.add_argument("--format", "-f", choices=["table", "json", "csv", "markdown"], default="table")
-    p.add_argument("--depth", type=_depth, default=1,
-                   help="block levels to expand; deeper blocks are rolled up into one row (default 1; 'all' for every layer)")
+    p.add_argument("--format", "-f", choices=["table", "json", "csv", "markdown"], default="table",
+                   help="table (default, for reading), json, csv or markdown (for tools and docs)")
+    p.add_argument("--depth", type=_report_depth, default="auto",
+                   help="block levels to expand; deeper blocks are rolled up into one row ('all' for every layer; "
+                        "default 1, or deeper while a level is a single block, e.g. a spec that is one block call)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="batch size for activation memory (default 1)")
-    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
+    p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                   help="bytes per parameter and activation value in the memory columns (default float32)")
     p.add_argument("-o", "--output", help="write the report to this file (atomically) instead of stdout")
+    add_training_options(p)
 
 
 def run(args) -> int:
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
-    text = spec.report(args.format, args.depth, args.batch_size, args.dtype)
+    print_warnings(warnings, sources, args)
+    text = spec.report(args.format, args.depth, args.batch_size, args.dtype, training_estimate(spec, args))
     if args.output:
         from ..util import atomic_write
 

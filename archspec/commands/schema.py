@@ -1,7 +1,5 @@
-"""archspec schema: print the JSON Schema of the spec language (for editors)."""
+"""archspec schema: print the JSON Schema (draft-07) of the spec language, for editors."""
 from __future__ import annotations
-
-import json
 
 
 def configure(p):
@@ -9,9 +7,9 @@ def configure(p):
 
 
 def run(args) -> int:
-    from ..lang.jsonschema import json_schema
+    from ..lang.jsonschema import schema_text
 
-    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    text = schema_text()
     if args.output:
         from ..util import atomic_write
 

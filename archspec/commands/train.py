@@ -6,10 +6,19 @@ continues after its last completed epoch (what `--resume` asks for explicitly).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, positive_int, print_diagnostics
+from ..cli import (
+    EXIT_OK,
+    EXIT_SPEC,
+    UsageError,
+    common,
+    load_spec,
+    positive_int,
+    print_warnings,
+    quiet_tensorflow,
+    verbose_option,
+)
 
 
 def _rate(v: str) -> float:
@@ -40,12 +49,14 @@ def configure(p):
                    help="continue the run in RUN_DIR after its last completed epoch (an error if there is none)")
     p.add_argument("--restart", action="store_true", help="discard what RUN_DIR holds and start over")
     p.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"],
-                   help="tf.distribute strategy: all local GPUs (mirrored) or several machines (multi-worker, "
-                        "from TF_CONFIG)")
+                   help="data parallel over all local devices (mirrored) or several machines (multi-worker): "
+                        "tf.distribute on TensorFlow (TF_CONFIG), keras.distribution.DataParallel on JAX "
+                        "(KERAS_DISTRIBUTION_* or TF_CONFIG)")
     p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
                    help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto; "
                         "auto: TensorFlow if installed, else JAX, else PyTorch)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    verbose_option(p)
 
 
 def run(args) -> int:
@@ -60,7 +71,7 @@ def run(args) -> int:
             raise UsageError(f"--data: {exc}") from None
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
-    print_diagnostics(warnings, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
     if args.strict and warnings:
         return EXIT_SPEC
     from ..train.config import resolve
@@ -68,7 +79,6 @@ def run(args) -> int:
     settings = resolve(spec, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
                               "learning_rate": args.learning_rate, "precision": args.precision,
                               "jit_compile": args.jit, "seed": args.seed, "distribute": args.distribute})
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # before TensorFlow loads: no start-up chatter
     from ..train.backend import activate
     from ..train.config import RunError
 
@@ -76,10 +86,16 @@ def run(args) -> int:
         activate(args.backend)        # sets KERAS_BACKEND: nothing has imported Keras yet
     except RunError as exc:
         raise UsageError(str(exc)) from None
-    from ..train.loop import run_training
+    from ..train.loop import run_folder, run_training
+
+    if not args.restart and settings.distribute != "multi-worker":     # said before TensorFlow loads (~5 s)
+        clash = run_folder(spec, args.out).spec_clash(spec)
+        if clash:
+            raise UsageError(clash)
+    quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
 
     def warn(diags):
-        print_diagnostics(diags, sources, fmt=args.diagnostics)
+        print_warnings(diags, sources, args)
 
     try:
         result = run_training(spec, settings, args.out, resume=args.resume or None, restart=args.restart,
@@ -91,4 +107,8 @@ def run(args) -> int:
               f"{' (early stopping)' if result.stopped_early else ''}; pass --epochs N to train further, "
               "--restart to train again, or --out for a new run", file=sys.stderr)
     sys.stdout.write(result.summary)
+    if result.exported is not None:
+        from ..train.export import describe
+
+        sys.stdout.write("saved     " + describe(result.exported))
     return EXIT_OK

@@ -22,7 +22,7 @@ def build_model(spec):
     names = layer_names(graph)
     import keras  # noqa: F401  (on the calling thread, before any worker thread)
 
-    return deep(graph_depth(graph), _build, graph, names)
+    return deep(graph_depth(graph), _build, graph, names, getattr(spec, "model_name", graph.name))
 
 
 def layer_names(graph: Graph) -> dict[str, str]:
@@ -43,7 +43,7 @@ def layer_names(graph: Graph) -> dict[str, str]:
     return names
 
 
-def _build(graph: Graph, names: dict[str, str]):
+def _build(graph: Graph, names: dict[str, str], model_name: str):
     import keras
 
     from . import layers  # noqa: F401  (registers the custom layers)
@@ -56,9 +56,9 @@ def _build(graph: Graph, names: dict[str, str]):
         op = REGISTRY[node.op]
         layer = op.build_keras(node.attrs, names[node.id])
         ins = [tensors[i] for i in node.inputs]
-        tensors[node.id] = layer(ins if op.arity[1] != 1 else ins[0])
+        tensors[node.id] = op.call_keras(layer, ins)
     inputs = [tensors[i] for i in graph.inputs]
     outputs = {name: tensors[nid] for name, nid in graph.outputs.items()}
     return keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs,
                        outputs=next(iter(outputs.values())) if len(outputs) == 1 else outputs,
-                       name=graph.name)
+                       name=model_name)

@@ -43,4 +43,118 @@ class ScaledAdd(keras.layers.Layer):
         return {**super().get_config(), "scale": self.scale}
 
 
-__all__ = ["ScaledAdd"]
+@keras.saving.register_keras_serializable(package="archspec")
+class PositionEmbedding(keras.layers.Layer):
+    """``x + E``: a learned embedding of the input's shape (one vector per token), ViT's AddPositionEmbs.
+
+    >>> import numpy as np
+    >>> layer = PositionEmbedding(stddev=0.0, name="pos")
+    >>> np.asarray(layer(np.ones((2, 3, 4)))).shape, layer.count_params()
+    ((2, 3, 4), 12)
+    """
+
+    def __init__(self, stddev: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.stddev = float(stddev)
+
+    def build(self, input_shape):
+        self.embedding = self.add_weight(name="embedding", shape=tuple(input_shape[1:]),
+                                         initializer=keras.initializers.RandomNormal(stddev=self.stddev))
+
+    def call(self, inputs):
+        return inputs + keras.ops.cast(self.embedding, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ClassToken(keras.layers.Layer):
+    """Prepends `tokens` learned vectors (initially zero) to a sequence: (B, T, D) → (B, T + tokens, D).
+
+    >>> import numpy as np
+    >>> layer = ClassToken(name="cls")
+    >>> np.asarray(layer(np.ones((2, 3, 4)))).shape, layer.count_params()
+    ((2, 4, 4), 4)
+    """
+
+    def __init__(self, tokens: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.tokens = int(tokens)
+
+    def build(self, input_shape):
+        self.token = self.add_weight(name="token", shape=(1, self.tokens, input_shape[-1]), initializer="zeros")
+
+    def call(self, inputs):
+        batch = keras.ops.shape(inputs)[0]
+        token = keras.ops.broadcast_to(keras.ops.cast(self.token, inputs.dtype),
+                                       (batch, self.tokens, keras.ops.shape(inputs)[-1]))
+        return keras.ops.concatenate([token, inputs], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        t = None if input_shape[1] is None else input_shape[1] + self.tokens
+        return (input_shape[0], t, input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "tokens": self.tokens}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class SelectToken(keras.layers.Layer):
+    """``x[:, index]``: one token of a sequence, (B, T, D) → (B, D).
+
+    >>> import numpy as np
+    >>> np.asarray(SelectToken(index=1)(np.arange(6.0).reshape(1, 3, 2))).tolist()
+    [[2.0, 3.0]]
+    """
+
+    def __init__(self, index: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.index = int(index)
+
+    def call(self, inputs):
+        return inputs[:, self.index]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class LayerScale(keras.layers.Layer):
+    """``x · γ`` per channel (last axis), γ initially `init_values`: ConvNeXt's LayerScale
+    (keras.applications.convnext.LayerScale, same weight and config); `projection_dim` is taken from
+    the input when not given.
+
+    >>> import numpy as np
+    >>> layer = LayerScale(0.5)
+    >>> np.asarray(layer(np.ones((1, 2, 3)))).tolist(), layer.projection_dim
+    ([[[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]], 3)
+    """
+
+    def __init__(self, init_values: float = 1e-6, projection_dim: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.init_values = float(init_values)
+        self.projection_dim = projection_dim
+
+    def build(self, input_shape):
+        self.projection_dim = self.projection_dim or int(input_shape[-1])
+        self.gamma = self.add_weight(name="gamma", shape=(self.projection_dim,),
+                                     initializer=keras.initializers.Constant(self.init_values))
+
+    def call(self, inputs):
+        return inputs * keras.ops.cast(self.gamma, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
+
+
+__all__ = ["ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale"]

@@ -1,18 +1,18 @@
 """Blocks: loading them (and the files they are included from), their parameters, defaults and calls."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from .. import ops
-from ..errors import Note, SpecError, did_you_mean
+from ..errors import Note, SpecError, closest, did_you_mean, hint_for
 from ..graph import Scope
 from .context import PARAM_TYPES, STRUCTURES, Block, Ctx, _join, _Poison
-from .expr import ShapeView
+from .expr import UNKNOWN, ShapeView
 from .schema import BlockDef, Document, Library, describe, pydantic_diagnostics
 from .source import Source, parse, read_text
+from .space import is_space, parse_dim
 
 
 class Blocks:
@@ -38,9 +38,15 @@ class Blocks:
             except ValidationError as exc:
                 self.diags += pydantic_diagnostics(exc, raw, src, path, fields=BlockDef.model_fields,
                                                    what=f"block '{name}'")
+                self.bad_blocks.add(name)
                 continue
             params = {}
             for pname, decl in spec.params.items():
+                if is_space(decl):
+                    self.error("search-space", f"the block parameter '{pname}' declares a search space; search "
+                               "spaces are top-level parameters", src.loc(path + ("params", pname), key=True),
+                               hint=f"declare it under the top-level `params:` and pass it on: `{pname}: $NAME`")
+                    continue
                 parsed = self._param_decl(pname, decl, src, path + ("params", pname))
                 if parsed:
                     params[pname] = parsed
@@ -72,10 +78,12 @@ class Blocks:
         try:
             lib = parse(read_text(target, display, self.limits), display, target, self.limits)
         except SpecError as exc:
+            self.lost_includes = True
             for d in exc.diagnostics:
                 if d.code == "file-not-found":
+                    guess = _near_file(inc, target)
                     self.error("include", f"the included file '{inc}' does not exist", loc,
-                               hint=f"looked for {target}")
+                               hint=hint_for(guess) or f"looked for {target}", subject=inc, suggestion=guess)
                 else:
                     self.diags.append(d)
             return
@@ -113,20 +121,34 @@ class Blocks:
         env = {}
         for name, decl in doc.params.items():
             path = ("params", name)
-            parsed = self._param_decl(name, decl, self.src, path)
+            if is_space(decl):
+                dim = self._space_dim(name, decl, path)
+                if dim is None:
+                    env[name] = UNKNOWN
+                    continue
+                self.space[name] = dim
+                parsed = (dim.ptype, dim.default, False)
+            else:
+                parsed = self._param_decl(name, decl, self.src, path)
             if not parsed:
+                env[name] = UNKNOWN
                 continue
             ptype, default, required = parsed
             if name in self.overrides:
                 value = self.overrides[name]
                 problem = _type_problem(ptype, value)
+                code = "param-type"
+                if not problem and name in self.space:
+                    problem, code = self.space[name].problem(value), "search-space"
                 if problem:
-                    self.error("param-type", f"--set {name}={value}: {problem}", self.src.loc(path),
+                    self.error(code, f"--set {name}={value}: {problem}", self.src.loc(path),
                                hint=f"the spec declares '{name}' here")
+                    env[name] = UNKNOWN
                     continue
             elif required:
                 self.error("missing-param", f"the parameter '{name}' has no default; pass --set {name}=VALUE",
-                           self.src.loc(path, key=True))
+                           self.src.loc(path, key=True), subject=name)
+                env[name] = UNKNOWN
                 continue
             else:
                 value = default
@@ -138,6 +160,13 @@ class Blocks:
                        hint=did_you_mean(name, doc.params) or
                        ("declared: " + ", ".join(doc.params) if doc.params else "the spec has no `params:` section"))
         return env
+
+    def _space_dim(self, name, decl, path):
+        """A searched top-level parameter (lang/space.py); mistakes are reported at their field."""
+        def error(message, where, hint, key):
+            self.error("search-space", message, self.src.loc(where, key=key), hint=hint)
+
+        return parse_dim(name, decl, path, list(self.blocks) + _user_ops(), error)
 
     def _defaults(self, outer: dict, raw, src: Source, path: tuple) -> dict:
         """Merge a `defaults:` mapping into the inherited ones (inner wins)."""
@@ -179,23 +208,23 @@ class Blocks:
             self.error("limit", f"blocks nest deeper than {self.limits.max_block_depth}", kloc, scope_path)
             return None
         g = self.graph
-        env = ctx.env                           # arguments read the caller's names: `in`, `prev`, `i`
+        # arguments are evaluated with the caller's names: `in`, `prev`, `i`
         ok = True
         bound, suggested = {}, set()
         for pname, raw in args.items():
             if pname not in block.params:
-                guess = did_you_mean(pname, block.params)
-                if guess:
-                    suggested.add(guess.split("'")[1])
+                guess = closest(pname, block.params)
+                suggested.add(guess)
                 self.error("unknown-param", f"the block '{block.name}' has no parameter '{pname}'",
                            src.loc(vpath + (pname,), key=True), scope_path,
-                           did_you_mean(pname, block.params) or
+                           hint_for(guess) or
                            ("parameters: " + ", ".join(block.params) if block.params else f"'{block.name}' takes no parameters"),
-                           [Note(f"'{block.name}' is defined here", block.src.loc(block.path, key=True))])
+                           [Note(f"'{block.name}' is defined here", block.src.loc(block.path, key=True))],
+                           subject=str(pname), suggestion=guess)
                 ok = False
                 continue
             try:
-                v = self.value(raw, replace(ctx, env=env), src, vpath + (pname,), scope_path)
+                v = self.value(raw, ctx, src, vpath + (pname,), scope_path)
             except _Poison:
                 ok = False
                 continue
@@ -218,24 +247,34 @@ class Blocks:
                     bound[pname] = default
         if not ok or any(i is None for i in inputs):
             return None
-        in_shape = g[inputs[0]].shape
+        note = Note(f"in block '{block.name}' called here", kloc)
+        g.scopes[scope_path] = Scope(scope_path, "block", block.name, kloc, ctx.scope, dict(bound), inputs[0])
+        notes = (note,) + ctx.notes
+        stack = ctx.blocks_stack + (block.name,)
+        key = self.memo_key(block, bound, inputs, ctx.defaults, stack)
+        frag = self.memo.fragments.get(key) if key is not None else None
+        if frag is not None:                    # the same call expanded before: replay it (lang/memo.py)
+            out = self.replay(frag, scope_path, ctx.scope, inputs, notes, kloc)
+            if out is not None:
+                g.scopes[scope_path].output = out
+                return out
+        n0, s0, d0 = len(g.nodes), len(g.scopes), len(self.diags)
         benv = dict(self.globals)               # a block sees globals and its own params only
         benv.update(bound)
-        benv["in"] = ShapeView(in_shape)
+        benv["in"] = ShapeView(g[inputs[0]].shape)
         for k, n in enumerate(inputs):
             benv[f"in{k}"] = ShapeView(g[n].shape)
         defaults = self._defaults_merge(ctx.defaults, block)
-        note = Note(f"in block '{block.name}' called here", kloc)
-        g.scopes[scope_path] = Scope(scope_path, "block", block.name, kloc, ctx.scope, dict(bound), inputs[0])
         table = {f"in{k}": n for k, n in enumerate(inputs)}
-        bctx = Ctx(block.src, scope_path, benv, defaults, [table], [], ctx.blocks_stack + (block.name,),
-                   (note,) + ctx.notes, inputs[0])
+        bctx = Ctx(block.src, scope_path, benv, defaults, [table], [], stack, notes, inputs[0])
         saved, self._trace = self._trace, bctx.notes
         try:
             out = self.body(block.spec.body, bctx, inputs[0], block.path + ("body",))
         finally:
             self._trace = saved
         g.scopes[scope_path].output = out
+        if key is not None and out is not None and len(self.diags) == d0:
+            self.record(key, scope_path, inputs, out, n0, s0, len(notes))
         return out
 
     def _defaults_merge(self, outer, block: Block):
@@ -246,6 +285,21 @@ class Blocks:
             if raw.get("defaults") else outer
 
     # ---- structures --------------------------------------------------------------------------
+
+def _near_file(inc: str, target: Path) -> str | None:
+    """The include path a user most likely meant: a file beside the missing one with a close name
+    (`conv_bn.yml` → `conv_bn.yaml`), written the way the include was."""
+    try:
+        names = [p.name for p in target.parent.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file()]
+    except OSError:
+        return None
+    stem = [n for n in names if Path(n).stem == target.stem]
+    guess = stem[0] if len(stem) == 1 else closest(target.name, sorted(names))
+    if guess is None:
+        return None
+    head = inc.replace("\\", "/").rsplit("/", 1)
+    return f"{head[0]}/{guess}" if len(head) == 2 else guess
+
 
 def _user_ops():
     return [k for k, v in ops.REGISTRY.items() if not getattr(v, "internal", False)]

@@ -33,10 +33,87 @@ class Ctx:
     env: dict                   # expression names
     defaults: dict              # op -> {attr: (value, src, path)}
     names: list                 # chain of name tables, innermost last: [{name: node_id}]
-    later: list                 # chain of {name: (index, refs)} of explicitly named entries
+    later: list                 # chain of Wiring, one per enclosing body, innermost last
     blocks_stack: tuple = ()
     notes: tuple = ()           # "instantiated from" notes
     body_input: str | None = None
+
+    def derive(self, **changes) -> "Ctx":
+        """A copy with some fields changed (dataclasses.replace without its per-call overhead)."""
+        c = object.__new__(Ctx)
+        c.__dict__.update(self.__dict__)
+        c.__dict__.update(changes)
+        return c
+
+
+class Wiring:
+    """Who takes whom among the entries of one body, known before any is expanded, so that a
+    reference to a later entry is told apart from a cycle (and the cycle is named with its path).
+
+    Entry k depends on the entries named by any `from:` inside it (nested bodies included) and,
+    without a `from:` of its own, on entry k-1 (the previous layer feeds it)."""
+
+    def __init__(self, entries: list, src: Source, path: tuple):
+        self.src, self.path, self.entries = src, path, entries
+        self.index: dict[str, int] = {}
+        self.current = 0
+        for k, e in enumerate(entries):
+            v = next(iter(e.values())) if isinstance(e, dict) and len(e) == 1 else None
+            if isinstance(v, dict) and isinstance(v.get("name"), str) and not v["name"].startswith("$"):
+                self.index.setdefault(v["name"], k)
+        self._deps: list | None = None
+
+    def deps(self, k: int) -> set[int]:
+        if self._deps is None:
+            self._deps = []
+            for j, e in enumerate(self.entries):
+                v = next(iter(e.values())) if isinstance(e, dict) and len(e) == 1 else None
+                found: set[int] = set()
+                _refs_in(e, self.index, found)
+                if j > 0 and not (isinstance(v, dict) and "from" in v):
+                    found.add(j - 1)
+                self._deps.append(found)
+        return self._deps[k]
+
+    def cycle_through(self, target: int) -> list[int] | None:
+        """The entries of a loop current → target → … → current, or None when target does not
+        (transitively) take the current entry."""
+        start = self.current
+        prev, todo = {target: None}, [target]
+        while todo:
+            k = todo.pop(0)
+            if k == start:
+                chain = [k]
+                while prev[chain[-1]] is not None:
+                    chain.append(prev[chain[-1]])
+                return [start] + chain[::-1]
+            for d in sorted(self.deps(k)):
+                if d not in prev:
+                    prev[d] = k
+                    todo.append(d)
+        return None
+
+    def label(self, k: int) -> str:
+        e = self.entries[k]
+        key, v = next(iter(e.items())) if isinstance(e, dict) and len(e) == 1 else ("entry", None)
+        if isinstance(v, dict) and isinstance(v.get("name"), str):
+            return v["name"]
+        return f"{key} (line {self.src.loc(self.path + (k,)).line})"
+
+
+def _refs_in(value, index: dict, out: set) -> None:
+    if isinstance(value, dict):
+        refs = value.get("from")
+        for r in ([refs] if isinstance(refs, str) else refs if isinstance(refs, list) else []):
+            if isinstance(r, str) and r in index:
+                out.add(index[r])
+        for v in value.values():
+            if isinstance(v, (dict, list)):
+                _refs_in(v, index, out)
+    elif isinstance(value, list):
+        for v in value:
+            if isinstance(v, (dict, list)):
+                _refs_in(v, index, out)
 
 
 _FAILED = object()   # a name whose layer failed: references to it are skipped silently

@@ -7,25 +7,28 @@ dependents silently (one mistake, one message).
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from .. import ops
-from ..errors import Diagnostic, Loc, Note, SpecError, did_you_mean, focus
-from ..graph import SEP, Graph, Node
+from ..errors import Diagnostic, Loc, Note, SpecError, closest, did_you_mean, focus, hint_for
+from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
-from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, _Abort, _join, _Poison, _view
-from .expr import ExprError, ShapeView, Unknown, evaluate, is_expr
-from .schema import Document, describe, pydantic_diagnostics
+from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
+from .expr import ExprError, Unknown, evaluate
+from .memo import Memo, MemoStore, _freeze
+from .schema import Document, comma_hint, describe, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source
+from .space import SearchSpace
 from .structures import Structures
 
 
-class Expander(Blocks, Structures):
-    def __init__(self, doc_src: Source, limits: Limits, overrides: dict, root: Path | None):
+class Expander(Memo, Blocks, Structures):
+    def __init__(self, doc_src: Source, limits: Limits, overrides: dict, root: Path | None,
+                 prepared: Prepared | None = None, memo: MemoStore | None = None, summarize: bool = False):
         self.src = doc_src
         self.limits = limits
         self.overrides = overrides
@@ -39,13 +42,24 @@ class Expander(Blocks, Structures):
         self.counters: dict = {}                 # (scope, name) -> next free suffix
         self.included: set = set()               # resolved paths of included files
         self._trace: tuple = ()                  # call-site notes of the block being expanded
+        self.prepared = prepared
+        self.memo = MemoStore() if memo is None else memo  # lang/memo.py
+        self.memo_globals: tuple = ()            # top-level parameters that block bodies or defaults read
+        self._defaults_keys: dict = {}
+        self.summarize = summarize               # pricing: a recorded block call becomes one FRAGMENT node
+        self.hidden = 0                          # layers and scopes those nodes stand for (limits)
+        self.degraded = False                    # the document had errors: check what can be checked
+        self.bad_blocks: set[str] = set()        # blocks whose definition has errors (calls are skipped)
+        self.lost_includes = False               # an include could not be read
+        self.space = SearchSpace()               # searched top-level parameters (lang/space.py)
 
     # ---- diagnostics -------------------------------------------------------------------------
-    def error(self, code, message, loc, scope=None, hint=None, notes=()):
+    def error(self, code, message, loc, scope=None, hint=None, notes=(), subject=None, suggestion=None):
         # a mistake inside a block from another file is shown at its call site in the spec being checked
         notes = tuple(notes) + tuple(n for n in self._trace if n not in notes)
         loc, notes = focus(loc, notes, self.src.file)
-        self.diags.append(Diagnostic(code, message, loc, scope or None, hint, notes))
+        self.diags.append(Diagnostic(code, message, loc, scope or None, hint or hint_for(suggestion), notes,
+                                     subject=subject, suggestion=suggestion))
 
     def _expr_loc(self, src: Source, path: tuple, offset: int) -> Loc:
         loc = src.loc(path)
@@ -67,8 +81,11 @@ class Expander(Blocks, Structures):
                 except Unknown:
                     raise _Poison() from None
                 except ExprError as exc:
+                    hint = exc.hint
+                    if exc.kind == "expr-syntax":
+                        hint = comma_hint(src, path, raw) or hint
                     self.error(exc.kind, exc.message, self._expr_loc(src, path, exc.offset), scope or ctx.scope,
-                               exc.hint, ctx.notes)
+                               hint, ctx.notes, subject=raw)
                     raise _Poison() from None
                 except RecursionError:
                     self.error("limit", "the expression nests too deeply", src.loc(path), scope or ctx.scope)
@@ -82,7 +99,10 @@ class Expander(Blocks, Structures):
         return raw
 
     # ---- entry point -------------------------------------------------------------------------
-    def run(self) -> Graph:
+    def prepare(self) -> "Prepared":
+        """Everything that does not depend on the parameter values: the validated document, the
+        blocks (and included files), the top-level defaults. Raises SpecError if the document
+        itself is malformed; other mistakes are kept and reported with the expansion's."""
         data = self.src.data
         if not isinstance(data, dict):
             self.error("schema", f"a spec is a mapping with 'archspec', 'name', 'inputs' and 'model'; got {describe(data)}",
@@ -95,20 +115,36 @@ class Expander(Blocks, Structures):
             doc = Document.model_validate(data)
         except ValidationError as exc:
             self.diags += [d for d in pydantic_diagnostics(exc, data, self.src, fields=Document.model_fields)
-                           if not (d.code == "missing-field" and "'archspec'" in d.message)]
-            raise SpecError(self.diags) from None
+                           if not (d.code == "missing-field" and d.path == ("archspec",))]
+            doc = self._salvage(data, exc)       # go on: a missing `inputs:` must not hide the model's mistakes
+            if doc is None:
+                raise SpecError(self.diags) from None
         from ..codes import WARNINGS
 
         for k, code in enumerate(doc.ignore_warnings):
             if code not in WARNINGS:
                 self.error("schema", f"'{code}' is not a warning code", self.src.loc(("ignore_warnings", k)),
                            hint=did_you_mean(code, WARNINGS) or "warning codes: " + ", ".join(WARNINGS))
-        self.graph = Graph(doc.name)
         self._load_blocks(self.src, data, (), stack=())
-        params = self.globals = self._globals(doc, data)
         defaults = self._defaults({}, data.get("defaults") or {}, self.src, ("defaults",))
-        if self.diags:
-            raise SpecError(self.diags)
+        return Prepared(doc, self.blocks, self.sources, defaults, tuple(self.diags),
+                        self.names_read_by_blocks(doc), self.degraded, frozenset(self.bad_blocks),
+                        self.lost_includes)
+
+    def run(self) -> Graph:
+        prep = self.prepared
+        if prep is None:
+            prep = self.prepared = self.prepare()
+        else:
+            self.blocks, self.sources = prep.blocks, prep.sources
+        self.bad_blocks, self.lost_includes = set(prep.bad_blocks), prep.lost_includes
+        self.diags = list(prep.diags)
+        doc, data = prep.doc, self.src.data
+        self.graph = Graph(doc.name)
+        params = self.globals = self._globals(doc, data)
+        self.memo_globals = tuple((k, _freeze(params[k])) for k in prep.block_names if k in params)
+        defaults = prep.defaults
+        self.degraded = prep.degraded or bool(self.diags)   # go on: report the model's own mistakes as well
         g = self.graph
         table: dict[str, str] = {}
         self.used[""] = set()
@@ -120,19 +156,47 @@ class Expander(Blocks, Structures):
             g.inputs.append(name)
             table[name] = name
             self.used[""].add(name)
-        first = g.inputs[0]
+        first = g.inputs[0] if g.inputs else None
         env = dict(params)
-        env.update({"in": ShapeView(g[first].shape), "prev": ShapeView(g[first].shape)})
+        env.update({"in": _view(g, first), "prev": _view(g, first)})
         ctx = Ctx(self.src, "", env, defaults, [table], [], body_input=first)
         try:
-            last = self.body(data["model"], ctx, first, ("model",))
+            last = self.body(data["model"], ctx, first, ("model",)) if isinstance(data.get("model"), list) else None
         except _Abort:
             raise SpecError(self.diags) from None
+        if self.degraded:
+            raise SpecError(self.diags)
         self._outputs(doc, data, ctx, last)
         self._reachability()
         if self.diags:
             raise SpecError(self.diags)
         return g
+
+    def _salvage(self, data: dict, exc: ValidationError) -> Document | None:
+        """A Document from the parts of `data` that are valid, so expansion can still check the model
+        (its entries, blocks, defaults) after a top-level mistake. Marks the expansion degraded:
+        shapes are unknown where inputs are missing, and the graph is never returned."""
+        bad = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        if "model" in bad:
+            return None                          # nothing to walk
+        if "blocks" in bad:                      # each block is validated (and reported) on its own
+            self.diags = [d for d in self.diags if not (d.path[:1] == ("blocks",) and len(d.path) > 2)]
+        fields = Document.model_fields
+        kept = {k: v for k, v in data.items() if k in fields and k not in bad}
+        if "blocks" in bad and isinstance(data.get("blocks"), dict):
+            bad.discard("blocks")
+        kept.setdefault("archspec", 1)
+        kept.setdefault("name", "spec")
+        kept.setdefault("inputs", {})
+        try:
+            doc = Document.model_construct(**Document.model_validate({**kept, "inputs": kept["inputs"] or {"_": [1]}})
+                                           .__dict__)
+        except ValidationError:
+            return None
+        if "inputs" in bad or not kept["inputs"]:
+            doc.inputs = {}
+        self.degraded = True
+        return doc
 
     # ---- blocks, params, defaults ------------------------------------------------------------
     def body(self, entries, ctx: Ctx, cur: str | None, path: tuple) -> str | None:
@@ -140,26 +204,35 @@ class Expander(Blocks, Structures):
         if not isinstance(entries, list):
             self.error("bad-entry", f"a body is a list of entries; got {describe(entries)}", src.loc(path), ctx.scope)
             return None
-        later = {}
-        for i, e in enumerate(entries):
-            if isinstance(e, dict) and len(e) == 1:
-                v = next(iter(e.values()))
-                if isinstance(v, dict) and isinstance(v.get("name"), str) and not is_expr(v["name"]):
-                    refs = v.get("from")
-                    refs = [refs] if isinstance(refs, str) else [r for r in (refs or []) if isinstance(r, str)] \
-                        if isinstance(refs, list) else []
-                    later[v["name"]] = (i, refs)
+        later = Wiring(entries, src, path)
         table: dict[str, str] = {}
         if cur is not None:
             table["in"] = ctx.body_input or cur
-        inner = replace(ctx, names=ctx.names + [table], later=ctx.later + [later])
+        inner = ctx.derive(names=ctx.names + [table], later=ctx.later + [later])
         for i, entry in enumerate(entries):
+            later.current = i
             inner.env["prev"] = _view(self.graph, cur)
             try:
                 cur = self.entry(entry, inner, cur, path + (i,), i)
             except _Poison:
                 cur = None
         return cur
+
+    def _entry_name(self, key: str, ctx: Ctx, kloc: Loc) -> str:
+        """The op or block an expression key names (a `one_of` parameter, or any expression giving a name)."""
+        try:
+            name = evaluate(key[1:], ctx.env)
+        except Unknown:
+            raise _Poison() from None
+        except ExprError as exc:
+            self.error(exc.kind, exc.message, Loc(kloc.file, kloc.line, kloc.col + 1 + exc.offset) if kloc.line else kloc,
+                       ctx.scope, exc.hint, ctx.notes)
+            raise _Poison() from None
+        if not isinstance(name, str):
+            self.error("bad-entry", f"the entry key {key} should name an op or block; it gives {describe(name)}",
+                       kloc, ctx.scope, "declare the parameter with `one_of: [block_a, block_b]`", ctx.notes)
+            raise _Poison()
+        return name
 
     def entry(self, entry, ctx: Ctx, cur, path: tuple, index: int):
         src = ctx.src
@@ -184,13 +257,18 @@ class Expander(Blocks, Structures):
         if not isinstance(key, str):
             self.error("bad-entry", f"an op name must be text; got {describe(key)}", kloc, ctx.scope)
             return cur
+        if key.startswith("$") and not key.startswith("$$"):
+            key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
         op = ops.get(key)
         if op is not None and getattr(op, "internal", False):
             op = None
         if op is None and key not in self.blocks and key not in STRUCTURES:
+            if key in self.bad_blocks or self.lost_includes:
+                raise _Poison()                  # the block failed (or may be in a missing include): said already
+            guess = closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
             self.error("unknown-op", f"unknown op or block '{key}'", kloc, ctx.scope,
-                       did_you_mean(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES)) or
-                       "see `archspec ops` for the list of ops", ctx.notes)
+                       hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
+                       subject=key, suggestion=guess)
             return cur
 
         # scalar shorthand and reserved keys
@@ -228,7 +306,7 @@ class Expander(Blocks, Structures):
                 raise _Abort()
         inputs = [cur]
         if "from" in reserved:
-            inputs = self.refs(reserved["from"], ctx, src, vpath + ("from",), reserved.get("name"))
+            inputs = self.refs(reserved["from"], ctx, src, vpath + ("from",))
             if inputs is None:
                 if isinstance(reserved.get("name"), str):
                     ctx.names[-1][reserved["name"]] = None
@@ -246,7 +324,7 @@ class Expander(Blocks, Structures):
         for rep in range(count):
             rctx = ctx
             if "repeat" in reserved:
-                rctx = replace(ctx, env={**ctx.env, "i": rep})
+                rctx = ctx.derive(env={**ctx.env, "i": rep})
             label = f"{base}_{rep + 1}" if count > 1 else base
             local = self.unique(ctx.scope, label, explicit=name is not None and count == 1,
                                 loc=kloc)
@@ -287,13 +365,13 @@ class Expander(Blocks, Structures):
             self.counters[(scope, name)] = k + 1
             name = f"{name}_{k}"
         used.add(name)
-        if len(self.graph.nodes) + len(self.graph.scopes) > self.limits.max_layers:
+        if len(self.graph.nodes) + len(self.graph.scopes) + self.hidden > self.limits.max_layers:
             self.error("limit", f"the graph has more than {self.limits.max_layers:,} layers", loc, scope,
                        "raise it with --limit max_layers=N")
             raise _Abort()
         return name
 
-    def refs(self, raw, ctx: Ctx, src, path, own_name) -> list | None:
+    def refs(self, raw, ctx: Ctx, src, path) -> list | None:
         raw = self.value(raw, ctx, src, path)
         items = raw if isinstance(raw, list) else [raw]
         out = []
@@ -306,8 +384,12 @@ class Expander(Blocks, Structures):
             if node is _FAILED:
                 return None                      # refers to a layer that already failed: no new message
             if node is None:
-                self.error(*self._unresolved(ref, ctx, own_name), src.loc(rpath), ctx.scope,
-                           self._ref_hint(ref, ctx), ctx.notes)
+                if self.degraded and not self.graph.inputs:
+                    return None                  # the inputs are missing (already reported)
+                code, message, hint = self._unresolved(ref, ctx)
+                guess = None if hint else self._ref_guess(ref, ctx)
+                self.error(code, message, src.loc(rpath), ctx.scope, hint or self._ref_hint(ref, ctx, guess),
+                           ctx.notes, subject=ref, suggestion=guess)
                 return None
             out.append(node)
         if not out:
@@ -325,30 +407,33 @@ class Expander(Blocks, Structures):
                 return cand
             if cand in g.scopes and g.scopes[cand].output:
                 return g.scopes[cand].output
+            if self.summarize:
+                raise Unsummarized()             # it may name a layer inside a FRAGMENT: expand in full
         return None
 
-    def _unresolved(self, ref, ctx, own_name):
-        for later in reversed(ctx.later):
-            if ref in later:
-                # a cycle if the later entry (transitively) refers back to this one
-                seen, todo = set(), [ref]
-                while todo:
-                    n = todo.pop()
-                    if n in seen:
-                        continue
-                    seen.add(n)
-                    todo += [r for r in later.get(n, (0, []))[1]]
-                if own_name and own_name in seen:
-                    return ("cycle", f"'from: {ref}' forms a cycle: {own_name} → {ref} → … → {own_name}")
-                return ("forward-ref", f"'{ref}' is defined later in this body; a layer can only take "
-                                       f"layers defined before it")
-        return ("unknown-ref", f"'from' refers to '{ref}', which is not defined here")
+    def _unresolved(self, ref, ctx) -> tuple[str, str, str | None]:
+        """Why `ref` names no layer yet: a cycle (with its path), a forward reference, or no such layer."""
+        for level in reversed(ctx.later):
+            if ref not in level.index:
+                continue
+            cycle = level.cycle_through(level.index[ref])
+            if cycle:
+                path = " → ".join(level.label(k) for k in cycle)
+                return ("cycle", f"'from: {ref}' closes a cycle: {path}",
+                        "a layer cannot take its own output, directly or through others; break the loop")
+            return ("forward-ref", f"'{ref}' is defined later in this body; a layer can only take "
+                                   f"layers defined before it", f"move the entry '{ref}' above this one")
+        return ("unknown-ref", f"'from' refers to '{ref}', which is not defined here", None)
 
-    def _ref_hint(self, ref, ctx):
-        known = set()
-        for table in ctx.names:
-            known.update(table)
-        return did_you_mean(ref, known) or (f"known here: {', '.join(sorted(known)[:12])}" if known else None)
+    def _ref_guess(self, ref, ctx) -> str | None:
+        known = [n for table in ctx.names for n in table]    # definition order: the nearest last
+        return closest(ref, known)
+
+    def _ref_hint(self, ref, ctx, guess=None):
+        if guess:
+            return hint_for(guess)
+        known = {n for table in ctx.names for n in table}
+        return f"known here: {', '.join(sorted(known)[:12])}" if known else None
 
     # ---- ops ---------------------------------------------------------------------------------
     def op_entry(self, op, attrs: dict, ctx: Ctx, inputs, local, vpath, kloc) -> str | None:
@@ -362,7 +447,7 @@ class Expander(Blocks, Structures):
             values[attr] = self.value(raw, ctx, src, vpath + (attr,), node_id)
             origin[attr] = (src, vpath + (attr,))
         try:
-            a = op.Attrs.model_validate(values)
+            a = self.validated(op, values)
         except ValidationError as exc:
             self._attr_errors(exc, op, values, origin, src, vpath, kloc, node_id, ctx)
             return None
@@ -381,7 +466,7 @@ class Expander(Blocks, Structures):
         if any(s is None for s in shapes):
             return None
         try:
-            node.shape = tuple(op.infer(a, shapes))
+            node.shape = self.inferred(op, a, shapes)
         except ShapeError as exc:
             loc = kloc
             if exc.field and exc.field in origin:
@@ -398,11 +483,11 @@ class Expander(Blocks, Structures):
         fields = op.Attrs.model_fields
         diags = pydantic_diagnostics(exc, values, src, vpath, fields=fields, what=op.name, scope=node_id,
                                      notes=ctx.notes)
-        suggested = {d.hint.split("'")[1] for d in diags if d.code == "unknown-field" and d.hint and "'" in d.hint}
+        suggested = {d.suggestion for d in diags if d.code == "unknown-field" and d.suggestion}
         for d in diags:
-            if d.code == "missing-field" and d.message.split("'")[1] in suggested:
+            if d.code == "missing-field" and d.subject in suggested:
                 continue                         # reported as the misspelled field
-            attr = d.message.split("'")[1] if "'" in d.message else None
+            attr = d.path[len(vpath)] if len(d.path) > len(vpath) and d.path[:len(vpath)] == vpath else None
             if attr in origin and origin[attr][0] is not src or (attr in origin and origin[attr][1][:len(vpath)] != vpath):
                 osrc, opath = origin[attr]
                 d = replace(d, loc=osrc.loc(opath), notes=d.notes + (Note("used by this layer", kloc),))
@@ -418,7 +503,8 @@ class Expander(Blocks, Structures):
         spec = data.get("outputs")
         if spec is None:
             if last is not None:
-                g.outputs[g[last].short] = last
+                n = g[last]
+                g.outputs[n.attrs.out_name if n.op == FRAGMENT else n.short] = last
             return
         items = [(spec, ("outputs",))] if isinstance(spec, str) else \
             [(v, ("outputs", k)) for k, v in enumerate(spec)] if isinstance(spec, list) else \
@@ -427,8 +513,9 @@ class Expander(Blocks, Structures):
             node = self.resolve(ref, ctx) if isinstance(ref, str) else None
             if node is None:
                 if not any(d.severity == "error" for d in self.diags):
+                    guess = self._ref_guess(str(ref), ctx)
                     self.error("unknown-ref", f"the output '{ref}' names no layer", self.src.loc(path), None,
-                               self._ref_hint(str(ref), ctx))
+                               self._ref_hint(str(ref), ctx, guess), subject=str(ref), suggestion=guess)
                 continue
             name = path[-1] if isinstance(spec, dict) else ref
             if str(name) in g.outputs:
@@ -461,9 +548,33 @@ class Expander(Blocks, Structures):
                            "list it under `outputs:`, wire it into the model, or remove it", n.trace)
 
 
+class Unsummarized(Exception):
+    """Pricing met something that FRAGMENT nodes may hide (a path into a block call): expand in full."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What expansion reuses across parameter values (see archspec.pricing)."""
+
+    doc: Document
+    blocks: dict
+    sources: dict
+    defaults: dict
+    diags: tuple
+    block_names: tuple          # names that block bodies and defaults read (their values key the memo)
+    degraded: bool              # the document had errors (expansion goes on to report the model's)
+    bad_blocks: frozenset
+    lost_includes: bool
+
+
 def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,
-           root: Path | None = None) -> tuple[Graph, dict[str, Source]]:
-    """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics."""
-    ex = Expander(src, limits, overrides or {}, root)
+           root: Path | None = None, prepared: Prepared | None = None,
+           memo: MemoStore | None = None, summarize: bool = False) -> tuple[Graph, dict[str, Source]]:
+    """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics.
+    `prepared` (from a previous Expander's prepare()) and `memo` are reused across calls by the Pricer;
+    `summarize` lets recorded block calls stand as one FRAGMENT node each (a pricing graph: totals,
+    outputs and peak memory are exact, layers and scopes inside those calls are absent)."""
+    ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()
+    graph.space = ex.space
     return graph, ex.sources

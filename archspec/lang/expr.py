@@ -194,6 +194,9 @@ class Unknown(Exception):
     (an earlier mistake); the caller skips the entry silently."""
 
 
+UNKNOWN = object()   # the value of a name whose definition failed (reported already): uses are skipped
+
+
 class UnknownShape:
     """Stands for the shape of a tensor whose inference failed."""
 
@@ -257,6 +260,8 @@ def _eval(node, env):
     if kind == "name":
         name = node[2]
         if name in env:
+            if env[name] is UNKNOWN:
+                raise Unknown()
             return env[name]
         if name in FUNCTIONS:
             return FUNCTIONS[name]

@@ -1,76 +1,302 @@
-"""The JSON Schema of the spec language, generated from the document model and the op registry,
-so editors (VS Code's YAML extension) autocomplete op names and attributes and underline mistakes."""
+"""The JSON Schema of the spec language (draft-07, what VS Code's YAML extension and other
+yaml-language-server editors read), generated from the document model and the op registry.
+
+An entry of a body is one mapping whose properties are the op names (each with its own attribute
+schema: types, ranges, enums, defaults, descriptions) and the structures; any other single key is
+a block call. So `conv2d: {kernal: 3}`, `conv2d: {filters: "eight"}` and `conv2d: {filters: -8}` are
+underlined by the editor from the schema alone, and typing `- ` completes the op names.
+
+Where the language evaluates expressions (attribute values, block arguments, `repeat`, `when`,
+`name`, at any depth of a list), a string starting with `$` is accepted in place of the value.
+The schema is never stricter than `archspec check`: a field whose validator converts its input
+(a `kernel: 3` that means 3×3) states what it accepts, and one that does not say is left open.
+"""
 from __future__ import annotations
 
-from .. import ops
-from .schema import BlockDef, Document
+import copy
+import re
+from typing import Any
 
-EXPR = {"type": "string", "pattern": "^\\$", "description": "an expression, e.g. $filters * 2 or $in.channels"}
-RESERVED_PROPS = {
-    "name": {"type": "string", "description": "layer name (unique in its scope)"},
-    "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-             "description": "input layer name(s); default: the previous entry"},
-    "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, EXPR], "description": "repeat N times; `i` is the index"},
-    "when": {"anyOf": [{"type": "boolean"}, EXPR], "description": "include this entry only if true"},
+from .. import ops
+from ..codes import WARNINGS
+from .context import MERGES, STRUCTURES
+
+DRAFT = "http://json-schema.org/draft-07/schema#"
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+EXPR = {"type": "string", "pattern": r"^\$", "description": "an expression, e.g. $filters * 2 or $in.channels"}
+RESERVED = {
+    "name": {"anyOf": [{"type": "string", "pattern": r"^[^/.]+$"}, EXPR],
+             "description": "the layer's name, unique in its scope (no '/' or '.'); `from:` refers to it"},
+    "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+             "description": "the input layer(s) by name; default: the previous entry"},
+    "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, EXPR],
+               "description": "repeat the entry N times in a chain; `i` is the index (0, 1, …)"},
+    "when": {"anyOf": [{"type": "boolean"}, EXPR], "description": "keep the entry only if true"},
+}
+# what an attribute means, for fields whose op does not describe them itself
+ATTR_DOCS = {
+    "filters": "number of output channels", "units": "number of output units",
+    "kernel": "kernel size: n (n×n) or [height, width]", "strides": "stride: n or [height, width]",
+    "dilation": "dilation rate: n or [height, width]", "padding": "'valid' (no padding) or 'same' (output = ceil(input / stride))",
+    "use_bias": "add a bias vector", "activation": "activation applied to the output (null: none)",
+    "groups": "number of channel groups (grouped convolution)", "depth_multiplier": "output channels per input channel",
+    "pool_size": "pooling window: n or [height, width]", "rate": "fraction of units dropped (not kept)",
+    "axis": "axis, counting the batch axis as Keras does (-1: channels)", "momentum": "moving-average momentum",
+    "epsilon": "small constant added to the variance", "center": "learn an offset (beta)", "scale": "learn a scale (gamma)",
+    "size": "upsampling factor: n or [height, width]", "cropping": "rows/columns cropped: n, [h, w] or [[top, bottom], [left, right]]",
+    "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
+    "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
+    "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
 }
 
 
-def _exprable(schema: dict) -> dict:
-    return {"anyOf": [schema, EXPR]} if schema else schema
-
-
-def _op_schema(op) -> dict:
-    s = op.Attrs.model_json_schema()
-    props = {k: _exprable(v) for k, v in s.get("properties", {}).items()}
-    props.update(RESERVED_PROPS)
-    attrs = {"type": "object", "properties": props, "additionalProperties": False,
-             "required": s.get("required", []), "description": op.doc}
-    defs = s.get("$defs", {})
-    value = {"anyOf": [attrs, {"type": "null"}] + ([{"description": f"shorthand for {op.primary}"}] if op.primary else [])}
-    return {"type": "object", "properties": {op.name: value}, "required": [op.name], "additionalProperties": False,
-            **({"$defs": defs} if defs else {})}
-
-
 def json_schema() -> dict:
-    doc = Document.model_json_schema()
-    entry_variants = []
-    defs = dict(doc.get("$defs", {}))
-    for name, op in sorted(ops.REGISTRY.items()):
-        if getattr(op, "internal", False):
-            continue
-        s = _op_schema(op)
-        defs.update(s.pop("$defs", {}))
-        defs[f"op_{name}"] = s
-        entry_variants.append({"$ref": f"#/$defs/op_{name}"})
-    body = {"type": "array", "items": {"$ref": "#/$defs/entry"}}
-    structures = {
-        "sequence": {"type": "object", "properties": {"body": body, "defaults": {"type": "object"}, **RESERVED_PROPS},
-                     "required": ["body"], "additionalProperties": False},
-        "branches": {"type": "object", "properties": {
-            "paths": {"anyOf": [{"type": "array", "items": body},
-                                {"type": "object", "additionalProperties": body}]},
-            "merge": {"enum": ["concat", "add", "multiply", "average", "maximum", "minimum"]},
-            "axis": {"type": "integer"}, **RESERVED_PROPS}, "required": ["paths"], "additionalProperties": False},
-        "residual": {"type": "object", "properties": {
-            "body": body, "shortcut": body, "scale": {"anyOf": [{"type": "number"}, EXPR]},
-            "activation": {"anyOf": [{"type": "string"}, {"type": "null"}]}, **RESERVED_PROPS},
-            "required": ["body"], "additionalProperties": False},
+    """The whole schema (a fresh dict each call)."""
+    from .schema import BlockDef, Document
+
+    user_ops = {k: v for k, v in sorted(ops.REGISTRY.items()) if not getattr(v, "internal", False)}
+    defs: dict[str, Any] = {}
+    entry_props: dict[str, Any] = {}
+    defaults_props: dict[str, Any] = {}
+    for name, op in user_ops.items():
+        attrs, required = _op_attrs(op)
+        defs[f"op_{name}"] = attrs
+        value = [{"$ref": f"#/definitions/op_{name}"}, {"type": "null"}]   # null: all from `defaults:`
+        if op.primary:                           # `- activation: relu`
+            value.append({**_exprable(copy.deepcopy(attrs["properties"][op.primary])),
+                          "description": f"shorthand for {{{op.primary}: …}}"})
+        entry_props[name] = {"anyOf": value, "description": _op_doc(op)}
+        defaults_props[name] = {"type": "object", "additionalProperties": False,
+                                "properties": {k: v for k, v in attrs["properties"].items() if k not in RESERVED},
+                                "description": f"defaults for every {name} in this scope"}
+    body = {"type": "array", "items": {"$ref": "#/definitions/entry"}}
+    defs["body"] = {**body, "description": "a list of entries, each taking the previous one's output"}
+    ref_body = {"$ref": "#/definitions/body"}
+    defs["defaults"] = {"type": "object", "properties": defaults_props, "additionalProperties": False,
+                        "description": "attribute defaults per op for this scope (inner scopes win)"}
+    entry_props.update(_structures(ref_body))
+    not_blocks = sorted(user_ops) + list(STRUCTURES)
+    defs["entry_map"] = {
+        "type": "object", "minProperties": 1, "maxProperties": 1, "properties": entry_props,
+        "additionalProperties": {"anyOf": [{"type": "object", "properties": RESERVED}, {"type": "null"}],
+                                 "description": "a call of a block defined under `blocks:` (or included)"},
+        "propertyNames": {"anyOf": [{"enum": not_blocks}, {"pattern": NAME_PATTERN}, {"pattern": r"^\$"}]},
     }
-    for name, s in structures.items():
-        defs[f"structure_{name}"] = {"type": "object", "properties": {name: s}, "required": [name],
-                                     "additionalProperties": False}
-        entry_variants.append({"$ref": f"#/$defs/structure_{name}"})
-    # a block call: any other single key with a mapping of parameters
-    entry_variants.append({"type": "object", "minProperties": 1, "maxProperties": 1,
-                           "additionalProperties": {"type": ["object", "null"]},
-                           "description": "a call of a block defined under `blocks:`"})
-    entry_variants.append({"type": "string", "description": "an op without attributes, e.g. flatten"})
-    defs["entry"] = {"anyOf": entry_variants}
-    doc["properties"]["model"] = {**body, "description": "the network: a list of entries"}
-    block = BlockDef.model_json_schema()
-    block["properties"]["body"] = body
-    defs["BlockDef"] = block
-    doc["$defs"] = defs
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "archspec spec"
-    return doc
+    defs["entry"] = {"anyOf": [
+        {"$ref": "#/definitions/entry_map"},
+        {"type": "string", "description": "an op or block without attributes, e.g. flatten"},
+    ]}
+    doc, doc_defs = _model_schema(Document)
+    defs.update(doc_defs)
+    props = doc["properties"]
+    doc["required"] = ["archspec"]               # a library of blocks (an included file) has no model
+    doc["dependencies"] = {"model": ["name", "inputs"]}
+    props["archspec"] = {"const": 1, "description": "the spec language version"}
+    props["model"] = {**body, "minItems": 1, "description": "the network: a list of entries"}
+    props["defaults"] = {"$ref": "#/definitions/defaults"}
+    props["ignore_warnings"] = {"type": "array", "items": {"enum": sorted(WARNINGS)},
+                                "description": "warning codes this spec knowingly accepts"}
+    props["params"] = {"type": "object", "propertyNames": {"pattern": NAME_PATTERN},
+                       "description": "top-level parameters (a value, a type such as `int`, "
+                                      "{type, default, doc}, or a search space), overridable with --set NAME=VALUE"}
+    props["include"]["description"] = "files whose blocks this spec uses, relative to this file"
+    props["blocks"] = {"type": "object", "additionalProperties": {"$ref": "#/definitions/block"},
+                       "propertyNames": {"pattern": NAME_PATTERN, "not": {"enum": not_blocks}},
+                       "description": "reusable, parameterized blocks; call one as `- name: {param: value}`"}
+    props["training"] = _training_schema(defs)
+    block, block_defs = _model_schema(BlockDef)
+    defs.update(block_defs)
+    block["properties"]["body"] = {**ref_body, "minItems": 1}
+    block["properties"]["defaults"] = {"$ref": "#/definitions/defaults"}
+    block["properties"]["params"] = {"type": "object", "propertyNames": {"pattern": NAME_PATTERN},
+                                     "description": "parameters: `name: type` (required), `name: default`, "
+                                                    "or {type, default, doc}"}
+    defs["block"] = block
+    return {"$schema": DRAFT, "title": "archspec spec",
+            "description": "An archspec architecture spec (https://json-schema.org draft-07).",
+            **{k: v for k, v in doc.items() if k not in ("title",)}, "definitions": defs}
+
+
+def schema_text() -> str:
+    """The schema as `archspec schema` prints it (and schema/archspec.schema.json holds it)."""
+    import json
+
+    return json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+MODELINE = re.compile(r"^#\s+yaml-language-server\s*:.*$", re.M)
+
+
+def with_modeline(text: str, schema_path: str) -> str:
+    """`text` carrying the `# yaml-language-server: $schema=...` comment that makes editors with the
+    YAML extension validate and complete it with no set-up (kept at the end, so no line moves)."""
+    line = f"# yaml-language-server: $schema={schema_path}"
+    if MODELINE.search(text):
+        return MODELINE.sub(line.replace("\\", "\\\\"), text, count=1)
+    return text.rstrip("\n") + "\n\n" + line + "\n"
+
+
+# ---- ops -------------------------------------------------------------------------------------
+def _op_doc(op) -> str:
+    return f"{op.doc} (keras.layers.{op.keras_class})" if getattr(op, "keras_class", None) else op.doc
+
+
+def _op_attrs(op) -> tuple[dict, list]:
+    s, defs = _model_schema(op.Attrs)
+    props = {}
+    for field, fs in s.get("properties", {}).items():
+        fs = _inline(fs, defs)
+        if "description" not in fs and field in ATTR_DOCS:
+            fs["description"] = ATTR_DOCS[field]
+        props[field] = _exprable(fs)
+    props.update(copy.deepcopy(RESERVED))
+    # required attributes are not `required` here: a scope's `defaults:` may give them
+    required = s.get("required", [])
+    for field in required:
+        props[field]["description"] = (props[field].get("description", "") + " (required unless set in `defaults:`)").strip()
+    return {"type": "object", "properties": props, "additionalProperties": False, "description": op.doc}, required
+
+
+def _exprable(node: dict) -> dict:
+    """`node`, or an expression in its place, at every depth (lists of expressions too)."""
+    if not node or node.get("pattern") == EXPR["pattern"]:
+        return node
+    node = dict(node)
+    if isinstance(node.get("items"), dict):
+        node["items"] = _exprable(node["items"])
+    elif isinstance(node.get("items"), list):
+        node["items"] = [_exprable(x) for x in node["items"]]
+    if "anyOf" in node and len(node) <= 3:       # anyOf (+ description/default): extend it
+        alts = [_exprable(a) for a in node["anyOf"]]
+        node["anyOf"] = [a for alt in alts for a in (alt["anyOf"] if set(alt) == {"anyOf"} else [alt])
+                         if a.get("pattern") != EXPR["pattern"]] + [EXPR]
+        return node
+    keep = {k: node.pop(k) for k in ("description", "default") if k in node}
+    return {"anyOf": [node, EXPR], **keep}
+
+
+# ---- structures -------------------------------------------------------------------------------
+def _structures(body: dict) -> dict:
+    expr_int = {"anyOf": [{"type": "integer"}, EXPR]}
+    return {
+        "sequence": {"anyOf": [
+            {"type": "object", "properties": {"body": body, "defaults": {"$ref": "#/definitions/defaults"}, **RESERVED},
+             "required": ["body"], "additionalProperties": False},
+            body], "description": "a nested list of entries in its own scope (with its own defaults)"},
+        "branches": {"type": "object", "properties": {
+            "paths": {"anyOf": [
+                {"type": "array", "minItems": 2, "items": {"anyOf": [body, {"$ref": "#/definitions/entry"}, {"type": "null"}]}},
+                {"type": "object", "minProperties": 2, "propertyNames": {"pattern": r"^[^/.]+$"},
+                 "additionalProperties": {"anyOf": [body, {"$ref": "#/definitions/entry"}, {"type": "null"}]}}],
+                "description": "parallel paths from the same input (a list, or a mapping name → path); "
+                               "an empty path is the identity"},
+            "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "default": "concat", "description": "how the paths are joined"},
+            "axis": {**expr_int, "description": "concat axis (default -1, the channels)"}, **RESERVED},
+            "required": ["paths"], "additionalProperties": False,
+            "description": "parallel paths merged by concat, add, multiply, average, maximum or minimum"},
+        "residual": {"type": "object", "properties": {
+            "body": body, "shortcut": {**body, "description": "a projection for the shortcut (default: identity)"},
+            "scale": {"anyOf": [{"type": "number"}, EXPR], "default": 1.0, "description": "y = shortcut + scale · body"},
+            "activation": {"anyOf": [{"enum": list(_activations())}, {"type": "null"}, EXPR],
+                           "description": "activation after the add"}, **RESERVED},
+            "required": ["body"], "additionalProperties": False,
+            "description": "y = shortcut + scale · body(x), with an optional projection shortcut and activation"},
+    }
+
+
+def _activations():
+    from ..ops.base import ACTIVATIONS
+
+    return ACTIVATIONS
+
+
+def _training_schema(defs: dict) -> dict:
+    from ..train.config import TrainingDef
+
+    s, tdefs = _model_schema(TrainingDef)
+    defs.update({f"training_{k}": v for k, v in tdefs.items()})
+    s = _rename_refs(s, {k: f"training_{k}" for k in tdefs})
+    for k in list(defs):
+        if k.startswith("training_"):
+            defs[k] = _rename_refs(defs[k], {n: f"training_{n}" for n in tdefs})
+    return {"anyOf": [s, {"type": "null"}], "description": "how `archspec train` trains this network (docs/train.md)"}
+
+
+# ---- pydantic (JSON Schema 2020-12) → draft-07 ------------------------------------------------
+def _model_schema(model) -> tuple[dict, dict]:
+    """`model`'s JSON Schema in draft-07 form, and its definitions. Fields whose before-validator
+    accepts more than the field's type (and does not say what) are left open, never stricter."""
+    s = model.model_json_schema(ref_template="#/definitions/{model}")
+    defs = s.pop("$defs", {})
+    s = _draft07(s)
+    defs = {k: _draft07(v) for k, v in defs.items()}
+    for field in _converted_fields(model):
+        if field in s.get("properties", {}):
+            old = s["properties"][field]
+            s["properties"][field] = {k: old[k] for k in ("description", "default") if k in old}
+    return s, defs
+
+
+def _converted_fields(model) -> set[str]:
+    from pydantic import BeforeValidator, PlainValidator, WrapValidator
+    from pydantic_core import PydanticUndefined
+
+    out = set()
+    for name, info in model.model_fields.items():
+        for m in info.metadata:
+            if isinstance(m, (BeforeValidator, PlainValidator, WrapValidator)) and \
+                    getattr(m, "json_schema_input_type", PydanticUndefined) is PydanticUndefined:
+                out.add(name)
+    for dec in model.__pydantic_decorators__.field_validators.values():
+        if dec.info.mode in ("before", "plain", "wrap"):
+            out.update(dec.info.fields)
+    return out
+
+
+def _draft07(node):
+    if isinstance(node, list):
+        return [_draft07(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for k, v in node.items():
+        if k == "title":
+            continue
+        if k == "prefixItems":
+            out["items"] = _draft07(v)
+            if node.get("maxItems") == len(v):
+                out["additionalItems"] = False
+            continue
+        if k in ("properties", "definitions", "patternProperties"):
+            out[k] = {name: _draft07(x) for name, x in v.items()}
+            continue
+        out[k] = _draft07(v)
+    if "patternProperties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False      # a dict keyed by names: other keys are refused
+    return out
+
+
+def _inline(node: dict, defs: dict) -> dict:
+    """Replace `$ref`s to the model's own definitions (enums such as Padding) by their content."""
+    if isinstance(node, dict):
+        if "$ref" in node and len(node) == 1:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name in defs:
+                return _inline(copy.deepcopy(defs[name]), defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(x, defs) for x in node]
+    return node
+
+
+def _rename_refs(node, names: dict):
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.rsplit("/", 1)[-1] in names:
+                v = "#/definitions/" + names[v.rsplit("/", 1)[-1]]
+            out[k] = _rename_refs(v, names)
+        return out
+    if isinstance(node, list):
+        return [_rename_refs(x, names) for x in node]
+    return node

@@ -7,14 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import Diagnostic, did_you_mean
+from ..errors import Diagnostic, closest, hint_for
 from .source import Source
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # built on first use (a check validates a Document; a Library only when a spec includes one)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class InputDef(_Model):
@@ -97,13 +98,10 @@ def pydantic_diagnostics(exc: ValidationError, data, src: Source, base: tuple = 
     paths = [p for _, p in errors]
     # a union reports one error per member; keep the most specific ones
     errors = [(e, p) for e, p in errors if not any(len(q) > len(p) and q[:len(p)] == p for q in paths)]
+    # a key that is not text (`{strides: 2, 2}` makes a key 2) is an unknown field like any other
+    errors = [({**e, "type": "extra_forbidden"} if e["type"] == "invalid_key" else e, p) for e, p in errors]
     extra = {p[-1] for e, p in errors if e["type"] == "extra_forbidden" and p}
-    suggested = set()
-    if fields is not None:
-        for key in extra:
-            hint = did_you_mean(key, list(fields))
-            if hint:
-                suggested.add(hint.split("'")[1])
+    suggested = {closest(key, list(fields)) for key in extra} if fields is not None else set()
     for err, path in errors:
         if err["type"] == "missing" and path and path[-1] in suggested:
             continue                                 # reported as the misspelled key
@@ -117,16 +115,17 @@ def pydantic_diagnostics(exc: ValidationError, data, src: Source, base: tuple = 
             known = list(fields) if fields is not None else []
             parent = ".".join(str(p) for p in path[:-1])
             where = f" in {what}" if what else (f" in '{parent}'" if parent else "")
-            hint = did_you_mean(key, known) if known else None
-            if not hint and known:
-                hint = "known fields: " + ", ".join(known)
+            guess = closest(key, known) if known else None
+            hint = hint_for(guess) or split_hint(src, base + path, key) or (
+                "known fields: " + ", ".join(known) if known else None)
             diags.append(Diagnostic("unknown-field", f"unknown field '{key}'{where}",
-                                    src.loc(base + path, key=True), scope, hint, notes))
+                                    src.loc(base + path, key=True), scope, hint, notes,
+                                    subject=str(key), suggestion=guess, path=base + path))
         elif etype == "missing":
             parent = path[:-1]
             diags.append(Diagnostic("missing-field", f"'{path[-1]}' is required{(' in ' + what) if what else ''}",
                                     src.loc(base + parent, key=True) if parent else src.loc(base, key=True),
-                                    scope, None, notes))
+                                    scope, None, notes, subject=str(path[-1]), path=base + path))
         else:
             msg = err["msg"]
             msg = msg[:1].lower() + msg[1:]
@@ -135,9 +134,91 @@ def pydantic_diagnostics(exc: ValidationError, data, src: Source, base: tuple = 
             text = f"'{field}' {msg}" if msg.startswith("should") else f"'{field}': {msg}"
             if not isinstance(got, dict) and etype not in ("literal_error",) or etype == "literal_error":
                 text += f"; got {describe(got)}"
-            hint = None
+            hint = guess = None
             if etype == "literal_error" and isinstance(got, str):
-                expected = re.findall(r"'([^']*)'", err["msg"])
-                hint = did_you_mean(got, expected)
-            diags.append(Diagnostic("schema", text, src.loc(base + path), scope, hint, notes))
+                guess = closest(got, [str(x) for x in (err.get("ctx") or {}).get("expected_values", ())]
+                                or re.findall(r"'([^']*)'", err["msg"]))
+                hint = hint_for(guess)
+            elif isinstance(got, str) and etype in _NUMBER_ERRORS:
+                hint, guess = dollar_hint(got)
+            diags.append(Diagnostic("schema", text, src.loc(base + path), scope, hint, notes,
+                                    subject=str(path[0]) if path else None, suggestion=guess, path=base + path))
     return diags
+
+
+# pydantic error types meaning "a number (or bool) was expected"
+_NUMBER_ERRORS = {"int_parsing", "int_type", "float_parsing", "float_type", "bool_parsing", "bool_type",
+                  "int_from_float", "tuple_type", "list_type"}
+
+
+def dollar_hint(text: str) -> tuple[str | None, str | None]:
+    """A bare string where a number was expected that reads as an expression (`filters`,
+    `filters * 2`, `in.channels`): the user forgot the `$`. Returns (hint, the corrected value)."""
+    from .expr import ExprError, compile_expr, names_in
+
+    t = text.strip()
+    if not t or t.startswith("$"):
+        return None, None
+    try:
+        compile_expr(t)
+        if not names_in(t):
+            return None, None
+    except (ExprError, RecursionError):
+        return None, None
+    fixed = "$" + t
+    return f"an expression starts with '$': write `{fixed}`", fixed
+
+
+def split_hint(src: Source, path: tuple, key) -> str | None:
+    """A key that YAML cut out of a flow value at a comma (`{strides: 2, 2}` reads as `strides: 2`
+    and a key `2`; `{filters: $max(8, 4)}` as `filters: $max(8` and a key `4)`): say so."""
+    if key is None or (isinstance(key, str) and key.isidentifier()):
+        return None
+    parent = src.data
+    for p in path[:-1]:
+        try:
+            parent = parent[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if not isinstance(parent, dict) or key not in parent or parent[key] is not None:
+        return None
+    keys = list(parent)
+    k = keys.index(key)
+    if k == 0:
+        return None
+    prev = keys[k - 1]
+    vloc, kloc = src.loc(path[:-1] + (prev,)), src.loc(path, key=True)
+    if vloc.line != kloc.line or vloc.line <= 0:
+        return None
+    line = src.text.splitlines()[vloc.line - 1]
+    whole = line[vloc.col - 1: kloc.col - 1 + len(str(key))]
+    return _split_text(prev, str(parent[prev]), whole)
+
+
+def comma_hint(src: Source, path: tuple, raw) -> str | None:
+    """Hint for an expression YAML ended at a comma inside `{ }` (`$max(8, 4)` read as `$max(8`):
+    the text from the value's start to the first ',' or '}' outside parentheses."""
+    if not isinstance(raw, str):
+        return None
+    loc = src.loc(path)
+    lines = src.text.splitlines()
+    if not (0 < loc.line <= len(lines)):
+        return None
+    line, start = lines[loc.line - 1], loc.col - 1
+    if not line.startswith(raw, start) or not line[start + len(raw):].lstrip().startswith(","):
+        return None                              # quoted, or not cut at a comma
+    depth, end = 0, len(line)
+    for j in range(start, len(line)):
+        c = line[j]
+        depth += (c == "(") - (c == ")")
+        if depth <= 0 and c in ",}]" and j >= start + len(raw):
+            end = j
+            break
+    whole = line[start:end].rstrip()
+    return _split_text(path[-1] if path else "value", raw, whole) if len(whole) > len(raw) else None
+
+
+def _split_text(name, raw: str, whole: str) -> str:
+    if raw.startswith("$"):
+        return f'YAML ends an unquoted value at ", " inside {{ }}: quote the expression, {name}: "{whole}"'
+    return f'YAML ends an unquoted value at ", " inside {{ }}: for several values write a list, {name}: [{whole}]'

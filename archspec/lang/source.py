@@ -72,12 +72,53 @@ def read_text(path: Path, display: str, limits: Limits = DEFAULT_LIMITS) -> str:
                                         Loc(display), hint="raise it with --limit max_bytes=N if the file is genuine")])
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SpecError([Diagnostic("file-not-found", f"no such file: '{display}'", Loc(display))]) from None
+        raise SpecError([Diagnostic("file-not-found", f"no such file: '{display}'", Loc(display),
+                                    hint=nearby_file_hint(path, display))]) from None
     except PermissionError:
         raise SpecError([Diagnostic("file-not-found", f"cannot read '{display}': permission denied", Loc(display))]) from None
     except OSError as exc:
         raise SpecError([Diagnostic("file-not-found", f"cannot read '{display}': {exc.strerror}", Loc(display))]) from None
     return decode(raw, display)
+
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def nearby_file_hint(path: Path, display: str, suffixes: tuple = SPEC_SUFFIXES) -> str | None:
+    """'did you mean ...?' for a path that does not exist, from the spec files near it: the closest
+    existing folder on the way to it, and the folders just inside that one (so both `specs/inceptoin_a.yaml`
+    and `spec/inception_a.yaml` find `specs/inception_a.yaml`). Answered in the form the user typed."""
+    import difflib
+    import os
+
+    typed = Path(display)
+    base, parts = path, []                 # the closest existing ancestor, and what was typed below it
+    while not base.is_dir():
+        parts.insert(0, base.name)
+        if base.parent == base:
+            return None
+        base = base.parent
+    typed_base = typed
+    for _ in parts:
+        typed_base = typed_base.parent
+    want = "/".join(parts)
+
+    def files(folder: str, rel: str, depth: int) -> list[str]:      # spec files exactly `depth` folders down
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)[:500]
+        except OSError:
+            return []
+        if depth == 0:
+            return [rel + e.name for e in entries if e.is_file() and e.name.endswith(suffixes)]
+        return [f for e in entries if e.is_dir() and not e.name.startswith((".", "_"))
+                for f in files(e.path, f"{rel}{e.name}/", depth - 1)]
+
+    cands = files(str(base), "", len(parts) - 1) if len(parts) <= 3 else []
+    match = difflib.get_close_matches(want, cands, n=1, cutoff=0.6)
+    if match:
+        shown = match[0] if str(typed_base) in ("", ".") else f"{typed_base.as_posix()}/{match[0]}"
+        return f"did you mean '{shown}'?"
+    return None
 
 
 def decode(raw: bytes, display: str) -> str:
@@ -153,6 +194,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(display, mark.line + 1, mark.column + 1) if mark else Loc(display, 1, 1)
+        if _is_libyaml_depth_stop(exc):
+            raise SpecError([_too_deep(limits, loc)]) from None
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         hint = None
         bad = text.splitlines()[mark.line][mark.column:mark.column + 1] if mark and mark.line < len(text.splitlines()) else ""
@@ -166,9 +209,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         raise SpecError([Diagnostic("yaml-syntax", problem, loc, hint=hint)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic("yaml-syntax", str(exc).splitlines()[0], Loc(display, 1, 1))]) from None
-    except RecursionError:
-        raise SpecError([Diagnostic("limit", f"the document nests too deeply (limit {limits.max_depth})",
-                                    Loc(display, 1, 1))]) from None
+    except RecursionError:       # the pure-Python composer recurses once per level
+        raise SpecError([_too_deep(limits, Loc(display, 1, 1))]) from None
     finally:
         loader.dispose()
     if root is None:
@@ -207,8 +249,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                                         hint="a spec this large is almost certainly an alias bomb; "
                                              "raise --limit max_nodes=N if it is genuine")])
         if depth > limits.max_depth:
-            raise SpecError([Diagnostic("limit", f"the document nests deeper than {limits.max_depth} levels",
-                                        mark(node))])
+            raise SpecError([_too_deep(limits, mark(node))])
         src.values[path] = pos(node)
         if isinstance(node, yaml.MappingNode):
             if node.tag not in ("tag:yaml.org,2002:map",):
@@ -259,11 +300,35 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     try:
         data = walk(root, (), 0)
     except RecursionError:
-        raise SpecError([Diagnostic("limit", "the document nests too deeply", Loc(display, 1, 1))]) from None
+        raise SpecError([_too_deep(limits, Loc(display, 1, 1))]) from None
     if diags:
         raise SpecError(diags)
     if build:
         src.data = data
+
+
+def _too_deep(limits: Limits, loc: Loc) -> Diagnostic:
+    """The one `limit` diagnostic for nesting, whichever stage noticed it: archspec's own walk
+    (max_depth), the pure-Python composer (RecursionError) or libyaml's fixed stop."""
+    return Diagnostic("limit", f"the document nests deeper than {limits.max_depth} levels", loc,
+                      hint="flatten the nesting (a block or a list of layers instead of nested lists), or raise "
+                           "it with --limit max_depth=N if the file is genuine (the YAML parser itself stops "
+                           "near 1,000 levels)")
+
+
+def _is_libyaml_depth_stop(exc) -> bool:
+    """True when libyaml (PyYAML >= 6.0.2's bundled C parser) refused the text for nesting, not syntax.
+
+    libyaml has a fixed nesting cap (1,000 levels since libyaml 0.2.5 as bundled in PyYAML 6.0.4) and
+    reports it as an ordinary ScannerError/ParserError whose `problem` is "exceeded maximum nesting
+    depth" (context "while increasing flow level" or "while increasing indent level"). This is the
+    only place that reads that third-party text; if a future libyaml rewords it, the file is reported
+    as `yaml-syntax` instead and tests/test_limits.py::test_deep_nesting fails, pointing here."""
+    import yaml
+
+    problem = getattr(exc, "problem", None) or ""
+    return isinstance(exc, (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)) \
+        and "maximum nesting depth" in problem
 
 
 def _note_first(src: Source, path: tuple):

@@ -1,8 +1,6 @@
 """Structures: sequence, branches and residual entries."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pydantic import ValidationError
 
 from .. import ops
@@ -31,7 +29,7 @@ class Structures:
             return None
         self.graph.scopes[scope] = Scope(scope, "sequence", local, kloc, ctx.scope, {}, inputs[0])
         defaults = self._defaults(ctx.defaults, attrs.get("defaults"), ctx.src, vpath + ("defaults",))
-        sctx = replace(ctx, scope=scope, defaults=defaults, body_input=inputs[0], env=_with_in(ctx.env, self.graph, inputs[0]))
+        sctx = ctx.derive(scope=scope, defaults=defaults, body_input=inputs[0], env=_with_in(ctx.env, self.graph, inputs[0]))
         out = self.body(attrs["body"], sctx, inputs[0], vpath + ("body",))
         self.graph.scopes[scope].output = out
         return out
@@ -70,7 +68,7 @@ class Structures:
             g.scopes[pscope] = Scope(pscope, "path", pname, src.loc(ppath), scope, {}, inputs[0])
             if not isinstance(body, list):
                 body = [body]
-            out = self.body(body, replace(ctx, scope=pscope, body_input=inputs[0], env=_with_in(ctx.env, g, inputs[0])),
+            out = self.body(body, ctx.derive(scope=pscope, body_input=inputs[0], env=_with_in(ctx.env, g, inputs[0])),
                             inputs[0], ppath)
             g.scopes[pscope].output = out
             ok &= out is not None
@@ -121,12 +119,12 @@ class Structures:
         g.scopes[scope] = Scope(scope, "residual", local, kloc, ctx.scope, {"scale": scale}, x)
         self.used.setdefault(scope, set()).add("shortcut")
         inner_env = _with_in(ctx.env, g, x)
-        body_out = self.body(attrs["body"], replace(ctx, scope=scope, body_input=x, env=inner_env), x, vpath + ("body",))
+        body_out = self.body(attrs["body"], ctx.derive(scope=scope, body_input=x, env=inner_env), x, vpath + ("body",))
         short = x
         if attrs.get("shortcut"):
             sscope = _join(scope, "shortcut")
             g.scopes[sscope] = Scope(sscope, "path", "shortcut", src.loc(vpath + ("shortcut",), key=True), scope, {}, x)
-            short = self.body(attrs["shortcut"], replace(ctx, scope=sscope, body_input=x, env=inner_env), x,
+            short = self.body(attrs["shortcut"], ctx.derive(scope=sscope, body_input=x, env=inner_env), x,
                               vpath + ("shortcut",))
             g.scopes[sscope].output = short
         if body_out is None or short is None:

@@ -21,6 +21,6 @@ def get(name: str) -> Op | None:
     return REGISTRY.get(name)
 
 
-from . import activation, conv, dense, merge, norm, pool, reshape  # noqa: E402,F401  (registration)
+from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401  (registration)
 
 __all__ = ["Op", "ShapeError", "REGISTRY", "register", "get"]

@@ -3,11 +3,14 @@ whole story: attribute schema, shape rule, parameter count, MACs, FLOPs, label a
 
 Counting conventions (docs/conventions.md):
 * params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
-* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv and dense layers only.
+* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv, dense and attention layers
+  only (attention: its four projections, QKᵀ and attention × V).
 * FLOPs: TensorFlow-profiler style: 2 per MAC, +1 per output element for a bias add, 2 per element for
   batch normalization (scale and shift), the window size per output element for pooling, one per
   input element for global pooling, (n−1) per output element for n-ary add/multiply/average, 2 per
   element for a scaled add, 5 per element for softmax; ReLU and other element-wise activations count 0.
+  Attention: 2 per MAC, the projections' biases, one multiply per score for the 1/√d scaling and 5 per
+  score for the softmax.
 """
 from __future__ import annotations
 
@@ -44,8 +47,10 @@ def _pair(v):
 
 PosInt = Annotated[int, Field(ge=1, strict=False)]
 NonNegInt = Annotated[int, Field(ge=0)]
-Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair)]
-NonNegPair = Annotated[tuple[NonNegInt, NonNegInt], BeforeValidator(_pair)]
+# `json_schema_input_type`: what the JSON Schema (lang/jsonschema.py) says the field accepts
+Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair, json_schema_input_type=PosInt | tuple[PosInt, PosInt])]
+NonNegPair = Annotated[tuple[NonNegInt, NonNegInt],
+                       BeforeValidator(_pair, json_schema_input_type=NonNegInt | tuple[NonNegInt, NonNegInt])]
 Padding = Literal["valid", "same"]
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
@@ -54,6 +59,9 @@ ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "
 ActivationName = Literal[ACTIVATIONS]  # type: ignore[valid-type]
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
+# activations whose gradient is computed from their output (JAX: sigmoid, tanh, softmax, exp); the rest
+# (relu, gelu, swish, elu, …) read their input, i.e. the pre-activation
+OUTPUT_GRAD_ACTIVATIONS = frozenset({"sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax", "exponential"})
 
 
 class Op:
@@ -64,7 +72,7 @@ class Op:
     Attrs: ClassVar[type[Attrs]]
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     primary: ClassVar[str | None] = None       # `- activation: relu` sets this attribute
-    category: ClassVar[str] = "other"          # conv, dense, norm, act, pool, merge, reshape, reg, io
+    category: ClassVar[str] = "other"          # conv, dense, attn, token, norm, act, pool, merge, reshape, reg, io
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
     examples: ClassVar[list[tuple[dict, list[tuple]]]] = []
@@ -107,6 +115,39 @@ class Op:
         import keras
 
         return getattr(keras.layers, self.keras_class)(**self.keras_kwargs(a), name=name)
+
+    # ---- training (docs/training-estimates.md) ----------------------------------------------
+    #: the forward tensors this op's gradient reads, kept from the forward to the backward pass.
+    #: None: by category — conv, dense and norm layers keep their input (the weight gradient needs it).
+    keeps_inputs: ClassVar[bool | None] = None
+    keeps_output: ClassVar[bool] = False
+
+    def backward_keeps(self, a: Attrs, ins: list[tuple], out: tuple) -> tuple[bool, bool, int]:
+        """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and how
+        many more elements per example it keeps inside (a fused activation's pre-activation, attention's
+        projections and probabilities)."""
+        keep_in = self.category in ("conv", "dense", "norm") if self.keeps_inputs is None else self.keeps_inputs
+        keep_out = self.keeps_output
+        act = self.activation_of(a)
+        if act is None:
+            return keep_in, keep_out, 0
+        if act in OUTPUT_GRAD_ACTIVATIONS:
+            return keep_in, True, 0
+        if self.category == "act":
+            return True, keep_out, 0
+        return keep_in, keep_out, size(out)
+
+    def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
+        """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for
+        the gradient w.r.t. the input, once for the weights — so 2× the forward MAC FLOPs, 1× when no
+        input gradient is needed (the layer reads the model input); element-wise work (bias, norm,
+        pooling, merges, softmax) costs as much as forward."""
+        macs = self.macs(a, ins, out)
+        return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
+
+    def call_keras(self, layer, tensors: list):
+        """Apply the built `layer` to its input tensors (in `from` order)."""
+        return layer(tensors if self.arity[1] != 1 else tensors[0])
 
 
 def bias_flops(use_bias: bool, out: tuple) -> int:

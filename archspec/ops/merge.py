@@ -82,6 +82,7 @@ class Subtract(_Elementwise):
 
 @register
 class Multiply(_Elementwise):
+    keeps_inputs = True      # each input's gradient reads the other inputs
     name, keras_class = "multiply", "Multiply"
     doc = "Element-wise product (keras.layers.Multiply), e.g. squeeze-and-excitation gating."
 
@@ -97,12 +98,14 @@ class Average(_Elementwise):
 
 @register
 class Maximum(_Elementwise):
+    keeps_inputs = True      # the gradient goes to the selected input
     name, keras_class = "maximum", "Maximum"
     doc = "Element-wise maximum (keras.layers.Maximum)."
 
 
 @register
 class Minimum(_Elementwise):
+    keeps_inputs = True      # the gradient goes to the selected input
     name, keras_class = "minimum", "Minimum"
     doc = "Element-wise minimum (keras.layers.Minimum)."
 

@@ -1,7 +1,7 @@
-"""Normalization: batch_norm, layer_norm."""
+"""Normalization: batch_norm, layer_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from . import register
 from .base import Attrs, Op, ShapeError, shape_axis
@@ -76,3 +76,50 @@ class LayerNorm(Op):
 
     def label(self, a):
         return "layer norm"
+
+
+class NormalizationAttrs(Attrs):
+    axis: int = Field(-1, description="the feature axis (batch axis included, as in Keras; -1: channels)")
+    mean: list[float] | None = Field(None, description="per-feature mean; absent: non-trainable weights set by "
+                                                         "Keras's adapt() or copied from a model")
+    variance: list[float] | None = Field(None, description="per-feature variance (with `mean`)")
+    invert: bool = Field(False, description="undo the normalization: x·√variance + mean")
+
+    @model_validator(mode="after")
+    def _both(self):
+        if (self.mean is None) != (self.variance is None):
+            raise ValueError("give both mean and variance, or neither")
+        return self
+
+
+@register
+class Normalization(Op):
+    name, keras_class, Attrs, category = "normalization", "Normalization", NormalizationAttrs, "norm"
+    keeps_inputs = False      # a fixed affine map: its gradient needs no forward tensor
+    doc = ("Feature-wise (x − mean) / √variance with a fixed mean and variance (keras.layers.Normalization), "
+           "e.g. ImageNet preprocessing. Without `mean`/`variance` they are non-trainable weights "
+           "(2 per feature + a count), as in EfficientNet.")
+    examples = [({}, [(5, 5, 3)]), ({"axis": 3}, [(6, 6, 3)]),
+                ({"mean": [1.0, 2.0, 3.0], "variance": [4.0, 5.0, 6.0]}, [(4, 4, 3)]),
+                ({"mean": [0.5, 0.5], "variance": [0.25, 0.25], "invert": True}, [(2,)])]
+
+    def infer(self, a, ins):
+        c = _channels(a, ins)
+        for key in ("mean", "variance"):
+            v = getattr(a, key)
+            if v is not None and len(v) not in (1, c):
+                raise ShapeError(f"normalization has {len(v)} {key} values for {c} features", "shape-mismatch",
+                                 f"give one value per feature ({c}) or a single value", field=key)
+        return ins[0]
+
+    def params(self, a, ins, out):
+        return (0, 0) if a.mean is not None else (0, 2 * _channels(a, ins) + 1)
+
+    def extra_flops(self, a, ins, out):
+        return 2 * size(out) + _channels(a, ins)      # subtract, divide; max(√variance, ε) per feature
+
+    def label(self, a):
+        return "denormalize" if a.invert else "normalize"
+
+    def keras_kwargs(self, a):
+        return dict(axis=a.axis, mean=a.mean, variance=a.variance, invert=a.invert)

@@ -49,6 +49,7 @@ class _Pool(Op):
 @register
 class MaxPool(_Pool):
     name, keras_class, kind = "max_pool", "MaxPooling2D", "max"
+    keeps_inputs, keeps_output = True, True    # the gradient goes to the arg-max of each window
     doc = "2-D max pooling (keras.layers.MaxPooling2D); `strides` defaults to `pool_size`."
 
 
@@ -81,6 +82,7 @@ class _GlobalPool(Op):
 
 @register
 class GlobalMaxPool(_GlobalPool):
+    keeps_inputs, keeps_output = True, True
     name, keras_class, kind = "global_max_pool", "GlobalMaxPooling2D", "max"
     doc = "Maximum over height and width (keras.layers.GlobalMaxPooling2D)."
 

@@ -76,7 +76,9 @@ def _pad4(v):
     raise ValueError("expected n, [h, w] or [[top, bottom], [left, right]]")
 
 
-Pad4 = Annotated[tuple[tuple[NonNegInt, NonNegInt], tuple[NonNegInt, NonNegInt]], BeforeValidator(_pad4)]
+_NonNegPair = tuple[NonNegInt, NonNegInt]
+Pad4 = Annotated[tuple[_NonNegPair, _NonNegPair], BeforeValidator(
+    _pad4, json_schema_input_type=NonNegInt | _NonNegPair | tuple[_NonNegPair, _NonNegPair])]
 
 
 class PaddingAttrs(Attrs):
@@ -156,19 +158,54 @@ class DropoutAttrs(Attrs):
     seed: int | None = None
 
 
+class NoiseDropoutAttrs(DropoutAttrs):
+    noise_shape: tuple[Annotated[int, Field(ge=1)] | None, ...] | None = Field(
+        None, description="shape of the keep/drop mask, batch axis included as in Keras; 1 shares one decision "
+                          "along an axis, null takes the input's size: [null, 1, 1, 1] drops whole samples "
+                          "(stochastic depth)")
+
+
+def per_sample(a) -> bool:
+    """Does this dropout drop whole samples (stochastic depth)?"""
+    return a.noise_shape is not None and all(d == 1 for d in a.noise_shape[1:])
+
+
 @register
 class Dropout(Op):
-    name, keras_class, Attrs, category, primary = "dropout", "Dropout", DropoutAttrs, "reg", "rate"
-    doc = "Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout)."
-    examples = [({"rate": 0.5}, [(10,)]), ({"rate": 0.25}, [(4, 4, 3)])]
+    name, keras_class, Attrs, category, primary = "dropout", "Dropout", NoiseDropoutAttrs, "reg", "rate"
+    keeps_output = True     # the keep mask, output-sized
+    doc = ("Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout); "
+           "`noise_shape: [null, 1, 1, 1]` drops whole samples (stochastic depth, as EfficientNet).")
+    examples = [({"rate": 0.5}, [(10,)]), ({"rate": 0.25}, [(4, 4, 3)]),
+                ({"rate": 0.2, "noise_shape": [None, 1, 1, 1]}, [(4, 4, 3)]),
+                ({"rate": 0.1, "noise_shape": [None, 1, 6]}, [(5, 6)])]
+
+    def infer(self, a, ins):
+        if a.noise_shape is not None:
+            shape = ins[0]
+            if len(a.noise_shape) != len(shape) + 1:
+                raise ShapeError(f"noise_shape {list(a.noise_shape)} has {len(a.noise_shape)} axes but the input "
+                                 f"{shape} has {len(shape) + 1} (batch axis included)", "shape-rank",
+                                 "write one entry per axis, the batch axis first: [null" + ", 1" * len(shape) + "]",
+                                 field="noise_shape")
+            for d, n in zip(a.noise_shape[1:], shape):
+                if d is not None and d not in (1, n):
+                    raise ShapeError(f"noise_shape {list(a.noise_shape)} does not broadcast to the input {shape}",
+                                     "shape-mismatch", "each entry is 1, null or that axis's size",
+                                     field="noise_shape")
+        return ins[0]
 
     def label(self, a):
-        return f"dropout {a.rate:g}"
+        return f"drop path {a.rate:g}" if per_sample(a) else f"dropout {a.rate:g}"
+
+    def keras_kwargs(self, a):
+        return dict(rate=a.rate, noise_shape=a.noise_shape, seed=a.seed)
 
 
 @register
 class SpatialDropout(Op):
     name, keras_class, Attrs, category, primary = "spatial_dropout", "SpatialDropout2D", DropoutAttrs, "reg", "rate"
+    keeps_output = True
     doc = "Drops whole feature maps (keras.layers.SpatialDropout2D)."
     examples = [({"rate": 0.2}, [(4, 4, 3)])]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..graph import SEP, Graph
+from ..graph import FRAGMENT, SEP, Graph
 from ..ops import REGISTRY
 from ..ops.shapes import size
 
@@ -50,7 +50,6 @@ class Analysis:
     peak_bytes: int                 # peak live activation memory, inference, along definition order
     peak_at: str | None
     param_bytes: int
-    train_bytes: int = 0            # rough training footprint (see estimate_training)
 
     @property
     def bytes_per_elem(self) -> int:
@@ -60,30 +59,127 @@ class Analysis:
         return cost.elements * self.batch_size * self.bytes_per_elem
 
 
+def node_cost(graph: Graph, n) -> tuple:
+    """(trainable, non_trainable, macs, flops, output elements) of one node, cached on the node: it
+    depends only on the op, its attributes and its input and output shapes, which never change."""
+    c = n.cost
+    if c is None:
+        op = REGISTRY[n.op]
+        ins = [graph.nodes[i].shape for i in n.inputs]
+        out = n.shape
+        t, nt = op.params(n.attrs, ins, out)
+        c = n.cost = (t, nt, op.macs(n.attrs, ins, out), op.flops(n.attrs, ins, out), size(out))
+    return c
+
+
 def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysis:
     nodes: dict[str, Cost] = {}
     scopes: dict[str, Cost] = {p: Cost() for p in graph.scopes}
     total = Cost()
     for n in graph:
-        op = REGISTRY[n.op]
-        ins = [graph[i].shape for i in n.inputs]
-        out = n.shape
-        t, nt = op.params(n.attrs, ins, out)
-        c = Cost(t, nt, op.macs(n.attrs, ins, out), op.flops(n.attrs, ins, out),
-                 size(out) if n.op != "input" else size(out), 0 if n.op == "input" else 1)
+        t, nt, macs, flops, elements = node_cost(graph, n)
+        c = Cost(t, nt, macs, flops, elements, 0 if n.op == "input" else 1)
         nodes[n.id] = c
         total.add(c)
         scope = n.scope
         while scope:
             scopes[scope].add(c)
             scope = scope.rsplit(SEP, 1)[0] if SEP in scope else ""
+    return _finish(graph, batch_size, dtype, nodes, scopes, total)
+
+
+def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
     peak, peak_at = peak_memory(graph)
     bpe = DTYPE_BYTES[dtype]
-    a = Analysis(graph, batch_size, dtype, nodes, scopes, total, peak * batch_size * bpe, peak_at,
-                 total.params * bpe)
-    # training: weights + gradients + 2 Adam slots (float32), and every activation kept for backprop
-    a.train_bytes = total.trainable * 4 * 4 + total.non_trainable * 4 + total.elements * batch_size * bpe
-    return a
+    return Analysis(graph, batch_size, dtype, nodes, scopes, total, peak * batch_size * bpe, peak_at,
+                    total.params * bpe)
+
+
+def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysis:
+    """The whole-model figures of :func:`analyze` without the per-node and per-scope tables (left
+    empty). Also takes pricing graphs, where one FRAGMENT node stands for a whole block call."""
+    t = nt = macs = flops = elements = 0
+    layers = -len(graph.inputs)
+    fragments = False
+    for n in graph.nodes.values():
+        c = n.cost or node_cost(graph, n)
+        t += c[0]
+        nt += c[1]
+        macs += c[2]
+        flops += c[3]
+        elements += c[4]
+        if n.op == FRAGMENT:
+            layers += n.attrs.layers
+            fragments = True
+        else:
+            layers += 1
+    total = Cost(t, nt, macs, flops, elements, layers)
+    if not fragments:
+        return _finish(graph, batch_size, dtype, {}, {}, total)
+    peak = max(profile(list(graph.nodes.values()), {}, list(graph.outputs.values())).values())
+    bpe = DTYPE_BYTES[dtype]
+    return Analysis(graph, batch_size, dtype, {}, {}, total, peak * batch_size * bpe, None, total.params * bpe)
+
+
+def _elems(n) -> int:
+    return n.attrs.out_elems if n.op == FRAGMENT else n.cost[4]
+
+
+def profile(nodes: list, ext: dict, keep: list) -> dict:
+    """The peak-memory profile of `nodes` run in order (the algorithm of :func:`peak_memory`), as
+    {frozenset of external input positions: peak}. Tensors named in `keep` stay live to the end;
+    `ext` maps the ids of tensors made outside (a block call's inputs) to their positions. An
+    external tensor that nothing after these nodes uses is freed after its last use here, so a peak
+    reached later is lower by its size: the key lists the positions whose size to subtract then.
+    A FRAGMENT node contributes its own recorded profile, so profiles compose exactly."""
+    index = {n.id: k for k, n in enumerate(nodes)}
+    end = len(nodes)
+    last = list(range(end))
+    last_ext: dict = {}
+    for k, n in enumerate(nodes):
+        for i in n.inputs:
+            j = index.get(i)
+            if j is None:
+                last_ext[ext[i]] = k
+            elif last[j] < k:
+                last[j] = k
+    for o in keep:
+        last[index[o]] = end
+    ext_freed: dict = {}
+    for pos, k in last_ext.items():
+        ext_freed.setdefault(k, []).append(pos)
+    gone = frozenset()
+    live = 0
+    frees = [0] * (end + 1)
+    cands: dict = {}
+    for k, n in enumerate(nodes):
+        if n.op == FRAGMENT:
+            ins = n.inputs
+            for sub, b in n.attrs.cands.items():
+                base, extra = live + b, set()
+                for pos in sub:
+                    i = ins[pos]
+                    j = index.get(i)
+                    if j is None:
+                        if last_ext[ext[i]] == k:
+                            extra.add(ext[i])
+                    elif last[j] == k:
+                        base -= _elems(nodes[j])
+                key = gone | extra if extra else gone
+                if cands.get(key, -1) < base:
+                    cands[key] = base
+            elems = n.attrs.out_elems
+            live += elems
+        else:
+            elems = n.cost[4]
+            live += elems
+            if cands.get(gone, -1) < live:
+                cands[gone] = live
+        frees[last[k]] += elems
+        live -= frees[k]
+        if k in ext_freed:
+            gone = gone | frozenset(ext_freed[k])
+    return cands
 
 
 def peak_memory(graph: Graph) -> tuple[int, str | None]:
@@ -92,23 +188,26 @@ def peak_memory(graph: Graph) -> tuple[int, str | None]:
     A tensor is live from the step that produces it until its last consumer has run; model outputs
     stay live to the end. Inputs count as live from the start.
     """
-    last_use: dict[str, int] = {}
-    order = list(graph.nodes)
-    index = {nid: k for k, nid in enumerate(order)}
-    for n in graph:
+    nodes = graph.nodes
+    index = {nid: k for k, nid in enumerate(nodes)}
+    last_use = [k for k in range(len(index))]
+    for k, n in enumerate(nodes.values()):
         for i in n.inputs:
-            last_use[i] = max(last_use.get(i, -1), index[n.id])
+            j = index[i]
+            if last_use[j] < k:
+                last_use[j] = k
+    end = len(index)
     for o in graph.outputs.values():
-        last_use[o] = len(order)
+        last_use[index[o]] = end
     live = 0
     peak, peak_at = 0, None
-    frees: dict[int, int] = {}
-    for k, nid in enumerate(order):
-        n = graph[nid]
-        live += size(n.shape)
+    frees = [0] * (end + 1)
+    for k, n in enumerate(nodes.values()):
+        c = n.cost
+        elems = c[4] if c is not None else size(n.shape)
+        live += elems
         if live > peak:
-            peak, peak_at = live, nid
-        end = last_use.get(nid, k)
-        frees[end] = frees.get(end, 0) + size(n.shape)
-        live -= frees.pop(k, 0)
+            peak, peak_at = live, n.id
+        frees[last_use[k]] += elems
+        live -= frees[k]
     return peak, peak_at

@@ -33,7 +33,8 @@ from ..ops import REGISTRY
 from .tables import human, human_bytes
 
 DIRECTIONS = ("TB", "LR")
-COLOR_BY = ("none", "params", "macs", "memory")
+COLOR_BY = ("none", "params", "macs", "memory", "time", "train_memory")
+TRAINING_METRICS = ("time", "train_memory")     # need a training estimate (passes.training.with_training)
 COLLAPSIBLE = ("block", "sequence")   # residual, branches and paths are structure: drawn, never boxed
 AUTO_BUDGET = 80                      # boxes the automatic depth stays under
 FONT = "Helvetica,Arial,sans-serif"   # a fontconfig list for dot, a CSS list in the SVG
@@ -46,6 +47,8 @@ STYLE = {
     "io": ("#eceff1", "#607d8b"),
     "conv": ("#dbe8f7", "#4a78b0"),
     "dense": ("#e6dcf2", "#7656a8"),
+    "attn": ("#d8efee", "#2f8f8a"),
+    "token": ("#eef3d6", "#7d8f2f"),
     "norm": ("#e3f0e1", "#5b9453"),
     "act": ("#fdf3cf", "#b59a2a"),
     "pool": ("#fde3cc", "#c27533"),
@@ -231,19 +234,32 @@ def cost_text(cost) -> str:
 
 
 def metric_value(cost, metric: str) -> float:
-    """params and MACs as counted; memory: output activation bytes, batch 1, float32."""
-    return {"params": cost.params, "macs": cost.macs, "memory": cost.elements * 4}[metric]
+    """params and MACs as counted; memory: output activation bytes, batch 1, float32; time and
+    train_memory: a training estimate's roofline time and activations kept for the backward pass."""
+    if metric == "params":
+        return cost.params
+    if metric == "macs":
+        return cost.macs
+    if metric == "memory":
+        return cost.elements * 4
+    return cost.time_s if metric == "time" else cost.kept_bytes
 
 
 def metric_text(value: float, metric: str) -> str:
-    if metric == "memory":
+    if metric in ("memory", "train_memory"):
         return human_bytes(value)
+    if metric == "time":
+        from .training import seconds
+
+        return seconds(value)
     return human(value) + (" params" if metric == "params" else " MACs")
 
 
 def short_number(v: float, metric: str) -> str:
     """Three significant digits, for the legend: 27.5 K, 128 K, 1.28 M; bytes for memory."""
-    if metric == "memory":
+    if metric == "time":
+        return metric_text(v, metric)
+    if metric in ("memory", "train_memory"):
         for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
             if v >= div:
                 return f"{v / div:.3g} {suffix}"
@@ -300,7 +316,8 @@ def is_residual_add(graph: Graph, n) -> bool:
 
 # ---- the DOT text -----------------------------------------------------------------------------
 def to_dot(graph: Graph, analysis, depth: int | None = None, direction: str = "TB", shapes: bool = True,
-           color_by: str = "none", block_defaults: dict | None = None, fold: bool = True) -> str:
+           color_by: str = "none", block_defaults: dict | None = None, fold: bool = True,
+           title: str | None = None) -> str:
     """The DOT text of `graph` with the costs of `analysis`; `depth` None draws every node.
 
     `block_defaults` ({block: {param: default}}) hides arguments left at their defaults in labels;
@@ -310,8 +327,10 @@ def to_dot(graph: Graph, analysis, depth: int | None = None, direction: str = "T
         raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     if color_by not in COLOR_BY:
         raise ValueError(f"color_by must be one of {', '.join(COLOR_BY)}, got {color_by!r}")
-    return _Writer(graph, analysis, depth, direction, shapes, None if color_by == "none" else color_by,
-                   block_defaults or {}, fold).text()
+    writer = _Writer(graph, analysis, depth, direction, shapes, None if color_by == "none" else color_by,
+                     block_defaults or {}, fold)
+    writer.heading = title or graph.name          # the spec's title: its name with any overrides
+    return writer.text()
 
 
 class _Writer:
@@ -361,7 +380,7 @@ class _Writer:
     def title(self) -> str:
         g, t = self.g, self.a.total
         ins = ", ".join(f"{n} {shape_text(g[n].shape)}" for n in g.inputs)
-        rows = [f'<tr><td align="left"><font point-size="17"><b>{esc(g.name)}</b></font></td></tr>',
+        rows = [f'<tr><td align="left"><font point-size="17"><b>{esc(getattr(self, "heading", g.name))}</b></font></td></tr>',
                 f'<tr><td align="left"><font point-size="{BODY}" color="{MUTED}">{esc(ins)} · {t.layers} layers · '
                 f'{t.params:,} params · {esc(human(t.macs))} MACs</font></td></tr>']
         if self.ramp is not None and self.ramp.top > 0:
@@ -370,7 +389,8 @@ class _Writer:
 
     def legend(self) -> str:
         metric = self.metric
-        what = {"params": "parameters", "macs": "MACs", "memory": "output activations (batch 1, float32)"}[metric]
+        what = {"params": "parameters", "macs": "MACs", "memory": "output activations (batch 1, float32)",
+                "time": "training step time (roofline)", "train_memory": "activations kept for backward"}[metric]
         cells = [f'<td><font point-size="{NOTE}">{esc(what)}:</font></td>', self.swatch("#ffffff", "0")]
         cells.append(self.swatch(RAMP[0], "&lt; " + esc(short_number(self.ramp.bound(1), metric))))
         for k in range(1, len(RAMP)):

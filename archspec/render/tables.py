@@ -16,6 +16,9 @@ CONVENTION = ("MACs = multiply-accumulates of conv/dense layers; FLOPs = 2 per M
               "pooling, merges and softmax (TensorFlow profiler convention; ReLU not counted)")
 
 
+MIXED = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}     # report --dtype → training precision
+
+
 def human(n: float, unit: str = "") -> str:
     for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(n) >= div:
@@ -68,19 +71,47 @@ def summary(spec, batch_size=1, dtype="float32") -> dict:
     t = a.total
     return {
         "name": spec.name,
+        "title": spec.title,
+        "overrides": dict(spec.overrides),
         "inputs": {n: list(g[n].shape) for n in g.inputs},
         "outputs": {k: list(g[v].shape) for k, v in g.outputs.items()},
         "batch_size": batch_size, "dtype": dtype, "conventions": CONVENTION,
         "layers": t.layers, "params": t.params, "trainable": t.trainable, "non_trainable": t.non_trainable,
         "macs": t.macs, "flops": t.flops,
         "param_bytes": a.param_bytes, "activation_bytes": a.act_bytes(t),
-        "peak_activation_bytes": a.peak_bytes, "peak_at": a.peak_at, "training_bytes_estimate": a.train_bytes,
+        "peak_activation_bytes": a.peak_bytes, "peak_at": a.peak_at,
+        "training_bytes_estimate": spec.training_estimate(batch_size, "adam", MIXED.get(dtype, "float32")).peak_bytes,
     }
 
 
-def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32") -> str:
+def auto_depth(spec, most: int = 8) -> int:
+    """The report's default depth: 1, opened a level further while the deepest level shown is one block
+    row alone (a model that is a single block call, a block that is a single `branches`) — a table whose
+    only row is the whole network says nothing the total does not."""
+    depth = 1
+    while depth < most:
+        deepest = [r for r in rows(spec, depth, 1, "float32") if r["level"] == depth - 1 and r["op"] != "input"]
+        if not (len(deepest) == 1 and deepest[0]["scope"]):
+            break
+        depth += 1
+    return depth
+
+
+def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", training=None) -> str:
+    """The report; `training` (a passes.training.TrainingEstimate) adds the training columns and totals.
+    `depth`: block levels shown (None: every layer; "auto": see auto_depth)."""
+    if depth == "auto":
+        depth = auto_depth(spec)
     table = rows(spec, depth, batch_size, dtype)
     head = summary(spec, batch_size, dtype)
+    if training is not None:
+        from .training import add_training
+
+        add_training(table, head, training)
+        if fmt == "table":
+            from .training import text_report
+
+            return text_report(head, table, training)
     if fmt == "json":
         return json.dumps({"summary": head, "rows": table,
                            "warnings": [w.to_json() for w in spec.warnings]}, indent=2) + "\n"
@@ -88,19 +119,28 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32") -> 
         buf = io.StringIO()
         cols = ["name", "kind", "scope", "output_shape", "params", "trainable", "non_trainable", "macs", "flops",
                 "activation_bytes"]
+        if training is not None:
+            from .training import TRAIN_FIELDS
+
+            cols += TRAIN_FIELDS
         w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in table:
             w.writerow({**r, "output_shape": "x".join(map(str, r["output_shape"] or []))})
         return buf.getvalue()
     if fmt == "markdown":
-        return _markdown(head, table)
+        text = _markdown(head, table)
+        if training is not None:
+            from .training import footer_lines
+
+            text += "\n" + "".join(f"{line}  \n" for line in footer_lines(training))
+        return text
     return _text(head, table)
 
 
 def _header_lines(h) -> list[str]:
     ins = ", ".join(f"{k} {tuple(v)}" for k, v in h["inputs"].items())
-    return [f"{h['name']}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
+    return [f"{h.get('title', h['name'])}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
 
 
 def _footer_lines(h) -> list[str]:
@@ -109,7 +149,7 @@ def _footer_lines(h) -> list[str]:
         f"{h['macs']:,} MACs ({human(h['macs'])}), {h['flops']:,} FLOPs ({human(h['flops'])})",
         f"memory: params {human_bytes(h['param_bytes'])}, peak activations {human_bytes(h['peak_activation_bytes'])} "
         f"(inference, at {h['peak_at']}), training ≈ {human_bytes(h['training_bytes_estimate'])} "
-        "(weights, grads, Adam slots, stored activations)",
+        "(peak with Adam; --train for the breakdown)",
     ]
 
 

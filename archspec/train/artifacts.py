@@ -41,6 +41,27 @@ class RunFolder:
     OWN = ("settings.json", "spec", "graph.txt", "checkpoint.npz", "best.keras", "last.keras", "history.csv",
            "curves.png", "tensorboard", "metrics.json", "summary.txt", "cache", "kernels.png", "neighbours.png")
 
+    def spec_clash(self, spec) -> str | None:
+        """Why this folder holds a run of another spec (a different main spec file name or text), or None.
+        Reads only settings.json and spec/, so `archspec train` can say it before TensorFlow loads."""
+        try:
+            main = json.loads(self.settings.read_text(encoding="utf-8")).get("spec")
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not main or spec.source.path is None:
+            return None
+        ours = Path(spec.source.path)
+        theirs = self.path / main
+        try:
+            same = theirs.name == ours.name and theirs.read_text(encoding="utf-8") == spec.source.text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if same:
+            return None
+        what = "" if theirs.name == ours.name else f" ({theirs.name}, not {ours.name})"
+        return (f"{self.path} holds a run of another spec{what}: {theirs} differs from {spec.source.file}; "
+                "pass --out NEW_FOLDER for a new run, or --restart to replace it")
+
     def clear(self) -> None:
         """Remove what a previous run wrote (and nothing else)."""
         import shutil

@@ -185,6 +185,13 @@ def plan(spec, settings, ds) -> Plan:
                                 _training_loc(spec), None,
                                 f"add `rescale: 1/{ds.max_value:g}` to the training section (or a rescaling layer)",
                                 severity="warning"))
+    elif settings.rescale is not None and ds.sample_shape is not None and ds.max_value > 0 and \
+            not 0.2 <= settings.rescale * ds.max_value <= 5:
+        top = settings.rescale * ds.max_value
+        warns.append(Diagnostic("unscaled-input", f"rescale {settings.rescale:.4g} maps this data's pixels "
+                                f"0–{ds.max_value:g} to 0–{top:.3g}", _training_loc(spec, "rescale"), None,
+                                f"use `rescale: 1/{ds.max_value:g}` for this data (e.g. --set training.rescale="
+                                f"1/{ds.max_value:g})", severity="warning"))
     if errs:
         raise SpecError(errs)
     return Plan(ishape, loss, act is None, LOSS_LABELS[loss], units, resize, flatten, channels, warns)

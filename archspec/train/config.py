@@ -211,6 +211,78 @@ class Settings:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+# ---- --set training.KEY=VALUE --------------------------------------------------------------------
+# a section that a spec may write as one word, and the key that word stands for
+SECTION_WORD = {"data": "source", "optimizer": "name", "lr_schedule": "type"}
+
+
+def set_text(name: str, value) -> str:
+    """How a --set item reads on the command line (for diagnostics and the repeat command)."""
+    if isinstance(value, str):
+        return f"--set {name}={value}"
+    return f"--set {name}={json.dumps(value)}"
+
+
+def apply_training_sets(src, sets: dict) -> None:
+    """Merge `--set training.a.b=VALUE` items into the spec's `training:` section, in place. Positions
+    under each set key are replaced by the command-line item, so every later diagnostic about it —
+    the same checks as for the spec's own keys — points at `--set training.a.b=VALUE`.
+
+    >>> from archspec.lang.source import parse
+    >>> src = parse("archspec: 1\\ntraining: {optimizer: adam, epochs: 3}\\n", "s.yaml", None)
+    >>> apply_training_sets(src, {"training.optimizer.momentum": 0.9, "training.epochs": 5})
+    >>> src.data["training"], str(src.loc(("training", "epochs")))
+    ({'optimizer': {'name': 'adam', 'momentum': 0.9}, 'epochs': 5}, '--set training.epochs=5')
+    """
+    from ..errors import Loc
+
+    diags = []
+    data = src.data if isinstance(src.data, dict) else {}
+    training = data.get("training")
+    if training is None:
+        training = data["training"] = {}
+    for name, value in sets.items():
+        loc = Loc(set_text(name, value))
+        path = tuple(name.split("."))[1:]
+        if not path or not all(path):
+            diags.append(Diagnostic("unknown-param", f"--set {name}: name a key of the training section",
+                                    loc, hint="e.g. --set training.optimizer=sgd, --set training.early_stopping."
+                                              "patience=3"))
+            continue
+        if not isinstance(training, dict):
+            diags.append(Diagnostic("schema", f"--set {name}: the spec's training section is not a mapping",
+                                    src.loc(("training",))))
+            break
+        node = training
+        for i, key in enumerate(path[:-1]):
+            cur = node.get(key)
+            if isinstance(cur, dict):
+                node = cur
+                continue
+            if cur is None or cur is True or cur is False:
+                new = {}
+            elif isinstance(cur, str) and i == 0 and key in SECTION_WORD:
+                new = {SECTION_WORD[key]: cur}
+            else:
+                diags.append(Diagnostic("schema", f"--set {name}: training.{'.'.join(path[:i + 1])} is "
+                                        f"{cur!r}, not a section with keys", loc,
+                                        hint=f"set it whole: --set training.{'.'.join(path[:i + 1])}=VALUE"))
+                node = None
+                break
+            node[key] = new
+            node = new
+        if node is None:
+            continue
+        node[path[-1]] = value
+        full = ("training",) + path
+        for table in (src.values, src.keys):
+            for p in [p for p in table if tuple(p[:len(full)]) == full]:
+                del table[p]
+            table[full] = loc
+    if diags:
+        raise SpecError(diags)
+
+
 # ---- validation ---------------------------------------------------------------------------------
 def _check(model, data, src, base, what, diags):
     from ..lang.schema import pydantic_diagnostics
@@ -309,6 +381,13 @@ def resolve(spec, flags: dict | None = None) -> Settings:
         if not hasattr(s, k):
             raise TypeError(f"unknown setting {k!r}")
         setattr(s, k, v)
+    if s.save:
+        from .export import ExportError, check_supported, format_of
+
+        try:
+            check_supported(format_of(s.save))
+        except ExportError as exc:
+            raise SpecError([Diagnostic("export-unsupported", f"save: {exc}", src.loc(base + ("save",)))]) from None
     return s
 
 

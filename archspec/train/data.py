@@ -61,6 +61,7 @@ class Dataset:
     sample_shape: tuple | None            # (h, w, c) of array sources; None for files
     max_value: float = 255.0              # the largest pixel value the source can hold
     notes: list[str] = field(default_factory=list)
+    warnings: list = field(default_factory=list)     # Diagnostics (severity warning) found while reading
 
     @property
     def num_classes(self) -> int:
@@ -112,26 +113,96 @@ def load_digits(opts: dict) -> Dataset:
 
 
 def _labels(y, path, key) -> np.ndarray:
+    name = Path(path).name
     y = np.asarray(y)
+    if y.dtype.kind in "USO":
+        sample = ", ".join(repr(v) for v in y.reshape(-1)[:3].tolist())
+        raise _bad(path, f"'{key}' in '{name}' holds {'strings' if y.dtype.kind in 'US' else 'Python objects'} "
+                         f"({sample}…), not class indices",
+                   "labels must be integer class indices 0…K-1; turn names into indices before saving, e.g. "
+                   "classes, y = numpy.unique(names, return_inverse=True)")
+    if y.dtype.kind not in "biuf":
+        raise _bad(path, f"'{key}' in '{name}' has dtype {y.dtype}; labels must be integer class indices 0…K-1")
     if y.ndim == 2 and y.shape[1] > 1:                 # one-hot
         y = y.argmax(axis=1)
-    y = y.reshape(len(y))
-    if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise _bad(path, f"'{key}' holds non-integer labels ({y.dtype})", "labels must be class indices 0…K-1")
-    y = y.astype(np.int32)
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+        raise _bad(path, f"'{key}' in '{name}' has shape {y.shape}; labels are one class index per image (n,) "
+                         "or one-hot rows (n, classes)")
+    y = y.reshape(len(y)) if y.ndim else y.reshape(1)
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise _bad(path, f"'{key}' in '{name}' holds NaN or infinite labels "
+                             f"(first at index {int(np.flatnonzero(~np.isfinite(y))[0])})",
+                       "labels must be class indices 0…K-1")
+        bad = np.flatnonzero(np.mod(y, 1) != 0)
+        if len(bad):
+            raise _bad(path, f"'{key}' in '{name}' holds non-integer labels ({y.dtype}, e.g. {y[bad[0]]!r} at index "
+                             f"{int(bad[0])})", "labels must be class indices 0…K-1")
+    y = y.astype(np.int64)
     if len(y) and y.min() < 0:
-        raise _bad(path, f"'{key}' holds negative labels (min {y.min()})", "labels must be class indices 0…K-1")
-    return y
+        raise _bad(path, f"'{key}' in '{name}' holds negative labels (min {y.min()} at index {int(y.argmin())})",
+                   "labels must be class indices 0…K-1")
+    return y.astype(np.int32)
 
 
 def _images(x, path, key) -> np.ndarray:
+    name = Path(path).name
     x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers"}.get(x.dtype.kind,
+                                                                                                str(x.dtype))
+        raise _bad(path, f"'{key}' in '{name}' holds {what} ({x.dtype}), not pixel values",
+                   "images must be a uint8 or float array (n, height, width[, channels])")
     if x.ndim == 3:
         x = x[..., None]                                # (n, h, w) grey → (n, h, w, 1)
     if x.ndim != 4:
-        raise _bad(path, f"'{key}' has shape {x.shape}; expected images (n, height, width[, channels])")
+        raise _bad(path, f"'{key}' in '{name}' has shape {x.shape}; expected images (n, height, width[, channels])")
+    if x.shape[3] not in (1, 2, 3, 4) and x.shape[1] in (1, 3, 4):
+        raise _bad(path, f"'{key}' in '{name}' has shape {x.shape}: channels first",
+                   "images are channels-last (n, height, width, channels); save numpy.transpose(x, (0, 2, 3, 1))")
+    if len(x) == 0:
+        raise _bad(path, f"'{key}' in '{name}' holds no images")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        i = int(np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1))[0])
+        raise _bad(path, f"'{key}' in '{name}' holds NaN or infinite pixel values (image {i} is the first)")
     return x
+
+
+def _npz_kind(p: Path) -> str | None:
+    """What a file that should be an .npz archive is instead (None: it looks like one)."""
+    with open(p, "rb") as fh:
+        head = fh.read(64)
+    if head.startswith(b"PK"):
+        return None
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array, not an .npz archive"
+    if not head:
+        return "empty"
+    try:
+        text = head.decode("utf-8")
+        first = text.splitlines()[0][:40] if text.strip() else ""
+        return f"text ('{first}…'), not an .npz archive"
+    except UnicodeDecodeError:
+        return "not an .npz archive (a zip file of .npy arrays)"
+
+
+NPZ_HINT = ("an .npz file is what numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...) writes, as "
+            "keras.datasets stores it")
+
+
+def _array(z, key: str, p: Path) -> np.ndarray:
+    """Read one array of an open .npz archive; every reader failure names the array."""
+    try:
+        return z[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise _bad(p, f"'{key}' in '{p.name}' holds Python objects (an object array), which archspec does not "
+                          "unpickle", "save numbers only: integer class indices for labels, a uint8 or float array "
+                          "(n, height, width[, channels]) for images") from None
+        raise _bad(p, f"'{key}' in '{p.name}' cannot be read: {exc}", NPZ_HINT) from None
+    except Exception as exc:  # noqa: BLE001 - zlib/zip/CRC errors, truncated members: the array is damaged
+        raise _bad(p, f"'{key}' in '{p.name}' is damaged: {exc}",
+                   "the file is corrupt or truncated; copy it again (or write it again with numpy.savez)") from None
 
 
 def load_npz(path: str | None) -> Dataset:
@@ -139,28 +210,34 @@ def load_npz(path: str | None) -> Dataset:
     if not p.is_file():
         raise _missing("npz file", p, f"copy the file there (for MNIST: mnist.npz, which keras.datasets.mnist."
                        f"load_data() downloads from {MNIST_URL} into ~/.keras/datasets/), or pass --data npz:PATH")
+    kind = _npz_kind(p)
+    if kind:
+        raise _bad(p, f"'{p.name}' is {kind}", NPZ_HINT)
     try:
         z = np.load(p, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a format problem
-        raise _bad(p, f"cannot read '{p}' as .npz: {exc}") from None
+        raise _bad(p, f"cannot read '{p.name}' as an .npz archive: {exc}", NPZ_HINT) from None
     with z:
         need = ("x_train", "y_train")
         missing = [k for k in need if k not in z.files]
         if missing:
             raise _bad(p, f"'{p.name}' has no {' or '.join(repr(m) for m in missing)} (it holds {', '.join(z.files)})",
                        "a keras.datasets .npz file holds x_train, y_train, x_test, y_test")
-        xtr, ytr = _images(z["x_train"], p, "x_train"), _labels(z["y_train"], p, "y_train")
-        test = None
-        if "x_test" in z.files and "y_test" in z.files:
-            test = Split(_labels(z["y_test"], p, "y_test"), _images(z["x_test"], p, "x_test"))
-        val = None
-        if "x_val" in z.files and "y_val" in z.files:
-            val = Split(_labels(z["y_val"], p, "y_val"), _images(z["x_val"], p, "x_val"))
+        xtr, ytr = _images(_array(z, "x_train", p), p, "x_train"), _labels(_array(z, "y_train", p), p, "y_train")
+        parts = {}
+        for split in ("val", "test"):
+            if f"x_{split}" in z.files and f"y_{split}" in z.files:
+                ys = _labels(_array(z, f"y_{split}", p), p, f"y_{split}")
+                xs = _images(_array(z, f"x_{split}", p), p, f"x_{split}")
+                if len(xs) != len(ys):
+                    raise _bad(p, f"x_{split} has {len(xs)} images but y_{split} {len(ys)} labels")
+                parts[split] = Split(ys, xs)
+        val, test = parts.get("val"), parts.get("test")
     if len(xtr) != len(ytr):
         raise _bad(p, f"x_train has {len(xtr)} images but y_train {len(ytr)} labels")
-    for s in (val, test):
+    for key, s in (("x_val", val), ("x_test", test)):
         if s is not None and s.x.shape[1:] != xtr.shape[1:]:
-            raise _bad(p, f"test/validation images are {s.x.shape[1:]} but training images {xtr.shape[1:]}")
+            raise _bad(p, f"'{key}' images are {s.x.shape[1:]} but x_train images {xtr.shape[1:]}")
     k = int(max(s.y.max() for s in (Split(ytr), val, test) if s is not None and len(s))) + 1
     maxv = 255.0 if xtr.dtype == np.uint8 else float(xtr.max()) if xtr.size else 1.0
     return Dataset("npz", str(p), Split(ytr, xtr), val, test, [str(i) for i in range(k)], tuple(xtr.shape[1:]), maxv)
@@ -218,11 +295,82 @@ def load_cifar10(path: str | None) -> Dataset:
     return Dataset("cifar10", str(p), Split(ytr, xtr), None, test, names, (32, 32, 3), 255.0)
 
 
-def _class_files(folder: Path) -> dict[str, list[str]]:
+JUNK = {"thumbs.db", "desktop.ini", ".ds_store"}
+DECODABLE = {"PNG", "JPEG", "MPO", "BMP", "DIB", "GIF"}     # what PIL calls the formats training decodes
+
+
+def _class_files(folder: Path, skipped: list | None = None) -> dict[str, list[str]]:
     out = {}
     for d in sorted(x for x in folder.iterdir() if x.is_dir() and not x.name.startswith(".")):
-        out[d.name] = sorted(str(f) for f in d.rglob("*") if f.suffix.lower() in IMAGE_EXTS and f.is_file())
+        files = []
+        for f in sorted(d.rglob("*")):
+            if not f.is_file() or f.name.startswith(".") or f.name.lower() in JUNK:
+                continue
+            if f.suffix.lower() in IMAGE_EXTS:
+                files.append(str(f))
+            elif skipped is not None:
+                skipped.append(f)
+        out[d.name] = files
     return out
+
+
+def _skipped_warning(skipped: list[Path], root: Path) -> Diagnostic:
+    from collections import Counter
+
+    kinds = Counter(f.suffix.lower() or "(no extension)" for f in skipped)
+    shown = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in kinds.most_common())
+    examples = ", ".join(str(f.relative_to(root)) for f in skipped[:3]) + (" …" if len(skipped) > 3 else "")
+    return Diagnostic("data-skipped", f"{len(skipped)} file{'s' * (len(skipped) != 1)} in the class folders "
+                      f"{'are' if len(skipped) != 1 else 'is'} not an image type training reads and "
+                      f"{'were' if len(skipped) != 1 else 'was'} left out ({shown}): {examples}", Loc(str(root)),
+                      hint=f"training reads {', '.join(IMAGE_EXTS)}; convert the others or move them out",
+                      severity="warning")
+
+
+def _check_image(f: str) -> str | None:
+    """Why the image file `f` cannot be decoded for training (None: it can). Verifies the container
+    (PNG chunk CRCs, …) and decodes the pixels, as the input pipeline will."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(f) as im:
+            fmt = im.format
+            if fmt not in DECODABLE:
+                return f"it is a {fmt} image; training decodes PNG, JPEG, BMP and GIF"
+            im.verify()
+        with Image.open(f) as im:
+            if im.format in ("JPEG", "MPO"):          # decode at 1/8 scale: every byte is still parsed
+                im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+    except UnidentifiedImageError:
+        return "it is not an image file (or its header is damaged)"
+    except FileNotFoundError:
+        return "it no longer exists"
+    except Exception as exc:  # noqa: BLE001 - every decoder failure is the file's problem
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def check_images(files: list[str], workers: int = 8) -> list[tuple[str, str]]:
+    """(file, reason) for every image file that cannot be decoded, in file order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not files:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(files))) as pool:   # PIL decodes without the GIL
+        reasons = list(pool.map(_check_image, files, chunksize=64))
+    return [(f, r) for f, r in zip(files, reasons) if r]
+
+
+def unreadable_error(bad: list[tuple[str, str]], total: int) -> DataError:
+    """One error per unreadable file (up to 20, the rest counted)."""
+    diags = [Diagnostic("data-format", f"cannot decode image '{Path(f).name}': {why}", Loc(f),
+                        hint="remove or replace the file" if i == 0 else None)
+             for i, (f, why) in enumerate(bad[:20])]
+    if len(bad) > 20:
+        diags.append(Diagnostic("data-format", f"… and {len(bad) - 20} more of the {total:,} image files cannot be "
+                                "decoded", Loc(str(Path(bad[20][0]).parent))))
+    return DataError(diags)
 
 
 def _files_split(by_class: dict, names: list[str]) -> Split:
@@ -231,6 +379,18 @@ def _files_split(by_class: dict, names: list[str]) -> Split:
         files += by_class.get(n, [])
         labels += [k] * len(by_class.get(n, []))
     return Split(np.asarray(labels, dtype=np.int32), None, files)
+
+
+def _split_hint(p: Path, opts: dict, split: str, layout: str) -> str:
+    """The hint for a missing split sub-folder; says so when PATH is itself one of the split folders."""
+    own = {opts.get(k) or k for k in SPLIT_NAMES} | {n for names in SPLIT_NAMES.values() for n in names}
+    classes = [d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    parent_has = [n for n in (opts.get(k) for k in SPLIT_NAMES) if n and (p.parent / n).is_dir()]
+    if p.name in own or (classes and len(parent_has) >= 2):
+        names = ", ".join(sorted(d.name for d in classes)[:4])
+        return (f"'{p}' looks like the '{p.name}' split itself (its sub-folders {names} are the classes); pass the "
+                f"folder that holds the splits: --data folder:{p.parent}")
+    return layout.replace("PATH", str(p))
 
 
 def load_folder(path: str | None, opts: dict) -> Dataset:
@@ -245,16 +405,17 @@ def load_folder(path: str | None, opts: dict) -> Dataset:
         raise _missing("image folder", p, layout.replace("PATH", str(p)))
     subdirs = {d.name for d in p.iterdir() if d.is_dir()}
     splits = {}
+    skipped: list[Path] = []
     for split, names in SPLIT_NAMES.items():
         wanted = (opts.get(split),) if opts.get(split) else names
         found = next((n for n in wanted if n in subdirs), None)
         if opts.get(split) and found is None:
-            raise _missing(f"'{split}' sub-folder '{opts[split]}'", p / opts[split], layout.replace("PATH", str(p)))
+            raise _missing(f"'{split}' sub-folder '{opts[split]}'", p / opts[split], _split_hint(p, opts, split, layout))
         if found:
-            splits[split] = _class_files(p / found)
+            splits[split] = _class_files(p / found, skipped)
     flat = not splits
     if flat:
-        splits["train"] = _class_files(p)
+        splits["train"] = _class_files(p, skipped)
     if "train" not in splits:
         raise _missing("'train' sub-folder", p / "train", layout.replace("PATH", str(p)))
     names = sorted(splits["train"])
@@ -273,7 +434,13 @@ def load_folder(path: str | None, opts: dict) -> Dataset:
     train = _files_split(splits["train"], names)
     val = _files_split(splits["validation"], names) if "validation" in splits else None
     test = _files_split(splits["test"], names) if "test" in splits else None
+    every = [f for s in (train, val, test) if s is not None for f in s.files]
+    bad = check_images(every)
+    if bad:
+        raise unreadable_error(bad, len(every))
     ds = Dataset("folder", str(p), train, val, test, names, None, 255.0)
+    if skipped:
+        ds.warnings.append(_skipped_warning(skipped, p))
     if flat and test is None:
         ds.train, ds.test = split_off(train, opts.get("test_size", 0.2), opts.get("random_state", 0))
         ds.notes.append(f"held out {opts.get('test_size', 0.2):.0%} of each class as the test set")
@@ -283,8 +450,10 @@ def load_folder(path: str | None, opts: dict) -> Dataset:
 def load_synthetic(spec, n: int) -> Dataset:
     """Random uint8 images of the spec's input shape; labels for its output. For benchmarks only."""
     g = spec.graph
-    shape = tuple(g[g.inputs[0]].shape)
-    units = g[next(iter(g.outputs.values()))].shape[-1]
+    return synthetic(tuple(g[g.inputs[0]].shape), g[next(iter(g.outputs.values()))].shape[-1], n)
+
+
+def synthetic(shape: tuple, units: int, n: int) -> Dataset:
     k = max(2, units)
     rng = np.random.default_rng(0)
 
@@ -359,4 +528,4 @@ def _read(kind, path, d, spec) -> Dataset:
     raise ValueError(kind)  # pragma: no cover - config validates the kind
 
 
-__all__ = ["Dataset", "Split", "DataError", "load", "auto_source", "split_off"]
+__all__ = ["Dataset", "Split", "DataError", "load", "auto_source", "split_off", "check_images"]

@@ -53,6 +53,8 @@ class RunResult:
     targets: dict = field(default_factory=dict)
     settings_line: str = ""
     jit_compile: bool | None = None
+    sample_shape: tuple | None = None
+    exported: object = None
 
     @property
     def summary(self) -> str:
@@ -173,15 +175,21 @@ def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart)
     return state
 
 
+def run_folder(spec, out=None) -> RunFolder:
+    """The run folder: `out`, else runs/<spec name> in the current folder."""
+    return RunFolder(out or Path("runs") / spec.name)
+
+
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
-                 verbose: int | None = None, warn=None, command: list | None = None) -> RunResult:
-    """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError."""
+                 verbose: int | None = None, warn=None, command: list | None = None, callbacks=()) -> RunResult:
+    """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError.
+    `callbacks`: more Keras callbacks for `fit` (archspec search reports each epoch to its trial)."""
     from . import compat
     from . import data as data_mod
 
     dist = make_strategy(settings.distribute)
     chief, worker = dist.chief, dist.worker
-    run = RunFolder(out or Path("runs") / spec.name)
+    run = run_folder(spec, out)
     if not chief:
         # Every worker must run the same saves (reading distributed variables is a collective operation),
         # so the other workers keep a full run of their own in RUN_DIR/worker-N; it also lets each of
@@ -192,8 +200,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
 
     ds = data_mod.load(settings, spec)
     plan = compat.plan(spec, settings, ds)
-    if warn and plan.warnings:
-        warn(plan.warnings)
+    if warn and (ds.warnings or plan.warnings):
+        warn([*ds.warnings, *plan.warnings])
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
     fingerprint = settings.fingerprint(spec_texts)
     state = _prepare_folder(run, fingerprint, settings, resume, restart)
@@ -208,9 +216,16 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
 
     result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
                        resumed_from=done, settings_line=_settings_line(settings, plan, dist))
+    result.sample_shape = ds.sample_shape
     if state and run.metrics.exists() and (state.get("stopped_early") or done >= settings.epochs):
         result.already_done = True
         _fill_result(result, state)
+        _fill_finished(result, run)
+        if settings.save and not (run.path / settings.save).exists():
+            from ..compile import load_model
+
+            final = run.best if result.weights.startswith("best") else run.last
+            save_export(spec, settings, load_model(final), run, result)
         return result
 
     import keras
@@ -219,7 +234,9 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     main = copy_spec(run, spec)
     write_json(run.settings, {"settings": settings.to_json(), "plan": {k: v for k, v in vars(plan).items()
                                                                        if k != "warnings"},
-                              "data": ds.describe(), "notes": ds.notes, "spec": main, "versions": _versions(),
+                              "data": ds.describe(), "classes": list(ds.class_names),
+                              "sample_shape": ds.sample_shape, "notes": ds.notes,
+                              "spec": main, "versions": _versions(),
                               "command": command or _command(main, settings, run)})
     from ..util import atomic_write
 
@@ -229,12 +246,12 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint)
+        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint, list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint):
+def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint, extra=()):
     import keras
 
     from . import callbacks as cb
@@ -285,10 +302,16 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
     board = cb.tensorboard_callback(run.tensorboard) if dist.chief else None
     if board is not None:
         callbacks.append(board)
+    callbacks += extra
     callbacks.append(cb.Checkpoint(run, st, monitor, mode, nan, stateful))
 
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
+    if verbose:
+        # Keras's own epoch line, placed before EpochTimer so it shows Keras's figures (time, ms/step, losses,
+        # metrics) but not `seconds`/`images_per_s`, which its fixed 4-decimal format renders as
+        # "images_per_s: 2492.5000"; those go to history.csv, the TensorBoard log and the summary.
+        callbacks.insert(0, keras.callbacks.ProgbarLogger())
     t0 = time.perf_counter()
     if done < settings.epochs and not st.get("stopped_early"):
         with scope():
@@ -329,8 +352,6 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
         got = (result.test or {}).get(key)
         if got is not None:
             result.targets[key] = (want, got, got <= want if "loss" in key else got >= want)
-    if settings.save:
-        _export(model, run.path / settings.save)
     write_json(run.metrics, {"test": result.test, "weights": result.weights, "epochs": result.epochs_done,
                              "best": st["best"], "stopped_early": result.stopped_early,
                              "images_per_s": result.images_per_s, "seconds": result.seconds,
@@ -338,7 +359,21 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
                                          for k, (w, g, ok) in result.targets.items()},
                              "data": result.data})
     _write_summary(run, result, st)
+    if settings.save:
+        save_export(spec, settings, model, run, result)
     return result
+
+
+def save_export(spec, settings, model, run, result) -> None:
+    """`save:` from the spec — after the run's own files are written, so a failure loses nothing."""
+    from .export import ExportError, export_run_model
+
+    try:
+        result.exported = export_run_model(model, run.path / settings.save, settings, result.sample_shape,
+                                           spec.to_keras)
+    except ExportError as exc:
+        raise SpecError([Diagnostic("export-unsupported", f"save: {exc} (the run itself finished: {run.path})",
+                                    spec.source.loc(("training", "save")))]) from None
 
 
 def _fill_result(result, st):
@@ -352,6 +387,21 @@ def _fill_result(result, st):
     result.images_per_s = statistics.median(steady) if steady else None
 
 
+def _fill_finished(result, run):
+    """A finished run re-run as it was: its test metrics, time and targets as metrics.json recorded them."""
+    import json
+
+    try:
+        m = json.loads(run.metrics.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    result.resumed_from = 0
+    result.test = m.get("test")
+    result.seconds = m.get("seconds") or 0.0
+    result.weights = m.get("weights") or "last"
+    result.targets = {k: (v["target"], v["value"], v["met"]) for k, v in (m.get("targets") or {}).items()}
+
+
 def _write_summary(run, result, st):
     write_history_csv(run.history_csv, st["history"])
     plot_curves(run.curves, st["history"], result.spec_name)
@@ -360,27 +410,20 @@ def _write_summary(run, result, st):
     atomic_write(run.summary, result.summary.encode())
 
 
-def _export(model, path: Path):
-    """`save: name.keras|name.h5` from the spec: a copy of the final model under that name."""
-    if path.suffix == ".keras":
-        from ..compile import save_model
-
-        save_model(model, path)
-    else:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.save(path)
-
-
 def _settings_line(settings, plan, dist=None) -> str:
+    """e.g. 'adam lr 0.001, sparse_categorical_crossentropy, batch 32, precision float32, seed 1, mirrored over
+    2 replicas (16 images each, DataParallel), backend jax'."""
     lr = f" lr {settings.learning_rate:g}" if settings.learning_rate else ""
+    text = ""
+    if settings.distribute != "none" and dist is not None:
+        n = dist.devices
+        text = f", {settings.distribute} over {n} replica{'s' * (n != 1)}"
+        each = f"{settings.batch_size // n} images each, " if settings.batch_size % n == 0 else ""
+        text += f" ({each}{type(dist.engine).__name__})"
+    if dist is not None:
+        text += f", backend {dist.backend}"
     return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}, batch "
-            f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
-            + (f", {settings.distribute} over {dist.devices} device{'s' * (dist.devices != 1)}"
-               f" ({type(dist.engine).__name__})" if dist is not None and settings.distribute != "none" else "")
-            + (f", backend {dist.backend}" if dist is not None else ""))
+            f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}" + text)
 
 
 def _command(main, settings, run) -> list:
@@ -394,8 +437,10 @@ def _command(main, settings, run) -> list:
         cmd += ["--distribute", settings.distribute]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
+    from .config import set_text
+
     for k, v in settings.overrides.items():
-        cmd += ["--set", f"{k}={v}"]
+        cmd += ["--set", set_text(k, v).removeprefix("--set ")]
     return cmd
 
 

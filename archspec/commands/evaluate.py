@@ -1,0 +1,38 @@
+"""archspec evaluate RUN|MODEL.keras: accuracy, loss and top-k accuracy on a data split, precision /
+recall / F1 per class and the confusion matrix as a PNG (see docs/train.md)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
+from .predict import data_arg, open_or_usage
+
+
+def configure(p):
+    p.add_argument("target", metavar="RUN|MODEL.keras", help="a run folder written by `archspec train`, or a .keras file")
+    p.add_argument("--data", metavar="SOURCE", help="data to evaluate on (default: the run's own; see docs/train.md)")
+    p.add_argument("--split", choices=["test", "validation", "train"], default="test", help="default test")
+    p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
+                                                              "metrics were measured with)")
+    p.add_argument("--top-k", type=positive_int, default=5, help="also report top-K accuracy (default 5)")
+    p.add_argument("--rescale", type=float, help="multiply pixels by this (a bare .keras model; a run knows its own)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
+    p.add_argument("--out", metavar="DIR", help="where the report goes (default RUN/evaluation-SPLIT)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="what to print")
+    verbose_option(p)
+
+
+def run(args) -> int:
+    data = data_arg(args.data)
+    quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
+    from ..train.config import RunError
+    from ..train.evaluate import evaluate
+
+    target = open_or_usage(args.target, args.model, args.rescale)
+    try:
+        ev = evaluate(target, data, args.split, args.out, args.top_k, args.batch_size)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    sys.stdout.write(json.dumps(ev.to_json(), indent=2) + "\n" if args.format == "json" else ev.table())
+    return EXIT_OK

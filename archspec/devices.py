@@ -1,0 +1,137 @@
+"""Accelerators archspec can estimate training time for: published peak dense FLOP/s per precision,
+memory and memory bandwidth (sources in docs/training-estimates.md), and `cpu`, measured once on this
+machine and cached.
+
+Peaks are dense (no 2:4 sparsity). float32 matrix work on Ampere and later GPUs runs as TF32 in both
+TensorFlow and JAX by default, so `float32` uses the TF32 tensor-core peak there; element-wise work is
+memory-bound and is timed by bandwidth, whatever the precision.
+
+>>> d = get_device("h100")
+>>> d.peak_flops("mixed_bfloat16") / 1e12, d.memory_bytes / 1e9, d.bandwidth / 1e12
+(989.4, 80.0, 3.35)
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+T = 1e12
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    title: str
+    fp32: float                 # FLOP/s for float32 matrix work (TF32 where the framework uses it)
+    bf16: float | None          # FLOP/s, mixed_bfloat16 (None: not supported)
+    fp16: float | None          # FLOP/s, mixed_float16
+    memory_bytes: float
+    bandwidth: float            # bytes/s
+    source: str = ""
+
+    def peak_flops(self, precision: str) -> float:
+        value = {"float32": self.fp32, "mixed_bfloat16": self.bf16, "mixed_float16": self.fp16}[precision]
+        if value is None:
+            raise ValueError(f"{self.title} has no {precision.removeprefix('mixed_')} arithmetic; "
+                             "use --precision float32 or mixed_float16")
+        return value
+
+
+DEVICES: dict[str, Device] = {d.name: d for d in (
+    Device("h100", "NVIDIA H100 SXM5 80GB", 494.7 * T, 989.4 * T, 989.4 * T, 80e9, 3.35e12,
+           "NVIDIA H100 Tensor Core GPU datasheet (SXM5): TF32 989 / BF16 1,979 / FP16 1,979 TFLOPS with sparsity "
+           "(half dense), 80 GB HBM3, 3.35 TB/s"),
+    Device("h100-pcie", "NVIDIA H100 PCIe 80GB", 378.0 * T, 756.0 * T, 756.0 * T, 80e9, 2.0e12,
+           "NVIDIA H100 datasheet (PCIe): TF32 756 / BF16 1,513 TFLOPS with sparsity, 80 GB HBM2e, 2.0 TB/s"),
+    Device("h200", "NVIDIA H200 SXM 141GB", 494.7 * T, 989.4 * T, 989.4 * T, 141e9, 4.8e12,
+           "NVIDIA H200 Tensor Core GPU datasheet (SXM): TF32 989 / BF16 1,979 TFLOPS with sparsity, "
+           "141 GB HBM3e, 4.8 TB/s"),
+    Device("a100", "NVIDIA A100 SXM4 80GB", 156.0 * T, 312.0 * T, 312.0 * T, 80e9, 2.039e12,
+           "NVIDIA A100 Tensor Core GPU datasheet: TF32 156 / BF16 312 / FP16 312 TFLOPS dense, 80 GB HBM2e, 2,039 GB/s"),
+    Device("a100-40gb", "NVIDIA A100 SXM4 40GB", 156.0 * T, 312.0 * T, 312.0 * T, 40e9, 1.555e12,
+           "NVIDIA A100 Tensor Core GPU datasheet: 40 GB HBM2, 1,555 GB/s"),
+    Device("l4", "NVIDIA L4 24GB", 60.0 * T, 121.0 * T, 121.0 * T, 24e9, 0.3e12,
+           "NVIDIA L4 datasheet: TF32 120 / BF16 242 / FP16 242 TFLOPS with sparsity, 24 GB GDDR6, 300 GB/s"),
+    Device("t4", "NVIDIA T4 16GB", 8.1 * T, None, 65.0 * T, 16e9, 0.32e12,
+           "NVIDIA T4 datasheet: FP32 8.1 / mixed FP16 65 TFLOPS, no bfloat16, 16 GB GDDR6, 320 GB/s"),
+    Device("v100", "NVIDIA V100 SXM2 32GB", 15.7 * T, None, 125.0 * T, 32e9, 0.9e12,
+           "NVIDIA V100 datasheet (SXM2): FP32 15.7 / tensor FP16 125 TFLOPS, no bfloat16, 32 GB HBM2, 900 GB/s"),
+)}
+
+
+def device_names() -> list[str]:
+    return [*DEVICES, "cpu"]
+
+
+def get_device(name: str, cache_dir: str | os.PathLike | None = None) -> Device:
+    key = name.lower()
+    if key == "cpu":
+        return cpu_device(cache_dir)
+    if key not in DEVICES:
+        import difflib
+
+        close = difflib.get_close_matches(key, device_names(), 1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(f"unknown device '{name}'{hint}; devices: {', '.join(device_names())}")
+    return DEVICES[key]
+
+
+# ---- the CPU, measured ---------------------------------------------------------------------------
+def _cache_file(cache_dir) -> Path:
+    base = Path(cache_dir) if cache_dir else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "archspec"
+    return base / "cpu-device.json"
+
+
+def _cpu_key() -> str:
+    return f"{platform.machine()} {platform.processor() or platform.node()} {os.cpu_count()} cpus"
+
+
+def cpu_device(cache_dir=None, remeasure: bool = False) -> Device:
+    """This machine's CPU: float32 matrix FLOP/s (numpy's BLAS, all cores) and copy bandwidth, measured
+    once (about a second) and cached in ~/.cache/archspec/cpu-device.json."""
+    path = _cache_file(cache_dir)
+    if not remeasure:
+        try:
+            data = json.loads(path.read_text())
+            if data.pop("key") == _cpu_key():
+                return Device(**data)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    flops, bw = measure_cpu()
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    dev = Device("cpu", f"this CPU ({os.cpu_count()} cores, measured)", flops, flops, flops, float(total), bw,
+                 "measured by archspec: numpy float32 matmul and array copy; bfloat16/float16 timed as float32")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": _cpu_key(), **asdict(dev)}))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return dev
+
+
+def measure_cpu(seconds: float = 0.3) -> tuple[float, float]:
+    """(float32 matmul FLOP/s, copy bandwidth in bytes/s), best of repeated runs."""
+    import numpy as np
+
+    n = 1024
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.copy()
+    src = np.ones(96 * 2 ** 20 // 4, np.float32)        # 96 MiB, beyond the caches
+    dst = src.copy()                                    # touched: no page faults in the timing
+    return 2 * n ** 3 / _best(lambda: a @ b, seconds), 2 * src.nbytes / _best(lambda: np.copyto(dst, src), seconds)
+
+
+def _best(fn, seconds: float, at_least: int = 3) -> float:
+    fn()
+    best, runs, end = float("inf"), 0, time.perf_counter() + seconds
+    while runs < at_least or time.perf_counter() < end:
+        t = time.perf_counter()
+        fn()
+        best, runs = min(best, time.perf_counter() - t), runs + 1
+    return best

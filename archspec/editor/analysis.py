@@ -1,0 +1,383 @@
+"""What an editor asks about a spec, answered from its text: diagnostics (the same as `archspec check`),
+hover (an entry's inferred output shape, parameters, MACs and scope path), definitions (blocks,
+included files, layers named in `from:`) and completions (op names, their fields and values, a
+block's parameters). No protocol here: positions are 0-based (line, character) in code points.
+
+An analysis never raises on a half-typed document: a parse error gives its diagnostic and an empty
+index, and whatever expansion got to before a mistake (the partial graph, the blocks it loaded) still
+answers hovers and definitions.
+
+>>> r = analyze("archspec: 1\\nname: t\\ninputs: {x: [8, 8, 3]}\\nmodel:\\n  - conv2d: {filters: 4, kernel: 3}\\n")
+>>> r.diagnostics
+[]
+>>> print(hover(r, 4, 6))
+**conv2d** `conv2d` → `(6, 6, 4)`
+<BLANKLINE>
+params 112 · MACs 3,888 · input `(8, 8, 3)` from `x`
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Diagnostic, SpecError
+from ..lang.source import DEFAULT_LIMITS, Limits, parse
+
+WORD = re.compile(r"[$\w.\-/]+")
+
+
+@dataclass
+class Result:
+    """One analysis of one version of a document."""
+
+    display: str                               # the file name diagnostics carry (its path)
+    path: Path | None
+    text: str
+    version: int | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    parsed: bool = False                       # the YAML/JSON itself was readable
+    graph: object = None                       # the expanded graph, partial after a mistake
+    costs: dict = field(default_factory=dict)  # node id -> analyze.Cost
+    blocks: dict = field(default_factory=dict)  # block name -> lang.context.Block (included ones too)
+    index: dict = field(default_factory=dict)  # (line, col) 1-based -> [("node" | "scope", id)] in this file
+
+
+SPEC_MARK = re.compile(r'^(?:archspec|"archspec")\s*:|^\{\s*"archspec"\s*:', re.M)
+
+
+def is_spec(text: str) -> bool:
+    """Whether a YAML/JSON document is an archspec spec (it has a top-level `archspec:` key), so a
+    server attached to every YAML file leaves the others (CI files, Kubernetes manifests) alone."""
+    return bool(SPEC_MARK.search(text))
+
+
+def analyze(text: str, path: Path | None = None, version: int | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> Result:
+    """Check `text` as `archspec check` would (as the file at `path`, so includes resolve)."""
+    from ..lang.expand import Expander
+
+    display = str(path) if path else "<untitled>"
+    r = Result(display, path, text, version)
+    try:
+        src = parse(text, display, path, limits)
+    except SpecError as exc:
+        r.diagnostics = exc.diagnostics
+        return r
+    r.parsed = True
+    ex = Expander(src, limits, {}, None)
+    try:
+        graph = ex.run()
+    except SpecError as exc:
+        r.diagnostics = exc.diagnostics
+        graph = ex.graph
+        r.costs = _costs(graph) if graph is not None else {}
+    except RecursionError:
+        r.diagnostics = [Diagnostic("limit", "the spec nests too deeply to analyze", None)]
+        graph = None
+    else:
+        from ..api import Spec
+
+        spec = Spec(src, graph, ex.sources, {})
+        r.diagnostics = list(spec.warnings)
+        r.costs = spec.analysis().nodes
+    r.graph, r.blocks = graph, dict(ex.blocks)
+    if graph is not None:
+        for n in graph.nodes.values():
+            if n.loc and n.loc.file == display and n.op != "input":
+                r.index.setdefault((n.loc.line, n.loc.col), []).append(("node", n.id))
+        for s in graph.scopes.values():
+            if s.loc and s.loc.file == display and s.kind not in ("path",):
+                r.index.setdefault((s.loc.line, s.loc.col), []).append(("scope", s.path))
+    return r
+
+
+def _costs(graph) -> dict:
+    """Per-node costs of a partial graph: nodes whose shapes are known."""
+    from ..ops import REGISTRY
+    from ..ops.shapes import size
+    from ..passes.analyze import Cost
+
+    out = {}
+    for n in graph.nodes.values():
+        ins = [graph.nodes[i].shape if i in graph.nodes else None for i in n.inputs]
+        if n.shape is None or any(s is None for s in ins):
+            continue
+        op = REGISTRY[n.op]
+        try:
+            t, nt = op.params(n.attrs, ins, n.shape)
+            out[n.id] = Cost(t, nt, op.macs(n.attrs, ins, n.shape), op.flops(n.attrs, ins, n.shape), size(n.shape), 1)
+        except Exception:                       # a rule that cannot price a half-built layer: no figure
+            continue
+    return out
+
+
+# ---- hover -------------------------------------------------------------------------------------
+def entry_at(r: Result, line: int, char: int) -> list[tuple[str, str]]:
+    """The graph nodes/scopes made by the entry under the cursor: the nearest entry key at or before
+    it whose block the cursor is inside (same line, or an indented line below)."""
+    if not r.index:
+        return []
+    pos = (line + 1, char + 1)
+    lines = r.text.splitlines()
+    text = lines[line] if line < len(lines) else ""
+    indent = len(text) - len(text.lstrip()) + 1
+    best = None
+    for key in r.index:
+        if key <= pos and (best is None or key > best):
+            if key[0] == pos[0] or indent > key[1]:
+                best = key
+    if best is None:
+        return []
+    # a line with several entries (`[conv_bn: {...}, conv_bn: {...}]`): only those left of the cursor
+    return r.index[best]
+
+
+def hover(r: Result, line: int, char: int) -> str | None:
+    """Markdown for the entry under the cursor, or the op/block whose name is under it."""
+    items = entry_at(r, line, char)
+    if items:
+        return _describe(r, items)
+    word = word_at(r.text, line, char)
+    return describe_name(word.lstrip("$"), r) if word else None
+
+
+def _describe(r: Result, items) -> str:
+    from ..render.tables import human
+
+    g = r.graph
+    parts = []
+    scopes = [i for k, i in items if k == "scope"]
+    nodes = [i for k, i in items if k == "node"]
+    for sid in scopes[:3]:
+        s = g.scopes[sid]
+        ids = [n for n in g.nodes if n.startswith(sid + "/")]
+        params = sum(r.costs[n].params for n in ids if n in r.costs)
+        macs = sum(r.costs[n].macs for n in ids if n in r.costs)
+        out = g.nodes[s.output].shape if s.output and s.output in g.nodes else None
+        title = f"block `{s.name}`" if s.kind == "block" else s.kind
+        args = ", ".join(f"{k}={v}" for k, v in s.args.items() if k not in ("merge",)) if s.kind == "block" else ""
+        parts.append(f"**{title}** `{sid}` → `{out if out is not None else '?'}`\n\n"
+                     f"params {params:,} · MACs {human(macs) if macs >= 1e6 else f'{macs:,}'} · {len(ids)} layers"
+                     + (f" · {args}" if args else ""))
+    if len(scopes) > 3:
+        rest = scopes[3:]
+        total = sum(r.costs[n].params for sid in rest for n in g.nodes if n.startswith(sid + "/") and n in r.costs)
+        parts.append(f"… {len(rest)} more calls ({', '.join(f'`{s}`' for s in rest[:6])}{', …' if len(rest) > 6 else ''}); "
+                     f"params {total:,} in them")
+    if nodes:
+        if len(nodes) == 1:
+            n = g.nodes[nodes[0]]
+            c = r.costs.get(n.id)
+            ins = ", ".join(f"`{g.nodes[i].shape}` from `{i}`" for i in n.inputs if i in g.nodes)
+            cost = (f"params {c.params:,}" + (f" ({c.non_trainable:,} non-trainable)" if c.non_trainable else "") +
+                    f" · MACs {human(c.macs) if c.macs >= 1e6 else f'{c.macs:,}'}") if c else "costs unknown"
+            parts.append(f"**{n.op}** `{n.id}` → `{n.shape if n.shape is not None else '?'}`\n\n{cost}"
+                         + (f" · input {ins}" if ins else ""))
+        else:
+            op = g.nodes[nodes[0]].op
+            total_p = sum(r.costs[n].params for n in nodes if n in r.costs)
+            total_m = sum(r.costs[n].macs for n in nodes if n in r.costs)
+            rows = [f"- `{n}` → `{g.nodes[n].shape}` · {r.costs[n].params:,} params" if n in r.costs else
+                    f"- `{n}` → `{g.nodes[n].shape}`" for n in nodes[:8]]
+            more = [f"- … {len(nodes) - 8} more"] if len(nodes) > 8 else []
+            parts.append(f"**{op}** — {len(nodes)} instances, params {total_p:,} · MACs {human(total_m)} in all\n\n"
+                         + "\n".join(rows + more))
+    return "\n\n---\n\n".join(parts)
+
+
+def describe_name(name: str, r: Result | None = None) -> str | None:
+    """Markdown for an op or block name (hover on a name that made no layer, completion details)."""
+    from .. import ops
+
+    op = ops.get(name)
+    if op is not None and not getattr(op, "internal", False):
+        fields = []
+        for f, info in op.Attrs.model_fields.items():
+            fields.append(f"`{f}`" + ("" if not info.is_required() else " (required)"))
+        return f"**{name}** — {op.doc}\n\nattributes: " + ", ".join(fields)
+    if r is not None and name in r.blocks:
+        b = r.blocks[name]
+        params = ", ".join(f"`{p}: {t}`" + ("" if req else f" = {d!r}") for p, (t, d, req) in b.params.items())
+        return f"**block {name}**" + (f" — {b.spec.doc}" if b.spec.doc else "") + f"\n\nparameters: {params or 'none'}"
+    return None
+
+
+def word_at(text: str, line: int, char: int) -> str | None:
+    lines = text.splitlines()
+    if line >= len(lines):
+        return None
+    for m in WORD.finditer(lines[line]):
+        if m.start() <= char <= m.end():
+            return m.group().strip(".-/") or None
+    return None
+
+
+# ---- definitions -------------------------------------------------------------------------------
+def definition(r: Result, line: int, char: int) -> list[tuple[Path, int, int]]:
+    """Where the name under the cursor is defined: an included file, a block, a layer named in `from:`."""
+    word = word_at(r.text, line, char)
+    if not word:
+        return []
+    if word.endswith((".yaml", ".yml", ".json")):
+        base = r.path.parent if r.path else Path.cwd()
+        target = (base / word).resolve()
+        return [(target, 0, 0)] if target.is_file() else []
+    name = word.lstrip("$")
+    if name in r.blocks:
+        b = r.blocks[name]
+        loc = b.src.loc(b.path, key=True)
+        return [(Path(b.src.path) if b.src.path else Path(loc.file), loc.line - 1, loc.col - 1)]
+    g = r.graph
+    if g is not None:
+        for n in g.nodes.values():
+            if n.id.rsplit("/", 1)[-1] == name and n.loc and n.loc.file == r.display:
+                return [(r.path or Path(r.display), n.loc.line - 1, n.loc.col - 1)]
+    return []
+
+
+# ---- completion --------------------------------------------------------------------------------
+@dataclass
+class Item:
+    label: str
+    kind: str                 # op | block | structure | field | param | value | key
+    detail: str = ""
+    doc: str = ""
+
+
+def completions(r: Result | None, text: str, line: int, char: int) -> list[Item]:
+    """What may be typed at the cursor of `text` (the current text; `r` is the latest analysis,
+    perhaps of an older version, for block names and parameters)."""
+    lines = text.splitlines()
+    cur = lines[line][:char] if line < len(lines) else ""
+    blocks = r.blocks if r else {}
+    # inside a flow mapping on this line: `- conv2d: {filters: 8, ke`
+    owner, inner, segment = _flow_owner(cur)
+    if owner is None:
+        stripped = cur.strip()
+        if re.fullmatch(r"-\s*[\w$]*", stripped) or re.search(r"[\[,]\s*[\w$]*$", cur) and "- [" in cur:
+            return _entry_items(blocks)
+        owner, inner = _block_owner(lines, line, cur)
+        segment = cur
+    if owner is None:
+        return []
+    m = re.fullmatch(r"\s*(?:-\s+)?([\w]+)\s*:\s*(\S*)", segment)
+    if m:                                        # a value: `padding: ` → its enum
+        return _value_items(owner, m.group(1))
+    if owner == "defaults":
+        return _entry_items({}, only_ops=True)
+    if owner in ("model", "body", "shortcut", "paths"):
+        return _entry_items(blocks)
+    return _field_items(owner, blocks, present=set(re.findall(r"([\w]+)\s*:", inner)))
+
+
+def _flow_owner(cur: str):
+    depth, start = 0, None
+    for k in range(len(cur) - 1, -1, -1):
+        c = cur[k]
+        if c == "}":
+            depth += 1
+        elif c == "{":
+            if depth == 0:
+                start = k
+                break
+            depth -= 1
+    if start is None:
+        return None, "", ""
+    m = re.search(r"([\w$]+)\s*:\s*$", cur[:start])
+    if not m:
+        return None, "", ""
+    tail = cur[start + 1:]
+    return m.group(1), tail, tail.split(",")[-1]
+
+
+def _block_owner(lines, line: int, cur: str):
+    indent = len(cur) - len(cur.lstrip())
+    for k in range(line - 1, -1, -1):
+        text = lines[k].split("#", 1)[0].rstrip()
+        if not text.strip():
+            continue
+        ind = len(text) - len(text.lstrip())
+        if ind < indent or (ind == indent and text.lstrip().startswith("- ") and not cur.lstrip().startswith("-")):
+            m = re.fullmatch(r"\s*(?:-\s+)?([\w$]+)\s*:\s*", text)
+            if m:                                # the keys already written below the owner count as present
+                siblings = [x for x in lines[k + 1:line] if len(x) - len(x.lstrip()) == indent]
+                return m.group(1), " ".join(siblings) + " " + cur
+            return None, ""
+    return ("<document>" if indent == 0 else None), cur
+
+
+def _entry_items(blocks, only_ops=False) -> list[Item]:
+    from .. import ops
+    from ..lang.context import STRUCTURES
+
+    out = [Item(name, "op", op.doc) for name, op in sorted(ops.REGISTRY.items()) if not getattr(op, "internal", False)]
+    if only_ops:
+        return out
+    out += [Item(s, "structure", _STRUCTURE_DOCS[s]) for s in STRUCTURES]
+    out += [Item(b, "block", (blk.spec.doc or f"block ({', '.join(blk.params) or 'no parameters'})"))
+            for b, blk in sorted(blocks.items())]
+    return out
+
+
+_STRUCTURE_DOCS = {"sequence": "a nested list of entries in its own scope",
+                   "branches": "parallel paths merged by concat/add/…",
+                   "residual": "y = shortcut + scale · body(x)"}
+_STRUCTURE_FIELDS = {"sequence": ("body", "defaults"), "branches": ("paths", "merge", "axis"),
+                     "residual": ("body", "shortcut", "scale", "activation")}
+_RESERVED_DOCS = {"name": "the layer's name (for `from:`)", "from": "input layer(s); default: the previous entry",
+                  "repeat": "repeat N times; `i` is the index", "when": "keep the entry only if true"}
+
+
+def _field_items(owner: str, blocks, present: set) -> list[Item]:
+    from .. import ops
+
+    op = ops.get(owner)
+    out: list[Item] = []
+    if op is not None and not getattr(op, "internal", False):
+        props = op_schema(owner)
+        for f, info in op.Attrs.model_fields.items():
+            detail = "required" if info.is_required() else f"default: {info.default!r}"
+            out.append(Item(f, "field", detail, props.get(f, {}).get("description", "")))
+    elif owner in _STRUCTURE_FIELDS:
+        out = [Item(f, "field") for f in _STRUCTURE_FIELDS[owner]]
+    elif owner in blocks:
+        for p, (t, d, req) in blocks[owner].params.items():
+            out.append(Item(p, "param", f"{t}" + ("" if req else f" = {d!r}")))
+    elif owner == "<document>":
+        from ..lang.schema import Document
+
+        return [Item(f, "key", "", info.description or "") for f, info in Document.model_fields.items()
+                if f not in present]
+    else:
+        return []
+    out += [Item(k, "field", "", v) for k, v in _RESERVED_DOCS.items()]
+    return [i for i in out if i.label not in present]
+
+
+def _value_items(owner: str, name: str) -> list[Item]:
+    prop = op_schema(owner).get(name)
+    if not prop:
+        return []
+    values = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            values.extend(x for x in node.get("enum", []) if isinstance(x, str))
+            for alt in node.get("anyOf", []):
+                walk(alt)
+    walk(prop)
+    return [Item(v, "value") for v in dict.fromkeys(values)]
+
+
+_OP_SCHEMAS: dict = {}
+
+
+def op_schema(name: str) -> dict:
+    """The JSON Schema properties of an op's attributes (descriptions, enums), built once."""
+    if not _OP_SCHEMAS:
+        from ..lang.jsonschema import json_schema
+
+        defs = json_schema()["definitions"]
+        _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+    return _OP_SCHEMAS.get(name, {})

@@ -1,0 +1,130 @@
+"""Attention: multi-head attention (self- and cross-attention), as keras.layers.MultiHeadAttention.
+
+Inputs, wired with `from` (or the previous layer): one tensor is self-attention (query = key = value);
+`[query, context]` is cross-attention (key = value = context); `[query, value, key]` names all three, in
+the order Keras's `MultiHeadAttention(query, value, key)` takes them. Every input is a token sequence
+`(tokens, features)`.
+
+Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query and Tk key tokens:
+
+* MACs: the projections Q (Tq·Dq·h·dk), K (Tk·Dk·h·dk), V (Tk·Dv·h·dv) and the output (Tq·h·dv·Do),
+  plus the scores QKᵀ (h·Tq·Tk·dk) and the weighted sum A·V (h·Tq·Tk·dv);
+* FLOPs: 2 per MAC, + 1 per projected element for each bias, + the 1/√dk scaling (one multiply per
+  score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax.
+
+>>> from archspec.ops import REGISTRY
+>>> op = REGISTRY["attention"]
+>>> a = op.Attrs(heads=12, key_dim=64)
+>>> op.infer(a, [(197, 768)]), op.params(a, [(197, 768)], (197, 768))
+((197, 768), (2362368, 0))
+>>> op.label(a)
+'attention · 12 heads · 64'
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from . import register
+from .base import Attrs, Op, PosInt, ShapeError
+
+
+class AttentionAttrs(Attrs):
+    heads: PosInt = Field(description="number of attention heads (Keras num_heads)")
+    key_dim: PosInt = Field(description="size of each head's query and key projection")
+    value_dim: PosInt | None = Field(None, description="size of each head's value projection (default: key_dim)")
+    output_dim: PosInt | None = Field(None, description="features of the output projection (default: the query's)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the attention scores while training")
+    use_bias: bool = True
+
+
+def _roles(ins: list) -> tuple:
+    """(query, key, value) from 1, 2 or 3 inputs given as Keras orders them: query, value, key."""
+    if len(ins) == 1:
+        return ins[0], ins[0], ins[0]
+    if len(ins) == 2:
+        return ins[0], ins[1], ins[1]
+    return ins[0], ins[2], ins[1]
+
+
+@register
+class Attention(Op):
+    name, keras_class, Attrs, category, arity, primary = (
+        "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 3), "heads")
+    doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
+           "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
+           "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
+    examples = [({"heads": 4, "key_dim": 8}, [(10, 16)]),
+                ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)]),
+                ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)])]
+
+    def infer(self, a, ins):
+        for i, s in enumerate(ins):
+            if len(s) != 2:
+                what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
+                raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
+                                 "shape-rank", "turn a feature map into tokens first: `- reshape: [-1, channels]`")
+        q, k, v = _roles(ins)
+        if k[0] != v[0]:
+            raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
+                             "shape-mismatch")
+        return (q[0], a.output_dim or q[1])
+
+    def _dims(self, a, ins, out):
+        q, k, v = _roles(ins)
+        return q[0], k[0], q[1], k[1], v[1], a.heads, a.key_dim, a.value_dim or a.key_dim, out[1]
+
+    def params(self, a, ins, out):
+        _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
+        weights = h * kd * (dq + dk) + h * vd * (dv + do)
+        biases = 2 * h * kd + h * vd + do if a.use_bias else 0
+        return (weights + biases, 0)
+
+    def macs(self, a, ins, out):
+        tq, tk, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
+        projections = tq * dq * h * kd + tk * dk * h * kd + tk * dv * h * vd + tq * h * vd * do
+        return projections + h * tq * tk * (kd + vd)          # QKᵀ and attention × V
+
+    def extra_flops(self, a, ins, out):
+        tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
+        biases = tq * h * kd + tk * h * kd + tk * h * vd + tq * do if a.use_bias else 0
+        scale = tq * h * kd if a.dropout > 0 else h * tq * tk
+        return biases + scale + 5 * h * tq * tk
+
+    def backward_keeps(self, a, ins, out):
+        """Its inputs (the projection weights' gradients), and inside: Q, K, V, the attention
+        probabilities (and their dropout mask) and the heads' output before the output projection."""
+        tq, tk, _, _, _, h, kd, vd, _ = self._dims(a, ins, out)
+        probs = h * tq * tk * (2 if a.dropout > 0 else 1)
+        return True, False, tq * h * kd + tk * h * kd + tk * h * vd + probs + tq * h * vd
+
+    def label(self, a):
+        v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
+        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}"
+
+    def keras_kwargs(self, a):
+        return dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
+                    use_bias=a.use_bias, output_shape=a.output_dim)
+
+    def call_keras(self, layer, tensors):
+        q, k, v = _roles(tensors)
+        return layer(q, v, key=k if len(tensors) == 3 else None)
+
+    # ---- Keras import: MultiHeadAttention's config, its inputs already in Keras's order ------------
+    keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
+
+    def from_keras(self, cfg, shapes):
+        from .base import KerasImportError
+
+        if cfg.get("attention_axes") not in (None, [], ()):
+            raise KerasImportError(f"it attends over the axes {cfg['attention_axes']}; archspec's attention "
+                                   "attends over the tokens of (tokens, features) sequences")
+        out = cfg.get("output_shape")
+        if isinstance(out, (list, tuple)):
+            if len(out) != 1:
+                raise KerasImportError(f"its output_shape {out} is not a number of features")
+            out = out[0]
+        values = dict(heads=cfg["num_heads"], key_dim=cfg["key_dim"], dropout=cfg.get("dropout", 0.0),
+                      use_bias=cfg.get("use_bias", True), output_dim=out)
+        if cfg.get("value_dim") not in (None, cfg["key_dim"]):
+            values["value_dim"] = cfg["value_dim"]
+        return values

@@ -1,0 +1,179 @@
+"""Token sequences (batch, tokens, features), as a Vision Transformer uses them: position_embedding,
+class_token, select_token, global_avg_pool_1d, global_max_pool_1d; and layer_scale (ConvNeXt, CaiT).
+
+A ViT turns an image into tokens with a patch convolution and a reshape
+(`conv2d: {filters: 768, kernel: 16, strides: 16}` then `reshape: [-1, 768]`), prepends a class token,
+adds a learned position embedding, runs attention blocks and classifies the class token.
+
+>>> from archspec.ops import REGISTRY
+>>> ct, pe = REGISTRY["class_token"], REGISTRY["position_embedding"]
+>>> ct.infer(ct.Attrs(), [(196, 768)]), pe.params(pe.Attrs(), [(197, 768)], (197, 768))
+((197, 768), (151296, 0))
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from . import register
+from .base import Attrs, NonNegInt, Op, PosInt, ShapeError
+from .shapes import size
+
+
+def _tokens(op: str, ins, hint: str = "turn a feature map into tokens first: `- reshape: [-1, channels]`"):
+    if len(ins[0]) != 2:
+        raise ShapeError(f"{op} needs a token sequence (tokens, features), got shape {ins[0]}", "shape-rank", hint)
+    return ins[0]
+
+
+class NoAttrs(Attrs):
+    pass
+
+
+class PositionEmbeddingAttrs(Attrs):
+    stddev: float = Field(0.02, ge=0, description="standard deviation of the initial (normal) embedding")
+
+
+@register
+class PositionEmbedding(Op):
+    name, keras_class, Attrs, category = "position_embedding", "PositionEmbedding", PositionEmbeddingAttrs, "token"
+    doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
+           "archspec.compile.layers.PositionEmbedding, a registered serializable Keras layer.")
+    examples = [({}, [(197, 16)]), ({"stddev": 0.1}, [(4, 4, 3)])]
+
+    def params(self, a, ins, out):
+        return (size(ins[0]), 0)
+
+    def extra_flops(self, a, ins, out):
+        return size(out)
+
+    def label(self, a):
+        return "position embedding"
+
+    def keras_kwargs(self, a):
+        return dict(stddev=a.stddev)
+
+    def build_keras(self, a, name):
+        from ..compile.layers import PositionEmbedding as Layer
+
+        return Layer(**self.keras_kwargs(a), name=name)
+
+
+class ClassTokenAttrs(Attrs):
+    tokens: PosInt = Field(1, description="how many learned tokens to prepend (DeiT's distillation token: 2)")
+
+
+@register
+class ClassToken(Op):
+    name, keras_class, Attrs, category, primary = "class_token", "ClassToken", ClassTokenAttrs, "token", "tokens"
+    doc = ("Prepends learned tokens (initially zero) to a token sequence: (T, D) → (T + tokens, D). "
+           "archspec.compile.layers.ClassToken, a registered serializable Keras layer.")
+    examples = [({}, [(196, 16)]), ({"tokens": 2}, [(5, 8)])]
+
+    def infer(self, a, ins):
+        t, d = _tokens("class_token", ins)
+        return (t + a.tokens, d)
+
+    def params(self, a, ins, out):
+        return (a.tokens * ins[0][1], 0)
+
+    def label(self, a):
+        return "class token" if a.tokens == 1 else f"{a.tokens} class tokens"
+
+    def keras_kwargs(self, a):
+        return dict(tokens=a.tokens)
+
+    def build_keras(self, a, name):
+        from ..compile.layers import ClassToken as Layer
+
+        return Layer(**self.keras_kwargs(a), name=name)
+
+
+class SelectTokenAttrs(Attrs):
+    index: NonNegInt = Field(0, description="which token (0: the class token)")
+
+
+@register
+class SelectToken(Op):
+    name, keras_class, Attrs, category, primary = "select_token", "SelectToken", SelectTokenAttrs, "reshape", "index"
+    doc = ("Takes one token of a sequence, x[:, index]: (T, D) → (D,), e.g. the class token for the classifier. "
+           "archspec.compile.layers.SelectToken, a registered serializable Keras layer.")
+    examples = [({}, [(197, 16)]), ({"index": 3}, [(5, 8)])]
+
+    def infer(self, a, ins):
+        t, d = _tokens("select_token", ins)
+        if a.index >= t:
+            raise ShapeError(f"select_token index {a.index} is out of range for {t} tokens", "shape-mismatch",
+                             f"use an index from 0 to {t - 1}", field="index")
+        return (d,)
+
+    def label(self, a):
+        return f"select token {a.index}"
+
+    def keras_kwargs(self, a):
+        return dict(index=a.index)
+
+    def build_keras(self, a, name):
+        from ..compile.layers import SelectToken as Layer
+
+        return Layer(**self.keras_kwargs(a), name=name)
+
+
+class _TokenPool(Op):
+    Attrs, category = NoAttrs, "pool"
+    kind = ""
+    examples = [({}, [(197, 16)]), ({}, [(3, 5)])]
+
+    def infer(self, a, ins):
+        return (_tokens(self.name, ins, "for a feature map use global_avg_pool / global_max_pool")[1],)
+
+    def extra_flops(self, a, ins, out):
+        return size(ins[0])
+
+    def label(self, a):
+        return f"token {self.kind} pool"
+
+    def keras_kwargs(self, a):
+        return {}
+
+
+@register
+class GlobalAvgPool1D(_TokenPool):
+    name, keras_class, kind = "global_avg_pool_1d", "GlobalAveragePooling1D", "avg"
+    doc = "Mean over the tokens of a sequence, (T, D) → (D,) (keras.layers.GlobalAveragePooling1D)."
+
+
+@register
+class GlobalMaxPool1D(_TokenPool):
+    keeps_inputs, keeps_output = True, True    # the gradient goes to the arg-max
+    name, keras_class, kind = "global_max_pool_1d", "GlobalMaxPooling1D", "max"
+    doc = "Maximum over the tokens of a sequence, (T, D) → (D,) (keras.layers.GlobalMaxPooling1D)."
+
+
+class LayerScaleAttrs(Attrs):
+    init: float = Field(1e-6, description="initial value of every scale factor")
+
+
+@register
+class LayerScale(Op):
+    name, keras_class, Attrs, category, primary = "layer_scale", "LayerScale", LayerScaleAttrs, "norm", "init"
+    doc = ("Multiplies each channel (last axis) by a learned factor, initially `init` (ConvNeXt's and CaiT's "
+           "LayerScale, as keras.applications.convnext.LayerScale): archspec.compile.layers.LayerScale.")
+    examples = [({}, [(7, 7, 16)]), ({"init": 0.1}, [(197, 16)])]
+    keras_names = {"init": "init_values"}     # also reads keras.applications.convnext.LayerScale
+
+    def params(self, a, ins, out):
+        return (ins[0][-1], 0)
+
+    def extra_flops(self, a, ins, out):
+        return size(out)
+
+    def label(self, a):
+        return f"layer scale {a.init:g}"
+
+    def keras_kwargs(self, a):
+        return dict(init_values=a.init)
+
+    def build_keras(self, a, name):
+        from ..compile.layers import LayerScale as Layer
+
+        return Layer(**self.keras_kwargs(a), name=name)

@@ -1,0 +1,299 @@
+"""Training costs from the spec alone: forward and backward FLOPs, the activations kept for the
+backward pass, peak training memory by a liveness walk over the graph, and — on a named device — a
+roofline estimate of each layer's time and of the whole step. Conventions: docs/training-estimates.md.
+
+Memory model of one training step (what a compiled step holds, e.g. XLA's buffer assignment):
+* persistent: the float32 weights, one float32 gradient per trainable weight, the optimizer's slots
+  (Adam: 2 per trainable weight), the input batch (float32) and labels;
+* forward: every layer's output is live from the layer until its last consumer has run — or until the
+  backward step of a layer whose gradient reads it (`Op.backward_keeps`), whichever is later;
+* backward, in reverse order: the gradient of a layer's output is live from the backward step of its
+  last consumer until the layer's own backward step, which creates the gradients of its inputs.
+Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
+gradients and slots 4.
+
+>>> from archspec import api
+>>> spec = api.load_text('''
+... archspec: 1
+... name: tiny
+... inputs: {x: [8, 8, 3]}
+... model:
+...   - conv2d: {filters: 4, kernel: 3, activation: relu}
+...   - flatten: {}
+...   - dense: {units: 10}
+... ''')
+>>> est = estimate_training(spec.graph, batch_size=2)
+
+The conv reads the model input, so its backward computes only the weight gradient: 1× its 3,888 MACs
+(2 FLOPs each) plus the bias; the dense layer computes both gradients: 2× its 1,440 MACs.
+
+>>> est.nodes["conv2d"].fwd_flops == est.nodes["conv2d"].bwd_flops == 2 * (2 * 3888 + 144)
+True
+>>> est.nodes["dense"].fwd_flops, est.nodes["dense"].bwd_flops
+(5780, 11540)
+>>> spec.analysis().total.params, est.weights_bytes, est.grads_bytes, est.optimizer_bytes    # Adam: 2 slots
+(1562, 6248, 6248, 12496)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..graph import SEP, Graph
+from ..ops import REGISTRY
+from ..ops.shapes import size
+from .analyze import Cost
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+ACT_BYTES = {"float32": 4, "mixed_bfloat16": 2, "mixed_float16": 2}
+# float32 slots per trainable weight, as keras.optimizers keeps them (defaults)
+OPTIMIZER_SLOTS = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2, "nadam": 2, "adamax": 2, "rmsprop": 1,
+                   "adagrad": 1, "adadelta": 2, "lion": 1, "ftrl": 2}
+LABEL_BYTES = 4                     # an int32 class index per example
+
+
+@dataclass
+class LayerTrain:
+    fwd_flops: int = 0
+    bwd_flops: int = 0
+    kept_bytes: int = 0             # activations this layer keeps alive for the backward pass (per batch)
+    bytes_moved: int = 0            # forward + backward memory traffic of the step (per batch)
+    time_s: float = 0.0             # roofline time on the device (0 without one)
+    bound: str = ""                 # "compute" or "memory"
+
+    def add(self, o: "LayerTrain") -> None:
+        self.fwd_flops += o.fwd_flops
+        self.bwd_flops += o.bwd_flops
+        self.kept_bytes += o.kept_bytes
+        self.bytes_moved += o.bytes_moved
+        self.time_s += o.time_s
+
+    @property
+    def flops(self) -> int:
+        return self.fwd_flops + self.bwd_flops
+
+
+@dataclass
+class TrainingEstimate:
+    batch_size: int
+    optimizer: str
+    precision: str
+    nodes: dict[str, LayerTrain]
+    scopes: dict[str, LayerTrain]
+    total: LayerTrain
+    weights_bytes: int
+    grads_bytes: int
+    optimizer_bytes: int
+    batch_bytes: int
+    kept_bytes: int                 # activations kept for the backward pass at the end of forward
+    peak_bytes: int                 # peak training memory (persistent + live activations and gradients)
+    peak_phase: str                 # "forward", "backward" or "update"
+    peak_at: str | None
+    device: object | None = None
+    optimizer_time_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def step_time_s(self) -> float:
+        return self.total.time_s + self.optimizer_time_s
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch_size / self.step_time_s if self.step_time_s else 0.0
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.device is None else self.peak_bytes <= self.device.memory_bytes
+
+    def to_json(self) -> dict:
+        d = self.device
+        out = {"batch_size": self.batch_size, "optimizer": self.optimizer, "precision": self.precision,
+               "forward_flops": self.total.fwd_flops, "backward_flops": self.total.bwd_flops,
+               "train_flops": self.total.flops,
+               "weights_bytes": self.weights_bytes, "gradients_bytes": self.grads_bytes,
+               "optimizer_bytes": self.optimizer_bytes, "batch_bytes": self.batch_bytes,
+               "kept_activation_bytes": self.kept_bytes, "peak_bytes": self.peak_bytes,
+               "peak_phase": self.peak_phase, "peak_at": self.peak_at}
+        if d is not None:
+            out.update(device=d.name, device_title=d.title, device_memory_bytes=d.memory_bytes,
+                       fits=self.fits, step_time_s=self.step_time_s, images_per_s=self.images_per_s,
+                       optimizer_time_s=self.optimizer_time_s,
+                       peak_flops=d.peak_flops(self.precision), bandwidth=d.bandwidth)
+        return out
+
+
+def optimizer_slots(optimizer: str) -> int:
+    key = optimizer.lower()
+    if key not in OPTIMIZER_SLOTS:
+        raise ValueError(f"unknown optimizer '{optimizer}'; known: {', '.join(OPTIMIZER_SLOTS)}")
+    return OPTIMIZER_SLOTS[key]
+
+
+def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
+                      device=None) -> TrainingEstimate:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}'; known: {', '.join(PRECISIONS)}")
+    slots = optimizer_slots(optimizer)
+    e, B = ACT_BYTES[precision], batch_size
+    peak_flops = device.peak_flops(precision) if device is not None else None
+    order = list(graph.nodes)
+    index = {nid: k for k, nid in enumerate(order)}
+    nodes: dict[str, LayerTrain] = {}
+    scopes = {p: LayerTrain() for p in graph.scopes}
+    total = LayerTrain()
+    trainable = non_trainable = 0
+    grad_of = {}                    # node -> trainable parameter bytes of its gradient
+    keep_until: dict[str, int] = {}  # tensor -> smallest index of a layer whose backward reads it
+    needs_grad = _needs_input_grad(graph)
+    internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
+    for n in graph:
+        op = REGISTRY[n.op]
+        if n.op == "input":
+            nodes[n.id] = LayerTrain()
+            continue
+        ins = [graph[i].shape for i in n.inputs]
+        out = n.shape
+        t, nt = op.params(n.attrs, ins, out)
+        trainable, non_trainable = trainable + t, non_trainable + nt
+        grad_of[n.id] = t * 4
+        k_in, k_out, extra = op.backward_keeps(n.attrs, ins, out)
+        if extra:
+            internal[n.id] = extra
+        kept = []
+        if k_in:
+            kept += [i for i in n.inputs if graph[i].op != "input"]     # the batch is persistent
+        if k_out:
+            kept.append(n.id)
+        for tensor in kept:
+            keep_until[tensor] = min(keep_until.get(tensor, index[n.id]), index[n.id])
+        in_elems = sum(size(s) for s in ins)
+        out_elems = size(out)
+        param_bytes = (t + nt) * e
+        fwd_bytes = (in_elems + out_elems + extra) * B * e + param_bytes
+        bwd_bytes = (out_elems + sum(size(graph[x].shape) for x in set(kept)) + extra + in_elems) * B * e \
+            + param_bytes + t * 4
+        c = LayerTrain(op.flops(n.attrs, ins, out) * B,
+                       op.backward_flops(n.attrs, ins, out, needs_grad[n.id]) * B,
+                       0, fwd_bytes + bwd_bytes)
+        if device is not None:
+            ct, mt = c.flops / peak_flops, c.bytes_moved / device.bandwidth
+            c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
+        nodes[n.id] = c
+    # kept bytes are charged to the layer that produced the tensor
+    for tensor in keep_until:
+        nodes[tensor].kept_bytes = size(graph[tensor].shape) * B * e
+    for nid, elems in internal.items():
+        nodes[nid].kept_bytes += elems * B * e
+    for nid, c in nodes.items():
+        total.add(c)
+        scope = graph[nid].scope
+        while scope:
+            scopes[scope].add(c)
+            scope = scope.rsplit(SEP, 1)[0] if SEP in scope else ""
+
+    weights = (trainable + non_trainable) * 4
+    grads = trainable * 4
+    opt = slots * trainable * 4
+    batch = sum(size(graph[i].shape) for i in graph.inputs) * B * 4 + LABEL_BYTES * B * max(1, len(graph.outputs))
+    persistent = weights + opt + batch
+    kept_total, (peak_live, phase, at) = _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad,
+                                                  B * e)
+    peak = persistent + peak_live
+    update = persistent + grads
+    if update > peak:
+        peak, phase, at = update, "update", None
+    est = TrainingEstimate(B, optimizer.lower(), precision, nodes, scopes, total, weights, grads, opt, batch,
+                           kept_total, peak, phase, at, device)
+    if device is not None:
+        # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
+        est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / device.bandwidth
+    return est
+
+
+def _needs_input_grad(graph: Graph) -> dict[str, bool]:
+    """Whether a layer's backward must compute the gradient w.r.t. its inputs: only when some input
+    depends on trainable weights (the layers reading the model input directly need none)."""
+    has_weights: dict[str, bool] = {}
+    out = {}
+    for n in graph:
+        upstream = any(has_weights[i] for i in n.inputs)
+        out[n.id] = upstream
+        own = False
+        if n.op != "input":
+            op = REGISTRY[n.op]
+            own = op.params(n.attrs, [graph[i].shape for i in n.inputs], n.shape)[0] > 0
+        has_weights[n.id] = upstream or own
+    return out
+
+
+def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe):
+    """Walk the forward then the backward pass; returns (bytes kept at the end of forward,
+    (peak live bytes of activations, activation gradients and weight gradients, phase, node))."""
+    last_use = {}
+    for n in graph:
+        for i in n.inputs:
+            last_use[i] = max(last_use.get(i, -1), index[n.id])
+    for o in graph.outputs.values():
+        last_use[o] = len(order)
+    nbytes = {nid: size(graph[nid].shape) * bpe for nid in order}
+    # forward: inputs are persistent (batch); a tensor ends at its last forward use unless kept
+    live = 0
+    peak, phase, at = 0, "forward", None
+    frees: dict[int, int] = {}
+    for k, nid in enumerate(order):
+        if graph[nid].op == "input":
+            continue
+        live += nbytes[nid] + internal.get(nid, 0) * bpe
+        if live > peak:
+            peak, at = live, nid
+        if nid not in keep_until:
+            end = last_use.get(nid, k)
+            frees[end] = frees.get(end, 0) + nbytes[nid]
+        live -= frees.pop(k, 0)
+    live -= sum(frees.values())                   # model outputs: consumed by the loss
+    kept_end = live
+    # backward: gradient of the loss w.r.t. each output first
+    grads_live = {o: nbytes[o] for o in graph.outputs.values()}
+    live += sum(grads_live.values())
+    release: dict[int, list[str]] = {}
+    for tensor, k in keep_until.items():
+        release.setdefault(k, []).append(tensor)
+    wgrads = 0
+    for k in range(len(order) - 1, -1, -1):
+        nid = order[k]
+        n = graph[nid]
+        if n.op == "input":
+            continue
+        g = grads_live.pop(nid, 0)
+        for i in n.inputs if needs_grad[nid] else ():
+            if graph[i].op != "input" and i not in grads_live:
+                grads_live[i] = nbytes[i]
+                live += nbytes[i]
+        wgrads += grad_of.get(nid, 0)
+        if live + wgrads > peak:
+            peak, phase, at = live + wgrads, "backward", nid
+        live -= g + internal.get(nid, 0) * bpe
+        for tensor in release.get(k, ()):
+            live -= nbytes[tensor]
+    return kept_end, (peak, phase, at)
+
+
+@dataclass
+class TrainCost(Cost):
+    """An inference Cost with the training figures diagrams colour by (draw --color-by time|train_memory)."""
+    time_s: float = 0.0
+    kept_bytes: int = 0
+
+    def add(self, other) -> None:
+        super().add(other)
+        self.time_s += getattr(other, "time_s", 0.0)
+        self.kept_bytes += getattr(other, "kept_bytes", 0)
+
+
+def with_training(analysis, est: TrainingEstimate):
+    """A copy of `analysis` whose costs also carry `est`'s per-layer time and kept activations."""
+    def merged(c: Cost, t: LayerTrain) -> TrainCost:
+        return TrainCost(c.trainable, c.non_trainable, c.macs, c.flops, c.elements, c.layers, t.time_s, t.kept_bytes)
+
+    return replace(analysis, nodes={k: merged(c, est.nodes[k]) for k, c in analysis.nodes.items()},
+                   scopes={k: merged(c, est.scopes[k]) for k, c in analysis.scopes.items()},
+                   total=merged(analysis.total, est.total))

@@ -1,0 +1,436 @@
+"""The search loop on Optuna: sample a point, price it statically, reject it if it breaks the budget,
+train it otherwise, prune it early if it trails.
+
+Rejection without bias (optuna#2969). An over-budget candidate is never built. Its distance past each
+bound (relative: `macs/limit - 1`) is recorded with Optuna's own `Trial.set_constraint`, and the trial
+ends PRUNED. The samplers that know constraints (TPE, NSGA-II/III, GP) rank infeasible trials below every
+feasible one and among themselves by how far over they were, so the sampler learns where the boundary
+is without ever seeing a made-up score; `best_trial` considers feasible trials only; the pruners compare
+intermediate values, which a rejected trial has none of. Returning a low score instead would teach the
+sampler that big networks are bad networks; re-drawing inside one trial would hide the over-budget
+region from the sampler so that it keeps proposing it.
+
+Workers: every process running `archspec search` on the same storage URL and study name is a worker of
+one study (Optuna's RDB storage: SQLite on one machine, PostgreSQL/MySQL for many). TPE runs with
+`constant_liar`, so workers do not propose what another is training. Heartbeats mark the trial of a
+killed worker failed, and it is queued again once (RetryHeartbeatStaleTrialCallback): a killed search
+resumes by running the same command again.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import SpecError
+
+CANDIDATE, REJECTED, INVALID, DUPLICATE = "candidate", "rejected", "invalid", "duplicate"
+
+
+@dataclass
+class SearchConfig:
+    spec_path: str
+    budget: object                      # budget.Budget
+    trials: int                         # candidates to train, over all workers and restarts
+    epochs: int | None = None
+    data: str | None = None
+    batch_size: int | None = None
+    storage: str | None = None          # an RDB URL; default sqlite:///OUT/study.db
+    study: str | None = None            # default: the spec's name
+    out: Path = Path("runs/search")
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int | None = None
+    overrides: dict = field(default_factory=dict)   # --set: fixed parameters
+    root: str | None = None
+    max_candidates: int | None = None   # draws per process before giving up (default 50 × trials)
+    metric: str = "val_accuracy"
+    heartbeat: int = 30                 # seconds between a training trial's heartbeats
+
+
+@dataclass
+class Progress:
+    drawn: int = 0
+    rejected: int = 0
+    reject_seconds: float = 0.0         # time spent drawing and pricing the rejected candidates
+    trained: int = 0
+    stopped: str = ""
+
+    @property
+    def rejects_per_second(self) -> float | None:
+        return self.rejected / self.reject_seconds if self.reject_seconds > 0 else None
+
+
+def optuna_quiet():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)     # archspec prints its own line per trial
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message=".*constant_liar.*")
+    return optuna
+
+
+def open_study(cfg: SearchConfig, space_text: str, spec_name: str):
+    """Create the study, or join/resume the one of that name in the storage (its space and budget must match)."""
+    optuna = optuna_quiet()
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    url = cfg.storage or f"sqlite:///{(Path(cfg.out) / 'study.db').resolve()}"
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    name = cfg.study or spec_name
+
+    def connect():
+        storage = RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=cfg.heartbeat,
+                             grace_period=cfg.heartbeat * 4,
+                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+        if url.startswith("sqlite"):
+            _sqlite_wal(storage.engine)
+        return storage, optuna.create_study(
+            study_name=name, storage=storage, direction="minimize" if "loss" in cfg.metric else "maximize",
+            sampler=make_sampler(cfg, storage, name), pruner=make_pruner(cfg.pruner), load_if_exists=True)
+
+    storage, study = _retry(connect)
+    mine = {"space": space_text, "budget": cfg.budget.text, "metric": cfg.metric}
+    have = study.user_attrs
+    if not have:
+        for k, v in {**mine, "spec": str(cfg.spec_path)}.items():
+            study.set_user_attr(k, v)
+    else:
+        for k, v in mine.items():
+            if have.get(k) != v:
+                raise StudyMismatch(f"the study '{name}' in {url} was started with {k} {have.get(k)!r}, not {v!r}; "
+                                    "resume it with the same spec and budget, or pass --study NEW_NAME")
+    return study, url
+
+
+class StudyMismatch(Exception):
+    pass
+
+
+def _retry(fn, attempts: int = 6):
+    """Workers started together race to create the tables and the study (alembic's version row, the
+    study name): the loser of such a race gets an integrity or locking error and simply tries again."""
+    import random
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for k in range(attempts):
+        try:
+            return fn()
+        except (IntegrityError, OperationalError):
+            if k == attempts - 1:
+                raise
+            time.sleep(0.2 + random.random() * (k + 1))
+
+
+def _sqlite_wal(engine):
+    """SQLite in write-ahead-log mode with `synchronous=NORMAL`: a commit no longer waits for the disk
+    (20 ms → well under 1 ms here), readers do not block the writer, and a killed process still loses
+    nothing it committed (only a power cut could lose the last commits)."""
+    from sqlalchemy import event
+
+    def on_connect(conn, _record):
+        cur = conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()                     # connections opened before the listener are dropped
+
+
+def make_sampler(cfg: SearchConfig, storage, name: str):
+    import optuna
+
+    seed = cfg.seed
+    if seed is not None:
+        # a joining worker or a resumed run must not replay the same random draws
+        try:
+            seed += len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
+        except KeyError:
+            pass
+    if cfg.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if cfg.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
+                                      n_startup_trials=5)
+
+
+def make_pruner(name: str):
+    import optuna
+
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1)
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+
+
+def trained_count(study) -> int:
+    """Candidates that took (or are taking) a training slot: all workers, all restarts. An interrupted
+    trial gives its slot back; a stale one is queued again by the heartbeat callback."""
+    from optuna.trial import TrialState
+
+    n = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("kind") != CANDIDATE or t.user_attrs.get("interrupted"):
+            continue
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING) or (
+                t.state == TrialState.FAIL and "error" in t.user_attrs):
+            n += 1
+    return n
+
+
+class Search:
+    """One worker's part of a study. `evaluate(spec, trial, cfg) -> float` trains a candidate (the default
+    is `train_candidate`); tests pass a static one."""
+
+    def __init__(self, cfg: SearchConfig, evaluate=None, log=print):
+        from .. import api
+
+        self.cfg = cfg
+        self.log = log
+        self.evaluate = evaluate or train_candidate
+        base = api.load(cfg.spec_path, cfg.overrides, root=cfg.root)
+        self.space = {k: d for k, d in base.space.items() if k not in cfg.overrides}
+        if not self.space:
+            raise StudyMismatch(f"{cfg.spec_path} has no search space left to search"
+                                + (" (--set fixes every searched parameter)" if base.space else
+                                   ": give a parameter `choice:`, `range:` or `one_of:` under `params:`"))
+        self.base = base
+        from ..lang.space import SearchSpace
+        from ..pricing import Pricer
+
+        self.pricer = Pricer(cfg.spec_path, root=cfg.root)      # reads and validates the spec once
+        self.summary = SearchSpace(self.space).summary()
+        self.study, self.url = open_study(cfg, self.summary, base.name)
+        self.progress = Progress()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    # ---- one trial ---------------------------------------------------------------------------
+    def objective(self, trial):
+        import optuna
+
+        p = self.progress
+        p.drawn += 1
+        t0 = time.perf_counter()
+        point = {k: d.suggest(trial) for k, d in self.space.items()}
+        t1 = time.perf_counter()
+        priced = self.pricer.price({**self.cfg.overrides, **point})
+        if not priced.ok:
+            d = priced.errors[0]
+            trial.set_user_attr("kind", INVALID)
+            trial.set_user_attr("reason", f"{d.loc}: {d.message}" if d.loc else d.message)
+            trial.set_constraint("valid", 1.0)
+            self._rejected(t0)
+            raise optuna.TrialPruned("the point does not check")
+        values = self.cfg.budget.measure(priced)
+        cost = {"params": priced.params, "macs": priced.macs, **values,
+                "price_ms": round((time.perf_counter() - t1) * 1000, 2)}
+        trial.set_user_attr("cost", cost)
+        for key, v in self.cfg.budget.violations(values).items():
+            trial.set_constraint(key, v)
+        over = self.cfg.budget.over(values)
+        if over:
+            trial.set_user_attr("kind", REJECTED)
+            trial.set_user_attr("reason", "; ".join(over))
+            self._rejected(t0)
+            raise optuna.TrialPruned("over budget: " + "; ".join(over))
+        twin = self._twin(trial, point)
+        if twin is not None:
+            return self._copy(trial, twin)
+        spec = priced.spec                      # the full expansion: only for what will be built
+        trial.set_user_attr("kind", CANDIDATE)
+        trial.set_user_attr("worker", self.worker)
+        p.trained += 1
+        desc = ", ".join(f"{k}={v}" for k, v in point.items())
+        self.log(f"trial {trial.number}: {desc} ({priced.macs:,} MACs): training")
+        try:
+            value = self.evaluate(spec, trial, self.cfg)
+        except optuna.TrialPruned:
+            self.log(f"trial {trial.number}: pruned after epoch {max(trial.user_attrs.get('epochs', 0), 1)}")
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)
+            raise
+        except Exception as exc:
+            msg = _error_text(exc)
+            trial.set_user_attr("error", msg)
+            self.log(f"trial {trial.number}: FAILED: {msg}")
+            raise
+        self.log(f"trial {trial.number}: {self.cfg.metric} {value:.4f}")
+        return value
+
+    def _rejected(self, t0):
+        self.progress.rejected += 1
+        self.progress.reject_seconds += time.perf_counter() - t0
+
+    def _twin(self, trial, point):
+        """A trained (or training) trial with the same point, if any: its result is reused."""
+        from optuna.trial import TrialState
+
+        live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        for t in self.study.get_trials(deepcopy=False, states=live):
+            if t.number != trial.number and t.user_attrs.get("kind") == CANDIDATE and t.params == trial.params:
+                return t
+        return None
+
+    def _copy(self, trial, twin):
+        import optuna
+        from optuna.trial import TrialState
+
+        trial.set_user_attr("kind", DUPLICATE)
+        trial.set_user_attr("reason", f"same point as trial {twin.number}")
+        if twin.state == TrialState.COMPLETE:
+            for step, v in twin.intermediate_values.items():
+                trial.report(v, step)
+            return twin.value
+        for step, v in twin.intermediate_values.items():
+            trial.report(v, step)
+        raise optuna.TrialPruned(f"same point as trial {twin.number} ({twin.state.name.lower()})")
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def run(self) -> Progress:
+        from optuna.trial import TrialState
+
+        cfg, p = self.cfg, self.progress
+        limit = cfg.max_candidates or 50 * cfg.trials
+        since_new, errors = [0], []
+        self.reap_dead_local_workers()
+
+        def stop_when_done(study, frozen):
+            kind = frozen.user_attrs.get("kind")
+            since_new[0] = 0 if kind == CANDIDATE else since_new[0] + 1
+            if kind == CANDIDATE:
+                errors.append(frozen.user_attrs.get("error") if frozen.state == TrialState.FAIL else None)
+            if len(errors) >= 3 and errors[-1] and errors[-3:] == [errors[-1]] * 3:
+                p.stopped = f"three trainings in a row failed with the same error: {errors[-1]}"
+                study.stop()
+            elif trained_count(study) >= cfg.trials and not _waiting(study):
+                p.stopped = "done"
+                study.stop()
+            elif p.drawn >= limit:
+                p.stopped = f"drew {p.drawn} candidates in this process without reaching {cfg.trials} trainings"
+                study.stop()
+            elif since_new[0] >= 200:
+                p.stopped = "200 draws in a row gave no new candidate within the budget (the feasible space is spent?)"
+                study.stop()
+
+        if trained_count(self.study) >= cfg.trials and not _waiting(self.study):
+            p.stopped = "done"
+            return p
+        # (a full gc after every trial costs ~0.2 s: train_candidate collects after each training instead)
+        self.study.optimize(self.objective, n_trials=None, catch=(Exception,), callbacks=[stop_when_done],
+                            gc_after_trial=False)
+        return p
+
+    def reap_dead_local_workers(self):
+        """Trials left RUNNING by a process of this machine that no longer exists (a killed search) fail
+        now and are queued again, instead of after the heartbeat's grace period."""
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+        from optuna.trial import TrialState
+
+        from ..util import _alive
+
+        host = socket.gethostname()
+        storage = self.study._storage
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            who = str(t.user_attrs.get("worker", ""))
+            h, _, pid = who.rpartition(":")
+            if h == host and pid.isdigit() and not _alive(int(pid)):
+                if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+                    self.log(f"trial {t.number}: its worker ({who}) is gone; queued again")
+                    if t.user_attrs.get("kind") == CANDIDATE:
+                        RetryHeartbeatStaleTrialCallback(max_retry=1)(self.study, storage.get_trial(t._trial_id))
+
+
+def _waiting(study) -> bool:
+    from optuna.trial import TrialState
+
+    return any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, SpecError):
+        d = exc.diagnostics[0]
+        return f"{type(exc).__name__}: {d.loc}: {d.message}" if d.loc else f"{type(exc).__name__}: {d.message}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+# ---- training a candidate --------------------------------------------------------------------------
+def train_candidate(spec, trial, cfg: SearchConfig) -> float:
+    """Train with archspec train's loop into OUT/trials/NNNN; report each epoch's metric to the trial;
+    returns the best epoch's value of the metric (validation accuracy by default)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import optuna
+
+    from ..train.config import resolve
+    from ..train.loop import RunError, run_training
+
+    keras.backend.clear_session()
+    gc.collect()
+    settings = resolve(spec, {"data": cfg.data, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+                              "seed": (cfg.seed or 0) + trial.number})
+    report = ReportToTrial(trial, cfg.metric)
+    out = Path(cfg.out) / "trials" / f"{trial.number:04d}"
+    try:
+        result = run_training(spec, settings, out, restart=True, verbose=0, callbacks=[report])
+    except RunError as exc:
+        raise RuntimeError(str(exc)) from None
+    trial.set_user_attr("epochs", result.epochs_done)
+    trial.set_user_attr("train_seconds", round(result.seconds, 2))
+    trial.set_user_attr("run", str(out))
+    if result.test:
+        for k, v in result.test.items():
+            trial.set_user_attr(k, v)
+    if report.pruned_at is not None:
+        raise optuna.TrialPruned(f"pruned after epoch {report.pruned_at + 1}")
+    if not report.values:
+        raise RuntimeError(f"training reported no '{cfg.metric}' (metrics seen: {', '.join(report.seen) or 'none'}); "
+                           "pass --metric, or give the spec a validation_split")
+    best = min(report.values) if "loss" in cfg.metric else max(report.values)
+    return float(best)
+
+
+def _keras_callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class ReportToTrial:
+    """A Keras callback (built lazily so that this module does not import Keras): each epoch's metric
+    goes to `trial.report`; when the pruner says so, training stops after that epoch."""
+
+    def __new__(cls, trial, metric):
+        base = _keras_callback_base()
+
+        class _Report(base):
+            def __init__(self):
+                super().__init__()
+                self.values, self.seen, self.pruned_at = [], [], None
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                self.seen = list(logs)
+                if metric not in logs:
+                    return
+                v = float(logs[metric])
+                self.values.append(v)
+                trial.report(v, epoch)
+                trial.set_user_attr("epochs", epoch + 1)
+                trial.set_user_attr("last", v)
+                if trial.should_prune():
+                    self.pruned_at = epoch
+                    self.model.stop_training = True
+
+        return _Report()

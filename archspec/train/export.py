@@ -1,0 +1,273 @@
+"""Export a trained model for inference through Keras's own ``model.export``: a TensorFlow SavedModel,
+an ONNX file or a TFLite (LiteRT) flat buffer; ``.keras`` / ``.h5`` are Keras's own save formats.
+
+What each Keras backend can export (Keras 3.15; the packages each route needs are checked up front,
+before training when the spec's ``save:`` asks for an export, without importing Keras):
+
+==============  ========================  =========================  ======================
+format          tensorflow backend        jax backend                torch backend
+==============  ========================  =========================  ======================
+saved_model     yes                       yes (needs tensorflow)     no
+onnx            yes (needs tf2onnx)       yes (needs jax2onnx)       yes (torch.onnx)
+tflite          yes                       no                         yes (needs litert-torch)
+==============  ========================  =========================  ======================
+
+A run's input preprocessing — ``rescale`` and flattening — goes into the exported model (a Rescaling
+and a Reshape layer in front), so the artifact takes pixels as the data stores them; ``raw=True``
+exports the bare network. After writing, the artifact is loaded in its own runtime (onnxruntime,
+``tf.saved_model.load``, the TFLite interpreter) and run on the same inputs as the Keras model, and
+the largest difference is reported.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMATS = ("saved_model", "onnx", "tflite")
+KERAS_FORMAT = {"saved_model": "tf_saved_model", "onnx": "onnx", "tflite": "litert"}
+SUFFIXES = {".keras": "keras", ".h5": "h5", ".onnx": "onnx", ".tflite": "tflite"}
+# (backend, format) -> the modules that route needs (pip name in brackets when it differs)
+NEEDS = {
+    ("tensorflow", "saved_model"): ["tensorflow"], ("tensorflow", "onnx"): ["tf2onnx", "onnx"],
+    ("tensorflow", "tflite"): ["tensorflow"],
+    ("jax", "saved_model"): ["tensorflow"], ("jax", "onnx"): ["jax2onnx"],
+    ("torch", "onnx"): ["onnx"], ("torch", "tflite"): ["litert_torch"],
+}
+PIP = {"tensorflow": "tensorflow-cpu", "litert_torch": "litert-torch", "tf2onnx": "tf2onnx", "onnx": "onnx",
+       "jax2onnx": "jax2onnx"}
+
+
+class ExportError(Exception):
+    """The model cannot be exported in that format here (message says why and what to do)."""
+
+
+def backend_name() -> str:
+    """The Keras backend a run will use, without importing Keras (env, then ~/.keras/keras.json)."""
+    import sys
+
+    if "keras" in sys.modules:
+        try:
+            return sys.modules["keras"].backend.backend()
+        except AttributeError:
+            pass
+    name = os.environ.get("KERAS_BACKEND")
+    if not name:
+        cfg = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "keras.json"
+        try:
+            name = json.loads(cfg.read_text()).get("backend")
+        except (OSError, ValueError, AttributeError):
+            name = None
+    return name or "tensorflow"
+
+
+def format_of(name: str) -> str:
+    """`save:` name → format: by suffix; a name without one is a SavedModel folder."""
+    suffix = Path(name).suffix.lower()
+    if suffix in SUFFIXES:
+        return SUFFIXES[suffix]
+    if not suffix or name.endswith(("/", os.sep)):
+        return "saved_model"
+    raise ExportError(f"'{name}': unknown model format '{suffix}'; use .keras, .h5 (legacy), .onnx, .tflite, or a "
+                      "name without a suffix for a TensorFlow SavedModel folder")
+
+
+def check_supported(fmt: str, backend: str | None = None) -> None:
+    """Raise ExportError if `fmt` cannot be written with `backend` in this environment."""
+    if fmt in ("keras", "h5"):
+        return
+    backend = backend or backend_name()
+    if (backend, fmt) not in NEEDS:
+        can = [f for (b, f) in NEEDS if b == backend]
+        raise ExportError(f"Keras cannot export {fmt} from the {backend} backend"
+                          + (f" (it can: {', '.join(can)})" if can else "") +
+                          f"; train with KERAS_BACKEND=tensorflow, or export the run later with "
+                          f"KERAS_BACKEND=tensorflow archspec export RUN --format {fmt}")
+    missing = [m for m in NEEDS[(backend, fmt)] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ExportError(f"{fmt} export on the {backend} backend needs {' and '.join(missing)}, which is not "
+                          f"installed: pip install {' '.join(PIP.get(m, m) for m in missing)}")
+
+
+@dataclass
+class Exported:
+    path: Path
+    format: str
+    bytes: int
+    input_name: str
+    input_shape: tuple
+    preprocessing: str          # what the artifact does before the network ('' for none)
+    max_diff: float | None      # artifact vs Keras on the check inputs; None if the runtime is absent
+    runtime: str                # what ran the check (or why it did not)
+    samples: int
+
+
+def inference_model(model, rescale: float | None = None, flatten_from: tuple | None = None):
+    """`model` with the run's preprocessing in front (float32): Rescaling, then Reshape to the flat input."""
+    import keras
+
+    if rescale is None and flatten_from is None:
+        return model, ""
+    shape = tuple(flatten_from) if flatten_from else tuple(model.inputs[0].shape[1:])
+    inp = keras.Input(shape=shape, name=model.inputs[0].name.split(":")[0], dtype="float32")
+    x, what = inp, []
+    if rescale is not None:
+        x = keras.layers.Rescaling(rescale, name="rescale")(x)
+        what.append(f"×{rescale:g}")
+    if flatten_from:
+        x = keras.layers.Reshape(tuple(model.inputs[0].shape[1:]), name="flatten_input")(x)
+        what.append(f"reshape {'×'.join(map(str, shape))} → {model.inputs[0].shape[-1]}")
+    out = model(x)
+    return keras.Model(inp, out, name=model.name), ", ".join(what)
+
+
+def float32_copy(model, rebuild=None):
+    """`model` itself if every layer computes in float32, else `rebuild()` (the same network under float32)
+    with its weights: ONNX and TFLite export need a float32 dtype policy."""
+    mixed = any(getattr(getattr(layer, "dtype_policy", None), "name", "float32") != "float32" for layer in model.layers)
+    if not mixed:
+        return model
+    if rebuild is None:
+        raise ExportError("the model computes in mixed precision; export needs float32 (export it from its run "
+                          "folder, which rebuilds it in float32)")
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        clean = rebuild()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    clean.set_weights(model.get_weights())
+    return clean
+
+
+def export(model, path: Path, fmt: str, check_inputs=None, preprocessing: str = "") -> Exported:
+    """Write `model` (float32, preprocessing already in front) to `path` as `fmt`, atomically; then run
+    the artifact on `check_inputs` and compare with Keras."""
+    import numpy as np
+
+    check_supported(fmt)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = tuple(model.inputs[0].shape[1:])
+    if check_inputs is None:                # pixels in the range the artifact takes (0–1/rescale)
+        scale = next((1 / layer.scale for layer in model.layers if layer.name == "rescale"), 1.0)
+        check_inputs = np.random.default_rng(0).random((8, *shape), dtype=np.float32) * scale
+    check_inputs = np.asarray(check_inputs, dtype=np.float32)
+    expected = np.asarray(model.predict(check_inputs, verbose=0))      # also marks the model as called
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")    # exporters check the suffix
+    _remove(tmp)
+    try:
+        if fmt == "keras":
+            from ..compile import save_model
+
+            save_model(model, tmp)
+        elif fmt == "h5":
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.save(tmp)
+        else:
+            _quiet_export(model, tmp, fmt)
+        _remove(path)
+        os.replace(tmp, path)
+    except ExportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a converter failure is reported, the half-written file removed
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"Keras's {fmt} export failed: {first}") from exc
+    finally:
+        _remove(tmp)
+    got, runtime = run_artifact(path, fmt, check_inputs)
+    diff = float(np.max(np.abs(np.asarray(got) - expected))) if got is not None else None
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+    return Exported(path, fmt, size, model.inputs[0].name.split(":")[0], shape, preprocessing, diff, runtime,
+                    len(check_inputs))
+
+
+def export_run_model(model, path: Path, settings, sample_shape=None, rebuild=None, raw: bool = False,
+                     fmt: str | None = None) -> Exported:
+    """Export a run's model: float32, with the run's rescale / flatten in front for the inference
+    formats (ONNX, TFLite, SavedModel); `.keras` / `.h5` keep the bare network, ready to train on."""
+    fmt = fmt or format_of(str(path))
+    model = float32_copy(model, rebuild)
+    pre = ""
+    if fmt not in ("keras", "h5") and not raw:
+        flat = tuple(sample_shape) if sample_shape and len(model.inputs[0].shape) == 2 else None
+        model, pre = inference_model(model, settings.rescale, flat)
+    return export(model, path, fmt, preprocessing=pre)
+
+
+def _quiet_export(model, path: Path, fmt: str) -> None:
+    import contextlib
+    import io
+    import warnings
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        model.export(str(path), format=KERAS_FORMAT[fmt], verbose=False)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir():
+        shutil.rmtree(p, ignore_errors=True)
+    elif p.exists():
+        p.unlink()
+
+
+def run_artifact(path: Path, fmt: str, x):
+    """(outputs, runtime description) of the exported artifact on `x`; (None, why) without its runtime."""
+    import numpy as np
+
+    if fmt in ("keras", "h5"):
+        import keras
+
+        m = keras.models.load_model(path, compile=False)
+        return np.asarray(m.predict(x, verbose=0)), f"keras {keras.__version__}"
+    if fmt == "onnx":
+        if importlib.util.find_spec("onnxruntime") is None:
+            return None, "not checked: onnxruntime is not installed (pip install onnxruntime)"
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return sess.run(None, {sess.get_inputs()[0].name: x})[0], f"onnxruntime {ort.__version__}"
+    if importlib.util.find_spec("tensorflow") is None:
+        return None, "not checked: tensorflow is not installed"
+    import tensorflow as tf
+
+    if fmt == "saved_model":
+        loaded = tf.saved_model.load(str(path))
+        return np.asarray(loaded.serve(tf.constant(x))), f"tf.saved_model {tf.__version__}"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                 # tf.lite.Interpreter's deprecation notice
+        interp = tf.lite.Interpreter(model_path=str(path))
+    inp = interp.get_input_details()[0]
+    interp.resize_tensor_input(inp["index"], list(x.shape))
+    interp.allocate_tensors()
+    interp.set_tensor(inp["index"], x)
+    interp.invoke()
+    return interp.get_tensor(interp.get_output_details()[0]["index"]), f"tf.lite {tf.__version__}"
+
+
+def describe(e: Exported) -> str:
+    size = f"{e.bytes / 1e6:.1f} MB" if e.bytes >= 1e6 else f"{e.bytes / 1e3:.0f} kB"
+    shape = "×".join(map(str, e.input_shape))
+    pre = f", preprocessing inside: {e.preprocessing}" if e.preprocessing else ""
+    lines = [f"{e.path}: {e.format}, {size}; input '{e.input_name}' float32 (batch, {shape}){pre}"]
+    if e.max_diff is None:
+        lines.append(f"  {e.runtime}")
+    else:
+        lines.append(f"  checked with {e.runtime}: max |difference| from Keras {e.max_diff:.1e} on {e.samples} inputs")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["FORMATS", "ExportError", "Exported", "backend_name", "format_of", "check_supported", "export",
+           "export_run_model",
+           "inference_model", "float32_copy", "run_artifact", "describe"]

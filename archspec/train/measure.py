@@ -1,0 +1,71 @@
+"""What a compiled training step really uses, to keep archspec's estimates (passes/training.py) honest:
+JAX's own memory analysis of the jitted step (weights, optimizer slots and batch in; XLA's temporary
+buffers for activations, gradients and workspace) and the measured time of the step.
+
+Needs Keras on the JAX backend (`KERAS_BACKEND=jax` before Keras is imported). The step is Keras's
+documented stateless JAX training step (model.stateless_call + optimizer.stateless_apply) jitted with
+the state donated, as Keras's own JAX trainer does. Used by tests/test_training_estimate.py and
+bench/train_estimate_bench.py.
+"""
+from __future__ import annotations
+
+import time
+
+
+def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
+                 steps: int = 0, warmup: int = 2) -> dict:
+    """Compile one training step of `spec` at `batch_size` and return XLA's memory analysis (bytes) and,
+    with `steps` > 0, the median wall time of that many steps (seconds)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise RuntimeError("measure_step needs KERAS_BACKEND=jax (set before Keras is imported)")
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    keras.mixed_precision.set_dtype_policy(precision)
+    try:
+        model = spec.to_keras()
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    opt = keras.optimizers.get(optimizer)
+    opt.build(model.trainable_variables)
+    loss_obj = keras.losses.SparseCategoricalCrossentropy()
+
+    def loss_fn(tv, ntv, x, y):
+        pred, ntv = model.stateless_call(tv, ntv, x, training=True)
+        return loss_obj(y, pred), ntv
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def step(tv, ntv, ov, x, y):
+        (loss, ntv), grads = grad_fn(tv, ntv, x, y)
+        tv, ov = opt.stateless_apply(ov, grads, tv)
+        return loss, tv, ntv, ov
+
+    state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
+             [v.value for v in opt.variables])
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((batch_size, *model.inputs[0].shape[1:]), dtype=np.float32))
+    classes = int(model.outputs[0].shape[-1])
+    y = jnp.asarray(rng.integers(0, classes, batch_size, dtype=np.int32))
+    t0 = time.perf_counter()
+    compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(*state, x, y).compile()
+    compile_s = time.perf_counter() - t0
+    m = compiled.memory_analysis()
+    out = {"argument_bytes": m.argument_size_in_bytes, "output_bytes": m.output_size_in_bytes,
+           "alias_bytes": m.alias_size_in_bytes, "temp_bytes": m.temp_size_in_bytes,
+           "total_bytes": m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+           - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "backend": jax.default_backend()}
+    if steps > 0:
+        tv, ntv, ov = state
+        times = []
+        for k in range(warmup + steps):
+            t = time.perf_counter()
+            loss, tv, ntv, ov = compiled(tv, ntv, ov, x, y)
+            loss.block_until_ready()
+            if k >= warmup:
+                times.append(time.perf_counter() - t)
+        out["step_s"] = sorted(times)[len(times) // 2]
+    return out

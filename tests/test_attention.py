@@ -1,0 +1,151 @@
+"""Attention and token ops beyond the registry's examples (tests/test_ops.py): wiring of query/key/value,
+the cost figures docs/conventions.md quotes, errors a user meets, and the custom Keras layers against
+independent references (keras.applications' own LayerScale, Keras's MultiHeadAttention called by hand)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import archspec
+from archspec import ops
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+CROSS = """
+archspec: 1
+name: cross
+inputs: {text: [7, 12], image: [4, 4, 8]}
+model:
+  - reshape: {target_shape: [-1, 8], from: image, name: patches}
+  - dense: {units: 12, per_position: true, name: context}
+  - layer_norm: {from: text, name: ln}
+  - attention: {heads: 3, key_dim: 4, name: self_attn}
+  - attention: {heads: 2, key_dim: 5, value_dim: 3, from: [self_attn, context], name: cross_attn}
+  - attention: {heads: 2, key_dim: 5, from: [cross_attn, context, patches], output_dim: 6, name: qkv_attn}
+  - global_avg_pool_1d: {}
+  - dense: {units: 2}
+"""
+
+
+def test_query_key_value_wiring_and_shapes():
+    spec = archspec.load_text(CROSS)
+    g = spec.graph
+    assert g["self_attn"].shape == (7, 12)
+    assert g["cross_attn"].shape == (7, 12) and g["cross_attn"].inputs == ("self_attn", "context")
+    assert g["qkv_attn"].shape == (7, 6)
+    a = spec.analysis()
+    # cross attention: Q from 12 features, K and V from the 12-feature context of 16 tokens
+    h, kd, vd = 2, 5, 3
+    assert a.nodes["cross_attn"].params == (12 * h * kd + h * kd) * 2 + 12 * h * vd + h * vd + h * vd * 12 + 12
+    assert a.nodes["cross_attn"].macs == (7 * 12 * h * kd + 16 * 12 * h * kd + 16 * 12 * h * vd + 7 * h * vd * 12
+                                          + h * 7 * 16 * (kd + vd))
+
+
+@pytest.mark.parametrize("text, code, words", [
+    ("  - attention: {heads: 2, key_dim: 4}\n", "shape-rank", "token sequences"),
+    ("  - reshape: [-1, 3]\n  - attention: {heads: 2, key_dim: 4, from: [reshape, other, reshape]}\n",
+     "shape-mismatch", "each key needs a value"),
+    ("  - reshape: [-1, 3]\n  - select_token: 99\n", "shape-mismatch", "out of range"),
+    ("  - dropout: {rate: 0.1, noise_shape: [null, 1, 1]}\n", "shape-rank", "has 3 axes"),
+    ("  - dropout: {rate: 0.1, noise_shape: [null, 1, 1, 2]}\n", "shape-mismatch", "does not broadcast"),
+    ("  - normalization: {mean: [1, 2], variance: [1, 1]}\n", "shape-mismatch", "2 mean values for 3 features"),
+    ("  - normalization: {mean: [1, 2, 3]}\n", None, "both mean and variance"),
+])
+def test_mistakes_are_located_errors(text, code, words):
+    src = "archspec: 1\nname: t\ninputs: {x: [4, 4, 3], other: [5, 3]}\nmodel:\n" + text
+    with pytest.raises(archspec.SpecError) as exc:
+        archspec.load_text(src)
+    d = exc.value.diagnostics[0]
+    assert words in d.message, d.message
+    assert code is None or d.code == code
+    assert d.loc.line >= 5
+
+
+def test_conventions_doc_quotes_archspec_figures():
+    """docs/conventions.md's ViT-B/16 attention figures are what archspec computes."""
+    op = ops.REGISTRY["attention"]
+    a = op.Attrs(heads=12, key_dim=64)
+    total = op.macs(a, [(197, 768)], (197, 768))
+    scores = 12 * 197 * 197 * (64 + 64)
+    text = (DOCS / "conventions.md").read_text()
+    assert f"{total:,} MACs per attention layer" in text
+    assert f"are {scores:,} ({100 * scores / total:.1f} %)" in text
+    assert f"{op.params(a, [(197, 768)], (197, 768))[0]:,}" in text
+
+
+def test_labels_are_readable():
+    spec = archspec.load_text(CROSS)
+    labels = {n.id: ops.REGISTRY[n.op].label(n.attrs) for n in spec.graph if n.op != "input"}
+    assert labels["self_attn"] == "attention · 3 heads · 4"
+    assert labels["cross_attn"] == "attention · 2 heads · 5/3"
+    assert re.search(r"drop path 0\.2", ops.REGISTRY["dropout"].label(
+        ops.REGISTRY["dropout"].Attrs(rate=0.2, noise_shape=[None, 1, 1, 1])))
+
+
+# ---- keras ---------------------------------------------------------------------------------------
+@pytest.mark.keras
+def test_cross_attention_equals_keras_called_by_hand():
+    """The compiled spec equals keras.layers.MultiHeadAttention applied as `mha(query, value, key=key)`."""
+    import keras
+    import numpy as np
+
+    spec = archspec.load_text(CROSS)
+    model = spec.to_keras()
+    assert model.count_params() == spec.analysis().total.params
+    text, image = keras.Input((7, 12)), keras.Input((4, 4, 8))
+    patches = keras.layers.Reshape((-1, 8))(image)
+    context = keras.layers.Dense(12)(patches)
+    x = keras.layers.LayerNormalization()(text)
+    x = keras.layers.MultiHeadAttention(3, 4)(x, x)
+    x = keras.layers.MultiHeadAttention(2, 5, value_dim=3)(x, context)
+    x = keras.layers.MultiHeadAttention(2, 5, output_shape=6)(x, context, key=patches)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    ref = keras.Model([text, image], keras.layers.Dense(2)(x))
+    ours = [lay for lay in model.layers if lay.weights]
+    theirs = [lay for lay in ref.layers if lay.weights]
+    assert [type(lay).__name__ for lay in ours] == [type(lay).__name__ for lay in theirs]
+    for a, b in zip(ours, theirs):
+        b.set_weights(a.get_weights())
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(2, 7, 12)).astype("float32"), rng.normal(size=(2, 4, 4, 8)).astype("float32")]
+    assert np.max(np.abs(np.asarray(model(xs)) - np.asarray(ref(xs)))) < 1e-5
+
+
+@pytest.mark.keras
+def test_layer_scale_equals_keras_applications_convnext():
+    import numpy as np
+    from keras.src.applications.convnext import LayerScale as KerasLayerScale
+
+    from archspec.compile.layers import LayerScale
+
+    x = np.random.default_rng(1).normal(size=(2, 3, 3, 5)).astype("float32")
+    ours, theirs = LayerScale(0.25), KerasLayerScale(0.25, 5)
+    assert np.array_equal(np.asarray(ours(x)), np.asarray(theirs(x)))
+    assert {k: v for k, v in ours.get_config().items() if k in ("init_values", "projection_dim")} == \
+        {k: v for k, v in theirs.get_config().items() if k in ("init_values", "projection_dim")}
+
+
+@pytest.mark.keras
+def test_token_layers_compute_what_they_say():
+    import keras
+    import numpy as np
+
+    from archspec.compile.layers import ClassToken, LayerScale, PositionEmbedding, SelectToken
+
+    x = np.random.default_rng(2).normal(size=(2, 5, 4)).astype("float32")
+    ct = ClassToken(tokens=2)
+    y = np.asarray(ct(x))
+    ct.token.assign(np.arange(8, dtype="float32").reshape(1, 2, 4))
+    y = np.asarray(ct(x))
+    assert y.shape == (2, 7, 4)
+    assert np.array_equal(y[:, 2:], x) and np.array_equal(y[1, :2], np.arange(8).reshape(2, 4))
+    pe = PositionEmbedding()
+    out = np.asarray(pe(x))
+    assert np.allclose(out - x, np.asarray(pe.embedding)[None], atol=1e-6)
+    assert 0 < float(np.std(np.asarray(pe.embedding))) < 0.1          # normal(0, 0.02) initial values
+    assert np.array_equal(np.asarray(SelectToken(index=3)(x)), x[:, 3])
+    for layer in (ct, pe, SelectToken(index=1), LayerScale(0.5, 4)):
+        again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+        assert type(again) is type(layer) and again.get_config() == layer.get_config()

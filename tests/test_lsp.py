@@ -1,0 +1,219 @@
+"""`archspec lsp` end to end: a real LSP client (pygls's) starts the server over stdio and drives it as
+an editor does: initialize, didOpen, didChange (a fix, a half-typed edit, a large spec), hover,
+definition, completion, code action, shutdown, exit."""
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+pytest.importorskip("pygls")
+from lsprotocol import types as T  # noqa: E402
+from pygls.lsp.client import LanguageClient  # noqa: E402
+from pygls.uris import from_fs_path  # noqa: E402
+
+LIB = """archspec: 1
+blocks:
+  conv_relu:
+    doc: a 3×3 convolution and a ReLU
+    params: {filters: int, kernel: 3}
+    body:
+      - conv2d: {filters: $filters, kernel: $kernel, padding: same, activation: relu}
+"""
+SPEC = """archspec: 1
+name: demo
+include: [lib/blocks.yaml]
+inputs: {x: [16, 16, 8]}
+model:
+  - conv_relu: {filters: 8}
+  - conv2d: {filters: 16, kernal: 3}
+  - global_avg_pool: {}
+"""
+FIXED = SPEC.replace("kernal", "kernel")
+HALF_TYPED = FIXED.replace("  - global_avg_pool: {}\n", "  - global_avg_pool: {\n  - dense: {units: 10, act")
+
+
+def test_language_server_session(tmp_path):
+    asyncio.run(asyncio.wait_for(_session(tmp_path), 120))
+
+
+async def _next(queue, uri, version):
+    while True:
+        p = await queue.get()
+        if p.uri == uri and p.version == version:
+            return p.diagnostics
+
+
+async def _session(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "blocks.yaml").write_text(LIB, encoding="utf-8")
+    path = tmp_path / "demo.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    uri = from_fs_path(str(path))
+    client = LanguageClient("archspec-test", "1")
+    queue: asyncio.Queue = asyncio.Queue()
+
+    @client.feature(T.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(ls, params):
+        queue.put_nowait(params)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    await client.start_io(sys.executable, "-m", "archspec", "lsp", env=env, cwd=str(tmp_path))
+    try:
+        init = await client.initialize_async(T.InitializeParams(
+            capabilities=T.ClientCapabilities(), root_uri=from_fs_path(str(tmp_path))))
+        caps = init.capabilities
+        assert caps.hover_provider and caps.definition_provider and caps.completion_provider
+        client.initialized(T.InitializedParams())
+
+        # didOpen: the same diagnostic as `archspec check`, with its code, hint and suggestion
+        client.text_document_did_open(T.DidOpenTextDocumentParams(T.TextDocumentItem(uri, "yaml", 1, SPEC)))
+        diags = await _next(queue, uri, 1)
+        assert [(d.code, d.range.start.line, d.range.start.character, d.range.end.character) for d in diags] == \
+            [("unknown-field", 6, 26, 32)]
+        d = diags[0]
+        assert d.severity == T.DiagnosticSeverity.Error and "did you mean 'kernel'" in d.message
+        assert d.data["suggestion"] == "kernel"
+
+        # the quick fix carried by the diagnostic
+        actions = await client.text_document_code_action_async(T.CodeActionParams(
+            T.TextDocumentIdentifier(uri), d.range, T.CodeActionContext(diagnostics=[d])))
+        assert actions[0].edit.changes[uri][0].new_text == "kernel"
+
+        # didChange: fixed; the design warnings of `check` would come as warnings
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=2), [T.TextDocumentContentChangeWholeDocument(FIXED)]))
+        assert list(await _next(queue, uri, 2)) == []
+
+        # hover: inferred output shape, params, MACs, scope path
+        hover = await client.text_document_hover_async(T.HoverParams(T.TextDocumentIdentifier(uri), T.Position(6, 5)))
+        text = hover.contents.value
+        assert "**conv2d** `conv2d` → `(14, 14, 16)`" in text and "params 1,168" in text and "MACs" in text
+        hover = await client.text_document_hover_async(T.HoverParams(T.TextDocumentIdentifier(uri), T.Position(5, 6)))
+        assert "block `conv_relu`" in hover.contents.value and "(16, 16, 8)" in hover.contents.value
+        assert "params 584" in hover.contents.value
+
+        # definition: a block (in the included file), the included file itself
+        locs = await client.text_document_definition_async(T.DefinitionParams(
+            T.TextDocumentIdentifier(uri), T.Position(5, 8)))
+        assert locs[0].uri == from_fs_path(str(tmp_path / "lib" / "blocks.yaml")) and locs[0].range.start.line == 2
+        locs = await client.text_document_definition_async(T.DefinitionParams(
+            T.TextDocumentIdentifier(uri), T.Position(2, 14)))
+        assert locs[0].uri == from_fs_path(str(tmp_path / "lib" / "blocks.yaml"))
+
+        # completion: op and block names, an op's fields, a block's parameters, an enum's values
+        async def complete(text, line, char):
+            client.text_document_did_change(T.DidChangeTextDocumentParams(
+                T.VersionedTextDocumentIdentifier(uri=uri, version=3), [T.TextDocumentContentChangeWholeDocument(text)]))
+            got = await client.text_document_completion_async(T.CompletionParams(
+                T.TextDocumentIdentifier(uri), T.Position(line, char)))
+            return {i.label for i in got.items}
+
+        names = await complete(FIXED + "  - ", 8, 4)
+        assert {"conv2d", "dense", "residual", "conv_relu"} <= names
+        fields = await complete(FIXED + "  - conv2d: {filters: 4, ", 8, 27)
+        assert {"kernel", "padding", "strides", "name", "from"} <= fields and "filters" not in fields
+        assert {"filters", "kernel"} <= await complete(FIXED + "  - conv_relu: {", 8, 16)
+        assert {"same", "valid"} == await complete(FIXED + "  - conv2d: {padding: ", 8, 24)
+
+        # half-typed YAML: a located syntax error, and the server keeps answering from the last good analysis
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=4), [T.TextDocumentContentChangeWholeDocument(HALF_TYPED)]))
+        diags = await _next(queue, uri, 4)
+        assert [d.code for d in diags] == ["yaml-syntax"]
+        hover = await client.text_document_hover_async(T.HoverParams(T.TextDocumentIdentifier(uri), T.Position(6, 5)))
+        assert "(14, 14, 16)" in hover.contents.value
+
+        # a large spec: requests are answered while its analysis runs off the event loop
+        big = "archspec: 1\nname: big\ninputs: {x: [8]}\nmodel:\n" + "  - dense: {units: 8}\n" * 4000
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=5), [T.TextDocumentContentChangeWholeDocument(big)]))
+        order = []
+        diag_task = asyncio.ensure_future(_next(queue, uri, 5))
+        diag_task.add_done_callback(lambda _: order.append("diagnostics"))
+        await asyncio.sleep(0.4)                 # past the debounce: the analysis is running
+        await client.text_document_completion_async(T.CompletionParams(
+            T.TextDocumentIdentifier(uri), T.Position(4, 4)))
+        order.append("completion")
+        assert list(await diag_task) == []
+        assert order == ["completion", "diagnostics"]
+
+        await client.shutdown_async(None)
+        client.exit(None)
+    finally:
+        proc = getattr(client, "_server", None)       # a failed step: do not wait for a server never told to exit
+        if proc is not None and proc.returncode is None and not client.stopped:
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except asyncio.TimeoutError:
+                proc.kill()
+        await client.stop()
+
+
+def test_lsp_never_imports_tensorflow(tmp_path):
+    code = ("import sys; from archspec.editor import server, analysis; "
+            "r = analysis.analyze(open('specs/resnet50.yaml').read()); "
+            "analysis.completions(r, 'model:\\n  - conv2d: {', 1, 13); "
+            "bad = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_lsp_without_pygls_says_how_to_install(tmp_path):
+    """With pygls missing the command explains what to install (exit 2), no traceback."""
+    blocker = tmp_path / "pygls"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('No module named pygls')\n")
+    r = subprocess.run([sys.executable, "-m", "archspec", "lsp"], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and "pip install 'archspec[editor]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_half_typed_documents_never_break_the_analysis():
+    """Every bundled spec cut at many points (as while typing): analysis, hover, definition and
+    completion at the cut answer without raising."""
+    import random
+
+    from archspec.editor import analysis as A
+
+    rng = random.Random(0)
+    specs = sorted((ROOT / "specs").glob("*.yaml"))
+    for path in specs:
+        text = path.read_text(encoding="utf-8")
+        for cut in sorted(rng.sample(range(1, len(text)), 2)):
+            part = text[:cut]
+            r = A.analyze(part, path)
+            lines = part.splitlines() or [""]
+            line, char = len(lines) - 1, len(lines[-1])
+            A.hover(r, line, char)
+            A.definition(r, line, char)
+            A.completions(r, part, line, char)
+            assert r.parsed or r.diagnostics, (path.name, cut)
+
+
+def test_diagnostic_ranges_cover_the_token_on_checks_line():
+    """Each diagnostic of the broken-spec corpus becomes an LSP range on the line `check` reports,
+    covering one token of it (a name, a value, a flow list), never running past the line."""
+    from archspec.editor import analysis as A
+    from archspec.editor.server import to_lsp
+
+    for path in sorted((ROOT / "tests" / "fixtures" / "broken").glob("*.yaml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        r = A.analyze(text, path)
+        lines = text.splitlines()
+        for d in r.diagnostics:
+            rng = to_lsp(d, r).range
+            if d.loc.file != str(path):
+                assert (rng.start.line, rng.start.character) == (0, 0)
+                continue
+            assert rng.start.line == d.loc.line - 1 and rng.start.character == d.loc.col - 1, (path.name, d)
+            assert rng.start.line == rng.end.line and rng.start.character < rng.end.character <= \
+                max(len(lines[rng.start.line]), rng.start.character + 1), (path.name, d.code, rng)
+            token = lines[rng.start.line][rng.start.character:rng.end.character]
+            assert "#" not in token and not token.endswith(" "), (path.name, token)
