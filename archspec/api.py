@@ -38,9 +38,10 @@ class Spec:
     def title(self) -> str:
         """The name with the overrides applied, as reports, diagrams and `check` show it:
         'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides."""
-        if not self.overrides:
+        shaping = {k: v for k, v in self.overrides.items() if not k.startswith("training.")}  # not the network
+        if not shaping:
             return self.name
-        return f"{self.name} with " + ", ".join(f"{k}={_flow(v)}" for k, v in self.overrides.items())
+        return f"{self.name} with " + ", ".join(f"{k}={_flow(v)}" for k, v in shaping.items())
 
     @property
     def model_name(self) -> str:
@@ -48,7 +49,7 @@ class Spec:
         ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
         import re
 
-        if not self.overrides:
+        if self.title == self.name:
             return self.name
         return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", self.title.replace(" with ", "_"))).strip("_")
 

@@ -63,6 +63,8 @@ WARNINGS: dict[str, str] = {
     "high-dropout": "A dropout rate above 0.5; Keras's rate is the fraction dropped, not kept.",
     "double-activation": "An activation directly follows a layer that already applies a non-linear activation.",
     "unscaled-input": "Training images in 0..255 fed to a network without rescaling.",
+    "schedule-extended": "A cosine-scheduled run trained further keeps its schedule's length; the new epochs run at its final rate.",
+    "validation-steps": "validation_steps asks for more batches than the validation data has; clamped to one pass.",
     "data-skipped": "Files in the class folders that are not an image type training reads were left out.",
     "softmax-not-last": "A softmax that is not at an output.",
 }

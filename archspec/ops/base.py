@@ -121,6 +121,9 @@ class Op:
     #: None: by category — conv, dense and norm layers keep their input (the weight gradient needs it).
     keeps_inputs: ClassVar[bool | None] = None
     keeps_output: ClassVar[bool] = False
+    #: pure data movement (concatenation, reshape) that compilers fuse into its consumers: a backward
+    #: step that reads its output keeps its inputs instead (a DenseNet keeps the pieces, not every concat)
+    view: ClassVar[bool] = False
 
     def backward_keeps(self, a: Attrs, ins: list[tuple], out: tuple) -> tuple[bool, bool, int]:
         """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and how

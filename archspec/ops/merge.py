@@ -17,6 +17,7 @@ class ConcatAttrs(Attrs):
 @register
 class Concat(Op):
     name, keras_class, Attrs, category, arity = "concat", "Concatenate", ConcatAttrs, "merge", (2, None)
+    view = True
     doc = "Concatenation along `axis` (default: channels), as keras.layers.Concatenate."
     examples = [({}, [(4, 4, 3), (4, 4, 5)]), ({}, [(6,), (2,), (3,)]), ({"axis": 1}, [(2, 4, 3), (5, 4, 3)])]
 

@@ -18,6 +18,7 @@ class NoAttrs(Attrs):
 @register
 class Flatten(Op):
     name, keras_class, Attrs, category = "flatten", "Flatten", NoAttrs, "reshape"
+    view = True
     doc = "Flattens everything but the batch axis (keras.layers.Flatten)."
     examples = [({}, [(3, 4, 5)]), ({}, [(7,)])]
 
@@ -35,6 +36,7 @@ class ReshapeAttrs(Attrs):
 @register
 class Reshape(Op):
     name, keras_class, Attrs, category, primary = "reshape", "Reshape", ReshapeAttrs, "reshape", "target_shape"
+    view = True
     doc = "Reshape to `target_shape` (batch axis excluded; one -1 is inferred), keras.layers.Reshape."
     examples = [({"target_shape": [6, 10]}, [(3, 4, 5)]), ({"target_shape": [-1, 5]}, [(3, 4, 5)])]
 

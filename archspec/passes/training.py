@@ -160,9 +160,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             internal[n.id] = extra
         kept = []
         if k_in:
-            kept += [i for i in n.inputs if graph[i].op != "input"]     # the batch is persistent
+            kept += _stored(graph, n.inputs)
         if k_out:
-            kept.append(n.id)
+            kept += _stored(graph, (n.id,))
         for tensor in kept:
             keep_until[tensor] = min(keep_until.get(tensor, index[n.id]), index[n.id])
         in_elems = sum(size(s) for s in ins)
@@ -207,6 +207,21 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
         est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / device.bandwidth
     return est
+
+
+def _stored(graph: Graph, tensors) -> list[str]:
+    """The tensors really kept when a backward step reads `tensors`: the inputs of a view (concat,
+    reshape) instead of its output, recursively; never the model inputs (the batch is persistent)."""
+    out = []
+    for t in tensors:
+        n = graph[t]
+        if n.op == "input":
+            continue
+        if REGISTRY[n.op].view:
+            out += _stored(graph, n.inputs)
+        else:
+            out.append(t)
+    return out
 
 
 def _needs_input_grad(graph: Graph) -> dict[str, bool]:
