@@ -221,6 +221,9 @@ def test_set_training_mistakes_point_at_the_command_line(tmp_path):
     assert r.returncode == 1 and not (tmp_path / "run").exists()
     assert "--set training.optimizer=sgdd: error: unknown optimizer 'sgdd'  [schema]\n  hint: did you mean 'sgd'?" \
         in r.stderr
+    doc = (ROOT / "docs" / "train.md").read_text(encoding="utf-8")
+    block = doc.split("located at the command line:\n\n```\n")[1].split("```")[0]
+    assert block.strip() and block in r.stderr                      # the docs show this very output
     assert "--set training.epochs=0: error: 'epochs' should be greater than or equal to 1; got 0" in r.stderr
     assert "--set training.early_stopping.patiense=3: error: unknown field 'patiense'" in r.stderr
     assert "did you mean 'patience'?" in r.stderr

@@ -241,9 +241,10 @@ def _changes(run: RunFolder, settings, spec_texts: dict) -> list[str]:
 
 
 def run_folder(spec, out=None) -> RunFolder:
-    """The run folder: `out`, else runs/<spec name> in the current folder — as an absolute path, so the
-    summary and every message name the full path written."""
-    return RunFolder(Path(out or Path("runs") / spec.name).absolute())
+    """The run folder: `out`, else runs/<spec name> in the current folder (a spec loaded with overrides:
+    runs/<its model name>, e.g. runs/resnet50_stages_3_4_23_3, so variants do not share a folder) — as an
+    absolute path, so the summary and every message name the full path written."""
+    return RunFolder(Path(out or Path("runs") / getattr(spec, "model_name", spec.name)).absolute())
 
 
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
