@@ -217,3 +217,23 @@ def test_diagnostic_ranges_cover_the_token_on_checks_line():
                 max(len(lines[rng.start.line]), rng.start.character + 1), (path.name, d.code, rng)
             token = lines[rng.start.line][rng.start.character:rng.end.character]
             assert "#" not in token and not token.endswith(" "), (path.name, token)
+
+
+def test_every_suggestion_in_the_corpus_is_a_safe_quick_fix():
+    """Where a diagnostic carries a suggestion, its range holds exactly its subject, so the quick fix
+    replaces the misspelled name (or the bare value) and nothing else."""
+    from archspec.editor import analysis as A
+    from archspec.editor.server import to_lsp
+
+    fixes = 0
+    for path in sorted((ROOT / "tests" / "fixtures" / "broken").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        r = A.analyze(text, path)
+        for d in r.diagnostics:
+            if d.suggestion is None or d.loc.file != str(path):
+                continue
+            rng = to_lsp(d, r).range
+            token = text.splitlines()[rng.start.line][rng.start.character:rng.end.character]
+            assert token.strip("'\"") == d.subject, (path.name, token, d.subject)
+            fixes += 1
+    assert fixes >= 15

@@ -39,7 +39,7 @@ def configure(p):
     p.add_argument("--epochs", type=positive_int, help="train up to this many epochs in all")
     p.add_argument("--batch-size", type=positive_int, help="global batch size (all devices together)")
     p.add_argument("--learning-rate", type=_rate, help="the optimizer's (initial) learning rate")
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>)")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>, with --set overrides runs/<name>_<overrides>)")
     p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help="Keras dtype policy (mixed_float16 for NVIDIA GPUs, mixed_bfloat16 for TPUs and recent CPUs/GPUs)")
     p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import Diagnostic, SpecError
 from ..lang.source import DEFAULT_LIMITS, Limits, parse
+from ..ops import REGISTRY
 
 WORD = re.compile(r"[$\w.\-/]+")
 
@@ -84,7 +85,7 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
     r.graph, r.blocks = graph, dict(ex.blocks)
     if graph is not None:
         for n in graph.nodes.values():
-            if n.loc and n.loc.file == display and n.op != "input":
+            if n.loc and n.loc.file == display and not REGISTRY[n.op].source:
                 r.index.setdefault((n.loc.line, n.loc.col), []).append(("node", n.id))
         for s in graph.scopes.values():
             if s.loc and s.loc.file == display and s.kind not in ("path",):

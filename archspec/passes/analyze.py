@@ -85,7 +85,7 @@ class NodeCosts(Mapping):
         c = n.cost or node_cost(self._graph, n)
         if n.op == FRAGMENT:
             return Cost(c[0], c[1], c[2], c[3], c[4], n.attrs.layers)
-        return Cost(c[0], c[1], c[2], c[3], c[4], 0 if n.op == "input" else 1)
+        return Cost(c[0], c[1], c[2], c[3], c[4], 0 if REGISTRY[n.op].source else 1)
 
     def __iter__(self):
         return iter(self._graph.nodes)
@@ -100,7 +100,7 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
     t = nt = macs = flops = elements = layers = 0
     for n in graph.nodes.values():
         c = n.cost or node_cost(graph, n)
-        layer = 0 if n.op == "input" else 1
+        layer = 0 if REGISTRY[n.op].source else 1
         t += c[0]
         nt += c[1]
         macs += c[2]
@@ -131,8 +131,7 @@ def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
 def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysis:
     """The whole-model figures of :func:`analyze` without the per-node and per-scope tables (left
     empty). Also takes pricing graphs, where one FRAGMENT node stands for a whole block call."""
-    t = nt = macs = flops = elements = 0
-    layers = -len(graph.inputs)
+    t = nt = macs = flops = elements = layers = 0
     fragments = False
     for n in graph.nodes.values():
         c = n.cost or node_cost(graph, n)
@@ -144,7 +143,7 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
         if n.op == FRAGMENT:
             layers += n.attrs.layers
             fragments = True
-        else:
+        elif not REGISTRY[n.op].source:
             layers += 1
     total = Cost(t, nt, macs, flops, elements, layers)
     if not fragments:

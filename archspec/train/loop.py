@@ -100,8 +100,12 @@ def _optimizer(spec, settings, steps_per_epoch: int, schedule_epochs: int | None
             from None
 
 
-def _check_metrics(spec, names):
+def _check_metrics(spec, names, plan=None):
+    """Every metric exists, and scores this model's labels against its outputs: each is tried on a
+    small batch shaped as training will feed it (integer, one-hot or binary labels), so a metric
+    that needs another label encoding fails here, located, not inside the first training step."""
     import keras
+    import numpy as np
 
     special = {"accuracy", "acc", "crossentropy", "ce"}
     diags = []
@@ -109,12 +113,42 @@ def _check_metrics(spec, names):
         if name in special:
             continue
         try:
-            keras.metrics.get(name)
+            metric = keras.metrics.get(name)
         except (ValueError, TypeError):
             known = sorted(special | {n for n in dir(keras.metrics) if n.islower() and not n.startswith("_")
                                       and n not in ("get", "serialize", "deserialize")})
             diags.append(Diagnostic("schema", f"unknown metric '{name}'", spec.source.loc(("training", "metrics", i)),
                                     hint=did_you_mean(name, known) or "e.g. accuracy, top_k_categorical_accuracy, auc"))
+            continue
+        if plan is None:
+            continue
+        n = plan.units + 1                      # a batch size unlike the unit count: no accidental broadcast
+        k = max(plan.units, 1)
+        y_pred = np.full((n, k), 1.0 / k, dtype="float32")
+        y_true = (np.arange(n) % max(k, 2)).astype("int32")
+        if plan.labels == "onehot":
+            y_true = np.eye(k, dtype="float32")[y_true % k]
+        elif plan.labels == "binary":
+            y_true = (y_true % 2).astype("float32").reshape(n, 1)
+        try:
+            if isinstance(metric, type):
+                metric = metric()
+            if hasattr(metric, "update_state"):
+                metric.update_state(y_true, y_pred)
+                metric.result()
+            else:
+                metric(y_true, y_pred)
+        except Exception as exc:  # noqa: BLE001 - whatever the metric says, it cannot score this model
+            what = {"int": "integer class labels", "onehot": "one-hot labels", "binary": "0/1 labels"}[plan.labels]
+            from .data import error_text
+
+            first = error_text(exc, 160)
+            diags.append(Diagnostic(
+                "schema", f"the metric '{name}' cannot score {what} against the {plan.units} output"
+                          f"{'s' * (plan.units != 1)} ({first})", spec.source.loc(("training", "metrics", i)),
+                hint="with integer labels use accuracy, sparse_categorical_accuracy or sparse_top_k_categorical_"
+                     "accuracy; precision, recall and auc score one-hot labels (loss: categorical_crossentropy) or "
+                     "a single sigmoid unit"))
     if diags:
         raise SpecError(diags)
 
@@ -131,7 +165,7 @@ def build_and_compile(spec, settings, plan, steps_per_epoch: int, schedule_epoch
         model.get_layer(keras_name(next(iter(spec.graph.outputs.values())))).dtype_policy = keras.DTypePolicy("float32")
     smoothing = {"label_smoothing": plan.label_smoothing} if getattr(plan, "label_smoothing", 0) else {}
     loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits, **smoothing)
-    _check_metrics(spec, settings.metrics)
+    _check_metrics(spec, settings.metrics, plan)
     model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, metrics=list(settings.metrics),
                   jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
     return model
@@ -207,8 +241,10 @@ def _changes(run: RunFolder, settings, spec_texts: dict) -> list[str]:
 
 
 def run_folder(spec, out=None) -> RunFolder:
-    """The run folder: `out`, else runs/<spec name> in the current folder."""
-    return RunFolder(out or Path("runs") / spec.name)
+    """The run folder: `out`, else runs/<spec name> in the current folder (a spec loaded with overrides:
+    runs/<its model name>, e.g. runs/resnet50_stages_3_4_23_3, so variants do not share a folder) — as an
+    absolute path, so the summary and every message name the full path written."""
+    return RunFolder(Path(out or Path("runs") / getattr(spec, "model_name", spec.name)).absolute())
 
 
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
