@@ -63,7 +63,7 @@ def test_every_op_example_validates():
     for name, op in ops.REGISTRY.items():
         if getattr(op, "internal", False):
             continue
-        for attrs, _ in op.examples:
+        for attrs, *_ in op.examples:
             data = json.loads(json.dumps(entry(**{name: dict(attrs)}), default=list))
             assert not errors(data), (name, attrs, jsonschema.exceptions.best_match(errors(data)).message)
 

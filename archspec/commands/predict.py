@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
+from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -91,7 +91,7 @@ def run(args) -> int:
         from ..util import atomic_write
 
         atomic_write(Path(args.output), text.encode())
-        print(f"{len(rows)} predictions: {args.output}", file=sys.stderr)
+        print(f"{len(rows)} predictions: wrote {shown(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK

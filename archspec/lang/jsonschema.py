@@ -128,12 +128,12 @@ MODELINE = re.compile(r"^#\s+yaml-language-server\s*:.*$", re.M)
 
 
 def with_modeline(text: str, schema_path: str) -> str:
-    """`text` carrying the `# yaml-language-server: $schema=...` comment that makes editors with the
-    YAML extension validate and complete it with no set-up (kept at the end, so no line moves)."""
+    """`text` ending with the `# yaml-language-server: $schema=...` comment that makes editors with the
+    YAML extension validate and complete it with no set-up (at the end, so no line of the spec moves;
+    an existing modeline elsewhere is moved there)."""
     line = f"# yaml-language-server: $schema={schema_path}"
-    if MODELINE.search(text):
-        return MODELINE.sub(line.replace("\\", "\\\\"), text, count=1)
-    return text.rstrip("\n") + "\n\n" + line + "\n"
+    body = re.sub(r"\n?" + MODELINE.pattern + r"\n?", "\n", text, flags=re.M) if MODELINE.search(text) else text
+    return body.rstrip("\n") + "\n\n" + line + "\n"
 
 
 # ---- ops -------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
     total = Cost()
     for n in graph:
         t, nt, macs, flops, elements = node_cost(graph, n)
-        c = Cost(t, nt, macs, flops, elements, 0 if n.op == "input" else 1)
+        c = Cost(t, nt, macs, flops, elements, 0 if REGISTRY[n.op].source else 1)
         nodes[n.id] = c
         total.add(c)
         scope = n.scope
