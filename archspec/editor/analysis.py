@@ -67,6 +67,8 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
         return r
     r.parsed = True
     ex = Expander(src, limits, {}, None)
+    if is_library(src.data):
+        return _library(r, src, ex)
     try:
         graph = ex.run()
     except SpecError as exc:
@@ -90,6 +92,31 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
         for s in graph.scopes.values():
             if s.loc and s.loc.file == display and s.kind not in ("path",):
                 r.index.setdefault((s.loc.line, s.loc.col), []).append(("scope", s.path))
+    return r
+
+
+def is_library(data) -> bool:
+    """A file of blocks for others to include: blocks (or includes) and no model."""
+    return isinstance(data, dict) and "model" not in data and ("blocks" in data or "include" in data)
+
+
+def _library(r: Result, src, ex) -> Result:
+    """Check a block library as its includers see it: the file's fields, each block's definition
+    (parameters, defaults, body shape) and its own includes. Bodies are expanded only when called."""
+    from pydantic import ValidationError
+
+    from ..errors import sorted_unique
+    from ..lang.schema import Library, pydantic_diagnostics
+
+    diags = []
+    try:
+        Library.model_validate(src.data)
+    except ValidationError as exc:
+        diags = [d for d in pydantic_diagnostics(exc, src.data, src, fields=Library.model_fields)
+                 if d.path[:1] != ("blocks",)]  # each block is checked below, with its name
+    ex._load_blocks(src, src.data, (), stack=())
+    r.diagnostics = sorted_unique(diags + ex.diags)
+    r.blocks = dict(ex.blocks)
     return r
 
 
