@@ -151,11 +151,13 @@ def make_sampler(cfg: SearchConfig, storage, name: str):
 
     seed = cfg.seed
     if seed is not None:
-        # a joining worker or a resumed run must not replay the same random draws
+        # a resumed run must not replay the same random draws, nor may workers started together
         try:
             seed += len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
         except KeyError:
             pass
+        if cfg.storage:
+            seed += 7919 * os.getpid()
     if cfg.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if cfg.sampler == "nsga2":
