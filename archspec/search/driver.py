@@ -316,8 +316,8 @@ class Search:
             since_new[0] = 0 if kind == CANDIDATE else since_new[0] + 1
             if kind == CANDIDATE:
                 errors.append(frozen.user_attrs.get("error") if frozen.state == TrialState.FAIL else None)
-            if len(errors) >= 3 and errors[-1] and errors[-3:] == [errors[-1]] * 3:
-                p.stopped = f"three trainings in a row failed with the same error: {errors[-1]}"
+            if len(errors) == 3 and errors[0] and errors == [errors[0]] * 3:
+                p.stopped = f"the first three trainings failed with the same error: {errors[0]}"
                 study.stop()
             elif trained_count(study) >= cfg.trials and not _waiting(study):
                 p.stopped = "done"
