@@ -57,12 +57,15 @@ ERRORS: dict[str, str] = {
 
 WARNINGS: dict[str, str] = {
     "kernel-exceeds-input": "A convolution kernel or pooling window is larger than the feature map it runs on.",
-    "spatial-collapse": "The feature map shrinks to 1×1 while spatial layers still follow.",
+    "spatial-collapse": "The feature map shrinks to 1×1 and layers with spatial kernels still run on it (a gate multiplied "
+                        "back onto the full map, as in squeeze-and-excitation, is not a collapse).",
     "bias-before-bn": "A conv/dense bias is cancelled by the batch normalization right after it.",
     "dominant-layer": "One layer holds most of the network's parameters.",
     "high-dropout": "A dropout rate above 0.5; Keras's rate is the fraction dropped, not kept.",
     "double-activation": "An activation directly follows a layer that already applies a non-linear activation.",
     "unscaled-input": "Training images in 0..255 fed to a network without rescaling.",
+    "schedule-extended": "A cosine-scheduled run trained further keeps its schedule's length; the new epochs run at its final rate.",
+    "validation-steps": "validation_steps asks for more batches than the validation data has; clamped to one pass.",
     "data-skipped": "Files in the class folders that are not an image type training reads were left out.",
     "softmax-not-last": "A softmax that is not at an output.",
 }

@@ -11,7 +11,6 @@ Every user mistake becomes a :class:`Diagnostic`; a stage that finds mistakes ra
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, replace
 from typing import Iterable
@@ -127,11 +126,25 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     'kernel'
     >>> closest("conv", ["dense", "flatten"]) is None
     True
+    >>> closest("fc1", ["conv", "FC1", "output"]), closest("Denselayer", ["dense_layer", "x"])
+    ('FC1', 'dense_layer')
     """
     word = str(word)
     cands = list(dict.fromkeys(str(c) for c in candidates))
     if not cands:
         return None
+    same = [c for c in cands if c.lower() == word.lower() and c != word]
+    if same:                         # `fc1` for `FC1`: difflib counts every case difference as a miss
+        return same[-1]
+    found = _closest(word, cands)
+    if found is None:
+        lowered = {c.lower(): c for c in cands}
+        found = _closest(word.lower(), list(lowered))
+        found = lowered[found] if found is not None else None
+    return found
+
+
+def _closest(word: str, cands: list[str]) -> str | None:
     m = _NUMBERED.match(word)
     if m and m.group(1):
         stem, num = m.group(1), int(m.group(2))
@@ -140,6 +153,8 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
         if numbered:
             return min(numbered)[2]
     best, best_score = None, 0.6
+    import difflib  # only when a did-you-mean is needed: off the start-up path
+
     matcher = difflib.SequenceMatcher()
     matcher.set_seq2(word)
     for c in cands:

@@ -121,6 +121,8 @@ class Graph:
         return out
 
     def lint(self) -> list[str]:
+        from .ops import REGISTRY
+
         """Invariants every stage must keep; returns a list of violations (empty when sound)."""
         problems = []
         seen = set()
@@ -137,7 +139,7 @@ class Graph:
             if o not in self.nodes:
                 problems.append(f"output {name}: unknown node {o}")
         for i in self.inputs:
-            if self.nodes[i].op != "input":
+            if not REGISTRY[self.nodes[i].op].source:
                 problems.append(f"input {i} is a {self.nodes[i].op}")
         return problems
 
@@ -147,8 +149,9 @@ class Graph:
 
         rows = []
         for n in self.nodes.values():
-            call = "input" if n.op == "input" else f"{n.op}({', '.join(n.inputs)})"
-            label = "" if n.op == "input" else REGISTRY[n.op].label(n.attrs)
+            source = REGISTRY[n.op].source
+            call = n.op if source else f"{n.op}({', '.join(n.inputs)})"
+            label = "" if source else REGISTRY[n.op].label(n.attrs)
             rows.append((n.id, call, str(n.shape) if n.shape is not None else "?", label))
         w0 = max((len(r[0]) for r in rows), default=0)
         w1 = max((len(r[1]) for r in rows if len(r[1]) < 20), default=0)

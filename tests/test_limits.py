@@ -100,3 +100,21 @@ def test_recursive_blocks_stop():
 
 def test_expression_power_bomb():
     assert codes(HEAD + "model:\n  - conv2d: {filters: $9 ** 9 ** 9, kernel: 1}\n") == ["expr-value"]
+
+
+def test_aliases_are_expanded_like_composed_nodes():
+    """The source walk reads parser events (no node tree); an alias replays its anchor's events."""
+    from archspec.lang.source import parse
+
+    src = parse("a: &x {b: 1, c: [1, 2]}\nd: *x\ne: [*x, *x]\nf: &s hello\ng: *s\n*s : 3\n", "t.yaml")
+    assert src.data == {"a": {"b": 1, "c": [1, 2]}, "d": {"b": 1, "c": [1, 2]},
+                        "e": [{"b": 1, "c": [1, 2]}, {"b": 1, "c": [1, 2]}], "f": "hello", "g": "hello", "hello": 3}
+    assert src.data["d"] is not src.data["a"]                        # each use is its own value
+    assert src.values[("d", "c", 1)] == src.values[("a", "c", 1)] == (1, 21)   # positioned at the anchor
+    assert src.keys[("hello",)] == (4, 4)                           # an alias key: where its anchor is
+    for text, message in [("a: *nope\n", "undefined alias 'nope'"), ("a: &x 1\nb: &x 2\n", "'&x' is defined twice"),
+                          ("a: &x [1, *x]\n", "inside the node it names")]:
+        [d] = diags(text)
+        assert d.code == "yaml-syntax" and message in d.message
+    [d] = diags("a: !!python/object {}\nb: [\n")                      # a syntax error anywhere comes first
+    assert d.code == "yaml-syntax" and d.loc.line == 3

@@ -221,6 +221,9 @@ def test_set_training_mistakes_point_at_the_command_line(tmp_path):
     assert r.returncode == 1 and not (tmp_path / "run").exists()
     assert "--set training.optimizer=sgdd: error: unknown optimizer 'sgdd'  [schema]\n  hint: did you mean 'sgd'?" \
         in r.stderr
+    doc = (ROOT / "docs" / "train.md").read_text(encoding="utf-8")
+    block = doc.split("located at the command line:\n\n```\n")[1].split("```")[0]
+    assert block.strip() and block in r.stderr                      # the docs show this very output
     assert "--set training.epochs=0: error: 'epochs' should be greater than or equal to 1; got 0" in r.stderr
     assert "--set training.early_stopping.patiense=3: error: unknown field 'patiense'" in r.stderr
     assert "did you mean 'patience'?" in r.stderr
@@ -243,3 +246,53 @@ def test_mnist_specs_rescale_like_the_notebook(tmp_path):
         s = resolve(archspec.load(ROOT / "specs" / name, {"training.resize": True}), {"data": "digits"})
         (w,) = compat.plan(spec, s, data.load(s, spec)).warnings
         assert w.code == "unscaled-input" and "0–16 to 0–0.0627" in w.message and "1/16" in w.hint
+
+
+def test_validation_steps_beyond_the_data_are_clamped_with_a_warning():
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+
+    spec = archspec.load_text(SPEC.replace("training: {", "training: {validation_steps: 50, data: synthetic:64, "))
+    s = resolve(spec)
+    plan = compat.plan(spec, s, data.load(s, spec))
+    (w,) = [d for d in plan.warnings if d.code == "validation-steps"]
+    assert "validation_steps is 50 but the 8 validation images make 1 batch of 8" in w.message
+    assert s.validation_steps == 1 and w.loc.line == 8
+
+
+def test_class_weight_names_classes(tmp_path):
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+
+    root = images(tmp_path / "imgs", per_class=5)
+    spec = archspec.load_text(SPEC.replace("training: {", "training: {class_weight: {cat: 3, dgo: 2}, "))
+    s = resolve(spec, {"data": f"folder:{root}"})
+    with pytest.raises(archspec.SpecError) as e:
+        compat.plan(spec, s, data.load(s, spec))
+    (d,) = e.value.diagnostics
+    assert "class_weight names 'dgo', which is not a class" in d.message and d.hint == "did you mean 'dog'?"
+    spec = archspec.load_text(SPEC.replace("training: {", "training: {class_weight: {cat: 3}, "))
+    s = resolve(spec, {"data": f"folder:{root}"})
+    assert compat.plan(spec, s, data.load(s, spec)).class_weight == {0: 3.0, 1: 1.0}
+
+
+def test_did_you_mean_ignores_case():
+    from archspec.errors import did_you_mean
+
+    assert did_you_mean("fc1", ["conv2d", "FC1", "output"]) == "did you mean 'FC1'?"
+    assert did_you_mean("Output", ["FC1", "output"]) == "did you mean 'output'?"
+
+
+def test_augmenting_a_flat_input_is_refused():
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+
+    flat = SPEC.replace("[12, 12, 1]", "[144]").replace("  - conv2d: {filters: 4, kernel: 3, activation: relu}\n"
+                                                       "  - global_avg_pool: {}\n", "  - dense: {units: 8}\n")
+    spec = archspec.load_text(flat.replace("training: {", "training: {augment: {flip: horizontal}, "))
+    s = resolve(spec, {"data": "synthetic:32"})
+    with pytest.raises(archspec.SpecError) as e:
+        compat.plan(spec, s, data.load(s, spec))
+    assert "training.augment transforms images, but the input 'image' is a flat vector (144,)" in str(e.value)
+    s = resolve(archspec.load_text(flat), {"data": "synthetic:32"})      # synthetic images for a flat input
+    assert compat.plan(spec, s, data.load(s, spec)).flatten

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (tools/setup.sh: the project venv .venv/) and runs archspec on the bundled specs:
 # the README's first example (Inception-v4's Inception-A block), then check all specs, report, draw and
-# compile a few, and train the digits CNN. Files go to ./out/ and ./runs/ (both git-ignored); each
+# compile a few, and train the digits CNN and a small ViT. Files go to ./out/ and ./runs/ (both git-ignored); each
 # command prints the full path it wrote. Each warning is printed once: `check` shows them all, the
 # later commands on the same specs pass --no-warnings.
 set -euo pipefail
@@ -19,3 +19,5 @@ archspec draw specs/inception_resnet_cifar10.yaml --depth 1 --no-warnings
 archspec draw specs/resnet50.yaml --depth 1 -o out/resnet50.png
 archspec compile specs/mnist_cnn.yaml
 archspec train specs/digits_cnn.yaml --out runs/digits_demo --restart     # scikit-learn's digits, ~30 s on 2 cores
+archspec report specs/vit_b16.yaml --depth 1 --no-warnings                 # attention's MACs counted in full
+archspec train specs/digits_vit.yaml --out runs/digits_vit_demo --restart  # a small ViT on the same digits

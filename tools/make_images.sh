@@ -24,6 +24,9 @@ draw() {  # draw SPEC OUTPUT [OPTIONS...]
   echo "wrote $OUT/$out ($(wc -c <"$OUT/$out") bytes)"
 }
 
+# the README's first example: Inception-v4's Inception-A block (automatic depth: every layer, readable at page width)
+draw inception_a inception_a.svg
+draw inception_a inception_a.png --dpi 96
 # the default picture (automatic depth): every top-level block opened, the blocks they call as boxes
 draw inception_resnet_cifar10 inception_resnet_cifar10.svg
 draw inception_resnet_cifar10 inception_resnet_cifar10.png --dpi 96

@@ -1,7 +1,9 @@
 """archspec report SPEC: a per-layer or per-block cost table (table, JSON, CSV or Markdown)."""
 from __future__ import annotations
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings
+import sys
+
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 
@@ -17,12 +19,17 @@ def _depth(v: str):
     return d
 
 
+def _report_depth(v: str):
+    return "auto" if v == "auto" else _depth(v)
+
+
 def configure(p):
     common(p)
     p.add_argument("--format", "-f", choices=["table", "json", "csv", "markdown"], default="table",
                    help="table (default, for reading), json, csv or markdown (for tools and docs)")
-    p.add_argument("--depth", type=_depth, default=1,
-                   help="block levels to expand; deeper blocks are rolled up into one row (default 1; 'all' for every layer)")
+    p.add_argument("--depth", type=_report_depth, default="auto",
+                   help="block levels to expand; deeper blocks are rolled up into one row ('all' for every layer; "
+                        "default 1, or deeper while a level is a single block, e.g. a spec that is one block call)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="batch size for activation memory (default 1)")
     p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
                    help="bytes per parameter and activation value in the memory columns (default float32)")
@@ -39,6 +46,7 @@ def run(args) -> int:
         from ..util import atomic_write
 
         atomic_write(args.output, text.encode("utf-8"))
+        print(f"wrote {shown(args.output)}", file=sys.stderr)
     else:
         print(text, end="")
     return EXIT_SPEC if args.strict and warnings else EXIT_OK

@@ -202,8 +202,14 @@ def on_completion(ls: ArchspecServer, params: T.CompletionParams):
 def on_code_action(ls: ArchspecServer, params: T.CodeActionParams):
     """Quick fixes: replace a misspelled name by the suggestion its diagnostic carries."""
     out = []
+    lines = ls.workspace.get_text_document(params.text_document.uri).lines
     for d in params.context.diagnostics:
         data = d.data if isinstance(d.data, dict) else {}
+        rng = d.range
+        text = lines[rng.start.line][rng.start.character:rng.end.character] \
+            if rng.start.line == rng.end.line and rng.start.line < len(lines) else None
+        if text is not None and text.strip("'\"") != data.get("subject"):
+            continue                             # the range is not the name the suggestion replaces
         if d.source == "archspec" and data.get("suggestion") is not None:
             edit = T.TextEdit(d.range, str(data["suggestion"]))
             out.append(T.CodeAction(title=f"Change to '{data['suggestion']}'", kind=T.CodeActionKind.QuickFix,

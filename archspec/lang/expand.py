@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .. import ops
-from ..errors import Diagnostic, Loc, Note, SpecError, closest, did_you_mean, focus, hint_for
+from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
@@ -85,7 +85,7 @@ class Expander(Memo, Blocks, Structures):
                     if exc.kind == "expr-syntax":
                         hint = comma_hint(src, path, raw) or hint
                     self.error(exc.kind, exc.message, self._expr_loc(src, path, exc.offset), scope or ctx.scope,
-                               hint, ctx.notes, subject=raw)
+                               hint, ctx.notes, subject=exc.subject or raw, suggestion=exc.suggestion)
                     raise _Poison() from None
                 except RecursionError:
                     self.error("limit", "the expression nests too deeply", src.loc(path), scope or ctx.scope)
@@ -123,8 +123,10 @@ class Expander(Memo, Blocks, Structures):
 
         for k, code in enumerate(doc.ignore_warnings):
             if code not in WARNINGS:
+                guess = closest(code, WARNINGS)
                 self.error("schema", f"'{code}' is not a warning code", self.src.loc(("ignore_warnings", k)),
-                           hint=did_you_mean(code, WARNINGS) or "warning codes: " + ", ".join(WARNINGS))
+                           hint=hint_for(guess) or "warning codes: " + ", ".join(WARNINGS),
+                           subject=str(code), suggestion=guess)
         self._load_blocks(self.src, data, (), stack=())
         defaults = self._defaults({}, data.get("defaults") or {}, self.src, ("defaults",))
         return Prepared(doc, self.blocks, self.sources, defaults, tuple(self.diags),
@@ -151,8 +153,8 @@ class Expander(Memo, Blocks, Structures):
         for name, spec in doc.inputs.items():
             shape = tuple(spec.shape if hasattr(spec, "shape") else spec)
             dtype = spec.dtype if hasattr(spec, "dtype") else "float32"
-            attrs = ops.get("input").Attrs(shape=shape, dtype=dtype)
-            g.add(Node(name, "input", attrs, (), self.src.loc(("inputs", name), key=True), "", shape))
+            attrs = ops.get(ops.role("input")).Attrs(shape=shape, dtype=dtype)
+            g.add(Node(name, ops.role("input"), attrs, (), self.src.loc(("inputs", name), key=True), "", shape))
             g.inputs.append(name)
             table[name] = name
             self.used[""].add(name)
@@ -543,7 +545,7 @@ class Expander(Memo, Blocks, Structures):
                 self.error("unused-input", f"the input '{name}' is not used by any output", g[name].loc,
                            hint=f"wire it with `from: {name}`, or remove it")
         for n in g:
-            if n.id not in live and n.op != "input" and all(i in live for i in n.inputs):
+            if n.id not in live and not ops.REGISTRY[n.op].source and all(i in live for i in n.inputs):
                 self.error("dead-layer", f"'{n.id}' does not contribute to any output", n.loc, n.id,
                            "list it under `outputs:`, wire it into the model, or remove it", n.trace)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from itertools import islice
 
+from .. import ops
 from ..graph import FRAGMENT, SEP, Node, Scope
 from .context import _Abort
 from .expr import ExprError, names_in
@@ -227,7 +228,7 @@ class Memo:
             for n in nodes:
                 c = n.cost or node_cost(g, n)
                 t, nt, macs, flops, elements = t + c[0], nt + c[1], macs + c[2], flops + c[3], elements + c[4]
-                layers += n.attrs.layers if n.op == FRAGMENT else 1
+                layers += n.attrs.layers if n.op == FRAGMENT else 0 if ops.REGISTRY[n.op].source else 1
             out_node = g.nodes[out]
             summary = Summary((t, nt, macs, flops, elements), layers, out_node.shape,
                               out_node.attrs.out_elems if out_node.op == FRAGMENT else out_node.cost[4],

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Diagnostic, Loc, SpecError
+from ..errors import Diagnostic, Loc, Note, SpecError
 
 Path_ = tuple  # a path into the document: ("model", 3, "conv2d", "filters")
 
@@ -42,18 +42,19 @@ class Source:
     path: Path | None
     text: str
     data: object
-    values: dict = field(default_factory=dict)   # path -> Loc of the value
-    keys: dict = field(default_factory=dict)     # path -> Loc of the key naming it
+    values: dict = field(default_factory=dict)   # path -> (line, col) or Loc of the value (positions.Table)
+    keys: dict = field(default_factory=dict)     # path -> (line, col) or Loc of the key naming it
 
     def loc(self, path: Path_, key: bool = False) -> Loc:
         """Best location for `path`: the exact entry, else its nearest recorded ancestor."""
         table = self.keys if key else self.values
         p = tuple(path)
         while p:
-            if p in table:
-                return self._loc(table[p])
-            if not key and p in self.keys:
-                return self._loc(self.keys[p])
+            found = table.get(p)
+            if found is None and not key:
+                found = self.keys.get(p)
+            if found is not None:
+                return self._loc(found)
             p = p[:-1]
         return self._loc(self.values.get((), (1, 1)))
 
@@ -183,124 +184,265 @@ class _DupKey(Exception):
     pass
 
 
+def _syntax_error(exc, text: str, display: str, limits: Limits) -> SpecError:
+    import yaml
+
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return SpecError([Diagnostic("yaml-syntax", str(exc).splitlines()[0], Loc(display, 1, 1))])
+    mark = exc.problem_mark or exc.context_mark
+    loc = Loc(display, mark.line + 1, mark.column + 1) if mark else Loc(display, 1, 1)
+    if _is_libyaml_depth_stop(exc):
+        return SpecError([_too_deep(limits, loc)])
+    problem = (exc.problem or exc.context or "invalid YAML").strip()
+    hint = None
+    lines = text.splitlines()
+    bad = lines[mark.line][mark.column:mark.column + 1] if mark and mark.line < len(lines) else ""
+    if bad == "\t" or "'\\t'" in problem:
+        problem = "a tab character where YAML expects spaces"
+        hint = "YAML does not allow tabs for indentation; indent with spaces"
+    elif mark and "$" in (lines[mark.line] if mark.line < len(lines) else ""):
+        hint = 'quote an expression that contains [ ] { } , ? or :, e.g. "$stages[0]"'
+    elif "mapping values are not allowed" in problem:
+        hint = "a ':' inside a value needs quotes, or a key is indented wrongly"
+    return SpecError([Diagnostic("yaml-syntax", problem, loc, hint=hint)])
+
+
 def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
+    """Build the data and the position tables from the parser's events, as PyYAML's composer would
+    compose them, but without composing: no node objects (two marks each) for the whole document
+    exist at once, so a 100,000-layer spec costs its data and its tables, not ten times that. An alias
+    replays the events recorded for its anchor, so every use is checked, counted and positioned
+    exactly as a composed node would be walked again."""
+    from array import array
+    from sys import intern
+
     import yaml
     from yaml.constructor import ConstructorError, SafeConstructor
+    from yaml.events import (
+        AliasEvent,
+        DocumentEndEvent,
+        DocumentStartEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+        StreamEndEvent,
+        StreamStartEvent,
+    )
+
+    from .positions import Rows, Table
 
     display = src.file
     loader = _loader_class()(text)
-    try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = Loc(display, mark.line + 1, mark.column + 1) if mark else Loc(display, 1, 1)
-        if _is_libyaml_depth_stop(exc):
-            raise SpecError([_too_deep(limits, loc)]) from None
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        hint = None
-        bad = text.splitlines()[mark.line][mark.column:mark.column + 1] if mark and mark.line < len(text.splitlines()) else ""
-        if bad == "\t" or "'\\t'" in problem:
-            problem = "a tab character where YAML expects spaces"
-            hint = "YAML does not allow tabs for indentation; indent with spaces"
-        elif mark and "$" in (text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""):
-            hint = 'quote an expression that contains [ ] { } , ? or :, e.g. "$stages[0]"'
-        elif "mapping values are not allowed" in problem:
-            hint = "a ':' inside a value needs quotes, or a key is indented wrongly"
-        raise SpecError([Diagnostic("yaml-syntax", problem, loc, hint=hint)]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Diagnostic("yaml-syntax", str(exc).splitlines()[0], Loc(display, 1, 1))]) from None
-    except RecursionError:       # the pure-Python composer recurses once per level
-        raise SpecError([_too_deep(limits, Loc(display, 1, 1))]) from None
-    finally:
-        loader.dispose()
-    if root is None:
-        src.data = None
-        src.values[()] = Loc(display, 1, 1)
-        return
-
     constructor = SafeConstructor()
-    count = 0
+    rows = Rows()
+    table = rows.rows
+    src.values, src.keys = Table(rows, key=False), Table(rows, key=True)
     diags: list[Diagnostic] = []
-
-    def mark(node) -> Loc:
-        return Loc(display, node.start_mark.line + 1, node.start_mark.column + 1)
-
-    def pos(node) -> tuple:       # cheap form kept in the tables; Source.loc makes the Loc
-        m = node.start_mark
-        return (m.line + 1, m.column + 1)
-
-    seen: set = set()
+    count = 0
     reused = 0
+    anchors: dict = {}            # anchor -> its recorded events (None while the anchored node is open)
+    recording: list = []          # [events] of the anchored nodes being read
+    replay: list = []             # iterators of recorded events being replayed (innermost last)
+    MAP_TAG, SEQ_TAG, MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
+    resolve = loader.resolve
 
-    def walk(node, path: tuple, depth: int):
+    def nxt():
+        while replay:
+            ev = next(replay[-1], None)
+            if ev is not None:
+                return ev, True
+            replay.pop()
+        ev = loader.get_event()
+        for r in recording:
+            r.append(ev)
+        return ev, False
+
+    def mark(ev) -> Loc:
+        return Loc(display, ev.start_mark.line + 1, ev.start_mark.column + 1)
+
+    def scalar(ev, tag):
+        value = ev.value
+        if tag == _STR:                         # the common cases, without the constructor's overhead
+            return intern(value) if len(value) <= 24 else value   # names repeat: one string each
+        if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
+            return int(value)
+        node = yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark, ev.style)
+        try:
+            out = constructor.construct_object(node, deep=True)
+        except ConstructorError:
+            raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev),
+                                        hint="archspec loads YAML safely: no Python objects, no custom tags")]) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise SpecError([Diagnostic("yaml-syntax", f"cannot read the value '{value}': {exc}", mark(ev))]) from None
+        if isinstance(out, (bytes, set)) or type(out).__module__ == "datetime":
+            raise SpecError([Diagnostic("yaml-tag", f"'{value}' reads as a {type(out).__name__}; quote it to make it a string",
+                                        mark(ev))])
+        return out
+
+    def tag_of(ev, kind):
+        tag = ev.tag
+        if tag is None or tag == "!":
+            tag = resolve(kind, ev.value if kind is yaml.ScalarNode else None, ev.implicit)
+        return tag
+
+    def node(ev, replayed: bool, path: tuple, depth: int):
+        """(value, packed start position) of the node whose first event is `ev` (its events are
+        consumed); `path` is where it sits, for the limits' messages."""
         nonlocal count, reused
-        count += 1
-        if not isinstance(node, yaml.ScalarNode):
-            if id(node) in seen:
-                reused += 1
+        if ev.__class__ is AliasEvent:
+            rec = anchors.get(ev.anchor, False)
+            if rec is False:
+                raise SpecError([Diagnostic("yaml-syntax", f"found undefined alias '{ev.anchor}'", mark(ev))])
+            if rec is None:
+                raise SpecError([Diagnostic("yaml-syntax", f"the alias '*{ev.anchor}' is inside the node it names "
+                                            "(a recursive structure)", mark(ev))])
+            if rec[0].__class__ is not ScalarEvent:
+                reused += sum(1 for e in rec if e.__class__ in (MappingStartEvent, SequenceStartEvent))
                 if reused > limits.max_aliases:
                     raise SpecError([Diagnostic("limit", f"YAML aliases are expanded more than {limits.max_aliases:,} "
-                                                "times (an alias bomb?)", mark(node),
+                                                "times (an alias bomb?)", mark(ev),
                                                 hint="raise --limit max_aliases=N if the file is genuine")])
-            seen.add(id(node))
+            it = iter(rec)
+            first = next(it)
+            replay.append(it)
+            return node(first, True, path, depth)
+        anchor = None if replayed else getattr(ev, "anchor", None)
+        if anchor is not None:
+            if anchor in anchors:
+                raise SpecError([Diagnostic("yaml-syntax", f"the anchor '&{anchor}' is defined twice", mark(ev))])
+            anchors[anchor] = None
+            recording.append([ev])
+        count += 1
         if count > limits.max_nodes:
             raise SpecError([Diagnostic("limit", f"the document expands to more than {limits.max_nodes:,} values "
-                                        "(YAML aliases repeated too often?)", mark(node),
+                                        "(YAML aliases repeated too often?)", mark(ev),
                                         hint="a spec this large is almost certainly an alias bomb; "
                                              "raise --limit max_nodes=N if it is genuine")])
         if depth > limits.max_depth:
-            raise SpecError([_too_deep(limits, mark(node))])
-        src.values[path] = pos(node)
-        if isinstance(node, yaml.MappingNode):
-            if node.tag not in ("tag:yaml.org,2002:map",):
-                raise SpecError([Diagnostic("yaml-tag", f"the tag '{node.tag}' is not allowed", mark(node),
+            raise SpecError([_too_deep(limits, mark(ev))])
+        m = ev.start_mark
+        here = (m.line + 1) << 24 | (m.column + 1)
+        cls = ev.__class__
+        if cls is ScalarEvent:
+            out = scalar(ev, tag_of(ev, yaml.ScalarNode))
+        elif cls is MappingStartEvent:
+            tag = tag_of(ev, yaml.MappingNode)
+            if tag != MAP_TAG:
+                raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev),
                                             hint="archspec accepts plain YAML only")])
             out = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise SpecError([Diagnostic("yaml-syntax", "YAML merge keys ('<<') are not supported", mark(key_node),
+            row = array("q")
+            while True:
+                kev, krep = nxt()
+                if kev.__class__ is MappingEndEvent:
+                    break
+                if kev.__class__ is not ScalarEvent:
+                    if kev.__class__ is AliasEvent and anchors.get(kev.anchor) and \
+                            anchors[kev.anchor][0].__class__ is ScalarEvent:
+                        kev, krep = anchors[kev.anchor][0], True
+                    else:
+                        raise SpecError([Diagnostic("yaml-syntax", "a mapping key must be a plain name", mark(kev))])
+                ktag = tag_of(kev, yaml.ScalarNode)
+                if ktag == MERGE_TAG:
+                    raise SpecError([Diagnostic("yaml-syntax", "YAML merge keys ('<<') are not supported", mark(kev),
                                                 hint="use `defaults:` or a block to share settings")])
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise SpecError([Diagnostic("yaml-syntax", "a mapping key must be a plain name", mark(key_node))])
-                key = scalar(key_node)
+                if not krep and kev.anchor is not None:
+                    if kev.anchor in anchors:
+                        raise SpecError([Diagnostic("yaml-syntax", f"the anchor '&{kev.anchor}' is defined twice",
+                                                    mark(kev))])
+                    anchors[kev.anchor] = [kev]
+                key = scalar(kev, ktag)
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
-                    key = str(key_node.value)
+                    key = str(kev.value)
+                vev, vrep = nxt()
                 if key in out:
+                    first_pos = row[2 * list(out).index(key)]
+                    first_loc = Loc(display, first_pos >> 24, first_pos & 0xFFFFFF)
                     diags.append(Diagnostic("duplicate-key", f"the key '{key}' appears twice in this mapping",
-                                            mark(key_node), notes=((_note_first(src, path + (key,))),)))
+                                            mark(kev), notes=(Note("first defined here", first_loc),)))
+                    skip(vev, vrep)
                     continue
-                src.keys[path + (key,)] = pos(key_node)
-                out[key] = walk(value_node, path + (key,), depth + 1)
-            return out if build else None
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != "tag:yaml.org,2002:seq":
-                raise SpecError([Diagnostic("yaml-tag", f"the tag '{node.tag}' is not allowed", mark(node))])
-            out = [walk(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-            return out if build else None
-        return scalar(node)
+                km = kev.start_mark
+                row.append((km.line + 1) << 24 | (km.column + 1))
+                out[key], vpos = node(vev, vrep, path + (key,), depth + 1)
+                row.append(vpos)
+            table[id(out)] = row
+        elif cls is SequenceStartEvent:
+            tag = tag_of(ev, yaml.SequenceNode)
+            if tag != SEQ_TAG:
+                raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev))])
+            out = []
+            row = array("q")
+            i = 0
+            while True:
+                iev, irep = nxt()
+                if iev.__class__ is SequenceEndEvent:
+                    break
+                item, ipos = node(iev, irep, path + (i,), depth + 1)
+                out.append(item)
+                row.append(ipos)
+                i += 1
+            table[id(out)] = row
+        else:                                      # pragma: no cover - the parser's grammar prevents it
+            raise SpecError([Diagnostic("yaml-syntax", f"unexpected {cls.__name__}", mark(ev))])
+        if anchor is not None:
+            anchors[anchor] = recording.pop()
+        return out, here
 
-    def scalar(node):
-        tag = node.tag
-        if tag == _STR:
-            return node.value                   # the common cases, without the constructor's overhead
-        if tag == _INT and node.value.isdigit() and (node.value[0] != "0" or node.value == "0"):
-            return int(node.value)
-        try:
-            value = constructor.construct_object(node, deep=True)
-        except ConstructorError:
-            raise SpecError([Diagnostic("yaml-tag", f"the tag '{node.tag}' is not allowed", mark(node),
-                                        hint="archspec loads YAML safely: no Python objects, no custom tags")]) from None
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise SpecError([Diagnostic("yaml-syntax", f"cannot read the value '{node.value}': {exc}", mark(node))]) from None
-        if isinstance(value, (bytes, set)) or type(value).__module__ == "datetime":
-            raise SpecError([Diagnostic("yaml-tag", f"'{node.value}' reads as a {type(value).__name__}; quote it to make it a string",
-                                        mark(node))])
-        return value
+    def skip(ev, replayed):
+        """Consume the node starting at `ev` without recording it (a duplicate key's value)."""
+        if ev.__class__ in (MappingStartEvent, SequenceStartEvent):
+            if not replayed and ev.anchor is not None:
+                anchors[ev.anchor] = None
+                recording.append([ev])
+            level = 1
+            while level:
+                e, _ = nxt()
+                if e.__class__ in (MappingStartEvent, SequenceStartEvent):
+                    level += 1
+                elif e.__class__ in (MappingEndEvent, SequenceEndEvent):
+                    level -= 1
+            if not replayed and ev.anchor is not None:
+                anchors[ev.anchor] = recording.pop()
+        elif ev.__class__ is ScalarEvent and not replayed and ev.anchor is not None:
+            anchors[ev.anchor] = [ev]
 
+    data = None
     try:
-        data = walk(root, (), 0)
-    except RecursionError:
-        raise SpecError([_too_deep(limits, Loc(display, 1, 1))]) from None
+        try:
+            ev = loader.get_event()               # StreamStart
+            assert ev.__class__ is StreamStartEvent
+            ev = loader.get_event()
+            if ev.__class__ is StreamEndEvent:
+                src.values[()] = Loc(display, 1, 1)
+                return
+            assert ev.__class__ is DocumentStartEvent
+            first, _ = nxt()
+            data, rows.root = node(first, False, (), 0)
+            rows.skeleton = data
+            ev = loader.get_event()               # DocumentEnd
+            assert ev.__class__ is DocumentEndEvent
+            ev = loader.get_event()
+            if ev.__class__ is not StreamEndEvent:
+                raise yaml.composer.ComposerError("expected a single document in the stream", None,
+                                                  "but found another document", ev.start_mark)
+        except SpecError as found:
+            try:                                  # a syntax error anywhere in the text comes first
+                while loader.get_event() is not None:
+                    pass
+            except yaml.YAMLError as exc:
+                raise _syntax_error(exc, text, display, limits) from None
+            except RecursionError:
+                pass
+            raise found from None
+        except yaml.YAMLError as exc:
+            raise _syntax_error(exc, text, display, limits) from None
+        except RecursionError:
+            raise SpecError([_too_deep(limits, Loc(display, 1, 1))]) from None
+    finally:
+        loader.dispose()
     if diags:
         raise SpecError(diags)
     if build:
@@ -329,12 +471,6 @@ def _is_libyaml_depth_stop(exc) -> bool:
     problem = getattr(exc, "problem", None) or ""
     return isinstance(exc, (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)) \
         and "maximum nesting depth" in problem
-
-
-def _note_first(src: Source, path: tuple):
-    from ..errors import Note
-
-    return Note("first defined here", src.loc(path, key=True) if path in src.keys else None)
 
 
 _STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"

@@ -147,7 +147,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
     for n in graph:
         op = REGISTRY[n.op]
-        if n.op == "input":
+        if REGISTRY[n.op].source:
             nodes[n.id] = LayerTrain()
             continue
         ins = [graph[i].shape for i in n.inputs]
@@ -160,9 +160,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             internal[n.id] = extra
         kept = []
         if k_in:
-            kept += [i for i in n.inputs if graph[i].op != "input"]     # the batch is persistent
+            kept += _stored(graph, n.inputs)
         if k_out:
-            kept.append(n.id)
+            kept += _stored(graph, (n.id,))
         for tensor in kept:
             keep_until[tensor] = min(keep_until.get(tensor, index[n.id]), index[n.id])
         in_elems = sum(size(s) for s in ins)
@@ -209,6 +209,21 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     return est
 
 
+def _stored(graph: Graph, tensors) -> list[str]:
+    """The tensors really kept when a backward step reads `tensors`: the inputs of a view (concat,
+    reshape) instead of its output, recursively; never the model inputs (the batch is persistent)."""
+    out = []
+    for t in tensors:
+        n = graph[t]
+        if REGISTRY[n.op].source:
+            continue
+        if REGISTRY[n.op].view:
+            out += _stored(graph, n.inputs)
+        else:
+            out.append(t)
+    return out
+
+
 def _needs_input_grad(graph: Graph) -> dict[str, bool]:
     """Whether a layer's backward must compute the gradient w.r.t. its inputs: only when some input
     depends on trainable weights (the layers reading the model input directly need none)."""
@@ -218,7 +233,7 @@ def _needs_input_grad(graph: Graph) -> dict[str, bool]:
         upstream = any(has_weights[i] for i in n.inputs)
         out[n.id] = upstream
         own = False
-        if n.op != "input":
+        if not REGISTRY[n.op].source:
             op = REGISTRY[n.op]
             own = op.params(n.attrs, [graph[i].shape for i in n.inputs], n.shape)[0] > 0
         has_weights[n.id] = upstream or own
@@ -240,7 +255,7 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     peak, phase, at = 0, "forward", None
     frees: dict[int, int] = {}
     for k, nid in enumerate(order):
-        if graph[nid].op == "input":
+        if REGISTRY[graph[nid].op].source:
             continue
         live += nbytes[nid] + internal.get(nid, 0) * bpe
         if live > peak:
@@ -261,11 +276,11 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     for k in range(len(order) - 1, -1, -1):
         nid = order[k]
         n = graph[nid]
-        if n.op == "input":
+        if REGISTRY[n.op].source:
             continue
         g = grads_live.pop(nid, 0)
         for i in n.inputs if needs_grad[nid] else ():
-            if graph[i].op != "input" and i not in grads_live:
+            if not REGISTRY[graph[i].op].source and i not in grads_live:
                 grads_live[i] = nbytes[i]
                 live += nbytes[i]
         wgrads += grad_of.get(nid, 0)

@@ -12,6 +12,8 @@ import json
 from ..graph import SEP
 from ..ops import REGISTRY
 
+SOURCES = {name for name, op in REGISTRY.items() if op.source}   # model inputs, not layers
+
 CONVENTION = ("MACs = multiply-accumulates of conv/dense layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
               "pooling, merges and softmax (TensorFlow profiler convention; ReLU not counted)")
 
@@ -52,7 +54,7 @@ def rows(spec, depth: int | None, batch_size: int, dtype: str) -> list[dict]:
             if depth is not None and level >= depth:
                 break
         else:
-            out.append(_row(n.id, len(chain), REGISTRY[n.op].label(n.attrs) if n.op != "input" else "input",
+            out.append(_row(n.id, len(chain), REGISTRY[n.op].label(n.attrs),
                             n.shape, a.nodes[n.id], a, False, n.op))
     return out
 
@@ -84,8 +86,24 @@ def summary(spec, batch_size=1, dtype="float32") -> dict:
     }
 
 
+def auto_depth(spec, most: int = 8) -> int:
+    """The report's default depth: 1, opened a level further while the deepest level shown is one block
+    row alone (a model that is a single block call, a block that is a single `branches`) — a table whose
+    only row is the whole network says nothing the total does not."""
+    depth = 1
+    while depth < most:
+        deepest = [r for r in rows(spec, depth, 1, "float32") if r["level"] == depth - 1 and r["op"] not in SOURCES]
+        if not (len(deepest) == 1 and deepest[0]["scope"]):
+            break
+        depth += 1
+    return depth
+
+
 def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", training=None) -> str:
-    """The report; `training` (a passes.training.TrainingEstimate) adds the training columns and totals."""
+    """The report; `training` (a passes.training.TrainingEstimate) adds the training columns and totals.
+    `depth`: block levels shown (None: every layer; "auto": see auto_depth)."""
+    if depth == "auto":
+        depth = auto_depth(spec)
     table = rows(spec, depth, batch_size, dtype)
     head = summary(spec, batch_size, dtype)
     if training is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import Diagnostic, Loc, Note, SpecError
 
 LOSS_LABELS = {"sparse_categorical_crossentropy": "int", "categorical_crossentropy": "onehot",
@@ -30,6 +32,8 @@ class Plan:
     flatten: bool             # a flat input (n,) fed with images of n pixels
     channels: int
     warnings: list
+    class_weight: dict | None = None      # class index -> loss weight (Keras fit's class_weight)
+    label_smoothing: float = 0.0
 
 
 def _where(spec, path: tuple) -> Loc | None:
@@ -180,7 +184,7 @@ def plan(spec, settings, ds) -> Plan:
             err(f"training.target names '{key}'; targets are test metrics: "
                 f"{', '.join('test_' + m for m in logged)}", _training_loc(spec, "target", key), code="schema")
 
-    if settings.rescale is None and ds.max_value > 1.5 and not any(n.op == "rescaling" for n in g):
+    if settings.rescale is None and ds.max_value > 1.5 and not any(REGISTRY[n.op].scales_input for n in g):
         warns.append(Diagnostic("unscaled-input", f"the network will see raw pixel values 0–{ds.max_value:g}",
                                 _training_loc(spec), None,
                                 f"add `rescale: 1/{ds.max_value:g}` to the training section (or a rescaling layer)",
@@ -192,9 +196,64 @@ def plan(spec, settings, ds) -> Plan:
                                 f"0–{ds.max_value:g} to 0–{top:.3g}", _training_loc(spec, "rescale"), None,
                                 f"use `rescale: 1/{ds.max_value:g}` for this data (e.g. --set training.rescale="
                                 f"1/{ds.max_value:g})", severity="warning"))
+    if settings.augment and len(ishape) != 3:
+        err(f"training.augment transforms images, but the input '{inp.id}' is a flat vector {ishape}",
+            _training_loc(spec, "augment"), "drop augment, or declare the input as (height, width, channels)",
+            code="schema")
+    weights = _class_weights(spec, settings, ds, err)
+    _validation_steps(spec, settings, ds, warns)
     if errs:
         raise SpecError(errs)
-    return Plan(ishape, loss, act is None, LOSS_LABELS[loss], units, resize, flatten, channels, warns)
+    labels = LOSS_LABELS[loss]
+    smoothing = settings.label_smoothing or 0.0
+    if smoothing and loss == "sparse_categorical_crossentropy":
+        # Keras's sparse cross-entropy has no label smoothing: the same loss on one-hot labels has
+        loss, labels = "categorical_crossentropy", "onehot"
+    return Plan(ishape, loss, act is None, labels, units, resize, flatten, channels, warns, weights, smoothing)
+
+
+def _class_weights(spec, settings, ds, err) -> dict | None:
+    """`class_weight` as Keras wants it: {class index: weight}. Keys are class names or indices;
+    classes not named weigh 1. `balanced` weighs each class n / (k · count), as scikit-learn does."""
+    cw = settings.class_weight
+    if cw is None:
+        return None
+    y = ds.train.y
+    k = ds.num_classes
+    if cw == "balanced":
+        counts = np.bincount(y, minlength=k)
+        return {i: float(len(y) / (k * c)) if c else 1.0 for i, c in enumerate(counts)}
+    names = {n: i for i, n in enumerate(ds.class_names)}
+    out = {i: 1.0 for i in range(k)}
+    for key, w in cw.items():
+        i = names.get(str(key))
+        if i is None and str(key).isdigit() and int(key) < k:
+            i = int(key)
+        if i is None:
+            from ..errors import did_you_mean
+
+            err(f"training.class_weight names '{key}', which is not a class of the data",
+                _training_loc(spec, "class_weight", key),
+                did_you_mean(str(key), list(names)) or f"classes: {', '.join(ds.class_names[:10])}"
+                + ("…" if k > 10 else ""), code="schema")
+            continue
+        out[i] = float(w)
+    return out
+
+
+def _validation_steps(spec, settings, ds, warns) -> None:
+    """More validation steps than the validation data has batches would validate on repeats: clamp."""
+    steps, val = settings.validation_steps, ds.validation
+    if not steps or val is None or not len(val):
+        return
+    have = -(-len(val) // settings.batch_size)
+    if steps > have:
+        warns.append(Diagnostic(
+            "validation-steps", f"validation_steps is {steps} but the {len(val):,} validation images make "
+            f"{have} batch{'es' * (have != 1)} of {settings.batch_size}; validating on each image once "
+            f"({have} step{'s' * (have != 1)})", _training_loc(spec, "validation_steps"),
+            hint=f"drop validation_steps, or set it to {have} or less", severity="warning"))
+        settings.validation_steps = have
 
 
 def ds_opt(settings, key):

@@ -149,6 +149,8 @@ class TrainingDef(_Model):
     distribute: Literal[DISTRIBUTE] = "none"  # type: ignore[valid-type]
     target: dict[str, float] = {}
     save: str | None = None
+    class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(ge=0)]] | None = None
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] | None = None
 
     @field_validator("rescale", mode="before")
     @classmethod
@@ -190,6 +192,8 @@ class Settings:
     target: dict = field(default_factory=dict)
     save: str | None = None
     overrides: dict = field(default_factory=dict)   # the spec's --set parameters
+    class_weight: str | dict | None = None          # "balanced", or class name/index -> weight
+    label_smoothing: float | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -204,11 +208,50 @@ class Settings:
         """What a checkpoint must agree with to be resumed: the spec text and every setting that
         shapes the model, the data or the optimizer state. More epochs, another XLA or distribution
         choice may change between a run and its resumption; the seed is kept in the checkpoint."""
-        d = self.to_json()
-        for k in ("epochs", "jit_compile", "distribute", "target", "save", "seed"):
-            d.pop(k)
-        blob = json.dumps({"settings": d, "spec": spec_texts}, sort_keys=True, default=str)
+        blob = json.dumps({"settings": self._binding(), "spec": spec_texts}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    FREE = ("epochs", "jit_compile", "distribute", "target", "save", "seed")   # may change on resumption
+    NEWER = ("class_weight", "label_smoothing")     # left out while unset: older checkpoints stay valid
+
+    def _binding(self) -> dict:
+        d = self.to_json()
+        for k in self.FREE:
+            d.pop(k)
+        for k in self.NEWER:
+            if d.get(k) is None:
+                d.pop(k, None)
+        return d
+
+    def differences(self, old: dict, spec_texts: dict[str, str], old_texts: dict[str, str]) -> list[str]:
+        """What differs from a run's recorded settings (settings.json) and spec files, in words:
+        `batch_size 32 → 64`, `data.source digits → npz`, `spec digits_cnn.yaml line 30`."""
+        old = {k: v for k, v in old.items() if k not in self.FREE}
+        new = json.loads(json.dumps(self._binding(), default=str))
+        out = []
+
+        def walk(a, b, path):
+            if isinstance(a, dict) and isinstance(b, dict):
+                for k in list(dict.fromkeys([*a, *b])):
+                    walk(a.get(k), b.get(k), path + (k,))
+            elif a != b:
+                out.append(f"{'.'.join(path)} {_short(a)} → {_short(b)}")
+
+        walk({k: v for k, v in old.items() if k in new or v is not None}, new, ())
+        for name, text in spec_texts.items():
+            before = old_texts.get(name)
+            if before is None:
+                out.append(f"spec file {name} is new")
+            elif before != text:
+                a, b = before.splitlines(), text.splitlines()
+                line = next((i for i, (x, y) in enumerate(zip(a, b), 1) if x != y), min(len(a), len(b)) + 1)
+                out.append(f"spec {name} from line {line}")
+        return out
+
+
+def _short(v) -> str:
+    text = "unset" if v is None else json.dumps(v) if not isinstance(v, str) else v
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 # ---- --set training.KEY=VALUE --------------------------------------------------------------------
@@ -339,6 +382,9 @@ def resolve(spec, flags: dict | None = None) -> Settings:
     get = (lambda k: getattr(t, k)) if t is not None else (lambda k: raw.get(k))
     data, opt_name, opt_opts, es, sched, aug = None, get("optimizer"), {}, None, None, None
     data_raw = get("data")
+    if isinstance(data_raw, str) and ":" in data_raw and data_raw.partition(":")[0] in SOURCE_ALIASES:
+        kind, _, rest = data_raw.partition(":")          # `data: npz:mnist.npz`, as --data takes it
+        data_raw = {"source": kind, "path": rest or None}
     data_raw = {"source": data_raw} if isinstance(data_raw, str) else data_raw if isinstance(data_raw, dict) else {}
     data = _check(DataDef, data_raw, src, base + ("data",), "training.data", diags)
     if data is not None and data.source not in SOURCE_ALIASES:
@@ -375,6 +421,8 @@ def resolve(spec, flags: dict | None = None) -> Settings:
         steps_per_epoch=t.steps_per_epoch, validation_steps=t.validation_steps, validation_split=t.validation_split,
         early_stopping=es, rescale=t.rescale, resize=t.resize, augment=aug, precision=t.precision,
         jit_compile=t.jit_compile, seed=t.seed, distribute=t.distribute, target=dict(t.target), save=t.save,
+        class_weight=({str(k): v for k, v in t.class_weight.items()} if isinstance(t.class_weight, dict)
+                      else t.class_weight), label_smoothing=t.label_smoothing or None,
         overrides=dict(getattr(spec, "overrides", {}) or {}),
     )
     for k, v in flags.items():

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Diagnostic, Loc, SpecError
+from ..errors import Diagnostic, Loc, Note, SpecError
 
 KERAS_CACHE = Path("~/.keras/datasets")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -362,6 +362,45 @@ def check_images(files: list[str], workers: int = 8) -> list[tuple[str, str]]:
     return [(f, r) for f, r in zip(files, reasons) if r]
 
 
+def _tf_problem(f: str) -> str | None:
+    """Why TensorFlow's decoder (the tf.data pipeline's) refuses `f`, or None."""
+    import tensorflow as tf
+
+    try:
+        tf.io.decode_image(tf.io.read_file(f), expand_animations=False)
+    except Exception as exc:  # noqa: BLE001 - the decoder's own words
+        return error_text(exc)
+    return None
+
+
+def error_text(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message without TensorFlow's `{{function_node …}}` and `[Op:…]`."""
+    import re
+
+    text = re.sub(r"\{\{[^}]*\}\}", "", str(exc)).split(" [Op:")[0].strip()
+    return (text.splitlines()[0].strip() if text else type(exc).__name__)[:limit]
+
+
+def explain_failure(ds, exc: BaseException) -> DataError | None:
+    """After training failed with `exc`: the image files that cannot be read now (changed since the
+    check, or refused by the pipeline's own decoder), as a DataError naming them; None if none are."""
+    import sys
+
+    files = [f for s in (ds.train, ds.validation, ds.test) if s is not None and s.files for f in s.files]
+    if not files:
+        return None
+    bad = check_images(files)
+    if not bad and "tensorflow" in sys.modules:
+        bad = [(f, why) for f in files if (why := _tf_problem(f))]
+    if not bad:
+        return None
+    first = error_text(exc)
+    err = unreadable_error(bad, len(files))
+    d = err.diagnostics[0]
+    err.diagnostics[0] = replace(d, notes=d.notes + (Note(f"training stopped: {first}"),))
+    return err
+
+
 def unreadable_error(bad: list[tuple[str, str]], total: int) -> DataError:
     """One error per unreadable file (up to 20, the rest counted)."""
     diags = [Diagnostic("data-format", f"cannot decode image '{Path(f).name}': {why}", Loc(f),
@@ -450,7 +489,10 @@ def load_folder(path: str | None, opts: dict) -> Dataset:
 def load_synthetic(spec, n: int) -> Dataset:
     """Random uint8 images of the spec's input shape; labels for its output. For benchmarks only."""
     g = spec.graph
-    return synthetic(tuple(g[g.inputs[0]].shape), g[next(iter(g.outputs.values()))].shape[-1], n)
+    shape = tuple(g[g.inputs[0]].shape)
+    if len(shape) == 1:                  # a flat input takes images of that many pixels: (n, 1, 1)
+        shape = (shape[0], 1, 1)
+    return synthetic(shape, g[next(iter(g.outputs.values()))].shape[-1], n)
 
 
 def synthetic(shape: tuple, units: int, n: int) -> Dataset:

@@ -14,7 +14,7 @@ import random
 import statistics
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +55,7 @@ class RunResult:
     settings_line: str = ""
     jit_compile: bool | None = None
     sample_shape: tuple | None = None
+    schedule_epochs: int | None = None     # a cosine schedule's length: the epochs of the run's first start
     exported: object = None
 
     @property
@@ -62,7 +63,7 @@ class RunResult:
         return summary_text(self)
 
 
-def _optimizer(spec, settings, steps_per_epoch: int):
+def _optimizer(spec, settings, steps_per_epoch: int, schedule_epochs: int | None = None):
     import keras
 
     cls = getattr(keras.optimizers, OPTIMIZER_CLASSES[settings.optimizer])
@@ -80,7 +81,7 @@ def _optimizer(spec, settings, steps_per_epoch: int):
     lr = settings.learning_rate or params["learning_rate"].default
     sched = settings.lr_schedule or {}
     kind = sched.get("type", "constant")
-    total = max(1, settings.epochs * steps_per_epoch)
+    total = max(1, (schedule_epochs or settings.epochs) * steps_per_epoch)   # a cosine's length, fixed per run
     S = keras.optimizers.schedules
     if kind == "cosine":
         warm = int(sched.get("warmup_epochs", 0) * steps_per_epoch)
@@ -99,8 +100,12 @@ def _optimizer(spec, settings, steps_per_epoch: int):
             from None
 
 
-def _check_metrics(spec, names):
+def _check_metrics(spec, names, plan=None):
+    """Every metric exists, and scores this model's labels against its outputs: each is tried on a
+    small batch shaped as training will feed it (integer, one-hot or binary labels), so a metric
+    that needs another label encoding fails here, located, not inside the first training step."""
     import keras
+    import numpy as np
 
     special = {"accuracy", "acc", "crossentropy", "ce"}
     diags = []
@@ -108,17 +113,47 @@ def _check_metrics(spec, names):
         if name in special:
             continue
         try:
-            keras.metrics.get(name)
+            metric = keras.metrics.get(name)
         except (ValueError, TypeError):
             known = sorted(special | {n for n in dir(keras.metrics) if n.islower() and not n.startswith("_")
                                       and n not in ("get", "serialize", "deserialize")})
             diags.append(Diagnostic("schema", f"unknown metric '{name}'", spec.source.loc(("training", "metrics", i)),
                                     hint=did_you_mean(name, known) or "e.g. accuracy, top_k_categorical_accuracy, auc"))
+            continue
+        if plan is None:
+            continue
+        n = plan.units + 1                      # a batch size unlike the unit count: no accidental broadcast
+        k = max(plan.units, 1)
+        y_pred = np.full((n, k), 1.0 / k, dtype="float32")
+        y_true = (np.arange(n) % max(k, 2)).astype("int32")
+        if plan.labels == "onehot":
+            y_true = np.eye(k, dtype="float32")[y_true % k]
+        elif plan.labels == "binary":
+            y_true = (y_true % 2).astype("float32").reshape(n, 1)
+        try:
+            if isinstance(metric, type):
+                metric = metric()
+            if hasattr(metric, "update_state"):
+                metric.update_state(y_true, y_pred)
+                metric.result()
+            else:
+                metric(y_true, y_pred)
+        except Exception as exc:  # noqa: BLE001 - whatever the metric says, it cannot score this model
+            what = {"int": "integer class labels", "onehot": "one-hot labels", "binary": "0/1 labels"}[plan.labels]
+            from .data import error_text
+
+            first = error_text(exc, 160)
+            diags.append(Diagnostic(
+                "schema", f"the metric '{name}' cannot score {what} against the {plan.units} output"
+                          f"{'s' * (plan.units != 1)} ({first})", spec.source.loc(("training", "metrics", i)),
+                hint="with integer labels use accuracy, sparse_categorical_accuracy or sparse_top_k_categorical_"
+                     "accuracy; precision, recall and auc score one-hot labels (loss: categorical_crossentropy) or "
+                     "a single sigmoid unit"))
     if diags:
         raise SpecError(diags)
 
 
-def build_and_compile(spec, settings, plan, steps_per_epoch: int):
+def build_and_compile(spec, settings, plan, steps_per_epoch: int, schedule_epochs: int | None = None):
     """The spec's Keras model, compiled. Call under the strategy scope and the precision policy."""
     import keras
 
@@ -128,9 +163,10 @@ def build_and_compile(spec, settings, plan, steps_per_epoch: int):
         from ..compile import keras_name
 
         model.get_layer(keras_name(next(iter(spec.graph.outputs.values())))).dtype_policy = keras.DTypePolicy("float32")
-    loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits)
-    _check_metrics(spec, settings.metrics)
-    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch), loss=loss, metrics=list(settings.metrics),
+    smoothing = {"label_smoothing": plan.label_smoothing} if getattr(plan, "label_smoothing", 0) else {}
+    loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits, **smoothing)
+    _check_metrics(spec, settings.metrics, plan)
+    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, metrics=list(settings.metrics),
                   jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
     return model
 
@@ -152,7 +188,7 @@ def _versions() -> dict:
     return out
 
 
-def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart) -> dict | None:
+def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart, spec_texts=None) -> dict | None:
     """The checkpoint state to resume from, or None for a fresh run."""
     from .callbacks import read_state
 
@@ -170,15 +206,45 @@ def _prepare_folder(run: RunFolder, fingerprint: str, settings, resume, restart)
                            "there, or --out to use another folder")
         return None
     if state.get("fingerprint") != fingerprint:
-        raise RunError(f"{run.path} holds a run of a different spec or different settings "
-                       f"({state.get('changed', 'spec text, data, optimizer, loss, batch size, precision, seed…')}); "
-                       "pass --out NEW_FOLDER for a new run, or --restart to replace it")
+        changed = _changes(run, settings, spec_texts)
+        raise RunError(f"{run.path} holds a run of a different spec or different settings ("
+                       + (", ".join(changed) if changed else "spec text, data, optimizer, loss, batch size, precision…")
+                       + "); pass --out NEW_FOLDER for a new run, or --restart to replace it")
     return state
 
 
+def _schedule_epochs(run: RunFolder, state, settings) -> int:
+    """The length of a run's cosine schedule: the epochs it was started with (kept in the checkpoint),
+    so training it further continues the schedule instead of stretching it."""
+    if not state:
+        return settings.epochs
+    if state.get("schedule_epochs"):
+        return int(state["schedule_epochs"])
+    import json
+
+    try:            # a checkpoint from before the length was kept: the epochs the run was last asked for
+        return int(json.loads(run.settings.read_text(encoding="utf-8"))["settings"]["epochs"])
+    except (OSError, ValueError, KeyError):
+        return settings.epochs
+
+
+def _changes(run: RunFolder, settings, spec_texts: dict) -> list[str]:
+    """What differs from the run in the folder, from its settings.json and spec copy ([] if unknown)."""
+    import json
+
+    try:
+        old = json.loads(run.settings.read_text(encoding="utf-8"))["settings"]
+    except (OSError, ValueError, KeyError):
+        return []
+    old_texts = {f.name: f.read_text(encoding="utf-8") for f in run.spec_dir.rglob("*") if f.is_file()}
+    return settings.differences(old, spec_texts, old_texts)
+
+
 def run_folder(spec, out=None) -> RunFolder:
-    """The run folder: `out`, else runs/<spec name> in the current folder."""
-    return RunFolder(out or Path("runs") / spec.name)
+    """The run folder: `out`, else runs/<spec name> in the current folder (a spec loaded with overrides:
+    runs/<its model name>, e.g. runs/resnet50_stages_3_4_23_3, so variants do not share a folder) — as an
+    absolute path, so the summary and every message name the full path written."""
+    return RunFolder(Path(out or Path("runs") / getattr(spec, "model_name", spec.name)).absolute())
 
 
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
@@ -188,7 +254,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     from . import compat
     from . import data as data_mod
 
-    strategy, chief, worker = make_strategy(settings.distribute)
+    dist = make_strategy(settings.distribute)
+    chief, worker = dist.chief, dist.worker
     run = run_folder(spec, out)
     if not chief:
         # Every worker must run the same saves (reading distributed variables is a collective operation),
@@ -204,7 +271,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         warn([*ds.warnings, *plan.warnings])
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
     fingerprint = settings.fingerprint(spec_texts)
-    state = _prepare_folder(run, fingerprint, settings, resume, restart)
+    state = _prepare_folder(run, fingerprint, settings, resume, restart, spec_texts)
     if state is not None:
         if settings.seed is not None and settings.seed != state.get("seed"):
             raise RunError(f"{run.path} was trained with --seed {state.get('seed')}; resume it without --seed (or "
@@ -213,10 +280,20 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     if settings.seed is None:       # chosen once and recorded, so the run can be repeated
         settings.seed = random.SystemRandom().randrange(2 ** 31)
     done = int(state["epoch"]) if state else 0
+    if (settings.lr_schedule or {}).get("type") == "cosine":
+        result_epochs = _schedule_epochs(run, state, settings)
+        if settings.epochs > result_epochs and done and warn:
+            warn([Diagnostic("schedule-extended", f"this run's cosine schedule decays over its first {result_epochs} "
+                             f"epochs; epochs {max(done, result_epochs) + 1}–{settings.epochs} continue at its final "
+                             "rate", spec.source.loc(("training", "lr_schedule")),
+                             hint="--restart (or --out NEW_FOLDER) for one schedule over all "
+                                  f"{settings.epochs} epochs", severity="warning")])
+    else:
+        result_epochs = None
 
     result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
-                       resumed_from=done, settings_line=_settings_line(settings, plan, strategy))
-    result.sample_shape = ds.sample_shape
+                       resumed_from=done, settings_line=_settings_line(settings, plan, dist))
+    result.sample_shape, result.schedule_epochs = ds.sample_shape, result_epochs
     if state and run.metrics.exists() and (state.get("stopped_early") or done >= settings.epochs):
         result.already_done = True
         _fill_result(result, state)
@@ -246,32 +323,36 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint,
+        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint,
                     list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint, extra=()):
+def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint, extra=()):
     import keras
 
     from . import callbacks as cb
     from .pipeline import make_inputs
 
     done = result.resumed_from
-    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache)
+    if dist.backend == "jax" and dist.devices > 1 and settings.batch_size % dist.devices:
+        raise RunError(f"the batch size {settings.batch_size} does not split evenly over {dist.devices} devices; "
+                       f"use a multiple of {dist.devices} (--batch-size {dist.devices * -(-settings.batch_size // dist.devices)})")
+    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache, shard=dist.shard,
+                         multiple=dist.devices if dist.backend == "jax" else 1)
     steps = inputs.steps_per_epoch or -(-len(ds.train) // settings.batch_size)
-    with strategy.scope() if strategy else nullcontext():
-        model = build_and_compile(spec, settings, plan, steps)
+    with dist.scope():
+        model = build_and_compile(spec, settings, plan, steps, result.schedule_epochs)
         if state is not None:
             try:
                 cb.restore_checkpoint(run.checkpoint, model)
             except ValueError as exc:
                 raise RunError(f"{run.checkpoint} does not fit this model ({exc}); pass --restart") from None
     result.jit_compile = bool(model.jit_compile)
-    if settings.distribute == "multi-worker":
-        multi_worker_fixups(model, strategy, next(iter(inputs.train)))
-    scope = strategy.scope if strategy else nullcontext
+    if settings.distribute == "multi-worker" and dist.backend == "tensorflow":
+        multi_worker_fixups(model, dist.engine, next(iter(inputs.train)))
+    scope = dist.scope
 
     has_val = inputs.validation is not None
     es = settings.early_stopping
@@ -280,6 +361,8 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
     st = state or {"version": cb.CHECKPOINT_VERSION, "epoch": 0, "history": [], "best": {"monitor": monitor,
                    "value": None, "epoch": None}, "callbacks": {}, "seed": settings.seed}
     st["fingerprint"] = fingerprint
+    if result.schedule_epochs:
+        st["schedule_epochs"] = result.schedule_epochs
     saved = st.get("callbacks", {})
     nan = cb.NanWatch()
     callbacks = [cb.EpochTimer(inputs.images_per_epoch), nan, keras.callbacks.TerminateOnNaN()]
@@ -296,7 +379,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
                                                    min_lr=sched.get("min_lr", 0.0), verbose=1,
                                                    initial=saved.get("plateau"))
     callbacks += list(stateful.values())
-    board = cb.tensorboard_callback(run.tensorboard) if chief else None
+    board = cb.tensorboard_callback(run.tensorboard) if dist.chief else None
     if board is not None:
         callbacks.append(board)
     callbacks += extra
@@ -311,10 +394,10 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
         callbacks.insert(0, keras.callbacks.ProgbarLogger())
     t0 = time.perf_counter()
     if done < settings.epochs and not st.get("stopped_early"):
-        with scope():
+        with scope(), _data_guard(ds):
             model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
                       steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
-                      callbacks=callbacks, verbose=verbose, shuffle=False)
+                      callbacks=callbacks, verbose=verbose, shuffle=False, class_weight=plan.class_weight)
     _fill_result(result, st)
 
     if nan.at is not None:
@@ -341,7 +424,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
         model.load_weights(run.best)
         result.weights = f"best (epoch {st['best']['epoch']})"
     if inputs.test is not None:
-        with scope():
+        with scope(), _data_guard(ds):
             values = model.evaluate(inputs.test, verbose=0, return_dict=True)
         result.test = {f"test_{k}": float(v) for k, v in values.items()}
     result.seconds = round(time.perf_counter() - t0, 2)
@@ -371,6 +454,20 @@ def save_export(spec, settings, model, run, result) -> None:
     except ExportError as exc:
         raise SpecError([Diagnostic("export-unsupported", f"save: {exc} (the run itself finished: {run.path})",
                                     spec.source.loc(("training", "save")))]) from None
+
+
+@contextmanager
+def _data_guard(ds):
+    """A failure inside fit/evaluate that an image file explains becomes a data error naming the file."""
+    try:
+        yield
+    except Exception as exc:
+        from .data import explain_failure
+
+        err = explain_failure(ds, exc)
+        if err is not None:
+            raise err from None
+        raise
 
 
 def _fill_result(result, st):
@@ -407,22 +504,37 @@ def _write_summary(run, result, st):
     atomic_write(run.summary, result.summary.encode())
 
 
-def _settings_line(settings, plan, strategy=None) -> str:
+def _settings_line(settings, plan, dist=None) -> str:
     lr = f" lr {settings.learning_rate:g}" if settings.learning_rate else ""
-    dist = ""
+    extra = f" (label smoothing {plan.label_smoothing:g})" if plan.label_smoothing else ""
+    extra += ", class weights " + ("balanced" if settings.class_weight == "balanced" else "set") \
+        if plan.class_weight else ""
+    return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}{extra}, batch "
+            f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
+            + _distribution_text(settings, dist))
+
+
+def _distribution_text(settings, dist) -> str:
+    """', mirrored over 2 replicas (16 images each, DataParallel), backend jax' (empty without `dist`)."""
+    if dist is None:
+        return ""
+    text = ""
     if settings.distribute != "none":
-        n = getattr(strategy, "num_replicas_in_sync", None)
-        dist = f", {settings.distribute}" + (f" over {n} replica{'s' * (n != 1)}" if n else "")
-        if n and settings.batch_size % n == 0:
-            dist += f" ({settings.batch_size // n} images each)"
-    return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}, batch "
-            f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}" + dist)
+        n = dist.devices
+        each = f"{settings.batch_size // n} images each, " if settings.batch_size % n == 0 else ""
+        text = f", {settings.distribute} over {n} replica{'s' * (n != 1)} ({each}{type(dist.engine).__name__})"
+    return text + f", backend {dist.backend}"
 
 
 def _command(main, settings, run) -> list:
     cmd = ["archspec", "train", str(run.path / main), "--out", str(run.path) + "-repeat",
            "--seed", str(settings.seed), "--epochs", str(settings.epochs), "--batch-size", str(settings.batch_size),
            "--precision", settings.precision]
+    import keras
+
+    cmd += ["--backend", keras.backend.backend()]
+    if settings.distribute != "none":
+        cmd += ["--distribute", settings.distribute]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
     from .config import set_text
