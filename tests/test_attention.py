@@ -52,6 +52,7 @@ def test_query_key_value_wiring_and_shapes():
     ("  - dropout: {rate: 0.1, noise_shape: [null, 1, 1, 2]}\n", "shape-mismatch", "does not broadcast"),
     ("  - normalization: {mean: [1, 2], variance: [1, 1]}\n", "shape-mismatch", "2 mean values for 3 features"),
     ("  - normalization: {mean: [1, 2, 3]}\n", None, "both mean and variance"),
+    ("  - permute: [2, 1]\n", "shape-rank", "is not an order of the input's 3 axes"),
 ])
 def test_mistakes_are_located_errors(text, code, words):
     src = "archspec: 1\nname: t\ninputs: {x: [4, 4, 3], other: [5, 3]}\nmodel:\n" + text

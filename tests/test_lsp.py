@@ -117,6 +117,7 @@ async def _session(tmp_path):
         assert {"kernel", "padding", "strides", "name", "from"} <= fields and "filters" not in fields
         assert {"filters", "kernel"} <= await complete(FIXED + "  - conv_relu: {", 8, 16)
         assert {"same", "valid"} == await complete(FIXED + "  - conv2d: {padding: ", 8, 24)
+        assert {"x", "conv_relu", "conv2d"} <= await complete(FIXED + "  - add: {from: ", 8, 17)
 
         # half-typed YAML: a located syntax error, and the server keeps answering from the last good analysis
         client.text_document_did_change(T.DidChangeTextDocumentParams(

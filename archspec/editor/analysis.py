@@ -289,8 +289,10 @@ def completions(r: Result | None, text: str, line: int, char: int) -> list[Item]
         segment = cur
     if owner is None:
         return []
-    m = re.fullmatch(r"\s*(?:-\s+)?([\w]+)\s*:\s*(\S*)", segment)
+    m = re.fullmatch(r"\s*(?:-\s+)?([\w]+)\s*:\s*(\[?[^:]*)", segment)
     if m:                                        # a value: `padding: ` → its enum
+        if m.group(1) == "from":                 # the layers defined so far (the nearest first)
+            return _layer_items(r)
         return _value_items(owner, m.group(1))
     if owner == "defaults":
         return _entry_items({}, only_ops=True)
@@ -316,7 +318,12 @@ def _flow_owner(cur: str):
     if not m:
         return None, "", ""
     tail = cur[start + 1:]
-    return m.group(1), tail, tail.split(",")[-1]
+    depth, cut = 0, 0
+    for k, c in enumerate(tail):                 # the last comma outside [ ] starts the current field
+        depth += (c == "[") - (c == "]")
+        if c == "," and depth == 0:
+            cut = k + 1
+    return m.group(1), tail, tail[cut:]
 
 
 def _block_owner(lines, line: int, cur: str):
@@ -381,6 +388,22 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
         return []
     out += [Item(k, "field", "", v) for k, v in _RESERVED_DOCS.items()]
     return [i for i in out if i.label not in present]
+
+
+def _layer_items(r: Result | None) -> list[Item]:
+    if r is None or r.graph is None:
+        return []
+    g, out = r.graph, {}
+    for n in reversed(list(g.nodes.values())):
+        if not n.scope and n.loc and n.loc.file == r.display:
+            out.setdefault(n.id, Item(n.id, "value", f"{n.op} → {n.shape}"))
+    for s in reversed(list(g.scopes.values())):
+        if not s.parent and SEP_ not in s.path and s.output in g.nodes:
+            out.setdefault(s.path, Item(s.path, "value", f"{s.kind} → {g.nodes[s.output].shape}"))
+    return list(out.values())
+
+
+SEP_ = "/"
 
 
 def _value_items(owner: str, name: str) -> list[Item]:
