@@ -81,7 +81,11 @@ if [ "$want" = "$have" ] && "$VPY" -c "import archspec" >/dev/null 2>&1; then
   exit 0      # up to date; this check takes ~0.3 s
 fi
 
-say "installing archspec and its dependencies into $VENV (the first time takes a few minutes)"
+if [ -n "$have" ]; then
+  say "pyproject.toml or tools/setup.sh changed since the last install: updating $VENV (a minute or two)"
+else
+  say "installing archspec and its dependencies into $VENV (the first time takes a few minutes)"
+fi
 rm -f "$STAMP"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 # -qq: pip's errors only (a machine's pip configuration can add a warning per package otherwise)
