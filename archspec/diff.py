@@ -105,7 +105,7 @@ def _rollup(a, b, xa, xb, depth):
             r["activation_bytes"][i] += c.elements * x.batch_size * x.bytes_per_elem
             sc = spec.graph.scopes.get(key)
             r["kind"][i] = (sc.name if sc.kind == "block" else sc.kind) if sc else (
-                REGISTRY[n.op].label(n.attrs) if n.op != "input" else "input")
+                REGISTRY[n.op].label(n.attrs))
     out = []
     for k in order:
         r = rows[k]

@@ -74,18 +74,30 @@ class Graph:
         self.scopes: dict[str, Scope] = {}
         self.inputs: list[str] = []
         self.outputs: dict[str, str] = {}     # output name -> node id
-        self.succs: dict[str, list[str]] = {}
+        self._succs: dict[str, list[str]] | None = None   # consumers of each node, built on first use
         self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
         self._nx = None
 
     def add(self, node: Node) -> Node:
         assert node.id not in self.nodes, node.id
         self.nodes[node.id] = node
-        self.succs[node.id] = []
-        for i in node.inputs:
-            self.succs[i].append(node.id)
+        if self._succs is not None:
+            self._succs[node.id] = []
+            for i in node.inputs:
+                self._succs[i].append(node.id)
         self._nx = None
         return node
+
+    @property
+    def succs(self) -> dict[str, list[str]]:
+        """node id -> the ids of the nodes that take it as an input, in definition order."""
+        if self._succs is None:
+            succs: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+            for n in self.nodes.values():
+                for i in n.inputs:
+                    succs[i].append(n.id)
+            self._succs = succs
+        return self._succs
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
@@ -121,6 +133,8 @@ class Graph:
         return out
 
     def lint(self) -> list[str]:
+        from .ops import REGISTRY
+
         """Invariants every stage must keep; returns a list of violations (empty when sound)."""
         problems = []
         seen = set()
@@ -137,7 +151,7 @@ class Graph:
             if o not in self.nodes:
                 problems.append(f"output {name}: unknown node {o}")
         for i in self.inputs:
-            if self.nodes[i].op != "input":
+            if not REGISTRY[self.nodes[i].op].source:
                 problems.append(f"input {i} is a {self.nodes[i].op}")
         return problems
 
@@ -147,8 +161,9 @@ class Graph:
 
         rows = []
         for n in self.nodes.values():
-            call = "input" if n.op == "input" else f"{n.op}({', '.join(n.inputs)})"
-            label = "" if n.op == "input" else REGISTRY[n.op].label(n.attrs)
+            source = REGISTRY[n.op].source
+            call = n.op if source else f"{n.op}({', '.join(n.inputs)})"
+            label = "" if source else REGISTRY[n.op].label(n.attrs)
             rows.append((n.id, call, str(n.shape) if n.shape is not None else "?", label))
         w0 = max((len(r[0]) for r in rows), default=0)
         w1 = max((len(r[1]) for r in rows if len(r[1]) < 20), default=0)

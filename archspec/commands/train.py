@@ -49,8 +49,12 @@ def configure(p):
                    help="continue the run in RUN_DIR after its last completed epoch (an error if there is none)")
     p.add_argument("--restart", action="store_true", help="discard what RUN_DIR holds and start over")
     p.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"],
-                   help="tf.distribute strategy: all local GPUs (mirrored) or several machines (multi-worker, "
-                        "from TF_CONFIG)")
+                   help="data parallel over all local devices (mirrored) or several machines (multi-worker): "
+                        "tf.distribute on TensorFlow (TF_CONFIG), keras.distribution.DataParallel on JAX "
+                        "(KERAS_DISTRIBUTION_* or TF_CONFIG)")
+    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
+                   help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto; "
+                        "auto: TensorFlow if installed, else JAX, else PyTorch)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     verbose_option(p)
 
@@ -75,7 +79,14 @@ def run(args) -> int:
     settings = resolve(spec, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
                               "learning_rate": args.learning_rate, "precision": args.precision,
                               "jit_compile": args.jit, "seed": args.seed, "distribute": args.distribute})
-    from ..train.loop import RunError, run_folder, run_training
+    from ..train.backend import activate
+    from ..train.config import RunError
+
+    try:
+        activate(args.backend)        # sets KERAS_BACKEND: nothing has imported Keras yet
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    from ..train.loop import run_folder, run_training
 
     if not args.restart and settings.distribute != "multi-worker":     # said before TensorFlow loads (~5 s)
         clash = run_folder(spec, args.out).spec_clash(spec)

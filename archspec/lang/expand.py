@@ -153,8 +153,8 @@ class Expander(Memo, Blocks, Structures):
         for name, spec in doc.inputs.items():
             shape = tuple(spec.shape if hasattr(spec, "shape") else spec)
             dtype = spec.dtype if hasattr(spec, "dtype") else "float32"
-            attrs = ops.get("input").Attrs(shape=shape, dtype=dtype)
-            g.add(Node(name, "input", attrs, (), self.src.loc(("inputs", name), key=True), "", shape))
+            attrs = ops.get(ops.role("input")).Attrs(shape=shape, dtype=dtype)
+            g.add(Node(name, ops.role("input"), attrs, (), self.src.loc(("inputs", name), key=True), "", shape))
             g.inputs.append(name)
             table[name] = name
             self.used[""].add(name)
@@ -469,6 +469,7 @@ class Expander(Memo, Blocks, Structures):
             return None
         try:
             node.shape = self.inferred(op, a, shapes)
+            node.cost = self.costed(op, a, shapes, node.shape)
         except ShapeError as exc:
             loc = kloc
             if exc.field and exc.field in origin:
@@ -545,7 +546,7 @@ class Expander(Memo, Blocks, Structures):
                 self.error("unused-input", f"the input '{name}' is not used by any output", g[name].loc,
                            hint=f"wire it with `from: {name}`, or remove it")
         for n in g:
-            if n.id not in live and n.op != "input" and all(i in live for i in n.inputs):
+            if n.id not in live and not ops.REGISTRY[n.op].source and all(i in live for i in n.inputs):
                 self.error("dead-layer", f"'{n.id}' does not contribute to any output", n.loc, n.id,
                            "list it under `outputs:`, wire it into the model, or remove it", n.trace)
 

@@ -47,6 +47,9 @@ ATTR_DOCS = {
     "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
     "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
     "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
+    "interpolation": "how new pixels are computed", "max_value": "upper bound of the output (null: none)",
+    "negative_slope": "slope below the threshold (leaky ReLU)", "threshold": "inputs below it are zeroed (or sloped)",
+    "seed": "random seed of the dropout mask (null: random)",
 }
 
 
@@ -128,12 +131,12 @@ MODELINE = re.compile(r"^#\s+yaml-language-server\s*:.*$", re.M)
 
 
 def with_modeline(text: str, schema_path: str) -> str:
-    """`text` carrying the `# yaml-language-server: $schema=...` comment that makes editors with the
-    YAML extension validate and complete it with no set-up (kept at the end, so no line moves)."""
+    """`text` ending with the `# yaml-language-server: $schema=...` comment that makes editors with the
+    YAML extension validate and complete it with no set-up (at the end, so no line of the spec moves;
+    an existing modeline elsewhere is moved there)."""
     line = f"# yaml-language-server: $schema={schema_path}"
-    if MODELINE.search(text):
-        return MODELINE.sub(line.replace("\\", "\\\\"), text, count=1)
-    return text.rstrip("\n") + "\n\n" + line + "\n"
+    body = re.sub(r"\n?" + MODELINE.pattern + r"\n?", "\n", text, flags=re.M) if MODELINE.search(text) else text
+    return body.rstrip("\n") + "\n\n" + line + "\n"
 
 
 # ---- ops -------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class Structures:
         src = ctx.src
         self._struct_fields("branches", attrs, ("paths", "merge", "axis"), src, vpath, ctx.scope)
         scope = _join(ctx.scope, local)
-        merge = self.value(attrs.get("merge", "concat"), ctx, src, vpath + ("merge",))
+        merge = self.value(attrs.get("merge", ops.role("default_merge")), ctx, src, vpath + ("merge",))
         if merge not in MERGES:
             self.error("schema", f"'merge' should be one of {', '.join(MERGES)}; got {describe(merge)}",
                        src.loc(vpath + ("merge",)), scope, subject=str(merge), suggestion=closest(str(merge), MERGES))
@@ -145,23 +145,24 @@ class Structures:
             elif bs[:-1] != ss[:-1]:
                 hint = "the body changes the spatial size; add a strided projection `shortcut:` (e.g. a 1×1 conv)"
             loc, trace = focus(kloc, tuple(ctx.notes), self.src.file)
-            self.error("shape-mismatch", f"residual add joins {ss} and {bs}", loc, _join(scope, "add"), hint,
+            self.error("shape-mismatch", f"residual add joins {ss} and {bs}", loc, _join(scope, ops.role("residual_add")), hint,
                        (Note(f"the body ends at {last.id} {bs}", last.loc),
                         Note(f"the shortcut is {g[short].id} {ss}", g[short].loc)) + trace)
             return None
         if scale == 1 and "scale" not in attrs:   # an explicit scale (even 1.0) keeps the scaled add
-            out = self._merge_node("add", {}, [short, body_out], scope, kloc, ctx, "residual")
+            out = self._merge_node(ops.role("residual_add"), {}, [short, body_out], scope, kloc, ctx, "residual")
         else:
-            out = self._merge_node("scaled_add", {"scale": float(scale)}, [short, body_out], scope, kloc, ctx, "residual")
+            out = self._merge_node(ops.role("scaled_residual"), {"scale": float(scale)}, [short, body_out], scope, kloc,
+                                   ctx, "residual")
         if out and act:
             try:
-                a = ops.get("activation").Attrs.model_validate({"activation": act})
+                a = ops.get(ops.role("activation")).Attrs.model_validate({"activation": act})
             except ValidationError as exc:
                 for d in pydantic_diagnostics(exc, {"activation": act}, src, vpath, scope=scope):
                     self.error(d.code, d.message, d.loc, scope, d.hint, ctx.notes)
                 return None
             nid = _join(scope, self.unique(scope, "act", False, kloc))
-            g.add(Node(nid, "activation", a, (out,), src.loc(vpath + ("activation",), key=True), scope, g[out].shape,
+            g.add(Node(nid, ops.role("activation"), a, (out,), src.loc(vpath + ("activation",), key=True), scope, g[out].shape,
                        ctx.notes))
             out = nid
         g.scopes[scope].output = out

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from ..graph import SEP, Graph, Scope
-from ..ops import REGISTRY
+from ..ops import REGISTRY, role
 from .tables import human, human_bytes
 
 DIRECTIONS = ("TB", "LR")
@@ -311,7 +311,7 @@ def ink_on(fill: str) -> tuple[str, str]:
 
 def is_residual_add(graph: Graph, n) -> bool:
     sc = graph.scopes.get(n.scope)
-    return sc is not None and sc.kind == "residual" and n.op in ("add", "scaled_add") and len(n.inputs) == 2
+    return sc is not None and sc.kind == "residual" and n.op in (role("residual_add"), role("scaled_residual")) and len(n.inputs) == 2
 
 
 # ---- the DOT text -----------------------------------------------------------------------------
@@ -353,7 +353,7 @@ class _Writer:
 
     def _is_input(self, key: str) -> bool:
         node = self.items[key].node
-        return node is not None and self.g[node].op == "input"
+        return node is not None and REGISTRY[self.g[node].op].source
 
     def text(self) -> str:
         g, out = self.g, self.out
@@ -440,7 +440,7 @@ class _Writer:
         args = self.shown_args(sc)
         title = sc.name if sc.kind in COLLAPSIBLE else sc.kind
         if sc.kind == "branches":
-            title = f"branches · {args.pop('merge', 'concat')}"
+            title = f"branches · {args.pop('merge', role('default_merge'))}"
         elif sc.kind == "residual":
             scale = args.pop("scale", 1)
             title = "residual" + (f" · scale {value_text(scale)}" if scale != 1 else "")
@@ -488,7 +488,7 @@ class _Writer:
                 f'color="{border}"{font}, tooltip={quote(tip)}{extra}];')
 
     def node_label(self, n, cost, muted) -> str:
-        if n.op == "input":
+        if REGISTRY[n.op].source:
             return self.terminal(n.id, n.shape)
         html = esc(op_text(n))
         name = user_name(n)

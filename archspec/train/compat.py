@@ -184,7 +184,7 @@ def plan(spec, settings, ds) -> Plan:
             err(f"training.target names '{key}'; targets are test metrics: "
                 f"{', '.join('test_' + m for m in logged)}", _training_loc(spec, "target", key), code="schema")
 
-    if settings.rescale is None and ds.max_value > 1.5 and not any(n.op == "rescaling" for n in g):
+    if settings.rescale is None and ds.max_value > 1.5 and not any(REGISTRY[n.op].scales_input for n in g):
         warns.append(Diagnostic("unscaled-input", f"the network will see raw pixel values 0–{ds.max_value:g}",
                                 _training_loc(spec), None,
                                 f"add `rescale: 1/{ds.max_value:g}` to the training section (or a rescaling layer)",

@@ -14,7 +14,7 @@ import random
 import statistics
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,7 +254,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     from . import compat
     from . import data as data_mod
 
-    strategy, chief, worker = make_strategy(settings.distribute)
+    dist = make_strategy(settings.distribute)
+    chief, worker = dist.chief, dist.worker
     run = run_folder(spec, out)
     if not chief:
         # Every worker must run the same saves (reading distributed variables is a collective operation),
@@ -291,7 +292,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         result_epochs = None
 
     result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
-                       resumed_from=done, settings_line=_settings_line(settings, plan))
+                       resumed_from=done, settings_line=_settings_line(settings, plan, dist))
     result.sample_shape, result.schedule_epochs = ds.sample_shape, result_epochs
     if state and run.metrics.exists() and (state.get("stopped_early") or done >= settings.epochs):
         result.already_done = True
@@ -322,22 +323,26 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint,
+        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint,
                     list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint, extra=()):
+def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint, extra=()):
     import keras
 
     from . import callbacks as cb
     from .pipeline import make_inputs
 
     done = result.resumed_from
-    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache)
+    if dist.backend == "jax" and dist.devices > 1 and settings.batch_size % dist.devices:
+        raise RunError(f"the batch size {settings.batch_size} does not split evenly over {dist.devices} devices; "
+                       f"use a multiple of {dist.devices} (--batch-size {dist.devices * -(-settings.batch_size // dist.devices)})")
+    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache, shard=dist.shard,
+                         multiple=dist.devices if dist.backend == "jax" else 1)
     steps = inputs.steps_per_epoch or -(-len(ds.train) // settings.batch_size)
-    with strategy.scope() if strategy else nullcontext():
+    with dist.scope():
         model = build_and_compile(spec, settings, plan, steps, result.schedule_epochs)
         if state is not None:
             try:
@@ -345,9 +350,9 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
             except ValueError as exc:
                 raise RunError(f"{run.checkpoint} does not fit this model ({exc}); pass --restart") from None
     result.jit_compile = bool(model.jit_compile)
-    if settings.distribute == "multi-worker":
-        multi_worker_fixups(model, strategy, next(iter(inputs.train)))
-    scope = strategy.scope if strategy else nullcontext
+    if settings.distribute == "multi-worker" and dist.backend == "tensorflow":
+        multi_worker_fixups(model, dist.engine, next(iter(inputs.train)))
+    scope = dist.scope
 
     has_val = inputs.validation is not None
     es = settings.early_stopping
@@ -374,7 +379,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
                                                    min_lr=sched.get("min_lr", 0.0), verbose=1,
                                                    initial=saved.get("plateau"))
     callbacks += list(stateful.values())
-    board = cb.tensorboard_callback(run.tensorboard) if chief else None
+    board = cb.tensorboard_callback(run.tensorboard) if dist.chief else None
     if board is not None:
         callbacks.append(board)
     callbacks += extra
@@ -499,20 +504,37 @@ def _write_summary(run, result, st):
     atomic_write(run.summary, result.summary.encode())
 
 
-def _settings_line(settings, plan) -> str:
+def _settings_line(settings, plan, dist=None) -> str:
     lr = f" lr {settings.learning_rate:g}" if settings.learning_rate else ""
     extra = f" (label smoothing {plan.label_smoothing:g})" if plan.label_smoothing else ""
     extra += ", class weights " + ("balanced" if settings.class_weight == "balanced" else "set") \
         if plan.class_weight else ""
     return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}{extra}, batch "
             f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
-            + (f", {settings.distribute}" if settings.distribute != "none" else ""))
+            + _distribution_text(settings, dist))
+
+
+def _distribution_text(settings, dist) -> str:
+    """', mirrored over 2 replicas (16 images each, DataParallel), backend jax' (empty without `dist`)."""
+    if dist is None:
+        return ""
+    text = ""
+    if settings.distribute != "none":
+        n = dist.devices
+        each = f"{settings.batch_size // n} images each, " if settings.batch_size % n == 0 else ""
+        text = f", {settings.distribute} over {n} replica{'s' * (n != 1)} ({each}{type(dist.engine).__name__})"
+    return text + f", backend {dist.backend}"
 
 
 def _command(main, settings, run) -> list:
     cmd = ["archspec", "train", str(run.path / main), "--out", str(run.path) + "-repeat",
            "--seed", str(settings.seed), "--epochs", str(settings.epochs), "--batch-size", str(settings.batch_size),
            "--precision", settings.precision]
+    import keras
+
+    cmd += ["--backend", keras.backend.backend()]
+    if settings.distribute != "none":
+        cmd += ["--distribute", settings.distribute]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
     from .config import set_text
