@@ -57,7 +57,8 @@ ERRORS: dict[str, str] = {
 
 WARNINGS: dict[str, str] = {
     "kernel-exceeds-input": "A convolution kernel or pooling window is larger than the feature map it runs on.",
-    "spatial-collapse": "The feature map shrinks to 1×1 while spatial layers still follow.",
+    "spatial-collapse": "The feature map shrinks to 1×1 and layers with spatial kernels still run on it (a gate multiplied "
+                        "back onto the full map, as in squeeze-and-excitation, is not a collapse).",
     "bias-before-bn": "A conv/dense bias is cancelled by the batch normalization right after it.",
     "dominant-layer": "One layer holds most of the network's parameters.",
     "high-dropout": "A dropout rate above 0.5; Keras's rate is the fraction dropped, not kept.",

@@ -145,7 +145,9 @@ model:
   - global_avg_pool_1d: {name: tok_avg}
   - global_max_pool_1d: {from: qkv_attn, name: tok_max}
   - select_token: {from: qkv_attn, index: 1}
-  - concat: {from: [tok_avg, tok_max, select_token], name: tokens_out}
+  - permute: {dims: [2, 1], from: qkv_attn, name: transposed}
+  - global_avg_pool_1d: {name: feature_avg}
+  - concat: {from: [tok_avg, tok_max, select_token, feature_avg], name: tokens_out}
   - flatten: {}
   - dropout: 0.2
   - dense: {units: 3, use_bias: false, activation: softmax}

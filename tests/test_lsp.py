@@ -117,6 +117,7 @@ async def _session(tmp_path):
         assert {"kernel", "padding", "strides", "name", "from"} <= fields and "filters" not in fields
         assert {"filters", "kernel"} <= await complete(FIXED + "  - conv_relu: {", 8, 16)
         assert {"same", "valid"} == await complete(FIXED + "  - conv2d: {padding: ", 8, 24)
+        assert {"x", "conv_relu", "conv2d"} <= await complete(FIXED + "  - add: {from: ", 8, 17)
 
         # half-typed YAML: a located syntax error, and the server keeps answering from the last good analysis
         client.text_document_did_change(T.DidChangeTextDocumentParams(
@@ -237,3 +238,18 @@ def test_every_suggestion_in_the_corpus_is_a_safe_quick_fix():
             assert token.strip("'\"") == d.subject, (path.name, token, d.subject)
             fixes += 1
     assert fixes >= 15
+
+
+def test_a_block_library_is_checked_as_a_library():
+    """An included file (blocks, no model) is not a spec missing its inputs: its blocks are checked,
+    and hover on a block name shows its parameters."""
+    from archspec.editor import analysis as A
+
+    path = ROOT / "specs" / "lib" / "conv_bn.yaml"
+    text = path.read_text(encoding="utf-8")
+    r = A.analyze(text, path)
+    assert r.diagnostics == [] and "conv_bn" in r.blocks
+    line = next(k for k, s in enumerate(text.splitlines()) if s.strip().startswith("conv_bn:"))
+    assert "**block conv_bn**" in A.hover(r, line, text.splitlines()[line].index("conv_bn") + 1)
+    r = A.analyze(text.replace("params:", "paramz:", 1), path)
+    assert [(d.code, d.subject) for d in r.diagnostics] == [("unknown-field", "paramz")]

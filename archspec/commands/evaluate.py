@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
-from .predict import data_arg, open_or_usage
+from .predict import data_arg, open_or_usage, rescale_arg
 
 
 def configure(p):
@@ -16,7 +16,7 @@ def configure(p):
     p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
                                                               "metrics were measured with)")
     p.add_argument("--top-k", type=positive_int, default=5, help="also report top-K accuracy (default 5)")
-    p.add_argument("--rescale", type=float, help="multiply pixels by this (a bare .keras model; a run knows its own)")
+    p.add_argument("--rescale", type=rescale_arg, help="multiply pixels by this (a bare .keras model; a run knows its own)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--out", metavar="DIR", help="where the report goes (default RUN/evaluation-SPLIT)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="what to print")

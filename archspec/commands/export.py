@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..cli import EXIT_OK, UsageError, quiet_tensorflow, verbose_option
-from .predict import open_or_usage
+from .predict import open_or_usage, rescale_arg
 
 SUFFIX = {"saved_model": "", "onnx": ".onnx", "tflite": ".tflite", "keras": ".keras", "h5": ".h5"}
 
@@ -20,7 +20,7 @@ def configure(p):
     p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
                                                               "metrics were measured with)")
     p.add_argument("--raw", action="store_true", help="the bare network, without the run's rescale/flatten in front")
-    p.add_argument("--rescale", type=float, help="put this rescaling in front (a bare .keras model)")
+    p.add_argument("--rescale", type=rescale_arg, help="put this rescaling in front (a bare .keras model)")
     verbose_option(p)
 
 

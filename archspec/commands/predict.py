@@ -18,11 +18,24 @@ def configure(p):
     p.add_argument("--top-k", type=positive_int, default=3, help="classes per image (default 3)")
     p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
                                                               "metrics were measured with)")
-    p.add_argument("--rescale", type=float, help="multiply pixels by this (a bare .keras model; a run knows its own)")
+    p.add_argument("--rescale", type=rescale_arg, help="multiply pixels by this (a bare .keras model; a run knows its own)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--format", choices=["table", "csv", "json"], help="default: by -o's suffix, else table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the predictions here (.csv or .json) instead of stdout")
     verbose_option(p)
+
+
+def rescale_arg(text: str) -> float:
+    """argparse type for --rescale: a number or a fraction such as 1/255."""
+    import argparse
+
+    from ..train.config import _fraction
+
+    v = _fraction(text)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a number or a fraction such as 1/255, got '{text}'") from None
 
 
 def data_arg(text):
@@ -43,9 +56,15 @@ def open_or_usage(path, which, rescale):
     from ..train.runs import open_target
 
     try:
-        return open_target(path, which, rescale)
+        target = open_target(path, which, rescale)
     except RunError as exc:
         raise UsageError(str(exc)) from None
+    if target.run is None and rescale is None and not any(type(layer).__name__ == "Rescaling"
+                                                          for layer in target.model.layers):
+        print(f"note: {path} has no rescaling layer and no run folder says how it was trained: pixels go in as "
+              "stored; pass --rescale 1/255 if it was trained on rescaled images",
+              file=sys.stderr)
+    return target
 
 
 def run(args) -> int:

@@ -63,11 +63,11 @@ def run(args) -> int:
             raise UsageError(f"--data: {exc}") from None
     overrides = parse_sets(args.set)
     base = api.load(args.spec, overrides, root=args.root)        # the default point: a SpecError is exit 1
-    resolve(base, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size})  # training section
+    settings = resolve(base, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size})
     out = Path(args.out or f"runs/{base.name}-search")
     from ..search.driver import SearchConfig, StudyMismatch
 
-    cfg = SearchConfig(args.spec, budget, args.trials, args.epochs, args.data, args.batch_size, args.storage,
+    cfg = SearchConfig(args.spec, budget, args.trials, settings.epochs, args.data, args.batch_size, args.storage,
                        args.study, out, args.sampler, args.pruner, args.seed, overrides, args.root,
                        args.max_candidates, args.metric)
     quiet_tensorflow(args.verbose)           # (TensorFlow itself loads only when a candidate trains)

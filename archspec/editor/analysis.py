@@ -67,6 +67,8 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
         return r
     r.parsed = True
     ex = Expander(src, limits, {}, None)
+    if is_library(src.data):
+        return _library(r, src, ex)
     try:
         graph = ex.run()
     except SpecError as exc:
@@ -90,6 +92,31 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
         for s in graph.scopes.values():
             if s.loc and s.loc.file == display and s.kind not in ("path",):
                 r.index.setdefault((s.loc.line, s.loc.col), []).append(("scope", s.path))
+    return r
+
+
+def is_library(data) -> bool:
+    """A file of blocks for others to include: blocks (or includes) and no model."""
+    return isinstance(data, dict) and "model" not in data and ("blocks" in data or "include" in data)
+
+
+def _library(r: Result, src, ex) -> Result:
+    """Check a block library as its includers see it: the file's fields, each block's definition
+    (parameters, defaults, body shape) and its own includes. Bodies are expanded only when called."""
+    from pydantic import ValidationError
+
+    from ..errors import sorted_unique
+    from ..lang.schema import Library, pydantic_diagnostics
+
+    diags = []
+    try:
+        Library.model_validate(src.data)
+    except ValidationError as exc:
+        diags = [d for d in pydantic_diagnostics(exc, src.data, src, fields=Library.model_fields)
+                 if d.path[:1] != ("blocks",)]  # each block is checked below, with its name
+    ex._load_blocks(src, src.data, (), stack=())
+    r.diagnostics = sorted_unique(diags + ex.diags)
+    r.blocks = dict(ex.blocks)
     return r
 
 
@@ -262,8 +289,10 @@ def completions(r: Result | None, text: str, line: int, char: int) -> list[Item]
         segment = cur
     if owner is None:
         return []
-    m = re.fullmatch(r"\s*(?:-\s+)?([\w]+)\s*:\s*(\S*)", segment)
+    m = re.fullmatch(r"\s*(?:-\s+)?([\w]+)\s*:\s*(\[?[^:]*)", segment)
     if m:                                        # a value: `padding: ` → its enum
+        if m.group(1) == "from":                 # the layers defined so far (the nearest first)
+            return _layer_items(r)
         return _value_items(owner, m.group(1))
     if owner == "defaults":
         return _entry_items({}, only_ops=True)
@@ -289,7 +318,12 @@ def _flow_owner(cur: str):
     if not m:
         return None, "", ""
     tail = cur[start + 1:]
-    return m.group(1), tail, tail.split(",")[-1]
+    depth, cut = 0, 0
+    for k, c in enumerate(tail):                 # the last comma outside [ ] starts the current field
+        depth += (c == "[") - (c == "]")
+        if c == "," and depth == 0:
+            cut = k + 1
+    return m.group(1), tail, tail[cut:]
 
 
 def _block_owner(lines, line: int, cur: str):
@@ -354,6 +388,22 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
         return []
     out += [Item(k, "field", "", v) for k, v in _RESERVED_DOCS.items()]
     return [i for i in out if i.label not in present]
+
+
+def _layer_items(r: Result | None) -> list[Item]:
+    if r is None or r.graph is None:
+        return []
+    g, out = r.graph, {}
+    for n in reversed(list(g.nodes.values())):
+        if not n.scope and n.loc and n.loc.file == r.display:
+            out.setdefault(n.id, Item(n.id, "value", f"{n.op} → {n.shape}"))
+    for s in reversed(list(g.scopes.values())):
+        if not s.parent and SEP_ not in s.path and s.output in g.nodes:
+            out.setdefault(s.path, Item(s.path, "value", f"{s.kind} → {g.nodes[s.output].shape}"))
+    return list(out.values())
+
+
+SEP_ = "/"
 
 
 def _value_items(owner: str, name: str) -> list[Item]:

@@ -46,13 +46,17 @@ class Blocks:
                     self.error("search-space", f"the block parameter '{pname}' declares a search space; search "
                                "spaces are top-level parameters", src.loc(path + ("params", pname), key=True),
                                hint=f"declare it under the top-level `params:` and pass it on: `{pname}: $NAME`")
+                    self.bad_blocks.add(name)
                     continue
                 parsed = self._param_decl(pname, decl, src, path + ("params", pname))
                 if parsed:
                     params[pname] = parsed
+                else:
+                    self.bad_blocks.add(name)   # its calls are skipped: no follow-up errors about them
             if spec.defaults:
                 self._defaults({}, raw.get("defaults"), src, path + ("defaults",))
-            self.blocks[name] = Block(name, spec, src, path, params)
+            if name not in self.bad_blocks:
+                self.blocks[name] = Block(name, spec, src, path, params)
 
     def _include(self, src: Source, inc, path: tuple, stack: tuple):
         loc = src.loc(path)

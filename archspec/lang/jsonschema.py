@@ -47,6 +47,9 @@ ATTR_DOCS = {
     "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
     "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
     "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
+    "interpolation": "how new pixels are computed", "max_value": "upper bound of the output (null: none)",
+    "negative_slope": "slope below the threshold (leaky ReLU)", "threshold": "inputs below it are zeroed (or sloped)",
+    "seed": "random seed of the dropout mask (null: random)",
 }
 
 

@@ -34,24 +34,15 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
                  "padding 'same' only adds zeros around it; downsample less before this layer, "
                  "or use a smaller kernel")
 
-    # 2. spatial collapse to 1×1 while spatial layers follow
-    order = list(graph)
-    for k, n in enumerate(order):
-        s = n.shape
-        if REGISTRY[n.op].source or not s or len(s) != 3 or s[0] > 1 or s[1] > 1:
-            continue
-        inp = [graph[i].shape for i in n.inputs]
-        if any(len(i) == 3 and i[0] == 1 and i[1] == 1 for i in inp):
-            continue                         # not where the collapse happens
-        later = [m for m in _descendants(graph, n.id)
-                 if REGISTRY[m.op].window and (REGISTRY[m.op].window_size(m.attrs) or (1, 1)) != (1, 1)]
-        if later:
-            warn("spatial-collapse",
-                 f"the feature map collapses to 1×1 here, yet {len(later)} later layer"
-                 f"{'s' if len(later) > 1 else ''} with spatial kernels run on that single pixel", n,
-                 "keep more resolution (fewer strides or 'valid' paddings), or end the network here",
-                 [Note(f"for example {later[0].id}", later[0].loc)])
-        break
+    # 2. spatial collapse to 1×1 while spatial layers still run on it
+    origin, hit = _collapse(graph)
+    if hit:
+        n = graph[origin]
+        warn("spatial-collapse",
+             f"the feature map collapses to 1×1 here, yet {len(hit)} later layer"
+             f"{'s' if len(hit) > 1 else ''} with spatial kernels run on that single pixel", n,
+             "keep more resolution (fewer strides or 'valid' paddings), or end the network here",
+             [Note(f"for example {hit[0].id}", hit[0].loc)])
 
     # 3. a bias immediately cancelled by batch normalization
     for n in graph:
@@ -102,6 +93,38 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
             warn("softmax-not-last", "softmax is applied to a tensor that is not a model output", n,
                  "softmax belongs on the classifier output; inside the network use another activation")
     return out
+
+
+def _is_pixel(shape) -> bool:
+    return shape is not None and len(shape) == 3 and shape[0] == 1 and shape[1] == 1
+
+
+def _collapse(graph: Graph):
+    """(the first node where a feature map collapses to 1×1, the layers with spatial kernels that run on the
+    collapsed map), following the data: a tensor stays collapsed while every input it is computed from is
+    collapsed (a 1×1 conv, an upsampling of the pixel), so a squeeze-and-excitation gate — pool, 1×1 convs,
+    multiplied back onto the un-pooled map — ends at the multiply, and the convolutions after it run on the
+    full map. None, [] when no spatial kernel runs on a collapsed map."""
+    collapsed: dict[str, str] = {}                       # node id → the collapse it comes from
+    hits: dict[str, list] = {}
+    for n in graph:
+        op = REGISTRY[n.op]
+        if op.source or n.shape is None or not n.inputs:
+            continue
+        came = [collapsed.get(i) for i in n.inputs]
+        if all(came):
+            win = op.window_size(n.attrs) if op.window else None
+            if win and tuple(win) != (1, 1):
+                hits.setdefault(came[0], []).append(n)
+            if len(n.shape) == 3:
+                collapsed[n.id] = came[0]
+        elif _is_pixel(n.shape) and not any(_is_pixel(graph[i].shape) for i in n.inputs):
+            collapsed[n.id] = n.id                       # where the map becomes a pixel
+    for origin in collapsed.values():
+        if origin in hits:
+            first = origin
+            return first, [m for o in dict.fromkeys(collapsed.values()) for m in hits.get(o, [])]
+    return None, []
 
 
 def _flattens(graph: Graph, n) -> bool:
