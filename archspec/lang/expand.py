@@ -469,6 +469,7 @@ class Expander(Memo, Blocks, Structures):
             return None
         try:
             node.shape = self.inferred(op, a, shapes)
+            node.cost = self.costed(op, a, shapes, node.shape)
         except ShapeError as exc:
             loc = kloc
             if exc.field and exc.field in origin:

@@ -248,15 +248,18 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     MAP_TAG, SEQ_TAG, MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
     resolve = loader.resolve
 
+    get_event = loader.get_event
+
     def nxt():
         while replay:
             ev = next(replay[-1], None)
             if ev is not None:
                 return ev, True
             replay.pop()
-        ev = loader.get_event()
-        for r in recording:
-            r.append(ev)
+        ev = get_event()
+        if recording:
+            for r in recording:
+                r.append(ev)
         return ev, False
 
     def mark(ev) -> Loc:
@@ -281,10 +284,17 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                                         mark(ev))])
         return out
 
+    scalar_kind = yaml.ScalarNode
+
     def tag_of(ev, kind):
         tag = ev.tag
         if tag is None or tag == "!":
-            tag = resolve(kind, ev.value if kind is yaml.ScalarNode else None, ev.implicit)
+            if kind is scalar_kind:
+                value = ev.value
+                if ev.implicit[0] and value.isidentifier() and value not in _NOT_STR:
+                    return _STR                  # the plain names most of a spec is made of
+                return resolve(kind, value, ev.implicit)
+            tag = resolve(kind, None, ev.implicit)
         return tag
 
     def node(ev, replayed: bool, path: tuple, depth: int):
@@ -368,7 +378,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 row.append((km.line + 1) << 24 | (km.column + 1))
                 out[key], vpos = node(vev, vrep, path + (key,), depth + 1)
                 row.append(vpos)
-            table[id(out)] = row
+            if row:
+                table[id(out)] = row
         elif cls is SequenceStartEvent:
             tag = tag_of(ev, yaml.SequenceNode)
             if tag != SEQ_TAG:
@@ -384,7 +395,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 out.append(item)
                 row.append(ipos)
                 i += 1
-            table[id(out)] = row
+            if row:
+                table[id(out)] = row
         else:                                      # pragma: no cover - the parser's grammar prevents it
             raise SpecError([Diagnostic("yaml-syntax", f"unexpected {cls.__name__}", mark(ev))])
         if anchor is not None:

@@ -63,7 +63,7 @@ class Attention(Op):
             if len(s) != 2:
                 what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
                 raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
-                                 "shape-rank", "turn a feature map into tokens first: `- reshape: [-1, channels]`")
+                                 "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
         q, k, v = _roles(ins)
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
@@ -124,19 +124,3 @@ class Attention(Op):
     def call_keras(self, layer, tensors):
         q, k, v = _roles(tensors)
         return layer(q, v, key=k if len(tensors) == 3 else None)
-
-    # ---- Keras import: MultiHeadAttention's config, its inputs already in Keras's order ------------
-    def from_keras(self, cfg, shapes):
-        if cfg.get("attention_axes") not in (None, [], ()):
-            raise KerasImportError(f"it attends over the axes {cfg['attention_axes']}; archspec's attention "
-                                   "attends over the tokens of (tokens, features) sequences")
-        out = cfg.get("output_shape")
-        if isinstance(out, (list, tuple)):
-            if len(out) != 1:
-                raise KerasImportError(f"its output_shape {out} is not a number of features")
-            out = out[0]
-        values = dict(heads=cfg["num_heads"], key_dim=cfg["key_dim"], dropout=cfg.get("dropout", 0.0),
-                      use_bias=cfg.get("use_bias", True), output_dim=out)
-        if cfg.get("value_dim") not in (None, cfg["key_dim"]):
-            values["value_dim"] = cfg["value_dim"]
-        return values

@@ -65,6 +65,35 @@ class Reshape(Op):
         return dict(target_shape=a.target_shape)
 
 
+class PermuteAttrs(Attrs):
+    dims: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        description="the new order of the axes, batch axis excluded, counted from 1 as in Keras: [2, 1] swaps "
+                    "tokens and features")
+
+
+@register
+class Permute(Op):
+    name, keras_class, Attrs, category, primary = "permute", "Permute", PermuteAttrs, "reshape", "dims"
+    doc = ("Reorders the axes (keras.layers.Permute), e.g. `- permute: [2, 1]` turns (tokens, features) into "
+           "(features, tokens) for MLP-Mixer's token mixing.")
+    examples = [({"dims": [2, 1]}, [(5, 7)], (7, 5), (0, 0)),
+                ({"dims": [3, 1, 2]}, [(4, 5, 6)], (6, 4, 5), (0, 0))]
+
+    def infer(self, a, ins):
+        rank = len(ins[0])
+        if sorted(a.dims) != list(range(1, rank + 1)):
+            raise ShapeError(f"dims {list(a.dims)} is not an order of the input's {rank} axes "
+                             f"(1 to {rank}, each once; the batch axis stays first)", "shape-rank",
+                             f"e.g. {list(range(rank, 0, -1))}", field="dims")
+        return tuple(ins[0][d - 1] for d in a.dims)
+
+    def label(self, a):
+        return "permute " + ",".join(str(d) for d in a.dims)
+
+    def keras_kwargs(self, a):
+        return dict(dims=a.dims)
+
+
 def _pad4(v):
     """int | [sym_h, sym_w] | [[top, bottom], [left, right]] → ((t, b), (l, r))."""
     if isinstance(v, bool):
