@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, verbose_option
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -113,8 +113,8 @@ def _search(cfg, base) -> int:
     cost = t.user_attrs.get("cost", {})
     log(f"best: trial {t.number}, {cfg.metric} {t.value:.4f}"
         + (f", test_accuracy {t.user_attrs['test_accuracy']:.4f}" if "test_accuracy" in t.user_attrs else "")
-        + f", {human(cost.get('macs', 0))} MACs, {cost.get('params', 0):,} params -> {path}")
-    log(f"  train it: archspec train {path}")
+        + f", {human(cost.get('macs', 0))} MACs, {cost.get('params', 0):,} params")
+    log(f"wrote {shown(path)}; train it with: archspec train {path}")
     del results
     return EXIT_OK
 
@@ -132,5 +132,5 @@ def _finish(s, cfg, seconds):
         kinds[r["kind"] or r["state"]] = kinds.get(r["kind"] or r["state"], 0) + 1
     print(f"study: {len(rows)} trials (" + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + f"); "
           f"{seconds:.1f} s in this worker", flush=True)
-    print(f"  {csv_path}, {json_path}" + (f", {png}" if png else ""), flush=True)
+    print("wrote " + ", ".join(shown(p) for p in (csv_path, json_path, png) if p), flush=True)
     return results.write_best(s.study, cfg.spec_path, cfg.overrides, cfg.metric, cfg.out, s.space)
