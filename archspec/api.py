@@ -37,21 +37,19 @@ class Spec:
     @property
     def title(self) -> str:
         """The name with the overrides applied, as reports, diagrams and `check` show it:
-        'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides."""
-        shaping = {k: v for k, v in self.overrides.items() if not k.startswith("training.")}  # not the network
-        if not shaping:
-            return self.name
-        return f"{self.name} with " + ", ".join(f"{k}={_flow(v)}" for k, v in shaping.items())
+        'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides (`training.*` overrides
+        do not change the network, so they do not rename it)."""
+        from .util import titled
+
+        return titled(self.name, self.overrides)
 
     @property
     def model_name(self) -> str:
         """The Keras model's name: the title in the characters TensorFlow accepts in a name scope
         ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
-        import re
+        from .util import variant_name
 
-        if self.title == self.name:
-            return self.name
-        return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", self.title.replace(" with ", "_"))).strip("_")
+        return variant_name(self.name, self.overrides)
 
     @property
     def space(self):
@@ -137,19 +135,6 @@ class Spec:
         ins = ", ".join(f"{n}{self.graph[n].shape}" for n in self.graph.inputs)
         outs = ", ".join(f"{k}{self.graph[v].shape}" for k, v in self.graph.outputs.items())
         return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
-
-
-def _flow(v) -> str:
-    """An override value as the user would write it on the command line: [3, 4, 23, 3], 0.5, relu."""
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_flow(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 def load(path: str | os.PathLike, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,

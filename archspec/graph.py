@@ -76,18 +76,30 @@ class Graph:
         self.scopes: dict[str, Scope] = {}
         self.inputs: list[str] = []
         self.outputs: dict[str, str] = {}     # output name -> node id
-        self.succs: dict[str, list[str]] = {}
+        self._succs: dict[str, list[str]] | None = None   # consumers of each node, built on first use
         self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
         self._nx = None
 
     def add(self, node: Node) -> Node:
         assert node.id not in self.nodes, node.id
         self.nodes[node.id] = node
-        self.succs[node.id] = []
-        for i in node.inputs:
-            self.succs[i].append(node.id)
+        if self._succs is not None:
+            self._succs[node.id] = []
+            for i in node.inputs:
+                self._succs[i].append(node.id)
         self._nx = None
         return node
+
+    @property
+    def succs(self) -> dict[str, list[str]]:
+        """node id -> the ids of the nodes that take it as an input, in definition order."""
+        if self._succs is None:
+            succs: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+            for n in self.nodes.values():
+                for i in n.inputs:
+                    succs[i].append(n.id)
+            self._succs = succs
+        return self._succs
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())

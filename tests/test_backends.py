@@ -294,3 +294,35 @@ def test_two_jax_processes_on_loopback_train_the_one_device_model(tmp_path):
             env={"KERAS_DISTRIBUTION_JOB_ADDRESSES": addr, "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
                  "KERAS_DISTRIBUTION_PROCESS_ID": "2"})
     assert r.returncode == 2 and "KERAS_DISTRIBUTION_PROCESS_ID=2 is not in 0…1" in r.stderr
+
+
+# ---- the offline GPU check, run on this CPU ---------------------------------------------------------------
+@pytest.mark.slow
+def test_gpu_check_installs_offline_and_reports_mfu(tmp_path):
+    """tools/gpu_check.sh end to end with TensorFlow blocked: the wheel folder (made by prepare_wheels.py,
+    which needs PyPI, unless wheels/ is already there), an offline install that is the archspec that runs,
+    and the benchmark's lines — on the small digits CNN so that it takes seconds on a CPU."""
+    pytest.importorskip("jax")
+    wheels = ROOT / "wheels"
+    if not (wheels / "requirements.txt").exists():
+        wheels = tmp_path / "wheels"
+        r = subprocess.run([sys.executable, str(ROOT / "tools" / "prepare_wheels.py"), str(wheels), "--python",
+                            f"{sys.version_info.major}.{sys.version_info.minor}", "--arch", os.uname().machine],
+                           capture_output=True, text=True, timeout=1200)
+        assert r.returncode == 0, r.stderr[-3000:]
+    js = tmp_path / "gpu.json"
+    r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh"), "--wheels", str(wheels), "--spec",
+                        str(SPECS / "digits_cnn.yaml"), "--batch-per-device", "16", "--steps", "3", "--warmup", "1",
+                        "--repeats", "1", "--json", str(js)], capture_output=True, text=True, timeout=1200,
+                       env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": NO_TF})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    (line,) = [x for x in r.stdout.splitlines() if x.startswith("gpu_check: archspec ")]
+    assert line.split(" from ")[1].split(";")[0].endswith("/site/archspec") and str(ROOT) not in line
+    for head in ("device ", "model ", "step time ", "images/s ", "MFU "):
+        assert any(line.startswith(head) for line in r.stdout.splitlines()), head
+    out = json.loads(js.read_text())
+    assert out["precision"] == "mixed_bfloat16" and out["jit_compile"] is True and out["images_per_s"] > 0
+    assert 0 < out["mfu"] < 1.5 and out["forward_flops_per_image"] > 2e6
+    r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh"), "--wheels", str(tmp_path / "none")],
+                       capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    assert r.returncode == 2 and "prepare_wheels.py" in r.stderr

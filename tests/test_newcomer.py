@@ -263,3 +263,13 @@ def test_default_run_folder_is_full_and_named_after_overrides(tmp_path, monkeypa
     assert run_folder(plain).path == tmp_path / "runs" / "resnet50"
     assert run_folder(varied).path == tmp_path / "runs" / "resnet50_stages_3_4_23_3"
     assert run_folder(varied, "elsewhere").path == tmp_path / "elsewhere"
+
+
+def test_default_outputs_are_named_after_overrides(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    for extra in ([], ["--set", "stages=[3, 4, 23, 3]"]):
+        r = run("draw", "specs/resnet50.yaml", "--depth", "1", "-T", "dot", *extra, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["resnet50.dot", "resnet50_stages_3_4_23_3.dot"]

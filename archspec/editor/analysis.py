@@ -18,6 +18,7 @@ params 112 · MACs 3,888 · input `(8, 8, 3)` from `x`
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,13 @@ def is_spec(text: str) -> bool:
 def analyze(text: str, path: Path | None = None, version: int | None = None,
             limits: Limits = DEFAULT_LIMITS) -> Result:
     """Check `text` as `archspec check` would (as the file at `path`, so includes resolve)."""
+    from ..api import _no_gc
+
+    with _no_gc():          # as `check` does: the cyclic GC would rescan the new graph again and again,
+        return _analyze(text, path, version, limits)    # holding the GIL the server's event loop needs
+
+
+def _analyze(text: str, path: Path | None, version: int | None, limits: Limits) -> Result:
     from ..lang.expand import Expander
 
     display = str(path) if path else "<untitled>"
@@ -370,7 +378,7 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
     op = ops.get(owner)
     out: list[Item] = []
     if op is not None and not getattr(op, "internal", False):
-        props = op_schema(owner)
+        props = op_schema(owner, wait=False)
         for f, info in op.Attrs.model_fields.items():
             detail = "required" if info.is_required() else f"default: {info.default!r}"
             out.append(Item(f, "field", detail, props.get(f, {}).get("description", "")))
@@ -407,7 +415,7 @@ SEP_ = "/"
 
 
 def _value_items(owner: str, name: str) -> list[Item]:
-    prop = op_schema(owner).get(name)
+    prop = op_schema(owner, wait=False).get(name)
     if not prop:
         return []
     values = []
@@ -422,13 +430,28 @@ def _value_items(owner: str, name: str) -> list[Item]:
 
 
 _OP_SCHEMAS: dict = {}
+_SCHEMA_LOCK = threading.Lock()
 
 
-def op_schema(name: str) -> dict:
-    """The JSON Schema properties of an op's attributes (descriptions, enums), built once."""
+def op_schema(name: str, wait: bool = True) -> dict:
+    """The JSON Schema properties of an op's attributes (descriptions, enums), built once (~1 s cold).
+    With `wait=False` (a request on the server's event loop) it answers {} while another thread is
+    still building them, rather than blocking."""
     if not _OP_SCHEMAS:
-        from ..lang.jsonschema import json_schema
+        if not _SCHEMA_LOCK.acquire(blocking=wait):
+            return {}
+        try:
+            if not _OP_SCHEMAS:
+                from ..lang.jsonschema import json_schema
 
-        defs = json_schema()["definitions"]
-        _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+                defs = json_schema()["definitions"]
+                _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+        finally:
+            _SCHEMA_LOCK.release()
     return _OP_SCHEMAS.get(name, {})
+
+
+def warm_up() -> None:
+    """Import and build what the first analysis and completion need (run on the worker at start-up)."""
+    op_schema("conv2d")
+    analyze("archspec: 1\nname: w\ninputs: {x: [4, 4, 1]}\nmodel:\n  - conv2d: {filters: 1, kernel: 1}\n")

@@ -319,7 +319,8 @@ def _operation(cls, inputs, consts):
     for op in ops.of_keras_op(cls):
         values = op.from_keras_op(cls, len(inputs), consts)
         if values is not None:
-            note = f"keras.ops.{cls.lower()} with {consts[0][1]:g}" if consts else ""
+            c = consts[0][1] if consts else None
+            note = f"keras.ops.{cls.lower()} with {c:g}" if isinstance(c, (int, float)) and not isinstance(c, bool) else ""
             return op.name, _attrs(op, {}, [], values), note
     raise _Problem(f"the operation keras.ops.{cls.lower()} on {len(inputs)} tensor(s) and constants "
                    f"{[c for _, c in consts]} has no archspec op")

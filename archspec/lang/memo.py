@@ -270,15 +270,16 @@ class Memo:
         if len(g.nodes) + len(g.scopes) + self.hidden + frag.size > self.limits.max_layers:
             self._limit(loc, scope_path)
         pre = scope_path + SEP
-        nodes, succs = g.nodes, g.succs
+        nodes, succs = g.nodes, g._succs
         for rid, t, ins, rsc, inner in frag.nodes:
             nid = pre + rid
             real = tuple(inputs[i] if i.__class__ is int else pre + i for i in ins)
             nodes[nid] = Node(nid, t.op, t.attrs, real, t.loc, pre + rsc if rsc else scope_path, t.shape,
                               t.trace[:inner] + notes, t.cost)
-            succs[nid] = []
-            for i in real:
-                succs[i].append(nid)
+            if succs is not None:
+                succs[nid] = []
+                for i in real:
+                    succs[i].append(nid)
         for rpath, t, rparent, rin, rout in frag.scopes:
             path = pre + rpath
             g.scopes[path] = Scope(path, t.kind, t.name, t.loc, pre + rparent if rparent else scope_path, t.args,

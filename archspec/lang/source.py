@@ -378,7 +378,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 row.append((km.line + 1) << 24 | (km.column + 1))
                 out[key], vpos = node(vev, vrep, path + (key,), depth + 1)
                 row.append(vpos)
-            table[id(out)] = row
+            if row:
+                table[id(out)] = row
         elif cls is SequenceStartEvent:
             tag = tag_of(ev, yaml.SequenceNode)
             if tag != SEQ_TAG:
@@ -394,7 +395,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 out.append(item)
                 row.append(ipos)
                 i += 1
-            table[id(out)] = row
+            if row:
+                table[id(out)] = row
         else:                                      # pragma: no cover - the parser's grammar prevents it
             raise SpecError([Diagnostic("yaml-syntax", f"unexpected {cls.__name__}", mark(ev))])
         if anchor is not None:

@@ -19,9 +19,10 @@ from .base import Attrs, NonNegInt, Op, PosInt, ShapeError
 from .shapes import size
 
 
-def _tokens(op: str, ins, hint: str = "turn a feature map into tokens first: `- reshape: [-1, channels]`"):
+def _tokens(op: str, ins, hint: str | None = None):
     if len(ins[0]) != 2:
-        raise ShapeError(f"{op} needs a token sequence (tokens, features), got shape {ins[0]}", "shape-rank", hint)
+        raise ShapeError(f"{op} needs a token sequence (tokens, features), got shape {ins[0]}", "shape-rank",
+                         hint or f"turn it into tokens first: `- reshape: [-1, {ins[0][-1]}]`")
     return ins[0]
 
 
@@ -101,6 +102,22 @@ class SelectToken(Op):
            "archspec.ops.keras_layers.SelectToken, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (16,), (0, 0)),
                 ({"index": 3}, [(5, 8)], (8,), (0, 0))]
+
+    keras_ops = ("GetItem",)                       # `x[:, 0]` in a hand-written functional model
+
+    def from_keras_op(self, cls, n_tensors, consts):
+        """`x[:, i]` (a full slice over the batch, then a token index i ≥ 0) on one tensor."""
+        if n_tensors != 1 or len(consts) != 1:
+            return None
+        key = consts[0][1]
+        if not (isinstance(key, (list, tuple)) and len(key) == 2 and isinstance(key[1], int)
+                and not isinstance(key[1], bool) and key[1] >= 0):
+            return None
+        full = key[0]
+        if not (isinstance(full, dict) and full.get("class_name") == "__slice__"
+                and all(v is None for v in (full.get("config") or {}).values())):
+            return None
+        return {"index": key[1]}
 
     def infer(self, a, ins):
         t, d = _tokens("select_token", ins)

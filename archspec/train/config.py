@@ -235,8 +235,8 @@ class Settings:
             if isinstance(a, dict) and isinstance(b, dict):
                 for k in list(dict.fromkeys([*a, *b])):
                     walk(a.get(k), b.get(k), path + (k,))
-            elif a != b:
-                out.append(f"{'.'.join(path)} {_short(a)} → {_short(b)}")
+            elif a != b and not (path[:1] == ("overrides",) and str(path[-1]).startswith("training.")):
+                out.append(f"{'.'.join(path)} {_short(a)} → {_short(b)}")   # (--set training.* shows as itself)
 
         walk({k: v for k, v in old.items() if k in new or v is not None}, new, ())
         for name, text in spec_texts.items():
