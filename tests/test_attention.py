@@ -179,3 +179,13 @@ def test_a_hand_written_keras_transformer_imports_and_round_trips():
     report = roundtrip(model, result.text, kg=result.graph)
     assert report.params_keras == report.params_compiled == report.params_spec, report.summary()
     assert report.max_abs_diff <= 1e-5 and report.exact, report.summary()
+
+
+def test_spec_language_transformer_example_checks():
+    """docs/spec-language.md's Transformers example is a valid model body with the shapes its comments say."""
+    text = (DOCS / "spec-language.md").read_text()
+    block = text.split("## Transformers", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = archspec.load_text("archspec: 1\nname: doc\ninputs: {image: [224, 224, 3]}\nmodel:\n" + block)
+    shapes = [n.shape for n in spec.graph]
+    assert (196, 768) in shapes and (197, 768) in shapes and shapes[-1] == (768,)
+    assert any(ops.REGISTRY[n.op].label(n.attrs) == "attention · 12 heads · 64" for n in spec.graph if n.op != "input")

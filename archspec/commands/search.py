@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, verbose_option
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -30,7 +30,8 @@ def configure(p):
                    help="Optuna RDB storage shared by the workers: sqlite:///FILE.db on one machine, "
                         "postgresql://… or mysql+pymysql://… for many (default: sqlite:///OUT/study.db)")
     p.add_argument("--study", metavar="NAME", help="study name in the storage (default: the spec's name)")
-    p.add_argument("--sampler", choices=["tpe", "random", "nsga2"], default="tpe", help="Optuna sampler (default tpe)")
+    p.add_argument("--sampler", choices=["tpe", "random", "nsga2", "grid"], default="tpe",
+                   help="Optuna sampler (default tpe; grid: every point of a finite space once)")
     p.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median",
                    help="Optuna pruner for poor trials (default median)")
     p.add_argument("--seed", type=int, help="seed of the sampler and of each trial's training")
@@ -113,8 +114,8 @@ def _search(cfg, base) -> int:
     cost = t.user_attrs.get("cost", {})
     log(f"best: trial {t.number}, {cfg.metric} {t.value:.4f}"
         + (f", test_accuracy {t.user_attrs['test_accuracy']:.4f}" if "test_accuracy" in t.user_attrs else "")
-        + f", {human(cost.get('macs', 0))} MACs, {cost.get('params', 0):,} params -> {path}")
-    log(f"  train it: archspec train {path}")
+        + f", {human(cost.get('macs', 0))} MACs, {cost.get('params', 0):,} params")
+    log(f"wrote {shown(path)}; train it with: archspec train {path}")
     del results
     return EXIT_OK
 
@@ -132,5 +133,5 @@ def _finish(s, cfg, seconds):
         kinds[r["kind"] or r["state"]] = kinds.get(r["kind"] or r["state"], 0) + 1
     print(f"study: {len(rows)} trials (" + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + f"); "
           f"{seconds:.1f} s in this worker", flush=True)
-    print(f"  {csv_path}, {json_path}" + (f", {png}" if png else ""), flush=True)
+    print("wrote " + ", ".join(shown(p) for p in (csv_path, json_path, png) if p), flush=True)
     return results.write_best(s.study, cfg.spec_path, cfg.overrides, cfg.metric, cfg.out, s.space)

@@ -103,7 +103,7 @@ def run(args) -> int:
     except RunError as exc:
         raise UsageError(str(exc)) from None
     if result.already_done:
-        print(f"{result.out}: this run already finished after {result.epochs_done} epochs"
+        print(f"{result.out}: this run already finished after {result.epochs_done} epoch{'s' * (result.epochs_done != 1)}"
               f"{' (early stopping)' if result.stopped_early else ''}; pass --epochs N to train further, "
               "--restart to train again, or --out for a new run", file=sys.stderr)
     sys.stdout.write(result.summary)

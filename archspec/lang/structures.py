@@ -89,10 +89,12 @@ class Structures:
         self.used.setdefault(scope, set())
         local = self.unique(scope, opname, False, kloc)
         node_id = _join(scope, local)
-        node = g.add(Node(node_id, opname, op.Attrs.model_validate(mattrs), tuple(outs), kloc, scope,
+        node = g.add(Node(node_id, opname, self.validated(op, mattrs), tuple(outs), kloc, scope,
                           trace=ctx.notes))
         try:
-            node.shape = tuple(op.infer(node.attrs, [g[o].shape for o in outs]))
+            shapes = [g[o].shape for o in outs]
+            node.shape = self.inferred(op, node.attrs, shapes)
+            node.cost = self.costed(op, node.attrs, shapes, node.shape)
         except ShapeError as exc:
             notes = []
             for k, o in enumerate(outs):
@@ -156,7 +158,7 @@ class Structures:
                                    ctx, "residual")
         if out and act:
             try:
-                a = ops.get(ops.role("activation")).Attrs.model_validate({"activation": act})
+                a = self.validated(ops.get(ops.role("activation")), {"activation": act})
             except ValidationError as exc:
                 for d in pydantic_diagnostics(exc, {"activation": act}, src, vpath, scope=scope):
                     self.error(d.code, d.message, d.loc, scope, d.hint, ctx.notes)

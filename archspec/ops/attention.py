@@ -63,7 +63,7 @@ class Attention(Op):
             if len(s) != 2:
                 what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
                 raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
-                                 "shape-rank", "turn a feature map into tokens first: `- reshape: [-1, channels]`")
+                                 "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
         q, k, v = _roles(ins)
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",

@@ -19,9 +19,10 @@ from .base import Attrs, NonNegInt, Op, PosInt, ShapeError
 from .shapes import size
 
 
-def _tokens(op: str, ins, hint: str = "turn a feature map into tokens first: `- reshape: [-1, channels]`"):
+def _tokens(op: str, ins, hint: str | None = None):
     if len(ins[0]) != 2:
-        raise ShapeError(f"{op} needs a token sequence (tokens, features), got shape {ins[0]}", "shape-rank", hint)
+        raise ShapeError(f"{op} needs a token sequence (tokens, features), got shape {ins[0]}", "shape-rank",
+                         hint or f"turn it into tokens first: `- reshape: [-1, {ins[0][-1]}]`")
     return ins[0]
 
 

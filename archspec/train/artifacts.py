@@ -59,7 +59,15 @@ class RunFolder:
         if same:
             return None
         what = "" if theirs.name == ours.name else f" ({theirs.name}, not {ours.name})"
-        return (f"{self.path} holds a run of another spec{what}: {theirs} differs from {spec.source.file}; "
+        where = ""
+        if theirs.name == ours.name:
+            try:
+                a, b = theirs.read_text(encoding="utf-8").splitlines(), spec.source.text.splitlines()
+                line = next((i for i, (x, y) in enumerate(zip(a, b), 1) if x != y), min(len(a), len(b)) + 1)
+                where = f" from line {line}"
+            except (OSError, UnicodeDecodeError):
+                pass
+        return (f"{self.path} holds a run of another spec{what}: {theirs} differs from {spec.source.file}{where}; "
                 "pass --out NEW_FOLDER for a new run, or --restart to replace it")
 
     def clear(self) -> None:

@@ -22,7 +22,8 @@ section's own keys.
 >>> resolve(load_text(spec.source.text.replace("epochs: 3", "epoch: 3")), {})
 Traceback (most recent call last):
 ...
-archspec.errors.SpecError: <spec>:6:29: error: unknown field 'epoch' in the training section
+archspec.errors.SpecError: <spec>:6:29: error: unknown field 'epoch' in the training section  [unknown-field]
+  hint: did you mean 'epochs'?
 """
 from __future__ import annotations
 
@@ -234,8 +235,8 @@ class Settings:
             if isinstance(a, dict) and isinstance(b, dict):
                 for k in list(dict.fromkeys([*a, *b])):
                     walk(a.get(k), b.get(k), path + (k,))
-            elif a != b:
-                out.append(f"{'.'.join(path)} {_short(a)} → {_short(b)}")
+            elif a != b and not (path[:1] == ("overrides",) and str(path[-1]).startswith("training.")):
+                out.append(f"{'.'.join(path)} {_short(a)} → {_short(b)}")   # (--set training.* shows as itself)
 
         walk({k: v for k, v in old.items() if k in new or v is not None}, new, ())
         for name, text in spec_texts.items():
