@@ -268,60 +268,53 @@ def verbose_option(p) -> None:
                    help="show TensorFlow's start-up log lines (hidden by default)")
 
 
+# The filter runs in a small child process, not a thread: when TensorFlow aborts the process (a fatal
+# "Check failed" log, then abort()), everything it wrote is still in the pipe, and the child, which
+# outlives it, passes it on before it sees the end of the pipe.
+_FILTER = r"""
+import re, sys
+noise = re.compile(sys.argv[1])
+out = sys.stdout.buffer
+for line in iter(sys.stdin.buffer.readline, b""):
+    if not noise.search(line.decode("utf-8", "replace")):
+        out.write(line)
+        out.flush()
+"""
+
+
 def quiet_tensorflow(verbose: bool = False) -> None:
     """Call before Keras/TensorFlow load. Unless `verbose`, the process's stderr (file descriptor 2, where
     TensorFlow's C++ code writes, at import and later when devices and kernels initialise) goes through a
-    filter that drops the start-up lines in _TF_NOISE and passes everything else on at once. Python's own
-    warnings and archspec's messages are untouched; the filter is removed at exit, after draining."""
+    filter that drops the start-up lines in _TF_NOISE and passes every other line on at once. At exit the
+    filter is removed after it has drained; if the process dies, the filter still drains."""
     global _quiet_installed
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")       # INFO and WARNING of TensorFlow's C++ logging
     if verbose or _quiet_installed:
         return
     import atexit
-    import threading
+    import subprocess
 
     sys.stderr.flush()
     try:
         real = os.dup(2)
-        r, w = os.pipe()
+        child = subprocess.Popen([sys.executable, "-S", "-c", _FILTER, _TF_NOISE.pattern], stdin=subprocess.PIPE,
+                                 stdout=real, stderr=real, close_fds=True)
     except OSError:
         return
-    os.dup2(w, 2)
-    os.close(w)
+    os.dup2(child.stdin.fileno(), 2)
     _quiet_installed = True
-
-    def pump():
-        out = os.fdopen(real, "wb", buffering=0, closefd=False)
-        pending = b""
-        while True:
-            try:
-                chunk = os.read(r, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            kept = [ln + b"\n" for ln in lines if not _TF_NOISE.search(ln.decode("utf-8", "replace"))]
-            if kept:
-                try:
-                    out.write(b"".join(kept))
-                except OSError:
-                    pass
-        if pending and not _TF_NOISE.search(pending.decode("utf-8", "replace")):
-            out.write(pending)
-        os.close(r)
-
-    thread = threading.Thread(target=pump, name="archspec-stderr-filter", daemon=True)
-    thread.start()
 
     def restore():
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
-        os.dup2(real, 2)          # closes the pipe's last writer: the pump drains and ends
-        thread.join(timeout=5)
+        os.dup2(real, 2)          # fd 2 back to the terminal; closing our end below lets the filter finish
+        try:
+            child.stdin.close()
+            child.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
 
     atexit.register(restore)
 

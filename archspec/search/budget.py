@@ -56,9 +56,23 @@ register(Metric("macs", "count", "multiply-accumulates per example", "macs"))
 register(Metric("flops", "count", "FLOPs per example (TensorFlow profiler's count)", "flops"))
 register(Metric("layers", "count", "layers in the expanded graph", "layers"))
 register(Metric("memory", "bytes", "peak activation memory of inference, batch 1, float32", "peak_bytes"))
-register(Metric("train_memory", "bytes", "rough training footprint at the spec's batch size: weights, gradients and "
-                "Adam's two moments, plus every activation kept for the backward pass",
-                read=lambda s: s.analysis(_train_batch(s)).train_bytes))
+def _train_memory(spec) -> int:
+    """Peak training memory of one step at the spec's batch size, optimizer and precision
+    (passes/training.py: weights, gradients, optimizer slots and the live activations and gradients)."""
+    t = spec.training
+    opt = t.get("optimizer", "adam")
+    opt = opt.get("name", "adam") if isinstance(opt, dict) else opt
+    precision = t.get("precision", "float32")
+    try:
+        return spec.training_estimate(_train_batch(spec), opt if isinstance(opt, str) else "adam",
+                                      precision if isinstance(precision, str) else "float32").peak_bytes
+    except ValueError:                  # an optimizer or precision the estimate does not know: Adam, float32
+        return spec.training_estimate(_train_batch(spec)).peak_bytes
+
+
+register(Metric("train_memory", "bytes", "peak training memory of one step at the spec's batch size, optimizer and "
+                "precision: weights, gradients, optimizer slots, live activations and their gradients",
+                read=_train_memory))
 
 _COUNT = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 _BYTES = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
