@@ -45,6 +45,7 @@ ERRORS: dict[str, str] = {
     "data-mismatch": "Training data and spec disagree: input size, channels, number of classes, loss.",
     "train-unsupported": "The spec cannot be trained by `archspec train` (several inputs or outputs, a non-vector output).",
     "training-diverged": "The loss became NaN or infinite; training stopped.",
+    "out-of-memory": "Training ran out of accelerator or host memory; the hint names a smaller batch size.",
     "export-unsupported": "The model cannot be exported in that format here (backend, missing package, converter failure).",
     # importing Keras models (archspec import)
     "import-unsupported": "A Keras layer (or a setting of one) that the spec language cannot express.",

@@ -296,3 +296,19 @@ def test_augmenting_a_flat_input_is_refused():
     assert "training.augment transforms images, but the input 'image' is a flat vector (144,)" in str(e.value)
     s = resolve(archspec.load_text(flat), {"data": "synthetic:32"})      # synthetic images for a flat input
     assert compat.plan(spec, s, data.load(s, spec)).flatten
+
+
+def test_running_out_of_memory_names_the_batch_size():
+    from archspec.train.config import resolve
+    from archspec.train.loop import _data_guard
+
+    class ResourceExhaustedError(Exception):          # what TensorFlow raises (JAX: RESOURCE_EXHAUSTED)
+        pass
+
+    spec = archspec.load_text(SPEC, "s.yaml")
+    with pytest.raises(archspec.SpecError) as e:
+        with _data_guard(None, spec, resolve(spec)):
+            raise ResourceExhaustedError("OOM when allocating tensor with shape[8,64,112,112]")
+    (d,) = e.value.diagnostics
+    assert d.code == "out-of-memory" and "at batch size 8" in d.message and "--batch-size 4" in d.hint
+    assert d.loc.line == 8

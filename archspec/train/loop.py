@@ -1,9 +1,10 @@
 """One training run: data → checks → model under a precision policy, an XLA switch and a distribution
 strategy → fit with per-epoch checkpoints → artifacts.
 
-The loop is Keras's own ``model.fit`` with callbacks; nothing in it is TensorFlow-only except the
-``tf.distribute`` strategies (``--distribute``, TensorFlow backend) and the ``tf.data`` input, which
-Keras 3 accepts on every backend. A run folder that holds a checkpoint is resumed: the model and
+The loop is Keras's own ``model.fit`` with callbacks and runs on every Keras backend; what differs per
+backend is chosen in one place each: the input (``pipeline``: tf.data on TensorFlow, a PyDataset
+elsewhere), the distribution engine (``distribute``: tf.distribute or keras.distribution) and the
+TensorBoard writer (``callbacks``: tensorboardX, else TensorFlow's). A run folder that holds a checkpoint is resumed: the model and
 optimizer variables, the epoch count, the history, the best value and the early-stopping counters
 come back, and ``fit`` continues at ``initial_epoch``.
 """
@@ -394,7 +395,7 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
         callbacks.insert(0, keras.callbacks.ProgbarLogger())
     t0 = time.perf_counter()
     if done < settings.epochs and not st.get("stopped_early"):
-        with scope(), _data_guard(ds):
+        with scope(), _data_guard(ds, spec, settings):
             model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
                       steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
                       callbacks=callbacks, verbose=verbose, shuffle=False, class_weight=plan.class_weight)
@@ -424,7 +425,7 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
         model.load_weights(run.best)
         result.weights = f"best (epoch {st['best']['epoch']})"
     if inputs.test is not None:
-        with scope(), _data_guard(ds):
+        with scope(), _data_guard(ds, spec, settings):
             values = model.evaluate(inputs.test, verbose=0, return_dict=True)
         result.test = {f"test_{k}": float(v) for k, v in values.items()}
     result.seconds = round(time.perf_counter() - t0, 2)
@@ -457,17 +458,34 @@ def save_export(spec, settings, model, run, result) -> None:
 
 
 @contextmanager
-def _data_guard(ds):
-    """A failure inside fit/evaluate that an image file explains becomes a data error naming the file."""
+def _data_guard(ds, spec=None, settings=None):
+    """A failure inside fit/evaluate that an image file explains becomes a data error naming the file;
+    running out of accelerator or host memory becomes a located error with the batch size to lower."""
     try:
         yield
     except Exception as exc:
-        from .data import explain_failure
+        from .data import error_text, explain_failure
 
+        if _out_of_memory(exc) and spec is not None:
+            bs = settings.batch_size
+            where = spec.source.loc(("training", "batch_size")) if "batch_size" in spec.training else \
+                spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
+            raise SpecError([Diagnostic(
+                "out-of-memory", f"training ran out of memory at batch size {bs} ({error_text(exc, 120)})", where,
+                hint=f"lower the batch size (--batch-size {max(1, bs // 2)}); `archspec report --train` estimates "
+                     "the memory a batch needs")]) from None
         err = explain_failure(ds, exc)
         if err is not None:
             raise err from None
         raise
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """TensorFlow's ResourceExhaustedError, XLA/JAX's RESOURCE_EXHAUSTED, PyTorch's OutOfMemoryError."""
+    name = type(exc).__name__
+    text = str(exc)[:2000]
+    return name in ("ResourceExhaustedError", "OutOfMemoryError", "MemoryError") or "RESOURCE_EXHAUSTED" in text \
+        or "Out of memory while trying to allocate" in text or "CUDA out of memory" in text
 
 
 def _fill_result(result, st):
