@@ -233,3 +233,23 @@ def test_budget_metrics_read_a_price_like_the_spec():
     t, a = spec.analysis().total, spec.analysis()
     assert got == {"params": t.params, "macs": t.macs, "flops": t.flops, "layers": t.layers, "memory": a.peak_bytes,
                    "train_memory": spec.training_estimate(32).peak_bytes, "trainable": t.trainable}
+
+
+def test_grid_sampler_visits_every_point_once(tmp_path):
+    import itertools
+
+    import archspec
+    from archspec.search.driver import Search, SearchConfig
+
+    cfg = SearchConfig(str(SPEC), parse_budget("macs<=300K"), 100, storage=f"sqlite:///{tmp_path / 'g.db'}",
+                       out=tmp_path, sampler="grid", overrides={"width1": 8, "units": 32})
+    s = Search(cfg, evaluate=lambda spec, trial, cfg: 0.5, log=lambda line: None)
+    s.run()
+    trials = s.study.trials
+    points = {(t.params["width2"], t.params["depth"]) for t in trials}
+    assert len(trials) == len(points) == 5 * 3
+    pricer = archspec.Pricer(SPEC)
+    feasible = {(w, d) for w, d in itertools.product([16, 32, 48, 64, 96], [1, 2, 3])
+                if pricer.price({"width1": 8, "units": 32, "width2": w, "depth": d}).macs <= 300_000}
+    assert {(t.params["width2"], t.params["depth"]) for t in trials if t.user_attrs["kind"] == "candidate"} == feasible
+    assert 0 < len(feasible) < 15

@@ -30,7 +30,8 @@ def configure(p):
                    help="Optuna RDB storage shared by the workers: sqlite:///FILE.db on one machine, "
                         "postgresql://… or mysql+pymysql://… for many (default: sqlite:///OUT/study.db)")
     p.add_argument("--study", metavar="NAME", help="study name in the storage (default: the spec's name)")
-    p.add_argument("--sampler", choices=["tpe", "random", "nsga2"], default="tpe", help="Optuna sampler (default tpe)")
+    p.add_argument("--sampler", choices=["tpe", "random", "nsga2", "grid"], default="tpe",
+                   help="Optuna sampler (default tpe; grid: every point of a finite space once)")
     p.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median",
                    help="Optuna pruner for poor trials (default median)")
     p.add_argument("--seed", type=int, help="seed of the sampler and of each trial's training")

@@ -18,6 +18,7 @@ params 112 · MACs 3,888 · input `(8, 8, 3)` from `x`
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Result:
     parsed: bool = False                       # the YAML/JSON itself was readable
     graph: object = None                       # the expanded graph, partial after a mistake
     costs: dict = field(default_factory=dict)  # node id -> analyze.Cost
+    scope_costs: dict = field(default_factory=dict)  # scope path -> analyze.Cost (its layers summed)
     blocks: dict = field(default_factory=dict)  # block name -> lang.context.Block (included ones too)
     index: dict = field(default_factory=dict)  # (line, col) 1-based -> [("node" | "scope", id)] in this file
 
@@ -56,6 +58,13 @@ def is_spec(text: str) -> bool:
 def analyze(text: str, path: Path | None = None, version: int | None = None,
             limits: Limits = DEFAULT_LIMITS) -> Result:
     """Check `text` as `archspec check` would (as the file at `path`, so includes resolve)."""
+    from ..api import _no_gc
+
+    with _no_gc():          # as `check` does: the cyclic GC would rescan the new graph again and again,
+        return _analyze(text, path, version, limits)    # holding the GIL the server's event loop needs
+
+
+def _analyze(text: str, path: Path | None, version: int | None, limits: Limits) -> Result:
     from ..lang.expand import Expander
 
     display = str(path) if path else "<untitled>"
@@ -75,6 +84,7 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
         r.diagnostics = exc.diagnostics
         graph = ex.graph
         r.costs = _costs(graph) if graph is not None else {}
+        r.scope_costs = _rollup(graph, r.costs) if graph is not None else {}
     except RecursionError:
         r.diagnostics = [Diagnostic("limit", "the spec nests too deeply to analyze", None)]
         graph = None
@@ -83,7 +93,7 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
 
         spec = Spec(src, graph, ex.sources, {})
         r.diagnostics = list(spec.warnings)
-        r.costs = spec.analysis().nodes
+        r.costs, r.scope_costs = spec.analysis().nodes, spec.analysis().scopes
     r.graph, r.blocks = graph, dict(ex.blocks)
     if graph is not None:
         for n in graph.nodes.values():
@@ -118,6 +128,20 @@ def _library(r: Result, src, ex) -> Result:
     r.diagnostics = sorted_unique(diags + ex.diags)
     r.blocks = dict(ex.blocks)
     return r
+
+
+def _rollup(graph, costs: dict) -> dict:
+    """Per-scope sums of the known node costs (as passes.analyze does for a complete graph)."""
+    from ..passes.analyze import Cost
+
+    out = {p: Cost() for p in graph.scopes}
+    for nid, c in costs.items():
+        scope = graph.nodes[nid].scope
+        while scope:
+            if scope in out:
+                out[scope].add(c)
+            scope = scope.rsplit("/", 1)[0] if "/" in scope else ""
+    return out
 
 
 def _costs(graph) -> dict:
@@ -179,18 +203,17 @@ def _describe(r: Result, items) -> str:
     nodes = [i for k, i in items if k == "node"]
     for sid in scopes[:3]:
         s = g.scopes[sid]
-        ids = [n for n in g.nodes if n.startswith(sid + "/")]
-        params = sum(r.costs[n].params for n in ids if n in r.costs)
-        macs = sum(r.costs[n].macs for n in ids if n in r.costs)
+        c = r.scope_costs.get(sid)
+        params, macs, layers = (c.params, c.macs, c.layers) if c else (0, 0, 0)
         out = g.nodes[s.output].shape if s.output and s.output in g.nodes else None
         title = f"block `{s.name}`" if s.kind == "block" else s.kind
         args = ", ".join(f"{k}={v}" for k, v in s.args.items() if k not in ("merge",)) if s.kind == "block" else ""
         parts.append(f"**{title}** `{sid}` → `{out if out is not None else '?'}`\n\n"
-                     f"params {params:,} · MACs {human(macs) if macs >= 1e6 else f'{macs:,}'} · {len(ids)} layers"
+                     f"params {params:,} · MACs {human(macs) if macs >= 1e6 else f'{macs:,}'} · {layers} layers"
                      + (f" · {args}" if args else ""))
     if len(scopes) > 3:
         rest = scopes[3:]
-        total = sum(r.costs[n].params for sid in rest for n in g.nodes if n.startswith(sid + "/") and n in r.costs)
+        total = sum(r.scope_costs[sid].params for sid in rest if sid in r.scope_costs)
         parts.append(f"… {len(rest)} more calls ({', '.join(f'`{s}`' for s in rest[:6])}{', …' if len(rest) > 6 else ''}); "
                      f"params {total:,} in them")
     if nodes:
@@ -370,7 +393,7 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
     op = ops.get(owner)
     out: list[Item] = []
     if op is not None and not getattr(op, "internal", False):
-        props = op_schema(owner)
+        props = op_schema(owner, wait=False)
         for f, info in op.Attrs.model_fields.items():
             detail = "required" if info.is_required() else f"default: {info.default!r}"
             out.append(Item(f, "field", detail, props.get(f, {}).get("description", "")))
@@ -407,7 +430,7 @@ SEP_ = "/"
 
 
 def _value_items(owner: str, name: str) -> list[Item]:
-    prop = op_schema(owner).get(name)
+    prop = op_schema(owner, wait=False).get(name)
     if not prop:
         return []
     values = []
@@ -422,13 +445,28 @@ def _value_items(owner: str, name: str) -> list[Item]:
 
 
 _OP_SCHEMAS: dict = {}
+_SCHEMA_LOCK = threading.Lock()
 
 
-def op_schema(name: str) -> dict:
-    """The JSON Schema properties of an op's attributes (descriptions, enums), built once."""
+def op_schema(name: str, wait: bool = True) -> dict:
+    """The JSON Schema properties of an op's attributes (descriptions, enums), built once (~1 s cold).
+    With `wait=False` (a request on the server's event loop) it answers {} while another thread is
+    still building them, rather than blocking."""
     if not _OP_SCHEMAS:
-        from ..lang.jsonschema import json_schema
+        if not _SCHEMA_LOCK.acquire(blocking=wait):
+            return {}
+        try:
+            if not _OP_SCHEMAS:
+                from ..lang.jsonschema import json_schema
 
-        defs = json_schema()["definitions"]
-        _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+                defs = json_schema()["definitions"]
+                _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+        finally:
+            _SCHEMA_LOCK.release()
     return _OP_SCHEMAS.get(name, {})
+
+
+def warm_up() -> None:
+    """Import and build what the first analysis and completion need (run on the worker at start-up)."""
+    op_schema("conv2d")
+    analyze("archspec: 1\nname: w\ninputs: {x: [4, 4, 1]}\nmodel:\n  - conv2d: {filters: 1, kernel: 1}\n")

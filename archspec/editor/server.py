@@ -132,6 +132,11 @@ def to_lsp(d, r: A.Result) -> T.Diagnostic:
         related_information=related or None, data=data or None)
 
 
+@server.feature(T.INITIALIZED)
+def on_initialized(ls: ArchspecServer, params: T.InitializedParams):
+    ls.worker.submit(A.warm_up)                  # imports, validators, the op schemas: off the event loop
+
+
 @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: ArchspecServer, params: T.DidOpenTextDocumentParams):
     schedule(ls, params.text_document.uri, 0)

@@ -121,6 +121,9 @@ class Attention(Op):
             cfg["value_dim"] = None                     # Keras stores the default (key_dim) explicitly
         return cfg
 
+    def input_roles(self, a, n):
+        return {2: ("q", "kv"), 3: ("q", "v", "k")}.get(n)
+
     def call_keras(self, layer, tensors):
         q, k, v = _roles(tensors)
         return layer(q, v, key=k if len(tensors) == 3 else None)

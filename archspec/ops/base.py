@@ -227,6 +227,11 @@ class Op:
         macs = self.macs(a, ins, out)
         return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
 
+    def input_roles(self, a: Attrs, n: int) -> tuple[str, ...] | None:
+        """Short names of what each of `n` inputs is for (attention's q / kv), drawn on the edges; None
+        when the inputs are interchangeable or there is one."""
+        return None
+
     def call_keras(self, layer, tensors: list):
         """Apply the built `layer` to its input tensors (in `from` order)."""
         return layer(tensors if self.arity[1] != 1 else tensors[0])

@@ -74,7 +74,7 @@ def optuna_quiet():
     return optuna
 
 
-def open_study(cfg: SearchConfig, space_text: str, spec_name: str):
+def open_study(cfg: SearchConfig, space_text: str, spec_name: str, space: dict | None = None):
     """Create the study, or join/resume the one of that name in the storage (its space and budget must match)."""
     optuna = optuna_quiet()
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -97,7 +97,7 @@ def open_study(cfg: SearchConfig, space_text: str, spec_name: str):
             _sqlite_wal(storage.engine)
         return storage, optuna.create_study(
             study_name=name, storage=storage, direction="minimize" if "loss" in cfg.metric else "maximize",
-            sampler=make_sampler(cfg, storage, name), pruner=make_pruner(cfg.pruner, cfg.epochs),
+            sampler=make_sampler(cfg, storage, name, space), pruner=make_pruner(cfg.pruner, cfg.epochs),
             load_if_exists=True)
 
     import re
@@ -167,8 +167,18 @@ def _sqlite_wal(engine):
     engine.dispose()                     # connections opened before the listener are dropped
 
 
-def make_sampler(cfg: SearchConfig, storage, name: str):
+def make_sampler(cfg: SearchConfig, storage, name: str, space: dict | None = None):
     import optuna
+
+    if cfg.sampler == "grid":
+        # every point once, in a random order, shared by the workers; the study stops when all are done
+        grid = {k: d.grid() for k, d in (space or {}).items()}
+        continuous = [k for k, v in grid.items() if v is None]
+        if continuous:
+            raise StudyMismatch(f"--sampler grid needs a finite space; {', '.join(continuous)} "
+                                f"{'is a continuous range' if len(continuous) == 1 else 'are continuous ranges'} "
+                                "(give it a step, or use tpe / random)")
+        return optuna.samplers.GridSampler(grid, seed=cfg.seed)
 
     seed = cfg.seed
     if seed is not None:
@@ -237,7 +247,7 @@ class Search:
 
         self.pricer = Pricer(cfg.spec_path, root=cfg.root)      # reads and validates the spec once
         self.summary = SearchSpace(self.space).summary()
-        self.study, self.url = open_study(cfg, self.summary, base.name)
+        self.study, self.url = open_study(cfg, self.summary, base.name, self.space)
         self.progress = Progress()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 

@@ -22,7 +22,8 @@ section's own keys.
 >>> resolve(load_text(spec.source.text.replace("epochs: 3", "epoch: 3")), {})
 Traceback (most recent call last):
 ...
-archspec.errors.SpecError: <spec>:6:29: error: unknown field 'epoch' in the training section
+archspec.errors.SpecError: <spec>:6:29: error: unknown field 'epoch' in the training section  [unknown-field]
+  hint: did you mean 'epochs'?
 """
 from __future__ import annotations
 
