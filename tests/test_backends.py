@@ -371,3 +371,14 @@ def test_gpu_check_installs_offline_and_reports_mfu(tmp_path):
     r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh"), "--wheels", str(tmp_path / "none")],
                        capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
     assert r.returncode == 2 and "prepare_wheels.py" in r.stderr
+
+
+@pytest.mark.slow
+def test_digits_on_jax_without_tensorflow_reaches_the_target(tmp_path):
+    """The issue's bar: the spec's own 30-epoch training (early stopping, best weights) on JAX with
+    TensorFlow blocked reaches the TensorFlow run's band, ≥ 97% test accuracy (seen: 98.9% at seed 0)."""
+    pytest.importorskip("jax")
+    r = cli("train", DIGITS, "--backend", "jax", "--seed", "0", "--out", str(tmp_path / "run"), "-q", no_tf=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["test_accuracy"] >= 0.97 and metrics["targets"]["test_accuracy"]["met"]
