@@ -102,6 +102,7 @@ class Op:
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
     keras_names: ClassVar[dict[str, str]] = {}       # attribute → Keras config key, where the names differ
     keras_ops: ClassVar[tuple[str, ...]] = ()        # keras.ops operations of a functional graph read as this op
+    keras_call_inputs: ClassVar[tuple[str, ...]] = ()  # call keywords that are inputs, after the positional ones
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------
