@@ -15,9 +15,11 @@ importing networkx costs more (~0.15 s) than the whole cold `archspec check` bud
 ...   - global_avg_pool: {}
 ... ''').graph
 >>> print(g.dump())
-x                input              -> (8, 8, 3)
-conv2d           conv2d(x)          -> (6, 6, 4)  conv 3×3 · 4
+x                input     -> (8, 8, 3)
+conv2d           conv2d(x) -> (6, 6, 4)  conv 3×3 · 4
 global_avg_pool  global_avg_pool(conv2d) -> (4,)  global avg pool
+
+(The call column is as wide as the calls shorter than 20 characters; a longer one just runs on.)
 """
 from __future__ import annotations
 

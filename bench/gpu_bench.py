@@ -179,8 +179,9 @@ def main(argv=None) -> int:
     model_tflops = 3 * fwd_flops * images_s / 1e12
     mfu = model_tflops / (peak * n_dev)
 
+    gflops = f"{fwd_flops / 1e9:.3f}" if fwd_flops >= 1e9 else num(fwd_flops / 1e9)
     print(f"device      {n_dev} × {kind} ({platform}; {version}, keras {keras.__version__}, backend {backend})")
-    print(f"model       {spec.name}: {total.params:,} params, {fwd_flops / 1e9:.3f} GFLOPs per image forward "
+    print(f"model       {spec.name}: {total.params:,} params, {gflops} GFLOPs per image forward "
           f"(archspec), × 3 per training step")
     print(f"run         batch {args.batch_per_device} per device ({batch} global), {args.precision}, "
           f"jit_compile={args.jit}, {args.steps} steps × {args.repeats} after {args.warmup} warm-up "

@@ -189,3 +189,16 @@ def test_spec_language_transformer_example_checks():
     shapes = [n.shape for n in spec.graph]
     assert (196, 768) in shapes and (197, 768) in shapes and shapes[-1] == (768,)
     assert any(ops.REGISTRY[n.op].label(n.attrs) == "attention · 12 heads · 64" for n in spec.graph if n.op != "input")
+
+
+def test_drawing_names_the_attention_inputs():
+    """Each edge into a cross-attention says what it feeds: q, kv, or v and k."""
+    from archspec.render.dot import to_dot
+
+    spec = archspec.load_text(CROSS)
+    text = to_dot(spec.graph, spec.analysis())
+    assert '"self_attn" -> "cross_attn" [label="q: 7×12"]' in text
+    assert re.search(r'"context" -> "cross_attn" \[[^]]*label="kv"', text)
+    assert re.search(r'"context" -> "qkv_attn" \[[^]]*label="v"', text)
+    assert re.search(r'"patches" -> "qkv_attn" \[[^]]*label="k"', text)
+    assert '"ln" -> "self_attn" [label="7×12"]' in text            # self-attention: one input, no roles

@@ -110,6 +110,33 @@ def test_pyDataset_and_tf_data_give_the_same_batches(tmp_path):
     assert len(py_in.train) == len(tf_in.train) == -(-len(ds.train) // 64)
 
 
+@pytest.mark.keras
+def test_image_files_decode_alike(tmp_path):
+    """Image folders: the PyDataset decodes with Pillow, tf.data with tf.io; both resize with
+    tf.image.resize's arithmetic. PNG images come out identical; JPEG within 4 of 255 levels (the two
+    JPEG decoders round their inverse DCT and chroma upsampling differently; seen: at most 4)."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("PIL")
+    from test_train import tiny, write_images
+
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+    from archspec.train.pipeline import make_py_inputs, make_tf_inputs
+
+    spec = tiny(tmp_path, 16, 16, 3, units=1, act="sigmoid")
+    settings = resolve(spec, {"data": f"folder:{write_images(tmp_path / 'cvd')}", "seed": 1})
+    ds = data.load(settings, spec)
+    plan = compat.plan(spec, settings, ds)
+    a, b = make_tf_inputs(ds, plan, settings, 1).test, make_py_inputs(ds, plan, settings, 1).test
+    xa = np.concatenate([np.asarray(x) for x, _ in a])
+    xb = np.concatenate([b[i][0] for i in range(len(b))])
+    np.testing.assert_array_equal(np.concatenate([np.asarray(y) for _, y in a]),
+                                  np.concatenate([b[i][1] for i in range(len(b))]))
+    for f, ia, ib in zip(ds.test.files, xa, xb):
+        diff = np.abs(ia - ib).max() / settings.rescale
+        assert diff == 0 if f.endswith(".png") else diff <= 4.01, (f, diff)
+
+
 # ---- JAX without TensorFlow ------------------------------------------------------------------------------
 @pytest.mark.keras
 def test_jax_without_tensorflow_trains_like_tensorflow(tmp_path):
@@ -167,6 +194,24 @@ def test_jax_without_tensorflow_survives_sigkill_and_resumes(tmp_path):
     assert [int(h["epoch"]) for h in history(out)] == [1, 2, 3, 4, 5]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 5 and metrics["test"]["test_accuracy"] > 0.85
+
+
+@pytest.mark.keras
+def test_image_folder_with_augmentation_under_jax(tmp_path):
+    """Files decoded by the PyDataset's worker threads, random flips and zooms from Keras's layers."""
+    pytest.importorskip("jax")
+    pytest.importorskip("PIL")
+    from test_train import TINY, write_images
+
+    spec = tmp_path / "cvd.yaml"
+    spec.write_text(TINY.format(h=16, w=16, c=3, units=1, act="sigmoid", epochs=2,
+                                extra="  augment: {flip: horizontal, zoom: 0.1}\n"), encoding="utf-8")
+    r = cli("train", str(spec), "--backend", "jax", "--data", f"folder:{write_images(tmp_path / 'img')}",
+            "--out", str(tmp_path / "run"), "-q", no_tf=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and 0 <= metrics["test"]["test_accuracy"] <= 1
+    assert "binary_crossentropy" in r.stdout and "backend jax" in r.stdout
 
 
 @pytest.mark.keras
@@ -326,3 +371,14 @@ def test_gpu_check_installs_offline_and_reports_mfu(tmp_path):
     r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh"), "--wheels", str(tmp_path / "none")],
                        capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
     assert r.returncode == 2 and "prepare_wheels.py" in r.stderr
+
+
+@pytest.mark.slow
+def test_digits_on_jax_without_tensorflow_reaches_the_target(tmp_path):
+    """The issue's bar: the spec's own 30-epoch training (early stopping, best weights) on JAX with
+    TensorFlow blocked reaches the TensorFlow run's band, ≥ 97% test accuracy (seen: 98.9% at seed 0)."""
+    pytest.importorskip("jax")
+    r = cli("train", DIGITS, "--backend", "jax", "--seed", "0", "--out", str(tmp_path / "run"), "-q", no_tf=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["test_accuracy"] >= 0.97 and metrics["targets"]["test_accuracy"]["met"]

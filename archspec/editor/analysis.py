@@ -41,6 +41,7 @@ class Result:
     parsed: bool = False                       # the YAML/JSON itself was readable
     graph: object = None                       # the expanded graph, partial after a mistake
     costs: dict = field(default_factory=dict)  # node id -> analyze.Cost
+    scope_costs: dict = field(default_factory=dict)  # scope path -> analyze.Cost (its layers summed)
     blocks: dict = field(default_factory=dict)  # block name -> lang.context.Block (included ones too)
     index: dict = field(default_factory=dict)  # (line, col) 1-based -> [("node" | "scope", id)] in this file
 
@@ -83,6 +84,7 @@ def _analyze(text: str, path: Path | None, version: int | None, limits: Limits) 
         r.diagnostics = exc.diagnostics
         graph = ex.graph
         r.costs = _costs(graph) if graph is not None else {}
+        r.scope_costs = _rollup(graph, r.costs) if graph is not None else {}
     except RecursionError:
         r.diagnostics = [Diagnostic("limit", "the spec nests too deeply to analyze", None)]
         graph = None
@@ -91,7 +93,7 @@ def _analyze(text: str, path: Path | None, version: int | None, limits: Limits) 
 
         spec = Spec(src, graph, ex.sources, {})
         r.diagnostics = list(spec.warnings)
-        r.costs = spec.analysis().nodes
+        r.costs, r.scope_costs = spec.analysis().nodes, spec.analysis().scopes
     r.graph, r.blocks = graph, dict(ex.blocks)
     if graph is not None:
         for n in graph.nodes.values():
@@ -126,6 +128,20 @@ def _library(r: Result, src, ex) -> Result:
     r.diagnostics = sorted_unique(diags + ex.diags)
     r.blocks = dict(ex.blocks)
     return r
+
+
+def _rollup(graph, costs: dict) -> dict:
+    """Per-scope sums of the known node costs (as passes.analyze does for a complete graph)."""
+    from ..passes.analyze import Cost
+
+    out = {p: Cost() for p in graph.scopes}
+    for nid, c in costs.items():
+        scope = graph.nodes[nid].scope
+        while scope:
+            if scope in out:
+                out[scope].add(c)
+            scope = scope.rsplit("/", 1)[0] if "/" in scope else ""
+    return out
 
 
 def _costs(graph) -> dict:
@@ -187,18 +203,17 @@ def _describe(r: Result, items) -> str:
     nodes = [i for k, i in items if k == "node"]
     for sid in scopes[:3]:
         s = g.scopes[sid]
-        ids = [n for n in g.nodes if n.startswith(sid + "/")]
-        params = sum(r.costs[n].params for n in ids if n in r.costs)
-        macs = sum(r.costs[n].macs for n in ids if n in r.costs)
+        c = r.scope_costs.get(sid)
+        params, macs, layers = (c.params, c.macs, c.layers) if c else (0, 0, 0)
         out = g.nodes[s.output].shape if s.output and s.output in g.nodes else None
         title = f"block `{s.name}`" if s.kind == "block" else s.kind
         args = ", ".join(f"{k}={v}" for k, v in s.args.items() if k not in ("merge",)) if s.kind == "block" else ""
         parts.append(f"**{title}** `{sid}` → `{out if out is not None else '?'}`\n\n"
-                     f"params {params:,} · MACs {human(macs) if macs >= 1e6 else f'{macs:,}'} · {len(ids)} layers"
+                     f"params {params:,} · MACs {human(macs) if macs >= 1e6 else f'{macs:,}'} · {layers} layers"
                      + (f" · {args}" if args else ""))
     if len(scopes) > 3:
         rest = scopes[3:]
-        total = sum(r.costs[n].params for sid in rest for n in g.nodes if n.startswith(sid + "/") and n in r.costs)
+        total = sum(r.scope_costs[sid].params for sid in rest if sid in r.scope_costs)
         parts.append(f"… {len(rest)} more calls ({', '.join(f'`{s}`' for s in rest[:6])}{', …' if len(rest) > 6 else ''}); "
                      f"params {total:,} in them")
     if nodes:

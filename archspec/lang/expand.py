@@ -184,9 +184,7 @@ class Expander(Memo, Blocks, Structures):
         if "blocks" in bad:                      # each block is validated (and reported) on its own
             self.diags = [d for d in self.diags if not (d.path[:1] == ("blocks",) and len(d.path) > 2)]
         fields = Document.model_fields
-        kept = {k: v for k, v in data.items() if k in fields and k not in bad}
-        if "blocks" in bad and isinstance(data.get("blocks"), dict):
-            bad.discard("blocks")
+        kept = {k: v for k, v in data.items() if k in fields and k not in bad}   # blocks: read from `data`
         kept.setdefault("archspec", 1)
         kept.setdefault("name", "spec")
         kept.setdefault("inputs", {})

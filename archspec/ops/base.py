@@ -102,6 +102,7 @@ class Op:
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
     keras_names: ClassVar[dict[str, str]] = {}       # attribute → Keras config key, where the names differ
     keras_ops: ClassVar[tuple[str, ...]] = ()        # keras.ops operations of a functional graph read as this op
+    keras_call_inputs: ClassVar[tuple[str, ...]] = ()  # call keywords that are inputs, after the positional ones
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------
@@ -226,6 +227,11 @@ class Op:
         pooling, merges, softmax) costs as much as forward."""
         macs = self.macs(a, ins, out)
         return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
+
+    def input_roles(self, a: Attrs, n: int) -> tuple[str, ...] | None:
+        """Short names of what each of `n` inputs is for (attention's q / kv), drawn on the edges; None
+        when the inputs are interchangeable or there is one."""
+        return None
 
     def call_keras(self, layer, tensors: list):
         """Apply the built `layer` to its input tensors (in `from` order)."""

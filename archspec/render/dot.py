@@ -525,8 +525,10 @@ class _Writer:
         """One edge per pair of items, in definition order of their heads, with the tensor shape."""
         g, of = self.g, self.of_node
         edges: dict[tuple[str, str], list] = {}
+        roles: dict[tuple[str, str], list[str]] = {}     # what an input is for (attention's q, kv), at the head
         for n in g:
             dst = of[n.id].id
+            named = REGISTRY[n.op].input_roles(n.attrs, len(n.inputs)) if of[n.id].node is not None else None
             for pos, i in enumerate(n.inputs):
                 src = of[i].id
                 if src == dst:
@@ -535,6 +537,8 @@ class _Writer:
                 if shape_text(g[i].shape) not in e[0]:
                     e[0].append(shape_text(g[i].shape))
                 e[1] = e[1] or (pos == 0 and of[n.id].node is not None and is_residual_add(g, n))
+                if named and named[pos] not in roles.setdefault((src, dst), []):
+                    roles[(src, dst)].append(named[pos])
         for name, nid in g.outputs.items():
             edges[(of[nid].id, "output:" + name)] = [[shape_text(g[nid].shape)], False]
         fan_out: dict[str, int] = {}
@@ -543,11 +547,15 @@ class _Writer:
         said: set[tuple[str, str]] = set()
         for (src, dst), (labels, shortcut) in edges.items():
             attrs, text = [], ", ".join(labels)
+            role = ",".join(roles.get((src, dst), ()))
             if self.shapes and fan_out[src] == 1:
-                attrs.append(f"label={quote(text)}")
-            elif self.shapes and (src, text) not in said:    # a fan-out: say the shape once, at the tail
-                said.add((src, text))
-                attrs.append(f"taillabel={quote(text)}, labeldistance=2.2, labelangle=-30")
+                attrs.append(f"label={quote(f'{role}: {text}' if role else text)}")
+            else:
+                if self.shapes and (src, text) not in said:    # a fan-out: say the shape once, at the tail
+                    said.add((src, text))
+                    attrs.append(f"taillabel={quote(text)}, labeldistance=2.2, labelangle=-30")
+                if role:
+                    attrs.append(f"label={quote(role)}")
             if shortcut:
                 attrs.append(f'style=dashed, color="{STYLE["merge"][1]}", penwidth=1.1')
             self.out.append(f"  {quote(src)} -> {quote(dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")

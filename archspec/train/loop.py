@@ -1,9 +1,10 @@
 """One training run: data → checks → model under a precision policy, an XLA switch and a distribution
 strategy → fit with per-epoch checkpoints → artifacts.
 
-The loop is Keras's own ``model.fit`` with callbacks; nothing in it is TensorFlow-only except the
-``tf.distribute`` strategies (``--distribute``, TensorFlow backend) and the ``tf.data`` input, which
-Keras 3 accepts on every backend. A run folder that holds a checkpoint is resumed: the model and
+The loop is Keras's own ``model.fit`` with callbacks and runs on every Keras backend; what differs per
+backend is chosen in one place each: the input (``pipeline``: tf.data on TensorFlow, a PyDataset
+elsewhere), the distribution engine (``distribute``: tf.distribute or keras.distribution) and the
+TensorBoard writer (``callbacks``: tensorboardX, else TensorFlow's). A run folder that holds a checkpoint is resumed: the model and
 optimizer variables, the epoch count, the history, the best value and the early-stopping counters
 come back, and ``fit`` continues at ``initial_epoch``.
 """
