@@ -22,7 +22,24 @@ def configure(p):
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--format", choices=["table", "csv", "json"], help="default: by -o's suffix, else table")
     p.add_argument("-o", "--output", metavar="FILE", help="write the predictions here (.csv or .json) instead of stdout")
+    backend_option(p)
     verbose_option(p)
+
+
+def backend_option(p):
+    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
+                   help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto)")
+
+
+def use_backend(args) -> None:
+    """Settle the Keras backend before anything imports Keras (as train does)."""
+    from ..train.backend import activate
+    from ..train.config import RunError
+
+    try:
+        activate(getattr(args, "backend", None))
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def rescale_arg(text: str) -> float:
@@ -77,6 +94,7 @@ def run(args) -> int:
                                                              "table")
     data = data_arg(args.data)
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
+    use_backend(args)
     from ..train.config import RunError
     from ..train.predict import predict, render
 
