@@ -68,6 +68,14 @@ def data_arg(text):
     return text
 
 
+def _scales_input(layer) -> bool:
+    """A Keras layer that maps raw input values to a range (Rescaling, Normalization), as its op says."""
+    from ..ops import of_keras_class
+
+    op = of_keras_class(type(layer).__name__)
+    return op is not None and op.scales_input
+
+
 def open_or_usage(path, which, rescale):
     from ..train.config import RunError
     from ..train.runs import open_target
@@ -76,8 +84,7 @@ def open_or_usage(path, which, rescale):
         target = open_target(path, which, rescale)
     except RunError as exc:
         raise UsageError(str(exc)) from None
-    if target.run is None and rescale is None and not any(type(layer).__name__ == "Rescaling"
-                                                          for layer in target.model.layers):
+    if target.run is None and rescale is None and not any(_scales_input(layer) for layer in target.model.layers):
         print(f"note: {path} has no rescaling layer and no run folder says how it was trained: pixels go in as "
               "stored; pass --rescale 1/255 if it was trained on rescaled images",
               file=sys.stderr)
