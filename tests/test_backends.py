@@ -246,6 +246,11 @@ convs = [line for line in hlo.splitlines() if "stablehlo.convolution" in line]
 print(keras.backend.backend(), m.jit_compile, m.get_layer("conv2d").compute_dtype,
       m.get_layer("conv2d").kernel.dtype, m.get_layer("digit").compute_dtype,
       len(convs), all("xbf16>" in line for line in convs), "tensorflow" in sys.modules)
+s16 = resolve(spec, {"precision": "mixed_float16", "jit_compile": True})
+keras.config.set_dtype_policy(s16.precision)
+m16 = build_and_compile(spec, s16, p, 10)
+m16.train_on_batch(np.zeros((4, 8, 8, 1), "float32"), np.zeros(4, "int32"))
+print(type(m16.optimizer).__name__, m16.get_layer("conv2d").compute_dtype, "tensorflow" in sys.modules)
 """
 
 
@@ -253,13 +258,14 @@ print(keras.backend.backend(), m.jit_compile, m.get_layer("conv2d").compute_dtyp
 def test_bf16_and_xla_on_jax():
     """mixed_bfloat16 + jit_compile on JAX without TensorFlow: the step is jitted and the program handed to
     XLA convolves bf16 tensors (read from its StableHLO; XLA's CPU backend may widen them, GPUs do not),
-    variables stay float32, the output float32."""
+    variables stay float32, the output float32; mixed_float16 gets Keras's loss-scale optimizer."""
     pytest.importorskip("jax")
     r = subprocess.run([sys.executable, "-c", BF16_XLA, DIGITS], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join([NO_TF, str(ROOT)])},
                        timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.split() == ["jax", "True", "bfloat16", "float32", "float32", "2", "True", "False"], r.stdout
+    assert r.stdout.split() == ["jax", "True", "bfloat16", "float32", "float32", "2", "True", "False",
+                                "LossScaleOptimizer", "float16", "False"], r.stdout
 
 
 # ---- data parallel -----------------------------------------------------------------------------------------

@@ -86,6 +86,9 @@ def run(args) -> int:
         activate(args.backend)        # sets KERAS_BACKEND: nothing has imported Keras yet
     except RunError as exc:
         raise UsageError(str(exc)) from None
+    from ..train.config import check_save
+
+    check_save(spec, settings)        # save: against the backend just chosen
     from ..train.loop import run_folder, run_training
 
     if not args.restart and settings.distribute != "multi-worker":     # said before TensorFlow loads (~5 s)

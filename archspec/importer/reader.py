@@ -29,13 +29,10 @@ from ..ops.base import KerasImportError, keras_value
 IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
 WARN_KEYS = ("regularizer", "constraint")
 HINTS = {
-    "Normalization": "archspec has no feature-wise (mean/variance) normalization op; build the model without this "
-                     "preprocessing layer (EfficientNetV2, ConvNeXt: include_preprocessing=False) and normalize "
-                     "the data instead",
-    "LayerScale": "a learned per-channel scale (ConvNeXt) has no archspec op",
-    "StochasticDepth": "stochastic depth has no archspec op",
-    "Sequential": "a model nested as a layer; archspec specs are flat — build the outer model from its layers",
-    "Functional": "a model nested as a layer; archspec specs are flat — build the outer model from its layers",
+    "StochasticDepth": "stochastic depth has no archspec op; a Dropout with noise_shape (None, 1, 1, 1) is one",
+    "Sequential": "a model nested as a layer is flattened into the outer one only when it is built and called "
+                  "once; build it with an Input, and call it once",
+    "Functional": "a model nested as a layer is flattened into the outer one only when it is called once",
 }
 
 
@@ -92,6 +89,7 @@ def read_model(model) -> KGraph:
     config = model.get_config()
     live = {op.name: op for op in model.operations}
     problems, warnings, nodes = [], [], {}
+    config, live = _flatten(config, live, problems)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -108,6 +106,107 @@ def read_model(model) -> KGraph:
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
                   output_names)
+
+
+# ---- models used as layers ---------------------------------------------------------------------------
+def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
+    """`config` with every functional or Sequential model used as a layer replaced by its own layers, wired
+    to the tensors the model was called on (recursively: models inside those too), and `live` extended with
+    their layer objects. An inner layer whose name the outer model already uses is renamed
+    `<model>_<layer>`. A spec is flat, so this is how ConvNeXt's `Sequential` stem reads as two layers."""
+    import copy
+
+    import keras
+
+    taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
+    layers, alias, live = [], {}, dict(live)
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"].get("name")
+        inner = live.get(name)
+        if not isinstance(inner, keras.Model):
+            layers.append(entry)
+            continue
+        if isinstance(inner, keras.Sequential):
+            inner = getattr(inner, "_functional", None)
+        inbound = entry.get("inbound_nodes") or []
+        if inner is None or not _is_functional(inner) or len(inbound) != 1:
+            layers.append(entry)                # _convert says why (a subclassed model, a shared one)
+            continue
+        icfg, ilive = _flatten(inner.get_config(), {op.name: op for op in inner.operations}, problems)
+        args = inbound[0].get("args", [])
+        flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+        fed = [a["config"]["keras_history"] for a in flat if isinstance(a, dict)
+               and a.get("class_name") == "__keras_tensor__"]
+        in_names, _ = _refs(icfg["input_layers"])
+        if len(fed) != len(flat) or len(fed) != len(in_names):
+            problems.append(f"layer '{name}' (a nested model): it is called on {len(flat)} arguments for its "
+                            f"{len(in_names)} inputs; archspec flattens a nested model only when each input is "
+                            "one tensor")
+            continue
+        feed = {n: list(ref) for n, ref in zip(in_names, fed)}
+        rename = {}
+        for ie in icfg["layers"]:
+            iname = ie.get("name") or ie["config"].get("name")
+            if iname in feed:
+                continue                        # its inputs are the outer tensors it was called on
+            new, k = iname, 1
+            while new in taken:
+                new, k = f"{name}_{iname}" + (f"_{k}" if k > 1 else ""), k + 1
+            taken.add(new)
+            rename[iname] = new
+
+        def inner_ref(ref, feed=feed, rename=rename):
+            n, node_index, tensor_index = ref
+            return list(feed[n]) if n in feed else [rename.get(n, n), node_index, tensor_index]
+
+        for ie in icfg["layers"]:
+            iname = ie.get("name") or ie["config"].get("name")
+            if iname in feed:
+                continue
+            ie = _rewire(copy.deepcopy(ie), inner_ref)
+            ie["name"] = ie["config"]["name"] = rename[iname]
+            layers.append(ie)
+            live[rename[iname]] = ilive.get(iname)
+        outs = icfg["output_layers"]
+        if isinstance(outs, dict):
+            outs = list(outs.values())
+        outs = [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
+        for t, ref in enumerate(outs):
+            alias[(name, t)] = inner_ref(ref)
+
+    def outer_ref(ref):
+        n, node_index, tensor_index = ref
+        seen = 0
+        while (n, tensor_index) in alias and seen < 100:    # a nested model fed by another one
+            n, node_index, tensor_index = alias[(n, tensor_index)]
+            seen += 1
+        return [n, node_index, tensor_index]
+
+    config = dict(config, layers=[_rewire(e, outer_ref) for e in layers],
+                  output_layers=_rewire_refs(config["output_layers"], outer_ref),
+                  input_layers=config["input_layers"])
+    return config, live
+
+
+def _rewire(obj, fix):
+    """`obj` (a layer entry) with every Keras-tensor reference `[layer, node, tensor]` passed through `fix`."""
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            obj["config"]["keras_history"] = fix(obj["config"]["keras_history"])
+            return obj
+        return {k: _rewire(v, fix) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_rewire(v, fix) for v in obj)
+    return obj
+
+
+def _rewire_refs(value, fix):
+    """A config's input_layers / output_layers (a ref, a list of refs or a dict of them) through `fix`."""
+    if isinstance(value, dict):
+        return {k: fix(v) for k, v in value.items()}
+    if value and not isinstance(value[0], (list, tuple)):
+        return fix(value)
+    return [fix(v) for v in value]
 
 
 def _refs(value) -> tuple[list[str], list[str]]:
@@ -166,9 +265,10 @@ def _toposort(nodes: dict[str, KNode]) -> dict[str, KNode]:
 
 
 # ---- one layer -----------------------------------------------------------------------------------
-def _wiring(entry, nodes, warnings) -> tuple[list[str], list[tuple], list]:
+def _wiring(entry, nodes, warnings, tensor_kwargs=()) -> tuple[list[str], list[tuple], list]:
     """(input layer names, their shapes without the batch axis, the non-tensor call arguments as
-    (position, value))."""
+    (position, value)). `tensor_kwargs`: the call's keyword arguments that are inputs of the op, in the
+    order they follow the positional ones (MultiHeadAttention's `key`)."""
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) > 1:
         raise _Problem(f"it is called {len(inbound)} times (shared weights); archspec has no weight sharing")
@@ -179,12 +279,13 @@ def _wiring(entry, nodes, warnings) -> tuple[list[str], list[tuple], list]:
     kwargs.pop("mask", None)
     if kwargs.get("training") is not None:
         kwargs.pop("training")
+    extra = [kwargs.pop(k) for k in tensor_kwargs if _is_tensor(kwargs.get(k))]
     if kwargs:
         raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
-    flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    flat = list(args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args) + extra
     names, shapes, consts = [], [], []
     for a in flat:
-        if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
+        if _is_tensor(a):
             layer, node_index, tensor_index = a["config"]["keras_history"]
             if tensor_index:
                 raise _Problem(f"it takes output {tensor_index} of the multi-output layer '{layer}'")
@@ -195,11 +296,16 @@ def _wiring(entry, nodes, warnings) -> tuple[list[str], list[tuple], list]:
     return names, shapes, consts
 
 
+def _is_tensor(a) -> bool:
+    return isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"
+
+
 def _convert(entry, live, nodes, warnings) -> KNode:
     cls = entry["class_name"]
     cfg = entry["config"]
     name = entry.get("name") or cfg.get("name")
-    inputs, shapes, consts = _wiring(entry, nodes, warnings)
+    known = ops.of_keras_class(cls)
+    inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else ())
     module = entry.get("module") or ""
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):

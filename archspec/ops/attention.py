@@ -51,6 +51,7 @@ class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 3), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
+    keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
