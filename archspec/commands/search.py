@@ -17,7 +17,8 @@ def configure(p):
     common(p)
     p.add_argument("--budget", required=True, metavar="BOUNDS",
                    help='cost bounds, e.g. "params<=5M,macs<=600M,train_memory<=2GiB" (metrics: params, '
-                        "trainable, macs, flops, layers, memory, train_memory)")
+                        "trainable, macs, flops, layers, memory, train_memory, step_time with --device)")
+    p.add_argument("--device", metavar="NAME", help="device for the step_time budget (h100, a100, l4, t4, v100, cpu, …)")
     p.add_argument("--trials", type=positive_int, required=True,
                    help="candidates to train, over all workers and restarts of the study")
     p.add_argument("--epochs", type=positive_int, help="epochs per candidate (default: the spec's training.epochs)")
@@ -45,7 +46,7 @@ def run(args) -> int:
     from ..search.budget import BudgetError, parse_budget
 
     try:
-        budget = parse_budget(args.budget)
+        budget = parse_budget(args.budget, args.device)
     except BudgetError as exc:
         raise UsageError(f"--budget: {exc}") from None
     if args.spec == "-":
