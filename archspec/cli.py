@@ -183,6 +183,18 @@ def parse_sets(items) -> dict:
     return out
 
 
+def check_data_arg(text: str | None) -> str | None:
+    """`--data KIND:PATH` (train, search, evaluate, predict) checked before anything loads: a usage error (exit 2)."""
+    if text:
+        from .train.config import parse_data_arg
+
+        try:
+            parse_data_arg(text)
+        except ValueError as exc:
+            raise UsageError(f"--data: {exc}") from None
+    return text
+
+
 def parse_limits(items):
     from dataclasses import fields, replace
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
+from ..cli import EXIT_OK, UsageError, check_data_arg, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -57,15 +57,7 @@ def rescale_arg(text: str) -> float:
 
 def data_arg(text):
     """`--data` checked like train's (exit 2 on a wrong one); `run` means the run's own data."""
-    if not text or text == "run":
-        return None
-    from ..train.config import parse_data_arg
-
-    try:
-        parse_data_arg(text)
-    except ValueError as exc:
-        raise UsageError(f"--data: {exc}") from None
-    return text
+    return None if text == "run" else check_data_arg(text) or None
 
 
 def _scales_input(layer) -> bool:

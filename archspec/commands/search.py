@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, check_data_arg, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -56,13 +56,9 @@ def run(args) -> int:
     except ImportError:
         raise UsageError("archspec search needs Optuna: pip install 'archspec[search]'") from None
     from .. import api
-    from ..train.config import parse_data_arg, resolve
+    from ..train.config import resolve
 
-    if args.data:
-        try:
-            parse_data_arg(args.data)
-        except ValueError as exc:
-            raise UsageError(f"--data: {exc}") from None
+    check_data_arg(args.data)
     overrides = parse_sets(args.set)
     base = api.load(args.spec, overrides, root=args.root)        # the default point: a SpecError is exit 1
     settings = resolve(base, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size})

@@ -12,6 +12,7 @@ from ..cli import (
     EXIT_OK,
     EXIT_SPEC,
     UsageError,
+    check_data_arg,
     common,
     load_spec,
     positive_int,
@@ -62,13 +63,7 @@ def configure(p):
 def run(args) -> int:
     if args.resume and args.restart:
         raise UsageError("--resume and --restart contradict each other")
-    from ..train.config import parse_data_arg
-
-    if args.data:
-        try:
-            parse_data_arg(args.data)
-        except ValueError as exc:
-            raise UsageError(f"--data: {exc}") from None
+    check_data_arg(args.data)
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
     print_warnings(warnings, sources, args)
