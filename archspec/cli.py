@@ -128,26 +128,24 @@ def warning_footer(args) -> None:
         sys.stderr.flush()
 
 
-def non_negative_int(v: str) -> int:
-    """argparse type for limits that may be zero (--max-warnings 0)."""
+def _whole_number(v: str, least: int, words: str) -> int:
     try:
         n = int(v)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    if n < least:
+        raise argparse.ArgumentTypeError(f"{words}, got {n}")
     return n
+
+
+def non_negative_int(v: str) -> int:
+    """argparse type for limits that may be zero (--max-warnings 0)."""
+    return _whole_number(v, 0, "must be 0 or more")
 
 
 def positive_int(v: str) -> int:
     """argparse type for counts (epochs, batch sizes, neighbours): a whole number ≥ 1."""
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+    return _whole_number(v, 1, "must be at least 1")
 
 
 OUT_DIR = "out"      # where draw and compile write without -o (ignored by the repository's .gitignore)
@@ -183,6 +181,18 @@ def parse_sets(items) -> dict:
         except yaml.YAMLError:
             out[name.strip()] = raw
     return out
+
+
+def check_data_arg(text: str | None) -> str | None:
+    """`--data KIND:PATH` (train, search, evaluate, predict) checked before anything loads: a usage error (exit 2)."""
+    if text:
+        from .train.config import parse_data_arg
+
+        try:
+            parse_data_arg(text)
+        except ValueError as exc:
+            raise UsageError(f"--data: {exc}") from None
+    return text
 
 
 def parse_limits(items):

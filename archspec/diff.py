@@ -149,7 +149,7 @@ def render_diff(d: dict, fmt: str = "table", everything: bool = False) -> str:
     if fmt == "json":
         return json.dumps(d, indent=2) + "\n"
     lines = [f"{d['a']} → {d['b']}  (batch {d['batch_size']}, {d['dtype']}; MACs = multiply-accumulates of "
-             "conv/dense layers)", ""]
+             "conv/dense/attention layers)", ""]
     head = ["block / layer", "status", "params A", "params B", "Δ params", "MACs A", "MACs B", "Δ MACs"]
     table = []
     for r in d["rows"]:

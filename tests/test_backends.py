@@ -194,6 +194,10 @@ def test_jax_without_tensorflow_survives_sigkill_and_resumes(tmp_path):
     assert [int(h["epoch"]) for h in history(out)] == [1, 2, 3, 4, 5]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 5 and metrics["test"]["test_accuracy"] > 0.85
+    # the run looked at without TensorFlow: with no backend configured, auto picks JAX
+    r = cli("inspect", str(out), "--kernels", no_tf=True, env={"KERAS_BACKEND": ""})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "kernels.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.keras
@@ -246,6 +250,11 @@ convs = [line for line in hlo.splitlines() if "stablehlo.convolution" in line]
 print(keras.backend.backend(), m.jit_compile, m.get_layer("conv2d").compute_dtype,
       m.get_layer("conv2d").kernel.dtype, m.get_layer("digit").compute_dtype,
       len(convs), all("xbf16>" in line for line in convs), "tensorflow" in sys.modules)
+s16 = resolve(spec, {"precision": "mixed_float16", "jit_compile": True})
+keras.config.set_dtype_policy(s16.precision)
+m16 = build_and_compile(spec, s16, p, 10)
+m16.train_on_batch(np.zeros((4, 8, 8, 1), "float32"), np.zeros(4, "int32"))
+print(type(m16.optimizer).__name__, m16.get_layer("conv2d").compute_dtype, "tensorflow" in sys.modules)
 """
 
 
@@ -253,13 +262,14 @@ print(keras.backend.backend(), m.jit_compile, m.get_layer("conv2d").compute_dtyp
 def test_bf16_and_xla_on_jax():
     """mixed_bfloat16 + jit_compile on JAX without TensorFlow: the step is jitted and the program handed to
     XLA convolves bf16 tensors (read from its StableHLO; XLA's CPU backend may widen them, GPUs do not),
-    variables stay float32, the output float32."""
+    variables stay float32, the output float32; mixed_float16 gets Keras's loss-scale optimizer."""
     pytest.importorskip("jax")
     r = subprocess.run([sys.executable, "-c", BF16_XLA, DIGITS], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join([NO_TF, str(ROOT)])},
                        timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.split() == ["jax", "True", "bfloat16", "float32", "float32", "2", "True", "False"], r.stdout
+    assert r.stdout.split() == ["jax", "True", "bfloat16", "float32", "float32", "2", "True", "False",
+                                "LossScaleOptimizer", "float16", "False"], r.stdout
 
 
 # ---- data parallel -----------------------------------------------------------------------------------------

@@ -165,3 +165,14 @@ def test_example_matches_keras(name, i, attrs, ins, shape, params):
         return {k: shape_axis(v, len(ins[0])) if k == "axis" else v for k, v in kw.items()}
 
     assert meaning(op.keras_kwargs(back)) == meaning(op.keras_kwargs(a))
+
+
+@pytest.mark.keras
+def test_predict_asks_the_ops_which_keras_layers_scale_the_input():
+    """predict's 'no rescaling layer' note reads the op flag `scales_input`: a Normalization layer scales too."""
+    import keras
+
+    from archspec.commands.predict import _scales_input
+
+    assert _scales_input(keras.layers.Rescaling(1 / 255)) and _scales_input(keras.layers.Normalization())
+    assert not _scales_input(keras.layers.Dense(2)) and not _scales_input(keras.layers.Lambda(lambda x: x))

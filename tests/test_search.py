@@ -26,6 +26,7 @@ SPEC = SPECS / "digits_cnn_search.yaml"
     ("memory<=2M", "'M' is not a unit for memory"),
     ("macs<=1M,macs<2M", "macs has two upper bounds"),
     ("", "the budget is empty"),
+    ("step_time<=1ms", "step_time is a time on a device: pass --device"),
 ])
 def test_budget_errors(text, message):
     with pytest.raises(BudgetError, match=message.replace("?", r"\?")):
@@ -253,3 +254,14 @@ def test_grid_sampler_visits_every_point_once(tmp_path):
                 if pricer.price({"width1": 8, "units": 32, "width2": w, "depth": d}).macs <= 300_000}
     assert {(t.params["width2"], t.params["depth"]) for t in trials if t.user_attrs["kind"] == "candidate"} == feasible
     assert 0 < len(feasible) < 15
+
+
+def test_step_time_budget_is_the_training_estimate_on_the_device():
+    import archspec
+
+    b = parse_budget("step_time<=20us", device="h100")
+    point = {"width1": 48, "width2": 96, "depth": 3}
+    got = b.measure(archspec.Pricer(SPEC).price(point))["step_time"]
+    assert got == archspec.load(SPEC, point).training_estimate(32, device="h100").step_time_s
+    with pytest.raises(BudgetError, match="unknown device 'h1000'"):
+        parse_budget("step_time<=1ms", device="h1000")

@@ -170,3 +170,35 @@ def test_sample_elsewhere_rebases_includes(tmp_path, monkeypatch):
     assert archspec.load(tmp_path / "out" / "one.yaml", root=tmp_path).data["params"]["w"] in (4, 8)
     assert main(["sample", "specs/net.yaml", "--seed", "1", "-o", "specs/two.yaml"]) == 0
     assert "include: [lib/b.yaml]" in (tmp_path / "specs" / "two.yaml").read_text()
+
+
+def test_check_tries_every_block_choice(tmp_path, capsys):
+    p = tmp_path / "bc.yaml"
+    p.write_text("""\
+archspec: 1
+name: bc
+params:
+  stem: {one_of: [plain, pooled, wide]}
+inputs: {image: [8, 8, 1]}
+blocks:
+  plain:
+    params: {filters: int}
+    body: [conv2d: {filters: $filters, kernel: 3, padding: same}]
+  pooled:
+    params: {width: int}
+    body: [conv2d: {filters: $width, kernel: 3}, max_pool: 2]
+  wide:
+    params: {filters: int}
+    body: [conv2d: {filters: $filters * 2, kernel: 9}]
+model:
+  - $stem: {filters: 8}
+  - flatten
+  - dense: 10
+""")
+    assert main(["check", str(p), "--diagnostics", "json"]) == 1
+    captured = capsys.readouterr()
+    diags = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("search-space", 4, 26), ("search-space", 4, 34)]
+    assert "with stem=pooled the spec does not check: the block 'pooled' needs the parameter 'width'" in diags[0]["message"]
+    assert "2 block choices that do not check" in captured.out
+    assert main(["check", str(p), "--set", "stem=plain"]) == 0      # a fixed choice is not varied

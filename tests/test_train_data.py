@@ -173,15 +173,16 @@ def test_pointing_at_the_train_folder_itself(tmp_path):
 
 
 # ---- settings checked before the first epoch ---------------------------------------------------------
-@pytest.mark.parametrize("save,env,words", [
-    ("model.pt", {}, "save: 'model.pt': unknown model format '.pt'"),
-    ("model.tflite", {"KERAS_BACKEND": "jax"}, "save: Keras cannot export tflite from the jax backend"),
+@pytest.mark.parametrize("save,env,args,words", [
+    ("model.pt", {}, [], "save: 'model.pt': unknown model format '.pt'"),
+    ("model.tflite", {"KERAS_BACKEND": "jax"}, [], "save: Keras cannot export tflite from the jax backend"),
+    ("model.tflite", {}, ["--backend", "jax"], "save: Keras cannot export tflite from the jax backend"),
 ])
-def test_save_is_checked_before_training(tmp_path, save, env, words):
+def test_save_is_checked_before_training(tmp_path, save, env, args, words):
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.replace("training: {", f"training: {{save: {save}, "), encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "archspec", "train", str(spec), "--data", "synthetic:32",
-                        "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT,
+                        "--out", str(tmp_path / "run"), *args], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, **env}, timeout=300)
     assert r.returncode == 1, r.stderr
     assert f"{spec}:8:" in r.stderr and words in r.stderr and "[export-unsupported]" in r.stderr

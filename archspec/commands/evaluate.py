@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
-from .predict import data_arg, open_or_usage, rescale_arg
+from .predict import backend_option, data_arg, open_or_usage, rescale_arg, use_backend
 
 
 def configure(p):
@@ -20,12 +20,14 @@ def configure(p):
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--out", metavar="DIR", help="where the report goes (default RUN/evaluation-SPLIT)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="what to print")
+    backend_option(p)
     verbose_option(p)
 
 
 def run(args) -> int:
     data = data_arg(args.data)
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
+    use_backend(args)
     from ..train.config import RunError
     from ..train.evaluate import evaluate
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, check_data_arg, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
     common(p)
     p.add_argument("--budget", required=True, metavar="BOUNDS",
                    help='cost bounds, e.g. "params<=5M,macs<=600M,train_memory<=2GiB" (metrics: params, '
-                        "trainable, macs, flops, layers, memory, train_memory)")
+                        "trainable, macs, flops, layers, memory, train_memory, step_time with --device)")
+    p.add_argument("--device", metavar="NAME", help="device for the step_time budget (h100, a100, l4, t4, v100, cpu, …)")
     p.add_argument("--trials", type=positive_int, required=True,
                    help="candidates to train, over all workers and restarts of the study")
     p.add_argument("--epochs", type=positive_int, help="epochs per candidate (default: the spec's training.epochs)")
@@ -45,7 +46,7 @@ def run(args) -> int:
     from ..search.budget import BudgetError, parse_budget
 
     try:
-        budget = parse_budget(args.budget)
+        budget = parse_budget(args.budget, args.device)
     except BudgetError as exc:
         raise UsageError(f"--budget: {exc}") from None
     if args.spec == "-":
@@ -55,13 +56,9 @@ def run(args) -> int:
     except ImportError:
         raise UsageError("archspec search needs Optuna: pip install 'archspec[search]'") from None
     from .. import api
-    from ..train.config import parse_data_arg, resolve
+    from ..train.config import resolve
 
-    if args.data:
-        try:
-            parse_data_arg(args.data)
-        except ValueError as exc:
-            raise UsageError(f"--data: {exc}") from None
+    check_data_arg(args.data)
     overrides = parse_sets(args.set)
     base = api.load(args.spec, overrides, root=args.root)        # the default point: a SpecError is exit 1
     settings = resolve(base, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size})

@@ -12,6 +12,7 @@ from ..cli import (
     EXIT_OK,
     EXIT_SPEC,
     UsageError,
+    check_data_arg,
     common,
     load_spec,
     positive_int,
@@ -62,13 +63,7 @@ def configure(p):
 def run(args) -> int:
     if args.resume and args.restart:
         raise UsageError("--resume and --restart contradict each other")
-    from ..train.config import parse_data_arg
-
-    if args.data:
-        try:
-            parse_data_arg(args.data)
-        except ValueError as exc:
-            raise UsageError(f"--data: {exc}") from None
+    check_data_arg(args.data)
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
     print_warnings(warnings, sources, args)
@@ -86,6 +81,9 @@ def run(args) -> int:
         activate(args.backend)        # sets KERAS_BACKEND: nothing has imported Keras yet
     except RunError as exc:
         raise UsageError(str(exc)) from None
+    from ..train.config import check_save
+
+    check_save(spec, settings)        # save: against the backend just chosen
     from ..train.loop import run_folder, run_training
 
     if not args.restart and settings.distribute != "multi-worker":     # said before TensorFlow loads (~5 s)

@@ -167,12 +167,17 @@ def _latest(ls: ArchspecServer, uri: str) -> A.Result | None:
     return ls.readable.get(uri) or ls.results.get(uri)
 
 
+def _current(ls: ArchspecServer, uri: str) -> A.Result | None:
+    """The latest analysis of `uri`, with the text the editor holds now (None before the first)."""
+    r = _latest(ls, uri)
+    return None if r is None else replace(r, text=ls.workspace.get_text_document(uri).source)
+
+
 @server.feature(T.TEXT_DOCUMENT_HOVER)
 def on_hover(ls: ArchspecServer, params: T.HoverParams):
-    r = _latest(ls, params.text_document.uri)
+    r = _current(ls, params.text_document.uri)
     if r is None:
         return None
-    r = replace(r, text=ls.workspace.get_text_document(params.text_document.uri).source)
     text = A.hover(r, params.position.line, params.position.character)
     if not text:
         return None
@@ -181,10 +186,9 @@ def on_hover(ls: ArchspecServer, params: T.HoverParams):
 
 @server.feature(T.TEXT_DOCUMENT_DEFINITION)
 def on_definition(ls: ArchspecServer, params: T.DefinitionParams):
-    r = _latest(ls, params.text_document.uri)
+    r = _current(ls, params.text_document.uri)
     if r is None:
         return None
-    r = replace(r, text=ls.workspace.get_text_document(params.text_document.uri).source)
     out = []
     for path, line, col in A.definition(r, params.position.line, params.position.character):
         pos = T.Position(line, col)

@@ -193,7 +193,8 @@ def _structures(body: dict) -> dict:
                  "additionalProperties": {"anyOf": [body, {"$ref": "#/definitions/entry"}, {"type": "null"}]}}],
                 "description": "parallel paths from the same input (a list, or a mapping name → path); "
                                "an empty path is the identity"},
-            "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "default": "concat", "description": "how the paths are joined"},
+            "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "default": ops.role("default_merge"),
+                      "description": "how the paths are joined"},
             "axis": {**expr_int, "description": "concat axis (default -1, the channels)"}, **RESERVED},
             "required": ["paths"], "additionalProperties": False,
             "description": "parallel paths merged by concat, add, multiply, average, maximum or minimum"},

@@ -2,9 +2,9 @@
 
 A table answers ``table[path]`` → ``(line, column)`` for the path tuples pydantic uses in an error's
 `loc` (``("model", 3, "conv2d", "filters")``), like a dict keyed by paths, but it does not store the
-paths: the walk that builds the data gives every mapping and list one row of packed positions (an
-``array`` of machine integers, in the container's own order), and a lookup follows the path through
-the data to its container. A 100,000-layer spec thus keeps ~16 bytes per value instead of a path
+paths: the walk that builds the data gives every mapping and list one row of packed positions (in
+one flat ``array`` of machine integers, in the container's own order), and a lookup follows the path
+through the data to its container. A 100,000-layer spec thus keeps ~16 bytes per value instead of a path
 tuple, a position tuple and a dict slot (~250 bytes). Writes (train config overrides) and deletes go
 to a small overlay, so the table also behaves as a mutable mapping.
 """
@@ -21,15 +21,29 @@ def pack(line: int, col: int) -> int:
 
 
 class Rows:
-    """The positions of one document: {id(container): array of packed positions}. A mapping's row
-    is key, value, key, value, …; a list's row is its values. `root` is the document's own value."""
+    """The positions of one document, all in one flat array: {id(container): where its row starts
+    and how long it is}. A mapping's row is key, value, key, value, …; a list's row is its values.
+    `root` is the document's own value."""
 
-    __slots__ = ("skeleton", "rows", "root")
+    __slots__ = ("skeleton", "rows", "flat", "root")
 
     def __init__(self):
         self.skeleton = None      # the data the rows describe (kept alive: ids stay unique)
-        self.rows: dict[int, array] = {}
+        self.rows: dict[int, int] = {}      # id(container) -> start << 24 | length
+        self.flat = array("q")
         self.root = 0
+
+    def add(self, container, row: list) -> None:
+        """Record a finished container's row (packed positions in the container's order)."""
+        if row:
+            self.rows[id(container)] = len(self.flat) << 24 | len(row)
+            self.flat.extend(row)
+
+    def row_item(self, container, j: int) -> int:
+        ref = self.rows.get(id(container))
+        if ref is None or j >= ref & 0xFFFFFF:
+            return 0
+        return self.flat[(ref >> 24) + j]
 
     def container(self, path: tuple):
         """(container, index of path[-1] in it) or None."""
@@ -86,18 +100,14 @@ class Table(MutableMapping):
         if hit is None:
             return None
         cont, i = hit
-        row = rows.rows.get(id(cont))
-        if row is None:
-            return None
         if cont.__class__ is dict:
             j = 2 * i + (0 if self._key else 1)
         elif self._key:
             return None
         else:
             j = i
-        if j >= len(row) or not row[j]:
-            return None
-        return _unpack(row[j])
+        v = rows.row_item(cont, j)
+        return _unpack(v) if v else None
 
     def get(self, path, default=None):
         v = self._find(path)

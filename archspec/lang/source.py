@@ -213,7 +213,6 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     exist at once, so a 100,000-layer spec costs its data and its tables, not ten times that. An alias
     replays the events recorded for its anchor, so every use is checked, counted and positioned
     exactly as a composed node would be walked again."""
-    from array import array
     from sys import intern
 
     import yaml
@@ -237,7 +236,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     loader = _loader_class()(text)
     constructor = SafeConstructor()
     rows = Rows()
-    table = rows.rows
+    add_row = rows.add
     src.values, src.keys = Table(rows, key=False), Table(rows, key=True)
     diags: list[Diagnostic] = []
     count = 0
@@ -343,7 +342,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev),
                                             hint="archspec accepts plain YAML only")])
             out = {}
-            row = array("q")
+            row = []
             while True:
                 kev, krep = nxt()
                 if kev.__class__ is MappingEndEvent:
@@ -378,14 +377,13 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 row.append((km.line + 1) << 24 | (km.column + 1))
                 out[key], vpos = node(vev, vrep, path + (key,), depth + 1)
                 row.append(vpos)
-            if row:
-                table[id(out)] = row
+            add_row(out, row)
         elif cls is SequenceStartEvent:
             tag = tag_of(ev, yaml.SequenceNode)
             if tag != SEQ_TAG:
                 raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev))])
             out = []
-            row = array("q")
+            row = []
             i = 0
             while True:
                 iev, irep = nxt()
@@ -395,8 +393,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 out.append(item)
                 row.append(ipos)
                 i += 1
-            if row:
-                table[id(out)] = row
+            add_row(out, row)
         else:                                      # pragma: no cover - the parser's grammar prevents it
             raise SpecError([Diagnostic("yaml-syntax", f"unexpected {cls.__name__}", mark(ev))])
         if anchor is not None:

@@ -97,6 +97,7 @@ class Op:
     dropout: ClassVar[bool] = False            # drops a fraction `rate` of its input while training
     scales_input: ClassVar[bool] = False       # maps raw input values to a range (rescaling, normalization)
     abbrev: ClassVar[str | None] = None        # short name in imported block names (conv_bn_relu); default: name
+    custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
@@ -191,10 +192,15 @@ class Op:
         return None
 
     def build_keras(self, a: Attrs, name: str):
-        """A fresh Keras layer for these attributes (imports Keras lazily)."""
-        import keras
+        """A fresh Keras layer for these attributes (imports Keras lazily): `keras_class` of keras.layers,
+        or of archspec's own layers (:mod:`archspec.ops.keras_layers`) where `custom_layer` is set."""
+        if self.custom_layer:
+            from . import keras_layers as layers
+        else:
+            import keras
 
-        return getattr(keras.layers, self.keras_class)(**self.keras_kwargs(a), name=name)
+            layers = keras.layers
+        return getattr(layers, self.keras_class)(**self.keras_kwargs(a), name=name)
 
     # ---- training (docs/training-estimates.md) ----------------------------------------------
     #: the forward tensors this op's gradient reads, kept from the forward to the backward pass.

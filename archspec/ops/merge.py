@@ -127,7 +127,7 @@ class ScaledAddAttrs(Attrs):
 @register
 class ScaledAdd(Op):
     name, keras_class, Attrs, category, arity, primary = "scaled_add", "ScaledAdd", ScaledAddAttrs, "merge", (2, 2), "scale"
-    roles = ("scaled_residual",)
+    roles, custom_layer = ("scaled_residual",), True
     keras_classes = ("ScaledAdd", "CustomScaleLayer")   # keras.applications' Inception-ResNet-v2 layer
     lambda_form = "`x[0] + scale * x[1]` (a scaled residual)"
     doc = ("`inputs[0] + scale · inputs[1]`: the scaled residual of Inception-ResNet "
@@ -144,11 +144,6 @@ class ScaledAdd(Op):
 
     def label(self, a):
         return f"add ×{a.scale:g}"
-
-    def build_keras(self, a, name):
-        from .keras_layers import ScaledAdd as Layer
-
-        return Layer(scale=a.scale, name=name)
 
     def probe_lambda(self, call, shapes):
         import numpy as np

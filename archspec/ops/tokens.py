@@ -37,6 +37,7 @@ class PositionEmbeddingAttrs(Attrs):
 @register
 class PositionEmbedding(Op):
     name, keras_class, Attrs, category = "position_embedding", "PositionEmbedding", PositionEmbeddingAttrs, "token"
+    custom_layer = True                            # archspec.ops.keras_layers
     doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
            "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
@@ -54,11 +55,6 @@ class PositionEmbedding(Op):
     def keras_kwargs(self, a):
         return dict(stddev=a.stddev)
 
-    def build_keras(self, a, name):
-        from .keras_layers import PositionEmbedding as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)
-
 
 class ClassTokenAttrs(Attrs):
     tokens: PosInt = Field(1, description="how many learned tokens to prepend (DeiT's distillation token: 2)")
@@ -67,6 +63,7 @@ class ClassTokenAttrs(Attrs):
 @register
 class ClassToken(Op):
     name, keras_class, Attrs, category, primary = "class_token", "ClassToken", ClassTokenAttrs, "token", "tokens"
+    custom_layer = True                            # archspec.ops.keras_layers
     doc = ("Prepends learned tokens (initially zero) to a token sequence: (T, D) → (T + tokens, D). "
            "archspec.ops.keras_layers.ClassToken, a registered serializable Keras layer.")
     examples = [({}, [(196, 16)], (197, 16), (16, 0)),
@@ -85,11 +82,6 @@ class ClassToken(Op):
     def keras_kwargs(self, a):
         return dict(tokens=a.tokens)
 
-    def build_keras(self, a, name):
-        from .keras_layers import ClassToken as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)
-
 
 class SelectTokenAttrs(Attrs):
     index: NonNegInt = Field(0, description="which token (0: the class token)")
@@ -98,6 +90,7 @@ class SelectTokenAttrs(Attrs):
 @register
 class SelectToken(Op):
     name, keras_class, Attrs, category, primary = "select_token", "SelectToken", SelectTokenAttrs, "reshape", "index"
+    custom_layer = True                            # archspec.ops.keras_layers
     doc = ("Takes one token of a sequence, x[:, index]: (T, D) → (D,), e.g. the class token for the classifier. "
            "archspec.ops.keras_layers.SelectToken, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (16,), (0, 0)),
@@ -131,11 +124,6 @@ class SelectToken(Op):
 
     def keras_kwargs(self, a):
         return dict(index=a.index)
-
-    def build_keras(self, a, name):
-        from .keras_layers import SelectToken as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)
 
 
 class _TokenPool(Op):
@@ -177,6 +165,7 @@ class LayerScaleAttrs(Attrs):
 @register
 class LayerScale(Op):
     name, keras_class, Attrs, category, primary = "layer_scale", "LayerScale", LayerScaleAttrs, "norm", "init"
+    custom_layer = True                            # archspec.ops.keras_layers
     keras_names = {"init": "init_values"}
     doc = ("Multiplies each channel (last axis) by a learned factor, initially `init` (ConvNeXt's and CaiT's "
            "LayerScale, as keras.applications.convnext.LayerScale): archspec.ops.keras_layers.LayerScale.")
@@ -194,8 +183,3 @@ class LayerScale(Op):
 
     def keras_kwargs(self, a):
         return dict(init_values=a.init)
-
-    def build_keras(self, a, name):
-        from .keras_layers import LayerScale as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)

@@ -14,7 +14,7 @@ from ..ops import REGISTRY
 
 SOURCES = {name for name, op in REGISTRY.items() if op.source}   # model inputs, not layers
 
-CONVENTION = ("MACs = multiply-accumulates of conv/dense layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
+CONVENTION = ("MACs = multiply-accumulates of conv/dense/attention layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
               "pooling, merges and softmax (TensorFlow profiler convention; ReLU not counted)")
 
 

@@ -430,14 +430,22 @@ def resolve(spec, flags: dict | None = None) -> Settings:
         if not hasattr(s, k):
             raise TypeError(f"unknown setting {k!r}")
         setattr(s, k, v)
-    if s.save:
-        from .export import ExportError, check_supported, format_of
-
-        try:
-            check_supported(format_of(s.save))
-        except ExportError as exc:
-            raise SpecError([Diagnostic("export-unsupported", f"save: {exc}", src.loc(base + ("save",)))]) from None
+    check_save(spec, s)
     return s
+
+
+def check_save(spec, settings) -> None:
+    """`save:` names a format the Keras backend of this run can write, with its packages installed
+    (checked before training, without importing Keras; again once `--backend` has chosen the backend)."""
+    if not settings.save:
+        return
+    from .export import ExportError, check_supported, format_of
+
+    try:
+        check_supported(format_of(settings.save))
+    except ExportError as exc:
+        raise SpecError([Diagnostic("export-unsupported", f"save: {exc}",
+                                    spec.source.loc(("training", "save")))]) from None
 
 
 __all__ = ["Settings", "DataSettings", "resolve", "parse_data_arg", "OPTIMIZERS", "LOSSES", "PRECISIONS",

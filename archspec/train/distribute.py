@@ -93,11 +93,7 @@ def _jax(kind: str) -> Distribution:
                                "(the coordinator's host:port first), KERAS_DISTRIBUTION_NUM_PROCESSES and "
                                "KERAS_DISTRIBUTION_PROCESS_ID, or from TF_CONFIG; none is set. e.g. "
                                + TF_CONFIG_EXAMPLE)
-            cluster, ttype, index = _tf_config()
-            workers = list(cluster.get("chief", [])) + list(cluster.get("worker", []))
-            if ttype == "worker" and "chief" in cluster:
-                index += len(cluster["chief"])
-            env = dict(zip(JAX_ENV, (",".join(workers), str(len(workers)), str(index))))
+            env = dict(zip(JAX_ENV, jax_cluster(*_tf_config())))
         try:
             count, index = int(env[JAX_ENV[1]]), int(env[JAX_ENV[2]])
         except ValueError as exc:
@@ -117,6 +113,23 @@ def _jax(kind: str) -> Distribution:
     engine = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
     return Distribution(engine, shard[0] == 0, f"worker-{shard[0]}" if shard[1] > 1 else None, shard,
                         len(devices), "jax")
+
+
+def jax_cluster(cluster: dict, ttype: str, index: int) -> tuple[str, str, str]:
+    """TF_CONFIG's cluster and task → Keras's KERAS_DISTRIBUTION_* values for JAX: every address, chief
+    first (the first is jax.distributed's coordinator), the process count, this process's number.
+
+    >>> jax_cluster({"chief": ["a:1"], "worker": ["b:1", "c:1"]}, "worker", 1)
+    ('a:1,b:1,c:1', '3', '2')
+    >>> jax_cluster({"worker": ["a:1", "b:1"]}, "worker", 0)
+    ('a:1,b:1', '2', '0')
+    """
+    workers = list(cluster.get("chief", [])) + list(cluster.get("worker", []))
+    if ttype == "worker":
+        index += len(cluster.get("chief", []))
+    elif ttype != "chief":
+        raise RunError(f"TF_CONFIG task type '{ttype}': JAX processes are 'chief' or 'worker'")
+    return ",".join(workers), str(len(workers)), str(index)
 
 
 def _cpu_collectives() -> None:

@@ -85,6 +85,15 @@ def make_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: int |
     return make_py_inputs(ds, plan, settings, seed, cache_dir, batch_size, shard, multiple)
 
 
+def _inputs(ds, settings, bs: int, build) -> Inputs:
+    """The three splits made by `build(split, name, training)`, with the steps and example counts."""
+    steps = settings.steps_per_epoch
+    return Inputs(build(ds.train, "train", True), build(ds.validation, "validation", False),
+                  build(ds.test, "test", False), steps,
+                  settings.validation_steps if ds.validation is not None else None,
+                  steps * bs if steps else len(ds.train))
+
+
 def make_tf_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: int | None = None) -> Inputs:
     """tf.data pipelines for the three splits. `batch_size` is the global batch (all replicas)."""
     import tensorflow as tf
@@ -137,12 +146,7 @@ def make_tf_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: in
             d = d.repeat()
         return d.prefetch(AUTOTUNE).with_options(opts)
 
-    steps = settings.steps_per_epoch
-    n = len(ds.train)
-    return Inputs(build(ds.train, "train", True), build(ds.validation, "validation", False),
-                  build(ds.test, "test", False), steps,
-                  settings.validation_steps if ds.validation is not None else None,
-                  steps * bs if steps else n)
+    return _inputs(ds, settings, bs, build)
 
 
 # ---- without TensorFlow: keras.utils.PyDataset -------------------------------------------------------
@@ -317,12 +321,7 @@ def make_py_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: in
         cache = cache_dir / f"{name}.npy" if cache_dir is not None else None
         return Batches(split, plan, settings, bs, training, seed, steps, shard, cache, multiple=multiple)
 
-    steps = settings.steps_per_epoch
-    n = len(ds.train)
-    return Inputs(build(ds.train, "train", True), build(ds.validation, "validation", False),
-                  build(ds.test, "test", False), steps,
-                  settings.validation_steps if ds.validation is not None else None,
-                  steps * bs if steps else n)
+    return _inputs(ds, settings, bs, build)
 
 
 __all__ = ["Inputs", "make_inputs", "make_tf_inputs", "make_py_inputs", "prepare", "decode_file"]
