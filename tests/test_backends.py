@@ -194,6 +194,10 @@ def test_jax_without_tensorflow_survives_sigkill_and_resumes(tmp_path):
     assert [int(h["epoch"]) for h in history(out)] == [1, 2, 3, 4, 5]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 5 and metrics["test"]["test_accuracy"] > 0.85
+    # the run looked at without TensorFlow: with no backend configured, auto picks JAX
+    r = cli("inspect", str(out), "--kernels", no_tf=True, env={"KERAS_BACKEND": ""})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "kernels.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.keras
