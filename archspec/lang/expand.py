@@ -260,7 +260,7 @@ class Expander(Memo, Blocks, Structures):
         if key.startswith("$") and not key.startswith("$$"):
             key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
         op = ops.get(key)
-        if op is not None and getattr(op, "internal", False):
+        if op is not None and op.internal:
             op = None
         if op is None and key not in self.blocks and key not in STRUCTURES:
             if key in self.bad_blocks or self.lost_includes:
