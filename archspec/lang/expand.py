@@ -578,4 +578,5 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
     ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()
     graph.space = ex.space
+    graph.params = dict(ex.globals)           # the top-level parameter values (the training section reads them)
     return graph, ex.sources
