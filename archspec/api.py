@@ -106,7 +106,12 @@ class Spec:
 
     @property
     def training(self) -> dict:
-        return dict(self.data.get("training") or {})
+        """The `training:` section, its `$expressions` evaluated over the top-level parameters
+        (`learning_rate: $lr`, so a search space can hold training knobs too)."""
+        raw = self.data.get("training") or {}
+        if not isinstance(raw, dict):
+            return {}
+        return _values(raw, getattr(self.graph, "params", {}) or {}, self.source, ("training",))
 
     def to_keras(self):
         """Build the Keras 3 functional model (imports Keras)."""
@@ -135,6 +140,28 @@ class Spec:
         ins = ", ".join(f"{n}{self.graph[n].shape}" for n in self.graph.inputs)
         outs = ", ".join(f"{k}{self.graph[v].shape}" for k, v in self.graph.outputs.items())
         return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
+
+
+def _values(raw, env: dict, src: Source, path: tuple):
+    """`raw` with its `$expressions` evaluated over `env`; a mistake is a located SpecError."""
+    if isinstance(raw, dict):
+        return {k: _values(v, env, src, path + (k,)) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_values(v, env, src, path + (i,)) for i, v in enumerate(raw)]
+    if not isinstance(raw, str) or not raw.startswith("$"):
+        return raw
+    if raw.startswith("$$"):
+        return raw[1:]
+    from .lang.expr import ExprError, Unknown, evaluate
+
+    try:
+        v = evaluate(raw[1:], env)
+    except (ExprError, Unknown) as exc:
+        message = getattr(exc, "message", "the expression reads a shape, which the training section does not have")
+        raise SpecError([Diagnostic(getattr(exc, "kind", "expr-value"), message, src.loc(path),
+                                    hint=getattr(exc, "hint", None) or "the training section sees the top-level "
+                                    "params only")]) from None
+    return list(v) if isinstance(v, tuple) else v
 
 
 def load(path: str | os.PathLike, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,

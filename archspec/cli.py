@@ -359,6 +359,9 @@ examples:
   archspec compile specs/inception_a.yaml          Keras 3 model -> out/inception_a.keras
   archspec train specs/digits_cnn.yaml             train on scikit-learn's digits -> runs/digits_cnn/
   archspec diff specs/resnet50.yaml specs/resnet50.yaml --set-b stages=[3,4,23,3]
+  archspec evaluate runs/digits_cnn                test metrics and per-class precision/recall of a trained run
+  archspec search specs/digits_cnn_search.yaml --budget "macs<=600K" --trials 20    search under a budget
+  archspec import keras.applications.MobileNetV2 -o mobilenet_v2.yaml    the spec of a Keras model
 
 'archspec COMMAND --help' describes a command's options; docs/ has a page per command.
 """

@@ -78,6 +78,7 @@ class Graph:
         self.outputs: dict[str, str] = {}     # output name -> node id
         self._succs: dict[str, list[str]] | None = None   # consumers of each node, built on first use
         self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
+        self.params: dict = {}                 # top-level parameter values, as expansion bound them
         self._nx = None
 
     def add(self, node: Node) -> Node:

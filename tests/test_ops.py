@@ -107,6 +107,25 @@ def test_no_stage_outside_ops_branches_on_an_op_name():
     assert not found, "op names outside archspec/ops:\n" + "\n".join(found)
 
 
+def test_no_stage_outside_ops_looks_an_op_up_by_a_written_name():
+    """`REGISTRY["conv2d"]` or `ops.get("dense")` outside archspec/ops ties a stage to one op: ask a role or a flag."""
+    names = set(ops.REGISTRY)
+    found = []
+    for path in _python_files("ops"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
+                holder = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+                if holder == "REGISTRY":
+                    key = node.slice
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+                if node.func.attr == "get" and isinstance(node.func.value, ast.Name) and node.func.value.id == "ops":
+                    key = node.args[0]
+            if isinstance(key, ast.Constant) and key.value in names:
+                found.append(f"{path.relative_to(ARCHSPEC.parent)}:{node.lineno}: {key.value!r}")
+    assert not found, "op looked up by name outside archspec/ops:\n" + "\n".join(found)
+
+
 CATEGORY_KEYS = {"io", "conv", "dense", "attn", "token", "norm", "act", "pool", "merge", "reshape", "reg", "other"}
 
 

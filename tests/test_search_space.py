@@ -202,3 +202,19 @@ model:
     assert "with stem=pooled the spec does not check: the block 'pooled' needs the parameter 'width'" in diags[0]["message"]
     assert "2 block choices that do not check" in captured.out
     assert main(["check", str(p), "--set", "stem=plain"]) == 0      # a fixed choice is not varied
+
+
+def test_training_section_reads_the_parameters(load):
+    text = SPACE + ("training:\n  learning_rate: $lr\n  batch_size: $width * 2\n"
+                    "  optimizer: {name: sgd, momentum: \"$0.9 if depth > 1 else 0.5\"}\n")
+    spec = load(text, overrides={"lr": 0.003, "depth": 2})
+    assert spec.training["learning_rate"] == 0.003 and spec.training["batch_size"] == 64
+    assert spec.training["optimizer"] == {"name": "sgd", "momentum": 0.9}
+    from archspec.train.config import resolve
+
+    settings = resolve(spec, {})
+    assert (settings.learning_rate, settings.batch_size, settings.optimizer_options) == (0.003, 64, {"momentum": 0.9})
+    with pytest.raises(SpecError) as exc:
+        load(text.replace("$lr", "$lrr")).training
+    (d,) = exc.value.diagnostics
+    assert d.code == "expr-name" and d.hint == "did you mean 'lr'?" and d.loc.line == text.count("\n") - 2

@@ -84,9 +84,7 @@ def ops_md() -> str:
            "Every op is one class in `archspec/ops/` holding its attribute schema, shape rule, parameter count,",
            "MAC/FLOP count, diagram label and Keras builder. Counting conventions: [conventions.md](conventions.md).",
            ""]
-    for name, op in sorted(ops.REGISTRY.items()):
-        if getattr(op, "internal", False):
-            continue
+    for name, op in sorted(ops.user_ops().items()):
         out.append(f"## `{name}`  ({op.keras_class})\n")
         out.append(op.doc + "\n")
         if op.primary:

@@ -20,7 +20,7 @@ def configure(p):
                                                               "metrics were measured with)")
     p.add_argument("--rescale", type=rescale_arg, help="multiply pixels by this (a bare .keras model; a run knows its own)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
-    p.add_argument("--format", choices=["table", "csv", "json"], help="default: by -o's suffix, else table")
+    p.add_argument("--format", choices=["table", "csv", "json"], help="table, csv or json (default: by -o's suffix, else table)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the predictions here (.csv or .json) instead of stdout")
     backend_option(p)
     verbose_option(p)

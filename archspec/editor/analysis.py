@@ -242,7 +242,7 @@ def describe_name(name: str, r: Result | None = None) -> str | None:
     from .. import ops
 
     op = ops.get(name)
-    if op is not None and not getattr(op, "internal", False):
+    if op is not None and not op.internal:
         fields = []
         for f, info in op.Attrs.model_fields.items():
             fields.append(f"`{f}`" + ("" if not info.is_required() else " (required)"))
@@ -369,7 +369,7 @@ def _entry_items(blocks, only_ops=False) -> list[Item]:
     from .. import ops
     from ..lang.context import STRUCTURES
 
-    out = [Item(name, "op", op.doc) for name, op in sorted(ops.REGISTRY.items()) if not getattr(op, "internal", False)]
+    out = [Item(name, "op", op.doc) for name, op in sorted(ops.user_ops().items())]
     if only_ops:
         return out
     out += [Item(s, "structure", _STRUCTURE_DOCS[s]) for s in STRUCTURES]
@@ -392,7 +392,7 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
 
     op = ops.get(owner)
     out: list[Item] = []
-    if op is not None and not getattr(op, "internal", False):
+    if op is not None and not op.internal:
         props = op_schema(owner, wait=False)
         for f, info in op.Attrs.model_fields.items():
             detail = "required" if info.is_required() else f"default: {info.default!r}"

@@ -184,7 +184,7 @@ class Blocks:
             return merged
         for opname, attrs in raw.items():
             op = ops.get(opname)
-            if op is None or getattr(op, "internal", False):
+            if op is None or op.internal:
                 guess = closest(opname, _user_ops())
                 self.error("unknown-op", f"defaults for unknown op '{opname}'", src.loc(path + (opname,), key=True),
                            subject=str(opname), suggestion=guess)
@@ -310,7 +310,7 @@ def _near_file(inc: str, target: Path) -> str | None:
 
 
 def _user_ops():
-    return [k for k, v in ops.REGISTRY.items() if not getattr(v, "internal", False)]
+    return list(ops.user_ops())
 
 
 def _type_of(value) -> str:

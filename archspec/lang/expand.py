@@ -260,7 +260,7 @@ class Expander(Memo, Blocks, Structures):
         if key.startswith("$") and not key.startswith("$$"):
             key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
         op = ops.get(key)
-        if op is not None and getattr(op, "internal", False):
+        if op is not None and op.internal:
             op = None
         if op is None and key not in self.blocks and key not in STRUCTURES:
             if key in self.bad_blocks or self.lost_includes:
@@ -578,4 +578,5 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
     ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()
     graph.space = ex.space
+    graph.params = dict(ex.globals)           # the top-level parameter values (the training section reads them)
     return graph, ex.sources

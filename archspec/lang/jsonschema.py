@@ -57,7 +57,7 @@ def json_schema() -> dict:
     """The whole schema (a fresh dict each call)."""
     from .schema import BlockDef, Document
 
-    user_ops = {k: v for k, v in sorted(ops.REGISTRY.items()) if not getattr(v, "internal", False)}
+    user_ops = dict(sorted(ops.user_ops().items()))
     defs: dict[str, Any] = {}
     entry_props: dict[str, Any] = {}
     defaults_props: dict[str, Any] = {}

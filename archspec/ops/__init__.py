@@ -57,6 +57,11 @@ def role(name: str) -> str:
     return ROLES[name]
 
 
+def user_ops() -> dict[str, Op]:
+    """The ops a spec may write as layer entries (all but the internal ones), in registration order."""
+    return {k: v for k, v in REGISTRY.items() if not v.internal}
+
+
 def merges() -> tuple[str, ...]:
     """The ops a `branches:` structure may merge with, in registration order."""
     return tuple(n for n, op in REGISTRY.items() if op.branch_merge)
@@ -80,5 +85,5 @@ def lambda_readers() -> list[Op]:
 
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401  (registration)
 
-__all__ = ["Op", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "register", "get", "role", "merges",
+__all__ = ["Op", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "register", "get", "role", "user_ops", "merges",
            "of_keras_class", "of_keras_op", "lambda_readers"]

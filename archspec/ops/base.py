@@ -97,6 +97,7 @@ class Op:
     dropout: ClassVar[bool] = False            # drops a fraction `rate` of its input while training
     scales_input: ClassVar[bool] = False       # maps raw input values to a range (rescaling, normalization)
     abbrev: ClassVar[str | None] = None        # short name in imported block names (conv_bn_relu); default: name
+    internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------

@@ -46,8 +46,8 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
 
     # 3. a bias immediately cancelled by batch normalization
     for n in graph:
-        if REGISTRY[n.op].weighted and getattr(n.attrs, "use_bias", False) \
-                and getattr(n.attrs, "activation", None) in (None, "linear"):
+        op = REGISTRY[n.op]
+        if op.weighted and getattr(n.attrs, "use_bias", False) and op.activation_of(n.attrs) is None:
             succ = graph.succs[n.id]
             nxt = graph[succ[0]] if len(succ) == 1 else None
             if nxt is not None and REGISTRY[nxt.op].cancels_bias(nxt.attrs):

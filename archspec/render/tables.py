@@ -155,13 +155,17 @@ def _footer_lines(h) -> list[str]:
     ]
 
 
-def _cells(r) -> list[str]:
+def row_head(r) -> list[str]:
+    """A table row's first cells: its name indented by level, its kind ([block] for a scope) and output shape."""
     indent = "  " * r["level"]
     name = indent + (r["name"].rsplit(SEP, 1)[-1] if r["level"] else r["name"])
     shape = str(tuple(r["output_shape"])) if r["output_shape"] else "?"
     kind = f"[{r['kind']}]" if r["scope"] else r["kind"]
-    return [name, kind, shape, f"{r['params']:,}", human(r["macs"]), human(r["flops"]),
-            human_bytes(r["activation_bytes"])]
+    return [name, kind, shape]
+
+
+def _cells(r) -> list[str]:
+    return [*row_head(r), f"{r['params']:,}", human(r["macs"]), human(r["flops"]), human_bytes(r["activation_bytes"])]
 
 
 COLS = ["layer / block", "type", "output", "params", "MACs", "FLOPs", "activations"]

@@ -117,6 +117,13 @@ def copy_spec(run: RunFolder, spec) -> str:
     return str(Path("spec") / Path(main).resolve().relative_to(root))
 
 
+def save_png(fig, path) -> None:
+    """A matplotlib figure as a PNG file, written whole or not at all."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write(path, buf.getvalue())
+
+
 def plot_curves(path, history: list[dict], title: str = "") -> bool:
     """Accuracy and loss per epoch, training vs validation (matplotlib's Agg canvas, no pyplot state)."""
     if not history:
@@ -144,9 +151,7 @@ def plot_curves(path, history: list[dict], title: str = "") -> bool:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, buf.getvalue())
+    save_png(fig, path)
     return True
 
 
