@@ -20,13 +20,13 @@ parameterized blocks. The pipeline, each stage a function of the previous one's 
 ...   - dense: {units: 10, activation: softmax}
 ... ''')
 >>> spec
-<Spec demo: image(28, 28, 1) -> dense(10,); 4 layers, 13,610 params, 191,448 MACs>
+<Spec demo: image(28, 28, 1) -> dense(10,); 4 layers, 13,610 params, 62,192 MACs>
 >>> print(spec.graph.dump())
-image     input    -> (28, 28, 1)
-conv2d    conv2d(image) -> (26, 26, 8)  conv 3×3 · 8
-max_pool  max_pool(conv2d) -> (13, 13, 8)  max pool 2×2
+image     input             -> (28, 28, 1)
+conv2d    conv2d(image)     -> (26, 26, 8)  conv 3×3 · 8
+max_pool  max_pool(conv2d)  -> (13, 13, 8)  max pool 2×2
 flatten   flatten(max_pool) -> (1352,)  flatten
-dense     dense(flatten) -> (10,)  dense · 10
+dense     dense(flatten)    -> (10,)  dense · 10
 """
 from __future__ import annotations
 

@@ -37,21 +37,19 @@ class Spec:
     @property
     def title(self) -> str:
         """The name with the overrides applied, as reports, diagrams and `check` show it:
-        'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides."""
-        shaping = {k: v for k, v in self.overrides.items() if not k.startswith("training.")}  # not the network
-        if not shaping:
-            return self.name
-        return f"{self.name} with " + ", ".join(f"{k}={_flow(v)}" for k, v in shaping.items())
+        'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides (`training.*` overrides
+        do not change the network, so they do not rename it)."""
+        from .util import titled
+
+        return titled(self.name, self.overrides)
 
     @property
     def model_name(self) -> str:
         """The Keras model's name: the title in the characters TensorFlow accepts in a name scope
         ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
-        import re
+        from .util import variant_name
 
-        if self.title == self.name:
-            return self.name
-        return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", self.title.replace(" with ", "_"))).strip("_")
+        return variant_name(self.name, self.overrides)
 
     @property
     def space(self):
@@ -108,7 +106,12 @@ class Spec:
 
     @property
     def training(self) -> dict:
-        return dict(self.data.get("training") or {})
+        """The `training:` section, its `$expressions` evaluated over the top-level parameters
+        (`learning_rate: $lr`, so a search space can hold training knobs too)."""
+        raw = self.data.get("training") or {}
+        if not isinstance(raw, dict):
+            return {}
+        return _values(raw, getattr(self.graph, "params", {}) or {}, self.source, ("training",))
 
     def to_keras(self):
         """Build the Keras 3 functional model (imports Keras)."""
@@ -139,17 +142,26 @@ class Spec:
         return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
 
 
-def _flow(v) -> str:
-    """An override value as the user would write it on the command line: [3, 4, 23, 3], 0.5, relu."""
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_flow(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
+def _values(raw, env: dict, src: Source, path: tuple):
+    """`raw` with its `$expressions` evaluated over `env`; a mistake is a located SpecError."""
+    if isinstance(raw, dict):
+        return {k: _values(v, env, src, path + (k,)) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_values(v, env, src, path + (i,)) for i, v in enumerate(raw)]
+    if not isinstance(raw, str) or not raw.startswith("$"):
+        return raw
+    if raw.startswith("$$"):
+        return raw[1:]
+    from .lang.expr import ExprError, Unknown, evaluate
+
+    try:
+        v = evaluate(raw[1:], env)
+    except (ExprError, Unknown) as exc:
+        message = getattr(exc, "message", "the expression reads a shape, which the training section does not have")
+        raise SpecError([Diagnostic(getattr(exc, "kind", "expr-value"), message, src.loc(path),
+                                    hint=getattr(exc, "hint", None) or "the training section sees the top-level "
+                                    "params only")]) from None
+    return list(v) if isinstance(v, tuple) else v
 
 
 def load(path: str | os.PathLike, overrides: dict | None = None, limits: Limits = DEFAULT_LIMITS,
@@ -186,13 +198,21 @@ def _load(src: Source, overrides, limits, root) -> Spec:
 @contextmanager
 def _no_gc():
     """Parsing and expansion allocate many small objects that all stay alive; the cyclic GC would
-    rescan them again and again (superlinear on 10,000-layer specs), so it is paused meanwhile."""
+    rescan them again and again (superlinear on 10,000-layer specs), so it is paused meanwhile.
+
+    Re-enabling it alone would leave the debt to the caller: every object made meanwhile sits in the
+    youngest generation, and the next collections would walk all of them (about 0.8 s after a
+    100,000-layer spec) only to promote them. gc.freeze() + gc.unfreeze() moves every tracked object
+    straight to the oldest generation without walking any — nothing stays frozen, nothing is
+    collected later than a full collection would collect it anyway."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

@@ -128,36 +128,38 @@ def warning_footer(args) -> None:
         sys.stderr.flush()
 
 
-def non_negative_int(v: str) -> int:
-    """argparse type for limits that may be zero (--max-warnings 0)."""
+def _whole_number(v: str, least: int, words: str) -> int:
     try:
         n = int(v)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {n}")
+    if n < least:
+        raise argparse.ArgumentTypeError(f"{words}, got {n}")
     return n
+
+
+def non_negative_int(v: str) -> int:
+    """argparse type for limits that may be zero (--max-warnings 0)."""
+    return _whole_number(v, 0, "must be 0 or more")
 
 
 def positive_int(v: str) -> int:
     """argparse type for counts (epochs, batch sizes, neighbours): a whole number ≥ 1."""
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{v}'") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
+    return _whole_number(v, 1, "must be at least 1")
 
 
 OUT_DIR = "out"      # where draw and compile write without -o (ignored by the repository's .gitignore)
 
 
-def default_output(spec_path: str, fallback_name: str, suffix: str) -> Path:
+def default_output(spec_path: str, fallback_name: str, suffix: str, args=None) -> Path:
     """`out/<spec file name><suffix>` in the current folder: predictable, one place, never beside the
-    spec (so a clone's specs/ stays clean). Standard input uses the spec's `name:`."""
+    spec (so a clone's specs/ stays clean). Standard input uses the spec's `name:`; `--set` overrides
+    are added to the name (out/resnet50_stages_3_4_23_3.svg), so variants do not overwrite each other."""
+    from .util import variant_name
+
     stem = fallback_name if spec_path == "-" else Path(spec_path).stem
-    return Path(OUT_DIR) / f"{stem}{suffix}"
+    overrides = parse_sets(getattr(args, "set", None)) if args is not None else {}
+    return Path(OUT_DIR) / f"{variant_name(stem, overrides)}{suffix}"
 
 
 def shown(path) -> str:
@@ -179,6 +181,18 @@ def parse_sets(items) -> dict:
         except yaml.YAMLError:
             out[name.strip()] = raw
     return out
+
+
+def check_data_arg(text: str | None) -> str | None:
+    """`--data KIND:PATH` (train, search, evaluate, predict) checked before anything loads: a usage error (exit 2)."""
+    if text:
+        from .train.config import parse_data_arg
+
+        try:
+            parse_data_arg(text)
+        except ValueError as exc:
+            raise UsageError(f"--data: {exc}") from None
+    return text
 
 
 def parse_limits(items):
@@ -264,60 +278,53 @@ def verbose_option(p) -> None:
                    help="show TensorFlow's start-up log lines (hidden by default)")
 
 
+# The filter runs in a small child process, not a thread: when TensorFlow aborts the process (a fatal
+# "Check failed" log, then abort()), everything it wrote is still in the pipe, and the child, which
+# outlives it, passes it on before it sees the end of the pipe.
+_FILTER = r"""
+import re, sys
+noise = re.compile(sys.argv[1])
+out = sys.stdout.buffer
+for line in iter(sys.stdin.buffer.readline, b""):
+    if not noise.search(line.decode("utf-8", "replace")):
+        out.write(line)
+        out.flush()
+"""
+
+
 def quiet_tensorflow(verbose: bool = False) -> None:
     """Call before Keras/TensorFlow load. Unless `verbose`, the process's stderr (file descriptor 2, where
     TensorFlow's C++ code writes, at import and later when devices and kernels initialise) goes through a
-    filter that drops the start-up lines in _TF_NOISE and passes everything else on at once. Python's own
-    warnings and archspec's messages are untouched; the filter is removed at exit, after draining."""
+    filter that drops the start-up lines in _TF_NOISE and passes every other line on at once. At exit the
+    filter is removed after it has drained; if the process dies, the filter still drains."""
     global _quiet_installed
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")       # INFO and WARNING of TensorFlow's C++ logging
     if verbose or _quiet_installed:
         return
     import atexit
-    import threading
+    import subprocess
 
     sys.stderr.flush()
     try:
         real = os.dup(2)
-        r, w = os.pipe()
+        child = subprocess.Popen([sys.executable, "-S", "-c", _FILTER, _TF_NOISE.pattern], stdin=subprocess.PIPE,
+                                 stdout=real, stderr=real, close_fds=True)
     except OSError:
         return
-    os.dup2(w, 2)
-    os.close(w)
+    os.dup2(child.stdin.fileno(), 2)
     _quiet_installed = True
-
-    def pump():
-        out = os.fdopen(real, "wb", buffering=0, closefd=False)
-        pending = b""
-        while True:
-            try:
-                chunk = os.read(r, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            kept = [ln + b"\n" for ln in lines if not _TF_NOISE.search(ln.decode("utf-8", "replace"))]
-            if kept:
-                try:
-                    out.write(b"".join(kept))
-                except OSError:
-                    pass
-        if pending and not _TF_NOISE.search(pending.decode("utf-8", "replace")):
-            out.write(pending)
-        os.close(r)
-
-    thread = threading.Thread(target=pump, name="archspec-stderr-filter", daemon=True)
-    thread.start()
 
     def restore():
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
-        os.dup2(real, 2)          # closes the pipe's last writer: the pump drains and ends
-        thread.join(timeout=5)
+        os.dup2(real, 2)          # fd 2 back to the terminal; closing our end below lets the filter finish
+        try:
+            child.stdin.close()
+            child.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
 
     atexit.register(restore)
 
@@ -352,6 +359,9 @@ examples:
   archspec compile specs/inception_a.yaml          Keras 3 model -> out/inception_a.keras
   archspec train specs/digits_cnn.yaml             train on scikit-learn's digits -> runs/digits_cnn/
   archspec diff specs/resnet50.yaml specs/resnet50.yaml --set-b stages=[3,4,23,3]
+  archspec evaluate runs/digits_cnn                test metrics and per-class precision/recall of a trained run
+  archspec search specs/digits_cnn_search.yaml --budget "macs<=600K" --trials 20    search under a budget
+  archspec import keras.applications.MobileNetV2 -o mobilenet_v2.yaml    the spec of a Keras model
 
 'archspec COMMAND --help' describes a command's options; docs/ has a page per command.
 """

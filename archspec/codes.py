@@ -45,6 +45,7 @@ ERRORS: dict[str, str] = {
     "data-mismatch": "Training data and spec disagree: input size, channels, number of classes, loss.",
     "train-unsupported": "The spec cannot be trained by `archspec train` (several inputs or outputs, a non-vector output).",
     "training-diverged": "The loss became NaN or infinite; training stopped.",
+    "out-of-memory": "Training ran out of accelerator or host memory; the hint names a smaller batch size.",
     "export-unsupported": "The model cannot be exported in that format here (backend, missing package, converter failure).",
     # importing Keras models (archspec import)
     "import-unsupported": "A Keras layer (or a setting of one) that the spec language cannot express.",
@@ -57,7 +58,8 @@ ERRORS: dict[str, str] = {
 
 WARNINGS: dict[str, str] = {
     "kernel-exceeds-input": "A convolution kernel or pooling window is larger than the feature map it runs on.",
-    "spatial-collapse": "The feature map shrinks to 1×1 while spatial layers still follow.",
+    "spatial-collapse": "The feature map shrinks to 1×1 and layers with spatial kernels still run on it (a gate multiplied "
+                        "back onto the full map, as in squeeze-and-excitation, is not a collapse).",
     "bias-before-bn": "A conv/dense bias is cancelled by the batch normalization right after it.",
     "dominant-layer": "One layer holds most of the network's parameters.",
     "high-dropout": "A dropout rate above 0.5; Keras's rate is the fraction dropped, not kept.",

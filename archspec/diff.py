@@ -105,7 +105,7 @@ def _rollup(a, b, xa, xb, depth):
             r["activation_bytes"][i] += c.elements * x.batch_size * x.bytes_per_elem
             sc = spec.graph.scopes.get(key)
             r["kind"][i] = (sc.name if sc.kind == "block" else sc.kind) if sc else (
-                REGISTRY[n.op].label(n.attrs) if n.op != "input" else "input")
+                REGISTRY[n.op].label(n.attrs))
     out = []
     for k in order:
         r = rows[k]
@@ -149,7 +149,7 @@ def render_diff(d: dict, fmt: str = "table", everything: bool = False) -> str:
     if fmt == "json":
         return json.dumps(d, indent=2) + "\n"
     lines = [f"{d['a']} → {d['b']}  (batch {d['batch_size']}, {d['dtype']}; MACs = multiply-accumulates of "
-             "conv/dense layers)", ""]
+             "conv/dense/attention layers)", ""]
     head = ["block / layer", "status", "params A", "params B", "Δ params", "MACs A", "MACs B", "Δ MACs"]
     table = []
     for r in d["rows"]:

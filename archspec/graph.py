@@ -15,9 +15,11 @@ importing networkx costs more (~0.15 s) than the whole cold `archspec check` bud
 ...   - global_avg_pool: {}
 ... ''').graph
 >>> print(g.dump())
-x                input              -> (8, 8, 3)
-conv2d           conv2d(x)          -> (6, 6, 4)  conv 3×3 · 4
+x                input     -> (8, 8, 3)
+conv2d           conv2d(x) -> (6, 6, 4)  conv 3×3 · 4
 global_avg_pool  global_avg_pool(conv2d) -> (4,)  global avg pool
+
+(The call column is as wide as the calls shorter than 20 characters; a longer one just runs on.)
 """
 from __future__ import annotations
 
@@ -74,18 +76,31 @@ class Graph:
         self.scopes: dict[str, Scope] = {}
         self.inputs: list[str] = []
         self.outputs: dict[str, str] = {}     # output name -> node id
-        self.succs: dict[str, list[str]] = {}
+        self._succs: dict[str, list[str]] | None = None   # consumers of each node, built on first use
         self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
+        self.params: dict = {}                 # top-level parameter values, as expansion bound them
         self._nx = None
 
     def add(self, node: Node) -> Node:
         assert node.id not in self.nodes, node.id
         self.nodes[node.id] = node
-        self.succs[node.id] = []
-        for i in node.inputs:
-            self.succs[i].append(node.id)
+        if self._succs is not None:
+            self._succs[node.id] = []
+            for i in node.inputs:
+                self._succs[i].append(node.id)
         self._nx = None
         return node
+
+    @property
+    def succs(self) -> dict[str, list[str]]:
+        """node id -> the ids of the nodes that take it as an input, in definition order."""
+        if self._succs is None:
+            succs: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+            for n in self.nodes.values():
+                for i in n.inputs:
+                    succs[i].append(n.id)
+            self._succs = succs
+        return self._succs
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())
@@ -121,6 +136,8 @@ class Graph:
         return out
 
     def lint(self) -> list[str]:
+        from .ops import REGISTRY
+
         """Invariants every stage must keep; returns a list of violations (empty when sound)."""
         problems = []
         seen = set()
@@ -137,7 +154,7 @@ class Graph:
             if o not in self.nodes:
                 problems.append(f"output {name}: unknown node {o}")
         for i in self.inputs:
-            if self.nodes[i].op != "input":
+            if not REGISTRY[self.nodes[i].op].source:
                 problems.append(f"input {i} is a {self.nodes[i].op}")
         return problems
 
@@ -147,8 +164,9 @@ class Graph:
 
         rows = []
         for n in self.nodes.values():
-            call = "input" if n.op == "input" else f"{n.op}({', '.join(n.inputs)})"
-            label = "" if n.op == "input" else REGISTRY[n.op].label(n.attrs)
+            source = REGISTRY[n.op].source
+            call = n.op if source else f"{n.op}({', '.join(n.inputs)})"
+            label = "" if source else REGISTRY[n.op].label(n.attrs)
             rows.append((n.id, call, str(n.shape) if n.shape is not None else "?", label))
         w0 = max((len(r[0]) for r in rows), default=0)
         w1 = max((len(r[1]) for r in rows if len(r[1]) < 20), default=0)

@@ -10,6 +10,7 @@ whose name scope holds it, which is how a disagreement is traced to one layer.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections import Counter, defaultdict
@@ -56,13 +57,38 @@ def register_einsum_flops() -> None:
         pass
 
 
-def frozen_graph(model):
+@contextlib.contextmanager
+def grouped_convolutions_in_the_graph():
+    """Keras on TensorFlow runs a grouped Conv2D inside a nested `tf.function(jit_compile=True)` (plain
+    Conv2D kernels refuse groups on CPU), which the profiler cannot look into: it counts nothing for it nor
+    for anything downstream. While tracing for the profiler (the graph is never run), this emits the plain
+    `Conv2D` op instead — the same call Keras makes inside that function — whose shape function and FLOPs
+    statistic handle groups (filter depth = input depth / groups)."""
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import nn
+
+    original = nn.conv
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+        fmt = nn._convert_data_format(data_format, len(inputs.shape))
+        return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format=fmt, dilations=dilation_rate)
+
+    nn.conv = conv
+    try:
+        yield
+    finally:
+        nn.conv = original
+
+
+def frozen_graph(model, see_grouped: bool = False):
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     specs = [tf.TensorSpec((1, *t.shape[1:]), t.dtype) for t in model.inputs]
     fn = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))
-    return convert_variables_to_constants_v2(fn.get_concrete_function(*specs)).graph
+    with grouped_convolutions_in_the_graph() if see_grouped else contextlib.nullcontext():
+        concrete = fn.get_concrete_function(*specs)
+    return convert_variables_to_constants_v2(concrete).graph
 
 
 def profile(graph) -> Profile:
@@ -104,11 +130,11 @@ def per_layer(graph, layer_names: dict[str, str]) -> tuple[dict, dict, dict]:
     return dict(by_layer), dict(types), unmatched
 
 
-def profile_spec(spec, model=None) -> Profile:
+def profile_spec(spec, model=None, see_grouped: bool = False) -> Profile:
     from archspec.compile import keras_name
 
     model = model if model is not None else spec.to_keras()
-    graph = frozen_graph(model)
+    graph = frozen_graph(model, see_grouped)
     p = profile(graph)
     p.by_layer, p.layer_types, p.unmatched = per_layer(graph, {keras_name(n.id): n.id for n in spec.graph})
     return p

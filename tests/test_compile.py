@@ -344,9 +344,10 @@ def test_compile_command_saves_atomically(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "residual_2.scaled_add" in r.stdout and "Total params" in r.stdout
     assert out.is_file() and [p.name for p in out.parent.iterdir()] == ["m.keras"]   # no temporary left
-    r = cli("compile", spec, cwd=tmp_path)                                          # default: <name>.keras
+    r = cli("compile", spec, cwd=tmp_path)                              # default: out/<spec file name>.keras
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "scaled_residuals.keras").is_file()
+    written = tmp_path / "out" / "s.keras"
+    assert written.is_file() and f"wrote {written} (" in r.stderr
 
 
 def test_compile_command_usage_errors(tmp_path):

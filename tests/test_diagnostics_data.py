@@ -1,6 +1,7 @@
 """Diagnostics are data: what code needs (the name a diagnostic is about, the suggested fix, the
 path into the document) is a field, never re-parsed from the message text; and the command line
 never lets a summary and the next diagnostic run together on one pipe."""
+import os
 import re
 import subprocess
 import sys
@@ -80,8 +81,9 @@ def test_summary_and_diagnostics_never_run_together():
     """stdout and stderr on one pipe (`2>&1 | less`): each spec's diagnostics, then its summary line."""
     files = [BROKEN / "cycle.yaml", ROOT / "specs" / "vgg16.yaml", BROKEN / "unknown_op.yaml", BROKEN / "dead_layer.yaml"]
     files = [f for f in files if f.exists()]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # stdout block-buffered, as in a shell
     r = subprocess.run([sys.executable, "-m", "archspec", "check", *map(str, files)],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
     lines = r.stdout.splitlines()
     starts = [i for i, line in enumerate(lines) if re.match(r"^\S+:\d+:\d+: (error|warning): ", line)]
     summaries = [i for i, line in enumerate(lines) if re.search(r": (FAILED|ok)[,:]", line)]

@@ -49,6 +49,9 @@ def test_schema_is_draft7_and_generated_from_the_registry():
         props = SCHEMA["definitions"][f"op_{name}"]["properties"]
         assert set(op.Attrs.model_fields) <= set(props)
         assert entry_ops[name]["description"], name
+        undescribed = [f for f, p in props.items()
+                       if not p.get("description", "").replace("(required unless set in `defaults:`)", "").strip()]
+        assert not undescribed, f"{name}: describe {undescribed} (Field(description=...) or ATTR_DOCS)"
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: str(p.relative_to(SPECS)))
@@ -63,7 +66,7 @@ def test_every_op_example_validates():
     for name, op in ops.REGISTRY.items():
         if getattr(op, "internal", False):
             continue
-        for attrs, _ in op.examples:
+        for attrs, *_ in op.examples:
             data = json.loads(json.dumps(entry(**{name: dict(attrs)}), default=list))
             assert not errors(data), (name, attrs, jsonschema.exceptions.best_match(errors(data)).message)
 

@@ -117,6 +117,7 @@ async def _session(tmp_path):
         assert {"kernel", "padding", "strides", "name", "from"} <= fields and "filters" not in fields
         assert {"filters", "kernel"} <= await complete(FIXED + "  - conv_relu: {", 8, 16)
         assert {"same", "valid"} == await complete(FIXED + "  - conv2d: {padding: ", 8, 24)
+        assert {"x", "conv_relu", "conv2d"} <= await complete(FIXED + "  - add: {from: ", 8, 17)
 
         # half-typed YAML: a located syntax error, and the server keeps answering from the last good analysis
         client.text_document_did_change(T.DidChangeTextDocumentParams(
@@ -217,3 +218,38 @@ def test_diagnostic_ranges_cover_the_token_on_checks_line():
                 max(len(lines[rng.start.line]), rng.start.character + 1), (path.name, d.code, rng)
             token = lines[rng.start.line][rng.start.character:rng.end.character]
             assert "#" not in token and not token.endswith(" "), (path.name, token)
+
+
+def test_every_suggestion_in_the_corpus_is_a_safe_quick_fix():
+    """Where a diagnostic carries a suggestion, its range holds exactly its subject, so the quick fix
+    replaces the misspelled name (or the bare value) and nothing else."""
+    from archspec.editor import analysis as A
+    from archspec.editor.server import to_lsp
+
+    fixes = 0
+    for path in sorted((ROOT / "tests" / "fixtures" / "broken").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        r = A.analyze(text, path)
+        for d in r.diagnostics:
+            if d.suggestion is None or d.loc.file != str(path):
+                continue
+            rng = to_lsp(d, r).range
+            token = text.splitlines()[rng.start.line][rng.start.character:rng.end.character]
+            assert token.strip("'\"") == d.subject, (path.name, token, d.subject)
+            fixes += 1
+    assert fixes >= 15
+
+
+def test_a_block_library_is_checked_as_a_library():
+    """An included file (blocks, no model) is not a spec missing its inputs: its blocks are checked,
+    and hover on a block name shows its parameters."""
+    from archspec.editor import analysis as A
+
+    path = ROOT / "specs" / "lib" / "conv_bn.yaml"
+    text = path.read_text(encoding="utf-8")
+    r = A.analyze(text, path)
+    assert r.diagnostics == [] and "conv_bn" in r.blocks
+    line = next(k for k, s in enumerate(text.splitlines()) if s.strip().startswith("conv_bn:"))
+    assert "**block conv_bn**" in A.hover(r, line, text.splitlines()[line].index("conv_bn") + 1)
+    r = A.analyze(text.replace("params:", "paramz:", 1), path)
+    assert [(d.code, d.subject) for d in r.diagnostics] == [("unknown-field", "paramz")]

@@ -252,3 +252,24 @@ def test_overrides_name_the_spec_in_report_check_and_diagram():
     assert plain.title == plain.model_name == "resnet50" and plain.report().startswith("resnet50: input")
     r = run("check", "specs/resnet50.yaml", "--set", "stages=[3, 4, 23, 3]")
     assert r.stdout.startswith("specs/resnet50.yaml: ok: resnet50 with stages=[3, 4, 23, 3]\n")
+
+
+def test_default_run_folder_is_full_and_named_after_overrides(tmp_path, monkeypatch):
+    from archspec.train.loop import run_folder
+
+    monkeypatch.chdir(tmp_path)
+    plain = archspec.load(ROOT / "specs" / "resnet50.yaml")
+    varied = archspec.load(ROOT / "specs" / "resnet50.yaml", overrides={"stages": [3, 4, 23, 3]})
+    assert run_folder(plain).path == tmp_path / "runs" / "resnet50"
+    assert run_folder(varied).path == tmp_path / "runs" / "resnet50_stages_3_4_23_3"
+    assert run_folder(varied, "elsewhere").path == tmp_path / "elsewhere"
+
+
+def test_default_outputs_are_named_after_overrides(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    for extra in ([], ["--set", "stages=[3, 4, 23, 3]"]):
+        r = run("draw", "specs/resnet50.yaml", "--depth", "1", "-T", "dot", *extra, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["resnet50.dot", "resnet50_stages_3_4_23_3.dot"]

@@ -1,12 +1,18 @@
 """The op registry contract, and every op's examples checked against Keras itself."""
+import ast
+from pathlib import Path
+
 import pytest
 
 from archspec import ops
 from archspec.lang.jsonschema import json_schema
+from archspec.ops.base import shape_axis
 from archspec.ops.shapes import conv_length
 
 USER_OPS = sorted(k for k, v in ops.REGISTRY.items() if not getattr(v, "internal", False))
-EXAMPLES = [(name, i, attrs, ins) for name in USER_OPS for i, (attrs, ins) in enumerate(ops.REGISTRY[name].examples)]
+EXAMPLES = [(name, i, *ex) for name in USER_OPS for i, ex in enumerate(ops.REGISTRY[name].examples)]
+EX_IDS = [f"{e[0]}-{e[1]}" for e in EXAMPLES]
+ARCHSPEC = Path(ops.__file__).resolve().parent.parent
 
 
 def test_every_op_is_complete():
@@ -25,15 +31,122 @@ def test_registry_refuses_duplicates():
         ops.register(type(ops.REGISTRY["conv2d"]))
 
 
-@pytest.mark.parametrize("name,i,attrs,ins", EXAMPLES, ids=[f"{e[0]}-{e[1]}" for e in EXAMPLES])
-def test_example_infers_and_labels(name, i, attrs, ins):
+@pytest.mark.parametrize("name,i,attrs,ins,shape,params", EXAMPLES, ids=EX_IDS)
+def test_example_infers_and_labels(name, i, attrs, ins, shape, params):
+    """Each example states its output shape and (trainable, non-trainable) parameters; the Keras group
+    checks those figures against Keras itself."""
     op = ops.REGISTRY[name]
     a = op.Attrs.model_validate(attrs)
     out = op.infer(a, ins)
-    t, nt = op.params(a, ins, out)
-    assert t >= 0 and nt >= 0
+    assert out == tuple(shape)
+    assert op.params(a, ins, out) == tuple(params)
     assert op.flops(a, ins, out) >= 2 * op.macs(a, ins, out) >= 0
     assert op.label(a)
+
+
+def test_every_example_states_shape_and_params():
+    for name in USER_OPS:
+        for ex in ops.REGISTRY[name].examples:
+            assert len(ex) == 4 and isinstance(ex[2], tuple) and len(ex[3]) == 2, (name, ex)
+
+
+def test_roles_and_flags_come_from_the_registry():
+    for r in ops.ROLE_NAMES:
+        assert ops.role(r) in ops.REGISTRY, r
+    assert ops.merges() and all(ops.REGISTRY[m].category == "merge" and ops.REGISTRY[m].arity[1] is None
+                                for m in ops.merges())
+    assert ops.REGISTRY[ops.role("input")].source and sum(op.source for op in ops.REGISTRY.values()) == 1
+    for name, op in ops.REGISTRY.items():
+        for cls in op.keras_classes or (op.keras_class,):
+            assert ops.of_keras_class(cls) is op, (name, cls)
+        assert not (op.weighted and op.unit_helper), name
+
+
+def test_registry_refuses_a_second_owner_of_a_role_or_keras_class():
+    base = type(ops.REGISTRY["add"])
+    with pytest.raises(ValueError, match="role"):
+        ops.register(type("Add2", (base,), {"name": "add2", "keras_classes": ("Add2",)}))
+    with pytest.raises(ValueError, match="Keras class"):
+        ops.register(type("Add3", (base,), {"name": "add3", "roles": ()}))
+    assert "add2" not in ops.REGISTRY and "add3" not in ops.REGISTRY
+
+
+def _python_files(*skip):
+    for p in sorted(ARCHSPEC.rglob("*.py")):
+        if not any(p.is_relative_to(ARCHSPEC / s) for s in skip):
+            yield p
+
+
+def test_no_stage_outside_ops_branches_on_an_op_name():
+    """Op names appear outside archspec/ops only in text (docs, messages): no comparison with one, no list,
+    set or dict of them. Stages read the registry's flags and roles instead."""
+    names = set(ops.REGISTRY)
+    found = []
+    for path in _python_files("ops"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            consts = []
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                strs = [s.value for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, str)]
+                for s in sides:
+                    if isinstance(s, (ast.Tuple, ast.List, ast.Set)):
+                        strs += [e.value for e in s.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                if any(_mentions_op(s) for s in sides):
+                    consts = [v for v in strs if v in names]
+            elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                strs = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                if sum(v in names for v in strs) >= 2:
+                    consts = strs
+            elif isinstance(node, ast.Dict):
+                strs = [k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+                hits = sum(v in names for v in strs)      # a table keyed by ops (not attributes or categories)
+                if hits >= 2 and 2 * hits > len(strs) and not set(strs) <= CATEGORY_KEYS:
+                    consts = strs
+            if consts:
+                found.append(f"{path.relative_to(ARCHSPEC.parent)}:{node.lineno}: {consts}")
+    assert not found, "op names outside archspec/ops:\n" + "\n".join(found)
+
+
+def test_no_stage_outside_ops_looks_an_op_up_by_a_written_name():
+    """`REGISTRY["conv2d"]` or `ops.get("dense")` outside archspec/ops ties a stage to one op: ask a role or a flag."""
+    names = set(ops.REGISTRY)
+    found = []
+    for path in _python_files("ops"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.value, (ast.Name, ast.Attribute)):
+                holder = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+                if holder == "REGISTRY":
+                    key = node.slice
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+                if node.func.attr == "get" and isinstance(node.func.value, ast.Name) and node.func.value.id == "ops":
+                    key = node.args[0]
+            if isinstance(key, ast.Constant) and key.value in names:
+                found.append(f"{path.relative_to(ARCHSPEC.parent)}:{node.lineno}: {key.value!r}")
+    assert not found, "op looked up by name outside archspec/ops:\n" + "\n".join(found)
+
+
+CATEGORY_KEYS = {"io", "conv", "dense", "attn", "token", "norm", "act", "pool", "merge", "reshape", "reg", "other"}
+
+
+def _mentions_op(expr) -> bool:
+    """An expression that holds an op (name): `n.op`, `op`, `opname`, `op.name`, `node.op`."""
+    if isinstance(expr, ast.Name):
+        return expr.id in ("op", "opname", "op_name")
+    if isinstance(expr, ast.Attribute):
+        return expr.attr == "op" or (expr.attr == "name" and _mentions_op(expr.value))
+    return False
+
+
+def test_ops_import_nothing_from_compile_or_later_stages():
+    for path in _python_files():
+        if not path.is_relative_to(ARCHSPEC / "ops"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2:
+                assert False, f"{path.name} imports from archspec.{node.module} (ops import only ops and shapes)"
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("archspec"):
+                assert (node.module or "").startswith("archspec.ops"), f"{path.name} imports {node.module}"
 
 
 @pytest.mark.parametrize("n,k,s,pad", [(7, 3, 2, "valid"), (7, 3, 2, "same"), (1, 7, 1, "same"), (32, 3, 2, "valid")])
@@ -44,18 +157,41 @@ def test_conv_length(n, k, s, pad):
 
 
 @pytest.mark.keras
-@pytest.mark.parametrize("name,i,attrs,ins", EXAMPLES, ids=[f"{e[0]}-{e[1]}" for e in EXAMPLES])
-def test_example_matches_keras(name, i, attrs, ins):
-    """Build the op as a one-layer Keras model: same output shape, same trainable/non-trainable split."""
+@pytest.mark.parametrize("name,i,attrs,ins,shape,params", EXAMPLES, ids=EX_IDS)
+def test_example_matches_keras(name, i, attrs, ins, shape, params):
+    """Build the op as a one-layer Keras model: the example's stated shape and trainable/non-trainable
+    split are what Keras gives, and the op reads the layer's config back to the same attributes."""
     import keras
+
+    from archspec.importer.reader import _attrs, _check_rest
 
     op = ops.REGISTRY[name]
     a = op.Attrs.model_validate(attrs)
-    out = op.infer(a, ins)
     inputs = [keras.Input(shape=s) for s in ins]
     layer = op.build_keras(a, name="layer")
     y = op.call_keras(layer, inputs)
-    assert tuple(y.shape[1:]) == tuple(out)
+    assert tuple(y.shape[1:]) == tuple(shape)
     trainable = sum(int(w.numpy().size) for w in layer.trainable_weights)
     frozen = sum(int(w.numpy().size) for w in layer.non_trainable_weights)
-    assert (trainable, frozen) == op.params(a, ins, out)
+    assert (trainable, frozen) == tuple(params)
+    # the Keras-import mapping is the inverse of the builder
+    cls = type(layer).__name__
+    assert ops.of_keras_class(cls) is op
+    cfg = op.keras_config(layer.get_config(), list(ins))
+    back = _attrs(op, cfg, list(ins))
+    _check_rest(cls, cfg, op, back, "layer", [])
+    def meaning(kw):     # the importer writes a positive Keras axis as the negative one naming the same axis
+        return {k: shape_axis(v, len(ins[0])) if k == "axis" else v for k, v in kw.items()}
+
+    assert meaning(op.keras_kwargs(back)) == meaning(op.keras_kwargs(a))
+
+
+@pytest.mark.keras
+def test_predict_asks_the_ops_which_keras_layers_scale_the_input():
+    """predict's 'no rescaling layer' note reads the op flag `scales_input`: a Normalization layer scales too."""
+    import keras
+
+    from archspec.commands.predict import _scales_input
+
+    assert _scales_input(keras.layers.Rescaling(1 / 255)) and _scales_input(keras.layers.Normalization())
+    assert not _scales_input(keras.layers.Dense(2)) and not _scales_input(keras.layers.Lambda(lambda x: x))

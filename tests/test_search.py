@@ -26,6 +26,7 @@ SPEC = SPECS / "digits_cnn_search.yaml"
     ("memory<=2M", "'M' is not a unit for memory"),
     ("macs<=1M,macs<2M", "macs has two upper bounds"),
     ("", "the budget is empty"),
+    ("step_time<=1ms", "step_time is a time on a device: pass --device"),
 ])
 def test_budget_errors(text, message):
     with pytest.raises(BudgetError, match=message.replace("?", r"\?")):
@@ -47,10 +48,11 @@ WORKER = textwrap.dedent("""\
     from archspec.search.driver import Search, SearchConfig
 
     storage, trials, out, sleep = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
-    crash = os.environ.get("CRASH_WIDTH2")
+    crash, calls = int(os.environ.get("CRASH_AT", 0)), []
 
     def evaluate(spec, trial, cfg):
-        if crash and trial.params["width2"] == int(crash):
+        calls.append(trial.number)
+        if len(calls) == crash:
             raise MemoryError("pretend the candidate ran out of memory")
         time.sleep(sleep)
         macs = spec.analysis().total.macs
@@ -109,15 +111,15 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
 
 def test_a_crashed_trial_is_recorded_and_the_study_goes_on(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    p = _worker(tmp_path, storage, 6, CRASH_WIDTH2="16", SAMPLER="random")
+    p = _worker(tmp_path, storage, 4, CRASH_AT="2", SAMPLER="random")
     out = p.communicate(timeout=600)[0]
     assert p.returncode == 0, out
     cands = _candidates(_study(storage))
-    failed = [t for t in cands if t.state.name == "FAIL"]
-    assert failed and all(t.params["width2"] == 16 for t in failed), out
-    assert all(t.user_attrs["error"] == "MemoryError: pretend the candidate ran out of memory" for t in failed)
-    assert len(cands) == 6 and len(cands) > len(failed)
-    assert "FAILED: MemoryError" in out
+    (failed,) = [t for t in cands if t.state.name == "FAIL"]
+    assert failed.number == cands[1].number         # the second training crashed
+    assert failed.user_attrs["error"] == "MemoryError: pretend the candidate ran out of memory"
+    assert [t.state.name for t in cands] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert f"trial {failed.number}: FAILED: MemoryError: pretend the candidate ran out of memory" in out
 
 
 def test_a_killed_search_resumes_from_its_storage(tmp_path):
@@ -166,6 +168,8 @@ def test_cli_rejects_without_building(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--budget", "mac<=1M"], "--budget: unknown metric 'mac'"),
+    (["--budget", "macs<=1M", "--storage", "digits.db"], "--storage: 'digits.db' is not a database URL"),
+    (["--budget", "macs<=1M", "--storage", "sqlite:////proc/no/x.db"], "cannot create the folder /proc/no"),
     (["--budget", "macs<=1M", "--set", "width1=16", "--set", "width2=16", "--set", "depth=1", "--set", "units=32"],
      "no search space left"),
 ])
@@ -199,3 +203,65 @@ def test_search_trains_and_writes_a_best_spec_that_trains(tmp_path):
     t = _cli("train", str(best), "--epochs", "1", "--out", str(tmp_path / "run"), "--quiet")
     assert t.returncode == 0, t.stderr
     assert (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_an_interrupted_search_gives_its_slot_back_and_resumes(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    p = _worker(tmp_path, storage, 2, 60.0)
+    deadline = time.time() + 300
+    while time.time() < deadline and ": training" not in p.stdout.readline():
+        pass
+    time.sleep(1)
+    p.send_signal(signal.SIGINT)                   # Ctrl-C
+    p.communicate(timeout=120)
+    (stopped,) = [t for t in _study(storage).trials if t.user_attrs.get("interrupted")]
+    assert stopped.state.name == "FAIL"
+    again = _worker(tmp_path, storage, 2, 0.0)
+    out = again.communicate(timeout=600)[0]
+    assert again.returncode == 0, out
+    done = [t for t in _candidates(_study(storage)) if t.state.name == "COMPLETE"]
+    assert len(done) == 2                          # the interrupted trial did not count
+
+
+def test_budget_metrics_read_a_price_like_the_spec():
+    import archspec
+
+    pricer = archspec.Pricer(SPEC)
+    b = parse_budget("params<=1M,macs<=1M,flops<=1G,layers<=100,memory<=1MiB,train_memory<=1GiB,trainable<=1M")
+    point = {"width1": 16, "width2": 48, "depth": 2}
+    got = b.measure(pricer.price(point))
+    spec = archspec.load(SPEC, point)
+    t, a = spec.analysis().total, spec.analysis()
+    assert got == {"params": t.params, "macs": t.macs, "flops": t.flops, "layers": t.layers, "memory": a.peak_bytes,
+                   "train_memory": spec.training_estimate(32).peak_bytes, "trainable": t.trainable}
+
+
+def test_grid_sampler_visits_every_point_once(tmp_path):
+    import itertools
+
+    import archspec
+    from archspec.search.driver import Search, SearchConfig
+
+    cfg = SearchConfig(str(SPEC), parse_budget("macs<=300K"), 100, storage=f"sqlite:///{tmp_path / 'g.db'}",
+                       out=tmp_path, sampler="grid", overrides={"width1": 8, "units": 32})
+    s = Search(cfg, evaluate=lambda spec, trial, cfg: 0.5, log=lambda line: None)
+    s.run()
+    trials = s.study.trials
+    points = {(t.params["width2"], t.params["depth"]) for t in trials}
+    assert len(trials) == len(points) == 5 * 3
+    pricer = archspec.Pricer(SPEC)
+    feasible = {(w, d) for w, d in itertools.product([16, 32, 48, 64, 96], [1, 2, 3])
+                if pricer.price({"width1": 8, "units": 32, "width2": w, "depth": d}).macs <= 300_000}
+    assert {(t.params["width2"], t.params["depth"]) for t in trials if t.user_attrs["kind"] == "candidate"} == feasible
+    assert 0 < len(feasible) < 15
+
+
+def test_step_time_budget_is_the_training_estimate_on_the_device():
+    import archspec
+
+    b = parse_budget("step_time<=20us", device="h100")
+    point = {"width1": 48, "width2": 96, "depth": 3}
+    got = b.measure(archspec.Pricer(SPEC).price(point))["step_time"]
+    assert got == archspec.load(SPEC, point).training_estimate(32, device="h100").step_time_s
+    with pytest.raises(BudgetError, match="unknown device 'h1000'"):
+        parse_budget("step_time<=1ms", device="h1000")

@@ -152,7 +152,7 @@ def test_docs_search_excerpts_are_true(tmp_path, capsys, monkeypatch):
         assert line in doc, line
     out = tmp_path / "one.yaml"
     assert main(["sample", str(SPECS / "digits_cnn_search.yaml"), "--seed", "1", "-o", str(out)]) == 0
-    line = capsys.readouterr().err.strip().replace(str(out), "one.yaml")
+    line = capsys.readouterr().err.strip().replace(str(out.absolute()), "/home/me/one.yaml")
     assert line in doc, line
 
 
@@ -170,3 +170,51 @@ def test_sample_elsewhere_rebases_includes(tmp_path, monkeypatch):
     assert archspec.load(tmp_path / "out" / "one.yaml", root=tmp_path).data["params"]["w"] in (4, 8)
     assert main(["sample", "specs/net.yaml", "--seed", "1", "-o", "specs/two.yaml"]) == 0
     assert "include: [lib/b.yaml]" in (tmp_path / "specs" / "two.yaml").read_text()
+
+
+def test_check_tries_every_block_choice(tmp_path, capsys):
+    p = tmp_path / "bc.yaml"
+    p.write_text("""\
+archspec: 1
+name: bc
+params:
+  stem: {one_of: [plain, pooled, wide]}
+inputs: {image: [8, 8, 1]}
+blocks:
+  plain:
+    params: {filters: int}
+    body: [conv2d: {filters: $filters, kernel: 3, padding: same}]
+  pooled:
+    params: {width: int}
+    body: [conv2d: {filters: $width, kernel: 3}, max_pool: 2]
+  wide:
+    params: {filters: int}
+    body: [conv2d: {filters: $filters * 2, kernel: 9}]
+model:
+  - $stem: {filters: 8}
+  - flatten
+  - dense: 10
+""")
+    assert main(["check", str(p), "--diagnostics", "json"]) == 1
+    captured = capsys.readouterr()
+    diags = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    assert [(d["code"], d["line"], d["column"]) for d in diags] == [("search-space", 4, 26), ("search-space", 4, 34)]
+    assert "with stem=pooled the spec does not check: the block 'pooled' needs the parameter 'width'" in diags[0]["message"]
+    assert "2 block choices that do not check" in captured.out
+    assert main(["check", str(p), "--set", "stem=plain"]) == 0      # a fixed choice is not varied
+
+
+def test_training_section_reads_the_parameters(load):
+    text = SPACE + ("training:\n  learning_rate: $lr\n  batch_size: $width * 2\n"
+                    "  optimizer: {name: sgd, momentum: \"$0.9 if depth > 1 else 0.5\"}\n")
+    spec = load(text, overrides={"lr": 0.003, "depth": 2})
+    assert spec.training["learning_rate"] == 0.003 and spec.training["batch_size"] == 64
+    assert spec.training["optimizer"] == {"name": "sgd", "momentum": 0.9}
+    from archspec.train.config import resolve
+
+    settings = resolve(spec, {})
+    assert (settings.learning_rate, settings.batch_size, settings.optimizer_options) == (0.003, 64, {"momentum": 0.9})
+    with pytest.raises(SpecError) as exc:
+        load(text.replace("$lr", "$lrr")).training
+    (d,) = exc.value.diagnostics
+    assert d.code == "expr-name" and d.hint == "did you mean 'lr'?" and d.loc.line == text.count("\n") - 2

@@ -28,3 +28,14 @@ def test_the_cli_skips_pydantic_plugin_discovery():
             "try:\n    cli.entry()\nexcept SystemExit as e:\n    code = e.code\n"
             "import pydantic.plugin._loader as L\nprint(code, L._plugins)")
     assert _py(code).splitlines()[-1] == "0 None"     # None: entry points never scanned
+
+
+def test_load_leaves_no_gc_debt():
+    """Objects made while the collector was paused go to the oldest generation: the caller's next
+    young collections have nothing of the spec's to walk."""
+    code = ("import gc, archspec\n"
+            "body = ''.join('  - dense: {units: 4}\\n' for _ in range(3000))\n"
+            "spec = archspec.load_text('archspec: 1\\nname: c\\ninputs: {x: [4]}\\nmodel:\\n' + body)\n"
+            "print(len(spec.graph), len(gc.get_objects(0)) + len(gc.get_objects(1)), gc.isenabled())")
+    layers, young, enabled = _py(code).split()
+    assert layers == "3001" and int(young) < 300 and enabled == "True"

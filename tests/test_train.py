@@ -489,12 +489,3 @@ def test_two_workers_train_one_model(tmp_path):
     col = h0.splitlines()[0].split(",").index("loss")
     assert [r.split(",")[col] for r in h0.splitlines()[1:]] == [r.split(",")[col] for r in h1.splitlines()[1:]]
     assert "multi-worker" in results[0][0]
-
-
-@pytest.mark.slow
-def test_same_loop_on_the_jax_backend(tmp_path):
-    pytest.importorskip("jax")
-    r = cli("train", DIGITS, "--out", str(tmp_path / "jax"), "--epochs", "2", "-q", env={"KERAS_BACKEND": "jax"})
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads((tmp_path / "jax" / "metrics.json").read_text())["epochs"] == 2
-    assert json.loads((tmp_path / "jax" / "settings.json").read_text())["versions"]["backend"] == "jax"

@@ -173,15 +173,16 @@ def test_pointing_at_the_train_folder_itself(tmp_path):
 
 
 # ---- settings checked before the first epoch ---------------------------------------------------------
-@pytest.mark.parametrize("save,env,words", [
-    ("model.pt", {}, "save: 'model.pt': unknown model format '.pt'"),
-    ("model.tflite", {"KERAS_BACKEND": "jax"}, "save: Keras cannot export tflite from the jax backend"),
+@pytest.mark.parametrize("save,env,args,words", [
+    ("model.pt", {}, [], "save: 'model.pt': unknown model format '.pt'"),
+    ("model.tflite", {"KERAS_BACKEND": "jax"}, [], "save: Keras cannot export tflite from the jax backend"),
+    ("model.tflite", {}, ["--backend", "jax"], "save: Keras cannot export tflite from the jax backend"),
 ])
-def test_save_is_checked_before_training(tmp_path, save, env, words):
+def test_save_is_checked_before_training(tmp_path, save, env, args, words):
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.replace("training: {", f"training: {{save: {save}, "), encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "archspec", "train", str(spec), "--data", "synthetic:32",
-                        "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT,
+                        "--out", str(tmp_path / "run"), *args], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, **env}, timeout=300)
     assert r.returncode == 1, r.stderr
     assert f"{spec}:8:" in r.stderr and words in r.stderr and "[export-unsupported]" in r.stderr
@@ -221,6 +222,9 @@ def test_set_training_mistakes_point_at_the_command_line(tmp_path):
     assert r.returncode == 1 and not (tmp_path / "run").exists()
     assert "--set training.optimizer=sgdd: error: unknown optimizer 'sgdd'  [schema]\n  hint: did you mean 'sgd'?" \
         in r.stderr
+    doc = (ROOT / "docs" / "train.md").read_text(encoding="utf-8")
+    block = doc.split("located at the command line:\n\n```\n")[1].split("```")[0]
+    assert block.strip() and block in r.stderr                      # the docs show this very output
     assert "--set training.epochs=0: error: 'epochs' should be greater than or equal to 1; got 0" in r.stderr
     assert "--set training.early_stopping.patiense=3: error: unknown field 'patiense'" in r.stderr
     assert "did you mean 'patience'?" in r.stderr
@@ -278,3 +282,34 @@ def test_did_you_mean_ignores_case():
 
     assert did_you_mean("fc1", ["conv2d", "FC1", "output"]) == "did you mean 'FC1'?"
     assert did_you_mean("Output", ["FC1", "output"]) == "did you mean 'output'?"
+
+
+def test_augmenting_a_flat_input_is_refused():
+    from archspec.train import compat, data
+    from archspec.train.config import resolve
+
+    flat = SPEC.replace("[12, 12, 1]", "[144]").replace("  - conv2d: {filters: 4, kernel: 3, activation: relu}\n"
+                                                       "  - global_avg_pool: {}\n", "  - dense: {units: 8}\n")
+    spec = archspec.load_text(flat.replace("training: {", "training: {augment: {flip: horizontal}, "))
+    s = resolve(spec, {"data": "synthetic:32"})
+    with pytest.raises(archspec.SpecError) as e:
+        compat.plan(spec, s, data.load(s, spec))
+    assert "training.augment transforms images, but the input 'image' is a flat vector (144,)" in str(e.value)
+    s = resolve(archspec.load_text(flat), {"data": "synthetic:32"})      # synthetic images for a flat input
+    assert compat.plan(spec, s, data.load(s, spec)).flatten
+
+
+def test_running_out_of_memory_names_the_batch_size():
+    from archspec.train.config import resolve
+    from archspec.train.loop import _data_guard
+
+    class ResourceExhaustedError(Exception):          # what TensorFlow raises (JAX: RESOURCE_EXHAUSTED)
+        pass
+
+    spec = archspec.load_text(SPEC, "s.yaml")
+    with pytest.raises(archspec.SpecError) as e:
+        with _data_guard(None, spec, resolve(spec)):
+            raise ResourceExhaustedError("OOM when allocating tensor with shape[8,64,112,112]")
+    (d,) = e.value.diagnostics
+    assert d.code == "out-of-memory" and "at batch size 8" in d.message and "--batch-size 4" in d.hint
+    assert d.loc.line == 8

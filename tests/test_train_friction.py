@@ -113,3 +113,14 @@ def test_an_image_the_pipeline_refuses_mid_run_is_named(tmp_path, monkeypatch):
     (d,) = e.value.diagnostics
     assert d.loc.file == str(bad) and "cannot decode image '3.png'" in d.message
     assert any("training stopped" in n.message for n in d.notes)
+
+
+@pytest.mark.parametrize("metric,words", [("precision", "cannot score integer class labels against the 3 outputs"),
+                                          ("top_k_categorical_accuracy", "cannot score integer class labels")])
+def test_a_metric_that_cannot_score_the_labels_is_refused_before_training(tmp_path, metric, words):
+    s = spec(tmp_path, f"  metrics: [accuracy, {metric}]\n")
+    with pytest.raises(archspec.SpecError) as e:
+        train(s, out=tmp_path / "r")
+    (d,) = e.value.diagnostics
+    assert words in d.message and (d.loc.line, d.loc.col) == (13, 23) and "sparse_top_k" in d.hint
+    assert not (tmp_path / "r" / "checkpoint.npz").exists()

@@ -130,8 +130,12 @@ def test_commands_on_the_run(run, tmp_path, cli):
     assert r.returncode == 1 and "cannot decode image 'bad.png'" in r.stderr
     r = cli("evaluate", tmp_path)
     assert r.returncode == 2 and "not a run folder" in r.stderr
-    r = cli("evaluate", run / "last.keras", "--data", "digits", "--rescale", "0.0625", "--out", tmp_path / "b")
+    r = cli("evaluate", run / "last.keras", "--data", "digits", "--rescale", "1/16", "--out", tmp_path / "b")
     assert r.returncode == 0 and "accuracy" in r.stdout
+    bare = tmp_path / "bare.keras"
+    bare.write_bytes((run / "last.keras").read_bytes())        # outside its run folder: no settings
+    r = cli("predict", bare, "--data", "digits", "--limit", "2")
+    assert r.returncode == 0 and "note: " in r.stderr and "--rescale 1/255" in r.stderr
 
 
 @pytest.mark.slow

@@ -34,7 +34,11 @@ specs/broken.yaml:14:9: error: residual add joins (17, 17, 1088) and (17, 17, 10
 and a hint in the spec's own words. All mistakes of a file are reported in one run; a layer that failed
 does not produce follow-up errors in the layers that use it. A mistake inside a block is reported at the
 innermost place in the spec you ran (the block call), with the block's own line as a note.
-`--diagnostics json` prints one JSON object per diagnostic instead (for editors and CI).
+`--diagnostics json` prints one JSON object per diagnostic instead (for editors and CI): `severity`, `code`,
+`message`, `file`, `line`, `column`, `scope`, `hint`, `notes`, and the data tools act on — `subject` (the name
+the diagnostic is about), `suggestion` (the did-you-mean, ready to replace the subject) and `path` (the keys
+leading to it in the document). Tools read these fields, never the wording of the message. `archspec lsp`
+publishes the same diagnostics to editors ([editor.md](editor.md)).
 
 ## Exit status
 
@@ -80,9 +84,7 @@ def ops_md() -> str:
            "Every op is one class in `archspec/ops/` holding its attribute schema, shape rule, parameter count,",
            "MAC/FLOP count, diagram label and Keras builder. Counting conventions: [conventions.md](conventions.md).",
            ""]
-    for name, op in sorted(ops.REGISTRY.items()):
-        if getattr(op, "internal", False):
-            continue
+    for name, op in sorted(ops.user_ops().items()):
         out.append(f"## `{name}`  ({op.keras_class})\n")
         out.append(op.doc + "\n")
         if op.primary:
@@ -92,7 +94,7 @@ def ops_md() -> str:
         for field, info in op.Attrs.model_fields.items():
             default = "**required**" if info.is_required() else f"`{info.default!r}`"
             out.append(f"| `{field}` | {default} |")
-        ex_attrs, ex_ins = op.examples[0]
+        ex_attrs, ex_ins = op.examples[0][:2]
         a = op.Attrs.model_validate(ex_attrs)
         o = op.infer(a, ex_ins)
         t, nt = op.params(a, ex_ins, o)

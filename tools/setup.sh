@@ -81,12 +81,17 @@ if [ "$want" = "$have" ] && "$VPY" -c "import archspec" >/dev/null 2>&1; then
   exit 0      # up to date; this check takes ~0.3 s
 fi
 
-say "installing archspec and its dependencies into $VENV (the first time takes a few minutes)"
+if [ -n "$have" ]; then
+  say "pyproject.toml or tools/setup.sh changed since the last install: updating $VENV (a minute or two)"
+else
+  say "installing archspec and its dependencies into $VENV (the first time takes a few minutes)"
+fi
 rm -f "$STAMP"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
-"$VPY" -m pip install -q -e ".[dev]"
+# -qq: pip's errors only (a machine's pip configuration can add a warning per package otherwise)
+"$VPY" -m pip install -qq -e ".[dev]"
 if [ "${ARCHSPEC_SKIP_JAX:-0}" != "1" ]; then
-  "$VPY" -m pip install -q "jax[cpu]" || say "note: jax could not be installed; the KERAS_BACKEND=jax tests will be skipped"
+  "$VPY" -m pip install -qq "jax[cpu]" || say "note: jax could not be installed; the KERAS_BACKEND=jax tests will be skipped"
 fi
 if ! out=$(TF_CPP_MIN_LOG_LEVEL=3 "$VPY" -c "import archspec, keras, graphviz" 2>&1); then
   echo "$out" >&2; say "failed: archspec and its dependencies do not import in $VENV"; exit 1

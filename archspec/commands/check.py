@@ -32,13 +32,17 @@ def run(args) -> int:
             warnings = [w.as_error() for w in warnings]
         sys.stdout.flush()
         print_warnings(warnings, sources, args)
+        alternatives = block_choice_errors(spec, getattr(args, "root", None))
+        print_diagnostics(alternatives, sources, fmt=args.diagnostics)
         sys.stderr.flush()
         g, t = spec.graph, spec.analysis().total
         ins = ", ".join(f"{n} {g[n].shape}" for n in g.inputs)
         outs = ", ".join(f"{k} {g[v].shape}" for k, v in g.outputs.items())
-        status = "FAILED" if args.strict and warnings else "ok"
+        status = "FAILED" if args.strict and warnings or alternatives else "ok"
         nw = len(warnings)
         tail = f"{nw} {'error' if args.strict else 'warning'}{'s' * (nw != 1)}"
+        if alternatives:
+            tail = f"{len(alternatives)} block choice{'s' * (len(alternatives) != 1)} that do not check, " + tail
         if args.dump:
             print(g.dump())
         if many:
@@ -71,3 +75,30 @@ def _value(v) -> str:
     from ..lang.space import _text
 
     return _text(v)
+
+
+def block_choice_errors(spec, root=None) -> list:
+    """Every alternative of a `one_of` parameter, the others at the checked point: a block that does not
+    accept the call site's arguments (or breaks a shape) is found now, not as invalid candidates of a
+    search. Ranges and choices of values are left to the search: their points are too many."""
+    from ..errors import Diagnostic, Note
+    from ..pricing import Pricer
+
+    dims = [d for k, d in spec.space.items() if d.kind == "block" and k not in spec.overrides]
+    if not dims:
+        return []
+    pricer = Pricer(spec, root=root)
+    out = []
+    for d in dims:
+        for i, alt in enumerate(d.values):
+            if alt == spec.point[d.name]:
+                continue
+            price = pricer.price({**spec.overrides, d.name: alt})
+            if price.ok:
+                continue
+            err = price.errors[0]
+            out.append(Diagnostic("search-space", f"with {d.name}={alt} the spec does not check: {err.message}",
+                                  spec.source.loc(d.path + ("one_of", i)), None,
+                                  err.hint or f"make '{alt}' accept the arguments the spec passes, or drop it from one_of",
+                                  (Note(f"{d.name}={alt}: {err.message}", err.loc),) + tuple(err.notes)))
+    return out

@@ -53,7 +53,7 @@ def run(args) -> int:
     if args.summary:
         print_summary(model, max(len(keras_name(n)) for n in spec.graph.nodes))
     if out is None and not args.no_save:
-        out = default_output(args.spec, spec.name, ".keras")
+        out = default_output(args.spec, spec.name, ".keras", args)
     if out is not None:
         save_model(model, out)
         t = spec.analysis().total

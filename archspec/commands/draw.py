@@ -55,7 +55,7 @@ def run(args) -> int:
         raise UsageError("--color-by time needs --device NAME (h100, a100, l4, t4, cpu, …)")
     out = args.output
     if out is None:
-        out = str(default_output(args.spec, "stdin", f".{args.format or 'svg'}"))
+        out = str(default_output(args.spec, "stdin", f".{args.format or 'svg'}", args))
     try:
         fmt = "dot" if out == "-" and args.format in (None, "dot") else image.format_for(out, args.format)
     except ValueError as exc:

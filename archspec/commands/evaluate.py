@@ -6,26 +6,30 @@ import json
 import sys
 
 from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
-from .predict import data_arg, open_or_usage
+from .predict import backend_option, data_arg, open_or_usage, rescale_arg, use_backend
 
 
 def configure(p):
     p.add_argument("target", metavar="RUN|MODEL.keras", help="a run folder written by `archspec train`, or a .keras file")
     p.add_argument("--data", metavar="SOURCE", help="data to evaluate on (default: the run's own; see docs/train.md)")
-    p.add_argument("--split", choices=["test", "validation", "train"], default="test", help="default test")
+    p.add_argument("--split", choices=["test", "validation", "train"], default="test",
+                   help="which part of the data to evaluate on (default test)")
     p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
                                                               "metrics were measured with)")
     p.add_argument("--top-k", type=positive_int, default=5, help="also report top-K accuracy (default 5)")
-    p.add_argument("--rescale", type=float, help="multiply pixels by this (a bare .keras model; a run knows its own)")
+    p.add_argument("--rescale", type=rescale_arg, help="multiply pixels by this (a bare .keras model; a run knows its own)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
     p.add_argument("--out", metavar="DIR", help="where the report goes (default RUN/evaluation-SPLIT)")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="what to print")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="text (default: metrics and a per-class table, for reading) or json (for tools)")
+    backend_option(p)
     verbose_option(p)
 
 
 def run(args) -> int:
     data = data_arg(args.data)
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
+    use_backend(args)
     from ..train.config import RunError
     from ..train.evaluate import evaluate
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..cli import EXIT_OK, UsageError, quiet_tensorflow, verbose_option
-from .predict import open_or_usage
+from .predict import backend_option, open_or_usage, rescale_arg, use_backend
 
 SUFFIX = {"saved_model": "", "onnx": ".onnx", "tflite": ".tflite", "keras": ".keras", "h5": ".h5"}
 
@@ -20,12 +20,14 @@ def configure(p):
     p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
                                                               "metrics were measured with)")
     p.add_argument("--raw", action="store_true", help="the bare network, without the run's rescale/flatten in front")
-    p.add_argument("--rescale", type=float, help="put this rescaling in front (a bare .keras model)")
+    p.add_argument("--rescale", type=rescale_arg, help="put this rescaling in front (a bare .keras model)")
+    backend_option(p)
     verbose_option(p)
 
 
 def run(args) -> int:
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
+    use_backend(args)
     from ..errors import Diagnostic, Loc, SpecError
     from ..train.export import ExportError, check_supported, describe, export_run_model
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
+from .predict import backend_option, use_backend
 
 
 def configure(p):
@@ -22,6 +23,7 @@ def configure(p):
     p.add_argument("--limit", type=positive_int, default=1000, help="search among the first N images of the split")
     p.add_argument("--model", choices=["best", "last"], default="best", help="which saved model (default best)")
     p.add_argument("-o", "--output", help="image file to write (default: in RUN_DIR)")
+    backend_option(p)
     verbose_option(p)
 
 
@@ -33,6 +35,7 @@ def run(args) -> int:
         raise UsageError("--neighbours needs --layer NAME: the hidden layer whose output is the embedding")
     if args.kernels and args.neighbours and args.output:
         raise UsageError("-o names one image; ask for --kernels or --neighbours, not both")
+    use_backend(args)
     quiet_tensorflow(args.verbose)
     from ..train.inspect import InspectError, kernel_grid, layer_table, load_run, neighbours
 

@@ -11,7 +11,7 @@ def run(args) -> int:
     from ..cli import UsageError
     from ..errors import did_you_mean
 
-    items = [(k, v) for k, v in sorted(ops.REGISTRY.items()) if not getattr(v, "internal", False)]
+    items = sorted(ops.user_ops().items())
     if args.name:
         op = ops.get(args.name)
         if op is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
+from ..cli import EXIT_OK, UsageError, check_data_arg, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -18,24 +18,54 @@ def configure(p):
     p.add_argument("--top-k", type=positive_int, default=3, help="classes per image (default 3)")
     p.add_argument("--model", choices=["best", "last"], help="which model of a run (default: the one its test "
                                                               "metrics were measured with)")
-    p.add_argument("--rescale", type=float, help="multiply pixels by this (a bare .keras model; a run knows its own)")
+    p.add_argument("--rescale", type=rescale_arg, help="multiply pixels by this (a bare .keras model; a run knows its own)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
-    p.add_argument("--format", choices=["table", "csv", "json"], help="default: by -o's suffix, else table")
+    p.add_argument("--format", choices=["table", "csv", "json"], help="table, csv or json (default: by -o's suffix, else table)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the predictions here (.csv or .json) instead of stdout")
+    backend_option(p)
     verbose_option(p)
+
+
+def backend_option(p):
+    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
+                   help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto)")
+
+
+def use_backend(args) -> None:
+    """Settle the Keras backend before anything imports Keras (as train does)."""
+    from ..train.backend import activate
+    from ..train.config import RunError
+
+    try:
+        activate(getattr(args, "backend", None))
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def rescale_arg(text: str) -> float:
+    """argparse type for --rescale: a number or a fraction such as 1/255."""
+    import argparse
+
+    from ..train.config import _fraction
+
+    v = _fraction(text)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a number or a fraction such as 1/255, got '{text}'") from None
 
 
 def data_arg(text):
     """`--data` checked like train's (exit 2 on a wrong one); `run` means the run's own data."""
-    if not text or text == "run":
-        return None
-    from ..train.config import parse_data_arg
+    return None if text == "run" else check_data_arg(text) or None
 
-    try:
-        parse_data_arg(text)
-    except ValueError as exc:
-        raise UsageError(f"--data: {exc}") from None
-    return text
+
+def _scales_input(layer) -> bool:
+    """A Keras layer that maps raw input values to a range (Rescaling, Normalization), as its op says."""
+    from ..ops import of_keras_class
+
+    op = of_keras_class(type(layer).__name__)
+    return op is not None and op.scales_input
 
 
 def open_or_usage(path, which, rescale):
@@ -43,9 +73,14 @@ def open_or_usage(path, which, rescale):
     from ..train.runs import open_target
 
     try:
-        return open_target(path, which, rescale)
+        target = open_target(path, which, rescale)
     except RunError as exc:
         raise UsageError(str(exc)) from None
+    if target.run is None and rescale is None and not any(_scales_input(layer) for layer in target.model.layers):
+        print(f"note: {path} has no rescaling layer and no run folder says how it was trained: pixels go in as "
+              "stored; pass --rescale 1/255 if it was trained on rescaled images",
+              file=sys.stderr)
+    return target
 
 
 def run(args) -> int:
@@ -58,6 +93,7 @@ def run(args) -> int:
                                                              "table")
     data = data_arg(args.data)
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
+    use_backend(args)
     from ..train.config import RunError
     from ..train.predict import predict, render
 
@@ -72,7 +108,7 @@ def run(args) -> int:
         from ..util import atomic_write
 
         atomic_write(Path(args.output), text.encode())
-        print(f"{len(rows)} predictions: {args.output}", file=sys.stderr)
+        print(f"{len(rows)} predictions: wrote {shown(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK

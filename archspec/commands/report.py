@@ -1,7 +1,9 @@
 """archspec report SPEC: a per-layer or per-block cost table (table, JSON, CSV or Markdown)."""
 from __future__ import annotations
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings
+import sys
+
+from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 
@@ -44,6 +46,7 @@ def run(args) -> int:
         from ..util import atomic_write
 
         atomic_write(args.output, text.encode("utf-8"))
+        print(f"wrote {shown(args.output)}", file=sys.stderr)
     else:
         print(text, end="")
     return EXIT_SPEC if args.strict and warnings else EXIT_OK

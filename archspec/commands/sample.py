@@ -7,7 +7,7 @@ import random
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings, shown
 
 
 def configure(p):
@@ -64,7 +64,7 @@ def run(args) -> int:
 
         atomic_write(args.out, text.encode())
         api.load(args.out, root=root or args.root)           # what was written checks where it is
-        print(f"{args.out}: {', '.join(f'{k}={v}' for k, v in point.items())} "
+        print(f"wrote {shown(args.out)}: {', '.join(f'{k}={v}' for k, v in point.items())} "
               f"({t.params:,} params, {t.macs:,} MACs; seed {seed})", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -14,6 +14,11 @@ def run(args) -> int:
         from ..util import atomic_write
 
         atomic_write(args.output, text.encode())
+        import sys
+
+        from ..cli import shown
+
+        print(f"wrote {shown(args.output)}", file=sys.stderr)
     else:
         print(text, end="")
     return 0

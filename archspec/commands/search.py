@@ -10,14 +10,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, parse_sets, positive_int, quiet_tensorflow, verbose_option
+from ..cli import EXIT_OK, EXIT_SPEC, UsageError, check_data_arg, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
     common(p)
     p.add_argument("--budget", required=True, metavar="BOUNDS",
                    help='cost bounds, e.g. "params<=5M,macs<=600M,train_memory<=2GiB" (metrics: params, '
-                        "trainable, macs, flops, layers, memory, train_memory)")
+                        "trainable, macs, flops, layers, memory, train_memory, step_time with --device)")
+    p.add_argument("--device", metavar="NAME", help="device for the step_time budget (h100, a100, l4, t4, v100, cpu, …)")
     p.add_argument("--trials", type=positive_int, required=True,
                    help="candidates to train, over all workers and restarts of the study")
     p.add_argument("--epochs", type=positive_int, help="epochs per candidate (default: the spec's training.epochs)")
@@ -30,7 +31,8 @@ def configure(p):
                    help="Optuna RDB storage shared by the workers: sqlite:///FILE.db on one machine, "
                         "postgresql://… or mysql+pymysql://… for many (default: sqlite:///OUT/study.db)")
     p.add_argument("--study", metavar="NAME", help="study name in the storage (default: the spec's name)")
-    p.add_argument("--sampler", choices=["tpe", "random", "nsga2"], default="tpe", help="Optuna sampler (default tpe)")
+    p.add_argument("--sampler", choices=["tpe", "random", "nsga2", "grid"], default="tpe",
+                   help="Optuna sampler (default tpe; grid: every point of a finite space once)")
     p.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median",
                    help="Optuna pruner for poor trials (default median)")
     p.add_argument("--seed", type=int, help="seed of the sampler and of each trial's training")
@@ -44,7 +46,7 @@ def run(args) -> int:
     from ..search.budget import BudgetError, parse_budget
 
     try:
-        budget = parse_budget(args.budget)
+        budget = parse_budget(args.budget, args.device)
     except BudgetError as exc:
         raise UsageError(f"--budget: {exc}") from None
     if args.spec == "-":
@@ -54,20 +56,16 @@ def run(args) -> int:
     except ImportError:
         raise UsageError("archspec search needs Optuna: pip install 'archspec[search]'") from None
     from .. import api
-    from ..train.config import parse_data_arg, resolve
+    from ..train.config import resolve
 
-    if args.data:
-        try:
-            parse_data_arg(args.data)
-        except ValueError as exc:
-            raise UsageError(f"--data: {exc}") from None
+    check_data_arg(args.data)
     overrides = parse_sets(args.set)
     base = api.load(args.spec, overrides, root=args.root)        # the default point: a SpecError is exit 1
-    resolve(base, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size})  # training section
+    settings = resolve(base, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size})
     out = Path(args.out or f"runs/{base.name}-search")
     from ..search.driver import SearchConfig, StudyMismatch
 
-    cfg = SearchConfig(args.spec, budget, args.trials, args.epochs, args.data, args.batch_size, args.storage,
+    cfg = SearchConfig(args.spec, budget, args.trials, settings.epochs, args.data, args.batch_size, args.storage,
                        args.study, out, args.sampler, args.pruner, args.seed, overrides, args.root,
                        args.max_candidates, args.metric)
     quiet_tensorflow(args.verbose)           # (TensorFlow itself loads only when a candidate trains)
@@ -113,8 +111,8 @@ def _search(cfg, base) -> int:
     cost = t.user_attrs.get("cost", {})
     log(f"best: trial {t.number}, {cfg.metric} {t.value:.4f}"
         + (f", test_accuracy {t.user_attrs['test_accuracy']:.4f}" if "test_accuracy" in t.user_attrs else "")
-        + f", {human(cost.get('macs', 0))} MACs, {cost.get('params', 0):,} params -> {path}")
-    log(f"  train it: archspec train {path}")
+        + f", {human(cost.get('macs', 0))} MACs, {cost.get('params', 0):,} params")
+    log(f"wrote {shown(path)}; train it with: archspec train {path}")
     del results
     return EXIT_OK
 
@@ -132,5 +130,5 @@ def _finish(s, cfg, seconds):
         kinds[r["kind"] or r["state"]] = kinds.get(r["kind"] or r["state"], 0) + 1
     print(f"study: {len(rows)} trials (" + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())) + f"); "
           f"{seconds:.1f} s in this worker", flush=True)
-    print(f"  {csv_path}, {json_path}" + (f", {png}" if png else ""), flush=True)
+    print("wrote " + ", ".join(shown(p) for p in (csv_path, json_path, png) if p), flush=True)
     return results.write_best(s.study, cfg.spec_path, cfg.overrides, cfg.metric, cfg.out, s.space)

@@ -12,6 +12,7 @@ from ..cli import (
     EXIT_OK,
     EXIT_SPEC,
     UsageError,
+    check_data_arg,
     common,
     load_spec,
     positive_int,
@@ -39,7 +40,7 @@ def configure(p):
     p.add_argument("--epochs", type=positive_int, help="train up to this many epochs in all")
     p.add_argument("--batch-size", type=positive_int, help="global batch size (all devices together)")
     p.add_argument("--learning-rate", type=_rate, help="the optimizer's (initial) learning rate")
-    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>)")
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>, with --set overrides runs/<name>_<overrides>)")
     p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help="Keras dtype policy (mixed_float16 for NVIDIA GPUs, mixed_bfloat16 for TPUs and recent CPUs/GPUs)")
     p.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
@@ -49,8 +50,12 @@ def configure(p):
                    help="continue the run in RUN_DIR after its last completed epoch (an error if there is none)")
     p.add_argument("--restart", action="store_true", help="discard what RUN_DIR holds and start over")
     p.add_argument("--distribute", choices=["none", "mirrored", "multi-worker"],
-                   help="tf.distribute strategy: all local GPUs (mirrored) or several machines (multi-worker, "
-                        "from TF_CONFIG)")
+                   help="data parallel over all local devices (mirrored) or several machines (multi-worker): "
+                        "tf.distribute on TensorFlow (TF_CONFIG), keras.distribution.DataParallel on JAX "
+                        "(KERAS_DISTRIBUTION_* or TF_CONFIG)")
+    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
+                   help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto; "
+                        "auto: TensorFlow if installed, else JAX, else PyTorch)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     verbose_option(p)
 
@@ -58,13 +63,7 @@ def configure(p):
 def run(args) -> int:
     if args.resume and args.restart:
         raise UsageError("--resume and --restart contradict each other")
-    from ..train.config import parse_data_arg
-
-    if args.data:
-        try:
-            parse_data_arg(args.data)
-        except ValueError as exc:
-            raise UsageError(f"--data: {exc}") from None
+    check_data_arg(args.data)
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
     print_warnings(warnings, sources, args)
@@ -75,7 +74,17 @@ def run(args) -> int:
     settings = resolve(spec, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size,
                               "learning_rate": args.learning_rate, "precision": args.precision,
                               "jit_compile": args.jit, "seed": args.seed, "distribute": args.distribute})
-    from ..train.loop import RunError, run_folder, run_training
+    from ..train.backend import activate
+    from ..train.config import RunError
+
+    try:
+        activate(args.backend)        # sets KERAS_BACKEND: nothing has imported Keras yet
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    from ..train.config import check_save
+
+    check_save(spec, settings)        # save: against the backend just chosen
+    from ..train.loop import run_folder, run_training
 
     if not args.restart and settings.distribute != "multi-worker":     # said before TensorFlow loads (~5 s)
         clash = run_folder(spec, args.out).spec_clash(spec)
@@ -92,7 +101,7 @@ def run(args) -> int:
     except RunError as exc:
         raise UsageError(str(exc)) from None
     if result.already_done:
-        print(f"{result.out}: this run already finished after {result.epochs_done} epochs"
+        print(f"{result.out}: this run already finished after {result.epochs_done} epoch{'s' * (result.epochs_done != 1)}"
               f"{' (early stopping)' if result.stopped_early else ''}; pass --epochs N to train further, "
               "--restart to train again, or --out for a new run", file=sys.stderr)
     sys.stdout.write(result.summary)

@@ -1,4 +1,5 @@
-"""Graph → Keras 3 functional model. Keras is imported only by :mod:`.build` and :mod:`.layers`.
+"""Graph → Keras 3 functional model. Keras is imported only by :mod:`.build` and the ops' Keras
+layers (:mod:`archspec.ops.keras_layers`, re-exported as :mod:`.layers`).
 
 Layer names come from scope paths. Keras refuses ``/`` in a layer name, so the path separator
 becomes a dot: the node ``stage3/block_2/conv2d`` is the layer ``stage3.block_2.conv2d``, and
@@ -27,11 +28,11 @@ def keras_name(path: str) -> str:
 
 # ---- registering the custom layers without importing Keras -----------------------------------
 # keras.saving.load_model resolves a custom class only through its registry (Keras 3 refuses to import
-# modules outside Keras while loading), so archspec.compile.layers must have run before a .keras file
+# modules outside Keras while loading), so archspec.ops.keras_layers must have run before a .keras file
 # that uses ScaledAdd is loaded. `import archspec` must stay free of Keras (`archspec check` is fast),
 # so it installs a one-shot import hook instead: when Keras finishes importing, the hook imports
-# archspec.compile.layers, which registers the layers. If Keras is already imported, they register now.
-LAYERS_MODULE = "archspec.compile.layers"
+# archspec.ops.keras_layers, which registers the layers. If Keras is already imported, they register now.
+LAYERS_MODULE = "archspec.ops.keras_layers"
 
 
 class _Loader(importlib.abc.Loader):

@@ -50,10 +50,10 @@ def _build(graph: Graph, names: dict[str, str], model_name: str):
 
     tensors = {}
     for node in graph:
-        if node.op == "input":
-            tensors[node.id] = keras.Input(shape=tuple(node.attrs.shape), dtype=node.attrs.dtype, name=names[node.id])
-            continue
         op = REGISTRY[node.op]
+        if op.source:                                   # a model input: build_keras gives the keras.Input
+            tensors[node.id] = op.build_keras(node.attrs, names[node.id])
+            continue
         layer = op.build_keras(node.attrs, names[node.id])
         ins = [tensors[i] for i in node.inputs]
         tensors[node.id] = op.call_keras(layer, ins)

@@ -18,11 +18,13 @@ params 112 · MACs 3,888 · input `(8, 8, 3)` from `x`
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, SpecError
 from ..lang.source import DEFAULT_LIMITS, Limits, parse
+from ..ops import REGISTRY
 
 WORD = re.compile(r"[$\w.\-/]+")
 
@@ -39,6 +41,7 @@ class Result:
     parsed: bool = False                       # the YAML/JSON itself was readable
     graph: object = None                       # the expanded graph, partial after a mistake
     costs: dict = field(default_factory=dict)  # node id -> analyze.Cost
+    scope_costs: dict = field(default_factory=dict)  # scope path -> analyze.Cost (its layers summed)
     blocks: dict = field(default_factory=dict)  # block name -> lang.context.Block (included ones too)
     index: dict = field(default_factory=dict)  # (line, col) 1-based -> [("node" | "scope", id)] in this file
 
@@ -55,6 +58,13 @@ def is_spec(text: str) -> bool:
 def analyze(text: str, path: Path | None = None, version: int | None = None,
             limits: Limits = DEFAULT_LIMITS) -> Result:
     """Check `text` as `archspec check` would (as the file at `path`, so includes resolve)."""
+    from ..api import _no_gc
+
+    with _no_gc():          # as `check` does: the cyclic GC would rescan the new graph again and again,
+        return _analyze(text, path, version, limits)    # holding the GIL the server's event loop needs
+
+
+def _analyze(text: str, path: Path | None, version: int | None, limits: Limits) -> Result:
     from ..lang.expand import Expander
 
     display = str(path) if path else "<untitled>"
@@ -66,12 +76,15 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
         return r
     r.parsed = True
     ex = Expander(src, limits, {}, None)
+    if is_library(src.data):
+        return _library(r, src, ex)
     try:
         graph = ex.run()
     except SpecError as exc:
         r.diagnostics = exc.diagnostics
         graph = ex.graph
         r.costs = _costs(graph) if graph is not None else {}
+        r.scope_costs = _rollup(graph, r.costs) if graph is not None else {}
     except RecursionError:
         r.diagnostics = [Diagnostic("limit", "the spec nests too deeply to analyze", None)]
         graph = None
@@ -80,16 +93,55 @@ def analyze(text: str, path: Path | None = None, version: int | None = None,
 
         spec = Spec(src, graph, ex.sources, {})
         r.diagnostics = list(spec.warnings)
-        r.costs = spec.analysis().nodes
+        r.costs, r.scope_costs = spec.analysis().nodes, spec.analysis().scopes
     r.graph, r.blocks = graph, dict(ex.blocks)
     if graph is not None:
         for n in graph.nodes.values():
-            if n.loc and n.loc.file == display and n.op != "input":
+            if n.loc and n.loc.file == display and not REGISTRY[n.op].source:
                 r.index.setdefault((n.loc.line, n.loc.col), []).append(("node", n.id))
         for s in graph.scopes.values():
             if s.loc and s.loc.file == display and s.kind not in ("path",):
                 r.index.setdefault((s.loc.line, s.loc.col), []).append(("scope", s.path))
     return r
+
+
+def is_library(data) -> bool:
+    """A file of blocks for others to include: blocks (or includes) and no model."""
+    return isinstance(data, dict) and "model" not in data and ("blocks" in data or "include" in data)
+
+
+def _library(r: Result, src, ex) -> Result:
+    """Check a block library as its includers see it: the file's fields, each block's definition
+    (parameters, defaults, body shape) and its own includes. Bodies are expanded only when called."""
+    from pydantic import ValidationError
+
+    from ..errors import sorted_unique
+    from ..lang.schema import Library, pydantic_diagnostics
+
+    diags = []
+    try:
+        Library.model_validate(src.data)
+    except ValidationError as exc:
+        diags = [d for d in pydantic_diagnostics(exc, src.data, src, fields=Library.model_fields)
+                 if d.path[:1] != ("blocks",)]  # each block is checked below, with its name
+    ex._load_blocks(src, src.data, (), stack=())
+    r.diagnostics = sorted_unique(diags + ex.diags)
+    r.blocks = dict(ex.blocks)
+    return r
+
+
+def _rollup(graph, costs: dict) -> dict:
+    """Per-scope sums of the known node costs (as passes.analyze does for a complete graph)."""
+    from ..passes.analyze import Cost
+
+    out = {p: Cost() for p in graph.scopes}
+    for nid, c in costs.items():
+        scope = graph.nodes[nid].scope
+        while scope:
+            if scope in out:
+                out[scope].add(c)
+            scope = scope.rsplit("/", 1)[0] if "/" in scope else ""
+    return out
 
 
 def _costs(graph) -> dict:
@@ -151,18 +203,17 @@ def _describe(r: Result, items) -> str:
     nodes = [i for k, i in items if k == "node"]
     for sid in scopes[:3]:
         s = g.scopes[sid]
-        ids = [n for n in g.nodes if n.startswith(sid + "/")]
-        params = sum(r.costs[n].params for n in ids if n in r.costs)
-        macs = sum(r.costs[n].macs for n in ids if n in r.costs)
+        c = r.scope_costs.get(sid)
+        params, macs, layers = (c.params, c.macs, c.layers) if c else (0, 0, 0)
         out = g.nodes[s.output].shape if s.output and s.output in g.nodes else None
         title = f"block `{s.name}`" if s.kind == "block" else s.kind
         args = ", ".join(f"{k}={v}" for k, v in s.args.items() if k not in ("merge",)) if s.kind == "block" else ""
         parts.append(f"**{title}** `{sid}` → `{out if out is not None else '?'}`\n\n"
-                     f"params {params:,} · MACs {human(macs) if macs >= 1e6 else f'{macs:,}'} · {len(ids)} layers"
+                     f"params {params:,} · MACs {human(macs) if macs >= 1e6 else f'{macs:,}'} · {layers} layers"
                      + (f" · {args}" if args else ""))
     if len(scopes) > 3:
         rest = scopes[3:]
-        total = sum(r.costs[n].params for sid in rest for n in g.nodes if n.startswith(sid + "/") and n in r.costs)
+        total = sum(r.scope_costs[sid].params for sid in rest if sid in r.scope_costs)
         parts.append(f"… {len(rest)} more calls ({', '.join(f'`{s}`' for s in rest[:6])}{', …' if len(rest) > 6 else ''}); "
                      f"params {total:,} in them")
     if nodes:
@@ -191,7 +242,7 @@ def describe_name(name: str, r: Result | None = None) -> str | None:
     from .. import ops
 
     op = ops.get(name)
-    if op is not None and not getattr(op, "internal", False):
+    if op is not None and not op.internal:
         fields = []
         for f, info in op.Attrs.model_fields.items():
             fields.append(f"`{f}`" + ("" if not info.is_required() else " (required)"))
@@ -261,8 +312,10 @@ def completions(r: Result | None, text: str, line: int, char: int) -> list[Item]
         segment = cur
     if owner is None:
         return []
-    m = re.fullmatch(r"\s*(?:-\s+)?([\w]+)\s*:\s*(\S*)", segment)
+    m = re.fullmatch(r"\s*(?:-\s+)?([\w]+)\s*:\s*(\[?[^:]*)", segment)
     if m:                                        # a value: `padding: ` → its enum
+        if m.group(1) == "from":                 # the layers defined so far (the nearest first)
+            return _layer_items(r)
         return _value_items(owner, m.group(1))
     if owner == "defaults":
         return _entry_items({}, only_ops=True)
@@ -288,7 +341,12 @@ def _flow_owner(cur: str):
     if not m:
         return None, "", ""
     tail = cur[start + 1:]
-    return m.group(1), tail, tail.split(",")[-1]
+    depth, cut = 0, 0
+    for k, c in enumerate(tail):                 # the last comma outside [ ] starts the current field
+        depth += (c == "[") - (c == "]")
+        if c == "," and depth == 0:
+            cut = k + 1
+    return m.group(1), tail, tail[cut:]
 
 
 def _block_owner(lines, line: int, cur: str):
@@ -311,7 +369,7 @@ def _entry_items(blocks, only_ops=False) -> list[Item]:
     from .. import ops
     from ..lang.context import STRUCTURES
 
-    out = [Item(name, "op", op.doc) for name, op in sorted(ops.REGISTRY.items()) if not getattr(op, "internal", False)]
+    out = [Item(name, "op", op.doc) for name, op in sorted(ops.user_ops().items())]
     if only_ops:
         return out
     out += [Item(s, "structure", _STRUCTURE_DOCS[s]) for s in STRUCTURES]
@@ -334,8 +392,8 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
 
     op = ops.get(owner)
     out: list[Item] = []
-    if op is not None and not getattr(op, "internal", False):
-        props = op_schema(owner)
+    if op is not None and not op.internal:
+        props = op_schema(owner, wait=False)
         for f, info in op.Attrs.model_fields.items():
             detail = "required" if info.is_required() else f"default: {info.default!r}"
             out.append(Item(f, "field", detail, props.get(f, {}).get("description", "")))
@@ -355,8 +413,24 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
     return [i for i in out if i.label not in present]
 
 
+def _layer_items(r: Result | None) -> list[Item]:
+    if r is None or r.graph is None:
+        return []
+    g, out = r.graph, {}
+    for n in reversed(list(g.nodes.values())):
+        if not n.scope and n.loc and n.loc.file == r.display:
+            out.setdefault(n.id, Item(n.id, "value", f"{n.op} → {n.shape}"))
+    for s in reversed(list(g.scopes.values())):
+        if not s.parent and SEP_ not in s.path and s.output in g.nodes:
+            out.setdefault(s.path, Item(s.path, "value", f"{s.kind} → {g.nodes[s.output].shape}"))
+    return list(out.values())
+
+
+SEP_ = "/"
+
+
 def _value_items(owner: str, name: str) -> list[Item]:
-    prop = op_schema(owner).get(name)
+    prop = op_schema(owner, wait=False).get(name)
     if not prop:
         return []
     values = []
@@ -371,13 +445,28 @@ def _value_items(owner: str, name: str) -> list[Item]:
 
 
 _OP_SCHEMAS: dict = {}
+_SCHEMA_LOCK = threading.Lock()
 
 
-def op_schema(name: str) -> dict:
-    """The JSON Schema properties of an op's attributes (descriptions, enums), built once."""
+def op_schema(name: str, wait: bool = True) -> dict:
+    """The JSON Schema properties of an op's attributes (descriptions, enums), built once (~1 s cold).
+    With `wait=False` (a request on the server's event loop) it answers {} while another thread is
+    still building them, rather than blocking."""
     if not _OP_SCHEMAS:
-        from ..lang.jsonschema import json_schema
+        if not _SCHEMA_LOCK.acquire(blocking=wait):
+            return {}
+        try:
+            if not _OP_SCHEMAS:
+                from ..lang.jsonschema import json_schema
 
-        defs = json_schema()["definitions"]
-        _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+                defs = json_schema()["definitions"]
+                _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+        finally:
+            _SCHEMA_LOCK.release()
     return _OP_SCHEMAS.get(name, {})
+
+
+def warm_up() -> None:
+    """Import and build what the first analysis and completion need (run on the worker at start-up)."""
+    op_schema("conv2d")
+    analyze("archspec: 1\nname: w\ninputs: {x: [4, 4, 1]}\nmodel:\n  - conv2d: {filters: 1, kernel: 1}\n")

@@ -132,6 +132,11 @@ def to_lsp(d, r: A.Result) -> T.Diagnostic:
         related_information=related or None, data=data or None)
 
 
+@server.feature(T.INITIALIZED)
+def on_initialized(ls: ArchspecServer, params: T.InitializedParams):
+    ls.worker.submit(A.warm_up)                  # imports, validators, the op schemas: off the event loop
+
+
 @server.feature(T.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: ArchspecServer, params: T.DidOpenTextDocumentParams):
     schedule(ls, params.text_document.uri, 0)
@@ -162,12 +167,17 @@ def _latest(ls: ArchspecServer, uri: str) -> A.Result | None:
     return ls.readable.get(uri) or ls.results.get(uri)
 
 
+def _current(ls: ArchspecServer, uri: str) -> A.Result | None:
+    """The latest analysis of `uri`, with the text the editor holds now (None before the first)."""
+    r = _latest(ls, uri)
+    return None if r is None else replace(r, text=ls.workspace.get_text_document(uri).source)
+
+
 @server.feature(T.TEXT_DOCUMENT_HOVER)
 def on_hover(ls: ArchspecServer, params: T.HoverParams):
-    r = _latest(ls, params.text_document.uri)
+    r = _current(ls, params.text_document.uri)
     if r is None:
         return None
-    r = replace(r, text=ls.workspace.get_text_document(params.text_document.uri).source)
     text = A.hover(r, params.position.line, params.position.character)
     if not text:
         return None
@@ -176,10 +186,9 @@ def on_hover(ls: ArchspecServer, params: T.HoverParams):
 
 @server.feature(T.TEXT_DOCUMENT_DEFINITION)
 def on_definition(ls: ArchspecServer, params: T.DefinitionParams):
-    r = _latest(ls, params.text_document.uri)
+    r = _current(ls, params.text_document.uri)
     if r is None:
         return None
-    r = replace(r, text=ls.workspace.get_text_document(params.text_document.uri).source)
     out = []
     for path, line, col in A.definition(r, params.position.line, params.position.character):
         pos = T.Position(line, col)
@@ -202,8 +211,14 @@ def on_completion(ls: ArchspecServer, params: T.CompletionParams):
 def on_code_action(ls: ArchspecServer, params: T.CodeActionParams):
     """Quick fixes: replace a misspelled name by the suggestion its diagnostic carries."""
     out = []
+    lines = ls.workspace.get_text_document(params.text_document.uri).lines
     for d in params.context.diagnostics:
         data = d.data if isinstance(d.data, dict) else {}
+        rng = d.range
+        text = lines[rng.start.line][rng.start.character:rng.end.character] \
+            if rng.start.line == rng.end.line and rng.start.line < len(lines) else None
+        if text is not None and text.strip("'\"") != data.get("subject"):
+            continue                             # the range is not the name the suggestion replaces
         if d.source == "archspec" and data.get("suggestion") is not None:
             edit = T.TextEdit(d.range, str(data["suggestion"]))
             out.append(T.CodeAction(title=f"Change to '{data['suggestion']}'", kind=T.CodeActionKind.QuickFix,

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..ops import REGISTRY
+from ..ops import REGISTRY, role
 from .params import parameterize
 from .structure import Branches, Layer, Residual, Tree, Wired
 from .units import Block, Call, Factored, Group, Run, bodies, describe, instance_prefix, sub_bodies, unique_name
 
-WEIGHTED = {"conv2d", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose", "dense"}
-HELPERS = {"batch_norm", "layer_norm", "activation", "relu", "zero_padding"}
-SHORT = {"conv2d": "conv", "depthwise_conv2d": "dwconv", "separable_conv2d": "sepconv", "conv2d_transpose": "deconv",
-         "dense": "dense", "batch_norm": "bn", "layer_norm": "ln", "activation": "act", "relu": "relu",
-         "zero_padding": "pad"}
+WEIGHTED = {n for n, op in REGISTRY.items() if op.weighted}        # the core of a unit: conv, dense
+HELPERS = {n for n, op in REGISTRY.items() if op.unit_helper}      # around it: normalization, activation, padding
 STRUCTURE_KINDS = (Residual, Branches)
 
 
@@ -127,11 +124,8 @@ def _unit(ops: tuple) -> bool:
 def _run_name(ops, insts, taken) -> str:
     parts = []
     for j, op in enumerate(ops):
-        if op == "activation":
-            acts = {r.items[j].node.attrs.activation for r in insts}
-            parts.append(acts.pop() if len(acts) == 1 else "act")
-        else:
-            parts.append(SHORT.get(op, op))
+        names = {REGISTRY[op].short_name(r.items[j].node.attrs) for r in insts}
+        parts.append(names.pop() if len(names) == 1 else REGISTRY[op].abbrev or op)
     return unique_name("_".join(parts), taken)
 
 
@@ -209,7 +203,7 @@ def _projects(item) -> bool:
     """A residual with a shortcut body, or an add whose shorter path is a 1×1-style projection."""
     if isinstance(item, Residual):
         return bool(item.shortcut)
-    return isinstance(item, Branches) and item.merge.op == "add" and all(item.paths)
+    return isinstance(item, Branches) and item.merge.op == role("residual_add") and all(item.paths)
 
 
 def _structure_name(insts) -> str:
@@ -238,7 +232,7 @@ def _best_sequence_pattern(items, taken) -> Block | None:
     def key_of(x):
         if isinstance(x, Call):
             return ("C", x.block.name)
-        if isinstance(x, Layer) and x.node.op != "input":
+        if isinstance(x, Layer) and not REGISTRY[x.node.op].source:
             return ("L", x.node.op)
         return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..ops import role
 from .structure import Branches, Layer, Residual
 from .units import Block, Call, Group, Param, Run, describe, instance_prefix, nodes_of, unique_name
 
@@ -102,7 +103,7 @@ def _describe_inner(inst, prefix, slots):
             describe(x, prefix, slots)
     elif isinstance(inst, Residual):
         slots.append((id(inst), "#name", None))
-        if inst.merge.op == "scaled_add":
+        if inst.merge.op == role("scaled_residual"):
             slots.append((id(inst), "scale", None))
         slots.append((id(inst), "activation", None))
         for x in inst.body + (inst.shortcut or []):

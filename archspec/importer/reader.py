@@ -11,6 +11,10 @@ policies become warnings.
 Wiring is read from ``model.get_config()["layers"][i]["inbound_nodes"]``, the serialized form Keras 3
 itself reloads models from; constants in it (``x + 3.0`` in MobileNetV3) are kept.
 
+Which op reads which Keras class, and how a config becomes attributes, belongs to the op
+(:meth:`archspec.ops.base.Op.from_keras` and its ``keras_classes``, ``keras_ops``, ``probe_lambda``); this
+module only walks the model and checks each op's answer.
+
 Layers archspec cannot express are collected, all of them, into one :class:`UnsupportedModel`.
 """
 from __future__ import annotations
@@ -19,23 +23,16 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..ops import REGISTRY
-from ..ops.base import ACTIVATIONS
+from .. import ops
+from ..ops.base import KerasImportError, keras_value
 
-KERAS_KEY = {"kernel": "kernel_size", "dilation": "dilation_rate"}     # archspec attr → Keras argument
 IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
 WARN_KEYS = ("regularizer", "constraint")
-INPUT_DTYPES = ("float32", "float16", "bfloat16", "int32", "uint8")
-OP_OF_CLASS = {op.keras_class: name for name, op in REGISTRY.items() if name != "input"}
-OP_OF_CLASS.update({"CustomScaleLayer": "scaled_add", "ScaledAdd": "scaled_add", "InputLayer": "input"})
 HINTS = {
-    "Normalization": "archspec has no feature-wise (mean/variance) normalization op; build the model without this "
-                     "preprocessing layer (EfficientNetV2, ConvNeXt: include_preprocessing=False) and normalize "
-                     "the data instead",
-    "LayerScale": "a learned per-channel scale (ConvNeXt) has no archspec op",
-    "StochasticDepth": "stochastic depth has no archspec op",
-    "Sequential": "a model nested as a layer; archspec specs are flat — build the outer model from its layers",
-    "Functional": "a model nested as a layer; archspec specs are flat — build the outer model from its layers",
+    "StochasticDepth": "stochastic depth has no archspec op; a Dropout with noise_shape (None, 1, 1, 1) is one",
+    "Sequential": "a model nested as a layer is flattened into the outer one only when it is built and called "
+                  "once; build it with an Input, and call it once",
+    "Functional": "a model nested as a layer is flattened into the outer one only when it is called once",
 }
 
 
@@ -92,6 +89,7 @@ def read_model(model) -> KGraph:
     config = model.get_config()
     live = {op.name: op for op in model.operations}
     problems, warnings, nodes = [], [], {}
+    config, live = _flatten(config, live, problems)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -108,6 +106,107 @@ def read_model(model) -> KGraph:
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
                   output_names)
+
+
+# ---- models used as layers ---------------------------------------------------------------------------
+def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
+    """`config` with every functional or Sequential model used as a layer replaced by its own layers, wired
+    to the tensors the model was called on (recursively: models inside those too), and `live` extended with
+    their layer objects. An inner layer whose name the outer model already uses is renamed
+    `<model>_<layer>`. A spec is flat, so this is how ConvNeXt's `Sequential` stem reads as two layers."""
+    import copy
+
+    import keras
+
+    taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
+    layers, alias, live = [], {}, dict(live)
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"].get("name")
+        inner = live.get(name)
+        if not isinstance(inner, keras.Model):
+            layers.append(entry)
+            continue
+        if isinstance(inner, keras.Sequential):
+            inner = getattr(inner, "_functional", None)
+        inbound = entry.get("inbound_nodes") or []
+        if inner is None or not _is_functional(inner) or len(inbound) != 1:
+            layers.append(entry)                # _convert says why (a subclassed model, a shared one)
+            continue
+        icfg, ilive = _flatten(inner.get_config(), {op.name: op for op in inner.operations}, problems)
+        args = inbound[0].get("args", [])
+        flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+        fed = [a["config"]["keras_history"] for a in flat if isinstance(a, dict)
+               and a.get("class_name") == "__keras_tensor__"]
+        in_names, _ = _refs(icfg["input_layers"])
+        if len(fed) != len(flat) or len(fed) != len(in_names):
+            problems.append(f"layer '{name}' (a nested model): it is called on {len(flat)} arguments for its "
+                            f"{len(in_names)} inputs; archspec flattens a nested model only when each input is "
+                            "one tensor")
+            continue
+        feed = {n: list(ref) for n, ref in zip(in_names, fed)}
+        rename = {}
+        for ie in icfg["layers"]:
+            iname = ie.get("name") or ie["config"].get("name")
+            if iname in feed:
+                continue                        # its inputs are the outer tensors it was called on
+            new, k = iname, 1
+            while new in taken:
+                new, k = f"{name}_{iname}" + (f"_{k}" if k > 1 else ""), k + 1
+            taken.add(new)
+            rename[iname] = new
+
+        def inner_ref(ref, feed=feed, rename=rename):
+            n, node_index, tensor_index = ref
+            return list(feed[n]) if n in feed else [rename.get(n, n), node_index, tensor_index]
+
+        for ie in icfg["layers"]:
+            iname = ie.get("name") or ie["config"].get("name")
+            if iname in feed:
+                continue
+            ie = _rewire(copy.deepcopy(ie), inner_ref)
+            ie["name"] = ie["config"]["name"] = rename[iname]
+            layers.append(ie)
+            live[rename[iname]] = ilive.get(iname)
+        outs = icfg["output_layers"]
+        if isinstance(outs, dict):
+            outs = list(outs.values())
+        outs = [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
+        for t, ref in enumerate(outs):
+            alias[(name, t)] = inner_ref(ref)
+
+    def outer_ref(ref):
+        n, node_index, tensor_index = ref
+        seen = 0
+        while (n, tensor_index) in alias and seen < 100:    # a nested model fed by another one
+            n, node_index, tensor_index = alias[(n, tensor_index)]
+            seen += 1
+        return [n, node_index, tensor_index]
+
+    config = dict(config, layers=[_rewire(e, outer_ref) for e in layers],
+                  output_layers=_rewire_refs(config["output_layers"], outer_ref),
+                  input_layers=config["input_layers"])
+    return config, live
+
+
+def _rewire(obj, fix):
+    """`obj` (a layer entry) with every Keras-tensor reference `[layer, node, tensor]` passed through `fix`."""
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            obj["config"]["keras_history"] = fix(obj["config"]["keras_history"])
+            return obj
+        return {k: _rewire(v, fix) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_rewire(v, fix) for v in obj)
+    return obj
+
+
+def _rewire_refs(value, fix):
+    """A config's input_layers / output_layers (a ref, a list of refs or a dict of them) through `fix`."""
+    if isinstance(value, dict):
+        return {k: fix(v) for k, v in value.items()}
+    if value and not isinstance(value[0], (list, tuple)):
+        return fix(value)
+    return [fix(v) for v in value]
 
 
 def _refs(value) -> tuple[list[str], list[str]]:
@@ -166,9 +265,10 @@ def _toposort(nodes: dict[str, KNode]) -> dict[str, KNode]:
 
 
 # ---- one layer -----------------------------------------------------------------------------------
-def _wiring(entry, nodes, warnings) -> tuple[list[str], list[tuple], list]:
+def _wiring(entry, nodes, warnings, tensor_kwargs=()) -> tuple[list[str], list[tuple], list]:
     """(input layer names, their shapes without the batch axis, the non-tensor call arguments as
-    (position, value))."""
+    (position, value)). `tensor_kwargs`: the call's keyword arguments that are inputs of the op, in the
+    order they follow the positional ones (MultiHeadAttention's `key`)."""
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) > 1:
         raise _Problem(f"it is called {len(inbound)} times (shared weights); archspec has no weight sharing")
@@ -179,12 +279,13 @@ def _wiring(entry, nodes, warnings) -> tuple[list[str], list[tuple], list]:
     kwargs.pop("mask", None)
     if kwargs.get("training") is not None:
         kwargs.pop("training")
+    extra = [kwargs.pop(k) for k in tensor_kwargs if _is_tensor(kwargs.get(k))]
     if kwargs:
         raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
-    flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    flat = list(args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args) + extra
     names, shapes, consts = [], [], []
     for a in flat:
-        if isinstance(a, dict) and a.get("class_name") == "__keras_tensor__":
+        if _is_tensor(a):
             layer, node_index, tensor_index = a["config"]["keras_history"]
             if tensor_index:
                 raise _Problem(f"it takes output {tensor_index} of the multi-output layer '{layer}'")
@@ -195,11 +296,16 @@ def _wiring(entry, nodes, warnings) -> tuple[list[str], list[tuple], list]:
     return names, shapes, consts
 
 
+def _is_tensor(a) -> bool:
+    return isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"
+
+
 def _convert(entry, live, nodes, warnings) -> KNode:
     cls = entry["class_name"]
     cfg = entry["config"]
     name = entry.get("name") or cfg.get("name")
-    inputs, shapes, consts = _wiring(entry, nodes, warnings)
+    known = ops.of_keras_class(cls)
+    inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else ())
     module = entry.get("module") or ""
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):
@@ -210,20 +316,16 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if cls == "Lambda":
         op, attrs, note = _probe_lambda(live, shapes)
         return KNode(name, cls, op, attrs, inputs, shapes, live, auto, note)
-    opname = OP_OF_CLASS.get(cls)
-    if opname is None:
+    op = ops.of_keras_class(cls)
+    if op is None:
         raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}"
                        + ("" if module.startswith("keras") else " (a custom layer)"))
-    if opname == "input":
-        shape = tuple(cfg["batch_shape"][1:])
-        if any(d is None for d in shape) or not 1 <= len(shape) <= 4:
-            raise _Problem(f"its shape {shape} is not fixed; archspec specs have static shapes — rebuild the model "
-                           "with a fixed input shape (input_shape=..., or --arg input_shape=[224,224,3])")
-        dtype = cfg.get("dtype", "float32")
-        dtype = dtype if isinstance(dtype, str) else dtype.get("config", {}).get("name", "float32")
-        if dtype not in INPUT_DTYPES:
-            raise _Problem(f"its dtype {dtype} is not one of {', '.join(INPUT_DTYPES)}")
-        return KNode(name, cls, "input", REGISTRY["input"].Attrs(shape=shape, dtype=dtype), [], [], live, auto)
+    try:
+        cfg = op.keras_config(cfg, shapes)
+    except KerasImportError as exc:
+        raise _Problem(str(exc)) from None
+    if op.source:
+        return KNode(name, cls, op.name, _attrs(op, cfg, shapes), [], [], live, auto)
     if cfg.get("data_format", "channels_last") != "channels_last":
         raise _Problem(f"it is {cfg['data_format']}; archspec specs are channels-last (height, width, channels)")
     if live is not None and not getattr(live, "trainable", True):
@@ -232,9 +334,9 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     pname = policy.get("config", {}).get("name") if isinstance(policy, dict) else policy
     if pname not in (None, "float32"):
         warnings.append(f"layer '{name}' uses the dtype policy {pname}; the spec builds float32 layers")
-    attrs = _attrs(REGISTRY[opname], cls, cfg, shapes)
-    _check_rest(cls, cfg, REGISTRY[opname], attrs, name, warnings)
-    return KNode(name, cls, opname, attrs, inputs, shapes, live, auto)
+    attrs = _attrs(op, cfg, shapes)
+    _check_rest(cls, cfg, op, attrs, name, warnings)
+    return KNode(name, cls, op.name, attrs, inputs, shapes, live, auto)
 
 
 def _is_auto(name: str, cls: str) -> bool:
@@ -244,48 +346,19 @@ def _is_auto(name: str, cls: str) -> bool:
     return any(re.fullmatch(re.escape(base) + r"(_\d+)?", name) for base in {to_snake_case(cls), cls.lower()})
 
 
-def _norm(v):
-    if isinstance(v, (list, tuple)):
-        return tuple(_norm(x) for x in v)
-    return v
+_norm = keras_value
 
 
-def _attrs(op, cls, cfg, shapes):
+def _attrs(op, cfg, shapes, values=None):
+    """The op's validated attributes for a layer config, as the op reads it (or for `values` it gave)."""
     from pydantic import ValidationError
 
-    values = {}
-    for f in op.Attrs.model_fields:
-        key = KERAS_KEY.get(f, f)
-        if key in cfg:
-            values[f] = _norm(cfg[key])
-    rank = len(shapes[0]) + 1 if shapes else None
-    if "activation" in values:
-        act = values["activation"]
-        if isinstance(act, dict) or (act is not None and act not in ACTIVATIONS):
-            raise _Problem(f"its activation {act!r} is not one of archspec's named activations")
-        if act == "linear" and op.name != "activation":
-            values["activation"] = None
-    if "axis" in values:
-        axis = values["axis"]
-        if isinstance(axis, tuple):
-            if len(axis) != 1:
-                raise _Problem(f"it normalizes over the axes {list(axis)}; archspec takes one axis")
-            axis = axis[0]
-        if rank and axis >= 0:
-            axis -= rank                                   # Keras counts the batch axis; -1 is channels
-        values["axis"] = axis
-    if op.name in ("max_pool", "avg_pool") and values.get("strides") == values.get("pool_size"):
-        values.pop("strides")
-    if op.name == "dense" and shapes and len(shapes[0]) >= 3:
-        values["per_position"] = True
-    if op.name == "relu" and values.get("max_value") is not None:
-        values["max_value"] = float(values["max_value"])
-    if op.name == "rescaling":
-        for k in ("scale", "offset"):
-            if isinstance(values.get(k), (list, tuple)):
-                raise _Problem(f"its {k} is per channel {list(values[k])}; archspec's rescaling takes one number")
     try:
+        if values is None:
+            values = op.from_keras(cfg, shapes)
         return op.Attrs.model_validate(values)
+    except KerasImportError as exc:
+        raise _Problem(str(exc)) from None
     except ValidationError as exc:
         err = exc.errors()[0]
         raise _Problem(f"archspec's {op.name} cannot take {'.'.join(map(str, err['loc']))}="
@@ -302,7 +375,7 @@ def _same(a, b) -> bool:
 def _check_rest(cls, cfg, op, attrs, name, warnings):
     """The attributes give back the layer's config, and nothing else in it differs from a default layer."""
 
-    kwargs = op.keras_kwargs(attrs) if op.name != "scaled_add" else {"scale": attrs.scale}
+    kwargs = op.keras_kwargs(attrs)
     for k, v in kwargs.items():
         got = cfg.get(k)
         if k == "activation" and v is None:
@@ -314,8 +387,6 @@ def _check_rest(cls, cfg, op, attrs, name, warnings):
         if k not in cfg or not _same(got, v):
             if k in cfg:
                 raise _Problem(f"its {k}={cfg.get(k)!r} comes out as {v!r} in archspec (an importer bug)")
-    if cls in ("CustomScaleLayer", "ScaledAdd"):
-        return
     reference = _reference_config(cls, repr(sorted(kwargs.items())), kwargs)
     if reference is None:
         return
@@ -349,54 +420,30 @@ def _reference_config(cls: str, key: str, kwargs: dict) -> dict | None:
 
 # ---- layers that are not plain Keras layers ---------------------------------------------------------
 def _operation(cls, inputs, consts):
-    """A keras.ops call recorded in the functional graph (MobileNetV3's `x + 3.0`, `x * (1 / 6)`)."""
-    merge = {"Add": "add", "Multiply": "multiply", "Subtract": "subtract", "Maximum": "maximum",
-             "Minimum": "minimum"}
-    if len(inputs) >= 2 and not consts and cls in merge:
-        return merge[cls], REGISTRY[merge[cls]].Attrs(), ""
-    values = [c for _, c in consts]
-    if len(inputs) == 1 and len(values) == 1 and isinstance(values[0], (int, float)) and not isinstance(values[0], bool):
-        c = float(values[0])
-        tensor_first = consts[0][0] == 1
-        scale_offset = {"Add": (1.0, c), "Multiply": (c, 0.0), "Subtract": (1.0, -c) if tensor_first else (-1.0, c)}
-        if cls in ("Divide", "TrueDivide") and c != 0 and tensor_first:
-            scale_offset[cls] = (1.0 / c, 0.0)
-        if cls in scale_offset:
-            s, o = scale_offset[cls]
-            return "rescaling", REGISTRY["rescaling"].Attrs(scale=s, offset=o), f"keras.ops.{cls.lower()} with {c:g}"
-    raise _Problem(f"the operation keras.ops.{cls.lower()} on {len(inputs)} tensor(s) and constants {values} "
-                   "has no archspec op")
+    """A keras.ops call recorded in the functional graph (MobileNetV3's `x + 3.0`, `x * (1 / 6)`): the first
+    op that lists the operation in its `keras_ops` and accepts the call."""
+    for op in ops.of_keras_op(cls):
+        values = op.from_keras_op(cls, len(inputs), consts)
+        if values is not None:
+            c = consts[0][1] if consts else None
+            note = f"keras.ops.{cls.lower()} with {c:g}" if isinstance(c, (int, float)) and not isinstance(c, bool) else ""
+            return op.name, _attrs(op, {}, [], values), note
+    raise _Problem(f"the operation keras.ops.{cls.lower()} on {len(inputs)} tensor(s) and constants "
+                   f"{[c for _, c in consts]} has no archspec op")
 
 
 def _probe_lambda(layer, shapes):
-    """Recognize a Lambda by what it computes: `a + s·b` (a scaled residual) or `s·x + o` (a rescaling)."""
-    import numpy as np
-
+    """Recognize a Lambda by what it computes, asking every op that has a `probe_lambda`."""
     if layer is None:
         raise _Problem("a Lambda whose function cannot be called")
-    rng = np.random.default_rng(0)
-    try:
-        if len(shapes) == 2 and shapes[0] == shapes[1]:
-            for _ in range(2):
-                a, b = (rng.normal(size=(2,) + shapes[0]).astype("float32") for _ in range(2))
-                out = np.asarray(layer([a, b]))
-                s = float(np.sum((out - a) * b) / np.sum(b * b))
-                if out.shape != a.shape or not np.allclose(out, a + s * b, rtol=1e-5, atol=1e-5):
-                    raise _Problem("a Lambda of two tensors that is not `x[0] + scale * x[1]`")
-            s = float(np.float32(s))
-            s = round(s, 6) if abs(s - round(s, 6)) < 1e-7 else s
-            return "scaled_add", REGISTRY["scaled_add"].Attrs(scale=s), f"Lambda recognized as x[0] + {s:g}·x[1]"
-        if len(shapes) == 1:
-            x = rng.normal(size=(2,) + shapes[0]).astype("float32")
-            out = np.asarray(layer(x))
-            o = float(np.mean(np.asarray(layer(np.zeros_like(x)))))
-            s = float(np.sum((out - o) * x) / np.sum(x * x))
-            if out.shape == x.shape and np.allclose(out, s * x + o, rtol=1e-5, atol=1e-5):
-                return "rescaling", REGISTRY["rescaling"].Attrs(scale=s, offset=o), \
-                    f"Lambda recognized as {s:g}·x + {o:g}"
-    except _Problem:
-        raise
-    except Exception as exc:                               # noqa: BLE001
-        raise _Problem(f"a Lambda that fails on test inputs ({type(exc).__name__}: {exc})") from None
-    raise _Problem("a Lambda computes arbitrary Python; archspec recognizes only `x[0] + scale * x[1]` "
-                   "(a scaled residual) and `scale * x + offset`")
+    readers = ops.lambda_readers()
+    for op in readers:
+        try:
+            values = op.probe_lambda(layer, shapes)
+        except Exception as exc:                           # noqa: BLE001  (the user's Python, on test inputs)
+            raise _Problem(f"a Lambda that fails on test inputs ({type(exc).__name__}: {exc})") from None
+        if values is not None:
+            attrs = _attrs(op, {}, [], values)
+            return op.name, attrs, f"Lambda recognized as {op.name} ({op.label(attrs)})"
+    raise _Problem("a Lambda computes arbitrary Python; archspec recognizes only "
+                   + " and ".join(op.lambda_form for op in readers))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..ops import REGISTRY, role
 from .reader import KGraph, KNode
 
 VIRTUAL = "<source>"
@@ -99,7 +100,7 @@ def build_tree(kg: KGraph) -> Tree:
     """The structured form of `kg` (see the module docstring)."""
     nodes = kg.nodes
     succ = kg.consumers()
-    order = [n for n in nodes if nodes[n].op != "input"]
+    order = [n for n in nodes if not REGISTRY[nodes[n].op].source]
     tail = set(kg.outputs[:-1]) | ({kg.outputs[-1]} if order and kg.outputs[-1] != order[-1] else set())
     if len(kg.inputs) == 1:
         entry = kg.inputs[0]
@@ -148,13 +149,14 @@ class _Builder:
             return self._wired(seg)                # paths share layers, or a layer feeds no merge input
         paths = [self.seq(entry, sorted(g, key=self.pos.__getitem__)) if g else [] for g in groups]
         op = exit_.op
-        if op == "scaled_add" and paths[1]:
+        if op == role("scaled_residual") and paths[1]:
             self.stats["residual"] += 1
             return Residual(paths[1], paths[0] or None, exit_)
-        if op == "add" and len(paths) == 2 and paths[1] and (not paths[0] or _size(paths[0]) <= _size(paths[1])):
+        if op == role("residual_add") and len(paths) == 2 and paths[1] and (
+                not paths[0] or _size(paths[0]) <= _size(paths[1])):
             self.stats["residual"] += 1
             return Residual(paths[1], paths[0] or None, exit_)
-        if op in ("add", "concat", "multiply", "average", "maximum", "minimum"):
+        if REGISTRY[op].branch_merge:
             self.stats["branches"] += 1
             return Branches(paths, exit_)
         return self._wired(seg)
@@ -218,7 +220,7 @@ def _absorb_activations(items: list, outputs: set) -> list:
     out = []
     for item in items:
         prev = out[-1] if out else None
-        if (isinstance(item, Layer) and item.node.op == "activation" and isinstance(prev, Residual)
+        if (isinstance(item, Layer) and item.node.op == role("activation") and isinstance(prev, Residual)
                 and prev.act is None and prev.merge.name not in outputs and item.node.inputs == [prev.merge.name]):
             prev.act = item.node
             continue

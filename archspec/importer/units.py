@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..ops import role
 from .structure import Branches, Layer, Residual, Wired
 from .writer import common_prefix, full_attrs, strip
 
@@ -106,7 +107,7 @@ def describe(item, prefix: str, out_slots: list) -> tuple:
         p = instance_prefix(item, prefix)
         inner = prefix + p + "_" if p else prefix
         out_slots.append((id(item), "#name", p or None))
-        if item.merge.op == "scaled_add":
+        if item.merge.op == role("scaled_residual"):
             out_slots.append((id(item), "scale", item.merge.attrs.scale))
         out_slots.append((id(item), "activation", item.act.attrs.activation if item.act else None))
         body = tuple(describe(x, inner, out_slots) for x in item.body)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..ops import REGISTRY
+from ..ops import REGISTRY, role
 from .reader import KGraph, KNode
 from .structure import Branches, Layer, Residual, Wired
 from .yamltext import Entry
@@ -240,7 +240,7 @@ class Writer:
         p = self.structure_prefix(item, prefix) if own is None else own
         inner = prefix + p + "_" if p else prefix
         attrs = {}
-        if item.merge.op == "scaled_add":
+        if item.merge.op == role("scaled_residual"):
             attrs["scale"] = self.subst.get((id(item), "scale"), item.merge.attrs.scale)
         act = self.subst.get((id(item), "activation"), item.act.attrs.activation if item.act else None)
         if act is not None:
@@ -254,7 +254,7 @@ class Writer:
         p = self.structure_prefix(item, prefix) if own is None else own
         inner = prefix + p + "_" if p else prefix
         attrs = {}
-        if item.merge.op != "concat":
+        if item.merge.op != role("default_merge"):
             attrs["merge"] = item.merge.op
         elif item.merge.attrs.axis != -1:
             attrs["axis"] = item.merge.attrs.axis

@@ -46,13 +46,17 @@ class Blocks:
                     self.error("search-space", f"the block parameter '{pname}' declares a search space; search "
                                "spaces are top-level parameters", src.loc(path + ("params", pname), key=True),
                                hint=f"declare it under the top-level `params:` and pass it on: `{pname}: $NAME`")
+                    self.bad_blocks.add(name)
                     continue
                 parsed = self._param_decl(pname, decl, src, path + ("params", pname))
                 if parsed:
                     params[pname] = parsed
+                else:
+                    self.bad_blocks.add(name)   # its calls are skipped: no follow-up errors about them
             if spec.defaults:
                 self._defaults({}, raw.get("defaults"), src, path + ("defaults",))
-            self.blocks[name] = Block(name, spec, src, path, params)
+            if name not in self.bad_blocks:
+                self.blocks[name] = Block(name, spec, src, path, params)
 
     def _include(self, src: Source, inc, path: tuple, stack: tuple):
         loc = src.loc(path)
@@ -109,8 +113,10 @@ class Blocks:
                 return None
             ptype = decl.get("type", "any")
             if not isinstance(ptype, str) or ptype.rstrip("?") not in PARAM_TYPES:
+                guess = closest(str(ptype), sorted(PARAM_TYPES))
                 self.error("param-type", f"unknown parameter type {describe(ptype)}", src.loc(path + ("type",)),
-                           hint=did_you_mean(str(ptype), PARAM_TYPES) or "types: " + ", ".join(sorted(PARAM_TYPES)))
+                           hint=hint_for(guess) or "types: " + ", ".join(sorted(PARAM_TYPES)),
+                           subject=str(ptype), suggestion=guess)
                 return None
             return (ptype, decl.get("default"), "default" not in decl)
         if isinstance(decl, str) and decl.rstrip("?") in PARAM_TYPES:
@@ -178,9 +184,10 @@ class Blocks:
             return merged
         for opname, attrs in raw.items():
             op = ops.get(opname)
-            if op is None or getattr(op, "internal", False):
+            if op is None or op.internal:
+                guess = closest(opname, _user_ops())
                 self.error("unknown-op", f"defaults for unknown op '{opname}'", src.loc(path + (opname,), key=True),
-                           hint=did_you_mean(opname, _user_ops()))
+                           subject=str(opname), suggestion=guess)
                 continue
             if not isinstance(attrs, dict):
                 self.error("schema", f"defaults for '{opname}' must be a mapping of attributes",
@@ -188,10 +195,11 @@ class Blocks:
                 continue
             for attr, v in attrs.items():
                 if attr not in op.Attrs.model_fields:
+                    guess = closest(attr, op.Attrs.model_fields)
                     self.error("unknown-field", f"{opname} has no attribute '{attr}'",
                                src.loc(path + (opname, attr), key=True),
-                               hint=did_you_mean(attr, op.Attrs.model_fields) or
-                               "attributes: " + ", ".join(op.Attrs.model_fields))
+                               hint=hint_for(guess) or "attributes: " + ", ".join(op.Attrs.model_fields),
+                               subject=str(attr), suggestion=guess)
                     continue
                 merged.setdefault(opname, {})[attr] = (v, src, path + (opname, attr))
         return merged
@@ -302,7 +310,7 @@ def _near_file(inc: str, target: Path) -> str | None:
 
 
 def _user_ops():
-    return [k for k, v in ops.REGISTRY.items() if not getattr(v, "internal", False)]
+    return list(ops.user_ops())
 
 
 def _type_of(value) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import ops
 from ..graph import SEP, Graph
 from .expr import ShapeView, UnknownShape
 from .schema import BlockDef
@@ -10,7 +11,7 @@ from .source import Source
 
 STRUCTURES = ("sequence", "branches", "residual")
 RESERVED = ("name", "from", "repeat", "when")
-MERGES = ("concat", "add", "multiply", "average", "maximum", "minimum")
+MERGES = ops.merges()               # the ops that may close a `branches:` structure
 PARAM_TYPES = {"int", "float", "number", "bool", "str", "list", "any", "pair", "activation"}
 
 class _Abort(Exception):

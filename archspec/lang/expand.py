@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .. import ops
-from ..errors import Diagnostic, Loc, Note, SpecError, closest, did_you_mean, focus, hint_for
+from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
@@ -85,7 +85,7 @@ class Expander(Memo, Blocks, Structures):
                     if exc.kind == "expr-syntax":
                         hint = comma_hint(src, path, raw) or hint
                     self.error(exc.kind, exc.message, self._expr_loc(src, path, exc.offset), scope or ctx.scope,
-                               hint, ctx.notes, subject=raw)
+                               hint, ctx.notes, subject=exc.subject or raw, suggestion=exc.suggestion)
                     raise _Poison() from None
                 except RecursionError:
                     self.error("limit", "the expression nests too deeply", src.loc(path), scope or ctx.scope)
@@ -123,8 +123,10 @@ class Expander(Memo, Blocks, Structures):
 
         for k, code in enumerate(doc.ignore_warnings):
             if code not in WARNINGS:
+                guess = closest(code, WARNINGS)
                 self.error("schema", f"'{code}' is not a warning code", self.src.loc(("ignore_warnings", k)),
-                           hint=did_you_mean(code, WARNINGS) or "warning codes: " + ", ".join(WARNINGS))
+                           hint=hint_for(guess) or "warning codes: " + ", ".join(WARNINGS),
+                           subject=str(code), suggestion=guess)
         self._load_blocks(self.src, data, (), stack=())
         defaults = self._defaults({}, data.get("defaults") or {}, self.src, ("defaults",))
         return Prepared(doc, self.blocks, self.sources, defaults, tuple(self.diags),
@@ -151,8 +153,8 @@ class Expander(Memo, Blocks, Structures):
         for name, spec in doc.inputs.items():
             shape = tuple(spec.shape if hasattr(spec, "shape") else spec)
             dtype = spec.dtype if hasattr(spec, "dtype") else "float32"
-            attrs = ops.get("input").Attrs(shape=shape, dtype=dtype)
-            g.add(Node(name, "input", attrs, (), self.src.loc(("inputs", name), key=True), "", shape))
+            attrs = ops.get(ops.role("input")).Attrs(shape=shape, dtype=dtype)
+            g.add(Node(name, ops.role("input"), attrs, (), self.src.loc(("inputs", name), key=True), "", shape))
             g.inputs.append(name)
             table[name] = name
             self.used[""].add(name)
@@ -182,9 +184,7 @@ class Expander(Memo, Blocks, Structures):
         if "blocks" in bad:                      # each block is validated (and reported) on its own
             self.diags = [d for d in self.diags if not (d.path[:1] == ("blocks",) and len(d.path) > 2)]
         fields = Document.model_fields
-        kept = {k: v for k, v in data.items() if k in fields and k not in bad}
-        if "blocks" in bad and isinstance(data.get("blocks"), dict):
-            bad.discard("blocks")
+        kept = {k: v for k, v in data.items() if k in fields and k not in bad}   # blocks: read from `data`
         kept.setdefault("archspec", 1)
         kept.setdefault("name", "spec")
         kept.setdefault("inputs", {})
@@ -260,7 +260,7 @@ class Expander(Memo, Blocks, Structures):
         if key.startswith("$") and not key.startswith("$$"):
             key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
         op = ops.get(key)
-        if op is not None and getattr(op, "internal", False):
+        if op is not None and op.internal:
             op = None
         if op is None and key not in self.blocks and key not in STRUCTURES:
             if key in self.bad_blocks or self.lost_includes:
@@ -467,6 +467,7 @@ class Expander(Memo, Blocks, Structures):
             return None
         try:
             node.shape = self.inferred(op, a, shapes)
+            node.cost = self.costed(op, a, shapes, node.shape)
         except ShapeError as exc:
             loc = kloc
             if exc.field and exc.field in origin:
@@ -543,7 +544,7 @@ class Expander(Memo, Blocks, Structures):
                 self.error("unused-input", f"the input '{name}' is not used by any output", g[name].loc,
                            hint=f"wire it with `from: {name}`, or remove it")
         for n in g:
-            if n.id not in live and n.op != "input" and all(i in live for i in n.inputs):
+            if n.id not in live and not ops.REGISTRY[n.op].source and all(i in live for i in n.inputs):
                 self.error("dead-layer", f"'{n.id}' does not contribute to any output", n.loc, n.id,
                            "list it under `outputs:`, wire it into the model, or remove it", n.trace)
 
@@ -577,4 +578,5 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
     ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()
     graph.space = ex.space
+    graph.params = dict(ex.globals)           # the top-level parameter values (the training section reads them)
     return graph, ex.sources

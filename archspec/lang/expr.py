@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 
 class ExprError(Exception):
-    def __init__(self, message: str, offset: int = 0, kind: str = "expr-value", hint: str | None = None):
+    def __init__(self, message: str, offset: int = 0, kind: str = "expr-value", hint: str | None = None,
+                 subject: str | None = None, suggestion: str | None = None):
         super().__init__(message)
         self.message, self.offset, self.kind, self.hint = message, offset, kind, hint
+        self.subject, self.suggestion = subject, suggestion      # the name at fault and the likely one (data)
 
 
 _TOKEN = re.compile(r"""
@@ -265,11 +267,12 @@ def _eval(node, env):
             return env[name]
         if name in FUNCTIONS:
             return FUNCTIONS[name]
-        from ..errors import did_you_mean
+        from ..errors import closest, hint_for
 
-        raise ExprError(f"'{name}' is not defined here", pos, "expr-name",
-                        did_you_mean(name, [k for k in env if not k.startswith("_")]) or
-                        f"names available: {', '.join(sorted(k for k in env if not k.startswith('_'))) or 'none'}")
+        guess = closest(name, [k for k in env if not k.startswith("_")])
+        raise ExprError(f"'{name}' is not defined here", pos, "expr-name", hint_for(guess) or
+                        f"names available: {', '.join(sorted(k for k in env if not k.startswith('_'))) or 'none'}",
+                        subject=name, suggestion=guess)
     if kind == "tuple":
         return tuple(_eval(n, env) for n in node[2])
     if kind == "neg":

@@ -47,6 +47,9 @@ ATTR_DOCS = {
     "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
     "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
     "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
+    "interpolation": "how new pixels are computed", "max_value": "upper bound of the output (null: none)",
+    "negative_slope": "slope below the threshold (leaky ReLU)", "threshold": "inputs below it are zeroed (or sloped)",
+    "seed": "random seed of the dropout mask (null: random)",
 }
 
 
@@ -54,7 +57,7 @@ def json_schema() -> dict:
     """The whole schema (a fresh dict each call)."""
     from .schema import BlockDef, Document
 
-    user_ops = {k: v for k, v in sorted(ops.REGISTRY.items()) if not getattr(v, "internal", False)}
+    user_ops = dict(sorted(ops.user_ops().items()))
     defs: dict[str, Any] = {}
     entry_props: dict[str, Any] = {}
     defaults_props: dict[str, Any] = {}
@@ -128,12 +131,12 @@ MODELINE = re.compile(r"^#\s+yaml-language-server\s*:.*$", re.M)
 
 
 def with_modeline(text: str, schema_path: str) -> str:
-    """`text` carrying the `# yaml-language-server: $schema=...` comment that makes editors with the
-    YAML extension validate and complete it with no set-up (kept at the end, so no line moves)."""
+    """`text` ending with the `# yaml-language-server: $schema=...` comment that makes editors with the
+    YAML extension validate and complete it with no set-up (at the end, so no line of the spec moves;
+    an existing modeline elsewhere is moved there)."""
     line = f"# yaml-language-server: $schema={schema_path}"
-    if MODELINE.search(text):
-        return MODELINE.sub(line.replace("\\", "\\\\"), text, count=1)
-    return text.rstrip("\n") + "\n\n" + line + "\n"
+    body = re.sub(r"\n?" + MODELINE.pattern + r"\n?", "\n", text, flags=re.M) if MODELINE.search(text) else text
+    return body.rstrip("\n") + "\n\n" + line + "\n"
 
 
 # ---- ops -------------------------------------------------------------------------------------
@@ -190,7 +193,8 @@ def _structures(body: dict) -> dict:
                  "additionalProperties": {"anyOf": [body, {"$ref": "#/definitions/entry"}, {"type": "null"}]}}],
                 "description": "parallel paths from the same input (a list, or a mapping name → path); "
                                "an empty path is the identity"},
-            "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "default": "concat", "description": "how the paths are joined"},
+            "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "default": ops.role("default_merge"),
+                      "description": "how the paths are joined"},
             "axis": {**expr_int, "description": "concat axis (default -1, the channels)"}, **RESERVED},
             "required": ["paths"], "additionalProperties": False,
             "description": "parallel paths merged by concat, add, multiply, average, maximum or minimum"},

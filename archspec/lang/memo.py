@@ -17,8 +17,10 @@ cost little more than the layers that actually change.
 """
 from __future__ import annotations
 
+import math
 from itertools import islice
 
+from .. import ops
 from ..graph import FRAGMENT, SEP, Node, Scope
 from .context import _Abort
 from .expr import ExprError, names_in
@@ -31,13 +33,14 @@ class MemoStore:
     """What expansions share: recorded block calls, validated op attributes, inferred shapes.
     Every entry is a pure function of its key; one expansion makes its own, a Pricer keeps one."""
 
-    __slots__ = ("fragments", "attrs", "kept", "shapes", "size")
+    __slots__ = ("fragments", "attrs", "kept", "shapes", "costs", "size")
 
     def __init__(self):
         self.fragments: dict = {}    # block-call key -> Fragment
         self.attrs: dict = {}        # (op name, frozen values) -> validated Attrs (shared by every node using it)
         self.kept: set = set()       # ids of those Attrs (alive as long as this store)
         self.shapes: dict = {}       # (id(attrs), input shapes) -> output shape; attrs live in self.attrs
+        self.costs: dict = {}        # (id(attrs), input shapes) -> node cost tuple (passes.analyze)
         self.size = 0                # layers and scopes recorded in fragments
 
     def __len__(self):
@@ -100,32 +103,18 @@ def _expr_names(raw, out: set) -> None:
             _expr_names(v, out)
 
 
-def _defaults_sections(raw, out: list) -> None:
-    if isinstance(raw, dict):
-        for k, v in raw.items():
-            if k == "defaults":
-                out.append(v)
-            _defaults_sections(v, out)
-    elif isinstance(raw, list):
-        for v in raw:
-            _defaults_sections(v, out)
-
-
 class Memo:
     """Mixin of the Expander: keys, recording and replay of block calls."""
 
     def names_read_by_blocks(self, doc) -> tuple:
-        """Top-level parameter names that any block body or any `defaults:` may read."""
+        """Top-level parameter names that any block body (its own defaults included) may read. The
+        defaults a call inherits are keyed with the names they read (memo_key)."""
         names: set = set()
         for block in self.blocks.values():
             raw = block.src.data
             for p in block.path:
                 raw = raw[p]
             _expr_names(raw, names)
-        sections: list = []
-        for src in self.sources.values():
-            _defaults_sections(src.data, sections)
-        _expr_names(sections, names)
         return tuple(sorted(n for n in names if n in doc.params))
 
     def validated(self, op, values: dict):
@@ -154,12 +143,26 @@ class Memo:
                 self.memo.shapes[key] = out
         return out
 
+    def costed(self, op, a, shapes: list, out: tuple) -> tuple:
+        """The node's cost tuple (passes.analyze.node_cost), once per distinct attributes and shapes."""
+        key = (id(a), tuple(shapes)) if id(a) in self.memo.kept else None
+        c = self.memo.costs.get(key) if key else None
+        if c is None:
+            t, nt = op.params(a, shapes, out)
+            c = (t, nt, op.macs(a, shapes, out), op.flops(a, shapes, out), math.prod(out))
+            if key and len(self.memo.costs) < MAX_CACHED:
+                self.memo.costs[key] = c
+        return c
+
     def memo_key(self, block, bound: dict, inputs, defaults: dict, stack: tuple):
         g = self.graph
         dkey = self._defaults_keys.get(id(defaults))
         if dkey is None:
-            dkey = (defaults, tuple((op, tuple((a, id(s), p) for a, (_, s, p) in attrs.items()))
-                                    for op, attrs in defaults.items()))
+            read: set = set()
+            _expr_names([raw for attrs in defaults.values() for raw, _, _ in attrs.values()], read)
+            dkey = (defaults, (tuple((op, tuple((a, id(s), p) for a, (_, s, p) in attrs.items()))
+                                     for op, attrs in defaults.items()),
+                               tuple((n, _freeze(self.globals[n])) for n in sorted(read) if n in self.globals)))
             self._defaults_keys[id(defaults)] = dkey     # keeps `defaults` alive, so its id stays unique
         shapes = tuple(g.nodes[i].shape for i in inputs)
         if None in shapes:
@@ -227,7 +230,7 @@ class Memo:
             for n in nodes:
                 c = n.cost or node_cost(g, n)
                 t, nt, macs, flops, elements = t + c[0], nt + c[1], macs + c[2], flops + c[3], elements + c[4]
-                layers += n.attrs.layers if n.op == FRAGMENT else 1
+                layers += n.attrs.layers if n.op == FRAGMENT else 0 if ops.REGISTRY[n.op].source else 1
             out_node = g.nodes[out]
             summary = Summary((t, nt, macs, flops, elements), layers, out_node.shape,
                               out_node.attrs.out_elems if out_node.op == FRAGMENT else out_node.cost[4],
@@ -267,15 +270,16 @@ class Memo:
         if len(g.nodes) + len(g.scopes) + self.hidden + frag.size > self.limits.max_layers:
             self._limit(loc, scope_path)
         pre = scope_path + SEP
-        nodes, succs = g.nodes, g.succs
+        nodes, succs = g.nodes, g._succs
         for rid, t, ins, rsc, inner in frag.nodes:
             nid = pre + rid
             real = tuple(inputs[i] if i.__class__ is int else pre + i for i in ins)
             nodes[nid] = Node(nid, t.op, t.attrs, real, t.loc, pre + rsc if rsc else scope_path, t.shape,
                               t.trace[:inner] + notes, t.cost)
-            succs[nid] = []
-            for i in real:
-                succs[i].append(nid)
+            if succs is not None:
+                succs[nid] = []
+                for i in real:
+                    succs[i].append(nid)
         for rpath, t, rparent, rin, rout in frag.scopes:
             path = pre + rpath
             g.scopes[path] = Scope(path, t.kind, t.name, t.loc, pre + rparent if rparent else scope_path, t.args,

@@ -141,8 +141,10 @@ def pydantic_diagnostics(exc: ValidationError, data, src: Source, base: tuple = 
                 hint = hint_for(guess)
             elif isinstance(got, str) and etype in _NUMBER_ERRORS:
                 hint, guess = dollar_hint(got)
+            # the subject: the bad value when a suggestion replaces it, else the field
+            subject = str(got) if guess is not None else (str(path[0]) if path else None)
             diags.append(Diagnostic("schema", text, src.loc(base + path), scope, hint, notes,
-                                    subject=str(path[0]) if path else None, suggestion=guess, path=base + path))
+                                    subject=subject, suggestion=guess, path=base + path))
     return diags
 
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Diagnostic, Loc, SpecError
+from ..errors import Diagnostic, Loc, Note, SpecError
 
 Path_ = tuple  # a path into the document: ("model", 3, "conv2d", "filters")
 
@@ -42,18 +42,19 @@ class Source:
     path: Path | None
     text: str
     data: object
-    values: dict = field(default_factory=dict)   # path -> Loc of the value
-    keys: dict = field(default_factory=dict)     # path -> Loc of the key naming it
+    values: dict = field(default_factory=dict)   # path -> (line, col) or Loc of the value (positions.Table)
+    keys: dict = field(default_factory=dict)     # path -> (line, col) or Loc of the key naming it
 
     def loc(self, path: Path_, key: bool = False) -> Loc:
         """Best location for `path`: the exact entry, else its nearest recorded ancestor."""
         table = self.keys if key else self.values
         p = tuple(path)
         while p:
-            if p in table:
-                return self._loc(table[p])
-            if not key and p in self.keys:
-                return self._loc(self.keys[p])
+            found = table.get(p)
+            if found is None and not key:
+                found = self.keys.get(p)
+            if found is not None:
+                return self._loc(found)
             p = p[:-1]
         return self._loc(self.values.get((), (1, 1)))
 
@@ -212,6 +213,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     exist at once, so a 100,000-layer spec costs its data and its tables, not ten times that. An alias
     replays the events recorded for its anchor, so every use is checked, counted and positioned
     exactly as a composed node would be walked again."""
+    from sys import intern
+
     import yaml
     from yaml.constructor import ConstructorError, SafeConstructor
     from yaml.events import (
@@ -227,10 +230,14 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         StreamStartEvent,
     )
 
+    from .positions import Rows, Table
+
     display = src.file
     loader = _loader_class()(text)
     constructor = SafeConstructor()
-    values, keys = src.values, src.keys
+    rows = Rows()
+    add_row = rows.add
+    src.values, src.keys = Table(rows, key=False), Table(rows, key=True)
     diags: list[Diagnostic] = []
     count = 0
     reused = 0
@@ -240,15 +247,18 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     MAP_TAG, SEQ_TAG, MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
     resolve = loader.resolve
 
+    get_event = loader.get_event
+
     def nxt():
         while replay:
             ev = next(replay[-1], None)
             if ev is not None:
                 return ev, True
             replay.pop()
-        ev = loader.get_event()
-        for r in recording:
-            r.append(ev)
+        ev = get_event()
+        if recording:
+            for r in recording:
+                r.append(ev)
         return ev, False
 
     def mark(ev) -> Loc:
@@ -256,8 +266,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
 
     def scalar(ev, tag):
         value = ev.value
-        if tag == _STR:
-            return value                        # the common cases, without the constructor's overhead
+        if tag == _STR:                         # the common cases, without the constructor's overhead
+            return intern(value) if len(value) <= 24 else value   # names repeat: one string each
         if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
             return int(value)
         node = yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark, ev.style)
@@ -273,14 +283,22 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                                         mark(ev))])
         return out
 
+    scalar_kind = yaml.ScalarNode
+
     def tag_of(ev, kind):
         tag = ev.tag
         if tag is None or tag == "!":
-            tag = resolve(kind, ev.value if kind is yaml.ScalarNode else None, ev.implicit)
+            if kind is scalar_kind:
+                value = ev.value
+                if ev.implicit[0] and value.isidentifier() and value not in _NOT_STR:
+                    return _STR                  # the plain names most of a spec is made of
+                return resolve(kind, value, ev.implicit)
+            tag = resolve(kind, None, ev.implicit)
         return tag
 
     def node(ev, replayed: bool, path: tuple, depth: int):
-        """The value whose first event is `ev` (its events are consumed), recorded under `path`."""
+        """(value, packed start position) of the node whose first event is `ev` (its events are
+        consumed); `path` is where it sits, for the limits' messages."""
         nonlocal count, reused
         if ev.__class__ is AliasEvent:
             rec = anchors.get(ev.anchor, False)
@@ -314,7 +332,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         if depth > limits.max_depth:
             raise SpecError([_too_deep(limits, mark(ev))])
         m = ev.start_mark
-        values[path] = (m.line + 1, m.column + 1)
+        here = (m.line + 1) << 24 | (m.column + 1)
         cls = ev.__class__
         if cls is ScalarEvent:
             out = scalar(ev, tag_of(ev, yaml.ScalarNode))
@@ -324,6 +342,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev),
                                             hint="archspec accepts plain YAML only")])
             out = {}
+            row = []
             while True:
                 kev, krep = nxt()
                 if kev.__class__ is MappingEndEvent:
@@ -348,34 +367,38 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                     key = str(kev.value)
                 vev, vrep = nxt()
                 if key in out:
+                    first_pos = row[2 * list(out).index(key)]
+                    first_loc = Loc(display, first_pos >> 24, first_pos & 0xFFFFFF)
                     diags.append(Diagnostic("duplicate-key", f"the key '{key}' appears twice in this mapping",
-                                            mark(kev), notes=((_note_first(src, path + (key,))),)))
+                                            mark(kev), notes=(Note("first defined here", first_loc),)))
                     skip(vev, vrep)
                     continue
                 km = kev.start_mark
-                keys[path + (key,)] = (km.line + 1, km.column + 1)
-                out[key] = node(vev, vrep, path + (key,), depth + 1)
-            if not build:
-                out = None
+                row.append((km.line + 1) << 24 | (km.column + 1))
+                out[key], vpos = node(vev, vrep, path + (key,), depth + 1)
+                row.append(vpos)
+            add_row(out, row)
         elif cls is SequenceStartEvent:
             tag = tag_of(ev, yaml.SequenceNode)
             if tag != SEQ_TAG:
                 raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev))])
             out = []
+            row = []
             i = 0
             while True:
                 iev, irep = nxt()
                 if iev.__class__ is SequenceEndEvent:
                     break
-                out.append(node(iev, irep, path + (i,), depth + 1))
+                item, ipos = node(iev, irep, path + (i,), depth + 1)
+                out.append(item)
+                row.append(ipos)
                 i += 1
-            if not build:
-                out = None
+            add_row(out, row)
         else:                                      # pragma: no cover - the parser's grammar prevents it
             raise SpecError([Diagnostic("yaml-syntax", f"unexpected {cls.__name__}", mark(ev))])
         if anchor is not None:
             anchors[anchor] = recording.pop()
-        return out
+        return out, here
 
     def skip(ev, replayed):
         """Consume the node starting at `ev` without recording it (a duplicate key's value)."""
@@ -406,7 +429,8 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
                 return
             assert ev.__class__ is DocumentStartEvent
             first, _ = nxt()
-            data = node(first, False, (), 0)
+            data, rows.root = node(first, False, (), 0)
+            rows.skeleton = data
             ev = loader.get_event()               # DocumentEnd
             assert ev.__class__ is DocumentEndEvent
             ev = loader.get_event()
@@ -456,12 +480,6 @@ def _is_libyaml_depth_stop(exc) -> bool:
     problem = getattr(exc, "problem", None) or ""
     return isinstance(exc, (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)) \
         and "maximum nesting depth" in problem
-
-
-def _note_first(src: Source, path: tuple):
-    from ..errors import Note
-
-    return Note("first defined here", src.loc(path, key=True) if path in src.keys else None)
 
 
 _STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"

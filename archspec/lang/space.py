@@ -85,6 +85,18 @@ class Dim:
             text += f" step {_text(self.step)}"
         return text + (" log" if self.log else "")
 
+    def grid(self) -> list | None:
+        """Every value, as `suggest` asks for them (None for a continuous range)."""
+        if self.size is None:
+            return None
+        if self.kind in ("choice", "block"):
+            if all(v is None or isinstance(v, (bool, int, float, str)) for v in self.values):
+                return list(self.values)
+            return [json.dumps(v) for v in self.values]
+        if self.kind == "int":
+            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        return [float(f"{self.low + k * self.step:.12g}") for k in range(self.size)]
+
     def suggest(self, trial):
         """Ask an Optuna trial (or a RandomTrial) for a value."""
         if self.kind == "block":

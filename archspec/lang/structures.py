@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from .. import ops
-from ..errors import Note, did_you_mean, focus
+from ..errors import Note, closest, focus, hint_for
 from ..graph import Node, Scope
 from ..ops.base import ShapeError
 from .context import MERGES, RESERVED, Ctx, _join, _Poison, _with_in
@@ -18,7 +18,8 @@ class Structures:
         for k in attrs:
             if k not in allowed:
                 self.error("unknown-field", f"unknown field '{k}' in {kind}", src.loc(vpath + (k,), key=True), scope,
-                           did_you_mean(k, list(allowed) + list(RESERVED)) or "fields: " + ", ".join(allowed))
+                           hint_for(guess := closest(k, list(allowed) + list(RESERVED))) or "fields: " + ", ".join(allowed),
+                           subject=str(k), suggestion=guess)
                 raise _Poison()
 
     def s_sequence(self, attrs, ctx: Ctx, inputs, local, vpath, kloc):
@@ -38,10 +39,10 @@ class Structures:
         src = ctx.src
         self._struct_fields("branches", attrs, ("paths", "merge", "axis"), src, vpath, ctx.scope)
         scope = _join(ctx.scope, local)
-        merge = self.value(attrs.get("merge", "concat"), ctx, src, vpath + ("merge",))
+        merge = self.value(attrs.get("merge", ops.role("default_merge")), ctx, src, vpath + ("merge",))
         if merge not in MERGES:
             self.error("schema", f"'merge' should be one of {', '.join(MERGES)}; got {describe(merge)}",
-                       src.loc(vpath + ("merge",)), scope, did_you_mean(str(merge), MERGES))
+                       src.loc(vpath + ("merge",)), scope, subject=str(merge), suggestion=closest(str(merge), MERGES))
             return None
         paths = attrs.get("paths")
         if isinstance(paths, dict):
@@ -88,10 +89,12 @@ class Structures:
         self.used.setdefault(scope, set())
         local = self.unique(scope, opname, False, kloc)
         node_id = _join(scope, local)
-        node = g.add(Node(node_id, opname, op.Attrs.model_validate(mattrs), tuple(outs), kloc, scope,
+        node = g.add(Node(node_id, opname, self.validated(op, mattrs), tuple(outs), kloc, scope,
                           trace=ctx.notes))
         try:
-            node.shape = tuple(op.infer(node.attrs, [g[o].shape for o in outs]))
+            shapes = [g[o].shape for o in outs]
+            node.shape = self.inferred(op, node.attrs, shapes)
+            node.cost = self.costed(op, node.attrs, shapes, node.shape)
         except ShapeError as exc:
             notes = []
             for k, o in enumerate(outs):
@@ -144,23 +147,24 @@ class Structures:
             elif bs[:-1] != ss[:-1]:
                 hint = "the body changes the spatial size; add a strided projection `shortcut:` (e.g. a 1×1 conv)"
             loc, trace = focus(kloc, tuple(ctx.notes), self.src.file)
-            self.error("shape-mismatch", f"residual add joins {ss} and {bs}", loc, _join(scope, "add"), hint,
+            self.error("shape-mismatch", f"residual add joins {ss} and {bs}", loc, _join(scope, ops.role("residual_add")), hint,
                        (Note(f"the body ends at {last.id} {bs}", last.loc),
                         Note(f"the shortcut is {g[short].id} {ss}", g[short].loc)) + trace)
             return None
         if scale == 1 and "scale" not in attrs:   # an explicit scale (even 1.0) keeps the scaled add
-            out = self._merge_node("add", {}, [short, body_out], scope, kloc, ctx, "residual")
+            out = self._merge_node(ops.role("residual_add"), {}, [short, body_out], scope, kloc, ctx, "residual")
         else:
-            out = self._merge_node("scaled_add", {"scale": float(scale)}, [short, body_out], scope, kloc, ctx, "residual")
+            out = self._merge_node(ops.role("scaled_residual"), {"scale": float(scale)}, [short, body_out], scope, kloc,
+                                   ctx, "residual")
         if out and act:
             try:
-                a = ops.get("activation").Attrs.model_validate({"activation": act})
+                a = self.validated(ops.get(ops.role("activation")), {"activation": act})
             except ValidationError as exc:
                 for d in pydantic_diagnostics(exc, {"activation": act}, src, vpath, scope=scope):
                     self.error(d.code, d.message, d.loc, scope, d.hint, ctx.notes)
                 return None
             nid = _join(scope, self.unique(scope, "act", False, kloc))
-            g.add(Node(nid, "activation", a, (out,), src.loc(vpath + ("activation",), key=True), scope, g[out].shape,
+            g.add(Node(nid, ops.role("activation"), a, (out,), src.loc(vpath + ("activation",), key=True), scope, g[out].shape,
                        ctx.notes))
             out = nid
         g.scopes[scope].output = out

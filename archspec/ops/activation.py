@@ -15,13 +15,18 @@ class ActivationAttrs(Attrs):
 @register
 class Activation(Op):
     name, keras_class, Attrs, category, primary = "activation", "Activation", ActivationAttrs, "act", "activation"
+    roles, unit_helper, transparent, abbrev = ("activation",), True, True, "act"
     doc = "An element-wise activation by name (keras.layers.Activation): `- activation: relu`."
-    examples = [({"activation": "relu"}, [(4, 4, 3)]), ({"activation": "softmax"}, [(10,)])]
+    examples = [({"activation": "relu"}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"activation": "softmax"}, [(10,)], (10,), (0, 0))]
 
     def extra_flops(self, a, ins, out):
         return ACTIVATION_FLOPS.get(a.activation, 0) * size(out)
 
     def label(self, a):
+        return a.activation
+
+    def short_name(self, a):
         return a.activation
 
     def activation_of(self, a):
@@ -37,8 +42,9 @@ class ReluAttrs(Attrs):
 @register
 class ReLU(Op):
     name, keras_class, Attrs, category, primary = "relu", "ReLU", ReluAttrs, "act", "max_value"
+    unit_helper, transparent = True, True
     doc = "Rectified linear unit with optional cap (keras.layers.ReLU): `- relu: 6` is ReLU6."
-    examples = [({}, [(4, 4, 3)]), ({"max_value": 6.0}, [(4, 4, 3)])]
+    examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"max_value": 6.0}, [(4, 4, 3)], (4, 4, 3), (0, 0))]
 
     def label(self, a):
         if a.max_value is not None and a.negative_slope == 0 and a.threshold == 0:
@@ -47,3 +53,9 @@ class ReLU(Op):
 
     def activation_of(self, a):
         return "relu"
+
+    def from_keras(self, cfg, shapes):
+        values = super().from_keras(cfg, shapes)
+        if values.get("max_value") is not None:
+            values["max_value"] = float(values["max_value"])
+        return values

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from . import register
-from .base import Attrs, Op, PosInt, ShapeError
+from .base import Attrs, KerasImportError, Op, PosInt, ShapeError
 
 
 class AttentionAttrs(Attrs):
@@ -50,19 +50,21 @@ def _roles(ins: list) -> tuple:
 class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 3), "heads")
+    keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
+    keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
-    examples = [({"heads": 4, "key_dim": 8}, [(10, 16)]),
-                ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)]),
-                ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)])]
+    examples = [({"heads": 4, "key_dim": 8}, [(10, 16)], (10, 16), (2160, 0)),
+                ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
+                ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0))]
 
     def infer(self, a, ins):
         for i, s in enumerate(ins):
             if len(s) != 2:
                 what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
                 raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
-                                 "shape-rank", "turn a feature map into tokens first: `- reshape: [-1, channels]`")
+                                 "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
         q, k, v = _roles(ins)
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
@@ -105,26 +107,24 @@ class Attention(Op):
         return dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
                     use_bias=a.use_bias, output_shape=a.output_dim)
 
+    def keras_config(self, cfg, shapes):
+        cfg = dict(cfg)
+        out = cfg.get("output_shape")
+        if isinstance(out, (list, tuple)):              # a built layer keeps output_shape as a tuple: (64,)
+            if len(out) != 1:
+                raise KerasImportError(f"its output_shape {list(out)} has several axes; archspec's attention "
+                                       "projects to one feature axis")
+            cfg["output_shape"] = out[0]
+        axes = cfg.get("attention_axes")
+        if axes is not None and shapes and len(shapes[0]) == 2 and list(axes) in ([1], [-2]):
+            cfg["attention_axes"] = None                # attention over the tokens: what None means for sequences
+        if cfg.get("value_dim") is not None and cfg.get("value_dim") == cfg.get("key_dim"):
+            cfg["value_dim"] = None                     # Keras stores the default (key_dim) explicitly
+        return cfg
+
+    def input_roles(self, a, n):
+        return {2: ("q", "kv"), 3: ("q", "v", "k")}.get(n)
+
     def call_keras(self, layer, tensors):
         q, k, v = _roles(tensors)
         return layer(q, v, key=k if len(tensors) == 3 else None)
-
-    # ---- Keras import: MultiHeadAttention's config, its inputs already in Keras's order ------------
-    keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
-
-    def from_keras(self, cfg, shapes):
-        from .base import KerasImportError
-
-        if cfg.get("attention_axes") not in (None, [], ()):
-            raise KerasImportError(f"it attends over the axes {cfg['attention_axes']}; archspec's attention "
-                                   "attends over the tokens of (tokens, features) sequences")
-        out = cfg.get("output_shape")
-        if isinstance(out, (list, tuple)):
-            if len(out) != 1:
-                raise KerasImportError(f"its output_shape {out} is not a number of features")
-            out = out[0]
-        values = dict(heads=cfg["num_heads"], key_dim=cfg["key_dim"], dropout=cfg.get("dropout", 0.0),
-                      use_bias=cfg.get("use_bias", True), output_dim=out)
-        if cfg.get("value_dim") not in (None, cfg["key_dim"]):
-            values["value_dim"] = cfg["value_dim"]
-        return values

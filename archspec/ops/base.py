@@ -1,5 +1,8 @@
 """The op contract. Every layer type is one subclass of :class:`Op`, registered once, holding its
-whole story: attribute schema, shape rule, parameter count, MACs, FLOPs, label and Keras builder.
+whole story: attribute schema, shape rule, parameter count, MACs, FLOPs, label, Keras builder, the
+mapping from Keras layers back to the op (for ``archspec import``) and the flags other stages read
+(is it a merge, does it slide a spatial window, ...). No stage outside ``archspec.ops`` branches on an
+op's name: it asks the registry (:data:`archspec.ops.REGISTRY`, :func:`archspec.ops.role`).
 
 Counting conventions (docs/conventions.md):
 * params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
@@ -27,6 +30,11 @@ class ShapeError(Exception):
     def __init__(self, message: str, code: str = "shape-mismatch", hint: str | None = None, field: str | None = None):
         super().__init__(message)
         self.message, self.code, self.hint, self.field = message, code, hint, field
+
+
+class KerasImportError(Exception):
+    """A Keras layer's config that this op cannot express (raised by :meth:`Op.from_keras`); the message
+    says what, in words that follow "layer 'name' (class): "."""
 
 
 class Attrs(BaseModel):
@@ -75,7 +83,29 @@ class Op:
     category: ClassVar[str] = "other"          # conv, dense, attn, token, norm, act, pool, merge, reshape, reg, io
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
-    examples: ClassVar[list[tuple[dict, list[tuple]]]] = []
+    # (attributes, input shapes, expected output shape, expected (trainable, non-trainable) params);
+    # asserted by the fast op tests and checked against Keras by the parity tests
+    examples: ClassVar[list[tuple[dict, list[tuple], tuple, tuple[int, int]]]] = []
+
+    # ---- flags other stages read (instead of lists of op names) -----------------------------
+    roles: ClassVar[tuple[str, ...]] = ()      # named jobs the language and importer ask for (see ops.role)
+    source: ClassVar[bool] = False             # a graph source (a model input), not a layer
+    branch_merge: ClassVar[bool] = False       # may close a `branches:` structure (`merge: <name>`)
+    weighted: ClassVar[bool] = False           # a conv/dense layer: the core of a conv → bn → act unit
+    unit_helper: ClassVar[bool] = False        # normalization, activation or padding around a weighted layer
+    transparent: ClassVar[bool] = False        # keeps the values' layout (dropout, activations)
+    dropout: ClassVar[bool] = False            # drops a fraction `rate` of its input while training
+    scales_input: ClassVar[bool] = False       # maps raw input values to a range (rescaling, normalization)
+    abbrev: ClassVar[str | None] = None        # short name in imported block names (conv_bn_relu); default: name
+    internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
+    custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
+
+    # ---- Keras import (archspec import): Keras layer → this op ------------------------------
+    keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
+    keras_names: ClassVar[dict[str, str]] = {}       # attribute → Keras config key, where the names differ
+    keras_ops: ClassVar[tuple[str, ...]] = ()        # keras.ops operations of a functional graph read as this op
+    keras_call_inputs: ClassVar[tuple[str, ...]] = ()  # call keywords that are inputs, after the positional ones
+    lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------
     def infer(self, a: Attrs, ins: list[tuple]) -> tuple:
@@ -106,15 +136,72 @@ class Op:
         act = getattr(a, "activation", None)
         return None if act in (None, "linear") else act
 
+    def cancels_bias(self, a: Attrs) -> bool:
+        """Whether a bias added right before this layer is redundant (batch norm's beta shifts anyway)."""
+        return False
+
+    def short_name(self, a: Attrs) -> str:
+        """The name part of an imported block made of this layer (`relu` for an Activation of relu)."""
+        return self.abbrev or self.name
+
     # ---- Keras -----------------------------------------------------------------------------
     def keras_kwargs(self, a: Attrs) -> dict[str, Any]:
         return a.model_dump()
 
-    def build_keras(self, a: Attrs, name: str):
-        """A fresh Keras layer for these attributes (imports Keras lazily)."""
-        import keras
+    def keras_config(self, cfg: dict, shapes: list[tuple]) -> dict:
+        """A Keras layer's `cfg` as a fresh layer would state it: values Keras fills in when it builds the layer
+        (or spells differently) put back, so the importer's comparison with a fresh layer is fair."""
+        return cfg
 
-        return getattr(keras.layers, self.keras_class)(**self.keras_kwargs(a), name=name)
+    def from_keras(self, cfg: dict, shapes: list[tuple]) -> dict[str, Any]:
+        """Attribute values of this op for a Keras layer's `cfg` (the inverse of :meth:`keras_kwargs`);
+        `shapes` are its input shapes without the batch axis. Raises :class:`KerasImportError` for a
+        config the op cannot express. The importer validates the result and checks that turning it back
+        into Keras arguments gives the same layer.
+        """
+        values = {}
+        for f, field in self.Attrs.model_fields.items():
+            key = self.keras_names.get(f, f)
+            if key in cfg:
+                values[f] = keras_value(cfg[key])
+        if "activation" in values:
+            act = values["activation"]
+            if isinstance(act, dict) or (act is not None and act not in ACTIVATIONS):
+                raise KerasImportError(f"its activation {act!r} is not one of archspec's named activations")
+            if act == "linear" and self.Attrs.model_fields["activation"].default is None:
+                values["activation"] = None              # optional activations: None means linear
+        if "axis" in values:
+            axis = values["axis"]
+            if isinstance(axis, tuple):
+                if len(axis) != 1:
+                    raise KerasImportError(f"it works over the axes {list(axis)}; archspec takes one axis")
+                axis = axis[0]
+            if shapes and axis >= 0:
+                axis -= len(shapes[0]) + 1                # Keras counts the batch axis; -1 is channels
+            values["axis"] = axis
+        return values
+
+    def from_keras_op(self, cls: str, n_tensors: int, consts: list[tuple[int, Any]]) -> dict[str, Any] | None:
+        """Attribute values for a `keras.ops` call recorded in a functional graph (MobileNetV3's `x + 3.0`),
+        or None when this op does not express it. `consts` are (argument position, value) of the non-tensor
+        arguments. Consulted only for ops listing `cls` in :attr:`keras_ops`."""
+        return None
+
+    def probe_lambda(self, call, shapes: list[tuple]) -> dict[str, Any] | None:
+        """Attribute values when the Lambda layer `call` (NumPy arrays in and out, batch axis included)
+        computes what this op does, judged on random inputs of `shapes`; None otherwise."""
+        return None
+
+    def build_keras(self, a: Attrs, name: str):
+        """A fresh Keras layer for these attributes (imports Keras lazily): `keras_class` of keras.layers,
+        or of archspec's own layers (:mod:`archspec.ops.keras_layers`) where `custom_layer` is set."""
+        if self.custom_layer:
+            from . import keras_layers as layers
+        else:
+            import keras
+
+            layers = keras.layers
+        return getattr(layers, self.keras_class)(**self.keras_kwargs(a), name=name)
 
     # ---- training (docs/training-estimates.md) ----------------------------------------------
     #: the forward tensors this op's gradient reads, kept from the forward to the backward pass.
@@ -148,9 +235,21 @@ class Op:
         macs = self.macs(a, ins, out)
         return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
 
+    def input_roles(self, a: Attrs, n: int) -> tuple[str, ...] | None:
+        """Short names of what each of `n` inputs is for (attention's q / kv), drawn on the edges; None
+        when the inputs are interchangeable or there is one."""
+        return None
+
     def call_keras(self, layer, tensors: list):
         """Apply the built `layer` to its input tensors (in `from` order)."""
         return layer(tensors if self.arity[1] != 1 else tensors[0])
+
+
+def keras_value(v):
+    """A Keras config value with lists turned into tuples (how archspec attributes hold them)."""
+    if isinstance(v, (list, tuple)):
+        return tuple(keras_value(x) for x in v)
+    return v
 
 
 def bias_flops(use_bias: bool, out: tuple) -> int:

@@ -43,7 +43,8 @@ class KernelAttrs(Attrs):
 class _Conv(Op):
     """Shared by the convolutions: FLOPs beyond the MACs, the sliding window, common Keras kwargs."""
 
-    category, window = "conv", True
+    category, window, weighted = "conv", True, True
+    keras_names = {"kernel": "kernel_size", "dilation": "dilation_rate"}
 
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
@@ -63,13 +64,13 @@ class ConvAttrs(KernelAttrs):
 
 @register
 class Conv2D(_Conv):
-    name, keras_class, Attrs = "conv2d", "Conv2D", ConvAttrs
+    name, keras_class, Attrs, abbrev = "conv2d", "Conv2D", ConvAttrs, "conv"
     doc = "2-D convolution (keras.layers.Conv2D). `kernel` may be non-square: [1, 7]."
-    examples = [({"filters": 8, "kernel": 3}, [(9, 9, 3)]),
-                ({"filters": 8, "kernel": [1, 7], "padding": "same", "use_bias": False}, [(9, 9, 4)]),
-                ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same"}, [(9, 8, 3)]),
-                ({"filters": 4, "kernel": 3, "dilation": 2}, [(11, 11, 2)]),
-                ({"filters": 8, "kernel": 3, "groups": 2, "padding": "same"}, [(6, 6, 4)])]
+    examples = [({"filters": 8, "kernel": 3}, [(9, 9, 3)], (7, 7, 8), (224, 0)),
+                ({"filters": 8, "kernel": [1, 7], "padding": "same", "use_bias": False}, [(9, 9, 4)], (9, 9, 8), (224, 0)),
+                ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same"}, [(9, 8, 3)], (5, 4, 6), (168, 0)),
+                ({"filters": 4, "kernel": 3, "dilation": 2}, [(11, 11, 2)], (7, 7, 4), (76, 0)),
+                ({"filters": 8, "kernel": 3, "groups": 2, "padding": "same"}, [(6, 6, 4)], (6, 6, 8), (152, 0))]
 
     def infer(self, a, ins):
         _check_dilation(a)
@@ -101,10 +102,11 @@ class DepthwiseAttrs(KernelAttrs):
 
 @register
 class DepthwiseConv2D(_Conv):
-    name, keras_class, Attrs = "depthwise_conv2d", "DepthwiseConv2D", DepthwiseAttrs
+    name, keras_class, Attrs, abbrev = "depthwise_conv2d", "DepthwiseConv2D", DepthwiseAttrs, "dwconv"
     doc = "Depthwise 2-D convolution (keras.layers.DepthwiseConv2D): one filter per input channel."
-    examples = [({"kernel": 3}, [(9, 9, 4)]),
-                ({"kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2, "use_bias": False}, [(9, 9, 3)])]
+    examples = [({"kernel": 3}, [(9, 9, 4)], (7, 7, 4), (40, 0)),
+                ({"kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2, "use_bias": False}, [(9, 9, 3)],
+                 (5, 5, 6), (54, 0))]
 
     def infer(self, a, ins):
         _check_dilation(a)
@@ -133,10 +135,11 @@ class SeparableAttrs(KernelAttrs):
 
 @register
 class SeparableConv2D(_Conv):
-    name, keras_class, Attrs = "separable_conv2d", "SeparableConv2D", SeparableAttrs
+    name, keras_class, Attrs, abbrev = "separable_conv2d", "SeparableConv2D", SeparableAttrs, "sepconv"
     doc = "Depthwise then pointwise convolution (keras.layers.SeparableConv2D)."
-    examples = [({"filters": 8, "kernel": 3}, [(9, 9, 4)]),
-                ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}, [(8, 8, 3)])]
+    examples = [({"filters": 8, "kernel": 3}, [(9, 9, 4)], (7, 7, 8), (76, 0)),
+                ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}, [(8, 8, 3)],
+                 (4, 4, 6), (96, 0))]
 
     def infer(self, a, ins):
         _check_dilation(a)
@@ -165,11 +168,12 @@ class TransposeAttrs(KernelAttrs):
 
 @register
 class Conv2DTranspose(_Conv):
-    name, keras_class, Attrs, window = "conv2d_transpose", "Conv2DTranspose", TransposeAttrs, False
+    name, keras_class, Attrs, window, abbrev = "conv2d_transpose", "Conv2DTranspose", TransposeAttrs, False, "deconv"
     doc = "Transposed ('de-') convolution (keras.layers.Conv2DTranspose); upsamples by `strides`."
-    examples = [({"filters": 4, "kernel": 3, "strides": 2, "padding": "same"}, [(5, 5, 3)]),
-                ({"filters": 4, "kernel": 3, "strides": 2}, [(5, 6, 3)]),
-                ({"filters": 2, "kernel": 3, "strides": 2, "padding": "same", "output_padding": 1}, [(4, 4, 2)])]
+    examples = [({"filters": 4, "kernel": 3, "strides": 2, "padding": "same"}, [(5, 5, 3)], (10, 10, 4), (112, 0)),
+                ({"filters": 4, "kernel": 3, "strides": 2}, [(5, 6, 3)], (11, 13, 4), (112, 0)),
+                ({"filters": 2, "kernel": 3, "strides": 2, "padding": "same", "output_padding": 1}, [(4, 4, 2)],
+                 (8, 8, 2), (38, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, "conv2d_transpose")

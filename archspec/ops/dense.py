@@ -17,9 +17,12 @@ class DenseAttrs(Attrs):
 @register
 class Dense(Op):
     name, keras_class, Attrs, category, primary = "dense", "Dense", DenseAttrs, "dense", "units"
+    weighted = True
     doc = "Fully connected layer (keras.layers.Dense), applied to the last axis."
-    examples = [({"units": 10}, [(64,)]), ({"units": 5, "use_bias": False, "activation": "softmax"}, [(7,)]),
-                ({"units": 3}, [(4, 6)])]
+    examples = [({"units": 10}, [(64,)], (10,), (650, 0)),
+                ({"units": 5, "use_bias": False, "activation": "softmax"}, [(7,)], (5,), (35, 0)),
+                ({"units": 3}, [(4, 6)], (4, 3), (21, 0)),
+                ({"units": 4, "per_position": True}, [(3, 3, 2)], (3, 3, 4), (12, 0))]
 
     def infer(self, a, ins):
         if len(ins[0]) >= 3 and not a.per_position:
@@ -43,3 +46,9 @@ class Dense(Op):
 
     def keras_kwargs(self, a):
         return dict(units=a.units, use_bias=a.use_bias, activation=a.activation)
+
+    def from_keras(self, cfg, shapes):
+        values = super().from_keras(cfg, shapes)
+        if shapes and len(shapes[0]) >= 3:
+            values["per_position"] = True                # Keras applies Dense to the last axis of any rank
+        return values

@@ -17,9 +17,11 @@ class ConcatAttrs(Attrs):
 @register
 class Concat(Op):
     name, keras_class, Attrs, category, arity = "concat", "Concatenate", ConcatAttrs, "merge", (2, None)
+    branch_merge, roles = True, ("default_merge",)
     view = True
     doc = "Concatenation along `axis` (default: channels), as keras.layers.Concatenate."
-    examples = [({}, [(4, 4, 3), (4, 4, 5)]), ({}, [(6,), (2,), (3,)]), ({"axis": 1}, [(2, 4, 3), (5, 4, 3)])]
+    examples = [({}, [(4, 4, 3), (4, 4, 5)], (4, 4, 8), (0, 0)), ({}, [(6,), (2,), (3,)], (11,), (0, 0)),
+                ({"axis": 1}, [(2, 4, 3), (5, 4, 3)], (7, 4, 3), (0, 0))]
 
     def infer(self, a, ins):
         rank = len(ins[0])
@@ -48,9 +50,16 @@ class NoAttrs(Attrs):
 
 
 class _Elementwise(Op):
-    Attrs, category, arity = NoAttrs, "merge", (2, None)
+    Attrs, category, arity, branch_merge = NoAttrs, "merge", (2, None), True
     symbol = ""
-    examples = [({}, [(4, 4, 3), (4, 4, 3)]), ({}, [(4, 4, 3), (1, 1, 3)])]
+    examples = [({}, [(4, 4, 3), (4, 4, 3)], (4, 4, 3), (0, 0)), ({}, [(4, 4, 3), (1, 1, 3)], (4, 4, 3), (0, 0))]
+
+    @property
+    def keras_ops(self):                                # keras.ops.add(a, b) in a functional graph
+        return (self.keras_class,)
+
+    def from_keras_op(self, cls, n_tensors, consts):
+        return {} if n_tensors >= 2 and not consts else None
 
     def infer(self, a, ins):
         out = broadcast(ins)
@@ -71,13 +80,13 @@ class _Elementwise(Op):
 
 @register
 class Add(_Elementwise):
-    name, keras_class = "add", "Add"
+    name, keras_class, roles = "add", "Add", ("residual_add",)
     doc = "Element-wise sum (keras.layers.Add)."
 
 
 @register
 class Subtract(_Elementwise):
-    name, keras_class, arity = "subtract", "Subtract", (2, 2)
+    name, keras_class, arity, branch_merge = "subtract", "Subtract", (2, 2), False
     doc = "Element-wise difference of exactly two inputs (keras.layers.Subtract)."
 
 
@@ -118,9 +127,12 @@ class ScaledAddAttrs(Attrs):
 @register
 class ScaledAdd(Op):
     name, keras_class, Attrs, category, arity, primary = "scaled_add", "ScaledAdd", ScaledAddAttrs, "merge", (2, 2), "scale"
+    roles, custom_layer = ("scaled_residual",), True
+    keras_classes = ("ScaledAdd", "CustomScaleLayer")   # keras.applications' Inception-ResNet-v2 layer
+    lambda_form = "`x[0] + scale * x[1]` (a scaled residual)"
     doc = ("`inputs[0] + scale · inputs[1]`: the scaled residual of Inception-ResNet "
-           "(archspec.compile.layers.ScaledAdd, a registered serializable Keras layer).")
-    examples = [({"scale": 0.17}, [(4, 4, 3), (4, 4, 3)])]
+           "(archspec.ops.keras_layers.ScaledAdd, a registered serializable Keras layer).")
+    examples = [({"scale": 0.17}, [(4, 4, 3), (4, 4, 3)], (4, 4, 3), (0, 0))]
 
     def infer(self, a, ins):
         if ins[0] != ins[1]:
@@ -133,7 +145,17 @@ class ScaledAdd(Op):
     def label(self, a):
         return f"add ×{a.scale:g}"
 
-    def build_keras(self, a, name):
-        from ..compile.layers import ScaledAdd as Layer
+    def probe_lambda(self, call, shapes):
+        import numpy as np
 
-        return Layer(scale=a.scale, name=name)
+        if len(shapes) != 2 or shapes[0] != shapes[1]:
+            return None
+        rng = np.random.default_rng(0)
+        for _ in range(2):
+            a, b = (rng.normal(size=(2,) + shapes[0]).astype("float32") for _ in range(2))
+            out = np.asarray(call([a, b]))
+            s = float(np.sum((out - a) * b) / np.sum(b * b))
+            if out.shape != a.shape or not np.allclose(out, a + s * b, rtol=1e-5, atol=1e-5):
+                return None
+        s = float(np.float32(s))
+        return {"scale": round(s, 6) if abs(s - round(s, 6)) < 1e-7 else s}

@@ -33,10 +33,15 @@ class BatchNormAttrs(Attrs):
 @register
 class BatchNorm(Op):
     name, keras_class, Attrs, category = "batch_norm", "BatchNormalization", BatchNormAttrs, "norm"
+    unit_helper, abbrev = True, "bn"
     doc = ("Batch normalization (keras.layers.BatchNormalization). gamma (if `scale`) and beta (if `center`) are "
            "trainable; the moving mean and variance are not.")
-    examples = [({}, [(5, 5, 8)]), ({"scale": False}, [(5, 5, 8)]), ({"center": False, "epsilon": 1.001e-5}, [(12,)]),
-                ({"axis": 2}, [(8, 8, 4)])]
+    examples = [({}, [(5, 5, 8)], (5, 5, 8), (16, 16)), ({"scale": False}, [(5, 5, 8)], (5, 5, 8), (8, 16)),
+                ({"center": False, "epsilon": 1.001e-5}, [(12,)], (12,), (12, 24)),
+                ({"axis": 2}, [(8, 8, 4)], (8, 8, 4), (16, 16))]
+
+    def cancels_bias(self, a):
+        return a.center
 
     def params(self, a, ins, out):
         c = _channels(a, ins)
@@ -62,8 +67,9 @@ class LayerNormAttrs(Attrs):
 @register
 class LayerNorm(Op):
     name, keras_class, Attrs, category = "layer_norm", "LayerNormalization", LayerNormAttrs, "norm"
+    unit_helper, abbrev = True, "ln"
     doc = "Layer normalization over the last axis (keras.layers.LayerNormalization)."
-    examples = [({}, [(5, 5, 8)]), ({"center": False}, [(6, 4)])]
+    examples = [({}, [(5, 5, 8)], (5, 5, 8), (16, 0)), ({"center": False}, [(6, 4)], (6, 4), (4, 0))]
 
     def infer(self, a, ins):
         return _check_axis(a, ins)
@@ -95,13 +101,15 @@ class NormalizationAttrs(Attrs):
 @register
 class Normalization(Op):
     name, keras_class, Attrs, category = "normalization", "Normalization", NormalizationAttrs, "norm"
+    scales_input = True
     keeps_inputs = False      # a fixed affine map: its gradient needs no forward tensor
     doc = ("Feature-wise (x − mean) / √variance with a fixed mean and variance (keras.layers.Normalization), "
            "e.g. ImageNet preprocessing. Without `mean`/`variance` they are non-trainable weights "
            "(2 per feature + a count), as in EfficientNet.")
-    examples = [({}, [(5, 5, 3)]), ({"axis": 3}, [(6, 6, 3)]),
-                ({"mean": [1.0, 2.0, 3.0], "variance": [4.0, 5.0, 6.0]}, [(4, 4, 3)]),
-                ({"mean": [0.5, 0.5], "variance": [0.25, 0.25], "invert": True}, [(2,)])]
+    examples = [({}, [(5, 5, 3)], (5, 5, 3), (0, 7)),
+                ({"axis": 3}, [(6, 6, 3)], (6, 6, 3), (0, 7)),
+                ({"mean": [1.0, 2.0, 3.0], "variance": [4.0, 5.0, 6.0]}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"mean": [0.5, 0.5], "variance": [0.25, 0.25], "invert": True}, [(2,)], (2,), (0, 0))]
 
     def infer(self, a, ins):
         c = _channels(a, ins)

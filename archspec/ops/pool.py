@@ -19,8 +19,8 @@ class PoolAttrs(Attrs):
 class _Pool(Op):
     Attrs, category, window, primary = PoolAttrs, "pool", True, "pool_size"
     kind = ""
-    examples = [({}, [(9, 9, 3)]), ({"pool_size": 3, "strides": 2}, [(9, 9, 3)]),
-                ({"pool_size": 3, "strides": 2, "padding": "same"}, [(8, 7, 2)])]
+    examples = [({}, [(9, 9, 3)], (4, 4, 3), (0, 0)), ({"pool_size": 3, "strides": 2}, [(9, 9, 3)], (4, 4, 3), (0, 0)),
+                ({"pool_size": 3, "strides": 2, "padding": "same"}, [(8, 7, 2)], (4, 4, 2), (0, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, self.name)
@@ -45,6 +45,12 @@ class _Pool(Op):
     def keras_kwargs(self, a):
         return dict(pool_size=a.pool_size, strides=a.step, padding=a.padding)
 
+    def from_keras(self, cfg, shapes):
+        values = super().from_keras(cfg, shapes)
+        if values.get("strides") == values.get("pool_size"):
+            values.pop("strides")                        # the default: strides follow the pool size
+        return values
+
 
 @register
 class MaxPool(_Pool):
@@ -66,7 +72,7 @@ class GlobalPoolAttrs(Attrs):
 class _GlobalPool(Op):
     Attrs, category = GlobalPoolAttrs, "pool"
     kind = ""
-    examples = [({}, [(5, 6, 3)]), ({"keepdims": True}, [(5, 5, 4)])]
+    examples = [({}, [(5, 6, 3)], (3,), (0, 0)), ({"keepdims": True}, [(5, 5, 4)], (1, 1, 4), (0, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, self.name)

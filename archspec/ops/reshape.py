@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field
 
 from . import register
-from .base import Attrs, NonNegInt, Op, Pair, ShapeError, need_rank
+from .base import Attrs, KerasImportError, NonNegInt, Op, Pair, ShapeError, need_rank
 from .shapes import size
 
 
@@ -20,7 +20,7 @@ class Flatten(Op):
     name, keras_class, Attrs, category = "flatten", "Flatten", NoAttrs, "reshape"
     view = True
     doc = "Flattens everything but the batch axis (keras.layers.Flatten)."
-    examples = [({}, [(3, 4, 5)]), ({}, [(7,)])]
+    examples = [({}, [(3, 4, 5)], (60,), (0, 0)), ({}, [(7,)], (7,), (0, 0))]
 
     def infer(self, a, ins):
         return (size(ins[0]),)
@@ -38,7 +38,8 @@ class Reshape(Op):
     name, keras_class, Attrs, category, primary = "reshape", "Reshape", ReshapeAttrs, "reshape", "target_shape"
     view = True
     doc = "Reshape to `target_shape` (batch axis excluded; one -1 is inferred), keras.layers.Reshape."
-    examples = [({"target_shape": [6, 10]}, [(3, 4, 5)]), ({"target_shape": [-1, 5]}, [(3, 4, 5)])]
+    examples = [({"target_shape": [6, 10]}, [(3, 4, 5)], (6, 10), (0, 0)),
+                ({"target_shape": [-1, 5]}, [(3, 4, 5)], (12, 5), (0, 0))]
 
     def infer(self, a, ins):
         n = size(ins[0])
@@ -62,6 +63,35 @@ class Reshape(Op):
 
     def keras_kwargs(self, a):
         return dict(target_shape=a.target_shape)
+
+
+class PermuteAttrs(Attrs):
+    dims: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        description="the new order of the axes, batch axis excluded, counted from 1 as in Keras: [2, 1] swaps "
+                    "tokens and features")
+
+
+@register
+class Permute(Op):
+    name, keras_class, Attrs, category, primary = "permute", "Permute", PermuteAttrs, "reshape", "dims"
+    doc = ("Reorders the axes (keras.layers.Permute), e.g. `- permute: [2, 1]` turns (tokens, features) into "
+           "(features, tokens) for MLP-Mixer's token mixing.")
+    examples = [({"dims": [2, 1]}, [(5, 7)], (7, 5), (0, 0)),
+                ({"dims": [3, 1, 2]}, [(4, 5, 6)], (6, 4, 5), (0, 0))]
+
+    def infer(self, a, ins):
+        rank = len(ins[0])
+        if sorted(a.dims) != list(range(1, rank + 1)):
+            raise ShapeError(f"dims {list(a.dims)} is not an order of the input's {rank} axes "
+                             f"(1 to {rank}, each once; the batch axis stays first)", "shape-rank",
+                             f"e.g. {list(range(rank, 0, -1))}", field="dims")
+        return tuple(ins[0][d - 1] for d in a.dims)
+
+    def label(self, a):
+        return "permute " + ",".join(str(d) for d in a.dims)
+
+    def keras_kwargs(self, a):
+        return dict(dims=a.dims)
 
 
 def _pad4(v):
@@ -90,8 +120,10 @@ class PaddingAttrs(Attrs):
 @register
 class ZeroPadding(Op):
     name, keras_class, Attrs, category, primary = "zero_padding", "ZeroPadding2D", PaddingAttrs, "reshape", "padding"
+    unit_helper, abbrev = True, "pad"
     doc = "Pads height and width with zeros (keras.layers.ZeroPadding2D): `padding: 3` or `[[0, 1], [0, 1]]`."
-    examples = [({}, [(4, 4, 3)]), ({"padding": [[0, 1], [0, 1]]}, [(5, 5, 2)]), ({"padding": 3}, [(4, 6, 1)])]
+    examples = [({}, [(4, 4, 3)], (6, 6, 3), (0, 0)), ({"padding": [[0, 1], [0, 1]]}, [(5, 5, 2)], (6, 6, 2), (0, 0)),
+                ({"padding": 3}, [(4, 6, 1)], (10, 12, 1), (0, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, "zero_padding")
@@ -115,7 +147,8 @@ class CroppingAttrs(Attrs):
 class Cropping(Op):
     name, keras_class, Attrs, category, primary = "cropping", "Cropping2D", CroppingAttrs, "reshape", "cropping"
     doc = "Crops height and width (keras.layers.Cropping2D)."
-    examples = [({"cropping": 1}, [(6, 6, 3)]), ({"cropping": [[0, 1], [2, 0]]}, [(5, 5, 2)])]
+    examples = [({"cropping": 1}, [(6, 6, 3)], (4, 4, 3), (0, 0)),
+                ({"cropping": [[0, 1], [2, 0]]}, [(5, 5, 2)], (4, 3, 2), (0, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, "cropping")
@@ -141,7 +174,8 @@ class UpsamplingAttrs(Attrs):
 class Upsampling(Op):
     name, keras_class, Attrs, category, primary = "upsampling", "UpSampling2D", UpsamplingAttrs, "reshape", "size"
     doc = "Repeats rows and columns (keras.layers.UpSampling2D)."
-    examples = [({}, [(3, 4, 2)]), ({"size": [2, 3], "interpolation": "bilinear"}, [(3, 3, 1)])]
+    examples = [({}, [(3, 4, 2)], (6, 8, 2), (0, 0)),
+                ({"size": [2, 3], "interpolation": "bilinear"}, [(3, 3, 1)], (6, 9, 1), (0, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, "upsampling")
@@ -175,12 +209,14 @@ def per_sample(a) -> bool:
 @register
 class Dropout(Op):
     name, keras_class, Attrs, category, primary = "dropout", "Dropout", NoiseDropoutAttrs, "reg", "rate"
+    dropout, transparent = True, True
     keeps_output = True     # the keep mask, output-sized
     doc = ("Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout); "
            "`noise_shape: [null, 1, 1, 1]` drops whole samples (stochastic depth, as EfficientNet).")
-    examples = [({"rate": 0.5}, [(10,)]), ({"rate": 0.25}, [(4, 4, 3)]),
-                ({"rate": 0.2, "noise_shape": [None, 1, 1, 1]}, [(4, 4, 3)]),
-                ({"rate": 0.1, "noise_shape": [None, 1, 6]}, [(5, 6)])]
+    examples = [({"rate": 0.5}, [(10,)], (10,), (0, 0)),
+                ({"rate": 0.25}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"rate": 0.2, "noise_shape": [None, 1, 1, 1]}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"rate": 0.1, "noise_shape": [None, 1, 6]}, [(5, 6)], (5, 6), (0, 0))]
 
     def infer(self, a, ins):
         if a.noise_shape is not None:
@@ -207,9 +243,10 @@ class Dropout(Op):
 @register
 class SpatialDropout(Op):
     name, keras_class, Attrs, category, primary = "spatial_dropout", "SpatialDropout2D", DropoutAttrs, "reg", "rate"
+    dropout, transparent = True, True
     keeps_output = True
     doc = "Drops whole feature maps (keras.layers.SpatialDropout2D)."
-    examples = [({"rate": 0.2}, [(4, 4, 3)])]
+    examples = [({"rate": 0.2}, [(4, 4, 3)], (4, 4, 3), (0, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, "spatial_dropout")
@@ -227,14 +264,55 @@ class RescalingAttrs(Attrs):
 @register
 class Rescaling(Op):
     name, keras_class, Attrs, category, primary = "rescaling", "Rescaling", RescalingAttrs, "reshape", "scale"
+    scales_input = True
+    keras_ops = ("Add", "Multiply", "Subtract", "Divide", "TrueDivide")   # x + 3.0, x * (1 / 6) in a graph
+    lambda_form = "`scale * x + offset`"
     doc = "x · scale + offset (keras.layers.Rescaling), e.g. `- rescaling: 0.00392156862745098` for 1/255."
-    examples = [({"scale": 0.5}, [(4, 4, 3)]), ({"scale": 2.0, "offset": -1.0}, [(5,)])]
+    examples = [({"scale": 0.5}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"scale": 2.0, "offset": -1.0}, [(5,)], (5,), (0, 0))]
 
     def extra_flops(self, a, ins, out):
         return 2 * size(out)  # Keras computes x·scale + offset even when the offset is 0: a Mul and an Add
 
     def label(self, a):
         return f"rescale ×{a.scale:.4g}" + (f" {a.offset:+g}" if a.offset else "")
+
+    def from_keras(self, cfg, shapes):
+        values = super().from_keras(cfg, shapes)
+        for k in ("scale", "offset"):
+            if isinstance(values.get(k), (list, tuple)):
+                raise KerasImportError(f"its {k} is per channel {list(values[k])}; archspec's rescaling takes one number")
+        return values
+
+    def from_keras_op(self, cls, n_tensors, consts):
+        """`x + c`, `x * c`, `x - c`, `c - x`, `x / c` with one tensor and one number."""
+        if n_tensors != 1 or len(consts) != 1:
+            return None
+        (pos, c), = consts
+        if not isinstance(c, (int, float)) or isinstance(c, bool):
+            return None
+        c, tensor_first = float(c), pos == 1
+        if cls == "Add":
+            return {"scale": 1.0, "offset": c}
+        if cls == "Multiply":
+            return {"scale": c, "offset": 0.0}
+        if cls == "Subtract":
+            return {"scale": 1.0, "offset": -c} if tensor_first else {"scale": -1.0, "offset": c}
+        if cls in ("Divide", "TrueDivide") and c != 0 and tensor_first:
+            return {"scale": 1.0 / c, "offset": 0.0}
+        return None
+
+    def probe_lambda(self, call, shapes):
+        import numpy as np
+
+        if len(shapes) != 1:
+            return None
+        x = np.random.default_rng(0).normal(size=(2,) + shapes[0]).astype("float32")
+        out = np.asarray(call(x))
+        o = float(np.mean(np.asarray(call(np.zeros_like(x)))))
+        s = float(np.sum((out - o) * x) / np.sum(x * x))
+        if out.shape == x.shape and np.allclose(out, s * x + o, rtol=1e-5, atol=1e-5):
+            return {"scale": s, "offset": o}
+        return None
 
 
 class InputAttrs(Attrs):
@@ -247,6 +325,7 @@ class Input(Op):
     """Not written as a layer entry: created from the spec's `inputs:`."""
 
     name, keras_class, Attrs, category, arity = "input", "InputLayer", InputAttrs, "io", (0, 0)
+    roles, source = ("input",), True
     doc = "A model input; declared under `inputs:`, not as a layer."
     internal = True
 
@@ -255,3 +334,21 @@ class Input(Op):
 
     def label(self, a):
         return "input"
+
+    def build_keras(self, a, name):
+        """The symbolic input tensor (keras.Input), not a layer."""
+        import keras
+
+        return keras.Input(shape=tuple(a.shape), dtype=a.dtype, name=name)
+
+    def from_keras(self, cfg, shapes):
+        shape = tuple(cfg["batch_shape"][1:])
+        if any(d is None for d in shape) or not 1 <= len(shape) <= 4:
+            raise KerasImportError(f"its shape {shape} is not fixed; archspec specs have static shapes — rebuild the "
+                                   "model with a fixed input shape (input_shape=..., or --arg input_shape=[224,224,3])")
+        dtype = cfg.get("dtype", "float32")
+        dtype = dtype if isinstance(dtype, str) else dtype.get("config", {}).get("name", "float32")
+        allowed = self.Attrs.model_fields["dtype"].annotation.__args__
+        if dtype not in allowed:
+            raise KerasImportError(f"its dtype {dtype} is not one of {', '.join(allowed)}")
+        return {"shape": shape, "dtype": dtype}

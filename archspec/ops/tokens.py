@@ -19,9 +19,10 @@ from .base import Attrs, NonNegInt, Op, PosInt, ShapeError
 from .shapes import size
 
 
-def _tokens(op: str, ins, hint: str = "turn a feature map into tokens first: `- reshape: [-1, channels]`"):
+def _tokens(op: str, ins, hint: str | None = None):
     if len(ins[0]) != 2:
-        raise ShapeError(f"{op} needs a token sequence (tokens, features), got shape {ins[0]}", "shape-rank", hint)
+        raise ShapeError(f"{op} needs a token sequence (tokens, features), got shape {ins[0]}", "shape-rank",
+                         hint or f"turn it into tokens first: `- reshape: [-1, {ins[0][-1]}]`")
     return ins[0]
 
 
@@ -36,9 +37,11 @@ class PositionEmbeddingAttrs(Attrs):
 @register
 class PositionEmbedding(Op):
     name, keras_class, Attrs, category = "position_embedding", "PositionEmbedding", PositionEmbeddingAttrs, "token"
+    custom_layer = True                            # archspec.ops.keras_layers
     doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
-           "archspec.compile.layers.PositionEmbedding, a registered serializable Keras layer.")
-    examples = [({}, [(197, 16)]), ({"stddev": 0.1}, [(4, 4, 3)])]
+           "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer.")
+    examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
+                ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0))]
 
     def params(self, a, ins, out):
         return (size(ins[0]), 0)
@@ -52,11 +55,6 @@ class PositionEmbedding(Op):
     def keras_kwargs(self, a):
         return dict(stddev=a.stddev)
 
-    def build_keras(self, a, name):
-        from ..compile.layers import PositionEmbedding as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)
-
 
 class ClassTokenAttrs(Attrs):
     tokens: PosInt = Field(1, description="how many learned tokens to prepend (DeiT's distillation token: 2)")
@@ -65,9 +63,11 @@ class ClassTokenAttrs(Attrs):
 @register
 class ClassToken(Op):
     name, keras_class, Attrs, category, primary = "class_token", "ClassToken", ClassTokenAttrs, "token", "tokens"
+    custom_layer = True                            # archspec.ops.keras_layers
     doc = ("Prepends learned tokens (initially zero) to a token sequence: (T, D) → (T + tokens, D). "
-           "archspec.compile.layers.ClassToken, a registered serializable Keras layer.")
-    examples = [({}, [(196, 16)]), ({"tokens": 2}, [(5, 8)])]
+           "archspec.ops.keras_layers.ClassToken, a registered serializable Keras layer.")
+    examples = [({}, [(196, 16)], (197, 16), (16, 0)),
+                ({"tokens": 2}, [(5, 8)], (7, 8), (16, 0))]
 
     def infer(self, a, ins):
         t, d = _tokens("class_token", ins)
@@ -82,11 +82,6 @@ class ClassToken(Op):
     def keras_kwargs(self, a):
         return dict(tokens=a.tokens)
 
-    def build_keras(self, a, name):
-        from ..compile.layers import ClassToken as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)
-
 
 class SelectTokenAttrs(Attrs):
     index: NonNegInt = Field(0, description="which token (0: the class token)")
@@ -95,9 +90,27 @@ class SelectTokenAttrs(Attrs):
 @register
 class SelectToken(Op):
     name, keras_class, Attrs, category, primary = "select_token", "SelectToken", SelectTokenAttrs, "reshape", "index"
+    custom_layer = True                            # archspec.ops.keras_layers
     doc = ("Takes one token of a sequence, x[:, index]: (T, D) → (D,), e.g. the class token for the classifier. "
-           "archspec.compile.layers.SelectToken, a registered serializable Keras layer.")
-    examples = [({}, [(197, 16)]), ({"index": 3}, [(5, 8)])]
+           "archspec.ops.keras_layers.SelectToken, a registered serializable Keras layer.")
+    examples = [({}, [(197, 16)], (16,), (0, 0)),
+                ({"index": 3}, [(5, 8)], (8,), (0, 0))]
+
+    keras_ops = ("GetItem",)                       # `x[:, 0]` in a hand-written functional model
+
+    def from_keras_op(self, cls, n_tensors, consts):
+        """`x[:, i]` (a full slice over the batch, then a token index i ≥ 0) on one tensor."""
+        if n_tensors != 1 or len(consts) != 1:
+            return None
+        key = consts[0][1]
+        if not (isinstance(key, (list, tuple)) and len(key) == 2 and isinstance(key[1], int)
+                and not isinstance(key[1], bool) and key[1] >= 0):
+            return None
+        full = key[0]
+        if not (isinstance(full, dict) and full.get("class_name") == "__slice__"
+                and all(v is None for v in (full.get("config") or {}).values())):
+            return None
+        return {"index": key[1]}
 
     def infer(self, a, ins):
         t, d = _tokens("select_token", ins)
@@ -112,16 +125,12 @@ class SelectToken(Op):
     def keras_kwargs(self, a):
         return dict(index=a.index)
 
-    def build_keras(self, a, name):
-        from ..compile.layers import SelectToken as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)
-
 
 class _TokenPool(Op):
     Attrs, category = NoAttrs, "pool"
     kind = ""
-    examples = [({}, [(197, 16)]), ({}, [(3, 5)])]
+    examples = [({}, [(197, 16)], (16,), (0, 0)),
+                ({}, [(3, 5)], (5,), (0, 0))]
 
     def infer(self, a, ins):
         return (_tokens(self.name, ins, "for a feature map use global_avg_pool / global_max_pool")[1],)
@@ -156,10 +165,12 @@ class LayerScaleAttrs(Attrs):
 @register
 class LayerScale(Op):
     name, keras_class, Attrs, category, primary = "layer_scale", "LayerScale", LayerScaleAttrs, "norm", "init"
+    custom_layer = True                            # archspec.ops.keras_layers
+    keras_names = {"init": "init_values"}
     doc = ("Multiplies each channel (last axis) by a learned factor, initially `init` (ConvNeXt's and CaiT's "
-           "LayerScale, as keras.applications.convnext.LayerScale): archspec.compile.layers.LayerScale.")
-    examples = [({}, [(7, 7, 16)]), ({"init": 0.1}, [(197, 16)])]
-    keras_names = {"init": "init_values"}     # also reads keras.applications.convnext.LayerScale
+           "LayerScale, as keras.applications.convnext.LayerScale): archspec.ops.keras_layers.LayerScale.")
+    examples = [({}, [(7, 7, 16)], (7, 7, 16), (16, 0)),
+                ({"init": 0.1}, [(197, 16)], (197, 16), (16, 0))]
 
     def params(self, a, ins, out):
         return (ins[0][-1], 0)
@@ -172,8 +183,3 @@ class LayerScale(Op):
 
     def keras_kwargs(self, a):
         return dict(init_values=a.init)
-
-    def build_keras(self, a, name):
-        from ..compile.layers import LayerScale as Layer
-
-        return Layer(**self.keras_kwargs(a), name=name)

@@ -8,16 +8,17 @@ Activation memory = output elements × batch × dtype bytes.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..graph import FRAGMENT, SEP, Graph
+from ..graph import FRAGMENT, Graph
 from ..ops import REGISTRY
 from ..ops.shapes import size
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
 
-@dataclass
+@dataclass(slots=True)
 class Cost:
     trainable: int = 0
     non_trainable: int = 0
@@ -72,20 +73,52 @@ def node_cost(graph: Graph, n) -> tuple:
     return c
 
 
+class NodeCosts(Mapping):
+    """node id -> Cost, made on access from the costs cached on the nodes (a 100,000-layer graph
+    need not hold 100,000 more objects for a report that shows its blocks)."""
+
+    def __init__(self, graph: Graph):
+        self._graph = graph
+
+    def __getitem__(self, node_id: str) -> Cost:
+        n = self._graph.nodes[node_id]
+        c = n.cost or node_cost(self._graph, n)
+        if n.op == FRAGMENT:
+            return Cost(c[0], c[1], c[2], c[3], c[4], n.attrs.layers)
+        return Cost(c[0], c[1], c[2], c[3], c[4], 0 if REGISTRY[n.op].source else 1)
+
+    def __iter__(self):
+        return iter(self._graph.nodes)
+
+    def __len__(self) -> int:
+        return len(self._graph.nodes)
+
+
 def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysis:
-    nodes: dict[str, Cost] = {}
-    scopes: dict[str, Cost] = {p: Cost() for p in graph.scopes}
-    total = Cost()
-    for n in graph:
-        t, nt, macs, flops, elements = node_cost(graph, n)
-        c = Cost(t, nt, macs, flops, elements, 0 if n.op == "input" else 1)
-        nodes[n.id] = c
-        total.add(c)
+    sums = {p: [0, 0, 0, 0, 0, 0] for p in graph.scopes}
+    parent = {p: s.parent for p, s in graph.scopes.items()}
+    t = nt = macs = flops = elements = layers = 0
+    for n in graph.nodes.values():
+        c = n.cost or node_cost(graph, n)
+        layer = 0 if REGISTRY[n.op].source else 1
+        t += c[0]
+        nt += c[1]
+        macs += c[2]
+        flops += c[3]
+        elements += c[4]
+        layers += layer
         scope = n.scope
         while scope:
-            scopes[scope].add(c)
-            scope = scope.rsplit(SEP, 1)[0] if SEP in scope else ""
-    return _finish(graph, batch_size, dtype, nodes, scopes, total)
+            acc = sums[scope]
+            acc[0] += c[0]
+            acc[1] += c[1]
+            acc[2] += c[2]
+            acc[3] += c[3]
+            acc[4] += c[4]
+            acc[5] += layer
+            scope = parent[scope]
+    scopes = {p: Cost(*v) for p, v in sums.items()}
+    return _finish(graph, batch_size, dtype, NodeCosts(graph), scopes, Cost(t, nt, macs, flops, elements, layers))
 
 
 def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
@@ -98,8 +131,7 @@ def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
 def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysis:
     """The whole-model figures of :func:`analyze` without the per-node and per-scope tables (left
     empty). Also takes pricing graphs, where one FRAGMENT node stands for a whole block call."""
-    t = nt = macs = flops = elements = 0
-    layers = -len(graph.inputs)
+    t = nt = macs = flops = elements = layers = 0
     fragments = False
     for n in graph.nodes.values():
         c = n.cost or node_cost(graph, n)
@@ -111,7 +143,7 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
         if n.op == FRAGMENT:
             layers += n.attrs.layers
             fragments = True
-        else:
+        elif not REGISTRY[n.op].source:
             layers += 1
     total = Cost(t, nt, macs, flops, elements, layers)
     if not fragments:

@@ -34,32 +34,24 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
                  "padding 'same' only adds zeros around it; downsample less before this layer, "
                  "or use a smaller kernel")
 
-    # 2. spatial collapse to 1×1 while spatial layers follow
-    order = list(graph)
-    for k, n in enumerate(order):
-        s = n.shape
-        if n.op == "input" or not s or len(s) != 3 or s[0] > 1 or s[1] > 1:
-            continue
-        inp = [graph[i].shape for i in n.inputs]
-        if any(len(i) == 3 and i[0] == 1 and i[1] == 1 for i in inp):
-            continue                         # not where the collapse happens
-        later = [m for m in _descendants(graph, n.id)
-                 if REGISTRY[m.op].window and (REGISTRY[m.op].window_size(m.attrs) or (1, 1)) != (1, 1)]
-        if later:
-            warn("spatial-collapse",
-                 f"the feature map collapses to 1×1 here, yet {len(later)} later layer"
-                 f"{'s' if len(later) > 1 else ''} with spatial kernels run on that single pixel", n,
-                 "keep more resolution (fewer strides or 'valid' paddings), or end the network here",
-                 [Note(f"for example {later[0].id}", later[0].loc)])
-        break
+    # 2. spatial collapse to 1×1 while spatial layers still run on it
+    origin, hit = _collapse(graph)
+    if hit:
+        n = graph[origin]
+        warn("spatial-collapse",
+             f"the feature map collapses to 1×1 here, yet {len(hit)} later layer"
+             f"{'s' if len(hit) > 1 else ''} with spatial kernels run on that single pixel", n,
+             "keep more resolution (fewer strides or 'valid' paddings), or end the network here",
+             [Note(f"for example {hit[0].id}", hit[0].loc)])
 
     # 3. a bias immediately cancelled by batch normalization
     for n in graph:
-        if n.op in ("conv2d", "depthwise_conv2d", "separable_conv2d", "conv2d_transpose", "dense") \
-                and getattr(n.attrs, "use_bias", False) and getattr(n.attrs, "activation", None) in (None, "linear"):
+        op = REGISTRY[n.op]
+        if op.weighted and getattr(n.attrs, "use_bias", False) and op.activation_of(n.attrs) is None:
             succ = graph.succs[n.id]
-            if len(succ) == 1 and graph[succ[0]].op == "batch_norm" and graph[succ[0]].attrs.center:
-                warn("bias-before-bn", f"the bias of this {n.op} is cancelled by the batch_norm right after it", n,
+            nxt = graph[succ[0]] if len(succ) == 1 else None
+            if nxt is not None and REGISTRY[nxt.op].cancels_bias(nxt.attrs):
+                warn("bias-before-bn", f"the bias of this {n.op} is cancelled by the {nxt.op} right after it", n,
                      "set use_bias: false (batch_norm's beta does the same job); "
                      "a scope's `defaults: {conv2d: {use_bias: false}}` does it everywhere")
 
@@ -71,17 +63,17 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
             p = analysis.nodes[n.id].params
             if p > DOMINANT_SHARE * total:
                 prev = graph[n.inputs[0]] if n.inputs else None
-                while prev is not None and prev.op in ("dropout", "spatial_dropout", "activation") and prev.inputs:
+                while prev is not None and REGISTRY[prev.op].transparent and prev.inputs:
                     prev = graph[prev.inputs[0]]
                 hint = ("a global_avg_pool instead of flatten, or more downsampling before it, shrinks it"
-                        if prev is not None and prev.op == "flatten" else
+                        if prev is not None and _flattens(graph, prev) else
                         "check that this layer's size is intended")
                 warn("dominant-layer", f"this {n.op} holds {p:,} of the network's {total:,} parameters "
                      f"({100 * p / total:.0f}%)", n, hint)
 
     # 5. dropout rates that read like keep probabilities
     for n in graph:
-        if n.op in ("dropout", "spatial_dropout") and n.attrs.rate > 0.5:
+        if REGISTRY[n.op].dropout and n.attrs.rate > 0.5:
             warn("high-dropout", f"dropout rate {n.attrs.rate:g} drops {100 * n.attrs.rate:.0f}% of the activations",
                  n, f"Keras's rate is the fraction dropped; TensorFlow 1's keep_prob was the fraction kept "
                     f"(did you mean rate: {1 - n.attrs.rate:.2g}?)")
@@ -93,7 +85,7 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
         if op.category == "act" and n.inputs:
             prev = graph[n.inputs[0]]
             prev_act = REGISTRY[prev.op].activation_of(prev.attrs)
-            if prev.op != "input" and prev_act and REGISTRY[prev.op].category != "act" and len(graph.succs[prev.id]) == 1:
+            if not REGISTRY[prev.op].source and prev_act and REGISTRY[prev.op].category != "act" and len(graph.succs[prev.id]) == 1:
                 warn("double-activation", f"{op.label(n.attrs)} follows {prev.id}, which already applies {prev_act}",
                      n, f"remove one of them (activation: {prev_act} on {prev.op}, or this layer)")
         # 7. softmax inside the network
@@ -101,6 +93,46 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
             warn("softmax-not-last", "softmax is applied to a tensor that is not a model output", n,
                  "softmax belongs on the classifier output; inside the network use another activation")
     return out
+
+
+def _is_pixel(shape) -> bool:
+    return shape is not None and len(shape) == 3 and shape[0] == 1 and shape[1] == 1
+
+
+def _collapse(graph: Graph):
+    """(the first node where a feature map collapses to 1×1, the layers with spatial kernels that run on the
+    collapsed map), following the data: a tensor stays collapsed while every input it is computed from is
+    collapsed (a 1×1 conv, an upsampling of the pixel), so a squeeze-and-excitation gate — pool, 1×1 convs,
+    multiplied back onto the un-pooled map — ends at the multiply, and the convolutions after it run on the
+    full map. None, [] when no spatial kernel runs on a collapsed map."""
+    collapsed: dict[str, str] = {}                       # node id → the collapse it comes from
+    hits: dict[str, list] = {}
+    for n in graph:
+        op = REGISTRY[n.op]
+        if op.source or n.shape is None or not n.inputs:
+            continue
+        came = [collapsed.get(i) for i in n.inputs]
+        if all(came):
+            win = op.window_size(n.attrs) if op.window else None
+            if win and tuple(win) != (1, 1):
+                hits.setdefault(came[0], []).append(n)
+            if len(n.shape) == 3:
+                collapsed[n.id] = came[0]
+        elif _is_pixel(n.shape) and not any(_is_pixel(graph[i].shape) for i in n.inputs):
+            collapsed[n.id] = n.id                       # where the map becomes a pixel
+    for origin in collapsed.values():
+        if origin in hits:
+            first = origin
+            return first, [m for o in dict.fromkeys(collapsed.values()) for m in hits.get(o, [])]
+    return None, []
+
+
+def _flattens(graph: Graph, n) -> bool:
+    """`n` lays a feature map out flat: a rank-3 input becomes a vector of the same size (flatten, reshape)."""
+    if len(n.inputs) != 1 or n.shape is None:
+        return False
+    shape = graph[n.inputs[0]].shape
+    return shape is not None and len(shape) == 3 and len(n.shape) == 1 and n.shape[0] == shape[0] * shape[1] * shape[2]
 
 
 def _descendants(graph: Graph, node_id: str):

@@ -147,7 +147,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
     for n in graph:
         op = REGISTRY[n.op]
-        if n.op == "input":
+        if REGISTRY[n.op].source:
             nodes[n.id] = LayerTrain()
             continue
         ins = [graph[i].shape for i in n.inputs]
@@ -215,7 +215,7 @@ def _stored(graph: Graph, tensors) -> list[str]:
     out = []
     for t in tensors:
         n = graph[t]
-        if n.op == "input":
+        if REGISTRY[n.op].source:
             continue
         if REGISTRY[n.op].view:
             out += _stored(graph, n.inputs)
@@ -233,7 +233,7 @@ def _needs_input_grad(graph: Graph) -> dict[str, bool]:
         upstream = any(has_weights[i] for i in n.inputs)
         out[n.id] = upstream
         own = False
-        if n.op != "input":
+        if not REGISTRY[n.op].source:
             op = REGISTRY[n.op]
             own = op.params(n.attrs, [graph[i].shape for i in n.inputs], n.shape)[0] > 0
         has_weights[n.id] = upstream or own
@@ -255,7 +255,7 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     peak, phase, at = 0, "forward", None
     frees: dict[int, int] = {}
     for k, nid in enumerate(order):
-        if graph[nid].op == "input":
+        if REGISTRY[graph[nid].op].source:
             continue
         live += nbytes[nid] + internal.get(nid, 0) * bpe
         if live > peak:
@@ -276,11 +276,11 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     for k in range(len(order) - 1, -1, -1):
         nid = order[k]
         n = graph[nid]
-        if n.op == "input":
+        if REGISTRY[n.op].source:
             continue
         g = grads_live.pop(nid, 0)
         for i in n.inputs if needs_grad[nid] else ():
-            if graph[i].op != "input" and i not in grads_live:
+            if not REGISTRY[graph[i].op].source and i not in grads_live:
                 grads_live[i] = nbytes[i]
                 live += nbytes[i]
         wgrads += grad_of.get(nid, 0)

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from ..graph import SEP, Graph, Scope
-from ..ops import REGISTRY
+from ..ops import REGISTRY, role
 from .tables import human, human_bytes
 
 DIRECTIONS = ("TB", "LR")
@@ -311,7 +311,7 @@ def ink_on(fill: str) -> tuple[str, str]:
 
 def is_residual_add(graph: Graph, n) -> bool:
     sc = graph.scopes.get(n.scope)
-    return sc is not None and sc.kind == "residual" and n.op in ("add", "scaled_add") and len(n.inputs) == 2
+    return sc is not None and sc.kind == "residual" and n.op in (role("residual_add"), role("scaled_residual")) and len(n.inputs) == 2
 
 
 # ---- the DOT text -----------------------------------------------------------------------------
@@ -353,7 +353,7 @@ class _Writer:
 
     def _is_input(self, key: str) -> bool:
         node = self.items[key].node
-        return node is not None and self.g[node].op == "input"
+        return node is not None and REGISTRY[self.g[node].op].source
 
     def text(self) -> str:
         g, out = self.g, self.out
@@ -440,7 +440,7 @@ class _Writer:
         args = self.shown_args(sc)
         title = sc.name if sc.kind in COLLAPSIBLE else sc.kind
         if sc.kind == "branches":
-            title = f"branches · {args.pop('merge', 'concat')}"
+            title = f"branches · {args.pop('merge', role('default_merge'))}"
         elif sc.kind == "residual":
             scale = args.pop("scale", 1)
             title = "residual" + (f" · scale {value_text(scale)}" if scale != 1 else "")
@@ -488,7 +488,7 @@ class _Writer:
                 f'color="{border}"{font}, tooltip={quote(tip)}{extra}];')
 
     def node_label(self, n, cost, muted) -> str:
-        if n.op == "input":
+        if REGISTRY[n.op].source:
             return self.terminal(n.id, n.shape)
         html = esc(op_text(n))
         name = user_name(n)
@@ -525,8 +525,10 @@ class _Writer:
         """One edge per pair of items, in definition order of their heads, with the tensor shape."""
         g, of = self.g, self.of_node
         edges: dict[tuple[str, str], list] = {}
+        roles: dict[tuple[str, str], list[str]] = {}     # what an input is for (attention's q, kv), at the head
         for n in g:
             dst = of[n.id].id
+            named = REGISTRY[n.op].input_roles(n.attrs, len(n.inputs)) if of[n.id].node is not None else None
             for pos, i in enumerate(n.inputs):
                 src = of[i].id
                 if src == dst:
@@ -535,6 +537,8 @@ class _Writer:
                 if shape_text(g[i].shape) not in e[0]:
                     e[0].append(shape_text(g[i].shape))
                 e[1] = e[1] or (pos == 0 and of[n.id].node is not None and is_residual_add(g, n))
+                if named and named[pos] not in roles.setdefault((src, dst), []):
+                    roles[(src, dst)].append(named[pos])
         for name, nid in g.outputs.items():
             edges[(of[nid].id, "output:" + name)] = [[shape_text(g[nid].shape)], False]
         fan_out: dict[str, int] = {}
@@ -543,11 +547,15 @@ class _Writer:
         said: set[tuple[str, str]] = set()
         for (src, dst), (labels, shortcut) in edges.items():
             attrs, text = [], ", ".join(labels)
+            role = ",".join(roles.get((src, dst), ()))
             if self.shapes and fan_out[src] == 1:
-                attrs.append(f"label={quote(text)}")
-            elif self.shapes and (src, text) not in said:    # a fan-out: say the shape once, at the tail
-                said.add((src, text))
-                attrs.append(f"taillabel={quote(text)}, labeldistance=2.2, labelangle=-30")
+                attrs.append(f"label={quote(f'{role}: {text}' if role else text)}")
+            else:
+                if self.shapes and (src, text) not in said:    # a fan-out: say the shape once, at the tail
+                    said.add((src, text))
+                    attrs.append(f"taillabel={quote(text)}, labeldistance=2.2, labelangle=-30")
+                if role:
+                    attrs.append(f"label={quote(role)}")
             if shortcut:
                 attrs.append(f'style=dashed, color="{STYLE["merge"][1]}", penwidth=1.1')
             self.out.append(f"  {quote(src)} -> {quote(dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")

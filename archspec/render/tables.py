@@ -12,7 +12,9 @@ import json
 from ..graph import SEP
 from ..ops import REGISTRY
 
-CONVENTION = ("MACs = multiply-accumulates of conv/dense layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
+SOURCES = {name for name, op in REGISTRY.items() if op.source}   # model inputs, not layers
+
+CONVENTION = ("MACs = multiply-accumulates of conv/dense/attention layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
               "pooling, merges and softmax (TensorFlow profiler convention; ReLU not counted)")
 
 
@@ -52,7 +54,7 @@ def rows(spec, depth: int | None, batch_size: int, dtype: str) -> list[dict]:
             if depth is not None and level >= depth:
                 break
         else:
-            out.append(_row(n.id, len(chain), REGISTRY[n.op].label(n.attrs) if n.op != "input" else "input",
+            out.append(_row(n.id, len(chain), REGISTRY[n.op].label(n.attrs),
                             n.shape, a.nodes[n.id], a, False, n.op))
     return out
 
@@ -90,7 +92,7 @@ def auto_depth(spec, most: int = 8) -> int:
     only row is the whole network says nothing the total does not."""
     depth = 1
     while depth < most:
-        deepest = [r for r in rows(spec, depth, 1, "float32") if r["level"] == depth - 1 and r["op"] != "input"]
+        deepest = [r for r in rows(spec, depth, 1, "float32") if r["level"] == depth - 1 and r["op"] not in SOURCES]
         if not (len(deepest) == 1 and deepest[0]["scope"]):
             break
         depth += 1
@@ -153,13 +155,17 @@ def _footer_lines(h) -> list[str]:
     ]
 
 
-def _cells(r) -> list[str]:
+def row_head(r) -> list[str]:
+    """A table row's first cells: its name indented by level, its kind ([block] for a scope) and output shape."""
     indent = "  " * r["level"]
     name = indent + (r["name"].rsplit(SEP, 1)[-1] if r["level"] else r["name"])
     shape = str(tuple(r["output_shape"])) if r["output_shape"] else "?"
     kind = f"[{r['kind']}]" if r["scope"] else r["kind"]
-    return [name, kind, shape, f"{r['params']:,}", human(r["macs"]), human(r["flops"]),
-            human_bytes(r["activation_bytes"])]
+    return [name, kind, shape]
+
+
+def _cells(r) -> list[str]:
+    return [*row_head(r), f"{r['params']:,}", human(r["macs"]), human(r["flops"]), human_bytes(r["activation_bytes"])]
 
 
 COLS = ["layer / block", "type", "output", "params", "MACs", "FLOPs", "activations"]

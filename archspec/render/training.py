@@ -3,7 +3,7 @@ activations kept for the backward pass, and on a device the roofline time per ro
 weights, gradients, optimizer slots, kept activations, peak training memory, step time and images/s."""
 from __future__ import annotations
 
-from .tables import _header_lines, human, human_bytes
+from .tables import _header_lines, human, human_bytes, row_head
 
 TRAIN_FIELDS = ["train_fwd_flops", "train_bwd_flops", "kept_bytes", "bytes_moved", "time_s", "bound"]
 
@@ -53,13 +53,7 @@ DEVICE_COLS = ["time", "bound"]
 
 
 def _cells(r, device: bool) -> list[str]:
-    from ..graph import SEP
-
-    indent = "  " * r["level"]
-    name = indent + (r["name"].rsplit(SEP, 1)[-1] if r["level"] else r["name"])
-    shape = str(tuple(r["output_shape"])) if r["output_shape"] else "?"
-    kind = f"[{r['kind']}]" if r["scope"] else r["kind"]
-    cells = [name, kind, shape, f"{r['params']:,}", human(r["train_fwd_flops"]), human(r["train_bwd_flops"]),
+    cells = [*row_head(r), f"{r['params']:,}", human(r["train_fwd_flops"]), human(r["train_bwd_flops"]),
              human_bytes(r["kept_bytes"]) if r["kept_bytes"] else "-"]
     if device:
         cells += [seconds(r["time_s"]), r["bound"] or ""]

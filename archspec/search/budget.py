@@ -29,10 +29,11 @@ class Metric:
     unit: str                           # "count" (K, M, G, T suffixes) or "bytes" (KB…, KiB…)
     doc: str
     field: str | None = None            # read off an archspec.Price (pricing.py) …
-    read: Callable | None = None        # … or computed from the full Spec: spec -> number
+    read: Callable | None = None        # … or computed from the full Spec: (spec, device) -> number
+    needs_device: bool = False          # a time on a device (--device)
 
-    def measure(self, price) -> float:
-        return getattr(price, self.field) if self.field else self.read(price.spec)
+    def measure(self, price, device=None) -> float:
+        return getattr(price, self.field) if self.field else self.read(price.spec, device)
 
 
 METRICS: dict[str, Metric] = {}
@@ -56,13 +57,31 @@ register(Metric("macs", "count", "multiply-accumulates per example", "macs"))
 register(Metric("flops", "count", "FLOPs per example (TensorFlow profiler's count)", "flops"))
 register(Metric("layers", "count", "layers in the expanded graph", "layers"))
 register(Metric("memory", "bytes", "peak activation memory of inference, batch 1, float32", "peak_bytes"))
-register(Metric("train_memory", "bytes", "rough training footprint at the spec's batch size: weights, gradients and "
-                "Adam's two moments, plus every activation kept for the backward pass",
-                read=lambda s: s.analysis(_train_batch(s)).train_bytes))
+def _estimate(spec, device=None):
+    """The training estimate of one step (passes/training.py) at the spec's batch size, optimizer and
+    precision; one the estimate does not know counts as Adam / float32."""
+    t = spec.training
+    opt = t.get("optimizer", "adam")
+    opt = opt.get("name", "adam") if isinstance(opt, dict) else opt
+    precision = t.get("precision", "float32")
+    try:
+        return spec.training_estimate(_train_batch(spec), opt if isinstance(opt, str) else "adam",
+                                      precision if isinstance(precision, str) else "float32", device)
+    except ValueError:
+        return spec.training_estimate(_train_batch(spec), device=device)
+
+
+register(Metric("train_memory", "bytes", "peak training memory of one step at the spec's batch size, optimizer and "
+                "precision: weights, gradients, optimizer slots, live activations and their gradients",
+                read=lambda s, device: _estimate(s).peak_bytes))
+register(Metric("step_time", "seconds", "estimated time of one training step on --device (roofline of every layer's "
+                "forward and backward work and the optimizer update)",
+                read=lambda s, device: _estimate(s, device).step_time_s, needs_device=True))
 
 _COUNT = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 _BYTES = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
           "KIB": 2 ** 10, "MIB": 2 ** 20, "GIB": 2 ** 30, "TIB": 2 ** 40}
+_SECONDS = {"": 1, "S": 1, "MS": 1e-3, "US": 1e-6, "MIN": 60}
 _ITEM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>|≤|≥)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
@@ -90,9 +109,11 @@ class Budget(list):
     def text(self) -> str:
         return ",".join(b.text for b in self)
 
+    device = None                       # a devices.Device, for the time metrics
+
     def measure(self, price) -> dict:
         """The metrics the budget uses, read off a candidate's archspec.Price."""
-        return {b.metric.name: b.metric.measure(price) for b in self}
+        return {b.metric.name: b.metric.measure(price, self.device) for b in self}
 
     def violations(self, values: dict) -> dict:
         return {b.text: round(b.violation(values[b.metric.name]), 12) for b in self}
@@ -103,7 +124,8 @@ class Budget(list):
                 for b in self if b.violation(values[b.metric.name]) > 0]
 
 
-def parse_budget(text: str) -> Budget:
+def parse_budget(text: str, device: str | None = None) -> Budget:
+    """`device`: a device name (devices.py) for the time metrics."""
     out = Budget()
     if not text or not text.strip():
         raise BudgetError("the budget is empty; write e.g. \"params<=5M,macs<=600M\"")
@@ -118,18 +140,30 @@ def parse_budget(text: str) -> Budget:
         if metric is None:
             hint = did_you_mean(name, METRICS)
             raise BudgetError(f"unknown metric '{name}'{'; ' + hint if hint else ''} (metrics: {', '.join(METRICS)})")
-        scale = (_COUNT if metric.unit == "count" else _BYTES).get(suffix.upper())
+        scale = {"count": _COUNT, "bytes": _BYTES, "seconds": _SECONDS}[metric.unit].get(suffix.upper())
         if scale is None:
-            units = "K, M, G, T" if metric.unit == "count" else "KB, MB, GB, KiB, MiB, GiB"
-            raise BudgetError(f"'{suffix}' is not a unit for {name} (a {metric.unit[:-1] if metric.unit == 'bytes' else 'count'}"
-                              f"; use {units})")
+            units = {"count": "K, M, G, T", "bytes": "KB, MB, GB, KiB, MiB, GiB", "seconds": "s, ms, us, min"}
+            kind = {"count": "count", "bytes": "size in bytes", "seconds": "time"}[metric.unit]
+            raise BudgetError(f"'{suffix}' is not a unit for {name} (a {kind}; use {units[metric.unit]})")
+        if metric.needs_device and device is None:
+            raise BudgetError(f"{name} is a time on a device: pass --device (e.g. --device a100; see archspec report "
+                              "--train --device)")
         if any(b.metric is metric and (b.op[0] == op[0]) for b in out):
             raise BudgetError(f"{name} has two {'upper' if op[0] == '<' else 'lower'} bounds")
         out.append(Bound(metric, op, float(number) * scale, item.strip().replace(" ", "")))
+    if device is not None and any(b.metric.needs_device for b in out):
+        from ..devices import get_device
+
+        try:
+            out.device = get_device(device)
+        except ValueError as exc:
+            raise BudgetError(str(exc)) from None
     return out
 
 
 def _human(v: float, unit: str) -> str:
+    if unit == "seconds":
+        return f"{v:.3g}s" if v >= 1 else f"{v * 1e3:.3g}ms" if v >= 1e-3 else f"{v * 1e6:.3g}us"
     if unit == "bytes":
         for s, f in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
             if v >= f:

@@ -74,14 +74,18 @@ def optuna_quiet():
     return optuna
 
 
-def open_study(cfg: SearchConfig, space_text: str, spec_name: str):
+def open_study(cfg: SearchConfig, space_text: str, spec_name: str, space: dict | None = None):
     """Create the study, or join/resume the one of that name in the storage (its space and budget must match)."""
     optuna = optuna_quiet()
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = cfg.storage or f"sqlite:///{(Path(cfg.out) / 'study.db').resolve()}"
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url[len("sqlite:///"):]).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudyMismatch(f"--storage {url}: cannot create the folder {folder}: {exc.strerror}") from None
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     name = cfg.study or spec_name
 
@@ -93,9 +97,26 @@ def open_study(cfg: SearchConfig, space_text: str, spec_name: str):
             _sqlite_wal(storage.engine)
         return storage, optuna.create_study(
             study_name=name, storage=storage, direction="minimize" if "loss" in cfg.metric else "maximize",
-            sampler=make_sampler(cfg, storage, name), pruner=make_pruner(cfg.pruner), load_if_exists=True)
+            sampler=make_sampler(cfg, storage, name, space), pruner=make_pruner(cfg.pruner, cfg.epochs),
+            load_if_exists=True)
 
-    storage, study = _retry(connect)
+    import re
+
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    if not re.match(r"^[a-z][a-z0-9+]*://", url):
+        raise StudyMismatch(f"--storage: '{url}' is not a database URL; use sqlite:///FILE.db on one machine, "
+                            "postgresql://USER:PASSWORD@HOST/DB or mysql+pymysql://USER:PASSWORD@HOST/DB for many")
+    try:
+        storage, study = _retry(connect)
+    except ArgumentError as exc:
+        raise StudyMismatch(f"--storage: cannot read '{url}' as a database URL ({exc})") from None
+    except ImportError:
+        raise StudyMismatch(f"--storage {url}: the database driver is not installed; pip install psycopg2-binary "
+                            "(PostgreSQL) or pymysql (MySQL, with mysql+pymysql://)") from None
+    except OperationalError as exc:
+        first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+        raise StudyMismatch(f"--storage {url}: cannot open the database: {first}") from None
     mine = {"space": space_text, "budget": cfg.budget.text, "metric": cfg.metric}
     have = study.user_attrs
     if not have:
@@ -123,8 +144,9 @@ def _retry(fn, attempts: int = 6):
     for k in range(attempts):
         try:
             return fn()
-        except (IntegrityError, OperationalError):
-            if k == attempts - 1:
+        except (IntegrityError, OperationalError) as exc:
+            race = isinstance(exc, IntegrityError) or any(w in str(exc) for w in ("locked", "already exists"))
+            if k == attempts - 1 or not race:
                 raise
             time.sleep(0.2 + random.random() * (k + 1))
 
@@ -145,16 +167,28 @@ def _sqlite_wal(engine):
     engine.dispose()                     # connections opened before the listener are dropped
 
 
-def make_sampler(cfg: SearchConfig, storage, name: str):
+def make_sampler(cfg: SearchConfig, storage, name: str, space: dict | None = None):
     import optuna
+
+    if cfg.sampler == "grid":
+        # every point once, in a random order, shared by the workers; the study stops when all are done
+        grid = {k: d.grid() for k, d in (space or {}).items()}
+        continuous = [k for k, v in grid.items() if v is None]
+        if continuous:
+            raise StudyMismatch(f"--sampler grid needs a finite space; {', '.join(continuous)} "
+                                f"{'is a continuous range' if len(continuous) == 1 else 'are continuous ranges'} "
+                                "(give it a step, or use tpe / random)")
+        return optuna.samplers.GridSampler(grid, seed=cfg.seed)
 
     seed = cfg.seed
     if seed is not None:
-        # a joining worker or a resumed run must not replay the same random draws
+        # a resumed run must not replay the same random draws, nor may workers started together
         try:
             seed += len(storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False))
         except KeyError:
             pass
+        if cfg.storage:
+            seed += 7919 * os.getpid()
     if cfg.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if cfg.sampler == "nsga2":
@@ -163,14 +197,17 @@ def make_sampler(cfg: SearchConfig, storage, name: str):
                                       n_startup_trials=5)
 
 
-def make_pruner(name: str):
+def make_pruner(name: str, epochs: int | None):
+    """The median pruner judges a trial only after 5 trials have finished and a third of its epochs
+    have run: in the first epochs a network with batch norm scores erratically on validation data (its
+    moving statistics lag), and the digits example pruned networks that later reached 96% at epoch 3."""
     import optuna
 
     if name == "none":
         return optuna.pruners.NopPruner()
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1)
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, (epochs or 9) // 9), max_resource=epochs or "auto")
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(2, (epochs or 10) // 3))
 
 
 def trained_count(study) -> int:
@@ -210,7 +247,7 @@ class Search:
 
         self.pricer = Pricer(cfg.spec_path, root=cfg.root)      # reads and validates the spec once
         self.summary = SearchSpace(self.space).summary()
-        self.study, self.url = open_study(cfg, self.summary, base.name)
+        self.study, self.url = open_study(cfg, self.summary, base.name, self.space)
         self.progress = Progress()
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -248,11 +285,12 @@ class Search:
             return self._copy(trial, twin)
         spec = priced.spec                      # the full expansion: only for what will be built
         trial.set_user_attr("kind", CANDIDATE)
-        trial.set_user_attr("worker", self.worker)
-        p.trained += 1
-        desc = ", ".join(f"{k}={v}" for k, v in point.items())
-        self.log(f"trial {trial.number}: {desc} ({priced.macs:,} MACs): training")
+        # (a FAIL without `error` or `interrupted`, e.g. killed right here, does not count as trained)
         try:
+            trial.set_user_attr("worker", self.worker)
+            p.trained += 1
+            desc = ", ".join(f"{k}={v}" for k, v in point.items())
+            self.log(f"trial {trial.number}: {desc} ({priced.macs:,} MACs): training")
             value = self.evaluate(spec, trial, self.cfg)
         except optuna.TrialPruned:
             self.log(f"trial {trial.number}: pruned after epoch {max(trial.user_attrs.get('epochs', 0), 1)}")
@@ -310,8 +348,8 @@ class Search:
             since_new[0] = 0 if kind == CANDIDATE else since_new[0] + 1
             if kind == CANDIDATE:
                 errors.append(frozen.user_attrs.get("error") if frozen.state == TrialState.FAIL else None)
-            if len(errors) >= 3 and errors[-1] and errors[-3:] == [errors[-1]] * 3:
-                p.stopped = f"three trainings in a row failed with the same error: {errors[-1]}"
+            if len(errors) == 3 and errors[0] and errors == [errors[0]] * 3:
+                p.stopped = f"the first three trainings failed with the same error: {errors[0]}"
                 study.stop()
             elif trained_count(study) >= cfg.trials and not _waiting(study):
                 p.stopped = "done"

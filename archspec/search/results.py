@@ -80,13 +80,13 @@ def plot(rows_: list[dict], out: Path, title: str, metric: str, budget) -> Path 
     if front:
         ax.plot([p[0] for p in front], [p[1] for p in front], "-", color="#ff7f0e", lw=1.5, label="Pareto front",
                 zorder=2)
-        best = max(trained, key=lambda r: r["value"]) if "loss" not in metric else min(trained, key=lambda r: r["value"])
+        best = min(trained, key=lambda r: _rank(r["value"], r["macs"], metric))
         ax.scatter([best["macs"]], [best["value"]], s=160, facecolors="none", edgecolors="#d62728", lw=2,
                    label=f"best: trial {best['trial']}", zorder=4)
     rejected = [r["macs"] for r in rows_ if r["kind"] == "rejected" and r.get("macs")]
     if rejected:
-        lo = min(ys) if ys else 0
-        ax.plot(rejected, [lo] * len(rejected), "|", color="#d62728", alpha=0.6, ms=12, mew=1.5,
+        ax.plot(rejected, [0.03] * len(rejected), "|", color="#d62728", alpha=0.6, ms=12, mew=1.5,
+                transform=ax.get_xaxis_transform(),            # x in data, y along the bottom of the axes
                 label=f"rejected unbuilt ({len(rejected)})")
     for b in budget:
         if b.metric.name == "macs":
@@ -121,7 +121,12 @@ def best_trial(study, metric: str):
             if t.user_attrs.get("kind") in ("candidate",)]
     if not done:
         return None
-    return (min if "loss" in metric else max)(done, key=lambda t: t.value)
+    return min(done, key=lambda t: _rank(t.value, t.user_attrs.get("cost", {}).get("macs", 0), metric))
+
+
+def _rank(value, macs, metric) -> tuple:
+    """Best first: the metric (a validation accuracy on a few hundred images ties often), then fewer MACs."""
+    return (value if "loss" in metric else -value, macs)
 
 
 def write_best(study, spec_path: str, overrides: dict, metric: str, out: Path, space) -> tuple[Path, object] | None:

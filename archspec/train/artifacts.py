@@ -59,7 +59,15 @@ class RunFolder:
         if same:
             return None
         what = "" if theirs.name == ours.name else f" ({theirs.name}, not {ours.name})"
-        return (f"{self.path} holds a run of another spec{what}: {theirs} differs from {spec.source.file}; "
+        where = ""
+        if theirs.name == ours.name:
+            try:
+                a, b = theirs.read_text(encoding="utf-8").splitlines(), spec.source.text.splitlines()
+                line = next((i for i, (x, y) in enumerate(zip(a, b), 1) if x != y), min(len(a), len(b)) + 1)
+                where = f" from line {line}"
+            except (OSError, UnicodeDecodeError):
+                pass
+        return (f"{self.path} holds a run of another spec{what}: {theirs} differs from {spec.source.file}{where}; "
                 "pass --out NEW_FOLDER for a new run, or --restart to replace it")
 
     def clear(self) -> None:
@@ -109,6 +117,13 @@ def copy_spec(run: RunFolder, spec) -> str:
     return str(Path("spec") / Path(main).resolve().relative_to(root))
 
 
+def save_png(fig, path) -> None:
+    """A matplotlib figure as a PNG file, written whole or not at all."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write(path, buf.getvalue())
+
+
 def plot_curves(path, history: list[dict], title: str = "") -> bool:
     """Accuracy and loss per epoch, training vs validation (matplotlib's Agg canvas, no pyplot state)."""
     if not history:
@@ -136,9 +151,7 @@ def plot_curves(path, history: list[dict], title: str = "") -> bool:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, buf.getvalue())
+    save_png(fig, path)
     return True
 
 

@@ -150,37 +150,50 @@ class ReduceLROnPlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
 
 
 class ScalarLogger(keras.callbacks.Callback):
-    """Per-epoch scalars as TensorBoard event files (`train/` and `validation/`, tags `epoch_<metric>`,
-    the layout keras.callbacks.TensorBoard writes), for when the `tensorboard` package — which Keras's
-    own callback needs — is not installed. Uses only TensorFlow core's summary writer."""
+    """Per-epoch scalars as TensorBoard event files, in the layout keras.callbacks.TensorBoard writes
+    (``train/`` and ``validation/``, tags ``epoch_<metric>``), on every backend: written with tensorboardX
+    (no TensorFlow needed), or with TensorFlow's own summary writer where only TensorFlow is there."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, writer: str):
         super().__init__()
         self.log_dir = str(log_dir)
+        self.kind = writer
         self._writers = {}
 
     def _writer(self, name):
-        import tensorflow as tf
-
         if name not in self._writers:
-            self._writers[name] = tf.summary.create_file_writer(f"{self.log_dir}/{name}")
+            path = f"{self.log_dir}/{name}"
+            if self.kind == "tensorboardX":
+                from tensorboardX import SummaryWriter
+
+                self._writers[name] = SummaryWriter(path, flush_secs=10)
+            else:
+                import tensorflow as tf
+
+                self._writers[name] = tf.summary.create_file_writer(path)
         return self._writers[name]
 
-    def on_epoch_end(self, epoch, logs=None):
+    def _write(self, split, tag, value, step):
+        w = self._writer(split)
+        if self.kind == "tensorboardX":
+            w.add_scalar(tag, value, step)
+            return
         import tensorflow as tf
         from tensorflow.core.framework import summary_pb2
 
         meta = summary_pb2.SummaryMetadata()
         meta.plugin_data.plugin_name = "scalars"
+        with w.as_default():
+            tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=meta.SerializeToString())
+
+    def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
             try:
                 value = float(value)
             except (TypeError, ValueError):
                 continue
-            with self._writer(split).as_default():
-                tf.summary.write(f"epoch_{name}", tf.constant(value, tf.float32), step=epoch,
-                                 metadata=meta.SerializeToString())
+            self._write(split, f"epoch_{name}", value, epoch)
         for w in self._writers.values():
             w.flush()
 
@@ -191,14 +204,14 @@ class ScalarLogger(keras.callbacks.Callback):
 
 
 def tensorboard_callback(log_dir):
-    """keras.callbacks.TensorBoard if the tensorboard package is there, else ScalarLogger; None without TensorFlow."""
-    import importlib.util
+    """A ScalarLogger writing with tensorboardX, else with TensorFlow on its own backend; None if neither
+    is installed (the run goes on without TensorBoard files)."""
+    from .backend import installed
 
-    if importlib.util.find_spec("tensorboard") is not None:
-        return keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False, update_freq="epoch",
-                                           profile_batch=0)
-    if importlib.util.find_spec("tensorflow") is not None:
-        return ScalarLogger(log_dir)
+    if installed("tensorboardX"):
+        return ScalarLogger(log_dir, "tensorboardX")
+    if keras.backend.backend() == "tensorflow":
+        return ScalarLogger(log_dir, "tensorflow")
     return None
 
 

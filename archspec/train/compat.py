@@ -184,7 +184,7 @@ def plan(spec, settings, ds) -> Plan:
             err(f"training.target names '{key}'; targets are test metrics: "
                 f"{', '.join('test_' + m for m in logged)}", _training_loc(spec, "target", key), code="schema")
 
-    if settings.rescale is None and ds.max_value > 1.5 and not any(n.op == "rescaling" for n in g):
+    if settings.rescale is None and ds.max_value > 1.5 and not any(REGISTRY[n.op].scales_input for n in g):
         warns.append(Diagnostic("unscaled-input", f"the network will see raw pixel values 0–{ds.max_value:g}",
                                 _training_loc(spec), None,
                                 f"add `rescale: 1/{ds.max_value:g}` to the training section (or a rescaling layer)",
@@ -196,6 +196,10 @@ def plan(spec, settings, ds) -> Plan:
                                 f"0–{ds.max_value:g} to 0–{top:.3g}", _training_loc(spec, "rescale"), None,
                                 f"use `rescale: 1/{ds.max_value:g}` for this data (e.g. --set training.rescale="
                                 f"1/{ds.max_value:g})", severity="warning"))
+    if settings.augment and len(ishape) != 3:
+        err(f"training.augment transforms images, but the input '{inp.id}' is a flat vector {ishape}",
+            _training_loc(spec, "augment"), "drop augment, or declare the input as (height, width, channels)",
+            code="schema")
     weights = _class_weights(spec, settings, ds, err)
     _validation_steps(spec, settings, ds, warns)
     if errs:

@@ -22,7 +22,8 @@ section's own keys.
 >>> resolve(load_text(spec.source.text.replace("epochs: 3", "epoch: 3")), {})
 Traceback (most recent call last):
 ...
-archspec.errors.SpecError: <spec>:6:29: error: unknown field 'epoch' in the training section
+archspec.errors.SpecError: <spec>:6:29: error: unknown field 'epoch' in the training section  [unknown-field]
+  hint: did you mean 'epochs'?
 """
 from __future__ import annotations
 
@@ -234,8 +235,8 @@ class Settings:
             if isinstance(a, dict) and isinstance(b, dict):
                 for k in list(dict.fromkeys([*a, *b])):
                     walk(a.get(k), b.get(k), path + (k,))
-            elif a != b:
-                out.append(f"{'.'.join(path)} {_short(a)} → {_short(b)}")
+            elif a != b and not (path[:1] == ("overrides",) and str(path[-1]).startswith("training.")):
+                out.append(f"{'.'.join(path)} {_short(a)} → {_short(b)}")   # (--set training.* shows as itself)
 
         walk({k: v for k, v in old.items() if k in new or v is not None}, new, ())
         for name, text in spec_texts.items():
@@ -429,14 +430,22 @@ def resolve(spec, flags: dict | None = None) -> Settings:
         if not hasattr(s, k):
             raise TypeError(f"unknown setting {k!r}")
         setattr(s, k, v)
-    if s.save:
-        from .export import ExportError, check_supported, format_of
-
-        try:
-            check_supported(format_of(s.save))
-        except ExportError as exc:
-            raise SpecError([Diagnostic("export-unsupported", f"save: {exc}", src.loc(base + ("save",)))]) from None
+    check_save(spec, s)
     return s
+
+
+def check_save(spec, settings) -> None:
+    """`save:` names a format the Keras backend of this run can write, with its packages installed
+    (checked before training, without importing Keras; again once `--backend` has chosen the backend)."""
+    if not settings.save:
+        return
+    from .export import ExportError, check_supported, format_of
+
+    try:
+        check_supported(format_of(settings.save))
+    except ExportError as exc:
+        raise SpecError([Diagnostic("export-unsupported", f"save: {exc}",
+                                    spec.source.loc(("training", "save")))]) from None
 
 
 __all__ = ["Settings", "DataSettings", "resolve", "parse_data_arg", "OPTIMIZERS", "LOSSES", "PRECISIONS",

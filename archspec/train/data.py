@@ -369,11 +369,16 @@ def _tf_problem(f: str) -> str | None:
     try:
         tf.io.decode_image(tf.io.read_file(f), expand_animations=False)
     except Exception as exc:  # noqa: BLE001 - the decoder's own words
-        import re
-
-        text = re.sub(r"\{\{[^}]*\}\}", "", str(exc)).split(" [Op:")[0].strip()
-        return text.splitlines()[0].strip() if text else type(exc).__name__
+        return error_text(exc)
     return None
+
+
+def error_text(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message without TensorFlow's `{{function_node …}}` and `[Op:…]`."""
+    import re
+
+    text = re.sub(r"\{\{[^}]*\}\}", "", str(exc)).split(" [Op:")[0].strip()
+    return (text.splitlines()[0].strip() if text else type(exc).__name__)[:limit]
 
 
 def explain_failure(ds, exc: BaseException) -> DataError | None:
@@ -389,7 +394,7 @@ def explain_failure(ds, exc: BaseException) -> DataError | None:
         bad = [(f, why) for f in files if (why := _tf_problem(f))]
     if not bad:
         return None
-    first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    first = error_text(exc)
     err = unreadable_error(bad, len(files))
     d = err.diagnostics[0]
     err.diagnostics[0] = replace(d, notes=d.notes + (Note(f"training stopped: {first}"),))
@@ -484,7 +489,10 @@ def load_folder(path: str | None, opts: dict) -> Dataset:
 def load_synthetic(spec, n: int) -> Dataset:
     """Random uint8 images of the spec's input shape; labels for its output. For benchmarks only."""
     g = spec.graph
-    return synthetic(tuple(g[g.inputs[0]].shape), g[next(iter(g.outputs.values()))].shape[-1], n)
+    shape = tuple(g[g.inputs[0]].shape)
+    if len(shape) == 1:                  # a flat input takes images of that many pixels: (n, 1, 1)
+        shape = (shape[0], 1, 1)
+    return synthetic(shape, g[next(iter(g.outputs.values()))].shape[-1], n)
 
 
 def synthetic(shape: tuple, units: int, n: int) -> Dataset:

@@ -1,41 +1,145 @@
-"""Distribution strategies for `archspec train --distribute` (TensorFlow backend): all local GPUs
-(MirroredStrategy) or several machines (MultiWorkerMirroredStrategy from TF_CONFIG), and the fixes
-Keras 3's TensorFlow trainer needs to train under the latter."""
+"""Distribution for `archspec train --distribute`, always through an existing engine:
+
+=================  ==========================================  ==================================================
+``--distribute``   TensorFlow backend                          JAX backend
+=================  ==========================================  ==================================================
+``mirrored``       ``tf.distribute.MirroredStrategy``           ``keras.distribution.DataParallel`` over
+                   (all local GPUs)                             ``jax.devices()`` (all local accelerators)
+``multi-worker``   ``tf.distribute.MultiWorkerMirroredStrategy``  ``keras.distribution.initialize`` (one process per
+                   from ``TF_CONFIG``                           machine, ``jax.distributed``), then DataParallel over
+                                                                every process's devices
+=================  ==========================================  ==================================================
+
+Both are synchronous data parallelism: every device holds the whole model, takes its slice of each
+global batch, and the gradients are averaged before every update, so the result is one model trained
+on the global batch. Also here: the fixes Keras 3's TensorFlow trainer needs under
+MultiWorkerMirroredStrategy. The PyTorch backend does not distribute (Keras offers no API for it).
+"""
 from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
+from dataclasses import dataclass
 
 from .config import RunError
 
+JAX_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
+TF_CONFIG_EXAMPLE = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                     '"task": {"type": "worker", "index": 0}}\' on the first machine, index 1 on the second')
 
-def make_strategy(kind: str):
-    """(strategy or None, is_chief, worker label). Must run before TensorFlow executes any op."""
-    if kind == "none":
-        return None, True, None
-    import keras
 
-    if keras.backend.backend() != "tensorflow":
-        raise RunError(f"--distribute {kind} uses tf.distribute and needs KERAS_BACKEND=tensorflow "
-                       f"(the backend is {keras.backend.backend()})")
-    import tensorflow as tf
+@dataclass
+class Distribution:
+    """How a run is spread: the engine object (a tf.distribute strategy or a keras.distribution
+    Distribution, None for one device), whether this process writes the run folder, its worker label,
+    this process's share of each batch (index, count) and how many devices split each batch."""
 
-    if kind == "mirrored":
-        return tf.distribute.MirroredStrategy(), True, None
+    engine: object = None
+    chief: bool = True
+    worker: str | None = None
+    shard: tuple = (0, 1)
+    devices: int = 1
+    backend: str = ""
+
+    def scope(self):
+        return self.engine.scope() if self.engine is not None else nullcontext()
+
+
+def _tf_config() -> tuple[dict, str, int]:
     raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        raise RunError("--distribute multi-worker reads the cluster from the TF_CONFIG environment variable, which is "
-                       'not set; e.g. TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
-                       '"task": {"type": "worker", "index": 0}}\' on the first machine, index 1 on the second')
     try:
         cfg = json.loads(raw)
         task, cluster = cfg["task"], cfg["cluster"]
-        ttype, index = task["type"], int(task["index"])
+        return cluster, task["type"], int(task["index"])
     except (ValueError, KeyError, TypeError) as exc:
         raise RunError(f"TF_CONFIG is not valid: {exc}") from None
+
+
+def make_strategy(kind: str) -> Distribution:
+    """The Distribution for `--distribute kind`. Must run before the backend executes any op."""
+    import keras
+
+    backend = keras.backend.backend()
+    if kind == "none":
+        return Distribution(backend=backend)
+    if backend == "jax":
+        return _jax(kind)
+    if backend != "tensorflow":
+        raise RunError(f"--distribute {kind} needs the tensorflow (tf.distribute) or jax (keras.distribution) "
+                       f"backend; Keras offers no distribution API for {backend}")
+    import tensorflow as tf
+
+    if kind == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+        return Distribution(strategy, devices=strategy.num_replicas_in_sync, backend=backend)
+    if not os.environ.get("TF_CONFIG"):
+        raise RunError("--distribute multi-worker reads the cluster from the TF_CONFIG environment variable, which is "
+                       f"not set; e.g. {TF_CONFIG_EXAMPLE}")
+    cluster, ttype, index = _tf_config()
     chief = ttype == "chief" or (ttype == "worker" and index == 0 and "chief" not in cluster)
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    return strategy, chief, f"{ttype}-{index}"
+    return Distribution(strategy, chief, f"{ttype}-{index}", devices=strategy.num_replicas_in_sync, backend=backend)
+
+
+def _jax(kind: str) -> Distribution:
+    import keras
+
+    if kind == "multi-worker":
+        env = {k: os.environ.get(k) for k in JAX_ENV}
+        if not all(env.values()):
+            if not os.environ.get("TF_CONFIG"):
+                raise RunError("--distribute multi-worker on JAX reads the cluster from KERAS_DISTRIBUTION_JOB_ADDRESSES "
+                               "(the coordinator's host:port first), KERAS_DISTRIBUTION_NUM_PROCESSES and "
+                               "KERAS_DISTRIBUTION_PROCESS_ID, or from TF_CONFIG; none is set. e.g. "
+                               + TF_CONFIG_EXAMPLE)
+            env = dict(zip(JAX_ENV, jax_cluster(*_tf_config())))
+        try:
+            count, index = int(env[JAX_ENV[1]]), int(env[JAX_ENV[2]])
+        except ValueError as exc:
+            raise RunError(f"{JAX_ENV[1]} / {JAX_ENV[2]}: {exc}") from None
+        if not 0 <= index < count:
+            raise RunError(f"{JAX_ENV[2]}={index} is not in 0…{count - 1}")
+        if count > 1:
+            _cpu_collectives()
+        keras.distribution.initialize(env[JAX_ENV[0]], count, index)
+        import jax
+
+        shard = (jax.process_index(), jax.process_count())
+    else:
+        shard = (0, 1)
+    devices = keras.distribution.list_devices()
+    # our pipeline gives each process its own part of every batch (make_inputs(shard=...))
+    engine = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    return Distribution(engine, shard[0] == 0, f"worker-{shard[0]}" if shard[1] > 1 else None, shard,
+                        len(devices), "jax")
+
+
+def jax_cluster(cluster: dict, ttype: str, index: int) -> tuple[str, str, str]:
+    """TF_CONFIG's cluster and task → Keras's KERAS_DISTRIBUTION_* values for JAX: every address, chief
+    first (the first is jax.distributed's coordinator), the process count, this process's number.
+
+    >>> jax_cluster({"chief": ["a:1"], "worker": ["b:1", "c:1"]}, "worker", 1)
+    ('a:1,b:1,c:1', '3', '2')
+    >>> jax_cluster({"worker": ["a:1", "b:1"]}, "worker", 0)
+    ('a:1,b:1', '2', '0')
+    """
+    workers = list(cluster.get("chief", [])) + list(cluster.get("worker", []))
+    if ttype == "worker":
+        index += len(cluster.get("chief", []))
+    elif ttype != "chief":
+        raise RunError(f"TF_CONFIG task type '{ttype}': JAX processes are 'chief' or 'worker'")
+    return ",".join(workers), str(len(workers)), str(index)
+
+
+def _cpu_collectives() -> None:
+    """Cross-process all-reduce of CPU devices (tests on one machine, CPU-only clusters) needs gloo."""
+    import jax
+
+    try:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    except (AttributeError, ValueError):      # an older or newer jax: it knows what it does
+        pass
 
 
 # ---- model ----------------------------------------------------------------------------------------

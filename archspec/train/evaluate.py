@@ -8,8 +8,6 @@ measured with ``model.evaluate`` (a test checks it).
 """
 from __future__ import annotations
 
-import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 
 from ..util import atomic_write
 from . import runs
+from .artifacts import save_png, write_json
 
 
 @dataclass
@@ -99,7 +98,7 @@ def evaluate(target: runs.Target, data_arg: str | None, split: str = "test", out
     plot_confusion(png, cm, names[:k], f"{Path(target.label).name}: {split} split, accuracy {ev.accuracy:.4f}")
     ev.files = {"confusion matrix": str(png), "report": str(out_dir / "evaluation.json"),
                 "per class": str(out_dir / "per_class.csv")}
-    atomic_write(out_dir / "evaluation.json", (json.dumps(ev.to_json(), indent=2) + "\n").encode())
+    write_json(out_dir / "evaluation.json", ev.to_json())
     csv = "class,precision,recall,f1,support\n" + "".join(
         f"{_csv(r['class'])},{r['precision']:.6g},{r['recall']:.6g},{r['f1']:.6g},{r['support']}\n" for r in per_class)
     atomic_write(out_dir / "per_class.csv", csv.encode())
@@ -139,9 +138,7 @@ def plot_confusion(path: Path, cm: np.ndarray, names: list[str], title: str) -> 
     ax.set_ylabel("true class")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, buf.getvalue())
+    save_png(fig, path)
 
 
 __all__ = ["Evaluation", "evaluate", "plot_confusion"]

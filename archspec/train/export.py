@@ -21,7 +21,6 @@ the largest difference is reported.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -46,7 +45,8 @@ class ExportError(Exception):
 
 
 def backend_name() -> str:
-    """The Keras backend a run will use, without importing Keras (env, then ~/.keras/keras.json)."""
+    """The Keras backend a run will use, without importing Keras: the loaded one, else what
+    `archspec.train.backend.choose` settles (KERAS_BACKEND, keras.json if installed, else auto)."""
     import sys
 
     if "keras" in sys.modules:
@@ -54,14 +54,13 @@ def backend_name() -> str:
             return sys.modules["keras"].backend.backend()
         except AttributeError:
             pass
-    name = os.environ.get("KERAS_BACKEND")
-    if not name:
-        cfg = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "keras.json"
-        try:
-            name = json.loads(cfg.read_text()).get("backend")
-        except (OSError, ValueError, AttributeError):
-            name = None
-    return name or "tensorflow"
+    from .backend import choose
+    from .config import RunError
+
+    try:
+        return choose(None)
+    except RunError:
+        return os.environ.get("KERAS_BACKEND") or "tensorflow"
 
 
 def format_of(name: str) -> str:

@@ -6,14 +6,12 @@ Layers are named by their Keras name or their spec scope path (``stage1/conv`` i
 """
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 
 from ..errors import did_you_mean
-from ..util import atomic_write
-from .artifacts import RunFolder
+from .artifacts import RunFolder, save_png
 
 
 class InspectError(Exception):
@@ -95,14 +93,8 @@ def kernel_grid(model, out_png, layer_name: str | None = None, columns: int = 8)
     how = "" if rgb or cin == 1 else f", mean over {cin} input channels"
     fig.suptitle(f"{layer.name}: {cout} kernels {kh}×{kw}{how}", fontsize=9)
     fig.tight_layout()
-    _save(fig, out_png)
+    save_png(fig, out_png)
     return layer.name
-
-
-def _save(fig, path):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, buf.getvalue())
 
 
 def _samples(run: RunFolder, meta: dict, split: str, limit: int):
@@ -177,7 +169,7 @@ def _draw_neighbours(path, x, y, names, sample, order, layer):
         ax.set_title(f"#{i} '{names[y[i]]}'" + ("\nquery" if j == 0 else f"\nd={d:.3g}"), fontsize=8)
     fig.suptitle(f"nearest neighbours in the output of {layer}", fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def layer_table(model) -> list[tuple[str, str, str]]:

@@ -1,9 +1,10 @@
 """One training run: data → checks → model under a precision policy, an XLA switch and a distribution
 strategy → fit with per-epoch checkpoints → artifacts.
 
-The loop is Keras's own ``model.fit`` with callbacks; nothing in it is TensorFlow-only except the
-``tf.distribute`` strategies (``--distribute``, TensorFlow backend) and the ``tf.data`` input, which
-Keras 3 accepts on every backend. A run folder that holds a checkpoint is resumed: the model and
+The loop is Keras's own ``model.fit`` with callbacks and runs on every Keras backend; what differs per
+backend is chosen in one place each: the input (``pipeline``: tf.data on TensorFlow, a PyDataset
+elsewhere), the distribution engine (``distribute``: tf.distribute or keras.distribution) and the
+TensorBoard writer (``callbacks``: tensorboardX, else TensorFlow's). A run folder that holds a checkpoint is resumed: the model and
 optimizer variables, the epoch count, the history, the best value and the early-stopping counters
 come back, and ``fit`` continues at ``initial_epoch``.
 """
@@ -14,7 +15,7 @@ import random
 import statistics
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,8 +101,12 @@ def _optimizer(spec, settings, steps_per_epoch: int, schedule_epochs: int | None
             from None
 
 
-def _check_metrics(spec, names):
+def _check_metrics(spec, names, plan=None):
+    """Every metric exists, and scores this model's labels against its outputs: each is tried on a
+    small batch shaped as training will feed it (integer, one-hot or binary labels), so a metric
+    that needs another label encoding fails here, located, not inside the first training step."""
     import keras
+    import numpy as np
 
     special = {"accuracy", "acc", "crossentropy", "ce"}
     diags = []
@@ -109,12 +114,42 @@ def _check_metrics(spec, names):
         if name in special:
             continue
         try:
-            keras.metrics.get(name)
+            metric = keras.metrics.get(name)
         except (ValueError, TypeError):
             known = sorted(special | {n for n in dir(keras.metrics) if n.islower() and not n.startswith("_")
                                       and n not in ("get", "serialize", "deserialize")})
             diags.append(Diagnostic("schema", f"unknown metric '{name}'", spec.source.loc(("training", "metrics", i)),
                                     hint=did_you_mean(name, known) or "e.g. accuracy, top_k_categorical_accuracy, auc"))
+            continue
+        if plan is None:
+            continue
+        n = plan.units + 1                      # a batch size unlike the unit count: no accidental broadcast
+        k = max(plan.units, 1)
+        y_pred = np.full((n, k), 1.0 / k, dtype="float32")
+        y_true = (np.arange(n) % max(k, 2)).astype("int32")
+        if plan.labels == "onehot":
+            y_true = np.eye(k, dtype="float32")[y_true % k]
+        elif plan.labels == "binary":
+            y_true = (y_true % 2).astype("float32").reshape(n, 1)
+        try:
+            if isinstance(metric, type):
+                metric = metric()
+            if hasattr(metric, "update_state"):
+                metric.update_state(y_true, y_pred)
+                metric.result()
+            else:
+                metric(y_true, y_pred)
+        except Exception as exc:  # noqa: BLE001 - whatever the metric says, it cannot score this model
+            what = {"int": "integer class labels", "onehot": "one-hot labels", "binary": "0/1 labels"}[plan.labels]
+            from .data import error_text
+
+            first = error_text(exc, 160)
+            diags.append(Diagnostic(
+                "schema", f"the metric '{name}' cannot score {what} against the {plan.units} output"
+                          f"{'s' * (plan.units != 1)} ({first})", spec.source.loc(("training", "metrics", i)),
+                hint="with integer labels use accuracy, sparse_categorical_accuracy or sparse_top_k_categorical_"
+                     "accuracy; precision, recall and auc score one-hot labels (loss: categorical_crossentropy) or "
+                     "a single sigmoid unit"))
     if diags:
         raise SpecError(diags)
 
@@ -131,7 +166,7 @@ def build_and_compile(spec, settings, plan, steps_per_epoch: int, schedule_epoch
         model.get_layer(keras_name(next(iter(spec.graph.outputs.values())))).dtype_policy = keras.DTypePolicy("float32")
     smoothing = {"label_smoothing": plan.label_smoothing} if getattr(plan, "label_smoothing", 0) else {}
     loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits, **smoothing)
-    _check_metrics(spec, settings.metrics)
+    _check_metrics(spec, settings.metrics, plan)
     model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, metrics=list(settings.metrics),
                   jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
     return model
@@ -207,8 +242,10 @@ def _changes(run: RunFolder, settings, spec_texts: dict) -> list[str]:
 
 
 def run_folder(spec, out=None) -> RunFolder:
-    """The run folder: `out`, else runs/<spec name> in the current folder."""
-    return RunFolder(out or Path("runs") / spec.name)
+    """The run folder: `out`, else runs/<spec name> in the current folder (a spec loaded with overrides:
+    runs/<its model name>, e.g. runs/resnet50_stages_3_4_23_3, so variants do not share a folder) — as an
+    absolute path, so the summary and every message name the full path written."""
+    return RunFolder(Path(out or Path("runs") / getattr(spec, "model_name", spec.name)).absolute())
 
 
 def run_training(spec, settings, out=None, *, resume: bool | None = None, restart: bool = False,
@@ -218,7 +255,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     from . import compat
     from . import data as data_mod
 
-    strategy, chief, worker = make_strategy(settings.distribute)
+    dist = make_strategy(settings.distribute)
+    chief, worker = dist.chief, dist.worker
     run = run_folder(spec, out)
     if not chief:
         # Every worker must run the same saves (reading distributed variables is a collective operation),
@@ -255,7 +293,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         result_epochs = None
 
     result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
-                       resumed_from=done, settings_line=_settings_line(settings, plan))
+                       resumed_from=done, settings_line=_settings_line(settings, plan, dist))
     result.sample_shape, result.schedule_epochs = ds.sample_shape, result_epochs
     if state and run.metrics.exists() and (state.get("stopped_early") or done >= settings.epochs):
         result.already_done = True
@@ -286,22 +324,26 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint,
+        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint,
                     list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose, result, fingerprint, extra=()):
+def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint, extra=()):
     import keras
 
     from . import callbacks as cb
     from .pipeline import make_inputs
 
     done = result.resumed_from
-    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache)
+    if dist.backend == "jax" and dist.devices > 1 and settings.batch_size % dist.devices:
+        raise RunError(f"the batch size {settings.batch_size} does not split evenly over {dist.devices} devices; "
+                       f"use a multiple of {dist.devices} (--batch-size {dist.devices * -(-settings.batch_size // dist.devices)})")
+    inputs = make_inputs(ds, plan, settings, seed=settings.seed + done, cache_dir=run.cache, shard=dist.shard,
+                         multiple=dist.devices if dist.backend == "jax" else 1)
     steps = inputs.steps_per_epoch or -(-len(ds.train) // settings.batch_size)
-    with strategy.scope() if strategy else nullcontext():
+    with dist.scope():
         model = build_and_compile(spec, settings, plan, steps, result.schedule_epochs)
         if state is not None:
             try:
@@ -309,9 +351,9 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
             except ValueError as exc:
                 raise RunError(f"{run.checkpoint} does not fit this model ({exc}); pass --restart") from None
     result.jit_compile = bool(model.jit_compile)
-    if settings.distribute == "multi-worker":
-        multi_worker_fixups(model, strategy, next(iter(inputs.train)))
-    scope = strategy.scope if strategy else nullcontext
+    if settings.distribute == "multi-worker" and dist.backend == "tensorflow":
+        multi_worker_fixups(model, dist.engine, next(iter(inputs.train)))
+    scope = dist.scope
 
     has_val = inputs.validation is not None
     es = settings.early_stopping
@@ -338,7 +380,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
                                                    min_lr=sched.get("min_lr", 0.0), verbose=1,
                                                    initial=saved.get("plateau"))
     callbacks += list(stateful.values())
-    board = cb.tensorboard_callback(run.tensorboard) if chief else None
+    board = cb.tensorboard_callback(run.tensorboard) if dist.chief else None
     if board is not None:
         callbacks.append(board)
     callbacks += extra
@@ -353,7 +395,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
         callbacks.insert(0, keras.callbacks.ProgbarLogger())
     t0 = time.perf_counter()
     if done < settings.epochs and not st.get("stopped_early"):
-        with scope(), _data_guard(ds):
+        with scope(), _data_guard(ds, spec, settings):
             model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
                       steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
                       callbacks=callbacks, verbose=verbose, shuffle=False, class_weight=plan.class_weight)
@@ -383,7 +425,7 @@ def _fit(spec, settings, plan, ds, run, state, strategy, chief, worker, verbose,
         model.load_weights(run.best)
         result.weights = f"best (epoch {st['best']['epoch']})"
     if inputs.test is not None:
-        with scope(), _data_guard(ds):
+        with scope(), _data_guard(ds, spec, settings):
             values = model.evaluate(inputs.test, verbose=0, return_dict=True)
         result.test = {f"test_{k}": float(v) for k, v in values.items()}
     result.seconds = round(time.perf_counter() - t0, 2)
@@ -416,17 +458,34 @@ def save_export(spec, settings, model, run, result) -> None:
 
 
 @contextmanager
-def _data_guard(ds):
-    """A failure inside fit/evaluate that an image file explains becomes a data error naming the file."""
+def _data_guard(ds, spec=None, settings=None):
+    """A failure inside fit/evaluate that an image file explains becomes a data error naming the file;
+    running out of accelerator or host memory becomes a located error with the batch size to lower."""
     try:
         yield
     except Exception as exc:
-        from .data import explain_failure
+        from .data import error_text, explain_failure
 
+        if _out_of_memory(exc) and spec is not None:
+            bs = settings.batch_size
+            where = spec.source.loc(("training", "batch_size")) if "batch_size" in spec.training else \
+                spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
+            raise SpecError([Diagnostic(
+                "out-of-memory", f"training ran out of memory at batch size {bs} ({error_text(exc, 120)})", where,
+                hint=f"lower the batch size (--batch-size {max(1, bs // 2)}); `archspec report --train` estimates "
+                     "the memory a batch needs")]) from None
         err = explain_failure(ds, exc)
         if err is not None:
             raise err from None
         raise
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """TensorFlow's ResourceExhaustedError, XLA/JAX's RESOURCE_EXHAUSTED, PyTorch's OutOfMemoryError."""
+    name = type(exc).__name__
+    text = str(exc)[:2000]
+    return name in ("ResourceExhaustedError", "OutOfMemoryError", "MemoryError") or "RESOURCE_EXHAUSTED" in text \
+        or "Out of memory while trying to allocate" in text or "CUDA out of memory" in text
 
 
 def _fill_result(result, st):
@@ -463,20 +522,37 @@ def _write_summary(run, result, st):
     atomic_write(run.summary, result.summary.encode())
 
 
-def _settings_line(settings, plan) -> str:
+def _settings_line(settings, plan, dist=None) -> str:
     lr = f" lr {settings.learning_rate:g}" if settings.learning_rate else ""
     extra = f" (label smoothing {plan.label_smoothing:g})" if plan.label_smoothing else ""
     extra += ", class weights " + ("balanced" if settings.class_weight == "balanced" else "set") \
         if plan.class_weight else ""
     return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}{extra}, batch "
             f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
-            + (f", {settings.distribute}" if settings.distribute != "none" else ""))
+            + _distribution_text(settings, dist))
+
+
+def _distribution_text(settings, dist) -> str:
+    """', mirrored over 2 replicas (16 images each, DataParallel), backend jax' (empty without `dist`)."""
+    if dist is None:
+        return ""
+    text = ""
+    if settings.distribute != "none":
+        n = dist.devices
+        each = f"{settings.batch_size // n} images each, " if settings.batch_size % n == 0 else ""
+        text = f", {settings.distribute} over {n} replica{'s' * (n != 1)} ({each}{type(dist.engine).__name__})"
+    return text + f", backend {dist.backend}"
 
 
 def _command(main, settings, run) -> list:
     cmd = ["archspec", "train", str(run.path / main), "--out", str(run.path) + "-repeat",
            "--seed", str(settings.seed), "--epochs", str(settings.epochs), "--batch-size", str(settings.batch_size),
            "--precision", settings.precision]
+    import keras
+
+    cmd += ["--backend", keras.backend.backend()]
+    if settings.distribute != "none":
+        cmd += ["--distribute", settings.distribute]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
     from .config import set_text

@@ -1,15 +1,27 @@
-"""The input pipeline: a :class:`~archspec.train.data.Dataset` → ``tf.data`` datasets that Keras 3
-accepts on every backend (TensorFlow, JAX, PyTorch).
+"""The input pipeline: a :class:`~archspec.train.data.Dataset` → per-split inputs for ``model.fit``.
 
-Per split: image files are read and decoded in parallel and resized to the input's size, then the
-decoded images are cached (in memory, or in a cache file in the run folder when they would not fit),
-shuffled each epoch with the run's seed, batched, converted to float (resize, rescale, flatten,
-label encoding — vectorized per batch), augmented (training only) and prefetched, so the
-accelerator never waits for the next batch.
+Two implementations of one recipe, chosen by the backend:
+
+* TensorFlow backend: ``tf.data`` (:func:`make_tf_inputs`).
+* JAX and PyTorch backends: ``Batches`` (:func:`batches_class`), a ``keras.utils.PyDataset`` that Keras runs with worker
+  threads — no TensorFlow needed (:func:`make_py_inputs`).
+
+The recipe, per split: image files are read and decoded in parallel and resized to the input's size,
+then the decoded images are cached (in memory, or in a cache file in the run folder when they would
+not fit), shuffled each epoch with the run's seed, batched, converted to float (resize, rescale,
+flatten, label encoding — vectorized per batch), augmented (training only) and prefetched, so the
+accelerator never waits for the next batch. Both give the same float batches for the same images
+(``tests/test_backends.py`` compares them); the shuffle order is each one's own.
 """
 from __future__ import annotations
 
+import functools
+import math
+import os
+import threading
 from dataclasses import dataclass
+
+import numpy as np
 
 MEMORY_CACHE_BYTES = 2 << 30      # decoded uint8 images larger than this are cached on disk
 
@@ -60,7 +72,29 @@ def _augmenter(aug: dict, seed: int):
     return apply
 
 
-def make_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: int | None = None) -> Inputs:
+def make_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: int | None = None,
+                shard: tuple[int, int] = (0, 1), multiple: int = 1) -> Inputs:
+    """The three splits' inputs for the running Keras backend. `batch_size` is the global batch (all
+    replicas); `shard` = (this process, processes): each process feeds its part of every global batch
+    (multi-process JAX; tf.data shards by itself); `multiple`: every batch splits evenly over this many
+    devices (keras.distribution.DataParallel needs it; the last, partial batch is cut down to it)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return make_tf_inputs(ds, plan, settings, seed, cache_dir, batch_size)
+    return make_py_inputs(ds, plan, settings, seed, cache_dir, batch_size, shard, multiple)
+
+
+def _inputs(ds, settings, bs: int, build) -> Inputs:
+    """The three splits made by `build(split, name, training)`, with the steps and example counts."""
+    steps = settings.steps_per_epoch
+    return Inputs(build(ds.train, "train", True), build(ds.validation, "validation", False),
+                  build(ds.test, "test", False), steps,
+                  settings.validation_steps if ds.validation is not None else None,
+                  steps * bs if steps else len(ds.train))
+
+
+def make_tf_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: int | None = None) -> Inputs:
     """tf.data pipelines for the three splits. `batch_size` is the global batch (all replicas)."""
     import tensorflow as tf
 
@@ -112,12 +146,182 @@ def make_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: int |
             d = d.repeat()
         return d.prefetch(AUTOTUNE).with_options(opts)
 
-    steps = settings.steps_per_epoch
-    n = len(ds.train)
-    return Inputs(build(ds.train, "train", True), build(ds.validation, "validation", False),
-                  build(ds.test, "test", False), steps,
-                  settings.validation_steps if ds.validation is not None else None,
-                  steps * bs if steps else n)
+    return _inputs(ds, settings, bs, build)
 
 
-__all__ = ["Inputs", "make_inputs"]
+# ---- without TensorFlow: keras.utils.PyDataset -------------------------------------------------------
+def prepare(x: np.ndarray, y: np.ndarray, plan, settings):
+    """A batch of stored images (uint8 or as stored) and class indices → what the model trains on:
+    float32 images (resized, rescaled, flattened as the plan says) and encoded labels. NumPy, except the
+    resize (keras.ops.image.resize, as tf.image.resize computes it)."""
+    x = x.astype(np.float32)
+    if plan.resize:
+        import keras
+
+        size = tuple(plan.input_shape[:2])
+        x = keras.ops.convert_to_numpy(keras.ops.image.resize(
+            x, size, interpolation=settings.data.options.get("interpolation", "bilinear"))).astype(np.float32)
+    if settings.rescale is not None:
+        x = x * np.float32(settings.rescale)
+    if plan.flatten:
+        x = x.reshape(len(x), plan.input_shape[0])
+    if plan.labels == "onehot":
+        y = np.eye(plan.units, dtype=np.float32)[y]
+    elif plan.labels == "binary":
+        y = y.astype(np.float32).reshape(-1, 1)
+    return x, y
+
+
+def decode_file(path: str, channels: int, size: tuple, interpolation: str) -> np.ndarray:
+    """One image file → uint8 (h, w, channels) at the input's size: Pillow decodes (the first frame of
+    an animation), keras.ops.image.resize resizes, as the tf.data path's decode_image + resize do."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+        a = np.asarray(im, dtype=np.uint8)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.shape[:2] != tuple(size):
+        import keras
+
+        a = keras.ops.convert_to_numpy(keras.ops.image.resize(a.astype(np.float32), size, interpolation=interpolation))
+        a = np.clip(np.round(a), 0, 255).astype(np.uint8)
+    return a
+
+
+class _Images:
+    """The stored images of a split, by index: the arrays themselves, or image files decoded on first
+    use into a cache (memory, or a file in the run folder above MEMORY_CACHE_BYTES)."""
+
+    def __init__(self, split, plan, settings, cache_file=None):
+        self.x = split.x
+        self.files = split.files
+        if self.x is None:
+            size = tuple(plan.input_shape[:2])
+            shape = (len(split), *size, plan.channels)
+            self.size, self.channels = size, plan.channels
+            self.interpolation = settings.data.options.get("interpolation", "bilinear")
+            if math.prod(shape) > MEMORY_CACHE_BYTES and cache_file is not None:
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                self.cache = np.lib.format.open_memmap(cache_file, mode="w+", dtype=np.uint8, shape=shape)
+            else:
+                self.cache = np.empty(shape, np.uint8)
+            self.done = np.zeros(len(split), bool)
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        if self.x is not None:
+            return self.x[idx]
+        for i in idx[~self.done[idx]]:
+            self.cache[i] = decode_file(self.files[i], self.channels, self.size, self.interpolation)
+            self.done[i] = True
+        return self.cache[idx]
+
+
+@functools.cache
+def batches_class():
+    """The PyDataset class (defined on first use: Keras is imported lazily)."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        """One split as a PyDataset: batch `i` of epoch `e` is a slice of a seeded permutation (training),
+        or of the split in order; Keras fetches batches ahead with `workers` threads.
+
+        With a fixed number of steps the data is an endless stream: training continues through one
+        permutation after another (as tf.data's repeat()), validation starts again at its first image.
+        """
+
+        def __init__(self, split, plan, settings, batch_size, training, seed, steps=None, shard=(0, 1),
+                     cache_file=None, workers=None, multiple=1):
+            super().__init__(workers=workers or min(8, os.cpu_count() or 1), use_multiprocessing=False,
+                             max_queue_size=16)
+            self.images = _Images(split, plan, settings, cache_file)
+            self.y = split.y
+            self.n = len(split)
+            self.plan, self.settings = plan, settings
+            self.bs, self.training, self.seed, self.steps = batch_size, training, seed, steps
+            self.shard, self.multiple = shard, multiple
+            self.epoch = 0
+            self._perms = {}
+            self._lock = threading.Lock()
+            self.augment = _augmenter(settings.augment, seed) if training and settings.augment else None
+
+        def __len__(self):
+            if self.steps:
+                return self.steps
+            last = self.n % self.bs
+            return self.n // self.bs + (last - last % self.multiple > 0)
+
+        @property
+        def num_batches(self):
+            return len(self)
+
+        def _perm(self, k: int) -> np.ndarray:
+            with self._lock:
+                if k not in self._perms:
+                    self._perms = {j: p for j, p in self._perms.items() if j >= k - 1}
+                    self._perms[k] = np.random.default_rng([self.seed, k]).permutation(self.n)
+                return self._perms[k]
+
+        def indices(self, i: int) -> np.ndarray:
+            """The split's indices of batch `i` in the current epoch (all processes together)."""
+            if self.steps and self.training:
+                start = (self.epoch * self.steps + i) * self.bs
+            elif self.steps:
+                start = i * self.bs
+            else:
+                start = i * self.bs
+                stop = min(start + self.bs, self.n)
+                stop -= (stop - start) % self.multiple          # an even split over the devices
+                pos = np.arange(start, stop)
+                return self._perm(self.epoch)[pos] if self.training else pos
+            pos = np.arange(start, start + self.bs)
+            if not self.training:
+                return pos % self.n
+            k, r = np.divmod(pos, self.n)
+            out = np.empty(len(pos), np.int64)
+            for kk in np.unique(k):
+                out[k == kk] = self._perm(int(kk))[r[k == kk]]
+            return out
+
+        def __getitem__(self, i):
+            if i >= len(self):
+                raise IndexError(i)
+            idx = self.indices(i)
+            index, count = self.shard
+            if count > 1:               # this process's contiguous part: the global batch keeps its order
+                per = len(idx) // count
+                idx = idx[index * per:(index + 1) * per]
+            x, y = prepare(self.images[idx], self.y[idx], self.plan, self.settings)
+            if self.augment is not None:
+                import keras as k
+
+                with self._lock:            # the random layers' seed state is shared by the threads
+                    x, y = self.augment(x, y)
+                x = k.ops.convert_to_numpy(x)
+            return x, y
+
+        def on_epoch_end(self):
+            if self.training:
+                self.epoch += 1
+
+    return Batches
+
+
+def make_py_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: int | None = None,
+                   shard: tuple[int, int] = (0, 1), multiple: int = 1) -> Inputs:
+    """PyDataset inputs for the three splits (no TensorFlow). `batch_size` is the global batch."""
+    Batches = batches_class()
+    bs = batch_size or settings.batch_size
+
+    def build(split, name, training):
+        if split is None or len(split) == 0:
+            return None
+        steps = settings.steps_per_epoch if training else settings.validation_steps if name == "validation" else None
+        cache = cache_dir / f"{name}.npy" if cache_dir is not None else None
+        return Batches(split, plan, settings, bs, training, seed, steps, shard, cache, multiple=multiple)
+
+    return _inputs(ds, settings, bs, build)
+
+
+__all__ = ["Inputs", "make_inputs", "make_tf_inputs", "make_py_inputs", "prepare", "decode_file"]

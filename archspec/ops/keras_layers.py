@@ -1,0 +1,164 @@
+"""Custom Keras layers that ops build (their ``build_keras``). Importing this module imports Keras.
+
+They live with the ops (an op's Keras layer is part of its story); :mod:`archspec.compile.layers`
+re-exports them. Registered names do not depend on the module: a ``.keras`` file saved when the class
+lived in ``archspec.compile.layers`` loads unchanged.
+
+Each layer is registered with ``keras.saving.register_keras_serializable(package="archspec")``, so a
+saved ``.keras`` file names it ``archspec>ScaledAdd``. Keras 3 will not import a module that is not
+part of Keras while loading (``serialization_lib._retrieve_class_or_fn``), so the class must be
+registered before ``keras.saving.load_model``: ``import archspec`` arranges that without importing Keras
+itself (see :func:`archspec.compile.register_on_keras_import`, which imports this module).
+
+Only ``keras.ops`` is used, so the layers run on every Keras backend (TensorFlow, JAX, PyTorch).
+"""
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ScaledAdd(keras.layers.Layer):
+    """``inputs[0] + scale * inputs[1]``: Inception-ResNet's scaled residual connection.
+
+    Replaces the seeds' ``Lambda(lambda x: x[0] + x[1] * scale)``, which cannot be saved portably
+    (a Lambda stores Python bytecode and is refused by ``load_model(safe_mode=True)``).
+
+    >>> import numpy as np
+    >>> layer = ScaledAdd(scale=0.5, name="res")
+    >>> np.asarray(layer([np.ones((1, 2)), np.full((1, 2), 4.0)])).tolist()
+    [[3.0, 3.0]]
+    >>> ScaledAdd.from_config(layer.get_config()).scale
+    0.5
+    """
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        shortcut, residual = inputs
+        return keras.ops.add(shortcut, keras.ops.multiply(residual, keras.ops.cast(self.scale, residual.dtype)))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class PositionEmbedding(keras.layers.Layer):
+    """``x + E``: a learned embedding of the input's shape (one vector per token), ViT's AddPositionEmbs.
+
+    >>> import numpy as np
+    >>> layer = PositionEmbedding(stddev=0.0, name="pos")
+    >>> np.asarray(layer(np.ones((2, 3, 4)))).shape, layer.count_params()
+    ((2, 3, 4), 12)
+    """
+
+    def __init__(self, stddev: float = 0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.stddev = float(stddev)
+
+    def build(self, input_shape):
+        self.embedding = self.add_weight(name="embedding", shape=tuple(input_shape[1:]),
+                                         initializer=keras.initializers.RandomNormal(stddev=self.stddev))
+
+    def call(self, inputs):
+        return inputs + keras.ops.cast(self.embedding, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ClassToken(keras.layers.Layer):
+    """Prepends `tokens` learned vectors (initially zero) to a sequence: (B, T, D) → (B, T + tokens, D).
+
+    >>> import numpy as np
+    >>> layer = ClassToken(name="cls")
+    >>> np.asarray(layer(np.ones((2, 3, 4)))).shape, layer.count_params()
+    ((2, 4, 4), 4)
+    """
+
+    def __init__(self, tokens: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.tokens = int(tokens)
+
+    def build(self, input_shape):
+        self.token = self.add_weight(name="token", shape=(1, self.tokens, input_shape[-1]), initializer="zeros")
+
+    def call(self, inputs):
+        batch = keras.ops.shape(inputs)[0]
+        token = keras.ops.broadcast_to(keras.ops.cast(self.token, inputs.dtype),
+                                       (batch, self.tokens, keras.ops.shape(inputs)[-1]))
+        return keras.ops.concatenate([token, inputs], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        t = None if input_shape[1] is None else input_shape[1] + self.tokens
+        return (input_shape[0], t, input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "tokens": self.tokens}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class SelectToken(keras.layers.Layer):
+    """``x[:, index]``: one token of a sequence, (B, T, D) → (B, D).
+
+    >>> import numpy as np
+    >>> np.asarray(SelectToken(index=1)(np.arange(6.0).reshape(1, 3, 2))).tolist()
+    [[2.0, 3.0]]
+    """
+
+    def __init__(self, index: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.index = int(index)
+
+    def call(self, inputs):
+        return inputs[:, self.index]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class LayerScale(keras.layers.Layer):
+    """``x · γ`` per channel (last axis), γ initially `init_values`: ConvNeXt's LayerScale
+    (keras.applications.convnext.LayerScale, same weight and config); `projection_dim` is taken from
+    the input when not given.
+
+    >>> import numpy as np
+    >>> layer = LayerScale(0.5)
+    >>> np.asarray(layer(np.ones((1, 2, 3)))).tolist(), layer.projection_dim
+    ([[[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]], 3)
+    """
+
+    def __init__(self, init_values: float = 1e-6, projection_dim: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.init_values = float(init_values)
+        self.projection_dim = projection_dim
+
+    def build(self, input_shape):
+        self.projection_dim = self.projection_dim or int(input_shape[-1])
+        self.gamma = self.add_weight(name="gamma", shape=(self.projection_dim,),
+                                     initializer=keras.initializers.Constant(self.init_values))
+
+    def call(self, inputs):
+        return inputs * keras.ops.cast(self.gamma, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
+
+
+__all__ = ["ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale"]
