@@ -235,3 +235,12 @@ def test_attention_keeps_its_projections_and_probabilities():
     assert est.nodes[n.id].kept_bytes >= 2 * 4 * (qkv_out + probs)
     # the self-attention input (the layer norm's output) stays alive for the projection gradients
     assert est.nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768
+
+
+def test_the_docs_excerpt_is_real_output(capsys):
+    doc = (ROOT / "docs" / "training-estimates.md").read_text(encoding="utf-8")
+    m = re.search(r"```\n\$ archspec (report [^\n]*)\n(.*?)```", doc, flags=re.S)
+    assert m, "docs/training-estimates.md lost its report excerpt"
+    args = m.group(1).split()
+    assert main([args[0], str(ROOT / args[1]), *args[2:]]) == 0
+    assert capsys.readouterr().out == m.group(2), "paste the new output into docs/training-estimates.md"
