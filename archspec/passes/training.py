@@ -36,7 +36,7 @@ True
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..graph import SEP, Graph
 from ..ops import REGISTRY
@@ -90,7 +90,6 @@ class TrainingEstimate:
     peak_at: str | None
     device: object | None = None
     optimizer_time_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def step_time_s(self) -> float:
