@@ -379,11 +379,8 @@ def build_parser(only: str | None = None):
     parser.add_argument("--traceback", action="store_true", help="show Python tracebacks (for bug reports)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        if only in (None, name):
-            importlib.import_module(module).configure(p)
-        else:
-            p.add_argument("rest", nargs=argparse.REMAINDER)
+        if only in (None, name):     # a named command: its parser alone (each parser costs a cold start time)
+            importlib.import_module(module).configure(sub.add_parser(name, help=help_, description=help_))
     return parser
 
 

@@ -8,7 +8,6 @@ once the process that owned it is gone) never leaves a partial target behind.
 from __future__ import annotations
 
 import os
-import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,6 +39,8 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in _stale_temps(path):
         stale.unlink(missing_ok=True)
+    import secrets
+
     tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}"
     try:
         yield tmp

@@ -81,12 +81,12 @@ def block_choice_errors(spec, root=None) -> list:
     """Every alternative of a `one_of` parameter, the others at the checked point: a block that does not
     accept the call site's arguments (or breaks a shape) is found now, not as invalid candidates of a
     search. Ranges and choices of values are left to the search: their points are too many."""
-    from ..errors import Diagnostic, Note
-    from ..pricing import Pricer
-
     dims = [d for k, d in spec.space.items() if d.kind == "block" and k not in spec.overrides]
     if not dims:
         return []
+    from ..errors import Diagnostic, Note
+    from ..pricing import Pricer
+
     pricer = Pricer(spec, root=root)
     out = []
     for d in dims:

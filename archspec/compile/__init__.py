@@ -14,8 +14,6 @@ names never depend on Keras's process-global counters.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
 import sys
 
 KERAS_SEP = "."
@@ -35,8 +33,10 @@ def keras_name(path: str) -> str:
 LAYERS_MODULE = "archspec.ops.keras_layers"
 
 
-class _Loader(importlib.abc.Loader):
-    """Wraps Keras's own loader; after Keras has run, imports the archspec layers."""
+class _Loader:
+    """Wraps Keras's own loader; after Keras has run, imports the archspec layers. (Loader and finder
+    are written by protocol, not as importlib.abc subclasses: importing importlib.abc costs `import
+    archspec` a few milliseconds.)"""
 
     def __init__(self, inner):
         self._inner = inner
@@ -52,10 +52,12 @@ class _Loader(importlib.abc.Loader):
         return getattr(self._inner, name)
 
 
-class _KerasHook(importlib.abc.MetaPathFinder):
+class _KerasHook:
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
             return None
+        import importlib.util
+
         _remove_hook()
         spec = importlib.util.find_spec("keras")
         if spec is not None and spec.loader is not None:

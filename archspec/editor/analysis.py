@@ -113,15 +113,14 @@ def is_library(data) -> bool:
 def _library(r: Result, src, ex) -> Result:
     """Check a block library as its includers see it: the file's fields, each block's definition
     (parameters, defaults, body shape) and its own includes. Bodies are expanded only when called."""
-    from pydantic import ValidationError
-
+    from ..declared import Invalid
     from ..errors import sorted_unique
     from ..lang.schema import Library, pydantic_diagnostics
 
     diags = []
     try:
         Library.model_validate(src.data)
-    except ValidationError as exc:
+    except Invalid as exc:
         diags = [d for d in pydantic_diagnostics(exc, src.data, src, fields=Library.model_fields)
                  if d.path[:1] != ("blocks",)]  # each block is checked below, with its name
     ex._load_blocks(src, src.data, (), stack=())

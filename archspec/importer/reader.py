@@ -351,7 +351,7 @@ _norm = keras_value
 
 def _attrs(op, cfg, shapes, values=None):
     """The op's validated attributes for a layer config, as the op reads it (or for `values` it gave)."""
-    from pydantic import ValidationError
+    from ..declared import Invalid
 
     try:
         if values is None:
@@ -359,7 +359,7 @@ def _attrs(op, cfg, shapes, values=None):
         return op.Attrs.model_validate(values)
     except KerasImportError as exc:
         raise _Problem(str(exc)) from None
-    except ValidationError as exc:
+    except Invalid as exc:
         err = exc.errors()[0]
         raise _Problem(f"archspec's {op.name} cannot take {'.'.join(map(str, err['loc']))}="
                        f"{err.get('input')!r}: {err['msg']}") from None

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from .. import ops
+from ..declared import Invalid
 from ..errors import Note, SpecError, closest, did_you_mean, hint_for
 from ..graph import Scope
 from .context import PARAM_TYPES, STRUCTURES, Block, Ctx, _join, _Poison
@@ -35,7 +34,7 @@ class Blocks:
                 continue
             try:
                 spec = BlockDef.model_validate(raw)
-            except ValidationError as exc:
+            except Invalid as exc:
                 self.diags += pydantic_diagnostics(exc, raw, src, path, fields=BlockDef.model_fields,
                                                    what=f"block '{name}'")
                 self.bad_blocks.add(name)
@@ -98,7 +97,7 @@ class Blocks:
             return
         try:
             Library.model_validate(lib.data)
-        except ValidationError as exc:
+        except Invalid as exc:
             self.diags += pydantic_diagnostics(exc, lib.data, lib, fields=Library.model_fields)
             return
         self._load_blocks(lib, lib.data, (), chain)

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from .. import ops
+from ..declared import Invalid
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
@@ -113,7 +112,7 @@ class Expander(Memo, Blocks, Structures):
                        hint="start the file with `archspec: 1`")
         try:
             doc = Document.model_validate(data)
-        except ValidationError as exc:
+        except Invalid as exc:
             self.diags += [d for d in pydantic_diagnostics(exc, data, self.src, fields=Document.model_fields)
                            if not (d.code == "missing-field" and d.path == ("archspec",))]
             doc = self._salvage(data, exc)       # go on: a missing `inputs:` must not hide the model's mistakes
@@ -174,7 +173,7 @@ class Expander(Memo, Blocks, Structures):
             raise SpecError(self.diags)
         return g
 
-    def _salvage(self, data: dict, exc: ValidationError) -> Document | None:
+    def _salvage(self, data: dict, exc: Invalid) -> Document | None:
         """A Document from the parts of `data` that are valid, so expansion can still check the model
         (its entries, blocks, defaults) after a top-level mistake. Marks the expansion degraded:
         shapes are unknown where inputs are missing, and the graph is never returned."""
@@ -191,7 +190,7 @@ class Expander(Memo, Blocks, Structures):
         try:
             doc = Document.model_construct(**Document.model_validate({**kept, "inputs": kept["inputs"] or {"_": [1]}})
                                            .__dict__)
-        except ValidationError:
+        except Invalid:
             return None
         if "inputs" in bad or not kept["inputs"]:
             doc.inputs = {}
@@ -448,7 +447,7 @@ class Expander(Memo, Blocks, Structures):
             origin[attr] = (src, vpath + (attr,))
         try:
             a = self.validated(op, values)
-        except ValidationError as exc:
+        except Invalid as exc:
             self._attr_errors(exc, op, values, origin, src, vpath, kloc, node_id, ctx)
             return None
         if any(i is None for i in inputs):

@@ -230,6 +230,7 @@ def _training_schema(defs: dict) -> dict:
 def _model_schema(model) -> tuple[dict, dict]:
     """`model`'s JSON Schema in draft-07 form, and its definitions. Fields whose before-validator
     accepts more than the field's type (and does not say what) are left open, never stricter."""
+    model = model.pydantic() if hasattr(model, "pydantic") else model     # a declared model's pydantic twin
     s = model.model_json_schema(ref_template="#/definitions/{model}")
     defs = s.pop("$defs", {})
     s = _draft07(s)

@@ -1,21 +1,20 @@
-"""The document model (pydantic). Layer entries stay raw here: they are checked entry by entry
+"""The document model (a declared model, archspec/declared.py: pydantic's meaning, no pydantic on the
+happy path). Layer entries stay raw here: they are checked entry by entry
 during expansion, where expressions are evaluated and each op's own attribute model applies."""
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from ..declared import Field, Model
 from ..errors import Diagnostic, closest, hint_for
 from .source import Source
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
 
 
-class _Model(BaseModel):
-    # built on first use (a check validates a Document; a Library only when a spec includes one)
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class _Model(Model, frozen=False):
+    """Unknown keys refused; assignable (a salvaged Document drops its inputs)."""
 
 
 class InputDef(_Model):
@@ -89,7 +88,7 @@ def describe(value) -> str:
     return repr(value)
 
 
-def pydantic_diagnostics(exc: ValidationError, data, src: Source, base: tuple = (), fields: dict | None = None,
+def pydantic_diagnostics(exc, data, src: Source, base: tuple = (), fields: dict | None = None,
                          what: str = "", scope: str | None = None, notes=()) -> list[Diagnostic]:
     """Turn pydantic errors into located diagnostics. `fields` maps known field names for did-you-mean."""
     diags = []

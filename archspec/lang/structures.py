@@ -1,9 +1,8 @@
 """Structures: sequence, branches and residual entries."""
 from __future__ import annotations
 
-from pydantic import ValidationError
-
 from .. import ops
+from ..declared import Invalid
 from ..errors import Note, closest, focus, hint_for
 from ..graph import Node, Scope
 from ..ops.base import ShapeError
@@ -159,7 +158,7 @@ class Structures:
         if out and act:
             try:
                 a = self.validated(ops.get(ops.role("activation")), {"activation": act})
-            except ValidationError as exc:
+            except Invalid as exc:
                 for d in pydantic_diagnostics(exc, {"activation": act}, src, vpath, scope=scope):
                     self.error(d.code, d.message, d.loc, scope, d.hint, ctx.notes)
                 return None

@@ -1,10 +1,8 @@
 """Activations: activation (any Keras activation by name) and relu (with max_value, e.g. ReLU6)."""
 from __future__ import annotations
 
-from pydantic import Field
-
 from . import register
-from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Op
+from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Field, Op
 from .shapes import size
 
 

@@ -22,10 +22,8 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 """
 from __future__ import annotations
 
-from pydantic import Field
-
 from . import register
-from .base import Attrs, KerasImportError, Op, PosInt, ShapeError
+from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
 
 
 class AttentionAttrs(Attrs):

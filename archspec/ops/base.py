@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-
+from ..declared import BeforeValidator, Field, Model, model_validator  # noqa: F401  (ops declare with these)
 from .shapes import size
 
 
@@ -37,8 +36,8 @@ class KerasImportError(Exception):
     says what, in words that follow "layer 'name' (class): "."""
 
 
-class Attrs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class Attrs(Model):
+    """An op's attributes: a declared model (archspec/declared.py), frozen, unknown keys refused."""
 
 
 def _pair(v):

@@ -1,10 +1,8 @@
 """Fully connected layers: dense."""
 from __future__ import annotations
 
-from pydantic import Field
-
 from . import register
-from .base import ActivationName, Attrs, Op, PosInt, ShapeError, act_flops, bias_flops
+from .base import ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops
 
 
 class DenseAttrs(Attrs):

@@ -1,10 +1,8 @@
 """Normalization: batch_norm, layer_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
-from pydantic import Field, model_validator
-
 from . import register
-from .base import Attrs, Op, ShapeError, shape_axis
+from .base import Attrs, Field, Op, ShapeError, model_validator, shape_axis
 from .shapes import size
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
-
 from . import register
-from .base import Attrs, KerasImportError, NonNegInt, Op, Pair, ShapeError, need_rank
+from .base import Attrs, BeforeValidator, Field, KerasImportError, NonNegInt, Op, Pair, ShapeError, need_rank
 from .shapes import size
 
 

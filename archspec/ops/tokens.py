@@ -12,10 +12,8 @@ adds a learned position embedding, runs attention blocks and classifies the clas
 """
 from __future__ import annotations
 
-from pydantic import Field
-
 from . import register
-from .base import Attrs, NonNegInt, Op, PosInt, ShapeError
+from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError
 from .shapes import size
 
 
