@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Loc:
-    """A position in a spec file (1-based line and column)."""
+    """A position in a spec file (1-based line and column). Slotted: a big spec holds one per layer."""
 
     file: str = "<spec>"
     line: int = 0

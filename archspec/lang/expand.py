@@ -252,7 +252,7 @@ class Expander(Memo, Blocks, Structures):
             self.error("bad-entry", f"an entry is `- op: {{attributes}}`; got {describe(entry)}", src.loc(path),
                        ctx.scope, "write e.g. `- conv2d: {filters: 32, kernel: 3}`", ctx.notes)
             return cur
-        kloc = src.loc(vpath, key=True) if isinstance(entry, dict) else src.loc(path)
+        kloc = src.first_key_loc(entry, vpath) if isinstance(entry, dict) else src.loc(path)
         if not isinstance(key, str):
             self.error("bad-entry", f"an op name must be text; got {describe(key)}", kloc, ctx.scope)
             return cur
@@ -273,8 +273,11 @@ class Expander(Memo, Blocks, Structures):
         # scalar shorthand and reserved keys
         reserved = {}
         if isinstance(value, dict):
-            reserved = {k: value[k] for k in RESERVED if k in value}
-            attrs = {k: v for k, v in value.items() if k not in RESERVED}
+            if value.keys().isdisjoint(RESERVED):
+                attrs = value                    # read, never changed
+            else:
+                reserved = {k: value[k] for k in RESERVED if k in value}
+                attrs = {k: v for k, v in value.items() if k not in RESERVED}
         elif value is None:
             attrs = {}
         elif key == "sequence" and isinstance(value, list):
@@ -438,19 +441,22 @@ class Expander(Memo, Blocks, Structures):
     def op_entry(self, op, attrs: dict, ctx: Ctx, inputs, local, vpath, kloc) -> str | None:
         src = ctx.src
         node_id = _join(ctx.scope, local)
-        values, origin = {}, {}
-        for attr, (raw, dsrc, dpath) in ctx.defaults.get(op.name, {}).items():
-            values[attr] = self.value(raw, ctx, dsrc, dpath, node_id)
-            origin[attr] = (dsrc, dpath)
+        values = {}
+        defaults = ctx.defaults.get(op.name)
+        if defaults:
+            for attr, (raw, dsrc, dpath) in defaults.items():
+                values[attr] = self.value(raw, ctx, dsrc, dpath, node_id)
         for attr, raw in attrs.items():
-            values[attr] = self.value(raw, ctx, src, vpath + (attr,), node_id)
-            origin[attr] = (src, vpath + (attr,))
+            c = raw.__class__
+            if c is str and raw[:1] == "$" or c is list or c is dict:    # plain values are what they say
+                raw = self.value(raw, ctx, src, vpath + (attr,), node_id)
+            values[attr] = raw
         try:
             a = self.validated(op, values)
         except Invalid as exc:
-            self._attr_errors(exc, op, values, origin, src, vpath, kloc, node_id, ctx)
+            self._attr_errors(exc, op, values, _origin(defaults, attrs, src, vpath), src, vpath, kloc, node_id, ctx)
             return None
-        if any(i is None for i in inputs):
+        if None in inputs:
             return None                          # an earlier mistake: attributes checked, nothing built
         lo, hi = op.arity
         if len(inputs) < lo or (hi is not None and len(inputs) > hi):
@@ -462,13 +468,14 @@ class Expander(Memo, Blocks, Structures):
         g = self.graph
         node = g.add(Node(node_id, op.name, a, tuple(inputs), kloc, ctx.scope, trace=ctx.notes))
         shapes = [g[i].shape for i in inputs]
-        if any(s is None for s in shapes):
+        if None in shapes:
             return None
         try:
             node.shape = self.inferred(op, a, shapes)
             node.cost = self.costed(op, a, shapes, node.shape)
         except ShapeError as exc:
             loc = kloc
+            origin = _origin(defaults, attrs, src, vpath)
             if exc.field and exc.field in origin:
                 osrc, opath = origin[exc.field]
                 loc = osrc.loc(opath)
@@ -480,6 +487,7 @@ class Expander(Memo, Blocks, Structures):
         return node_id
 
     def _attr_errors(self, exc, op, values, origin, src, vpath, kloc, node_id, ctx):
+        """Diagnostics for attributes the op refuses; `origin`: attribute → (source, path) of its value."""
         fields = op.Attrs.model_fields
         diags = pydantic_diagnostics(exc, values, src, vpath, fields=fields, what=op.name, scope=node_id,
                                      notes=ctx.notes)
@@ -579,3 +587,11 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
     graph.space = ex.space
     graph.params = dict(ex.globals)           # the top-level parameter values (the training section reads them)
     return graph, ex.sources
+
+
+def _origin(defaults: dict | None, attrs: dict, src: Source, vpath: tuple) -> dict:
+    """Where each attribute value of a layer comes from, (source, path): its entry, else the defaults
+    in effect. Built only for messages."""
+    out = {attr: (dsrc, dpath) for attr, (_, dsrc, dpath) in (defaults or {}).items()}
+    out.update({attr: (src, vpath + (attr,)) for attr in attrs})
+    return out

@@ -120,7 +120,14 @@ class Memo:
     def validated(self, op, values: dict):
         """op.Attrs.model_validate(values), once per distinct values (raises declared.Invalid)."""
         try:
-            key = (op.name, _freeze(values))
+            parts = []                           # (name, type, value): type-exact, like _freeze, for flat values
+            for k, v in values.items():
+                c = v.__class__
+                if c is list or c is dict or c is tuple:
+                    parts = None
+                    break
+                parts.append((k, c, v))
+            key = (op.name, tuple(parts) if parts is not None else _freeze(values))
             a = self.memo.attrs.get(key)
         except TypeError:
             return op.Attrs.model_validate(values)

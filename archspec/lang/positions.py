@@ -109,6 +109,17 @@ class Table(MutableMapping):
         v = rows.row_item(cont, j)
         return _unpack(v) if v else None
 
+    def row_pos(self, container, j: int) -> int:
+        """The packed position of entry `j` of `container` (its key in a key table), read straight from
+        the rows without walking a path; 0 when unknown or when writes overlay the table."""
+        if self._overlay or self._gone:
+            return 0
+        if container.__class__ is dict:
+            j = 2 * j + (0 if self._key else 1)
+        elif self._key:
+            return 0
+        return self._rows.row_item(container, j)
+
     def get(self, path, default=None):
         v = self._find(path)
         return default if v is None else v

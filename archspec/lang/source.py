@@ -5,7 +5,8 @@ The same walk that turns YAML nodes into data records the line/column of every k
 under the path tuple that pydantic uses in an error's `loc` (`("model", 3, "conv2d", "filters")`)
 and enforces the limits that keep a hostile file from exhausting the machine.
 JSON is parsed by the standard library (for its exact syntax errors) and positioned by the same
-YAML walk, since JSON is a subset of YAML's flow style.
+YAML walk, since JSON is a subset of YAML's flow style. Plain block YAML — what big generated specs are
+made of — is read without PyYAML by :mod:`.plainyaml`, to the same data and positions.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, Loc, Note, SpecError
+from .positions import Table
 
 Path_ = tuple  # a path into the document: ("model", 3, "conv2d", "filters")
 
@@ -57,6 +59,16 @@ class Source:
                 return self._loc(found)
             p = p[:-1]
         return self._loc(self.values.get((), (1, 1)))
+
+    def first_key_loc(self, mapping: dict, path: Path_) -> Loc:
+        """`loc(path, key=True)` where `path` leads to the first key of `mapping` (a layer entry),
+        read from the position rows directly when `mapping` is part of this file's data."""
+        keys = self.keys
+        if keys.__class__ is Table:
+            p = keys.row_pos(mapping, 0)
+            if p:
+                return Loc(self.file, p >> 24, p & 0xFFFFFF)
+        return self.loc(path, key=True)
 
     def _loc(self, mark) -> Loc:
         return mark if isinstance(mark, Loc) else Loc(self.file, mark[0], mark[1])
@@ -157,7 +169,14 @@ def parse(text: str, display: str, path: Path | None = None, limits: Limits = DE
         except SpecError:
             src.values, src.keys = {(): Loc(display, 1, 1)}, {}
     else:
-        _walk_yaml(text, src, limits, build=True)
+        from .plainyaml import read
+
+        plain = read(text, limits.max_nodes, limits.max_depth)   # the plain subset, without PyYAML's events
+        if plain is not None:
+            src.data, rows = plain
+            src.values, src.keys = Table(rows, key=False), Table(rows, key=True)
+        else:
+            _walk_yaml(text, src, limits, build=True)
     return src
 
 

@@ -13,85 +13,87 @@ DOMINANT_MIN_TOTAL = 1_000_000
 
 
 def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -> list[Diagnostic]:
+    """Every design warning of `graph`, found in one pass over its nodes (the order does not matter:
+    callers sort diagnostics by place)."""
     out: list[Diagnostic] = []
 
     def warn(code, msg, node, hint=None, notes=()):
         loc, trace = focus(node.loc, node.trace, main_file)
         out.append(Diagnostic(code, msg, loc, node.id, hint, tuple(notes) + trace, "warning"))
 
-    # 1. windows larger than their input
-    for n in graph:
+    outputs = set(graph.outputs.values())
+    nodes = graph.nodes
+    costs = analysis.nodes if analysis is not None else None
+    total = analysis.total.params if analysis is not None else 0
+    weighted, dominant = 0, None
+    for n in nodes.values():
         op = REGISTRY[n.op]
-        if not op.window or not n.inputs:
-            continue
-        shape = graph[n.inputs[0]].shape
-        win = op.window_size(n.attrs)
-        if win and len(shape) == 3 and (win[0] > shape[0] or win[1] > shape[1]):
-            kind = "window" if op.category == "pool" else "kernel"
-            warn("kernel-exceeds-input",
-                 f"{op.label(n.attrs)}: its {win[0]}×{win[1]} {kind} is larger than the {shape[0]}×{shape[1]} "
-                 "feature map it runs on", n,
-                 "padding 'same' only adds zeros around it; downsample less before this layer, "
-                 "or use a smaller kernel")
+        a = n.attrs
+        # 1. windows larger than their input
+        if op.window and n.inputs:
+            shape = nodes[n.inputs[0]].shape
+            win = op.window_size(a)
+            if win and len(shape) == 3 and (win[0] > shape[0] or win[1] > shape[1]):
+                kind = "window" if op.category == "pool" else "kernel"
+                warn("kernel-exceeds-input",
+                     f"{op.label(a)}: its {win[0]}×{win[1]} {kind} is larger than the {shape[0]}×{shape[1]} "
+                     "feature map it runs on", n,
+                     "padding 'same' only adds zeros around it; downsample less before this layer, "
+                     "or use a smaller kernel")
+        act = op.activation_of(a)
+        # 3. a bias immediately cancelled by batch normalization
+        if op.weighted and act is None and getattr(a, "use_bias", False):
+            succ = graph.succs[n.id]
+            nxt = nodes[succ[0]] if len(succ) == 1 else None
+            if nxt is not None and REGISTRY[nxt.op].cancels_bias(nxt.attrs):
+                warn("bias-before-bn", f"the bias of this {n.op} is cancelled by the {nxt.op} right after it", n,
+                     "set use_bias: false (batch_norm's beta does the same job); "
+                     "a scope's `defaults: {conv2d: {use_bias: false}}` does it everywhere")
+        # 4. one layer holding most of the parameters (judged after the pass)
+        if costs is not None:
+            p = costs[n.id].params
+            if p:
+                weighted += 1
+                if p > DOMINANT_SHARE * total:
+                    dominant = n
+        # 5. dropout rates that read like keep probabilities
+        if op.dropout and a.rate > 0.5:
+            warn("high-dropout", f"dropout rate {a.rate:g} drops {100 * a.rate:.0f}% of the activations",
+                 n, f"Keras's rate is the fraction dropped; TensorFlow 1's keep_prob was the fraction kept "
+                    f"(did you mean rate: {1 - a.rate:.2g}?)")
+        # 6. an activation right after a layer that already applied one
+        if op.category == "act" and n.inputs:
+            prev = nodes[n.inputs[0]]
+            pop = REGISTRY[prev.op]
+            prev_act = pop.activation_of(prev.attrs)
+            if not pop.source and prev_act and pop.category != "act" and len(graph.succs[prev.id]) == 1:
+                warn("double-activation", f"{op.label(a)} follows {prev.id}, which already applies {prev_act}",
+                     n, f"remove one of them (activation: {prev_act} on {prev.op}, or this layer)")
+        # 7. softmax inside the network
+        if act == "softmax" and n.id not in outputs:
+            warn("softmax-not-last", "softmax is applied to a tensor that is not a model output", n,
+                 "softmax belongs on the classifier output; inside the network use another activation")
+
+    if dominant is not None and total >= DOMINANT_MIN_TOTAL and weighted >= 3:
+        n, p = dominant, costs[dominant.id].params
+        prev = nodes[n.inputs[0]] if n.inputs else None
+        while prev is not None and REGISTRY[prev.op].transparent and prev.inputs:
+            prev = nodes[prev.inputs[0]]
+        hint = ("a global_avg_pool instead of flatten, or more downsampling before it, shrinks it"
+                if prev is not None and _flattens(graph, prev) else
+                "check that this layer's size is intended")
+        warn("dominant-layer", f"this {n.op} holds {p:,} of the network's {total:,} parameters "
+             f"({100 * p / total:.0f}%)", n, hint)
 
     # 2. spatial collapse to 1×1 while spatial layers still run on it
     origin, hit = _collapse(graph)
     if hit:
-        n = graph[origin]
+        n = nodes[origin]
         warn("spatial-collapse",
              f"the feature map collapses to 1×1 here, yet {len(hit)} later layer"
              f"{'s' if len(hit) > 1 else ''} with spatial kernels run on that single pixel", n,
              "keep more resolution (fewer strides or 'valid' paddings), or end the network here",
              [Note(f"for example {hit[0].id}", hit[0].loc)])
-
-    # 3. a bias immediately cancelled by batch normalization
-    for n in graph:
-        op = REGISTRY[n.op]
-        if op.weighted and getattr(n.attrs, "use_bias", False) and op.activation_of(n.attrs) is None:
-            succ = graph.succs[n.id]
-            nxt = graph[succ[0]] if len(succ) == 1 else None
-            if nxt is not None and REGISTRY[nxt.op].cancels_bias(nxt.attrs):
-                warn("bias-before-bn", f"the bias of this {n.op} is cancelled by the {nxt.op} right after it", n,
-                     "set use_bias: false (batch_norm's beta does the same job); "
-                     "a scope's `defaults: {conv2d: {use_bias: false}}` does it everywhere")
-
-    # 4. one layer holding most of the parameters
-    weighted = sum(1 for n in graph if analysis is not None and analysis.nodes[n.id].params)
-    if analysis is not None and analysis.total.params >= DOMINANT_MIN_TOTAL and weighted >= 3:
-        total = analysis.total.params
-        for n in graph:
-            p = analysis.nodes[n.id].params
-            if p > DOMINANT_SHARE * total:
-                prev = graph[n.inputs[0]] if n.inputs else None
-                while prev is not None and REGISTRY[prev.op].transparent and prev.inputs:
-                    prev = graph[prev.inputs[0]]
-                hint = ("a global_avg_pool instead of flatten, or more downsampling before it, shrinks it"
-                        if prev is not None and _flattens(graph, prev) else
-                        "check that this layer's size is intended")
-                warn("dominant-layer", f"this {n.op} holds {p:,} of the network's {total:,} parameters "
-                     f"({100 * p / total:.0f}%)", n, hint)
-
-    # 5. dropout rates that read like keep probabilities
-    for n in graph:
-        if REGISTRY[n.op].dropout and n.attrs.rate > 0.5:
-            warn("high-dropout", f"dropout rate {n.attrs.rate:g} drops {100 * n.attrs.rate:.0f}% of the activations",
-                 n, f"Keras's rate is the fraction dropped; TensorFlow 1's keep_prob was the fraction kept "
-                    f"(did you mean rate: {1 - n.attrs.rate:.2g}?)")
-
-    # 6. an activation right after a layer that already applied one
-    outputs = set(graph.outputs.values())
-    for n in graph:
-        op = REGISTRY[n.op]
-        if op.category == "act" and n.inputs:
-            prev = graph[n.inputs[0]]
-            prev_act = REGISTRY[prev.op].activation_of(prev.attrs)
-            if not REGISTRY[prev.op].source and prev_act and REGISTRY[prev.op].category != "act" and len(graph.succs[prev.id]) == 1:
-                warn("double-activation", f"{op.label(n.attrs)} follows {prev.id}, which already applies {prev_act}",
-                     n, f"remove one of them (activation: {prev_act} on {prev.op}, or this layer)")
-        # 7. softmax inside the network
-        if op.activation_of(n.attrs) == "softmax" and n.id not in outputs:
-            warn("softmax-not-last", "softmax is applied to a tensor that is not a model output", n,
-                 "softmax belongs on the classifier output; inside the network use another activation")
     return out
 
 
