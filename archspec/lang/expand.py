@@ -234,6 +234,30 @@ class Expander(Memo, Blocks, Structures):
         return name
 
     def entry(self, entry, ctx: Ctx, cur, path: tuple, index: int):
+        if entry.__class__ is dict and len(entry) == 1:
+            for key, value in entry.items():
+                pass
+            if key.__class__ is str and value.__class__ is dict and key[:1] != "$" and value.keys().isdisjoint(RESERVED):
+                op = ops.REGISTRY.get(key)
+                if op is not None and not op.internal:
+                    return self._plain_op(op, key, value, entry, ctx, cur, path + (key,))
+        return self._entry(entry, ctx, cur, path, index)
+
+    def _plain_op(self, op, key: str, attrs: dict, entry: dict, ctx: Ctx, cur, vpath: tuple):
+        """`- op: {attributes}` without name, from, repeat or when — most entries of a big spec — exactly
+        as the general path below expands it."""
+        kloc = ctx.src.first_key_loc(entry, vpath)
+        local = self.unique(ctx.scope, key, False, kloc)
+        if local is None:
+            return None
+        try:
+            out = self.op_entry(op, attrs, ctx, [cur], local, vpath, kloc)
+        except _Poison:
+            out = None
+        ctx.names[-1][local] = out
+        return out
+
+    def _entry(self, entry, ctx: Ctx, cur, path: tuple, index: int):
         src = ctx.src
         if isinstance(entry, str):
             key, value, vpath = entry, None, path
@@ -440,7 +464,8 @@ class Expander(Memo, Blocks, Structures):
     # ---- ops ---------------------------------------------------------------------------------
     def op_entry(self, op, attrs: dict, ctx: Ctx, inputs, local, vpath, kloc) -> str | None:
         src = ctx.src
-        node_id = _join(ctx.scope, local)
+        scope = ctx.scope
+        node_id = f"{scope}{SEP}{local}" if scope else local
         values = {}
         defaults = ctx.defaults.get(op.name)
         if defaults:
@@ -466,13 +491,13 @@ class Expander(Memo, Blocks, Structures):
                        "a single input: the previous layer, or one name in `from:`", ctx.notes)
             return None
         g = self.graph
-        node = g.add(Node(node_id, op.name, a, tuple(inputs), kloc, ctx.scope, trace=ctx.notes))
-        shapes = [g[i].shape for i in inputs]
+        nodes = g.nodes
+        node = g.add(Node(node_id, op.name, a, tuple(inputs), kloc, scope, None, ctx.notes))
+        shapes = [nodes[i].shape for i in inputs]
         if None in shapes:
             return None
         try:
-            node.shape = self.inferred(op, a, shapes)
-            node.cost = self.costed(op, a, shapes, node.shape)
+            node.shape, node.cost = self.inferred(op, a, shapes)
         except ShapeError as exc:
             loc = kloc
             origin = _origin(defaults, attrs, src, vpath)
@@ -481,7 +506,8 @@ class Expander(Memo, Blocks, Structures):
                 loc = osrc.loc(opath)
             loc, notes = focus(loc, tuple(ctx.notes), self.src.file)
             if len(inputs) > 1:
-                notes = tuple(Note(f"input {i} {g[n].shape} comes from {n}", g[n].loc) for i, n in enumerate(inputs)) + notes
+                notes = tuple(Note(f"input {i} {nodes[n].shape} comes from {n}", nodes[n].loc)
+                              for i, n in enumerate(inputs)) + notes
             self.error(exc.code, exc.message, loc, node_id, exc.hint, notes)
             return None
         return node_id

@@ -33,14 +33,13 @@ class MemoStore:
     """What expansions share: recorded block calls, validated op attributes, inferred shapes.
     Every entry is a pure function of its key; one expansion makes its own, a Pricer keeps one."""
 
-    __slots__ = ("fragments", "attrs", "kept", "shapes", "costs", "size")
+    __slots__ = ("fragments", "attrs", "kept", "shapes", "size")
 
     def __init__(self):
         self.fragments: dict = {}    # block-call key -> Fragment
         self.attrs: dict = {}        # (op name, frozen values) -> validated Attrs (shared by every node using it)
         self.kept: set = set()       # ids of those Attrs (alive as long as this store)
-        self.shapes: dict = {}       # (id(attrs), input shapes) -> output shape; attrs live in self.attrs
-        self.costs: dict = {}        # (id(attrs), input shapes) -> node cost tuple (passes.analyze)
+        self.shapes: dict = {}       # (id(attrs), input shapes) -> (output shape, node cost tuple); attrs live in self.attrs
         self.size = 0                # layers and scopes recorded in fragments
 
     def __len__(self):
@@ -52,6 +51,13 @@ MAX_CACHED = 200_000           # attribute and shape entries
 
 class _Impure(Exception):
     """The call reads a node outside itself: it cannot be replayed elsewhere."""
+
+
+def infer_cost(op, a, shapes: list) -> tuple[tuple, tuple]:
+    """(output shape, (trainable, non-trainable, MACs, FLOPs, output elements)) of one layer."""
+    out = tuple(op.infer(a, shapes))
+    t, nt = op.params(a, shapes, out)
+    return out, (t, nt, op.macs(a, shapes, out), op.flops(a, shapes, out), math.prod(out))
 
 
 def _freeze(v):
@@ -138,28 +144,20 @@ class Memo:
                 self.memo.kept.add(id(a))
         return a
 
-    def inferred(self, op, a, shapes: list) -> tuple:
-        """op.infer(a, shapes) as a tuple, once per distinct cached attributes and input shapes."""
-        if id(a) not in self.memo.kept:
-            return tuple(op.infer(a, shapes))
-        key = (id(a), tuple(shapes))
-        out = self.memo.shapes.get(key)
-        if out is None:
-            out = tuple(op.infer(a, shapes))
-            if len(self.memo.shapes) < MAX_CACHED:
-                self.memo.shapes[key] = out
-        return out
-
-    def costed(self, op, a, shapes: list, out: tuple) -> tuple:
-        """The node's cost tuple (passes.analyze.node_cost), once per distinct attributes and shapes."""
-        key = (id(a), tuple(shapes)) if id(a) in self.memo.kept else None
-        c = self.memo.costs.get(key) if key else None
-        if c is None:
-            t, nt = op.params(a, shapes, out)
-            c = (t, nt, op.macs(a, shapes, out), op.flops(a, shapes, out), math.prod(out))
-            if key and len(self.memo.costs) < MAX_CACHED:
-                self.memo.costs[key] = c
-        return c
+    def inferred(self, op, a, shapes: list) -> tuple[tuple, tuple]:
+        """(output shape, cost tuple) of `op` on `shapes` — op.infer as a tuple and the node's costs
+        (passes.analyze.node_cost) — once per distinct cached attributes and input shapes. Raises the
+        op's ShapeError."""
+        kept = id(a) in self.memo.kept
+        if kept:
+            key = (id(a), tuple(shapes))
+            hit = self.memo.shapes.get(key)
+            if hit is not None:
+                return hit
+        hit = infer_cost(op, a, shapes)
+        if kept and len(self.memo.shapes) < MAX_CACHED:
+            self.memo.shapes[key] = hit
+        return hit
 
     def memo_key(self, block, bound: dict, inputs, defaults: dict, stack: tuple):
         g = self.graph

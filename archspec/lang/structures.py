@@ -92,8 +92,7 @@ class Structures:
                           trace=ctx.notes))
         try:
             shapes = [g[o].shape for o in outs]
-            node.shape = self.inferred(op, node.attrs, shapes)
-            node.cost = self.costed(op, node.attrs, shapes, node.shape)
+            node.shape, node.cost = self.inferred(op, node.attrs, shapes)
         except ShapeError as exc:
             notes = []
             for k, o in enumerate(outs):
