@@ -131,9 +131,8 @@ def _with_in(env: dict, g: Graph, node_id) -> dict:
 
 def _view(g: Graph, node_id):
     """The shape of `node_id` as expressions see it (unknown after an earlier mistake)."""
-    if node_id is None or g[node_id].shape is None:
-        return UnknownShape()
-    return ShapeView(g[node_id].shape)
+    shape = g.nodes[node_id].shape if node_id is not None else None
+    return UnknownShape() if shape is None else ShapeView(shape)
 
 
 def _join(scope: str, name: str) -> str:

@@ -377,7 +377,9 @@ class Expander(Memo, Blocks, Structures):
         return out if count else cur
 
     def unique(self, scope: str, name: str, explicit: bool, loc) -> str | None:
-        used = self.used.setdefault(scope, set())
+        used = self.used.get(scope)
+        if used is None:
+            used = self.used[scope] = set()
         if name in used:
             if explicit:
                 first = self.graph.nodes.get(_join(scope, name)) or self.graph.scopes.get(_join(scope, name))

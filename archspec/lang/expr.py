@@ -203,9 +203,10 @@ class UnknownShape:
     """Stands for the shape of a tensor whose inference failed."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShapeView:
-    """A tensor shape as expressions see it (`in.channels`, `in.height`, `in.shape[0]`)."""
+    """A tensor shape as expressions see it (`in.channels`, `in.height`, `in.shape[0]`). Slotted: one is
+    made for every entry (`prev`)."""
 
     shape: tuple
 

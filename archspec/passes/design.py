@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..errors import Diagnostic, Note, focus
 from ..graph import Graph
 from ..ops import REGISTRY
+from .analyze import node_cost
 
 DOMINANT_SHARE = 0.5
 DOMINANT_MIN_TOTAL = 1_000_000
@@ -51,7 +52,8 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
                      "a scope's `defaults: {conv2d: {use_bias: false}}` does it everywhere")
         # 4. one layer holding most of the parameters (judged after the pass)
         if costs is not None:
-            p = costs[n.id].params
+            c = n.cost or node_cost(graph, n)        # what analysis.nodes[n.id] holds, without a Cost object
+            p = c[0] + c[1]
             if p:
                 weighted += 1
                 if p > DOMINANT_SHARE * total:
@@ -110,8 +112,11 @@ def _collapse(graph: Graph):
     collapsed: dict[str, str] = {}                       # node id → the collapse it comes from
     hits: dict[str, list] = {}
     for n in graph:
+        shape = n.shape
+        if not collapsed and not _is_pixel(shape):
+            continue                                     # nothing collapsed yet, nor here (most layers)
         op = REGISTRY[n.op]
-        if op.source or n.shape is None or not n.inputs:
+        if op.source or shape is None or not n.inputs:
             continue
         came = [collapsed.get(i) for i in n.inputs]
         if all(came):
