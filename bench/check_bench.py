@@ -133,15 +133,18 @@ def startup(repeat: int) -> None:
 
 def growth(sizes: list[int], repeat: int) -> None:
     print(f"\nin-process check, CPU seconds per phase (parse → expand+infer → costs → warnings), a fresh process "
-          f"per run, median of {repeat}:")
+          f"per run, median of {repeat} runs interleaved across sizes:")
     print(f"  {'spec':<9}{'layers':>8}{'import':>7}{'parse':>7}{'expand':>7}{'costs':>7}{'warn':>6}{'total':>7}"
           f"{'growth':>7}{'wall':>7}{'µs/layer':>9}{'gc':>6}{'young':>7}{'fullgc':>7}{'RSS MiB':>8}")
     for kind, make in (("chain", chain_spec), ("residual", residual_spec)):
         prev = None
+        texts = {n: make(n) for n in sizes}
+        runs: dict[int, list] = {n: [] for n in sizes}
+        for _ in range(repeat):               # sizes interleaved: a machine that speeds up or slows down
+            for n in sizes:                   # over the minutes shifts every size alike, not the growth
+                runs[n].append(measure(texts[n]))
         for n in sizes:
-            text = make(n)
-            runs = [measure(text) for _ in range(repeat)]
-            m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            m = {k: statistics.median(r[k] for r in runs[n]) for k in runs[n][0]}
             g = f"{m['total'] / prev:6.1f}×" if prev else f"{'':>7}"
             prev = m["total"]
             print(f"  {kind:<9}{int(m['layers']):>8,}{m['imports']:7.3f}{m['parse']:7.3f}{m['expand']:7.3f}"
@@ -155,7 +158,7 @@ def growth(sizes: list[int], repeat: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--skip-startup", action="store_true")
     args = ap.parse_args()

@@ -80,7 +80,7 @@ def test_the_benchmark_specs_are_read_without_pyyaml():
 
 
 CHARS = list(" -:{}[],#\n0123456789.eE+abc_$xyz\t'\"&*!|>?") + [
-    "  ", "- ", ": ", ", ", "{}", "[]", "\n  ", "true", "null", "yes", "1.5", "-3", "1e5", ".5", "×", "\r\n"]
+    "  ", "- ", ": ", ", ", "{}", "[]", "\n  ", "true", "null", "yes", "1.5", "-3", "1e5", ".5", "×", "\r\n", "\x01", "\x85", "\x9f", "\ufffe", "\u2028"]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -129,7 +129,7 @@ def test_limits_are_left_to_the_yaml_walk():
     "a: 1\na: 2\n",                      # duplicate key: PyYAML's walk reports it
     "a: yes\n", "a: 'x'\n", "a: &x 1\nb: *x\n", "a: |\n  x\n", "a: $b\n", "a: [1,\n  2]\n", "a:\n",
     "a: {b:1}\n", "a: [b: 1]\n", "a: 1 # c\n  b: 2\n", "- a\n", "a: b c\n", "a:\n\t- 1\n", "a: 0x1F\n", "a: 1_000\n",
-    "--- \na: 1\n", "a: é\n"])
+    "--- \na: 1\n", "a: é\n", "a: 1  # \x01\n", "a: 1  # \x9f\n", "a: 1  # x\x85b: 2\n", "a: 1  # x\u2029b: 2\n"])
 def test_outside_the_subset(text):
     assert plainyaml.read(text, 10**6, 64) is None
 

@@ -37,6 +37,9 @@ _FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)
 # a flow token: an indicator, or a key (a name then ": "), or a scalar
 _FLOW = re.compile(r" *(?:([{}\[\],])|([A-Za-z_][A-Za-z0-9_]*): +|([^ {}\[\],:#]+))")
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +|\Z)")
+# what PyYAML's reader refuses anywhere in a stream, comments included (yaml/reader.py), and the line
+# breaks YAML 1.1 knows besides "\n" (NEL, LS, PS: a comment would end there)
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]|[\u2028\u2029]")
 _MARKER = re.compile(r"^(?:---|\.\.\.)", re.M)
 _BAD = re.compile(r"[\t'\"&*!|>%@`?\\\r\x80-\U0010ffff]")
 
@@ -72,8 +75,8 @@ def read(text: str, max_nodes: int, max_depth: int) -> tuple[object, Rows] | Non
 
 class _Reader:
     def __init__(self, text: str, max_nodes: int, max_depth: int):
-        if _MARKER.search(text):
-            raise _No                            # document markers (---, ...)
+        if _MARKER.search(text) or _NON_PRINTABLE.search(text):
+            raise _No                            # document markers (---, ...); characters YAML refuses anywhere
         lines = []                               # (line number, indent, content) of the lines that say something
         if "#" not in text:                      # no comments: one check of the whole text
             if _BAD.search(text):
