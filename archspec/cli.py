@@ -196,18 +196,16 @@ def check_data_arg(text: str | None) -> str | None:
 
 
 def parse_limits(items):
-    from dataclasses import fields, replace
-
     from .lang.source import DEFAULT_LIMITS
 
     limits = DEFAULT_LIMITS
-    names = [f.name for f in fields(limits)]
+    names = list(limits._fields)
     for item in items or []:
         name, _, raw = item.partition("=")
         if name not in names:
             raise UsageError(f"--limit: unknown limit '{name}' (limits: {', '.join(names)})")
         try:
-            limits = replace(limits, **{name: int(raw)})
+            limits = limits._replace(**{name: int(raw)})
         except ValueError:
             raise UsageError(f"--limit {name}: expected a whole number, got '{raw}'") from None
     return limits

@@ -12,13 +12,15 @@ Every user mistake becomes a :class:`Diagnostic`; a stage that finds mistakes ra
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Iterable, NamedTuple
+
+# Loc, Note and Diagnostic are NamedTuples, not dataclasses: immutable, hashable, ordered by their
+# fields, and free of the dataclasses import on the check path (archspec/record.py). A copy with
+# changes is `d._replace(loc=...)`.
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Loc:
-    """A position in a spec file (1-based line and column). Slotted: a big spec holds one per layer."""
+class Loc(NamedTuple):
+    """A position in a spec file (1-based line and column). A big spec holds one per layer."""
 
     file: str = "<spec>"
     line: int = 0
@@ -30,14 +32,12 @@ class Loc:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     message: str
     loc: Loc | None = None
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     code: str
     message: str
     loc: Loc | None = None
@@ -55,7 +55,7 @@ class Diagnostic:
         return (loc.file, loc.line, loc.col, self.severity, self.code, self.message)
 
     def as_error(self) -> "Diagnostic":
-        return replace(self, severity="error")
+        return self._replace(severity="error")
 
     def to_json(self) -> dict:
         out = {"severity": self.severity, "code": self.code, "message": self.message}

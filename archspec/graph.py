@@ -23,46 +23,46 @@ global_avg_pool  global_avg_pool(conv2d) -> (4,)  global avg pool
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Iterator
 
 from .errors import Loc
 from .ops.base import Attrs
+from .record import Record
 
 SEP = "/"
 FRAGMENT = "@block"   # op of a stand-in node for a whole block call, only in pricing graphs (lang/memo.py)
 
 
-@dataclass(slots=True)
-class Node:
-    id: str                       # unique scope path: "stage3/block_2/conv_bn/conv2d"
-    op: str
-    attrs: Attrs
-    inputs: tuple[str, ...]
-    loc: Loc | None
-    scope: str                    # the enclosing scope's path ("" at top level)
-    shape: tuple | None = None    # inferred output shape; None if inference failed
-    trace: tuple = ()             # Notes for the block call sites that produced it, innermost first
-    cost: tuple | None = None     # (trainable, non_trainable, macs, flops): cached by passes.analyze
+class Node(Record):
+    """One layer. Fields: id — unique scope path ("stage3/block_2/conv_bn/conv2d"); op; attrs;
+    inputs — node ids; loc; scope — the enclosing scope's path ("" at top level); shape — the inferred
+    output shape, None if inference failed; trace — Notes for the block call sites that produced it,
+    innermost first; cost — (trainable, non_trainable, macs, flops, elements), cached by passes.analyze."""
+
+    __slots__ = _fields = ("id", "op", "attrs", "inputs", "loc", "scope", "shape", "trace", "cost")
+
+    def __init__(self, id: str, op: str, attrs: Attrs, inputs: tuple, loc: Loc | None, scope: str,  # noqa: A002
+                 shape: tuple | None = None, trace: tuple = (), cost: tuple | None = None):
+        self.id, self.op, self.attrs, self.inputs, self.loc = id, op, attrs, inputs, loc
+        self.scope, self.shape, self.trace, self.cost = scope, shape, trace, cost
 
     @property
     def short(self) -> str:
         return self.id.rsplit(SEP, 1)[-1]
 
 
-@dataclass(slots=True)
-class Scope:
+class Scope(Record):
     """A block call, residual, branches, branch path or named sequence: one cluster in diagrams,
-    one row of per-block roll-ups."""
+    one row of per-block roll-ups. kind: block | residual | branches | path | sequence; name: the
+    block's name for block calls, else the kind; input / output: the nodes feeding it and produced."""
 
-    path: str
-    kind: str                     # block | residual | branches | path | sequence
-    name: str                     # the block's name for block calls, else the kind
-    loc: Loc | None
-    parent: str
-    args: dict = field(default_factory=dict)
-    input: str | None = None      # node feeding the scope
-    output: str | None = None     # node the scope produces
+    __slots__ = _fields = ("path", "kind", "name", "loc", "parent", "args", "input", "output")
+
+    def __init__(self, path: str, kind: str, name: str, loc: Loc | None, parent: str, args: dict | None = None,
+                 input: str | None = None, output: str | None = None):  # noqa: A002
+        self.path, self.kind, self.name, self.loc, self.parent = path, kind, name, loc, parent
+        self.args = {} if args is None else args
+        self.input, self.output = input, output
 
     @property
     def depth(self) -> int:

@@ -80,7 +80,8 @@ def test_the_benchmark_specs_are_read_without_pyyaml():
 
 
 CHARS = list(" -:{}[],#\n0123456789.eE+abc_$xyz\t'\"&*!|>?") + [
-    "  ", "- ", ": ", ", ", "{}", "[]", "\n  ", "true", "null", "yes", "1.5", "-3", "1e5", ".5", "×", "\r\n", "\x01", "\x85", "\x9f", "\ufffe", "\u2028"]
+    "  ", "- ", ": ", ", ", "{}", "[]", "\n  ", "true", "null", "yes", "1.5", "-3", "1e5", ".5", "×", "\r\n",
+    "\x01", "\x85", "\x9f", "\ufffe", "\u2028"]
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -4,7 +4,6 @@ every bundled spec. `python tools/gen_docs.py` writes them; `--check` fails if t
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,8 +71,8 @@ def errors_md() -> str:
         "max_layers": "layers and scopes in the expanded graph",
         "max_block_depth": "nested block calls",
     }
-    for f in fields(DEFAULT_LIMITS):
-        out.append(f"| `{f.name}` | {getattr(DEFAULT_LIMITS, f.name):,} | {what.get(f.name, '')} |")
+    for name in DEFAULT_LIMITS._fields:
+        out.append(f"| `{name}` | {getattr(DEFAULT_LIMITS, name):,} | {what.get(name, '')} |")
     out += ["", "YAML is loaded with PyYAML's safe loader: a `!!python/...` or any custom tag is the `yaml-tag`",
             "error, never an object. Expressions are evaluated by archspec's own small parser, not `eval`."]
     return "\n".join(out) + "\n"

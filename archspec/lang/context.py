@@ -1,10 +1,9 @@
 """Shared pieces of expansion: the context passed down bodies, and small helpers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .. import ops
 from ..graph import SEP, Graph
+from ..record import Record
 from .expr import ShapeView, UnknownShape
 from .schema import BlockDef
 from .source import Source
@@ -18,26 +17,28 @@ class _Abort(Exception):
     """Stop expanding (a limit was hit); diagnostics already recorded."""
 
 
-@dataclass
-class Block:
-    name: str
-    spec: BlockDef
-    src: Source
-    path: tuple                 # path of the block definition in its source
-    params: dict                # name -> (type, default, required)
+class Block(Record):
+    """A block definition: its name, validated spec, source, path in that source (where it is
+    defined) and parameters (name -> (type, default, required))."""
+
+    _fields = ("name", "spec", "src", "path", "params")
+
+    def __init__(self, name: str, spec: BlockDef, src: Source, path: tuple, params: dict):
+        self.name, self.spec, self.src, self.path, self.params = name, spec, src, path, params
 
 
-@dataclass
-class Ctx:
-    src: Source
-    scope: str                  # scope path for node ids
-    env: dict                   # expression names
-    defaults: dict              # op -> {attr: (value, src, path)}
-    names: list                 # chain of name tables, innermost last: [{name: node_id}]
-    later: list                 # chain of Wiring, one per enclosing body, innermost last
-    blocks_stack: tuple = ()
-    notes: tuple = ()           # "instantiated from" notes
-    body_input: str | None = None
+class Ctx(Record):
+    """What a body is expanded in: src; scope — the scope path for node ids; env — expression names;
+    defaults — op -> {attr: (value, src, path)}; names — the chain of name tables, innermost last
+    ([{name: node_id}]); later — the chain of Wiring, one per enclosing body; blocks_stack; notes —
+    "instantiated from" notes; body_input."""
+
+    _fields = ("src", "scope", "env", "defaults", "names", "later", "blocks_stack", "notes", "body_input")
+
+    def __init__(self, src: Source, scope: str, env: dict, defaults: dict, names: list, later: list,
+                 blocks_stack: tuple = (), notes: tuple = (), body_input: str | None = None):
+        self.src, self.scope, self.env, self.defaults, self.names, self.later = src, scope, env, defaults, names, later
+        self.blocks_stack, self.notes, self.body_input = blocks_stack, notes, body_input
 
     def derive(self, **changes) -> "Ctx":
         """A copy with some fields changed (dataclasses.replace without its per-call overhead)."""

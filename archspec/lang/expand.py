@@ -7,8 +7,8 @@ dependents silently (one mistake, one message).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import ops
 from ..declared import Invalid
@@ -526,12 +526,12 @@ class Expander(Memo, Blocks, Structures):
             attr = d.path[len(vpath)] if len(d.path) > len(vpath) and d.path[:len(vpath)] == vpath else None
             if attr in origin and origin[attr][0] is not src or (attr in origin and origin[attr][1][:len(vpath)] != vpath):
                 osrc, opath = origin[attr]
-                d = replace(d, loc=osrc.loc(opath), notes=d.notes + (Note("used by this layer", kloc),))
+                d = d._replace(loc=osrc.loc(opath), notes=d.notes + (Note("used by this layer", kloc),))
             elif d.code == "missing-field":
-                d = replace(d, loc=kloc, hint=f"{op.name} needs: " + ", ".join(
+                d = d._replace(loc=kloc, hint=f"{op.name} needs: " + ", ".join(
                     k for k, f in fields.items() if f.is_required()))
             loc, notes = focus(d.loc, d.notes, self.src.file)   # a bad value passed into a block: the call site
-            self.diags.append(replace(d, loc=loc, notes=notes))
+            self.diags.append(d._replace(loc=loc, notes=notes))
 
     # ---- blocks ------------------------------------------------------------------------------
     def _outputs(self, doc: Document, data: dict, ctx: Ctx, last):
@@ -588,8 +588,7 @@ class Unsummarized(Exception):
     """Pricing met something that FRAGMENT nodes may hide (a path into a block call): expand in full."""
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
     """What expansion reuses across parameter values (see archspec.pricing)."""
 
     doc: Document

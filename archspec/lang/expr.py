@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+
+from ..record import Record
 
 
 class ExprError(Exception):
@@ -203,12 +204,17 @@ class UnknownShape:
     """Stands for the shape of a tensor whose inference failed."""
 
 
-@dataclass(frozen=True, slots=True)
-class ShapeView:
+class ShapeView(Record):
     """A tensor shape as expressions see it (`in.channels`, `in.height`, `in.shape[0]`). Slotted: one is
     made for every entry (`prev`)."""
 
-    shape: tuple
+    __slots__ = _fields = ("shape",)
+
+    def __init__(self, shape: tuple):
+        self.shape = shape
+
+    def __hash__(self):
+        return hash(self.shape)
 
     @property
     def channels(self):

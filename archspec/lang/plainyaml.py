@@ -39,9 +39,10 @@ _FLOW = re.compile(r" *(?:([{}\[\],])|([A-Za-z_][A-Za-z0-9_]*): +|([^ {}\[\],:#]
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +|\Z)")
 # what PyYAML's reader refuses anywhere in a stream, comments included (yaml/reader.py), and the line
 # breaks YAML 1.1 knows besides "\n" (NEL, LS, PS: a comment would end there)
-_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]|[\u2028\u2029]")
+# (written as the complement of PyYAML's printable set: a class that compiles in 0.4 ms, not 2-5 ms)
+_NON_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _MARKER = re.compile(r"^(?:---|\.\.\.)", re.M)
-_BAD = re.compile(r"[\t'\"&*!|>%@`?\\\r\x80-\U0010ffff]")
+_BAD = re.compile(r"[\t'\"&*!|>%@`?\\\r]")           # (non-ASCII text is found by str.isascii)
 
 
 class _No(Exception):
@@ -79,7 +80,7 @@ class _Reader:
             raise _No                            # document markers (---, ...); characters YAML refuses anywhere
         lines = []                               # (line number, indent, content) of the lines that say something
         if "#" not in text:                      # no comments: one check of the whole text
-            if _BAD.search(text):
+            if _BAD.search(text) or not text.isascii():
                 raise _No
             for n, raw in enumerate(text.split("\n"), 1):
                 s = raw.lstrip(" ")
@@ -97,7 +98,7 @@ class _Reader:
                         raise _No                # a '#' inside a value
                     s = s[:k]
                 s = s.rstrip(" ")
-                if _BAD.search(s):
+                if _BAD.search(s) or not s.isascii():
                     raise _No
                 lines.append((n, indent, s))
         self.lines = lines

@@ -11,17 +11,17 @@ made of — is read without PyYAML by :mod:`.plainyaml`, to the same data and po
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import Diagnostic, Loc, Note, SpecError
+from ..record import Record
 from .positions import Table
 
 Path_ = tuple  # a path into the document: ("model", 3, "conv2d", "filters")
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Safety limits; each is documented in docs/errors.md and settable from the CLI (`--limit`)."""
 
     max_bytes: int = 4 * 1024 * 1024
@@ -36,16 +36,19 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-@dataclass
-class Source:
+class Source(Record):
     """One file's text, data and positions."""
 
-    file: str                     # as shown in diagnostics
-    path: Path | None
-    text: str
-    data: object
-    values: dict = field(default_factory=dict)   # path -> (line, col) or Loc of the value (positions.Table)
-    keys: dict = field(default_factory=dict)     # path -> (line, col) or Loc of the key naming it
+    _fields = ("file", "path", "text", "data", "values", "keys")
+
+    def __init__(self, file: str, path: Path | None, text: str, data: object, values: dict | None = None,
+                 keys: dict | None = None):
+        self.file = file          # as shown in diagnostics
+        self.path = path
+        self.text = text
+        self.data = data
+        self.values = {} if values is None else values   # path -> (line, col) or Loc of the value (positions.Table)
+        self.keys = {} if keys is None else keys         # path -> (line, col) or Loc of the key naming it
 
     def loc(self, path: Path_, key: bool = False) -> Loc:
         """Best location for `path`: the exact entry, else its nearest recorded ancestor."""

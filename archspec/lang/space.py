@@ -18,28 +18,31 @@ from __future__ import annotations
 
 import json
 import math
-import random
-from dataclasses import dataclass, field
 
 from ..errors import did_you_mean
+from ..record import Record
 
 KINDS = ("choice", "range", "one_of")
 FIELDS = ("choice", "range", "one_of", "step", "log", "default", "doc", "type")
 
 
-@dataclass(frozen=True)
-class Dim:
-    """One searched parameter."""
+class Dim(Record):
+    """One searched parameter: kind "choice" | "int" | "float" | "block"; values — the choices or block
+    names; low, high, step, log — a range; default; path — where it is declared (not compared)."""
 
-    name: str
-    kind: str                   # "choice" | "int" | "float" | "block"
-    values: tuple = ()          # choice / block names
-    low: float = 0
-    high: float = 0
-    step: float | None = None
-    log: bool = False
-    default: object = None
-    path: tuple = field(default=(), compare=False)
+    __slots__ = _fields = ("name", "kind", "values", "low", "high", "step", "log", "default", "path")
+    _compare = ("name", "kind", "values", "low", "high", "step", "log", "default")
+
+    def __init__(self, name: str, kind: str, values: tuple = (), low: float = 0, high: float = 0,
+                 step: float | None = None, log: bool = False, default: object = None, path: tuple = ()):
+        for f, v in zip(self._fields, (name, kind, values, low, high, step, log, default, path)):
+            object.__setattr__(self, f, v)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Dim is frozen: cannot assign {name}")
+
+    def __hash__(self):
+        return hash(tuple(getattr(self, f) for f in self._compare))
 
     @property
     def size(self) -> int | None:
@@ -143,6 +146,8 @@ class RandomTrial:
     Uniform over choices and grids; log ranges uniform in the logarithm."""
 
     def __init__(self, seed: int | None):
+        import random
+
         self.rng = random.Random(seed)
         self.params: dict = {}
 

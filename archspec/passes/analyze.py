@@ -9,23 +9,25 @@ Activation memory = output elements × batch × dtype bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ..graph import FRAGMENT, Graph
 from ..ops import REGISTRY
 from ..ops.shapes import size
+from ..record import Record
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
 
-@dataclass(slots=True)
-class Cost:
-    trainable: int = 0
-    non_trainable: int = 0
-    macs: int = 0
-    flops: int = 0
-    elements: int = 0           # output activation elements per example
-    layers: int = 0
+class Cost(Record):
+    """Parameters (trainable, non-trainable), MACs, FLOPs, output activation elements per example and
+    layers, of one layer or summed over a scope."""
+
+    __slots__ = _fields = ("trainable", "non_trainable", "macs", "flops", "elements", "layers")
+
+    def __init__(self, trainable: int = 0, non_trainable: int = 0, macs: int = 0, flops: int = 0,
+                 elements: int = 0, layers: int = 0):
+        self.trainable, self.non_trainable, self.macs, self.flops = trainable, non_trainable, macs, flops
+        self.elements, self.layers = elements, layers
 
     @property
     def params(self) -> int:
@@ -40,17 +42,16 @@ class Cost:
         self.layers += other.layers
 
 
-@dataclass
-class Analysis:
-    graph: Graph
-    batch_size: int
-    dtype: str
-    nodes: dict[str, Cost]
-    scopes: dict[str, Cost]
-    total: Cost
-    peak_bytes: int                 # peak live activation memory, inference, along definition order
-    peak_at: str | None
-    param_bytes: int
+class Analysis(Record):
+    """Costs of a graph: per node and per scope, the total, the peak live activation memory (inference,
+    along definition order) and where it peaks, and the parameter memory."""
+
+    _fields = ("graph", "batch_size", "dtype", "nodes", "scopes", "total", "peak_bytes", "peak_at", "param_bytes")
+
+    def __init__(self, graph: Graph, batch_size: int, dtype: str, nodes: dict, scopes: dict, total: Cost,
+                 peak_bytes: int, peak_at: str | None, param_bytes: int):
+        self.graph, self.batch_size, self.dtype, self.nodes, self.scopes = graph, batch_size, dtype, nodes, scopes
+        self.total, self.peak_bytes, self.peak_at, self.param_bytes = total, peak_bytes, peak_at, param_bytes
 
     @property
     def bytes_per_elem(self) -> int:

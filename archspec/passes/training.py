@@ -36,7 +36,7 @@ True
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..graph import SEP, Graph
 from ..ops import REGISTRY
@@ -291,11 +291,16 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     return kept_end, (peak, phase, at)
 
 
-@dataclass
 class TrainCost(Cost):
     """An inference Cost with the training figures diagrams colour by (draw --color-by time|train_memory)."""
-    time_s: float = 0.0
-    kept_bytes: int = 0
+
+    __slots__ = ("time_s", "kept_bytes")
+    _fields = Cost._fields + __slots__
+
+    def __init__(self, trainable: int = 0, non_trainable: int = 0, macs: int = 0, flops: int = 0, elements: int = 0,
+                 layers: int = 0, time_s: float = 0.0, kept_bytes: int = 0):
+        super().__init__(trainable, non_trainable, macs, flops, elements, layers)
+        self.time_s, self.kept_bytes = time_s, kept_bytes
 
     def add(self, other) -> None:
         super().add(other)
@@ -308,6 +313,6 @@ def with_training(analysis, est: TrainingEstimate):
     def merged(c: Cost, t: LayerTrain) -> TrainCost:
         return TrainCost(c.trainable, c.non_trainable, c.macs, c.flops, c.elements, c.layers, t.time_s, t.kept_bytes)
 
-    return replace(analysis, nodes={k: merged(c, est.nodes[k]) for k, c in analysis.nodes.items()},
-                   scopes={k: merged(c, est.scopes[k]) for k, c in analysis.scopes.items()},
-                   total=merged(analysis.total, est.total))
+    return analysis._replace(nodes={k: merged(c, est.nodes[k]) for k, c in analysis.nodes.items()},
+                             scopes={k: merged(c, est.scopes[k]) for k, c in analysis.scopes.items()},
+                             total=merged(analysis.total, est.total))

@@ -5,7 +5,6 @@ batch size, dtype and what each number counts.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 
@@ -125,6 +124,8 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", tra
             from .training import TRAIN_FIELDS
 
             cols += TRAIN_FIELDS
+        import csv
+
         w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in table:

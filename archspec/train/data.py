@@ -22,7 +22,7 @@ augmentation happen in the input pipeline (:mod:`archspec.train.pipeline`). Labe
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -397,7 +397,7 @@ def explain_failure(ds, exc: BaseException) -> DataError | None:
     first = error_text(exc)
     err = unreadable_error(bad, len(files))
     d = err.diagnostics[0]
-    err.diagnostics[0] = replace(d, notes=d.notes + (Note(f"training stopped: {first}"),))
+    err.diagnostics[0] = d._replace(notes=d.notes + (Note(f"training stopped: {first}"),))
     return err
 
 
@@ -539,7 +539,7 @@ def load(settings, spec) -> Dataset:
         ds = _read(kind, path, d, spec)
     except DataError as exc:                 # a problem with no file of its own points at training.data
         loc = spec.source.loc(("training", "data")) if "data" in spec.training else Loc(spec.source.file)
-        raise DataError([replace(x, loc=x.loc or loc) for x in exc.diagnostics]) from None
+        raise DataError([x._replace(loc=x.loc or loc) for x in exc.diagnostics]) from None
     if auto and kind == "digits" and auto_note:
         ds.notes.append(auto_note)
     frac = settings.validation_split
