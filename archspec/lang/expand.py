@@ -569,11 +569,14 @@ class Expander(Memo, Blocks, Structures):
             return
         live = set()
         todo = list(g.outputs.values())
+        nodes = g.nodes
         while todo:
             n = todo.pop()
             if n not in live:
                 live.add(n)
-                todo.extend(g[n].inputs)
+                todo.extend(nodes[n].inputs)
+        if len(live) == len(nodes):
+            return                               # every layer (and input) feeds an output
         for name in g.inputs:
             if name not in live:
                 self.error("unused-input", f"the input '{name}' is not used by any output", g[name].loc,
