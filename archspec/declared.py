@@ -320,10 +320,16 @@ def _any(v):
     return v
 
 
-def _int(v):
-    if type(v) is int:
-        return v
-    raise _Decline
+def _exact(t: type):
+    """A checker that takes values of type `t` exactly (no bool for int, no int for str)."""
+    def check(v):
+        if type(v) is t:
+            return v
+        raise _Decline
+    return check
+
+
+_int, _bool, _str = _exact(int), _exact(bool), _exact(str)
 
 
 def _float(v):
@@ -333,18 +339,6 @@ def _float(v):
             return v
     elif t is int:
         return float(v)
-    raise _Decline
-
-
-def _bool(v):
-    if type(v) is bool:
-        return v
-    raise _Decline
-
-
-def _str(v):
-    if type(v) is str:
-        return v
     raise _Decline
 
 
@@ -388,23 +382,16 @@ def _checker(tp):
                 return inner(v)
         return check
     if origin is Literal:
-        if all(type(a) is str for a in args):
-            choices = frozenset(args)
+        kinds = {type(a) for a in args}
+        if len(kinds) != 1 or kinds - {str, int}:
+            return _decline                  # mixed or other literals: pydantic always
+        kind, choices = kinds.pop(), frozenset(args)
 
-            def lit(v):
-                if type(v) is str and v in choices:
-                    return v
-                raise _Decline
-            return lit
-        if all(type(a) is int for a in args):
-            ints = frozenset(args)
-
-            def lit_int(v):
-                if type(v) is int and v in ints:
-                    return v
-                raise _Decline
-            return lit_int
-        return _decline
+        def literal(v):
+            if type(v) is kind and v in choices:
+                return v
+            raise _Decline
+        return literal
     if origin is Union or origin is types.UnionType:
         nullable = type(None) in args
         members = [_checker(a) for a in args if a is not type(None)]
