@@ -42,7 +42,7 @@ _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +|\Z)")
 # (written as the complement of PyYAML's printable set: a class that compiles in 0.4 ms, not 2-5 ms)
 _NON_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _MARKER = re.compile(r"^(?:---|\.\.\.)", re.M)
-_BAD = re.compile(r"[\t'\"&*!|>%@`?\\\r]")           # (non-ASCII text is found by str.isascii)
+_BAD = re.compile(r"[$\t'\"&*!|>%@`?\\\r]")           # (non-ASCII text is found by str.isascii)
 
 
 class _No(Exception):
