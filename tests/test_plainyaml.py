@@ -138,3 +138,28 @@ def test_outside_the_subset(text):
 def test_comments_and_blank_lines_and_indentless_lists():
     text = "# head\narchspec: 1   # the version\n\nmodel:\n- relu: {}   # é in a comment is fine\n- dense: {units: 3}\nname: x\n"
     assert compare(text) == "same"
+
+
+def test_check_and_editor_answers_do_not_depend_on_the_reader(monkeypatch):
+    """The same plain spec, with mistakes, through the plain reader and through PyYAML: the same
+    diagnostics (places included), the same hovers."""
+    from archspec import api
+    from archspec.editor import analysis
+
+    text = ("archspec: 1\nname: plain\ninputs:\n  x: [32, 32, 3]\nmodel:\n  - conv2d: {filters: 16, kernel: 3}\n"
+            "  - batch_norm: {momentum: 2}\n  - relu: {}\n  - conv2d: {filters: 8, kernal: 3}\n  - dense: {units: 10}\n")
+    assert plainyaml.read(text, 10**6, 64) is not None
+
+    def answers():
+        try:
+            api.load_text(text)
+            errors = []
+        except SpecError as exc:
+            errors = exc.diagnostics
+        r = analysis.analyze(text)
+        return errors, r.diagnostics, [analysis.hover(r, line, 6) for line in range(5, 10)]
+
+    plain = answers()
+    monkeypatch.setattr(plainyaml, "read", lambda *a: None)
+    assert answers() == plain
+    assert {d.code for d in plain[0]} == {"schema", "unknown-field"}
