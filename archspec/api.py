@@ -139,7 +139,7 @@ class Spec:
         t = self.analysis().total
         ins = ", ".join(f"{n}{self.graph[n].shape}" for n in self.graph.inputs)
         outs = ", ".join(f"{k}{self.graph[v].shape}" for k, v in self.graph.outputs.items())
-        return f"<Spec {self.name}: {ins} -> {outs}; {t.layers} layers, {t.params:,} params, {t.macs:,} MACs>"
+        return f"<Spec {self.name}: {ins} -> {outs}; {t.layers:,} layers, {t.params:,} params, {t.macs:,} MACs>"
 
 
 def _values(raw, env: dict, src: Source, path: tuple):

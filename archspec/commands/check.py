@@ -46,13 +46,13 @@ def run(args) -> int:
         if args.dump:
             print(g.dump())
         if many:
-            print(f"{path}: {status}: {spec.title}, {ins} -> {outs}, {t.layers} layers, {t.params:,} params, "
+            print(f"{path}: {status}: {spec.title}, {ins} -> {outs}, {t.layers:,} layers, {t.params:,} params, "
                   f"{human(t.macs)} MACs, {tail}" + (f", search space of {_points(spec.space)}" if spec.space else ""))
         else:
             print(f"{path}: {status}: {spec.title}")
             print(f"  inputs:  {ins}")
             print(f"  outputs: {outs}")
-            print(f"  {t.layers} layers, {t.params:,} params ({t.trainable:,} trainable, "
+            print(f"  {t.layers:,} layers, {t.params:,} params ({t.trainable:,} trainable, "
                   f"{t.non_trainable:,} non-trainable), {t.macs:,} MACs ({human(t.macs)}), {human(t.flops)} FLOPs")
             if spec.space:
                 searched = [k for k in spec.space if k not in spec.overrides]
