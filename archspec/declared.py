@@ -116,8 +116,6 @@ class _Decline(Exception):
     """The fast path cannot be sure of pydantic's answer: ask pydantic."""
 
 
-
-
 class _Meta(type):
     @property
     def model_fields(cls) -> dict[str, FieldInfo]:
