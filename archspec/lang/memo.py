@@ -65,9 +65,12 @@ def _freeze(v):
     t = v.__class__
     if t is list or t is tuple:
         return (t, tuple(_freeze(x) for x in v))
-    if t is dict:
-        return (t, tuple((k, _freeze(x)) for k, x in v.items()))
+    if t is dict:                         # scalars inline: an op's attributes are mostly flat
+        return (t, tuple((k, _freeze(x) if x.__class__ in _NESTED else (x.__class__, x)) for k, x in v.items()))
     return (t, v)
+
+
+_NESTED = (list, tuple, dict)
 
 
 class Summary:
@@ -126,14 +129,7 @@ class Memo:
     def validated(self, op, values: dict):
         """op.Attrs.model_validate(values), once per distinct values (raises declared.Invalid)."""
         try:
-            parts = []                           # (name, type, value): type-exact, like _freeze, for flat values
-            for k, v in values.items():
-                c = v.__class__
-                if c is list or c is dict or c is tuple:
-                    parts = None
-                    break
-                parts.append((k, c, v))
-            key = (op.name, tuple(parts) if parts is not None else _freeze(values))
+            key = (op.name, _freeze(values))
             a = self.memo.attrs.get(key)
         except TypeError:
             return op.Attrs.model_validate(values)

@@ -25,15 +25,15 @@ import re
 from sys import intern
 
 from .positions import Rows
+from .source import _NOT_STR, FLOAT_PATTERN
 
 _SHIFT = 24
-# YAML 1.1 words PyYAML reads as something else than text; true/false/null are handled, the rest declined
-_SPECIAL = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "True", "TRUE", "False", "FALSE", "on", "On",
-            "ON", "off", "Off", "OFF", "Null", "NULL"}
 _WORDS = {"true": True, "false": False, "null": None}
+# the other YAML 1.1 words PyYAML reads as something else than text (yes, on, True, ...): declined
+_SPECIAL = _NOT_STR - _WORDS.keys()
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
-_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)\Z|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)\Z")
+_FLOAT = re.compile(FLOAT_PATTERN)
 # a flow token: an indicator, or a key (a name then ": "), or a scalar
 _FLOW = re.compile(r" *(?:([{}\[\],])|([A-Za-z_][A-Za-z0-9_]*): +|([^ {}\[\],:#]+))")
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +|\Z)")
@@ -257,10 +257,7 @@ class _Reader:
             v, vpos = vbuild(base, col + off, rows)
             d = {key: v}
             here = base | (col + 1)
-            flat = rows.flat                 # Rows.add, inline: one call less per layer
-            rows.rows[id(d)] = len(flat) << 24 | 2
-            flat.append(here)
-            flat.append(vpos)
+            rows.add(d, [here, vpos])
             return d, here
         return build, levels + 1, nodes + 1
 
@@ -349,8 +346,7 @@ def _depth(shape) -> int:
 
 
 def _build(shape, base: int, col1: int, rows: Rows):
-    """A fresh value of `shape` whose text starts at 1-based column col1 of the line `base`, with its rows
-    (Rows.add, inline)."""
+    """A fresh value of `shape` whose text starts at 1-based column col1 of the line `base`, with its rows."""
     kind, off, items = shape
     pos = base | (col1 + off)
     if kind == "val":
@@ -376,8 +372,5 @@ def _build(shape, base: int, col1: int, rows: Rows):
                 v, vpos = _build(s, base, col1, rows)
                 out.append(v)
                 row.append(vpos)
-    if row:
-        flat = rows.flat
-        rows.rows[id(out)] = len(flat) << 24 | len(row)
-        flat.extend(row)
+    rows.add(out, row)
     return out, pos

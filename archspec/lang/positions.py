@@ -118,11 +118,7 @@ class Table(MutableMapping):
             j = 2 * j + (0 if self._key else 1)
         elif self._key:
             return 0
-        rows = self._rows
-        ref = rows.rows.get(id(container))      # Rows.row_item, inline
-        if ref is None or j >= ref & 0xFFFFFF:
-            return 0
-        return rows.flat[(ref >> 24) + j]
+        return self._rows.row_item(container, j)
 
     def get(self, path, default=None):
         v = self._find(path)

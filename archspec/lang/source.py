@@ -509,6 +509,8 @@ _STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml
 _NOT_STR = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
             "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
 _LOADER = None
+# a decimal float (YAML 1.1 would leave `1e-3` a string; archspec reads it as a number), anchored
+FLOAT_PATTERN = r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)\Z|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)\Z"
 _FLOAT_RE = None
 
 
@@ -521,7 +523,7 @@ def _loader_class():
 
         import yaml
 
-        _FLOAT_RE = re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)$|^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)$")
+        _FLOAT_RE = re.compile(FLOAT_PATTERN)
 
         base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
 
