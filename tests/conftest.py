@@ -23,3 +23,34 @@ def load():
         return archspec.load_text(text, "t.yaml", **kw)
 
     return _load
+
+
+FRAMEWORKS = ("tensorflow", "keras", "jax", "torch")
+
+
+def imported_by(code: str, packages=FRAMEWORKS) -> list[str]:
+    """Which of `packages` the Python `code` imports, run in a fresh interpreter in the repository
+    (a failing `code` fails the calling test)."""
+    import json
+    import subprocess
+    import sys
+
+    probe = (f"{code}\nimport json as _j, sys as _s\n"
+             f"print(_j.dumps(sorted({{m.split('.')[0] for m in _s.modules}} & {set(packages)!r})))")
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def kill_at_first_checkpoint(proc, out: Path, timeout: float) -> None:
+    """Wait until the training `proc` has written out/checkpoint.npz (or ended, or `timeout` s passed),
+    then SIGKILL it, as a power cut would."""
+    import signal
+    import time
+
+    deadline = time.time() + timeout
+    while not (out / "checkpoint.npz").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

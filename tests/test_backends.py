@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, ROOT, SPECS
+from conftest import FIXTURES, ROOT, SPECS, kill_at_first_checkpoint
 
 DIGITS = str(SPECS / "digits_cnn.yaml")
 NO_TF = str(FIXTURES / "no_tensorflow")
@@ -179,11 +177,7 @@ def test_jax_without_tensorflow_survives_sigkill_and_resumes(tmp_path):
     proc = cli(*args, no_tf=True, popen=True)
     from archspec.train.callbacks import read_state
 
-    deadline = time.time() + 600
-    while not (out / "checkpoint.npz").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_at_first_checkpoint(proc, out, 600)
     state = read_state(out / "checkpoint.npz")
     assert state is not None and 1 <= state["epoch"] < 5, (state and state["epoch"], proc.stderr.read()[-2000:])
     killed_at = state["epoch"]

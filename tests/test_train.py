@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, SPECS
+from conftest import ROOT, SPECS, kill_at_first_checkpoint
 
 import archspec
 from archspec.codes import ALL
@@ -432,11 +430,7 @@ def test_survives_sigkill_and_resumes(tmp_path):
                             stderr=subprocess.PIPE, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     from archspec.train.callbacks import read_state
 
-    deadline = time.time() + 300
-    while not (out / "checkpoint.npz").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_at_first_checkpoint(proc, out, 300)
     state = read_state(out / "checkpoint.npz")
     assert state is not None and 1 <= state["epoch"] < 12, state and state["epoch"]
     assert not (out / "metrics.json").exists()
