@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything archspec needs into the project's virtual environment, .venv/ beside this
-# repository's pyproject.toml, on a fresh Debian/Ubuntu machine with Python >= 3.11:
+# repository's pyproject.toml, on a fresh Debian machine (apt-get) with Python >= 3.11:
 #   - Graphviz's `dot` (Debian package, via apt-get; sudo when not root);
 #   - .venv/ made with `python3 -m venv` (Debian's python3-venv package installed first when missing);
 #   - archspec itself, editable, with its [dev] extra (Keras/TensorFlow-CPU, scikit-learn, pytest, ...),
 #     and jax[cpu] for the backend-portability tests (ARCHSPEC_SKIP_JAX=1 skips it).
 #
-# It never installs into the system Python: stock Debian 12 / Ubuntu 24.04 refuse that (PEP 668,
+# It never installs into the system Python: stock Debian 12 refuses that (PEP 668,
 # "externally-managed-environment"), and --break-system-packages is not an answer.
 #
 # Run it as often as you like. .venv/ is reused when it is there; pip runs only when pyproject.toml or
@@ -59,7 +59,7 @@ if [ ! -x "$VPY" ] || ! "$VPY" -c "" >/dev/null 2>&1; then
   fi
   [ -e "$VENV" ] && say "$VENV does not run (its Python was removed or upgraded?); making it again"
   if ! "$BASE_PY" -m venv --clear "$VENV" >/dev/null 2>&1; then
-    # Debian/Ubuntu ship venv's ensurepip separately: python3-venv (and python3.X-venv)
+    # Debian ships venv's ensurepip separately: python3-venv (and python3.X-venv)
     ver=$("$BASE_PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
     apt_install python3-venv "python$ver-venv" || apt_install python3-venv
     "$BASE_PY" -m venv --clear "$VENV"
