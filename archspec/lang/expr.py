@@ -379,10 +379,6 @@ def evaluate(text: str, env: dict):
     return value
 
 
-def is_expr(value) -> bool:
-    return isinstance(value, str) and value.startswith("$") and not value.startswith("$$")
-
-
 def names_in(text: str) -> set[str]:
     """Free names referenced by an expression (for static checks)."""
     out: set[str] = set()

@@ -16,10 +16,6 @@ from collections.abc import MutableMapping
 _SHIFT = 24                       # packed = line << 24 | column
 
 
-def pack(line: int, col: int) -> int:
-    return line << _SHIFT | col
-
-
 class Rows:
     """The positions of one document, all in one flat array: {id(container): where its row starts
     and how long it is}. A mapping's row is key, value, key, value, …; a list's row is its values.

@@ -126,9 +126,6 @@ class SearchSpace(dict):
             n *= d.size
         return n
 
-    def default_point(self) -> dict:
-        return {name: d.default for name, d in self.items()}
-
     def suggest(self, trial) -> dict:
         return {name: d.suggest(trial) for name, d in self.items()}
 

@@ -140,16 +140,3 @@ def _flattens(graph: Graph, n) -> bool:
         return False
     shape = graph[n.inputs[0]].shape
     return shape is not None and len(shape) == 3 and len(n.shape) == 1 and n.shape[0] == shape[0] * shape[1] * shape[2]
-
-
-def _descendants(graph: Graph, node_id: str):
-    seen, todo, out = set(), list(graph.succs[node_id]), []
-    while todo:
-        m = todo.pop()
-        if m in seen:
-            continue
-        seen.add(m)
-        out.append(graph[m])
-        todo.extend(graph.succs[m])
-    order = {nid: k for k, nid in enumerate(graph.nodes)}
-    return sorted(out, key=lambda n: order[n.id])
