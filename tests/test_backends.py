@@ -14,9 +14,11 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from conftest import FIXTURES, ROOT, SPECS, kill_at_first_checkpoint
+
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+pytestmark = pytest.mark.extras  # numpy, scikit-learn, Pillow: the training extras
 
 DIGITS = str(SPECS / "digits_cnn.yaml")
 NO_TF = str(FIXTURES / "no_tensorflow")

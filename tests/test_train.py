@@ -14,12 +14,14 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from conftest import ROOT, SPECS, kill_at_first_checkpoint
 
 import archspec
 from archspec.codes import ALL
+
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+pytestmark = pytest.mark.extras  # numpy, scikit-learn, Pillow: the training extras
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 

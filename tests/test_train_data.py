@@ -10,11 +10,13 @@ import subprocess
 import sys
 import zipfile
 
-import numpy as np
 import pytest
 from conftest import ROOT
 
 import archspec
+
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+pytestmark = pytest.mark.extras  # numpy, scikit-learn, Pillow: the training extras
 
 SPEC = """\
 archspec: 1

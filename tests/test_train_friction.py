@@ -2,12 +2,13 @@
 cosine-scheduled run further, class weights and label smoothing, a file the decoder refuses mid-run."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import archspec
 
-pytestmark = pytest.mark.keras
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+
+pytestmark = [pytest.mark.keras, pytest.mark.extras]
 
 TINY = """\
 archspec: 1
