@@ -1,0 +1,71 @@
+"""The registry itself: op classes register here (``@register``), every stage looks ops up here. The
+family modules import this module, and :mod:`archspec.ops` imports them, so nothing imports in a circle."""
+from __future__ import annotations
+
+from .base import Op
+
+REGISTRY: dict[str, Op] = {}
+ROLES: dict[str, str] = {}            # role → op name
+KERAS_CLASSES: dict[str, str] = {}    # Keras layer class → op name (for archspec import)
+
+# The roles the spec language and the importer ask for; each is played by exactly one op.
+ROLE_NAMES = {
+    "input": "a model input (created from the spec's `inputs:`)",
+    "activation": "an activation by name (a residual's `activation:`)",
+    "residual_add": "the merge of a residual without scale",
+    "scaled_residual": "the merge of a residual with `scale:` (shortcut + scale · body)",
+    "default_merge": "the merge of a `branches:` structure that names none",
+}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    if cls.name in REGISTRY:
+        raise ValueError(f"op '{cls.name}' is registered twice")
+    for r in cls.roles:
+        if r not in ROLE_NAMES:
+            raise ValueError(f"op '{cls.name}' claims the unknown role '{r}'")
+        if r in ROLES:
+            raise ValueError(f"ops '{ROLES[r]}' and '{cls.name}' both claim the role '{r}'")
+    classes = cls.keras_classes or (cls.keras_class,)
+    for k in classes:
+        if k in KERAS_CLASSES:
+            raise ValueError(f"ops '{KERAS_CLASSES[k]}' and '{cls.name}' both read the Keras class {k}")
+    REGISTRY[cls.name] = cls()
+    ROLES.update({r: cls.name for r in cls.roles})
+    KERAS_CLASSES.update({k: cls.name for k in classes})
+    return cls
+
+
+def get(name: str) -> Op | None:
+    return REGISTRY.get(name)
+
+
+def role(name: str) -> str:
+    """The name of the op that plays `name` (a key of :data:`ROLE_NAMES`)."""
+    return ROLES[name]
+
+
+def user_ops() -> dict[str, Op]:
+    """The ops a spec may write as layer entries (all but the internal ones), in registration order."""
+    return {k: v for k, v in REGISTRY.items() if not v.internal}
+
+
+def merges() -> tuple[str, ...]:
+    """The ops a `branches:` structure may merge with, in registration order."""
+    return tuple(n for n, op in REGISTRY.items() if op.branch_merge)
+
+
+def of_keras_class(cls: str) -> Op | None:
+    """The op that reads Keras layers of class `cls`, if any."""
+    name = KERAS_CLASSES.get(cls)
+    return REGISTRY[name] if name else None
+
+
+def of_keras_op(cls: str) -> list[Op]:
+    """The ops that may read a `keras.ops` operation of class `cls` (each says yes or no to the call)."""
+    return [op for op in REGISTRY.values() if cls in op.keras_ops]
+
+
+def lambda_readers() -> list[Op]:
+    """The ops that recognize a Lambda layer by probing what it computes."""
+    return [op for op in REGISTRY.values() if op.lambda_form]
