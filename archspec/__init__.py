@@ -48,9 +48,9 @@ def __getattr__(name):
     # The compiled model's custom layers must be registered before keras.saving.load_model,
     # without making `import archspec` pay for Keras.
     if name == "layers":
-        from .compile import layers
+        from .ops import keras_layers
 
-        return layers
+        return keras_layers
     if name in ("Pricer", "Price"):     # pricing many candidates in process (archspec/pricing.py)
         from . import pricing
 

@@ -186,8 +186,8 @@ def _load(src: Source, overrides, limits, root) -> Spec:
 
     overrides = dict(overrides or {})
     training = {k: v for k, v in overrides.items() if k.startswith("training.") or k == "training"}
-    if training:        # `--set training.KEY=VALUE`: merged into the training section (train/config.py)
-        from .train.config import apply_training_sets
+    if training:        # `--set training.KEY=VALUE`: merged into the training section (lang/training.py)
+        from .lang.training import apply_training_sets
 
         apply_training_sets(src, training)
     graph, sources = expand(src, {k: v for k, v in overrides.items() if k not in training}, limits,

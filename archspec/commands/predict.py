@@ -46,7 +46,7 @@ def rescale_arg(text: str) -> float:
     """argparse type for --rescale: a number or a fraction such as 1/255."""
     import argparse
 
-    from ..train.config import _fraction
+    from ..lang.training import _fraction
 
     v = _fraction(text)
     try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from ..graph import Graph
 from ..ops import REGISTRY
-from . import keras_name
 from .deep import deep, graph_depth
+from .names import keras_name
 
 
 def build_model(spec):
@@ -46,7 +46,7 @@ def layer_names(graph: Graph) -> dict[str, str]:
 def _build(graph: Graph, names: dict[str, str], model_name: str):
     import keras
 
-    from . import layers  # noqa: F401  (registers the custom layers)
+    from ..ops import keras_layers  # noqa: F401  (registers the custom layers)
 
     tensors = {}
     for node in graph:

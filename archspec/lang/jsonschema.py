@@ -215,7 +215,7 @@ def _activations():
 
 
 def _training_schema(defs: dict) -> dict:
-    from ..train.config import TrainingDef
+    from .training import TrainingDef
 
     s, tdefs = _model_schema(TrainingDef)
     defs.update({f"training_{k}": v for k, v in tdefs.items()})

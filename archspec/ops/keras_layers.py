@@ -1,8 +1,8 @@
 """Custom Keras layers that ops build (their ``build_keras``). Importing this module imports Keras.
 
-They live with the ops (an op's Keras layer is part of its story); :mod:`archspec.compile.layers`
-re-exports them. Registered names do not depend on the module: a ``.keras`` file saved when the class
-lived in ``archspec.compile.layers`` loads unchanged.
+They live with the ops (an op's Keras layer is part of its story); ``archspec.layers`` is this module.
+Registered names do not depend on the module: a ``.keras`` file saved when the classes lived in
+``archspec.compile.layers`` loads unchanged.
 
 Each layer is registered with ``keras.saving.register_keras_serializable(package="archspec")``, so a
 saved ``.keras`` file names it ``archspec>ScaledAdd``. Keras 3 will not import a module that is not

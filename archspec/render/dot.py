@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..graph import SEP, Graph, Scope
 from ..ops import REGISTRY, role
-from .tables import human, human_bytes
+from .text import human, human_bytes
 
 DIRECTIONS = ("TB", "LR")
 COLOR_BY = ("none", "params", "macs", "memory", "time", "train_memory")

@@ -8,30 +8,12 @@ from __future__ import annotations
 import io
 import json
 
-from ..graph import SEP
 from ..ops import REGISTRY
+from .text import CONVENTION, header_lines, human, human_bytes, row_head  # noqa: F401  (human*: used from here too)
 
 SOURCES = {name for name, op in REGISTRY.items() if op.source}   # model inputs, not layers
 
-CONVENTION = ("MACs = multiply-accumulates of conv/dense/attention layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
-              "pooling, merges and softmax (TensorFlow profiler convention; ReLU not counted)")
-
-
 MIXED = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}     # report --dtype → training precision
-
-
-def human(n: float, unit: str = "") -> str:
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.2f} {suffix}{unit}"
-    return f"{n:.0f} {unit}".rstrip() if unit else f"{n:,.0f}"
-
-
-def human_bytes(n: float) -> str:
-    for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
-        if n >= div:
-            return f"{n / div:.1f} {suffix}"
-    return f"{n:.0f} B"
 
 
 def rows(spec, depth: int | None, batch_size: int, dtype: str) -> list[dict]:
@@ -141,11 +123,6 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", tra
     return _text(head, table)
 
 
-def _header_lines(h) -> list[str]:
-    ins = ", ".join(f"{k} {tuple(v)}" for k, v in h["inputs"].items())
-    return [f"{h.get('title', h['name'])}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
-
-
 def _footer_lines(h) -> list[str]:
     return [
         f"total: {h['params']:,} params ({h['trainable']:,} trainable, {h['non_trainable']:,} non-trainable), "
@@ -154,15 +131,6 @@ def _footer_lines(h) -> list[str]:
         f"(inference, at {h['peak_at']}), training ≈ {human_bytes(h['training_bytes_estimate'])} "
         "(peak with Adam; --train for the breakdown)",
     ]
-
-
-def row_head(r) -> list[str]:
-    """A table row's first cells: its name indented by level, its kind ([block] for a scope) and output shape."""
-    indent = "  " * r["level"]
-    name = indent + (r["name"].rsplit(SEP, 1)[-1] if r["level"] else r["name"])
-    shape = str(tuple(r["output_shape"])) if r["output_shape"] else "?"
-    kind = f"[{r['kind']}]" if r["scope"] else r["kind"]
-    return [name, kind, shape]
 
 
 def _cells(r) -> list[str]:
@@ -181,12 +149,12 @@ def _text(h, table) -> str:
         return "  ".join(x.rjust(w) if i in right else x.ljust(w) for i, (x, w) in enumerate(zip(c, widths))).rstrip()
 
     rule = "─" * sum(widths) + "─" * 2 * (len(widths) - 1)
-    out = _header_lines(h) + ["", line(COLS), rule] + [line(c) for c in cells] + [rule] + _footer_lines(h)
+    out = header_lines(h) + ["", line(COLS), rule] + [line(c) for c in cells] + [rule] + _footer_lines(h)
     return "\n".join(out) + "\n"
 
 
 def _markdown(h, table) -> str:
-    out = [f"**{_header_lines(h)[0]}**", "", f"_{CONVENTION}_", "",
+    out = [f"**{header_lines(h)[0]}**", "", f"_{CONVENTION}_", "",
            "| " + " | ".join(COLS) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 4) + "|"]
     for r in table:
         c = _cells(r)

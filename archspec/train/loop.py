@@ -571,7 +571,7 @@ def _command(main, settings, run) -> list:
         cmd += ["--distribute", settings.distribute]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
-    from .config import set_text
+    from ..lang.training import set_text
 
     for k, v in settings.overrides.items():
         cmd += ["--set", set_text(k, v).removeprefix("--set ")]
