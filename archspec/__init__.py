@@ -30,10 +30,9 @@ dense     dense(flatten)    -> (10,)  dense · 10
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .api import Spec, load, load_text
 from .errors import Diagnostic, SpecError
+from .version import __version__
 
 __all__ = ["Spec", "load", "load_text", "Pricer", "Price", "SpecError", "Diagnostic", "__version__"]
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from .errors import Loc
+from .fast.dataclasses_lite import Record
 from .ops.base import Attrs
-from .record import Record
 
 SEP = "/"
 FRAGMENT = "@block"   # op of a stand-in node for a whole block call, only in pricing graphs (lang/memo.py)

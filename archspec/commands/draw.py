@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_warnings, shown
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 

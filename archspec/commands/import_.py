@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, parse_sets, quiet_tensorflow, shown, verbose_option
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, parse_sets, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):

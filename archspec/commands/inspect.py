@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
 from .predict import backend_option, use_backend
+from .shared import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):

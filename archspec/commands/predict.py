@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, check_data_arg, positive_int, quiet_tensorflow, shown, verbose_option
+from .shared import EXIT_OK, UsageError, check_data_arg, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):

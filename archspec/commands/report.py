@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings, shown
+from .shared import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 

@@ -7,7 +7,7 @@ import random
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings, shown
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings, shown
 
 
 def configure(p):

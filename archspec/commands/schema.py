@@ -16,7 +16,7 @@ def run(args) -> int:
         atomic_write(args.output, text.encode())
         import sys
 
-        from ..cli import shown
+        from .shared import shown
 
         print(f"wrote {shown(args.output)}", file=sys.stderr)
     else:

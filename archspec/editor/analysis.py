@@ -113,8 +113,8 @@ def is_library(data) -> bool:
 def _library(r: Result, src, ex) -> Result:
     """Check a block library as its includers see it: the file's fields, each block's definition
     (parameters, defaults, body shape) and its own includes. Bodies are expanded only when called."""
-    from ..declared import Invalid
     from ..errors import sorted_unique
+    from ..fast.pydantic_lite import Invalid
     from ..lang.schema import Library, pydantic_diagnostics
 
     diags = []

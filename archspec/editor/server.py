@@ -18,7 +18,7 @@ from lsprotocol import types as T
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from .. import __version__
+from ..version import __version__
 from . import analysis as A
 
 DEBOUNCE = 0.25

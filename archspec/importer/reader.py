@@ -351,7 +351,7 @@ _norm = keras_value
 
 def _attrs(op, cfg, shapes, values=None):
     """The op's validated attributes for a layer config, as the op reads it (or for `values` it gave)."""
-    from ..declared import Invalid
+    from ..fast.pydantic_lite import Invalid
 
     try:
         if values is None:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import ops
-from ..declared import Invalid
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
+from ..fast.pydantic_lite import Invalid
 from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops

@@ -1,4 +1,4 @@
-"""The document model (a declared model, archspec/declared.py: pydantic's meaning, no pydantic on the
+"""The document model (a declared model, archspec/fast/pydantic_lite.py: pydantic's meaning, no pydantic on the
 happy path). Layer entries stay raw here: they are checked entry by entry
 during expansion, where expressions are evaluated and each op's own attribute model applies."""
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from ..declared import Field, Model
 from ..errors import Diagnostic, closest, hint_for
+from ..fast.pydantic_lite import Field, Model
 from .source import Source
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]

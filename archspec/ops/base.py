@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from ..declared import BeforeValidator, Field, Model, model_validator  # noqa: F401  (ops declare with these)
+from ..fast.pydantic_lite import BeforeValidator, Field, Model, model_validator  # noqa: F401  (ops declare with these)
 from .shapes import size
 
 
@@ -37,7 +37,7 @@ class KerasImportError(Exception):
 
 
 class Attrs(Model):
-    """An op's attributes: a declared model (archspec/declared.py), frozen, unknown keys refused."""
+    """An op's attributes: a declared model (archspec/fast/pydantic_lite.py), frozen, unknown keys refused."""
 
 
 def _pair(v):
