@@ -113,6 +113,22 @@ class Spec:
             return {}
         return _values(raw, getattr(self.graph, "params", {}) or {}, self.source, ("training",))
 
+    def to_networkx(self):
+        """The layer graph as a ``networkx.DiGraph`` (imports networkx): one node per layer, keyed by its
+        scope path, with attributes ``op``, ``shape`` and ``node`` (the :class:`~archspec.graph.Node`); an
+        edge per input, carrying the tensor's ``shape``. Built once and cached; treat it as read-only.
+
+        >>> import archspec, networkx as nx
+        >>> spec = archspec.load_text("archspec: 1\\nname: r\\ninputs: {x: [8, 8, 4]}\\n"
+        ...                           "model: [residual: {body: [conv2d: {filters: 4, kernel: 1}]}]\\n")
+        >>> g = spec.to_networkx()
+        >>> list(nx.topological_sort(g)), g.edges["x", "residual/conv2d"]["shape"]
+        (['x', 'residual/conv2d', 'residual/add'], (8, 8, 4))
+        >>> [n for n in g if g.in_degree(n) > 1]          # the residual's merge
+        ['residual/add']
+        """
+        return self.graph.nx
+
     def to_keras(self):
         """Build the Keras 3 functional model (imports Keras)."""
         from .compile.build import build_model

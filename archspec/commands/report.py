@@ -1,6 +1,7 @@
 """archspec report SPEC: a per-layer or per-block cost table (table, JSON, CSV or Markdown)."""
 from __future__ import annotations
 
+import argparse
 import sys
 
 from .shared import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings, shown
@@ -13,9 +14,9 @@ def _depth(v: str):
     try:
         d = int(v)
     except ValueError:
-        raise __import__("argparse").ArgumentTypeError(f"expected a number or 'all', got '{v}'") from None
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got '{v}'") from None
     if d < 1:
-        raise __import__("argparse").ArgumentTypeError("depth must be at least 1 (or 'all')")
+        raise argparse.ArgumentTypeError("depth must be at least 1 (or 'all')")
     return d
 
 

@@ -183,7 +183,7 @@ def _versions() -> dict:
         out["tensorflow"] = tf.__version__
     except ImportError:
         pass
-    from .. import __version__
+    from ..version import __version__
 
     out["archspec"] = __version__
     return out
