@@ -39,7 +39,7 @@ class Spec:
         """The name with the overrides applied, as reports, diagrams and `check` show it:
         'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides (`training.*` overrides
         do not change the network, so they do not rename it)."""
-        from .util import titled
+        from .overrides import titled
 
         return titled(self.name, self.overrides)
 
@@ -47,7 +47,7 @@ class Spec:
     def model_name(self) -> str:
         """The Keras model's name: the title in the characters TensorFlow accepts in a name scope
         ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
-        from .util import variant_name
+        from .overrides import variant_name
 
         return variant_name(self.name, self.overrides)
 
@@ -70,7 +70,7 @@ class Spec:
     @cached_property
     def warnings(self) -> list[Diagnostic]:
         from .errors import sorted_unique
-        from .passes.design import design_warnings
+        from .passes.lints import design_warnings
 
         ignored = set(self.data.get("ignore_warnings") or ())
         return [w for w in sorted_unique(design_warnings(self.graph, self.analysis(), self.source.file))

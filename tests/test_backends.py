@@ -79,7 +79,7 @@ def test_pyDataset_and_tf_data_give_the_same_batches(tmp_path):
     """Same images, same preprocessing (resize, rescale, one-hot), every image once per epoch."""
     pytest.importorskip("tensorflow")
     import archspec
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
     from archspec.train.pipeline import make_py_inputs, make_tf_inputs
 
@@ -88,7 +88,7 @@ def test_pyDataset_and_tf_data_give_the_same_batches(tmp_path):
     spec = archspec.load_text(text, "d.yaml")
     settings = resolve(spec, {"batch_size": 64, "seed": 3})
     ds = data.load(settings, spec)
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     assert plan.resize and plan.labels == "onehot"
     tf_in, py_in = make_tf_inputs(ds, plan, settings, 3), make_py_inputs(ds, plan, settings, 3)
 
@@ -119,14 +119,14 @@ def test_image_files_decode_alike(tmp_path):
     pytest.importorskip("PIL")
     from test_train import tiny, write_images
 
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
     from archspec.train.pipeline import make_py_inputs, make_tf_inputs
 
     spec = tiny(tmp_path, 16, 16, 3, units=1, act="sigmoid")
     settings = resolve(spec, {"data": f"folder:{write_images(tmp_path / 'cvd')}", "seed": 1})
     ds = data.load(settings, spec)
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     a, b = make_tf_inputs(ds, plan, settings, 1).test, make_py_inputs(ds, plan, settings, 1).test
     xa = np.concatenate([np.asarray(x) for x, _ in a])
     xb = np.concatenate([b[i][0] for i in range(len(b))])
@@ -229,13 +229,13 @@ BF16_XLA = """
 import sys
 import jax, keras, numpy as np
 import archspec
-from archspec.train import compat, data
+from archspec.train import data, planning
 from archspec.train.config import resolve
 from archspec.train.loop import build_and_compile
 
 spec = archspec.load(sys.argv[1])
 s = resolve(spec, {"precision": "mixed_bfloat16", "jit_compile": True})
-p = compat.plan(spec, s, data.load(s, spec))
+p = planning.plan(spec, s, data.load(s, spec))
 keras.config.set_dtype_policy(s.precision)
 m = build_and_compile(spec, s, p, 10)
 m.train_on_batch(np.zeros((4, 8, 8, 1), "float32"), np.zeros(4, "int32"))

@@ -12,7 +12,7 @@ from conftest import imported_by
 
 from archspec import ops
 from archspec.fast.pydantic_lite import Invalid, _Decline
-from archspec.lang.schema import BlockDef, Document, InputDef, Library
+from archspec.lang.document import BlockDef, Document, InputDef, Library
 
 ROOT = Path(__file__).resolve().parent.parent
 

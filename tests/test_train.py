@@ -213,10 +213,10 @@ def test_image_folders_with_and_without_splits(tmp_path):
 
 # ---- data vs spec, before training ------------------------------------------------------------------
 def plan(spec, flags):
-    from archspec.train import compat
+    from archspec.train import planning
 
     settings, ds = load_data(spec, flags)
-    return compat.plan(spec, settings, ds)
+    return planning.plan(spec, settings, ds)
 
 
 @pytest.mark.parametrize("h,w,c,units,act,extra,code,words", [
@@ -363,7 +363,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
 def test_mixed_precision_and_xla_take_effect(tmp_path):
     import keras
 
-    from archspec.train import compat, train
+    from archspec.train import planning, train
     from archspec.train.config import resolve
     from archspec.train.loop import build_and_compile
 
@@ -371,7 +371,7 @@ def test_mixed_precision_and_xla_take_effect(tmp_path):
     settings = resolve(spec, {"precision": "mixed_float16", "jit_compile": True})
     from archspec.train import data
 
-    p = compat.plan(spec, settings, data.load(settings, spec))
+    p = planning.plan(spec, settings, data.load(settings, spec))
     before = keras.config.dtype_policy().name
     keras.config.set_dtype_policy(settings.precision)
     try:
@@ -398,14 +398,14 @@ def test_mixed_precision_and_xla_take_effect(tmp_path):
 def test_optimizer_arguments_and_schedules(tmp_path):
     import keras
 
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
     from archspec.train.loop import build_and_compile
 
     def build(extra):
         spec = tiny(tmp_path, 8, 8, 1, 10, extra=extra)
         settings = resolve(spec, {"data": "digits"})
-        return spec, build_and_compile(spec, settings, compat.plan(spec, settings, data.load(settings, spec)), 10)
+        return spec, build_and_compile(spec, settings, planning.plan(spec, settings, data.load(settings, spec)), 10)
 
     _, model = build("  optimizer: {name: sgd, momentum: 0.9, nesterov: true}\n  learning_rate: 0.05\n"
                      "  lr_schedule: {type: cosine, warmup_epochs: 1}\n")

@@ -36,8 +36,8 @@ def run(args) -> int:
     if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", args.name):
         raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
     quiet_tensorflow(args.verbose)
+    from ..files import atomic_write
     from ..importer import UnsupportedModel, import_keras, load_keras_model
-    from ..util import atomic_write
 
     start = time.perf_counter()
     try:

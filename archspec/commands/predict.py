@@ -105,7 +105,7 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     text = render(rows, fmt)
     if args.output:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(Path(args.output), text.encode())
         print(f"{len(rows)} predictions: wrote {shown(args.output)}", file=sys.stderr)

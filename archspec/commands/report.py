@@ -44,7 +44,7 @@ def run(args) -> int:
     print_warnings(warnings, sources, args)
     text = spec.report(args.format, args.depth, args.batch_size, args.dtype, training_estimate(spec, args))
     if args.output:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(args.output, text.encode("utf-8"))
         print(f"wrote {shown(args.output)}", file=sys.stderr)

@@ -60,7 +60,7 @@ def run(args) -> int:
     text = concrete_text(spec.source.text, values, header,
                          move=(Path(args.spec).parent, Path(args.out).parent) if args.out else None)
     if args.out:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(args.out, text.encode())
         api.load(args.out, root=root or args.root)           # what was written checks where it is

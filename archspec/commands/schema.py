@@ -11,7 +11,7 @@ def run(args) -> int:
 
     text = schema_text()
     if args.output:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(args.output, text.encode())
         import sys

@@ -152,7 +152,7 @@ def default_output(spec_path: str, fallback_name: str, suffix: str, args=None) -
     """`out/<spec file name><suffix>` in the current folder: predictable, one place, never beside the
     spec (so a clone's specs/ stays clean). Standard input uses the spec's `name:`; `--set` overrides
     are added to the name (out/resnet50_stages_3_4_23_3.svg), so variants do not overwrite each other."""
-    from ..util import variant_name
+    from ..overrides import variant_name
 
     stem = fallback_name if spec_path == "-" else Path(spec_path).stem
     overrides = parse_sets(getattr(args, "set", None)) if args is not None else {}

@@ -115,7 +115,7 @@ def _library(r: Result, src, ex) -> Result:
     (parameters, defaults, body shape) and its own includes. Bodies are expanded only when called."""
     from ..errors import sorted_unique
     from ..fast.pydantic_lite import Invalid
-    from ..lang.schema import Library, pydantic_diagnostics
+    from ..lang.document import Library, pydantic_diagnostics
 
     diags = []
     try:
@@ -402,7 +402,7 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
         for p, (t, d, req) in blocks[owner].params.items():
             out.append(Item(p, "param", f"{t}" + ("" if req else f" = {d!r}")))
     elif owner == "<document>":
-        from ..lang.schema import Document
+        from ..lang.document import Document
 
         return [Item(f, "key", "", info.description or "") for f, info in Document.model_fields.items()
                 if f not in present]

@@ -16,7 +16,7 @@ line once (a repeated line is rebuilt from its template: fresh containers, posit
 Anything outside the subset — quotes, anchors, tags, block scalars, multi-line flow collections,
 expressions (`$…`), YAML 1.1's yes/no/on/off, a duplicate key, an empty value, odd indentation,
 tabs, non-ASCII text outside comments, limits — makes :func:`read` return None, and the spec is read by
-PyYAML as before (which also finds and words every error). ``tests/test_plainyaml.py`` holds both
+PyYAML as before (which also finds and words every error). ``tests/test_yaml_lite.py`` holds both
 readers equal, data and every position, on every spec in the repository and on generated variants.
 """
 from __future__ import annotations

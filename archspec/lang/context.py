@@ -4,8 +4,8 @@ from __future__ import annotations
 from .. import ops
 from ..fast.dataclasses_lite import Record
 from ..graph import SEP, Graph
+from .document import BlockDef
 from .expr import ShapeView, UnknownShape
-from .schema import BlockDef
 from .source import Source
 
 STRUCTURES = ("sequence", "branches", "residual")

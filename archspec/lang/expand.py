@@ -17,9 +17,9 @@ from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
+from .document import Document, comma_hint, describe, pydantic_diagnostics
 from .expr import ExprError, Unknown, evaluate
 from .memo import Memo, MemoStore, _freeze
-from .schema import Document, comma_hint, describe, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source
 from .space import SearchSpace
 from .structures import Structures

@@ -55,7 +55,7 @@ ATTR_DOCS = {
 
 def json_schema() -> dict:
     """The whole schema (a fresh dict each call)."""
-    from .schema import BlockDef, Document
+    from .document import BlockDef, Document
 
     user_ops = dict(sorted(ops.user_ops().items()))
     defs: dict[str, Any] = {}

@@ -7,7 +7,7 @@ from ..fast.pydantic_lite import Invalid
 from ..graph import Node, Scope
 from ..ops.base import ShapeError
 from .context import MERGES, RESERVED, Ctx, _join, _Poison, _with_in
-from .schema import describe, pydantic_diagnostics
+from .document import describe, pydantic_diagnostics
 
 
 class Structures:

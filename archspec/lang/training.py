@@ -212,7 +212,7 @@ def apply_training_sets(src, sets: dict) -> None:
 
 # ---- validation ---------------------------------------------------------------------------------
 def _check(model, data, src, base, what, diags):
-    from .schema import pydantic_diagnostics
+    from .document import pydantic_diagnostics
 
     try:
         return model.model_validate(data)

@@ -252,8 +252,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
                  verbose: int | None = None, warn=None, command: list | None = None, callbacks=()) -> RunResult:
     """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError.
     `callbacks`: more Keras callbacks for `fit` (archspec search reports each epoch to its trial)."""
-    from . import compat
     from . import data as data_mod
+    from . import planning
 
     dist = make_strategy(settings.distribute)
     chief, worker = dist.chief, dist.worker
@@ -267,7 +267,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         settings.seed = 0                       # all workers must agree without talking
 
     ds = data_mod.load(settings, spec)
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     if warn and (ds.warnings or plan.warnings):
         warn([*ds.warnings, *plan.warnings])
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
@@ -316,7 +316,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
                               "sample_shape": ds.sample_shape, "notes": ds.notes,
                               "spec": main, "versions": _versions(),
                               "command": command or _command(main, settings, run)})
-    from ..util import atomic_write
+    from ..files import atomic_write
 
     atomic_write(run.graph, (spec.graph.dump() + "\n").encode())
 
@@ -533,7 +533,7 @@ def target_met(key: str, want: float, got: float) -> bool:
 def _write_summary(run, result, st):
     write_history_csv(run.history_csv, st["history"])
     plot_curves(run.curves, st["history"], result.spec_name)
-    from ..util import atomic_write
+    from ..files import atomic_write
 
     atomic_write(run.summary, result.summary.encode())
 
