@@ -117,7 +117,8 @@ def test_training_section_mistakes_are_located_with_did_you_mean():
     assert "patiens" in found[(line_of("patiens"), "unknown-field")].message
     assert found[(line_of("patiens"), "unknown-field")].hint == "did you mean 'patience'?"
     assert found[(line_of("warmup"), "unknown-field")].hint == "did you mean 'warmup_epochs'?"
-    assert "greater than or equal to 1" in found[(line_of("epochs: 0"), "schema")].message
+    d = found[(line_of("epochs: 0"), "schema")]                 # (pydantic words the message; the place is ours)
+    assert lines[d.loc.line - 1][d.loc.col - 1:].startswith("0")
     assert (line_of("learnig_rate_schedule"), "unknown-field") in found
 
 
