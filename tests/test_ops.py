@@ -202,3 +202,27 @@ def test_predict_asks_the_ops_which_keras_layers_scale_the_input():
 
     assert _scales_input(keras.layers.Rescaling(1 / 255)) and _scales_input(keras.layers.Normalization())
     assert not _scales_input(keras.layers.Dense(2)) and not _scales_input(keras.layers.Lambda(lambda x: x))
+
+
+def test_categories_are_an_enum_and_plain_strings_are_converted():
+    """An op may write `category = "conv"`; registration makes it the Category and refuses an unknown word."""
+    from archspec.ops import Category, registry
+    from archspec.ops.base import Attrs as Empty
+    from archspec.ops.base import Op
+
+    class Plain(Op):
+        name, keras_class, Attrs, category = "plain_for_test", "PlainForTest", Empty, "pool"
+
+    class Bogus(Op):
+        name, keras_class, Attrs, category = "bogus_for_test", "BogusForTest", Empty, "pooling"
+
+    saved = (dict(registry.REGISTRY), dict(registry.KERAS_CLASSES))
+    try:
+        registry.register(Plain)
+        assert Plain.category is Category.POOL and registry.REGISTRY["plain_for_test"].category == "pool"
+        with pytest.raises(ValueError, match="unknown category 'pooling'"):
+            registry.register(Bogus)
+    finally:
+        for table, old in zip((registry.REGISTRY, registry.KERAS_CLASSES), saved):
+            table.clear()
+            table.update(old)

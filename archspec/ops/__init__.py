@@ -14,7 +14,7 @@ the op that plays a role in the language:
 """
 from __future__ import annotations
 
-from .base import KerasImportError, Op, ShapeError
+from .base import Category, KerasImportError, Op, ShapeError
 from .registry import (
     KERAS_CLASSES,
     REGISTRY,
@@ -30,7 +30,7 @@ from .registry import (
     user_ops,
 )
 
-__all__ = ["Op", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
+__all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
            "role", "user_ops", "merges", "of_keras_class", "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)

@@ -17,10 +17,30 @@ Counting conventions (docs/conventions.md):
 """
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from ..fast.pydantic_lite import BeforeValidator, Field, Model, model_validator  # noqa: F401  (ops declare with these)
 from .shapes import size
+
+
+class Category(StrEnum):
+    """What kind of layer an op is: the diagram's colour, which warnings apply, what the backward pass keeps.
+    A str enum, so an op may write its category as the plain string; registration converts it (and
+    refuses a string that is none of these)."""
+
+    IO = "io"                 # a model input
+    CONV = "conv"             # convolutions
+    DENSE = "dense"           # fully connected
+    ATTN = "attn"             # attention
+    TOKEN = "token"           # sequence tokens: class tokens, position embeddings
+    NORM = "norm"             # normalization and learned scales
+    ACT = "act"               # activations
+    POOL = "pool"             # pooling, local and global
+    MERGE = "merge"           # joins several tensors: concat, add, ...
+    RESHAPE = "reshape"       # layout: reshape, flatten, padding, cropping, upsampling, rescaling
+    REG = "reg"               # regularization: dropout
+    OTHER = "other"
 
 
 class ShapeError(Exception):
@@ -79,7 +99,7 @@ class Op:
     Attrs: ClassVar[type[Attrs]]
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     primary: ClassVar[str | None] = None       # `- activation: relu` sets this attribute
-    category: ClassVar[str] = "other"          # conv, dense, attn, token, norm, act, pool, merge, reshape, reg, io
+    category: ClassVar[Category] = Category.OTHER   # a Category, or its string (converted by ops.register)
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
     # (attributes, input shapes, expected output shape, expected (trainable, non-trainable) params);
@@ -215,14 +235,15 @@ class Op:
         """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and how
         many more elements per example it keeps inside (a fused activation's pre-activation, attention's
         projections and probabilities)."""
-        keep_in = self.category in ("conv", "dense", "norm") if self.keeps_inputs is None else self.keeps_inputs
+        keep_in = (self.category in (Category.CONV, Category.DENSE, Category.NORM) if self.keeps_inputs is None
+                   else self.keeps_inputs)
         keep_out = self.keeps_output
         act = self.activation_of(a)
         if act is None:
             return keep_in, keep_out, 0
         if act in OUTPUT_GRAD_ACTIVATIONS:
             return keep_in, True, 0
-        if self.category == "act":
+        if self.category == Category.ACT:
             return True, keep_out, 0
         return keep_in, keep_out, size(out)
 

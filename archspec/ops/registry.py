@@ -2,7 +2,7 @@
 family modules import this module, and :mod:`archspec.ops` imports them, so nothing imports in a circle."""
 from __future__ import annotations
 
-from .base import Op
+from .base import Category, Op
 
 REGISTRY: dict[str, Op] = {}
 ROLES: dict[str, str] = {}            # role → op name
@@ -21,6 +21,10 @@ ROLE_NAMES = {
 def register(cls: type[Op]) -> type[Op]:
     if cls.name in REGISTRY:
         raise ValueError(f"op '{cls.name}' is registered twice")
+    if cls.category not in Category.__members__.values():
+        raise ValueError(f"op '{cls.name}' has the unknown category {cls.category!r}; "
+                         f"one of {', '.join(c.value for c in Category)}")
+    cls.category = Category(cls.category)
     for r in cls.roles:
         if r not in ROLE_NAMES:
             raise ValueError(f"op '{cls.name}' claims the unknown role '{r}'")
