@@ -332,6 +332,7 @@ COMMANDS = {
     "check": ("archspec.commands.check", "validate specs and infer every shape"),
     "report": ("archspec.commands.report", "parameters, MACs, FLOPs and memory per layer or block"),
     "draw": ("archspec.commands.draw", "draw the architecture with Graphviz"),
+    "view": ("archspec.commands.view", "explore the architecture in Google's Model Explorer (blocks, shapes, cost overlays)"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
     "train": ("archspec.commands.train", "train a spec on image data"),
     "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained model"),
