@@ -50,6 +50,9 @@ class SearchConfig:
     max_candidates: int | None = None   # draws per process before giving up (default 50 × trials)
     metric: str = "val_accuracy"
     heartbeat: int = 30                 # seconds between a training trial's heartbeats
+    mlflow: str | None = None           # tracking URI: a child run per trained trial (train/tracking.py)
+    mlflow_parent: str | None = None    # the study's parent run
+    mlflow_experiment: str | None = None
 
 
 @dataclass
@@ -420,10 +423,19 @@ def train_candidate(spec, trial, cfg: SearchConfig) -> float:
                               "seed": (cfg.seed or 0) + trial.number})
     report = ReportToTrial(trial, cfg.metric)
     out = Path(cfg.out) / "trials" / f"{trial.number:04d}"
+    tracker = _trial_tracker(spec, trial, cfg, settings)
     try:
-        result = run_training(spec, settings, out, restart=True, verbose=0, callbacks=[report])
-    except RunError as exc:
-        raise RuntimeError(str(exc)) from None
+        result = run_training(spec, settings, out, restart=True, verbose=0,
+                              callbacks=[report] + ([tracker.callback()] if tracker else []))
+    except BaseException as exc:
+        if tracker:
+            tracker.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if isinstance(exc, RunError):
+            raise RuntimeError(str(exc)) from None
+        raise
+    if tracker:
+        tracker.log_result(result, out, settings)
+        tracker.end("KILLED" if report.pruned_at is not None else "FINISHED")
     trial.set_user_attr("epochs", result.epochs_done)
     trial.set_user_attr("train_seconds", round(result.seconds, 2))
     trial.set_user_attr("run", str(out))
@@ -437,6 +449,19 @@ def train_candidate(spec, trial, cfg: SearchConfig) -> float:
                            "pass --metric, or give the spec a validation_split")
     best = min(report.values) if "loss" in cfg.metric else max(report.values)
     return float(best)
+
+
+def _trial_tracker(spec, trial, cfg: SearchConfig, settings):
+    """The MLflow child run of a trained trial, or None without --mlflow."""
+    if not cfg.mlflow:
+        return None
+    from ..train.tracking import Tracker
+
+    t = Tracker(cfg.mlflow, cfg.mlflow_experiment or spec.name, f"trial {trial.number}", parent=cfg.mlflow_parent,
+                tags={"archspec.kind": "trial", "optuna.trial": str(trial.number)})
+    t.log_spec(spec, settings)
+    trial.set_user_attr("mlflow_run", t.run_id)
+    return t
 
 
 def _keras_callback_base():
