@@ -37,6 +37,9 @@ def configure(p):
     p.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median",
                    help="Optuna pruner for poor trials (default median)")
     p.add_argument("--seed", type=int, help="seed of the sampler and of each trial's training")
+    p.add_argument("--heartbeat", type=positive_int, default=30, metavar="SECONDS",
+                   help="a training trial's heartbeat to the storage (default 30 s); a trial silent for 4 "
+                        "heartbeats (a lost machine) is failed and its point queued again")
     from .train import add_mlflow_options
 
     add_mlflow_options(p)
@@ -74,7 +77,8 @@ def run(args) -> int:
 
     cfg = SearchConfig(args.spec, budget, args.trials, settings.epochs, args.data, args.batch_size, args.storage,
                        args.study, out, args.sampler, args.pruner, args.seed, overrides, args.root,
-                       args.max_candidates, args.metric, mlflow=uri, mlflow_experiment=args.mlflow_experiment)
+                       args.max_candidates, args.metric, mlflow=uri, mlflow_experiment=args.mlflow_experiment,
+                       heartbeat=args.heartbeat)
     quiet_tensorflow(args.verbose)           # (TensorFlow itself loads only when a candidate trains)
     try:
         return _search(cfg, base)

@@ -83,6 +83,13 @@ def open_study(cfg: SearchConfig, space_text: str, spec_name: str, space: dict |
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = cfg.storage or f"sqlite:///{(Path(cfg.out) / 'study.db').resolve()}"
+    from ..extras import MissingExtra
+    from .storage import database_url
+
+    try:
+        url = database_url(url)
+    except MissingExtra as exc:
+        raise StudyMismatch(f"--storage {url}: {exc}") from None
     if url.startswith("sqlite:///"):
         folder = Path(url[len("sqlite:///"):]).parent
         try:
@@ -115,7 +122,7 @@ def open_study(cfg: SearchConfig, space_text: str, spec_name: str, space: dict |
     except ArgumentError as exc:
         raise StudyMismatch(f"--storage: cannot read '{url}' as a database URL ({exc})") from None
     except ImportError:
-        raise StudyMismatch(f"--storage {url}: the database driver is not installed; pip install psycopg2-binary "
+        raise StudyMismatch(f"--storage {url}: the database driver is not installed; pip install 'archspec[postgres]' "
                             "(PostgreSQL) or pymysql (MySQL, with mysql+pymysql://)") from None
     except OperationalError as exc:
         first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
@@ -142,12 +149,13 @@ def _retry(fn, attempts: int = 6):
     study name): the loser of such a race gets an integrity or locking error and simply tries again."""
     import random
 
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     for k in range(attempts):
         try:
             return fn()
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, ProgrammingError) as exc:
+            # PostgreSQL: a table another worker created in between is DuplicateTable, a ProgrammingError
             race = isinstance(exc, IntegrityError) or any(w in str(exc) for w in ("locked", "already exists"))
             if k == attempts - 1 or not race:
                 raise
