@@ -129,14 +129,14 @@ def open_study(cfg: SearchConfig, space_text: str, spec_name: str, space: dict |
         raise StudyMismatch(f"--storage {url}: cannot open the database: {first}") from None
     mine = {"space": space_text, "budget": cfg.budget.text, "metric": cfg.metric}
     have = study.user_attrs
-    if not have:
-        for k, v in {**mine, "spec": str(cfg.spec_path)}.items():
+    # (workers started together: another may be writing these right now, so a key not there yet is
+    # written, not taken for a mismatch; the values of workers that agree are the same)
+    for k, v in {**mine, "spec": str(cfg.spec_path)}.items():
+        if k not in have:
             study.set_user_attr(k, v)
-    else:
-        for k, v in mine.items():
-            if have.get(k) != v:
-                raise StudyMismatch(f"the study '{name}' in {url} was started with {k} {have.get(k)!r}, not {v!r}; "
-                                    "resume it with the same spec and budget, or pass --study NEW_NAME")
+        elif k in mine and have[k] != v:
+            raise StudyMismatch(f"the study '{name}' in {url} was started with {k} {have[k]!r}, not {v!r}; "
+                                "resume it with the same spec and budget, or pass --study NEW_NAME")
     return study, url
 
 
