@@ -256,3 +256,27 @@ def test_view_side_by_side(tmp_path):
         d.quit()
         proc.kill()
         proc.wait()
+
+
+def test_view_without_model_explorer_is_one_install_line(monkeypatch):
+    import io
+    from contextlib import redirect_stderr
+
+    from archspec import extras
+    from archspec.cli import main
+
+    real = extras.importlib.util.find_spec
+    monkeypatch.setattr(extras.importlib.util, "find_spec", lambda n: None if n == "model_explorer" else real(n))
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main(["view", str(RESNET), "--no-browser"]) == 2
+    (line,) = err.getvalue().strip().splitlines()
+    assert line.endswith("pip install 'archspec[view]'")
+
+
+def test_draw_model_explorer_to_stdout():
+    r = cli("draw", ROOT / "specs/inception_a.yaml", "--format", "model-explorer", "-o", "-")
+    assert r.returncode == 0, r.stderr
+    coll = json.loads(r.stdout)
+    spec = api.load(ROOT / "specs/inception_a.yaml")
+    assert [n["id"] for n in coll["graphs"][0]["nodes"]] == list(spec.graph.nodes)

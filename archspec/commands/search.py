@@ -108,9 +108,10 @@ def _search(cfg, base) -> int:
     if cfg.mlflow:
         from ..train.tracking import search_parent
 
-        parent = search_parent(cfg.mlflow, s.study, cfg.mlflow_experiment or base.name, base,
-                               {"search.space": s.summary, "search.budget": cfg.budget.text,
-                                "search.metric": cfg.metric, "search.trials": cfg.trials, "search.storage": re.sub(r"//[^@/]*@", "//", s.url)})  # no password
+        where = re.sub(r"//[^@/]*@", "//", s.url)            # without user:password
+        parent = search_parent(cfg.mlflow, s.study, cfg.mlflow_experiment or base.name, base, {
+            "search.space": s.summary, "search.budget": cfg.budget.text, "search.metric": cfg.metric,
+            "search.trials": cfg.trials, "search.storage": where})
         cfg.mlflow_parent = parent.run_id
         log(f"mlflow: parent run {parent.run_id} at {cfg.mlflow}; a child run per trained trial")
     try:

@@ -141,7 +141,7 @@ def ui_state(collection: dict, expand=()) -> dict:
 
 
 def run(args) -> int:
-    from ..extras import MissingExtra, require
+    from ..extras import available, install_line
 
     if len(args.specs) > 2:
         raise UsageError(f"view shows one spec, or two side by side; got {len(args.specs)}")
@@ -149,10 +149,8 @@ def run(args) -> int:
         args.train = True
     if args.color_by == "time" and not args.device:
         raise UsageError("--color-by time needs --device NAME (h100, a100, l4, t4, cpu, …)")
-    try:
-        require("view")                       # say so before spending time on the specs
-    except MissingExtra as exc:
-        raise UsageError(str(exc)) from None
+    if not available("view"):                 # say so before spending time on the specs (no import yet)
+        raise UsageError(install_line("view"))
     specs, status = [], EXIT_OK
     for path in args.specs:
         spec, sources = load_spec(path, args)
