@@ -280,3 +280,9 @@ def test_draw_model_explorer_to_stdout():
     coll = json.loads(r.stdout)
     spec = api.load(ROOT / "specs/inception_a.yaml")
     assert [n["id"] for n in coll["graphs"][0]["nodes"]] == list(spec.graph.nodes)
+
+
+def test_draw_model_explorer_wants_a_json_name(tmp_path):
+    r = cli("draw", RESNET, "--format", "model-explorer", "-o", tmp_path / "r.svg")
+    assert r.returncode == 2 and "name the file .json (-o r.json)" in r.stderr
+    assert not (tmp_path / "r.svg").exists()

@@ -94,22 +94,27 @@ def run(args) -> int:
 def _model_explorer(args, out) -> int:
     """The graph collection as JSON (to `out`, or stdout for '-'), and beside a file one node data file per
     overlay (NAME.params.json, NAME.macs.json, …) that Model Explorer's "Add per-node data" opens."""
+    from pathlib import Path
+
     from ..render import explorer
     from ..util import atomic_write
     from .view import build
 
     if out is None:
         out = str(default_output(args.spec, "stdin", ".json", args))
+    if out != "-" and not out.lower().endswith(".json"):
+        raise UsageError(f"--format model-explorer writes JSON; name the file .json (-o {Path(out).stem}.json)")
+    if args.color_by == "time" and not args.device:
+        raise UsageError("--color-by time needs --device NAME (h100, a100, l4, t4, cpu, …)")
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
     print_warnings(warnings, sources, args)
     args.train = args.color_by in ("time", "train_memory")
-    collection, data = build([(spec, training_estimate(spec, args))])
+    collection, data = build([(spec, training_estimate(spec, args))],
+                             args.color_by if args.color_by != "none" else "macs")
     if out == "-":
         sys.stdout.write(explorer.dumps(collection))
     else:
-        from pathlib import Path
-
         stem = Path(out).with_suffix("")
         metric = {name: key for name, (key, _) in explorer.METRICS.items()}
         atomic_write(out, explorer.dumps(collection).encode("utf-8"))
