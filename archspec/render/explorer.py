@@ -111,7 +111,7 @@ def graph_json(graph: Graph, analysis, training=None, graph_id: str | None = Non
             "config": None,
         })
     groups: dict[str, dict[str, str]] = {}
-    configs = []
+    configs, by_kind = [], {}
     for path, sc in graph.scopes.items():
         cost = analysis.scopes.get(path)
         entry = {"kind": sc.kind, "block": sc.name}
@@ -124,9 +124,10 @@ def graph_json(graph: Graph, analysis, training=None, graph_id: str | None = Non
         if src:
             entry["source"] = src
         groups[path] = entry
-        fill, border = CLUSTER.get(sc.kind, CLUSTER["block"])
-        configs.append({"namespaceRegex": "^" + _regex_escape(path) + "$", "layoutDirection": None,
-                        "backgroundColor": fill, "borderColor": border, "textColor": None})
+        by_kind.setdefault(CLUSTER.get(sc.kind, CLUSTER["block"]), []).append(path)
+    for (fill, border), paths in by_kind.items():      # draw's cluster colours, one rule per colour
+        configs.append({"namespaceRegex": "^(" + "|".join(_regex_escape(p) for p in paths) + ")$",
+                        "layoutDirection": None, "backgroundColor": fill, "borderColor": border, "textColor": None})
     return {
         "id": graph_id or graph.name,
         "nodes": nodes,
