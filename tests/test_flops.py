@@ -185,7 +185,7 @@ def profiler_extra(node, in_shapes) -> int:
     act = getattr(node.attrs, "activation", None)       # the activation op, or one fused into a layer
     if act in ("swish", "silu", "gelu", "hard_sigmoid"):
         return {"swish": 2, "silu": 2, "gelu": 4, "hard_sigmoid": 2}[act] * n
-    if node.op == "gelu":                 # the gelu layer: erf form as `activation: gelu`; tanh form Mul·5, Pow, Add·2
+    if node.op == "gelu":                 # the gelu layer: erf form as `activation: gelu`; tanh form Mul·4, Pow, Add·2
         return (7 if node.attrs.approximate else 4) * n
     if node.op == "layer_norm":
         return 9 * n + 4 * (n // node.shape[-1]) - 5 * n

@@ -219,7 +219,7 @@ class SinePosition(keras.layers.Layer):
     def call(self, inputs):
         steps = keras.ops.shape(inputs)[-2]
         if self.table is not None:
-            pe = keras.ops.slice(self.positions, (0, 0), (steps, keras.ops.shape(inputs)[-1]))
+            pe = keras.ops.slice(keras.ops.convert_to_tensor(self.positions), (0, 0), (steps, keras.ops.shape(inputs)[-1]))
         else:
             pe = keras.ops.convert_to_tensor(self._encoding)
         return inputs + keras.ops.cast(pe, inputs.dtype)
