@@ -286,3 +286,13 @@ def test_draw_model_explorer_wants_a_json_name(tmp_path):
     r = cli("draw", RESNET, "--format", "model-explorer", "-o", tmp_path / "r.svg")
     assert r.returncode == 2 and "name the file .json (-o r.json)" in r.stderr
     assert not (tmp_path / "r.svg").exists()
+
+
+def test_every_bundled_spec_exports():
+    """Every op's attributes serialise, on every spec of specs/ (new ops included)."""
+    for path in sorted((ROOT / "specs").glob("*.yaml")):
+        spec = api.load(path)
+        a = spec.analysis()
+        g = explorer.graph_json(spec.graph, a)
+        text = json.dumps([g, [explorer.node_data(g["id"], a, m) for m in explorer.overlays()]])
+        assert len(g["nodes"]) == len(spec.graph) and text, path
