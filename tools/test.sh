@@ -32,5 +32,6 @@ case "${1:-}" in
     exec "${ARCHSPEC_VENV:-$PWD/.venv}/bin/python" -m pytest -q "${DEFAULT[@]}" "$@" ;;
 esac
 bash tools/setup.sh
+bash tools/test_services.sh      # Chromium + chromedriver, PostgreSQL (apt-get, when absent)
 if [ $# -eq 0 ]; then set -- -m "not slow" "${DEFAULT[@]}"; fi
 exec "${ARCHSPEC_VENV:-$PWD/.venv}/bin/python" -m pytest -q "$@"

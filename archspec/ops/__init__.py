@@ -21,6 +21,7 @@ from .registry import (
     ROLE_NAMES,
     ROLES,
     get,
+    is_keras_module,
     lambda_readers,
     merges,
     of_keras_class,
@@ -31,7 +32,7 @@ from .registry import (
 )
 
 __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
-           "role", "user_ops", "merges", "of_keras_class", "of_keras_op", "lambda_readers"]
+           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401
