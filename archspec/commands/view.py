@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, positive_int, print_warnings
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, positive_int, print_warnings
 from .trainopts import add_training_options, training_estimate
 
 FONT_URL = re.compile(r"url\(https://fonts\.gstatic\.com/s/[a-z]+/v\d+/([A-Za-z0-9_.-]+)\)")

@@ -2,8 +2,8 @@
 (keras.layers.LeakyReLU) and gelu (exact or tanh-approximate, keras.activations.gelu(approximate=...))."""
 from __future__ import annotations
 
-from . import register
 from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Field, Op
+from .registry import register
 from .shapes import size
 
 

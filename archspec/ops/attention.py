@@ -22,8 +22,8 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 """
 from __future__ import annotations
 
-from . import register
 from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
+from .registry import register
 
 
 class AttentionAttrs(Attrs):

@@ -1,9 +1,25 @@
 """Convolutions: conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose; conv1d over sequences."""
 from __future__ import annotations
 
-from . import register
-from .base import (ActivationName, Attrs, Field, NonNegPair, One, Op, Padding, Padding1D, Pair, PosInt, ShapeError, act_flops,
-                   bias_flops, kxk, need_rank, unpack_ones)
+from .base import (
+    ActivationName,
+    Attrs,
+    Field,
+    NonNegPair,
+    One,
+    Op,
+    Padding,
+    Padding1D,
+    Pair,
+    PosInt,
+    ShapeError,
+    act_flops,
+    bias_flops,
+    kxk,
+    need_rank,
+    unpack_ones,
+)
+from .registry import register
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 

@@ -1,8 +1,8 @@
 """Fully connected layers: dense."""
 from __future__ import annotations
 
-from . import register
 from .base import ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops
+from .registry import register
 
 
 class DenseAttrs(Attrs):

@@ -187,7 +187,7 @@ class GELU(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="archspec")
 class SinePosition(keras.layers.Layer):
-    """``x + PE[:steps]``, the sinusoidal position encoding (archspec.ops.tokens.sinusoid) added to a sequence.
+    """``x + PE[:steps]``, the sinusoidal position encoding (archspec.ops.tables.sinusoid) added to a sequence.
     With `table`, PE is a non-trainable weight of `table` rows (Whisper keeps it as a buffer, and pretrained
     weights carry it); without, a constant computed when the layer is built.
 
@@ -204,7 +204,7 @@ class SinePosition(keras.layers.Layer):
         self.max_wavelength, self.layout, self.table = float(max_wavelength), layout, table
 
     def build(self, input_shape):
-        from .tokens import sinusoid
+        from .tables import sinusoid
 
         steps, dim = input_shape[-2], int(input_shape[-1])
         if self.table is not None:

@@ -1,8 +1,8 @@
 """Normalization: batch_norm, layer_norm, group_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
-from . import register
 from .base import Attrs, Field, Op, ShapeError, model_validator, shape_axis
+from .registry import register
 from .shapes import size
 
 

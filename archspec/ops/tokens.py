@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from . import register
 from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError
+from .registry import register
 from .shapes import size
+from .tables import sinusoid  # noqa: F401  (re-exported: tokens.sinusoid)
 
 
 def _tokens(op: str, ins, hint: str | None = None):
@@ -54,32 +55,6 @@ class PositionEmbedding(Op):
 
     def keras_kwargs(self, a):
         return dict(stddev=a.stddev)
-
-
-def sinusoid(length: int, dim: int, max_wavelength: float = 10000.0, layout: str = "interleaved"):
-    """The (length, dim) sinusoidal position table, as float64 NumPy (imported here, lazily).
-
-    `interleaved` (KerasHub's SinePositionEncoding, "Attention is all you need"): feature 2i is
-    sin(p / w^(2i/dim)) and 2i+1 its cosine, w = max_wavelength. `split` (Whisper's `sinusoids`, tensor2tensor):
-    the first dim/2 features are sin(p · e^(−i·ln w/(dim/2 − 1))), the last dim/2 their cosines.
-
-    >>> t = sinusoid(3, 4)
-    >>> t.shape, [round(float(v), 4) for v in t[1]]
-    ((3, 4), [0.8415, 0.5403, 0.01, 1.0])
-    >>> [round(float(v), 4) for v in sinusoid(3, 4, layout="split")[1]]
-    [0.8415, 0.0001, 0.5403, 1.0]
-    """
-    import numpy as np
-
-    pos = np.arange(length, dtype=np.float64)[:, None]
-    if layout == "split":
-        half = dim // 2
-        inv = np.exp(-np.log(max_wavelength) / max(half - 1, 1) * np.arange(half))
-        angles = pos * inv[None, :]
-        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
-    i = np.arange(dim)
-    angles = pos * np.power(1.0 / max_wavelength, (2 * (i // 2)) / dim)[None, :]
-    return np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
 
 
 class SinePositionAttrs(Attrs):
