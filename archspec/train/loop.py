@@ -324,14 +324,35 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint,
-                    list(callbacks))
+        return _fit(spec, settings, plan, ds, run, state=state, dist=dist, verbose=verbose, result=result,
+                    fingerprint=fingerprint, extra=list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint, extra=()):
-    import keras
+def _fit(spec, settings, plan, ds, run, *, state, dist, verbose, result, fingerprint, extra=()):
+    """Build (or restore) the model, fit it with archspec's callbacks, then write the run's results."""
+    model, inputs = _model_and_inputs(spec, settings, plan, ds, run, state, dist, result)
+    st, nan, callbacks, verbose = _callbacks(settings, run, state, inputs, result, fingerprint, dist, verbose,
+                                             list(extra))
+    done = result.resumed_from
+    t0 = time.perf_counter()
+    if done < settings.epochs and not st.get("stopped_early"):
+        with dist.scope(), _data_guard(ds, spec, settings):
+            model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
+                      steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
+                      callbacks=callbacks, verbose=verbose, shuffle=False, class_weight=plan.class_weight)
+    _fill_result(result, st)
+
+    if nan.at is not None:
+        raise _diverged(spec, settings, run, result, st, nan)
+    _finish(spec, settings, model, inputs, ds, run, result, st, dist.scope, t0)
+    return result
+
+
+def _model_and_inputs(spec, settings, plan, ds, run, state, dist, result):
+    """The input pipeline and the compiled model (its checkpoint restored when resuming)."""
+    import keras  # noqa: F401  (before the pipeline: Keras picks its backend once)
 
     from . import callbacks as cb
     from .pipeline import make_inputs
@@ -353,7 +374,15 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
     result.jit_compile = bool(model.jit_compile)
     if settings.distribute == "multi-worker" and dist.backend == "tensorflow":
         multi_worker_fixups(model, dist.engine, next(iter(inputs.train)))
-    scope = dist.scope
+    return model, inputs
+
+
+def _callbacks(settings, run, state, inputs, result, fingerprint, dist, verbose, extra):
+    """The checkpoint state to continue (or a fresh one), the NaN watch, every callback in order, and the
+    Keras verbosity."""
+    import keras
+
+    from . import callbacks as cb
 
     has_val = inputs.validation is not None
     es = settings.early_stopping
@@ -393,30 +422,31 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
         # metrics) but not `seconds`/`images_per_s`, which its fixed 4-decimal format renders as
         # "images_per_s: 2492.5000"; those go to history.csv, the TensorBoard log and the summary.
         callbacks.insert(0, keras.callbacks.ProgbarLogger())
-    t0 = time.perf_counter()
-    if done < settings.epochs and not st.get("stopped_early"):
-        with scope(), _data_guard(ds, spec, settings):
-            model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
-                      steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
-                      callbacks=callbacks, verbose=verbose, shuffle=False, class_weight=plan.class_weight)
-    _fill_result(result, st)
+    return st, nan, callbacks, verbose
 
-    if nan.at is not None:
-        _write_summary(run, result, st)
-        epoch, batch, value = nan.at
-        where = spec.source.loc(("training", "learning_rate")) if "learning_rate" in spec.training else \
-            spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
-        lr = settings.learning_rate
-        raise TrainingDiverged([Diagnostic(
-            "training-diverged",
-            f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped "
-            f"(the checkpoint of epoch {st['epoch']} is kept in {run.path})" if st["epoch"] else
-            f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped", where,
-            hint=(f"lower the learning rate (now {lr:g})" if lr else "set a lower learning_rate") +
-                 ("; rescale the inputs (rescale: 1/255)" if settings.rescale is None else "") +
-                 ("; try --precision float32" if settings.precision != "float32" else ""))])
 
-    # last model, then (optionally) the best weights back, then the test set; metrics.json marks the end
+def _diverged(spec, settings, run, result, st, nan) -> TrainingDiverged:
+    """The summary so far is written; returns the error for a loss that became NaN or infinite: where, and
+    what to try."""
+    _write_summary(run, result, st)
+    epoch, batch, value = nan.at
+    where = spec.source.loc(("training", "learning_rate")) if "learning_rate" in spec.training else \
+        spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
+    lr = settings.learning_rate
+    return TrainingDiverged([Diagnostic(
+        "training-diverged",
+        f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped "
+        f"(the checkpoint of epoch {st['epoch']} is kept in {run.path})" if st["epoch"] else
+        f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped", where,
+        hint=(f"lower the learning rate (now {lr:g})" if lr else "set a lower learning_rate") +
+             ("; rescale the inputs (rescale: 1/255)" if settings.rescale is None else "") +
+             ("; try --precision float32" if settings.precision != "float32" else ""))])
+
+
+def _finish(spec, settings, model, inputs, ds, run, result, st, scope, t0) -> None:
+    """The last model, then (optionally) the best weights back, then the test set, the targets,
+    metrics.json (which marks the end), the summary and the `save:` export."""
+    es = settings.early_stopping
     # (the checkpoint of the last epoch stays as it is: more --epochs later continue from there)
     from ..compile import save_model
 
@@ -442,7 +472,6 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
     _write_summary(run, result, st)
     if settings.save:
         save_export(spec, settings, model, run, result)
-    return result
 
 
 def save_export(spec, settings, model, run, result) -> None:
