@@ -5,7 +5,8 @@ without doctests is not imported for them at all, nor one importing Keras (secon
 
 Tiers: a test says what it needs beyond the core dependencies with a marker — `keras` (Keras and a
 backend), `extras` (another optional dependency: numpy/scikit-learn/Pillow for training data, jsonschema,
-pygls, optuna) — and `slow` when it is long. Every test with none of the three is marked `core` here, so
+pygls, optuna; a module whose doctests need one says `# tier: extras` on a line of its own) — and
+`slow` when it is long. Every test with none of the three is marked `core` here, so
 `pytest -m core` is exactly what runs with `pip install -e .[test]` alone (`tools/test.sh --core` proves it
 in a venv of its own)."""
 import re
@@ -17,6 +18,7 @@ from _pytest.doctest import DoctestItem
 PACKAGE = Path(__file__).resolve().parent / "archspec"
 _KERAS = re.compile(r"^\s*(import keras|from keras|>>> import keras)", re.M)
 _TOP_KERAS = re.compile(r"^(import keras|from keras|from \S*keras_layers import)", re.M)
+_EXTRAS = re.compile(r"^# tier: extras", re.M)     # a module whose doctests need an optional dependency
 _NO_KERAS = re.compile(r"not keras|\bcore\b")
 _seen: dict = {}
 
@@ -45,5 +47,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if isinstance(item, DoctestItem) and _KERAS.search(_text(Path(item.path))):
             item.add_marker(pytest.mark.keras)
+        if isinstance(item, DoctestItem) and _EXTRAS.search(_text(Path(item.path))):
+            item.add_marker(pytest.mark.extras)
         if not any(item.get_closest_marker(m) for m in _NEEDS):
             item.add_marker(pytest.mark.core)

@@ -123,6 +123,7 @@ def test_draw_model_explorer_writes_graph_and_overlays(tmp_path):
     assert str(out) in r.stderr
 
 
+@pytest.mark.extras      # without the view extra, `archspec view` says so first
 def test_view_command_line_errors(tmp_path):
     r = cli("view", RESNET, RESNET, RESNET)
     assert r.returncode == 2 and "one spec, or two side by side" in r.stderr

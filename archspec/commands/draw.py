@@ -97,7 +97,7 @@ def _model_explorer(args, out) -> int:
     from pathlib import Path
 
     from ..render import explorer
-    from ..util import atomic_write
+    from ..files import atomic_write
     from .view import build
 
     if out is None:

@@ -39,7 +39,7 @@ def build(specs, color_by: str = "macs") -> tuple[dict, dict[str, dict]]:
     """(the graph collection, overlay name -> ModelNodeData) for `specs` [(spec, training estimate or None)].
     The overlay of `color_by` (a dot.COLOR_BY metric) comes last: Model Explorer shows the last one."""
     from ..render import explorer
-    from ..util import variant_name
+    from ..overrides import variant_name
 
     graphs, ids = [], []
     for spec, est in specs:

@@ -2,6 +2,8 @@
 from both, so that :mod:`.keras_layers` does not import the op families that build it."""
 from __future__ import annotations
 
+# tier: extras  (the doctests need NumPy; conftest.py)
+
 
 def sinusoid(length: int, dim: int, max_wavelength: float = 10000.0, layout: str = "interleaved"):
     """The (length, dim) sinusoidal position table, as float64 NumPy (imported here, lazily).
