@@ -171,6 +171,7 @@ def test_jax_without_tensorflow_trains_like_tensorflow(tmp_path):
         assert (tmp_path / "jax" / name).exists()
 
 
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_jax_without_tensorflow_survives_sigkill_and_resumes(tmp_path):
     pytest.importorskip("jax")
@@ -269,6 +270,7 @@ def test_bf16_and_xla_on_jax():
 
 
 # ---- data parallel -----------------------------------------------------------------------------------------
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_data_parallel_on_two_devices_gives_the_one_device_weights(tmp_path):
     """keras.distribution.DataParallel over two virtual CPU devices vs. one device, same seed and data:
@@ -315,6 +317,7 @@ training: {rescale: 1/255, batch_size: 16}
 """
 
 
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_two_jax_processes_on_loopback_train_the_one_device_model(tmp_path):
     """Multi-host JAX as Keras supports it: keras.distribution.initialize (jax.distributed, a coordinator at

@@ -425,6 +425,7 @@ def test_optimizer_arguments_and_schedules(tmp_path):
 
 
 # ---- the command line as a user runs it (subprocesses) ----------------------------------------------
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_survives_sigkill_and_resumes(tmp_path):
     out = tmp_path / "run"
@@ -457,6 +458,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_two_workers_train_one_model(tmp_path):
     pytest.importorskip("tensorflow")
