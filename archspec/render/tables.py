@@ -30,6 +30,8 @@ def human(n: float, unit: str = "") -> str:
 def human_bytes(n: float) -> str:
     for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
         if n >= div:
+            if n >= 2 ** 1000:                 # past a float: the figure in powers of two
+                return f"2**{int(n).bit_length() - 31} {suffix}"
             return f"{n / div:.1f} {suffix}"
     return f"{n:.0f} B"
 
