@@ -101,6 +101,15 @@ class Attention(Op):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}"
 
+    def build_keras(self, a, name):
+        layer = super().build_keras(a, name)
+        if a.value_dim is not None and a.value_dim != a.key_dim:
+            import keras
+
+            if keras.backend.backend() == "jax":
+                _explicit_attention(layer)
+        return layer
+
     def keras_kwargs(self, a):
         return dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
                     use_bias=a.use_bias, output_shape=a.output_dim)
@@ -126,3 +135,18 @@ class Attention(Op):
     def call_keras(self, layer, tensors):
         q, k, v = _roles(tensors)
         return layer(q, v, key=k if len(tensors) == 3 else None)
+
+
+def _explicit_attention(layer) -> None:
+    """Keras 3.15 on JAX: MultiHeadAttention's fused path (`ops.dot_product_attention`, taken without dropout
+    and without returned scores) requires value heads as wide as key heads, so a layer with value_dim ≠
+    key_dim builds but fails on its first call. The layer is made to take Keras's own explicit path instead
+    (softmax(QKᵀ)·V with einsums, what it runs whenever the scores are asked for): the same weights, the
+    same function, the scores dropped unless the caller asked for them."""
+    inner = layer._compute_attention
+
+    def compute(query, key, value, attention_mask=None, training=None, return_attention_scores=False, **kw):
+        out, scores = inner(query, key, value, attention_mask, training, True, **kw)
+        return out, (scores if return_attention_scores else None)
+
+    layer._compute_attention = compute
