@@ -43,10 +43,41 @@ def layer_names(graph: Graph) -> dict[str, str]:
     return names
 
 
+def _check_weights_fit(graph: Graph) -> None:
+    """Refuse, before Keras allocates anything, a model whose weights (float32) exceed this machine's
+    memory: `check` accepts a dense layer of 2**40 units (shapes and counts are fine), but building it
+    is an out-of-memory crash inside TensorFlow or JAX. The error is located at the largest layer."""
+    import os
+
+    from ..errors import Diagnostic, SpecError
+    from ..render.tables import human_bytes
+
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):      # no sysconf (Windows): no check
+        return
+    total, largest, biggest = 0, None, 0
+    for node in graph:
+        op = REGISTRY[node.op]
+        if op.source or node.shape is None:
+            continue
+        t, nt = op.params(node.attrs, [graph.nodes[i].shape for i in node.inputs], node.shape)
+        total += t + nt
+        if t + nt > biggest:
+            largest, biggest = node, t + nt
+    if total * 4 > memory and largest is not None:
+        raise SpecError([Diagnostic(
+            "out-of-memory", f"the model's weights are {total:,} parameters ({human_bytes(total * 4)} in float32), "
+            f"more than this machine's memory ({human_bytes(memory)}); this layer holds {biggest:,} of them",
+            largest.loc, largest.id, "make the layer smaller (units, filters, kernel) or its input smaller")])
+
+
 def _build(graph: Graph, names: dict[str, str], model_name: str):
     import keras
 
     from . import layers  # noqa: F401  (registers the custom layers)
+
+    _check_weights_fit(graph)
 
     tensors = {}
     for node in graph:
