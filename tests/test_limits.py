@@ -211,3 +211,12 @@ def test_weights_past_memory_are_refused_before_keras_allocates():
     [d] = e.value.diagnostics
     assert d.code == "out-of-memory" and d.loc.line == 6 and f"{(8 * 8 * 3 + 1) * 2 ** 40:,} parameters" in d.message   # weights and biases
     _check_weights_fit(archspec.load_text(HEAD + "model:\n  - flatten: {}\n  - dense: 10\n", "t.yaml").graph)
+
+
+def test_long_lines_are_shown_around_the_caret():
+    from archspec.errors import Diagnostic, Loc, render
+
+    text = "x" * 500 + "Y" + "z" * 500
+    out = render(Diagnostic("schema", "m", Loc("f", 1, 501)), {"f": text}).splitlines()
+    assert all(len(line) < 200 for line in out)
+    assert out[2].index("^") == out[1].index("Y")
