@@ -229,6 +229,10 @@ for kd, vd, out_dim in [(8, 4, None), (4, 8, 12)]:
         pass
     else:
         print("KERAS-FIXED")
+a = op.Attrs(heads=2, key_dim=8, value_dim=4, key_bias=False)      # archspec's own subclass: patched alike
+q = keras.Input((5, 6))
+m = keras.Model(q, op.call_keras(op.build_keras(a, "att"), [q]))
+assert np.asarray(m(np.random.rand(2, 5, 6).astype("float32"))).shape == (2, 5, 6)
 print("OK")
 """
 

@@ -105,27 +105,26 @@ class Attention(Op):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}"
 
-    def build_keras(self, a, name):
-        layer = super().build_keras(a, name)
-        if a.value_dim is not None and a.value_dim != a.key_dim:
-            import keras
-
-            if keras.backend.backend() == "jax":
-                _explicit_attention(layer)
-        return layer
-
     def keras_kwargs(self, a):
         kw = dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
                   use_bias=a.use_bias, output_shape=a.output_dim)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def build_keras(self, a, name):
-        """keras.layers.MultiHeadAttention, or archspec's NoKeyBiasAttention (its subclass) for key_bias: false."""
+        """keras.layers.MultiHeadAttention, or archspec's NoKeyBiasAttention (its subclass) for key_bias: false;
+        on JAX with value_dim ≠ key_dim, made to take Keras's explicit path (_explicit_attention)."""
         if a.key_bias or not a.use_bias:
-            return super().build_keras(a, name)
-        from .keras_layers import NoKeyBiasAttention
+            layer = super().build_keras(a, name)
+        else:
+            from .keras_layers import NoKeyBiasAttention
 
-        return NoKeyBiasAttention(**self.keras_kwargs(a), name=name)
+            layer = NoKeyBiasAttention(**self.keras_kwargs(a), name=name)
+        if a.value_dim is not None and a.value_dim != a.key_dim:
+            import keras
+
+            if keras.backend.backend() == "jax":
+                _explicit_attention(layer)
+        return layer
 
     def keras_config(self, cfg, shapes):
         cfg = dict(cfg)
