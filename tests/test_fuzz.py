@@ -221,3 +221,28 @@ def test_hostile_mutants_slow(chunk):
     """3,000 more."""
     for seed in range(chunk * CHUNK, (chunk + 1) * CHUNK):
         run_hostile(seed)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_hostile_mutants_that_check_accepts_compile():
+    """Every mutant `check` accepts builds as a Keras model, or is refused with a located error (weights
+    past the free memory): never an exception from inside Keras. Models over 5 M parameters are left
+    out to keep the run short (they are the bundled ImageNet specs, compiled by test_compile)."""
+    compiled = 0
+    with contextlib.chdir(SPECS):
+        for seed in range(300):
+            text, name = hostile_case(seed)
+            try:
+                spec = archspec.load_text(text, name)
+            except archspec.SpecError:
+                continue
+            total = spec.analysis().total
+            if total.params > 5_000_000 or total.elements > 50_000_000:
+                continue
+            try:
+                spec.to_keras()
+                compiled += 1
+            except archspec.SpecError as exc:
+                _located(exc, name)
+    assert compiled >= 50
