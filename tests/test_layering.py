@@ -13,7 +13,7 @@ PACKAGE = ROOT / "archspec"
 
 # bottom to top; a package may import its own layer's and the layers below it, never above
 LAYERS = [
-    {"errors", "codes", "version", "files", "overrides", "devices", "extras", "fast"},   # leaves (fast: stand-ins)
+    {"errors", "codes", "version", "files", "overrides", "devices", "extras", "humanize", "fast"},   # leaves (fast: stand-ins)
     {"ops"},                        # the op registry: one class per op
     {"graph"},                      # the IR
     {"passes", "compile"},          # over the graph: shapes, costs, lints; graph → Keras

@@ -96,8 +96,8 @@ def _model_explorer(args, out) -> int:
     overlay (NAME.params.json, NAME.macs.json, …) that Model Explorer's "Add per-node data" opens."""
     from pathlib import Path
 
-    from ..render import explorer
     from ..files import atomic_write
+    from ..render import explorer
     from .view import build
 
     if out is None:

@@ -38,8 +38,8 @@ def configure(p):
 def build(specs, color_by: str = "macs") -> tuple[dict, dict[str, dict]]:
     """(the graph collection, overlay name -> ModelNodeData) for `specs` [(spec, training estimate or None)].
     The overlay of `color_by` (a dot.COLOR_BY metric) comes last: Model Explorer shows the last one."""
-    from ..render import explorer
     from ..overrides import variant_name
+    from ..render import explorer
 
     graphs, ids = [], []
     for spec, est in specs:

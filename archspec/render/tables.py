@@ -9,7 +9,7 @@ import io
 import json
 
 from ..ops import REGISTRY
-from .text import CONVENTION, header_lines, human, human_bytes, row_head  # noqa: F401  (human*: used from here too)
+from .text import CONVENTION, header_lines, human, human_bytes, past_float, row_head  # noqa: F401  (human*: used from here too)
 
 SOURCES = {name for name, op in REGISTRY.items() if op.source}   # model inputs, not layers
 
