@@ -36,9 +36,10 @@ class Activation(Op):
 
 
 class ReluAttrs(Attrs):
-    max_value: float | None = Field(None, gt=0)
+    # the ranges keras.layers.ReLU itself accepts: each >= 0 (a negative one is a ValueError there)
+    max_value: float | None = Field(None, ge=0)
     negative_slope: float = Field(0.0, ge=0)
-    threshold: float = 0.0
+    threshold: float = Field(0.0, ge=0)
 
 
 @register
@@ -46,7 +47,8 @@ class ReLU(Op):
     name, keras_class, Attrs, category, primary = "relu", "ReLU", ReluAttrs, "act", "max_value"
     unit_helper, transparent, recomputable = True, True, True
     doc = "Rectified linear unit with optional cap (keras.layers.ReLU): `- relu: 6` is ReLU6."
-    examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"max_value": 6.0}, [(4, 4, 3)], (4, 4, 3), (0, 0))]
+    examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"max_value": 6.0}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"threshold": 0.5, "negative_slope": 0.1, "max_value": 0.0}, [(5,)], (5,), (0, 0))]
 
     def label(self, a):
         if a.max_value is not None and a.negative_slope == 0 and a.threshold == 0:

@@ -121,6 +121,10 @@ class Normalization(Op):
 
     def infer(self, a, ins):
         c = _channels(a, ins)
+        if a.mean is not None and len(a.mean) != len(a.variance):     # Keras: "must have the same shape"
+            raise ShapeError(f"normalization has {len(a.mean)} mean values but {len(a.variance)} variance values",
+                             "schema", f"give as many of each: one per feature ({c}) or a single value",
+                             field="variance")
         for key in ("mean", "variance"):
             v = getattr(a, key)
             if v is not None and len(v) not in (1, c):

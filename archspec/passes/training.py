@@ -152,6 +152,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     grad_of = {}                    # node -> trainable parameter bytes of its gradient
     keep_until: dict[str, int] = {}  # tensor -> smallest index of a layer whose backward reads it
     hard: set[str] = set()          # tensors a non-element-wise backward (conv, matmul, pooling) reads
+    stored: dict = {}               # tensor -> what keeping it keeps (_stored)
     needs_grad = _needs_input_grad(graph)
     internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
     for n in graph:
@@ -174,7 +175,10 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         # an element-wise backward names the tensors it reads (_recomputed decides which are stored);
         # a kernel's (conv, matmul) reads the pieces of a view (concat, reshape), not the view
         reads = (list(n.inputs) if k_in else []) + ([n.id] if k_out else [])
-        kept = [t for t in reads if not REGISTRY[graph[t].op].source] if op.fused_backward else _stored(graph, reads)
+        if op.fused_backward:
+            kept = [t for t in reads if not REGISTRY[graph[t].op].source]
+        else:
+            kept = _stored(graph, reads, stored)
         for tensor in kept:
             keep_until[tensor] = min(keep_until.get(tensor, index[n.id]), index[n.id])
         if not op.fused_backward:
@@ -258,18 +262,36 @@ def largest_batch(graph: Graph, memory_bytes: float, optimizer: str = "adam", pr
     return lo
 
 
-def _stored(graph: Graph, tensors) -> list[str]:
+def _stored(graph: Graph, tensors, memo: dict) -> list[str]:
     """The tensors really kept when a backward step reads `tensors`: the inputs of a view (concat,
-    reshape) instead of its output, recursively; never the model inputs (the batch is persistent)."""
+    reshape) instead of its output, through chains of views; never the model inputs (the batch is
+    persistent). `memo` (one per graph) holds each tensor's answer: a chain of 10,000 views is walked
+    once, without recursion, not once per layer."""
     out = []
     for t in tensors:
-        n = graph[t]
-        if REGISTRY[n.op].source:
-            continue
-        if REGISTRY[n.op].view:
-            out += _stored(graph, n.inputs)
-        else:
-            out.append(t)
+        r = memo.get(t)
+        if r is None:
+            stack = [t]
+            while stack:
+                x = stack[-1]
+                if x in memo:
+                    stack.pop()
+                    continue
+                n = graph[x]
+                op = REGISTRY[n.op]
+                if op.source:
+                    memo[x] = ()
+                elif not op.view:
+                    memo[x] = (x,)
+                else:
+                    missing = [i for i in n.inputs if i not in memo]
+                    if missing:
+                        stack += missing
+                        continue
+                    memo[x] = tuple(dict.fromkeys(k for i in n.inputs for k in memo[i]))
+                stack.pop()
+            r = memo[t]
+        out += r
     return out
 
 
