@@ -177,7 +177,7 @@ def test_expressions_are_bounded(expr, code, words):
     d = cpu_quick(lambda: diags(text))[0]
     assert (d.code, d.loc.line) == (code, 6), d
     assert words in d.message + " " + (d.hint or ""), d.message
-    from archspec.editor.analysis import analyze          # the language server: the same limits, as fast
+    from archspec.editor.analysis import analyze  # the language server: the same limits, as fast
     r = cpu_quick(lambda: analyze(text))
     assert [x.code for x in r.diagnostics] == [code]
 

@@ -253,7 +253,8 @@ def test_peak_memory_of_efficientnet_and_convnext_agrees_with_jax():
 
 @pytest.mark.keras
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="measured 0.53 (estimate 1,124,614,664 B, XLA 2,107,772,544 B at batch 2): JAX's "
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="measured 0.53 (estimate 1,124,614,664 B, XLA 2,107,772,544 B at batch 2): JAX's "
                    "dot_product_attention keeps exp and the probabilities (2 h·T² per layer, archspec counts 1) "
                    "and attention's backward holds T² temporaries — "
                    "docs/training-estimates.md; remove this mark when the estimate models them")

@@ -348,8 +348,9 @@ def dims(shape: tuple) -> str:
 def need_rank(ins: list[tuple], rank: int, what: str, hint: str | None = None) -> None:
     shape = ins[0]
     if len(shape) != rank:
-        raise ShapeError(f"{what} needs a rank-{rank} input {'(height, width, channels)' if rank == 3 else '(steps, channels)' if rank == 2 else ''}, "
-                         f"got shape {shape}".replace("  ", " "), "shape-rank", hint)
+        axes = {3: "(height, width, channels)", 2: "(steps, channels)"}.get(rank, "")
+        raise ShapeError(f"{what} needs a rank-{rank} input {axes}, got shape {shape}".replace("  ", " "),
+                         "shape-rank", hint)
 
 
 def kxk(k: tuple[int, int]) -> str:

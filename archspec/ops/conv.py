@@ -2,8 +2,24 @@
 from __future__ import annotations
 
 from . import register
-from .base import (ActivationName, Attrs, Field, NonNegPair, One, Op, Padding, Padding1D, Pair, PosInt, ShapeError, act_flops,
-                   bias_flops, kxk, need_rank, unpack_ones)
+from .base import (
+    ActivationName,
+    Attrs,
+    Field,
+    NonNegPair,
+    One,
+    Op,
+    Padding,
+    Padding1D,
+    Pair,
+    PosInt,
+    ShapeError,
+    act_flops,
+    bias_flops,
+    kxk,
+    need_rank,
+    unpack_ones,
+)
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 
