@@ -177,7 +177,7 @@ def test_expressions_are_bounded(expr, code, words):
     d = cpu_quick(lambda: diags(text))[0]
     assert (d.code, d.loc.line) == (code, 6), d
     assert words in d.message + " " + (d.hint or ""), d.message
-    from archspec.editor.analysis import analyze          # the language server: the same limits, as fast
+    from archspec.editor.analysis import analyze  # the language server: the same limits, as fast
     r = cpu_quick(lambda: analyze(text))
     assert [x.code for x in r.diagnostics] == [code]
 
@@ -200,6 +200,19 @@ def test_expression_work_per_spec():
 def test_hostile_repeat_stays_quick():
     assert cpu_quick(lambda: codes(HEAD + "model:\n  - relu: {repeat: '$10**6'}\n")) == ["limit"]
     assert cpu_quick(lambda: codes(HEAD + "model:\n  - relu: {repeat: '$2**64'}\n")) == ["schema"]
+
+
+def test_a_repeat_past_max_layers_is_refused_before_it_is_expanded():
+    """A legal repeat count of a big block: the first repetitions say what all of them will make, so the
+    refusal comes at once and points at the repeat (it took seconds of expansion to reach max_layers)."""
+    body = "".join("      - conv2d: {filters: 8, kernel: 3, padding: same}\n" for _ in range(25))
+    text = f"{HEAD}blocks:\n  b:\n    body:\n{body}model:\n  - b: {{repeat: 10000}}\n"
+    [d] = cpu_quick(lambda: diags(text))
+    assert d.code == "limit" and "max_layers" in d.hint and (d.loc.line, d.loc.col) == (33, 17)
+    assert "repeat 10,000 would make about 260,001 layers (26 each)" in d.message
+    # a repeat that fits is expanded as before
+    fits = archspec.load_text(f"{HEAD}blocks:\n  b:\n    body:\n{body}model:\n  - b: {{repeat: 100}}\n", "t.yaml")
+    assert len(fits.graph.nodes) == 2501
 
 
 def test_weights_past_memory_are_refused_before_keras_allocates():

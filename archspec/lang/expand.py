@@ -351,7 +351,18 @@ class Expander(Memo, Blocks, Structures):
                 return None
         base = name or (key if op or key in STRUCTURES else key)
         out = None
+        sizes = [self.graph_size()]
         for rep in range(count):
+            if rep == 2:                    # the smaller of the first two repetitions, times those to come
+                sizes.append(self.graph_size())
+                each = min(sizes[1] - sizes[0], sizes[2] - sizes[1])
+                if sizes[2] + each * (count - 2) > self.limits.max_layers:
+                    self.error("limit", f"repeat {count:,} would make about {sizes[2] + each * (count - 2):,} "
+                               f"layers ({each:,} each), more than the limit of {self.limits.max_layers:,}",
+                               src.loc(vpath + ("repeat",)), ctx.scope, "raise it with --limit max_layers=N")
+                    raise _Abort()
+            elif rep == 1:
+                sizes.append(self.graph_size())
             rctx = ctx
             if "repeat" in reserved:
                 rctx = ctx.derive(env={**ctx.env, "i": rep})
@@ -380,6 +391,10 @@ class Expander(Memo, Blocks, Structures):
             ctx.names[-1][name] = out
         return out if count else cur
 
+    def graph_size(self) -> int:
+        """Layers and scopes so far, as the max_layers limit counts them."""
+        return len(self.graph.nodes) + len(self.graph.scopes) + self.hidden
+
     def unique(self, scope: str, name: str, explicit: bool, loc) -> str | None:
         used = self.used.get(scope)
         if used is None:
@@ -397,7 +412,7 @@ class Expander(Memo, Blocks, Structures):
             self.counters[(scope, name)] = k + 1
             name = f"{name}_{k}"
         used.add(name)
-        if len(self.graph.nodes) + len(self.graph.scopes) + self.hidden > self.limits.max_layers:
+        if self.graph_size() > self.limits.max_layers:
             self.error("limit", f"the graph has more than {self.limits.max_layers:,} layers", loc, scope,
                        "raise it with --limit max_layers=N")
             raise _Abort()

@@ -40,7 +40,7 @@ class Budget:
 
 def _size_error(what: str, pos: int, lim: Budget) -> "ExprError":
     return ExprError(f"{what}; expressions keep every value within {lim.size:,} bits, characters or items",
-                     pos, "expr-limit", hint=f"raise it with --limit max_expr_size=N if the value is meant")
+                     pos, "expr-limit", hint="raise it with --limit max_expr_size=N if the value is meant")
 
 
 class ExprError(Exception):

@@ -2,7 +2,7 @@
 (keras.layers.LeakyReLU) and gelu (exact or tanh-approximate, keras.activations.gelu(approximate=...))."""
 from __future__ import annotations
 
-from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Field, Op
+from .base import ACTIVATION_FLOPS, CHEAP_ACTIVATIONS, ActivationName, Attrs, Field, Op
 from .registry import register
 from .shapes import size
 
@@ -31,6 +31,9 @@ class Activation(Op):
     def activation_of(self, a):
         return None if a.activation == "linear" else a.activation
 
+    def recomputes(self, a):
+        return a.activation == "linear" or a.activation in CHEAP_ACTIVATIONS
+
 
 class ReluAttrs(Attrs):
     # the ranges keras.layers.ReLU itself accepts: each >= 0 (a negative one is a ValueError there)
@@ -42,7 +45,7 @@ class ReluAttrs(Attrs):
 @register
 class ReLU(Op):
     name, keras_class, Attrs, category, primary = "relu", "ReLU", ReluAttrs, "act", "max_value"
-    unit_helper, transparent = True, True
+    unit_helper, transparent, recomputable = True, True, True
     doc = "Rectified linear unit with optional cap (keras.layers.ReLU): `- relu: 6` is ReLU6."
     examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"max_value": 6.0}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
                 ({"threshold": 0.5, "negative_slope": 0.1, "max_value": 0.0}, [(5,)], (5,), (0, 0))]
@@ -69,7 +72,7 @@ class LeakyReluAttrs(Attrs):
 @register
 class LeakyReLU(Op):
     name, keras_class, Attrs, category, primary = "leaky_relu", "LeakyReLU", LeakyReluAttrs, "act", "negative_slope"
-    unit_helper, transparent = True, True
+    unit_helper, transparent, recomputable = True, True, True
     doc = "Leaky rectified linear unit, x for x ≥ 0 and negative_slope·x below (keras.layers.LeakyReLU): `- leaky_relu: 0.1`."
     examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"negative_slope": 0.1}, [(6, 8)], (6, 8), (0, 0))]
 
