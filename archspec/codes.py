@@ -54,6 +54,9 @@ ERRORS: dict[str, str] = {
     "shape-rank": "An op received a tensor of the wrong rank (e.g. conv2d on a flat vector).",
     "shape-empty": "An op produces an empty or negative dimension (e.g. a valid kernel larger than its input).",
     "shape-size": "A reshape does not preserve the number of elements.",
+    "sequence-too-long": "A sequence has more tokens than a learned position table has rows.",
+    "attention-heads": "Attention heads that do not divide their sizes: hidden features not divisible by the heads, "
+                       "query heads not a multiple of the key/value heads, rotary embedding on an odd head size.",
 }
 
 WARNINGS: dict[str, str] = {

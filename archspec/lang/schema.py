@@ -17,8 +17,12 @@ class _Model(Model, frozen=False):
     """Unknown keys refused; assignable (a salvaged Document drops its inputs)."""
 
 
+# an input dimension: a number, or an expression over the top-level `params` (`$length`, so `--set` changes it)
+Dim = Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=r"^\$")]
+
+
 class InputDef(_Model):
-    shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=4)
+    shape: list[Dim] = Field(min_length=1, max_length=4)
     dtype: Literal["float32", "float16", "bfloat16", "int32", "uint8"] = "float32"
 
 
@@ -35,7 +39,7 @@ class Document(_Model):
     description: str | None = None
     include: list[str] = []
     params: dict[Name, Any] = Field({}, description="top-level parameters, overridable with --set NAME=VALUE")
-    inputs: dict[Name, list[Annotated[int, Field(ge=1)]] | InputDef] = Field(min_length=1)
+    inputs: dict[Name, list[Dim] | InputDef] = Field(min_length=1)
     outputs: list[str] | dict[Name, str] | str | None = None
     defaults: dict[str, dict[str, Any]] = {}
     blocks: dict[Name, BlockDef] = {}

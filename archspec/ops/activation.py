@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import register
-from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Field, Op
+from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Field, Op, activation_name, keras_activation
 from .shapes import size
 
 
@@ -29,6 +29,12 @@ class Activation(Op):
 
     def activation_of(self, a):
         return None if a.activation == "linear" else a.activation
+
+    def keras_kwargs(self, a):
+        return dict(activation=keras_activation(a.activation))
+
+    def from_keras(self, cfg, shapes):
+        return {"activation": activation_name(cfg.get("activation"))}
 
 
 class ReluAttrs(Attrs):

@@ -3,14 +3,21 @@
 Inputs, wired with `from` (or the previous layer): one tensor is self-attention (query = key = value);
 `[query, context]` is cross-attention (key = value = context); `[query, value, key]` names all three, in
 the order Keras's `MultiHeadAttention(query, value, key)` takes them. Every input is a token sequence
-`(tokens, features)`.
+`(tokens, features)`. With `padding_mask: true` one more input comes last: a mask `(key tokens,)` of
+1 (attend) and 0 (padding), Keras's `value_mask`; `causal: true` lets token i attend to tokens ≤ i only
+(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does.
 
 Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query and Tk key tokens:
 
 * MACs: the projections Q (Tq·Dq·h·dk), K (Tk·Dk·h·dk), V (Tk·Dv·h·dv) and the output (Tq·h·dv·Do),
   plus the scores QKᵀ (h·Tq·Tk·dk) and the weighted sum A·V (h·Tq·Tk·dv);
 * FLOPs: 2 per MAC, + 1 per projected element for each bias, + the 1/√dk scaling (one multiply per
-  score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax.
+  score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax,
+  + 1 per score for applying a mask (padding or causal: Keras adds a large negative number to the masked
+  scores before the softmax).
+* A causal mask does not halve the count: Keras (and XLA's dense kernels) compute every score and then
+  mask it, so the MACs of QKᵀ and A·V are those of the full Tq×Tk matrix; a kernel that skips the masked
+  half (flash attention) does about half of that work.
 
 >>> from archspec.ops import REGISTRY
 >>> op = REGISTRY["attention"]
@@ -33,6 +40,9 @@ class AttentionAttrs(Attrs):
     output_dim: PosInt | None = Field(None, description="features of the output projection (default: the query's)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the attention scores while training")
     use_bias: bool = True
+    causal: bool = Field(False, description="each query token attends to key tokens at or before its position only")
+    padding_mask: bool = Field(False, description="the last input is a mask (key tokens,): 1 attend, 0 padding "
+                                                  "(Keras's value_mask)")
 
 
 def _roles(ins: list) -> tuple:
@@ -44,20 +54,37 @@ def _roles(ins: list) -> tuple:
     return ins[0], ins[2], ins[1]
 
 
+def _split(a, ins: list) -> tuple[list, object]:
+    """(the query/value/key inputs, the padding mask or None)."""
+    if a.padding_mask:
+        return ins[:-1], ins[-1]
+    return ins, None
+
+
 @register
 class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
-        "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 3), "heads")
+        "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 4), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
     examples = [({"heads": 4, "key_dim": 8}, [(10, 16)], (10, 16), (2160, 0)),
+                ({"heads": 2, "key_dim": 4, "causal": True, "padding_mask": True}, [(6, 8), (6,)], (6, 8), (288, 0)),
+                ({"heads": 2, "key_dim": 4, "padding_mask": True}, [(3, 8), (5, 6), (5,)], (3, 8), (256, 0)),
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
                 ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0))]
 
     def infer(self, a, ins):
+        ins, mask = _split(a, ins)
+        if not ins:
+            raise ShapeError("attention with padding_mask: true needs its query before the mask",
+                             "arity", "wire it as `from: [x, padding_mask]`", field="padding_mask")
+        if len(ins) > 3:
+            raise ShapeError(f"attention takes a query, value and key (and a mask with padding_mask: true); it "
+                             f"receives {len(ins)} tensors besides", "arity",
+                             "set `padding_mask: true` if the last input is a mask" if not a.padding_mask else None)
         for i, s in enumerate(ins):
             if len(s) != 2:
                 what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
@@ -67,10 +94,17 @@ class Attention(Op):
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
+        if mask is not None and mask != (k[0],):
+            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per key token ({k[0]},)",
+                             "shape-mismatch", "pass the (tokens,) mask input that goes with the keys' ids",
+                             field="padding_mask")
+        if a.causal and q[0] > k[0]:
+            raise ShapeError(f"causal attention with {q[0]} query tokens but only {k[0]} key tokens: the last "
+                             "queries would see nothing", "shape-mismatch", field="causal")
         return (q[0], a.output_dim or q[1])
 
     def _dims(self, a, ins, out):
-        q, k, v = _roles(ins)
+        q, k, v = _roles(_split(a, ins)[0])
         return q[0], k[0], q[1], k[1], v[1], a.heads, a.key_dim, a.value_dim or a.key_dim, out[1]
 
     def params(self, a, ins, out):
@@ -88,7 +122,8 @@ class Attention(Op):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
         biases = tq * h * kd + tk * h * kd + tk * h * vd + tq * do if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 else h * tq * tk
-        return biases + scale + 5 * h * tq * tk
+        mask = h * tq * tk if a.causal or a.padding_mask else 0
+        return biases + scale + 5 * h * tq * tk + mask
 
     def backward_keeps(self, a, ins, out):
         """Its inputs (the projection weights' gradients), and inside: Q, K, V, the attention
@@ -99,7 +134,8 @@ class Attention(Op):
 
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
-        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}"
+        causal = " · causal" if a.causal else ""
+        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{causal}"
 
     def keras_kwargs(self, a):
         return dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
@@ -121,8 +157,16 @@ class Attention(Op):
         return cfg
 
     def input_roles(self, a, n):
+        if a.padding_mask:
+            return {1: ("mask",), 2: ("q", "mask"), 3: ("q", "kv", "mask"), 4: ("q", "v", "k", "mask")}.get(n)
         return {2: ("q", "kv"), 3: ("q", "v", "k")}.get(n)
 
-    def call_keras(self, layer, tensors):
+    def call_keras(self, layer, tensors, attrs=None):
+        tensors, mask = _split(attrs, tensors) if attrs is not None else (tensors, None)
         q, k, v = _roles(tensors)
-        return layer(q, v, key=k if len(tensors) == 3 else None)
+        extra = {}
+        if mask is not None:
+            extra["value_mask"] = mask
+        if attrs is not None and attrs.causal:
+            extra["use_causal_mask"] = True
+        return layer(q, v, key=k if len(tensors) == 3 else None, **extra)

@@ -60,10 +60,13 @@ NonNegPair = Annotated[tuple[NonNegInt, NonNegInt],
                        BeforeValidator(_pair, json_schema_input_type=NonNegInt | tuple[NonNegInt, NonNegInt])]
 Padding = Literal["valid", "same"]
 
-ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_approximate", "silu", "swish", "mish",
                "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "log_softmax",
                "softplus", "softsign", "exponential")
 ActivationName = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+# activations Keras has no name for: archspec's registered functions (ops/keras_layers.py) —
+# gelu_approximate is GELU's tanh form, keras.activations.gelu(x, approximate=True), as BERT and GPT-2 use it
+ARCHSPEC_ACTIVATIONS = frozenset({"gelu_approximate"})
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # activations whose gradient is computed from their output (JAX: sigmoid, tanh, softmax, exp); the rest
@@ -164,7 +167,7 @@ class Op:
             if key in cfg:
                 values[f] = keras_value(cfg[key])
         if "activation" in values:
-            act = values["activation"]
+            act = values["activation"] = activation_name(values["activation"])
             if isinstance(act, dict) or (act is not None and act not in ACTIVATIONS):
                 raise KerasImportError(f"its activation {act!r} is not one of archspec's named activations")
             if act == "linear" and self.Attrs.model_fields["activation"].default is None:
@@ -239,9 +242,30 @@ class Op:
         when the inputs are interchangeable or there is one."""
         return None
 
-    def call_keras(self, layer, tensors: list):
-        """Apply the built `layer` to its input tensors (in `from` order)."""
+    def call_keras(self, layer, tensors: list, attrs: Attrs | None = None):
+        """Apply the built `layer` to its input tensors (in `from` order); `attrs` are the node's attributes
+        (call options such as attention's causal mask)."""
         return layer(tensors if self.arity[1] != 1 else tensors[0])
+
+
+def keras_activation(name: str | None):
+    """What a Keras layer's `activation=` takes for an archspec activation name: the name itself, or
+    archspec's registered function for the names Keras lacks (imports Keras for those)."""
+    if name in ARCHSPEC_ACTIVATIONS:
+        from . import keras_layers
+
+        return getattr(keras_layers, name)
+    return name
+
+
+def activation_name(act) -> Any:
+    """An activation as a Keras config states it, as archspec names it: archspec's registered functions
+    are serialized as "archspec>gelu_approximate" (or a dict holding that name)."""
+    if isinstance(act, dict) and isinstance(act.get("config"), str):
+        act = act["config"]
+    if isinstance(act, str) and act.startswith("archspec>") and act[len("archspec>"):] in ARCHSPEC_ACTIVATIONS:
+        return act[len("archspec>"):]
+    return act
 
 
 def keras_value(v):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from . import register
-from .base import ActivationName, Attrs, NonNegPair, Op, Padding, Pair, PosInt, ShapeError, act_flops, bias_flops, kxk, need_rank
+from .base import (ActivationName, Attrs, NonNegPair, Op, Padding, Pair, PosInt, ShapeError, act_flops, bias_flops,
+                   keras_activation, kxk, need_rank)
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 
@@ -54,7 +55,7 @@ class _Conv(Op):
 
     def keras_kwargs(self, a):
         return dict(kernel_size=a.kernel, strides=a.strides, padding=a.padding, dilation_rate=a.dilation,
-                    use_bias=a.use_bias, activation=a.activation)
+                    use_bias=a.use_bias, activation=keras_activation(a.activation))
 
 
 class ConvAttrs(KernelAttrs):

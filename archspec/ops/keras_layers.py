@@ -18,6 +18,18 @@ import keras
 
 
 @keras.saving.register_keras_serializable(package="archspec")
+def gelu_approximate(x):
+    """GELU's tanh form, ``keras.activations.gelu(x, approximate=True)`` — what BERT and GPT-2 use (KerasHub's
+    ``gelu_approximate``); a registered function, so ``activation=`` of a saved layer names it.
+
+    >>> import numpy as np
+    >>> round(float(np.asarray(gelu_approximate(np.float32(1.0)))), 6)
+    0.841192
+    """
+    return keras.activations.gelu(x, approximate=True)
+
+
+@keras.saving.register_keras_serializable(package="archspec")
 class ScaledAdd(keras.layers.Layer):
     """``inputs[0] + scale * inputs[1]``: Inception-ResNet's scaled residual connection.
 
@@ -49,30 +61,44 @@ class ScaledAdd(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="archspec")
 class PositionEmbedding(keras.layers.Layer):
-    """``x + E``: a learned embedding of the input's shape (one vector per token), ViT's AddPositionEmbs.
+    """``x + E``: a learned embedding added to the input. Without `length`, E has the input's shape (one
+    vector per token), ViT's AddPositionEmbs; with it, E is a table of `length` rows of which the first T
+    are added to T tokens — KerasHub's PositionEmbedding (same weight, (length, features)) and the sum
+    BERT and GPT-2 make of it.
 
     >>> import numpy as np
     >>> layer = PositionEmbedding(stddev=0.0, name="pos")
     >>> np.asarray(layer(np.ones((2, 3, 4)))).shape, layer.count_params()
     ((2, 3, 4), 12)
+    >>> table = PositionEmbedding(length=16)
+    >>> np.asarray(table(np.ones((2, 3, 4)))).shape, table.count_params()
+    ((2, 3, 4), 64)
     """
 
-    def __init__(self, stddev: float = 0.02, **kwargs):
+    def __init__(self, stddev: float = 0.02, length: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.stddev = float(stddev)
+        self.length = None if length is None else int(length)
 
     def build(self, input_shape):
-        self.embedding = self.add_weight(name="embedding", shape=tuple(input_shape[1:]),
+        shape = tuple(input_shape[1:]) if self.length is None else (self.length, input_shape[-1])
+        self.embedding = self.add_weight(name="embedding", shape=shape,
                                          initializer=keras.initializers.RandomNormal(stddev=self.stddev))
 
     def call(self, inputs):
-        return inputs + keras.ops.cast(self.embedding, inputs.dtype)
+        table = keras.ops.cast(self.embedding, inputs.dtype)
+        if self.length is not None:
+            table = keras.ops.slice(table, (0, 0), (keras.ops.shape(inputs)[-2], keras.ops.shape(inputs)[-1]))
+        return inputs + table
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev}
+        config = {**super().get_config(), "stddev": self.stddev}
+        if self.length is not None:
+            config["length"] = self.length
+        return config
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -161,4 +187,4 @@ class LayerScale(keras.layers.Layer):
         return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
 
 
-__all__ = ["ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale"]
+__all__ = ["gelu_approximate", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale"]

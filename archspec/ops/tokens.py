@@ -1,4 +1,5 @@
-"""Token sequences (batch, tokens, features), as a Vision Transformer uses them: position_embedding,
+"""Token sequences (batch, tokens, features): token_embedding (integer ids → vectors, BERT's and GPT-2's),
+position_embedding (a learned table of the input's shape, ViT's, or of `length` rows, BERT's and GPT-2's),
 class_token, select_token, global_avg_pool_1d, global_max_pool_1d; and layer_scale (ConvNeXt, CaiT).
 
 A ViT turns an image into tokens with a patch convolution and a reshape
@@ -13,7 +14,7 @@ adds a learned position embedding, runs attention blocks and classifies the clas
 from __future__ import annotations
 
 from . import register
-from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError
+from .base import Attrs, Field, KerasImportError, NonNegInt, Op, PosInt, ShapeError
 from .shapes import size
 
 
@@ -28,8 +29,52 @@ class NoAttrs(Attrs):
     pass
 
 
+class TokenEmbeddingAttrs(Attrs):
+    vocabulary: PosInt = Field(description="number of distinct token ids (Keras input_dim); ids are 0 … vocabulary − 1")
+    dim: PosInt = Field(description="features of each token's vector (Keras output_dim)")
+
+
+@register
+class TokenEmbedding(Op):
+    name, keras_class, Attrs, category = "token_embedding", "Embedding", TokenEmbeddingAttrs, "token"
+    keras_names = {"vocabulary": "input_dim", "dim": "output_dim"}
+    keeps_inputs = True                            # the gradient scatters into the rows the ids picked
+    doc = ("Looks up a learned vector per integer token id (keras.layers.Embedding): ids (T,) → (T, dim); "
+           "its input is an `int32` input. BERT's token and segment embeddings, GPT-2's and Llama's token embedding.")
+    examples = [({"vocabulary": 100, "dim": 16}, [(12,)], (12, 16), (1600, 0)),
+                ({"vocabulary": 2, "dim": 8}, [(3, 5)], (3, 5, 8), (16, 0))]
+
+    def infer(self, a, ins):
+        if len(ins[0]) > 2:
+            raise ShapeError(f"token_embedding reads integer token ids (tokens,); it receives a feature map {ins[0]}",
+                             "shape-rank", "declare the ids as an input `{shape: [length], dtype: int32}`")
+        return ins[0] + (a.dim,)
+
+    def params(self, a, ins, out):
+        return (a.vocabulary * a.dim, 0)
+
+    def label(self, a):
+        return f"token embedding · {a.vocabulary}→{a.dim}"
+
+    def keras_kwargs(self, a):
+        return dict(input_dim=a.vocabulary, output_dim=a.dim)
+
+    def keras_config(self, cfg, shapes):
+        cfg = dict(cfg)
+        cfg.pop("input_length", None)
+        return cfg
+
+    def from_keras(self, cfg, shapes):
+        if cfg.get("mask_zero"):
+            raise KerasImportError("it sets mask_zero (an implicit padding mask); archspec's masks are explicit "
+                                   "inputs — declare a padding_mask input and pass it to attention")
+        return super().from_keras(cfg, shapes)
+
+
 class PositionEmbeddingAttrs(Attrs):
     stddev: float = Field(0.02, ge=0, description="standard deviation of the initial (normal) embedding")
+    length: PosInt | None = Field(None, description="rows of the learned table (the longest sequence, e.g. 512): the "
+                                                   "first T rows are added to T tokens; absent: the input's own shape")
 
 
 @register
@@ -39,19 +84,29 @@ class PositionEmbedding(Op):
     doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
            "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
-                ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0))]
+                ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0)),
+                ({"length": 32}, [(10, 8)], (10, 8), (256, 0))]
+
+    def infer(self, a, ins):
+        if a.length is not None:
+            t, _ = _tokens("position_embedding with `length`", ins)
+            if t > a.length:
+                raise ShapeError(f"a sequence of {t} tokens is longer than the position table's {a.length} rows",
+                                 "sequence-too-long", f"raise `length` to at least {t}, or feed at most {a.length} "
+                                 "tokens", field="length")
+        return ins[0]
 
     def params(self, a, ins, out):
-        return (size(ins[0]), 0)
+        return (size(ins[0]) if a.length is None else a.length * ins[0][-1], 0)
 
     def extra_flops(self, a, ins, out):
         return size(out)
 
     def label(self, a):
-        return "position embedding"
+        return "position embedding" if a.length is None else f"position embedding · {a.length}"
 
     def keras_kwargs(self, a):
-        return dict(stddev=a.stddev)
+        return dict(stddev=a.stddev, length=a.length)
 
 
 class ClassTokenAttrs(Attrs):

@@ -1,0 +1,108 @@
+"""The sequence-model specs against KerasHub's backbones: BERT (specs/bert_base.yaml), GPT-2
+(specs/gpt2_small.yaml) and a Llama-architecture decoder (specs/llama.yaml).
+
+Each test builds the KerasHub backbone from its constructor with random weights (no presets: nothing is
+downloaded) and the spec with the same sizes through `--set` overrides, copies the backbone's weights into
+the compiled spec layer by layer — the KerasHub sub-layers listed in the order they compute — and compares
+the outputs on random token ids with a padding mask. The full-size configurations (the issue's parameter
+counts) run in the `slow` group; small ones in the default group.
+"""
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+import archspec
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+pytestmark = pytest.mark.keras
+
+BERT_SMALL = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                  max_sequence_length=24)
+BERT_BASE = dict(vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072,
+                 max_sequence_length=512)
+GPT2_SMALL = dict(vocabulary_size=60, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                  max_sequence_length=20)
+GPT2_FULL = dict(vocabulary_size=50257, num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072,
+                 max_sequence_length=1024)
+
+
+def _bert_overrides(cfg, length):
+    return dict(vocabulary=cfg["vocabulary_size"], layers=cfg["num_layers"], heads=cfg["num_heads"],
+                hidden=cfg["hidden_dim"], intermediate=cfg["intermediate_dim"], max_length=cfg["max_sequence_length"],
+                length=length)
+
+
+def _weighted(model):
+    return [lay for lay in model.layers if lay.weights]
+
+
+def _copy(ours: list, theirs: list, seed: int = 1):
+    """Give every KerasHub weight a random value (biases, norms' scales and offsets start at 0 or 1,
+    which would hide a bias copied to the wrong place), then set each of our layers' weights from the
+    KerasHub layer at the same place; the weights must have the same shapes (nothing is reshaped)."""
+    import numpy as np
+
+    assert len(ours) == len(theirs), ([lay.name for lay in ours], [lay.name for lay in theirs])
+    rng = np.random.default_rng(seed)
+    for x, y in zip(ours, theirs):
+        assert [tuple(w.shape) for w in x.weights] == [tuple(w.shape) for w in y.weights], (x.name, y.name)
+        y.set_weights([(1.0 if "gamma" in w.path or "scale" in w.path else 0.0)
+                       + rng.normal(0, 0.1, w.shape).astype("float32") for w in y.weights])
+        x.set_weights(y.get_weights())
+
+
+def _bert_layers(backbone):
+    out = [backbone.get_layer(n) for n in ("token_embedding", "position_embedding", "segment_embedding",
+                                           "embeddings_layer_norm")]
+    for t in backbone.transformer_layers:                       # post-norm: attention, LN, MLP, LN
+        out += [t._self_attention_layer, t._self_attention_layer_norm, t._feedforward_intermediate_dense,
+                t._feedforward_output_dense, t._feedforward_layer_norm]
+    return out + [backbone.get_layer("pooled_dense")]
+
+
+def _ids(rng, vocabulary, batch, length):
+    import numpy as np
+
+    ids = rng.integers(0, vocabulary, (batch, length)).astype("int32")
+    mask = np.ones((batch, length), "int32")
+    mask[0, length // 2:] = 0                                  # one padded sequence, one full
+    return ids, mask
+
+
+def _clear():
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+@pytest.mark.parametrize("cfg", [pytest.param(BERT_SMALL, id="small"),
+                                 pytest.param(BERT_BASE, id="base", marks=pytest.mark.slow)])
+def test_bert_equals_keras_hub(cfg):
+    keras_hub = pytest.importorskip("keras_hub")
+    import numpy as np
+
+    _clear()
+    length = 16
+    spec = archspec.load(SPECS / "bert_base.yaml", overrides=_bert_overrides(cfg, length))
+    backbone = keras_hub.models.BertBackbone(**cfg)
+    assert spec.analysis().total.params == backbone.count_params()
+    if cfg is BERT_BASE:
+        assert backbone.count_params() == 109_482_240
+    ours = spec.to_keras()
+    assert ours.count_params() == backbone.count_params()
+    _copy(_weighted(ours), _bert_layers(backbone))
+    rng = np.random.default_rng(0)
+    ids, mask = _ids(rng, cfg["vocabulary_size"], 2, length)
+    segments = rng.integers(0, 2, (2, length)).astype("int32")
+    theirs = backbone({"token_ids": ids, "segment_ids": segments, "padding_mask": mask})
+    mine = ours([ids, segments, mask])
+    for key in ("sequence_output", "pooled_output"):
+        diff = float(np.max(np.abs(np.asarray(mine[key]) - np.asarray(theirs[key]))))
+        print(f"BERT {cfg['hidden_dim']}: max |Δ| {key} {diff:.3g}")
+        assert diff <= 1e-5, key
+    del ours, backbone
+    _clear()
