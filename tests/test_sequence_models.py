@@ -104,5 +104,50 @@ def test_bert_equals_keras_hub(cfg):
         diff = float(np.max(np.abs(np.asarray(mine[key]) - np.asarray(theirs[key]))))
         print(f"BERT {cfg['hidden_dim']}: max |Δ| {key} {diff:.3g}")
         assert diff <= 1e-5, key
+    # the padding mask is read: unmasking the padded sequence changes its output, not the full one's
+    unmasked = np.asarray(ours([ids, segments, np.ones_like(mask)])["sequence_output"])
+    assert not np.allclose(unmasked[0], np.asarray(mine["sequence_output"])[0])
+    assert np.array_equal(unmasked[1], np.asarray(mine["sequence_output"])[1])
+    del ours, backbone
+    _clear()
+
+
+def _gpt2_layers(backbone):
+    out = [backbone.get_layer("token_embedding"), backbone.get_layer("position_embedding")]
+    for t in backbone.transformer_layers:                       # pre-norm: LN, attention, LN, MLP
+        out += [t._self_attention_layer_norm, t._self_attention_layer, t._feedforward_layer_norm,
+                t._feedforward_intermediate_dense, t._feedforward_output_dense]
+    return out + [backbone.get_layer("layer_norm")]
+
+
+@pytest.mark.parametrize("cfg", [pytest.param(GPT2_SMALL, id="small"),
+                                 pytest.param(GPT2_FULL, id="full", marks=pytest.mark.slow)])
+def test_gpt2_equals_keras_hub(cfg):
+    keras_hub = pytest.importorskip("keras_hub")
+    import numpy as np
+
+    _clear()
+    length = 12
+    overrides = _bert_overrides(cfg, length)
+    spec = archspec.load(SPECS / "gpt2_small.yaml", overrides=overrides)
+    backbone = keras_hub.models.GPT2Backbone(**cfg)
+    assert spec.analysis().total.params == backbone.count_params()
+    if cfg is GPT2_FULL:
+        assert backbone.count_params() == 124_439_808
+    ours = spec.to_keras()
+    _copy(_weighted(ours), _gpt2_layers(backbone))
+    rng = np.random.default_rng(0)
+    ids, mask = _ids(rng, cfg["vocabulary_size"], 2, length)
+    theirs = np.asarray(backbone({"token_ids": ids, "padding_mask": mask}))
+    mine = np.asarray(ours([ids, mask]))
+    diff = float(np.max(np.abs(mine - theirs)))
+    print(f"GPT-2 {cfg['hidden_dim']}: max |Δ| {diff:.3g}")
+    assert diff <= 1e-5
+    # causal: the first half of each sequence does not depend on the second half
+    later = ids.copy()
+    later[:, length // 2:] = (later[:, length // 2:] + 1) % cfg["vocabulary_size"]
+    moved = np.asarray(ours([later, mask]))
+    assert np.array_equal(moved[:, :length // 2], mine[:, :length // 2])
+    assert not np.allclose(moved[1, length // 2:], mine[1, length // 2:])
     del ours, backbone
     _clear()
