@@ -29,10 +29,9 @@ GPT2_FULL = dict(vocabulary_size=50257, num_layers=12, num_heads=12, hidden_dim=
                  max_sequence_length=1024)
 
 
-def _bert_overrides(cfg, length):
-    return dict(vocabulary=cfg["vocabulary_size"], layers=cfg["num_layers"], heads=cfg["num_heads"],
-                hidden=cfg["hidden_dim"], intermediate=cfg["intermediate_dim"], max_length=cfg["max_sequence_length"],
-                length=length)
+def _overrides(cfg, length):
+    """The spec's params are named as the backbone's constructor names them."""
+    return {**cfg, "length": length}
 
 
 def _weighted(model):
@@ -87,7 +86,7 @@ def test_bert_equals_keras_hub(cfg):
 
     _clear()
     length = 16
-    spec = archspec.load(SPECS / "bert_base.yaml", overrides=_bert_overrides(cfg, length))
+    spec = archspec.load(SPECS / "bert_base.yaml", overrides=_overrides(cfg, length))
     backbone = keras_hub.models.BertBackbone(**cfg)
     assert spec.analysis().total.params == backbone.count_params()
     if cfg is BERT_BASE:
@@ -128,7 +127,7 @@ def test_gpt2_equals_keras_hub(cfg):
 
     _clear()
     length = 12
-    overrides = _bert_overrides(cfg, length)
+    overrides = _overrides(cfg, length)
     spec = archspec.load(SPECS / "gpt2_small.yaml", overrides=overrides)
     backbone = keras_hub.models.GPT2Backbone(**cfg)
     assert spec.analysis().total.params == backbone.count_params()
@@ -149,5 +148,51 @@ def test_gpt2_equals_keras_hub(cfg):
     moved = np.asarray(ours([later, mask]))
     assert np.array_equal(moved[:, :length // 2], mine[:, :length // 2])
     assert not np.allclose(moved[1, length // 2:], mine[1, length // 2:])
+    del ours, backbone
+    _clear()
+
+
+LLAMA_SMALL = dict(vocabulary_size=40, num_layers=2, num_query_heads=4, hidden_dim=16, intermediate_dim=24,
+                   num_key_value_heads=2)
+# other constructor arguments, passed through --set as a user would
+LLAMA_VARIANTS = [dict(num_key_value_heads=1, rope_max_wavelength=500, layer_norm_epsilon=1e-5,
+                       tie_word_embeddings=True),
+                  dict(num_query_heads=2, num_key_value_heads=2, hidden_dim=12, intermediate_dim=20)]
+TINYLLAMA = dict(vocabulary_size=32000, num_layers=22, num_query_heads=32, hidden_dim=2048, intermediate_dim=5632,
+                 num_key_value_heads=4, rope_max_wavelength=10000, layer_norm_epsilon=1e-5)
+
+
+def _llama_layers(backbone):
+    out = [backbone.get_layer("token_embedding")]
+    for t in backbone.transformer_layers:                       # pre-norm: RMS norm, attention, RMS norm, SwiGLU
+        out += [t._self_attention_layernorm, t._self_attention_layer, t._feedforward_layernorm,
+                t._feedforward_intermediate_dense, t._feedforward_gate_dense, t._feedforward_output_dense]
+    return out + [backbone.get_layer("sequence_output_layernorm")]
+
+
+@pytest.mark.parametrize("cfg", [pytest.param(LLAMA_SMALL, id="small"),
+                                 *[pytest.param({**LLAMA_SMALL, **v}, id=f"variant{i}")
+                                   for i, v in enumerate(LLAMA_VARIANTS)],
+                                 pytest.param(TINYLLAMA, id="tinyllama", marks=pytest.mark.slow)])
+def test_llama_equals_keras_hub(cfg):
+    keras_hub = pytest.importorskip("keras_hub")
+    import numpy as np
+
+    _clear()
+    length = 10
+    spec = archspec.load(SPECS / "llama.yaml", overrides=_overrides(cfg, length))
+    backbone = keras_hub.models.LlamaBackbone(**cfg)
+    assert spec.analysis().total.params == backbone.count_params()
+    if cfg is TINYLLAMA:
+        assert backbone.count_params() == 1_100_048_384                 # TinyLlama-1.1B
+    ours = spec.to_keras()
+    _copy(_weighted(ours), _llama_layers(backbone))
+    rng = np.random.default_rng(0)
+    ids, mask = _ids(rng, cfg["vocabulary_size"], 2, length)
+    theirs = np.asarray(backbone({"token_ids": ids, "padding_mask": mask}))
+    mine = np.asarray(ours([ids, mask]))
+    diff = float(np.max(np.abs(mine - theirs)))
+    print(f"Llama {cfg['hidden_dim']}/{cfg['num_query_heads']}q/{cfg['num_key_value_heads']}kv: max |Δ| {diff:.3g}")
+    assert diff <= 1e-5
     del ours, backbone
     _clear()

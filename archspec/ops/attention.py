@@ -40,6 +40,11 @@ class AttentionAttrs(Attrs):
     output_dim: PosInt | None = Field(None, description="features of the output projection (default: the query's)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the attention scores while training")
     use_bias: bool = True
+    key_value_heads: PosInt | None = Field(None, description="heads of the key and value projections, each shared by "
+                                                          "heads / key_value_heads query heads (grouped-query "
+                                                          "attention; 1: multi-query); default: heads")
+    rotary: bool = Field(False, description="rotate queries and keys by their position (rotary position embedding, RoPE)")
+    rotary_wavelength: float = Field(10000.0, gt=0, description="the longest rotary wavelength (Llama's rope_max_wavelength)")
     causal: bool = Field(False, description="each query token attends to key tokens at or before its position only")
     padding_mask: bool = Field(False, description="the last input is a mask (key tokens,): 1 attend, 0 padding "
                                                   "(Keras's value_mask)")
@@ -66,6 +71,7 @@ class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 4), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
+    keras_classes = ("MultiHeadAttention", "GroupedAttention")    # the second: archspec's (ops/keras_layers.py)
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
@@ -73,6 +79,9 @@ class Attention(Op):
     examples = [({"heads": 4, "key_dim": 8}, [(10, 16)], (10, 16), (2160, 0)),
                 ({"heads": 2, "key_dim": 4, "causal": True, "padding_mask": True}, [(6, 8), (6,)], (6, 8), (288, 0)),
                 ({"heads": 2, "key_dim": 4, "padding_mask": True}, [(3, 8), (5, 6), (5,)], (3, 8), (256, 0)),
+                ({"heads": 4, "key_dim": 4, "key_value_heads": 2, "rotary": True, "causal": True, "use_bias": False},
+                 [(6, 16)], (6, 16), (768, 0)),
+                ({"heads": 4, "key_dim": 2, "key_value_heads": 1, "padding_mask": True}, [(5, 8), (5,)], (5, 8), (180, 0)),
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
                 ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0))]
 
@@ -91,6 +100,13 @@ class Attention(Op):
                 raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
                                  "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
         q, k, v = _roles(ins)
+        kv = a.key_value_heads or a.heads
+        if a.heads % kv:
+            raise ShapeError(f"{a.heads} query heads cannot be shared evenly by {kv} key/value heads", "attention-heads",
+                             "make heads a multiple of key_value_heads (e.g. 32 and 8)", field="key_value_heads")
+        if a.rotary and a.key_dim % 2:
+            raise ShapeError(f"rotary position embedding rotates feature pairs; the head size key_dim={a.key_dim} is odd",
+                             "attention-heads", "use an even key_dim", field="rotary")
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
@@ -109,37 +125,60 @@ class Attention(Op):
 
     def params(self, a, ins, out):
         _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
-        weights = h * kd * (dq + dk) + h * vd * (dv + do)
-        biases = 2 * h * kd + h * vd + do if a.use_bias else 0
+        g = a.key_value_heads or h
+        weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
+        biases = h * kd + g * kd + g * vd + do if a.use_bias else 0
         return (weights + biases, 0)
 
     def macs(self, a, ins, out):
         tq, tk, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
-        projections = tq * dq * h * kd + tk * dk * h * kd + tk * dv * h * vd + tq * h * vd * do
-        return projections + h * tq * tk * (kd + vd)          # QKᵀ and attention × V
+        g = a.key_value_heads or h
+        projections = tq * dq * h * kd + tk * dk * g * kd + tk * dv * g * vd + tq * h * vd * do
+        return projections + h * tq * tk * (kd + vd)          # QKᵀ and attention × V (every query head)
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
-        biases = tq * h * kd + tk * h * kd + tk * h * vd + tq * do if a.use_bias else 0
-        scale = tq * h * kd if a.dropout > 0 else h * tq * tk
+        g = a.key_value_heads or h
+        biases = tq * h * kd + tk * g * kd + tk * g * vd + tq * do if a.use_bias else 0
+        scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         mask = h * tq * tk if a.causal or a.padding_mask else 0
-        return biases + scale + 5 * h * tq * tk + mask
+        rotary = 3 * kd * (tq * h + tk * g) if a.rotary else 0     # x·cos + rotate(x)·sin per query/key element
+        return biases + scale + 5 * h * tq * tk + mask + rotary
 
     def backward_keeps(self, a, ins, out):
         """Its inputs (the projection weights' gradients), and inside: Q, K, V, the attention
         probabilities (and their dropout mask) and the heads' output before the output projection."""
         tq, tk, _, _, _, h, kd, vd, _ = self._dims(a, ins, out)
+        g = a.key_value_heads or h
         probs = h * tq * tk * (2 if a.dropout > 0 else 1)
-        return True, False, tq * h * kd + tk * h * kd + tk * h * vd + probs + tq * h * vd
+        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + probs + tq * h * vd
+
+    @staticmethod
+    def _grouped(a) -> bool:
+        """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
+        return a.rotary or (a.key_value_heads or a.heads) != a.heads
+
+    def build_keras(self, a, name):
+        if not self._grouped(a):
+            return super().build_keras(a, name)
+        from . import keras_layers
+
+        return keras_layers.GroupedAttention(**self.keras_kwargs(a), name=name)
 
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
+        kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
+        rope = " · rotary" if a.rotary else ""
         causal = " · causal" if a.causal else ""
-        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{causal}"
+        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}"
 
     def keras_kwargs(self, a):
-        return dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
-                    use_bias=a.use_bias, output_shape=a.output_dim)
+        kw = dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
+                  use_bias=a.use_bias, output_shape=a.output_dim)
+        if self._grouped(a):
+            kw.update(key_value_heads=a.key_value_heads or a.heads, rotary=a.rotary,
+                      rotary_wavelength=a.rotary_wavelength)
+        return kw
 
     def keras_config(self, cfg, shapes):
         cfg = dict(cfg)

@@ -32,17 +32,22 @@ class NoAttrs(Attrs):
 class TokenEmbeddingAttrs(Attrs):
     vocabulary: PosInt = Field(description="number of distinct token ids (Keras input_dim); ids are 0 … vocabulary − 1")
     dim: PosInt = Field(description="features of each token's vector (Keras output_dim)")
+    tie_weights: bool = Field(True, description="false: a separate (dim, vocabulary) output projection table is kept "
+                                                "with the embedding (KerasHub's Llama with tie_word_embeddings=False)")
 
 
 @register
 class TokenEmbedding(Op):
-    name, keras_class, Attrs, category = "token_embedding", "Embedding", TokenEmbeddingAttrs, "token"
+    name, keras_class, Attrs, category = "token_embedding", "ReversibleEmbedding", TokenEmbeddingAttrs, "token"
+    keras_classes = ("ReversibleEmbedding", "Embedding")
     keras_names = {"vocabulary": "input_dim", "dim": "output_dim"}
     keeps_inputs = True                            # the gradient scatters into the rows the ids picked
-    doc = ("Looks up a learned vector per integer token id (keras.layers.Embedding): ids (T,) → (T, dim); "
-           "its input is an `int32` input. BERT's token and segment embeddings, GPT-2's and Llama's token embedding.")
+    doc = ("Looks up a learned vector per integer token id (keras.layers.ReversibleEmbedding, an Embedding that can "
+           "also project back to the vocabulary): ids (T,) → (T, dim); its input is an `int32` input. BERT's token "
+           "and segment embeddings, GPT-2's and Llama's token embedding.")
     examples = [({"vocabulary": 100, "dim": 16}, [(12,)], (12, 16), (1600, 0)),
-                ({"vocabulary": 2, "dim": 8}, [(3, 5)], (3, 5, 8), (16, 0))]
+                ({"vocabulary": 2, "dim": 8}, [(3, 5)], (3, 5, 8), (16, 0)),
+                ({"vocabulary": 10, "dim": 4, "tie_weights": False}, [(6,)], (6, 4), (80, 0))]
 
     def infer(self, a, ins):
         if len(ins[0]) > 2:
@@ -51,13 +56,13 @@ class TokenEmbedding(Op):
         return ins[0] + (a.dim,)
 
     def params(self, a, ins, out):
-        return (a.vocabulary * a.dim, 0)
+        return (a.vocabulary * a.dim * (1 if a.tie_weights else 2), 0)
 
     def label(self, a):
         return f"token embedding · {a.vocabulary}→{a.dim}"
 
     def keras_kwargs(self, a):
-        return dict(input_dim=a.vocabulary, output_dim=a.dim)
+        return dict(input_dim=a.vocabulary, output_dim=a.dim, tie_weights=a.tie_weights)
 
     def keras_config(self, cfg, shapes):
         cfg = dict(cfg)
