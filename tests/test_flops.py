@@ -23,7 +23,8 @@ import archspec
 pytestmark = pytest.mark.keras
 
 HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml",
-         "inception_resnet_blocks.yaml", "vit_b16.yaml", "efficientnet_b0.yaml", "convnext_tiny.yaml"}
+         "inception_resnet_blocks.yaml", "vit_b16.yaml", "efficientnet_b0.yaml", "convnext_tiny.yaml",
+         "bert_base.yaml", "gpt2_small.yaml", "llama.yaml"}
 # Specs with grouped convolutions (ConvNeXt's depthwise 7×7) are profiled with them traced as plain Conv2D
 # ops (flops_profiler.grouped_convolutions_in_the_graph); as Keras runs them, the profiler would see nothing
 # from the first one on (test_grouped_convolution_is_a_profiler_blind_spot).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from ..declared import Field, Model
+from ..declared import BeforeValidator, Field, Model
 from ..errors import Diagnostic, closest, hint_for
 from .source import Source
 
@@ -17,8 +17,19 @@ class _Model(Model, frozen=False):
     """Unknown keys refused; assignable (a salvaged Document drops its inputs)."""
 
 
+def _dim(v):
+    if isinstance(v, str) and v.startswith("$"):
+        return v
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError("a dimension is a whole number ≥ 1 or a $expression of the params")
+    if v < 1:
+        raise ValueError("should be greater than or equal to 1")
+    return v
+
+
 # an input dimension: a number, or an expression over the top-level `params` (`$length`, so `--set` changes it)
-Dim = Annotated[int, Field(ge=1)] | Annotated[str, Field(pattern=r"^\$")]
+Dim = Annotated[int | str, BeforeValidator(_dim, json_schema_input_type=Annotated[int, Field(ge=1)] | Annotated[
+    str, Field(pattern=r"^\$")])]
 
 
 class InputDef(_Model):
