@@ -72,6 +72,10 @@ WARNINGS: dict[str, str] = {
     "validation-steps": "validation_steps asks for more batches than the validation data has; clamped to one pass.",
     "data-skipped": "Files in the class folders that are not an image type training reads were left out.",
     "softmax-not-last": "A softmax that is not at an output.",
+    "heads-split": "Attention heads × head size differ from the features they read: the hidden size does not "
+                   "divide into the heads (`key_dim: $hidden // heads` rounded down).",
+    "causal-leak": "A causal attention whose input already mixes in later tokens (a non-causal attention or token "
+                   "mixing before it): the causal mask no longer hides the future.",
 }
 
 ALL = {**ERRORS, **WARNINGS}

@@ -153,6 +153,20 @@ class Attention(Op):
         probs = h * tq * tk * (2 if a.dropout > 0 else 1)
         return True, False, tq * h * kd + tk * g * kd + tk * g * vd + probs + tq * h * vd
 
+    def lint(self, a, ins, out):
+        q = _roles(_split(a, ins)[0])[0]
+        if a.output_dim is None and a.heads * a.key_dim != q[1]:
+            return [("heads-split", f"{a.heads} heads × key_dim {a.key_dim} = {a.heads * a.key_dim} features, but the "
+                     f"query has {q[1]}: the hidden size does not divide into the heads",
+                     f"choose a hidden size divisible by {a.heads} (e.g. {q[1] // a.heads * a.heads} or "
+                     f"{-(-q[1] // a.heads) * a.heads}), or another number of heads")]
+        return []
+
+    def token_mixing(self, a, n):
+        if n - int(a.padding_mask) > 1:
+            return None, (0,)                   # cross-attention: the query's tokens mix with another sequence's
+        return ("causal" if a.causal else "all"), (0,)
+
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""

@@ -237,6 +237,18 @@ class Op:
         macs = self.macs(a, ins, out)
         return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
 
+    # ---- lints (passes/design.py) ------------------------------------------------------------
+    def lint(self, a: Attrs, ins: list[tuple], out: tuple) -> list[tuple[str, str, str | None]]:
+        """Design warnings of this layer alone: (code in codes.WARNINGS, message, hint)."""
+        return []
+
+    def token_mixing(self, a: Attrs, n: int) -> tuple[str | None, tuple[int, ...] | None]:
+        """How this op, given `n` inputs, mixes the tokens of its query sequence: ("causal" — token i reads
+        tokens ≤ i only; "all" — each output reads later tokens too; None — tokens stay apart or it is not a
+        sequence op), and which inputs' tokens flow into the same positions of the output (None: all of them;
+        a cross-attention's context is another sequence)."""
+        return None, None
+
     def input_roles(self, a: Attrs, n: int) -> tuple[str, ...] | None:
         """Short names of what each of `n` inputs is for (attention's q / kv), drawn on the edges; None
         when the inputs are interchangeable or there is one."""
