@@ -154,7 +154,8 @@ def fold_rows(table: list[dict]) -> list[dict]:
         nxt = table[k + 1] if k + 1 < len(table) else None
         collapsed = r["scope"] and (nxt is None or nxt["level"] <= r["level"])
         prev = out[-1] if out else None
-        if (collapsed and prev is not None and prev.get("_fold") and r["name"].rsplit(SEP, 1)[0] == prev["_parent"]
+        parent = r["name"].rsplit(SEP, 1)[0] if SEP in r["name"] else ""
+        if (collapsed and prev is not None and prev.get("_fold") and parent == prev["_parent"]
                 and all(r[key] == prev["_fold"][key] for key in FOLD_KEYS)):
             prev["_count"] += 1
             for key in ("params", "trainable", "non_trainable", "macs", "flops", "layers", "activation_bytes"):
@@ -163,7 +164,7 @@ def fold_rows(table: list[dict]) -> list[dict]:
             continue
         row = dict(r)
         if collapsed:
-            row.update(_fold=dict(r), _count=1, _parent=r["name"].rsplit(SEP, 1)[0] if SEP in r["name"] else "")
+            row.update(_fold=dict(r), _count=1, _parent=parent)
         out.append(row)
     for row in out:
         if row.pop("_fold", None) is not None:
