@@ -196,3 +196,29 @@ def test_llama_equals_keras_hub(cfg):
     assert diff <= 1e-5
     del ours, backbone
     _clear()
+
+
+def test_gpt2_tied_logits_equal_keras_hub_causal_lm():
+    """`--set logits=true` adds the head tied to the token embedding: the logits equal GPT2CausalLM's, and
+    the compiled model holds the embedding table once (one Keras layer called twice)."""
+    keras_hub = pytest.importorskip("keras_hub")
+    import numpy as np
+
+    _clear()
+    length = 8
+    spec = archspec.load(SPECS / "gpt2_small.yaml", overrides={**_overrides(GPT2_SMALL, length), "logits": True})
+    backbone = keras_hub.models.GPT2Backbone(**GPT2_SMALL)
+    lm = keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=None)
+    ours = spec.to_keras()
+    assert ours.count_params() == spec.analysis().total.params == lm.count_params()
+    _copy(_weighted(ours), _gpt2_layers(backbone))
+    rng = np.random.default_rng(2)
+    ids, mask = _ids(rng, GPT2_SMALL["vocabulary_size"], 2, length)
+    theirs = np.asarray(lm({"token_ids": ids, "padding_mask": mask}))
+    mine = np.asarray(ours([ids, mask]))
+    assert mine.shape == (2, length, GPT2_SMALL["vocabulary_size"])
+    diff = float(np.max(np.abs(mine - theirs)))
+    print(f"GPT-2 tied logits: max |Δ| {diff:.3g}")
+    assert diff <= 1e-5
+    del ours, lm, backbone
+    _clear()

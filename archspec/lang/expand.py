@@ -522,6 +522,8 @@ class Expander(Memo, Blocks, Structures):
             return None
         try:
             node.shape, node.cost = self.inferred(op, a, shapes)
+            if op.reads_producers:
+                op.check_producers(a, [(nodes[i].op, nodes[i].attrs) for i in inputs])
         except ShapeError as exc:
             loc = kloc
             origin = _origin(defaults, attrs, src, vpath)

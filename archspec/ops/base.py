@@ -101,6 +101,7 @@ class Op:
     abbrev: ClassVar[str | None] = None        # short name in imported block names (conv_bn_relu); default: name
     internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
+    shared_layer: ClassVar[bool] = False       # no layer of its own: call_keras calls an input's layer again
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
@@ -125,6 +126,13 @@ class Op:
 
     def extra_flops(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
         return 0
+
+    #: check_producers is called with the ops that produce this op's inputs (tied_logits reuses an embedding)
+    reads_producers: ClassVar[bool] = False
+
+    def check_producers(self, a: Attrs, producers: list[tuple[str, Attrs | None]]) -> None:
+        """Raise :class:`ShapeError` when an input comes from the wrong kind of layer; `producers` are
+        (op name, attributes) of the layers feeding each input, in order."""
 
     def window_size(self, a: Attrs) -> tuple[int, int] | None:
         """The spatial window (after dilation) this op slides, for the kernel-exceeds-input warning."""

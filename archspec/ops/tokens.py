@@ -76,6 +76,66 @@ class TokenEmbedding(Op):
         return super().from_keras(cfg, shapes)
 
 
+class TiedLogitsAttrs(Attrs):
+    vocabulary: PosInt = Field(description="the token_embedding's vocabulary (its table's rows)")
+
+
+@register
+class TiedLogits(Op):
+    """No layer of its own: it calls the token_embedding's Keras layer a second time (a shared layer)."""
+
+    name, keras_class, Attrs, category, arity = "tied_logits", "ReversibleEmbedding.reverse", TiedLogitsAttrs, "dense", (2, 2)
+    keeps_inputs, shared_layer = True, True        # the table's gradient reads the features
+    doc = ("Projects features back onto the vocabulary with a token_embedding's own table, x · Eᵀ — the output "
+           "projection tied to the input embedding (GPT-2's language-model head): `from: [x, token_embedding]`, "
+           "the second input naming the embedding whose table it reuses (ReversibleEmbedding(x, reverse=True)). "
+           "(T, dim) → (T, vocabulary); no parameters of its own.")
+    examples = [({"vocabulary": 50}, [(6, 8), (6, 8)], (6, 50), (0, 0))]
+
+    def infer(self, a, ins):
+        x, e = ins
+        if len(e) < 2 or e[-1] != x[-1]:
+            raise ShapeError(f"tied_logits reads {x[-1]} features but the embedding it reuses makes {e[-1]}",
+                             "shape-mismatch", "its second input is the token_embedding whose table it reuses; "
+                             "the features must have its dim")
+        return x[:-1] + (a.vocabulary,)
+
+    reads_producers = True
+
+    def check_producers(self, a, producers):
+        op, attrs = producers[1]
+        if op != TokenEmbedding.name:
+            raise ShapeError(f"tied_logits reuses the table of a token_embedding; its second input comes from a {op}",
+                             "shape-mismatch", "name the token_embedding: `from: [x, token_embedding]`")
+        if attrs.vocabulary != a.vocabulary:
+            raise ShapeError(f"tied_logits has vocabulary {a.vocabulary} but the token_embedding it reuses has "
+                             f"{attrs.vocabulary} rows", "shape-mismatch", f"set vocabulary: {attrs.vocabulary}",
+                             field="vocabulary")
+
+    def macs(self, a, ins, out):
+        return size(out) * ins[0][-1]
+
+    def label(self, a):
+        return f"tied logits · {a.vocabulary}"
+
+    def input_roles(self, a, n):
+        return ("x", "table")
+
+    def build_keras(self, a, name):
+        return None
+
+    def call_keras(self, layer, tensors, attrs=None):
+        history = getattr(tensors[1], "_keras_history", None)
+        embedding = getattr(history, "operation", None)
+        if not (hasattr(embedding, "input_dim") and hasattr(embedding, "tie_weights")):
+            raise ValueError(f"tied_logits: its second input comes from {type(embedding).__name__}, not a "
+                             "token_embedding (a ReversibleEmbedding) whose table it could reuse")
+        if attrs is not None and embedding.input_dim != attrs.vocabulary:
+            raise ValueError(f"tied_logits: vocabulary {attrs.vocabulary} but the embedding "
+                             f"'{embedding.name}' has {embedding.input_dim} rows")
+        return embedding(tensors[0], reverse=True)
+
+
 class PositionEmbeddingAttrs(Attrs):
     stddev: float = Field(0.02, ge=0, description="standard deviation of the initial (normal) embedding")
     length: PosInt | None = Field(None, description="rows of the learned table (the longest sequence, e.g. 512): the "
