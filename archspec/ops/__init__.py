@@ -67,10 +67,33 @@ def merges() -> tuple[str, ...]:
     return tuple(n for n, op in REGISTRY.items() if op.branch_merge)
 
 
-def of_keras_class(cls: str) -> Op | None:
-    """The op that reads Keras layers of class `cls`, if any."""
-    name = KERAS_CLASSES.get(cls)
+def of_keras_class(cls: str, module: str = "keras.layers", registered: str | None = None) -> Op | None:
+    """The op that reads Keras layers of class `cls` defined in `module`, if any.
+
+    A bare class name in an op's ``keras_classes`` stands for Keras's own class (or archspec's, from
+    ops/keras_layers.py); any other library's layer matches only by its registered name
+    (``package>Class``, as ``keras.saving.register_keras_serializable`` gives it), so a class that merely
+    shares a name with one of Keras's is never read as that op:
+
+    >>> of_keras_class("BatchNormalization").name
+    'batch_norm'
+    >>> of_keras_class("PositionEmbedding", "archspec.ops.keras_layers").name
+    'position_embedding'
+    >>> of_keras_class("PositionEmbedding", "keras_hub.src.layers.modeling.position_embedding",
+    ...                "keras_hub>PositionEmbedding") is None
+    True
+    """
+    if is_keras_module(module) or module.split(".")[0] == "archspec":
+        name = KERAS_CLASSES.get(cls)
+    else:
+        name = KERAS_CLASSES.get(registered) if registered and ">" in registered else None
     return REGISTRY[name] if name else None
+
+
+def is_keras_module(module: str) -> bool:
+    """Whether `module` (a layer config's `module`) is Keras itself: `keras.layers`, `keras.src…`,
+    `keras.src.applications…` — not KerasHub (`keras_hub…`) or any other library."""
+    return module == "keras" or module.startswith("keras.")
 
 
 def of_keras_op(cls: str) -> list[Op]:
@@ -86,4 +109,4 @@ def lambda_readers() -> list[Op]:
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401  (registration)
 
 __all__ = ["Op", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "register", "get", "role", "user_ops", "merges",
-           "of_keras_class", "of_keras_op", "lambda_readers"]
+           "of_keras_class", "is_keras_module", "of_keras_op", "lambda_readers"]
