@@ -222,3 +222,22 @@ def test_gpt2_tied_logits_equal_keras_hub_causal_lm():
     assert diff <= 1e-5
     del ours, lm, backbone
     _clear()
+
+
+@pytest.mark.parametrize("name,cfg", [("bert_base.yaml", BERT_SMALL), ("gpt2_small.yaml", GPT2_SMALL),
+                                      ("llama.yaml", LLAMA_SMALL)])
+def test_compiled_sequence_specs_import_back(name, cfg):
+    """`archspec import` reads the compiled model back: the attention's padding mask and causal call options
+    become its attributes again, gelu_approximate its activation; the spec it writes counts the same and
+    its attention layers keep their masks."""
+    from archspec.importer import from_keras
+
+    _clear()
+    spec = archspec.load(SPECS / name, overrides=_overrides(cfg, 8))
+    again = archspec.load_text(from_keras(spec.to_keras()), "again.yaml")
+    assert again.analysis().total.params == spec.analysis().total.params
+    def attention(s):
+        return [(n.attrs.causal, n.attrs.padding_mask, n.attrs.rotary, n.attrs.key_value_heads or n.attrs.heads)
+                for n in s.graph if n.op == "attention"]
+    assert attention(again) == attention(spec)
+    _clear()

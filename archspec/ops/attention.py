@@ -73,6 +73,7 @@ class Attention(Op):
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
     keras_classes = ("MultiHeadAttention", "GroupedAttention")    # the second: archspec's (ops/keras_layers.py)
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
+    keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")

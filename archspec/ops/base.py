@@ -108,6 +108,9 @@ class Op:
     keras_names: ClassVar[dict[str, str]] = {}       # attribute → Keras config key, where the names differ
     keras_ops: ClassVar[tuple[str, ...]] = ()        # keras.ops operations of a functional graph read as this op
     keras_call_inputs: ClassVar[tuple[str, ...]] = ()  # call keywords that are inputs, after the positional ones
+    # call keywords that set a boolean attribute when given (a tensor, read as the next input, or True):
+    # attention's value_mask → padding_mask, use_causal_mask → causal
+    keras_call_flags: ClassVar[dict[str, str]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------
@@ -281,6 +284,8 @@ def keras_activation(name: str | None):
 def activation_name(act) -> Any:
     """An activation as a Keras config states it, as archspec names it: archspec's registered functions
     are serialized as "archspec>gelu_approximate" (or a dict holding that name)."""
+    if callable(act) and getattr(act, "__name__", None) in ARCHSPEC_ACTIVATIONS:
+        return act.__name__                       # the function keras_activation gave
     if isinstance(act, dict) and isinstance(act.get("config"), str):
         act = act["config"]
     if isinstance(act, str) and act.startswith("archspec>") and act[len("archspec>"):] in ARCHSPEC_ACTIVATIONS:
