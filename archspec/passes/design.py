@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from ..errors import Diagnostic, Note, focus
 from ..graph import Graph
-from ..ops import REGISTRY
+from ..ops import REGISTRY, Op
 from .analyze import node_cost
+
+# the ops that have lints of their own, or mix the tokens of a sequence (the rest skip those checks)
+_LINTED = frozenset(k for k, op in REGISTRY.items() if type(op).lint is not Op.lint and not op.source)
+_MIXERS = frozenset(k for k, op in REGISTRY.items() if type(op).token_mixing is not Op.token_mixing)
 
 DOMINANT_SHARE = 0.5
 DOMINANT_MIN_TOTAL = 1_000_000
@@ -77,11 +81,12 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
                  "softmax belongs on the classifier output; inside the network use another activation")
 
         # 8. the op's own lints (attention heads that do not divide the hidden size, ...)
-        for code, msg, hint in op.lint(a, [nodes[i].shape for i in n.inputs], n.shape) if not op.source else ():
-            warn(code, msg, n, hint)
+        if n.op in _LINTED:
+            for code, msg, hint in op.lint(a, [nodes[i].shape for i in n.inputs], n.shape):
+                warn(code, msg, n, hint)
 
     # 9. a causal attention reading tokens that already saw later ones
-    for n, origin in _causal_leaks(graph):
+    for n, origin in _causal_leaks(graph) if any(n.op in _MIXERS for n in nodes.values()) else ():
         warn("causal-leak", f"this attention is causal, but its input already mixes in later tokens ({origin.id}: "
              f"{REGISTRY[origin.op].label(origin.attrs)})", n,
              "make the earlier token mixing causal as well (causal: true), or drop the causal mask here",
