@@ -12,9 +12,9 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 * MACs: the projections Q (Tq·Dq·h·dk), K (Tk·Dk·h·dk), V (Tk·Dv·h·dv) and the output (Tq·h·dv·Do),
   plus the scores QKᵀ (h·Tq·Tk·dk) and the weighted sum A·V (h·Tq·Tk·dv);
 * FLOPs: 2 per MAC, + 1 per projected element for each bias, + the 1/√dk scaling (one multiply per
-  score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax,
-  + 1 per score for applying a mask (padding or causal: Keras adds a large negative number to the masked
-  scores before the softmax).
+  score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax;
+  a mask (padding or causal) is a select, 0 FLOPs (the TensorFlow profiler counts none either); rotary:
+  3.5 per rotated query and key element.
 * A causal mask does not halve the count: Keras (and XLA's dense kernels) compute every score and then
   mask it, so the MACs of QKᵀ and A·V are those of the full Tq×Tk matrix; a kernel that skips the masked
   half (flash attention) does about half of that work.
@@ -142,9 +142,9 @@ class Attention(Op):
         g = a.key_value_heads or h
         biases = tq * h * kd + tk * g * kd + tk * g * vd + tq * do if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
-        mask = h * tq * tk if a.causal or a.padding_mask else 0
-        rotary = 3 * kd * (tq * h + tk * g) if a.rotary else 0     # x·cos + rotate(x)·sin per query/key element
-        return biases + scale + 5 * h * tq * tk + mask + rotary
+        # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
+        rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
+        return biases + scale + 5 * h * tq * tk + rotary
 
     def backward_keeps(self, a, ins, out):
         """Its inputs (the projection weights' gradients), and inside: Q, K, V, the attention

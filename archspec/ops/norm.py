@@ -102,7 +102,8 @@ class RMSNorm(Op):
         return (_channels(a, ins), 0)
 
     def extra_flops(self, a, ins, out):
-        return 4 * size(out)  # square, mean, normalize, scale
+        n = size(out)
+        return 4 * n + 3 * (n // _channels(a, ins))  # square, mean, normalize, scale; + ε and 1/√ per position
 
     def label(self, a):
         return "rms norm"
