@@ -2,8 +2,21 @@
 from __future__ import annotations
 
 from . import register
-from .base import (ActivationName, Attrs, NonNegPair, Op, Padding, Pair, PosInt, ShapeError, act_flops, bias_flops,
-                   keras_activation, kxk, need_rank)
+from .base import (
+    ActivationName,
+    Attrs,
+    NonNegPair,
+    Op,
+    Padding,
+    Pair,
+    PosInt,
+    ShapeError,
+    act_flops,
+    bias_flops,
+    keras_activation,
+    kxk,
+    need_rank,
+)
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 
