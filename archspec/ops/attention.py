@@ -48,6 +48,8 @@ class AttentionAttrs(Attrs):
     causal: bool = Field(False, description="each query token attends to key tokens at or before its position only")
     padding_mask: bool = Field(False, description="the last input is a mask (key tokens,): 1 attend, 0 padding "
                                                   "(Keras's value_mask)")
+    key_bias: bool = Field(True, description="with use_bias, whether the key projection has a bias too (Whisper's has "
+                                             "none; it cannot change the output: the softmax cancels it)")
 
 
 def _roles(ins: list) -> tuple:
@@ -71,7 +73,8 @@ class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 4), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
-    keras_classes = ("MultiHeadAttention", "GroupedAttention")    # the second: archspec's (ops/keras_layers.py)
+    # the others: archspec's (ops/keras_layers.py), for grouped heads or rotary, and for key_bias: false
+    keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention")
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
@@ -84,7 +87,9 @@ class Attention(Op):
                  [(6, 16)], (6, 16), (768, 0)),
                 ({"heads": 4, "key_dim": 2, "key_value_heads": 1, "padding_mask": True}, [(5, 8), (5,)], (5, 8), (180, 0)),
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
-                ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0))]
+                ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0)),
+                ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0)),
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -128,7 +133,7 @@ class Attention(Op):
         _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
-        biases = h * kd + g * kd + g * vd + do if a.use_bias else 0
+        biases = h * kd + g * kd * a.key_bias + g * vd + do if a.use_bias else 0
         return (weights + biases, 0)
 
     def macs(self, a, ins, out):
@@ -140,7 +145,7 @@ class Attention(Op):
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h
-        biases = tq * h * kd + tk * g * kd + tk * g * vd + tq * do if a.use_bias else 0
+        biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
@@ -174,11 +179,17 @@ class Attention(Op):
         return a.rotary or (a.key_value_heads or a.heads) != a.heads
 
     def build_keras(self, a, name):
-        if not self._grouped(a):
-            return super().build_keras(a, name)
-        from . import keras_layers
+        """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
+        NoKeyBiasAttention (a MultiHeadAttention subclass) for key_bias: false."""
+        if self._grouped(a):
+            from . import keras_layers
 
-        return keras_layers.GroupedAttention(**self.keras_kwargs(a), name=name)
+            return keras_layers.GroupedAttention(**self.keras_kwargs(a), name=name)
+        if a.key_bias or not a.use_bias:
+            return super().build_keras(a, name)
+        from .keras_layers import NoKeyBiasAttention
+
+        return NoKeyBiasAttention(**self.keras_kwargs(a), name=name)
 
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
@@ -193,7 +204,7 @@ class Attention(Op):
         if self._grouped(a):
             kw.update(key_value_heads=a.key_value_heads or a.heads, rotary=a.rotary,
                       rotary_wavelength=a.rotary_wavelength)
-        return kw
+        return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
         cfg = dict(cfg)
