@@ -88,12 +88,13 @@ ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # residuals (sigmoid's σ, gelu's erf terms). The piecewise-linear ones (slope = a comparison) store
 # nothing of their own; their input is recomputed inside the backward fusion when it is the output of a
 # cheap element-wise op whose inputs are kept anyway (conv → batch norm → relu keeps 2 tensors, not 3).
-# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax.
+# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax,
+# gelu_approximate (as gelu).
 ACTIVATION_RESIDUALS = {
     "relu": ("input", 0), "relu6": ("input", 0), "leaky_relu": ("input", 0), "hard_sigmoid": ("input", 0),
     "hard_silu": ("input", 0), "hard_swish": ("input", 0),
     "silu": ("input", 1), "swish": ("input", 1), "elu": ("input", 1), "selu": ("input", 1), "mish": ("input", 1),
-    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2),
+    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2), "gelu_approximate": ("input", 2),
     "sigmoid": ("output", 1), "tanh": ("output", 1), "exponential": ("output", 1),
     "softmax": ("output", 2), "log_softmax": ("output", 2),
 }
