@@ -104,7 +104,7 @@ def _build(graph: Graph, names: dict[str, str], model_name: str):
             continue
         layer = op.build_keras(node.attrs, names[node.id])
         ins = [tensors[i] for i in node.inputs]
-        tensors[node.id] = op.call_keras(layer, ins)
+        tensors[node.id] = op.call_keras(layer, ins, node.attrs)
     inputs = [tensors[i] for i in graph.inputs]
     outputs = {name: tensors[nid] for name, nid in graph.outputs.items()}
     return keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs,

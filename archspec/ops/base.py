@@ -93,10 +93,13 @@ def _one(v):
 
 One = Annotated[PosInt, BeforeValidator(_one, json_schema_input_type=PosInt)]     # a 1-D size: 3 or [3]
 
-ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_approximate", "silu", "swish", "mish",
                "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "log_softmax",
                "softplus", "softsign", "exponential")
 ActivationName = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+# activations Keras has no name for: archspec's registered functions (ops/keras_layers.py) —
+# gelu_approximate is GELU's tanh form, keras.activations.gelu(x, approximate=True), as BERT and GPT-2 use it
+ARCHSPEC_ACTIVATIONS = frozenset({"gelu_approximate"})
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # What an activation's gradient keeps, as XLA keeps it in a compiled training step (measured on XLA:CPU,
@@ -105,12 +108,13 @@ ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # residuals (sigmoid's σ, gelu's erf terms). The piecewise-linear ones (slope = a comparison) store
 # nothing of their own; their input is recomputed inside the backward fusion when it is the output of a
 # cheap element-wise op whose inputs are kept anyway (conv → batch norm → relu keeps 2 tensors, not 3).
-# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax.
+# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax,
+# gelu_approximate (as gelu).
 ACTIVATION_RESIDUALS = {
     "relu": ("input", 0), "relu6": ("input", 0), "leaky_relu": ("input", 0), "hard_sigmoid": ("input", 0),
     "hard_silu": ("input", 0), "hard_swish": ("input", 0),
     "silu": ("input", 1), "swish": ("input", 1), "elu": ("input", 1), "selu": ("input", 1), "mish": ("input", 1),
-    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2),
+    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2), "gelu_approximate": ("input", 2),
     "sigmoid": ("output", 1), "tanh": ("output", 1), "exponential": ("output", 1),
     "softmax": ("output", 2), "log_softmax": ("output", 2),
 }
@@ -147,12 +151,16 @@ class Op:
     abbrev: ClassVar[str | None] = None        # short name in imported block names (conv_bn_relu); default: name
     internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
+    shared_layer: ClassVar[bool] = False       # no layer of its own: call_keras calls an input's layer again
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
     keras_names: ClassVar[dict[str, str]] = {}       # attribute → Keras config key, where the names differ
     keras_ops: ClassVar[tuple[str, ...]] = ()        # keras.ops operations of a functional graph read as this op
     keras_call_inputs: ClassVar[tuple[str, ...]] = ()  # call keywords that are inputs, after the positional ones
+    # call keywords that set a boolean attribute when given (a tensor, read as the next input, or True):
+    # attention's value_mask → padding_mask, use_causal_mask → causal
+    keras_call_flags: ClassVar[dict[str, str]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------
@@ -171,6 +179,13 @@ class Op:
 
     def extra_flops(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
         return 0
+
+    #: check_producers is called with the ops that produce this op's inputs (tied_logits reuses an embedding)
+    reads_producers: ClassVar[bool] = False
+
+    def check_producers(self, a: Attrs, producers: list[tuple[str, Attrs | None]]) -> None:
+        """Raise :class:`ShapeError` when an input comes from the wrong kind of layer; `producers` are
+        (op name, attributes) of the layers feeding each input, in order."""
 
     def window_size(self, a: Attrs) -> tuple[int, int] | None:
         """The spatial window (after dilation) this op slides, for the kernel-exceeds-input warning."""
@@ -213,7 +228,7 @@ class Op:
             if key in cfg:
                 values[f] = keras_value(cfg[key])
         if "activation" in values:
-            act = values["activation"]
+            act = values["activation"] = activation_name(values["activation"])
             if isinstance(act, dict) or (act is not None and act not in ACTIVATIONS):
                 raise KerasImportError(f"its activation {act!r} is not one of archspec's named activations")
             if act == "linear" and self.Attrs.model_fields["activation"].default is None:
@@ -318,14 +333,49 @@ class Op:
         macs = self.macs(a, ins, out)
         return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
 
+    # ---- lints (passes/design.py) ------------------------------------------------------------
+    def lint(self, a: Attrs, ins: list[tuple], out: tuple) -> list[tuple[str, str, str | None]]:
+        """Design warnings of this layer alone: (code in codes.WARNINGS, message, hint)."""
+        return []
+
+    def token_mixing(self, a: Attrs, n: int) -> tuple[str | None, tuple[int, ...] | None]:
+        """How this op, given `n` inputs, mixes the tokens of its query sequence: ("causal" — token i reads
+        tokens ≤ i only; "all" — each output reads later tokens too; None — tokens stay apart or it is not a
+        sequence op), and which inputs' tokens flow into the same positions of the output (None: all of them;
+        a cross-attention's context is another sequence)."""
+        return None, None
+
     def input_roles(self, a: Attrs, n: int) -> tuple[str, ...] | None:
         """Short names of what each of `n` inputs is for (attention's q / kv), drawn on the edges; None
         when the inputs are interchangeable or there is one."""
         return None
 
-    def call_keras(self, layer, tensors: list):
-        """Apply the built `layer` to its input tensors (in `from` order)."""
+    def call_keras(self, layer, tensors: list, attrs: Attrs | None = None):
+        """Apply the built `layer` to its input tensors (in `from` order); `attrs` are the node's attributes
+        (call options such as attention's causal mask)."""
         return layer(tensors if self.arity[1] != 1 else tensors[0])
+
+
+def keras_activation(name: str | None):
+    """What a Keras layer's `activation=` takes for an archspec activation name: the name itself, or
+    archspec's registered function for the names Keras lacks (imports Keras for those)."""
+    if name in ARCHSPEC_ACTIVATIONS:
+        from . import keras_layers
+
+        return getattr(keras_layers, name)
+    return name
+
+
+def activation_name(act) -> Any:
+    """An activation as a Keras config states it, as archspec names it: archspec's registered functions
+    are serialized as "archspec>gelu_approximate" (or a dict holding that name)."""
+    if callable(act) and getattr(act, "__name__", None) in ARCHSPEC_ACTIVATIONS:
+        return act.__name__                       # the function keras_activation gave
+    if isinstance(act, dict) and isinstance(act.get("config"), str):
+        act = act["config"]
+    if isinstance(act, str) and act.startswith("archspec>") and act[len("archspec>"):] in ARCHSPEC_ACTIVATIONS:
+        return act[len("archspec>"):]
+    return act
 
 
 def keras_value(v):

@@ -113,7 +113,8 @@ def layout_items(graph: Graph, depth: int | None, fold: bool = True) -> tuple[di
     The outermost block call at level `depth` or deeper becomes one box, unless it holds a single
     node: then the node itself says more than a box around it. `depth` None draws every node.
     With `fold`, a run of collapsed calls of one block with the same arguments and input shape,
-    each feeding only the next, becomes one box (`block35 ×10`).
+    each feeding only the next (and reading besides only what the previous one reads: a transformer's
+    padding mask), becomes one box (`block35 ×10`, `decoder_layer ×12`).
     """
     lv = levels(graph)
     members: dict[str, int] = {}
@@ -158,8 +159,9 @@ def _fold_runs(graph: Graph, of_node: dict[str, Item], items: dict[str, Item]) -
     for a_id, b_id in zip(order, order[1:]):
         head = merged.get(a_id, a_id)
         a, b = items[a_id], items[b_id]
+        # b reads a, and otherwise only what a reads too (a mask every layer of a transformer takes)
         if (a.scope is None or b.scope is None or a_id in produces_output or outs[a_id] != {b_id}
-                or ins[b_id] != {a_id} or key(a) != key(b)):
+                or a_id not in ins[b_id] or not ins[b_id] - {a_id} <= ins[a_id] or key(a) != key(b)):
             continue
         merged[b_id] = head
         items[head] = Item(head, items[head].parent, scope=items[head].scope, scopes=items[head].scopes + b.scopes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 
+from ..graph import SEP
 from ..ops import REGISTRY
 from .text import CONVENTION, header_lines, human, human_bytes, past_float, row_head  # noqa: F401  (human*: used from here too)
 
@@ -114,13 +115,49 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", tra
             w.writerow({**r, "output_shape": "x".join(map(str, r["output_shape"] or []))})
         return buf.getvalue()
     if fmt == "markdown":
-        text = _markdown(head, table)
+        text = _markdown(head, fold_rows(table) if training is None else table)
         if training is not None:
             from .training import footer_lines
 
             text += "\n" + "".join(f"{line}  \n" for line in footer_lines(training))
         return text
-    return _text(head, table)
+    return _text(head, fold_rows(table))
+
+
+FOLD_KEYS = ("level", "kind", "output_shape", "params", "trainable", "non_trainable", "macs", "flops", "layers",
+             "activation_bytes")
+
+
+def fold_rows(table: list[dict]) -> list[dict]:
+    """A run of consecutive collapsed calls of one block with equal shapes and costs (a transformer's 12
+    layers) becomes one row, `decoder_layer_1 … 12` of type `[decoder_layer ×12]`, its costs summed. Only for
+    reading: JSON and CSV keep one row per call."""
+    out: list[dict] = []
+    for k, r in enumerate(table):
+        nxt = table[k + 1] if k + 1 < len(table) else None
+        collapsed = r["scope"] and (nxt is None or nxt["level"] <= r["level"])
+        prev = out[-1] if out else None
+        parent = r["name"].rsplit(SEP, 1)[0] if SEP in r["name"] else ""
+        if (collapsed and prev is not None and prev.get("_fold") and parent == prev["_parent"]
+                and all(r[key] == prev["_fold"][key] for key in FOLD_KEYS)):
+            prev["_count"] += 1
+            for key in ("params", "trainable", "non_trainable", "macs", "flops", "layers", "activation_bytes"):
+                prev[key] += r[key]
+            prev["_last"] = r["name"]
+            continue
+        row = dict(r)
+        if collapsed:
+            row.update(_fold=dict(r), _count=1, _parent=parent)
+        out.append(row)
+    for row in out:
+        if row.pop("_fold", None) is not None:
+            count = row.pop("_count")
+            row.pop("_parent")
+            last = row.pop("_last", None)
+            if count > 1:
+                row["folded_name"] = f"{row['name']} … {last.rsplit(SEP, 1)[-1].rsplit('_', 1)[-1]}"
+                row["kind"] = f"{row['kind']} ×{count}"
+    return out
 
 
 def _footer_lines(h) -> list[str]:

@@ -21,7 +21,8 @@ def header_lines(h) -> list[str]:
 def row_head(r) -> list[str]:
     """A table row's first cells: its name indented by level, its kind ([block] for a scope) and output shape."""
     indent = "  " * r["level"]
-    name = indent + (r["name"].rsplit(SEP, 1)[-1] if r["level"] else r["name"])
+    full = r.get("folded_name", r["name"])
+    name = indent + (full.rsplit(SEP, 1)[-1] if r["level"] else full)
     shape = str(tuple(r["output_shape"])) if r["output_shape"] else "?"
     kind = f"[{r['kind']}]" if r["scope"] else r["kind"]
     return [name, kind, shape]
