@@ -29,6 +29,7 @@ case "${1:-}" in
   --all)
     shift
     bash tools/setup.sh
+    bash tools/test_services.sh    # the browser and PostgreSQL tests are in the slow group
     exec "${ARCHSPEC_VENV:-$PWD/.venv}/bin/python" -m pytest -q "${DEFAULT[@]}" "$@" ;;
 esac
 bash tools/setup.sh
