@@ -220,8 +220,8 @@ class GroupedAttention(keras.layers.Layer):
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
     >>> x = np.ones((1, 5, 16), "float32")
-    >>> np.asarray(layer(x, x, use_causal_mask=True)).shape, layer.count_params()
-    ((1, 5, 16), 832)
+    >>> np.asarray(layer(x, x, use_causal_mask=True)).shape, layer.count_params()   # q 16·32+32, k and v 16·16+16, out 32·16+16
+    ((1, 5, 16), 1616)
     """
 
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
