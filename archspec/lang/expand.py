@@ -19,7 +19,7 @@ from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
 from .expr import ExprError, Unknown, evaluate
 from .memo import Memo, MemoStore, _freeze
-from .schema import Document, comma_hint, describe, pydantic_diagnostics
+from .schema import Document, comma_hint, describe, dollar_hint, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, Limits, Source
 from .space import SearchSpace
 from .structures import Structures
@@ -317,7 +317,7 @@ class Expander(Memo, Blocks, Structures):
             return cur
 
         if "when" in reserved:
-            if not self.value(reserved["when"], ctx, src, vpath + ("when",)):
+            if not self._when(reserved["when"], ctx, src, vpath + ("when",)):
                 return cur
         count = 1
         if "repeat" in reserved:
@@ -375,6 +375,27 @@ class Expander(Memo, Blocks, Structures):
         if name is not None and count != 1:
             ctx.names[-1][name] = out
         return out if count else cur
+
+    def _when(self, raw, ctx: Ctx, src, path: tuple) -> bool:
+        """`when:` takes true, false or a `$` expression that gives one; anything else (`when: "false"`,
+        `when: not x` without its `$`, `when: 1`) would be silently true or false, so it is an error."""
+        value = self.value(raw, ctx, src, path)
+        if isinstance(value, bool):
+            return value
+        if isinstance(raw, str) and not raw.startswith("$"):
+            hint, fixed = dollar_hint(raw)
+            if fixed is None and raw.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
+                fixed = "true" if raw.strip().lower() in ("true", "yes", "on") else "false"
+                hint = f"write the boolean without quotes: `when: {fixed}`"
+            self.error("schema", f"'when' should be true, false or a `$` expression; got the text {describe(raw)}",
+                       src.loc(path), ctx.scope, hint or "write true, false or an expression that starts with '$', e.g. `when: $depth > 2`",
+                       ctx.notes, subject=raw if fixed else None, suggestion=fixed)
+        else:
+            what = f"the expression {describe(raw)} gives {describe(value)}" if isinstance(raw, str) else \
+                f"got {describe(value)}"
+            self.error("schema", f"'when' should be true or false; {what}", src.loc(path), ctx.scope,
+                       "compare to get a boolean, e.g. `when: $depth > 0`", ctx.notes)
+        raise _Poison()
 
     def unique(self, scope: str, name: str, explicit: bool, loc) -> str | None:
         used = self.used.get(scope)

@@ -246,6 +246,17 @@ def _check_num(x, pos):
     return x
 
 
+def _truth(x, pos):
+    """A value tested for truth (`not x`, `x and y`, `a if x else b`): a boolean, a number or null.
+    Text, lists and shapes are refused: `not 'false'` is false in Python, never what a spec means."""
+    if isinstance(x, UnknownShape):
+        raise Unknown()
+    if isinstance(x, (str, list, tuple, ShapeView)):
+        hint = (f"compare it to a value, e.g. `... == '{x}'`" if isinstance(x, str) else "compare it, e.g. `len(x) > 0`")
+        raise ExprError(f"a condition should be a boolean; got {_describe(x)}", pos, hint=hint)
+    return x
+
+
 def _describe(x) -> str:
     if x is None:
         return "null"
@@ -285,9 +296,9 @@ def _eval(node, env):
     if kind == "neg":
         return -_check_num(_eval(node[2], env), pos)
     if kind == "not":
-        return not _eval(node[2], env)
+        return not _truth(_eval(node[2], env), node[2][1])
     if kind == "ifelse":
-        return _eval(node[3], env) if _eval(node[2], env) else _eval(node[4], env)
+        return _eval(node[3], env) if _truth(_eval(node[2], env), node[2][1]) else _eval(node[4], env)
     if kind == "attr":
         obj = _eval(node[2], env)
         if isinstance(obj, UnknownShape) and node[3] in _SHAPE_ATTRS:
@@ -327,9 +338,9 @@ def _eval(node, env):
     if kind == "bin":
         op = node[2]
         if op == "and":
-            return _eval(node[3], env) and _eval(node[4], env)
+            return _truth(_eval(node[3], env), node[3][1]) and _eval(node[4], env)
         if op == "or":
-            return _eval(node[3], env) or _eval(node[4], env)
+            return _truth(_eval(node[3], env), node[3][1]) or _eval(node[4], env)
         a, b = _eval(node[3], env), _eval(node[4], env)
         if op in ("==", "!="):
             return (a == b) == (op == "==")
