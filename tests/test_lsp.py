@@ -250,3 +250,104 @@ def test_a_block_library_is_checked_as_a_library():
     assert "**block conv_bn**" in A.hover(r, line, text.splitlines()[line].index("conv_bn") + 1)
     r = A.analyze(text.replace("params:", "paramz:", 1), path)
     assert [(d.code, d.subject) for d in r.diagnostics] == [("unknown-field", "paramz")]
+
+
+# ---- position encodings -------------------------------------------------------------------------
+# Neovim and Helix offer UTF-8 first, VS Code speaks UTF-16; columns must be counted in the negotiated
+# units. The line holds a 2-byte (é), a 3-byte (€) and an astral (🙂: 4 bytes, 2 UTF-16 units) character
+# before the misspelled key, so each encoding puts `activaton` at a different column.
+ENC_LINE = '  - dense: {name: "prédictions€🙂", units: 10, activaton: relu}'
+ENC_SPEC = f"archspec: 1\nname: enc\ninputs: {{x: [8]}}\nmodel:\n{ENC_LINE}\n  - dense: {{units: 3}}\n"
+UNITS = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
+
+
+def _col(line: str, char: int, enc: str) -> int:
+    """The column of code point `char` of `line`, in `enc`'s units."""
+    codec, size = UNITS[enc]
+    return len(line[:char].encode(codec)) // size
+
+
+def _apply(text: str, edit, enc: str) -> str:
+    """Apply a one-line TextEdit as a client speaking `enc` does."""
+    codec, size = UNITS[enc]
+    lines = text.split("\n")
+    raw = lines[edit.range.start.line].encode(codec)
+    a, b = edit.range.start.character * size, edit.range.end.character * size
+    lines[edit.range.start.line] = (raw[:a] + edit.new_text.encode(codec) + raw[b:]).decode(codec)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("enc", ["utf-8", "utf-16", "utf-32"])
+def test_positions_in_the_negotiated_encoding(tmp_path, enc):
+    asyncio.run(asyncio.wait_for(_encoding_session(tmp_path, enc), 120))
+
+
+async def _encoding_session(tmp_path, enc):
+    path = tmp_path / "enc.yaml"
+    path.write_text(ENC_SPEC, encoding="utf-8")
+    uri = from_fs_path(str(path))
+    client = LanguageClient("archspec-test", "1")
+    queue: asyncio.Queue = asyncio.Queue()
+
+    @client.feature(T.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(ls, params):
+        queue.put_nowait(params)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    await client.start_io(sys.executable, "-m", "archspec", "lsp", env=env, cwd=str(tmp_path))
+    try:
+        caps = T.ClientCapabilities(general=T.GeneralClientCapabilities(position_encodings=[enc, "utf-16"]))
+        init = await client.initialize_async(T.InitializeParams(capabilities=caps, root_uri=from_fs_path(str(tmp_path))))
+        assert init.capabilities.position_encoding == enc
+        client.initialized(T.InitializedParams())
+        client.text_document_did_open(T.DidOpenTextDocumentParams(T.TextDocumentItem(uri, "yaml", 1, ENC_SPEC)))
+        (d,) = await _next(queue, uri, 1)
+        start = ENC_LINE.index("activaton")
+        assert (d.range.start.line, d.range.start.character, d.range.end.character) == \
+            (4, _col(ENC_LINE, start, enc), _col(ENC_LINE, start + len("activaton"), enc))
+
+        # the quick fix, applied as the client applies it, gives the right text
+        actions = await client.text_document_code_action_async(T.CodeActionParams(
+            T.TextDocumentIdentifier(uri), d.range, T.CodeActionContext(diagnostics=[d])))
+        (edit,) = actions[0].edit.changes[uri]
+        fixed = _apply(ENC_SPEC, edit, enc)
+        assert fixed == ENC_SPEC.replace("activaton", "activation")
+
+        # an incremental edit in the client's units (the same fix, typed), then hover and completion
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            [T.TextDocumentContentChangePartial(range=edit.range, text=edit.new_text)]))
+        assert list(await _next(queue, uri, 2)) == []
+        hover = await client.text_document_hover_async(T.HoverParams(
+            T.TextDocumentIdentifier(uri), T.Position(5, 6)))
+        assert "**dense**" in hover.contents.value and "(3,)" in hover.contents.value
+
+        # a value completion after the astral character: the cursor column is in the client's units
+        line = '  - conv2d: {name: "🙂", padding: '
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=3),
+            [T.TextDocumentContentChangeWholeDocument(fixed + line)]))
+        got = await client.text_document_completion_async(T.CompletionParams(
+            T.TextDocumentIdentifier(uri), T.Position(6, _col(line, len(line), enc))))
+        assert {i.label for i in got.items} == {"same", "valid"}
+
+        # a definition after an astral character: `from: [prédictions, …]` → the layer named prédictions
+        doc = fixed.replace('"prédictions€🙂"', "prédictions") + '  - concat: {name: "🙂€", from: [prédictions, dense]}\n'
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=4), [T.TextDocumentContentChangeWholeDocument(doc)]))
+        assert list(await _next(queue, uri, 4)) == []
+        last, target = doc.split("\n")[6], doc.split("\n")[4]
+        locs = await client.text_document_definition_async(T.DefinitionParams(
+            T.TextDocumentIdentifier(uri), T.Position(6, _col(last, last.index("prédictions") + 4, enc))))
+        assert locs and (locs[0].range.start.line, locs[0].range.start.character) == (4, 4)
+
+        await client.shutdown_async(None)
+        client.exit(None)
+    finally:
+        proc = getattr(client, "_server", None)
+        if proc is not None and proc.returncode is None and not client.stopped:
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except asyncio.TimeoutError:
+                proc.kill()
+        await client.stop()
