@@ -1,5 +1,5 @@
 """Regenerate docs/errors.md and docs/ops.md from the code that defines them (codes.py, the op
-registry, Limits), schema/archspec.schema.json (the JSON Schema) and the schema modeline at the end of
+registry, Limits), schema/archspec.schema.json (the JSON Schema) and the schema modeline on the first line of
 every bundled spec. `python tools/gen_docs.py` writes them; `--check` fails if they are stale (a test runs it)."""
 from __future__ import annotations
 
