@@ -252,6 +252,27 @@ def test_a_block_library_is_checked_as_a_library():
     assert [(d.code, d.subject) for d in r.diagnostics] == [("unknown-field", "paramz")]
 
 
+def test_check_and_the_language_server_agree_on_a_library(tmp_path):
+    """`archspec check lib.yaml` on a blocks-only file reports what the language server does (no demand
+    for `inputs`/`model`/`name`), with exit status 0 when its blocks are sound."""
+    import json
+
+    from archspec.editor import analysis as A
+
+    good = (ROOT / "specs" / "lib" / "conv_bn.yaml").read_text(encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for text, status in ((good, 0), (good.replace("params:", "paramz:", 1).replace("kernel: 3}", "kernel: 3, bad: 1}"), 1)):
+        path = tmp_path / "lib.yaml"
+        path.write_text(text, encoding="utf-8")
+        r = subprocess.run([sys.executable, "-m", "archspec", "check", "lib.yaml", "--diagnostics", "json"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert r.returncode == status, r.stdout + r.stderr
+        got = [json.loads(x) for x in (r.stdout + r.stderr).splitlines() if x.startswith("{")]
+        lsp = A.analyze(text, path).diagnostics
+        assert [(d["code"], d["line"], d["column"]) for d in got] == [(d.code, d.loc.line, d.loc.col) for d in lsp]
+        assert "ok: a library of 2 blocks (conv_bn, conv_relu_bn)" in r.stdout if status == 0 else len(got) == 1
+
+
 # ---- position encodings -------------------------------------------------------------------------
 # Neovim and Helix offer UTF-8 first, VS Code speaks UTF-16; columns must be counted in the negotiated
 # units. The line holds a 2-byte (é), a 3-byte (€) and an astral (🙂: 4 bytes, 2 UTF-16 units) character
