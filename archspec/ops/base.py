@@ -62,8 +62,28 @@ Padding = Literal["valid", "same"]
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
                "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "log_softmax",
-               "softplus", "softsign", "exponential")
-ActivationName = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+               "softplus", "softsign", "exponential",
+               # Keras 3's newer ones (each keeps the shape; with its default parameters, as a name gives it)
+               "celu", "hard_tanh", "log_sigmoid", "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus",
+               "sparse_plus", "sparse_sigmoid", "sparsemax")
+# Keras 3 activations (keras.activations) a name cannot stand for, and why; every other one is in ACTIVATIONS
+# (tests/test_differential.py holds the two lists to Keras's own)
+REFUSED_ACTIVATIONS = {
+    "glu": "glu halves the last axis (one half gates the other), so the layer's output is not the shape its "
+           "units/filters say; write the two halves and a multiply explicitly",
+    "threshold": "threshold needs its `threshold` and `default_value` arguments, which an activation name cannot "
+                 "carry; use `relu: {threshold: ...}` for a thresholded ReLU",
+}
+
+
+def _activation(v):
+    if isinstance(v, str) and v in REFUSED_ACTIVATIONS:
+        raise ValueError(f"the Keras activation '{v}' is not available in archspec: {REFUSED_ACTIVATIONS[v]}")
+    return v
+
+
+ActivationName = Annotated[Literal[ACTIVATIONS], BeforeValidator(  # type: ignore[valid-type]
+    _activation, json_schema_input_type=Literal[ACTIVATIONS])]
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # activations whose gradient is computed from their output (JAX: sigmoid, tanh, softmax, exp); the rest

@@ -36,6 +36,12 @@ class ScaledAdd(keras.layers.Layer):
         super().__init__(**kwargs)
         self.scale = float(scale)
 
+    def build(self, input_shape):
+        # as archspec's scaled_add rule: no broadcasting (a mismatch is a bug in the network)
+        a, b = (tuple(s)[1:] for s in input_shape)
+        if len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b)):
+            raise ValueError(f"ScaledAdd joins tensors of the same shape; got {a} and {b}")
+
     def call(self, inputs):
         shortcut, residual = inputs
         return keras.ops.add(shortcut, keras.ops.multiply(residual, keras.ops.cast(self.scale, residual.dtype)))
@@ -90,6 +96,8 @@ class ClassToken(keras.layers.Layer):
         self.tokens = int(tokens)
 
     def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"ClassToken takes a sequence (batch, tokens, channels); got the shape {tuple(input_shape)}")
         self.token = self.add_weight(name="token", shape=(1, self.tokens, input_shape[-1]), initializer="zeros")
 
     def call(self, inputs):
@@ -118,6 +126,13 @@ class SelectToken(keras.layers.Layer):
     def __init__(self, index: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.index = int(index)
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"SelectToken takes a sequence (batch, tokens, channels); got the shape {tuple(input_shape)}")
+        t = input_shape[1]
+        if t is not None and not -t <= self.index < t:
+            raise ValueError(f"SelectToken index {self.index} is out of range for {t} tokens")
 
     def call(self, inputs):
         return inputs[:, self.index]
