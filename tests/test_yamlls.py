@@ -137,6 +137,35 @@ def test_broken_corpus_is_caught_on_the_line_check_reports(yamlls, tmp_path):
     assert len(files) >= 25
 
 
+@pytest.mark.slow
+def test_vscode_extension_packages_without_prompts(tmp_path):
+    """`vsce package` (as docs/editor.md says) runs to the end with no terminal to answer prompts, and
+    packs only the extension's own files and its runtime dependencies."""
+    npm = shutil.which("npm")
+    if not shutil.which("node") or not npm:
+        pytest.skip("Node.js and npm are not installed: the VS Code extension cannot be packaged here")
+    cache = os.environ.get("ARCHSPEC_TEST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "archspec-tests")
+    prefix = os.path.join(cache, "vsce-3")
+    vsce = os.path.join(prefix, "node_modules", ".bin", "vsce")
+    if not os.path.exists(vsce):
+        r = subprocess.run([npm, "install", "--prefix", prefix, "--no-audit", "--no-fund", "--silent", "@vscode/vsce@3"],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode or not os.path.exists(vsce):
+            pytest.skip(f"npm could not install @vscode/vsce (offline?): {r.stderr.strip()[-300:]}")
+    ext = tmp_path / "vscode"
+    shutil.copytree(ROOT / "editors" / "vscode", ext)
+    r = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=ext, capture_output=True,
+                       text=True, timeout=300)
+    if r.returncode:
+        pytest.skip(f"npm could not install the extension's dependencies (offline?): {r.stderr.strip()[-300:]}")
+    r = subprocess.run([vsce, "package", "--allow-missing-repository"], cwd=ext, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and (ext / "archspec-0.1.0.vsix").is_file(), r.stdout + r.stderr
+    r = subprocess.run([vsce, "ls"], cwd=ext, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    own = sorted(x for x in r.stdout.split() if not x.startswith("node_modules/"))
+    assert own == ["LICENSE", "README.md", "extension.js", "package.json"], r.stdout[-2000:]
+
+
 if __name__ == "__main__":                       # a look at what the server says: python tests/test_yamlls.py FILE...
     from pathlib import Path
     cache = os.path.join(os.path.expanduser("~"), ".cache", "archspec-tests", f"yaml-language-server-{VERSION}")
