@@ -472,6 +472,10 @@ class Expander(Memo, Blocks, Structures):
                         "a layer cannot take its own output, directly or through others; break the loop")
             return ("forward-ref", f"'{ref}' is defined later in this body; a layer can only take "
                                    f"layers defined before it", f"move the entry '{ref}' above this one")
+        if ref == "prev":                        # a name of expressions (`$prev.channels`), not a layer
+            return ("unknown-ref", "'from: prev' names no layer: `prev` is the previous entry's shape in "
+                    "expressions ($prev.channels)", "leave `from:` out to take the previous entry, or name "
+                    "that layer (`name: x`) and write `from: x`")
         return ("unknown-ref", f"'from' refers to '{ref}', which is not defined here", None)
 
     def _ref_guess(self, ref, ctx) -> str | None:
@@ -570,9 +574,14 @@ class Expander(Memo, Blocks, Structures):
             node = self.resolve(ref, ctx) if isinstance(ref, str) else None
             if node is None:
                 if not any(d.severity == "error" for d in self.diags):
-                    guess = self._ref_guess(str(ref), ctx)
+                    # the model's layers (and structures) as `outputs:` names them, then the inputs
+                    known = list(dict.fromkeys([n.short for n in g.nodes.values() if not n.scope] +
+                                               [s.path for s in g.scopes.values() if not s.parent] +
+                                               [n for table in ctx.names for n in table]))
+                    guess = closest(str(ref), known)
+                    hint = hint_for(guess) or (f"known here: {', '.join(known[-12:])}" if known else None)
                     self.error("unknown-ref", f"the output '{ref}' names no layer", self.src.loc(path), None,
-                               self._ref_hint(str(ref), ctx, guess), subject=str(ref), suggestion=guess)
+                               hint, subject=str(ref), suggestion=guess)
                 continue
             name = path[-1] if isinstance(spec, dict) else ref
             if str(name) in g.outputs:
