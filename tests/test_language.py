@@ -217,3 +217,19 @@ def test_reinference_agrees(load):
         spec = archspec.load(path)
         assert check_shapes(spec.graph) == [], path
         assert spec.graph.lint() == [], path
+
+
+def test_spec_language_branches_examples_check():
+    """docs/spec-language.md's branches examples (`merge:` named) are valid model bodies."""
+    import re
+
+    import archspec
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "spec-language.md").read_text(encoding="utf-8")
+    section = text.split("## Branches", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    gate = next(b for b in blocks if "merge: multiply" in b)
+    spec = archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8, 8, 4]}\nmodel:\n" + gate, "t.yaml")
+    (out,) = spec.graph.outputs.values()
+    assert spec.graph[out].op == "multiply" and spec.graph[out].shape == (8, 8, 4)
