@@ -233,3 +233,14 @@ def test_spec_language_branches_examples_check():
     spec = archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8, 8, 4]}\nmodel:\n" + gate, "t.yaml")
     (out,) = spec.graph.outputs.values()
     assert spec.graph[out].op == "multiply" and spec.graph[out].shape == (8, 8, 4)
+
+
+def test_names_of_plain_and_repeated_calls_are_as_documented():
+    """docs/spec-language.md: `- blk`, `- blk`, `- blk: {repeat: 3}` make blk, blk_2, blk_1, blk_2_2, blk_3."""
+    import archspec
+    from conftest import ROOT
+
+    assert "`blk`, `blk_2`, then `blk_1`, `blk_2_2`,\n`blk_3`" in (ROOT / "docs" / "spec-language.md").read_text()
+    spec = archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8]}\nblocks:\n  blk:\n    body: [dense: 4]\n"
+                              "model:\n  - blk\n  - blk\n  - blk: {repeat: 3}\n", "t.yaml")
+    assert list(spec.graph.scopes) == ["blk", "blk_2", "blk_1", "blk_2_2", "blk_3"]
