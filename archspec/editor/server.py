@@ -128,7 +128,7 @@ def _range(r: A.Result, line: int, col: int, subject: str | None) -> T.Range:
     if subject and text.startswith(subject, col):
         end = col + len(subject)
     elif text[col:col + 1] in ("[", "{"):         # a flow list or mapping: to its matching bracket
-        depth, end = 0, len(text)
+        depth, end = 0, col + 1                  # (none on the line: the bracket itself)
         for k in range(col, len(text)):
             depth += (text[k] in "[{") - (text[k] in "]}")
             if depth == 0:
