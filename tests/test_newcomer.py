@@ -287,3 +287,14 @@ def test_an_unknown_output_hints_the_model_layers_not_only_the_inputs(tmp_path):
     except archspec.SpecError as exc:
         (d,) = exc.diagnostics
     assert d.code == "unknown-ref" and d.suggestion == "heads" and "did you mean 'heads'" in d.hint
+
+
+def test_a_keras_layer_archspec_lacks_is_named_not_guessed():
+    """`- embedding:` is Keras's Embedding, not position_embedding: no quick fix to the wrong op, the reason."""
+    import archspec
+
+    try:
+        archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8]}\nmodel:\n  - embedding: {units: 4}\n", "t.yaml")
+    except archspec.SpecError as exc:
+        (d,) = exc.diagnostics
+    assert d.code == "unknown-op" and d.suggestion is None and "Embedding (integer token ids" in d.hint

@@ -288,9 +288,9 @@ class Expander(Memo, Blocks, Structures):
         if op is None and key not in self.blocks and key not in STRUCTURES:
             if key in self.bad_blocks or self.lost_includes:
                 raise _Poison()                  # the block failed (or may be in a missing include): said already
-            guess = closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
+            guess = None if key in ops.NOT_OPS else closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
             self.error("unknown-op", f"unknown op or block '{key}'", kloc, ctx.scope,
-                       hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
+                       ops.NOT_OPS.get(key) or hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
                        subject=key, suggestion=guess)
             return cur
 

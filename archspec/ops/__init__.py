@@ -48,6 +48,20 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
+# Keras layers (snake_case) that are not archspec ops, and what to know instead of a did-you-mean to an
+# op that merely shares a word with them (`embedding` is not `position_embedding`)
+NOT_OPS = {
+    "embedding": "Keras's Embedding (integer token ids → vectors) is not an archspec op; position_embedding "
+                 "is another thing (learned position vectors added to a sequence of vectors)",
+    "lstm": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
+    "gru": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
+    "simple_rnn": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
+    "conv1d": "archspec's convolutions are 2-D (conv2d on height × width × channels); a 1-D signal is a "
+              "(length, 1, channels) image with kernel [k, 1]",
+    "conv3d": "archspec's convolutions are 2-D (conv2d, depthwise, separable, transposed)",
+}
+
+
 def get(name: str) -> Op | None:
     return REGISTRY.get(name)
 
