@@ -332,6 +332,7 @@ COMMANDS = {
     "check": ("archspec.commands.check", "validate specs and infer every shape"),
     "report": ("archspec.commands.report", "parameters, MACs, FLOPs and memory per layer or block"),
     "draw": ("archspec.commands.draw", "draw the architecture with Graphviz"),
+    "view": ("archspec.commands.view", "explore the architecture in Google's Model Explorer (blocks, shapes, cost overlays)"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
     "train": ("archspec.commands.train", "train a spec on image data"),
     "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained model"),
@@ -354,6 +355,7 @@ examples:
   archspec report specs/inception_a.yaml           params, MACs, FLOPs, memory per layer and block
   archspec report specs/resnet50.yaml --set stages=[3,4,23,3]    override a spec parameter (ResNet-101)
   archspec draw specs/inception_a.yaml             diagram -> out/inception_a.svg
+  archspec view specs/resnet50.yaml                explore it in Model Explorer: blocks, shapes, cost overlays
   archspec compile specs/inception_a.yaml          Keras 3 model -> out/inception_a.keras
   archspec train specs/digits_cnn.yaml             train on scikit-learn's digits -> runs/digits_cnn/
   archspec diff specs/resnet50.yaml specs/resnet50.yaml --set-b stages=[3,4,23,3]

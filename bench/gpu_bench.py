@@ -17,12 +17,21 @@ Usage: python bench/gpu_bench.py [--spec specs/resnet50.yaml] [--batch-per-devic
          [--warmup 5] [--repeats 3] [--precision mixed_bfloat16] [--no-jit] [--backend jax]
          [--peak-tflops X] [--json FILE]
 CPU smoke test (what docs/train.md shows): --batch-per-device 2 --steps 3 --warmup 1 --repeats 1
+
+Then (unless --no-estimate, on the JAX backend) it sets archspec's estimate beside what XLA does for the
+same spec, batch per device and precision, on one device (`report --train` against the compiled step):
+the peak training memory archspec estimates against XLA's memory analysis of the jitted Adam step
+(arguments + outputs + temporaries − donated aliases; archspec.train.measure), and the roofline step
+time against that step's measured median time. The device is archspec's entry for the accelerator's
+name (`archspec report --device`), or this CPU measured.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import statistics
 import sys
 import time
@@ -95,6 +104,9 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="jax", choices=["jax", "tensorflow", "torch", "auto"])
     ap.add_argument("--peak-tflops", type=float, help="peak per device, TFLOP/s (default: datasheet, else measured)")
     ap.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    ap.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=True,
+                    help="also compare archspec's training estimate with XLA's compiled Adam step (JAX)")
+    ap.add_argument("--estimate-steps", type=int, default=10, help="timed steps of the compiled Adam step")
     args = ap.parse_args(argv)
 
     from archspec.train.backend import activate
@@ -103,7 +115,11 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import archspec
 
-    spec = archspec.load(args.spec)
+    try:
+        spec = archspec.load(args.spec)
+    except archspec.SpecError as e:
+        print(e, file=sys.stderr)
+        return 1
     g = spec.graph
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         print(f"{args.spec}: the benchmark feeds one input and one class output", file=sys.stderr)
@@ -117,6 +133,9 @@ def main(argv=None) -> int:
     import keras
     import numpy as np
 
+    # Keras logs a whole traceback each time cuDNN's fused attention declines a shape (ViT's 197 tokens)
+    # and it falls back to XLA's attention; the fallback is what is measured, the traceback is noise.
+    logging.getLogger("absl").setLevel(logging.CRITICAL)
     if backend == "jax":
         import jax
 
@@ -190,6 +209,10 @@ def main(argv=None) -> int:
     print(f"images/s    {num(images_s / n_dev)} per device, {num(images_s)} in all")
     print(f"MFU         {mfu * 100:.3g}%  ({num(model_tflops / n_dev)} model TFLOP/s per device of {num(peak)} peak: "
           f"{peak_src}); a {compute} matmul reaches {num(matmul)} TFLOP/s here")
+    versus = None
+    if args.estimate and backend == "jax":
+        keras.distribution.set_distribution(None)
+        versus = estimate_vs_xla(spec, args.batch_per_device, args.precision, kind, platform, args.estimate_steps)
     if args.json:
         Path(args.json).write_text(json.dumps({
             "device": kind, "platform": platform, "devices": n_dev, "backend": backend, "spec": spec.name,
@@ -198,8 +221,50 @@ def main(argv=None) -> int:
             "step_seconds": step, "step_seconds_all": times, "images_per_s": images_s,
             "images_per_s_per_device": images_s / n_dev, "model_tflops_per_device": model_tflops / n_dev,
             "peak_tflops_per_device": peak, "peak_source": peak_src, "matmul_tflops": matmul, "mfu": mfu,
-            "compile_seconds": compile_s}, indent=2) + "\n")
+            "compile_seconds": compile_s, "estimate_vs_xla": versus}, indent=2) + "\n")
     return 0
+
+
+def archspec_device(kind: str, platform: str):
+    """archspec's device entry for an accelerator named `kind` (JAX's device_kind), else None; the
+    measured CPU on a CPU."""
+    from archspec.devices import DEVICES, cpu_device
+
+    if platform == "cpu":
+        return cpu_device()
+    k = kind.lower()
+    for name in sorted(DEVICES, key=len, reverse=True):      # 'h100-pcie' before 'h100'
+        if all(re.search(rf"\b{w}\b", k) for w in name.split("-")):      # 'l4' is not 'L40S'
+            return DEVICES[name]
+    return None
+
+
+def estimate_vs_xla(spec, batch: int, precision: str, kind: str, platform: str, steps: int) -> dict:
+    """archspec's training estimate (Adam) beside XLA's memory analysis and the measured time of the
+    jitted Adam step on one device; prints both and returns them."""
+    from archspec.render.tables import human_bytes
+    from archspec.train.measure import measure_step
+
+    device = archspec_device(kind, platform)
+    est = spec.training_estimate(batch, optimizer="adam", precision=precision, device=device)
+    m = measure_step(spec, batch, optimizer="adam", precision=precision, steps=steps)
+    mem_ratio = est.peak_bytes / m["total_bytes"]
+    print(f"estimate    archspec's report --train (Adam, batch {batch}, {precision}) vs XLA's compiled step "
+          f"on 1 × {kind}:")
+    print(f"  memory    XLA {human_bytes(m['total_bytes'])} (arguments {human_bytes(m['argument_bytes'])} + "
+          f"outputs {human_bytes(m['output_bytes'])} + temporaries {human_bytes(m['temp_bytes'])} − aliased "
+          f"{human_bytes(m['alias_bytes'])}); archspec {human_bytes(est.peak_bytes)}: estimate/XLA {mem_ratio:.2f}")
+    out = {"device_entry": device.name if device else None, "batch": batch, "precision": precision,
+           "xla_bytes": m["total_bytes"], "xla_temp_bytes": m["temp_bytes"], "estimate_bytes": est.peak_bytes,
+           "memory_ratio": mem_ratio, "measured_step_s": m["step_s"], "estimated_step_s": None}
+    if device is None:
+        print(f"  time      measured {num(m['step_s'] * 1e3)} ms; archspec has no device entry for '{kind}' "
+              f"(archspec report --device lists them)")
+        return out
+    out["estimated_step_s"] = est.step_time_s
+    print(f"  time      measured {num(m['step_s'] * 1e3)} ms (median of {steps}); archspec's roofline on "
+          f"'{device.name}' {num(est.step_time_s * 1e3)} ms: measured/estimate {m['step_s'] / est.step_time_s:.2f}")
+    return out
 
 
 if __name__ == "__main__":

@@ -361,9 +361,9 @@ def test_gpu_check_installs_offline_and_reports_mfu(tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
     js = tmp_path / "gpu.json"
     r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh"), "--wheels", str(wheels), "--spec",
-                        str(SPECS / "digits_cnn.yaml"), "--batch-per-device", "16", "--steps", "3", "--warmup", "1",
-                        "--repeats", "1", "--json", str(js)], capture_output=True, text=True, timeout=1200,
-                       env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": NO_TF})
+                        "specs/digits_cnn.yaml", "--batch-per-device", "16", "--steps", "3", "--warmup", "1",
+                        "--repeats", "1", "--estimate-steps", "2", "--json", str(js)], capture_output=True, text=True,
+                       timeout=1200, cwd=ROOT, env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": NO_TF})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     (line,) = [x for x in r.stdout.splitlines() if x.startswith("gpu_check: archspec ")]
     assert line.split(" from ")[1].split(";")[0].endswith("/site/archspec") and str(ROOT) not in line
@@ -372,6 +372,11 @@ def test_gpu_check_installs_offline_and_reports_mfu(tmp_path):
     out = json.loads(js.read_text())
     assert out["precision"] == "mixed_bfloat16" and out["jit_compile"] is True and out["images_per_s"] > 0
     assert 0 < out["mfu"] < 1.5 and out["forward_flops_per_image"] > 2e6
+    # archspec's estimate beside XLA's compiled step: the same numbers the JSON keeps
+    versus = out["estimate_vs_xla"]
+    assert versus["device_entry"] == "cpu" and versus["batch"] == 16 and versus["precision"] == "mixed_bfloat16"
+    assert versus["memory_ratio"] == pytest.approx(versus["estimate_bytes"] / versus["xla_bytes"])
+    assert f"estimate/XLA {versus['memory_ratio']:.2f}" in r.stdout and "measured/estimate" in r.stdout
     r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh"), "--wheels", str(tmp_path / "none")],
                        capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
     assert r.returncode == 2 and "prepare_wheels.py" in r.stderr

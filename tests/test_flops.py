@@ -23,7 +23,8 @@ import archspec
 pytestmark = pytest.mark.keras
 
 HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml",
-         "inception_resnet_blocks.yaml", "vit_b16.yaml", "efficientnet_b0.yaml", "convnext_tiny.yaml"}
+         "inception_resnet_blocks.yaml", "vit_b16.yaml", "efficientnet_b0.yaml", "convnext_tiny.yaml",
+         "whisper_encoder.yaml"}
 # Specs with grouped convolutions (ConvNeXt's depthwise 7×7) are profiled with them traced as plain Conv2D
 # ops (flops_profiler.grouped_convolutions_in_the_graph); as Keras runs them, the profiler would see nothing
 # from the first one on (test_grouped_convolution_is_a_profiler_blind_spot).
@@ -87,7 +88,7 @@ def test_flops_match_tensorflow_profiler(path):
 ZOO = """
 archspec: 1
 name: zoo
-inputs: {image: [16, 16, 4]}
+inputs: {image: [16, 16, 4], seq: [12, 6]}
 model:
   - rescaling: {scale: 0.5, offset: -1.0}
   - rescaling: {scale: 0.5, name: rescale_no_offset}
@@ -148,7 +149,21 @@ model:
   - select_token: {from: qkv_attn, index: 1}
   - permute: {dims: [2, 1], from: qkv_attn, name: transposed}
   - global_avg_pool_1d: {name: feature_avg}
-  - concat: {from: [tok_avg, tok_max, select_token, feature_avg], name: tokens_out}
+  - conv1d: {filters: 8, kernel: 3, padding: same, activation: gelu, from: seq, name: c1d}
+  - conv1d: {filters: 8, kernel: 2, dilation: 2, padding: causal, name: c1d_causal}
+  - zero_padding_1d: {padding: [1, 0]}
+  - conv1d: {filters: 8, kernel: 3, strides: 2, name: c1d_stride}
+  - max_pool_1d: {pool_size: 2, strides: 1, padding: same}
+  - avg_pool_1d: {pool_size: 2}
+  - group_norm: {groups: 4}
+  - leaky_relu: 0.1
+  - gelu: {approximate: true, name: gelu_tanh}
+  - gelu: {name: gelu_exact}
+  - sine_position: {name: sine}
+  - sine_position: {layout: split, table: 8, name: sine_table}
+  - attention: {heads: 2, key_dim: 4, key_bias: false, name: nokeybias_attn}
+  - global_avg_pool_1d: {name: seq_out}
+  - concat: {from: [tok_avg, tok_max, select_token, feature_avg, seq_out], name: tokens_out}
   - flatten: {}
   - dropout: 0.2
   - dense: {units: 3, use_bias: false, activation: softmax}
@@ -161,7 +176,8 @@ def profiler_extra(node, in_shapes) -> int:
     Element-wise activations other than softmax are 0 in archspec; the profiler counts their Mul/Add/
     Div/Neg ops but not the transcendental ones (Sigmoid, Erf, Tanh, Exp: no statistic registered), nor
     LogSoftmax or Max (global max pooling). For a 'valid' transposed convolution it assumes the output is
-    input × stride and overcounts the border; layer_norm's moments cost 9 per element + 4 per position.
+    input × stride and overcounts the border; layer_norm's moments cost 9 per element + 4 per position,
+    group_norm's 6 per element + 4 per group + 3 per channel (archspec: 5 per element for both).
     """
     n = math.prod(node.shape)
     if node.op == "batch_norm":
@@ -169,8 +185,16 @@ def profiler_extra(node, in_shapes) -> int:
     act = getattr(node.attrs, "activation", None)       # the activation op, or one fused into a layer
     if act in ("swish", "silu", "gelu", "hard_sigmoid"):
         return {"swish": 2, "silu": 2, "gelu": 4, "hard_sigmoid": 2}[act] * n
+    if node.op == "gelu":                 # the gelu layer: erf form as `activation: gelu`; tanh form Mul·4, Pow, Add·2
+        return (7 if node.attrs.approximate else 4) * n
     if node.op == "layer_norm":
         return 9 * n + 4 * (n // node.shape[-1]) - 5 * n
+    if node.op == "group_norm":
+        # moments: Mean ×2 and SquaredDifference (2) per element; x·inv + res per element; rsqrt(var + ε) (3) and
+        # −mean (1) per group; inv·γ, −mean·inv and + β per channel (Keras's GroupNormalization, scale and center on)
+        assert node.attrs.scale and node.attrs.center, "measured with scale and center only"
+        channels = node.shape[-1]
+        return 6 * n + 4 * node.attrs.groups + 3 * channels - 5 * n
     if node.op == "dense" and node.attrs.activation == "log_softmax":
         return -5 * n
     if node.op in ("global_max_pool", "global_max_pool_1d"):

@@ -104,6 +104,27 @@ def test_roofline_on_a_device(resnet):
     assert bf16.step_time_s < est.step_time_s
 
 
+def test_a_batch_that_does_not_fit_gets_the_largest_that_does(resnet, capsys):
+    """The suggestion is the estimate's own boundary: that batch fits, one more does not (and bfloat16
+    activations, half the bytes, fit more); a batch that fits gets no suggestion."""
+    h100 = get_device("h100")
+    est = resnet.training_estimate(4096, device=h100)
+    b, b16 = est.largest_batch, est.largest_batch_bf16
+    assert est.fits is False and 0 < b < b16 < 4096
+    assert resnet.training_estimate(b, device=h100).fits and not resnet.training_estimate(b + 1, device=h100).fits
+    assert resnet.training_estimate(b16, "adam", "mixed_bfloat16", h100).fits
+    assert not resnet.training_estimate(b16 + 1, "adam", "mixed_bfloat16", h100).fits
+    assert resnet.training_estimate(b, device=h100).largest_batch is None
+    assert main(["report", str(SPECS / "resnet50.yaml"), "--train", "--batch", "4096", "--device", "h100"]) == 0
+    out = capsys.readouterr().out
+    assert f"the largest batch that fits on h100 is {b:,} ({b16:,} with --precision mixed_bfloat16)" in out
+    # a device with no bfloat16 (a T4) suggests only the precision asked for; nothing fits in 1 MB
+    t4 = resnet.training_estimate(4096, device="t4")
+    assert t4.largest_batch_bf16 is None and 0 < t4.largest_batch < b
+    from archspec.passes.training import largest_batch
+    assert largest_batch(resnet.graph, 1e6) == 0
+
+
 def test_devices_table_and_names():
     for d in DEVICES.values():
         assert d.source and d.memory_bytes > 1e9 and d.bandwidth > 1e11 and d.fp32 > 1e12
@@ -213,6 +234,19 @@ def test_peak_memory_agrees_with_jax_compiled_step():
 @pytest.mark.slow
 def test_peak_memory_of_the_families_agrees_with_jax():
     got = _measure("specs/mobilenet_v2.yaml:4", "specs/resnet50.yaml:4", "specs/densenet121.yaml:2")
+    for case, (measured, estimated) in got.items():
+        assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="measured 0.42 (estimate 875,782,664 B, XLA 2,107,772,544 B at batch 2): JAX's "
+                   "dot_product_attention keeps exp and the probabilities (2 h·T² per layer, archspec counts 1), exact "
+                   "GELU keeps 3 input-sized tensors, and attention's backward holds T² temporaries — "
+                   "docs/training-estimates.md; remove this mark when the estimate models them")
+def test_peak_memory_of_a_transformer_encoder_agrees_with_jax():
+    """Whisper's encoder at 1500 tokens: attention's T² tensors dominate the activations."""
+    got = _measure("specs/whisper_encoder.yaml:2")
     for case, (measured, estimated) in got.items():
         assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
 

@@ -22,6 +22,9 @@ while [ $# -gt 0 ]; do
         --wheels) WHEELS=$2; shift 2 ;;
         --python) PY=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
+        --spec) [ $# -ge 2 ] || { echo "gpu_check: --spec needs a file" >&2; exit 2; }
+                # the benchmark runs in a scratch folder: a relative path is the caller's
+                case "$2" in /*) ARGS+=(--spec "$2") ;; *) ARGS+=(--spec "$PWD/$2") ;; esac; shift 2 ;;
         *) ARGS+=("$1"); shift ;;
     esac
 done

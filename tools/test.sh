@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
+bash tools/test_services.sh      # Chromium + chromedriver, PostgreSQL (apt-get, when absent)
 if [ $# -eq 0 ]; then set -- -m "not slow"; fi
 exec "${ARCHSPEC_VENV:-$PWD/.venv}/bin/python" -m pytest -q "$@"

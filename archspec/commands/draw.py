@@ -27,8 +27,9 @@ def configure(p):
     p.add_argument("-o", "--output", metavar="OUT",
                    help="file to write: .svg, .png, .pdf or .dot (default: out/NAME.svg, NAME the spec file's name); "
                         "'-' writes DOT text to stdout")
-    p.add_argument("-T", "--format", choices=["svg", "png", "pdf", "dot"],
-                   help="output format (default: from the file's suffix)")
+    p.add_argument("-T", "--format", choices=["svg", "png", "pdf", "dot", "model-explorer"],
+                   help="output format (default: from the file's suffix; .json is model-explorer: the graph for "
+                        "Google's Model Explorer, its overlays beside it as NAME.METRIC.json; docs/view.md)")
     p.add_argument("--depth", type=_depth, default="auto",
                    help="levels of block calls to open; deeper blocks are drawn as one box each showing their "
                         "input/output shapes, params and MACs. 'all' draws every layer; 'auto' (default) opens as "
@@ -54,6 +55,8 @@ def run(args) -> int:
     if args.color_by == "time" and not args.device:
         raise UsageError("--color-by time needs --device NAME (h100, a100, l4, t4, cpu, …)")
     out = args.output
+    if args.format == "model-explorer" or (args.format is None and out and out.lower().endswith(".json")):
+        return _model_explorer(args, out)
     if out is None:
         out = str(default_output(args.spec, "stdin", f".{args.format or 'svg'}", args))
     try:
@@ -85,4 +88,39 @@ def run(args) -> int:
         print(f"wrote {shown(out)}", file=sys.stderr)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
+    return EXIT_SPEC if args.strict and warnings else EXIT_OK
+
+
+def _model_explorer(args, out) -> int:
+    """The graph collection as JSON (to `out`, or stdout for '-'), and beside a file one node data file per
+    overlay (NAME.params.json, NAME.macs.json, …) that Model Explorer's "Add per-node data" opens."""
+    from pathlib import Path
+
+    from ..render import explorer
+    from ..util import atomic_write
+    from .view import build
+
+    if out is None:
+        out = str(default_output(args.spec, "stdin", ".json", args))
+    if out != "-" and not out.lower().endswith(".json"):
+        raise UsageError(f"--format model-explorer writes JSON; name the file .json (-o {Path(out).stem}.json)")
+    if args.color_by == "time" and not args.device:
+        raise UsageError("--color-by time needs --device NAME (h100, a100, l4, t4, cpu, …)")
+    spec, sources = load_spec(args.spec, args)
+    warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
+    print_warnings(warnings, sources, args)
+    args.train = args.color_by in ("time", "train_memory")
+    collection, data = build([(spec, training_estimate(spec, args))],
+                             args.color_by if args.color_by != "none" else "macs")
+    if out == "-":
+        sys.stdout.write(explorer.dumps(collection))
+    else:
+        stem = Path(out).with_suffix("")
+        metric = {name: key for name, (key, _) in explorer.METRICS.items()}
+        atomic_write(out, explorer.dumps(collection).encode("utf-8"))
+        print(f"wrote {shown(out)}", file=sys.stderr)
+        for name, nd in data.items():
+            path = f"{stem}.{metric[name]}.json"
+            atomic_write(path, explorer.dumps(nd).encode("utf-8"))
+            print(f"wrote {shown(path)}  ({name} overlay)", file=sys.stderr)
     return EXIT_SPEC if args.strict and warnings else EXIT_OK

@@ -2,11 +2,15 @@
 
 MODEL is a saved `.keras` file or the dotted path of a model factory (`keras.applications.ResNet50`),
 called with `weights=None` and the `--arg` values. Without -o the spec goes to standard output; with -o
-it is written atomically. Exit status 1 when the model uses layers the spec language cannot express
-(each one is named) or when --verify finds a difference; 2 when MODEL cannot be loaded as given.
+it is written atomically. The spec is verified before it is written (compiled, given the model's weights
+and compared output for output; --no-verify skips that); a spec that is not exact is not written.
+Exit status 1 when the model uses layers the spec language cannot express (each one is named), when
+Keras cannot load the file, or when the verification finds a difference; 2 when MODEL is not a file or
+factory as given.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,8 +26,9 @@ def configure(p):
     p.add_argument("--name", help="the spec's name (default: the Keras model's name)")
     p.add_argument("--no-blocks", action="store_true", help="no block factoring: layers and structures written out")
     p.add_argument("--no-names", action="store_true", help="write only the layer names that `from:` wiring needs")
-    p.add_argument("--verify", action="store_true",
-                   help="compile the spec, copy the weights across and compare parameters and outputs")
+    p.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
+                   help="compile the spec, copy the weights across and compare parameters and outputs before "
+                        "writing it (default; --no-verify writes the spec unverified)")
     verbose_option(p)
 
 
@@ -36,12 +41,15 @@ def run(args) -> int:
     if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", args.name):
         raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
     quiet_tensorflow(args.verbose)
-    from ..importer import UnsupportedModel, import_keras, load_keras_model
+    from ..importer import ModelLoadError, UnsupportedModel, import_keras, load_keras_model
     from ..util import atomic_write
 
     start = time.perf_counter()
     try:
         model = load_keras_model(args.model, parse_sets(args.arg))
+    except ModelLoadError as exc:
+        print(f"archspec import: error: cannot load {args.model}: {exc}", file=sys.stderr)
+        return EXIT_SPEC
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise UsageError(f"{args.model}: {exc}") from None
     except Exception as exc:                                    # noqa: BLE001  (a factory or loader failing)
@@ -60,6 +68,20 @@ def run(args) -> int:
     for w in result.warnings:
         print(f"archspec import: warning: {w}", file=sys.stderr)
     done = time.perf_counter()
+    if args.verify:                     # before anything is written: a spec that is not exact is not written
+        from ..importer.verify import RoundTripError, roundtrip
+
+        try:
+            report = roundtrip(model, result.text, str(out or "<import>"), kg=result.graph)
+        except RoundTripError as exc:
+            print(f"archspec import: error: the spec does not reproduce the model: {exc}; nothing written",
+                  file=sys.stderr)
+            return EXIT_SPEC
+        print(report.summary(), file=sys.stderr)
+        if not report.exact:
+            print("archspec import: error: the round trip is not exact; nothing written "
+                  "(--no-verify writes the spec anyway)", file=sys.stderr)
+            return EXIT_SPEC
     if out is None:
         sys.stdout.write(result.text)
     else:
@@ -67,20 +89,9 @@ def run(args) -> int:
 
         atomic_write(out, place_modeline(result.text, out).encode("utf-8"))   # editors: the schema, if one is near
     s = result.stats
+    verified = f", verify {time.perf_counter() - done:.1f} s" if args.verify else " (not verified)"
     print(f"{'wrote ' + shown(out) if out else 'spec'}: {s['lines']} lines, {s['blocks']} blocks, {s['residual']} "
           f"residual and {s['branches']} branches structures, from {s['layers'] - len(result.graph.inputs)} Keras "
-          f"layers ({model.count_params():,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s",
-          file=sys.stderr)
-    if args.verify:
-        from ..importer.verify import RoundTripError, roundtrip
-
-        try:
-            report = roundtrip(model, result.text, str(out or "<import>"), kg=result.graph)
-        except RoundTripError as exc:
-            print(f"archspec import: error: the spec does not reproduce the model: {exc}", file=sys.stderr)
-            return EXIT_SPEC
-        print(report.summary(), file=sys.stderr)
-        if not report.exact:
-            print("archspec import: error: the round trip is not exact", file=sys.stderr)
-            return EXIT_SPEC
+          f"layers ({model.count_params():,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s"
+          f"{verified}", file=sys.stderr)
     return EXIT_OK

@@ -64,7 +64,7 @@ def _scales_input(layer) -> bool:
     """A Keras layer that maps raw input values to a range (Rescaling, Normalization), as its op says."""
     from ..ops import of_keras_class
 
-    op = of_keras_class(type(layer).__name__)
+    op = of_keras_class(type(layer).__name__, type(layer).__module__)
     return op is not None and op.scales_input
 
 

@@ -7,6 +7,7 @@ resumes it. Writes OUT/results.csv, results.json, pareto.png and best.yaml.
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def configure(p):
     p.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median",
                    help="Optuna pruner for poor trials (default median)")
     p.add_argument("--seed", type=int, help="seed of the sampler and of each trial's training")
+    p.add_argument("--heartbeat", type=positive_int, default=30, metavar="SECONDS",
+                   help="a training trial's heartbeat to the storage (default 30 s); a trial silent for 4 "
+                        "heartbeats (a lost machine) is failed and its point queued again")
+    from .train import add_mlflow_options
+
+    add_mlflow_options(p)
     verbose_option(p)
     p.add_argument("--max-candidates", type=positive_int, metavar="N",
                    help="stop after drawing N candidates in this process (default 50 × --trials)")
@@ -59,6 +66,9 @@ def run(args) -> int:
     from ..train.config import resolve
 
     check_data_arg(args.data)
+    from .train import mlflow_uri
+
+    uri = mlflow_uri(args)
     overrides = parse_sets(args.set)
     base = api.load(args.spec, overrides, root=args.root)        # the default point: a SpecError is exit 1
     settings = resolve(base, {"data": args.data, "epochs": args.epochs, "batch_size": args.batch_size})
@@ -67,7 +77,8 @@ def run(args) -> int:
 
     cfg = SearchConfig(args.spec, budget, args.trials, settings.epochs, args.data, args.batch_size, args.storage,
                        args.study, out, args.sampler, args.pruner, args.seed, overrides, args.root,
-                       args.max_candidates, args.metric)
+                       args.max_candidates, args.metric, mlflow=uri, mlflow_experiment=args.mlflow_experiment,
+                       heartbeat=args.heartbeat)
     quiet_tensorflow(args.verbose)           # (TensorFlow itself loads only when a candidate trains)
     try:
         return _search(cfg, base)
@@ -93,17 +104,31 @@ def _search(cfg, base) -> int:
     log(f"{cfg.spec_path}: search space {s.summary}")
     log(f"study '{s.study.study_name}' in {s.url}: {n0} trials so far ({trained_count(s.study)} trained); "
         f"budget {cfg.budget.text}; training {cfg.trials} candidates in all")
+    parent = None
+    if cfg.mlflow:
+        from ..train.tracking import search_parent
+
+        where = re.sub(r"//[^@/]*@", "//", s.url)            # without user:password
+        parent = search_parent(cfg.mlflow, s.study, cfg.mlflow_experiment or base.name, base, {
+            "search.space": s.summary, "search.budget": cfg.budget.text, "search.metric": cfg.metric,
+            "search.trials": cfg.trials, "search.storage": where})
+        cfg.mlflow_parent = parent.run_id
+        log(f"mlflow: parent run {parent.run_id} at {cfg.mlflow}; a child run per trained trial")
     try:
         p = s.run()
     except KeyboardInterrupt:
         print(f"interrupted; run the same command again to resume the study from {s.url}", file=sys.stderr)
         _finish(s, cfg, time.perf_counter() - t0)
+        if parent:
+            parent.end("KILLED")
         return 130
     rate = p.rejects_per_second
     log(f"this worker: drew {p.drawn} candidates, rejected {p.rejected} without building them"
         + (f" ({rate:,.0f} per second)" if rate else "") + f", trained {p.trained}"
         + (f"; stopped: {p.stopped}" if p.stopped and p.stopped != "done" else ""))
     best = _finish(s, cfg, time.perf_counter() - t0)
+    if parent:
+        _track_study(parent, s, cfg, best)
     if best is None:
         print("no candidate finished training; nothing to write as the best spec", file=sys.stderr)
         return EXIT_SPEC
@@ -115,6 +140,23 @@ def _search(cfg, base) -> int:
     log(f"wrote {shown(path)}; train it with: archspec train {path}")
     del results
     return EXIT_OK
+
+
+def _track_study(parent, s, cfg, best) -> None:
+    """The parent run's results: the study tables and plot, the best spec, the best value."""
+    from ..search.driver import trained_count
+
+    for name in ("results.csv", "results.json", "pareto.png"):
+        if (cfg.out / name).is_file():
+            parent.log_file(cfg.out / name)
+    metrics = {"trials_trained": trained_count(s.study)}
+    if best is not None:
+        path, t = best
+        parent.log_file(path)
+        metrics[f"best_{cfg.metric}"] = t.value
+        parent.client.set_tag(parent.run_id, "archspec.best_trial", str(t.number))
+    parent.log_metrics(metrics)
+    parent.end()
 
 
 def _finish(s, cfg, seconds):

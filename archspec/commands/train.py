@@ -57,13 +57,36 @@ def configure(p):
                    help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto; "
                         "auto: TensorFlow if installed, else JAX, else PyTorch)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_mlflow_options(p)
     verbose_option(p)
+
+
+def add_mlflow_options(p) -> None:
+    p.add_argument("--mlflow", metavar="URI",
+                   help="also record the run in MLflow: a tracking URI (http://host:5000, sqlite:///mlflow.db, "
+                        "a .db file or a folder); params, per-epoch metrics, spec, report, diagram and model "
+                        "(pip install 'archspec[mlflow]')")
+    p.add_argument("--mlflow-experiment", metavar="NAME", help="MLflow experiment (default: the spec's name)")
+
+
+def mlflow_uri(args) -> str | None:
+    """The checked --mlflow URI, or None; a missing mlflow package is a usage error (exit 2) said at once."""
+    if not getattr(args, "mlflow", None):
+        return None
+    from ..extras import MissingExtra
+    from ..train.tracking import check_uri
+
+    try:
+        return check_uri(args.mlflow)
+    except MissingExtra as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run(args) -> int:
     if args.resume and args.restart:
         raise UsageError("--resume and --restart contradict each other")
     check_data_arg(args.data)
+    uri = mlflow_uri(args)
     spec, sources = load_spec(args.spec, args)
     warnings = [w.as_error() for w in spec.warnings] if args.strict else spec.warnings
     print_warnings(warnings, sources, args)
@@ -95,11 +118,29 @@ def run(args) -> int:
     def warn(diags):
         print_warnings(diags, sources, args)
 
+    tracker = None
+    if uri:
+        from ..train.tracking import Tracker
+
+        tracker = Tracker(uri, args.mlflow_experiment or spec.name, run_folder(spec, args.out).path.name)
+        tracker.log_spec(spec, settings)
+        print(f"mlflow: run {tracker.run_id} in experiment '{args.mlflow_experiment or spec.name}' at {uri}",
+              file=sys.stderr)
     try:
         result = run_training(spec, settings, args.out, resume=args.resume or None, restart=args.restart,
-                              verbose=0 if args.quiet else None, warn=warn, command=["archspec", *sys.argv[1:]])
+                              verbose=0 if args.quiet else None, warn=warn, command=["archspec", *sys.argv[1:]],
+                              callbacks=[tracker.callback()] if tracker else ())
     except RunError as exc:
+        if tracker:
+            tracker.end("FAILED")
         raise UsageError(str(exc)) from None
+    except BaseException as exc:
+        if tracker:
+            tracker.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    if tracker:
+        tracker.log_result(result, result.out, settings)
+        tracker.end()
     if result.already_done:
         print(f"{result.out}: this run already finished after {result.epochs_done} epoch{'s' * (result.epochs_done != 1)}"
               f"{' (early stopping)' if result.stopped_early else ''}; pass --epochs N to train further, "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .reader import KGraph, UnsupportedModel, read_model
 
-__all__ = ["from_keras", "import_keras", "load_keras_model", "Imported", "UnsupportedModel"]
+__all__ = ["from_keras", "import_keras", "load_keras_model", "Imported", "ModelLoadError", "UnsupportedModel"]
 
 
 @dataclass
@@ -107,6 +107,15 @@ def _accept_warnings(text: str, spec) -> str:
     return "\n".join(lines)
 
 
+class ModelLoadError(Exception):
+    """A model file that exists but that Keras cannot load (the input is wrong, not the command line)."""
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no message"
+
+
 def load_keras_model(target: str, args: dict | None = None):
     """A model from a `.keras` file, or from a factory named by its dotted path
     (`keras.applications.ResNet50`), called with `weights=None` (where it takes that) and `args`."""
@@ -121,7 +130,10 @@ def load_keras_model(target: str, args: dict | None = None):
             raise FileNotFoundError(f"no such file: {target}")
         from ..compile import load_model
 
-        return load_model(target, compile=False)
+        try:
+            return load_model(target, compile=False)
+        except Exception as exc:                            # noqa: BLE001  (whatever Keras raises on a bad file)
+            raise ModelLoadError(f"Keras cannot load it ({type(exc).__name__}: {_first_line(exc)})") from None
     if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", target):
         raise ValueError(f"'{target}' is neither a .keras file nor a dotted path like keras.applications.ResNet50")
     module_name, _, attr = target.rpartition(".")

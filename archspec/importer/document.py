@@ -35,7 +35,7 @@ def write_document(tree: Tree, blocks, keep_names: bool, source: str | None, nam
     data = {"archspec": 1, "name": kg.name}
     lines = [f"# Imported from {source or name} by archspec import {__version__}: {len(kg.nodes) - len(kg.inputs):,} "
              f"Keras layers, {params:,} parameters.",
-             f"# Check the round trip (same graph, parameters and outputs): archspec import {source} --verify"
+             f"# Check the round trip (same graph, parameters and outputs): archspec import {source}"
              if source else "# Check the round trip: archspec.importer.verify.roundtrip(model, spec_text)"]
     lines += [f"# warning: {w}" for w in kg.warnings]
     lines += ["archspec: 1", f"name: {scalar(kg.name)}", "inputs:"]

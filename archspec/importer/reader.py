@@ -86,8 +86,7 @@ def read_model(model) -> KGraph:
     if not _is_functional(model):
         raise UnsupportedModel([f"'{model.name}' is a subclassed model ({type(model).__name__}); only functional "
                                 "and Sequential models have a graph to read"])
-    config = model.get_config()
-    live = {op.name: op for op in model.operations}
+    config, live = _graph_config(model)
     problems, warnings, nodes = [], [], {}
     config, live = _flatten(config, live, problems)
     for entry in config["layers"]:
@@ -106,6 +105,45 @@ def read_model(model) -> KGraph:
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
                   output_names)
+
+
+def _graph_config(model) -> tuple[dict, dict]:
+    """The functional config of `model` (its layers and their wiring) and its operations by name.
+
+    A subclass of Functional — a KerasHub backbone saved directly, a backbone nested in another — has
+    its own get_config (its constructor's arguments), so it is read through a plain functional model over
+    the same input and output tensors, which shares its layers. A layer whose own get_config fails is
+    refused by name: the graph is read from the layers' configs."""
+    import keras
+    from keras.src.models.functional import Functional
+
+    plain = model
+    if type(model).get_config is not Functional.get_config:
+        plain = keras.Model(model.input, model.output, name=model.name)
+    try:
+        config = plain.get_config()
+    except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
+        raise UnsupportedModel(_config_failures(plain, exc)) from None
+    return config, {op.name: op for op in plain.operations}
+
+
+def _config_failures(model, exc) -> list[str]:
+    """Which layers' get_config fail (each named), else the model's own failure."""
+    problems = []
+    for op in model.operations:
+        try:
+            op.get_config()
+        except Exception as e:                              # noqa: BLE001
+            problems.append(f"layer '{op.name}' ({_layer_qualname(op)}): its get_config() raises "
+                            f"{type(e).__name__}: {e}; archspec reads a layer from its config")
+    return problems or [f"the model's get_config() raises {type(exc).__name__}: {exc}; archspec reads a model "
+                        "from its config"]
+
+
+def _layer_qualname(layer) -> str:
+    module = type(layer).__module__
+    module = "keras.layers" if module.startswith("keras.src.layers") else module
+    return f"{module}.{type(layer).__name__}"
 
 
 # ---- models used as layers ---------------------------------------------------------------------------
@@ -132,16 +170,22 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
         if inner is None or not _is_functional(inner) or len(inbound) != 1:
             layers.append(entry)                # _convert says why (a subclassed model, a shared one)
             continue
-        icfg, ilive = _flatten(inner.get_config(), {op.name: op for op in inner.operations}, problems)
+        try:
+            icfg, ilive = _flatten(*_graph_config(inner), problems)
+        except UnsupportedModel as exc:
+            problems.extend(f"in the nested model '{name}': {p}" for p in exc.problems)
+            continue
         args = inbound[0].get("args", [])
-        flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
-        fed = [a["config"]["keras_history"] for a in flat if isinstance(a, dict)
-               and a.get("class_name") == "__keras_tensor__"]
-        in_names, _ = _refs(icfg["input_layers"])
+        in_names, in_keys = _refs(icfg["input_layers"])
+        if len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
+            flat = [args[0].get(k) for k in in_keys]        # called on a dict of tensors (a KerasHub encoder)
+        else:
+            flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+        fed = [a["config"]["keras_history"] for a in flat if _is_tensor(a)]
         if len(fed) != len(flat) or len(fed) != len(in_names):
             problems.append(f"layer '{name}' (a nested model): it is called on {len(flat)} arguments for its "
-                            f"{len(in_names)} inputs; archspec flattens a nested model only when each input is "
-                            "one tensor")
+                            f"{len(in_names)} inputs ({', '.join(in_keys)}), not one tensor each, which is how "
+                            "archspec flattens a nested model")
             continue
         feed = {n: list(ref) for n, ref in zip(in_names, fed)}
         rename = {}
@@ -265,12 +309,15 @@ def _toposort(nodes: dict[str, KNode]) -> dict[str, KNode]:
 
 
 # ---- one layer -----------------------------------------------------------------------------------
-def _wiring(entry, nodes, warnings, tensor_kwargs=()) -> tuple[list[str], list[tuple], list]:
+def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None) -> tuple[list[str], list[tuple], list]:
     """(input layer names, their shapes without the batch axis, the non-tensor call arguments as
     (position, value)). `tensor_kwargs`: the call's keyword arguments that are inputs of the op, in the
     order they follow the positional ones (MultiHeadAttention's `key`)."""
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) > 1:
+        if live is not None and not live.weights:
+            raise _Problem(f"it is called {len(inbound)} times; archspec has no layer reuse (this layer has no "
+                           "weights, so a layer of its own for each call would compute the same)")
         raise _Problem(f"it is called {len(inbound)} times (shared weights); archspec has no weight sharing")
     if not inbound:
         return [], [], []
@@ -304,9 +351,12 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     cls = entry["class_name"]
     cfg = entry["config"]
     name = entry.get("name") or cfg.get("name")
-    known = ops.of_keras_class(cls)
-    inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else ())
     module = entry.get("module") or ""
+    known = ops.of_keras_class(cls, module, entry.get("registered_name"))
+    if known is None and not ops.is_keras_module(module) and module.split(".")[0] != "archspec":
+        raise _Problem(f"a custom layer ({entry.get('registered_name') or _qualname(entry)}); archspec reads "
+                       "Keras's own layers and its own, and has no op for this one")
+    inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):
         op, attrs, note = _operation(cls, inputs, consts)
@@ -316,10 +366,9 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if cls == "Lambda":
         op, attrs, note = _probe_lambda(live, shapes)
         return KNode(name, cls, op, attrs, inputs, shapes, live, auto, note)
-    op = ops.of_keras_class(cls)
+    op = known
     if op is None:
-        raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}"
-                       + ("" if module.startswith("keras") else " (a custom layer)"))
+        raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}")
     try:
         cfg = op.keras_config(cfg, shapes)
     except KerasImportError as exc:

@@ -56,9 +56,7 @@ NOT_OPS = {
     "lstm": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
     "gru": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
     "simple_rnn": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
-    "conv1d": "archspec's convolutions are 2-D (conv2d on height × width × channels); a 1-D signal is a "
-              "(length, 1, channels) image with kernel [k, 1]",
-    "conv3d": "archspec's convolutions are 2-D (conv2d, depthwise, separable, transposed)",
+    "conv3d": "archspec's convolutions are 1-D and 2-D (conv1d, conv2d, depthwise, separable, transposed)",
 }
 
 
@@ -81,10 +79,33 @@ def merges() -> tuple[str, ...]:
     return tuple(n for n, op in REGISTRY.items() if op.branch_merge)
 
 
-def of_keras_class(cls: str) -> Op | None:
-    """The op that reads Keras layers of class `cls`, if any."""
-    name = KERAS_CLASSES.get(cls)
+def of_keras_class(cls: str, module: str = "keras.layers", registered: str | None = None) -> Op | None:
+    """The op that reads Keras layers of class `cls` defined in `module`, if any.
+
+    A bare class name in an op's ``keras_classes`` stands for Keras's own class (or archspec's, from
+    ops/keras_layers.py); any other library's layer matches only by its registered name
+    (``package>Class``, as ``keras.saving.register_keras_serializable`` gives it), so a class that merely
+    shares a name with one of Keras's is never read as that op:
+
+    >>> of_keras_class("BatchNormalization").name
+    'batch_norm'
+    >>> of_keras_class("PositionEmbedding", "archspec.ops.keras_layers").name
+    'position_embedding'
+    >>> of_keras_class("PositionEmbedding", "keras_hub.src.layers.modeling.position_embedding",
+    ...                "keras_hub>PositionEmbedding") is None
+    True
+    """
+    if is_keras_module(module) or module.split(".")[0] == "archspec":
+        name = KERAS_CLASSES.get(cls)
+    else:
+        name = KERAS_CLASSES.get(registered) if registered and ">" in registered else None
     return REGISTRY[name] if name else None
+
+
+def is_keras_module(module: str) -> bool:
+    """Whether `module` (a layer config's `module`) is Keras itself: `keras.layers`, `keras.src…`,
+    `keras.src.applications…` — not KerasHub (`keras_hub…`) or any other library."""
+    return module == "keras" or module.startswith("keras.")
 
 
 def of_keras_op(cls: str) -> list[Op]:
@@ -100,4 +121,4 @@ def lambda_readers() -> list[Op]:
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401  (registration)
 
 __all__ = ["Op", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "register", "get", "role", "user_ops", "merges",
-           "of_keras_class", "of_keras_op", "lambda_readers"]
+           "of_keras_class", "is_keras_module", "of_keras_op", "lambda_readers"]

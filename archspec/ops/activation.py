@@ -1,4 +1,5 @@
-"""Activations: activation (any Keras activation by name) and relu (with max_value, e.g. ReLU6)."""
+"""Activations: activation (any Keras activation by name), relu (with max_value, e.g. ReLU6), leaky_relu
+(keras.layers.LeakyReLU) and gelu (exact or tanh-approximate, keras.activations.gelu(approximate=...))."""
 from __future__ import annotations
 
 from . import register
@@ -57,3 +58,45 @@ class ReLU(Op):
         if values.get("max_value") is not None:
             values["max_value"] = float(values["max_value"])
         return values
+
+
+class LeakyReluAttrs(Attrs):
+    negative_slope: float = Field(0.3, ge=0, description="slope for x < 0 (Keras's default 0.3; YOLO and CSP use 0.1)")
+
+
+@register
+class LeakyReLU(Op):
+    name, keras_class, Attrs, category, primary = "leaky_relu", "LeakyReLU", LeakyReluAttrs, "act", "negative_slope"
+    unit_helper, transparent = True, True
+    doc = "Leaky rectified linear unit, x for x ≥ 0 and negative_slope·x below (keras.layers.LeakyReLU): `- leaky_relu: 0.1`."
+    examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"negative_slope": 0.1}, [(6, 8)], (6, 8), (0, 0))]
+
+    def label(self, a):
+        return f"leaky relu {a.negative_slope:g}"
+
+    def activation_of(self, a):
+        return "leaky_relu"
+
+
+class GeluAttrs(Attrs):
+    approximate: bool = Field(False, description="the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) "
+                                                 "of GPT-2 and BERT's TF code; false: the exact x·Φ(x) with erf")
+
+
+@register
+class GELU(Op):
+    name, keras_class, Attrs, category, primary = "gelu", "GELU", GeluAttrs, "act", "approximate"
+    unit_helper, transparent, custom_layer = True, True, True
+    doc = ("Gaussian error linear unit as keras.activations.gelu(x, approximate=...): `- gelu: {}` is exact (as "
+           "`activation: gelu`), `- gelu: {approximate: true}` the tanh form (GPT-2). "
+           "archspec.ops.keras_layers.GELU, a registered serializable Keras layer.")
+    examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"approximate": True}, [(6, 8)], (6, 8), (0, 0))]
+
+    def label(self, a):
+        return "gelu (tanh)" if a.approximate else "gelu"
+
+    def short_name(self, a):
+        return "gelu"
+
+    def activation_of(self, a):
+        return "gelu"

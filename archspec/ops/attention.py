@@ -33,6 +33,8 @@ class AttentionAttrs(Attrs):
     output_dim: PosInt | None = Field(None, description="features of the output projection (default: the query's)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the attention scores while training")
     use_bias: bool = True
+    key_bias: bool = Field(True, description="with use_bias, whether the key projection has a bias too (Whisper's has "
+                                             "none; it cannot change the output: the softmax cancels it)")
 
 
 def _roles(ins: list) -> tuple:
@@ -49,13 +51,15 @@ class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 3), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
+    keras_classes = ("MultiHeadAttention", "NoKeyBiasAttention")   # the second: archspec's, for key_bias: false
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
     examples = [({"heads": 4, "key_dim": 8}, [(10, 16)], (10, 16), (2160, 0)),
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
-                ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0))]
+                ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0)),
+                ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0))]
 
     def infer(self, a, ins):
         for i, s in enumerate(ins):
@@ -76,7 +80,7 @@ class Attention(Op):
     def params(self, a, ins, out):
         _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
         weights = h * kd * (dq + dk) + h * vd * (dv + do)
-        biases = 2 * h * kd + h * vd + do if a.use_bias else 0
+        biases = (1 + int(a.key_bias)) * h * kd + h * vd + do if a.use_bias else 0
         return (weights + biases, 0)
 
     def macs(self, a, ins, out):
@@ -86,7 +90,7 @@ class Attention(Op):
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
-        biases = tq * h * kd + tk * h * kd + tk * h * vd + tq * do if a.use_bias else 0
+        biases = tq * h * kd + tk * h * kd * a.key_bias + tk * h * vd + tq * do if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 else h * tq * tk
         return biases + scale + 5 * h * tq * tk
 
@@ -102,8 +106,17 @@ class Attention(Op):
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}"
 
     def keras_kwargs(self, a):
-        return dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
-                    use_bias=a.use_bias, output_shape=a.output_dim)
+        kw = dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
+                  use_bias=a.use_bias, output_shape=a.output_dim)
+        return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
+
+    def build_keras(self, a, name):
+        """keras.layers.MultiHeadAttention, or archspec's NoKeyBiasAttention (its subclass) for key_bias: false."""
+        if a.key_bias or not a.use_bias:
+            return super().build_keras(a, name)
+        from .keras_layers import NoKeyBiasAttention
+
+        return NoKeyBiasAttention(**self.keras_kwargs(a), name=name)
 
     def keras_config(self, cfg, shapes):
         cfg = dict(cfg)

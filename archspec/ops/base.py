@@ -59,6 +59,19 @@ Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair, json_schema_input
 NonNegPair = Annotated[tuple[NonNegInt, NonNegInt],
                        BeforeValidator(_pair, json_schema_input_type=NonNegInt | tuple[NonNegInt, NonNegInt])]
 Padding = Literal["valid", "same"]
+Padding1D = Literal["valid", "same", "causal"]
+
+
+def _one(v):
+    """Keras stores a 1-D layer's sizes as 1-tuples (kernel_size=(3,)): take the number out."""
+    if isinstance(v, (list, tuple)):
+        if len(v) != 1:
+            raise ValueError(f"expected one value (a sequence has one axis), got {len(v)}")
+        return v[0]
+    return v
+
+
+One = Annotated[PosInt, BeforeValidator(_one, json_schema_input_type=PosInt)]     # a 1-D size: 3 or [3]
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
                "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "log_softmax",
@@ -271,6 +284,11 @@ def keras_value(v):
     return v
 
 
+def unpack_ones(cfg: dict, keys: tuple[str, ...]) -> dict:
+    """A 1-D Keras layer's config with its 1-tuples (kernel_size=(3,)) as the numbers archspec writes."""
+    return {k: (v[0] if k in keys and isinstance(v, (list, tuple)) and len(v) == 1 else v) for k, v in cfg.items()}
+
+
 def bias_flops(use_bias: bool, out: tuple) -> int:
     return size(out) if use_bias else 0
 
@@ -300,7 +318,7 @@ def dims(shape: tuple) -> str:
 def need_rank(ins: list[tuple], rank: int, what: str, hint: str | None = None) -> None:
     shape = ins[0]
     if len(shape) != rank:
-        raise ShapeError(f"{what} needs a rank-{rank} input {'(height, width, channels)' if rank == 3 else ''}, "
+        raise ShapeError(f"{what} needs a rank-{rank} input {'(height, width, channels)' if rank == 3 else '(steps, channels)' if rank == 2 else ''}, "
                          f"got shape {shape}".replace("  ", " "), "shape-rank", hint)
 
 

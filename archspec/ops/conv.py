@@ -1,8 +1,9 @@
-"""Convolutions: conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose."""
+"""Convolutions: conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose; conv1d over sequences."""
 from __future__ import annotations
 
 from . import register
-from .base import ActivationName, Attrs, NonNegPair, Op, Padding, Pair, PosInt, ShapeError, act_flops, bias_flops, kxk, need_rank
+from .base import (ActivationName, Attrs, Field, NonNegPair, One, Op, Padding, Padding1D, Pair, PosInt, ShapeError, act_flops,
+                   bias_flops, kxk, need_rank, unpack_ones)
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 
@@ -55,6 +56,67 @@ class _Conv(Op):
     def keras_kwargs(self, a):
         return dict(kernel_size=a.kernel, strides=a.strides, padding=a.padding, dilation_rate=a.dilation,
                     use_bias=a.use_bias, activation=a.activation)
+
+
+# registered before conv2d: a misspelt `conv` is told 'did you mean conv2d' (the later of equal matches)
+class Conv1DAttrs(Attrs):
+    filters: PosInt
+    kernel: One
+    strides: One = 1
+    padding: Padding1D = Field("valid", description="valid, same, or causal (zeros on the left only: step t sees "
+                                                    "steps ≤ t, WaveNet's and TCN's convolution)")
+    dilation: One = 1
+    groups: PosInt = 1
+    use_bias: bool = True
+    activation: ActivationName | None = None
+
+
+@register
+class Conv1D(_Conv):
+    name, keras_class, Attrs = "conv1d", "Conv1D", Conv1DAttrs
+    doc = ("1-D convolution over a sequence (steps, channels), keras.layers.Conv1D: Whisper's audio stem, "
+           "WaveNet/TCN stacks (`padding: causal`, `dilation`), grouped 1-D convolutions.")
+    examples = [({"filters": 8, "kernel": 3}, [(10, 4)], (8, 8), (104, 0)),
+                ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same", "use_bias": False}, [(9, 5)], (5, 6), (90, 0)),
+                ({"filters": 4, "kernel": 2, "dilation": 4, "padding": "causal"}, [(16, 4)], (16, 4), (36, 0)),
+                ({"filters": 8, "kernel": 5, "groups": 2, "padding": "same", "activation": "gelu"}, [(7, 6)], (7, 8), (128, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 2, "conv1d", "conv2d reads images; for a flat vector add `- reshape: [-1, 1]`")
+        if a.dilation != 1 and a.strides != 1:
+            raise ShapeError("Keras does not allow strides > 1 together with dilation > 1", "schema",
+                             "use either strides or dilation", field="dilation")
+        n, c = ins[0]
+        if c % a.groups or a.filters % a.groups:
+            raise ShapeError(f"groups={a.groups} must divide both the input channels ({c}) and filters ({a.filters})",
+                             "shape-mismatch", field="groups")
+        out = conv_length(n, a.kernel, a.strides, "same" if a.padding == "causal" else a.padding, a.dilation)
+        if out is None:
+            raise ShapeError(f"conv1d with a {effective_kernel(a.kernel, a.dilation)}-step window and padding 'valid' "
+                             f"does not fit its {n} steps", "shape-empty",
+                             "use padding: same or causal, a smaller kernel, or less downsampling before it", field="kernel")
+        return (out, a.filters)
+
+    def params(self, a, ins, out):
+        return (a.kernel * (ins[0][1] // a.groups) * a.filters + (a.filters if a.use_bias else 0), 0)
+
+    def macs(self, a, ins, out):
+        return size(out) * a.kernel * (ins[0][1] // a.groups)
+
+    def window_size(self, a):
+        return (effective_kernel(a.kernel, a.dilation),)
+
+    def label(self, a):
+        parts = [f"conv1d {a.kernel}" + (f" /{a.strides}" if a.strides > 1 else "")
+                 + (f" d{a.dilation}" if a.dilation > 1 else ""), str(a.filters) + (f" g{a.groups}" if a.groups > 1 else "")]
+        return " · ".join(parts + (["causal"] if a.padding == "causal" else []))
+
+    def keras_config(self, cfg, shapes):
+        return unpack_ones(cfg, ("kernel_size", "strides", "dilation_rate"))
+
+    def keras_kwargs(self, a):
+        return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
+                    dilation_rate=a.dilation, groups=a.groups, use_bias=a.use_bias, activation=a.activation)
 
 
 class ConvAttrs(KernelAttrs):
@@ -199,3 +261,4 @@ class Conv2DTranspose(_Conv):
 
     def keras_kwargs(self, a):
         return dict(filters=a.filters, output_padding=a.output_padding, **super().keras_kwargs(a))
+

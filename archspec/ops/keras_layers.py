@@ -176,4 +176,108 @@ class LayerScale(keras.layers.Layer):
         return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
 
 
-__all__ = ["ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale"]
+@keras.saving.register_keras_serializable(package="archspec")
+class GELU(keras.layers.Layer):
+    """``keras.activations.gelu(x, approximate)`` as a layer (Keras has no GELU layer): exact (erf) or the
+    tanh approximation of GPT-2.
+
+    >>> import numpy as np
+    >>> [round(float(v), 4) for v in np.asarray(GELU(approximate=True)(np.array([1.0])))]
+    [0.8412]
+    """
+
+    def __init__(self, approximate: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.approximate = bool(approximate)
+
+    def call(self, inputs):
+        return keras.activations.gelu(inputs, approximate=self.approximate)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "approximate": self.approximate}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class SinePosition(keras.layers.Layer):
+    """``x + PE[:steps]``, the sinusoidal position encoding (archspec.ops.tokens.sinusoid) added to a sequence.
+    With `table`, PE is a non-trainable weight of `table` rows (Whisper keeps it as a buffer, and pretrained
+    weights carry it); without, a constant computed when the layer is built.
+
+    >>> import numpy as np
+    >>> layer = SinePosition(table=5, layout="split")
+    >>> y = np.asarray(layer(np.zeros((1, 3, 4))))
+    >>> y.shape, layer.count_params(), [round(float(v), 4) for v in y[0, 1]]
+    ((1, 3, 4), 20, [0.8415, 0.0001, 0.5403, 1.0])
+    """
+
+    def __init__(self, max_wavelength: float = 10000.0, layout: str = "interleaved", table: int | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.max_wavelength, self.layout, self.table = float(max_wavelength), layout, table
+
+    def build(self, input_shape):
+        from .tokens import sinusoid
+
+        steps, dim = input_shape[-2], int(input_shape[-1])
+        if self.table is not None:
+            self.positions = self.add_weight(name="positions", shape=(self.table, dim), initializer="zeros",
+                                             trainable=False)
+            self.positions.assign(sinusoid(self.table, dim, self.max_wavelength, self.layout).astype("float32"))
+        else:
+            if steps is None:
+                raise ValueError("SinePosition without `table` needs a fixed sequence length")
+            self._encoding = sinusoid(steps, dim, self.max_wavelength, self.layout).astype("float32")
+
+    def call(self, inputs):
+        steps = keras.ops.shape(inputs)[-2]
+        if self.table is not None:
+            pe = keras.ops.slice(keras.ops.convert_to_tensor(self.positions), (0, 0), (steps, keras.ops.shape(inputs)[-1]))
+        else:
+            pe = keras.ops.convert_to_tensor(self._encoding)
+        return inputs + keras.ops.cast(pe, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "max_wavelength": self.max_wavelength, "layout": self.layout,
+                "table": self.table}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class NoKeyBiasAttention(keras.layers.MultiHeadAttention):
+    """keras.layers.MultiHeadAttention whose key projection has no bias (the query, value and output
+    projections keep theirs): Whisper's attention (OpenAI's `key = Linear(n_state, n_state, bias=False)`,
+    KerasHub's WhisperCachedMultiHeadAttention). A key bias adds q·b to every score of a query, which the
+    softmax cancels: it never changed the output, only the parameter count.
+
+    >>> layer = NoKeyBiasAttention(num_heads=2, key_dim=4)
+    >>> import numpy as np
+    >>> _ = layer(np.zeros((1, 3, 8)), np.zeros((1, 3, 8)))
+    >>> layer.count_params()          # 4·(8·8) weights + 3·8 biases (query, value, output)
+    280
+    """
+
+    def __init__(self, key_bias: bool = False, **kwargs):
+        if key_bias:
+            raise ValueError("NoKeyBiasAttention has no key bias: use keras.layers.MultiHeadAttention")
+        super().__init__(**kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "key_bias": False}
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        super().build(query_shape, value_shape, key_shape)
+        key = self._key_dense
+        if key.bias is not None:
+            key._untrack_variable(key.bias)
+            key._tracker.unlock()
+            key.bias = None
+            key._tracker.lock()
+
+
+__all__ = ["ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale", "GELU", "SinePosition",
+           "NoKeyBiasAttention"]

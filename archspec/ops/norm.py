@@ -1,4 +1,4 @@
-"""Normalization: batch_norm, layer_norm, normalization (fixed mean and variance)."""
+"""Normalization: batch_norm, layer_norm, group_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
 from . import register
@@ -129,3 +129,38 @@ class Normalization(Op):
 
     def keras_kwargs(self, a):
         return dict(axis=a.axis, mean=a.mean, variance=a.variance, invert=a.invert)
+
+
+class GroupNormAttrs(Attrs):
+    groups: int = Field(32, ge=1, description="number of channel groups, dividing the channels; as many as channels: "
+                                             "instance norm, 1: one group (layer norm over every axis)")
+    axis: int = -1
+    epsilon: float = Field(1e-3, gt=0)
+    center: bool = True
+    scale: bool = True
+
+
+@register
+class GroupNorm(Op):
+    name, keras_class, Attrs, category, primary = "group_norm", "GroupNormalization", GroupNormAttrs, "norm", "groups"
+    unit_helper, abbrev = True, "gn"
+    doc = ("Group normalization (keras.layers.GroupNormalization): the channels are split into `groups`, each "
+           "normalized over its channels and every spatial position or step; gamma and beta per channel.")
+    examples = [({"groups": 4}, [(5, 5, 8)], (5, 5, 8), (16, 0)), ({"groups": 2, "center": False}, [(6, 4)], (6, 4), (4, 0)),
+                ({"groups": 6, "epsilon": 1e-5}, [(3, 3, 6)], (3, 3, 6), (12, 0))]
+
+    def infer(self, a, ins):
+        c = _channels(a, ins)
+        if c % a.groups:
+            raise ShapeError(f"group_norm splits {c} channels into {a.groups} groups: the groups must divide the channels",
+                             "shape-mismatch", f"use a divisor of {c}", field="groups")
+        return ins[0]
+
+    def params(self, a, ins, out):
+        return ((int(a.center) + int(a.scale)) * _channels(a, ins), 0)
+
+    def extra_flops(self, a, ins, out):
+        return 5 * size(out)  # mean, variance, normalize, scale, shift (as layer_norm)
+
+    def label(self, a):
+        return f"group norm · {a.groups}"

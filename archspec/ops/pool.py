@@ -1,8 +1,9 @@
-"""Pooling: max_pool, avg_pool (strides default to the pool size, as in Keras), global pools."""
+"""Pooling: max_pool, avg_pool (strides default to the pool size, as in Keras), global pools; max_pool_1d and
+avg_pool_1d over sequences (the global 1-D pools are in tokens.py)."""
 from __future__ import annotations
 
 from . import register
-from .base import Attrs, Op, Padding, Pair, ShapeError, kxk, need_rank
+from .base import Attrs, One, Op, Padding, Pair, ShapeError, kxk, need_rank, unpack_ones
 from .shapes import conv_length, size
 
 
@@ -97,3 +98,53 @@ class GlobalMaxPool(_GlobalPool):
 class GlobalAvgPool(_GlobalPool):
     name, keras_class, kind = "global_avg_pool", "GlobalAveragePooling2D", "avg"
     doc = "Mean over height and width (keras.layers.GlobalAveragePooling2D)."
+
+
+class Pool1DAttrs(Attrs):
+    pool_size: One = 2
+    strides: One | None = None
+    padding: Padding = "valid"
+
+    @property
+    def step(self):
+        return self.strides or self.pool_size
+
+
+class _Pool1D(_Pool):
+    Attrs = Pool1DAttrs
+    examples = [({}, [(9, 3)], (4, 3), (0, 0)), ({"pool_size": 3, "strides": 2}, [(9, 3)], (4, 3), (0, 0)),
+                ({"pool_size": 3, "strides": 2, "padding": "same"}, [(8, 2)], (4, 2), (0, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 2, self.name, "max_pool / avg_pool pool images; for a vector add `- reshape: [-1, 1]`")
+        n, c = ins[0]
+        out = conv_length(n, a.pool_size, a.step, a.padding)
+        if out is None:
+            raise ShapeError(f"{self.name} of {a.pool_size} steps with padding 'valid' does not fit its {n} steps",
+                             "shape-empty", "use padding: same or a smaller pool_size", field="pool_size")
+        return (out, c)
+
+    def extra_flops(self, a, ins, out):
+        return size(out) * a.pool_size
+
+    def window_size(self, a):
+        return (a.pool_size,)
+
+    def keras_config(self, cfg, shapes):
+        return unpack_ones(cfg, ("pool_size", "strides"))
+
+    def label(self, a):
+        return f"{self.kind} pool1d {a.pool_size}" + ("" if a.step == a.pool_size else f" /{a.step}")
+
+
+@register
+class MaxPool1D(_Pool1D):
+    name, keras_class, kind = "max_pool_1d", "MaxPooling1D", "max"
+    keeps_inputs, keeps_output = True, True    # the gradient goes to the arg-max of each window
+    doc = "1-D max pooling over a sequence (keras.layers.MaxPooling1D); `strides` defaults to `pool_size`."
+
+
+@register
+class AvgPool1D(_Pool1D):
+    name, keras_class, kind = "avg_pool_1d", "AveragePooling1D", "avg"
+    doc = "1-D average pooling over a sequence (keras.layers.AveragePooling1D); `strides` defaults to `pool_size`."

@@ -1,4 +1,4 @@
-"""Layout and regularization: flatten, reshape, zero_padding, cropping, upsampling, dropout,
+"""Layout and regularization: flatten, reshape, zero_padding, zero_padding_1d, cropping, upsampling, dropout,
 spatial_dropout, rescaling."""
 from __future__ import annotations
 
@@ -132,6 +132,42 @@ class ZeroPadding(Op):
     def label(self, a):
         (t, b), (l, r) = a.padding
         return f"pad {t}" if len({t, b, l, r}) == 1 else f"pad {t},{b},{l},{r}"
+
+    def keras_kwargs(self, a):
+        return dict(padding=a.padding)
+
+
+def _pad2(v):
+    """int | [left, right] → (left, right)."""
+    if isinstance(v, bool):
+        raise ValueError("expected an integer or a pair of integers")
+    if isinstance(v, int):
+        return (v, v)
+    return tuple(v) if isinstance(v, (list, tuple)) else v
+
+
+Pad2 = Annotated[_NonNegPair, BeforeValidator(_pad2, json_schema_input_type=NonNegInt | _NonNegPair)]
+
+
+class Padding1DAttrs(Attrs):
+    padding: Pad2 = (1, 1)
+
+
+@register
+class ZeroPadding1D(Op):
+    name, keras_class, Attrs, category, primary = "zero_padding_1d", "ZeroPadding1D", Padding1DAttrs, "reshape", "padding"
+    unit_helper, abbrev = True, "pad"
+    doc = ("Pads a sequence (steps, channels) with zero steps (keras.layers.ZeroPadding1D): `padding: 1` or "
+           "`[left, right]`, e.g. Whisper's pad of 1 before its stride-2 convolution.")
+    examples = [({}, [(6, 3)], (8, 3), (0, 0)), ({"padding": [0, 2]}, [(5, 2)], (7, 2), (0, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 2, "zero_padding_1d", "zero_padding pads images")
+        return (ins[0][0] + sum(a.padding), ins[0][1])
+
+    def label(self, a):
+        left, right = a.padding
+        return f"pad {left}" if left == right else f"pad {left},{right}"
 
     def keras_kwargs(self, a):
         return dict(padding=a.padding)

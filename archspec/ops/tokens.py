@@ -1,5 +1,5 @@
 """Token sequences (batch, tokens, features), as a Vision Transformer uses them: position_embedding,
-class_token, select_token, global_avg_pool_1d, global_max_pool_1d; and layer_scale (ConvNeXt, CaiT).
+sine_position, class_token, select_token, global_avg_pool_1d, global_max_pool_1d; and layer_scale (ConvNeXt, CaiT).
 
 A ViT turns an image into tokens with a patch convolution and a reshape
 (`conv2d: {filters: 768, kernel: 16, strides: 16}` then `reshape: [-1, 768]`), prepends a class token,
@@ -11,6 +11,8 @@ adds a learned position embedding, runs attention blocks and classifies the clas
 ((197, 768), (151296, 0))
 """
 from __future__ import annotations
+
+from typing import Literal
 
 from . import register
 from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError
@@ -52,6 +54,81 @@ class PositionEmbedding(Op):
 
     def keras_kwargs(self, a):
         return dict(stddev=a.stddev)
+
+
+def sinusoid(length: int, dim: int, max_wavelength: float = 10000.0, layout: str = "interleaved"):
+    """The (length, dim) sinusoidal position table, as float64 NumPy (imported here, lazily).
+
+    `interleaved` (KerasHub's SinePositionEncoding, "Attention is all you need"): feature 2i is
+    sin(p / w^(2i/dim)) and 2i+1 its cosine, w = max_wavelength. `split` (Whisper's `sinusoids`, tensor2tensor):
+    the first dim/2 features are sin(p · e^(−i·ln w/(dim/2 − 1))), the last dim/2 their cosines.
+
+    >>> t = sinusoid(3, 4)
+    >>> t.shape, [round(float(v), 4) for v in t[1]]
+    ((3, 4), [0.8415, 0.5403, 0.01, 1.0])
+    >>> [round(float(v), 4) for v in sinusoid(3, 4, layout="split")[1]]
+    [0.8415, 0.0001, 0.5403, 1.0]
+    """
+    import numpy as np
+
+    pos = np.arange(length, dtype=np.float64)[:, None]
+    if layout == "split":
+        half = dim // 2
+        inv = np.exp(-np.log(max_wavelength) / max(half - 1, 1) * np.arange(half))
+        angles = pos * inv[None, :]
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+    i = np.arange(dim)
+    angles = pos * np.power(1.0 / max_wavelength, (2 * (i // 2)) / dim)[None, :]
+    return np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
+
+
+class SinePositionAttrs(Attrs):
+    max_wavelength: float = Field(10000.0, gt=0, description="the longest wavelength (Keras/Whisper: 10000)")
+    layout: Literal["interleaved", "split"] = Field(
+        "interleaved", description="interleaved: sin and cos alternate over the features (KerasHub's "
+                                   "SinePositionEncoding); split: sines then cosines (Whisper's sinusoids)")
+    table: PosInt | None = Field(None, description="keep the encoding as a non-trainable table of this many positions, "
+                                                   "read from the start (Whisper's buffer; KerasHub's WhisperBackbone "
+                                                   "holds it as max_encoder_sequence_length // 2 rows); none: computed")
+
+
+@register
+class SinePosition(Op):
+    name, keras_class, Attrs, category = "sine_position", "SinePosition", SinePositionAttrs, "token"
+    custom_layer = True                            # archspec.ops.keras_layers
+    doc = ("Adds a fixed sinusoidal position encoding to a sequence (steps, features): x + PE[:steps] "
+           "(KerasHub's SinePositionEncoding added to its input, or Whisper's encoder positions with "
+           "`layout: split`). archspec.ops.keras_layers.SinePosition, a registered serializable Keras layer.")
+    examples = [({}, [(10, 16)], (10, 16), (0, 0)),
+                ({"layout": "split", "table": 12}, [(10, 8)], (10, 8), (0, 96))]
+
+    def infer(self, a, ins):
+        t, d = _tokens("sine_position", ins)
+        if d % 2:
+            raise ShapeError(f"sine_position pairs a sine with a cosine: its {d} features must be even",
+                             "shape-mismatch", "project to an even number of features first")
+        if a.layout == "split" and d < 4:
+            raise ShapeError(f"sine_position's split layout needs at least 4 features, got {d}", "shape-mismatch",
+                             "use layout: interleaved")
+        if a.table is not None and t > a.table:
+            raise ShapeError(f"the sequence has {t} steps but the position table only {a.table}", "shape-mismatch",
+                             f"set table: {t} or more (or leave it out to compute the encoding)", field="table")
+        return ins[0]
+
+    def params(self, a, ins, out):
+        return (0, a.table * ins[0][1]) if a.table else (0, 0)
+
+    def extra_flops(self, a, ins, out):
+        return size(out)
+
+    def backward_keeps(self, a, ins, out):
+        return False, False, 0                       # x + constant: the gradient passes through
+
+    def label(self, a):
+        return "sine positions" + (" (split)" if a.layout == "split" else "")
+
+    def keras_kwargs(self, a):
+        return dict(max_wavelength=a.max_wavelength, layout=a.layout, table=a.table)
 
 
 class ClassTokenAttrs(Attrs):

@@ -90,6 +90,10 @@ class TrainingEstimate:
     peak_at: str | None
     device: object | None = None
     optimizer_time_s: float = 0.0
+    # when the batch does not fit the device: the largest that does, in this precision and, where this
+    # is float32 and the device has bfloat16, under mixed_bfloat16 (0: not even one example)
+    largest_batch: int | None = None
+    largest_batch_bf16: int | None = None
 
     @property
     def step_time_s(self) -> float:
@@ -114,7 +118,8 @@ class TrainingEstimate:
                "peak_phase": self.peak_phase, "peak_at": self.peak_at}
         if d is not None:
             out.update(device=d.name, device_title=d.title, device_memory_bytes=d.memory_bytes,
-                       fits=self.fits, step_time_s=self.step_time_s, images_per_s=self.images_per_s,
+                       fits=self.fits, largest_batch=self.largest_batch, largest_batch_bf16=self.largest_batch_bf16,
+                       step_time_s=self.step_time_s, images_per_s=self.images_per_s,
                        optimizer_time_s=self.optimizer_time_s,
                        peak_flops=d.peak_flops(self.precision), bandwidth=d.bandwidth)
         return out
@@ -205,7 +210,39 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     if device is not None:
         # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
         est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / device.bandwidth
+        if not est.fits:
+            est.largest_batch = largest_batch(graph, device.memory_bytes, optimizer, precision, below=B)
+            if precision == "float32" and device.bf16 is not None:
+                est.largest_batch_bf16 = largest_batch(graph, device.memory_bytes, optimizer, "mixed_bfloat16")
     return est
+
+
+def largest_batch(graph: Graph, memory_bytes: float, optimizer: str = "adam", precision: str = "float32",
+                  below: int | None = None) -> int:
+    """The largest batch whose estimated peak training memory fits in `memory_bytes` (0 if not even one
+    example does). The peak is a maximum of terms linear in the batch, so it grows with the batch and a
+    bisection over the estimate itself finds the answer exactly (about 2·log2(batch) estimates).
+
+    >>> from archspec import api
+    >>> g = api.load("specs/resnet50.yaml").graph
+    >>> b = largest_batch(g, 16e9)
+    >>> estimate_training(g, b).peak_bytes <= 16e9 < estimate_training(g, b + 1).peak_bytes
+    True
+    """
+    def fits(b: int) -> bool:
+        return estimate_training(graph, b, optimizer, precision).peak_bytes <= memory_bytes
+
+    lo, hi = 0, below                   # fits(lo); not fits(hi) when hi is known
+    if hi is None:
+        hi = 1
+        while fits(hi):
+            lo, hi = hi, hi * 2
+            if hi > 1 << 40:            # a model with (almost) no activations
+                return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 def _stored(graph: Graph, tensors) -> list[str]:

@@ -45,6 +45,11 @@ def footer_lines(est) -> list[str]:
             f"(roofline, incl. optimizer update {seconds(est.optimizer_time_s)}) → ≈ {est.images_per_s:,.0f} "
             f"images/s; batch {est.batch_size} {fits} in memory",
         ]
+        if est.largest_batch is not None:
+            bf16 = (f" ({est.largest_batch_bf16:,} with --precision mixed_bfloat16)"
+                    if est.largest_batch_bf16 is not None else "")
+            out.append(f"the largest batch that fits on {d.name} is {est.largest_batch:,}{bf16}" if est.largest_batch
+                       else f"not even batch 1 fits on {d.name}" + bf16.replace(" (", "; ").replace(")", ""))
     return out
 
 

@@ -50,6 +50,9 @@ class SearchConfig:
     max_candidates: int | None = None   # draws per process before giving up (default 50 × trials)
     metric: str = "val_accuracy"
     heartbeat: int = 30                 # seconds between a training trial's heartbeats
+    mlflow: str | None = None           # tracking URI: a child run per trained trial (train/tracking.py)
+    mlflow_parent: str | None = None    # the study's parent run
+    mlflow_experiment: str | None = None
 
 
 @dataclass
@@ -80,6 +83,13 @@ def open_study(cfg: SearchConfig, space_text: str, spec_name: str, space: dict |
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = cfg.storage or f"sqlite:///{(Path(cfg.out) / 'study.db').resolve()}"
+    from ..extras import MissingExtra
+    from .storage import database_url
+
+    try:
+        url = database_url(url)
+    except MissingExtra as exc:
+        raise StudyMismatch(f"--storage {url}: {exc}") from None
     if url.startswith("sqlite:///"):
         folder = Path(url[len("sqlite:///"):]).parent
         try:
@@ -112,21 +122,21 @@ def open_study(cfg: SearchConfig, space_text: str, spec_name: str, space: dict |
     except ArgumentError as exc:
         raise StudyMismatch(f"--storage: cannot read '{url}' as a database URL ({exc})") from None
     except ImportError:
-        raise StudyMismatch(f"--storage {url}: the database driver is not installed; pip install psycopg2-binary "
+        raise StudyMismatch(f"--storage {url}: the database driver is not installed; pip install 'archspec[postgres]' "
                             "(PostgreSQL) or pymysql (MySQL, with mysql+pymysql://)") from None
     except OperationalError as exc:
         first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
         raise StudyMismatch(f"--storage {url}: cannot open the database: {first}") from None
     mine = {"space": space_text, "budget": cfg.budget.text, "metric": cfg.metric}
     have = study.user_attrs
-    if not have:
-        for k, v in {**mine, "spec": str(cfg.spec_path)}.items():
+    # (workers started together: another may be writing these right now, so a key not there yet is
+    # written, not taken for a mismatch; the values of workers that agree are the same)
+    for k, v in {**mine, "spec": str(cfg.spec_path)}.items():
+        if k not in have:
             study.set_user_attr(k, v)
-    else:
-        for k, v in mine.items():
-            if have.get(k) != v:
-                raise StudyMismatch(f"the study '{name}' in {url} was started with {k} {have.get(k)!r}, not {v!r}; "
-                                    "resume it with the same spec and budget, or pass --study NEW_NAME")
+        elif k in mine and have[k] != v:
+            raise StudyMismatch(f"the study '{name}' in {url} was started with {k} {have[k]!r}, not {v!r}; "
+                                "resume it with the same spec and budget, or pass --study NEW_NAME")
     return study, url
 
 
@@ -139,12 +149,13 @@ def _retry(fn, attempts: int = 6):
     study name): the loser of such a race gets an integrity or locking error and simply tries again."""
     import random
 
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     for k in range(attempts):
         try:
             return fn()
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, ProgrammingError) as exc:
+            # PostgreSQL: a table another worker created in between is DuplicateTable, a ProgrammingError
             race = isinstance(exc, IntegrityError) or any(w in str(exc) for w in ("locked", "already exists"))
             if k == attempts - 1 or not race:
                 raise
@@ -420,10 +431,19 @@ def train_candidate(spec, trial, cfg: SearchConfig) -> float:
                               "seed": (cfg.seed or 0) + trial.number})
     report = ReportToTrial(trial, cfg.metric)
     out = Path(cfg.out) / "trials" / f"{trial.number:04d}"
+    tracker = _trial_tracker(spec, trial, cfg, settings)
     try:
-        result = run_training(spec, settings, out, restart=True, verbose=0, callbacks=[report])
-    except RunError as exc:
-        raise RuntimeError(str(exc)) from None
+        result = run_training(spec, settings, out, restart=True, verbose=0,
+                              callbacks=[report] + ([tracker.callback()] if tracker else []))
+    except BaseException as exc:
+        if tracker:
+            tracker.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if isinstance(exc, RunError):
+            raise RuntimeError(str(exc)) from None
+        raise
+    if tracker:
+        tracker.log_result(result, out, settings)
+        tracker.end("KILLED" if report.pruned_at is not None else "FINISHED")
     trial.set_user_attr("epochs", result.epochs_done)
     trial.set_user_attr("train_seconds", round(result.seconds, 2))
     trial.set_user_attr("run", str(out))
@@ -437,6 +457,19 @@ def train_candidate(spec, trial, cfg: SearchConfig) -> float:
                            "pass --metric, or give the spec a validation_split")
     best = min(report.values) if "loss" in cfg.metric else max(report.values)
     return float(best)
+
+
+def _trial_tracker(spec, trial, cfg: SearchConfig, settings):
+    """The MLflow child run of a trained trial, or None without --mlflow."""
+    if not cfg.mlflow:
+        return None
+    from ..train.tracking import Tracker
+
+    t = Tracker(cfg.mlflow, cfg.mlflow_experiment or spec.name, f"trial {trial.number}", parent=cfg.mlflow_parent,
+                tags={"archspec.kind": "trial", "optuna.trial": str(trial.number)})
+    t.log_spec(spec, settings)
+    trial.set_user_attr("mlflow_run", t.run_id)
+    return t
 
 
 def _keras_callback_base():

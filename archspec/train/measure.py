@@ -49,7 +49,8 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((batch_size, *model.inputs[0].shape[1:]), dtype=np.float32))
     classes = int(model.outputs[0].shape[-1])
-    y = jnp.asarray(rng.integers(0, classes, batch_size, dtype=np.int32))
+    # one class index per example, or per step of a sequence output (batch, steps, classes)
+    y = jnp.asarray(rng.integers(0, classes, (batch_size, *model.outputs[0].shape[1:-1]), dtype=np.int32))
     t0 = time.perf_counter()
     compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(*state, x, y).compile()
     compile_s = time.perf_counter() - t0
