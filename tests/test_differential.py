@@ -36,6 +36,9 @@ DELIBERATE = {
     "dense on a feature map without per_position":
         ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(
             op == "dense" and not a.get("per_position") for op, a in es)),
+    "concat along the batch axis (Keras's Concatenate takes axis 0 and joins samples)":
+        ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(
+            op == "concat" and isinstance(a.get("axis"), int) and (a["axis"] == 0 or a["axis"] < -1) for op, a in es)),
     "dropout noise_shape that does not fit the input (Keras reads it only in training)":
         ("archspec refuses", lambda es, codes: set(codes) <= {"shape-rank", "shape-mismatch"} and any(
             op == "dropout" and a.get("noise_shape") is not None for op, a in es)),

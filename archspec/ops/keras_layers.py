@@ -221,7 +221,14 @@ class SinePosition(keras.layers.Layer):
     def build(self, input_shape):
         from .tokens import sinusoid
 
+        if len(input_shape) != 3:
+            raise ValueError(f"SinePosition takes a sequence (batch, steps, features); got the shape {tuple(input_shape)}")
         steps, dim = input_shape[-2], int(input_shape[-1])
+        # as archspec's sine_position rule (tests/test_differential.py): the layer refuses what the spec does
+        if dim % 2 or (self.layout == "split" and dim < 4):
+            raise ValueError(f"SinePosition pairs sines with cosines: {dim} features (layout {self.layout}) will not do")
+        if self.table is not None and steps is not None and steps > self.table:
+            raise ValueError(f"the sequence has {steps} steps but the position table only {self.table}")
         if self.table is not None:
             self.positions = self.add_weight(name="positions", shape=(self.table, dim), initializer="zeros",
                                              trainable=False)
