@@ -223,8 +223,9 @@ def test_spec_language_branches_examples_check():
     """docs/spec-language.md's branches examples (`merge:` named) are valid model bodies."""
     import re
 
-    import archspec
     from conftest import ROOT
+
+    import archspec
 
     text = (ROOT / "docs" / "spec-language.md").read_text(encoding="utf-8")
     section = text.split("## Branches", 1)[1].split("\n## ", 1)[0]
@@ -237,8 +238,9 @@ def test_spec_language_branches_examples_check():
 
 def test_names_of_plain_and_repeated_calls_are_as_documented():
     """docs/spec-language.md: `- blk`, `- blk`, `- blk: {repeat: 3}` make blk, blk_2, blk_1, blk_2_2, blk_3."""
-    import archspec
     from conftest import ROOT
+
+    import archspec
 
     assert "`blk`, `blk_2`, then `blk_1`, `blk_2_2`,\n`blk_3`" in (ROOT / "docs" / "spec-language.md").read_text()
     spec = archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8]}\nblocks:\n  blk:\n    body: [dense: 4]\n"

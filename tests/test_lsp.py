@@ -357,7 +357,7 @@ async def _encoding_session(tmp_path, enc):
         client.text_document_did_change(T.DidChangeTextDocumentParams(
             T.VersionedTextDocumentIdentifier(uri=uri, version=4), [T.TextDocumentContentChangeWholeDocument(doc)]))
         assert list(await _next(queue, uri, 4)) == []
-        last, target = doc.split("\n")[6], doc.split("\n")[4]
+        last = doc.split("\n")[6]
         locs = await client.text_document_definition_async(T.DefinitionParams(
             T.TextDocumentIdentifier(uri), T.Position(6, _col(last, last.index("prédictions") + 4, enc))))
         assert locs and (locs[0].range.start.line, locs[0].range.start.character) == (4, 4)

@@ -161,7 +161,7 @@ def modeline_schema(text: str) -> str | None:
 SCHEMA_NAMES = ("archspec.schema.json", "schema/archspec.schema.json")
 
 
-def find_schema(folder) -> "Path | None":
+def find_schema(folder):
     """The schema file nearest to `folder`: `archspec.schema.json` or `schema/archspec.schema.json`
     in it or in a folder above (what `archspec schema -o` wrote, or a checkout's copy)."""
     from pathlib import Path
