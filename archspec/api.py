@@ -161,6 +161,11 @@ def _values(raw, env: dict, src: Source, path: tuple):
         raise SpecError([Diagnostic(getattr(exc, "kind", "expr-value"), message, src.loc(path),
                                     hint=getattr(exc, "hint", None) or "the training section sees the top-level "
                                     "params only")]) from None
+    from .lang.source import INT_MAX, INT_MIN
+
+    if v.__class__ is int and not INT_MIN <= v <= INT_MAX:
+        raise SpecError([Diagnostic("schema", "the value is out of range: integers in a spec lie between -2**63 and "
+                                    "2**63-1", src.loc(path), hint="no count or size can be this large")])
     return list(v) if isinstance(v, tuple) else v
 
 

@@ -29,6 +29,8 @@ ERRORS: dict[str, str] = {
     "expr-syntax": "An expression ($...) cannot be parsed.",
     "expr-name": "An expression uses a name that is not defined there.",
     "expr-value": "An expression fails when evaluated (division by zero, wrong types, non-integer channels...).",
+    "expr-limit": "An expression would compute a value too large (a power tower, a huge `round`) or the spec's "
+                  "expressions would take too long; the message names the `--limit` that bounds it.",
     "recursion": "A block calls itself, directly or through other blocks.",
     "include": "An include is missing, escapes the project, or forms a cycle.",
     "duplicate-name": "Two layers, blocks or inputs share a name.",

@@ -335,7 +335,7 @@ def _float(v):
     if t is float:
         if v - v == 0:                      # finite (inf and nan: let pydantic say)
             return v
-    elif t is int:
+    elif t is int and -2 ** 1000 < v < 2 ** 1000:       # (past that, float() overflows: pydantic says)
         return float(v)
     raise _Decline
 

@@ -33,6 +33,11 @@ class Device:
     bandwidth: float            # bytes/s
     source: str = ""
 
+    @property
+    def platform(self) -> str:
+        """'cpu' or 'gpu': which XLA backend's buffer choices the memory estimate follows."""
+        return "cpu" if self.name == "cpu" else "gpu"
+
     def peak_flops(self, precision: str) -> float:
         value = {"float32": self.fp32, "mixed_bfloat16": self.bf16, "mixed_float16": self.fp16}[precision]
         if value is None:

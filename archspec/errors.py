@@ -189,8 +189,14 @@ def render(diag: Diagnostic, sources: dict[str, str] | None = None, color: bool 
         if 0 < diag.loc.line <= len(src_lines):
             text = src_lines[diag.loc.line - 1].replace("\t", " ")
             num = str(diag.loc.line)
+            col = max(diag.loc.col - 1, 0)
+            if len(text) > 160:                    # a 100,000-character line: a window around the caret
+                start = max(col - 60, 0)
+                head = "…" if start else ""
+                text = head + text[start:start + 120] + ("…" if start + 120 < len(text) else "")
+                col = col - start + len(head)
             lines.append(f"  {num} | {text}")
-            lines.append(f"  {' ' * len(num)} | {' ' * max(diag.loc.col - 1, 0)}^")
+            lines.append(f"  {' ' * len(num)} | {' ' * col}^")
     if diag.scope:
         lines.append(f"  in: {diag.scope}")
     for note in diag.notes:

@@ -99,7 +99,7 @@ def test_recursive_blocks_stop():
 
 
 def test_expression_power_bomb():
-    assert codes(HEAD + "model:\n  - conv2d: {filters: $9 ** 9 ** 9, kernel: 1}\n") == ["expr-value"]
+    assert codes(HEAD + "model:\n  - conv2d: {filters: $9 ** 9 ** 9, kernel: 1}\n") == ["expr-limit"]
 
 
 def test_aliases_are_expanded_like_composed_nodes():
@@ -118,3 +118,118 @@ def test_aliases_are_expanded_like_composed_nodes():
         assert d.code == "yaml-syntax" and message in d.message
     [d] = diags("a: !!python/object {}\nb: [\n")                      # a syntax error anywhere comes first
     assert d.code == "yaml-syntax" and d.loc.line == 3
+
+
+# ---- numbers and expressions (issue 28) -----------------------------------------------------------
+def cpu_quick(fn, limit=2.0):
+    t = time.process_time()
+    out = fn()
+    took = time.process_time() - t
+    assert took < limit, f"{took:.2f} s CPU"
+    return out
+
+
+@pytest.mark.parametrize("text, name, line", [
+    (HEAD + "model:\n  - flatten: {}\n  - dense: {units: " + "9" * 5000 + "}\n", "t.yaml", 6),
+    (HEAD + "model:\n  - flatten: {}\n  - dense:\n      units: -" + "9" * 5000 + "\n", "t.yaml", 7),
+    (HEAD + "model:\n  - flatten: {}\n  - dense: {units: 9223372036854775808}\n", "t.yaml", 6),
+    (HEAD + "model:\n  - flatten: {}\n  - dense: {units: !!int " + "9" * 5000 + "}\n", "t.yaml", 6),
+    (HEAD + "model:\n  - flatten: {}\n  - dense: {units: 0x" + "f" * 40 + "}\n", "t.yaml", 6),
+    ('{"archspec": 1, "name": "t", "inputs": {"x": [8, 8, 3]},\n "model": [{"flatten": {}},\n {"dense": {"units": '
+     + "9" * 5000 + "}}]}\n", "t.json", 3),
+])
+def test_integers_past_64_bits_are_located_schema_errors(text, name, line):
+    with pytest.raises(SpecError) as e:
+        cpu_quick(lambda: archspec.load_text(text, name))
+    [d] = e.value.diagnostics
+    assert (d.code, d.loc.file, d.loc.line) == ("schema", name, line), d
+    assert "out of range" in d.message and len(d.message) < 200 and d.hint
+
+
+def test_largest_int64_is_read_alike_by_both_yaml_readers():
+    from archspec.lang.plainyaml import read
+    from archspec.lang.source import parse
+
+    for n in ("9223372036854775807", "-9223372036854775808", "123456789012345678"):
+        text = HEAD + f"model:\n  - dense: {{units: {n}}}\n"
+        assert read(text, 10_000, 64) is None or read(text, 10_000, 64)[0] == parse(text, "t.yaml").data
+        assert parse(text, "t.yaml").data["model"][0]["dense"]["units"] == int(n)
+
+
+@pytest.mark.parametrize("value, kind", [("!!timestamp 4", "timestamp"), ("!!bool x4", "bool"), ("!!int x4", "int"),
+                                         ("!!float x4", "float")])
+def test_standard_tags_on_unreadable_values(value, kind):
+    [d] = diags(HEAD + f"model:\n  - flatten: {{}}\n  - dense: {{units: {value}}}\n")
+    assert d.code == "yaml-syntax" and d.loc.line == 6 and f"as a YAML {kind}" in d.message
+
+
+@pytest.mark.parametrize("expr, code, words", [
+    ("$(((9**64)**64)**64)**64", "expr-limit", "max_expr_size"),
+    ("$round(7, -10**9)", "expr-limit", "round"),
+    ("$9.0**9**9", "expr-limit", "exponent"),
+    ("$" + "9" * 5000, "expr-limit", "5,000 digits"),
+    ("$len(str(2**5000))", "expr-limit", "bits"),
+    ("$10**64 * 10**64 * 10**64", "schema", "out of range"),
+    ("$(-8)**0.5", "expr-value", "not a real number"),
+])
+def test_expressions_are_bounded(expr, code, words):
+    text = HEAD + f"model:\n  - flatten: {{}}\n  - dense: {{units: '{expr}'}}\n"
+    d = cpu_quick(lambda: diags(text))[0]
+    assert (d.code, d.loc.line) == (code, 6), d
+    assert words in d.message + " " + (d.hint or ""), d.message
+    from archspec.editor.analysis import analyze  # the language server: the same limits, as fast
+    r = cpu_quick(lambda: analyze(text))
+    assert [x.code for x in r.diagnostics] == [code]
+
+
+def test_expression_limits_are_settable():
+    text = HEAD + "model:\n  - flatten: {}\n  - dense: {units: '$2**5000 // 2**4990'}\n"
+    assert codes(text) == ["expr-limit"]
+    spec = archspec.load_text(text, "t.yaml", limits=Limits(max_expr_size=6000))
+    assert spec.graph.nodes[list(spec.graph.nodes)[-1]].attrs.units == 1024
+
+
+def test_expression_work_per_spec():
+    """The work limit is spent across all of a spec's expressions (repeats included) and reported once."""
+    text = HEAD + "model:\n  - relu: {repeat: 50, max_value: '$1 + 1 + 1 + 1 + 1 + 1 + 1 + i'}\n"
+    archspec.load_text(text, "t.yaml", limits=Limits(max_expr_work=2000))
+    [d] = diags(text, limits=Limits(max_expr_work=200))
+    assert d.code == "expr-limit" and "max_expr_work" in d.hint and d.loc.line == 5
+
+
+def test_hostile_repeat_stays_quick():
+    assert cpu_quick(lambda: codes(HEAD + "model:\n  - relu: {repeat: '$10**6'}\n")) == ["limit"]
+    assert cpu_quick(lambda: codes(HEAD + "model:\n  - relu: {repeat: '$2**64'}\n")) == ["schema"]
+
+
+def test_a_repeat_past_max_layers_is_refused_before_it_is_expanded():
+    """A legal repeat count of a big block: the first repetitions say what all of them will make, so the
+    refusal comes at once and points at the repeat (it took seconds of expansion to reach max_layers)."""
+    body = "".join("      - conv2d: {filters: 8, kernel: 3, padding: same}\n" for _ in range(25))
+    text = f"{HEAD}blocks:\n  b:\n    body:\n{body}model:\n  - b: {{repeat: 10000}}\n"
+    [d] = cpu_quick(lambda: diags(text))
+    assert d.code == "limit" and "max_layers" in d.hint and (d.loc.line, d.loc.col) == (33, 17)
+    assert "repeat 10,000 would make about 260,001 layers (26 each)" in d.message
+    # a repeat that fits is expanded as before
+    fits = archspec.load_text(f"{HEAD}blocks:\n  b:\n    body:\n{body}model:\n  - b: {{repeat: 100}}\n", "t.yaml")
+    assert len(fits.graph.nodes) == 2501
+
+
+def test_weights_past_memory_are_refused_before_keras_allocates():
+    from archspec.compile.build import _check_weights_fit
+
+    spec = archspec.load_text(HEAD + "model:\n  - flatten: {}\n  - dense: {units: 1099511627776}\n", "t.yaml")
+    with pytest.raises(SpecError) as e:
+        _check_weights_fit(spec.graph)
+    [d] = e.value.diagnostics
+    assert d.code == "out-of-memory" and d.loc.line == 6 and f"{(8 * 8 * 3 + 1) * 2 ** 40:,} parameters" in d.message   # weights and biases
+    _check_weights_fit(archspec.load_text(HEAD + "model:\n  - flatten: {}\n  - dense: 10\n", "t.yaml").graph)
+
+
+def test_long_lines_are_shown_around_the_caret():
+    from archspec.errors import Diagnostic, Loc, render
+
+    text = "x" * 500 + "Y" + "z" * 500
+    out = render(Diagnostic("schema", "m", Loc("f", 1, 501)), {"f": text}).splitlines()
+    assert all(len(line) < 200 for line in out)
+    assert out[2].index("^") == out[1].index("Y")

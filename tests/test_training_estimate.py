@@ -233,16 +233,30 @@ def test_peak_memory_agrees_with_jax_compiled_step():
 @pytest.mark.keras
 @pytest.mark.slow
 def test_peak_memory_of_the_families_agrees_with_jax():
-    got = _measure("specs/mobilenet_v2.yaml:4", "specs/resnet50.yaml:4", "specs/densenet121.yaml:2")
+    """At batch sizes people train with (docs/training-estimates.md has the table, 8 to 64)."""
+    got = _measure("specs/mobilenet_v2.yaml:32", "specs/resnet50.yaml:8", "specs/densenet121.yaml:8",
+                   "specs/vit_b16.yaml:8")
     for case, (measured, estimated) in got.items():
         assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
 
 
 @pytest.mark.keras
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="measured 0.42 (estimate 875,782,664 B, XLA 2,107,772,544 B at batch 2): JAX's "
-                   "dot_product_attention keeps exp and the probabilities (2 h·T² per layer, archspec counts 1), exact "
-                   "GELU keeps 3 input-sized tensors, and attention's backward holds T² temporaries — "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="measured 0.78 (EfficientNet-B0) and 0.84 (ConvNeXt-Tiny) "
+                   "at batch 8: XLA:CPU keeps more around their stride-2 depthwise and layer-norm-on-image layers than "
+                   "the model counts — docs/training-estimates.md; remove this mark when the estimate models it")
+def test_peak_memory_of_efficientnet_and_convnext_agrees_with_jax():
+    got = _measure("specs/efficientnet_b0.yaml:8", "specs/convnext_tiny.yaml:8")
+    for case, (measured, estimated) in got.items():
+        assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="measured 0.53 (estimate 1,124,614,664 B, XLA 2,107,772,544 B at batch 2): JAX's "
+                   "dot_product_attention keeps exp and the probabilities (2 h·T² per layer, archspec counts 1) "
+                   "and attention's backward holds T² temporaries — "
                    "docs/training-estimates.md; remove this mark when the estimate models them")
 def test_peak_memory_of_a_transformer_encoder_agrees_with_jax():
     """Whisper's encoder at 1500 tokens: attention's T² tensors dominate the activations."""
@@ -263,8 +277,10 @@ def test_attention_keeps_its_projections_and_probabilities():
     qkv_out = 4 * t * a.heads * a.key_dim            # Q, K, V and the heads' output (value_dim = key_dim)
     probs = a.heads * t * t * (2 if a.dropout > 0 else 1)
     assert est.nodes[n.id].kept_bytes >= 2 * 4 * (qkv_out + probs)
-    # the self-attention input (the layer norm's output) stays alive for the projection gradients
-    assert est.nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768
+    # the self-attention input (the layer norm's output) stays alive for the projection gradients, with
+    # the two residuals XLA:CPU keeps for the layer norm's own backward; on a GPU only the output
+    assert est.nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768 * 3
+    assert vit.training_estimate(2, device="h100").nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768
 
 
 def test_the_docs_excerpt_is_real_output(capsys):

@@ -60,7 +60,7 @@ def errors_md() -> str:
     out += [f"| `{k}` | {v} |" for k, v in WARNINGS.items()]
     out += ["", "## Limits\n",
             "Safety limits keep a hostile or broken file from exhausting the machine; each answers with a",
-            "`limit` error at once. Raise one with `--limit NAME=N` on any command.\n",
+            "`limit` error (`expr-limit` for expressions) at once. Raise one with `--limit NAME=N` on any command.\n",
             "| limit | default | what it bounds |", "| --- | ---: | --- |"]
     what = {
         "max_bytes": "size of a spec or included file",
@@ -70,11 +70,20 @@ def errors_md() -> str:
         "max_repeat": "one `repeat:` count",
         "max_layers": "layers and scopes in the expanded graph",
         "max_block_depth": "nested block calls",
+        "max_expr_size": "any value an expression computes: bits of an integer, characters of a string, items of "
+                         "a list (`expr-limit`; a power tower stops before it is computed)",
+        "max_expr_work": "tokens evaluated over all the expressions of a spec, repeats and block calls included "
+                         "(`expr-limit`)",
     }
     for name in DEFAULT_LIMITS._fields:
         out.append(f"| `{name}` | {getattr(DEFAULT_LIMITS, name):,} | {what.get(name, '')} |")
     out += ["", "YAML is loaded with PyYAML's safe loader: a `!!python/...` or any custom tag is the `yaml-tag`",
-            "error, never an object. Expressions are evaluated by archspec's own small parser, not `eval`."]
+            "error, never an object; a standard tag on a value it cannot read (`!!bool x4`) is `yaml-syntax`.",
+            "Expressions are evaluated by archspec's own small parser, not `eval`.", "",
+            "Numbers: an integer in a spec (a literal in YAML or JSON, or an expression's result in a field) lies",
+            "between -2\\*\\*63 and 2\\*\\*63-1, the range of every count and size in Keras and TensorFlow; one",
+            "outside it is a `schema` error at the number, however many digits it has. Inside an expression an",
+            "integer literal has at most 1,200 digits and `round(x, n)` takes |n| ≤ 1,000 (`expr-limit`)."]
     return "\n".join(out) + "\n"
 
 

@@ -333,9 +333,9 @@ def _type_problem(ptype: str, v) -> str | None:
     ok = {
         "any": True, "bool": isinstance(v, bool), "str": isinstance(v, str), "list": isinstance(v, list),
         "float": isnum, "number": isnum,
-        "int": (isnum and float(v).is_integer()) or (isinstance(v, list) and all(
+        "int": (isnum and (v.__class__ is int or v.is_integer())) or (isinstance(v, list) and all(
             isinstance(x, int) and not isinstance(x, bool) for x in v)),
-        "pair": (isnum and float(v).is_integer()) or (isinstance(v, list) and len(v) == 2),
+        "pair": (isnum and (v.__class__ is int or v.is_integer())) or (isinstance(v, list) and len(v) == 2),
         "activation": isinstance(v, str),
     }[t]
     return None if ok else f"expected {t}{' or null' if optional else ''}, got {describe(v)}"

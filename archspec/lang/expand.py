@@ -17,10 +17,10 @@ from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
-from .expr import ExprError, Unknown, evaluate
+from .expr import Budget, ExprError, Unknown, evaluate
 from .memo import Memo, MemoStore, _freeze
 from .schema import Document, comma_hint, describe, dollar_hint, pydantic_diagnostics
-from .source import DEFAULT_LIMITS, Limits, Source
+from .source import DEFAULT_LIMITS, INT_MAX, INT_MIN, Limits, Source
 from .space import SearchSpace
 from .structures import Structures
 
@@ -51,6 +51,7 @@ class Expander(Memo, Blocks, Structures):
         self.bad_blocks: set[str] = set()        # blocks whose definition has errors (calls are skipped)
         self.lost_includes = False               # an include could not be read
         self.space = SearchSpace()               # searched top-level parameters (lang/space.py)
+        self.budget = Budget(limits.max_expr_size, limits.max_expr_work)   # all the spec's expressions
 
     # ---- diagnostics -------------------------------------------------------------------------
     def error(self, code, message, loc, scope=None, hint=None, notes=(), subject=None, suggestion=None):
@@ -76,7 +77,10 @@ class Expander(Memo, Blocks, Structures):
                 return raw[1:]
             if raw.startswith("$"):
                 try:
-                    v = evaluate(raw[1:], ctx.env)
+                    v = evaluate(raw[1:], ctx.env, self.budget)
+                    if v.__class__ is int and not INT_MIN <= v <= INT_MAX:
+                        raise ExprError("the value is out of range: integers in a spec lie between -2**63 and "
+                                        "2**63-1", 0, "schema", hint="no count or size can be this large")
                 except Unknown:
                     raise _Poison() from None
                 except ExprError as exc:
@@ -220,7 +224,7 @@ class Expander(Memo, Blocks, Structures):
     def _entry_name(self, key: str, ctx: Ctx, kloc: Loc) -> str:
         """The op or block an expression key names (a `one_of` parameter, or any expression giving a name)."""
         try:
-            name = evaluate(key[1:], ctx.env)
+            name = evaluate(key[1:], ctx.env, self.budget)
         except Unknown:
             raise _Poison() from None
         except ExprError as exc:
@@ -347,7 +351,18 @@ class Expander(Memo, Blocks, Structures):
                 return None
         base = name or (key if op or key in STRUCTURES else key)
         out = None
+        sizes = [self.graph_size()]
         for rep in range(count):
+            if rep == 2:                    # the smaller of the first two repetitions, times those to come
+                sizes.append(self.graph_size())
+                each = min(sizes[1] - sizes[0], sizes[2] - sizes[1])
+                if sizes[2] + each * (count - 2) > self.limits.max_layers:
+                    self.error("limit", f"repeat {count:,} would make about {sizes[2] + each * (count - 2):,} "
+                               f"layers ({each:,} each), more than the limit of {self.limits.max_layers:,}",
+                               src.loc(vpath + ("repeat",)), ctx.scope, "raise it with --limit max_layers=N")
+                    raise _Abort()
+            elif rep == 1:
+                sizes.append(self.graph_size())
             rctx = ctx
             if "repeat" in reserved:
                 rctx = ctx.derive(env={**ctx.env, "i": rep})
@@ -397,6 +412,10 @@ class Expander(Memo, Blocks, Structures):
                        "compare to get a boolean, e.g. `when: $depth > 0`", ctx.notes)
         raise _Poison()
 
+    def graph_size(self) -> int:
+        """Layers and scopes so far, as the max_layers limit counts them."""
+        return len(self.graph.nodes) + len(self.graph.scopes) + self.hidden
+
     def unique(self, scope: str, name: str, explicit: bool, loc) -> str | None:
         used = self.used.get(scope)
         if used is None:
@@ -414,7 +433,7 @@ class Expander(Memo, Blocks, Structures):
             self.counters[(scope, name)] = k + 1
             name = f"{name}_{k}"
         used.add(name)
-        if len(self.graph.nodes) + len(self.graph.scopes) + self.hidden > self.limits.max_layers:
+        if self.graph_size() > self.limits.max_layers:
             self.error("limit", f"the graph has more than {self.limits.max_layers:,} layers", loc, scope,
                        "raise it with --limit max_layers=N")
             raise _Abort()

@@ -25,6 +25,24 @@ import re
 from ..record import Record
 
 
+class Budget:
+    """What the expressions of one spec may cost: `size` bounds every intermediate value (the bits of an
+    integer, the characters of a string, the items of a list, nested lists counted in full) and `work`
+    the total number of tokens evaluated, over all the spec's expressions. Both are `--limit`s
+    (max_expr_size, max_expr_work); crossing one is the `expr-limit` error at the expression."""
+
+    __slots__ = ("size", "left", "work", "spent")
+
+    def __init__(self, size: int = 4096, work: int = 2_000_000):
+        self.size, self.work, self.left = size, work, work
+        self.spent = False                   # the work limit was reported once; later expressions are skipped
+
+
+def _size_error(what: str, pos: int, lim: Budget) -> "ExprError":
+    return ExprError(f"{what}; expressions keep every value within {lim.size:,} bits, characters or items",
+                     pos, "expr-limit", hint="raise it with --limit max_expr_size=N if the value is meant")
+
+
 class ExprError(Exception):
     def __init__(self, message: str, offset: int = 0, kind: str = "expr-value", hint: str | None = None,
                  subject: str | None = None, suggestion: str | None = None):
@@ -126,7 +144,12 @@ class _Parser:
     def prefix(self):
         kind, val, pos = self.take()
         if kind == "num":
-            return ("lit", pos, float(val) if any(c in val for c in ".eE") else int(val))
+            if any(c in val for c in ".eE"):
+                return ("lit", pos, float(val))
+            if len(val) > 1200:                # past 4,000 bits, and before Python's digit limit
+                raise ExprError(f"the number has {len(val):,} digits; expressions read integers of up to 1,200",
+                                pos, "expr-limit")
+            return ("lit", pos, int(val))
         if kind == "str":
             return ("lit", pos, val[1:-1])
         if kind == "name":
@@ -273,7 +296,51 @@ def _describe(x) -> str:
     return f"{type(x).__name__} {x}"
 
 
-def _eval(node, env):
+def _fit(v, pos, lim):
+    """`v` if it is within the size budget, else the expr-limit error (ints, strings, lists)."""
+    c = v.__class__
+    if c is int:
+        if v.bit_length() > lim.size:
+            raise _size_error(f"the result has {v.bit_length():,} bits", pos, lim)
+    elif c is str:
+        if len(v) > lim.size:
+            raise _size_error(f"the result has {len(v):,} characters", pos, lim)
+    elif c is tuple:
+        if _items(v, lim.size) > lim.size:
+            raise _size_error("the list is too large", pos, lim)
+    elif c is complex:
+        raise ExprError("the result is not a real number (a fractional power of a negative number?)", pos)
+    return v
+
+
+def _items(v, cap: int) -> int:
+    """Items of a (nested) tuple, counted until `cap` is passed (nested lists may share parts)."""
+    n = len(v)
+    for x in v:
+        if n > cap:
+            break
+        if x.__class__ is tuple:
+            n += _items(x, cap - n)
+    return n
+
+
+def _pow(a, b, pos, lim):
+    if b.__class__ is int and a.__class__ is int and b > 0 and abs(a) > 1 and \
+            (a.bit_length() - 1) * b > lim.size:
+        raise _size_error(f"the power has more than {lim.size:,} bits", pos, lim)
+    if abs(b) > lim.size and not (a == 0 or abs(a) == 1):
+        raise _size_error("the exponent is too large", pos, lim)
+    return a ** b
+
+
+def _round(lim, pos, x, ndigits=None):
+    if ndigits.__class__ is int and abs(ndigits) > 1000:
+        raise ExprError(f"round(...) with {ndigits} digits; expressions round to at most 1,000 digits either way",
+                        pos, "expr-limit")
+    return round(x, ndigits)
+
+
+def _eval(node, env, lim):
     kind, pos = node[0], node[1]
     if kind == "lit":
         return node[2]
@@ -292,15 +359,15 @@ def _eval(node, env):
                         f"names available: {', '.join(sorted(k for k in env if not k.startswith('_'))) or 'none'}",
                         subject=name, suggestion=guess)
     if kind == "tuple":
-        return tuple(_eval(n, env) for n in node[2])
+        return _fit(tuple(_eval(n, env, lim) for n in node[2]), pos, lim)
     if kind == "neg":
-        return -_check_num(_eval(node[2], env), pos)
+        return -_check_num(_eval(node[2], env, lim), pos)
     if kind == "not":
-        return not _truth(_eval(node[2], env), node[2][1])
+        return not _truth(_eval(node[2], env, lim), node[2][1])
     if kind == "ifelse":
-        return _eval(node[3], env) if _truth(_eval(node[2], env), node[2][1]) else _eval(node[4], env)
+        return _eval(node[3], env, lim) if _truth(_eval(node[2], env, lim), node[2][1]) else _eval(node[4], env, lim)
     if kind == "attr":
-        obj = _eval(node[2], env)
+        obj = _eval(node[2], env, lim)
         if isinstance(obj, UnknownShape) and node[3] in _SHAPE_ATTRS:
             raise Unknown()
         if isinstance(obj, ShapeView) and node[3] in _SHAPE_ATTRS:
@@ -315,7 +382,7 @@ def _eval(node, env):
             hint = did_you_mean(node[3], _SHAPE_ATTRS) or "shapes have: " + ", ".join(_SHAPE_ATTRS)
         raise ExprError(f"{_describe(obj)} has no attribute '{node[3]}'", pos, hint=hint)
     if kind == "index":
-        obj, idx = _eval(node[2], env), _eval(node[3], env)
+        obj, idx = _eval(node[2], env, lim), _eval(node[3], env, lim)
         if isinstance(obj, UnknownShape):
             raise Unknown()
         if isinstance(obj, ShapeView):
@@ -327,38 +394,38 @@ def _eval(node, env):
         except IndexError:
             raise ExprError(f"index {idx} is out of range for {_describe(obj)}", pos) from None
     if kind == "call":
-        fn = _eval(node[2], env)
+        fn = _eval(node[2], env, lim)
         if not callable(fn) or fn not in FUNCTIONS.values():
             raise ExprError(f"{_describe(fn)} is not a function", pos)
-        args = [_eval(a, env) for a in node[3]]
+        args = [_eval(a, env, lim) for a in node[3]]
         try:
-            return fn(*args)
+            if fn is round:
+                return _fit(_round(lim, pos, *args), pos, lim)
+            return _fit(fn(*args), pos, lim)
         except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
             raise ExprError(f"{node[2][2]}(...) failed: {exc}", pos) from None
     if kind == "bin":
         op = node[2]
         if op == "and":
-            return _truth(_eval(node[3], env), node[3][1]) and _eval(node[4], env)
+            return _truth(_eval(node[3], env, lim), node[3][1]) and _eval(node[4], env, lim)
         if op == "or":
-            return _truth(_eval(node[3], env), node[3][1]) or _eval(node[4], env)
-        a, b = _eval(node[3], env), _eval(node[4], env)
+            return _truth(_eval(node[3], env, lim), node[3][1]) or _eval(node[4], env, lim)
+        a, b = _eval(node[3], env, lim), _eval(node[4], env, lim)
         if op in ("==", "!="):
             return (a == b) == (op == "==")
         if op == "+" and isinstance(a, str) and isinstance(b, str):
-            return a + b
+            return _fit(a + b, pos, lim)
         _check_num(a, node[3][1])
         _check_num(b, node[4][1])
         try:
-            if op == "+": return a + b
-            if op == "-": return a - b
-            if op == "*": return a * b
+            if op == "+": return _fit(a + b, pos, lim)
+            if op == "-": return _fit(a - b, pos, lim)
+            if op == "*": return _fit(a * b, pos, lim)
             if op == "/": return a / b
             if op == "//": return a // b
             if op == "%": return a % b
             if op == "**":
-                if abs(b) > 64:
-                    raise ExprError(f"the exponent {b} is too large", pos)
-                return a ** b
+                return _fit(_pow(a, b, pos, lim), pos, lim)
             if op == "<": return a < b
             if op == "<=": return a <= b
             if op == ">": return a > b
@@ -373,18 +440,34 @@ def _eval(node, env):
 _CACHE: dict[str, tuple] = {}
 
 
+_COST: dict[str, int] = {}
+DEFAULT_BUDGET_SIZE, DEFAULT_BUDGET_WORK = 4096, 2_000_000
+
+
 def compile_expr(text: str):
     tree = _CACHE.get(text)
     if tree is None:
-        tree = _Parser(text).parse()
+        parser = _Parser(text)
+        tree = parser.parse()
         if len(_CACHE) < 10_000:
             _CACHE[text] = tree
+            _COST[text] = len(parser.toks)
     return tree
 
 
-def evaluate(text: str, env: dict):
-    """Evaluate expression `text` (without the leading `$`) with names from `env`."""
-    value = _eval(compile_expr(text), env)
+def evaluate(text: str, env: dict, budget: Budget | None = None):
+    """Evaluate expression `text` (without the leading `$`) with names from `env`, within `budget` (one
+    per spec: its work is spent across calls; a fresh default one when None)."""
+    tree = compile_expr(text)
+    lim = budget if budget is not None else Budget(DEFAULT_BUDGET_SIZE, DEFAULT_BUDGET_WORK)
+    lim.left -= _COST.get(text) or len(text)
+    if lim.left < 0:
+        if lim.spent:
+            raise Unknown()                 # reported once, at the expression that crossed it
+        lim.spent = True
+        raise ExprError(f"the spec's expressions take more than {lim.work:,} steps to evaluate", 0, "expr-limit",
+                        hint="raise it with --limit max_expr_work=N if the spec is genuine")
+    value = _eval(tree, env, lim)
     if isinstance(value, float) and not math.isfinite(value):
         raise ExprError(f"the result is {value}", 0)
     return value

@@ -252,7 +252,7 @@ class Memo:
         g = self.graph
         if self.summarize and frag.summary is not None:
             s = frag.summary
-            if len(g.nodes) + len(g.scopes) + self.hidden + s.size > self.limits.max_layers:
+            if self.graph_size() + s.size > self.limits.max_layers:
                 self._limit(loc, scope_path)
             self.hidden += s.size - 1
             g.add(Node(scope_path, FRAGMENT, s, tuple(inputs), loc, ctx_scope, s.shape, notes, s.cost))
@@ -268,7 +268,7 @@ class Memo:
 
     def splice(self, frag: Fragment, scope_path: str, inputs, notes: tuple, loc) -> str:
         g = self.graph
-        if len(g.nodes) + len(g.scopes) + self.hidden + frag.size > self.limits.max_layers:
+        if self.graph_size() + frag.size > self.limits.max_layers:
             self._limit(loc, scope_path)
         pre = scope_path + SEP
         nodes, succs = g.nodes, g._succs

@@ -58,6 +58,8 @@ def _scalar(tok: str):
             raise _No
         return intern(tok) if len(tok) <= 24 else tok
     if _INT.match(tok):
+        if len(tok) > 18:
+            raise _No                            # perhaps past 64 bits: PyYAML's path words the error
         return int(tok)
     if _FLOAT.match(tok):
         return float(tok)

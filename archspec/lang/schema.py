@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from ..declared import Field, Model
 from ..errors import Diagnostic, closest, hint_for
-from .source import Source
+from .source import Source, short
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
 
@@ -77,15 +77,17 @@ def _clean_loc(data, loc: tuple) -> tuple:
 
 
 def describe(value) -> str:
+    """A value as messages show it; a long one (a 100,000-character line) with its middle cut out."""
     if isinstance(value, str):
-        return f"'{value}'"
+        return f"'{value}'" if len(value) <= 80 else short(value, 60)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, (dict, list)):
-        return "a mapping" if isinstance(value, dict) else f"the list {value}"
-    return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    text = f"the list {value}" if isinstance(value, list) else repr(value)
+    return text if len(text) <= 200 else text[:120] + " … " + text[-40:]
 
 
 def pydantic_diagnostics(exc, data, src: Source, base: tuple = (), fields: dict | None = None,

@@ -32,6 +32,8 @@ class Limits(NamedTuple):
     max_repeat: int = 10_000        # one `repeat:` count
     max_layers: int = 200_000       # nodes in the expanded graph
     max_block_depth: int = 64       # nested block calls
+    max_expr_size: int = 4096       # bits of an integer, characters of a string, items of a list, in an expression
+    max_expr_work: int = 2_000_000  # tokens evaluated, over all the expressions of a spec
 
 
 DEFAULT_LIMITS = Limits()
@@ -167,7 +169,11 @@ def parse(text: str, display: str, path: Path | None = None, limits: Limits = DE
         fmt = "json" if suffix == ".json" or (suffix not in (".yaml", ".yml") and text.lstrip().startswith("{")) else "yaml"
     src = Source(display, path, text, None)
     if fmt == "json":
-        src.data = _parse_json(text, display)
+        try:
+            src.data = _parse_json(text, display)
+        except _BigInt:                       # the YAML walk below finds and locates it
+            _walk_yaml(text, src, limits, build=False)
+            raise SpecError([out_of_range("", Loc(display, 1, 1))]) from None
         try:
             _walk_yaml(text, src, limits, build=False)
         except SpecError:
@@ -194,7 +200,7 @@ def _parse_json(text: str, display: str):
         return out
 
     try:
-        return json.loads(text, object_pairs_hook=pairs)
+        return json.loads(text, object_pairs_hook=pairs, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise SpecError([Diagnostic("json-syntax", exc.msg[:1].lower() + exc.msg[1:], Loc(display, exc.lineno, exc.colno))]) from None
     except _DupKey as exc:
@@ -205,6 +211,18 @@ def _parse_json(text: str, display: str):
 
 class _DupKey(Exception):
     pass
+
+
+class _BigInt(Exception):
+    pass
+
+
+def _json_int(text: str) -> int:
+    if len(text) < 19:
+        return int(text)
+    if len(text) > 64 or not INT_MIN <= int(text) <= INT_MAX:
+        raise _BigInt
+    return int(text)
 
 
 def _syntax_error(exc, text: str, display: str, limits: Limits) -> SpecError:
@@ -300,16 +318,23 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         value = ev.value
         if tag == _STR:                         # the common cases, without the constructor's overhead
             return intern(value) if len(value) <= 24 else value   # names repeat: one string each
-        if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
-            return int(value)
+        if tag == _INT:
+            if value.isdigit() and len(value) < 19 and (value[0] != "0" or value == "0"):
+                return int(value)
+            if len(value) > 64:                 # past any 64-bit integer (and Python's digit limit)
+                raise SpecError([out_of_range(value, mark(ev))])
         node = yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark, ev.style)
         try:
             out = constructor.construct_object(node, deep=True)
         except ConstructorError:
             raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev),
                                         hint="archspec loads YAML safely: no Python objects, no custom tags")]) from None
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise SpecError([Diagnostic("yaml-syntax", f"cannot read the value '{value}': {exc}", mark(ev))]) from None
+        except Exception:                       # a standard tag on text it cannot read (`!!bool x4`, `!!timestamp 4`)
+            kind = tag.rsplit(":", 1)[-1]
+            raise SpecError([Diagnostic("yaml-syntax", f"cannot read {short(value)} as a YAML {kind}", mark(ev),
+                                        hint=f"remove the `!!{kind}` tag, or quote the value to make it a string")]) from None
+        if out.__class__ is int and not INT_MIN <= out <= INT_MAX:
+            raise SpecError([out_of_range(value, mark(ev))])
         if isinstance(out, (bytes, set)) or type(out).__module__ == "datetime":
             raise SpecError([Diagnostic("yaml-tag", f"'{value}' reads as a {type(out).__name__}; quote it to make it a string",
                                         mark(ev))])
@@ -488,6 +513,23 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         raise SpecError(diags)
     if build:
         src.data = data
+
+
+INT_MIN, INT_MAX = -2 ** 63, 2 ** 63 - 1      # what a count or size can be: Keras's and TensorFlow's int64
+
+
+def short(text: str, keep: int = 24) -> str:
+    """`text` quoted for a message, its middle cut out when long (a 5,000-digit literal)."""
+    if len(text) <= keep:
+        return f"'{text}'"
+    return f"'{text[:keep // 2]}…{text[-keep // 2:]}' ({len(text):,} characters)"
+
+
+def out_of_range(text: str, loc: Loc) -> Diagnostic:
+    """The diagnostic for an integer literal outside the 64-bit range every count and size lies in."""
+    return Diagnostic("schema", f"the integer {short(text)} is out of range: integers in a spec lie between "
+                      "-2**63 and 2**63-1", loc,
+                      hint="no count or size can be this large; a float is written with a point or an exponent (1e30)")
 
 
 def _too_deep(limits: Limits, loc: Loc) -> Diagnostic:

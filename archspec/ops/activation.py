@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import register
-from .base import ACTIVATION_FLOPS, ActivationName, Attrs, Field, Op
+from .base import ACTIVATION_FLOPS, CHEAP_ACTIVATIONS, ActivationName, Attrs, Field, Op
 from .shapes import size
 
 
@@ -31,19 +31,24 @@ class Activation(Op):
     def activation_of(self, a):
         return None if a.activation == "linear" else a.activation
 
+    def recomputes(self, a):
+        return a.activation == "linear" or a.activation in CHEAP_ACTIVATIONS
+
 
 class ReluAttrs(Attrs):
-    max_value: float | None = Field(None, gt=0)
+    # the ranges keras.layers.ReLU itself accepts: each >= 0 (a negative one is a ValueError there)
+    max_value: float | None = Field(None, ge=0)
     negative_slope: float = Field(0.0, ge=0)
-    threshold: float = 0.0
+    threshold: float = Field(0.0, ge=0)
 
 
 @register
 class ReLU(Op):
     name, keras_class, Attrs, category, primary = "relu", "ReLU", ReluAttrs, "act", "max_value"
-    unit_helper, transparent = True, True
+    unit_helper, transparent, recomputable = True, True, True
     doc = "Rectified linear unit with optional cap (keras.layers.ReLU): `- relu: 6` is ReLU6."
-    examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"max_value": 6.0}, [(4, 4, 3)], (4, 4, 3), (0, 0))]
+    examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"max_value": 6.0}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
+                ({"threshold": 0.5, "negative_slope": 0.1, "max_value": 0.0}, [(5,)], (5,), (0, 0))]
 
     def label(self, a):
         if a.max_value is not None and a.negative_slope == 0 and a.threshold == 0:
@@ -67,7 +72,7 @@ class LeakyReluAttrs(Attrs):
 @register
 class LeakyReLU(Op):
     name, keras_class, Attrs, category, primary = "leaky_relu", "LeakyReLU", LeakyReluAttrs, "act", "negative_slope"
-    unit_helper, transparent = True, True
+    unit_helper, transparent, recomputable = True, True, True
     doc = "Leaky rectified linear unit, x for x ≥ 0 and negative_slope·x below (keras.layers.LeakyReLU): `- leaky_relu: 0.1`."
     examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"negative_slope": 0.1}, [(6, 8)], (6, 8), (0, 0))]
 

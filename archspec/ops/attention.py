@@ -111,12 +111,20 @@ class Attention(Op):
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def build_keras(self, a, name):
-        """keras.layers.MultiHeadAttention, or archspec's NoKeyBiasAttention (its subclass) for key_bias: false."""
+        """keras.layers.MultiHeadAttention, or archspec's NoKeyBiasAttention (its subclass) for key_bias: false;
+        on JAX with value_dim ≠ key_dim, made to take Keras's explicit path (_explicit_attention)."""
         if a.key_bias or not a.use_bias:
-            return super().build_keras(a, name)
-        from .keras_layers import NoKeyBiasAttention
+            layer = super().build_keras(a, name)
+        else:
+            from .keras_layers import NoKeyBiasAttention
 
-        return NoKeyBiasAttention(**self.keras_kwargs(a), name=name)
+            layer = NoKeyBiasAttention(**self.keras_kwargs(a), name=name)
+        if a.value_dim is not None and a.value_dim != a.key_dim:
+            import keras
+
+            if keras.backend.backend() == "jax":
+                _explicit_attention(layer)
+        return layer
 
     def keras_config(self, cfg, shapes):
         cfg = dict(cfg)
@@ -139,3 +147,18 @@ class Attention(Op):
     def call_keras(self, layer, tensors):
         q, k, v = _roles(tensors)
         return layer(q, v, key=k if len(tensors) == 3 else None)
+
+
+def _explicit_attention(layer) -> None:
+    """Keras 3.15 on JAX: MultiHeadAttention's fused path (`ops.dot_product_attention`, taken without dropout
+    and without returned scores) requires value heads as wide as key heads, so a layer with value_dim ≠
+    key_dim builds but fails on its first call. The layer is made to take Keras's own explicit path instead
+    (softmax(QKᵀ)·V with einsums, what it runs whenever the scores are asked for): the same weights, the
+    same function, the scores dropped unless the caller asked for them."""
+    inner = layer._compute_attention
+
+    def compute(query, key, value, attention_mask=None, training=None, return_attention_scores=False, **kw):
+        out, scores = inner(query, key, value, attention_mask, training, True, **kw)
+        return out, (scores if return_attention_scores else None)
+
+    layer._compute_attention = compute

@@ -99,9 +99,25 @@ ActivationName = Annotated[Literal[ACTIVATIONS], BeforeValidator(  # type: ignor
     _activation, json_schema_input_type=Literal[ACTIVATIONS])]
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
-# activations whose gradient is computed from their output (JAX: sigmoid, tanh, softmax, exp); the rest
-# (relu, gelu, swish, elu, …) read their input, i.e. the pre-activation
-OUTPUT_GRAD_ACTIVATIONS = frozenset({"sigmoid", "hard_sigmoid", "tanh", "softmax", "log_softmax", "exponential"})
+# What an activation's gradient keeps, as XLA keeps it in a compiled training step (measured on XLA:CPU,
+# jax 0.10, per block of repeated conv/dense layers: docs/training-estimates.md): the forward tensor it
+# reads ("input", the pre-activation, or "output") and how many more tensors of its size XLA stores as
+# residuals (sigmoid's σ, gelu's erf terms). The piecewise-linear ones (slope = a comparison) store
+# nothing of their own; their input is recomputed inside the backward fusion when it is the output of a
+# cheap element-wise op whose inputs are kept anyway (conv → batch norm → relu keeps 2 tensors, not 3).
+# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax.
+ACTIVATION_RESIDUALS = {
+    "relu": ("input", 0), "relu6": ("input", 0), "leaky_relu": ("input", 0), "hard_sigmoid": ("input", 0),
+    "hard_silu": ("input", 0), "hard_swish": ("input", 0),
+    "silu": ("input", 1), "swish": ("input", 1), "elu": ("input", 1), "selu": ("input", 1), "mish": ("input", 1),
+    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2),
+    "sigmoid": ("output", 1), "tanh": ("output", 1), "exponential": ("output", 1),
+    "softmax": ("output", 2), "log_softmax": ("output", 2),
+}
+# the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
+CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)
+# activations whose gradient reads their output
+OUTPUT_GRAD_ACTIVATIONS = frozenset(k for k, (reads, _) in ACTIVATION_RESIDUALS.items() if reads == "output")
 
 
 class Op:
@@ -243,6 +259,30 @@ class Op:
     #: pure data movement (concatenation, reshape) that compilers fuse into its consumers: a backward
     #: step that reads its output keeps its inputs instead (a DenseNet keeps the pieces, not every concat)
     view: ClassVar[bool] = False
+    #: a cheap element-wise op (batch norm's affine map with its batch statistics, a sum, a piecewise-linear
+    #: activation): when only element-wise backward steps read its output and its inputs are kept anyway,
+    #: XLA recomputes the output inside their fusion instead of storing it (see `recomputes`)
+    recomputable: ClassVar[bool] = False
+    #: how many more tensors of its output's size XLA:CPU's backward keeps beyond what backward_keeps
+    #: names (layer norm's centred input and inverse deviation, broadcast: 2, measured; see `workspace`)
+    residuals: ClassVar[int] = 0
+
+    def kept_after(self, a: Attrs, producer: "Op", pa: Attrs, out: tuple, platform: str) -> int:
+        """Elements per example this op's backward keeps beyond `backward_keeps` because of the layer that
+        produces its input (batch norm after a biased convolution, on XLA:CPU); 0 for most ops."""
+        return 0
+
+    def recomputes(self, a: Attrs) -> bool:
+        """Whether XLA may recompute this layer's output in an element-wise backward fusion (`recomputable`;
+        an activation layer: when its activation is piecewise linear)."""
+        return self.recomputable
+
+    @property
+    def fused_backward(self) -> bool:
+        """Whether this op's backward is element-wise (activations, normalizations, merges) and so can
+        recompute a cheap producer's output; convolutions, matmuls, pooling and attention call kernels
+        that read stored operands."""
+        return self.category in ("act", "norm", "merge")
 
     def backward_keeps(self, a: Attrs, ins: list[tuple], out: tuple) -> tuple[bool, bool, int]:
         """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and how
@@ -253,11 +293,21 @@ class Op:
         act = self.activation_of(a)
         if act is None:
             return keep_in, keep_out, 0
-        if act in OUTPUT_GRAD_ACTIVATIONS:
+        reads, _ = ACTIVATION_RESIDUALS.get(act, ("input", 1))
+        if self.category == "act":                      # the layer is the activation: it reads its input or output
+            return keep_in or reads == "input", keep_out or reads == "output", 0
+        if reads == "output":                           # fused into a conv/dense layer: the output is kept
             return keep_in, True, 0
-        if self.category == "act":
-            return True, keep_out, 0
-        return keep_in, keep_out, size(out)
+        return keep_in, keep_out, size(out)             # ... or its pre-activation, inside the layer
+
+    def workspace(self, a: Attrs, ins: list[tuple], out: tuple, platform: str) -> int:
+        """Elements per example of the residuals XLA:CPU stores for this op's backward beyond
+        `backward_keeps` (`residuals`, and its activation's: sigmoid's σ, gelu's erf terms); XLA on a GPU
+        fuses them into the backward kernels and stores none (measured on an H200)."""
+        if platform != "cpu":
+            return 0
+        act = self.activation_of(a)
+        return (self.residuals + (ACTIVATION_RESIDUALS.get(act, ("input", 1))[1] if act else 0)) * size(out)
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for
@@ -318,8 +368,9 @@ def dims(shape: tuple) -> str:
 def need_rank(ins: list[tuple], rank: int, what: str, hint: str | None = None) -> None:
     shape = ins[0]
     if len(shape) != rank:
-        raise ShapeError(f"{what} needs a rank-{rank} input {'(height, width, channels)' if rank == 3 else '(steps, channels)' if rank == 2 else ''}, "
-                         f"got shape {shape}".replace("  ", " "), "shape-rank", hint)
+        axes = {3: "(height, width, channels)", 2: "(steps, channels)"}.get(rank, "")
+        raise ShapeError(f"{what} needs a rank-{rank} input {axes}, got shape {shape}".replace("  ", " "),
+                         "shape-rank", hint)
 
 
 def kxk(k: tuple[int, int]) -> str:

@@ -2,8 +2,24 @@
 from __future__ import annotations
 
 from . import register
-from .base import (ActivationName, Attrs, Field, NonNegPair, One, Op, Padding, Padding1D, Pair, PosInt, ShapeError, act_flops,
-                   bias_flops, kxk, need_rank, unpack_ones)
+from .base import (
+    ActivationName,
+    Attrs,
+    Field,
+    NonNegPair,
+    One,
+    Op,
+    Padding,
+    Padding1D,
+    Pair,
+    PosInt,
+    ShapeError,
+    act_flops,
+    bias_flops,
+    kxk,
+    need_rank,
+    unpack_ones,
+)
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 
@@ -25,6 +41,8 @@ def _stride_label(strides):
 
 
 def _check_dilation(a):
+    """Keras's Conv2D and Conv2DTranspose refuse strides > 1 with dilation > 1 (on any axes: its test is
+    max(strides) > 1 and max(dilation_rate) > 1); DepthwiseConv2D and SeparableConv2D build and run it."""
     if a.dilation != (1, 1) and a.strides != (1, 1):
         raise ShapeError("Keras does not allow strides > 1 together with dilation > 1", "schema",
                          "use either strides or dilation", field="dilation")
@@ -168,10 +186,10 @@ class DepthwiseConv2D(_Conv):
     doc = "Depthwise 2-D convolution (keras.layers.DepthwiseConv2D): one filter per input channel."
     examples = [({"kernel": 3}, [(9, 9, 4)], (7, 7, 4), (40, 0)),
                 ({"kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2, "use_bias": False}, [(9, 9, 3)],
-                 (5, 5, 6), (54, 0))]
+                 (5, 5, 6), (54, 0)),
+                ({"kernel": 3, "strides": 2, "dilation": 2}, [(9, 9, 2)], (3, 3, 2), (20, 0))]
 
     def infer(self, a, ins):
-        _check_dilation(a)
         oh, ow = _spatial("depthwise_conv2d", ins, a.kernel, a.strides, a.padding, a.dilation)
         return (oh, ow, ins[0][2] * a.depth_multiplier)
 
@@ -201,10 +219,11 @@ class SeparableConv2D(_Conv):
     doc = "Depthwise then pointwise convolution (keras.layers.SeparableConv2D)."
     examples = [({"filters": 8, "kernel": 3}, [(9, 9, 4)], (7, 7, 8), (76, 0)),
                 ({"filters": 6, "kernel": 3, "strides": 2, "padding": "same", "depth_multiplier": 2}, [(8, 8, 3)],
-                 (4, 4, 6), (96, 0))]
+                 (4, 4, 6), (96, 0)),
+                ({"filters": 4, "kernel": 3, "strides": 2, "dilation": 2, "padding": "same"}, [(9, 9, 2)], (5, 5, 4),
+                 (30, 0))]
 
     def infer(self, a, ins):
-        _check_dilation(a)
         oh, ow = _spatial("separable_conv2d", ins, a.kernel, a.strides, a.padding, a.dilation)
         return (oh, ow, a.filters)
 
@@ -239,6 +258,7 @@ class Conv2DTranspose(_Conv):
 
     def infer(self, a, ins):
         need_rank(ins, 3, "conv2d_transpose")
+        _check_dilation(a)
         if a.output_padding is not None and any(p >= s for p, s in zip(a.output_padding, a.strides)):
             raise ShapeError(f"output_padding {a.output_padding} must be smaller than strides {a.strides}",
                              "schema", field="output_padding")

@@ -51,6 +51,7 @@ class NoAttrs(Attrs):
 
 class _Elementwise(Op):
     Attrs, category, arity, branch_merge = NoAttrs, "merge", (2, None), True
+    recomputable = True       # XLA recomputes a sum or product inside a backward fusion rather than keep it
     symbol = ""
     examples = [({}, [(4, 4, 3), (4, 4, 3)], (4, 4, 3), (0, 0)), ({}, [(4, 4, 3), (1, 1, 3)], (4, 4, 3), (0, 0))]
 
@@ -127,6 +128,7 @@ class ScaledAddAttrs(Attrs):
 @register
 class ScaledAdd(Op):
     name, keras_class, Attrs, category, arity, primary = "scaled_add", "ScaledAdd", ScaledAddAttrs, "merge", (2, 2), "scale"
+    recomputable = True
     roles, custom_layer = ("scaled_residual",), True
     keras_classes = ("ScaledAdd", "CustomScaleLayer")   # keras.applications' Inception-ResNet-v2 layer
     lambda_form = "`x[0] + scale * x[1]` (a scaled residual)"

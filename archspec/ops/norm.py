@@ -31,6 +31,14 @@ class BatchNormAttrs(Attrs):
 @register
 class BatchNorm(Op):
     name, keras_class, Attrs, category = "batch_norm", "BatchNormalization", BatchNormAttrs, "norm"
+    recomputable = True       # an affine map with the batch statistics: XLA recomputes it in a backward fusion
+
+    def kept_after(self, a, producer, pa, out, platform):
+        """On XLA:CPU a biased convolution's output (conv + bias, what keras.applications' ResNet50
+        normalizes) costs one more stored copy of its size: measured 3 tensors per conv → batch norm → relu
+        with a bias, 2 without. On a GPU the convolution kernel adds the bias itself."""
+        biased = producer.category in ("conv", "dense") and getattr(pa, "use_bias", False)
+        return size(out) if biased and platform == "cpu" else 0
     unit_helper, abbrev = True, "bn"
     doc = ("Batch normalization (keras.layers.BatchNormalization). gamma (if `scale`) and beta (if `center`) are "
            "trainable; the moving mean and variance are not.")
@@ -65,6 +73,7 @@ class LayerNormAttrs(Attrs):
 @register
 class LayerNorm(Op):
     name, keras_class, Attrs, category = "layer_norm", "LayerNormalization", LayerNormAttrs, "norm"
+    residuals = 2             # besides its input, XLA keeps two input-sized tensors (measured on tokens)
     unit_helper, abbrev = True, "ln"
     doc = "Layer normalization over the last axis (keras.layers.LayerNormalization)."
     examples = [({}, [(5, 5, 8)], (5, 5, 8), (16, 0)), ({"center": False}, [(6, 4)], (6, 4), (4, 0))]
@@ -101,6 +110,7 @@ class Normalization(Op):
     name, keras_class, Attrs, category = "normalization", "Normalization", NormalizationAttrs, "norm"
     scales_input = True
     keeps_inputs = False      # a fixed affine map: its gradient needs no forward tensor
+    recomputable = True
     doc = ("Feature-wise (x − mean) / √variance with a fixed mean and variance (keras.layers.Normalization), "
            "e.g. ImageNet preprocessing. Without `mean`/`variance` they are non-trainable weights "
            "(2 per feature + a count), as in EfficientNet.")
@@ -111,6 +121,10 @@ class Normalization(Op):
 
     def infer(self, a, ins):
         c = _channels(a, ins)
+        if a.mean is not None and len(a.mean) != len(a.variance):     # Keras: "must have the same shape"
+            raise ShapeError(f"normalization has {len(a.mean)} mean values but {len(a.variance)} variance values",
+                             "schema", f"give as many of each: one per feature ({c}) or a single value",
+                             field="variance")
         for key in ("mean", "variance"):
             v = getattr(a, key)
             if v is not None and len(v) not in (1, c):

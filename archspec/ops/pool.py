@@ -59,6 +59,12 @@ class MaxPool(_Pool):
     keeps_inputs, keeps_output = True, True    # the gradient goes to the arg-max of each window
     doc = "2-D max pooling (keras.layers.MaxPooling2D); `strides` defaults to `pool_size`."
 
+    def workspace(self, a, ins, out, platform):
+        """Four input-sized buffers on XLA:CPU, which lowers the gradient through select-and-scatter with
+        index arrays and a padded copy of the input kept from the forward pass (measured 4-5 per pool for
+        2×2/2, 3×3/2 and 3×3/1); none on a GPU (measured on an H200)."""
+        return 4 * size(ins[0]) if platform == "cpu" else 0
+
 
 @register
 class AvgPool(_Pool):

@@ -245,7 +245,8 @@ def per_sample(a) -> bool:
 class Dropout(Op):
     name, keras_class, Attrs, category, primary = "dropout", "Dropout", NoiseDropoutAttrs, "reg", "rate"
     dropout, transparent = True, True
-    keeps_output = True     # the keep mask, output-sized
+    # the keep mask and the random bits it was drawn from, output-sized each (measured on XLA:CPU)
+    residuals = 2
     doc = ("Randomly zeroes a fraction `rate` of activations while training (keras.layers.Dropout); "
            "`noise_shape: [null, 1, 1, 1]` drops whole samples (stochastic depth, as EfficientNet).")
     examples = [({"rate": 0.5}, [(10,)], (10,), (0, 0)),
@@ -299,7 +300,7 @@ class RescalingAttrs(Attrs):
 @register
 class Rescaling(Op):
     name, keras_class, Attrs, category, primary = "rescaling", "Rescaling", RescalingAttrs, "reshape", "scale"
-    scales_input = True
+    scales_input, recomputable = True, True
     keras_ops = ("Add", "Multiply", "Subtract", "Divide", "TrueDivide")   # x + 3.0, x * (1 / 6) in a graph
     lambda_form = "`scale * x + offset`"
     doc = "x · scale + offset (keras.layers.Rescaling), e.g. `- rescaling: 0.00392156862745098` for 1/255."

@@ -240,7 +240,7 @@ class LayerScaleAttrs(Attrs):
 @register
 class LayerScale(Op):
     name, keras_class, Attrs, category, primary = "layer_scale", "LayerScale", LayerScaleAttrs, "norm", "init"
-    custom_layer = True                            # archspec.ops.keras_layers
+    custom_layer, recomputable = True, True        # archspec.ops.keras_layers; γ·x, recomputed in a fusion
     keras_names = {"init": "init_values"}
     doc = ("Multiplies each channel (last axis) by a learned factor, initially `init` (ConvNeXt's and CaiT's "
            "LayerScale, as keras.applications.convnext.LayerScale): archspec.ops.keras_layers.LayerScale.")

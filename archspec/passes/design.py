@@ -9,7 +9,7 @@ from ..graph import Graph
 from ..ops import REGISTRY
 from .analyze import node_cost
 
-DOMINANT_SHARE = 0.5
+DOMINANT_SHARE = 0.5                 # (compared as 2 * p > total below)
 DOMINANT_MIN_TOTAL = 1_000_000
 
 
@@ -56,7 +56,7 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
             p = c[0] + c[1]
             if p:
                 weighted += 1
-                if p > DOMINANT_SHARE * total:
+                if 2 * p > total:                # p > DOMINANT_SHARE (1/2) of total, in integers: no float overflow
                     dominant = n
         # 5. dropout rates that read like keep probabilities
         if op.dropout and a.rate > 0.5:

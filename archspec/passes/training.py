@@ -133,10 +133,14 @@ def optimizer_slots(optimizer: str) -> int:
 
 
 def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
-                      device=None) -> TrainingEstimate:
+                      device=None, platform: str | None = None) -> TrainingEstimate:
+    """The estimate of one training step; `platform` ('cpu' or 'gpu': whose XLA buffer choices to follow)
+    defaults to the device's, and to the CPU's without one (where the model is measured)."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision '{precision}'; known: {', '.join(PRECISIONS)}")
     slots = optimizer_slots(optimizer)
+    # whose buffer choices to follow: a GPU's, or XLA:CPU's (no device: the CPU, where it is measured)
+    platform = platform or (device.platform if device is not None else "cpu")
     e, B = ACT_BYTES[precision], batch_size
     peak_flops = device.peak_flops(precision) if device is not None else None
     order = list(graph.nodes)
@@ -147,6 +151,8 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     trainable = non_trainable = 0
     grad_of = {}                    # node -> trainable parameter bytes of its gradient
     keep_until: dict[str, int] = {}  # tensor -> smallest index of a layer whose backward reads it
+    hard: set[str] = set()          # tensors a non-element-wise backward (conv, matmul, pooling) reads
+    stored: dict = {}               # tensor -> what keeping it keeps (_stored)
     needs_grad = _needs_input_grad(graph)
     internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
     for n in graph:
@@ -160,15 +166,23 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         trainable, non_trainable = trainable + t, non_trainable + nt
         grad_of[n.id] = t * 4
         k_in, k_out, extra = op.backward_keeps(n.attrs, ins, out)
+        extra += op.workspace(n.attrs, ins, out, platform)
+        if n.inputs:
+            first = graph[n.inputs[0]]
+            extra += op.kept_after(n.attrs, REGISTRY[first.op], first.attrs, out, platform)
         if extra:
             internal[n.id] = extra
-        kept = []
-        if k_in:
-            kept += _stored(graph, n.inputs)
-        if k_out:
-            kept += _stored(graph, (n.id,))
+        # an element-wise backward names the tensors it reads (_recomputed decides which are stored);
+        # a kernel's (conv, matmul) reads the pieces of a view (concat, reshape), not the view
+        reads = (list(n.inputs) if k_in else []) + ([n.id] if k_out else [])
+        if op.fused_backward:
+            kept = [t for t in reads if not REGISTRY[graph[t].op].source]
+        else:
+            kept = _stored(graph, reads, stored)
         for tensor in kept:
             keep_until[tensor] = min(keep_until.get(tensor, index[n.id]), index[n.id])
+        if not op.fused_backward:
+            hard.update(kept)
         in_elems = sum(size(s) for s in ins)
         out_elems = size(out)
         param_bytes = (t + nt) * e
@@ -182,6 +196,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             ct, mt = c.flops / peak_flops, c.bytes_moved / device.bandwidth
             c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
         nodes[n.id] = c
+    keep_until = _recomputed(graph, keep_until, hard)
     # kept bytes are charged to the layer that produced the tensor
     for tensor in keep_until:
         nodes[tensor].kept_bytes = size(graph[tensor].shape) * B * e
@@ -211,14 +226,16 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
         est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / device.bandwidth
         if not est.fits:
-            est.largest_batch = largest_batch(graph, device.memory_bytes, optimizer, precision, below=B)
+            est.largest_batch = largest_batch(graph, device.memory_bytes, optimizer, precision, below=B,
+                                              platform=platform)
             if precision == "float32" and device.bf16 is not None:
-                est.largest_batch_bf16 = largest_batch(graph, device.memory_bytes, optimizer, "mixed_bfloat16")
+                est.largest_batch_bf16 = largest_batch(graph, device.memory_bytes, optimizer, "mixed_bfloat16",
+                                                       platform=platform)
     return est
 
 
 def largest_batch(graph: Graph, memory_bytes: float, optimizer: str = "adam", precision: str = "float32",
-                  below: int | None = None) -> int:
+                  below: int | None = None, platform: str = "cpu") -> int:
     """The largest batch whose estimated peak training memory fits in `memory_bytes` (0 if not even one
     example does). The peak is a maximum of terms linear in the batch, so it grows with the batch and a
     bisection over the estimate itself finds the answer exactly (about 2·log2(batch) estimates).
@@ -230,7 +247,7 @@ def largest_batch(graph: Graph, memory_bytes: float, optimizer: str = "adam", pr
     True
     """
     def fits(b: int) -> bool:
-        return estimate_training(graph, b, optimizer, precision).peak_bytes <= memory_bytes
+        return estimate_training(graph, b, optimizer, precision, platform=platform).peak_bytes <= memory_bytes
 
     lo, hi = 0, below                   # fits(lo); not fits(hi) when hi is known
     if hi is None:
@@ -245,19 +262,66 @@ def largest_batch(graph: Graph, memory_bytes: float, optimizer: str = "adam", pr
     return lo
 
 
-def _stored(graph: Graph, tensors) -> list[str]:
+def _stored(graph: Graph, tensors, memo: dict) -> list[str]:
     """The tensors really kept when a backward step reads `tensors`: the inputs of a view (concat,
-    reshape) instead of its output, recursively; never the model inputs (the batch is persistent)."""
+    reshape) instead of its output, through chains of views; never the model inputs (the batch is
+    persistent). `memo` (one per graph) holds each tensor's answer: a chain of 10,000 views is walked
+    once, without recursion, not once per layer."""
     out = []
     for t in tensors:
-        n = graph[t]
-        if REGISTRY[n.op].source:
-            continue
-        if REGISTRY[n.op].view:
-            out += _stored(graph, n.inputs)
-        else:
-            out.append(t)
+        r = memo.get(t)
+        if r is None:
+            stack = [t]
+            while stack:
+                x = stack[-1]
+                if x in memo:
+                    stack.pop()
+                    continue
+                n = graph[x]
+                op = REGISTRY[n.op]
+                if op.source:
+                    memo[x] = ()
+                elif not op.view:
+                    memo[x] = (x,)
+                else:
+                    missing = [i for i in n.inputs if i not in memo]
+                    if missing:
+                        stack += missing
+                        continue
+                    memo[x] = tuple(dict.fromkeys(k for i in n.inputs for k in memo[i]))
+                stack.pop()
+            r = memo[t]
+        out += r
     return out
+
+
+def _recomputed(graph: Graph, keep_until: dict[str, int], hard: set[str]) -> dict[str, int]:
+    """`keep_until` without the tensors XLA recomputes instead of storing: the output of a cheap
+    element-wise op (`Op.recomputes`: batch norm, a sum, relu) that only element-wise backward steps read,
+    when every input it is computed from is stored or itself recomputable — conv → batch norm → relu
+    stores the conv's output and the relu's, and relu's backward recomputes the batch norm in its fusion.
+    The tensors a recomputed one is made from live until its earliest reader's backward."""
+    stored: dict[str, int] = {}
+    made_from: dict[str, set[str] | None] = {}      # tensor -> the stored tensors it is recomputed from
+    for n in graph:
+        op = REGISTRY[n.op]
+        if op.source:
+            made_from[n.id] = set()
+            continue
+        cheap = op.view or op.recomputes(n.attrs)
+        parts = [made_from.get(i) for i in n.inputs]
+        recomputable = cheap and all(p is not None for p in parts)
+        if n.id in keep_until and (n.id in hard or not recomputable):
+            stored[n.id] = keep_until[n.id]
+            made_from[n.id] = {n.id}
+        elif recomputable:
+            made_from[n.id] = set().union(*parts)
+            if n.id in keep_until:                  # recomputed at its readers' backward: its sources stay
+                for t in made_from[n.id]:
+                    stored[t] = min(stored[t], keep_until[n.id])
+        else:
+            made_from[n.id] = None                  # neither stored nor recomputable
+    return stored
 
 
 def _needs_input_grad(graph: Graph) -> dict[str, bool]:

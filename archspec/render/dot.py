@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..graph import SEP, Graph, Scope
 from ..ops import REGISTRY, role
-from .tables import human, human_bytes
+from .tables import human, human_bytes, past_float
 
 DIRECTIONS = ("TB", "LR")
 COLOR_BY = ("none", "params", "macs", "memory", "time", "train_memory")
@@ -259,6 +259,8 @@ def short_number(v: float, metric: str) -> str:
     """Three significant digits, for the legend: 27.5 K, 128 K, 1.28 M; bytes for memory."""
     if metric == "time":
         return metric_text(v, metric)
+    if past_float(v):
+        return past_float(v)
     if metric in ("memory", "train_memory"):
         for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
             if v >= div:
