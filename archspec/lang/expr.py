@@ -289,11 +289,13 @@ def _describe(x) -> str:
         return "a shape"
     if isinstance(x, bool):
         return f"the boolean {str(x).lower()}"
-    if isinstance(x, str):
-        return f"the string '{x}'"
-    if isinstance(x, tuple):
-        return f"the list {list(x)}"
-    return f"{type(x).__name__} {x}"
+    if isinstance(x, str):                  # a message quotes a long value's start, not all of it
+        return f"the string '{x}'" if len(x) <= 80 else f"the string '{x[:40]}…' ({len(x):,} characters)"
+    if isinstance(x, (tuple, list)):
+        text = str(list(x))
+        return f"the list {text}" if len(text) <= 80 else f"a list of {len(x):,} items, {text[:40]}…"
+    text = f"{type(x).__name__} {x}"
+    return text if len(text) <= 120 else text[:80] + "…"
 
 
 def _fit(v, pos, lim):
