@@ -1,7 +1,14 @@
 """Collection rules for the whole repository: the doctests in archspec/ run with the tests (pyproject's
 testpaths); those of modules that import Keras belong to the `keras` group like the parity tests. A module
 without doctests is not imported for them at all, nor one importing Keras (seconds) in a run that leaves
-`keras` out."""
+`keras` out.
+
+Tiers: a test says what it needs beyond the core dependencies with a marker — `keras` (Keras and a
+backend), `extras` (another optional dependency: numpy/scikit-learn/Pillow for training data, jsonschema,
+pygls, optuna; a module whose doctests need one says `# tier: extras` on a line of its own) — and
+`slow` when it is long. Every test with none of the three is marked `core` here, so
+`pytest -m core` is exactly what runs with `pip install -e .[test]` alone (`tools/test.sh --core` proves it
+in a venv of its own)."""
 import re
 from pathlib import Path
 
@@ -11,6 +18,8 @@ from _pytest.doctest import DoctestItem
 PACKAGE = Path(__file__).resolve().parent / "archspec"
 _KERAS = re.compile(r"^\s*(import keras|from keras|>>> import keras)", re.M)
 _TOP_KERAS = re.compile(r"^(import keras|from keras|from \S*keras_layers import)", re.M)
+_EXTRAS = re.compile(r"^# tier: extras", re.M)     # a module whose doctests need an optional dependency
+_NO_KERAS = re.compile(r"not keras|\bcore\b")
 _seen: dict = {}
 
 
@@ -26,12 +35,19 @@ def pytest_ignore_collect(collection_path, config):
         return None
     if ">>>" not in _text(path):
         return True
-    if _TOP_KERAS.search(_text(path)) and "not keras" in (config.getoption("markexpr") or ""):
-        return True
+    if _TOP_KERAS.search(_text(path)) and _NO_KERAS.search(config.getoption("markexpr") or ""):
+        return True   # `-m "not keras"` or `-m core`: the module's doctests would be deselected anyway
     return None
+
+
+_NEEDS = ("keras", "extras", "slow")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if isinstance(item, DoctestItem) and _KERAS.search(_text(Path(item.path))):
             item.add_marker(pytest.mark.keras)
+        if isinstance(item, DoctestItem) and _EXTRAS.search(_text(Path(item.path))):
+            item.add_marker(pytest.mark.extras)
+        if not any(item.get_closest_marker(m) for m in _NEEDS):
+            item.add_marker(pytest.mark.core)

@@ -30,10 +30,9 @@ dense     dense(flatten)    -> (10,)  dense · 10
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .api import Spec, load, load_text
 from .errors import Diagnostic, SpecError
+from .version import __version__
 
 __all__ = ["Spec", "load", "load_text", "Pricer", "Price", "SpecError", "Diagnostic", "__version__"]
 
@@ -48,9 +47,9 @@ def __getattr__(name):
     # The compiled model's custom layers must be registered before keras.saving.load_model,
     # without making `import archspec` pay for Keras.
     if name == "layers":
-        from .compile import layers
+        from .ops import keras_layers
 
-        return layers
+        return keras_layers
     if name in ("Pricer", "Price"):     # pricing many candidates in process (archspec/pricing.py)
         from . import pricing
 

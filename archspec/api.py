@@ -39,7 +39,7 @@ class Spec:
         """The name with the overrides applied, as reports, diagrams and `check` show it:
         'resnet50 with stages=[3, 4, 23, 3]'; just the name without overrides (`training.*` overrides
         do not change the network, so they do not rename it)."""
-        from .util import titled
+        from .overrides import titled
 
         return titled(self.name, self.overrides)
 
@@ -47,7 +47,7 @@ class Spec:
     def model_name(self) -> str:
         """The Keras model's name: the title in the characters TensorFlow accepts in a name scope
         ('resnet50_stages_3_4_23_3'), so two variants of one spec are told apart in summaries and files."""
-        from .util import variant_name
+        from .overrides import variant_name
 
         return variant_name(self.name, self.overrides)
 
@@ -70,7 +70,7 @@ class Spec:
     @cached_property
     def warnings(self) -> list[Diagnostic]:
         from .errors import sorted_unique
-        from .passes.design import design_warnings
+        from .passes.lints import design_warnings
 
         ignored = set(self.data.get("ignore_warnings") or ())
         return [w for w in sorted_unique(design_warnings(self.graph, self.analysis(), self.source.file))
@@ -112,6 +112,22 @@ class Spec:
         if not isinstance(raw, dict):
             return {}
         return _values(raw, getattr(self.graph, "params", {}) or {}, self.source, ("training",))
+
+    def to_networkx(self):
+        """The layer graph as a ``networkx.DiGraph`` (imports networkx): one node per layer, keyed by its
+        scope path, with attributes ``op``, ``shape`` and ``node`` (the :class:`~archspec.graph.Node`); an
+        edge per input, carrying the tensor's ``shape``. Built once and cached; treat it as read-only.
+
+        >>> import archspec, networkx as nx
+        >>> spec = archspec.load_text("archspec: 1\\nname: r\\ninputs: {x: [8, 8, 4]}\\n"
+        ...                           "model: [residual: {body: [conv2d: {filters: 4, kernel: 1}]}]\\n")
+        >>> g = spec.to_networkx()
+        >>> list(nx.topological_sort(g)), g.edges["x", "residual/conv2d"]["shape"]
+        (['x', 'residual/conv2d', 'residual/add'], (8, 8, 4))
+        >>> [n for n in g if g.in_degree(n) > 1]          # the residual's merge
+        ['residual/add']
+        """
+        return self.graph.nx
 
     def to_keras(self):
         """Build the Keras 3 functional model (imports Keras)."""
@@ -196,10 +212,10 @@ def check_library(src: Source, limits: Limits = DEFAULT_LIMITS, root: str | os.P
     definition (parameters, defaults, body shape) and its own includes; bodies are expanded only
     where they are called. Returns (diagnostics, the Expander holding the blocks and sources read).
     `archspec check` and the language server both answer with this."""
-    from .declared import Invalid
+    from .fast.pydantic_lite import Invalid
     from .errors import sorted_unique
     from .lang.expand import Expander
-    from .lang.schema import Library, pydantic_diagnostics
+    from .lang.document import Library, pydantic_diagnostics
 
     ex = Expander(src, limits, {}, Path(root) if root else None)
     diags = []
@@ -217,8 +233,8 @@ def _load(src: Source, overrides, limits, root) -> Spec:
 
     overrides = dict(overrides or {})
     training = {k: v for k, v in overrides.items() if k.startswith("training.") or k == "training"}
-    if training:        # `--set training.KEY=VALUE`: merged into the training section (train/config.py)
-        from .train.config import apply_training_sets
+    if training:        # `--set training.KEY=VALUE`: merged into the training section (lang/training.py)
+        from .lang.training import apply_training_sets
 
         apply_training_sets(src, training)
     graph, sources = expand(src, {k: v for k, v in overrides.items() if k not in training}, limits,

@@ -56,6 +56,9 @@ ERRORS: dict[str, str] = {
     "shape-rank": "An op received a tensor of the wrong rank (e.g. conv2d on a flat vector).",
     "shape-empty": "An op produces an empty or negative dimension (e.g. a valid kernel larger than its input).",
     "shape-size": "A reshape does not preserve the number of elements.",
+    "sequence-too-long": "A sequence has more tokens than a learned position table has rows.",
+    "attention-heads": "Attention heads that do not divide their sizes: hidden features not divisible by the heads, "
+                       "query heads not a multiple of the key/value heads, rotary embedding on an odd head size.",
 }
 
 WARNINGS: dict[str, str] = {
@@ -71,6 +74,10 @@ WARNINGS: dict[str, str] = {
     "validation-steps": "validation_steps asks for more batches than the validation data has; clamped to one pass.",
     "data-skipped": "Files in the class folders that are not an image type training reads were left out.",
     "softmax-not-last": "A softmax that is not at an output.",
+    "heads-split": "Attention heads × head size differ from the features they read: the hidden size does not "
+                   "divide into the heads (`key_dim: $hidden // heads` rounded down).",
+    "causal-leak": "A causal attention whose input already mixes in later tokens (a non-causal attention or token "
+                   "mixing before it): the causal mask no longer hides the future.",
 }
 
 ALL = {**ERRORS, **WARNINGS}

@@ -10,7 +10,7 @@ import json
 
 from .graph import SEP
 from .ops import REGISTRY
-from .render.tables import human, human_bytes
+from .render.text import human, human_bytes
 
 
 def _attrs(n) -> dict:

@@ -15,7 +15,7 @@ import re
 from typing import Iterable, NamedTuple
 
 # Loc, Note and Diagnostic are NamedTuples, not dataclasses: immutable, hashable, ordered by their
-# fields, and free of the dataclasses import on the check path (archspec/record.py). A copy with
+# fields, and free of the dataclasses import on the check path (archspec/fast/dataclasses_lite.py). A copy with
 # changes is `d._replace(loc=...)`.
 
 

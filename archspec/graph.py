@@ -26,8 +26,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from .errors import Loc
+from .fast.dataclasses_lite import Record
 from .ops.base import Attrs
-from .record import Record
 
 SEP = "/"
 FRAGMENT = "@block"   # op of a stand-in node for a whole block call, only in pricing graphs (lang/memo.py)
@@ -136,9 +136,10 @@ class Graph:
         return out
 
     def lint(self) -> list[str]:
+        """Invariants every stage must keep; returns a list of violations (empty when sound). Shapes are
+        inferred again from the inputs alone, so a transformed graph proves itself self-consistent."""
         from .ops import REGISTRY
 
-        """Invariants every stage must keep; returns a list of violations (empty when sound)."""
         problems = []
         seen = set()
         for n in self.nodes.values():
@@ -156,6 +157,12 @@ class Graph:
         for i in self.inputs:
             if not REGISTRY[self.nodes[i].op].source:
                 problems.append(f"input {i} is a {self.nodes[i].op}")
+        if not problems:
+            shapes: dict[str, tuple] = {}
+            for n in self.nodes.values():
+                shapes[n.id] = tuple(REGISTRY[n.op].infer(n.attrs, [shapes[i] for i in n.inputs]))
+                if n.shape is not None and shapes[n.id] != tuple(n.shape):
+                    problems.append(f"{n.id}: stored shape {n.shape}, inferred {shapes[n.id]}")
         return problems
 
     def dump(self) -> str:

@@ -70,7 +70,7 @@ def worker(args) -> dict:
     import keras
 
     import archspec
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.callbacks import EpochTimer
     from archspec.train.config import resolve
     from archspec.train.pipeline import make_inputs
@@ -82,7 +82,7 @@ def worker(args) -> dict:
     settings.early_stopping = None
     settings.rescale = 1 / 255
     ds = data.load(settings, spec)
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     inputs = make_inputs(ds, plan, settings, seed=0)
     jit = "auto" if args.jit is None else args.jit
 

@@ -119,7 +119,7 @@ def test_layer_scale_equals_keras_applications_convnext():
     import numpy as np
     from keras.src.applications.convnext import LayerScale as KerasLayerScale
 
-    from archspec.compile.layers import LayerScale
+    from archspec.ops.keras_layers import LayerScale
 
     x = np.random.default_rng(1).normal(size=(2, 3, 3, 5)).astype("float32")
     ours, theirs = LayerScale(0.25), KerasLayerScale(0.25, 5)
@@ -133,7 +133,7 @@ def test_token_layers_compute_what_they_say():
     import keras
     import numpy as np
 
-    from archspec.compile.layers import ClassToken, LayerScale, PositionEmbedding, SelectToken
+    from archspec.ops.keras_layers import ClassToken, LayerScale, PositionEmbedding, SelectToken
 
     x = np.random.default_rng(2).normal(size=(2, 5, 4)).astype("float32")
     ct = ClassToken(tokens=2)

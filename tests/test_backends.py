@@ -14,9 +14,11 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from conftest import FIXTURES, ROOT, SPECS, kill_at_first_checkpoint
+
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+pytestmark = pytest.mark.extras  # numpy, scikit-learn, Pillow: the training extras
 
 DIGITS = str(SPECS / "digits_cnn.yaml")
 NO_TF = str(FIXTURES / "no_tensorflow")
@@ -77,7 +79,7 @@ def test_pyDataset_and_tf_data_give_the_same_batches(tmp_path):
     """Same images, same preprocessing (resize, rescale, one-hot), every image once per epoch."""
     pytest.importorskip("tensorflow")
     import archspec
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
     from archspec.train.pipeline import make_py_inputs, make_tf_inputs
 
@@ -86,7 +88,7 @@ def test_pyDataset_and_tf_data_give_the_same_batches(tmp_path):
     spec = archspec.load_text(text, "d.yaml")
     settings = resolve(spec, {"batch_size": 64, "seed": 3})
     ds = data.load(settings, spec)
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     assert plan.resize and plan.labels == "onehot"
     tf_in, py_in = make_tf_inputs(ds, plan, settings, 3), make_py_inputs(ds, plan, settings, 3)
 
@@ -117,14 +119,14 @@ def test_image_files_decode_alike(tmp_path):
     pytest.importorskip("PIL")
     from test_train import tiny, write_images
 
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
     from archspec.train.pipeline import make_py_inputs, make_tf_inputs
 
     spec = tiny(tmp_path, 16, 16, 3, units=1, act="sigmoid")
     settings = resolve(spec, {"data": f"folder:{write_images(tmp_path / 'cvd')}", "seed": 1})
     ds = data.load(settings, spec)
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     a, b = make_tf_inputs(ds, plan, settings, 1).test, make_py_inputs(ds, plan, settings, 1).test
     xa = np.concatenate([np.asarray(x) for x, _ in a])
     xb = np.concatenate([b[i][0] for i in range(len(b))])
@@ -169,6 +171,7 @@ def test_jax_without_tensorflow_trains_like_tensorflow(tmp_path):
         assert (tmp_path / "jax" / name).exists()
 
 
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_jax_without_tensorflow_survives_sigkill_and_resumes(tmp_path):
     pytest.importorskip("jax")
@@ -227,13 +230,13 @@ BF16_XLA = """
 import sys
 import jax, keras, numpy as np
 import archspec
-from archspec.train import compat, data
+from archspec.train import data, planning
 from archspec.train.config import resolve
 from archspec.train.loop import build_and_compile
 
 spec = archspec.load(sys.argv[1])
 s = resolve(spec, {"precision": "mixed_bfloat16", "jit_compile": True})
-p = compat.plan(spec, s, data.load(s, spec))
+p = planning.plan(spec, s, data.load(s, spec))
 keras.config.set_dtype_policy(s.precision)
 m = build_and_compile(spec, s, p, 10)
 m.train_on_batch(np.zeros((4, 8, 8, 1), "float32"), np.zeros(4, "int32"))
@@ -267,6 +270,7 @@ def test_bf16_and_xla_on_jax():
 
 
 # ---- data parallel -----------------------------------------------------------------------------------------
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_data_parallel_on_two_devices_gives_the_one_device_weights(tmp_path):
     """keras.distribution.DataParallel over two virtual CPU devices vs. one device, same seed and data:
@@ -313,6 +317,7 @@ training: {rescale: 1/255, batch_size: 16}
 """
 
 
+@pytest.mark.slow       # several training processes: among the longest default tests (docs/design.md)
 @pytest.mark.keras
 def test_two_jax_processes_on_loopback_train_the_one_device_model(tmp_path):
     """Multi-host JAX as Keras supports it: keras.distribution.initialize (jax.distributed, a coordinator at

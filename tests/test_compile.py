@@ -108,7 +108,7 @@ def check_layers(spec, model):
 
 
 HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml", "vit_b16.yaml",
-         "convnext_tiny.yaml", "whisper_encoder.yaml"}
+         "convnext_tiny.yaml", "whisper_encoder.yaml", "bert_base.yaml", "gpt2_small.yaml", "llama.yaml"}
 
 
 @pytest.mark.keras

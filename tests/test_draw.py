@@ -283,3 +283,10 @@ def test_a_downscaled_png_is_reported(tmp_path):
     assert r.returncode == 0 and "note:" not in r.stderr
     with pytest.warns(image.DownscaledWarning, match="scaled it by"):
         archspec.load(tall).draw(tmp_path / "u.png", depth="all", dpi=200)
+
+
+def test_every_op_category_has_a_colour():
+    from archspec.ops import REGISTRY, Category
+
+    assert set(dot.STYLE) == set(Category)
+    assert all(isinstance(op.category, Category) for op in REGISTRY.values())

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.keras
 
 HEAVY = {"inception_resnet_v2.yaml", "vgg16.yaml", "densenet121.yaml", "vgg16_inception_resnet.yaml",
          "inception_resnet_blocks.yaml", "vit_b16.yaml", "efficientnet_b0.yaml", "convnext_tiny.yaml",
-         "whisper_encoder.yaml"}
+         "whisper_encoder.yaml", "bert_base.yaml", "gpt2_small.yaml", "llama.yaml"}
 # Specs with grouped convolutions (ConvNeXt's depthwise 7×7) are profiled with them traced as plain Conv2D
 # ops (flops_profiler.grouped_convolutions_in_the_graph); as Keras runs them, the profiler would see nothing
 # from the first one on (test_grouped_convolution_is_a_profiler_blind_spot).
@@ -39,7 +39,7 @@ def bn_per_channel(node) -> int:
 
 
 def expected_profiler_flops(node, cost, in_shapes) -> int:
-    return cost.flops + profiler_extra(node, in_shapes)
+    return cost.flops + profiler_extra(node, in_shapes) + sequence_profiler_extra(node, in_shapes)
 
 
 def _profile(spec, see_grouped: bool = False):
@@ -208,9 +208,57 @@ def profiler_extra(node, in_shapes) -> int:
     return 0
 
 
+# the ops that read token ids and masks, profiled in a sequence model of their own
+SEQ_ZOO = """
+archspec: 1
+name: seq_zoo
+inputs:
+  ids: {shape: [6], dtype: int32}
+  mask: {shape: [6], dtype: int32}
+model:
+  - token_embedding: {vocabulary: 20, dim: 8, from: ids, name: emb}
+  - position_embedding: {length: 10}
+  - rms_norm: {}
+  - attention: {heads: 2, key_dim: 4, causal: true, padding_mask: true, from: [rms_norm, mask], name: causal_masked}
+  - attention: {heads: 2, key_dim: 4, causal: true, name: causal_only}
+  - attention: {heads: 2, key_dim: 4, padding_mask: true, from: [causal_only, mask], name: masked_only}
+  - attention: {heads: 4, key_dim: 2, key_value_heads: 2, rotary: true, causal: true, use_bias: false, name: gqa_rope}
+  - attention: {heads: 4, key_dim: 2, key_value_heads: 1, padding_mask: true, from: [gqa_rope, mask], name: mqa}
+  - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
+  - dense: {units: 8, name: down}
+  - tied_logits: {vocabulary: 20, from: [down, emb]}
+"""
+
+
+def sequence_profiler_extra(node, in_shapes) -> int:
+    """What the profiler counts beyond archspec's convention in a sequence model: the gather's index
+    wrap-around (Less, AddV2 per id), GELU's tanh form (x³, 0.5·x·(1 + …): 7 per element; Tanh is not
+    counted), building masks (GreaterEqual per score where Keras's MultiHeadAttention combines a causal and
+    a padding mask; archspec's GroupedAttention compares per score and adds per query), and the rotary
+    table (positions × frequencies as an Einsum, the frequencies' Pow and RealDiv) and ops.repeat's shape
+    arithmetic (a Mul for each of K and V) in GroupedAttention."""
+    if node.op == "token_embedding":
+        return 2 * math.prod(in_shapes[0])
+    if getattr(node.attrs, "activation", None) == "gelu_approximate":
+        return 7 * math.prod(node.shape)
+    if node.op != "attention":
+        return 0
+    a = node.attrs
+    tq, tk = in_shapes[0][0], in_shapes[-2 if a.padding_mask else -1][0]
+    grouped = a.rotary or (a.key_value_heads or a.heads) != a.heads
+    if not grouped:
+        return tq * tk if a.causal and a.padding_mask else 0
+    extra = 2 if (a.key_value_heads or a.heads) != a.heads else 0
+    if a.causal:
+        extra += tq * tk + tq
+    if a.rotary:
+        extra += (tq + tk) * a.key_dim + 3 * a.key_dim
+    return extra
+
+
 def test_every_op_against_the_profiler():
     spec = archspec.load_text(ZOO)
-    ops_used = {n.op for n in spec.graph}
+    ops_used = {n.op for n in spec.graph} | {n.op for n in archspec.load_text(SEQ_ZOO).graph}
     from archspec import ops
 
     untested = {name for name, op in ops.REGISTRY.items() if not getattr(op, "internal", False)} - ops_used
@@ -225,6 +273,26 @@ def test_every_op_against_the_profiler():
         ins = [spec.graph[i].shape for i in n.inputs]
         want = a.nodes[n.id].flops + profiler_extra(n, ins)
         assert p.by_layer.get(n.id, 0) == want, (n.id, n.op, dict(p.layer_types.get(n.id, {})), a.nodes[n.id].flops)
+
+
+def test_sequence_ops_against_the_profiler():
+    """Token embedding, the length-row position table, RMS norm, attention with masks, grouped heads and
+    rotary, GELU's tanh form and the tied output projection, layer by layer. The tied projection calls the
+    embedding's Keras layer again, so the profiler files its MatMul under the embedding's name."""
+    spec = archspec.load_text(SEQ_ZOO)
+    a = spec.analysis()
+    p = _profile(spec)
+    assert not p.unmatched
+    rope = sum((n.shape[0] + spec.graph[n.inputs[0]].shape[0]) * n.attrs.key_dim for n in spec.graph
+               if n.op == "attention" and n.attrs.rotary)      # the rotary table's Einsum, outside the layer's MACs
+    assert p.mac_flops == 2 * a.total.macs + rope
+    want = {n.id: a.nodes[n.id].flops + sequence_profiler_extra(n, [spec.graph[i].shape for i in n.inputs])
+            for n in spec.graph}
+    for n in spec.graph:
+        if n.op == "tied_logits":
+            want[n.inputs[1]] += want.pop(n.id)
+    got = {k: p.by_layer.get(k, 0) for k in want}
+    assert got == want, {k: (got[k], want[k], dict(p.layer_types.get(k, {}))) for k in want if got[k] != want[k]}
 
 
 def test_grouped_convolution_is_a_profiler_blind_spot():

@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import ROOT
 
-from archspec.util import atomic_path, atomic_write
+from archspec.files import atomic_path, atomic_write
 
 
 def digest(p):

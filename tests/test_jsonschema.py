@@ -4,7 +4,6 @@ wrong-type and out-of-range cases are refused at the line `archspec check` repor
 import json
 import re
 
-import jsonschema
 import pytest
 import yaml
 from conftest import FIXTURES, ROOT, SPECS
@@ -12,6 +11,9 @@ from conftest import FIXTURES, ROOT, SPECS
 from archspec import ops
 from archspec.lang.jsonschema import json_schema, schema_text
 from archspec.lang.source import parse
+
+jsonschema = pytest.importorskip("jsonschema")  # the editor extra
+pytestmark = pytest.mark.extras
 
 SCHEMA = json_schema()
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)

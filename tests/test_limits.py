@@ -147,7 +147,7 @@ def test_integers_past_64_bits_are_located_schema_errors(text, name, line):
 
 
 def test_largest_int64_is_read_alike_by_both_yaml_readers():
-    from archspec.lang.plainyaml import read
+    from archspec.fast.yaml_lite import read
     from archspec.lang.source import parse
 
     for n in ("9223372036854775807", "-9223372036854775808", "123456789012345678"):

@@ -9,7 +9,8 @@ import sys
 import pytest
 from conftest import ROOT, imported_by
 
-pytest.importorskip("pygls")
+pytest.importorskip("pygls")  # the editor extra
+pytestmark = pytest.mark.extras
 from lsprotocol import types as T  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 from pygls.uris import from_fs_path  # noqa: E402

@@ -112,6 +112,7 @@ def test_no_tensorflow_start_up_lines_unless_verbose(tmp_path):
 
 # ---- predictable outputs ---------------------------------------------------------------------------
 
+@pytest.mark.keras      # TensorFlow is never imported, but must be installed: a missing backend is said first
 def test_run_folder_clash_is_reported_before_tensorflow_loads(tmp_path):
     """A copied spec keeps its `name:`, so it would train into the first spec's run folder; the clash is a
     usage error found from settings.json and spec/ alone, before TensorFlow is imported."""

@@ -16,6 +16,7 @@ from conftest import ROOT, SPECS
 
 pytest.importorskip("optuna")
 pytest.importorskip("psycopg")
+pytestmark = pytest.mark.extras        # the postgres extra
 sys.path.insert(0, str(ROOT / "tools"))
 import pgserver  # noqa: E402
 

@@ -13,7 +13,8 @@ from conftest import ROOT, SPECS
 
 from archspec.search.budget import BudgetError, parse_budget
 
-pytest.importorskip("optuna")
+pytest.importorskip("optuna")  # the search extra
+pytestmark = pytest.mark.extras
 
 SPEC = SPECS / "digits_cnn_search.yaml"
 

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import zipfile
 
-import numpy as np
 import pytest
 from conftest import ROOT
 
 import archspec
+
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+pytestmark = pytest.mark.extras  # numpy, scikit-learn, Pillow: the training extras
 
 SPEC = """\
 archspec: 1
@@ -233,7 +235,7 @@ def test_set_training_mistakes_point_at_the_command_line(tmp_path):
 def test_mnist_specs_rescale_like_the_notebook(tmp_path):
     """Seed 001 fed floats in 0–1; an MNIST .npz holds uint8 0–255: the specs rescale, and say so when
     the data's range does not fit the rescale."""
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
 
     p = npz(tmp_path / "mnist.npz", x_train=np.zeros((20, 28, 28), np.uint8), y_train=np.arange(20) % 10,
@@ -243,38 +245,38 @@ def test_mnist_specs_rescale_like_the_notebook(tmp_path):
         assert spec.analysis().total.params == 52_138
         s = resolve(spec, {"data": f"npz:{p}"})
         assert s.rescale == 1 / 255
-        assert compat.plan(spec, s, data.load(s, spec)).warnings == []
+        assert planning.plan(spec, s, data.load(s, spec)).warnings == []
         s = resolve(archspec.load(ROOT / "specs" / name, {"training.resize": True}), {"data": "digits"})
-        (w,) = compat.plan(spec, s, data.load(s, spec)).warnings
+        (w,) = planning.plan(spec, s, data.load(s, spec)).warnings
         assert w.code == "unscaled-input" and "0–16 to 0–0.0627" in w.message and "1/16" in w.hint
 
 
 def test_validation_steps_beyond_the_data_are_clamped_with_a_warning():
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
 
     spec = archspec.load_text(SPEC.replace("training: {", "training: {validation_steps: 50, data: synthetic:64, "))
     s = resolve(spec)
-    plan = compat.plan(spec, s, data.load(s, spec))
+    plan = planning.plan(spec, s, data.load(s, spec))
     (w,) = [d for d in plan.warnings if d.code == "validation-steps"]
     assert "validation_steps is 50 but the 8 validation images make 1 batch of 8" in w.message
     assert s.validation_steps == 1 and w.loc.line == 8
 
 
 def test_class_weight_names_classes(tmp_path):
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
 
     root = images(tmp_path / "imgs", per_class=5)
     spec = archspec.load_text(SPEC.replace("training: {", "training: {class_weight: {cat: 3, dgo: 2}, "))
     s = resolve(spec, {"data": f"folder:{root}"})
     with pytest.raises(archspec.SpecError) as e:
-        compat.plan(spec, s, data.load(s, spec))
+        planning.plan(spec, s, data.load(s, spec))
     (d,) = e.value.diagnostics
     assert "class_weight names 'dgo', which is not a class" in d.message and d.hint == "did you mean 'dog'?"
     spec = archspec.load_text(SPEC.replace("training: {", "training: {class_weight: {cat: 3}, "))
     s = resolve(spec, {"data": f"folder:{root}"})
-    assert compat.plan(spec, s, data.load(s, spec)).class_weight == {0: 3.0, 1: 1.0}
+    assert planning.plan(spec, s, data.load(s, spec)).class_weight == {0: 3.0, 1: 1.0}
 
 
 def test_did_you_mean_ignores_case():
@@ -285,7 +287,7 @@ def test_did_you_mean_ignores_case():
 
 
 def test_augmenting_a_flat_input_is_refused():
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
 
     flat = SPEC.replace("[12, 12, 1]", "[144]").replace("  - conv2d: {filters: 4, kernel: 3, activation: relu}\n"
@@ -293,10 +295,12 @@ def test_augmenting_a_flat_input_is_refused():
     spec = archspec.load_text(flat.replace("training: {", "training: {augment: {flip: horizontal}, "))
     s = resolve(spec, {"data": "synthetic:32"})
     with pytest.raises(archspec.SpecError) as e:
-        compat.plan(spec, s, data.load(s, spec))
-    assert "training.augment transforms images, but the input 'image' is a flat vector (144,)" in str(e.value)
+        planning.plan(spec, s, data.load(s, spec))
+    (d,) = e.value.diagnostics                                  # at the augment entry, naming the shape
+    assert d.code == "schema" and flat.splitlines()[d.loc.line - 1].startswith("training:")
+    assert "(144,)" in d.message and "(height, width, channels)" in d.hint
     s = resolve(archspec.load_text(flat), {"data": "synthetic:32"})      # synthetic images for a flat input
-    assert compat.plan(spec, s, data.load(s, spec)).flatten
+    assert planning.plan(spec, s, data.load(s, spec)).flatten
 
 
 def test_running_out_of_memory_names_the_batch_size():

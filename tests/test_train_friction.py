@@ -2,12 +2,13 @@
 cosine-scheduled run further, class weights and label smoothing, a file the decoder refuses mid-run."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import archspec
 
-pytestmark = pytest.mark.keras
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+
+pytestmark = [pytest.mark.keras, pytest.mark.extras]
 
 TINY = """\
 archspec: 1
@@ -75,14 +76,14 @@ def test_training_a_cosine_run_further_keeps_its_schedule(tmp_path):
 def test_class_weight_and_label_smoothing(tmp_path):
     import keras
 
-    from archspec.train import compat, data
+    from archspec.train import data, planning
     from archspec.train.config import resolve
     from archspec.train.loop import build_and_compile
 
     s = spec(tmp_path, "  class_weight: balanced\n  label_smoothing: 0.1\n")
     settings = resolve(s)
     ds = data.load(settings, s)
-    plan = compat.plan(s, settings, ds)
+    plan = planning.plan(s, settings, ds)
     counts = np.bincount(ds.train.y, minlength=3)
     assert plan.class_weight == pytest.approx({i: len(ds.train.y) / (3 * c) for i, c in enumerate(counts)})
     assert (plan.loss, plan.labels, plan.label_smoothing) == ("categorical_crossentropy", "onehot", 0.1)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 from conftest import SPECS
 
 import archspec
 
-pytestmark = pytest.mark.keras
+np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
+
+pytestmark = [pytest.mark.keras, pytest.mark.extras]
 DIGITS = SPECS / "digits_cnn.yaml"
 
 

@@ -125,6 +125,15 @@ def test_a_batch_that_does_not_fit_gets_the_largest_that_does(resnet, capsys):
     assert largest_batch(resnet.graph, 1e6) == 0
 
 
+def test_every_activation_says_what_its_gradient_keeps():
+    """A new activation name must state what XLA keeps for it (docs/training-estimates.md), not fall
+    back silently to a guess."""
+    from archspec.ops.base import ACTIVATION_RESIDUALS, ACTIVATIONS, CHEAP_ACTIVATIONS
+
+    assert set(ACTIVATIONS) - {"linear"} == set(ACTIVATION_RESIDUALS)
+    assert {"relu", "relu6", "leaky_relu"} <= CHEAP_ACTIVATIONS and "swish" not in CHEAP_ACTIVATIONS
+
+
 def test_devices_table_and_names():
     for d in DEVICES.values():
         assert d.source and d.memory_bytes > 1e9 and d.bandwidth > 1e11 and d.fp32 > 1e12

@@ -56,6 +56,7 @@ def _strict(cls, d):
     return cls(**out)
 
 
+@pytest.mark.extras      # the view extra (model_explorer)
 def test_graph_json_is_model_explorers_format():
     pytest.importorskip("model_explorer")
     from model_explorer import graph_builder as gb
@@ -86,6 +87,7 @@ def test_graph_json_is_model_explorers_format():
     assert sum(a.nodes[n].params for n in nodes) == a.total.params
 
 
+@pytest.mark.extras      # the view extra (model_explorer)
 def test_node_data_overlays_load_and_colour():
     pytest.importorskip("model_explorer")
     from model_explorer.node_data_builder import GraphNodeData, NodeDataResult
@@ -121,6 +123,7 @@ def test_draw_model_explorer_writes_graph_and_overlays(tmp_path):
     assert str(out) in r.stderr
 
 
+@pytest.mark.extras      # without the view extra, `archspec view` says so first
 def test_view_command_line_errors(tmp_path):
     r = cli("view", RESNET, RESNET, RESNET)
     assert r.returncode == 2 and "one spec, or two side by side" in r.stderr
@@ -147,6 +150,7 @@ def test_core_imports_none_of_the_extras():
                        "from archspec.cli import main; main(['check', 'specs/resnet50.yaml'])", heavy) == []
 
 
+@pytest.mark.extras      # the view extra (model_explorer)
 def test_offline_index_loads_nothing_from_the_network():
     me = pytest.importorskip("model_explorer")
     from archspec.commands.view import offline_index

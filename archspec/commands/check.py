@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, print_diagnostics, print_warnings
+from .shared import EXIT_OK, EXIT_SPEC, common, load_spec, print_diagnostics, print_warnings
 
 
 def configure(p):

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import (
+from .shared import (
     EXIT_OK,
     EXIT_SPEC,
     UsageError,

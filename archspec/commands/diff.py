@@ -1,8 +1,8 @@
 """archspec diff A B: added, removed and changed blocks and layers, and the cost delta."""
 from __future__ import annotations
 
-from ..cli import EXIT_OK, load_spec, positive_int
 from .report import _depth
+from .shared import EXIT_OK, load_spec, positive_int
 from .trainopts import add_training_options, training_estimate
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_warnings, shown
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, common, default_output, load_spec, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 
@@ -96,8 +96,8 @@ def _model_explorer(args, out) -> int:
     overlay (NAME.params.json, NAME.macs.json, …) that Model Explorer's "Add per-node data" opens."""
     from pathlib import Path
 
+    from ..files import atomic_write
     from ..render import explorer
-    from ..util import atomic_write
     from .view import build
 
     if out is None:

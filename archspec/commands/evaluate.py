@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
 from .predict import backend_option, data_arg, open_or_usage, rescale_arg, use_backend
+from .shared import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
 
 
 def configure(p):

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, parse_sets, quiet_tensorflow, shown, verbose_option
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, parse_sets, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -41,8 +41,8 @@ def run(args) -> int:
     if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", args.name):
         raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
     quiet_tensorflow(args.verbose)
+    from ..files import atomic_write
     from ..importer import ModelLoadError, UnsupportedModel, import_keras, load_keras_model
-    from ..util import atomic_write
 
     start = time.perf_counter()
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
 from .predict import backend_option, use_backend
+from .shared import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -37,7 +37,7 @@ def run(args) -> int:
         raise UsageError("-o names one image; ask for --kernels or --neighbours, not both")
     use_backend(args)
     quiet_tensorflow(args.verbose)
-    from ..train.inspect import InspectError, kernel_grid, layer_table, load_run, neighbours
+    from ..train.inspection import InspectError, kernel_grid, layer_table, load_run, neighbours
 
     try:
         if args.neighbours:

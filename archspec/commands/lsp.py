@@ -9,7 +9,7 @@ def configure(p):
 
 
 def run(args) -> int:
-    from ..cli import UsageError
+    from .shared import UsageError
 
     try:
         import lsprotocol  # noqa: F401

@@ -8,8 +8,8 @@ def configure(p):
 
 def run(args) -> int:
     from .. import ops
-    from ..cli import UsageError
     from ..errors import did_you_mean
+    from .shared import UsageError
 
     items = sorted(ops.user_ops().items())
     if args.name:

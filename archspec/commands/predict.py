@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, UsageError, check_data_arg, positive_int, quiet_tensorflow, shown, verbose_option
+from .shared import EXIT_OK, UsageError, check_data_arg, positive_int, quiet_tensorflow, shown, verbose_option
 
 
 def configure(p):
@@ -46,7 +46,7 @@ def rescale_arg(text: str) -> float:
     """argparse type for --rescale: a number or a fraction such as 1/255."""
     import argparse
 
-    from ..train.config import _fraction
+    from ..lang.training import _fraction
 
     v = _fraction(text)
     try:
@@ -105,7 +105,7 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     text = render(rows, fmt)
     if args.output:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(Path(args.output), text.encode())
         print(f"{len(rows)} predictions: wrote {shown(args.output)}", file=sys.stderr)

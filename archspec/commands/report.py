@@ -1,9 +1,10 @@
 """archspec report SPEC: a per-layer or per-block cost table (table, JSON, CSV or Markdown)."""
 from __future__ import annotations
 
+import argparse
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings, shown
+from .shared import EXIT_OK, EXIT_SPEC, common, load_spec, positive_int, print_warnings, shown
 from .trainopts import add_training_options, training_estimate
 
 
@@ -13,9 +14,9 @@ def _depth(v: str):
     try:
         d = int(v)
     except ValueError:
-        raise __import__("argparse").ArgumentTypeError(f"expected a number or 'all', got '{v}'") from None
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got '{v}'") from None
     if d < 1:
-        raise __import__("argparse").ArgumentTypeError("depth must be at least 1 (or 'all')")
+        raise argparse.ArgumentTypeError("depth must be at least 1 (or 'all')")
     return d
 
 
@@ -43,7 +44,7 @@ def run(args) -> int:
     print_warnings(warnings, sources, args)
     text = spec.report(args.format, args.depth, args.batch_size, args.dtype, training_estimate(spec, args))
     if args.output:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(args.output, text.encode("utf-8"))
         print(f"wrote {shown(args.output)}", file=sys.stderr)

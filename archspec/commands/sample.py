@@ -7,7 +7,7 @@ import random
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings, shown
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, parse_sets, print_diagnostics, print_warnings, shown
 
 
 def configure(p):
@@ -63,7 +63,7 @@ def run(args) -> int:
 
     text = place_modeline(text, args.out or args.spec, args.spec)      # first line, rebased to where it goes
     if args.out:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(args.out, text.encode())
         api.load(args.out, root=root or args.root)           # what was written checks where it is

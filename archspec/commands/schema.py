@@ -11,12 +11,12 @@ def run(args) -> int:
 
     text = schema_text()
     if args.output:
-        from ..util import atomic_write
+        from ..files import atomic_write
 
         atomic_write(args.output, text.encode())
         import sys
 
-        from ..cli import shown
+        from .shared import shown
 
         print(f"wrote {shown(args.output)}", file=sys.stderr)
     else:

@@ -11,7 +11,18 @@ import re
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, check_data_arg, common, parse_sets, positive_int, quiet_tensorflow, shown, verbose_option
+from .shared import (
+    EXIT_OK,
+    EXIT_SPEC,
+    UsageError,
+    check_data_arg,
+    common,
+    parse_sets,
+    positive_int,
+    quiet_tensorflow,
+    shown,
+    verbose_option,
+)
 
 
 def configure(p):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import (
+from .shared import (
     EXIT_OK,
     EXIT_SPEC,
     UsageError,

@@ -2,7 +2,7 @@
 --precision, --device (docs/training-estimates.md)."""
 from __future__ import annotations
 
-from ..cli import UsageError, positive_int
+from .shared import UsageError, positive_int
 
 
 def add_training_options(p, flag: bool = True) -> None:

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from ..cli import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, positive_int, print_warnings
+from .shared import EXIT_OK, EXIT_SPEC, UsageError, common, load_spec, positive_int, print_warnings
 from .trainopts import add_training_options, training_estimate
 
 FONT_URL = re.compile(r"url\(https://fonts\.gstatic\.com/s/[a-z]+/v\d+/([A-Za-z0-9_.-]+)\)")
@@ -38,8 +38,8 @@ def configure(p):
 def build(specs, color_by: str = "macs") -> tuple[dict, dict[str, dict]]:
     """(the graph collection, overlay name -> ModelNodeData) for `specs` [(spec, training estimate or None)].
     The overlay of `color_by` (a dot.COLOR_BY metric) comes last: Model Explorer shows the last one."""
+    from ..overrides import variant_name
     from ..render import explorer
-    from ..util import variant_name
 
     graphs, ids = [], []
     for spec, est in specs:

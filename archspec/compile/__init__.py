@@ -1,28 +1,19 @@
 """Graph → Keras 3 functional model. Keras is imported only by :mod:`.build` and the ops' Keras
-layers (:mod:`archspec.ops.keras_layers`, re-exported as :mod:`.layers`).
+layers (:mod:`archspec.ops.keras_layers`).
 
 Layer names come from scope paths. Keras refuses ``/`` in a layer name, so the path separator
 becomes a dot: the node ``stage3/block_2/conv2d`` is the layer ``stage3.block_2.conv2d``, and
 ``model.get_layer(keras_name(path))`` finds it. Every layer gets an explicit name, so a model's
 names never depend on Keras's process-global counters.
 
->>> keras_name("stage3/block_2/conv2d")
-'stage3.block_2.conv2d'
->>> keras_name("predictions")
-'predictions'
+See :mod:`.names`.
 """
 from __future__ import annotations
 
 import importlib
 import sys
 
-KERAS_SEP = "."
-
-
-def keras_name(path: str) -> str:
-    """The Keras layer name of the node at scope path `path`."""
-    return path.replace("/", KERAS_SEP)
-
+from .names import KERAS_SEP, keras_name  # noqa: F401  (public: archspec.compile.keras_name)
 
 # ---- registering the custom layers without importing Keras -----------------------------------
 # keras.saving.load_model resolves a custom class only through its registry (Keras 3 refuses to import

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from ..graph import Graph
 from ..ops import REGISTRY
-from . import keras_name
 from .deep import deep, graph_depth
+from .names import keras_name
 
 
 def build_model(spec):
@@ -50,7 +50,7 @@ def _check_weights_fit(graph: Graph) -> None:
     holds each weight's initial value next to the variable, hence twice the weights. The error is
     located at the largest layer."""
     from ..errors import Diagnostic, SpecError
-    from ..render.tables import human_bytes
+    from ..humanize import human_bytes
 
     memory = _free_memory()
     if memory is None:
@@ -92,7 +92,7 @@ def _free_memory() -> int | None:
 def _build(graph: Graph, names: dict[str, str], model_name: str):
     import keras
 
-    from . import layers  # noqa: F401  (registers the custom layers)
+    from ..ops import keras_layers  # noqa: F401  (registers the custom layers)
 
     _check_weights_fit(graph)
 
@@ -104,7 +104,7 @@ def _build(graph: Graph, names: dict[str, str], model_name: str):
             continue
         layer = op.build_keras(node.attrs, names[node.id])
         ins = [tensors[i] for i in node.inputs]
-        tensors[node.id] = op.call_keras(layer, ins)
+        tensors[node.id] = op.call_keras(layer, ins, node.attrs)
     inputs = [tensors[i] for i in graph.inputs]
     outputs = {name: tensors[nid] for name, nid in graph.outputs.items()}
     return keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs,

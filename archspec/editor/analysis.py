@@ -388,7 +388,7 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
         for p, (t, d, req) in blocks[owner].params.items():
             out.append(Item(p, "param", f"{t}" + ("" if req else f" = {d!r}")))
     elif owner == "<document>":
-        from ..lang.schema import Document
+        from ..lang.document import Document
 
         return [Item(f, "key", "", info.description or "") for f, info in Document.model_fields.items()
                 if f not in present]

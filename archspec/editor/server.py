@@ -22,7 +22,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import PositionCodec
 
-from .. import __version__
+from ..version import __version__
 from . import analysis as A
 
 DEBOUNCE = 0.25

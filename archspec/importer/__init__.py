@@ -68,9 +68,8 @@ class _Mismatch(Exception):
 
 
 def _write(kg, tree, factor, keep_names, source, params) -> tuple[str, dict]:
-    import archspec
-    from archspec.errors import SpecError
-
+    from ..api import load_text
+    from ..errors import SpecError
     from .document import write_document
     from .verify import RoundTripError, match
 
@@ -81,7 +80,7 @@ def _write(kg, tree, factor, keep_names, source, params) -> tuple[str, dict]:
         blocks = factor_tree(tree)
     text = write_document(tree, blocks, keep_names=keep_names, source=source, name=kg.name, params=params)
     try:
-        spec = archspec.load_text(text, f"{kg.name}.yaml")
+        spec = load_text(text, f"{kg.name}.yaml")
         match(spec.graph, kg)
     except SpecError as exc:
         raise _Mismatch("; ".join(f"{d.loc}: {d.message}" for d in exc.diagnostics[:3])) from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from .. import __version__
+from ..version import __version__
+from .blockdef import block_definitions
 from .structure import Tree
 from .writer import Writer, choose_defaults, op_entry_nodes
 from .yamltext import flow, render_entries, scalar
@@ -30,7 +31,7 @@ def write_document(tree: Tree, blocks, keep_names: bool, source: str | None, nam
     writer = Writer(kg, defaults, names, keep_names)
     block_defs = []
     if blocks is not None:
-        block_defs = blocks.definitions(writer)
+        block_defs = block_definitions(blocks, writer)
     model = writer.body(tree.items, tree.entry, "", top=True, extra_refs=kg.outputs if len(kg.outputs) > 1 else ())
     data = {"archspec": 1, "name": kg.name}
     lines = [f"# Imported from {source or name} by archspec import {__version__}: {len(kg.nodes) - len(kg.inputs):,} "

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import ops
-from ..ops.base import KerasImportError, keras_value
+from ..ops.base import KerasImportError, activation_name, keras_value
 
 IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
 WARN_KEYS = ("regularizer", "constraint")
@@ -309,10 +309,11 @@ def _toposort(nodes: dict[str, KNode]) -> dict[str, KNode]:
 
 
 # ---- one layer -----------------------------------------------------------------------------------
-def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None) -> tuple[list[str], list[tuple], list]:
+def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> tuple[list[str], list[tuple], list]:
     """(input layer names, their shapes without the batch axis, the non-tensor call arguments as
     (position, value)). `tensor_kwargs`: the call's keyword arguments that are inputs of the op, in the
-    order they follow the positional ones (MultiHeadAttention's `key`)."""
+    order they follow the positional ones (MultiHeadAttention's `key`). `flags`: the op's
+    keras_call_flags; the attributes they set are put in `flags["set"]`."""
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) > 1:
         if live is not None and not live.weights:
@@ -327,6 +328,17 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None) -> tuple[list[s
     if kwargs.get("training") is not None:
         kwargs.pop("training")
     extra = [kwargs.pop(k) for k in tensor_kwargs if _is_tensor(kwargs.get(k))]
+    if flags is not None:
+        flags["set"] = {}
+        for k, attr in flags["map"].items():
+            v = kwargs.pop(k, None)
+            if _is_tensor(v):
+                extra.append(v)
+                flags["set"][attr] = True
+            elif v is True:
+                flags["set"][attr] = True
+            elif v not in (None, False):
+                kwargs[k] = v
     if kwargs:
         raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
     flat = list(args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args) + extra
@@ -356,7 +368,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if known is None and not ops.is_keras_module(module) and module.split(".")[0] != "archspec":
         raise _Problem(f"a custom layer ({entry.get('registered_name') or _qualname(entry)}); archspec reads "
                        "Keras's own layers and its own, and has no op for this one")
-    inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live)
+    flags = {"map": known.keras_call_flags} if known is not None and known.keras_call_flags else None
+    inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):
         op, attrs, note = _operation(cls, inputs, consts)
@@ -385,6 +398,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
         warnings.append(f"layer '{name}' uses the dtype policy {pname}; the spec builds float32 layers")
     attrs = _attrs(op, cfg, shapes)
     _check_rest(cls, cfg, op, attrs, name, warnings)
+    if flags and flags["set"]:
+        attrs = _attrs(op, cfg, shapes, {**attrs.model_dump(), **flags["set"]})
     return KNode(name, cls, op.name, attrs, inputs, shapes, live, auto)
 
 
@@ -400,7 +415,7 @@ _norm = keras_value
 
 def _attrs(op, cfg, shapes, values=None):
     """The op's validated attributes for a layer config, as the op reads it (or for `values` it gave)."""
-    from ..declared import Invalid
+    from ..fast.pydantic_lite import Invalid
 
     try:
         if values is None:
@@ -429,6 +444,8 @@ def _check_rest(cls, cfg, op, attrs, name, warnings):
         got = cfg.get(k)
         if k == "activation" and v is None:
             v = "linear"
+        if k == "activation":
+            got, v = activation_name(got), activation_name(v)
         if k == "axis" and isinstance(got, int) and got >= 0 and v < 0:
             continue                                        # checked when the axis was read
         if k == "axis" and isinstance(got, (list, tuple)) and len(got) == 1:

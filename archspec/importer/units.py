@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..ops import role
+from .attrs import common_prefix, full_attrs, strip
 from .structure import Branches, Layer, Residual, Wired
-from .writer import common_prefix, full_attrs, strip
 
 
 @dataclass
@@ -70,11 +70,6 @@ class Block:
 @dataclass
 class Factored:
     defs: list[Block]
-
-    def definitions(self, writer):
-        from .blockdef import block_definitions
-
-        return block_definitions(self, writer)
 
 
 # ---- skeletons and slots -----------------------------------------------------------------------------

@@ -81,10 +81,10 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     weights are restored afterwards."""
     import numpy as np
 
-    import archspec
-    from archspec.compile import keras_name
+    from ..api import load_text
+    from ..compile import keras_name
 
-    spec = archspec.load_text(text, name)
+    spec = load_text(text, name)
     kg = kg or read_model(model)
     pairs = match(spec.graph, kg)
     compiled = spec.to_keras()

@@ -4,12 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import ops
-from ..declared import Invalid
 from ..errors import Note, SpecError, closest, did_you_mean, hint_for
+from ..fast.pydantic_lite import Invalid
 from ..graph import Scope
 from .context import PARAM_TYPES, STRUCTURES, Block, Ctx, _join, _Poison
+from .document import BlockDef, Document, Library, describe, pydantic_diagnostics
 from .expr import UNKNOWN, ShapeView
-from .schema import BlockDef, Document, Library, describe, pydantic_diagnostics
 from .source import Source, parse, read_text
 from .space import is_space, parse_dim
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from .. import ops
+from ..fast.dataclasses_lite import Record
 from ..graph import SEP, Graph
-from ..record import Record
+from .document import BlockDef
 from .expr import ShapeView, UnknownShape
-from .schema import BlockDef
 from .source import Source
 
 STRUCTURES = ("sequence", "branches", "residual")

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import ops
-from ..declared import Invalid
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
+from ..fast.pydantic_lite import Invalid
 from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
+from .document import Document, comma_hint, describe, dollar_hint, pydantic_diagnostics
 from .expr import Budget, ExprError, Unknown, evaluate
 from .memo import Memo, MemoStore, _freeze
-from .schema import Document, comma_hint, describe, dollar_hint, pydantic_diagnostics
 from .source import DEFAULT_LIMITS, INT_MAX, INT_MIN, Limits, Source
 from .space import SearchSpace
 from .structures import Structures
@@ -136,6 +136,26 @@ class Expander(Memo, Blocks, Structures):
                         self.names_read_by_blocks(doc), self.degraded, frozenset(self.bad_blocks),
                         self.lost_includes)
 
+    def _input_shape(self, name: str, spec, params: dict, defaults) -> tuple | None:
+        """An input's shape, its `$expressions` evaluated over the top-level `params` (None: reported)."""
+        raw = list(spec.shape if hasattr(spec, "shape") else spec)
+        if not any(isinstance(d, str) for d in raw):
+            return tuple(raw)
+        path = ("inputs", name) + (("shape",) if hasattr(spec, "shape") else ())
+        ctx = Ctx(self.src, "", dict(params), defaults, [{}], [])
+        try:
+            dims = self.value(raw, ctx, self.src, path)
+        except _Poison:
+            self.degraded = True
+            return None
+        for i, d in enumerate(dims):
+            if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+                self.error("param-type", f"input '{name}' dimension {i} is {d!r}; a dimension is a whole number ≥ 1",
+                           self.src.loc(path + (i,)), hint="give a positive integer, e.g. `--set length=128`")
+                self.degraded = True
+                return None
+        return tuple(dims)
+
     def run(self) -> Graph:
         prep = self.prepared
         if prep is None:
@@ -154,7 +174,9 @@ class Expander(Memo, Blocks, Structures):
         table: dict[str, str] = {}
         self.used[""] = set()
         for name, spec in doc.inputs.items():
-            shape = tuple(spec.shape if hasattr(spec, "shape") else spec)
+            shape = self._input_shape(name, spec, params, defaults)
+            if shape is None:
+                continue
             dtype = spec.dtype if hasattr(spec, "dtype") else "float32"
             attrs = ops.get(ops.role("input")).Attrs(shape=shape, dtype=dtype)
             g.add(Node(name, ops.role("input"), attrs, (), self.src.loc(("inputs", name), key=True), "", shape))
@@ -386,7 +408,7 @@ class Expander(Memo, Blocks, Structures):
                     ctx.names[-1][name] = None
                 return None
             ctx.names[-1][local] = out
-            inputs = [out]
+            inputs = [out, *inputs[1:]]          # the output chains; side inputs (a mask) go to every repetition
         if name is not None and count != 1:
             ctx.names[-1][name] = out
         return out if count else cur
@@ -544,6 +566,8 @@ class Expander(Memo, Blocks, Structures):
             return None
         try:
             node.shape, node.cost = self.inferred(op, a, shapes)
+            if op.reads_producers:
+                op.check_producers(a, [(nodes[i].op, nodes[i].attrs) for i in inputs])
         except ShapeError as exc:
             loc = kloc
             origin = _origin(defaults, attrs, src, vpath)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..record import Record
+from ..fast.dataclasses_lite import Record
 
 
 class Budget:

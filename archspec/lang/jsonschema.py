@@ -55,7 +55,7 @@ ATTR_DOCS = {
 
 def json_schema() -> dict:
     """The whole schema (a fresh dict each call)."""
-    from .schema import BlockDef, Document
+    from .document import BlockDef, Document
 
     user_ops = dict(sorted(ops.user_ops().items()))
     defs: dict[str, Any] = {}
@@ -274,7 +274,7 @@ def _activations():
 
 
 def _training_schema(defs: dict) -> dict:
-    from ..train.config import TrainingDef
+    from .training import TrainingDef
 
     s, tdefs = _model_schema(TrainingDef)
     defs.update({f"training_{k}": v for k, v in tdefs.items()})

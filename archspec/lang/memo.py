@@ -127,7 +127,7 @@ class Memo:
         return tuple(sorted(n for n in names if n in doc.params))
 
     def validated(self, op, values: dict):
-        """op.Attrs.model_validate(values), once per distinct values (raises declared.Invalid)."""
+        """op.Attrs.model_validate(values), once per distinct values (raises pydantic_lite.Invalid)."""
         try:
             key = (op.name, _freeze(values))
             a = self.memo.attrs.get(key)

@@ -6,7 +6,7 @@ under the path tuple that pydantic uses in an error's `loc` (`("model", 3, "conv
 and enforces the limits that keep a hostile file from exhausting the machine.
 JSON is parsed by the standard library (for its exact syntax errors) and positioned by the same
 YAML walk, since JSON is a subset of YAML's flow style. Plain block YAML — what big generated specs are
-made of — is read without PyYAML by :mod:`.plainyaml`, to the same data and positions.
+made of — is read without PyYAML by :mod:`archspec.fast.yaml_lite`, to the same data and positions.
 """
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import Diagnostic, Loc, Note, SpecError
-from ..record import Record
-from .positions import Table
+from ..fast.dataclasses_lite import Record
+from ..fast.positions import Table
+from ..fast.yaml_lite import FLOAT_PATTERN  # (the scalar rules both readers share)
+from ..fast.yaml_lite import NOT_STR as _NOT_STR
 
 Path_ = tuple  # a path into the document: ("model", 3, "conv2d", "filters")
 
@@ -179,7 +181,7 @@ def parse(text: str, display: str, path: Path | None = None, limits: Limits = DE
         except SpecError:
             src.values, src.keys = {(): Loc(display, 1, 1)}, {}
     else:
-        from .plainyaml import read
+        from ..fast.yaml_lite import read
 
         plain = read(text, limits.max_nodes, limits.max_depth)   # the plain subset, without PyYAML's events
         if plain is not None:
@@ -280,7 +282,7 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
         StreamStartEvent,
     )
 
-    from .positions import Rows, Table
+    from ..fast.positions import Rows, Table
 
     display = src.file
     loader = _loader_class()(text)
@@ -557,12 +559,7 @@ def _is_libyaml_depth_stop(exc) -> bool:
 
 
 _STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-# plain scalars that YAML 1.1 reads as something other than a string
-_NOT_STR = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
-            "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
 _LOADER = None
-# a decimal float (YAML 1.1 would leave `1e-3` a string; archspec reads it as a number), anchored
-FLOAT_PATTERN = r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)\Z|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)\Z"
 _FLOAT_RE = None
 
 

@@ -20,7 +20,7 @@ import json
 import math
 
 from ..errors import did_you_mean
-from ..record import Record
+from ..fast.dataclasses_lite import Record
 
 KINDS = ("choice", "range", "one_of")
 FIELDS = ("choice", "range", "one_of", "step", "log", "default", "doc", "type")

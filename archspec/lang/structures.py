@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from .. import ops
-from ..declared import Invalid
 from ..errors import Note, closest, focus, hint_for
+from ..fast.pydantic_lite import Invalid
 from ..graph import Node, Scope
 from ..ops.base import ShapeError
 from .context import MERGES, RESERVED, Ctx, _join, _Poison, _with_in
-from .schema import describe, pydantic_diagnostics
+from .document import describe, pydantic_diagnostics
 
 
 class Structures:

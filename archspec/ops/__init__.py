@@ -14,39 +14,28 @@ the op that plays a role in the language:
 """
 from __future__ import annotations
 
-from .base import KerasImportError, Op, ShapeError
+from .base import Category, KerasImportError, Op, ShapeError
+from .registry import (
+    KERAS_CLASSES,
+    REGISTRY,
+    ROLE_NAMES,
+    ROLES,
+    get,
+    is_keras_module,
+    lambda_readers,
+    merges,
+    of_keras_class,
+    of_keras_op,
+    register,
+    role,
+    user_ops,
+)
 
-REGISTRY: dict[str, Op] = {}
-ROLES: dict[str, str] = {}            # role → op name
-KERAS_CLASSES: dict[str, str] = {}    # Keras layer class → op name (for archspec import)
+__all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
+           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "of_keras_op", "lambda_readers"]
 
-# The roles the spec language and the importer ask for; each is played by exactly one op.
-ROLE_NAMES = {
-    "input": "a model input (created from the spec's `inputs:`)",
-    "activation": "an activation by name (a residual's `activation:`)",
-    "residual_add": "the merge of a residual without scale",
-    "scaled_residual": "the merge of a residual with `scale:` (shortcut + scale · body)",
-    "default_merge": "the merge of a `branches:` structure that names none",
-}
-
-
-def register(cls: type[Op]) -> type[Op]:
-    if cls.name in REGISTRY:
-        raise ValueError(f"op '{cls.name}' is registered twice")
-    for r in cls.roles:
-        if r not in ROLE_NAMES:
-            raise ValueError(f"op '{cls.name}' claims the unknown role '{r}'")
-        if r in ROLES:
-            raise ValueError(f"ops '{ROLES[r]}' and '{cls.name}' both claim the role '{r}'")
-    classes = cls.keras_classes or (cls.keras_class,)
-    for k in classes:
-        if k in KERAS_CLASSES:
-            raise ValueError(f"ops '{KERAS_CLASSES[k]}' and '{cls.name}' both read the Keras class {k}")
-    REGISTRY[cls.name] = cls()
-    ROLES.update({r: cls.name for r in cls.roles})
-    KERAS_CLASSES.update({k: cls.name for k in classes})
-    return cls
-
+# the families register their ops on import (in this order: the registry's order)
+from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401
 
 # Keras layers (snake_case) that are not archspec ops, and what to know instead of a did-you-mean to an
 # op that merely shares a word with them (`embedding` is not `position_embedding`)
@@ -58,67 +47,3 @@ NOT_OPS = {
     "simple_rnn": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
     "conv3d": "archspec's convolutions are 1-D and 2-D (conv1d, conv2d, depthwise, separable, transposed)",
 }
-
-
-def get(name: str) -> Op | None:
-    return REGISTRY.get(name)
-
-
-def role(name: str) -> str:
-    """The name of the op that plays `name` (a key of :data:`ROLE_NAMES`)."""
-    return ROLES[name]
-
-
-def user_ops() -> dict[str, Op]:
-    """The ops a spec may write as layer entries (all but the internal ones), in registration order."""
-    return {k: v for k, v in REGISTRY.items() if not v.internal}
-
-
-def merges() -> tuple[str, ...]:
-    """The ops a `branches:` structure may merge with, in registration order."""
-    return tuple(n for n, op in REGISTRY.items() if op.branch_merge)
-
-
-def of_keras_class(cls: str, module: str = "keras.layers", registered: str | None = None) -> Op | None:
-    """The op that reads Keras layers of class `cls` defined in `module`, if any.
-
-    A bare class name in an op's ``keras_classes`` stands for Keras's own class (or archspec's, from
-    ops/keras_layers.py); any other library's layer matches only by its registered name
-    (``package>Class``, as ``keras.saving.register_keras_serializable`` gives it), so a class that merely
-    shares a name with one of Keras's is never read as that op:
-
-    >>> of_keras_class("BatchNormalization").name
-    'batch_norm'
-    >>> of_keras_class("PositionEmbedding", "archspec.ops.keras_layers").name
-    'position_embedding'
-    >>> of_keras_class("PositionEmbedding", "keras_hub.src.layers.modeling.position_embedding",
-    ...                "keras_hub>PositionEmbedding") is None
-    True
-    """
-    if is_keras_module(module) or module.split(".")[0] == "archspec":
-        name = KERAS_CLASSES.get(cls)
-    else:
-        name = KERAS_CLASSES.get(registered) if registered and ">" in registered else None
-    return REGISTRY[name] if name else None
-
-
-def is_keras_module(module: str) -> bool:
-    """Whether `module` (a layer config's `module`) is Keras itself: `keras.layers`, `keras.src…`,
-    `keras.src.applications…` — not KerasHub (`keras_hub…`) or any other library."""
-    return module == "keras" or module.startswith("keras.")
-
-
-def of_keras_op(cls: str) -> list[Op]:
-    """The ops that may read a `keras.ops` operation of class `cls` (each says yes or no to the call)."""
-    return [op for op in REGISTRY.values() if cls in op.keras_ops]
-
-
-def lambda_readers() -> list[Op]:
-    """The ops that recognize a Lambda layer by probing what it computes."""
-    return [op for op in REGISTRY.values() if op.lambda_form]
-
-
-from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401  (registration)
-
-__all__ = ["Op", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "register", "get", "role", "user_ops", "merges",
-           "of_keras_class", "is_keras_module", "of_keras_op", "lambda_readers"]

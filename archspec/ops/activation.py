@@ -2,8 +2,8 @@
 (keras.layers.LeakyReLU) and gelu (exact or tanh-approximate, keras.activations.gelu(approximate=...))."""
 from __future__ import annotations
 
-from . import register
-from .base import ACTIVATION_FLOPS, CHEAP_ACTIVATIONS, ActivationName, Attrs, Field, Op
+from .base import ACTIVATION_FLOPS, CHEAP_ACTIVATIONS, ActivationName, Attrs, Field, Op, activation_name, keras_activation
+from .registry import register
 from .shapes import size
 
 
@@ -30,6 +30,12 @@ class Activation(Op):
 
     def activation_of(self, a):
         return None if a.activation == "linear" else a.activation
+
+    def keras_kwargs(self, a):
+        return dict(activation=keras_activation(a.activation))
+
+    def from_keras(self, cfg, shapes):
+        return {"activation": activation_name(cfg.get("activation"))}
 
     def recomputes(self, a):
         return a.activation == "linear" or a.activation in CHEAP_ACTIVATIONS

@@ -3,14 +3,21 @@
 Inputs, wired with `from` (or the previous layer): one tensor is self-attention (query = key = value);
 `[query, context]` is cross-attention (key = value = context); `[query, value, key]` names all three, in
 the order Keras's `MultiHeadAttention(query, value, key)` takes them. Every input is a token sequence
-`(tokens, features)`.
+`(tokens, features)`. With `padding_mask: true` one more input comes last: a mask `(key tokens,)` of
+1 (attend) and 0 (padding), Keras's `value_mask`; `causal: true` lets token i attend to tokens ≤ i only
+(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does.
 
 Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query and Tk key tokens:
 
 * MACs: the projections Q (Tq·Dq·h·dk), K (Tk·Dk·h·dk), V (Tk·Dv·h·dv) and the output (Tq·h·dv·Do),
   plus the scores QKᵀ (h·Tq·Tk·dk) and the weighted sum A·V (h·Tq·Tk·dv);
 * FLOPs: 2 per MAC, + 1 per projected element for each bias, + the 1/√dk scaling (one multiply per
-  score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax.
+  score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax;
+  a mask (padding or causal) is a select, 0 FLOPs (the TensorFlow profiler counts none either); rotary:
+  3.5 per rotated query and key element.
+* A causal mask does not halve the count: Keras (and XLA's dense kernels) compute every score and then
+  mask it, so the MACs of QKᵀ and A·V are those of the full Tq×Tk matrix; a kernel that skips the masked
+  half (flash attention) does about half of that work.
 
 >>> from archspec.ops import REGISTRY
 >>> op = REGISTRY["attention"]
@@ -22,8 +29,8 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 """
 from __future__ import annotations
 
-from . import register
 from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
+from .registry import register
 
 
 class AttentionAttrs(Attrs):
@@ -33,6 +40,14 @@ class AttentionAttrs(Attrs):
     output_dim: PosInt | None = Field(None, description="features of the output projection (default: the query's)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the attention scores while training")
     use_bias: bool = True
+    key_value_heads: PosInt | None = Field(None, description="heads of the key and value projections, each shared by "
+                                                          "heads / key_value_heads query heads (grouped-query "
+                                                          "attention; 1: multi-query); default: heads")
+    rotary: bool = Field(False, description="rotate queries and keys by their position (rotary position embedding, RoPE)")
+    rotary_wavelength: float = Field(10000.0, gt=0, description="the longest rotary wavelength (Llama's rope_max_wavelength)")
+    causal: bool = Field(False, description="each query token attends to key tokens at or before its position only")
+    padding_mask: bool = Field(False, description="the last input is a mask (key tokens,): 1 attend, 0 padding "
+                                                  "(Keras's value_mask)")
     key_bias: bool = Field(True, description="with use_bias, whether the key projection has a bias too (Whisper's has "
                                              "none; it cannot change the output: the softmax cancels it)")
 
@@ -46,73 +61,131 @@ def _roles(ins: list) -> tuple:
     return ins[0], ins[2], ins[1]
 
 
+def _split(a, ins: list) -> tuple[list, object]:
+    """(the query/value/key inputs, the padding mask or None)."""
+    if a.padding_mask:
+        return ins[:-1], ins[-1]
+    return ins, None
+
+
 @register
 class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
-        "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 3), "heads")
+        "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 4), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
-    keras_classes = ("MultiHeadAttention", "NoKeyBiasAttention")   # the second: archspec's, for key_bias: false
+    # the others: archspec's (ops/keras_layers.py), for grouped heads or rotary, and for key_bias: false
+    keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention")
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
+    keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
     examples = [({"heads": 4, "key_dim": 8}, [(10, 16)], (10, 16), (2160, 0)),
+                ({"heads": 2, "key_dim": 4, "causal": True, "padding_mask": True}, [(6, 8), (6,)], (6, 8), (288, 0)),
+                ({"heads": 2, "key_dim": 4, "padding_mask": True}, [(3, 8), (5, 6), (5,)], (3, 8), (256, 0)),
+                ({"heads": 4, "key_dim": 4, "key_value_heads": 2, "rotary": True, "causal": True, "use_bias": False},
+                 [(6, 16)], (6, 16), (768, 0)),
+                ({"heads": 4, "key_dim": 2, "key_value_heads": 1, "padding_mask": True}, [(5, 8), (5,)], (5, 8), (180, 0)),
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
                 ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0)),
-                ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0))]
+                ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0)),
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0))]
 
     def infer(self, a, ins):
+        ins, mask = _split(a, ins)
+        if not ins:
+            raise ShapeError("attention with padding_mask: true needs its query before the mask",
+                             "arity", "wire it as `from: [x, padding_mask]`", field="padding_mask")
+        if len(ins) > 3:
+            raise ShapeError(f"attention takes a query, value and key (and a mask with padding_mask: true); it "
+                             f"receives {len(ins)} tensors besides", "arity",
+                             "set `padding_mask: true` if the last input is a mask" if not a.padding_mask else None)
         for i, s in enumerate(ins):
             if len(s) != 2:
                 what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
                 raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
                                  "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
         q, k, v = _roles(ins)
+        kv = a.key_value_heads or a.heads
+        if a.heads % kv:
+            raise ShapeError(f"{a.heads} query heads cannot be shared evenly by {kv} key/value heads", "attention-heads",
+                             "make heads a multiple of key_value_heads (e.g. 32 and 8)", field="key_value_heads")
+        if a.rotary and a.key_dim % 2:
+            raise ShapeError(f"rotary position embedding rotates feature pairs; the head size key_dim={a.key_dim} is odd",
+                             "attention-heads", "use an even key_dim", field="rotary")
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
+        if mask is not None and mask != (k[0],):
+            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per key token ({k[0]},)",
+                             "shape-mismatch", "pass the (tokens,) mask input that goes with the keys' ids",
+                             field="padding_mask")
+        if a.causal and q[0] > k[0]:
+            raise ShapeError(f"causal attention with {q[0]} query tokens but only {k[0]} key tokens: the last "
+                             "queries would see nothing", "shape-mismatch", field="causal")
         return (q[0], a.output_dim or q[1])
 
     def _dims(self, a, ins, out):
-        q, k, v = _roles(ins)
+        q, k, v = _roles(_split(a, ins)[0])
         return q[0], k[0], q[1], k[1], v[1], a.heads, a.key_dim, a.value_dim or a.key_dim, out[1]
 
     def params(self, a, ins, out):
         _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
-        weights = h * kd * (dq + dk) + h * vd * (dv + do)
-        biases = (1 + int(a.key_bias)) * h * kd + h * vd + do if a.use_bias else 0
+        g = a.key_value_heads or h
+        weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
+        biases = h * kd + g * kd * a.key_bias + g * vd + do if a.use_bias else 0
         return (weights + biases, 0)
 
     def macs(self, a, ins, out):
         tq, tk, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
-        projections = tq * dq * h * kd + tk * dk * h * kd + tk * dv * h * vd + tq * h * vd * do
-        return projections + h * tq * tk * (kd + vd)          # QKᵀ and attention × V
+        g = a.key_value_heads or h
+        projections = tq * dq * h * kd + tk * dk * g * kd + tk * dv * g * vd + tq * h * vd * do
+        return projections + h * tq * tk * (kd + vd)          # QKᵀ and attention × V (every query head)
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
-        biases = tq * h * kd + tk * h * kd * a.key_bias + tk * h * vd + tq * do if a.use_bias else 0
-        scale = tq * h * kd if a.dropout > 0 else h * tq * tk
-        return biases + scale + 5 * h * tq * tk
+        g = a.key_value_heads or h
+        biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do if a.use_bias else 0
+        scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
+        # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
+        rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
+        return biases + scale + 5 * h * tq * tk + rotary
 
     def backward_keeps(self, a, ins, out):
         """Its inputs (the projection weights' gradients), and inside: Q, K, V, the attention
         probabilities (and their dropout mask) and the heads' output before the output projection."""
         tq, tk, _, _, _, h, kd, vd, _ = self._dims(a, ins, out)
+        g = a.key_value_heads or h
         probs = h * tq * tk * (2 if a.dropout > 0 else 1)
-        return True, False, tq * h * kd + tk * h * kd + tk * h * vd + probs + tq * h * vd
+        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + probs + tq * h * vd
 
-    def label(self, a):
-        v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
-        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}"
+    def lint(self, a, ins, out):
+        q = _roles(_split(a, ins)[0])[0]
+        if a.output_dim is None and a.heads * a.key_dim != q[1]:
+            return [("heads-split", f"{a.heads} heads × key_dim {a.key_dim} = {a.heads * a.key_dim} features, but the "
+                     f"query has {q[1]}: the hidden size does not divide into the heads",
+                     f"choose a hidden size divisible by {a.heads} (e.g. {q[1] // a.heads * a.heads} or "
+                     f"{-(-q[1] // a.heads) * a.heads}), or another number of heads")]
+        return []
 
-    def keras_kwargs(self, a):
-        kw = dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
-                  use_bias=a.use_bias, output_shape=a.output_dim)
-        return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
+    def token_mixing(self, a, n):
+        if n - int(a.padding_mask) > 1:
+            return None, (0,)                   # cross-attention: the query's tokens mix with another sequence's
+        return ("causal" if a.causal else "all"), (0,)
+
+    @staticmethod
+    def _grouped(a) -> bool:
+        """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
+        return a.rotary or (a.key_value_heads or a.heads) != a.heads
 
     def build_keras(self, a, name):
-        """keras.layers.MultiHeadAttention, or archspec's NoKeyBiasAttention (its subclass) for key_bias: false;
-        on JAX with value_dim ≠ key_dim, made to take Keras's explicit path (_explicit_attention)."""
+        """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
+        NoKeyBiasAttention (a MultiHeadAttention subclass) for key_bias: false; on JAX with value_dim ≠ key_dim,
+        made to take Keras's explicit path (_explicit_attention)."""
+        if self._grouped(a):
+            from . import keras_layers
+
+            return keras_layers.GroupedAttention(**self.keras_kwargs(a), name=name)
         if a.key_bias or not a.use_bias:
             layer = super().build_keras(a, name)
         else:
@@ -125,6 +198,21 @@ class Attention(Op):
             if keras.backend.backend() == "jax":
                 _explicit_attention(layer)
         return layer
+
+    def label(self, a):
+        v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
+        kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
+        rope = " · rotary" if a.rotary else ""
+        causal = " · causal" if a.causal else ""
+        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}"
+
+    def keras_kwargs(self, a):
+        kw = dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
+                  use_bias=a.use_bias, output_shape=a.output_dim)
+        if self._grouped(a):
+            kw.update(key_value_heads=a.key_value_heads or a.heads, rotary=a.rotary,
+                      rotary_wavelength=a.rotary_wavelength)
+        return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
         cfg = dict(cfg)
@@ -142,11 +230,19 @@ class Attention(Op):
         return cfg
 
     def input_roles(self, a, n):
+        if a.padding_mask:
+            return {1: ("mask",), 2: ("q", "mask"), 3: ("q", "kv", "mask"), 4: ("q", "v", "k", "mask")}.get(n)
         return {2: ("q", "kv"), 3: ("q", "v", "k")}.get(n)
 
-    def call_keras(self, layer, tensors):
+    def call_keras(self, layer, tensors, attrs=None):
+        tensors, mask = _split(attrs, tensors) if attrs is not None else (tensors, None)
         q, k, v = _roles(tensors)
-        return layer(q, v, key=k if len(tensors) == 3 else None)
+        extra = {}
+        if mask is not None:
+            extra["value_mask"] = mask
+        if attrs is not None and attrs.causal:
+            extra["use_causal_mask"] = True
+        return layer(q, v, key=k if len(tensors) == 3 else None, **extra)
 
 
 def _explicit_attention(layer) -> None:

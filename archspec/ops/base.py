@@ -17,10 +17,30 @@ Counting conventions (docs/conventions.md):
 """
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from ..declared import BeforeValidator, Field, Model, model_validator  # noqa: F401  (ops declare with these)
+from ..fast.pydantic_lite import BeforeValidator, Field, Model, model_validator  # noqa: F401  (ops declare with these)
 from .shapes import size
+
+
+class Category(StrEnum):
+    """What kind of layer an op is: the diagram's colour, which warnings apply, what the backward pass keeps.
+    A str enum, so an op may write its category as the plain string; registration converts it (and
+    refuses a string that is none of these)."""
+
+    IO = "io"                 # a model input
+    CONV = "conv"             # convolutions
+    DENSE = "dense"           # fully connected
+    ATTN = "attn"             # attention
+    TOKEN = "token"           # sequence tokens: class tokens, position embeddings
+    NORM = "norm"             # normalization and learned scales
+    ACT = "act"               # activations
+    POOL = "pool"             # pooling, local and global
+    MERGE = "merge"           # joins several tensors: concat, add, ...
+    RESHAPE = "reshape"       # layout: reshape, flatten, padding, cropping, upsampling, rescaling
+    REG = "reg"               # regularization: dropout
+    OTHER = "other"
 
 
 class ShapeError(Exception):
@@ -37,7 +57,7 @@ class KerasImportError(Exception):
 
 
 class Attrs(Model):
-    """An op's attributes: a declared model (archspec/declared.py), frozen, unknown keys refused."""
+    """An op's attributes: a declared model (archspec/fast/pydantic_lite.py), frozen, unknown keys refused."""
 
 
 def _pair(v):
@@ -73,7 +93,7 @@ def _one(v):
 
 One = Annotated[PosInt, BeforeValidator(_one, json_schema_input_type=PosInt)]     # a 1-D size: 3 or [3]
 
-ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
+ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_approximate", "silu", "swish", "mish",
                "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "log_softmax",
                "softplus", "softsign", "exponential",
                # Keras 3's newer ones (each keeps the shape; with its default parameters, as a name gives it)
@@ -97,6 +117,9 @@ def _activation(v):
 
 ActivationName = Annotated[Literal[ACTIVATIONS], BeforeValidator(  # type: ignore[valid-type]
     _activation, json_schema_input_type=Literal[ACTIVATIONS])]
+# activations Keras has no name for: archspec's registered functions (ops/keras_layers.py) —
+# gelu_approximate is GELU's tanh form, keras.activations.gelu(x, approximate=True), as BERT and GPT-2 use it
+ARCHSPEC_ACTIVATIONS = frozenset({"gelu_approximate"})
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # What an activation's gradient keeps, as XLA keeps it in a compiled training step (measured on XLA:CPU,
@@ -105,14 +128,20 @@ ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # residuals (sigmoid's σ, gelu's erf terms). The piecewise-linear ones (slope = a comparison) store
 # nothing of their own; their input is recomputed inside the backward fusion when it is the output of a
 # cheap element-wise op whose inputs are kept anyway (conv → batch norm → relu keeps 2 tensors, not 3).
-# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax.
+# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax,
+# gelu_approximate (as gelu); Keras 3's newer names: hard_tanh, hard_shrink, soft_shrink, sparse_sigmoid
+# (piecewise linear, as relu), celu (as elu), log_sigmoid, tanh_shrink, squareplus, sparse_plus (as
+# softplus), sparsemax (as softmax).
 ACTIVATION_RESIDUALS = {
     "relu": ("input", 0), "relu6": ("input", 0), "leaky_relu": ("input", 0), "hard_sigmoid": ("input", 0),
     "hard_silu": ("input", 0), "hard_swish": ("input", 0),
     "silu": ("input", 1), "swish": ("input", 1), "elu": ("input", 1), "selu": ("input", 1), "mish": ("input", 1),
-    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2),
+    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2), "gelu_approximate": ("input", 2),
     "sigmoid": ("output", 1), "tanh": ("output", 1), "exponential": ("output", 1),
     "softmax": ("output", 2), "log_softmax": ("output", 2),
+    "hard_tanh": ("input", 0), "hard_shrink": ("input", 0), "soft_shrink": ("input", 0), "sparse_sigmoid": ("input", 0),
+    "celu": ("input", 1), "log_sigmoid": ("input", 1), "tanh_shrink": ("input", 1), "squareplus": ("input", 1),
+    "sparse_plus": ("input", 1), "sparsemax": ("output", 2),
 }
 # the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
 CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)
@@ -128,7 +157,7 @@ class Op:
     Attrs: ClassVar[type[Attrs]]
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     primary: ClassVar[str | None] = None       # `- activation: relu` sets this attribute
-    category: ClassVar[str] = "other"          # conv, dense, attn, token, norm, act, pool, merge, reshape, reg, io
+    category: ClassVar[Category] = Category.OTHER   # a Category, or its string (converted by ops.register)
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
     # (attributes, input shapes, expected output shape, expected (trainable, non-trainable) params);
@@ -147,12 +176,16 @@ class Op:
     abbrev: ClassVar[str | None] = None        # short name in imported block names (conv_bn_relu); default: name
     internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
+    shared_layer: ClassVar[bool] = False       # no layer of its own: call_keras calls an input's layer again
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
     keras_names: ClassVar[dict[str, str]] = {}       # attribute → Keras config key, where the names differ
     keras_ops: ClassVar[tuple[str, ...]] = ()        # keras.ops operations of a functional graph read as this op
     keras_call_inputs: ClassVar[tuple[str, ...]] = ()  # call keywords that are inputs, after the positional ones
+    # call keywords that set a boolean attribute when given (a tensor, read as the next input, or True):
+    # attention's value_mask → padding_mask, use_causal_mask → causal
+    keras_call_flags: ClassVar[dict[str, str]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------
@@ -171,6 +204,13 @@ class Op:
 
     def extra_flops(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
         return 0
+
+    #: check_producers is called with the ops that produce this op's inputs (tied_logits reuses an embedding)
+    reads_producers: ClassVar[bool] = False
+
+    def check_producers(self, a: Attrs, producers: list[tuple[str, Attrs | None]]) -> None:
+        """Raise :class:`ShapeError` when an input comes from the wrong kind of layer; `producers` are
+        (op name, attributes) of the layers feeding each input, in order."""
 
     def window_size(self, a: Attrs) -> tuple[int, int] | None:
         """The spatial window (after dilation) this op slides, for the kernel-exceeds-input warning."""
@@ -213,7 +253,7 @@ class Op:
             if key in cfg:
                 values[f] = keras_value(cfg[key])
         if "activation" in values:
-            act = values["activation"]
+            act = values["activation"] = activation_name(values["activation"])
             if isinstance(act, dict) or (act is not None and act not in ACTIVATIONS):
                 raise KerasImportError(f"its activation {act!r} is not one of archspec's named activations")
             if act == "linear" and self.Attrs.model_fields["activation"].default is None:
@@ -288,7 +328,8 @@ class Op:
         """(inputs, output, extra): which forward tensors stay alive until this op's backward step, and how
         many more elements per example it keeps inside (a fused activation's pre-activation, attention's
         projections and probabilities)."""
-        keep_in = self.category in ("conv", "dense", "norm") if self.keeps_inputs is None else self.keeps_inputs
+        keep_in = (self.category in (Category.CONV, Category.DENSE, Category.NORM) if self.keeps_inputs is None
+                   else self.keeps_inputs)
         keep_out = self.keeps_output
         act = self.activation_of(a)
         if act is None:
@@ -317,14 +358,49 @@ class Op:
         macs = self.macs(a, ins, out)
         return 2 * macs * (2 if input_grad else 1) + self.flops(a, ins, out) - 2 * macs
 
+    # ---- lints (passes/design.py) ------------------------------------------------------------
+    def lint(self, a: Attrs, ins: list[tuple], out: tuple) -> list[tuple[str, str, str | None]]:
+        """Design warnings of this layer alone: (code in codes.WARNINGS, message, hint)."""
+        return []
+
+    def token_mixing(self, a: Attrs, n: int) -> tuple[str | None, tuple[int, ...] | None]:
+        """How this op, given `n` inputs, mixes the tokens of its query sequence: ("causal" — token i reads
+        tokens ≤ i only; "all" — each output reads later tokens too; None — tokens stay apart or it is not a
+        sequence op), and which inputs' tokens flow into the same positions of the output (None: all of them;
+        a cross-attention's context is another sequence)."""
+        return None, None
+
     def input_roles(self, a: Attrs, n: int) -> tuple[str, ...] | None:
         """Short names of what each of `n` inputs is for (attention's q / kv), drawn on the edges; None
         when the inputs are interchangeable or there is one."""
         return None
 
-    def call_keras(self, layer, tensors: list):
-        """Apply the built `layer` to its input tensors (in `from` order)."""
+    def call_keras(self, layer, tensors: list, attrs: Attrs | None = None):
+        """Apply the built `layer` to its input tensors (in `from` order); `attrs` are the node's attributes
+        (call options such as attention's causal mask)."""
         return layer(tensors if self.arity[1] != 1 else tensors[0])
+
+
+def keras_activation(name: str | None):
+    """What a Keras layer's `activation=` takes for an archspec activation name: the name itself, or
+    archspec's registered function for the names Keras lacks (imports Keras for those)."""
+    if name in ARCHSPEC_ACTIVATIONS:
+        from . import keras_layers
+
+        return getattr(keras_layers, name)
+    return name
+
+
+def activation_name(act) -> Any:
+    """An activation as a Keras config states it, as archspec names it: archspec's registered functions
+    are serialized as "archspec>gelu_approximate" (or a dict holding that name)."""
+    if callable(act) and getattr(act, "__name__", None) in ARCHSPEC_ACTIVATIONS:
+        return act.__name__                       # the function keras_activation gave
+    if isinstance(act, dict) and isinstance(act.get("config"), str):
+        act = act["config"]
+    if isinstance(act, str) and act.startswith("archspec>") and act[len("archspec>"):] in ARCHSPEC_ACTIVATIONS:
+        return act[len("archspec>"):]
+    return act
 
 
 def keras_value(v):

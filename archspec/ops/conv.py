@@ -1,7 +1,6 @@
 """Convolutions: conv2d, depthwise_conv2d, separable_conv2d, conv2d_transpose; conv1d over sequences."""
 from __future__ import annotations
 
-from . import register
 from .base import (
     ActivationName,
     Attrs,
@@ -16,10 +15,12 @@ from .base import (
     ShapeError,
     act_flops,
     bias_flops,
+    keras_activation,
     kxk,
     need_rank,
     unpack_ones,
 )
+from .registry import register
 from .shapes import conv_length, effective_kernel, size, transpose_length
 
 
@@ -73,7 +74,7 @@ class _Conv(Op):
 
     def keras_kwargs(self, a):
         return dict(kernel_size=a.kernel, strides=a.strides, padding=a.padding, dilation_rate=a.dilation,
-                    use_bias=a.use_bias, activation=a.activation)
+                    use_bias=a.use_bias, activation=keras_activation(a.activation))
 
 
 # registered before conv2d: a misspelt `conv` is told 'did you mean conv2d' (the later of equal matches)
@@ -134,7 +135,7 @@ class Conv1D(_Conv):
 
     def keras_kwargs(self, a):
         return dict(filters=a.filters, kernel_size=a.kernel, strides=a.strides, padding=a.padding,
-                    dilation_rate=a.dilation, groups=a.groups, use_bias=a.use_bias, activation=a.activation)
+                    dilation_rate=a.dilation, groups=a.groups, use_bias=a.use_bias, activation=keras_activation(a.activation))
 
 
 class ConvAttrs(KernelAttrs):

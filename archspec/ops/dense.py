@@ -1,8 +1,8 @@
 """Fully connected layers: dense."""
 from __future__ import annotations
 
-from . import register
-from .base import ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops
+from .base import ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops, keras_activation
+from .registry import register
 
 
 class DenseAttrs(Attrs):
@@ -43,7 +43,7 @@ class Dense(Op):
         return f"dense · {a.units}"
 
     def keras_kwargs(self, a):
-        return dict(units=a.units, use_bias=a.use_bias, activation=a.activation)
+        return dict(units=a.units, use_bias=a.use_bias, activation=keras_activation(a.activation))
 
     def from_keras(self, cfg, shapes):
         values = super().from_keras(cfg, shapes)

@@ -1,8 +1,8 @@
 """Custom Keras layers that ops build (their ``build_keras``). Importing this module imports Keras.
 
-They live with the ops (an op's Keras layer is part of its story); :mod:`archspec.compile.layers`
-re-exports them. Registered names do not depend on the module: a ``.keras`` file saved when the class
-lived in ``archspec.compile.layers`` loads unchanged.
+They live with the ops (an op's Keras layer is part of its story); ``archspec.layers`` is this module.
+Registered names do not depend on the module: a ``.keras`` file saved when the classes lived in
+``archspec.compile.layers`` loads unchanged.
 
 Each layer is registered with ``keras.saving.register_keras_serializable(package="archspec")``, so a
 saved ``.keras`` file names it ``archspec>ScaledAdd``. Keras 3 will not import a module that is not
@@ -15,6 +15,18 @@ Only ``keras.ops`` is used, so the layers run on every Keras backend (TensorFlow
 from __future__ import annotations
 
 import keras
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+def gelu_approximate(x):
+    """GELU's tanh form, ``keras.activations.gelu(x, approximate=True)`` — what BERT and GPT-2 use (KerasHub's
+    ``gelu_approximate``); a registered function, so ``activation=`` of a saved layer names it.
+
+    >>> import numpy as np
+    >>> round(float(np.asarray(gelu_approximate(np.float32(1.0)))), 6)
+    0.841192
+    """
+    return keras.activations.gelu(x, approximate=True)
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -55,30 +67,44 @@ class ScaledAdd(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="archspec")
 class PositionEmbedding(keras.layers.Layer):
-    """``x + E``: a learned embedding of the input's shape (one vector per token), ViT's AddPositionEmbs.
+    """``x + E``: a learned embedding added to the input. Without `length`, E has the input's shape (one
+    vector per token), ViT's AddPositionEmbs; with it, E is a table of `length` rows of which the first T
+    are added to T tokens — KerasHub's PositionEmbedding (same weight, (length, features)) and the sum
+    BERT and GPT-2 make of it.
 
     >>> import numpy as np
     >>> layer = PositionEmbedding(stddev=0.0, name="pos")
     >>> np.asarray(layer(np.ones((2, 3, 4)))).shape, layer.count_params()
     ((2, 3, 4), 12)
+    >>> table = PositionEmbedding(length=16)
+    >>> np.asarray(table(np.ones((2, 3, 4)))).shape, table.count_params()
+    ((2, 3, 4), 64)
     """
 
-    def __init__(self, stddev: float = 0.02, **kwargs):
+    def __init__(self, stddev: float = 0.02, length: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.stddev = float(stddev)
+        self.length = None if length is None else int(length)
 
     def build(self, input_shape):
-        self.embedding = self.add_weight(name="embedding", shape=tuple(input_shape[1:]),
+        shape = tuple(input_shape[1:]) if self.length is None else (self.length, input_shape[-1])
+        self.embedding = self.add_weight(name="embedding", shape=shape,
                                          initializer=keras.initializers.RandomNormal(stddev=self.stddev))
 
     def call(self, inputs):
-        return inputs + keras.ops.cast(self.embedding, inputs.dtype)
+        table = keras.ops.cast(self.embedding, inputs.dtype)
+        if self.length is not None:
+            table = keras.ops.slice(table, (0, 0), (keras.ops.shape(inputs)[-2], keras.ops.shape(inputs)[-1]))
+        return inputs + table
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev}
+        config = {**super().get_config(), "stddev": self.stddev}
+        if self.length is not None:
+            config["length"] = self.length
+        return config
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -176,6 +202,111 @@ class LayerScale(keras.layers.Layer):
         return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
 
 
+
+
+def rotate(x, wavelength: float):
+    """Rotary position embedding (RoFormer) of `x` (batch, tokens, heads, size): feature pairs (j, j + size/2)
+    of token t rotated by the angle t / wavelength^(2j/size) — the half-split form Llama uses (KerasHub's
+    RotaryEmbedding), computed with the same operations."""
+    ops = keras.ops
+    size = x.shape[-1]
+    inverse_freq = 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"),
+                                                   ops.cast(size, "float32")))
+    positions = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="float32"), 0)
+    freq = ops.einsum("bi,j->bij", positions, inverse_freq)
+    angle = ops.reshape(ops.stack((freq, freq), axis=-2), (*ops.shape(freq)[:-1], ops.shape(freq)[-1] * 2))
+    angle = ops.expand_dims(angle, 2)
+    cos, sin = ops.cast(ops.cos(angle), x.dtype), ops.cast(ops.sin(angle), x.dtype)
+    x1, x2 = ops.split(x, 2, axis=-1)
+    half = ops.reshape(ops.stack((-x2, x1), axis=-2), ops.shape(x))
+    return x * cos + half * sin
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class GroupedAttention(keras.layers.Layer):
+    """Multi-head attention with grouped key/value heads and rotary position embedding: each of
+    `key_value_heads` key/value heads serves num_heads / key_value_heads query heads (grouped-query
+    attention; 1 is multi-query), and `rotary` rotates queries and keys by their position (RoPE) — Llama's,
+    Mistral's, Qwen's attention (KerasHub's LlamaAttention computes the same). Same call as Keras's
+    MultiHeadAttention: `layer(query, value, key=None, value_mask=None, use_causal_mask=False)`; same weights
+    (query, key, value, output projections as EinsumDense, kernel then bias), key and value with
+    `key_value_heads` heads.
+
+    >>> import numpy as np
+    >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
+    >>> x = np.ones((1, 5, 16), "float32")
+    >>> np.asarray(layer(x, x, use_causal_mask=True)).shape, layer.count_params()
+    ((1, 5, 16), 832)
+    """
+
+    def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
+                 output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
+                 rotary_wavelength: float = 10000.0, key_bias: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.key_bias = bool(key_bias)
+        self.num_heads, self.key_dim = int(num_heads), int(key_dim)
+        self.key_value_heads = int(key_value_heads or num_heads)
+        if self.num_heads % self.key_value_heads:
+            raise ValueError(f"num_heads ({num_heads}) must be a multiple of key_value_heads ({key_value_heads})")
+        self.value_dim = int(value_dim or key_dim)
+        self.output_dim = None if output_shape is None else int(output_shape)
+        self.dropout, self.use_bias = float(dropout), bool(use_bias)
+        self.rotary, self.rotary_wavelength = bool(rotary), float(rotary_wavelength)
+        self._dropout_layer = keras.layers.Dropout(self.dropout)
+        self._softmax = keras.layers.Softmax(axis=-1, dtype="float32")
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        value_shape = query_shape if value_shape is None else value_shape
+        key_shape = value_shape if key_shape is None else key_shape
+        out = self.output_dim or query_shape[-1]
+        bias = "uh" if self.use_bias else None
+
+        def dense(name, equation, shape, bias_axes, input_shape):
+            layer = keras.layers.EinsumDense(equation, output_shape=shape, bias_axes=bias_axes, name=name)
+            layer.build(input_shape)
+            return layer
+
+        self._query = dense("query", "bqm,muh->bquh", (None, self.num_heads, self.key_dim), bias, query_shape)
+        self._key = dense("key", "bkm,muh->bkuh", (None, self.key_value_heads, self.key_dim),
+                          bias if self.key_bias else None, key_shape)
+        self._value = dense("value", "bkm,muh->bkuh", (None, self.key_value_heads, self.value_dim), bias, value_shape)
+        self._output = dense("attention_output", "bquh,uhm->bqm", (None, out), "m" if self.use_bias else None,
+                             (None, None, self.num_heads, self.value_dim))
+        self.built = True
+
+    def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, training=None):
+        ops = keras.ops
+        key = value if key is None else key
+        q, k, v = self._query(query), self._key(key), self._value(value)
+        if self.rotary:
+            q, k = rotate(q, self.rotary_wavelength), rotate(k, self.rotary_wavelength)
+        groups = self.num_heads // self.key_value_heads
+        if groups > 1:
+            k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
+        scores = ops.einsum("bquh,bkuh->buqk", q, k)
+        scores = ops.multiply(scores, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+        mask = None
+        if value_mask is not None:
+            mask = ops.expand_dims(ops.cast(value_mask, "bool"), 1)                   # (B, 1, Tk)
+        if use_causal_mask:
+            tq, tk = ops.shape(q)[1], ops.shape(k)[1]
+            causal = ops.expand_dims(ops.greater_equal(ops.expand_dims(ops.arange(tq), 1) + (tk - tq),
+                                                       ops.expand_dims(ops.arange(tk), 0)), 0)   # (1, Tq, Tk)
+            mask = causal if mask is None else ops.logical_and(mask, causal)
+        probs = self._softmax(scores, None if mask is None else ops.expand_dims(mask, 1))
+        probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
+        return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        return (*query_shape[:-1], self.output_dim or query_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+                "key_value_heads": self.key_value_heads, "value_dim": self.value_dim, "output_shape": self.output_dim,
+                "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
+                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias}
+
+
 @keras.saving.register_keras_serializable(package="archspec")
 class GELU(keras.layers.Layer):
     """``keras.activations.gelu(x, approximate)`` as a layer (Keras has no GELU layer): exact (erf) or the
@@ -202,7 +333,7 @@ class GELU(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="archspec")
 class SinePosition(keras.layers.Layer):
-    """``x + PE[:steps]``, the sinusoidal position encoding (archspec.ops.tokens.sinusoid) added to a sequence.
+    """``x + PE[:steps]``, the sinusoidal position encoding (archspec.ops.tables.sinusoid) added to a sequence.
     With `table`, PE is a non-trainable weight of `table` rows (Whisper keeps it as a buffer, and pretrained
     weights carry it); without, a constant computed when the layer is built.
 
@@ -219,7 +350,7 @@ class SinePosition(keras.layers.Layer):
         self.max_wavelength, self.layout, self.table = float(max_wavelength), layout, table
 
     def build(self, input_shape):
-        from .tokens import sinusoid
+        from .tables import sinusoid
 
         if len(input_shape) != 3:
             raise ValueError(f"SinePosition takes a sequence (batch, steps, features); got the shape {tuple(input_shape)}")
@@ -286,5 +417,5 @@ class NoKeyBiasAttention(keras.layers.MultiHeadAttention):
             key._tracker.lock()
 
 
-__all__ = ["ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale", "GELU", "SinePosition",
-           "NoKeyBiasAttention"]
+__all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
+           "GELU", "SinePosition", "NoKeyBiasAttention"]

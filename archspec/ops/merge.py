@@ -1,8 +1,8 @@
 """Merges of several tensors: concat, add, subtract, multiply, average, maximum, minimum, scaled_add."""
 from __future__ import annotations
 
-from . import register
 from .base import Attrs, Op, ShapeError, shape_axis
+from .registry import register
 from .shapes import broadcast, size
 
 

@@ -1,8 +1,8 @@
-"""Normalization: batch_norm, layer_norm, group_norm, normalization (fixed mean and variance)."""
+"""Normalization: batch_norm, layer_norm, rms_norm, group_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
-from . import register
 from .base import Attrs, Field, Op, ShapeError, model_validator, shape_axis
+from .registry import register
 from .shapes import size
 
 
@@ -89,6 +89,33 @@ class LayerNorm(Op):
 
     def label(self, a):
         return "layer norm"
+
+
+class RMSNormAttrs(Attrs):
+    axis: int = -1
+    epsilon: float = Field(1e-6, gt=0)
+
+
+@register
+class RMSNorm(Op):
+    name, keras_class, Attrs, category = "rms_norm", "RMSNormalization", RMSNormAttrs, "norm"
+    unit_helper, abbrev = True, "rms"
+    doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
+           "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
+    examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0))]
+
+    def infer(self, a, ins):
+        return _check_axis(a, ins)
+
+    def params(self, a, ins, out):
+        return (_channels(a, ins), 0)
+
+    def extra_flops(self, a, ins, out):
+        n = size(out)
+        return 4 * n + 3 * (n // _channels(a, ins))  # square, mean, normalize, scale; + ε and 1/√ per position
+
+    def label(self, a):
+        return "rms norm"
 
 
 class NormalizationAttrs(Attrs):

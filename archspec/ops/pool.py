@@ -2,8 +2,8 @@
 avg_pool_1d over sequences (the global 1-D pools are in tokens.py)."""
 from __future__ import annotations
 
-from . import register
 from .base import Attrs, One, Op, Padding, Pair, ShapeError, kxk, need_rank, unpack_ones
+from .registry import register
 from .shapes import conv_length, size
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from . import register
 from .base import Attrs, BeforeValidator, Field, KerasImportError, NonNegInt, Op, Pair, ShapeError, need_rank
+from .registry import register
 from .shapes import size
 
 

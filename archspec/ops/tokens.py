@@ -1,5 +1,7 @@
-"""Token sequences (batch, tokens, features), as a Vision Transformer uses them: position_embedding,
-sine_position, class_token, select_token, global_avg_pool_1d, global_max_pool_1d; and layer_scale (ConvNeXt, CaiT).
+"""Token sequences (batch, tokens, features): token_embedding (integer ids → vectors, BERT's and GPT-2's),
+tied_logits (the output projection tied to it), position_embedding (a learned table of the input's shape,
+ViT's, or of `length` rows, BERT's and GPT-2's), sine_position, class_token, select_token, global_avg_pool_1d,
+global_max_pool_1d; and layer_scale (ConvNeXt, CaiT).
 
 A ViT turns an image into tokens with a patch convolution and a reshape
 (`conv2d: {filters: 768, kernel: 16, strides: 16}` then `reshape: [-1, 768]`), prepends a class token,
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from . import register
-from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError
+from .base import Attrs, Field, KerasImportError, NonNegInt, Op, PosInt, ShapeError
+from .registry import register
 from .shapes import size
+from .tables import sinusoid  # noqa: F401  (re-exported: tokens.sinusoid)
 
 
 def _tokens(op: str, ins, hint: str | None = None):
@@ -30,8 +33,117 @@ class NoAttrs(Attrs):
     pass
 
 
+class TokenEmbeddingAttrs(Attrs):
+    vocabulary: PosInt = Field(description="number of distinct token ids (Keras input_dim); ids are 0 … vocabulary − 1")
+    dim: PosInt = Field(description="features of each token's vector (Keras output_dim)")
+    tie_weights: bool = Field(True, description="false: a separate (dim, vocabulary) output projection table is kept "
+                                                "with the embedding (KerasHub's Llama with tie_word_embeddings=False)")
+
+
+@register
+class TokenEmbedding(Op):
+    name, keras_class, Attrs, category = "token_embedding", "ReversibleEmbedding", TokenEmbeddingAttrs, "token"
+    keras_classes = ("ReversibleEmbedding", "Embedding")
+    keras_names = {"vocabulary": "input_dim", "dim": "output_dim"}
+    keeps_inputs = True                            # the gradient scatters into the rows the ids picked
+    doc = ("Looks up a learned vector per integer token id (keras.layers.ReversibleEmbedding, an Embedding that can "
+           "also project back to the vocabulary): ids (T,) → (T, dim); its input is an `int32` input. BERT's token "
+           "and segment embeddings, GPT-2's and Llama's token embedding.")
+    examples = [({"vocabulary": 100, "dim": 16}, [(12,)], (12, 16), (1600, 0)),
+                ({"vocabulary": 2, "dim": 8}, [(3, 5)], (3, 5, 8), (16, 0)),
+                ({"vocabulary": 10, "dim": 4, "tie_weights": False}, [(6,)], (6, 4), (80, 0))]
+
+    def infer(self, a, ins):
+        if len(ins[0]) > 2:
+            raise ShapeError(f"token_embedding reads integer token ids (tokens,); it receives a feature map {ins[0]}",
+                             "shape-rank", "declare the ids as an input `{shape: [length], dtype: int32}`")
+        return ins[0] + (a.dim,)
+
+    def params(self, a, ins, out):
+        return (a.vocabulary * a.dim * (1 if a.tie_weights else 2), 0)
+
+    def label(self, a):
+        return f"token embedding · {a.vocabulary}→{a.dim}"
+
+    def keras_kwargs(self, a):
+        return dict(input_dim=a.vocabulary, output_dim=a.dim, tie_weights=a.tie_weights)
+
+    def keras_config(self, cfg, shapes):
+        cfg = dict(cfg)
+        cfg.pop("input_length", None)
+        return cfg
+
+    def from_keras(self, cfg, shapes):
+        if cfg.get("mask_zero"):
+            raise KerasImportError("it sets mask_zero (an implicit padding mask); archspec's masks are explicit "
+                                   "inputs — declare a padding_mask input and pass it to attention")
+        return super().from_keras(cfg, shapes)
+
+
+class TiedLogitsAttrs(Attrs):
+    vocabulary: PosInt = Field(description="the token_embedding's vocabulary (its table's rows)")
+
+
+@register
+class TiedLogits(Op):
+    """No layer of its own: it calls the token_embedding's Keras layer a second time (a shared layer)."""
+
+    name, keras_class, Attrs, category, arity = "tied_logits", "ReversibleEmbedding.reverse", TiedLogitsAttrs, "dense", (2, 2)
+    keeps_inputs, shared_layer = True, True        # the table's gradient reads the features
+    doc = ("Projects features back onto the vocabulary with a token_embedding's own table, x · Eᵀ — the output "
+           "projection tied to the input embedding (GPT-2's language-model head): `from: [x, token_embedding]`, "
+           "the second input naming the embedding whose table it reuses (ReversibleEmbedding(x, reverse=True)). "
+           "(T, dim) → (T, vocabulary); no parameters of its own.")
+    examples = [({"vocabulary": 50}, [(6, 8), (6, 8)], (6, 50), (0, 0))]
+
+    def infer(self, a, ins):
+        x, e = ins
+        if len(e) < 2 or e[-1] != x[-1]:
+            raise ShapeError(f"tied_logits reads {x[-1]} features but the embedding it reuses makes {e[-1]}",
+                             "shape-mismatch", "its second input is the token_embedding whose table it reuses; "
+                             "the features must have its dim")
+        return x[:-1] + (a.vocabulary,)
+
+    reads_producers = True
+
+    def check_producers(self, a, producers):
+        op, attrs = producers[1]
+        if op != TokenEmbedding.name:
+            raise ShapeError(f"tied_logits reuses the table of a token_embedding; its second input comes from a {op}",
+                             "shape-mismatch", "name the token_embedding: `from: [x, token_embedding]`")
+        if attrs.vocabulary != a.vocabulary:
+            raise ShapeError(f"tied_logits has vocabulary {a.vocabulary} but the token_embedding it reuses has "
+                             f"{attrs.vocabulary} rows", "shape-mismatch", f"set vocabulary: {attrs.vocabulary}",
+                             field="vocabulary")
+
+    def macs(self, a, ins, out):
+        return size(out) * ins[0][-1]
+
+    def label(self, a):
+        return f"tied logits · {a.vocabulary}"
+
+    def input_roles(self, a, n):
+        return ("x", "table")
+
+    def build_keras(self, a, name):
+        return None
+
+    def call_keras(self, layer, tensors, attrs=None):
+        history = getattr(tensors[1], "_keras_history", None)
+        embedding = getattr(history, "operation", None)
+        if not (hasattr(embedding, "input_dim") and hasattr(embedding, "tie_weights")):
+            raise ValueError(f"tied_logits: its second input comes from {type(embedding).__name__}, not a "
+                             "token_embedding (a ReversibleEmbedding) whose table it could reuse")
+        if attrs is not None and embedding.input_dim != attrs.vocabulary:
+            raise ValueError(f"tied_logits: vocabulary {attrs.vocabulary} but the embedding "
+                             f"'{embedding.name}' has {embedding.input_dim} rows")
+        return embedding(tensors[0], reverse=True)
+
+
 class PositionEmbeddingAttrs(Attrs):
     stddev: float = Field(0.02, ge=0, description="standard deviation of the initial (normal) embedding")
+    length: PosInt | None = Field(None, description="rows of the learned table (the longest sequence, e.g. 512): the "
+                                                   "first T rows are added to T tokens; absent: the input's own shape")
 
 
 @register
@@ -41,45 +153,29 @@ class PositionEmbedding(Op):
     doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
            "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
-                ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0))]
+                ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0)),
+                ({"length": 32}, [(10, 8)], (10, 8), (256, 0))]
+
+    def infer(self, a, ins):
+        if a.length is not None:
+            t, _ = _tokens("position_embedding with `length`", ins)
+            if t > a.length:
+                raise ShapeError(f"a sequence of {t} tokens is longer than the position table's {a.length} rows",
+                                 "sequence-too-long", f"raise `length` to at least {t}, or feed at most {a.length} "
+                                 "tokens", field="length")
+        return ins[0]
 
     def params(self, a, ins, out):
-        return (size(ins[0]), 0)
+        return (size(ins[0]) if a.length is None else a.length * ins[0][-1], 0)
 
     def extra_flops(self, a, ins, out):
         return size(out)
 
     def label(self, a):
-        return "position embedding"
+        return "position embedding" if a.length is None else f"position embedding · {a.length}"
 
     def keras_kwargs(self, a):
-        return dict(stddev=a.stddev)
-
-
-def sinusoid(length: int, dim: int, max_wavelength: float = 10000.0, layout: str = "interleaved"):
-    """The (length, dim) sinusoidal position table, as float64 NumPy (imported here, lazily).
-
-    `interleaved` (KerasHub's SinePositionEncoding, "Attention is all you need"): feature 2i is
-    sin(p / w^(2i/dim)) and 2i+1 its cosine, w = max_wavelength. `split` (Whisper's `sinusoids`, tensor2tensor):
-    the first dim/2 features are sin(p · e^(−i·ln w/(dim/2 − 1))), the last dim/2 their cosines.
-
-    >>> t = sinusoid(3, 4)
-    >>> t.shape, [round(float(v), 4) for v in t[1]]
-    ((3, 4), [0.8415, 0.5403, 0.01, 1.0])
-    >>> [round(float(v), 4) for v in sinusoid(3, 4, layout="split")[1]]
-    [0.8415, 0.0001, 0.5403, 1.0]
-    """
-    import numpy as np
-
-    pos = np.arange(length, dtype=np.float64)[:, None]
-    if layout == "split":
-        half = dim // 2
-        inv = np.exp(-np.log(max_wavelength) / max(half - 1, 1) * np.arange(half))
-        angles = pos * inv[None, :]
-        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
-    i = np.arange(dim)
-    angles = pos * np.power(1.0 / max_wavelength, (2 * (i // 2)) / dim)[None, :]
-    return np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
+        return dict(stddev=a.stddev, length=a.length)
 
 
 class SinePositionAttrs(Attrs):

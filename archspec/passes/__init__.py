@@ -1,1 +1,2 @@
-"""Passes over the typed graph: infer (re-check shapes), analyze (costs), design (warnings)."""
+"""Passes over the typed graph: analyze (costs), design (warnings), training (training-time estimates).
+Shapes are inferred during expansion; :meth:`archspec.graph.Graph.lint` infers them again for tests."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..fast.dataclasses_lite import Record
 from ..graph import FRAGMENT, Graph
 from ..ops import REGISTRY
 from ..ops.shapes import size
-from ..record import Record
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 

@@ -29,8 +29,8 @@ import re
 from dataclasses import dataclass
 
 from ..graph import SEP, Graph, Scope
-from ..ops import REGISTRY, role
-from .tables import human, human_bytes, past_float
+from ..ops import REGISTRY, Category, role
+from .text import human, human_bytes, past_float
 
 DIRECTIONS = ("TB", "LR")
 COLOR_BY = ("none", "params", "macs", "memory", "time", "train_memory")
@@ -42,20 +42,20 @@ INK, MUTED, EDGE = "#1f2933", "#5f6b7a", "#5f6b7a"
 BODY, NOTE, SMALL = 11, 9.5, 9               # font sizes (points): labels, arguments, costs and shapes
 GAP = "&#160; "                       # between a bold name and its details (HTML labels fold plain spaces)
 
-# (fill, border) per op category; merges are ellipses, residual adds doubly outlined
+# (fill, border) per op category (every Category: tests/test_draw.py); merges are ellipses, residual adds doubly outlined
 STYLE = {
-    "io": ("#eceff1", "#607d8b"),
-    "conv": ("#dbe8f7", "#4a78b0"),
-    "dense": ("#e6dcf2", "#7656a8"),
-    "attn": ("#d8efee", "#2f8f8a"),
-    "token": ("#eef3d6", "#7d8f2f"),
-    "norm": ("#e3f0e1", "#5b9453"),
-    "act": ("#fdf3cf", "#b59a2a"),
-    "pool": ("#fde3cc", "#c27533"),
-    "merge": ("#fbd3d0", "#c0453b"),
-    "reshape": ("#f1f1f1", "#8c8c8c"),
-    "reg": ("#ffffff", "#9e9e9e"),
-    "other": ("#f5f5f5", "#8c8c8c"),
+    Category.IO: ("#eceff1", "#607d8b"),
+    Category.CONV: ("#dbe8f7", "#4a78b0"),
+    Category.DENSE: ("#e6dcf2", "#7656a8"),
+    Category.ATTN: ("#d8efee", "#2f8f8a"),
+    Category.TOKEN: ("#eef3d6", "#7d8f2f"),
+    Category.NORM: ("#e3f0e1", "#5b9453"),
+    Category.ACT: ("#fdf3cf", "#b59a2a"),
+    Category.POOL: ("#fde3cc", "#c27533"),
+    Category.MERGE: ("#fbd3d0", "#c0453b"),
+    Category.RESHAPE: ("#f1f1f1", "#8c8c8c"),
+    Category.REG: ("#ffffff", "#9e9e9e"),
+    Category.OTHER: ("#f5f5f5", "#8c8c8c"),
 }
 BOX = ("#f4f6f9", "#5c6b80")          # a collapsed block
 CLUSTER = {                           # scope kind -> (fill, border)
@@ -113,7 +113,8 @@ def layout_items(graph: Graph, depth: int | None, fold: bool = True) -> tuple[di
     The outermost block call at level `depth` or deeper becomes one box, unless it holds a single
     node: then the node itself says more than a box around it. `depth` None draws every node.
     With `fold`, a run of collapsed calls of one block with the same arguments and input shape,
-    each feeding only the next, becomes one box (`block35 ×10`).
+    each feeding only the next (and reading besides only what the previous one reads: a transformer's
+    padding mask), becomes one box (`block35 ×10`, `decoder_layer ×12`).
     """
     lv = levels(graph)
     members: dict[str, int] = {}
@@ -158,8 +159,9 @@ def _fold_runs(graph: Graph, of_node: dict[str, Item], items: dict[str, Item]) -
     for a_id, b_id in zip(order, order[1:]):
         head = merged.get(a_id, a_id)
         a, b = items[a_id], items[b_id]
+        # b reads a, and otherwise only what a reads too (a mask every layer of a transformer takes)
         if (a.scope is None or b.scope is None or a_id in produces_output or outs[a_id] != {b_id}
-                or ins[b_id] != {a_id} or key(a) != key(b)):
+                or a_id not in ins[b_id] or not ins[b_id] - {a_id} <= ins[a_id] or key(a) != key(b)):
             continue
         merged[b_id] = head
         items[head] = Item(head, items[head].parent, scope=items[head].scope, scopes=items[head].scopes + b.scopes)
@@ -276,7 +278,7 @@ def op_text(n) -> str:
     """The op's label, with a fused activation: `conv 3×3 /2 · 32 + relu`."""
     op = REGISTRY[n.op]
     text = op.label(n.attrs)
-    act = op.activation_of(n.attrs) if op.category != "act" else None
+    act = op.activation_of(n.attrs) if op.category != Category.ACT else None
     return text + (f" + {act}" if act else "")
 
 
@@ -371,7 +373,7 @@ class _Writer:
         ]
         self.clusters()
         for name, nid in g.outputs.items():
-            fill, border = STYLE["io"]
+            fill, border = STYLE[Category.IO]
             out.append(f"  {quote('output:' + name)} [label=<{self.terminal(name, g[nid].shape)}>, "
                        f'fillcolor="{fill}", color="{border}"];')
         self.edges()
@@ -470,12 +472,12 @@ class _Writer:
         else:
             n = self.g[it.node]
             op = REGISTRY[n.op]
-            fill, border = STYLE.get(op.category, STYLE["other"])
+            fill, border = STYLE[op.category]
             shape, style = "box", "rounded,filled"
-            if op.category == "merge":
+            if op.category == Category.MERGE:
                 shape, style = "ellipse", "filled"
                 extra = ', penwidth=1.4, margin="0.06,0.03"' + (", peripheries=2" if is_residual_add(self.g, n) else "")
-            elif op.category == "reg":
+            elif op.category == Category.REG:
                 style = "rounded,dashed,filled"
         if self.ramp is not None and not self._is_input(it.id):   # inputs keep their terminal style
             k = self.ramp.index(metric_value(cost, self.metric))
@@ -559,7 +561,7 @@ class _Writer:
                 if role:
                     attrs.append(f"label={quote(role)}")
             if shortcut:
-                attrs.append(f'style=dashed, color="{STYLE["merge"][1]}", penwidth=1.1')
+                attrs.append(f'style=dashed, color="{STYLE[Category.MERGE][1]}", penwidth=1.1')
             self.out.append(f"  {quote(src)} -> {quote(dst)}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
 
 

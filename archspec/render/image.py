@@ -174,7 +174,7 @@ def draw(spec, path: str | os.PathLike | None = None, fmt: str | None = None, de
     data = text.encode("utf-8") if fmt == "dot" else render(text, fmt, dpi, notes)
     if path is None:
         return data
-    from ..util import atomic_write
+    from ..files import atomic_write
 
     atomic_write(path, data)
     return Path(path)

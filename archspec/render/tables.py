@@ -10,40 +10,11 @@ import json
 
 from ..graph import SEP
 from ..ops import REGISTRY
+from .text import CONVENTION, header_lines, human, human_bytes, past_float, row_head  # noqa: F401  (human*: used from here too)
 
 SOURCES = {name for name, op in REGISTRY.items() if op.source}   # model inputs, not layers
 
-CONVENTION = ("MACs = multiply-accumulates of conv/dense/attention layers; FLOPs = 2 per MAC + bias adds, batch-norm, "
-              "pooling, merges and softmax (TensorFlow profiler convention; ReLU not counted)")
-
-
 MIXED = {"float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}     # report --dtype → training precision
-
-
-def past_float(n) -> str | None:
-    """An integer too large for a float (a hostile 2**1240-element tensor) as a power of two, else None."""
-    if n.__class__ is int and abs(n) >= 2 ** 1000:
-        return f"{'-' if n < 0 else ''}~2**{abs(n).bit_length() - 1}"
-    return None
-
-
-def human(n: float, unit: str = "") -> str:
-    big = past_float(n)
-    if big:
-        return f"{big} {unit}".rstrip()
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.2f} {suffix}{unit}"
-    return f"{n:.0f} {unit}".rstrip() if unit else f"{n:,.0f}"
-
-
-def human_bytes(n: float) -> str:
-    for div, suffix in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
-        if n >= div:
-            if past_float(n):
-                return f"{past_float(n)} B"
-            return f"{n / div:.1f} {suffix}"
-    return f"{n:.0f} B"
 
 
 def rows(spec, depth: int | None, batch_size: int, dtype: str) -> list[dict]:
@@ -144,18 +115,49 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", tra
             w.writerow({**r, "output_shape": "x".join(map(str, r["output_shape"] or []))})
         return buf.getvalue()
     if fmt == "markdown":
-        text = _markdown(head, table)
+        text = _markdown(head, fold_rows(table) if training is None else table)
         if training is not None:
             from .training import footer_lines
 
             text += "\n" + "".join(f"{line}  \n" for line in footer_lines(training))
         return text
-    return _text(head, table)
+    return _text(head, fold_rows(table))
 
 
-def _header_lines(h) -> list[str]:
-    ins = ", ".join(f"{k} {tuple(v)}" for k, v in h["inputs"].items())
-    return [f"{h.get('title', h['name'])}: input {ins}, batch {h['batch_size']}, {h['dtype']}", CONVENTION]
+FOLD_KEYS = ("level", "kind", "output_shape", "params", "trainable", "non_trainable", "macs", "flops", "layers",
+             "activation_bytes")
+
+
+def fold_rows(table: list[dict]) -> list[dict]:
+    """A run of consecutive collapsed calls of one block with equal shapes and costs (a transformer's 12
+    layers) becomes one row, `decoder_layer_1 … 12` of type `[decoder_layer ×12]`, its costs summed. Only for
+    reading: JSON and CSV keep one row per call."""
+    out: list[dict] = []
+    for k, r in enumerate(table):
+        nxt = table[k + 1] if k + 1 < len(table) else None
+        collapsed = r["scope"] and (nxt is None or nxt["level"] <= r["level"])
+        prev = out[-1] if out else None
+        parent = r["name"].rsplit(SEP, 1)[0] if SEP in r["name"] else ""
+        if (collapsed and prev is not None and prev.get("_fold") and parent == prev["_parent"]
+                and all(r[key] == prev["_fold"][key] for key in FOLD_KEYS)):
+            prev["_count"] += 1
+            for key in ("params", "trainable", "non_trainable", "macs", "flops", "layers", "activation_bytes"):
+                prev[key] += r[key]
+            prev["_last"] = r["name"]
+            continue
+        row = dict(r)
+        if collapsed:
+            row.update(_fold=dict(r), _count=1, _parent=parent)
+        out.append(row)
+    for row in out:
+        if row.pop("_fold", None) is not None:
+            count = row.pop("_count")
+            row.pop("_parent")
+            last = row.pop("_last", None)
+            if count > 1:
+                row["folded_name"] = f"{row['name']} … {last.rsplit(SEP, 1)[-1].rsplit('_', 1)[-1]}"
+                row["kind"] = f"{row['kind']} ×{count}"
+    return out
 
 
 def _footer_lines(h) -> list[str]:
@@ -166,15 +168,6 @@ def _footer_lines(h) -> list[str]:
         f"(inference, at {h['peak_at']}), training ≈ {human_bytes(h['training_bytes_estimate'])} "
         "(peak with Adam; --train for the breakdown)",
     ]
-
-
-def row_head(r) -> list[str]:
-    """A table row's first cells: its name indented by level, its kind ([block] for a scope) and output shape."""
-    indent = "  " * r["level"]
-    name = indent + (r["name"].rsplit(SEP, 1)[-1] if r["level"] else r["name"])
-    shape = str(tuple(r["output_shape"])) if r["output_shape"] else "?"
-    kind = f"[{r['kind']}]" if r["scope"] else r["kind"]
-    return [name, kind, shape]
 
 
 def _cells(r) -> list[str]:
@@ -193,12 +186,12 @@ def _text(h, table) -> str:
         return "  ".join(x.rjust(w) if i in right else x.ljust(w) for i, (x, w) in enumerate(zip(c, widths))).rstrip()
 
     rule = "─" * sum(widths) + "─" * 2 * (len(widths) - 1)
-    out = _header_lines(h) + ["", line(COLS), rule] + [line(c) for c in cells] + [rule] + _footer_lines(h)
+    out = header_lines(h) + ["", line(COLS), rule] + [line(c) for c in cells] + [rule] + _footer_lines(h)
     return "\n".join(out) + "\n"
 
 
 def _markdown(h, table) -> str:
-    out = [f"**{_header_lines(h)[0]}**", "", f"_{CONVENTION}_", "",
+    out = [f"**{header_lines(h)[0]}**", "", f"_{CONVENTION}_", "",
            "| " + " | ".join(COLS) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 4) + "|"]
     for r in table:
         c = _cells(r)

@@ -3,7 +3,7 @@ activations kept for the backward pass, and on a device the roofline time per ro
 weights, gradients, optimizer slots, kept activations, peak training memory, step time and images/s."""
 from __future__ import annotations
 
-from .tables import _header_lines, human, human_bytes, row_head
+from .text import header_lines, human, human_bytes, row_head
 
 TRAIN_FIELDS = ["train_fwd_flops", "train_bwd_flops", "kept_bytes", "bytes_moved", "time_s", "bound"]
 
@@ -76,7 +76,7 @@ def text_report(head: dict, table: list[dict], est) -> str:
         return "  ".join(x.rjust(w) if i in right else x.ljust(w) for i, (x, w) in enumerate(zip(c, widths))).rstrip()
 
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
-    title = _header_lines(head)[0].replace(f"batch {head['batch_size']}, {head['dtype']}",
+    title = header_lines(head)[0].replace(f"batch {head['batch_size']}, {head['dtype']}",
                                            f"training batch {est.batch_size}, {est.precision}")
     conv = ("backward FLOPs = 2× the forward multiply-accumulate FLOPs (input and weight gradients; 1× for layers "
             "reading the model input) + 1× element-wise work; kept = activations held for the backward pass"

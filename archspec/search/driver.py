@@ -386,7 +386,7 @@ class Search:
         from optuna.storages import RetryHeartbeatStaleTrialCallback
         from optuna.trial import TrialState
 
-        from ..util import _alive
+        from ..files import _alive
 
         host = socket.gethostname()
         storage = self.study._storage

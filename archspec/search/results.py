@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from ..util import atomic_write
+from ..files import atomic_write
 from .concrete import concrete_text, moved_root
 
 FIXED = ["trial", "state", "kind", "value", "params", "macs", "epochs", "test_accuracy", "train_seconds", "price_ms",
@@ -106,7 +106,7 @@ def plot(rows_: list[dict], out: Path, title: str, metric: str, budget) -> Path 
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     path = out / "pareto.png"
-    from ..util import atomic_path
+    from ..files import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp)

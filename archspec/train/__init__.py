@@ -2,19 +2,19 @@
 
 The stage, one module per concern::
 
-    config     training: section + flags ─▶ Settings            (pydantic; no Keras)
+    config     training: section (lang/training.py) + flags ─▶ Settings   (no Keras)
     data       Settings ─▶ Dataset (arrays or image files)      (numpy/scikit-learn; no Keras)
-    compat     Dataset × spec ─▶ Plan, or mismatch diagnostics  (before anything is built; no Keras)
+    planning   Dataset × spec ─▶ Plan, or mismatch diagnostics  (before anything is built; no Keras)
     backend    --backend ─▶ KERAS_BACKEND, before Keras is imported   (no Keras)
     pipeline   Dataset ─▶ input: tf.data (TensorFlow) or a PyDataset (JAX, PyTorch; no TensorFlow)
     loop       build + compile under a precision policy, XLA switch and distribution strategy; fit
     distribute tf.distribute strategies (TensorFlow) or keras.distribution.DataParallel (JAX)
     callbacks  per-epoch checkpoint (atomic, resumable), best model, throughput, NaN stop
     artifacts  history CSV, curves PNG, metrics JSON, summary, resolved spec and settings
-    inspect    first-layer kernels, nearest neighbours in a hidden layer's embedding
+    inspection first-layer kernels, nearest neighbours in a hidden layer's embedding
 
 Keras, TensorFlow and matplotlib are imported only inside `loop`, `pipeline`, `artifacts` and
-`inspect`, when a run starts. See docs/train.md.
+`inspection`, when a run starts. See docs/train.md.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import json
 import os
 from pathlib import Path
 
-from ..util import atomic_write
+from ..files import atomic_write
 
 
 class RunFolder:

@@ -20,7 +20,7 @@ system (``importlib.util.find_spec``), which costs microseconds; nothing is impo
 >>> choose("tensorflow", env={}, installed={"jax"})
 Traceback (most recent call last):
 ...
-archspec.train.config.RunError: --backend tensorflow: TensorFlow is not installed here (pip install tensorflow); installed backends: jax
+archspec.train.errors.RunError: --backend tensorflow: TensorFlow is not installed here (pip install tensorflow); installed backends: jax
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import RunError
+from .errors import RunError
 
 BACKENDS = ("tensorflow", "jax", "torch")
 CHOICES = BACKENDS + ("auto",)

@@ -19,7 +19,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..util import atomic_write
+from ..files import atomic_write
 
 CHECKPOINT_VERSION = 1
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..util import atomic_write
+from ..files import atomic_write
 from . import runs
 from .artifacts import save_png, write_json
 

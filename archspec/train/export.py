@@ -55,7 +55,7 @@ def backend_name() -> str:
         except AttributeError:
             pass
     from .backend import choose
-    from .config import RunError
+    from .errors import RunError
 
     try:
         return choose(None)

@@ -183,7 +183,7 @@ def _versions() -> dict:
         out["tensorflow"] = tf.__version__
     except ImportError:
         pass
-    from .. import __version__
+    from ..version import __version__
 
     out["archspec"] = __version__
     return out
@@ -252,8 +252,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
                  verbose: int | None = None, warn=None, command: list | None = None, callbacks=()) -> RunResult:
     """Train; returns the RunResult. Raises SpecError (spec/data mistakes, NaN loss) or RunError.
     `callbacks`: more Keras callbacks for `fit` (archspec search reports each epoch to its trial)."""
-    from . import compat
     from . import data as data_mod
+    from . import planning
 
     dist = make_strategy(settings.distribute)
     chief, worker = dist.chief, dist.worker
@@ -267,7 +267,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         settings.seed = 0                       # all workers must agree without talking
 
     ds = data_mod.load(settings, spec)
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     if warn and (ds.warnings or plan.warnings):
         warn([*ds.warnings, *plan.warnings])
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
@@ -316,7 +316,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
                               "sample_shape": ds.sample_shape, "notes": ds.notes,
                               "spec": main, "versions": _versions(),
                               "command": command or _command(main, settings, run)})
-    from ..util import atomic_write
+    from ..files import atomic_write
 
     atomic_write(run.graph, (spec.graph.dump() + "\n").encode())
 
@@ -324,14 +324,35 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(settings.precision)
     try:
-        return _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint,
-                    list(callbacks))
+        return _fit(spec, settings, plan, ds, run, state=state, dist=dist, verbose=verbose, result=result,
+                    fingerprint=fingerprint, extra=list(callbacks))
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprint, extra=()):
-    import keras
+def _fit(spec, settings, plan, ds, run, *, state, dist, verbose, result, fingerprint, extra=()):
+    """Build (or restore) the model, fit it with archspec's callbacks, then write the run's results."""
+    model, inputs = _model_and_inputs(spec, settings, plan, ds, run, state, dist, result)
+    st, nan, callbacks, verbose = _callbacks(settings, run, state, inputs, result, fingerprint, dist, verbose,
+                                             list(extra))
+    done = result.resumed_from
+    t0 = time.perf_counter()
+    if done < settings.epochs and not st.get("stopped_early"):
+        with dist.scope(), _data_guard(ds, spec, settings):
+            model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
+                      steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
+                      callbacks=callbacks, verbose=verbose, shuffle=False, class_weight=plan.class_weight)
+    _fill_result(result, st)
+
+    if nan.at is not None:
+        raise _diverged(spec, settings, run, result, st, nan)
+    _finish(spec, settings, model, inputs, ds, run, result, st, dist.scope, t0)
+    return result
+
+
+def _model_and_inputs(spec, settings, plan, ds, run, state, dist, result):
+    """The input pipeline and the compiled model (its checkpoint restored when resuming)."""
+    import keras  # noqa: F401  (before the pipeline: Keras picks its backend once)
 
     from . import callbacks as cb
     from .pipeline import make_inputs
@@ -353,7 +374,15 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
     result.jit_compile = bool(model.jit_compile)
     if settings.distribute == "multi-worker" and dist.backend == "tensorflow":
         multi_worker_fixups(model, dist.engine, next(iter(inputs.train)))
-    scope = dist.scope
+    return model, inputs
+
+
+def _callbacks(settings, run, state, inputs, result, fingerprint, dist, verbose, extra):
+    """The checkpoint state to continue (or a fresh one), the NaN watch, every callback in order, and the
+    Keras verbosity."""
+    import keras
+
+    from . import callbacks as cb
 
     has_val = inputs.validation is not None
     es = settings.early_stopping
@@ -393,30 +422,31 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
         # metrics) but not `seconds`/`images_per_s`, which its fixed 4-decimal format renders as
         # "images_per_s: 2492.5000"; those go to history.csv, the TensorBoard log and the summary.
         callbacks.insert(0, keras.callbacks.ProgbarLogger())
-    t0 = time.perf_counter()
-    if done < settings.epochs and not st.get("stopped_early"):
-        with scope(), _data_guard(ds, spec, settings):
-            model.fit(inputs.train, validation_data=inputs.validation, epochs=settings.epochs, initial_epoch=done,
-                      steps_per_epoch=inputs.steps_per_epoch, validation_steps=inputs.validation_steps,
-                      callbacks=callbacks, verbose=verbose, shuffle=False, class_weight=plan.class_weight)
-    _fill_result(result, st)
+    return st, nan, callbacks, verbose
 
-    if nan.at is not None:
-        _write_summary(run, result, st)
-        epoch, batch, value = nan.at
-        where = spec.source.loc(("training", "learning_rate")) if "learning_rate" in spec.training else \
-            spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
-        lr = settings.learning_rate
-        raise TrainingDiverged([Diagnostic(
-            "training-diverged",
-            f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped "
-            f"(the checkpoint of epoch {st['epoch']} is kept in {run.path})" if st["epoch"] else
-            f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped", where,
-            hint=(f"lower the learning rate (now {lr:g})" if lr else "set a lower learning_rate") +
-                 ("; rescale the inputs (rescale: 1/255)" if settings.rescale is None else "") +
-                 ("; try --precision float32" if settings.precision != "float32" else ""))])
 
-    # last model, then (optionally) the best weights back, then the test set; metrics.json marks the end
+def _diverged(spec, settings, run, result, st, nan) -> TrainingDiverged:
+    """The summary so far is written; returns the error for a loss that became NaN or infinite: where, and
+    what to try."""
+    _write_summary(run, result, st)
+    epoch, batch, value = nan.at
+    where = spec.source.loc(("training", "learning_rate")) if "learning_rate" in spec.training else \
+        spec.source.loc(("training",)) if spec.training else Loc(spec.source.file)
+    lr = settings.learning_rate
+    return TrainingDiverged([Diagnostic(
+        "training-diverged",
+        f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped "
+        f"(the checkpoint of epoch {st['epoch']} is kept in {run.path})" if st["epoch"] else
+        f"the loss became {value} in epoch {epoch + 1}, batch {batch + 1}; training stopped", where,
+        hint=(f"lower the learning rate (now {lr:g})" if lr else "set a lower learning_rate") +
+             ("; rescale the inputs (rescale: 1/255)" if settings.rescale is None else "") +
+             ("; try --precision float32" if settings.precision != "float32" else ""))])
+
+
+def _finish(spec, settings, model, inputs, ds, run, result, st, scope, t0) -> None:
+    """The last model, then (optionally) the best weights back, then the test set, the targets,
+    metrics.json (which marks the end), the summary and the `save:` export."""
+    es = settings.early_stopping
     # (the checkpoint of the last epoch stays as it is: more --epochs later continue from there)
     from ..compile import save_model
 
@@ -442,7 +472,6 @@ def _fit(spec, settings, plan, ds, run, state, dist, verbose, result, fingerprin
     _write_summary(run, result, st)
     if settings.save:
         save_export(spec, settings, model, run, result)
-    return result
 
 
 def save_export(spec, settings, model, run, result) -> None:
@@ -533,7 +562,7 @@ def target_met(key: str, want: float, got: float) -> bool:
 def _write_summary(run, result, st):
     write_history_csv(run.history_csv, st["history"])
     plot_curves(run.curves, st["history"], result.spec_name)
-    from ..util import atomic_write
+    from ..files import atomic_write
 
     atomic_write(run.summary, result.summary.encode())
 
@@ -571,7 +600,7 @@ def _command(main, settings, run) -> list:
         cmd += ["--distribute", settings.distribute]
     d = settings.data
     cmd += ["--data", d.source + (f":{d.path}" if d.path else "")]
-    from .config import set_text
+    from ..lang.training import set_text
 
     for k, v in settings.overrides.items():
         cmd += ["--set", set_text(k, v).removeprefix("--set ")]

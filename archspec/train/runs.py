@@ -26,7 +26,7 @@ class Target:
     run: RunFolder | None
     settings: Settings
     spec: object | None               # archspec Spec of the run
-    plan: object                      # compat.Plan
+    plan: object                      # planning.Plan
     classes: list[str] | None
     meta: dict = field(default_factory=dict)
 
@@ -82,7 +82,7 @@ def open_target(path: str, which: str | None = None, rescale: float | None = Non
         if which and file != wanted:
             raise RunError(f"{run.path} has no {wanted.name}")
     from .. import api
-    from .compat import Plan
+    from .planning import Plan
 
     spec = api.load(run.path / meta["spec"], settings.overrides) if meta.get("spec") else None
     plan = Plan(**{**meta["plan"], "input_shape": tuple(meta["plan"]["input_shape"]), "warnings": []})
@@ -100,7 +100,7 @@ def _load(load_model, file: Path):
 def plan_of_model(model):
     """The Plan of a bare Keras classifier: input from its input layer, logits unless it ends with a
     softmax or sigmoid, integer labels (binary for one unit)."""
-    from .compat import Plan
+    from .planning import Plan
 
     ishape = tuple(model.inputs[0].shape[1:])
     units = int(model.outputs[0].shape[-1])
@@ -115,8 +115,8 @@ def plan_of_model(model):
 def load_data(target: Target, data_arg: str | None):
     """(Dataset, Plan) for `--data` (default: the run's own data), checked against the model."""
     from ..errors import Diagnostic, Loc
-    from . import compat
     from . import data as data_mod
+    from . import planning
     from .config import parse_data_arg
 
     settings = replace(target.settings, data=replace(target.settings.data))
@@ -128,7 +128,7 @@ def load_data(target: Target, data_arg: str | None):
     settings.validation_steps, settings.target = None, {}
     if target.spec is not None:
         ds = data_mod.load(settings, target.spec)
-        plan = compat.plan(target.spec, settings, ds)
+        plan = planning.plan(target.spec, settings, ds)
         return ds, plan, settings
     p = target.plan
     kind, path = settings.data.source, settings.data.path

@@ -10,13 +10,13 @@ PyYAML (even on libyaml) hands such a file over as Python event objects with two
 so reading alone costs ~4 µs per layer before archspec has looked at anything. This reader handles a
 strict subset — block mappings and sequences indented with spaces, one-line flow mappings and lists,
 plain names, decimal integers and floats, true/false/null, comments — and builds the same data and
-the same position tables (:mod:`.positions`) as the YAML walk in :mod:`.source`, reading each distinct
+the same position tables (:mod:`.positions`) as the YAML walk in :mod:`archspec.lang.source`, reading each distinct
 line once (a repeated line is rebuilt from its template: fresh containers, positions moved to its line).
 
 Anything outside the subset — quotes, anchors, tags, block scalars, multi-line flow collections,
 expressions (`$…`), YAML 1.1's yes/no/on/off, a duplicate key, an empty value, odd indentation,
 tabs, non-ASCII text outside comments, limits — makes :func:`read` return None, and the spec is read by
-PyYAML as before (which also finds and words every error). ``tests/test_plainyaml.py`` holds both
+PyYAML as before (which also finds and words every error). ``tests/test_yaml_lite.py`` holds both
 readers equal, data and every position, on every spec in the repository and on generated variants.
 """
 from __future__ import annotations
@@ -25,12 +25,17 @@ import re
 from sys import intern
 
 from .positions import Rows
-from .source import _NOT_STR, FLOAT_PATTERN
+
+# plain scalars that YAML 1.1 reads as something other than a string (shared with lang/source.py's walk)
+NOT_STR = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
+           "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
+# a decimal float (YAML 1.1 would leave `1e-3` a string; archspec reads it as a number), anchored
+FLOAT_PATTERN = r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)\Z|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)\Z"
 
 _SHIFT = 24
 _WORDS = {"true": True, "false": False, "null": None}
 # the other YAML 1.1 words PyYAML reads as something else than text (yes, on, True, ...): declined
-_SPECIAL = _NOT_STR - _WORDS.keys()
+_SPECIAL = NOT_STR - _WORDS.keys()
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(FLOAT_PATTERN)

@@ -13,7 +13,7 @@ unknown or missing keys. Anything else — a bool where an int is expected, ``"3
 a constraint that fails, a missing field — goes to the real pydantic model, built from the same
 declaration on first need (:meth:`Model.pydantic`), which accepts with its own coercions or raises its
 ``ValidationError`` (raised as :class:`Invalid`, turned into located diagnostics). The fast path never rejects, it only
-declines; ``tests/test_declared.py`` holds it equal to pydantic on every op example, every bundled
+declines; ``tests/test_pydantic_lite.py`` holds it equal to pydantic on every op example, every bundled
 spec and a grid of odd values.
 
 >>> class Pad(Model):

@@ -1,4 +1,4 @@
-"""The document model (a declared model, archspec/declared.py: pydantic's meaning, no pydantic on the
+"""The document model (a declared model, archspec/fast/pydantic_lite.py: pydantic's meaning, no pydantic on the
 happy path). Layer entries stay raw here: they are checked entry by entry
 during expansion, where expressions are evaluated and each op's own attribute model applies."""
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from ..declared import Field, Model
 from ..errors import Diagnostic, closest, hint_for
+from ..fast.pydantic_lite import BeforeValidator, Field, Model
 from .source import Source, short
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
@@ -17,8 +17,23 @@ class _Model(Model, frozen=False):
     """Unknown keys refused; assignable (a salvaged Document drops its inputs)."""
 
 
+def _dim(v):
+    if isinstance(v, str) and v.startswith("$"):
+        return v
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError("a dimension is a whole number ≥ 1 or a $expression of the params")
+    if v < 1:
+        raise ValueError("should be greater than or equal to 1")
+    return v
+
+
+# an input dimension: a number, or an expression over the top-level `params` (`$length`, so `--set` changes it)
+Dim = Annotated[int | str, BeforeValidator(_dim, json_schema_input_type=Annotated[int, Field(ge=1)] | Annotated[
+    str, Field(pattern=r"^\$")])]
+
+
 class InputDef(_Model):
-    shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=4)
+    shape: list[Dim] = Field(min_length=1, max_length=4)
     dtype: Literal["float32", "float16", "bfloat16", "int32", "uint8"] = "float32"
 
 
@@ -35,7 +50,7 @@ class Document(_Model):
     description: str | None = None
     include: list[str] = []
     params: dict[Name, Any] = Field({}, description="top-level parameters, overridable with --set NAME=VALUE")
-    inputs: dict[Name, list[Annotated[int, Field(ge=1)]] | InputDef] = Field(min_length=1)
+    inputs: dict[Name, list[Dim] | InputDef] = Field(min_length=1)
     outputs: list[str] | dict[Name, str] | str | None = None
     defaults: dict[str, dict[str, Any]] = {}
     blocks: dict[Name, BlockDef] = {}

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from ..errors import Diagnostic, Note, focus
 from ..graph import Graph
-from ..ops import REGISTRY
+from ..ops import REGISTRY, Op
 from .analyze import node_cost
+
+# the ops that have lints of their own, or mix the tokens of a sequence (the rest skip those checks)
+_LINTED = frozenset(k for k, op in REGISTRY.items() if type(op).lint is not Op.lint and not op.source)
+_MIXERS = frozenset(k for k, op in REGISTRY.items() if type(op).token_mixing is not Op.token_mixing)
 
 DOMINANT_SHARE = 0.5                 # (compared as 2 * p > total below)
 DOMINANT_MIN_TOTAL = 1_000_000
@@ -76,6 +80,18 @@ def design_warnings(graph: Graph, analysis=None, main_file: str | None = None) -
             warn("softmax-not-last", "softmax is applied to a tensor that is not a model output", n,
                  "softmax belongs on the classifier output; inside the network use another activation")
 
+        # 8. the op's own lints (attention heads that do not divide the hidden size, ...)
+        if n.op in _LINTED:
+            for code, msg, hint in op.lint(a, [nodes[i].shape for i in n.inputs], n.shape):
+                warn(code, msg, n, hint)
+
+    # 9. a causal attention reading tokens that already saw later ones
+    for n, origin in _causal_leaks(graph) if any(n.op in _MIXERS for n in nodes.values()) else ():
+        warn("causal-leak", f"this attention is causal, but its input already mixes in later tokens ({origin.id}: "
+             f"{REGISTRY[origin.op].label(origin.attrs)})", n,
+             "make the earlier token mixing causal as well (causal: true), or drop the causal mask here",
+             [Note(f"{origin.id} reads every token", origin.loc)])
+
     if dominant is not None and total >= DOMINANT_MIN_TOTAL and weighted >= 3:
         n, p = dominant, costs[dominant.id].params
         prev = nodes[n.inputs[0]] if n.inputs else None
@@ -140,3 +156,18 @@ def _flattens(graph: Graph, n) -> bool:
         return False
     shape = graph[n.inputs[0]].shape
     return shape is not None and len(shape) == 3 and len(n.shape) == 1 and n.shape[0] == shape[0] * shape[1] * shape[2]
+
+
+def _causal_leaks(graph: Graph) -> list:
+    """(causal node, the earlier node that lets its input see later tokens), first such node per causal one."""
+    seen: dict[str, object] = {}                 # node id → the non-causal token mixer upstream (or None)
+    out = []
+    for n in graph.nodes.values():                # nodes are in topological order
+        op = REGISTRY[n.op]
+        mixing, aligned = op.token_mixing(n.attrs, len(n.inputs))
+        ins = n.inputs if aligned is None else [n.inputs[k] for k in aligned if k < len(n.inputs)]
+        upstream = next((seen[i] for i in ins if seen.get(i) is not None), None)
+        if mixing == "causal" and upstream is not None:
+            out.append((n, upstream))
+        seen[n.id] = upstream if upstream is not None else (n if mixing == "all" else None)
+    return out

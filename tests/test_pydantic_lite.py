@@ -1,4 +1,4 @@
-"""The declared models' fast path (archspec/declared.py) against pydantic, which defines what is valid:
+"""The declared models' fast path (archspec/fast/pydantic_lite.py) against pydantic, which defines what is valid:
 whatever the fast path accepts, pydantic accepts with the same values, of the same types. The fast
 path may decline anything (pydantic then decides), so only its acceptances are checked — on every op
 example, every bundled spec's document and blocks, and a grid of odd values in every field."""
@@ -11,8 +11,8 @@ import pytest
 from conftest import imported_by
 
 from archspec import ops
-from archspec.declared import Invalid, _Decline
-from archspec.lang.schema import BlockDef, Document, InputDef, Library
+from archspec.fast.pydantic_lite import Invalid, _Decline
+from archspec.lang.document import BlockDef, Document, InputDef, Library
 
 ROOT = Path(__file__).resolve().parent.parent
 

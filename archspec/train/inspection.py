@@ -100,7 +100,7 @@ def kernel_grid(model, out_png, layer_name: str | None = None, columns: int = 8)
 def _samples(run: RunFolder, meta: dict, split: str, limit: int):
     """Up to `limit` preprocessed images (as the model sees them) and labels of a split of the run's data."""
     from .. import api
-    from . import compat, data
+    from . import data, planning
     from .config import Settings
     from .pipeline import make_inputs
 
@@ -114,7 +114,7 @@ def _samples(run: RunFolder, meta: dict, split: str, limit: int):
     ds.train, ds.validation, ds.test = sub, None, sub
     settings.augment = settings.early_stopping = settings.lr_schedule = settings.steps_per_epoch = None
     settings.target = {}
-    plan = compat.plan(spec, settings, ds)
+    plan = planning.plan(spec, settings, ds)
     xs, ys = [], []
     for x, y in make_inputs(ds, plan, settings, seed=0).test:
         xs.append(np.asarray(x))

@@ -1,4 +1,4 @@
-"""Small shared helpers: atomic file output; the names of specs loaded with overrides.
+"""Atomic file output.
 
 Every command that writes files writes them atomically: the data goes to a hidden temporary file in
 the same folder (`.NAME.PID-RANDOM.tmpSUFFIX`), which is renamed over the target only once complete. An
@@ -58,40 +58,3 @@ def atomic_write(path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
-
-
-# ---- a spec with overrides: its title and its file/model name --------------------------------------
-def flow(v) -> str:
-    """An override value as one writes it with --set: [3, 4, 23, 3], 0.5, relu, true, null."""
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(flow(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {flow(x)}" for k, x in v.items()) + "}"
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
-def network_overrides(overrides: dict) -> dict:
-    """The overrides that change the network: all but `training.*` ones."""
-    return {k: v for k, v in (overrides or {}).items() if not str(k).startswith("training.")}
-
-
-def titled(name: str, overrides: dict) -> str:
-    """'resnet50 with stages=[3, 4, 23, 3]'; just `name` without (network) overrides."""
-    overrides = network_overrides(overrides)
-    if not overrides:
-        return name
-    return f"{name} with " + ", ".join(f"{k}={flow(v)}" for k, v in overrides.items())
-
-
-def variant_name(name: str, overrides: dict) -> str:
-    """`name` with the overrides, in the characters file names and TensorFlow name scopes accept:
-    'resnet50_stages_3_4_23_3'. Used for the Keras model's name and default output/run names."""
-    import re
-
-    if not network_overrides(overrides):
-        return name
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", titled(name, overrides).replace(" with ", "_"))).strip("_")

@@ -1,4 +1,4 @@
-"""archspec/lang/plainyaml.py reads the plain YAML subset to exactly what the PyYAML walk gives — the
+"""archspec/fast/yaml_lite.py reads the plain YAML subset to exactly what the PyYAML walk gives — the
 same data (types included) and the same position of every key and value — or declines. Checked on
 every YAML file of the repository and on thousands of mutated variants (characters inserted and
 removed, lines re-indented, duplicated and swapped), where it must also never accept a text that
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from archspec.errors import SpecError
-from archspec.lang import plainyaml
-from archspec.lang.positions import Table
+from archspec.fast import yaml_lite
+from archspec.fast.positions import Table
 from archspec.lang.source import DEFAULT_LIMITS, Limits, Source, _walk_yaml, parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def _slow(text, limits=DEFAULT_LIMITS):
 
 def compare(text, limits=DEFAULT_LIMITS) -> str:
     """'same' or 'declined'; fails on any difference."""
-    fast = plainyaml.read(text, limits.max_nodes, limits.max_depth)
+    fast = yaml_lite.read(text, limits.max_nodes, limits.max_depth)
     if fast is None:
         return "declined"
     slow = _slow(text, limits)
@@ -87,7 +87,7 @@ CHARS = list(" -:{}[],#\n0123456789.eE+abc_$xyz\t'\"&*!|>?") + [
 @pytest.mark.parametrize("seed", range(4))
 def test_mutated_texts(seed):
     rng = random.Random(seed)
-    texts = [t for t in _repo_yaml() if plainyaml.read(t, 10**6, 64) is not None]
+    texts = [t for t in _repo_yaml() if yaml_lite.read(t, 10**6, 64) is not None]
     texts += [chain_spec(12), residual_spec(24)]
     seen = {"same": 0, "declined": 0}
     for _ in range(800):
@@ -118,9 +118,9 @@ def test_mutated_texts(seed):
 
 def test_limits_are_left_to_the_yaml_walk():
     text = chain_spec(50)
-    assert plainyaml.read(text, max_nodes=20, max_depth=64) is None
-    assert plainyaml.read("a:\n  b:\n    c:\n      d: 1\n", 10**6, max_depth=2) is None
-    assert plainyaml.read("a:\n  b: {c: {d: 1}}\n", 10**6, max_depth=2) is None
+    assert yaml_lite.read(text, max_nodes=20, max_depth=64) is None
+    assert yaml_lite.read("a:\n  b:\n    c:\n      d: 1\n", 10**6, max_depth=2) is None
+    assert yaml_lite.read("a:\n  b: {c: {d: 1}}\n", 10**6, max_depth=2) is None
     with pytest.raises(SpecError) as exc:
         parse(text, "x.yaml", limits=Limits(max_nodes=20))
     assert exc.value.diagnostics[0].code == "limit"
@@ -132,7 +132,7 @@ def test_limits_are_left_to_the_yaml_walk():
     "a: {b:1}\n", "a: [b: 1]\n", "a: 1 # c\n  b: 2\n", "- a\n", "a: b c\n", "a:\n\t- 1\n", "a: 0x1F\n", "a: 1_000\n",
     "--- \na: 1\n", "a: é\n", "a: 1  # \x01\n", "a: 1  # \x9f\n", "a: 1  # x\x85b: 2\n", "a: 1  # x\u2029b: 2\n"])
 def test_outside_the_subset(text):
-    assert plainyaml.read(text, 10**6, 64) is None
+    assert yaml_lite.read(text, 10**6, 64) is None
 
 
 def test_comments_and_blank_lines_and_indentless_lists():
@@ -148,7 +148,7 @@ def test_check_and_editor_answers_do_not_depend_on_the_reader(monkeypatch):
 
     text = ("archspec: 1\nname: plain\ninputs:\n  x: [32, 32, 3]\nmodel:\n  - conv2d: {filters: 16, kernel: 3}\n"
             "  - batch_norm: {momentum: 2}\n  - relu: {}\n  - conv2d: {filters: 8, kernal: 3}\n  - dense: {units: 10}\n")
-    assert plainyaml.read(text, 10**6, 64) is not None
+    assert yaml_lite.read(text, 10**6, 64) is not None
 
     def answers():
         try:
@@ -160,6 +160,6 @@ def test_check_and_editor_answers_do_not_depend_on_the_reader(monkeypatch):
         return errors, r.diagnostics, [analysis.hover(r, line, 6) for line in range(5, 10)]
 
     plain = answers()
-    monkeypatch.setattr(plainyaml, "read", lambda *a: None)
+    monkeypatch.setattr(yaml_lite, "read", lambda *a: None)
     assert answers() == plain
     assert {d.code for d in plain[0]} == {"schema", "unknown-field"}

@@ -68,10 +68,29 @@ def plan(spec, settings, ds) -> Plan:
         raise SpecError(errs)
     inp = g[g.inputs[0]]
     out = g[next(iter(g.outputs.values()))]
-    ishape = tuple(inp.shape)
-    oshape = tuple(out.shape or ())
+    resize, flatten, channels = _input(spec, settings, ds, inp, err)
+    head = _output(spec, settings, ds, out, err)
+    if head is None:
+        raise SpecError(errs)
+    loss, act, units = head
+    _metric_names(spec, settings, ds, err)
+    _scaling(spec, settings, ds, inp, err, warns)
+    weights = _class_weights(spec, settings, ds, err)
+    _validation_steps(spec, settings, ds, warns)
+    if errs:
+        raise SpecError(errs)
+    labels = LOSS_LABELS[loss]
+    smoothing = settings.label_smoothing or 0.0
+    if smoothing and loss == "sparse_categorical_crossentropy":
+        # Keras's sparse cross-entropy has no label smoothing: the same loss on one-hot labels has
+        loss, labels = "categorical_crossentropy", "onehot"
+    return Plan(tuple(inp.shape), loss, act is None, labels, units, resize, flatten, channels, warns, weights,
+                smoothing)
 
-    # ---- the input ----------------------------------------------------------------------------
+
+def _input(spec, settings, ds, inp, err) -> tuple[bool, bool, int]:
+    """The input against the data's samples: (resize, flatten, channels)."""
+    ishape = tuple(inp.shape)
     resize = flatten = False
     channels = ishape[-1] if len(ishape) == 3 else 1
     if len(ishape) not in (1, 3):
@@ -114,19 +133,23 @@ def plan(spec, settings, ds) -> Plan:
         if len(ishape) == 1:
             err(f"the input '{inp.id}' is a flat vector; image folders need an input (height, width, channels)",
                 inp.loc, code="train-unsupported")
+    return resize, flatten, channels
 
-    # ---- the output, the classes and the loss -------------------------------------------------
-    k = ds.num_classes
-    act = None
+
+def _output(spec, settings, ds, out, err) -> tuple[str, str | None, int] | None:
+    """The output, the classes and the loss: (loss, output activation, units); None when the output is not
+    a vector of class scores (nothing else can be said)."""
     from ..ops import REGISTRY
 
+    oshape = tuple(out.shape or ())
+    k = ds.num_classes
     act = REGISTRY[out.op].activation_of(out.attrs) if out.op in REGISTRY else None
     units = oshape[-1] if len(oshape) == 1 else 0
     if len(oshape) != 1:
         err(f"the output '{out.id}' has shape {oshape}; training fits classifiers whose output is a vector of "
             "class scores", out.loc, "end the model with global pooling or flatten and a dense layer",
             code="train-unsupported")
-        raise SpecError(errs)
+        return None
     cm = ds_opt(settings, "class_mode")
     loss = settings.loss
     loss_loc = _where(spec, ("loss",))
@@ -164,8 +187,11 @@ def plan(spec, settings, ds) -> Plan:
     if act not in (None, "softmax", "sigmoid"):
         err(f"the output '{out.id}' ends with {act}; a classifier's output must be a softmax, a sigmoid or "
             "logits (no activation)", out.loc, "use activation: softmax (sigmoid for one unit)")
+    return loss, act, units
 
-    # ---- settings that name metrics -----------------------------------------------------------
+
+def _metric_names(spec, settings, ds, err) -> None:
+    """Settings that name metrics (early stopping's and a plateau schedule's monitor, targets) name logged ones."""
     has_val = ds.validation is not None and len(ds.validation) > 0
     logged = ["loss", *settings.metrics]
     known = logged + (["val_" + m for m in logged] if has_val else [])
@@ -184,7 +210,13 @@ def plan(spec, settings, ds) -> Plan:
             err(f"training.target names '{key}'; targets are test metrics: "
                 f"{', '.join('test_' + m for m in logged)}", _training_loc(spec, "target", key), code="schema")
 
-    if settings.rescale is None and ds.max_value > 1.5 and not any(REGISTRY[n.op].scales_input for n in g):
+
+def _scaling(spec, settings, ds, inp, err, warns) -> None:
+    """Pixel values the network will see, and augmentation of a non-image input."""
+    from ..ops import REGISTRY
+
+    ishape = tuple(inp.shape)
+    if settings.rescale is None and ds.max_value > 1.5 and not any(REGISTRY[n.op].scales_input for n in spec.graph):
         warns.append(Diagnostic("unscaled-input", f"the network will see raw pixel values 0–{ds.max_value:g}",
                                 _training_loc(spec), None,
                                 f"add `rescale: 1/{ds.max_value:g}` to the training section (or a rescaling layer)",
@@ -200,16 +232,6 @@ def plan(spec, settings, ds) -> Plan:
         err(f"training.augment transforms images, but the input '{inp.id}' is a flat vector {ishape}",
             _training_loc(spec, "augment"), "drop augment, or declare the input as (height, width, channels)",
             code="schema")
-    weights = _class_weights(spec, settings, ds, err)
-    _validation_steps(spec, settings, ds, warns)
-    if errs:
-        raise SpecError(errs)
-    labels = LOSS_LABELS[loss]
-    smoothing = settings.label_smoothing or 0.0
-    if smoothing and loss == "sparse_categorical_crossentropy":
-        # Keras's sparse cross-entropy has no label smoothing: the same loss on one-hot labels has
-        loss, labels = "categorical_crossentropy", "onehot"
-    return Plan(ishape, loss, act is None, labels, units, resize, flatten, channels, warns, weights, smoothing)
 
 
 def _class_weights(spec, settings, ds, err) -> dict | None:
