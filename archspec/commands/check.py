@@ -76,7 +76,7 @@ def _library(path: str, args, exc) -> int | None:
     from pathlib import Path
 
     from .. import api
-    from ..cli import parse_limits
+    from .shared import parse_limits
     from ..errors import SpecError
     from ..lang.source import parse, read_text
 
