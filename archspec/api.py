@@ -212,10 +212,10 @@ def check_library(src: Source, limits: Limits = DEFAULT_LIMITS, root: str | os.P
     definition (parameters, defaults, body shape) and its own includes; bodies are expanded only
     where they are called. Returns (diagnostics, the Expander holding the blocks and sources read).
     `archspec check` and the language server both answer with this."""
-    from .fast.pydantic_lite import Invalid
     from .errors import sorted_unique
-    from .lang.expand import Expander
+    from .fast.pydantic_lite import Invalid
     from .lang.document import Library, pydantic_diagnostics
+    from .lang.expand import Expander
 
     ex = Expander(src, limits, {}, Path(root) if root else None)
     diags = []

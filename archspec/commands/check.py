@@ -76,9 +76,9 @@ def _library(path: str, args, exc) -> int | None:
     from pathlib import Path
 
     from .. import api
-    from .shared import parse_limits
     from ..errors import SpecError
     from ..lang.source import parse, read_text
+    from .shared import parse_limits
 
     limits = parse_limits(getattr(args, "limit", None))
     try:

@@ -87,6 +87,11 @@ class PositionEmbedding(keras.layers.Layer):
         self.length = None if length is None else int(length)
 
     def build(self, input_shape):
+        if self.length is not None:          # as archspec's rule: a table of rows for a sequence of tokens
+            if len(input_shape) != 3:
+                raise ValueError(f"PositionEmbedding with `length` takes (batch, tokens, features); got {tuple(input_shape)}")
+            if input_shape[1] is not None and input_shape[1] > self.length:
+                raise ValueError(f"a sequence of {input_shape[1]} tokens is longer than the table's {self.length} rows")
         shape = tuple(input_shape[1:]) if self.length is None else (self.length, input_shape[-1])
         self.embedding = self.add_weight(name="embedding", shape=shape,
                                          initializer=keras.initializers.RandomNormal(stddev=self.stddev))
