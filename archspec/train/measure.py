@@ -35,7 +35,7 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
 
     def loss_fn(tv, ntv, x, y):
         pred, ntv = model.stateless_call(tv, ntv, x, training=True)
-        return loss_obj(y, pred), ntv
+        return sum(loss_obj(t, p) for t, p in zip(y, keras.tree.flatten(pred))), ntv   # every output trains
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -47,10 +47,17 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
     state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
              [v.value for v in opt.variables])
     rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.standard_normal((batch_size, *model.inputs[0].shape[1:]), dtype=np.float32))
-    classes = int(model.outputs[0].shape[-1])
-    # one class index per example, or per step of a sequence output (batch, steps, classes)
-    y = jnp.asarray(rng.integers(0, classes, (batch_size, *model.outputs[0].shape[1:-1]), dtype=np.int32))
+
+    def example(t):             # images and features at random; token ids and masks all ones (a valid id)
+        shape = (batch_size, *t.shape[1:])
+        if "int" in str(t.dtype):
+            return jnp.ones(shape, dtype=jnp.int32)
+        return jnp.asarray(rng.standard_normal(shape, dtype=np.float32))
+
+    x = keras.tree.map_structure(example, model.input)       # as the model takes them (one, a list, a dict)
+    # per output: one class index per example, or per step of a sequence output (batch, steps, classes)
+    y = [jnp.asarray(rng.integers(0, int(o.shape[-1]), (batch_size, *o.shape[1:-1]), dtype=np.int32))
+         for o in keras.tree.flatten(model.output)]
     t0 = time.perf_counter()
     compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(*state, x, y).compile()
     compile_s = time.perf_counter() - t0
