@@ -202,6 +202,32 @@ def load_text(text: str, name: str = "<spec>", overrides: dict | None = None, li
         return _load(parse(text, name, None, limits, fmt), overrides, limits, root)
 
 
+def is_library(data) -> bool:
+    """A file of blocks for others to include: blocks (or includes) and no model."""
+    return isinstance(data, dict) and "model" not in data and ("blocks" in data or "include" in data)
+
+
+def check_library(src: Source, limits: Limits = DEFAULT_LIMITS, root: str | os.PathLike | None = None):
+    """Check a block library (`is_library`) as its includers see it: the file's fields, each block's
+    definition (parameters, defaults, body shape) and its own includes; bodies are expanded only
+    where they are called. Returns (diagnostics, the Expander holding the blocks and sources read).
+    `archspec check` and the language server both answer with this."""
+    from .errors import sorted_unique
+    from .fast.pydantic_lite import Invalid
+    from .lang.document import Library, pydantic_diagnostics
+    from .lang.expand import Expander
+
+    ex = Expander(src, limits, {}, Path(root) if root else None)
+    diags = []
+    try:
+        Library.model_validate(src.data)
+    except Invalid as exc:
+        diags = [d for d in pydantic_diagnostics(exc, src.data, src, fields=Library.model_fields)
+                 if d.path[:1] != ("blocks",)]  # each block is checked below, with its name
+    ex._load_blocks(src, src.data, (), stack=())
+    return sorted_unique(diags + ex.diags), ex
+
+
 def _load(src: Source, overrides, limits, root) -> Spec:
     from .lang.expand import expand
 

@@ -188,6 +188,8 @@ def test_spec_language_transformer_example_checks():
     spec = archspec.load_text("archspec: 1\nname: doc\ninputs: {image: [224, 224, 3]}\nmodel:\n" + block)
     shapes = [n.shape for n in spec.graph]
     assert (196, 768) in shapes and (197, 768) in shapes and shapes[-1] == (768,)
+    last = list(spec.graph)[-2]                                  # ViT's final LayerNorm before the class token
+    assert last.op == "layer_norm" and spec.analysis().nodes[last.id].params == 2 * 768
     assert any(ops.REGISTRY[n.op].label(n.attrs) == "attention · 12 heads · 64" for n in spec.graph if n.op != "input")
 
 

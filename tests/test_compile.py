@@ -348,6 +348,9 @@ def test_compile_command_saves_atomically(tmp_path):
     assert r.returncode == 0, r.stderr
     written = tmp_path / "out" / "s.keras"
     assert written.is_file() and f"wrote {written} (" in r.stderr
+    r = cli("compile", spec, "--no-save", cwd=tmp_path)                 # says it built, writes nothing
+    assert r.returncode == 0 and "not saved (--no-save)" in r.stderr and "params" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["s.keras"]
 
 
 def test_compile_command_usage_errors(tmp_path):

@@ -219,3 +219,32 @@ def test_reinference_agrees(load):
     node = next(n for n in spec.graph.nodes.values() if n.inputs)        # lint can fail: a wrong stored shape
     node.shape = (*node.shape[:-1], node.shape[-1] + 1)
     assert [p.split(":")[0] for p in spec.graph.lint()] == [node.id]
+
+
+def test_spec_language_branches_examples_check():
+    """docs/spec-language.md's branches examples (`merge:` named) are valid model bodies."""
+    import re
+
+    from conftest import ROOT
+
+    import archspec
+
+    text = (ROOT / "docs" / "spec-language.md").read_text(encoding="utf-8")
+    section = text.split("## Branches", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    gate = next(b for b in blocks if "merge: multiply" in b)
+    spec = archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8, 8, 4]}\nmodel:\n" + gate, "t.yaml")
+    (out,) = spec.graph.outputs.values()
+    assert spec.graph[out].op == "multiply" and spec.graph[out].shape == (8, 8, 4)
+
+
+def test_names_of_plain_and_repeated_calls_are_as_documented():
+    """docs/spec-language.md: `- blk`, `- blk`, `- blk: {repeat: 3}` make blk, blk_2, blk_1, blk_2_2, blk_3."""
+    from conftest import ROOT
+
+    import archspec
+
+    assert "`blk`, `blk_2`, then `blk_1`, `blk_2_2`,\n`blk_3`" in (ROOT / "docs" / "spec-language.md").read_text()
+    spec = archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8]}\nblocks:\n  blk:\n    body: [dense: 4]\n"
+                              "model:\n  - blk\n  - blk\n  - blk: {repeat: 3}\n", "t.yaml")
+    assert list(spec.graph.scopes) == ["blk", "blk_2", "blk_1", "blk_2_2", "blk_3"]

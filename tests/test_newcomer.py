@@ -274,3 +274,28 @@ def test_default_outputs_are_named_after_overrides(tmp_path):
         r = run("draw", "specs/resnet50.yaml", "--depth", "1", "-T", "dot", *extra, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["resnet50.dot", "resnet50_stages_3_4_23_3.dot"]
+
+
+def test_an_unknown_output_hints_the_model_layers_not_only_the_inputs(tmp_path):
+    """`outputs: {y: head}` with a typo: the hint names the model's layers (`heads` here), not just
+    the inputs."""
+    import archspec
+
+    text = ("archspec: 1\nname: t\ninputs: {x: [8]}\noutputs: {y: head}\nmodel:\n"
+            "  - dense: {units: 4, name: heads}\n")
+    try:
+        archspec.load_text(text, "t.yaml")
+    except archspec.SpecError as exc:
+        (d,) = exc.diagnostics
+    assert d.code == "unknown-ref" and d.suggestion == "heads" and "did you mean 'heads'" in d.hint
+
+
+def test_a_keras_layer_archspec_lacks_is_named_not_guessed():
+    """`- embedding:` is Keras's Embedding, not position_embedding: no quick fix to the wrong op, the reason."""
+    import archspec
+
+    try:
+        archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8]}\nmodel:\n  - embedding: {units: 4}\n", "t.yaml")
+    except archspec.SpecError as exc:
+        (d,) = exc.diagnostics
+    assert d.code == "unknown-op" and d.suggestion is None and "Embedding (integer token ids" in d.hint

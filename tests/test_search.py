@@ -198,6 +198,9 @@ def test_search_trains_and_writes_a_best_spec_that_trains(tmp_path):
 
     spec = archspec.load(best)
     assert not spec.space and spec.analysis().total.macs <= 600_000
+    first = best.read_text().splitlines()[0]                 # the source's modeline, first, rebased
+    assert first.startswith("# yaml-language-server: $schema=")
+    assert (out / first.split("=", 1)[1]).resolve() == (SPEC.parent.parent / "schema" / "archspec.schema.json").resolve()
     rows = json.loads((out / "results.json").read_text())
     trained = [r for r in rows if r["kind"] == "candidate"]
     assert len(trained) == 2 and all(0 < r["value"] <= 1 and r["epochs"] == 2 for r in trained)

@@ -218,3 +218,27 @@ def test_training_section_reads_the_parameters(load):
         load(text.replace("$lr", "$lrr")).training
     (d,) = exc.value.diagnostics
     assert d.code == "expr-name" and d.hint == "did you mean 'lr'?" and d.loc.line == text.count("\n") - 2
+
+
+def test_sampled_spec_starts_with_the_modeline_rebased(tmp_path, monkeypatch):
+    """yaml-language-server >= 1.24 reads a modeline only on the first line: the sampled spec puts the
+    source's there, its path rebased to where the file goes (and none that would name a missing file)."""
+    from archspec.lang.jsonschema import place_modeline
+
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "archspec.schema.json").write_text("{}")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "s.yaml").write_text("# my comment\n" + SPACE +
+                                               "\n# yaml-language-server: $schema=../schema/archspec.schema.json\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "specs/s.yaml", "--seed", "3", "-o", "out/deep/one.yaml"]) == 0
+    lines = (tmp_path / "out" / "deep" / "one.yaml").read_text().splitlines()
+    assert lines[0] == "# yaml-language-server: $schema=../../schema/archspec.schema.json"
+    assert sum("yaml-language-server" in x for x in lines) == 1 and "# my comment" in lines
+    # a spec without one gets the nearest schema file's; with none near, none at all
+    assert place_modeline("archspec: 1\n", tmp_path / "specs" / "x.yaml").splitlines()[0] == \
+        "# yaml-language-server: $schema=../schema/archspec.schema.json"
+    lonely = tmp_path.parent / f"{tmp_path.name}_lonely" / "x.yaml"
+    text = "archspec: 1\n\n# yaml-language-server: $schema=gone.json\n"
+    assert place_modeline(text, lonely, lonely) == "archspec: 1\n"
+    assert place_modeline('{"archspec": 1}', lonely) == '{"archspec": 1}'     # JSON has no comments

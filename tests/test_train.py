@@ -250,7 +250,7 @@ def test_resize_and_logits_are_settled_in_the_plan(tmp_path):
 def test_cli_mismatch_message_without_traceback():
     r = cli("train", str(SPECS / "mnist_cnn_dropout.yaml"), "--data", "digits")
     assert r.returncode == 1, r.stderr
-    assert "mnist_cnn_dropout.yaml:6:3: error: the input 'image' is 28×28×1 but the data's images are 8×8×1" \
+    assert "mnist_cnn_dropout.yaml:7:3: error: the input 'image' is 28×28×1 but the data's images are 8×8×1" \
            "  [data-mismatch]" in r.stderr
     assert "hint: add `resize: true`" in r.stderr and "Traceback" not in r.stderr
     r = cli("train", DIGITS, "--data", "npz:/nowhere/mnist.npz")

@@ -1,5 +1,5 @@
 """Regenerate docs/errors.md and docs/ops.md from the code that defines them (codes.py, the op
-registry, Limits), schema/archspec.schema.json (the JSON Schema) and the schema modeline at the end of
+registry, Limits), schema/archspec.schema.json (the JSON Schema) and the schema modeline on the first line of
 every bundled spec. `python tools/gen_docs.py` writes them; `--check` fails if they are stale (a test runs it)."""
 from __future__ import annotations
 
@@ -92,16 +92,22 @@ def ops_md() -> str:
            "Every op is one class in `archspec/ops/` holding its attribute schema, shape rule, parameter count,",
            "MAC/FLOP count, diagram label and Keras builder. Counting conventions: [conventions.md](conventions.md).",
            ""]
+    from archspec.lang.jsonschema import json_schema
+
+    defs = json_schema()["definitions"]
     for name, op in sorted(ops.user_ops().items()):
+        props = defs.get(f"op_{name}", {}).get("properties", {})
         out.append(f"## `{name}`  ({op.keras_class})\n")
         out.append(op.doc + "\n")
         if op.primary:
             out.append(f"Shorthand: `- {name}: VALUE` sets `{op.primary}`.\n")
-        out.append("| attribute | default |")
-        out.append("| --- | --- |")
+        out.append("| attribute | default | meaning |")
+        out.append("| --- | --- | --- |")
         for field, info in op.Attrs.model_fields.items():
             default = "**required**" if info.is_required() else f"`{info.default!r}`"
-            out.append(f"| `{field}` | {default} |")
+            meaning = props.get(field, {}).get("description", "").replace(" (required unless set in `defaults:`)", "")
+            meaning = meaning.replace("|", "\\|")
+            out.append(f"| `{field}` | {default} | {meaning} |")
         ex_attrs, ex_ins = op.examples[0][:2]
         a = op.Attrs.model_validate(ex_attrs)
         o = op.infer(a, ex_ins)

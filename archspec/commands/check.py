@@ -22,6 +22,10 @@ def run(args) -> int:
             spec, sources = load_spec(path, args)
         except SpecError as exc:
             sys.stdout.flush()
+            lib = _library(path, args, exc)
+            if lib is not None:                  # blocks for others to include: checked as such
+                worst = max(worst, lib)
+                continue
             print_diagnostics(exc.diagnostics, getattr(exc, "sources", None), fmt=args.diagnostics)
             n = sum(d.severity == "error" for d in exc.diagnostics)
             print(f"{'<stdin>' if path == '-' else path}: FAILED, {n} error{'s' * (n != 1)}", flush=True)
@@ -64,6 +68,48 @@ def run(args) -> int:
             worst = EXIT_SPEC
     sys.stdout.flush()
     return worst
+
+
+def _library(path: str, args, exc) -> int | None:
+    """Check `path` as a block library (blocks or includes, no model) and print the result, as the
+    language server does; None when it is not one (its errors are the spec's)."""
+    from pathlib import Path
+
+    from .. import api
+    from ..errors import SpecError
+    from ..lang.source import parse, read_text
+    from .shared import parse_limits
+
+    limits = parse_limits(getattr(args, "limit", None))
+    try:
+        text = (getattr(exc, "sources", None) or {}).get("<stdin>") if path == "-" else \
+            read_text(Path(path), path, limits)
+        if text is None:
+            return None
+        src = parse(text, "<stdin>" if path == "-" else path, None if path == "-" else Path(path), limits)
+    except SpecError:
+        return None
+    if not api.is_library(src.data):
+        return None
+    diags, ex = api.check_library(src, limits, getattr(args, "root", None))
+    sources = {k: s.text for k, s in ex.sources.items()}
+    errors = [d for d in diags if d.severity == "error"]
+    warnings = [d for d in diags if d.severity != "error"]
+    if args.strict:
+        errors, warnings = errors + [w.as_error() for w in warnings], []
+    print_diagnostics(errors, sources, fmt=args.diagnostics)
+    print_warnings(warnings, sources, args)
+    sys.stderr.flush()
+    shown = "<stdin>" if path == "-" else path
+    if errors:
+        print(f"{shown}: FAILED, {len(errors)} error{'s' * (len(errors) != 1)}", flush=True)
+        return EXIT_SPEC
+    own = [b for b, blk in ex.blocks.items() if blk.src is src]
+    names = ", ".join(own[:8]) + (", …" if len(own) > 8 else "")
+    print(f"{shown}: ok: a library of {len(own)} block{'s' * (len(own) != 1)}" + (f" ({names})" if own else "")
+          + f", {len(warnings)} warning{'s' * (len(warnings) != 1)}; its blocks are expanded where a spec calls them",
+          flush=True)
+    return EXIT_OK
 
 
 def _points(space) -> str:

@@ -54,10 +54,13 @@ def run(args) -> int:
         print_summary(model, max(len(keras_name(n)) for n in spec.graph.nodes))
     if out is None and not args.no_save:
         out = default_output(args.spec, spec.name, ".keras", args)
+    t = spec.analysis().total
     if out is not None:
         save_model(model, out)
-        t = spec.analysis().total
         print(f"wrote {shown(out)} ({len(model.layers)} layers, {t.params:,} params)", file=sys.stderr)
+    else:                                        # --no-save: say that it built, and what
+        print(f"built {spec.name} in Keras ({len(model.layers)} layers, {model.count_params():,} params); "
+              "not saved (--no-save)", file=sys.stderr)
     return EXIT_OK
 
 

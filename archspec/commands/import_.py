@@ -85,7 +85,9 @@ def run(args) -> int:
     if out is None:
         sys.stdout.write(result.text)
     else:
-        atomic_write(out, result.text.encode("utf-8"))
+        from ..lang.jsonschema import place_modeline
+
+        atomic_write(out, place_modeline(result.text, out).encode("utf-8"))   # editors: the schema, if one is near
     s = result.stats
     verified = f", verify {time.perf_counter() - done:.1f} s" if args.verify else " (not verified)"
     print(f"{'wrote ' + shown(out) if out else 'spec'}: {s['lines']} lines, {s['blocks']} blocks, {s['residual']} "

@@ -59,6 +59,9 @@ def run(args) -> int:
             header += f"\nits includes are rebased: check it with --root {root}"
     text = concrete_text(spec.source.text, values, header,
                          move=(Path(args.spec).parent, Path(args.out).parent) if args.out else None)
+    from ..lang.jsonschema import place_modeline
+
+    text = place_modeline(text, args.out or args.spec, args.spec)      # first line, rebased to where it goes
     if args.out:
         from ..files import atomic_write
 

@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..api import is_library
 from ..errors import Diagnostic, SpecError
 from ..lang.source import DEFAULT_LIMITS, Limits, parse
 from ..ops import REGISTRY
@@ -75,9 +76,9 @@ def _analyze(text: str, path: Path | None, version: int | None, limits: Limits) 
         r.diagnostics = exc.diagnostics
         return r
     r.parsed = True
-    ex = Expander(src, limits, {}, None)
     if is_library(src.data):
-        return _library(r, src, ex)
+        return _library(r, src, limits)
+    ex = Expander(src, limits, {}, None)
     try:
         graph = ex.run()
     except SpecError as exc:
@@ -105,26 +106,11 @@ def _analyze(text: str, path: Path | None, version: int | None, limits: Limits) 
     return r
 
 
-def is_library(data) -> bool:
-    """A file of blocks for others to include: blocks (or includes) and no model."""
-    return isinstance(data, dict) and "model" not in data and ("blocks" in data or "include" in data)
+def _library(r: Result, src, limits) -> Result:
+    """A block library, checked exactly as `archspec check` checks it (api.check_library)."""
+    from ..api import check_library
 
-
-def _library(r: Result, src, ex) -> Result:
-    """Check a block library as its includers see it: the file's fields, each block's definition
-    (parameters, defaults, body shape) and its own includes. Bodies are expanded only when called."""
-    from ..errors import sorted_unique
-    from ..fast.pydantic_lite import Invalid
-    from ..lang.document import Library, pydantic_diagnostics
-
-    diags = []
-    try:
-        Library.model_validate(src.data)
-    except Invalid as exc:
-        diags = [d for d in pydantic_diagnostics(exc, src.data, src, fields=Library.model_fields)
-                 if d.path[:1] != ("blocks",)]  # each block is checked below, with its name
-    ex._load_blocks(src, src.data, (), stack=())
-    r.diagnostics = sorted_unique(diags + ex.diags)
+    r.diagnostics, ex = check_library(src, limits)
     r.blocks = dict(ex.blocks)
     return r
 

@@ -17,7 +17,7 @@ from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
-from .document import Document, comma_hint, describe, pydantic_diagnostics
+from .document import Document, comma_hint, describe, dollar_hint, pydantic_diagnostics
 from .expr import Budget, ExprError, Unknown, evaluate
 from .memo import Memo, MemoStore, _freeze
 from .source import DEFAULT_LIMITS, INT_MAX, INT_MIN, Limits, Source
@@ -314,9 +314,9 @@ class Expander(Memo, Blocks, Structures):
         if op is None and key not in self.blocks and key not in STRUCTURES:
             if key in self.bad_blocks or self.lost_includes:
                 raise _Poison()                  # the block failed (or may be in a missing include): said already
-            guess = closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
+            guess = None if key in ops.NOT_OPS else closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
             self.error("unknown-op", f"unknown op or block '{key}'", kloc, ctx.scope,
-                       hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
+                       ops.NOT_OPS.get(key) or hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
                        subject=key, suggestion=guess)
             return cur
 
@@ -343,7 +343,7 @@ class Expander(Memo, Blocks, Structures):
             return cur
 
         if "when" in reserved:
-            if not self.value(reserved["when"], ctx, src, vpath + ("when",)):
+            if not self._when(reserved["when"], ctx, src, vpath + ("when",)):
                 return cur
         count = 1
         if "repeat" in reserved:
@@ -412,6 +412,27 @@ class Expander(Memo, Blocks, Structures):
         if name is not None and count != 1:
             ctx.names[-1][name] = out
         return out if count else cur
+
+    def _when(self, raw, ctx: Ctx, src, path: tuple) -> bool:
+        """`when:` takes true, false or a `$` expression that gives one; anything else (`when: "false"`,
+        `when: not x` without its `$`, `when: 1`) would be silently true or false, so it is an error."""
+        value = self.value(raw, ctx, src, path)
+        if isinstance(value, bool):
+            return value
+        if isinstance(raw, str) and not raw.startswith("$"):
+            hint, fixed = dollar_hint(raw)
+            if fixed is None and raw.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
+                fixed = "true" if raw.strip().lower() in ("true", "yes", "on") else "false"
+                hint = f"write the boolean without quotes: `when: {fixed}`"
+            self.error("schema", f"'when' should be true, false or a `$` expression; got the text {describe(raw)}",
+                       src.loc(path), ctx.scope, hint or "write true, false or an expression that starts with '$', e.g. `when: $depth > 2`",
+                       ctx.notes, subject=raw if fixed else None, suggestion=fixed)
+        else:
+            what = f"the expression {describe(raw)} gives {describe(value)}" if isinstance(raw, str) else \
+                f"got {describe(value)}"
+            self.error("schema", f"'when' should be true or false; {what}", src.loc(path), ctx.scope,
+                       "compare to get a boolean, e.g. `when: $depth > 0`", ctx.notes)
+        raise _Poison()
 
     def graph_size(self) -> int:
         """Layers and scopes so far, as the max_layers limit counts them."""
@@ -492,6 +513,10 @@ class Expander(Memo, Blocks, Structures):
                         "a layer cannot take its own output, directly or through others; break the loop")
             return ("forward-ref", f"'{ref}' is defined later in this body; a layer can only take "
                                    f"layers defined before it", f"move the entry '{ref}' above this one")
+        if ref == "prev":                        # a name of expressions (`$prev.channels`), not a layer
+            return ("unknown-ref", "'from: prev' names no layer: `prev` is the previous entry's shape in "
+                    "expressions ($prev.channels)", "leave `from:` out to take the previous entry, or name "
+                    "that layer (`name: x`) and write `from: x`")
         return ("unknown-ref", f"'from' refers to '{ref}', which is not defined here", None)
 
     def _ref_guess(self, ref, ctx) -> str | None:
@@ -592,9 +617,14 @@ class Expander(Memo, Blocks, Structures):
             node = self.resolve(ref, ctx) if isinstance(ref, str) else None
             if node is None:
                 if not any(d.severity == "error" for d in self.diags):
-                    guess = self._ref_guess(str(ref), ctx)
+                    # the model's layers (and structures) as `outputs:` names them, then the inputs
+                    known = list(dict.fromkeys([n.short for n in g.nodes.values() if not n.scope] +
+                                               [s.path for s in g.scopes.values() if not s.parent] +
+                                               [n for table in ctx.names for n in table]))
+                    guess = closest(str(ref), known)
+                    hint = hint_for(guess) or (f"known here: {', '.join(known[-12:])}" if known else None)
                     self.error("unknown-ref", f"the output '{ref}' names no layer", self.src.loc(path), None,
-                               self._ref_hint(str(ref), ctx, guess), subject=str(ref), suggestion=guess)
+                               hint, subject=str(ref), suggestion=guess)
                 continue
             name = path[-1] if isinstance(spec, dict) else ref
             if str(name) in g.outputs:

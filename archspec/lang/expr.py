@@ -269,6 +269,17 @@ def _check_num(x, pos):
     return x
 
 
+def _truth(x, pos):
+    """A value tested for truth (`not x`, `x and y`, `a if x else b`): a boolean, a number or null.
+    Text, lists and shapes are refused: `not 'false'` is false in Python, never what a spec means."""
+    if isinstance(x, UnknownShape):
+        raise Unknown()
+    if isinstance(x, (str, list, tuple, ShapeView)):
+        hint = (f"compare it to a value, e.g. `... == '{x}'`" if isinstance(x, str) else "compare it, e.g. `len(x) > 0`")
+        raise ExprError(f"a condition should be a boolean; got {_describe(x)}", pos, hint=hint)
+    return x
+
+
 def _describe(x) -> str:
     if x is None:
         return "null"
@@ -278,11 +289,13 @@ def _describe(x) -> str:
         return "a shape"
     if isinstance(x, bool):
         return f"the boolean {str(x).lower()}"
-    if isinstance(x, str):
-        return f"the string '{x}'"
-    if isinstance(x, tuple):
-        return f"the list {list(x)}"
-    return f"{type(x).__name__} {x}"
+    if isinstance(x, str):                  # a message quotes a long value's start, not all of it
+        return f"the string '{x}'" if len(x) <= 80 else f"the string '{x[:40]}…' ({len(x):,} characters)"
+    if isinstance(x, (tuple, list)):
+        text = str(list(x))
+        return f"the list {text}" if len(text) <= 80 else f"a list of {len(x):,} items, {text[:40]}…"
+    text = f"{type(x).__name__} {x}"
+    return text if len(text) <= 120 else text[:80] + "…"
 
 
 def _fit(v, pos, lim):
@@ -352,9 +365,9 @@ def _eval(node, env, lim):
     if kind == "neg":
         return -_check_num(_eval(node[2], env, lim), pos)
     if kind == "not":
-        return not _eval(node[2], env, lim)
+        return not _truth(_eval(node[2], env, lim), node[2][1])
     if kind == "ifelse":
-        return _eval(node[3], env, lim) if _eval(node[2], env, lim) else _eval(node[4], env, lim)
+        return _eval(node[3], env, lim) if _truth(_eval(node[2], env, lim), node[2][1]) else _eval(node[4], env, lim)
     if kind == "attr":
         obj = _eval(node[2], env, lim)
         if isinstance(obj, UnknownShape) and node[3] in _SHAPE_ATTRS:
@@ -396,9 +409,9 @@ def _eval(node, env, lim):
     if kind == "bin":
         op = node[2]
         if op == "and":
-            return _eval(node[3], env, lim) and _eval(node[4], env, lim)
+            return _truth(_eval(node[3], env, lim), node[3][1]) and _eval(node[4], env, lim)
         if op == "or":
-            return _eval(node[3], env, lim) or _eval(node[4], env, lim)
+            return _truth(_eval(node[3], env, lim), node[3][1]) or _eval(node[4], env, lim)
         a, b = _eval(node[3], env, lim), _eval(node[4], env, lim)
         if op in ("==", "!="):
             return (a == b) == (op == "==")

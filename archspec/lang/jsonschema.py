@@ -131,12 +131,71 @@ MODELINE = re.compile(r"^#\s+yaml-language-server\s*:.*$", re.M)
 
 
 def with_modeline(text: str, schema_path: str) -> str:
-    """`text` ending with the `# yaml-language-server: $schema=...` comment that makes editors with the
-    YAML extension validate and complete it with no set-up (at the end, so no line of the spec moves;
-    an existing modeline elsewhere is moved there)."""
+    """`text` starting with the `# yaml-language-server: $schema=...` comment that makes editors with the
+    YAML extension validate and complete it with no set-up. On the first line: yaml-language-server
+    ≥ 1.24 ignores a modeline after YAML content. An existing modeline elsewhere is moved there.
+
+    >>> print(with_modeline("# a spec\\narchspec: 1\\n\\n# yaml-language-server: $schema=old.json\\n", "s.json"), end="")
+    # yaml-language-server: $schema=s.json
+    # a spec
+    archspec: 1
+    """
     line = f"# yaml-language-server: $schema={schema_path}"
-    body = re.sub(r"\n?" + MODELINE.pattern + r"\n?", "\n", text, flags=re.M) if MODELINE.search(text) else text
-    return body.rstrip("\n") + "\n\n" + line + "\n"
+    return line + "\n" + without_modeline(text)
+
+
+def without_modeline(text: str) -> str:
+    """`text` without its modeline line(s) (and the blank line a trailing one was set apart by)."""
+    if not MODELINE.search(text):
+        return text
+    body = re.sub(r"\n?" + MODELINE.pattern + r"\n?", "\n", text, flags=re.M)
+    return body.lstrip("\n").rstrip("\n") + "\n"
+
+
+def modeline_schema(text: str) -> str | None:
+    """The `$schema=` target of the text's modeline, if it has one."""
+    m = re.search(r"^#\s+yaml-language-server\s*:.*\$schema=(\S+)", text, re.M)
+    return m.group(1) if m else None
+
+
+SCHEMA_NAMES = ("archspec.schema.json", "schema/archspec.schema.json")
+
+
+def find_schema(folder):
+    """The schema file nearest to `folder`: `archspec.schema.json` or `schema/archspec.schema.json`
+    in it or in a folder above (what `archspec schema -o` wrote, or a checkout's copy)."""
+    from pathlib import Path
+
+    here = Path(folder).resolve()
+    for d in (here, *here.parents):
+        for name in SCHEMA_NAMES:
+            if (d / name).is_file():
+                return d / name
+    return None
+
+
+def place_modeline(text: str, out, source=None) -> str:
+    """The text of a spec archspec writes to the file `out` (import, sample, search's best.yaml), its
+    modeline first: the source's modeline rebased from the file `source` when it names a local file,
+    else one naming the nearest schema file (`find_schema`); none when there is none to name (a
+    modeline pointing at a missing file is an editor error), and JSON text unchanged."""
+    import os
+    from pathlib import Path
+
+    if text.lstrip().startswith("{"):
+        return text
+    out_dir = Path(out).resolve().parent
+    target = modeline_schema(text)
+    if target and "://" not in target and source is not None:
+        old = (Path(source).resolve().parent / target).resolve()
+        if old.is_file():
+            return with_modeline(text, Path(os.path.relpath(old, out_dir)).as_posix())
+    elif target:
+        return with_modeline(text, target)      # a URL, or nowhere to rebase from: as it was
+    found = find_schema(out_dir)
+    if found is None:
+        return without_modeline(text)
+    return with_modeline(text, Path(os.path.relpath(found, out_dir)).as_posix())
 
 
 # ---- ops -------------------------------------------------------------------------------------

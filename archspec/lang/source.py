@@ -11,6 +11,7 @@ made of — is read without PyYAML by :mod:`archspec.fast.yaml_lite`, to the sam
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -239,10 +240,19 @@ def _syntax_error(exc, text: str, display: str, limits: Limits) -> SpecError:
     hint = None
     lines = text.splitlines()
     bad = lines[mark.line][mark.column:mark.column + 1] if mark and mark.line < len(lines) else ""
+    opened = exc.context_mark
     if bad == "\t" or "'\\t'" in problem:
         problem = "a tab character where YAML expects spaces"
         hint = "YAML does not allow tabs for indentation; indent with spaces"
-    elif mark and "$" in (lines[mark.line] if mark.line < len(lines) else ""):
+    elif problem.startswith("did not find expected ',' or") and opened and mark and opened.line < mark.line \
+            and opened.line < len(lines) and lines[opened.line][opened.column:opened.column + 1] in ("{", "["):
+        # an unclosed { or [: YAML notices only at the next entry; point at the bracket left open
+        sign = lines[opened.line][opened.column]
+        close = "}" if sign == "{" else "]"
+        loc = Loc(display, opened.line + 1, opened.column + 1)
+        problem = f"this '{sign}' is not closed: line {mark.line + 1} comes before its '{close}'"
+        hint = f"add '{close}' where the value ends (the end of line {opened.line + 1}?)"
+    elif mark and re.search(r"(^|[\s:\[{,])\$", lines[mark.line] if mark.line < len(lines) else ""):
         hint = 'quote an expression that contains [ ] { } , ? or :, e.g. "$stages[0]"'
     elif "mapping values are not allowed" in problem:
         hint = "a ':' inside a value needs quotes, or a key is indented wrongly"

@@ -62,6 +62,7 @@ class Structures:
         for pname, body, ppath in items:
             if body is None or body == []:
                 outs.append(inputs[0])          # identity path
+                ok &= inputs[0] is not None     # its input failed (said already): nothing to merge
                 continue
             pscope = _join(scope, pname)
             self.used[scope].add(pname)

@@ -36,3 +36,14 @@ __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLE
 
 # the families register their ops on import (in this order: the registry's order)
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, tokens  # noqa: E402,F401
+
+# Keras layers (snake_case) that are not archspec ops, and what to know instead of a did-you-mean to an
+# op that merely shares a word with them (`embedding` is not `position_embedding`)
+NOT_OPS = {
+    "embedding": "Keras's Embedding (integer token ids → vectors) is not an archspec op; position_embedding "
+                 "is another thing (learned position vectors added to a sequence of vectors)",
+    "lstm": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
+    "gru": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
+    "simple_rnn": "recurrent layers (LSTM, GRU, SimpleRNN) are not archspec ops; attention works on token sequences",
+    "conv3d": "archspec's convolutions are 1-D and 2-D (conv1d, conv2d, depthwise, separable, transposed)",
+}

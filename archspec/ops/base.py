@@ -95,8 +95,28 @@ One = Annotated[PosInt, BeforeValidator(_one, json_schema_input_type=PosInt)]   
 
 ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_approximate", "silu", "swish", "mish",
                "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "log_softmax",
-               "softplus", "softsign", "exponential")
-ActivationName = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+               "softplus", "softsign", "exponential",
+               # Keras 3's newer ones (each keeps the shape; with its default parameters, as a name gives it)
+               "celu", "hard_tanh", "log_sigmoid", "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus",
+               "sparse_plus", "sparse_sigmoid", "sparsemax")
+# Keras 3 activations (keras.activations) a name cannot stand for, and why; every other one is in ACTIVATIONS
+# (tests/test_differential.py holds the two lists to Keras's own)
+REFUSED_ACTIVATIONS = {
+    "glu": "glu halves the last axis (one half gates the other), so the layer's output is not the shape its "
+           "units/filters say; write the two halves and a multiply explicitly",
+    "threshold": "threshold needs its `threshold` and `default_value` arguments, which an activation name cannot "
+                 "carry; use `relu: {threshold: ...}` for a thresholded ReLU",
+}
+
+
+def _activation(v):
+    if isinstance(v, str) and v in REFUSED_ACTIVATIONS:
+        raise ValueError(f"the Keras activation '{v}' is not available in archspec: {REFUSED_ACTIVATIONS[v]}")
+    return v
+
+
+ActivationName = Annotated[Literal[ACTIVATIONS], BeforeValidator(  # type: ignore[valid-type]
+    _activation, json_schema_input_type=Literal[ACTIVATIONS])]
 # activations Keras has no name for: archspec's registered functions (ops/keras_layers.py) —
 # gelu_approximate is GELU's tanh form, keras.activations.gelu(x, approximate=True), as BERT and GPT-2 use it
 ARCHSPEC_ACTIVATIONS = frozenset({"gelu_approximate"})
@@ -109,7 +129,9 @@ ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
 # nothing of their own; their input is recomputed inside the backward fusion when it is the output of a
 # cheap element-wise op whose inputs are kept anyway (conv → batch norm → relu keeps 2 tensors, not 3).
 # Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax,
-# gelu_approximate (as gelu).
+# gelu_approximate (as gelu); Keras 3's newer names: hard_tanh, hard_shrink, soft_shrink, sparse_sigmoid
+# (piecewise linear, as relu), celu (as elu), log_sigmoid, tanh_shrink, squareplus, sparse_plus (as
+# softplus), sparsemax (as softmax).
 ACTIVATION_RESIDUALS = {
     "relu": ("input", 0), "relu6": ("input", 0), "leaky_relu": ("input", 0), "hard_sigmoid": ("input", 0),
     "hard_silu": ("input", 0), "hard_swish": ("input", 0),
@@ -117,6 +139,9 @@ ACTIVATION_RESIDUALS = {
     "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2), "gelu_approximate": ("input", 2),
     "sigmoid": ("output", 1), "tanh": ("output", 1), "exponential": ("output", 1),
     "softmax": ("output", 2), "log_softmax": ("output", 2),
+    "hard_tanh": ("input", 0), "hard_shrink": ("input", 0), "soft_shrink": ("input", 0), "sparse_sigmoid": ("input", 0),
+    "celu": ("input", 1), "log_sigmoid": ("input", 1), "tanh_shrink": ("input", 1), "squareplus": ("input", 1),
+    "sparse_plus": ("input", 1), "sparsemax": ("output", 2),
 }
 # the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
 CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)

@@ -48,6 +48,12 @@ class ScaledAdd(keras.layers.Layer):
         super().__init__(**kwargs)
         self.scale = float(scale)
 
+    def build(self, input_shape):
+        # as archspec's scaled_add rule: no broadcasting (a mismatch is a bug in the network)
+        a, b = (tuple(s)[1:] for s in input_shape)
+        if len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b)):
+            raise ValueError(f"ScaledAdd joins tensors of the same shape; got {a} and {b}")
+
     def call(self, inputs):
         shortcut, residual = inputs
         return keras.ops.add(shortcut, keras.ops.multiply(residual, keras.ops.cast(self.scale, residual.dtype)))
@@ -81,6 +87,11 @@ class PositionEmbedding(keras.layers.Layer):
         self.length = None if length is None else int(length)
 
     def build(self, input_shape):
+        if self.length is not None:          # as archspec's rule: a table of rows for a sequence of tokens
+            if len(input_shape) != 3:
+                raise ValueError(f"PositionEmbedding with `length` takes (batch, tokens, features); got {tuple(input_shape)}")
+            if input_shape[1] is not None and input_shape[1] > self.length:
+                raise ValueError(f"a sequence of {input_shape[1]} tokens is longer than the table's {self.length} rows")
         shape = tuple(input_shape[1:]) if self.length is None else (self.length, input_shape[-1])
         self.embedding = self.add_weight(name="embedding", shape=shape,
                                          initializer=keras.initializers.RandomNormal(stddev=self.stddev))
@@ -116,6 +127,8 @@ class ClassToken(keras.layers.Layer):
         self.tokens = int(tokens)
 
     def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"ClassToken takes a sequence (batch, tokens, channels); got the shape {tuple(input_shape)}")
         self.token = self.add_weight(name="token", shape=(1, self.tokens, input_shape[-1]), initializer="zeros")
 
     def call(self, inputs):
@@ -144,6 +157,13 @@ class SelectToken(keras.layers.Layer):
     def __init__(self, index: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.index = int(index)
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"SelectToken takes a sequence (batch, tokens, channels); got the shape {tuple(input_shape)}")
+        t = input_shape[1]
+        if t is not None and not -t <= self.index < t:
+            raise ValueError(f"SelectToken index {self.index} is out of range for {t} tokens")
 
     def call(self, inputs):
         return inputs[:, self.index]
@@ -337,7 +357,14 @@ class SinePosition(keras.layers.Layer):
     def build(self, input_shape):
         from .tables import sinusoid
 
+        if len(input_shape) != 3:
+            raise ValueError(f"SinePosition takes a sequence (batch, steps, features); got the shape {tuple(input_shape)}")
         steps, dim = input_shape[-2], int(input_shape[-1])
+        # as archspec's sine_position rule (tests/test_differential.py): the layer refuses what the spec does
+        if dim % 2 or (self.layout == "split" and dim < 4):
+            raise ValueError(f"SinePosition pairs sines with cosines: {dim} features (layout {self.layout}) will not do")
+        if self.table is not None and steps is not None and steps > self.table:
+            raise ValueError(f"the sequence has {steps} steps but the position table only {self.table}")
         if self.table is not None:
             self.positions = self.add_weight(name="positions", shape=(self.table, dim), initializer="zeros",
                                              trainable=False)

@@ -225,7 +225,8 @@ class Upsampling(Op):
 
 class DropoutAttrs(Attrs):
     rate: float = Field(ge=0, lt=1, description="fraction of units dropped (not kept)")
-    seed: int | None = None
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = Field(
+        None, description="the random seed (Keras takes 0 to 2³²−1); null: a fresh one")
 
 
 class NoiseDropoutAttrs(DropoutAttrs):

@@ -149,6 +149,9 @@ def write_best(study, spec_path: str, overrides: dict, metric: str, out: Path, s
     if root:
         header += f"\nits includes are rebased: check or train it with --root {root}"
     text = concrete_text(src.source.text, values, header, move=(Path(spec_path).parent, out))
+    from ..lang.jsonschema import place_modeline
+
+    text = place_modeline(text, path, spec_path)             # first line, rebased to where it goes
     atomic_write(path, text.encode())
     api.load(path, root=root)                                # what was written checks where it is
     return path, t
