@@ -39,24 +39,21 @@ DELIBERATE = {
     "an axis that names the batch axis (concat joins samples, layer_norm normalizes across them)":
         ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(
             isinstance(a.get("axis"), int) and (a["axis"] == 0 or a["axis"] < -1) for op, a in es)),
+    "an attention padding mask that is not one flag per key token (Keras broadcasts whatever it is given)":
+        ("archspec refuses", lambda es, codes: codes == ["shape-mismatch"] and any(
+            op == "attention" and a.get("padding_mask") for op, a in es)),
+    "token_embedding of anything but a sequence of token ids (Keras's Embedding casts any tensor to integers)":
+        ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(op == "token_embedding" for op, _ in es)),
     "dropout noise_shape that does not fit the input (Keras reads it only in training)":
         ("archspec refuses", lambda es, codes: set(codes) <= {"shape-rank", "shape-mismatch"} and any(
             op == "dropout" and a.get("noise_shape") is not None for op, a in es)),
 }
 
-# Known disagreements not yet sorted out: (who refuses, predicate) as above. Branch i28's four entries
-# (depthwise/separable strides with dilation, conv2d_transpose, relu threshold, normalization lengths)
-# matched none of 3,000 cases once it was merged and are gone. The two below came with ops merged into
-# main at the end of issue 25's session and are NOT investigated yet (the harness may be what is wrong:
-# attention's third input is a padding mask there, token_embedding takes integer ids); sort each into a
-# fix or DELIBERATE, then delete it.
-PENDING = {
-    "attention with padding_mask / key_value_heads (new in main; uninvestigated)":
-        ("either", lambda es, codes: any(op == "attention" and (a.get("padding_mask") or a.get("key_value_heads"))
-                                         for op, a in es)),
-    "token_embedding after a non-token layer (new in main; uninvestigated)":
-        ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(op == "token_embedding" for op, _ in es)),
-}
+# Known disagreements not yet sorted out: (who refuses, predicate) as above — none now. Branch i28's
+# four (depthwise/separable strides with dilation, conv2d_transpose, relu threshold, normalization
+# lengths) matched none of 3,000 cases once merged; attention with a padding mask or grouped heads was
+# the harness calling the layer without the node's attributes (the mask taken for a key).
+PENDING: dict = {}
 
 
 # ---- random cases ------------------------------------------------------------------------------
@@ -180,12 +177,13 @@ def keras_answer(case: dict):
             layer = op.build_keras(a, f"l{len(built)}")
         except Exception as exc:                           # noqa: BLE001
             return ("refused", f"{type(exc).__name__}: {str(exc)[:200]}")
-        built.append((op, layer))
+        built.append((op, layer, a))
     try:
         xs = [keras.Input(shape=tuple(s)) for s in case["shapes"]]
-        y = built[0][0].call_keras(built[0][1], xs)       # as `compile` calls it (attention: query, value)
-        for op, layer in built[1:]:
-            y = op.call_keras(layer, [y])
+        op, layer, a = built[0]
+        y = op.call_keras(layer, xs, a)                    # as `compile` calls it (attention: query, value, mask)
+        for op, layer, a in built[1:]:
+            y = op.call_keras(layer, [y], a)
         if case["identity_branches"]:
             y = keras.layers.Add()([y, y])
         model = keras.Model(xs, y)

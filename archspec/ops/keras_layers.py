@@ -257,6 +257,8 @@ class GroupedAttention(keras.layers.Layer):
         self.output_dim = None if output_shape is None else int(output_shape)
         self.dropout, self.use_bias = float(dropout), bool(use_bias)
         self.rotary, self.rotary_wavelength = bool(rotary), float(rotary_wavelength)
+        if self.rotary and self.key_dim % 2:
+            raise ValueError(f"rotary position embedding rotates pairs of features: key_dim ({key_dim}) must be even")
         self._dropout_layer = keras.layers.Dropout(self.dropout)
         self._softmax = keras.layers.Softmax(axis=-1, dtype="float32")
 
