@@ -21,7 +21,7 @@ False
 >>> bad.ok, bad.params
 (False, None)
 >>> print(bad.diagnostics[0].message)
-index 2 is out of range for list [3, 4]
+index 2 is out of range for the list [3, 4]
 """
 from __future__ import annotations
 

@@ -70,12 +70,20 @@ def _study(url, name):
     return optuna.load_study(study_name=name, storage=database_url(url))
 
 
-def _kill_when_training(p, timeout=120):
+def _wait_until_training(p, timeout=120) -> bool:
+    """Read the worker's lines until it says it is training a trial (True) or ends (False)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         line = p.stdout.readline()
-        if ": training" in line or not line:
-            break
+        if not line:
+            return False
+        if ": training" in line:
+            return True
+    return False
+
+
+def _kill_when_training(p, timeout=120):
+    _wait_until_training(p, timeout)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
 
@@ -96,8 +104,10 @@ def _check_every_point_trained_once(study, trials):
 
 def test_two_workers_one_killed_on_postgres(pg, tmp_path):
     a = _worker(tmp_path, pg.url, "kill", 3, 0.3)
+    assert _wait_until_training(a)              # a holds a trial before b starts (b cannot take them all)
     b = _worker(tmp_path, pg.url, "kill", 3, 0.3)
-    _kill_when_training(a)
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
     # the killed worker is started again (a supervisor, a shell loop): it fails the dead process's trial at
     # once (or the other worker has, after 4 silent heartbeats); the point is queued again and trained once
     again = _worker(tmp_path, pg.url, "kill", 3, 0.3)
