@@ -354,103 +354,130 @@ _SCALARS = {int: _int, float: _float, bool: _bool, str: _str, type(None): _none,
 
 
 def _checker(tp):
+    """The fast check of a value against type `tp`: returns the value as pydantic would give it, or raises
+    _Decline (pydantic then decides). One builder per kind of type; anything else always declines."""
     fn = _SCALARS.get(tp)
     if fn is not None:
         return fn
     origin, args = get_origin(tp), get_args(tp)
-    if origin is Annotated:
-        check = _checker(args[0])
-        kw: dict = {}
-        pre = []
-        for m in args[1:]:
-            if isinstance(m, _FieldSpec):
-                kw.update(m.kw)
-            elif isinstance(m, BeforeValidator):
-                pre.append(m.func)
-            else:
-                return _decline
-        if kw:
-            check = _constrained(check, kw)
-        if pre:
-            inner = check
-
-            def check(v, pre=tuple(pre)):
-                for f in pre:
-                    v = f(v)
-                return inner(v)
-        return check
-    if origin is Literal:
-        kinds = {type(a) for a in args}
-        if len(kinds) != 1 or kinds - {str, int}:
-            return _decline                  # mixed or other literals: pydantic always
-        kind, choices = kinds.pop(), frozenset(args)
-
-        def literal(v):
-            if type(v) is kind and v in choices:
-                return v
-            raise _Decline
-        return literal
-    if origin is Union or origin is types.UnionType:
-        nullable = type(None) in args
-        members = [_checker(a) for a in args if a is not type(None)]
-
-        def union(v):
-            if v is None:
-                if nullable:
-                    return None
-                raise _Decline
-            found = []
-            for m in members:
-                try:
-                    found.append(m(v))
-                except _Decline:
-                    pass
-            if len(found) == 1:             # exactly one member takes it as it is: pydantic's smart union agrees
-                return found[0]
-            raise _Decline
-        return union
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = _checker(args[0])
-
-            def var_tuple(v):
-                if type(v) is list or type(v) is tuple:
-                    return tuple([item(x) for x in v])
-                raise _Decline
-            return var_tuple
-        items = [_checker(a) for a in args]
-        n = len(items)
-
-        def fixed_tuple(v):
-            if (type(v) is list or type(v) is tuple) and len(v) == n:
-                return tuple([c(x) for c, x in zip(items, v)])
-            raise _Decline
-        return fixed_tuple
-    if origin is list:
-        item = _checker(args[0]) if args else _any
-
-        def list_of(v):
-            if type(v) is list:
-                return [item(x) for x in v]
-            raise _Decline
-        return list_of
-    if origin is dict:
-        key, value = (_checker(args[0]), _checker(args[1])) if args else (_any, _any)
-
-        def dict_of(v):
-            if type(v) is dict:
-                return {key(k): value(x) for k, x in v.items()}
-            raise _Decline
-        return dict_of
+    build = _BUILDERS.get(origin)
+    if build is not None:
+        return build(args)
     if isinstance(tp, type) and issubclass(tp, Model):
-        def nested(v):
-            plan = tp.__dict__.get("_plan") or tp._compile()
-            try:
-                return plan(v)
-            except (ValueError, TypeError, AssertionError):
-                raise _Decline from None
-        return nested
+        return _nested(tp)
     return _decline                          # a type the fast path does not know: pydantic always
+
+
+def _annotated(args):
+    check = _checker(args[0])
+    kw: dict = {}
+    pre = []
+    for m in args[1:]:
+        if isinstance(m, _FieldSpec):
+            kw.update(m.kw)
+        elif isinstance(m, BeforeValidator):
+            pre.append(m.func)
+        else:
+            return _decline
+    if kw:
+        check = _constrained(check, kw)
+    if not pre:
+        return check
+    inner = check
+
+    def before(v, pre=tuple(pre)):
+        for f in pre:
+            v = f(v)
+        return inner(v)
+    return before
+
+
+def _literal(args):
+    kinds = {type(a) for a in args}
+    if len(kinds) != 1 or kinds - {str, int}:
+        return _decline                      # mixed or other literals: pydantic always
+    kind, choices = kinds.pop(), frozenset(args)
+
+    def literal(v):
+        if type(v) is kind and v in choices:
+            return v
+        raise _Decline
+    return literal
+
+
+def _union(args):
+    nullable = type(None) in args
+    members = [_checker(a) for a in args if a is not type(None)]
+
+    def union(v):
+        if v is None:
+            if nullable:
+                return None
+            raise _Decline
+        found = []
+        for m in members:
+            try:
+                found.append(m(v))
+            except _Decline:
+                pass
+        if len(found) == 1:                 # exactly one member takes it as it is: pydantic's smart union agrees
+            return found[0]
+        raise _Decline
+    return union
+
+
+def _tuple(args):
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = _checker(args[0])
+
+        def var_tuple(v):
+            if type(v) is list or type(v) is tuple:
+                return tuple([item(x) for x in v])
+            raise _Decline
+        return var_tuple
+    items = [_checker(a) for a in args]
+    n = len(items)
+
+    def fixed_tuple(v):
+        if (type(v) is list or type(v) is tuple) and len(v) == n:
+            return tuple([c(x) for c, x in zip(items, v)])
+        raise _Decline
+    return fixed_tuple
+
+
+def _list(args):
+    item = _checker(args[0]) if args else _any
+
+    def list_of(v):
+        if type(v) is list:
+            return [item(x) for x in v]
+        raise _Decline
+    return list_of
+
+
+def _dict(args):
+    key, value = (_checker(args[0]), _checker(args[1])) if args else (_any, _any)
+
+    def dict_of(v):
+        if type(v) is dict:
+            return {key(k): value(x) for k, x in v.items()}
+        raise _Decline
+    return dict_of
+
+
+def _nested(tp):
+    def nested(v):
+        plan = tp.__dict__.get("_plan") or tp._compile()
+        try:
+            return plan(v)
+        except (ValueError, TypeError, AssertionError):
+            raise _Decline from None
+    return nested
+
+
+# typing origin -> the builder of its check (Union and X | Y are two origins of one kind)
+_BUILDERS = {Annotated: _annotated, Literal: _literal, Union: _union, types.UnionType: _union, tuple: _tuple,
+             list: _list, dict: _dict}
 
 
 def _constrained(check, kw: dict):
