@@ -284,42 +284,13 @@ class Expander(Memo, Blocks, Structures):
         return out
 
     def _entry(self, entry, ctx: Ctx, cur, path: tuple, index: int):
+        """One entry of a body: what it names, its attributes and reserved keys (when, repeat, from, name),
+        then the layer, block call or structure, once or `repeat` times."""
+        found = self._entry_key(entry, ctx, path)
+        if found is None:
+            return cur
+        key, value, vpath, kloc, op = found
         src = ctx.src
-        if isinstance(entry, str):
-            key, value, vpath = entry, None, path
-        elif isinstance(entry, dict) and len(entry) == 1:
-            key, value = next(iter(entry.items()))
-            vpath = path + (key,)
-        elif isinstance(entry, dict) and len(entry) > 1:
-            keys = list(entry)
-            known = [k for k in keys if k in ops.REGISTRY or k in self.blocks or k in STRUCTURES]
-            hint = (f"put the attributes inside the op: `- {known[0]}: {{...}}`" if known else
-                    "write one op or block per entry: `- conv2d: {filters: 32, kernel: 3}`")
-            self.error("bad-entry", f"an entry names one op or block; this one has {len(keys)} keys: "
-                       f"{', '.join(map(str, keys))}", src.loc(path), ctx.scope, hint, ctx.notes)
-            return cur
-        else:
-            self.error("bad-entry", f"an entry is `- op: {{attributes}}`; got {describe(entry)}", src.loc(path),
-                       ctx.scope, "write e.g. `- conv2d: {filters: 32, kernel: 3}`", ctx.notes)
-            return cur
-        kloc = src.first_key_loc(entry, vpath) if isinstance(entry, dict) else src.loc(path)
-        if not isinstance(key, str):
-            self.error("bad-entry", f"an op name must be text; got {describe(key)}", kloc, ctx.scope)
-            return cur
-        if key.startswith("$") and not key.startswith("$$"):
-            key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
-        op = ops.get(key)
-        if op is not None and op.internal:
-            op = None
-        if op is None and key not in self.blocks and key not in STRUCTURES:
-            if key in self.bad_blocks or self.lost_includes:
-                raise _Poison()                  # the block failed (or may be in a missing include): said already
-            guess = None if key in ops.NOT_OPS else closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
-            self.error("unknown-op", f"unknown op or block '{key}'", kloc, ctx.scope,
-                       ops.NOT_OPS.get(key) or hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
-                       subject=key, suggestion=guess)
-            return cur
-
         # scalar shorthand and reserved keys
         reserved = {}
         if isinstance(value, dict):
@@ -345,17 +316,9 @@ class Expander(Memo, Blocks, Structures):
         if "when" in reserved:
             if not self._when(reserved["when"], ctx, src, vpath + ("when",)):
                 return cur
-        count = 1
-        if "repeat" in reserved:
-            count = self.value(reserved["repeat"], ctx, src, vpath + ("repeat",))
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                self.error("schema", f"'repeat' should be a whole number ≥ 0; got {describe(count)}",
-                           src.loc(vpath + ("repeat",)), ctx.scope)
-                return None
-            if count > self.limits.max_repeat:
-                self.error("limit", f"repeat {count:,} exceeds the limit of {self.limits.max_repeat:,}",
-                           src.loc(vpath + ("repeat",)), ctx.scope, "raise it with --limit max_repeat=N")
-                raise _Abort()
+        count = self._repeat_count(reserved["repeat"], ctx, vpath + ("repeat",)) if "repeat" in reserved else 1
+        if count is None:
+            return None
         inputs = [cur]
         if "from" in reserved:
             inputs = self.refs(reserved["from"], ctx, src, vpath + ("from",))
@@ -371,7 +334,67 @@ class Expander(Memo, Blocks, Structures):
                 self.error("schema", f"'name' should be a non-empty name without '/' or '.'; got {describe(name)}",
                            src.loc(vpath + ("name",)), ctx.scope)
                 return None
-        base = name or (key if op or key in STRUCTURES else key)
+        out = self._repeated(key, op, attrs, ctx, inputs, name, count, "repeat" in reserved, vpath, kloc)
+        return out if count else cur            # repeat: 0 passes its input on
+
+    def _entry_key(self, entry, ctx: Ctx, path: tuple):
+        """(key, value, path of the value, location of the key, op or None) of an entry that names a known
+        op, block or structure; None, with the error said, for anything else."""
+        src = ctx.src
+        if isinstance(entry, str):
+            key, value, vpath = entry, None, path
+        elif isinstance(entry, dict) and len(entry) == 1:
+            key, value = next(iter(entry.items()))
+            vpath = path + (key,)
+        elif isinstance(entry, dict) and len(entry) > 1:
+            keys = list(entry)
+            known = [k for k in keys if k in ops.REGISTRY or k in self.blocks or k in STRUCTURES]
+            hint = (f"put the attributes inside the op: `- {known[0]}: {{...}}`" if known else
+                    "write one op or block per entry: `- conv2d: {filters: 32, kernel: 3}`")
+            self.error("bad-entry", f"an entry names one op or block; this one has {len(keys)} keys: "
+                       f"{', '.join(map(str, keys))}", src.loc(path), ctx.scope, hint, ctx.notes)
+            return None
+        else:
+            self.error("bad-entry", f"an entry is `- op: {{attributes}}`; got {describe(entry)}", src.loc(path),
+                       ctx.scope, "write e.g. `- conv2d: {filters: 32, kernel: 3}`", ctx.notes)
+            return None
+        kloc = src.first_key_loc(entry, vpath) if isinstance(entry, dict) else src.loc(path)
+        if not isinstance(key, str):
+            self.error("bad-entry", f"an op name must be text; got {describe(key)}", kloc, ctx.scope)
+            return None
+        if key.startswith("$") and not key.startswith("$$"):
+            key = self._entry_name(key, ctx, kloc)      # `- $stem: {...}`: a block choice
+        op = ops.get(key)
+        if op is not None and op.internal:
+            op = None
+        if op is None and key not in self.blocks and key not in STRUCTURES:
+            if key in self.bad_blocks or self.lost_includes:
+                raise _Poison()                  # the block failed (or may be in a missing include): said already
+            guess = None if key in ops.NOT_OPS else closest(key, list(_user_ops()) + list(self.blocks) + list(STRUCTURES))
+            self.error("unknown-op", f"unknown op or block '{key}'", kloc, ctx.scope,
+                       ops.NOT_OPS.get(key) or hint_for(guess) or "see `archspec ops` for the list of ops", ctx.notes,
+                       subject=key, suggestion=guess)
+            return None
+        return key, value, vpath, kloc, op
+
+    def _repeat_count(self, raw, ctx: Ctx, path: tuple) -> int | None:
+        """`repeat:`'s count; None (said) when it is no whole number ≥ 0; past max_repeat the spec stops."""
+        count = self.value(raw, ctx, ctx.src, path)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.error("schema", f"'repeat' should be a whole number ≥ 0; got {describe(count)}",
+                       ctx.src.loc(path), ctx.scope)
+            return None
+        if count > self.limits.max_repeat:
+            self.error("limit", f"repeat {count:,} exceeds the limit of {self.limits.max_repeat:,}",
+                       ctx.src.loc(path), ctx.scope, "raise it with --limit max_repeat=N")
+            raise _Abort()
+        return count
+
+    def _repeated(self, key, op, attrs, ctx: Ctx, inputs, name, count: int, indexed: bool, vpath: tuple, kloc):
+        """The entry's layer, block call or structure `count` times in a row (`i` the index when `indexed`),
+        named `base_1`, `base_2`, …; the last output, or None (said) when one fails. After two repetitions,
+        what they made says whether all of them would pass max_layers."""
+        base = name or key
         out = None
         sizes = [self.graph_size()]
         for rep in range(count):
@@ -381,16 +404,13 @@ class Expander(Memo, Blocks, Structures):
                 if sizes[2] + each * (count - 2) > self.limits.max_layers:
                     self.error("limit", f"repeat {count:,} would make about {sizes[2] + each * (count - 2):,} "
                                f"layers ({each:,} each), more than the limit of {self.limits.max_layers:,}",
-                               src.loc(vpath + ("repeat",)), ctx.scope, "raise it with --limit max_layers=N")
+                               ctx.src.loc(vpath + ("repeat",)), ctx.scope, "raise it with --limit max_layers=N")
                     raise _Abort()
             elif rep == 1:
                 sizes.append(self.graph_size())
-            rctx = ctx
-            if "repeat" in reserved:
-                rctx = ctx.derive(env={**ctx.env, "i": rep})
+            rctx = ctx.derive(env={**ctx.env, "i": rep}) if indexed else ctx
             label = f"{base}_{rep + 1}" if count > 1 else base
-            local = self.unique(ctx.scope, label, explicit=name is not None and count == 1,
-                                loc=kloc)
+            local = self.unique(ctx.scope, label, explicit=name is not None and count == 1, loc=kloc)
             if local is None:
                 return None
             try:
@@ -411,7 +431,7 @@ class Expander(Memo, Blocks, Structures):
             inputs = [out, *inputs[1:]]          # the output chains; side inputs (a mask) go to every repetition
         if name is not None and count != 1:
             ctx.names[-1][name] = out
-        return out if count else cur
+        return out
 
     def _when(self, raw, ctx: Ctx, src, path: tuple) -> bool:
         """`when:` takes true, false or a `$` expression that gives one; anything else (`when: "false"`,
