@@ -2,6 +2,7 @@
 an editor does: initialize, didOpen, didChange (a fix, a half-typed edit, a large spec), hover,
 definition, completion, code action, shutdown, exit."""
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,12 +48,10 @@ async def _next(queue, uri, version):
             return p.diagnostics
 
 
-async def _session(tmp_path):
-    (tmp_path / "lib").mkdir()
-    (tmp_path / "lib" / "blocks.yaml").write_text(LIB, encoding="utf-8")
-    path = tmp_path / "demo.yaml"
-    path.write_text(SPEC, encoding="utf-8")
-    uri = from_fs_path(str(path))
+@contextlib.asynccontextmanager
+async def _server(tmp_path, capabilities):
+    """`archspec lsp` in a process of its own, with a client: (client, queue of published diagnostics, the
+    initialize result). A block that ends well says shutdown and exit; the process is reaped either way."""
     client = LanguageClient("archspec-test", "1")
     queue: asyncio.Queue = asyncio.Queue()
 
@@ -63,11 +62,31 @@ async def _session(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     await client.start_io(sys.executable, "-m", "archspec", "lsp", env=env, cwd=str(tmp_path))
     try:
-        init = await client.initialize_async(T.InitializeParams(
-            capabilities=T.ClientCapabilities(), root_uri=from_fs_path(str(tmp_path))))
+        init = await client.initialize_async(T.InitializeParams(capabilities=capabilities,
+                                                                root_uri=from_fs_path(str(tmp_path))))
+        client.initialized(T.InitializedParams())
+        yield client, queue, init
+        await client.shutdown_async(None)
+        client.exit(None)
+    finally:
+        proc = getattr(client, "_server", None)       # a failed step: do not wait for a server never told to exit
+        if proc is not None and proc.returncode is None and not client.stopped:
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except asyncio.TimeoutError:
+                proc.kill()
+        await client.stop()
+
+
+async def _session(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "blocks.yaml").write_text(LIB, encoding="utf-8")
+    path = tmp_path / "demo.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    uri = from_fs_path(str(path))
+    async with _server(tmp_path, T.ClientCapabilities()) as (client, queue, init):
         caps = init.capabilities
         assert caps.hover_provider and caps.definition_provider and caps.completion_provider
-        client.initialized(T.InitializedParams())
 
         # didOpen: the same diagnostic as `archspec check`, with its code, hint and suggestion
         client.text_document_did_open(T.DidOpenTextDocumentParams(T.TextDocumentItem(uri, "yaml", 1, SPEC)))
@@ -142,16 +161,6 @@ async def _session(tmp_path):
         assert list(await diag_task) == []
         assert answered >= 1                     # answered before the analysis finished
 
-        await client.shutdown_async(None)
-        client.exit(None)
-    finally:
-        proc = getattr(client, "_server", None)       # a failed step: do not wait for a server never told to exit
-        if proc is not None and proc.returncode is None and not client.stopped:
-            try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except asyncio.TimeoutError:
-                proc.kill()
-        await client.stop()
 
 
 def test_lsp_never_imports_tensorflow(tmp_path):
@@ -308,20 +317,9 @@ async def _encoding_session(tmp_path, enc):
     path = tmp_path / "enc.yaml"
     path.write_text(ENC_SPEC, encoding="utf-8")
     uri = from_fs_path(str(path))
-    client = LanguageClient("archspec-test", "1")
-    queue: asyncio.Queue = asyncio.Queue()
-
-    @client.feature(T.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-    def on_diagnostics(ls, params):
-        queue.put_nowait(params)
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    await client.start_io(sys.executable, "-m", "archspec", "lsp", env=env, cwd=str(tmp_path))
-    try:
-        caps = T.ClientCapabilities(general=T.GeneralClientCapabilities(position_encodings=[enc, "utf-16"]))
-        init = await client.initialize_async(T.InitializeParams(capabilities=caps, root_uri=from_fs_path(str(tmp_path))))
+    caps = T.ClientCapabilities(general=T.GeneralClientCapabilities(position_encodings=[enc, "utf-16"]))
+    async with _server(tmp_path, caps) as (client, queue, init):
         assert init.capabilities.position_encoding == enc
-        client.initialized(T.InitializedParams())
         client.text_document_did_open(T.DidOpenTextDocumentParams(T.TextDocumentItem(uri, "yaml", 1, ENC_SPEC)))
         (d,) = await _next(queue, uri, 1)
         start = ENC_LINE.index("activaton")
@@ -363,16 +361,6 @@ async def _encoding_session(tmp_path, enc):
             T.TextDocumentIdentifier(uri), T.Position(6, _col(last, last.index("prédictions") + 4, enc))))
         assert locs and (locs[0].range.start.line, locs[0].range.start.character) == (4, 4)
 
-        await client.shutdown_async(None)
-        client.exit(None)
-    finally:
-        proc = getattr(client, "_server", None)
-        if proc is not None and proc.returncode is None and not client.stopped:
-            try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except asyncio.TimeoutError:
-                proc.kill()
-        await client.stop()
 
 
 def _nvim():
