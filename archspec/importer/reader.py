@@ -141,9 +141,7 @@ def _config_failures(model, exc) -> list[str]:
 
 
 def _layer_qualname(layer) -> str:
-    module = type(layer).__module__
-    module = "keras.layers" if module.startswith("keras.src.layers") else module
-    return f"{module}.{type(layer).__name__}"
+    return _qualified(type(layer).__module__, type(layer).__name__)
 
 
 # ---- models used as layers ---------------------------------------------------------------------------
@@ -273,9 +271,13 @@ class _Problem(Exception):
 
 
 def _qualname(entry) -> str:
-    module = entry.get("module") or ""
+    return _qualified(entry.get("module") or "", entry["class_name"])
+
+
+def _qualified(module: str, cls: str) -> str:
+    """`module.Class` as users import it: Keras's layers under keras.layers, not keras.src.layers.…"""
     module = "keras.layers" if module.startswith("keras.src.layers") else module
-    return f"{module}.{entry['class_name']}" if module else entry["class_name"]
+    return f"{module}.{cls}" if module else cls
 
 
 def _ref(ref) -> str:
