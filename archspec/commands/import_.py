@@ -23,6 +23,9 @@ def configure(p):
     p.add_argument("-o", "--output", metavar="SPEC.yaml", help="where to write the spec (default: standard output)")
     p.add_argument("--arg", action="append", metavar="NAME=VALUE",
                    help="keyword argument for the factory, read as YAML (--arg alpha=0.35 --arg input_shape=[96,96,3])")
+    p.add_argument("--shape", action="append", metavar="INPUT=DIMS",
+                   help="a size for an input's open axes, read as YAML, without the batch axis (--shape "
+                        "token_ids=[128]); a spec has static shapes")
     p.add_argument("--name", help="the spec's name (default: the Keras model's name)")
     p.add_argument("--no-blocks", action="store_true", help="no block factoring: layers and structures written out")
     p.add_argument("--no-names", action="store_true", help="write only the layer names that `from:` wiring needs")
@@ -42,7 +45,7 @@ def run(args) -> int:
         raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
     quiet_tensorflow(args.verbose)
     from ..files import atomic_write
-    from ..importer import ModelLoadError, UnsupportedModel, import_keras, load_keras_model
+    from ..importer import ModelLoadError, UnsupportedModel, fix_input_shapes, import_keras, load_keras_model
 
     start = time.perf_counter()
     try:
@@ -55,6 +58,11 @@ def run(args) -> int:
     except Exception as exc:                                    # noqa: BLE001  (a factory or loader failing)
         print(f"archspec import: error: cannot load {args.model}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SPEC
+    if args.shape:
+        try:
+            model = fix_input_shapes(model, parse_sets(args.shape, "--shape"))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     loaded = time.perf_counter()
     try:
         result = import_keras(model, name=args.name, factor=not args.no_blocks, keep_names=not args.no_names,

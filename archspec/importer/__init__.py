@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from .reader import KGraph, UnsupportedModel, read_model
 
-__all__ = ["from_keras", "import_keras", "load_keras_model", "Imported", "ModelLoadError", "UnsupportedModel"]
+__all__ = ["from_keras", "import_keras", "load_keras_model", "fix_input_shapes", "Imported", "ModelLoadError",
+           "UnsupportedModel"]
 
 
 @dataclass
@@ -159,3 +160,53 @@ def load_keras_model(target: str, args: dict | None = None):
     if not isinstance(model, keras.Model):
         raise ValueError(f"{target}(...) returned a {type(model).__name__}, not a keras.Model")
     return model
+
+
+def fix_input_shapes(model, shapes: dict[str, list]):
+    """`model` with the open axes of its inputs fixed (`{"token_ids": [128]}`): a functional model over new
+    inputs of those shapes that calls the same layers (same weights), as ``keras.models.clone_model`` with
+    the layers kept builds it. A spec has static shapes; a KerasHub text backbone leaves its sequence
+    length open. Raises ValueError naming the inputs when a name is not an input, the rank differs or a
+    given size contradicts a fixed one."""
+    import keras
+
+    if not shapes:
+        return model
+    if isinstance(model, keras.Sequential):
+        model = getattr(model, "_functional", None) or model
+    inputs = model.input
+    flat = list(inputs.values()) if isinstance(inputs, dict) else list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    by_name = {t.name: t for t in flat}
+    if isinstance(inputs, dict):
+        by_name.update({k: t for k, t in inputs.items()})
+    unknown = [k for k in shapes if k not in by_name]
+    if unknown:
+        listed = ", ".join(f"{t.name} {_dims(t.shape[1:])}" for t in flat)
+        raise ValueError(f"--shape {unknown[0]}: the model has no input of that name; its inputs are {listed}")
+    fixed = {}
+    for key, dims in shapes.items():
+        t = by_name[key]
+        if not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                                                          for d in dims):
+            raise ValueError(f"--shape {key}: give the shape without the batch axis as a list of positive "
+                             f"integers, e.g. {key}={_dims([d or 128 for d in t.shape[1:]])}")
+        have = tuple(t.shape[1:])
+        if len(dims) != len(have) or any(h is not None and h != d for h, d in zip(have, dims)):
+            raise ValueError(f"--shape {key}={_dims(dims)} does not fit the input's shape {_dims(have)} "
+                             "(only open axes, written None, can be given a size)")
+        fixed[t.name] = tuple(dims)
+
+    def new(t):
+        return keras.Input(shape=fixed.get(t.name, tuple(t.shape[1:])), dtype=t.dtype, name=t.name)
+
+    if isinstance(inputs, dict):
+        tensors = {k: new(t) for k, t in inputs.items()}
+    elif isinstance(inputs, (list, tuple)):
+        tensors = [new(t) for t in inputs]
+    else:
+        tensors = new(inputs)
+    return keras.models.clone_model(model, input_tensors=tensors, clone_function=lambda layer: layer)
+
+
+def _dims(dims) -> str:
+    return "[" + ", ".join("None" if d is None else str(d) for d in dims) + "]"

@@ -101,10 +101,11 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
             layer.set_weights(fresh)
         compiled.get_layer(keras_name(sid)).set_weights(fresh)
     try:
-        xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
-              for i in spec.graph.inputs]
-        ref, got = _features(model, kg.outputs, None, xs), _features(compiled, list(spec.graph.outputs.values()),
-                                                                     keras_name, xs)
+        xs = {i: rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
+              for i in spec.graph.inputs}
+        ref = _features(model, kg.outputs, None, {pairs[i]: x for i, x in xs.items()})
+        got = _features(compiled, list(spec.graph.outputs.values()), keras_name,
+                        {keras_name(i): x for i, x in xs.items()})
     finally:
         for layer, weights in saved:
             layer.set_weights(weights)
@@ -131,17 +132,25 @@ def _randomized(w, name: str, rng):
 
 
 def _features(model, out_names, rename, xs):
-    """The model's outputs and the tensors entering its output layers, as numpy arrays."""
+    """The model's outputs and the tensors entering its output layers, as numpy arrays; `xs`: the input
+    arrays by input layer name.
+
+    Both are taken from the model's own graph (its output tensors and the calls that made them), not from
+    `layer.input`: a layer may also be called in another graph (a model with its inputs fixed by
+    :func:`archspec.importer.fix_input_shapes` shares its layers with the original)."""
     import keras
     import numpy as np
 
-    layers = [model.get_layer(rename(n) if rename else n) for n in out_names]
-    feats = []
-    for layer in layers:
-        inp = layer.input
-        feats.extend(inp if isinstance(inp, (list, tuple)) else [inp])
-    outs = [layer.output for layer in layers]
+    made = {}
+    for t in model.outputs:
+        op, node_index, _ = t._keras_history
+        made[op.name] = (t, op._inbound_nodes[node_index])
+    outs, feats = [], []
+    for n in out_names:
+        t, node = made[rename(n) if rename else n]
+        outs.append(t)
+        feats.extend(node.input_tensors)
     probe = keras.Model(model.inputs, outs + feats)
-    values = probe(xs, training=False)
+    values = probe([xs[t._keras_history[0].name] for t in model.inputs], training=False)
     values = [np.asarray(v) for v in values]
     return values[:len(outs)], values[len(outs):]

@@ -1,7 +1,7 @@
 """Normalization: batch_norm, layer_norm, rms_norm, group_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
-from .base import Attrs, Field, Op, ShapeError, model_validator, shape_axis
+from .base import Attrs, Field, KerasImportError, Op, ShapeError, model_validator, shape_axis
 from .registry import register
 from .shapes import size
 
@@ -103,6 +103,15 @@ class RMSNorm(Op):
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
     examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0))]
+    # KerasHub's per-model RMS norms that compute exactly this, x · rsqrt(mean(x²) + ε) · scale over the last
+    # axis with one (features,) weight, matched by module and class (Gemma's and Qwen3.5's scale by 1 + scale:
+    # not these). Their configs hold `epsilon` and nothing else that changes the computation.
+    keras_classes = ("RMSNormalization",) + tuple(f"keras_hub.src.models.{m}" for m in (
+        "llama.llama_layernorm.LlamaLayerNorm", "mistral.mistral_layer_norm.MistralLayerNormalization",
+        "mixtral.mixtral_layer_norm.MixtralLayerNormalization", "phi3.phi3_layernorm.Phi3LayerNorm",
+        "qwen.qwen_layernorm.QwenLayerNorm", "qwen_moe.qwen_moe_layernorm.QwenMoeLayerNorm",
+        "qwen3.qwen3_layernorm.Qwen3LayerNorm", "qwen3_moe.qwen3_moe_layernorm.Qwen3MoeLayerNorm",
+        "gpt_oss.gpt_oss_layer_norm.GptOssLayerNormalization", "t5.t5_layer_norm.T5LayerNorm"))
 
     def infer(self, a, ins):
         return _check_axis(a, ins)
@@ -113,6 +122,19 @@ class RMSNorm(Op):
     def extra_flops(self, a, ins, out):
         n = size(out)
         return 4 * n + 3 * (n // _channels(a, ins))  # square, mean, normalize, scale; + ε and 1/√ per position
+
+    def from_keras(self, cfg, shapes):
+        """Keras's RMSNormalization as the reader checks it; KerasHub's classes (no `axis` in their config)
+        only with nothing but `epsilon` set — Qwen3's `head_dim` only when it is the input's width."""
+        if "axis" not in cfg:
+            rest = {k: v for k, v in cfg.items() if k not in ("name", "trainable", "dtype", "epsilon", "head_dim")}
+            if any(v not in (None, False, {}, [], ()) for v in rest.values()):
+                raise KerasImportError(f"its settings {sorted(rest)} have no archspec attribute")
+            head = cfg.get("head_dim")
+            if head not in (None, 0) and not (shapes and shapes[0] and shapes[0][-1] == head):
+                raise KerasImportError(f"its head_dim={head} is not the width of its input; archspec's rms_norm "
+                                       "normalizes the input's last axis with a scale of that width")
+        return super().from_keras(cfg, shapes)
 
     def label(self, a):
         return "rms norm"

@@ -270,16 +270,15 @@ class SelectToken(Op):
     keras_ops = ("GetItem",)                       # `x[:, 0]` in a hand-written functional model
 
     def from_keras_op(self, cls, n_tensors, consts):
-        """`x[:, i]` (a full slice over the batch, then a token index i ≥ 0) on one tensor."""
+        """`x[:, i]` (a full slice over the batch, then a token index i ≥ 0) on one tensor; full slices after
+        the index (`x[:, 0, :]`, as KerasHub writes it) take nothing away."""
         if n_tensors != 1 or len(consts) != 1:
             return None
         key = consts[0][1]
-        if not (isinstance(key, (list, tuple)) and len(key) == 2 and isinstance(key[1], int)
+        if not (isinstance(key, (list, tuple)) and len(key) >= 2 and isinstance(key[1], int)
                 and not isinstance(key[1], bool) and key[1] >= 0):
             return None
-        full = key[0]
-        if not (isinstance(full, dict) and full.get("class_name") == "__slice__"
-                and all(v is None for v in (full.get("config") or {}).values())):
+        if not all(_full_slice(k) for k in (key[0], *key[2:])):
             return None
         return {"index": key[1]}
 
@@ -295,6 +294,12 @@ class SelectToken(Op):
 
     def keras_kwargs(self, a):
         return dict(index=a.index)
+
+
+def _full_slice(k) -> bool:
+    """Whether a serialized index is `:` (a slice with no start, stop or step)."""
+    return (isinstance(k, dict) and k.get("class_name") == "__slice__"
+            and all(v is None for v in (k.get("config") or {}).values()))
 
 
 class _TokenPool(Op):

@@ -1,0 +1,149 @@
+"""archspec import over KerasHub's backbones (tools/keras_hub_zoo.py): each one, built tiny from its
+constructor and saved as a user saves it, is imported exactly or refused naming the layer — never an
+internal error, never a spec that differs from its model.
+
+The representative dozen runs in the keras group (each a few seconds); every class, each in its own
+process, is the slow test, held to the recorded run (tests/golden/keras_hub_zoo.json) so that a class
+that imported exactly keeps doing so. The table in docs/import.md is generated from that recording.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import keras_hub_zoo as zoo  # noqa: E402
+
+RECORDED = ROOT / "tests" / "golden" / "keras_hub_zoo.json"
+# a CNN, a classic CNN, ViT, BERT, GPT-2, Llama, Gemma, Whisper, a segmentation backbone, CLIP (a backbone
+# of backbones), a vision transformer with windows, a detector's feature pyramid
+DOZEN = ["ResNetBackbone", "CSPNetBackbone", "ViTBackbone", "BertBackbone", "GPT2Backbone", "LlamaBackbone",
+         "GemmaBackbone", "WhisperBackbone", "DeepLabV3Backbone", "CLIPBackbone", "SwinTransformerBackbone",
+         "RetinaNetBackbone"]
+
+
+def _recorded() -> dict[str, dict]:
+    return {r["class"]: r for r in json.loads(RECORDED.read_text())["rows"]}
+
+
+def _check(row: dict) -> None:
+    """Exact, or refused with every problem naming a layer (or the model) and a reason."""
+    assert row["result"] in ("exact", "refused", "not built"), row
+    if row["result"] == "refused":
+        assert row["reason"] and row.get("problems"), row
+        for p in row["problems"]:
+            assert p.startswith(("layer '", "in the nested model '", "the ")), p
+        assert "Traceback" not in row.get("stderr", "")
+    if row["class"] in _recorded() and _recorded()[row["class"]]["result"] == "exact":
+        assert row["result"] == "exact", (row["class"], row.get("reason"))
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("name", DOZEN)
+def test_a_representative_backbone_imports_exactly_or_is_refused_by_name(name, tmp_path):
+    pytest.importorskip("keras_hub")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    row = zoo.measure(name, str(tmp_path))
+    _check(row)
+    assert row["result"] != "not built", row["reason"]      # the dozen are all buildable in keras-hub 0.32
+    if row["result"] == "exact":
+        assert (tmp_path / f"{name}.yaml").exists()
+    else:
+        assert not (tmp_path / f"{name}.yaml").exists()     # nothing written on a refusal
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+@pytest.mark.parametrize("name", sorted(zoo.CONFIGS))
+def test_every_backbone_class_imports_exactly_or_is_refused_by_name(name):
+    pytest.importorskip("keras_hub")
+    _check(zoo.run_one(name, timeout=600))
+
+
+@pytest.mark.keras
+def test_every_backbone_class_has_a_configuration_or_a_reason():
+    keras_hub = pytest.importorskip("keras_hub")
+    assert keras_hub
+    classes = set(zoo.backbone_classes())
+    assert classes == set(zoo.CONFIGS) | set(zoo.NOT_CONFIGURED), classes ^ (set(zoo.CONFIGS) | set(zoo.NOT_CONFIGURED))
+
+
+def test_the_docs_table_is_the_recorded_run():
+    """docs/import.md's KerasHub table is `tools/keras_hub_zoo.py --write-docs tests/golden/keras_hub_zoo.json`."""
+    data = json.loads(RECORDED.read_text())
+    doc = (ROOT / "docs" / "import.md").read_text()
+    assert zoo.table(data["rows"], data["date"]) in doc, "run: python tools/keras_hub_zoo.py --write-docs " + str(RECORDED)
+    assert not any(r["result"] == "failed" for r in data["rows"]), [r["class"] for r in data["rows"] if r["result"] == "failed"]
+
+
+# ---- the pieces the zoo needed ---------------------------------------------------------------------
+@pytest.mark.keras
+def test_kerashub_rms_norm_classes_import_as_rms_norm_and_verify():
+    """LlamaLayerNorm (module keras_hub.src.models.llama…, registered under no package) computes
+    keras.layers.RMSNormalization: matched by module and class, proven by the round trip."""
+    pytest.importorskip("keras_hub")
+    import keras
+    from keras_hub.src.models.gemma.rms_normalization import RMSNormalization as GemmaNorm
+    from keras_hub.src.models.llama.llama_layernorm import LlamaLayerNorm
+
+    from archspec.importer import UnsupportedModel, import_keras
+    from archspec.importer.verify import roundtrip
+
+    x = inp = keras.Input((5, 8))
+    x = keras.layers.Dense(8, name="proj")(x)
+    x = LlamaLayerNorm(epsilon=1e-5, name="norm")(x)
+    model = keras.Model(inp, x)
+    result = import_keras(model)
+    assert result.graph.nodes["norm"].op == "rms_norm" and result.graph.nodes["norm"].attrs.epsilon == 1e-5
+    assert roundtrip(model, result.text, kg=result.graph).exact
+
+    y = GemmaNorm(name="gemma_norm")(inp)             # (1 + scale): another computation, another class
+    with pytest.raises(UnsupportedModel, match="gemma_norm"):
+        import_keras(keras.Model(inp, y))
+
+
+@pytest.mark.keras
+def test_open_sequence_axes_are_fixed_with_shape(tmp_path, capsys):
+    """A saved model whose input leaves its length open: `--shape NAME=[...]` fixes it (same layers and
+    weights); a name that is not an input, or a size that contradicts a fixed axis, is a usage error."""
+    import keras
+
+    from archspec.cli import main
+
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(20, 8, name="embed")(ids)
+    x = keras.layers.Dense(4, name="head")(x)
+    keras.Model(ids, x).save(tmp_path / "open.keras")
+    path = str(tmp_path / "open.keras")
+
+    assert main(["import", path, "-o", str(tmp_path / "a.yaml")]) == 1
+    assert "is not fixed" in capsys.readouterr().err
+    assert main(["import", path, "--shape", "token_ids=[6]", "-o", str(tmp_path / "b.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "max |Δ| outputs 0," in err
+    assert "token_ids: {shape: [6], dtype: int32}" in (tmp_path / "b.yaml").read_text()
+    assert main(["import", path, "--shape", "ids=[6]"]) == 2
+    assert "no input of that name; its inputs are token_ids [None]" in capsys.readouterr().err
+    assert main(["import", path, "--shape", "token_ids=[6, 2]"]) == 2
+    assert "does not fit the input's shape [None]" in capsys.readouterr().err
+
+
+@pytest.mark.keras
+def test_a_token_picked_with_trailing_full_slices_is_select_token():
+    """KerasHub's pooled output takes `x[:, 0, :]`; the trailing `:` takes nothing away."""
+    import keras
+
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
+
+    x = inp = keras.Input((5, 8))
+    x = keras.layers.Dense(8, name="proj")(x)
+    model = keras.Model(inp, x[:, 0, :])
+    result = import_keras(model)
+    assert "select_token" in result.text
+    assert roundtrip(model, result.text, kg=result.graph).exact
