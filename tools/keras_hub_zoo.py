@@ -6,8 +6,9 @@
 Each class in ``keras_hub.models.*Backbone`` is built from its constructor with the arguments in
 :data:`CONFIGS` (random weights: presets need the network), saved as ``.keras`` the usual way
 (``backbone.save``) and given to ``archspec import`` as a user would — with verification (the default) and
-``--shape NAME=[...]`` for the inputs the backbone leaves open (a sequence length). Each class runs in a
-process of its own (a crash, a hang or memory blow-up in one cannot stop the others). The outcome:
+``--shape NAME=[...]`` for the inputs the backbone leaves open (a sequence length). The classes run one
+after another in a worker process (TensorFlow imported once); a class that crashes or hangs its worker is
+recorded as failed and a fresh worker takes the rest, so no class can stop the others. The outcome:
 
 * ``exact``    — the spec was written: same graph, parameters and outputs (``--verify``);
 * ``refused``  — exit 1 with the reason (the first problem, and the Keras classes named);
@@ -306,6 +307,10 @@ def measure(name: str, workdir: str) -> dict:
         return dict(row, result="not built", reason=f"{type(exc).__name__}: {_first(exc)}")
     row["params"] = model.count_params()
     shapes = open_inputs(model, name=name)
+    import archspec.importer as importer
+
+    if not hasattr(importer, "fix_input_shapes"):       # an archspec before --shape (to measure "before")
+        shapes = {}
     argv = ["import", path, "-o", os.path.join(workdir, f"{name}.yaml")]
     for k, v in shapes.items():
         argv += ["--shape", f"{k}={json.dumps(v)}"]
@@ -375,22 +380,63 @@ def _reason(text: str) -> tuple[str, list[str], list[str]]:
 
 def run_one(name: str, timeout: float) -> dict:
     """`measure(name)` in a fresh process (killed after `timeout` seconds of wall time)."""
-    with tempfile.TemporaryDirectory() as work:
-        out = os.path.join(work, "row.json")
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--workdir", work, "--row", out]
-        env = dict(os.environ, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"), TF_CPP_MIN_LOG_LEVEL="3",
-                   PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return {"class": name, "config": _config_text(CONFIGS.get(name)), "result": "failed",
-                    "reason": f"timed out after {timeout:.0f} s (wall)"}
-        if os.path.exists(out):
-            with open(out) as f:
-                return json.load(f)
-        tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"class": name, "config": _config_text(CONFIGS.get(name)), "result": "failed",
-                "reason": f"the worker died (status {r.returncode}): {tail[:300]}"}
+    return run_batch([name], timeout)[0]
+
+
+def run_batch(names: list[str], timeout: float, report=None) -> list[dict]:
+    """`measure` for each of `names`, one after another in a worker process (TensorFlow is imported once);
+    a class that kills its worker or runs past `timeout` wall seconds is a failure, and a fresh worker
+    takes the rest. `report(row)` is called as each row arrives."""
+    rows, todo = [], list(names)
+    while todo:
+        with tempfile.TemporaryDirectory() as work:
+            out = os.path.join(work, "rows.jsonl")
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", ",".join(todo), "--workdir", work,
+                   "--row", out]
+            env = dict(os.environ, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow"),
+                       TF_CPP_MIN_LOG_LEVEL="3",
+                       PYTHONPATH=os.path.abspath(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+            seen, started, why = 0, time.monotonic(), None
+            while True:
+                done = _read_rows(out)
+                for row in done[seen:]:
+                    rows.append(row)
+                    todo.remove(row["class"])
+                    if report:
+                        report(row)
+                    started = time.monotonic()
+                seen = len(done)
+                if proc.poll() is not None:
+                    if todo and len(_read_rows(out)) == seen:
+                        tail = (proc.stderr.read().strip().splitlines() or ["no output"])[-1]
+                        why = f"the worker died (status {proc.returncode}): {tail[:300]}"
+                    break
+                if time.monotonic() - started > timeout:
+                    proc.kill()
+                    proc.wait()
+                    why = f"timed out after {timeout:.0f} s (wall)"
+                    break
+                time.sleep(0.5)
+            for row in _read_rows(out)[seen:]:
+                rows.append(row)
+                todo.remove(row["class"])
+                if report:
+                    report(row)
+            if why and todo:
+                name = todo.pop(0)
+                row = {"class": name, "config": _config_text(CONFIGS.get(name)), "result": "failed", "reason": why}
+                rows.append(row)
+                if report:
+                    report(row)
+    return rows
+
+
+def _read_rows(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.endswith("\n")]
 
 
 # ---- the table ------------------------------------------------------------------------------------
@@ -439,9 +485,13 @@ def main(argv=None) -> int:
     p.add_argument("--row", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        row = measure(args.worker, args.workdir)
-        with open(args.row, "w") as f:
-            json.dump(row, f)
+        import keras
+
+        for name in args.worker.split(","):
+            keras.backend.clear_session()
+            row = measure(name, args.workdir)
+            with open(args.row, "a") as f:
+                f.write(json.dumps(row) + "\n")
         return 0
     if args.write_docs:
         with open(args.write_docs) as f:
@@ -451,13 +501,15 @@ def main(argv=None) -> int:
     names = args.classes or backbone_classes()
     rows = []
     date = time.strftime("%Y-%m-%d", time.gmtime())
-    for name in names:
-        row = run_one(name, args.timeout)
+    def report(row):
         rows.append(row)
-        print(f"{name:32s} {row['result']:9s} {row.get('seconds', '')!s:>6} {row.get('reason', '')[:150]}", flush=True)
+        print(f"{row['class']:32s} {row['result']:9s} {row.get('seconds', '')!s:>6} {row.get('reason', '')[:150]}",
+              flush=True)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"date": date, "rows": rows}, f, indent=1)
+
+    run_batch(names, args.timeout, report)
     counts = {k: sum(r["result"] == k for r in rows) for k in ("exact", "refused", "failed", "not built")}
     print(counts)
     return 0

@@ -144,17 +144,23 @@ class PositionEmbeddingAttrs(Attrs):
     stddev: float = Field(0.02, ge=0, description="standard deviation of the initial (normal) embedding")
     length: PosInt | None = Field(None, description="rows of the learned table (the longest sequence, e.g. 512): the "
                                                    "first T rows are added to T tokens; absent: the input's own shape")
+    add: bool = Field(True, description="false: the embedding alone, the input only giving its shape (KerasHub's "
+                                        "PositionEmbedding, whose model adds it to the tokens with an `add`)")
 
 
 @register
 class PositionEmbedding(Op):
     name, keras_class, Attrs, category = "position_embedding", "PositionEmbedding", PositionEmbeddingAttrs, "token"
     custom_layer = True                            # archspec.ops.keras_layers
+    # KerasHub's PositionEmbedding (registered as keras_hub>PositionEmbedding) is the table alone: add: false
+    keras_classes = ("PositionEmbedding", "keras_hub>PositionEmbedding")
     doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
-           "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer.")
+           "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer. With `add: false` "
+           "it is the embedding alone (KerasHub's PositionEmbedding, which BERT and GPT-2 add to the tokens).")
     examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
                 ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0)),
-                ({"length": 32}, [(10, 8)], (10, 8), (256, 0))]
+                ({"length": 32}, [(10, 8)], (10, 8), (256, 0)),
+                ({"length": 24, "add": False}, [(10, 8)], (10, 8), (192, 0))]
 
     def infer(self, a, ins):
         if a.length is not None:
@@ -169,13 +175,27 @@ class PositionEmbedding(Op):
         return (size(ins[0]) if a.length is None else a.length * ins[0][-1], 0)
 
     def extra_flops(self, a, ins, out):
-        return size(out)
+        return size(out) if a.add else 0
 
     def label(self, a):
-        return "position embedding" if a.length is None else f"position embedding · {a.length}"
+        base = "position embedding" if a.add else "position table"
+        return base if a.length is None else f"{base} · {a.length}"
 
     def keras_kwargs(self, a):
-        return dict(stddev=a.stddev, length=a.length)
+        return dict(stddev=a.stddev, length=a.length) | ({} if a.add else {"add": False})
+
+    def from_keras(self, cfg, shapes):
+        """archspec's own layer as the reader checks it; KerasHub's (it has `sequence_length`) as the table
+        alone, with nothing but its length and initializer set (the initializer is not part of a spec)."""
+        if "sequence_length" not in cfg:
+            return super().from_keras(cfg, shapes)
+        rest = sorted(k for k in cfg if k not in ("name", "trainable", "dtype", "sequence_length", "initializer"))
+        if rest:
+            raise KerasImportError(f"its settings {rest} have no archspec attribute")
+        if shapes and len(shapes[0]) != 2:
+            raise KerasImportError(f"it reads a {len(shapes[0]) + 1}-axis input; archspec's position table is for a "
+                                   "token sequence (batch, tokens, features)")
+        return {"length": cfg["sequence_length"], "add": False}
 
 
 class SinePositionAttrs(Attrs):
