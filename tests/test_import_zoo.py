@@ -147,3 +147,18 @@ def test_a_token_picked_with_trailing_full_slices_is_select_token():
     result = import_keras(model)
     assert "select_token" in result.text
     assert roundtrip(model, result.text, kg=result.graph).exact
+
+
+@pytest.mark.keras
+def test_a_shape_the_model_cannot_take_is_a_usage_error_saying_why(tmp_path, capsys):
+    import keras
+
+    from archspec.cli import main
+
+    x = inp = keras.Input((None, 2), name="audio")
+    x = keras.layers.Conv1D(4, 7, strides=3, name="conv")(x)
+    keras.Model(inp, x).save(tmp_path / "audio.keras")
+    assert main(["import", str(tmp_path / "audio.keras"), "--shape", "audio=[4, 2]"]) == 2
+    err = capsys.readouterr().err
+    assert "--shape audio=[4, 2]: the model cannot run on inputs of these shapes (ValueError: Computed output size" in err
+    assert "Traceback" not in err and "\x1b[" not in err

@@ -271,7 +271,7 @@ def build(name: str, config: dict | None = None):
 # sizes for open axes other than one sequence length (prompts, audio)
 SHAPES = {
     "SAMBackbone": {"points": [2, 2], "labels": [2], "boxes": [1, 2, 2], "masks": [1, 16, 16, 1]},
-    "MoonshineBackbone": {"encoder_input_values": [400, 1]},
+    "MoonshineBackbone": {"encoder_input_values": [2000, 1]},       # its convolutions stride 64, then 3 and 2
 }
 
 

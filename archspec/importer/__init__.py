@@ -205,7 +205,20 @@ def fix_input_shapes(model, shapes: dict[str, list]):
         tensors = [new(t) for t in inputs]
     else:
         tensors = new(inputs)
-    return keras.models.clone_model(model, input_tensors=tensors, clone_function=lambda layer: layer)
+    try:
+        return keras.models.clone_model(model, input_tensors=tensors, clone_function=lambda layer: layer)
+    except Exception as exc:                                # noqa: BLE001  (a layer refusing the shapes)
+        given = ", ".join(f"{k}={_dims(v)}" for k, v in shapes.items())
+        raise ValueError(f"--shape {given}: the model cannot run on inputs of these shapes "
+                         f"({_keras_message(exc)})") from None
+
+
+def _keras_message(exc) -> str:
+    """The informative line of a Keras exception (not "Exception encountered when calling …", not its
+    argument listing), without terminal colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", s).strip() for s in str(exc).splitlines()]
+    lines = [s for s in lines if s and not s.startswith(("Exception encountered", "Arguments received", "•"))]
+    return f"{type(exc).__name__}: {lines[0] if lines else 'no message'}"
 
 
 def _dims(dims) -> str:
