@@ -173,19 +173,22 @@ def test_a_spec_that_does_not_verify_is_not_written(tmp_path, capsys, monkeypatc
     assert "(not verified)" in capsys.readouterr().err and _written(tmp_path) == ["m.yaml"]
 
 
-def test_a_layer_without_weights_called_twice_is_not_called_weight_sharing():
+def test_a_layer_without_weights_called_twice_is_one_layer_per_call():
+    """A Dropout (or Resizing) applied to two tensors computes what two such layers compute: it is written
+    as one layer per call (no "shared weights" claim), and the round trip proves it."""
     import keras
 
-    from archspec.importer import UnsupportedModel, import_keras
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
 
     drop = keras.layers.Dropout(0.1, name="drop")
     x = inp = keras.Input((4,))
     x = drop(keras.layers.Dense(4, name="d")(drop(x)))
-    with pytest.raises(UnsupportedModel) as info:
-        import_keras(keras.Model(inp, x))
-    (problem,) = info.value.problems
-    assert "'drop'" in problem and "called 2 times" in problem and "has no weights" in problem
-    assert "shared weights" not in problem
+    model = keras.Model(inp, x)
+    result = import_keras(model)
+    assert [n.op for n in result.graph.nodes.values()] == ["input", "dropout", "dense", "dropout"]
+    assert "name: drop}" in result.text and "name: drop_2}" in result.text
+    assert roundtrip(model, result.text, kg=result.graph).exact
 
 
 @pytest.mark.parametrize("name", ["gpt2", "llama", "vit", "deit", "clip"])

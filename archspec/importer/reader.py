@@ -89,6 +89,7 @@ def read_model(model) -> KGraph:
     config, live = _graph_config(model)
     problems, warnings, nodes = [], [], {}
     config, live = _flatten(config, live, problems)
+    config = _split_stateless(config, live)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -228,6 +229,54 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
                   output_layers=_rewire_refs(config["output_layers"], outer_ref),
                   input_layers=config["input_layers"])
     return config, live
+
+
+def _split_stateless(config: dict, live: dict) -> dict:
+    """`config` with every layer that has no weights and is called more than once (a Dropout or Resizing
+    applied to two tensors) written as one layer per call: the calls compute what separate layers with the
+    same config compute, and a spec has no layer reuse. The first call keeps the name, the others are
+    `<name>_<k>` (k = 2, 3, …, skipping names the model uses); references to call k go to its copy."""
+    import copy
+
+    import keras
+
+    taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
+    layers, copies = [], {}
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"].get("name")
+        inbound = entry.get("inbound_nodes") or []
+        layer = live.get(name)
+        if len(inbound) < 2 or layer is None or layer.weights or isinstance(layer, keras.Model):
+            layers.append(entry)
+            continue
+        names = [name]
+        for k in range(2, len(inbound) + 1):
+            new, j = f"{name}_{k}", k
+            while new in taken:
+                j += 1
+                new = f"{name}_{k}_{j}"
+            taken.add(new)
+            names.append(new)
+        for new, node in zip(names, inbound):
+            e = copy.deepcopy(entry)
+            e["inbound_nodes"] = [node]
+            if "name" in e:
+                e["name"] = new
+            e["config"]["name"] = new
+            layers.append(e)
+            live[new] = layer
+        copies[name] = names
+    if not copies:
+        return config
+
+    def fix(ref):
+        n, node_index, tensor_index = ref
+        if n in copies:
+            return [copies[n][node_index], 0, tensor_index]
+        return [n, node_index, tensor_index]
+
+    return dict(config, layers=[_rewire(e, fix) for e in layers],
+                output_layers=_rewire_refs(config["output_layers"], fix))
 
 
 def _rewire(obj, fix):

@@ -103,7 +103,8 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     try:
         xs = {i: rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
               for i in spec.graph.inputs}
-        ref = _features(model, kg.outputs, None, {pairs[i]: x for i, x in xs.items()})
+        ref = _features(model, kg.output_names or kg.outputs, None, {pairs[i]: x for i, x in xs.items()},
+                        by_structure=True)
         got = _features(compiled, list(spec.graph.outputs.values()), keras_name,
                         {keras_name(i): x for i, x in xs.items()})
     finally:
@@ -131,7 +132,7 @@ def _randomized(w, name: str, rng):
     return rng.normal(0, 0.1, size=w.shape).astype(w.dtype)
 
 
-def _features(model, out_names, rename, xs):
+def _features(model, out_names, rename, xs, by_structure=False):
     """The model's outputs and the tensors entering its output layers, as numpy arrays; `xs`: the input
     arrays by input layer name.
 
@@ -141,15 +142,18 @@ def _features(model, out_names, rename, xs):
     import keras
     import numpy as np
 
-    made = {}
-    for t in model.outputs:
-        op, node_index, _ = t._keras_history
-        made[op.name] = (t, op._inbound_nodes[node_index])
+    if by_structure:          # the reference: its outputs as the model states them (a dict's keys, else in order)
+        out = model.output
+        tensors = ([out[k] for k in out_names] if isinstance(out, dict) else
+                   list(out) if isinstance(out, (list, tuple)) else [out])
+    else:                     # the compiled spec: each output is its own layer's only call
+        made = {t._keras_history[0].name: t for t in model.outputs}
+        tensors = [made[rename(n) if rename else n] for n in out_names]
     outs, feats = [], []
-    for n in out_names:
-        t, node = made[rename(n) if rename else n]
+    for t in tensors:
+        op, node_index, _ = t._keras_history
         outs.append(t)
-        feats.extend(node.input_tensors)
+        feats.extend(op._inbound_nodes[node_index].input_tensors)
     probe = keras.Model(model.inputs, outs + feats)
     values = probe([xs[t._keras_history[0].name] for t in model.inputs], training=False)
     values = [np.asarray(v) for v in values]
