@@ -162,3 +162,25 @@ def test_a_shape_the_model_cannot_take_is_a_usage_error_saying_why(tmp_path, cap
     err = capsys.readouterr().err
     assert "--shape audio=[4, 2]: the model cannot run on inputs of these shapes (ValueError: Computed output size" in err
     assert "Traceback" not in err and "\x1b[" not in err
+
+
+@pytest.mark.keras
+def test_constants_in_keras_ops_arithmetic_scalar_tensors_and_per_channel_vectors():
+    """KerasHub writes `x * 4.0` with the constant as a tensor (T5Gemma2) and normalizes images with
+    per-channel constants, `(x - mean) / std` (ViTDet, SAM): a rescaling and two normalizations, exact."""
+    import keras
+    import numpy as np
+
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
+
+    x = inp = keras.Input((4, 4, 3))
+    x = keras.ops.subtract(x, np.array([0.485, 0.456, 0.406], "float32"))
+    x = keras.ops.true_divide(x, np.array([0.229, 0.224, 0.225], "float32"))
+    x = keras.layers.Conv2D(2, 1, name="conv")(x)
+    x = keras.ops.multiply(x, keras.ops.convert_to_tensor(4.0))
+    model = keras.Model(inp, x)
+    result = import_keras(model)
+    assert [n.op for n in result.graph.nodes.values()] == ["input", "normalization", "normalization", "conv2d",
+                                                          "rescaling"]
+    assert roundtrip(model, result.text, kg=result.graph).exact

@@ -143,7 +143,8 @@ def _features(model, out_names, rename, xs, by_structure=False):
     import numpy as np
 
     if by_structure:          # the reference: its outputs as the model states them (a dict's keys, else in order)
-        out = model.output
+        graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+        out = (graph or model).output
         tensors = ([out[k] for k in out_names] if isinstance(out, dict) else
                    list(out) if isinstance(out, (list, tuple)) else [out])
     else:                     # the compiled spec: each output is its own layer's only call

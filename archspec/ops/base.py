@@ -410,6 +410,20 @@ def keras_value(v):
     return v
 
 
+def constant_value(c):
+    """A constant argument of a `keras.ops` call as a functional config records it: a number as it is, a
+    constant tensor or NumPy array (``{"class_name": "__tensor__" or "__numpy__", "config": {"value": ...}}``:
+    KerasHub's `x * 4.0` under a dtype policy, its per-channel image means) as its value (a number or a
+    nested list).
+
+    >>> constant_value(3.0), constant_value({"class_name": "__tensor__", "config": {"value": [0.5, 0.25]}})
+    (3.0, [0.5, 0.25])
+    """
+    if isinstance(c, dict) and c.get("class_name") in ("__tensor__", "__numpy__"):
+        return (c.get("config") or {}).get("value")
+    return c
+
+
 def unpack_ones(cfg: dict, keys: tuple[str, ...]) -> dict:
     """A 1-D Keras layer's config with its 1-tuples (kernel_size=(3,)) as the numbers archspec writes."""
     return {k: (v[0] if k in keys and isinstance(v, (list, tuple)) and len(v) == 1 else v) for k, v in cfg.items()}

@@ -1,7 +1,7 @@
 """Normalization: batch_norm, layer_norm, rms_norm, group_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
-from .base import Attrs, Field, KerasImportError, Op, ShapeError, model_validator, shape_axis
+from .base import Attrs, Field, KerasImportError, Op, ShapeError, constant_value, model_validator, shape_axis
 from .registry import register
 from .shapes import size
 
@@ -167,6 +167,24 @@ class Normalization(Op):
                 ({"axis": 3}, [(6, 6, 3)], (6, 6, 3), (0, 7)),
                 ({"mean": [1.0, 2.0, 3.0], "variance": [4.0, 5.0, 6.0]}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
                 ({"mean": [0.5, 0.5], "variance": [0.25, 0.25], "invert": True}, [(2,)], (2,), (0, 0))]
+    # `x - mean` and `x / std` with per-channel constants in a functional graph (KerasHub's ViTDet and SAM
+    # normalize images so): each a normalization, (x − mean) / √1 and (x − 0) / √(std²)
+    keras_ops = ("Subtract", "TrueDivide", "Divide")
+
+    def from_keras_op(self, cls, n_tensors, consts):
+        """`x - c` or `x / c` with c a constant vector over the last axis (one value per channel)."""
+        if n_tensors != 1 or len(consts) != 1 or consts[0][0] != 1:
+            return None
+        c = constant_value(consts[0][1])
+        if not (isinstance(c, (list, tuple)) and len(c) > 1
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c)):
+            return None
+        c = [float(v) for v in c]
+        if cls == "Subtract":
+            return {"mean": c, "variance": [1.0] * len(c)}
+        if all(v > 0 for v in c):
+            return {"mean": [0.0] * len(c), "variance": [v * v for v in c]}
+        return None
 
     def infer(self, a, ins):
         c = _channels(a, ins)

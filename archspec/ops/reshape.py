@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from .base import Attrs, BeforeValidator, Field, KerasImportError, NonNegInt, Op, Pair, ShapeError, need_rank
+from .base import Attrs, BeforeValidator, Field, KerasImportError, NonNegInt, Op, Pair, ShapeError, constant_value, need_rank
 from .registry import register
 from .shapes import size
 
@@ -320,10 +320,11 @@ class Rescaling(Op):
         return values
 
     def from_keras_op(self, cls, n_tensors, consts):
-        """`x + c`, `x * c`, `x - c`, `c - x`, `x / c` with one tensor and one number."""
+        """`x + c`, `x * c`, `x - c`, `c - x`, `x / c` with one tensor and one number (or a scalar tensor)."""
         if n_tensors != 1 or len(consts) != 1:
             return None
         (pos, c), = consts
+        c = constant_value(c)
         if not isinstance(c, (int, float)) or isinstance(c, bool):
             return None
         c, tensor_first = float(c), pos == 1
