@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Attrs, Field, KerasImportError, NonNegInt, Op, PosInt, ShapeError
+from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
 from .registry import register
 from .shapes import size
 from .tables import sinusoid  # noqa: F401  (re-exported: tokens.sinusoid)
@@ -275,7 +275,7 @@ class ClassToken(Op):
 
 
 class SelectTokenAttrs(Attrs):
-    index: NonNegInt = Field(0, description="which token (0: the class token)")
+    index: int = Field(0, description="which token (0: the class token; negative counts from the end, -1: the last)")
 
 
 @register
@@ -285,18 +285,19 @@ class SelectToken(Op):
     doc = ("Takes one token of a sequence, x[:, index]: (T, D) → (D,), e.g. the class token for the classifier. "
            "archspec.ops.keras_layers.SelectToken, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (16,), (0, 0)),
-                ({"index": 3}, [(5, 8)], (8,), (0, 0))]
+                ({"index": 3}, [(5, 8)], (8,), (0, 0)),
+                ({"index": -1}, [(5, 8)], (8,), (0, 0))]
 
     keras_ops = ("GetItem",)                       # `x[:, 0]` in a hand-written functional model
 
     def from_keras_op(self, cls, n_tensors, consts):
-        """`x[:, i]` (a full slice over the batch, then a token index i ≥ 0) on one tensor; full slices after
+        """`x[:, i]` (a full slice over the batch, then a token index, -1 the last) on one tensor; full slices after
         the index (`x[:, 0, :]`, as KerasHub writes it) take nothing away."""
         if n_tensors != 1 or len(consts) != 1:
             return None
         key = consts[0][1]
         if not (isinstance(key, (list, tuple)) and len(key) >= 2 and isinstance(key[1], int)
-                and not isinstance(key[1], bool) and key[1] >= 0):
+                and not isinstance(key[1], bool)):
             return None
         if not all(_full_slice(k) for k in (key[0], *key[2:])):
             return None
@@ -304,9 +305,10 @@ class SelectToken(Op):
 
     def infer(self, a, ins):
         t, d = _tokens("select_token", ins)
-        if a.index >= t:
+        if not -t <= a.index < t:
             raise ShapeError(f"select_token index {a.index} is out of range for {t} tokens", "shape-mismatch",
-                             f"use an index from 0 to {t - 1}", field="index")
+                             f"use an index from 0 to {t - 1} (or from -{t} to -1, counted from the end)",
+                             field="index")
         return (d,)
 
     def label(self, a):
