@@ -215,8 +215,11 @@ name: seq_zoo
 inputs:
   ids: {shape: [6], dtype: int32}
   mask: {shape: [6], dtype: int32}
+  ids2: {shape: [6], dtype: int32}
 model:
   - token_embedding: {vocabulary: 20, dim: 8, from: ids, name: emb}
+  - shared_embedding: {from: [ids2, emb], name: emb2}
+  - add: {from: [emb, emb2]}
   - position_embedding: {length: 10}
   - rms_norm: {}
   - attention: {heads: 2, key_dim: 4, causal: true, padding_mask: true, from: [rms_norm, mask], name: causal_masked}
@@ -237,7 +240,7 @@ def sequence_profiler_extra(node, in_shapes) -> int:
     a padding mask; archspec's GroupedAttention compares per score and adds per query), and the rotary
     table (positions × frequencies as an Einsum, the frequencies' Pow and RealDiv) and ops.repeat's shape
     arithmetic (a Mul for each of K and V) in GroupedAttention."""
-    if node.op == "token_embedding":
+    if node.op in ("token_embedding", "shared_embedding"):
         return 2 * math.prod(in_shapes[0])
     if getattr(node.attrs, "activation", None) == "gelu_approximate":
         return 7 * math.prod(node.shape)
@@ -277,8 +280,9 @@ def test_every_op_against_the_profiler():
 
 def test_sequence_ops_against_the_profiler():
     """Token embedding, the length-row position table, RMS norm, attention with masks, grouped heads and
-    rotary, GELU's tanh form and the tied output projection, layer by layer. The tied projection calls the
-    embedding's Keras layer again, so the profiler files its MatMul under the embedding's name."""
+    rotary, GELU's tanh form and the tied output projection, layer by layer. The tied projection and the
+    shared lookup call the embedding's Keras layer again, so the profiler files their ops under the
+    embedding's name."""
     spec = archspec.load_text(SEQ_ZOO)
     a = spec.analysis()
     p = _profile(spec)
@@ -289,7 +293,7 @@ def test_sequence_ops_against_the_profiler():
     want = {n.id: a.nodes[n.id].flops + sequence_profiler_extra(n, [spec.graph[i].shape for i in n.inputs])
             for n in spec.graph}
     for n in spec.graph:
-        if n.op == "tied_logits":
+        if n.op in ("tied_logits", "shared_embedding"):     # the embedding's layer, called again
             want[n.inputs[1]] += want.pop(n.id)
     got = {k: p.by_layer.get(k, 0) for k in want}
     assert got == want, {k: (got[k], want[k], dict(p.layer_types.get(k, {}))) for k in want if got[k] != want[k]}

@@ -184,3 +184,35 @@ def test_constants_in_keras_ops_arithmetic_scalar_tensors_and_per_channel_vector
     assert [n.op for n in result.graph.nodes.values()] == ["input", "normalization", "normalization", "conv2d",
                                                           "rescaling"]
     assert roundtrip(model, result.text, kg=result.graph).exact
+
+
+@pytest.mark.keras
+def test_a_token_embedding_called_again_is_a_shared_lookup_or_tied_logits(tmp_path, capsys):
+    """BART's encoder and decoder share one ReversibleEmbedding; a language model projects back with it
+    (reverse=True). Each later call is a node that reuses the first one's table — one set of weights in
+    the compiled spec, the same parameters, the same outputs. A Dense called twice is still refused."""
+    import keras
+
+    from archspec.cli import main
+    from archspec.importer import UnsupportedModel, import_keras
+
+    emb = keras.layers.ReversibleEmbedding(30, 8, name="token_embedding")
+    enc = keras.Input((5,), dtype="int32", name="encoder_ids")
+    dec = keras.Input((4,), dtype="int32", name="decoder_ids")
+    x = keras.layers.Dense(8, name="encode")(emb(enc))
+    y = keras.layers.Dense(8, name="decode")(emb(dec))
+    logits = emb(y, reverse=True)
+    model = keras.Model({"encoder_ids": enc, "decoder_ids": dec}, {"encoded": x, "logits": logits})
+    result = import_keras(model)
+    assert [n.op for n in result.graph.nodes.values() if n.op in ("token_embedding", "shared_embedding",
+                                                                  "tied_logits")] == [
+        "token_embedding", "shared_embedding", "tied_logits"]
+    model.save(tmp_path / "tied.keras")
+    assert main(["import", str(tmp_path / "tied.keras"), "-o", str(tmp_path / "tied.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "max |Δ| outputs 0," in err and f"params {model.count_params():,} (Keras) = " in err
+
+    dense = keras.layers.Dense(4, name="shared")
+    a = keras.Input((4,))
+    with pytest.raises(UnsupportedModel, match="'shared'.*called 2 times \\(shared weights\\)"):
+        import_keras(keras.Model(a, dense(dense(a))))

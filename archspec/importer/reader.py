@@ -89,7 +89,7 @@ def read_model(model) -> KGraph:
     config, live = _graph_config(model)
     problems, warnings, nodes = [], [], {}
     config, live = _flatten(config, live, problems)
-    config = _split_stateless(config, live)
+    config = _split_calls(config, live)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -231,11 +231,14 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
     return config, live
 
 
-def _split_stateless(config: dict, live: dict) -> dict:
-    """`config` with every layer that has no weights and is called more than once (a Dropout or Resizing
-    applied to two tensors) written as one layer per call: the calls compute what separate layers with the
-    same config compute, and a spec has no layer reuse. The first call keeps the name, the others are
-    `<name>_<k>` (k = 2, 3, …, skipping names the model uses); references to call k go to its copy."""
+def _split_calls(config: dict, live: dict) -> dict:
+    """`config` with layers called more than once written as one entry per call, where that computes the
+    same: a layer without weights (a Dropout or Resizing applied to two tensors) becomes a layer of its own
+    per call; a layer with weights whose op says what its later calls are (`Op.keras_reuse`: a token
+    embedding looked up again, or called with reverse=True) keeps its first call, and each later one
+    becomes that op's node, fed by the call's inputs and then the first call's output (the layer whose
+    weights it reuses). Any other layer called twice is left for `_wiring` to refuse. The first call keeps
+    the name, the others are `<name>_<k>` (k = 2, 3, …, skipping names the model uses)."""
     import copy
 
     import keras
@@ -246,9 +249,16 @@ def _split_stateless(config: dict, live: dict) -> dict:
         name = entry.get("name") or entry["config"].get("name")
         inbound = entry.get("inbound_nodes") or []
         layer = live.get(name)
-        if len(inbound) < 2 or layer is None or layer.weights or isinstance(layer, keras.Model):
+        if len(inbound) < 2 or layer is None or isinstance(layer, keras.Model):
             layers.append(entry)
             continue
+        later = None
+        if layer.weights:
+            known = ops.of_keras_class(entry["class_name"], entry.get("module") or "", entry.get("registered_name"))
+            later = [known.keras_reuse(_call_kwargs(node)) if known is not None else None for node in inbound[1:]]
+            if any(op is None for op in later):
+                layers.append(entry)
+                continue
         names = [name]
         for k in range(2, len(inbound) + 1):
             new, j = f"{name}_{k}", k
@@ -257,14 +267,21 @@ def _split_stateless(config: dict, live: dict) -> dict:
                 new = f"{name}_{k}_{j}"
             taken.add(new)
             names.append(new)
-        for new, node in zip(names, inbound):
-            e = copy.deepcopy(entry)
-            e["inbound_nodes"] = [node]
-            if "name" in e:
-                e["name"] = new
-            e["config"]["name"] = new
+        for k, (new, node) in enumerate(zip(names, inbound)):
+            if later and k:
+                e = {"class_name": entry["class_name"], "module": entry.get("module"), "name": new,
+                     "registered_name": entry.get("registered_name"), "config": {"name": new},
+                     "inbound_nodes": [dict(node, kwargs={})],
+                     "reuse": {"op": later[k - 1], "owner": name, "config": entry["config"]}}
+                live[new] = None
+            else:
+                e = copy.deepcopy(entry)
+                e["inbound_nodes"] = [node]
+                if "name" in e:
+                    e["name"] = new
+                e["config"]["name"] = new
+                live[new] = layer
             layers.append(e)
-            live[new] = layer
         copies[name] = names
     if not copies:
         return config
@@ -277,6 +294,11 @@ def _split_stateless(config: dict, live: dict) -> dict:
 
     return dict(config, layers=[_rewire(e, fix) for e in layers],
                 output_layers=_rewire_refs(config["output_layers"], fix))
+
+
+def _call_kwargs(node) -> dict:
+    """A call's keyword arguments that change what it computes (not `mask`, `training` or unset ones)."""
+    return {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k not in ("mask", "training")}
 
 
 def _rewire(obj, fix):
@@ -415,6 +437,13 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     cfg = entry["config"]
     name = entry.get("name") or cfg.get("name")
     module = entry.get("module") or ""
+    if "reuse" in entry:                    # a later call of a layer with weights (see _split_calls)
+        reuse = entry["reuse"]
+        op = ops.get(reuse["op"])
+        inputs, shapes, _ = _wiring(entry, nodes, warnings)
+        attrs = _attrs(op, {}, shapes, op.from_keras_reuse(reuse["config"]))
+        return KNode(name, cls, op.name, attrs, inputs + [reuse["owner"]], shapes, None, False,
+                     f"a second call of '{reuse['owner']}' (its weights)")
     known = ops.of_keras_class(cls, module, entry.get("registered_name"))
     if known is None and not ops.is_keras_module(module) and module.split(".")[0] != "archspec":
         raise _Problem(f"a custom layer ({entry.get('registered_name') or _qualname(entry)}); archspec reads "

@@ -103,10 +103,8 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     try:
         xs = {i: rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
               for i in spec.graph.inputs}
-        ref = _features(model, kg.output_names or kg.outputs, None, {pairs[i]: x for i, x in xs.items()},
-                        by_structure=True)
-        got = _features(compiled, list(spec.graph.outputs.values()), keras_name,
-                        {keras_name(i): x for i, x in xs.items()})
+        ref = _features(model, kg.output_names or kg.outputs, {pairs[i]: x for i, x in xs.items()})
+        got = _features(compiled, list(spec.graph.outputs), {keras_name(i): x for i, x in xs.items()})
     finally:
         for layer, weights in saved:
             layer.set_weights(weights)
@@ -132,24 +130,21 @@ def _randomized(w, name: str, rng):
     return rng.normal(0, 0.1, size=w.shape).astype(w.dtype)
 
 
-def _features(model, out_names, rename, xs, by_structure=False):
-    """The model's outputs and the tensors entering its output layers, as numpy arrays; `xs`: the input
+def _features(model, out_names, xs):
+    """The model's outputs and the tensors entering its output layers, as numpy arrays; `out_names`: the
+    outputs' names (a dict output's keys, else anything of the right length, in order); `xs`: the input
     arrays by input layer name.
 
     Both are taken from the model's own graph (its output tensors and the calls that made them), not from
-    `layer.input`: a layer may also be called in another graph (a model with its inputs fixed by
-    :func:`archspec.importer.fix_input_shapes` shares its layers with the original)."""
+    `layer.input`: a layer may be called more than once (a shared embedding) or also in another graph (a
+    model with its inputs fixed by :func:`archspec.importer.fix_input_shapes` shares its layers)."""
     import keras
     import numpy as np
 
-    if by_structure:          # the reference: its outputs as the model states them (a dict's keys, else in order)
-        graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
-        out = (graph or model).output
-        tensors = ([out[k] for k in out_names] if isinstance(out, dict) else
-                   list(out) if isinstance(out, (list, tuple)) else [out])
-    else:                     # the compiled spec: each output is its own layer's only call
-        made = {t._keras_history[0].name: t for t in model.outputs}
-        tensors = [made[rename(n) if rename else n] for n in out_names]
+    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
+    out = (graph or model).output
+    tensors = ([out[k] for k in out_names] if isinstance(out, dict) else
+               list(out) if isinstance(out, (list, tuple)) else [out])
     outs, feats = [], []
     for t in tensors:
         op, node_index, _ = t._keras_history

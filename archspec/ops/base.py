@@ -275,6 +275,18 @@ class Op:
         arguments. Consulted only for ops listing `cls` in :attr:`keras_ops`."""
         return None
 
+    def keras_reuse(self, call_kwargs: dict) -> str | None:
+        """The op that a later call of this op's Keras layer (the same weights, called again) is, given that
+        call's keyword arguments — e.g. a token embedding looked up again (`shared_embedding`) or called with
+        reverse=True (`tied_logits`); None: a layer called twice is refused (archspec has no general weight
+        sharing). The later call becomes a node fed by the call's own inputs and then the first call's
+        output, whose layer it reuses (the op's `shared_layer`)."""
+        return None
+
+    def from_keras_reuse(self, owner_cfg: dict) -> dict[str, Any]:
+        """Attribute values of this op standing for a later call of a layer with config `owner_cfg`."""
+        return {}
+
     def probe_lambda(self, call, shapes: list[tuple]) -> dict[str, Any] | None:
         """Attribute values when the Lambda layer `call` (NumPy arrays in and out, batch axis included)
         computes what this op does, judged on random inputs of `shapes`; None otherwise."""

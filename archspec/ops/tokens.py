@@ -73,6 +73,14 @@ class TokenEmbedding(Op):
         cfg.pop("input_length", None)
         return cfg
 
+    def keras_reuse(self, call_kwargs):
+        """The layer called again: on other ids (BART's and T5's decoder share the encoder's table), or with
+        reverse=True (a language model's tied output projection)."""
+        rest = {k: v for k, v in call_kwargs.items() if k != "reverse"}
+        if rest:
+            return None
+        return TiedLogits.name if call_kwargs.get("reverse") else SharedEmbedding.name
+
     def from_keras(self, cfg, shapes):
         if cfg.get("mask_zero"):
             raise KerasImportError("it sets mask_zero (an implicit padding mask); archspec's masks are explicit "
@@ -128,6 +136,9 @@ class TiedLogits(Op):
     def build_keras(self, a, name):
         return None
 
+    def from_keras_reuse(self, owner_cfg):
+        return {"vocabulary": owner_cfg["input_dim"]}
+
     def call_keras(self, layer, tensors, attrs=None):
         history = getattr(tensors[1], "_keras_history", None)
         embedding = getattr(history, "operation", None)
@@ -138,6 +149,53 @@ class TiedLogits(Op):
             raise ValueError(f"tied_logits: vocabulary {attrs.vocabulary} but the embedding "
                              f"'{embedding.name}' has {embedding.input_dim} rows")
         return embedding(tensors[0], reverse=True)
+
+
+@register
+class SharedEmbedding(Op):
+    """No layer of its own: it calls the token_embedding's Keras layer again, on other ids (a shared layer)."""
+
+    name, keras_class, Attrs, category, arity = "shared_embedding", "ReversibleEmbedding.again", NoAttrs, "token", (2, 2)
+    keeps_inputs, shared_layer = True, True        # the table's gradient scatters into the rows these ids picked
+    doc = ("Looks token ids up in another token_embedding's table — the same weights, a second lookup (BART's and "
+           "T5's decoder read the encoder's embedding): `from: [ids, token_embedding]`, the second input naming the "
+           "embedding whose table it reuses. (T,) → (T, dim); no parameters of its own.")
+    examples = [({}, [(6,), (9, 8)], (6, 8), (0, 0))]
+
+    def infer(self, a, ins):
+        ids, e = ins
+        if len(ids) > 2:
+            raise ShapeError(f"shared_embedding reads integer token ids (tokens,); it receives a feature map {ids}",
+                             "shape-rank", "its first input is the ids, its second the token_embedding it reuses")
+        if len(e) < 2:
+            raise ShapeError(f"shared_embedding's second input must be a token_embedding's output; it has shape {e}",
+                             "shape-mismatch", "name the token_embedding: `from: [ids, token_embedding]`")
+        return ids + (e[-1],)
+
+    reads_producers = True
+
+    def check_producers(self, a, producers):
+        op, _ = producers[1]
+        if op != TokenEmbedding.name:
+            raise ShapeError(f"shared_embedding reuses the table of a token_embedding; its second input comes from "
+                             f"a {op}", "shape-mismatch", "name the token_embedding: `from: [ids, token_embedding]`")
+
+    def label(self, a):
+        return "shared embedding"
+
+    def input_roles(self, a, n):
+        return ("ids", "table")
+
+    def build_keras(self, a, name):
+        return None
+
+    def call_keras(self, layer, tensors, attrs=None):
+        history = getattr(tensors[1], "_keras_history", None)
+        embedding = getattr(history, "operation", None)
+        if not (hasattr(embedding, "input_dim") and hasattr(embedding, "output_dim")):
+            raise ValueError(f"shared_embedding: its second input comes from {type(embedding).__name__}, not a "
+                             "token_embedding whose table it could reuse")
+        return embedding(tensors[0])
 
 
 class PositionEmbeddingAttrs(Attrs):
