@@ -334,7 +334,8 @@ def measure(name: str, workdir: str) -> dict:
         row["result"] = "exact"
     elif code == 1 and "Keras cannot load it" in text:
         row["result"] = "not built"                             # KerasHub's .keras file does not reload
-        row["reason"] = "the saved .keras file does not load: " + text.split("Keras cannot load it", 1)[1].strip(" (")[:300]
+        row["reason"] = ("the saved .keras file does not load: " + text.split("Keras cannot load it", 1)[1]
+                         .strip(" (").splitlines()[0][:200] + f"; the model in memory: {_in_memory(model, shapes)}")
     elif code == 1 and ("does not reproduce the model" in text or "round trip is not exact" in text):
         row["result"] = "failed"                                # without --verify, a wrong spec: a bug
         row["reason"] = "verification: " + " ".join(s.strip() for s in text.splitlines()
@@ -346,6 +347,22 @@ def measure(name: str, workdir: str) -> dict:
         row["result"] = "failed"
         row["reason"] = f"exit {code}: " + (text.strip().splitlines() or ["no message"])[-1]
     return row
+
+
+def _in_memory(model, shapes) -> str:
+    """What `archspec.importer` makes of the built model itself (for a backbone whose .keras file does not
+    reload): "exact", "refused: <first problem>" or "not exact"."""
+    from archspec.importer import UnsupportedModel, fix_input_shapes, import_keras
+    from archspec.importer.verify import RoundTripError, roundtrip
+
+    try:
+        model = fix_input_shapes(model, shapes)
+        result = import_keras(model)
+        return "exact" if roundtrip(model, result.text, kg=result.graph).exact else "not exact"
+    except UnsupportedModel as exc:
+        return f"refused: {exc.problems[0][:200]}"
+    except RoundTripError as exc:
+        return f"not exact: {str(exc)[:200]}"
 
 
 def _first(exc) -> str:
