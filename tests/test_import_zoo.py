@@ -224,3 +224,30 @@ def test_a_token_embedding_called_again_is_a_shared_lookup_or_tied_logits(tmp_pa
     a = keras.Input((4,))
     with pytest.raises(UnsupportedModel, match="'shared'.*called 2 times \\(shared weights\\)"):
         import_keras(keras.Model(a, dense(dense(a))))
+
+
+@pytest.mark.keras
+def test_a_layer_whose_get_config_fails_does_not_hide_the_other_problems():
+    """KerasHub's Llama, Gemma, Whisper, T5 ... layers raise in their own get_config; the rest of the model
+    is still read, so the refusal lists every problem, the failing layer first among equals."""
+    import keras
+
+    from archspec.importer import UnsupportedModel, import_keras
+
+    class Broken(keras.layers.Layer):
+        def __init__(self, fn=None, **kwargs):             # a non-serializable argument: Keras's own refusal
+            super().__init__(**kwargs)
+            self.fn = fn
+
+        def call(self, x):
+            return x
+
+    x = inp = keras.Input((4,))
+    x = keras.layers.Dense(3, name="dense")(x)
+    x = Broken(fn=lambda v: v, name="broken")(x)
+    x = keras.layers.GaussianNoise(0.1, name="noise")(x)
+    with pytest.raises(UnsupportedModel) as info:
+        import_keras(keras.Model(inp, x))
+    broken, noise = info.value.problems
+    assert broken.startswith("layer 'broken' (") and "its get_config() raises NotImplementedError" in broken
+    assert noise.startswith("layer 'noise' (keras.layers.GaussianNoise)")

@@ -124,8 +124,40 @@ def _graph_config(model) -> tuple[dict, dict]:
     try:
         config = plain.get_config()
     except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
-        raise UnsupportedModel(_config_failures(plain, exc)) from None
+        config = _config_around_failures(plain, exc)
     return config, {op.name: op for op in plain.operations}
+
+
+def _config_around_failures(model, exc) -> dict:
+    """The model's config when some layers' own get_config fails: those layers stand in it as a stub
+    naming the failure (refused by `_convert`, by name), so that every other layer is still read and every
+    problem is listed. Raises UnsupportedModel when the failure is not a layer's."""
+    failing = {}
+    for op in model.operations:
+        try:
+            op.get_config()
+        except Exception as e:                              # noqa: BLE001
+            failing[op] = (f"its get_config() raises {type(e).__name__}: {_first_line(e)}; archspec reads a layer "
+                           "from its config")
+    if not failing:
+        raise UnsupportedModel(_config_failures(model, exc))
+    for op, why in failing.items():             # an instance attribute, removed again below
+        op.get_config = (lambda name=op.name, why=why: {"name": name, "trainable": True, UNREADABLE: why})
+    try:
+        return model.get_config()
+    except Exception as again:                              # noqa: BLE001
+        raise UnsupportedModel(_config_failures(model, again)) from None
+    finally:
+        for op in failing:
+            del op.get_config
+
+
+UNREADABLE = "__archspec_unreadable__"      # the config key of a layer whose own get_config failed
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else "no message"
 
 
 def _config_failures(model, exc) -> list[str]:
@@ -437,6 +469,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     cfg = entry["config"]
     name = entry.get("name") or cfg.get("name")
     module = entry.get("module") or ""
+    if UNREADABLE in cfg:                   # its own get_config failed (see _config_around_failures)
+        raise _Problem(cfg[UNREADABLE])
     if "reuse" in entry:                    # a later call of a layer with weights (see _split_calls)
         reuse = entry["reuse"]
         op = ops.get(reuse["op"])
