@@ -335,7 +335,7 @@ def measure(name: str, workdir: str) -> dict:
     elif code == 1 and "Keras cannot load it" in text:
         row["result"] = "not built"                             # KerasHub's .keras file does not reload
         row["reason"] = ("the saved .keras file does not load: " + text.split("Keras cannot load it", 1)[1]
-                         .strip(" (").splitlines()[0][:200] + f"; the model in memory: {_in_memory(model, shapes)}")
+                         .strip(" (").splitlines()[0][:200].rstrip(" :)") + f"; the model in memory: {_in_memory(model, shapes)}")
     elif code == 1 and ("does not reproduce the model" in text or "round trip is not exact" in text):
         row["result"] = "failed"                                # without --verify, a wrong spec: a bug
         row["reason"] = "verification: " + " ".join(s.strip() for s in text.splitlines()
@@ -468,12 +468,14 @@ def table(rows: list[dict], date: str) -> str:
            f"**{counts['exact']} exact**, {counts['refused']} refused, {counts['failed']} failed, "
            f"{counts['not built']} not built. Seconds: CPU time of `archspec import` with verification (TensorFlow's "
            "import and the model build excluded).", "",
-           "| class | result | params | seconds | reason (the first problem) |", "| --- | --- | ---: | ---: | --- |"]
+           "| class | config | result | params | seconds | reason (the first problem) |",
+           "| --- | --- | --- | ---: | ---: | --- |"]
     for r in sorted(rows, key=lambda r: r["class"]):
         reason = (r.get("reason") or "").replace("|", "\\|")
+        config = (r.get("config") or "").replace("|", "\\|")
         params = f"{r['params']:,}" if r.get("params") else ""
         secs = f"{r['seconds']:.1f}" if "seconds" in r else ""
-        out.append(f"| {r['class']} | {r['result']} | {params} | {secs} | {reason} |")
+        out.append(f"| {r['class']} | {config} | {r['result']} | {params} | {secs} | {reason} |")
     out += ["", TABLE_END]
     return "\n".join(out)
 

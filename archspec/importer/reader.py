@@ -486,7 +486,7 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):
-        op, attrs, note = _operation(cls, inputs, consts)
+        op, attrs, note = _operation(cls, inputs, consts, cfg)
         return KNode(name, cls, op, attrs, inputs, shapes, None, auto, note)
     if consts:
         raise _Problem(f"it is called with constant arguments {[c for _, c in consts]}, which a spec cannot express")
@@ -599,11 +599,11 @@ def _reference_config(cls: str, key: str, kwargs: dict) -> dict | None:
 
 
 # ---- layers that are not plain Keras layers ---------------------------------------------------------
-def _operation(cls, inputs, consts):
+def _operation(cls, inputs, consts, cfg=None):
     """A keras.ops call recorded in the functional graph (MobileNetV3's `x + 3.0`, `x * (1 / 6)`): the first
     op that lists the operation in its `keras_ops` and accepts the call."""
     for op in ops.of_keras_op(cls):
-        values = op.from_keras_op(cls, len(inputs), consts)
+        values = op.from_keras_op(cls, len(inputs), consts, {k: v for k, v in (cfg or {}).items() if k != "name"})
         if values is not None:
             c = consts[0][1] if consts else None
             note = f"keras.ops.{cls.lower()} with {c:g}" if isinstance(c, (int, float)) and not isinstance(c, bool) else ""

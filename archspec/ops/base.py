@@ -269,10 +269,12 @@ class Op:
             values["axis"] = axis
         return values
 
-    def from_keras_op(self, cls: str, n_tensors: int, consts: list[tuple[int, Any]]) -> dict[str, Any] | None:
+    def from_keras_op(self, cls: str, n_tensors: int, consts: list[tuple[int, Any]],
+                      cfg: dict | None = None) -> dict[str, Any] | None:
         """Attribute values for a `keras.ops` call recorded in a functional graph (MobileNetV3's `x + 3.0`),
         or None when this op does not express it. `consts` are (argument position, value) of the non-tensor
-        arguments. Consulted only for ops listing `cls` in :attr:`keras_ops`."""
+        arguments; `cfg` the operation's own settings (`keras.ops.gelu`'s `approximate`, `concatenate`'s
+        `axis`). Consulted only for ops listing `cls` in :attr:`keras_ops`."""
         return None
 
     def keras_reuse(self, call_kwargs: dict) -> str | None:

@@ -171,7 +171,7 @@ class Normalization(Op):
     # normalize images so): each a normalization, (x − mean) / √1 and (x − 0) / √(std²)
     keras_ops = ("Subtract", "TrueDivide", "Divide")
 
-    def from_keras_op(self, cls, n_tensors, consts):
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
         """`x - c` or `x / c` with c a constant vector over the last axis (one value per channel)."""
         if n_tensors != 1 or len(consts) != 1 or consts[0][0] != 1:
             return None

@@ -319,7 +319,7 @@ class Rescaling(Op):
                 raise KerasImportError(f"its {k} is per channel {list(values[k])}; archspec's rescaling takes one number")
         return values
 
-    def from_keras_op(self, cls, n_tensors, consts):
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
         """`x + c`, `x * c`, `x - c`, `c - x`, `x / c` with one tensor and one number (or a scalar tensor)."""
         if n_tensors != 1 or len(consts) != 1:
             return None

@@ -348,7 +348,7 @@ class SelectToken(Op):
 
     keras_ops = ("GetItem",)                       # `x[:, 0]` in a hand-written functional model
 
-    def from_keras_op(self, cls, n_tensors, consts):
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
         """`x[:, i]` (a full slice over the batch, then a token index, -1 the last) on one tensor; full slices after
         the index (`x[:, 0, :]`, as KerasHub writes it) take nothing away."""
         if n_tensors != 1 or len(consts) != 1:
