@@ -16,8 +16,9 @@ recorded as failed and a fresh worker takes the rest, so no class can stop the o
   verification finds different from the model (written silently with ``--no-verify``) — each a bug;
 * ``not built`` — the tiny configuration could not be built or saved (KerasHub's side; the reason kept).
 
-Times are CPU seconds of the import (``time.process_time`` of the worker around ``archspec import``,
-TensorFlow's import and the model build excluded), since the machine is shared.
+Times are CPU seconds of ``archspec import`` (``time.process_time`` of the worker around the command:
+loading the file, reading, writing and verifying; TensorFlow's import and the model build excluded), since
+the machine is shared.
 
 :data:`CONFIGS` is data (JSON-like) so tests reuse it: a value ``{"hub": NAME, "config": {...}}`` is
 another KerasHub model (an encoder or backbone given to a composite backbone) built the same way.
@@ -466,8 +467,9 @@ def table(rows: list[dict], date: str) -> str:
     out = [TABLE_START, "",
            f"Measured {date} with keras-hub 0.32 (`python tools/keras_hub_zoo.py`): {len(rows)} backbone classes — "
            f"**{counts['exact']} exact**, {counts['refused']} refused, {counts['failed']} failed, "
-           f"{counts['not built']} not built. Seconds: CPU time of `archspec import` with verification (TensorFlow's "
-           "import and the model build excluded).", "",
+           f"{counts['not built']} not built. Seconds: CPU time of `archspec import` (loading the `.keras` file, "
+           "reading, writing and verifying the spec; TensorFlow's import and the model build excluded), on a "
+           "shared 2-core machine.", "",
            "| class | config | result | params | seconds | reason (the first problem) |",
            "| --- | --- | --- | ---: | ---: | --- |"]
     for r in sorted(rows, key=lambda r: r["class"]):
