@@ -15,6 +15,7 @@ from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..fast.pydantic_lite import Invalid
 from ..graph import FRAGMENT, SEP, Graph, Node
 from ..ops.base import ShapeError
+from . import grammar
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
 from .document import Document, comma_hint, describe, dollar_hint, pydantic_diagnostics
@@ -301,8 +302,8 @@ class Expander(Memo, Blocks, Structures):
                 attrs = {k: v for k, v in value.items() if k not in RESERVED}
         elif value is None:
             attrs = {}
-        elif key == "sequence" and isinstance(value, list):
-            attrs = {"body": value}
+        elif isinstance(value, list) and key in STRUCTURES and grammar.STRUCTURES[key].shorthand:
+            attrs = {grammar.STRUCTURES[key].shorthand: value}     # `- sequence: [...]`
         elif op is not None and op.primary:
             v = self.value(value, ctx, src, vpath)
             if v is None:
