@@ -167,6 +167,7 @@ class Expander(Memo, Blocks, Structures):
         self.diags = list(prep.diags)
         doc, data = prep.doc, self.src.data
         self.graph = Graph(doc.name)
+        self.graph.block_params = {name: b.params for name, b in self.blocks.items()}
         params = self.globals = self._globals(doc, data)
         self.memo_globals = tuple((k, _freeze(params[k])) for k in prep.block_names if k in params)
         defaults = prep.defaults
