@@ -30,7 +30,6 @@ from .fast.dataclasses_lite import Record
 from .ops.base import Attrs
 
 SEP = "/"
-FRAGMENT = "@block"   # op of a stand-in node for a whole block call, only in pricing graphs (lang/memo.py)
 
 
 class Node(Record):

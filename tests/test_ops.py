@@ -58,6 +58,9 @@ def test_roles_and_flags_come_from_the_registry():
     assert ops.REGISTRY[ops.role("input")].source and sum(op.source for op in ops.REGISTRY.values()) == 1
     for name, op in ops.REGISTRY.items():
         for cls in op.keras_classes or (op.keras_class,):
+            if cls is None:                  # never read from Keras (a priced block call: ops/summary.py)
+                assert op.internal, name
+                continue
             assert ops.of_keras_class(cls) is op, (name, cls)
         assert not (op.weighted and op.unit_helper), name
 

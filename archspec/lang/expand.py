@@ -13,7 +13,7 @@ from typing import NamedTuple
 from .. import ops
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..fast.pydantic_lite import Invalid
-from ..graph import FRAGMENT, SEP, Graph, Node
+from ..graph import SEP, Graph, Node
 from ..ops.base import ShapeError
 from . import grammar
 from .blocks import Blocks, _user_ops
@@ -46,7 +46,7 @@ class Expander(Memo, Blocks, Structures):
         self.memo = MemoStore() if memo is None else memo  # lang/memo.py
         self.memo_globals: tuple = ()            # top-level parameters that block bodies or defaults read
         self._defaults_keys: dict = {}
-        self.summarize = summarize               # pricing: a recorded block call becomes one FRAGMENT node
+        self.summarize = summarize               # pricing: a recorded block call becomes one summary node
         self.hidden = 0                          # layers and scopes those nodes stand for (limits)
         self.degraded = False                    # the document had errors: check what can be checked
         self.bad_blocks: set[str] = set()        # blocks whose definition has errors (calls are skipped)
@@ -520,7 +520,7 @@ class Expander(Memo, Blocks, Structures):
             if cand in g.scopes and g.scopes[cand].output:
                 return g.scopes[cand].output
             if self.summarize:
-                raise Unsummarized()             # it may name a layer inside a FRAGMENT: expand in full
+                raise Unsummarized()             # it may name a layer inside a summary node: expand in full
         return None
 
     def _unresolved(self, ref, ctx) -> tuple[str, str, str | None]:
@@ -630,7 +630,7 @@ class Expander(Memo, Blocks, Structures):
         if spec is None:
             if last is not None:
                 n = g[last]
-                g.outputs[n.attrs.out_name if n.op == FRAGMENT else n.short] = last
+                g.outputs[ops.REGISTRY[n.op].output_name(n.attrs, n.short)] = last
             return
         items = [(spec, ("outputs",))] if isinstance(spec, str) else \
             [(v, ("outputs", k)) for k, v in enumerate(spec)] if isinstance(spec, list) else \
@@ -683,7 +683,7 @@ class Expander(Memo, Blocks, Structures):
 
 
 class Unsummarized(Exception):
-    """Pricing met something that FRAGMENT nodes may hide (a path into a block call): expand in full."""
+    """Pricing met something that summary nodes may hide (a path into a block call): expand in full."""
 
 
 class Prepared(NamedTuple):
@@ -705,7 +705,7 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
            memo: MemoStore | None = None, summarize: bool = False) -> tuple[Graph, dict[str, Source]]:
     """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics.
     `prepared` (from a previous Expander's prepare()) and `memo` are reused across calls by the Pricer;
-    `summarize` lets recorded block calls stand as one FRAGMENT node each (a pricing graph: totals,
+    `summarize` lets recorded block calls stand as one summary node each (ops/summary.py) (a pricing graph: totals,
     outputs and peak memory are exact, layers and scopes inside those calls are absent)."""
     ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()

@@ -177,6 +177,7 @@ class Op:
     internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
     shared_layer: ClassVar[bool] = False       # no layer of its own: call_keras calls an input's layer again
+    summary: ClassVar[bool] = False            # stands for a whole block call in a pricing graph (ops/summary.py)
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
@@ -204,6 +205,27 @@ class Op:
 
     def extra_flops(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
         return 0
+
+    # ---- what a node of this op stands for (a summary node: a whole block call, ops/summary.py) --
+    def layers(self, a: Attrs) -> int:
+        """How many layers a node of this op counts as: 1; 0 for a graph source (a model input)."""
+        return 0 if self.source else 1
+
+    def hidden(self, a: Attrs) -> int:
+        """Layers and scopes inside the node, beyond the node itself, that the graph does not hold."""
+        return 0
+
+    def output_elements(self, a: Attrs, cost: tuple) -> int:
+        """Elements per example of the node's output tensor; `cost` is the node's cached cost tuple."""
+        return cost[4]
+
+    def output_name(self, a: Attrs, short: str) -> str:
+        """The name a model output made by this node takes (`short`: the node's own short name)."""
+        return short
+
+    def peak_profile(self, a: Attrs) -> dict | None:
+        """The node's own peak-memory profile (passes.analyze.profile) when it runs many layers; None for a layer."""
+        return None
 
     #: check_producers is called with the ops that produce this op's inputs (tied_logits reuses an embedding)
     reads_producers: ClassVar[bool] = False

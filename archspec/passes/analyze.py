@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..fast.dataclasses_lite import Record
-from ..graph import FRAGMENT, Graph
+from ..graph import Graph
 from ..ops import REGISTRY
 from ..ops.shapes import size
 
@@ -84,9 +84,7 @@ class NodeCosts(Mapping):
     def __getitem__(self, node_id: str) -> Cost:
         n = self._graph.nodes[node_id]
         c = n.cost or node_cost(self._graph, n)
-        if n.op == FRAGMENT:
-            return Cost(c[0], c[1], c[2], c[3], c[4], n.attrs.layers)
-        return Cost(c[0], c[1], c[2], c[3], c[4], 0 if REGISTRY[n.op].source else 1)
+        return Cost(c[0], c[1], c[2], c[3], c[4], REGISTRY[n.op].layers(n.attrs))
 
     def __iter__(self):
         return iter(self._graph.nodes)
@@ -131,7 +129,7 @@ def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
 
 def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysis:
     """The whole-model figures of :func:`analyze` without the per-node and per-scope tables (left
-    empty). Also takes pricing graphs, where one FRAGMENT node stands for a whole block call."""
+    empty). Also takes pricing graphs, where one summary node (ops/summary.py) stands for a whole block call."""
     t = nt = macs = flops = elements = layers = 0
     fragments = False
     for n in graph.nodes.values():
@@ -141,11 +139,9 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
         macs += c[2]
         flops += c[3]
         elements += c[4]
-        if n.op == FRAGMENT:
-            layers += n.attrs.layers
-            fragments = True
-        elif not REGISTRY[n.op].source:
-            layers += 1
+        op = REGISTRY[n.op]
+        layers += op.layers(n.attrs)
+        fragments = fragments or op.summary
     total = Cost(t, nt, macs, flops, elements, layers)
     if not fragments:
         return _finish(graph, batch_size, dtype, {}, {}, total)
@@ -154,17 +150,14 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
     return Analysis(graph, batch_size, dtype, {}, {}, total, peak * batch_size * bpe, None, total.params * bpe)
 
 
-def _elems(n) -> int:
-    return n.attrs.out_elems if n.op == FRAGMENT else n.cost[4]
-
-
 def profile(nodes: list, ext: dict, keep: list) -> dict:
     """The peak-memory profile of `nodes` run in order (the algorithm of :func:`peak_memory`), as
     {frozenset of external input positions: peak}. Tensors named in `keep` stay live to the end;
     `ext` maps the ids of tensors made outside (a block call's inputs) to their positions. An
     external tensor that nothing after these nodes uses is freed after its last use here, so a peak
     reached later is lower by its size: the key lists the positions whose size to subtract then.
-    A FRAGMENT node contributes its own recorded profile, so profiles compose exactly."""
+    A node that runs many layers (a summary node) contributes its own recorded profile (`Op.peak_profile`), so
+    profiles compose exactly."""
     index = {n.id: k for k, n in enumerate(nodes)}
     end = len(nodes)
     last = list(range(end))
@@ -186,9 +179,11 @@ def profile(nodes: list, ext: dict, keep: list) -> dict:
     frees = [0] * (end + 1)
     cands: dict = {}
     for k, n in enumerate(nodes):
-        if n.op == FRAGMENT:
+        op = REGISTRY[n.op]
+        own = op.peak_profile(n.attrs) if op.summary else None
+        if own is not None:
             ins = n.inputs
-            for sub, b in n.attrs.cands.items():
+            for sub, b in own.items():
                 base, extra = live + b, set()
                 for pos in sub:
                     i = ins[pos]
@@ -197,11 +192,12 @@ def profile(nodes: list, ext: dict, keep: list) -> dict:
                         if last_ext[ext[i]] == k:
                             extra.add(ext[i])
                     elif last[j] == k:
-                        base -= _elems(nodes[j])
+                        m = nodes[j]
+                        base -= REGISTRY[m.op].output_elements(m.attrs, m.cost)
                 key = gone | extra if extra else gone
                 if cands.get(key, -1) < base:
                     cands[key] = base
-            elems = n.attrs.out_elems
+            elems = op.output_elements(n.attrs, n.cost)
             live += elems
         else:
             elems = n.cost[4]
