@@ -208,7 +208,8 @@ class Op:
 
     # ---- what a node of this op stands for (a summary node: a whole block call, ops/summary.py) --
     def layers(self, a: Attrs) -> int:
-        """How many layers a node of this op counts as: 1; 0 for a graph source (a model input)."""
+        """How many layers a node of this op counts as: 1; 0 for a graph source (a model input). Only an op
+        with `summary` set may answer from the attributes (passes.analyze asks the others once per op)."""
         return 0 if self.source else 1
 
     def hidden(self, a: Attrs) -> int:

@@ -97,9 +97,12 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
     sums = {p: [0, 0, 0, 0, 0, 0] for p in graph.scopes}
     parent = {p: s.parent for p, s in graph.scopes.items()}
     t = nt = macs = flops = elements = layers = 0
+    per_op = _fixed_layers()
     for n in graph.nodes.values():
         c = n.cost or node_cost(graph, n)
-        layer = 0 if REGISTRY[n.op].source else 1
+        layer = per_op[n.op]
+        if layer is None:
+            layer = REGISTRY[n.op].layers(n.attrs)
         t += c[0]
         nt += c[1]
         macs += c[2]
@@ -118,6 +121,12 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
             scope = parent[scope]
     scopes = {p: Cost(*v) for p, v in sums.items()}
     return _finish(graph, batch_size, dtype, NodeCosts(graph), scopes, Cost(t, nt, macs, flops, elements, layers))
+
+
+def _fixed_layers() -> dict:
+    """op name -> the layers each of its nodes counts as (Op.layers), None where it depends on the node (a
+    summary op's); looked up once per node in the loops over 100,000-layer graphs."""
+    return {k: None if op.summary else op.layers(None) for k, op in REGISTRY.items()}
 
 
 def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
