@@ -231,3 +231,18 @@ def test_categories_are_an_enum_and_plain_strings_are_converted():
         for table, old in zip((registry.REGISTRY, registry.KERAS_CLASSES), saved):
             table.clear()
             table.update(old)
+
+
+def test_flops_rule_says_whether_an_op_counts_flops():
+    """docs/conventions.md's FLOP table is generated from `flops_rule`: an op without one (or with a rule of
+    0) counts 0 FLOPs on every example, and one with a non-zero rule counts some on an example."""
+    for name in USER_OPS:
+        op = ops.REGISTRY[name]
+        counted = []
+        for attrs, ins, _, _ in op.examples:
+            a = op.Attrs.model_validate(attrs)
+            counted.append(op.flops(a, ins, op.infer(a, ins)))
+        says_zero = op.flops_rule is None or op.flops_rule.startswith("0")
+        assert says_zero == (not any(counted)), (name, op.flops_rule, counted)
+        if type(op).macs is not ops.Op.macs and any(counted):     # it multiply-accumulates
+            assert "MAC" in op.flops_rule, name

@@ -8,12 +8,9 @@ Counting conventions (docs/conventions.md):
 * params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
 * MACs: multiply-accumulates of conv, depthwise, separable, transposed conv, dense and attention layers
   only (attention: its four projections, QKᵀ and attention × V).
-* FLOPs: TensorFlow-profiler style: 2 per MAC, +1 per output element for a bias add, 2 per element for
-  batch normalization (scale and shift), the window size per output element for pooling, one per
-  input element for global pooling, (n−1) per output element for n-ary add/multiply/average, 2 per
-  element for a scaled add, 5 per element for softmax; ReLU and other element-wise activations count 0.
-  Attention: 2 per MAC, the projections' biases, one multiply per score for the 1/√d scaling and 5 per
-  score for the softmax.
+* FLOPs: TensorFlow-profiler style (2 per MAC plus the element-wise work the profiler counts); each op
+  states its rule in words as `flops_rule` beside `flops`/`extra_flops`, and docs/conventions.md's table
+  is generated from those (tools/gen_docs.py).
 """
 from __future__ import annotations
 
@@ -122,6 +119,8 @@ ActivationName = Annotated[Literal[ACTIVATIONS], BeforeValidator(  # type: ignor
 ARCHSPEC_ACTIVATIONS = frozenset({"gelu_approximate"})
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
+# the FLOPs of the layers that multiply-accumulate (their `flops_rule`)
+WEIGHTED_FLOPS = "2 per MAC, + 1 per output element for the bias add, + the fused activation's (as `activation`)"
 # What an activation's gradient keeps, as XLA keeps it in a compiled training step (measured on XLA:CPU,
 # jax 0.10, per block of repeated conv/dense layers: docs/training-estimates.md): the forward tensor it
 # reads ("input", the pre-activation, or "output") and how many more tensors of its size XLA stores as
@@ -160,6 +159,9 @@ class Op:
     category: ClassVar[Category] = Category.OTHER   # a Category, or its string (converted by ops.register)
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
+    #: the FLOP convention in words, beside `flops`/`extra_flops` (the table of docs/conventions.md and
+    #: docs/flops.md is generated from these); None: the op counts 0 FLOPs
+    flops_rule: ClassVar[str | None] = None
     # (attributes, input shapes, expected output shape, expected (trainable, non-trainable) params);
     # asserted by the fast op tests and checked against Keras by the parity tests
     examples: ClassVar[list[tuple[dict, list[tuple], tuple, tuple[int, int]]]] = []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .base import (
+    WEIGHTED_FLOPS,
     ActivationName,
     Attrs,
     Field,
@@ -65,6 +66,7 @@ class _Conv(Op):
 
     category, window, weighted = "conv", True, True
     keras_names = {"kernel": "kernel_size", "dilation": "dilation_rate"}
+    flops_rule = WEIGHTED_FLOPS
 
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)

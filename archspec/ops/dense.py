@@ -1,7 +1,7 @@
 """Fully connected layers: dense."""
 from __future__ import annotations
 
-from .base import ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops, keras_activation
+from .base import WEIGHTED_FLOPS, ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops, keras_activation
 from .registry import register
 
 
@@ -35,6 +35,8 @@ class Dense(Op):
     def macs(self, a, ins, out):
         from .shapes import size
         return size(out) * ins[0][-1]
+
+    flops_rule = WEIGHTED_FLOPS
 
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)

@@ -1,10 +1,8 @@
 """Costs per node and per scope: parameters (trainable / non-trainable, as Keras counts them),
 MACs, FLOPs, output activation size and memory, and peak activation memory for inference.
 
-Conventions (docs/conventions.md): MACs count the multiply-accumulates of conv, depthwise,
-separable, transposed-conv and dense layers; FLOPs follow TensorFlow's profiler (2 per MAC plus
-bias adds, batch-norm scale/shift, pooling windows, merges and softmax; ReLU counts 0).
-Activation memory = output elements × batch × dtype bytes.
+Each op counts its own (ops/, the conventions in docs/conventions.md, its FLOP table generated from
+each op's `flops_rule`); this module sums them. Activation memory = output elements × batch × dtype bytes.
 """
 from __future__ import annotations
 
