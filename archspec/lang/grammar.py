@@ -108,8 +108,10 @@ STRUCTURES: dict[str, Structure] = {s.name: s for s in (
 
 # keys any entry may carry besides its op's attributes (or a block's parameters)
 RESERVED: dict[str, Field] = {f.name: f for f in (
-    Field("name", "name", "the layer's name, unique in its scope (no '/' or '.'); `from:` refers to it"),
-    Field("from", "refs", "the input layer(s) by name; default: the previous entry"),
-    Field("repeat", "count", "repeat the entry N times in a chain; `i` is the index (0, 1, …)"),
-    Field("when", "bool", "keep the entry only if true"),
+    Field("name", "name", "the layer's name, unique in its scope, without `/` or `.` (default: the op or block name, "
+                          "then `_2`, `_3`, …); `from:` refers to it"),
+    Field("from", "refs", "the input(s): a name or a list of names; default: the previous entry"),
+    Field("repeat", "count", "build the entry N times in a chain; the index `i` (0-based) is available in its attributes"),
+    Field("when", "bool", "build the entry only if true: `true`, `false` or a `$` expression giving one "
+                          "(`when: $expansion != 1`); any other value is an error"),
 )}
