@@ -19,11 +19,12 @@ from typing import Any
 
 from .. import ops
 from ..codes import WARNINGS
+from ..ops.base import ATTR_DOCS
 from . import grammar
 from .context import MERGES, STRUCTURES
+from .document import NAME_PATTERN
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 EXPR = {"type": "string", "pattern": r"^\$", "description": "an expression, e.g. $filters * 2 or $in.channels"}
 NAME_VALUE = {"type": "string", "pattern": r"^[^/.]+$"}
 
@@ -57,24 +58,6 @@ def _field_schema(f, body: dict) -> dict:
 
 
 RESERVED = {k: _field_schema(f, {}) for k, f in grammar.RESERVED.items()}
-# what an attribute means, for fields whose op does not describe them itself
-ATTR_DOCS = {
-    "filters": "number of output channels", "units": "number of output units",
-    "kernel": "kernel size: n (n×n) or [height, width]", "strides": "stride: n or [height, width]",
-    "dilation": "dilation rate: n or [height, width]", "padding": "'valid' (no padding) or 'same' (output = ceil(input / stride))",
-    "use_bias": "add a bias vector", "activation": "activation applied to the output (null: none)",
-    "groups": "number of channel groups (grouped convolution)", "depth_multiplier": "output channels per input channel",
-    "pool_size": "pooling window: n or [height, width]", "rate": "fraction of units dropped (not kept)",
-    "axis": "axis, counting the batch axis as Keras does (-1: channels)", "momentum": "moving-average momentum",
-    "epsilon": "small constant added to the variance", "center": "learn an offset (beta)", "scale": "learn a scale (gamma)",
-    "size": "upsampling factor: n or [height, width]", "cropping": "rows/columns cropped: n, [h, w] or [[top, bottom], [left, right]]",
-    "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
-    "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
-    "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
-    "interpolation": "how new pixels are computed", "max_value": "upper bound of the output (null: none)",
-    "negative_slope": "slope below the threshold (leaky ReLU)", "threshold": "inputs below it are zeroed (or sloped)",
-    "seed": "random seed of the dropout mask (null: random)",
-}
 
 
 def json_schema() -> dict:

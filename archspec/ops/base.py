@@ -57,6 +57,27 @@ class Attrs(Model):
     """An op's attributes: a declared model (archspec/fast/pydantic_lite.py), frozen, unknown keys refused."""
 
 
+# what an attribute means, for fields whose op does not describe them itself
+# (Field(description=...)): the JSON Schema's descriptions, docs/ops.md, the editor's completions
+ATTR_DOCS = {
+    "filters": "number of output channels", "units": "number of output units",
+    "kernel": "kernel size: n (n×n) or [height, width]", "strides": "stride: n or [height, width]",
+    "dilation": "dilation rate: n or [height, width]", "padding": "'valid' (no padding) or 'same' (output = ceil(input / stride))",
+    "use_bias": "add a bias vector", "activation": "activation applied to the output (null: none)",
+    "groups": "number of channel groups (grouped convolution)", "depth_multiplier": "output channels per input channel",
+    "pool_size": "pooling window: n or [height, width]", "rate": "fraction of units dropped (not kept)",
+    "axis": "axis, counting the batch axis as Keras does (-1: channels)", "momentum": "moving-average momentum",
+    "epsilon": "small constant added to the variance", "center": "learn an offset (beta)", "scale": "learn a scale (gamma)",
+    "size": "upsampling factor: n or [height, width]", "cropping": "rows/columns cropped: n, [h, w] or [[top, bottom], [left, right]]",
+    "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
+    "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
+    "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
+    "interpolation": "how new pixels are computed", "max_value": "upper bound of the output (null: none)",
+    "negative_slope": "slope below the threshold (leaky ReLU)", "threshold": "inputs below it are zeroed (or sloped)",
+    "seed": "random seed of the dropout mask (null: random)",
+}
+
+
 def _pair(v):
     if isinstance(v, bool):
         raise ValueError("expected an integer or a pair of integers")
