@@ -121,10 +121,17 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
     return _finish(graph, batch_size, dtype, NodeCosts(graph), scopes, Cost(t, nt, macs, flops, elements, layers))
 
 
+_FIXED: dict = {}
+
+
 def _fixed_layers() -> dict:
-    """op name -> the layers each of its nodes counts as (Op.layers), None where it depends on the node (a
-    summary op's); looked up once per node in the loops over 100,000-layer graphs."""
-    return {k: None if op.summary else op.layers(None) for k, op in REGISTRY.items()}
+    """op name -> the layers each of its nodes counts as (Op.layers), None for a summary op (ops/summary.py),
+    whose nodes answer for themselves; looked up once per node in the loops over 100,000-layer graphs and
+    pricing graphs. Rebuilt when an op is registered."""
+    if len(_FIXED) != len(REGISTRY):
+        _FIXED.clear()
+        _FIXED.update({k: None if op.summary else op.layers(None) for k, op in REGISTRY.items()})
+    return _FIXED
 
 
 def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
@@ -139,6 +146,7 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
     empty). Also takes pricing graphs, where one summary node (ops/summary.py) stands for a whole block call."""
     t = nt = macs = flops = elements = layers = 0
     fragments = False
+    per_op = _fixed_layers()
     for n in graph.nodes.values():
         c = n.cost or node_cost(graph, n)
         t += c[0]
@@ -146,9 +154,11 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
         macs += c[2]
         flops += c[3]
         elements += c[4]
-        op = REGISTRY[n.op]
-        layers += op.layers(n.attrs)
-        fragments = fragments or op.summary
+        layer = per_op[n.op]
+        if layer is None:                    # a summary node: the layers of the call it stands for
+            layer = REGISTRY[n.op].layers(n.attrs)
+            fragments = True
+        layers += layer
     total = Cost(t, nt, macs, flops, elements, layers)
     if not fragments:
         return _finish(graph, batch_size, dtype, {}, {}, total)
@@ -166,6 +176,7 @@ def profile(nodes: list, ext: dict, keep: list) -> dict:
     A node that runs many layers (a summary node) contributes its own recorded profile (`Op.peak_profile`), so
     profiles compose exactly."""
     index = {n.id: k for k, n in enumerate(nodes)}
+    per_op = _fixed_layers()
     end = len(nodes)
     last = list(range(end))
     last_ext: dict = {}
@@ -186,8 +197,7 @@ def profile(nodes: list, ext: dict, keep: list) -> dict:
     frees = [0] * (end + 1)
     cands: dict = {}
     for k, n in enumerate(nodes):
-        op = REGISTRY[n.op]
-        own = op.peak_profile(n.attrs) if op.summary else None
+        own = None if per_op[n.op] is not None else REGISTRY[n.op].peak_profile(n.attrs)   # a summary node
         if own is not None:
             ins = n.inputs
             for sub, b in own.items():
@@ -200,11 +210,11 @@ def profile(nodes: list, ext: dict, keep: list) -> dict:
                             extra.add(ext[i])
                     elif last[j] == k:
                         m = nodes[j]
-                        base -= REGISTRY[m.op].output_elements(m.attrs, m.cost)
+                        base -= m.cost[4] if per_op[m.op] is not None else REGISTRY[m.op].output_elements(m.attrs, m.cost)
                 key = gone | extra if extra else gone
                 if cands.get(key, -1) < base:
                     cands[key] = base
-            elems = op.output_elements(n.attrs, n.cost)
+            elems = REGISTRY[n.op].output_elements(n.attrs, n.cost)
             live += elems
         else:
             elems = n.cost[4]
