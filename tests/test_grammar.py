@@ -1,6 +1,8 @@
 """The structures and reserved keys (lang/grammar.py) are declared once and every reader agrees with the table:
 `archspec check` accepts each structure's example and refuses what the table does not list, the JSON Schema
 lists exactly the table's fields with its descriptions, and the editor completes and describes the same."""
+import json
+
 import pytest
 import yaml
 
@@ -8,7 +10,7 @@ from archspec import api
 from archspec.editor import analysis
 from archspec.errors import SpecError
 from archspec.lang.expand import Expander
-from archspec.lang.grammar import RESERVED, STRUCTURES
+from archspec.lang.grammar import PARAM_TYPES, RESERVED, STRUCTURES
 from archspec.lang.jsonschema import json_schema
 
 HEAD = "archspec: 1\nname: t\ninputs: {x: [8, 8, 3]}\nmodel:\n"
@@ -83,3 +85,22 @@ def test_the_editor_completes_and_describes_from_the_table():
     merge = analysis.completions(None, "model:\n  - branches: {merge: ", 1, len("  - branches: {merge: "))
     from archspec import ops
     assert [i.label for i in merge] == list(ops.merges())
+
+
+# a value each type accepts, and one it refuses (None: it refuses nothing)
+SAMPLES = {"int": ([1, 7], 1.5), "float": (0.5, "x"), "number": (2, [1]), "bool": (True, 1), "str": ("relu", 3),
+           "list": ([1, 2], 3), "pair": ([3, 5], [1, 2, 3]), "activation": ("gelu", 1), "any": ({"a": 1}, None)}
+
+
+@pytest.mark.parametrize("ptype", list(PARAM_TYPES))
+def test_each_parameter_type_is_declared_once_and_checked_by_its_test(ptype):
+    assert set(SAMPLES) == set(PARAM_TYPES), "give the new type a sample"
+    good, bad = SAMPLES[ptype]
+    spec = ("archspec: 1\nname: t\ninputs: {x: [8, 8, 3]}\nblocks:\n  b:\n    params: {p: %s}\n"
+            "    body: [relu: {}]\nmodel:\n  - b: {p: %s}\n")
+    assert not _codes(spec % (ptype, json.dumps(good)))
+    if bad is not None:
+        (code, message), = _codes(spec % (ptype, json.dumps(bad)))
+        assert code == "param-type" and f"expected {ptype}" in message
+    assert bool(_codes(spec % (ptype, "null"))) == (ptype != "any")
+    assert not _codes(spec % (ptype + "?", "null"))

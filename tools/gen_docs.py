@@ -1,7 +1,7 @@
 """Regenerate docs/errors.md and docs/ops.md from the code that defines them (codes.py, the op
 registry, Limits), the tables inside hand-written pages (REGIONS: the FLOP conventions of
-docs/conventions.md and docs/flops.md from each op's `flops_rule`; the entry keys and structures of
-docs/spec-language.md from lang/grammar.py), schema/archspec.schema.json (the JSON
+docs/conventions.md and docs/flops.md from each op's `flops_rule`; the entry keys, structures and
+parameter types of docs/spec-language.md from lang/grammar.py), schema/archspec.schema.json (the JSON
 Schema) and the schema modeline on the first line of every bundled spec. `python tools/gen_docs.py`
 writes them; `--check` fails if they are stale (a test runs it)."""
 from __future__ import annotations
@@ -157,11 +157,20 @@ def structures_table() -> str:
     return "\n".join(out) + "\n"
 
 
+def param_types_table() -> str:
+    """The types a parameter may declare (lang/grammar.py PARAM_TYPES)."""
+    from archspec.lang.grammar import PARAM_TYPES
+
+    return "\n".join(["| type | accepts |", "| --- | --- |"] +
+                     [f"| `{t.name}` | {t.doc} |" for t in PARAM_TYPES.values()]) + "\n"
+
+
 # generated regions inside hand-written pages: name -> (source, the function that writes it)
 REGIONS = {
     "flops table": ("each op's flops_rule", flops_table),
     "entry keys table": ("archspec/lang/grammar.py", entry_keys_table),
     "structures table": ("archspec/lang/grammar.py", structures_table),
+    "parameter types table": ("archspec/lang/grammar.py", param_types_table),
 }
 
 

@@ -12,7 +12,7 @@ from .source import Source
 STRUCTURES = tuple(grammar.STRUCTURES)   # the entries that are not layers (lang/grammar.py)
 RESERVED = tuple(grammar.RESERVED)       # keys any entry may carry
 MERGES = ops.merges()               # the ops that may close a `branches:` structure
-PARAM_TYPES = {"int", "float", "number", "bool", "str", "list", "any", "pair", "activation"}
+PARAM_TYPES = grammar.PARAM_TYPES      # what a parameter may declare as its type
 
 class _Abort(Exception):
     """Stop expanding (a limit was hit); diagnostics already recorded."""

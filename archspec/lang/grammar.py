@@ -1,9 +1,11 @@
 """The spec language's own words, declared once: the structures an entry may be (`sequence`, `branches`,
-`residual`) with their fields, and the reserved keys every entry may carry (`name`, `from`, `repeat`,
-`when`). Like the op registry for ops: the expander (lang/structures.py, lang/expand.py) takes the field
-names, required fields, defaults and shorthands from here; the JSON Schema (lang/jsonschema.py) turns
-each field's `kind` into a schema and its `doc` into the description; the editor (editor/analysis.py)
-completes and describes from the same table. tests/test_grammar.py checks every structure's example.
+`residual`) with their fields, the reserved keys every entry may carry (`name`, `from`, `repeat`, `when`)
+and the types a block or top-level parameter may declare. Like the op registry for ops: the expander
+(lang/structures.py, lang/expand.py, lang/blocks.py) takes field names, required fields, defaults,
+shorthands and type tests from here; the JSON Schema (lang/jsonschema.py) turns each field's `kind` into
+a schema and its `doc` into the description; the editor (editor/analysis.py) completes and describes from
+the same table; tools/gen_docs.py writes docs/spec-language.md's tables from it. tests/test_grammar.py
+checks every structure's example and holds the readers to the table.
 
 >>> [s.name for s in STRUCTURES.values()]
 ['sequence', 'branches', 'residual']
@@ -104,6 +106,38 @@ STRUCTURES: dict[str, Structure] = {s.name: s for s in (
       - conv2d: {filters: 3, kernel: 3, padding: same}
     activation: relu
 """),
+)}
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _whole(v) -> bool:
+    return _number(v) and (v.__class__ is int or v.is_integer())
+
+
+class ParamType:
+    """A parameter type (`filters: int`, `act: {type: "str?"}`): what it accepts, in words and as a test of a
+    non-null value (null is accepted by `any` and by an optional type, `int?`)."""
+
+    __slots__ = ("name", "doc", "accepts")
+
+    def __init__(self, name: str, doc: str, accepts):
+        self.name, self.doc, self.accepts = name, doc, accepts
+
+
+PARAM_TYPES: dict[str, ParamType] = {t.name: t for t in (
+    ParamType("int", "a whole number, or a list of whole numbers (a kernel: `[1, 7]`)",
+              lambda v: _whole(v) or (isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v))),
+    ParamType("float", "a number", _number),
+    ParamType("number", "a number", _number),
+    ParamType("bool", "true or false", lambda v: isinstance(v, bool)),
+    ParamType("str", "text", lambda v: isinstance(v, str)),
+    ParamType("list", "a list", lambda v: isinstance(v, list)),
+    ParamType("pair", "a whole number or a list of two values (`[height, width]`)",
+              lambda v: _whole(v) or (isinstance(v, list) and len(v) == 2)),
+    ParamType("activation", "an activation name", lambda v: isinstance(v, str)),
+    ParamType("any", "any value, null included", lambda v: True),
 )}
 
 # keys any entry may carry besides its op's attributes (or a block's parameters)
