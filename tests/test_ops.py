@@ -246,3 +246,15 @@ def test_flops_rule_says_whether_an_op_counts_flops():
         assert says_zero == (not any(counted)), (name, op.flops_rule, counted)
         if type(op).macs is not ops.Op.macs and any(counted):     # it multiply-accumulates
             assert "MAC" in op.flops_rule, name
+
+
+def test_macs_rule_names_exactly_the_ops_that_multiply_accumulate():
+    """docs/conventions.md's MAC table is generated from `macs_rule`: an op states one exactly when it counts
+    MACs (its class overrides `macs`), and those count some on an example."""
+    for name in USER_OPS:
+        op = ops.REGISTRY[name]
+        counts = type(op).macs is not ops.Op.macs
+        assert bool(op.macs_rule) == counts, name
+        if counts:
+            a, ins = op.Attrs.model_validate(op.examples[0][0]), op.examples[0][1]
+            assert op.macs(a, ins, op.infer(a, ins)) > 0, name

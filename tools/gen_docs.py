@@ -1,6 +1,6 @@
 """Regenerate docs/errors.md and docs/ops.md from the code that defines them (codes.py, the op
-registry, Limits), the tables inside hand-written pages (REGIONS: the FLOP conventions of
-docs/conventions.md and docs/flops.md from each op's `flops_rule`; the entry keys, structures and
+registry, Limits), the tables inside hand-written pages (REGIONS: the MAC and FLOP conventions of
+docs/conventions.md and docs/flops.md from each op's `macs_rule` and `flops_rule`; the entry keys, structures and
 parameter types of docs/spec-language.md from lang/grammar.py), schema/archspec.schema.json (the JSON
 Schema) and the schema modeline on the first line of every bundled spec. `python tools/gen_docs.py`
 writes them; `--check` fails if they are stale (a test runs it)."""
@@ -137,6 +137,13 @@ def flops_table() -> str:
     return "\n".join(out) + "\n"
 
 
+def macs_table() -> str:
+    """The MAC count per op, from each op's `macs_rule` (the others count none)."""
+    out = ["| op | MACs per example |", "| --- | --- |"]
+    out += [f"| {name} | {op.macs_rule.replace('|', chr(92) + '|')} |" for name, op in ops.user_ops().items() if op.macs_rule]
+    return "\n".join(out) + "\n"
+
+
 def entry_keys_table() -> str:
     """The keys every entry may carry (lang/grammar.py RESERVED)."""
     from archspec.lang.grammar import RESERVED
@@ -168,6 +175,7 @@ def param_types_table() -> str:
 # generated regions inside hand-written pages: name -> (source, the function that writes it)
 REGIONS = {
     "flops table": ("each op's flops_rule", flops_table),
+    "macs table": ("each op's macs_rule", macs_table),
     "entry keys table": ("archspec/lang/grammar.py", entry_keys_table),
     "structures table": ("archspec/lang/grammar.py", structures_table),
     "parameter types table": ("archspec/lang/grammar.py", param_types_table),

@@ -136,6 +136,8 @@ class Attention(Op):
         biases = h * kd + g * kd * a.key_bias + g * vd + do if a.use_bias else 0
         return (weights + biases, 0)
 
+    macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
+
     def macs(self, a, ins, out):
         tq, tk, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h

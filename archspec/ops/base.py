@@ -183,6 +183,8 @@ class Op:
     #: the FLOP convention in words, beside `flops`/`extra_flops` (the table of docs/conventions.md and
     #: docs/flops.md is generated from these); None: the op counts 0 FLOPs
     flops_rule: ClassVar[str | None] = None
+    #: the MAC count in words (docs/conventions.md's MAC table); None: no multiply-accumulates
+    macs_rule: ClassVar[str | None] = None
     # (attributes, input shapes, expected output shape, expected (trainable, non-trainable) params);
     # asserted by the fast op tests and checked against Keras by the parity tests
     examples: ClassVar[list[tuple[dict, list[tuple], tuple, tuple[int, int]]]] = []

@@ -32,6 +32,8 @@ class Dense(Op):
     def params(self, a, ins, out):
         return (ins[0][-1] * a.units + (a.units if a.use_bias else 0), 0)
 
+    macs_rule = "`units · Cin` per position"
+
     def macs(self, a, ins, out):
         from .shapes import size
         return size(out) * ins[0][-1]

@@ -117,6 +117,7 @@ class TiedLogits(Op):
                              field="vocabulary")
 
     flops_rule = "2 per MAC (no bias)"
+    macs_rule = "`vocabulary · dim` per position (x · Eᵀ)"
 
     def macs(self, a, ins, out):
         return size(out) * ins[0][-1]
