@@ -6,11 +6,11 @@ op's name: it asks the registry (:data:`archspec.ops.REGISTRY`, :func:`archspec.
 
 Counting conventions (docs/conventions.md):
 * params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
-* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv, dense and attention layers
-  only (attention: its four projections, QKᵀ and attention × V).
-* FLOPs: TensorFlow-profiler style (2 per MAC plus the element-wise work the profiler counts); each op
-  states its rule in words as `flops_rule` beside `flops`/`extra_flops`, and docs/conventions.md's table
-  is generated from those (tools/gen_docs.py).
+* MACs: multiply-accumulates of the layers that do matrix work (conv, dense, attention: its four
+  projections, QKᵀ and attention × V); 0 for every other op.
+* FLOPs: TensorFlow-profiler style (2 per MAC plus the element-wise work the profiler counts).
+Each op states its counts in words, `macs_rule` and `flops_rule`, beside `macs` and `flops`/`extra_flops`;
+docs/conventions.md's tables are generated from those (tools/gen_docs.py) and test_ops.py holds them together.
 """
 from __future__ import annotations
 
