@@ -235,7 +235,7 @@ class PositionEmbedding(Op):
     def params(self, a, ins, out):
         return (size(ins[0]) if a.length is None else a.length * ins[0][-1], 0)
 
-    flops_rule = "1 per element (an add)"
+    flops_rule = "1 per element (an add; 0 with `add: false`)"
 
     def extra_flops(self, a, ins, out):
         return size(out) if a.add else 0
