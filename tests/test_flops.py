@@ -114,6 +114,7 @@ model:
   - upsampling: {size: 2, interpolation: bilinear}
   - max_pool: {pool_size: 2, name: shrink}
   - upsampling: {size: 2, name: nearest}
+  - resize: {height: 16, width: 16}
   - spatial_dropout: 0.1
   - batch_norm: {center: false, name: bn_nocenter}
   - conv2d: {filters: 8, kernel: 1, name: a}

@@ -278,3 +278,21 @@ def test_keras_ops_gelu_and_concatenate_in_a_graph():
     assert roundtrip(model, result.text, kg=result.graph).exact
     with pytest.raises(UnsupportedModel, match="keras.ops.concatenate"):
         import_keras(keras.Model([a, b], keras.ops.concatenate([a, a], axis=0)))
+
+
+@pytest.mark.keras
+def test_resizing_called_twice_imports_as_two_resize_layers():
+    """SegFormer resizes two feature maps with one Resizing layer: a `resize` op, one layer per call."""
+    import keras
+
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
+
+    up = keras.layers.Resizing(8, 8, name="up")
+    a = keras.Input((4, 4, 3), name="a")
+    b = keras.Input((2, 2, 3), name="b")
+    x = keras.layers.Concatenate(name="join")([up(a), up(keras.layers.Conv2D(3, 1, name="conv")(b))])
+    model = keras.Model([a, b], x)
+    result = import_keras(model)
+    assert [n.name for n in result.graph.nodes.values() if n.op == "resize"] == ["up", "up_2"]
+    assert roundtrip(model, result.text, kg=result.graph).exact
