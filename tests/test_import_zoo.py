@@ -296,3 +296,32 @@ def test_resizing_called_twice_imports_as_two_resize_layers():
     result = import_keras(model)
     assert [n.name for n in result.graph.nodes.values() if n.op == "resize"] == ["up", "up_2"]
     assert roundtrip(model, result.text, kg=result.graph).exact
+
+
+@pytest.mark.keras
+def test_weights_no_output_depends_on_are_named_and_left_out():
+    """KerasHub's BASNet holds its ResNet encoder's stem, which it replaces: Keras counts those weights,
+    the computation does not use them. The spec describes the computation, the round trip compares the
+    parameters of what is computed, and a warning names what was left out. (The subclass overrides no
+    get_config: Keras's own then returns the constructor's arguments, not the graph — this ended in
+    KeyError: 'layers', an internal error.)"""
+    import keras
+
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
+
+    class Holder(keras.Model):                       # a Functional subclass keeping an extra, unused layer
+        def __init__(self, **kwargs):
+            spare = keras.layers.Dense(5, name="spare")
+            spare.build((None, 3))
+            x = inp = keras.Input((4,))
+            super().__init__(inp, keras.layers.Dense(2, name="head")(x), **kwargs)
+            self.spare = spare
+
+    model = Holder(name="holder")
+    assert model.count_params() == 10 + 20
+    result = import_keras(model)
+    (warning,) = [w for w in result.warnings if "no output depends on" in w]
+    assert "20 parameters in 2 weights" in warning and "spare" in warning
+    report = roundtrip(model, result.text, kg=result.graph)
+    assert report.exact and report.params_keras == report.params_compiled == 10

@@ -127,14 +127,14 @@ CONFIGS: dict[str, dict] = {
                               projection_filters=8, image_shape=(64, 64, 3)),
     "SegFormerBackbone": dict(image_encoder=hub("MiTBackbone", **_MIT), projection_filters=8),
     "BASNetBackbone": dict(image_encoder=hub("ResNetBackbone", **_RESNET4_OPEN), num_classes=1, image_shape=(64, 64, 3),
-                           projection_filters=8),
+                           projection_filters=64),          # its refinement reuses the encoder's 64-filter blocks
     "RetinaNetBackbone": dict(image_encoder=hub("ResNetBackbone", **_RESNET4), min_level=3, max_level=4,
                               use_p5=False, image_shape=(64, 64, 3)),
     "DepthAnythingBackbone": dict(
-        image_encoder=hub("DINOV2Backbone", patch_size=14, num_layers=2, hidden_dim=16, num_heads=2,
-                          intermediate_dim=32, image_shape=(28, 28, 3), position_embedding_shape=(28, 28, 3)),
+        image_encoder=hub("DINOV2Backbone", patch_size=14, num_layers=4, hidden_dim=16, num_heads=2,
+                          intermediate_dim=32, image_shape=(112, 112, 3), position_embedding_shape=(112, 112, 3)),
         reassemble_factors=[4, 2, 1, 0.5], neck_hidden_dims=[8, 8, 8, 8], fusion_hidden_dim=8, head_hidden_dim=8,
-        head_in_index=-1, feature_keys=["stage1", "stage1", "stage2", "stage2"]),
+        head_in_index=-1, feature_keys=["stage1", "stage2", "stage3", "stage4"]),
     "PARSeqBackbone": dict(image_encoder=hub("ViTBackbone", image_shape=(32, 32, 3), patch_size=8, num_layers=1,
                                              num_heads=2, hidden_dim=16, mlp_dim=32, use_class_token=False),
                            vocabulary_size=20, max_label_length=6, decoder_hidden_dim=16, num_decoder_layers=1,

@@ -102,6 +102,6 @@ def run(args) -> int:
     verified = f", verify {time.perf_counter() - done:.1f} s" if args.verify else " (not verified)"
     print(f"{'wrote ' + shown(out) if out else 'spec'}: {s['lines']} lines, {s['blocks']} blocks, {s['residual']} "
           f"residual and {s['branches']} branches structures, from {s['layers'] - len(result.graph.inputs)} Keras "
-          f"layers ({model.count_params():,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s"
+          f"layers ({result.stats.get('params', model.count_params()):,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s"
           f"{verified}", file=sys.stderr)
     return EXIT_OK

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from .reader import KGraph, UnsupportedModel, read_model
 
-__all__ = ["from_keras", "import_keras", "load_keras_model", "fix_input_shapes", "Imported", "ModelLoadError",
-           "UnsupportedModel"]
+__all__ = ["from_keras", "import_keras", "load_keras_model", "fix_input_shapes", "graph_params", "unused_weights",
+           "Imported", "ModelLoadError", "UnsupportedModel"]
 
 
 @dataclass
@@ -54,15 +54,41 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
     if name:
         kg.name = name
     warnings = list(kg.warnings)
+    params = graph_params(model)
+    unused = unused_weights(model)
+    if unused:
+        names = ", ".join(v.path for v in unused[:4]) + (", …" if len(unused) > 4 else "")
+        warnings.append(f"the model holds {model.count_params() - params:,} parameters in {len(unused)} weights that no "
+                        f"output depends on ({names}); the spec describes what the model computes and leaves them out")
     try:
-        text, stats = _write(kg, build_tree(kg), factor, keep_names, source, model.count_params())
+        text, stats = _write(kg, build_tree(kg), factor, keep_names, source, params)
     except _Mismatch as exc:
         if not factor:
             raise AssertionError(f"importer bug: the spec written for '{kg.name}' does not reproduce it: {exc}") from None
         warnings.append(f"block factoring gave a spec that does not reproduce the model ({exc}); "
                         "it is written without blocks — please report this")
-        text, stats = _write(kg, build_tree(kg), False, keep_names, source, model.count_params())
+        text, stats = _write(kg, build_tree(kg), False, keep_names, source, params)
     return Imported(text, kg, warnings, stats)
+
+
+def _graph(model):
+    """The plain functional model over `model`'s inputs and outputs (its computation, nothing else)."""
+    import keras
+
+    return keras.Model(model.inputs, model.outputs)
+
+
+def graph_params(model) -> int:
+    """Keras's parameter count of what `model` computes: the weights of the layers its outputs depend on.
+    A model may also hold weights no output depends on (KerasHub's BASNet keeps its ResNet encoder's
+    stem, which it replaces); `model.count_params()` counts those too."""
+    return _graph(model).count_params()
+
+
+def unused_weights(model) -> list:
+    """The weights `model` holds that none of its outputs depends on."""
+    used = {id(v) for v in _graph(model).weights}
+    return [v for v in model.weights if id(v) not in used]
 
 
 class _Mismatch(Exception):
@@ -89,7 +115,8 @@ def _write(kg, tree, factor, keep_names, source, params) -> tuple[str, dict]:
     except RoundTripError as exc:
         raise _Mismatch(str(exc)) from None
     text = _accept_warnings(text, spec)
-    stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0)
+    stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0,
+                 params=params)
     return text, stats
 
 

@@ -111,16 +111,17 @@ def read_model(model) -> KGraph:
 def _graph_config(model) -> tuple[dict, dict]:
     """The functional config of `model` (its layers and their wiring) and its operations by name.
 
-    A subclass of Functional — a KerasHub backbone saved directly, a backbone nested in another — has
-    its own get_config (its constructor's arguments), so it is read through a plain functional model over
-    the same input and output tensors, which shares its layers. A layer whose own get_config fails is
+    A subclass of Functional — a KerasHub backbone saved directly, a backbone nested in another, a user's
+    class with its own __init__ — has a get_config of its constructor's arguments (its own, or Keras's for
+    a constructor it cannot read), so it is read through a plain functional model over the same input and
+    output tensors, which shares its layers. A layer whose own get_config fails is
     refused by name: the graph is read from the layers' configs."""
     import keras
     from keras.src.models.functional import Functional
 
     plain = model
-    if type(model).get_config is not Functional.get_config:
-        plain = keras.Model(model.input, model.output, name=model.name)
+    if type(model) is not Functional:       # a subclass: its config holds its constructor's arguments (Keras's
+        plain = keras.Model(model.input, model.output, name=model.name)    # own get_config does so too)
     try:
         config = plain.get_config()
     except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)

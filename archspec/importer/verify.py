@@ -111,7 +111,9 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     diff_out = max(float(np.max(np.abs(a - b))) for a, b in zip(ref[0], got[0]))
     diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(ref[1], got[1])), default=0.0)
     scale = max(float(np.max(np.abs(a))) for a in ref[0] + ref[1])
-    return RoundTrip(len(pairs), model.count_params(), compiled.count_params(), spec.analysis().total.params,
+    from . import graph_params
+
+    return RoundTrip(len(pairs), graph_params(model), compiled.count_params(), spec.analysis().total.params,
                      diff_out, diff_feat, scale, pairs)
 
 
