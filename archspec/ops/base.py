@@ -220,6 +220,11 @@ class Op:
     def label(self, a: Attrs) -> str:
         return self.name.replace("_", " ")
 
+    def token_ids(self, a: Attrs) -> int | None:
+        """How many integer ids this op accepts on its first input (0 … n − 1); None: it reads no ids.
+        Training checks the data's largest token id against it before anything is built."""
+        return None
+
     def activation_of(self, a: Attrs) -> str | None:
         act = getattr(a, "activation", None)
         return None if act in (None, "linear") else act

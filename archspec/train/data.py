@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Diagnostic, Loc, Note, SpecError
+from ..errors import Diagnostic, Loc, Note
+from .errors import DataError  # (defined without numpy: the text reader, corpus.py, raises it too)
 
 KERAS_CACHE = Path("~/.keras/datasets")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -38,16 +39,21 @@ CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
 @dataclass
 class Split:
-    y: np.ndarray                         # class indices, int32, shape (n,)
-    x: np.ndarray | None = None           # images (n, h, w, c), as stored
+    y: np.ndarray                         # class indices, int32, shape (n,); next-token targets (n, length)
+    x: np.ndarray | None = None           # images (n, h, w, c), as stored; token ids (n, length) int32
     files: list[str] | None = None        # or image files, decoded by the pipeline
+    mask: np.ndarray | None = None        # token sequences: 1 token, 0 padding (n, length) (sequences.py)
+    weight: np.ndarray | None = None      # next-token targets: each one's loss weight (n, length), 0 for padding
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, idx) -> "Split":
-        return Split(self.y[idx], None if self.x is None else self.x[idx],
-                     None if self.files is None else [self.files[i] for i in idx])
+        def pick(a):
+            return None if a is None else a[idx]
+
+        return Split(self.y[idx], pick(self.x), None if self.files is None else [self.files[i] for i in idx],
+                     pick(self.mask), pick(self.weight))
 
 
 @dataclass
@@ -62,6 +68,11 @@ class Dataset:
     max_value: float = 255.0              # the largest pixel value the source can hold
     notes: list[str] = field(default_factory=list)
     warnings: list = field(default_factory=list)     # Diagnostics (severity warning) found while reading
+    # token data (sequences.py): what the data can train, the ids it holds, its tokenizer (text)
+    objective: str | None = None          # next_token | classify; None: images
+    vocab_size: int | None = None         # ids are 0 … vocab_size − 1
+    tokenizer: object = None              # a tokens.Tokenizer for text; None for token arrays
+    tokens: int | None = None             # text: tokens in the whole text
 
     @property
     def num_classes(self) -> int:
@@ -70,12 +81,16 @@ class Dataset:
     def describe(self) -> str:
         parts = [f"{len(self.train):,} train"]
         parts += [f"{len(s):,} {n}" for n, s in (("validation", self.validation), ("test", self.test)) if s]
+        if self.objective is not None:
+            what = (f"{self.tokenizer.kind} tokens ({self.vocab_size} ids)" if self.tokenizer is not None
+                    else f"token ids < {self.vocab_size}")
+            goal = "next token" if self.objective == "next_token" else f"{self.num_classes} classes"
+            return (f"{self.kind} ({self.origin}): {self.sample_shape[0]}-token windows of {what}, {goal}; "
+                    f"{', '.join(parts)}")
         shape = "×".join(map(str, self.sample_shape)) if self.sample_shape else "image files"
         return f"{self.kind} ({self.origin}): {shape}, {self.num_classes} classes; {', '.join(parts)}"
 
 
-class DataError(SpecError):
-    """The data cannot be read, or does not fit the spec."""
 
 
 def _missing(what: str, path: Path, hint: str) -> DataError:
@@ -526,6 +541,22 @@ def load(settings, spec) -> Dataset:
     """Read the data named by `settings.data`; carve a validation split if the source has none."""
     d = settings.data
     kind, path = d.source, d.path
+    from .sequences import load_sequences, token_input
+
+    if token_input(spec) is not None or kind == "text":
+        try:
+            if kind == "text" and token_input(spec) is None:
+                inp = spec.graph[spec.graph.inputs[0]]
+                raise DataError([Diagnostic(
+                    "data-mismatch", f"text trains a spec whose input is token ids ([length], dtype: int32); the "
+                    f"input '{inp.id}' is {tuple(inp.shape)} {getattr(inp.attrs, 'dtype', 'float32')}", inp.loc,
+                    hint="declare the input as `{shape: [length], dtype: int32}` and start with a token_embedding")])
+            if kind == "auto":
+                d.source = "text"               # recorded in settings.json: the bundled text
+            return load_sequences(kind, path, d.options, spec, settings.validation_split)
+        except DataError as exc:             # a problem with no file of its own points at training.data
+            loc = spec.source.loc(("training", "data")) if "data" in spec.training else Loc(spec.source.file)
+            raise DataError([x._replace(loc=x.loc or loc) for x in exc.diagnostics]) from None
     auto, auto_note = kind == "auto", None
     if auto:
         kind, path = auto_source(spec)
