@@ -23,9 +23,9 @@ TEXT_SUFFIXES = (".txt", ".md", ".rst", ".text")
 MAX_BYTES = 1 << 30        # a GiB of text is millions of windows; more is a mistake (or a disk image)
 
 
-def bundled() -> tuple[list[Path], str]:
-    """The bundled corpus: (files, what they are, in words)."""
-    pkg = Path(__file__).resolve().parent.parent          # …/archspec
+def bundled(pkg: Path | None = None) -> tuple[list[Path], str]:
+    """The bundled corpus: (files, what they are, in words). `pkg`: the archspec package folder (this one)."""
+    pkg = pkg or Path(__file__).resolve().parent.parent          # …/archspec
     docs = pkg.parent / "docs"
     files = sorted(docs.glob("*.md")) if docs.is_dir() else []
     if files:

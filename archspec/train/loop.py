@@ -259,6 +259,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     from . import data as data_mod
     from . import planning
 
+    ds = data_mod.load(settings, spec)          # the data and its fit to the spec: before Keras loads
+    plan = planning.plan(spec, settings, ds)
     dist = make_strategy(settings.distribute)
     chief, worker = dist.chief, dist.worker
     run = run_folder(spec, out)
@@ -269,9 +271,6 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         run = RunFolder(run.path / worker)
     if settings.seed is None and settings.distribute == "multi-worker":
         settings.seed = 0                       # all workers must agree without talking
-
-    ds = data_mod.load(settings, spec)
-    plan = planning.plan(spec, settings, ds)
     if warn and (ds.warnings or plan.warnings):
         warn([*ds.warnings, *plan.warnings])
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}

@@ -129,7 +129,7 @@ def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
                 if objective == "next_token" else "(classes,): one score per class")
         err(f"the output '{out.id}' has shape {oshape}; {objective or 'training'} needs {want}", out.loc,
             "end a language model with tied_logits or dense(units: vocabulary) on the token features; a classifier "
-            "with global_avg_pool1d (or select_token) and dense(units: classes)", code="train-unsupported")
+            "with global_avg_pool_1d (or select_token) and dense(units: classes)", code="train-unsupported")
         raise SpecError(errs)
     if objective != ds.objective:
         say = {"text": "text has no labels", "npz": "the .npz has no 'y' labels"}[ds.kind] if objective == "classify" \
