@@ -325,3 +325,69 @@ def test_a_sequence_classifier_trains_from_an_npz(tmp_path):
     assert meta["objective"] == "classify" and meta["vocab_size"] == 20
     assert not (tmp_path / "run" / "tokenizer.json").exists()
     assert result.tokens_per_s and "val_perplexity" not in result.history[-1]
+
+
+# ---- the command line: JAX without TensorFlow, two devices, a kill ------------------------------------------
+NO_TF = str(ROOT / "tests" / "fixtures" / "no_tensorflow")
+
+
+def cli_env(*args, no_tf=False, env=None, popen=False):
+    path = os.pathsep.join(([NO_TF] if no_tf else []) + [str(ROOT)])
+    full = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path, **(env or {})}
+    cmd = [sys.executable, "-m", "archspec", *args]
+    if popen:
+        return subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=full, timeout=900)
+
+
+@pytest.mark.slow       # three JAX processes
+@pytest.mark.keras
+def test_jax_without_tensorflow_on_one_and_two_devices(tmp_path):
+    """A language model on JAX with TensorFlow blocked, on one device and data-parallel over two virtual CPU
+    devices: the same weights after 2 epochs (each device takes half of every batch, the gradients are averaged)."""
+    pytest.importorskip("jax")
+    spec = tmp_path / "lm.yaml"
+    spec.write_text(LM.format(vocab=24, length=16, epochs=2, extra="  data: {tokenizer: chars}", head=TIED))
+    data = f"text:{text_file(tmp_path)}"
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    args = ["train", str(spec), "--backend", "jax", "--data", data, "--seed", "5", "-q"]
+    one = cli_env(*args, "--out", str(tmp_path / "one"), no_tf=True, env=env)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = cli_env(*args, "--out", str(tmp_path / "two"), "--distribute", "mirrored", no_tf=True, env=env)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "mirrored over 2 replicas (4 sequences each, DataParallel), backend jax" in two.stdout
+    a, b = np.load(tmp_path / "one" / "checkpoint.npz"), np.load(tmp_path / "two" / "checkpoint.npz")
+    keys = [k for k in a.files if k.startswith("model/")]
+    assert len(keys) == 14
+    # the attention's key bias shifts every score of a query alike, which softmax ignores: its gradient is 0
+    # in exact arithmetic, rounding noise (~1e-8) that Adam scales up; it stays below 1e-3 and is left out
+    noise = [k for k in keys if np.abs(a[k]).max() < 1e-3]
+    assert len(noise) == 1 and a[noise[0]].shape == (2, 8)
+    for k in set(keys) - set(noise):           # measured: agree to 2.3e-7
+        np.testing.assert_allclose(a[k], b[k], atol=2e-5, rtol=1e-4, err_msg=k)
+    meta = json.loads((tmp_path / "one" / "settings.json").read_text())
+    assert meta["versions"]["backend"] == "jax" and "tensorflow" not in meta["versions"]
+    assert meta["settings"]["objective"] == "next_token" and (tmp_path / "one" / "tokenizer.json").exists()
+    hist = json.loads(a["state"].tobytes())["history"]
+    assert hist[1]["val_loss"] < hist[0]["val_loss"] and "val_perplexity" in hist[1]
+
+
+@pytest.mark.slow       # two training processes
+@pytest.mark.keras
+def test_a_killed_text_run_resumes(tmp_path):
+    from conftest import kill_at_first_checkpoint
+
+    from archspec.train.callbacks import read_state
+
+    spec = tmp_path / "lm.yaml"
+    spec.write_text(LM.format(vocab=24, length=16, epochs=4, extra="  data: {tokenizer: chars}", head=TIED))
+    out = tmp_path / "run"
+    args = ["train", str(spec), "--data", f"text:{text_file(tmp_path)}", "--out", str(out), "-q"]
+    kill_at_first_checkpoint(cli_env(*args, popen=True), out, 600)
+    killed_at = read_state(out / "checkpoint.npz")["epoch"]
+    assert 1 <= killed_at < 4 and (out / "tokenizer.json").exists() and not (out / "metrics.json").exists()
+    r = cli_env(*args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"resumed after epoch {killed_at}" in r.stdout and "perplexity" in r.stdout
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["epochs"] == 4 and m["test"]["test_perplexity"] > 1

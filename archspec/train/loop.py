@@ -605,17 +605,17 @@ def _settings_line(settings, plan, dist=None) -> str:
         if plan.class_weight else ""
     return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}{extra}, batch "
             f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
-            + _distribution_text(settings, dist))
+            + _distribution_text(settings, dist, "sequences" if getattr(plan, "tokens", False) else "images"))
 
 
-def _distribution_text(settings, dist) -> str:
+def _distribution_text(settings, dist, unit: str = "images") -> str:
     """', mirrored over 2 replicas (16 images each, DataParallel), backend jax' (empty without `dist`)."""
     if dist is None:
         return ""
     text = ""
     if settings.distribute != "none":
         n = dist.devices
-        each = f"{settings.batch_size // n} images each, " if settings.batch_size % n == 0 else ""
+        each = f"{settings.batch_size // n} {unit} each, " if settings.batch_size % n == 0 else ""
         text = f", {settings.distribute} over {n} replica{'s' * (n != 1)} ({each}{type(dist.engine).__name__})"
     return text + f", backend {dist.backend}"
 
