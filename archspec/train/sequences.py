@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Diagnostic, Loc
-from .data import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind
+from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind
 from .errors import DataError
 from .tokens import Tokenizer
 
