@@ -115,7 +115,7 @@ def main() -> int:
         return build_and_compile(spec, settings, plan, inputs.steps_per_epoch)
 
     def hand():
-        model = hand_tiny_gpt(keras, spec.params)
+        model = hand_tiny_gpt(keras, spec.data["params"])
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
         model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss, jit_compile="auto")
         return model

@@ -221,6 +221,17 @@ def test_the_command_line_says_it_before_keras_and_writes_nothing(tmp_path, make
     assert not (tmp_path / "run").exists()
 
 
+def test_the_docs_show_the_error_a_latin1_text_gets(tmp_path):
+    (tmp_path / "shakespeare.txt").write_bytes("caf\u00e9\n".encode("latin-1"))
+    r = subprocess.run([sys.executable, "-m", "archspec", "train", str(ROOT / "specs" / "tiny_gpt.yaml"), "--data",
+                        "text:shakespeare.txt", "--out", "run"], capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert r.returncode == 1 and not (tmp_path / "run").exists()
+    doc = (ROOT / "docs" / "train.md").read_text(encoding="utf-8")
+    block = doc.split("output (`token-range`, at the layer's line):\n\n```\n")[1].split("```")[0]
+    assert block == r.stderr, r.stderr
+
+
 # ---- training (Keras) --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lm_run(tmp_path_factory):
