@@ -177,7 +177,8 @@ def summary_text(r) -> str:
     if r.test:
         lines.append("test      " + ", ".join(f"{k} = {v:.4f}" for k, v in r.test.items()) + f"  ({r.weights} weights)")
     for k, (want, got, ok) in (r.targets or {}).items():
-        lines.append(f"target    {k} ≥ {want}: {'met' if ok else 'MISSED'} ({got:.4f})" if "loss" not in k
+        upper = "loss" in k or "perplexity" in k               # (loop.lower_is_better)
+        lines.append(f"target    {k} ≥ {want}: {'met' if ok else 'MISSED'} ({got:.4f})" if not upper
                      else f"target    {k} ≤ {want}: {'met' if ok else 'MISSED'} ({got:.4f})")
     lines.append(f"settings  {r.settings_line}")
     return "\n".join(lines) + "\n"

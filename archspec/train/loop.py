@@ -581,13 +581,18 @@ def target_met(key: str, want: float, got: float) -> bool:
 
     >>> target_met("test_accuracy", 0.95, 0.949999988079071), target_met("test_accuracy", 0.95, 0.9499)
     (True, False)
-    >>> target_met("test_loss", 0.2, 0.2000000029802322)
-    True
+    >>> target_met("test_loss", 0.2, 0.2000000029802322), target_met("test_perplexity", 8.0, 6.4)
+    (True, True)
     """
     import numpy as np
 
     got32, want32 = np.float32(got), np.float32(want)
-    return bool(got32 <= want32 if "loss" in key else got32 >= want32)
+    return bool(got32 <= want32 if lower_is_better(key) else got32 >= want32)
+
+
+def lower_is_better(key: str) -> bool:
+    """A loss or a perplexity: its target is an upper bound."""
+    return "loss" in key or "perplexity" in key
 
 
 def _write_summary(run, result, st):

@@ -173,6 +173,7 @@ def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
             raise SpecError(errs)
         loss, act, units = head
         weights = _class_weights(spec, settings, ds, err)
+    settings.objective, settings.sequence_length, settings.vocab_size = objective, length, ds.vocab_size
     _metric_names(spec, settings, ds, err)
     _validation_steps(spec, settings, ds, warns)
     if errs:
@@ -181,7 +182,6 @@ def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
     smoothing = settings.label_smoothing or 0.0
     if smoothing and loss == "sparse_categorical_crossentropy":
         loss, labels = "categorical_crossentropy", "onehot"
-    settings.objective, settings.sequence_length, settings.vocab_size = objective, length, ds.vocab_size
     return Plan((length,), loss, act is None, labels, units, False, False, 0, warns, weights, smoothing,
                 objective, mask_input, tokens=True)
 
@@ -296,7 +296,7 @@ def _output(spec, settings, ds, out, err) -> tuple[str, str | None, int] | None:
 def _metric_names(spec, settings, ds, err) -> None:
     """Settings that name metrics (early stopping's and a plateau schedule's monitor, targets) name logged ones."""
     has_val = ds.validation is not None and len(ds.validation) > 0
-    logged = ["loss", *settings.metrics]
+    logged = ["loss", *settings.metrics] + (["perplexity"] if settings.objective == "next_token" else [])
     known = logged + (["val_" + m for m in logged] if has_val else [])
     for key, path in (((settings.early_stopping or {}).get("monitor"), ("early_stopping", "monitor")),
                       ((settings.lr_schedule or {}).get("monitor") if (settings.lr_schedule or {}).get("type") ==
