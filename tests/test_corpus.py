@@ -85,3 +85,33 @@ def test_a_byte_order_mark_is_not_text(tmp_path):
     f = tmp_path / "bom.txt"
     f.write_bytes("\ufeffhello".encode("utf-8"))
     assert read_corpus(str(f))[0] == "hello"
+
+
+@pytest.mark.parametrize("training,words,hint", [
+    ("{objective: next_tokens}", "'objective' should be 'next_token' or 'classify'; got 'next_tokens'",
+     "did you mean 'next_token'?"),
+    ("{data: {source: text, tokenizer: word}}", "'tokenizer' should be 'bytes' or 'chars'; got 'word'", None),
+])
+def test_training_section_mistakes_about_sequences_are_located(training, words, hint):
+    import archspec
+    from archspec.train.config import resolve
+
+    spec = archspec.load_text(f"archspec: 1\nname: t\ninputs: {{x: [8]}}\nmodel: [dense: 2]\ntraining: {training}\n",
+                              "t.yaml")
+    d = one(lambda: resolve(spec, {}))
+    assert d.code == "schema" and words in d.message and d.loc.line == 5 and d.hint == hint
+
+
+def test_settings_record_the_objective_but_it_does_not_bind_a_resumed_run():
+    import archspec
+    from archspec.train.config import Settings, resolve
+
+    spec = archspec.load_text("archspec: 1\nname: t\ninputs: {x: [8]}\nmodel: [dense: 2]\n"
+                              "training: {objective: classify}\n", "t.yaml")
+    s = resolve(spec, {})
+    assert s.objective == "classify" and s.to_json()["objective"] == "classify"
+    before = s.fingerprint({"t.yaml": spec.source.text})
+    s.sequence_length, s.vocab_size = 64, 256             # settled later, from the data (train/planning.py)
+    assert s.fingerprint({"t.yaml": spec.source.text}) == before
+    old = {k: v for k, v in s.to_json().items() if k not in ("objective", "sequence_length", "vocab_size")}
+    assert Settings.from_json(old).objective is None        # a settings.json from before: no objective
