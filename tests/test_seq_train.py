@@ -228,7 +228,7 @@ def test_the_docs_show_the_error_a_latin1_text_gets(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
     assert r.returncode == 1 and not (tmp_path / "run").exists()
     doc = (ROOT / "docs" / "train.md").read_text(encoding="utf-8")
-    block = doc.split("output (`token-range`, at the layer's line):\n\n```\n")[1].split("```")[0]
+    block = doc.split("A Latin-1 file given as text:\n\n```\n")[1].split("```")[0]
     assert block == r.stderr, r.stderr
 
 
