@@ -40,6 +40,7 @@ COMMANDS = {
     "train": ("archspec.commands.train", "train a spec on image data"),
     "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained model"),
     "predict": ("archspec.commands.predict", "top-k classes of image files (or a data split) from a trained model"),
+    "generate": ("archspec.commands.generate", "continue a text with a trained language model (a run on text)"),
     "export": ("archspec.commands.export", "export a trained model as a SavedModel, ONNX or TFLite file"),
     "inspect": ("archspec.commands.inspect", "look inside a trained run: kernels, nearest neighbours in a layer"),
     "diff": ("archspec.commands.diff", "what changed between two specs, and what it costs"),
