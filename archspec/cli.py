@@ -38,7 +38,8 @@ COMMANDS = {
     "view": ("archspec.commands.view", "explore the architecture in Google's Model Explorer (blocks, shapes, cost overlays)"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
     "train": ("archspec.commands.train", "train a spec on image data"),
-    "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained model; a language model's perplexity"),
+    "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained "
+                                               "model (perplexity of a language model)"),
     "predict": ("archspec.commands.predict", "top-k classes of image files (or a data split) from a trained model"),
     "generate": ("archspec.commands.generate", "continue a text with a trained language model (a run on text)"),
     "export": ("archspec.commands.export", "export a trained model as a SavedModel, ONNX or TFLite file"),

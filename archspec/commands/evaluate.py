@@ -33,7 +33,6 @@ def run(args) -> int:
     use_backend(args)
     from ..train.config import RunError
     from ..train.evaluate import evaluate
-
     from ..train.generate import is_sequence_run
     from ..train.sequence_eval import evaluate_sequence_run
 

@@ -243,5 +243,5 @@ def generate(lm: LanguageModel, prompt: str, tokens: int = 200, temperature: flo
     return Generation(prompt, ids, new, "".join(parts), seed, temperature, top_k)
 
 
-__all__ = ["LanguageModel", "Generation", "TextStream", "language_model", "sequence_model", "is_sequence_run", "generate", "pick", "objective_of",
-           "output_activation", "check_options", "OBJECTIVES"]
+__all__ = ["LanguageModel", "Generation", "TextStream", "language_model", "sequence_model", "is_sequence_run",
+           "generate", "pick", "objective_of", "output_activation", "check_options", "OBJECTIVES"]
