@@ -65,6 +65,7 @@ examples:
   archspec train specs/digits_cnn.yaml             train on scikit-learn's digits -> runs/digits_cnn/
   archspec diff specs/resnet50.yaml specs/resnet50.yaml --set-b stages=[3,4,23,3]
   archspec evaluate runs/digits_cnn                test metrics and per-class precision/recall of a trained run
+  archspec generate runs/tiny_gpt --prompt "The "  continue a text with a language model trained on text
   archspec search specs/digits_cnn_search.yaml --budget "macs<=600K" --trials 20    search under a budget
   archspec import keras.applications.MobileNetV2 -o mobilenet_v2.yaml    the spec of a Keras model
 

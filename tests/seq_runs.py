@@ -58,7 +58,7 @@ def lm_plan(vocab: int, probabilities: bool) -> dict:
 
 
 def make_lm_run(out: Path, *, text: str = TEXT, tokenizer: str = "chars", length: int = 16,
-                probabilities: bool = False, epochs: int = 8, weights=None) -> Path:
+                probabilities: bool = False, epochs: int = 20, weights=None) -> Path:
     """Fit the tiny language model on `text` (or give it `weights`) and write its run folder at `out`."""
     import keras
 
@@ -72,7 +72,7 @@ def make_lm_run(out: Path, *, text: str = TEXT, tokenizer: str = "chars", length
     if weights is not None:
         model.set_weights(weights)
     else:
-        model.compile(keras.optimizers.Adam(1e-2),
+        model.compile(keras.optimizers.Adam(3e-3),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities))
         x, y = windows(tok.encode(text), length, stride=3)
         model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)

@@ -4,8 +4,11 @@ and confusion matrix, and ONNX exports with integer inputs run in onnxruntime ag
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import pytest
+from conftest import ROOT
 
 np = pytest.importorskip("numpy")  # the training extras; the core tier runs without them
 
@@ -39,7 +42,7 @@ def runs(tmp_path_factory):
     from seq_runs import make_classifier_run, make_lm_run
 
     root = tmp_path_factory.mktemp("runs")
-    return {"lm": make_lm_run(root / "lm"), "classifier": make_classifier_run(root / "classifier")}
+    return {"lm": make_lm_run(root / "tiny_lm"), "classifier": make_classifier_run(root / "classifier")}
 
 
 @pytest.fixture
@@ -188,3 +191,25 @@ def test_exact_gelu_is_refused_before_a_broken_file_is_written(tmp_path):
     with pytest.raises(ExportError, match="does not run in its runtime.*gelu_approximate"):
         export(model, tmp_path / "g.onnx", "onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def doc_examples():
+    """The `$ archspec …` blocks of docs/train.md's section on sequence runs, with their output."""
+    doc = (ROOT / "docs" / "train.md").read_text(encoding="utf-8")
+    section = doc.split("## Sequence runs: `generate`, `evaluate`, `export`")[1].split("\n## ")[0]
+    return re.findall(r"```\n\$ (archspec [^\n]*)\n(.*?)```", section, flags=re.S)
+
+
+def test_the_docs_show_real_output(runs, token_data, cli):
+    """Each example in the docs, run on the same tiny run (its differences from Keras may vary in the last
+    digits from one CPU to another, so those numbers are masked)."""
+    examples = doc_examples()
+    assert [c.split()[1] for c, _ in examples] == ["generate", "generate", "evaluate", "export"]
+    run = runs["lm"]
+    for command, shown in examples:
+        args = [str(run) if a == "runs/tiny_lm" else a for a in shlex.split(command)[1:]]
+        r = cli(*args)
+        real = (r.stdout + r.stderr).replace(str(run), "runs/tiny_lm")
+        mask = re.compile(r"\d\.\de[-+]\d\d")
+        assert mask.sub("#", real).strip() == mask.sub("#", shown).strip(), f"docs/train.md shows for `{command}`:\n" \
+            f"{shown}\nthe real output is:\n{real}"
