@@ -158,3 +158,32 @@ def test_what_generate_refuses(lm_run, tmp_path, cli):
     shutil.copy(lm_run / "best.keras", bare)
     r = cli("generate", bare, "--prompt", "the")
     assert r.returncode == 2 and "bare model file" in r.stderr
+
+
+@pytest.mark.slow                   # a fresh process loading JAX: ≈8 s of CPU
+def test_the_runs_backend_is_the_default(lm_run, lm, tmp_path):
+    """A run recorded as trained on JAX generates on JAX (over KERAS_BACKEND=tensorflow, which the tests set),
+    through the jitted forward pass there, and greedily writes what TensorFlow writes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from archspec.train.backend import installed
+    from archspec.train.generate import generate
+
+    if not installed("jax"):
+        pytest.skip("JAX is not installed")
+    run = tmp_path / "jax_run"
+    shutil.copytree(lm_run, run)
+    meta = json.loads((run / "settings.json").read_text())
+    meta["versions"]["backend"] = "jax"
+    (run / "settings.json").write_text(json.dumps(meta))
+    r = subprocess.run([sys.executable, "-m", "archspec", "generate", str(run), "--prompt", "the c", "--tokens", "30",
+                        "--temperature", "0", "--continuation", "--verbose"], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "tensorflow"}, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "30 tokens from" in r.stderr and " on jax, temperature 0" in r.stderr
+    assert r.stdout == generate(lm, "the c", 30, temperature=0).text + "\n"

@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from .shared import EXIT_OK, UsageError, non_negative_int, positive_int, quiet_tensorflow, verbose_option
+from .shared import EXIT_OK, UsageError, non_negative_int, positive_int, quiet_tensorflow
 
 
 def temperature(text: str) -> float:
@@ -32,9 +32,10 @@ def configure(p):
     p.add_argument("--model", choices=["best", "last"], help="which model of the run (default: the one its test "
                                                               "metrics were measured with)")
     p.add_argument("--continuation", action="store_true", help="print only the new text, not the prompt before it")
+    p.add_argument("--verbose", action="store_true", help="say which model, backend and sampling made the text (on "
+                                                          "stderr), and show TensorFlow's start-up log lines")
     p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
                    help="Keras backend (default: the one the run was trained with, if installed)")
-    verbose_option(p)
 
 
 def _backend(args) -> str:
@@ -64,7 +65,7 @@ def run(args) -> int:
     if not Path(args.target).expanduser().exists():
         raise UsageError(f"{args.target}: no such run folder")
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
-    _backend(args)
+    backend = _backend(args)
     from ..errors import Diagnostic, Loc, SpecError
     from ..train.config import RunError
     from ..train.generate import generate, language_model
@@ -96,7 +97,7 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     out.write("\n")
     if args.verbose:
-        print(f"{len(g.ids)} tokens from {lm.label}, temperature {g.temperature:g}"
+        print(f"{len(g.ids)} tokens from {lm.label} on {backend}, temperature {g.temperature:g}"
               + (f", top-k {g.top_k}" if g.top_k else "") + (f", seed {g.seed}" if g.seed is not None else ""),
               file=sys.stderr)
     return EXIT_OK
