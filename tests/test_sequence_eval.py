@@ -117,6 +117,12 @@ def test_softmax_runs_and_shifted_targets():
     a = cross_entropy_sums(logits, t)
     b = cross_entropy_sums(np.log(p), t)
     assert a[1] == b[1] == 14 and abs(a[0] - b[0]) < 1e-9
+    w = np.ones(t.shape)
+    w[1, :2] = 0                                              # padding as training weighs it: 0
+    t2 = t.copy()
+    t2[1, :2] = -1
+    c, d = cross_entropy_sums(logits, t, w), cross_entropy_sums(logits, t2)
+    assert c[4] == d[4] == 12 and abs(c[0] - d[0]) < 1e-12
     import keras
 
     want = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")(
@@ -213,3 +219,12 @@ def test_the_docs_show_real_output(runs, token_data, cli):
         mask = re.compile(r"\d\.\de[-+]\d\d")
         assert mask.sub("#", real).strip() == mask.sub("#", shown).strip(), f"docs/train.md shows for `{command}`:\n" \
             f"{shown}\nthe real output is:\n{real}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt,path", [("saved_model", "sm"), ("tflite", "lm.tflite")])
+def test_saved_model_and_tflite_take_token_ids(runs, tmp_path, fmt, path, cli):
+    r = cli("export", runs["lm"], "--format", fmt, "-o", tmp_path / path)
+    assert r.returncode == 0, r.stderr
+    assert "input 'token_ids' int32 (batch, 16)" in r.stdout
+    assert float(r.stdout.split("max |difference| from Keras ")[1].split()[0]) < 1e-4

@@ -54,19 +54,23 @@ class LanguageModel:
         """The token ids text can hold: the tokenizer's, else every score the model gives."""
         return self.tokenizer.vocab_size if self.tokenizer is not None else self.vocabulary
 
-    def inputs(self, windows: np.ndarray, lengths: np.ndarray | None = None):
+    def inputs(self, windows: np.ndarray, lengths: np.ndarray | None = None, mask: np.ndarray | None = None):
         """The model's inputs for right-padded `windows` (batch, L) whose first `lengths` tokens are real
-        (all of them when None): the ids in the input's dtype, then a mask per padding-mask input."""
+        (all of them when None; or `mask`, 1 token 0 padding): the ids in the input's dtype, then the mask
+        for each padding-mask input."""
         x = [windows.astype(_dtype(self.model.inputs[0]))]
         for t in self.model.inputs[1:]:
-            real = np.full(len(windows), self.length) if lengths is None else lengths
-            x.append((np.arange(self.length)[None, :] < real[:, None]).astype(_dtype(t)))
+            if mask is None:
+                real = np.full(len(windows), self.length) if lengths is None else lengths
+                mask = np.arange(self.length)[None, :] < real[:, None]
+            x.append(np.asarray(mask).astype(_dtype(t)))
         return x[0] if len(x) == 1 else x
 
-    def log_scores(self, windows: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+    def log_scores(self, windows: np.ndarray, lengths: np.ndarray | None = None,
+                   mask: np.ndarray | None = None) -> np.ndarray:
         """(batch, L, V) float64 log-scores at every position: log-probabilities for a softmax output
         (renormalised and clipped to [1e-7, 1 - 1e-7] as Keras's cross-entropy does), else the logits."""
-        out = np.asarray(self.forward(self.inputs(windows, lengths)), dtype=np.float64)
+        out = np.asarray(self.forward(self.inputs(windows, lengths, mask)), dtype=np.float64)
         if self.probabilities:
             out = np.log(np.clip(out / out.sum(axis=-1, keepdims=True), 1e-7, 1 - 1e-7))
         return out

@@ -22,7 +22,7 @@ import numpy as np
 from . import runs
 from .artifacts import write_json
 from .errors import RunError
-from .generate import LanguageModel, objective_of
+from .generate import LanguageModel, _dtype, objective_of
 
 
 @dataclass
@@ -31,7 +31,7 @@ class TokenEvaluation:
     data: str
     split: str
     sequences: int
-    tokens: int                   # scored next-token predictions
+    tokens: int                   # scored next-token predictions (weight > 0)
     loss: float                   # mean cross-entropy, nats per token
     perplexity: float
     bits_per_token: float
@@ -75,36 +75,46 @@ def next_token_pairs(x: np.ndarray, y: np.ndarray | None, length: int) -> tuple[
     raise RunError(f"the split's sequences have {x.shape[1]} tokens; the model takes {length}")
 
 
-def cross_entropy_sums(log_scores: np.ndarray, targets: np.ndarray) -> tuple[float, int, int, np.ndarray]:
-    """(summed cross-entropy in nats, scored tokens, right argmax predictions, target counts) for log-scores
-    (n, L, V) — logits or log-probabilities — and targets (n, L) where ids outside 0…V-1 are skipped."""
+def cross_entropy_sums(log_scores: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None):
+    """(Σ w·cross-entropy in nats, Σ w, Σ w·[argmax right], Σ w per target id, scored positions) for
+    log-scores (n, L, V) — logits or log-probabilities — and targets (n, L); each position weighs `weights`
+    (1 when None; Keras's sample weights, 0 for padding), ids outside 0…V-1 weigh 0."""
     v = log_scores.shape[-1]
-    ok = (targets >= 0) & (targets < v)
+    w = np.ones(targets.shape) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = np.where((targets >= 0) & (targets < v), w, 0.0)
     z = log_scores - log_scores.max(axis=-1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    t = np.where(ok, targets, 0)
-    picked = np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
-    right = (log_scores.argmax(axis=-1) == t) & ok
-    return float(-picked[ok].sum()), int(ok.sum()), int(right.sum()), np.bincount(t[ok], minlength=v)
+    t = np.where(w > 0, targets, 0).astype(np.int64)
+    ce = -np.take_along_axis(logp, t[..., None], axis=-1)[..., 0]
+    right = log_scores.argmax(axis=-1) == t
+    return (float((w * ce).sum()), float(w.sum()), float((w * right).sum()),
+            np.bincount(t.ravel(), weights=w.ravel(), minlength=v), int((w > 0).sum()))
 
 
 def evaluate_tokens(lm: LanguageModel, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 64,
-                    label: str = "", data: str = "", split: str = "test") -> TokenEvaluation:
-    """Score every window of `x` (see the module doc for the targets), one batch at a time."""
+                    label: str = "", data: str = "", split: str = "test", weight: np.ndarray | None = None,
+                    mask: np.ndarray | None = None) -> TokenEvaluation:
+    """Score every window of `x` (see the module doc for the targets), one batch at a time; `weight`
+    (n, L) weighs each target as training did (0: padding), `mask` feeds a padding-mask input."""
     inputs, targets = next_token_pairs(x, y, lm.length)
     if len(inputs) == 0:
         raise RunError(f"the {split} split holds no sequences")
-    nll, n, right, counts = 0.0, 0, 0, np.zeros(lm.vocabulary, np.int64)
+    if weight is not None and np.shape(weight) != targets.shape:
+        weight = None
+    total = [0.0, 0.0, 0.0, np.zeros(lm.vocabulary), 0]
     for s in range(0, len(inputs), batch_size):
-        a, b, c, d = cross_entropy_sums(lm.log_scores(inputs[s:s + batch_size]), targets[s:s + batch_size])
-        nll, n, right, counts = nll + a, n + b, right + c, counts + d
-    if n == 0:
+        part = slice(s, s + batch_size)
+        got = cross_entropy_sums(lm.log_scores(inputs[part], mask=None if mask is None else mask[part]),
+                                 targets[part], None if weight is None else weight[part])
+        total = [a + b for a, b in zip(total, got)]
+    nll, w, right, counts, n = total
+    if w <= 0:
         raise RunError(f"the {split} split has no token to score (every target is padding)")
-    loss = nll / n
-    f = counts[counts > 0] / n
+    loss = nll / w
+    f = counts[counts > 0] / counts.sum()
     uni = float(-(f * np.log(f)).sum())
     return TokenEvaluation(label or lm.label, data, split, len(inputs), n, loss, math.exp(loss), loss / math.log(2),
-                           right / n, uni, math.exp(uni), {})
+                           right / w, uni, math.exp(uni), {})
 
 
 def sequence_split(target, data_arg: str | None, split: str):
@@ -132,14 +142,27 @@ def evaluate_sequence_run(target, data_arg: str | None, split: str = "test", out
     if objective_of(target.meta) == "classify":
         from .evaluate import report
 
-        x = np.asarray(part.x)
-        probs = np.concatenate([runs.to_probabilities(np.asarray(target.model.predict_on_batch(
-            x[s:s + batch_size].astype(str(target.model.inputs[0].dtype).replace("tf.", ""))), np.float64),
-            target.plan) for s in range(0, len(x), batch_size)])
+        x, mask = np.asarray(part.x), getattr(part, "mask", None)
+        model = target.model
+
+        def batch(s):
+            ids = x[s:s + batch_size].astype(_dtype(model.inputs[0]))
+            extra = [(np.ones(ids.shape) if mask is None else mask[s:s + batch_size]).astype(_dtype(t))
+                     for t in model.inputs[1:]]                     # padding-mask inputs
+            return runs.to_probabilities(np.asarray(model.predict_on_batch([ids, *extra] if extra else ids),
+                                                    np.float64), target.plan)
+
+        probs = np.concatenate([batch(s) for s in range(0, len(x), batch_size)])
         return report(target, what, split, probs, part.y, runs.class_names(target, ds), target.plan.units, top_k,
                       out_dir, "sequences")
     lm = sequence_model(target, "evaluate's next-token scoring")
-    ev = evaluate_tokens(lm, part.x, part.y, batch_size, target.label, what, split)
+    theirs = getattr(ds, "tokenizer", None)
+    if lm.tokenizer is not None and theirs is not None and theirs != lm.tokenizer:
+        raise RunError(f"the data's text makes a {theirs.kind} tokenizer of {theirs.vocab_size} ids but the run's has "
+                       f"{lm.tokenizer.vocab_size} ({lm.tokenizer.kind}): a character-level run reads only text of the "
+                       "characters it was trained on; evaluate it on its own data (leave out --data)")
+    ev = evaluate_tokens(lm, part.x, part.y, batch_size, target.label, what, split, getattr(part, "weight", None),
+                         getattr(part, "mask", None))
     ev.files = {"report": str(out_dir / "evaluation.json")}
     write_json(out_dir / "evaluation.json", ev.to_json())
     return ev
