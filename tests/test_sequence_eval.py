@@ -228,3 +228,28 @@ def test_saved_model_and_tflite_take_token_ids(runs, tmp_path, fmt, path, cli):
     assert r.returncode == 0, r.stderr
     assert "input 'token_ids' int32 (batch, 16)" in r.stdout
     assert float(r.stdout.split("max |difference| from Keras ")[1].split()[0]) < 1e-4
+
+
+def test_evaluate_reproduces_what_archspec_train_measured(tmp_path, cli):
+    """A real `archspec train` run on text (bytes): evaluate's loss and perplexity on the test split are the
+    ones training measured with model.evaluate; generate samples from it. (Training's test_accuracy is
+    Keras's unweighted metric, which counts the padded tail of the last window too; evaluate does not.)"""
+    pytest.importorskip("archspec.train.sequences")        # the text source of `archspec train`
+    from seq_runs import LM_SPEC, TEXT
+
+    import archspec
+    from archspec.train import train
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "run"
+    spec = archspec.load(LM_SPEC, {"vocabulary": 256, "length": 16})
+    train(spec, {"data": f"text:{corpus}", "epochs": 2, "seed": 0, "batch_size": 8}, out=out, verbose=0)
+    test = json.loads((out / "metrics.json").read_text())["test"]
+    r = cli("evaluate", out, "--format", "json", "--out", tmp_path / "ev")
+    assert r.returncode == 0, r.stderr
+    ev = json.loads(r.stdout)
+    assert abs(ev["loss"] - test["test_loss"]) < 1e-4        # Keras's loss weighs padding 0, as evaluate does
+    assert abs(ev["perplexity"] - test["test_perplexity"]) < 1e-4 * ev["perplexity"]
+    a = cli("generate", out, "--prompt", "the ", "--tokens", "12", "--seed", "2")
+    assert a.returncode == 0 and a.stdout == cli("generate", out, "--prompt", "the ", "--tokens", "12", "--seed", "2").stdout
