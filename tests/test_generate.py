@@ -152,6 +152,8 @@ def test_what_generate_refuses(lm_run, tmp_path, cli):
     (arrays / "tokenizer.json").unlink()
     r = cli("generate", arrays, "--prompt", "the")
     assert r.returncode == 2 and "has no tokenizer.json" in r.stderr
+    r = cli("predict", lm_run, "--data", "run")
+    assert r.returncode == 2 and "is a language model" in r.stderr and "archspec generate" in r.stderr
     r = cli("generate", lm_run / "best.keras", "--prompt", "the")     # a model file inside its run: the run's
     assert r.returncode == 0
     bare = tmp_path / "bare.keras"

@@ -99,6 +99,12 @@ def run(args) -> int:
     from ..train.predict import predict, render
 
     target = open_or_usage(args.target, args.model, args.rescale)
+    from ..train.generate import is_sequence_run
+
+    if is_sequence_run(target) and len(target.model.outputs[0].shape) == 3:
+        raise UsageError(f"{args.target} is a language model (a score for every next token), not a classifier: "
+                         f"`archspec generate {args.target} --prompt TEXT` continues a text, `archspec evaluate` "
+                         "gives its perplexity")
     try:
         rows = predict(target, args.images, data if args.data else None, args.split, args.top_k, args.batch_size,
                        args.limit)

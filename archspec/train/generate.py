@@ -209,7 +209,12 @@ def pick(scores: np.ndarray, temperature: float, top_k: int | None, rng: np.rand
 
 class TextStream:
     """Token ids → text as they come: whole characters only (a byte-level tokenizer's multi-byte UTF-8
-    character is printed once its last byte is there; invalid bytes become U+FFFD, as decode does)."""
+    character is printed once its last byte is there; invalid bytes become U+FFFD, as decode does).
+
+    >>> s = TextStream(Tokenizer.bytes())
+    >>> [s.push(b) for b in "é!".encode()], s.push(0xC3) + s.flush()
+    (['', 'é', '!'], '�')
+    """
 
     def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
@@ -256,7 +261,11 @@ def generate(lm: LanguageModel, prompt: str, tokens: int = 200, temperature: flo
     stream = TextStream(lm.tokenizer)
     context, new, parts = list(ids), [], []
     for _ in range(tokens):
-        token = pick(lm.scores([context])[0], temperature, top_k, rng)
+        scores = lm.scores([context])[0]
+        if not np.isfinite(scores).all():
+            raise RunError(f"{lm.label} gives non-finite scores (NaN or infinity) after {len(new)} new tokens: "
+                           "the model's weights are broken (did its training diverge?)")
+        token = pick(scores, temperature, top_k, rng)
         context.append(token)
         new.append(token)
         piece = stream.push(token)
