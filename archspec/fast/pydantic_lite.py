@@ -3,8 +3,8 @@
 The op attribute models (``ConvAttrs``) and the document model (``Document``) are written as pydantic
 models are — annotations, ``Field(...)`` defaults and constraints, ``BeforeValidator``s,
 ``model_validator(mode="after")`` — but against this module's stand-ins, so that importing and
-checking a spec never imports pydantic (about 60 ms of imports and 30 ms of model building, most of
-a cold ``archspec check``).
+checking a spec never imports pydantic (its imports and model building would be most of a cold
+``archspec check``; docs/design.md has the measurements).
 
 Validation has one meaning, pydantic's. :meth:`Model.model_validate` first tries a *fast path* that
 accepts only values whose pydantic result is certain: exact types (an ``int`` for an int field, a
