@@ -6,8 +6,9 @@ processes of a shared machine do not count), median of --repeat runs interleaved
    same check after `import pydantic` / `import dataclasses` — what the check would pay for them;
 2. building the pydantic twins (`Model.pydantic()`) of the document model and every op's
    attributes — what declaring them as real pydantic models would add on top of the import;
-3. reading a 10,000-layer chain (bench/check_bench.py's) as PyYAML's event stream on libyaml, against
-   `fast.yaml_lite.read`, per layer — the reader a large spec would pay for.
+3. reading a 10,000-layer chain (bench/check_bench.py's): PyYAML's event stream on libyaml alone, the
+   data and positions archspec builds from it (`source._walk_yaml`), and `fast.yaml_lite.read`, per
+   layer — the reader a large spec would pay for.
 
 docs/design.md quotes a run of this script. Usage: python bench/stand_ins_bench.py [--repeat N]
 """
@@ -37,7 +38,7 @@ import sys, time
 sys.path.insert(0, "bench")
 from check_bench import chain_spec
 from archspec.fast.yaml_lite import read
-from archspec.lang.source import _loader_class
+from archspec.lang.source import Limits, Source, _loader_class, _walk_yaml
 text, n = chain_spec(10_000), 10_000
 loader = _loader_class()
 t = time.process_time()
@@ -47,9 +48,12 @@ while ld.get_event() is not None:
 ld.dispose()
 events = time.process_time() - t
 t = time.process_time()
+_walk_yaml(text, Source("c.yaml", None, text, None), Limits(max_bytes=1 << 30, max_nodes=10**8), True)
+walk = time.process_time() - t
+t = time.process_time()
 assert read(text, 10**8, 1000) is not None
 lite = time.process_time() - t
-print(events / n * 1e6, lite / n * 1e6)
+print(events / n * 1e6, walk / n * 1e6, lite / n * 1e6)
 """
 
 
@@ -78,9 +82,10 @@ def main() -> None:
         print(f"  {k:<28}{cpu:7.3f}{extra}")
     (twins,) = in_process(TWINS, args.repeat)
     print(f"  pydantic twins of the document and every op's attributes: {twins:.3f} s to build, after the import")
-    events, lite = in_process(READERS, args.repeat)
-    print(f"reading a 10,000-layer chain ({len(chain_spec(10_000)):,} characters): PyYAML events (libyaml) "
-          f"{events:.1f} µs/layer, fast.yaml_lite {lite:.1f} µs/layer")
+    events, walk, lite = in_process(READERS, args.repeat)
+    print(f"reading a 10,000-layer chain ({len(chain_spec(10_000)):,} characters), CPU µs per layer: PyYAML's events "
+          f"alone (libyaml) {events:.1f}, data and positions from them (source._walk_yaml) {walk:.1f}, "
+          f"fast.yaml_lite {lite:.1f}")
 
 
 if __name__ == "__main__":
