@@ -2,9 +2,8 @@
 
 Importing pydantic alone would add a third to a cold `archspec check`, building the spec's models with
 it more than the whole check again (bench/stand_ins_bench.py; docs/design.md quotes a run). These
-modules are why. Each does one library's job for the
-inputs archspec gives it, and hands anything else to the library itself, so the library defines what
-is right:
+modules are why. Each does one library's job for the inputs archspec gives it, and hands anything else
+to the library itself, so the library defines what is right:
 
 ``pydantic_lite``
     pydantic's way of writing a model (annotations, ``Field``, ``BeforeValidator``,
