@@ -136,7 +136,7 @@ def main(argv=None) -> int:
 
 def entry():  # console script
     # pydantic scans every installed package's entry points for its plugins (observers, not validation)
-    # the first time it builds a validator, ~20 ms of a cold `check`; the command line uses none.
+    # the first time it builds a validator, a cost a cold `check` would pay; the command line uses none.
     # The documented switch, for this process only (a library import leaves the caller's setting alone).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(main())
