@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .. import ops
 from ..ops.base import KerasImportError, activation_name, keras_value
+from . import trace
 
 IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
 WARN_KEYS = ("regularizer", "constraint")
@@ -124,7 +125,7 @@ def _graph_config(model) -> tuple[dict, dict]:
         config = plain.get_config()
     except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
         raise UnsupportedModel(_config_failures(plain, exc)) from None
-    return config, {op.name: op for op in plain.operations}
+    return trace.reduce_masks(config, plain), {op.name: op for op in plain.operations}
 
 
 def _config_failures(model, exc) -> list[str]:
@@ -134,8 +135,9 @@ def _config_failures(model, exc) -> list[str]:
         try:
             op.get_config()
         except Exception as e:                              # noqa: BLE001
+            text = next((t.strip() for t in str(e).splitlines() if t.strip()), "")
             problems.append(f"layer '{op.name}' ({_layer_qualname(op)}): its get_config() raises "
-                            f"{type(e).__name__}: {e}; archspec reads a layer from its config")
+                            f"{type(e).__name__}: {text}; archspec reads a layer from its config")
     return problems or [f"the model's get_config() raises {type(exc).__name__}: {exc}; archspec reads a model "
                         "from its config"]
 
@@ -159,7 +161,16 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         inner = live.get(name)
-        if not isinstance(inner, keras.Model):
+        traced = trace.is_composite(inner, entry)
+        if traced:
+            try:
+                inner, flat = trace.trace_layer(inner, entry)
+            except trace.TraceError as exc:
+                problems.append(f"layer '{name}' ({_qualname(entry)}): a custom layer "
+                                f"({entry.get('registered_name') or _qualname(entry)}) archspec has no op for, "
+                                f"and tracing it into its parts fails: {exc}")
+                continue
+        elif not isinstance(inner, keras.Model):
             layers.append(entry)
             continue
         if isinstance(inner, keras.Sequential):
@@ -171,11 +182,14 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
         try:
             icfg, ilive = _flatten(*_graph_config(inner), problems)
         except UnsupportedModel as exc:
-            problems.extend(f"in the nested model '{name}': {p}" for p in exc.problems)
+            what = f"layer '{name}' ({_qualname(entry)}), traced into its parts" if traced else f"in the nested model '{name}'"
+            problems.extend(f"{what}: {p}" for p in exc.problems)
             continue
         args = inbound[0].get("args", [])
         in_names, in_keys = _refs(icfg["input_layers"])
-        if len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
+        if traced:
+            pass                                            # the traced model's inputs: the call's tensors
+        elif len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
             flat = [args[0].get(k) for k in in_keys]        # called on a dict of tensors (a KerasHub encoder)
         else:
             flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
@@ -191,7 +205,7 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
             iname = ie.get("name") or ie["config"].get("name")
             if iname in feed:
                 continue                        # its inputs are the outer tensors it was called on
-            new, k = iname, 1
+            new, k = (f"{name}_{iname}", 2) if traced else (iname, 1)   # a traced layer's parts: prefixed
             while new in taken:
                 new, k = f"{name}_{iname}" + (f"_{k}" if k > 1 else ""), k + 1
             taken.add(new)
@@ -324,8 +338,8 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
         raise _Problem(f"it is called {len(inbound)} times (shared weights); archspec has no weight sharing")
     if not inbound:
         return [], [], []
-    args = inbound[0].get("args", [])
-    kwargs = {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None}
+    args, kwargs = trace.bind(live, inbound[0].get("args", []),
+                              {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None})
     kwargs.pop("mask", None)
     if kwargs.get("training") is not None:
         kwargs.pop("training")

@@ -103,8 +103,7 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     try:
         xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
               for i in spec.graph.inputs]
-        ref, got = _features(model, kg.outputs, None, xs), _features(compiled, list(spec.graph.outputs.values()),
-                                                                     keras_name, xs)
+        ref, got = _reference(model, kg, xs), _features(compiled, list(spec.graph.outputs.values()), keras_name, xs)
     finally:
         for layer, weights in saved:
             layer.set_weights(weights)
@@ -128,6 +127,24 @@ def _randomized(w, name: str, rng):
     if "variance" in name or "gamma" in name:
         return rng.uniform(0.5, 1.5, size=w.shape).astype(w.dtype)
     return rng.normal(0, 0.1, size=w.shape).astype(w.dtype)
+
+
+def _reference(model, kg: KGraph, xs):
+    """The Keras model's outputs and the tensors entering its output layers; only its outputs where an output
+    layer is no layer of the model's own (a part of a traced composite layer, of a nested model) or is
+    called more than once (a model re-traced on fixed input shapes)."""
+    import numpy as np
+
+    try:
+        return _features(model, kg.outputs, None, xs)
+    except (ValueError, AttributeError):
+        pass
+    outs = model(xs, training=False)
+    if isinstance(outs, dict):
+        outs = [outs[k] for k in kg.output_names]
+    elif not isinstance(outs, (list, tuple)):
+        outs = [outs]
+    return [np.asarray(o) for o in outs], []
 
 
 def _features(model, out_names, rename, xs):

@@ -74,9 +74,12 @@ class Attention(Op):
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 4), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
     # the others: archspec's (ops/keras_layers.py), for grouped heads or rotary, and for key_bias: false
-    keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention")
+    # KerasHub's CachedMultiHeadAttention (its decoders' attention) is MultiHeadAttention with a key/value
+    # cache for generation: called without a cache, as a model's graph calls it, it computes the same
+    keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention")
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
+    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
