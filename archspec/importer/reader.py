@@ -179,12 +179,14 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
         if inner is None or not _is_functional(inner) or len(inbound) != 1:
             layers.append(entry)                # _convert says why (a subclassed model, a shared one)
             continue
+        what = f"layer '{name}' ({_qualname(entry)}), traced into its parts" if traced else f"in the nested model '{name}'"
+        inner_problems = []
         try:
-            icfg, ilive = _flatten(*_graph_config(inner), problems)
+            icfg, ilive = _flatten(*_graph_config(inner), inner_problems)
         except UnsupportedModel as exc:
-            what = f"layer '{name}' ({_qualname(entry)}), traced into its parts" if traced else f"in the nested model '{name}'"
-            problems.extend(f"{what}: {p}" for p in exc.problems)
+            problems.extend(f"{what}: {p}" for p in inner_problems + exc.problems)
             continue
+        problems.extend(f"{what}: {p}" for p in inner_problems)
         args = inbound[0].get("args", [])
         in_names, in_keys = _refs(icfg["input_layers"])
         if traced:

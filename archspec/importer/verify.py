@@ -103,13 +103,17 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     try:
         xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
               for i in spec.graph.inputs]
-        ref, got = _reference(model, kg, xs), _features(compiled, list(spec.graph.outputs.values()), keras_name, xs)
+        outs = list(spec.graph.outputs.values())
+        ref = _reference(model, kg, xs)
+        got = (_features(compiled, outs, keras_name, xs)[0],
+               _producers(compiled, [i for o in outs for i in spec.graph[o].inputs], keras_name, xs))
     finally:
         for layer, weights in saved:
             layer.set_weights(weights)
     diff_out = max(float(np.max(np.abs(a - b))) for a, b in zip(ref[0], got[0]))
-    diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(ref[1], got[1])), default=0.0)
-    scale = max(float(np.max(np.abs(a))) for a in ref[0] + ref[1])
+    feats = (ref[1], got[1]) if len(ref[1]) == len(got[1]) else ([], [])
+    diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(*feats)), default=0.0)
+    scale = max(float(np.max(np.abs(a))) for a in ref[0] + list(feats[0]))
     return RoundTrip(len(pairs), model.count_params(), compiled.count_params(), spec.analysis().total.params,
                      diff_out, diff_feat, scale, pairs)
 
@@ -135,16 +139,28 @@ def _reference(model, kg: KGraph, xs):
     called more than once (a model re-traced on fixed input shapes)."""
     import numpy as np
 
-    try:
-        return _features(model, kg.outputs, None, xs)
-    except (ValueError, AttributeError):
-        pass
     outs = model(xs, training=False)
     if isinstance(outs, dict):
         outs = [outs[k] for k in kg.output_names]
     elif not isinstance(outs, (list, tuple)):
         outs = [outs]
-    return [np.asarray(o) for o in outs], []
+    return [np.asarray(o) for o in outs], _producers(model, [i for o in kg.outputs for i in kg.nodes[o].inputs],
+                                                     None, xs)
+
+
+def _producers(model, names, rename, xs):
+    """The outputs of the layers `names` (the inputs of the output layers, in the graph's order), as numpy
+    arrays; none where a layer is not one of the model's own, called once (the features are then not
+    compared, the outputs still are)."""
+    import keras
+    import numpy as np
+
+    try:
+        tensors = [model.get_layer(rename(n) if rename else n).output for n in names]
+        values = keras.Model(model.inputs, tensors)(xs, training=False)
+    except (ValueError, AttributeError):
+        return []
+    return [np.asarray(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
 
 
 def _features(model, out_names, rename, xs):

@@ -77,8 +77,10 @@ def of_keras_class(cls: str, module: str = "keras.layers", registered: str | Non
     """
     if is_keras_module(module) or module.split(".")[0] == "archspec":
         name = KERAS_CLASSES.get(cls)
-    else:
-        name = KERAS_CLASSES.get(registered) if registered and ">" in registered else None
+    elif registered and ">" in registered:
+        name = KERAS_CLASSES.get(registered)
+    else:                  # a class its library does not register (KerasHub's CachedMistralAttention): its package
+        name = KERAS_CLASSES.get(f"{module.split('.')[0]}>{cls}") if module else None
     return REGISTRY[name] if name else None
 
 
