@@ -59,6 +59,17 @@ class KNode:
 
 
 @dataclass
+class Instance:
+    """One composite layer traced into its parts (importer/trace.py): which nodes of the graph it became."""
+    name: str                       # the Keras layer traced (transformer_layer_0)
+    cls: str                        # its class (TransformerEncoder)
+    module: str
+    inputs: list[str]               # the graph nodes its call's tensors come from, in the traced inputs' order
+    nodes: list[str]                # the nodes it became, in the config's (topological) order
+    output: str
+
+
+@dataclass
 class KGraph:
     name: str
     nodes: dict[str, KNode]         # topological order
@@ -66,6 +77,7 @@ class KGraph:
     outputs: list[str]
     warnings: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)   # a dict-output model's keys, else layer names
+    instances: dict[str, Instance] = field(default_factory=dict)   # composite layers traced, by Keras name
 
     def consumers(self) -> dict[str, list[str]]:
         out = {n: [] for n in self.nodes}
@@ -89,7 +101,8 @@ def read_model(model) -> KGraph:
                                 "and Sequential models have a graph to read"])
     config, live = _graph_config(model)
     problems, warnings, nodes = [], [], {}
-    config, live = _flatten(config, live, problems)
+    instances: dict[str, Instance] = {}
+    config, live = _flatten(config, live, problems, instances)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -105,7 +118,7 @@ def read_model(model) -> KGraph:
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
-                  output_names)
+                  output_names, instances)
 
 
 def _graph_config(model) -> tuple[dict, dict]:
@@ -147,17 +160,19 @@ def _layer_qualname(layer) -> str:
 
 
 # ---- models used as layers ---------------------------------------------------------------------------
-def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
+def _flatten(config: dict, live: dict, problems: list, instances: dict | None = None) -> tuple[dict, dict]:
     """`config` with every functional or Sequential model used as a layer replaced by its own layers, wired
     to the tensors the model was called on (recursively: models inside those too), and `live` extended with
     their layer objects. An inner layer whose name the outer model already uses is renamed
-    `<model>_<layer>`. A spec is flat, so this is how ConvNeXt's `Sequential` stem reads as two layers."""
+    `<model>_<layer>`. A spec is flat, so this is how ConvNeXt's `Sequential` stem reads as two layers.
+    Composite layers are traced (importer/trace.py) and spliced the same way, their parts named
+    `<layer>_<part>`; `instances` (given at the top level) records which nodes each became."""
     import copy
 
     import keras
 
     taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
-    layers, alias, live = [], {}, dict(live)
+    layers, alias, live, found = [], {}, dict(live), []
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         inner = live.get(name)
@@ -186,7 +201,7 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
         except UnsupportedModel as exc:
             problems.extend(f"{what}: {p}" for p in inner_problems + exc.problems)
             continue
-        problems.extend(f"{what}: {p}" for p in inner_problems)
+        problems.extend(f"{what}: {p}" if traced else p for p in inner_problems)
         args = inbound[0].get("args", [])
         in_names, in_keys = _refs(icfg["input_layers"])
         if traced:
@@ -231,6 +246,9 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
         outs = [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
         for t, ref in enumerate(outs):
             alias[(name, t)] = inner_ref(ref)
+        if traced and instances is not None and len(outs) == 1:
+            found.append((Instance(name, entry["class_name"], entry.get("module") or "", [], list(rename.values()), ""),
+                          [feed[n] for n in in_names], inner_ref(outs[0])))
 
     def outer_ref(ref):
         n, node_index, tensor_index = ref
@@ -240,6 +258,9 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
             seen += 1
         return [n, node_index, tensor_index]
 
+    for inst, ins, out in found:             # wired as the outer graph is: to the nodes models and layers became
+        inst.inputs, inst.output = [outer_ref(r)[0] for r in ins], outer_ref(out)[0]
+        instances[inst.name] = inst
     config = dict(config, layers=[_rewire(e, outer_ref) for e in layers],
                   output_layers=_rewire_refs(config["output_layers"], outer_ref),
                   input_layers=config["input_layers"])
