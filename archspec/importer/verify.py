@@ -137,18 +137,26 @@ def _reference(model, kg: KGraph, xs):
     """The Keras model's outputs and the tensors entering its output layers; only its outputs where an output
     layer is no layer of the model's own (a part of a traced composite layer, of a nested model) or is
     called more than once (a model re-traced on fixed input shapes)."""
+    import keras
     import numpy as np
 
-    outs = model(xs, training=False)
-    if isinstance(outs, dict):
-        outs = [outs[k] for k in kg.output_names]
-    elif not isinstance(outs, (list, tuple)):
-        outs = [outs]
+    struct = getattr(model, "_outputs_struct", None)
+    wanted = [struct[k] for k in kg.output_names] if isinstance(struct, dict) else list(model.outputs)
+    inputs = _inputs_in_order(model, kg.inputs)
+    outs = keras.Model(inputs, wanted)(xs, training=False)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
     return [np.asarray(o) for o in outs], _producers(model, [i for o in kg.outputs for i in kg.nodes[o].inputs],
-                                                     None, xs)
+                                                     None, xs, inputs)
 
 
-def _producers(model, names, rename, xs):
+def _inputs_in_order(model, names: list[str]) -> list:
+    """The model's input tensors in the order of the graph's inputs (a dict-input model flattens its inputs
+    by key, the graph keeps the config's order)."""
+    by_name = {t._keras_history.operation.name: t for t in model.inputs}
+    return [by_name[n] for n in names] if set(names) <= set(by_name) else list(model.inputs)
+
+
+def _producers(model, names, rename, xs, inputs=None):
     """The outputs of the layers `names` (the inputs of the output layers, in the graph's order), as numpy
     arrays; none where a layer is not one of the model's own, called once (the features are then not
     compared, the outputs still are)."""
@@ -157,7 +165,7 @@ def _producers(model, names, rename, xs):
 
     try:
         tensors = [model.get_layer(rename(n) if rename else n).output for n in names]
-        values = keras.Model(model.inputs, tensors)(xs, training=False)
+        values = keras.Model(inputs or model.inputs, tensors)(xs, training=False)
     except (ValueError, AttributeError):
         return []
     return [np.asarray(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
