@@ -259,3 +259,63 @@ def test_cli_input_shape_fixes_an_open_sequence_length(tmp_path, capsys):
     for bad in ("tokens=6", "nothing=[6]", "tokens=[6]"):
         assert main(["import", str(tmp_path / "enc.keras"), "--input-shape", bad]) == 2
         assert "--input-shape" in capsys.readouterr().err
+
+
+def test_one_block_per_composite_class_called_with_repeat(tmp_path, capsys):
+    """Three TransformerEncoders of one class: one block `transformer_encoder` (its body under the encoder's
+    own layer names, wired to `in` and the mask `in1`), called once with `repeat: 3` and the padding mask as
+    a side input; a fourth with another intermediate size makes `units` a parameter. The spec checks clean."""
+    keras_hub = pytest.importorskip("keras_hub")
+    import keras
+    import yaml
+
+    from archspec.cli import main
+
+    x = inp = keras.Input((6, 8), name="tokens")
+    pad = keras.Input((6,), dtype="int32", name="padding_mask")
+    for k in range(3):
+        x = keras_hub.layers.TransformerEncoder(16, 2, name=f"encoder_{k}")(x, padding_mask=pad)
+    x = keras_hub.layers.TransformerEncoder(24, 2, name="encoder_3")(x, padding_mask=pad)
+    model = keras.Model([inp, pad], x)
+    model.save(tmp_path / "enc.keras")
+    out = tmp_path / "enc.yaml"
+    assert main(["import", str(tmp_path / "enc.keras"), "-o", str(out)]) == 0
+    assert "max |Δ| outputs 0," in capsys.readouterr().err
+    spec = yaml.safe_load(out.read_text())
+    (name, block), = spec["blocks"].items()
+    assert name == "transformer_encoder" and block["params"] == {"units": "int"}
+    body = [next(iter(e.values())) for e in block["body"]]
+    assert body[0]["name"] == "self_attention_layer" and body[0]["from"] == ["in", "in", "in1"]
+    assert {"name": "feedforward_intermediate_dense", "units": "$units", "activation": "relu"}.items() <= body[4].items()
+    first, last = (e["transformer_encoder"] for e in spec["model"])
+    assert first == {"units": 16, "repeat": 3, "name": "encoder", "from": ["tokens", "padding_mask"]}
+    # (the repeat's copies are encoder_1 … encoder_3, as the expander names them: the fourth gets a suffix)
+    assert last["units"] == 24 and last["from"] == ["encoder", "padding_mask"] and last["name"].startswith("encoder_3")
+    assert main(["check", str(out)]) == 0
+
+
+def test_gpt2_backbone_round_trips_exactly_through_the_cli(tmp_path, capsys):
+    """A GPT2Backbone saved as .keras, imported on a fixed length: KerasHub's PositionEmbedding and the Add
+    after it are one position_embedding, its TransformerDecoders one block called with `repeat`; verified
+    exact (outputs Δ 0, parameters equal) and `archspec check` is clean."""
+    keras_hub = pytest.importorskip("keras_hub")
+    import yaml
+
+    from archspec import load
+    from archspec.cli import main
+
+    backbone = keras_hub.models.GPT2Backbone(vocabulary_size=60, num_layers=3, num_heads=2, hidden_dim=16,
+                                             intermediate_dim=32, max_sequence_length=20)
+    backbone.save(tmp_path / "gpt2.keras")
+    out = tmp_path / "gpt2.yaml"
+    assert main(["import", str(tmp_path / "gpt2.keras"), "--input-shape", "token_ids=[8]",
+                 "--input-shape", "padding_mask=[8]", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "max |Δ| outputs 0," in err and f"params {backbone.count_params():,} (Keras) = " in err
+    spec = yaml.safe_load(out.read_text())
+    assert list(spec["blocks"]) == ["transformer_decoder"]
+    model = [next(iter(e)) for e in spec["model"]]
+    assert model == ["token_embedding", "position_embedding", "dropout", "transformer_decoder", "layer_norm"]
+    assert spec["model"][3]["transformer_decoder"]["repeat"] == 3
+    assert load(out).analysis().total.params == backbone.count_params()
+    assert main(["check", str(out)]) == 0
