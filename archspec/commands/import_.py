@@ -1,8 +1,7 @@
 """archspec import MODEL: write the spec of an existing Keras model.
 
 MODEL is a saved `.keras` file or the dotted path of a model factory (`keras.applications.ResNet50`),
-called with `weights=None` and the `--arg` values; `--input-shape NAME=[...]` fixes an input's shape that
-the model leaves open (a spec has static shapes). Without -o the spec goes to standard output; with -o
+called with `weights=None` and the `--arg` values. Without -o the spec goes to standard output; with -o
 it is written atomically. The spec is verified before it is written (compiled, given the model's weights
 and compared output for output; --no-verify skips that); a spec that is not exact is not written.
 Exit status 1 when the model uses layers the spec language cannot express (each one is named), when
@@ -24,9 +23,6 @@ def configure(p):
     p.add_argument("-o", "--output", metavar="SPEC.yaml", help="where to write the spec (default: standard output)")
     p.add_argument("--arg", action="append", metavar="NAME=VALUE",
                    help="keyword argument for the factory, read as YAML (--arg alpha=0.35 --arg input_shape=[96,96,3])")
-    p.add_argument("--input-shape", action="append", metavar="NAME=SHAPE",
-                   help="a fixed shape (without the batch axis) for the model input NAME, which Keras leaves open "
-                        "(KerasHub's token_ids: --input-shape token_ids=[16]); a spec has static shapes")
     p.add_argument("--name", help="the spec's name (default: the Keras model's name)")
     p.add_argument("--no-blocks", action="store_true", help="no block factoring: layers and structures written out")
     p.add_argument("--no-names", action="store_true", help="write only the layer names that `from:` wiring needs")
@@ -59,24 +55,6 @@ def run(args) -> int:
     except Exception as exc:                                    # noqa: BLE001  (a factory or loader failing)
         print(f"archspec import: error: cannot load {args.model}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SPEC
-    if args.input_shape:
-        from ..importer.trace import with_input_shapes
-
-        shapes = parse_sets(args.input_shape)
-        for key, shape in shapes.items():
-            if not (isinstance(shape, list) and shape and all(isinstance(d, int) and not isinstance(d, bool) and d > 0
-                                                                for d in shape)):
-                raise UsageError(f"--input-shape {key}={shape}: give the shape as a list of positive sizes, "
-                                 f"without the batch axis ({key}=[16])")
-        try:
-            model = with_input_shapes(model, shapes)
-        except ValueError as exc:
-            raise UsageError(f"--input-shape: {exc}") from None
-        except Exception as exc:                                # noqa: BLE001  (a layer refusing that shape)
-            print(f"archspec import: error: {args.model} cannot take the input shapes {shapes}: "
-                  f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                  file=sys.stderr)
-            return EXIT_SPEC
     loaded = time.perf_counter()
     try:
         result = import_keras(model, name=args.name, factor=not args.no_blocks, keep_names=not args.no_names,

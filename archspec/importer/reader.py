@@ -56,7 +56,6 @@ class KNode:
     layer: object = None            # the live Keras layer, for its weights
     auto: bool = False              # Keras made the name up (conv2d_17)
     note: str = ""                  # e.g. how a Lambda was recognized
-    addend: bool = False            # computes only what its op adds to its input (folded with the Add after it)
 
 
 @dataclass
@@ -112,12 +111,10 @@ def read_model(model) -> KGraph:
             problems.append(f"layer '{name}' ({_qualname(entry)}): {exc}")
             node = KNode(name, entry["class_name"], "?", None, [], [])
         nodes[name] = node
-    inputs, _ = _refs(config["input_layers"])
-    outputs, output_names = _refs(config["output_layers"])
-    if not problems:
-        outputs = _fold_addends(nodes, outputs, problems)
     if problems:
         raise UnsupportedModel(problems)
+    inputs, _ = _refs(config["input_layers"])
+    outputs, output_names = _refs(config["output_layers"])
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
@@ -442,41 +439,7 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     _check_rest(cls, cfg, op, attrs, name, warnings)
     if flags and flags["set"]:
         attrs = _attrs(op, cfg, shapes, {**attrs.model_dump(), **flags["set"]})
-    addend = (entry.get("registered_name") or "") in op.keras_addend_classes
-    return KNode(name, cls, op.name, attrs, inputs, shapes, live, auto, addend=addend)
-
-
-def _fold_addends(nodes: dict, outputs: list, problems: list) -> list:
-    """A layer that computes only what its op adds to its input (KerasHub's PositionEmbedding: the table
-    rows), followed by an Add of that input and its output, is the op itself: the Add loses those two
-    inputs and takes the op's output instead (or goes, when nothing else is added). Returns the outputs."""
-    add = ops.role("residual_add")
-    users: dict[str, list[str]] = {n: [] for n in nodes}
-    for node in nodes.values():
-        for i in node.inputs:
-            users[i].append(node.name)
-    for node in list(nodes.values()):
-        if not node.addend:
-            continue
-        merge = nodes.get(users[node.name][0]) if len(users[node.name]) == 1 else None
-        x = node.inputs[0] if len(node.inputs) == 1 else None
-        if merge is None or merge.op != add or x not in merge.inputs or node.name in outputs:
-            problems.append(f"layer '{node.name}' ({node.cls}, keras_hub>{node.cls}): it returns what archspec's "
-                            f"{node.op} adds to its input, read only when an Add of its input and its output follows")
-            continue
-        rest = list(merge.inputs)
-        rest.remove(x)
-        rest.remove(node.name)
-        node.note = f"with the Add '{merge.name}' after it"
-        if rest:
-            merge.inputs = [node.name] + rest
-            merge.in_shapes = [merge.in_shapes[0]] * len(merge.inputs)
-            continue
-        del nodes[merge.name]                    # x + table alone: the op is the sum
-        for other in nodes.values():
-            other.inputs = [node.name if i == merge.name else i for i in other.inputs]
-        outputs = [node.name if o == merge.name else o for o in outputs]
-    return outputs
+    return KNode(name, cls, op.name, attrs, inputs, shapes, live, auto)
 
 
 def _is_auto(name: str, cls: str) -> bool:

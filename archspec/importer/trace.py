@@ -353,43 +353,22 @@ def _depends(tensor, source) -> bool:
 
 def _reachable(config) -> list:
     """The config's layers that the outputs need (inputs always kept)."""
-    from .reader import _refs
-
     by_name = {(e.get("name") or e["config"].get("name")): e for e in config["layers"]}
-    need, todo = set(), list(_refs(config["output_layers"])[0])
+    need, todo = set(), _ref_names(config["output_layers"])
     while todo:
         n = todo.pop()
         if n in need or n not in by_name:
             continue
         need.add(n)
         todo.extend(ref["config"]["keras_history"][0] for ref in _tensors([by_name[n].get("inbound_nodes") or []]))
-    inputs = set(_refs(config["input_layers"])[0])
+    inputs = set(_ref_names(config["input_layers"]))
     return [e for e in config["layers"] if (e.get("name") or e["config"].get("name")) in need | inputs]
 
 
-# ---- fixed input shapes ------------------------------------------------------------------------------------
-def with_input_shapes(model, shapes: dict):
-    """`model` re-traced on inputs of the given shapes (name → shape without the batch axis; inputs not named
-    keep theirs): a functional model over the same layer objects, its tensors of fixed size. KerasHub's text
-    backbones take token sequences of any length; a spec has static shapes (`--input-shape token_ids=[16]`)."""
-    import keras
 
-    names = [t._keras_history.operation.name for t in model.inputs]
-    unknown = sorted(set(shapes) - set(names))
-    if unknown:
-        raise ValueError(f"the model has no input {', '.join(map(repr, unknown))}; its inputs are "
-                         f"{', '.join(names)}")
-    fresh = []
-    for name, t in zip(names, model.inputs):
-        shape = tuple(shapes.get(name, t.shape[1:]))
-        if len(shape) != len(t.shape) - 1:
-            raise ValueError(f"the input '{name}' has {len(t.shape) - 1} axes besides the batch, "
-                             f"the shape given {len(shape)}")
-        fresh.append(keras.Input(shape, dtype=t.dtype, name=name))
-    struct = model._inputs_struct
-    if isinstance(struct, dict):
-        feed = {k: fresh[names.index(v._keras_history.operation.name)] for k, v in struct.items()}
-    else:
-        feed = fresh if len(fresh) > 1 else fresh[0]
-    outputs = model._run_through_graph(feed, operation_fn=lambda op: op)
-    return keras.Model(feed, outputs, name=model.name)
+def _ref_names(value) -> list[str]:
+    """Layer names of a config's input_layers / output_layers (a ref, a list of refs or a dict of them)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    refs = [value] if value and not isinstance(value[0], (list, tuple)) else value
+    return [r[0] for r in refs]

@@ -79,7 +79,7 @@ class Attention(Op):
     # KerasHub's CachedMistralAttention is the grouped-query rotary attention GroupedAttention computes (read
     # from its own config: from_keras)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
-                     "keras_hub>CachedMistralAttention")
+                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention")
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}

@@ -190,9 +190,6 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
-    # Keras classes (of keras_classes) that compute only what this op adds to its input — the sum follows in
-    # an Add of the input and the layer's output (KerasHub's PositionEmbedding): the importer folds the two
-    keras_addend_classes: ClassVar[tuple[str, ...]] = ()
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------

@@ -77,10 +77,10 @@ def of_keras_class(cls: str, module: str = "keras.layers", registered: str | Non
     """
     if is_keras_module(module) or module.split(".")[0] == "archspec":
         name = KERAS_CLASSES.get(cls)
-    elif registered and ">" in registered:
-        name = KERAS_CLASSES.get(registered)
-    else:                  # a class its library does not register (KerasHub's CachedMistralAttention): its package
-        name = KERAS_CLASSES.get(f"{module.split('.')[0]}>{cls}") if module else None
+    else:
+        name = KERAS_CLASSES.get(f"{module}.{cls}") if module else None
+        if name is None and registered and ">" in registered:
+            name = KERAS_CLASSES.get(registered)
     return REGISTRY[name] if name else None
 
 

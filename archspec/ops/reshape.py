@@ -381,8 +381,7 @@ class Input(Op):
         shape = tuple(cfg["batch_shape"][1:])
         if any(d is None for d in shape) or not 1 <= len(shape) <= 4:
             raise KerasImportError(f"its shape {shape} is not fixed; archspec specs have static shapes — rebuild the "
-                                   "model with a fixed input shape (input_shape=..., or --arg input_shape=[224,224,3]), or "
-                                   "give it one: archspec import --input-shape NAME=[...]")
+                                   "model with a fixed input shape (input_shape=..., or --arg input_shape=[224,224,3])")
         dtype = cfg.get("dtype", "float32")
         dtype = dtype if isinstance(dtype, str) else dtype.get("config", {}).get("name", "float32")
         allowed = self.Attrs.model_fields["dtype"].annotation.__args__

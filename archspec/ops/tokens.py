@@ -150,10 +150,6 @@ class PositionEmbeddingAttrs(Attrs):
 class PositionEmbedding(Op):
     name, keras_class, Attrs, category = "position_embedding", "PositionEmbedding", PositionEmbeddingAttrs, "token"
     custom_layer = True                            # archspec.ops.keras_layers
-    # KerasHub's PositionEmbedding returns the first T rows of its table alone (same weight, (length, features));
-    # BERT and GPT-2 add it to the token embeddings in the Add after it, which the importer folds into this op
-    keras_classes = ("PositionEmbedding", "keras_hub>PositionEmbedding")
-    keras_addend_classes = ("keras_hub>PositionEmbedding",)
     doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
            "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
@@ -180,13 +176,6 @@ class PositionEmbedding(Op):
 
     def keras_kwargs(self, a):
         return dict(stddev=a.stddev, length=a.length)
-
-    def keras_config(self, cfg, shapes):
-        if "sequence_length" not in cfg:
-            return cfg
-        # KerasHub's: sequence_length rows; its initializer, like every initializer, is not part of a spec
-        return {**{k: v for k, v in cfg.items() if k not in ("sequence_length", "initializer")},
-                "length": cfg["sequence_length"]}
 
 
 class SinePositionAttrs(Attrs):
