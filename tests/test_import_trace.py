@@ -310,3 +310,26 @@ def test_gpt2_backbone_round_trips_exactly_through_the_cli(tmp_path, capsys):
     assert len(calls) == 1 and calls[0]["repeat"] == 3 and calls[0]["from"][1] == "padding_mask"
     assert load(out).analysis().total.params == backbone.count_params()
     assert main(["check", str(out)]) == 0
+
+
+def test_the_docs_example_is_what_the_importer_writes():
+    """docs/import.md's composite-layer example (five TransformerEncoders) is the importer's own output."""
+    keras_hub = pytest.importorskip("keras_hub")
+    import re
+    from pathlib import Path
+
+    import keras
+
+    from archspec.importer import import_keras
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "import.md").read_text()
+    section = doc[doc.index("### Composite layers"):]
+    excerpt = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    x = inp = keras.Input((16, 64), name="tokens")
+    pad = keras.Input((16,), dtype="int32", name="padding_mask")
+    for k in range(4):
+        x = keras_hub.layers.TransformerEncoder(256, 4, name=f"encoder_{k}")(x, padding_mask=pad)
+    x = keras_hub.layers.TransformerEncoder(128, 4, name="last")(x, padding_mask=pad)
+    result, rt = _import(keras.Model([inp, pad], x, name="encoders"))
+    assert excerpt in result.text
+    assert f"params {rt.params_keras:,} (Keras) = {rt.params_compiled:,}" in section and rt.max_abs_diff == 0
