@@ -333,3 +333,20 @@ def test_the_docs_example_is_what_the_importer_writes():
     result, rt = _import(keras.Model([inp, pad], x, name="encoders"))
     assert excerpt in result.text
     assert f"params {rt.params_keras:,} (Keras) = {rt.params_compiled:,}" in section and rt.max_abs_diff == 0
+
+
+def test_a_repeated_block_call_as_a_model_output():
+    """BERT's shape: the last of the repeated encoders is a model output (`outputs:` names its last copy) and
+    feeds a head as well; the spec has the block and is exact."""
+    keras_hub = pytest.importorskip("keras_hub")
+    import keras
+
+    x = inp = keras.Input((6, 8), name="tokens")
+    pad = keras.Input((6,), dtype="int32", name="padding_mask")
+    for k in range(2):
+        x = keras_hub.layers.TransformerEncoder(16, 2, name=f"layer_{k}")(x, padding_mask=pad)
+    model = keras.Model([inp, pad], {"sequence": x, "pooled": keras.layers.Dense(4, name="head")(x)})
+    result, rt = _import(model)
+    assert rt.exact and rt.max_abs_diff <= 1e-5, rt.summary()
+    assert "blocks:\n  transformer_encoder:" in result.text and "repeat: 2" in result.text
+    assert "  sequence: layer_2\n" in result.text            # the second copy of `layer` (repeat: 2)

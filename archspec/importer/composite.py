@@ -34,6 +34,7 @@ class NotComposite(Exception):
 
 
 def write_composite(kg: KGraph, keep_names: bool, source: str | None, params: int) -> tuple[str, dict]:
+    last_copy: dict[str, str] = {}        # a repeated entry's name → its last copy's (`outputs:` names the copy)
     nodes = [n for n in kg.nodes.values() if n.name not in kg.inputs]
     defaults = choose_defaults(nodes)
     names = input_names(kg)
@@ -49,7 +50,7 @@ def write_composite(kg: KGraph, keep_names: bool, source: str | None, params: in
     def flush():
         nonlocal pending
         if pending:
-            entries.append(_merged(pending, ref_of, top, users))
+            entries.append(_merged(pending, ref_of, top, last_copy))
         pending = []
 
     for node in kg.nodes.values():
@@ -82,11 +83,12 @@ def write_composite(kg: KGraph, keep_names: bool, source: str | None, params: in
     for o in kg.outputs:
         if o not in ref_of:
             raise NotComposite(f"the output '{o}' has no name")
-    return _document(kg, defaults, names, blocks, entries, ref_of, source, params), {
+    return _document(kg, defaults, names, blocks, entries, {k: last_copy.get(v, v) for k, v in ref_of.items()},
+                     source, params), {
         "layers": len(kg.nodes), "blocks": len(blocks), "residual": 0, "branches": 0, "wired": 0}
 
 
-def _merged(pending, ref_of, top: Namer, users) -> Entry:
+def _merged(pending, ref_of, top: Namer, last_copy: dict) -> Entry:
     """Consecutive calls of one block, chained, with equal arguments and side inputs: one entry (`repeat`)."""
     entry, (key, inst, refs) = pending[0]
     stem = _stem([p[1][1].name for p in pending])
@@ -98,7 +100,8 @@ def _merged(pending, ref_of, top: Namer, users) -> Entry:
     entry.repeat = len(pending)
     entry.name = stem
     top.entry(entry)
-    ref_of[pending[-1][1][1].output] = entry.name
+    ref_of[pending[-1][1][1].output] = entry.name       # (`from:` may name the last copy by the entry's name)
+    last_copy[entry.name] = f"{entry.name}_{entry.repeat}"
     return entry
 
 
@@ -227,8 +230,9 @@ def _document(kg, defaults, names, blocks, entries, ref_of, source, params) -> s
         data["outputs"] = {}
         lines.append("outputs:")
         for o, key in zip(kg.outputs, kg.output_names or kg.outputs):
-            data["outputs"][key] = ref_of[o]
-            lines.append(f"  {scalar(key)}: {scalar(ref_of[o])}")
+            ref = ref_of[o]
+            data["outputs"][key] = ref
+            lines.append(f"  {scalar(key)}: {scalar(ref)}")
     if defaults:
         data["defaults"] = defaults
         lines.append("defaults:")
