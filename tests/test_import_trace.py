@@ -350,3 +350,33 @@ def test_a_repeated_block_call_as_a_model_output():
     assert rt.exact and rt.max_abs_diff <= 1e-5, rt.summary()
     assert "blocks:\n  transformer_encoder:" in result.text and "repeat: 2" in result.text
     assert "  sequence: layer_2\n" in result.text            # the second copy of `layer` (repeat: 2)
+
+
+def test_a_traced_part_whose_get_config_fails_is_refused_by_name():
+    """A part of a traced layer that Keras cannot serialize (GptOss's sparse MoE block in keras-hub 0.32) is a
+    refusal naming the outer layer and the part — never an internal error."""
+    import keras
+
+    class Part(keras.layers.Layer):
+        def __init__(self, fn, **kw):                # a non-serializable argument and no get_config
+            super().__init__(**kw)
+            self.fn, self.dense = fn, keras.layers.Dense(4)
+
+        def call(self, x):
+            return self.dense(x)
+
+    class Outer(keras.layers.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.part = Part(lambda v: v, name="part")
+
+        def call(self, x):
+            return self.part(x) + 1.0
+
+    from archspec.importer import UnsupportedModel, import_keras
+
+    x = inp = keras.Input((3, 4))
+    with pytest.raises(UnsupportedModel) as info:
+        import_keras(keras.Model(inp, Outer(name="outer")(x)))
+    assert all(p.startswith("layer 'outer' (") for p in info.value.problems), info.value.problems
+    assert any("'part'" in p and "get_config() raises" in p for p in info.value.problems), info.value.problems

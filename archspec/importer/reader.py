@@ -155,6 +155,10 @@ def _config_failures(model, exc) -> list[str]:
                         "from its config"]
 
 
+def _first_line(exc) -> str:
+    return next((t.strip() for t in str(exc).splitlines() if t.strip()), "no message")
+
+
 def _layer_qualname(layer) -> str:
     return _qualified(type(layer).__module__, type(layer).__name__)
 
@@ -180,7 +184,9 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         if traced:
             try:
                 inner, flat = trace.trace_layer(inner, entry)
-            except trace.TraceError as exc:
+            except Exception as exc:                        # noqa: BLE001  (TraceError; or the layer's own code)
+                if not isinstance(exc, trace.TraceError):
+                    exc = f"{type(exc).__name__} while tracing it: {_first_line(exc)}"
                 problems.append(f"layer '{name}' ({_qualname(entry)}): a custom layer "
                                 f"({entry.get('registered_name') or _qualname(entry)}) archspec has no op for, "
                                 f"and tracing it into its parts fails: {exc}")

@@ -164,7 +164,7 @@ def _same_for_other_batch(layer, args, kwargs, refs, model):
 def _skeleton(model):
     """The model's config, its masks read (a causal mask is built for the batch), without the batch axes of
     tensor shapes."""
-    cfg = reduce_masks(model.get_config(), model)
+    cfg = reduce_masks(config_of(model), model)
     index = {(e.get("name") or e["config"].get("name")): k for k, e in enumerate(cfg["layers"])}
 
     def strip(v):
@@ -181,6 +181,21 @@ def _skeleton(model):
         return v
 
     return strip([e for e in cfg["layers"]])
+
+
+def config_of(model) -> dict:
+    """`model.get_config()`; a sub-layer whose own get_config fails is a TraceError naming it."""
+    try:
+        return model.get_config()
+    except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
+        for op in model.operations:
+            try:
+                op.get_config()
+            except Exception as e:                         # noqa: BLE001
+                text = next((t.strip() for t in str(e).splitlines() if t.strip()), "")
+                raise TraceError(f"its part '{op.name}' ({type(op).__module__}.{type(op).__name__}): its get_config() "
+                                 f"raises {type(e).__name__}: {text}; archspec reads a layer from its config") from None
+        raise TraceError(f"its traced graph cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 class _lenient_specs:
