@@ -380,3 +380,21 @@ def test_a_traced_part_whose_get_config_fails_is_refused_by_name():
         import_keras(keras.Model(inp, Outer(name="outer")(x)))
     assert all(p.startswith("layer 'outer' (") for p in info.value.problems), info.value.problems
     assert any("'part'" in p and "get_config() raises" in p for p in info.value.problems), info.value.problems
+
+
+def test_call_keywords_equal_to_the_calls_default_are_dropped():
+    """KerasHub's TokenAndPositionEmbedding calls its PositionEmbedding with start_index=0, the default: the
+    same call as without it (a tensor keyword, or another value, is kept and read or refused)."""
+    import keras
+
+    from archspec.importer.trace import without_defaults
+
+    class Shifted(keras.layers.Layer):
+        def call(self, x, start_index=0, scale=1.0, mask=None):
+            return x
+
+    layer = Shifted()
+    tensor = {"class_name": "__keras_tensor__", "config": {"shape": [None, 4], "keras_history": ["x", 0, 0]}}
+    assert without_defaults(layer, {"start_index": 0, "scale": 1.0}) == {}
+    assert without_defaults(layer, {"start_index": 2, "scale": 1.0, "mask": tensor}) == {"start_index": 2, "mask": tensor}
+    assert without_defaults(layer, {"start_index": False}) == {"start_index": False}      # not the same value

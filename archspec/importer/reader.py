@@ -384,6 +384,7 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
                 flags["set"][attr] = True
             elif v not in (None, False):
                 kwargs[k] = v
+    kwargs = trace.without_defaults(live, kwargs)          # start_index=0 where 0 is the call's default
     if kwargs:
         raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
     flat = list(args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args) + extra

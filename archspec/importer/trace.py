@@ -67,6 +67,26 @@ def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
     return args, kwargs
 
 
+def without_defaults(layer, kwargs: dict) -> dict:
+    """`kwargs` without the non-tensor keyword arguments that equal the default of `layer.call` (KerasHub's
+    TokenAndPositionEmbedding calls its PositionEmbedding with start_index=0, the default): the same call."""
+    if layer is None or not kwargs:
+        return kwargs
+    try:
+        params = inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    out = {}
+    for k, v in kwargs.items():
+        p = params.get(k)
+        default = p.default if p is not None else inspect.Parameter.empty
+        same = (default is not inspect.Parameter.empty and not is_tensor_ref(v) and type(v) is type(default)
+                and v == default)
+        if not same:
+            out[k] = v
+    return out
+
+
 # ---- tracing ---------------------------------------------------------------------------------------------
 def trace_layer(layer, entry):
     """A functional model computing what `layer` computes at the call `entry` records (its single
@@ -157,8 +177,14 @@ def _same_for_other_batch(layer, args, kwargs, refs, model):
     other = _trace(layer, args, kwargs, refs, TRACE_BATCHES[1])
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
-        raise TraceError("it needs a fixed batch size to be traced and what it computes depends on it "
-                         "(a shape or constant made for that batch size)")
+        at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        layers = config_of(model)["layers"]
+        part = layers[at] if at < len(layers) else None
+        where = (f" from its part '{part.get('name') or part['config'].get('name')}' ({part['class_name']}) on"
+                 if part else "")
+        raise TraceError(f"it needs a fixed batch size to be traced and what it computes depends on it{where} "
+                         "(a shape or constant made for that batch size — a causal mask given to a layer "
+                         "archspec reads no mask for, a reshape to the batch size)")
 
 
 def _skeleton(model):
