@@ -30,7 +30,6 @@ from .fast.dataclasses_lite import Record
 from .ops.base import Attrs
 
 SEP = "/"
-FRAGMENT = "@block"   # op of a stand-in node for a whole block call, only in pricing graphs (lang/memo.py)
 
 
 class Node(Record):
@@ -79,6 +78,8 @@ class Graph:
         self._succs: dict[str, list[str]] | None = None   # consumers of each node, built on first use
         self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
         self.params: dict = {}                 # top-level parameter values, as expansion bound them
+        # block name -> {parameter: (type, default, required)}, as lang/blocks.py parsed the declarations
+        self.block_params: dict[str, dict[str, tuple]] = {}
         self._nx = None
 
     def add(self, node: Node) -> Node:

@@ -50,7 +50,8 @@ def _same(cls, data) -> bool:
     return True
 
 
-@pytest.mark.parametrize("name", sorted(ops.REGISTRY))
+# every op's attributes are a declared model, but a summary op's (ops/summary.py): the recorded call, never validated
+@pytest.mark.parametrize("name", sorted(k for k, op in ops.REGISTRY.items() if not op.summary))
 def test_op_attrs_agree_with_pydantic(name):
     op = ops.REGISTRY[name]
     cls = op.Attrs
