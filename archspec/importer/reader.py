@@ -135,7 +135,8 @@ def _graph_config(model) -> tuple[dict, dict]:
     if type(model).get_config is not Functional.get_config:
         plain = keras.Model(model.input, model.output, name=model.name)
     try:
-        config = plain.get_config()
+        with trace.stub_composite_configs(plain):          # layers to be traced need no config of their own
+            config = plain.get_config()
     except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
         raise UnsupportedModel(_config_failures(plain, exc)) from None
     return trace.reduce_masks(config, plain), {op.name: op for op in plain.operations}
@@ -145,6 +146,8 @@ def _config_failures(model, exc) -> list[str]:
     """Which layers' get_config fail (each named), else the model's own failure."""
     problems = []
     for op in model.operations:
+        if trace.layer_is_composite(op):
+            continue                                        # (traced, not read from its config)
         try:
             op.get_config()
         except Exception as e:                              # noqa: BLE001

@@ -48,6 +48,49 @@ def is_composite(layer, entry) -> bool:
     return ops.of_keras_class(entry["class_name"], module, entry.get("registered_name")) is None
 
 
+def layer_is_composite(layer) -> bool:
+    """:func:`is_composite` for a live layer (its module, class and registered name)."""
+    import keras
+
+    cls = type(layer)
+    entry = {"module": cls.__module__, "class_name": cls.__name__,
+             "registered_name": keras.saving.get_registered_name(cls)}
+    return is_composite(layer, entry)
+
+
+class stub_composite_configs:
+    """While a model's config is read: a composite layer (one that will be traced) whose own get_config fails
+    (KerasHub's ViT MLP, DeiT's encoder, Llama's decoder in keras-hub 0.32) gives the base config — its name,
+    trainable, dtype — since archspec reads it by tracing, not from its config."""
+
+    def __init__(self, model):
+        self.ops = [op for op in model.operations if layer_is_composite(op)]
+        self.patched = []
+
+    def __enter__(self):
+        import keras
+
+        for op in self.ops:
+            try:
+                op.get_config()
+                continue
+            except Exception:                              # noqa: BLE001  (the layer's own code failing)
+                pass
+
+            def base(op=op):
+                return {"name": op.name, "trainable": op.trainable,
+                        "dtype": keras.dtype_policies.serialize(op.dtype_policy)}
+
+            op.get_config = base
+            self.patched.append(op)
+        return self
+
+    def __exit__(self, *exc):
+        for op in self.patched:
+            vars(op).pop("get_config", None)
+        return False
+
+
 def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
     """(args, kwargs) with the tensor keyword arguments that name the next positional parameters of
     `layer.call` moved into position: MultiHeadAttention called as ``layer(query=x, value=x)`` takes
@@ -190,7 +233,8 @@ def _same_for_other_batch(layer, args, kwargs, refs, model):
 def _skeleton(model):
     """The model's config, its masks read (a causal mask is built for the batch), without the batch axes of
     tensor shapes."""
-    cfg = reduce_masks(config_of(model), model)
+    with stub_composite_configs(model):
+        cfg = reduce_masks(config_of(model), model)
     index = {(e.get("name") or e["config"].get("name")): k for k, e in enumerate(cfg["layers"])}
 
     def strip(v):
