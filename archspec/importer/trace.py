@@ -221,7 +221,8 @@ def _same_for_other_batch(layer, args, kwargs, refs, model):
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
         at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        layers = config_of(model)["layers"]
+        with stub_composite_configs(model):
+            layers = config_of(model)["layers"]
         part = layers[at] if at < len(layers) else None
         where = (f" from its part '{part.get('name') or part['config'].get('name')}' ({part['class_name']}) on"
                  if part else "")
