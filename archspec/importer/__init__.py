@@ -57,11 +57,12 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
         try:
             text, stats = _write_composite(kg, keep_names, source, model.count_params())
             return Imported(text, kg, warnings, stats)
-        except _Mismatch as exc:
-            warnings.append(f"the blocks for the traced layers gave a spec that does not reproduce the model ({exc}); "
-                            "it is written with their layers one by one — please report this")
         except _NoBlocks:
             pass
+        except Exception as exc:                        # noqa: BLE001  (_Mismatch, or a bug in composite.py)
+            warnings.append(f"the blocks for the traced layers gave no spec that reproduces the model "
+                            f"({type(exc).__name__}: {exc}); it is written with their layers one by one — "
+                            "please report this")
     try:
         text, stats = _write(kg, build_tree(kg), factor, keep_names, source, model.count_params())
     except _Mismatch as exc:
