@@ -3,7 +3,8 @@
 Nodes are kept in definition order, which is a topological order by construction (a node is
 created only after all its inputs), so every pass is a single forward loop and output is
 deterministic. `Graph.nx` gives the same graph as a `networkx.DiGraph` — built on demand, because
-importing networkx costs more (~0.15 s) than the whole cold `archspec check` budget.
+importing networkx would cost more than the rest of a cold `archspec check` (tests/test_startup.py
+keeps it out).
 
 >>> from archspec import api
 >>> g = api.load_text('''

@@ -434,7 +434,7 @@ _SCHEMA_LOCK = threading.Lock()
 
 def op_schema(name: str, wait: bool = True) -> dict:
     """The JSON Schema properties of an op's attributes or a structure's fields (descriptions, enums), built
-    once (~1 s cold).
+    once (pydantic builds every model: slow cold).
     With `wait=False` (a request on the server's event loop) it answers {} while another thread is
     still building them, rather than blocking."""
     if not _OP_SCHEMAS:

@@ -101,16 +101,19 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
             layer.set_weights(fresh)
         compiled.get_layer(keras_name(sid)).set_weights(fresh)
     try:
-        xs = {i: rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
-              for i in spec.graph.inputs}
-        ref = _features(model, kg.output_names or kg.outputs, {pairs[i]: x for i, x in xs.items()})
-        got = _features(compiled, list(spec.graph.outputs), {keras_name(i): x for i, x in xs.items()})
+        xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
+              for i in spec.graph.inputs]
+        outs = list(spec.graph.outputs.values())
+        ref = _reference(model, kg, xs)
+        got = (_outputs(compiled, list(spec.graph.outputs), xs),
+               _producers(compiled, [i for o in outs for i in spec.graph[o].inputs], keras_name, xs))
     finally:
         for layer, weights in saved:
             layer.set_weights(weights)
     diff_out = max(float(np.max(np.abs(a - b))) for a, b in zip(ref[0], got[0]))
-    diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(ref[1], got[1])), default=0.0)
-    scale = max(float(np.max(np.abs(a))) for a in ref[0] + ref[1])
+    feats = (ref[1], got[1]) if len(ref[1]) == len(got[1]) else ([], [])
+    diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(*feats)), default=0.0)
+    scale = max(float(np.max(np.abs(a))) for a in ref[0] + list(feats[0]))
     from . import graph_params
 
     return RoundTrip(len(pairs), graph_params(model), compiled.count_params(), spec.analysis().total.params,
@@ -132,27 +135,53 @@ def _randomized(w, name: str, rng):
     return rng.normal(0, 0.1, size=w.shape).astype(w.dtype)
 
 
-def _features(model, out_names, xs):
-    """The model's outputs and the tensors entering its output layers, as numpy arrays; `out_names`: the
-    outputs' names (a dict output's keys, else anything of the right length, in order); `xs`: the input
-    arrays by input layer name.
-
-    Both are taken from the model's own graph (its output tensors and the calls that made them), not from
-    `layer.input`: a layer may be called more than once (a shared embedding) or also in another graph (a
-    model with its inputs fixed by :func:`archspec.importer.fix_input_shapes` shares its layers)."""
+def _reference(model, kg: KGraph, xs):
+    """The Keras model's outputs and the tensors entering its output layers; only its outputs where an output
+    layer is no layer of the model's own (a part of a traced composite layer, of a nested model) or is
+    called more than once (a model re-traced on fixed input shapes)."""
     import keras
     import numpy as np
 
-    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
-    out = (graph or model).output
+    struct = getattr(model, "_outputs_struct", None)
+    wanted = [struct[k] for k in kg.output_names] if isinstance(struct, dict) else list(model.outputs)
+    inputs = _inputs_in_order(model, kg.inputs)
+    outs = keras.Model(inputs, wanted)(xs, training=False)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return [np.asarray(o) for o in outs], _producers(model, [i for o in kg.outputs for i in kg.nodes[o].inputs],
+                                                     None, xs, inputs)
+
+
+def _inputs_in_order(model, names: list[str]) -> list:
+    """The model's input tensors in the order of the graph's inputs (a dict-input model flattens its inputs
+    by key, the graph keeps the config's order)."""
+    by_name = {t._keras_history.operation.name: t for t in model.inputs}
+    return [by_name[n] for n in names] if set(names) <= set(by_name) else list(model.inputs)
+
+
+def _producers(model, names, rename, xs, inputs=None):
+    """The outputs of the layers `names` (the inputs of the output layers, in the graph's order), as numpy
+    arrays; none where a layer is not one of the model's own, called once (the features are then not
+    compared, the outputs still are)."""
+    import keras
+    import numpy as np
+
+    try:
+        tensors = [model.get_layer(rename(n) if rename else n).output for n in names]
+        values = keras.Model(inputs or model.inputs, tensors)(xs, training=False)
+    except (ValueError, AttributeError):
+        return []
+    return [np.asarray(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
+
+
+def _outputs(model, out_names, xs):
+    """The model's outputs as numpy arrays, taken by the model's own output structure (a dict's keys
+    `out_names`, else in order) — not by layer name: an output may come from a layer with no layer of its
+    own (tied_logits and shared_embedding call an embedding's layer again)."""
+    import keras
+    import numpy as np
+
+    out = model.output
     tensors = ([out[k] for k in out_names] if isinstance(out, dict) else
                list(out) if isinstance(out, (list, tuple)) else [out])
-    outs, feats = [], []
-    for t in tensors:
-        op, node_index, _ = t._keras_history
-        outs.append(t)
-        feats.extend(op._inbound_nodes[node_index].input_tensors)
-    probe = keras.Model(model.inputs, outs + feats)
-    values = probe([xs[t._keras_history[0].name] for t in model.inputs], training=False)
-    values = [np.asarray(v) for v in values]
-    return values[:len(outs)], values[len(outs):]
+    values = keras.Model(model.inputs, tensors)(xs, training=False)
+    return [np.asarray(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
