@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from .reader import KGraph, UnsupportedModel, read_model
+from .weights import graph_params, unused_weights
 
 __all__ = ["from_keras", "import_keras", "load_keras_model", "fix_input_shapes", "graph_params", "unused_weights",
            "Imported", "ModelLoadError", "UnsupportedModel"]
@@ -79,26 +80,6 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
                         "it is written without blocks — please report this")
         text, stats = _write(kg, build_tree(kg), False, keep_names, source, params)
     return Imported(text, kg, warnings, stats)
-
-
-def _graph(model):
-    """The plain functional model over `model`'s inputs and outputs (its computation, nothing else)."""
-    import keras
-
-    return keras.Model(model.inputs, model.outputs)
-
-
-def graph_params(model) -> int:
-    """Keras's parameter count of what `model` computes: the weights of the layers its outputs depend on.
-    A model may also hold weights no output depends on (KerasHub's BASNet keeps its ResNet encoder's
-    stem, which it replaces); `model.count_params()` counts those too."""
-    return _graph(model).count_params()
-
-
-def unused_weights(model) -> list:
-    """The weights `model` holds that none of its outputs depends on."""
-    used = {id(v) for v in _graph(model).weights}
-    return [v for v in model.weights if id(v) not in used]
 
 
 class _Mismatch(Exception):

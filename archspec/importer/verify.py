@@ -114,7 +114,7 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     feats = (ref[1], got[1]) if len(ref[1]) == len(got[1]) else ([], [])
     diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(*feats)), default=0.0)
     scale = max(float(np.max(np.abs(a))) for a in ref[0] + list(feats[0]))
-    from . import graph_params
+    from .weights import graph_params
 
     return RoundTrip(len(pairs), graph_params(model), compiled.count_params(), spec.analysis().total.params,
                      diff_out, diff_feat, scale, pairs)
