@@ -171,7 +171,9 @@ def build_and_compile(spec, settings, plan, steps_per_epoch: int, schedule_epoch
         smoothing["reduction"] = "mean_with_sample_weight"           # (padding weighs 0), not over all of them
     loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits, **smoothing)
     _check_metrics(spec, settings.metrics, plan)
-    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, metrics=list(settings.metrics),
+    # next-token runs weigh padding 0: their metrics must read the weights too (Keras's `metrics` ignore them)
+    metrics = {"weighted_metrics" if getattr(plan, "objective", "classify") == "next_token" else "metrics": list(settings.metrics)}
+    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, **metrics,
                   jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
     return model
 
