@@ -11,6 +11,7 @@ come back, and ``fit`` continues at ``initial_epoch``.
 from __future__ import annotations
 
 import inspect
+import json
 import random
 import statistics
 import sys
@@ -339,7 +340,9 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
 
 def _save_tokenizer(run, ds, state) -> None:
     """Text runs keep their tokenizer as tokenizer.json (generate, evaluate and export read it); a run resumed
-    on text whose characters changed would map ids to other characters: refused."""
+    on text whose characters changed would map ids to other characters, and one resumed on other text (the
+    bundled docs edited, say) would deal its windows to other splits: both refused."""
+    from .runs import text_changed
     from .tokens import FILE, Tokenizer
 
     if ds.tokenizer is None:
@@ -350,6 +353,12 @@ def _save_tokenizer(run, ds, state) -> None:
             raise RunError(f"{run.path / FILE} has a {old.kind} tokenizer of {old.vocab_size} ids, the text now gives "
                            f"{ds.tokenizer.kind} with {ds.tokenizer.vocab_size}: the text changed; pass --restart to "
                            "train again, or --out NEW_FOLDER")
+        try:
+            was = json.loads(run.settings.read_text(encoding="utf-8"))["settings"].get("text_digest")
+        except (OSError, ValueError, KeyError, AttributeError):
+            was = None
+        if text_changed(was, ds):
+            raise RunError(text_changed(was, ds) + "; pass --restart to train again on this text, or --out NEW_FOLDER")
     ds.tokenizer.save(run.path)
 
 
