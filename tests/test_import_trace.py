@@ -320,7 +320,6 @@ def test_the_docs_example_is_what_the_importer_writes():
 
     import keras
 
-    from archspec.importer import import_keras
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "import.md").read_text()
     section = doc[doc.index("### Composite layers"):]

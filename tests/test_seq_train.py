@@ -303,7 +303,7 @@ def test_padding_weighs_nothing_in_the_loss(tmp_path):
 
 
 @pytest.mark.keras
-def test_resume_continues_a_text_run_and_refuses_a_changed_tokenizer(lm_run):
+def test_resume_continues_a_text_run_and_refuses_a_changed_text(lm_run):
     from archspec.train.config import RunError, resolve
     from archspec.train.loop import run_training
 
@@ -315,6 +315,16 @@ def test_resume_continues_a_text_run_and_refuses_a_changed_tokenizer(lm_run):
     settings = resolve(spec, {"data": f"text:{tmp / 'corpus.txt'}", "epochs": 5})
     with pytest.raises(RunError, match="tokenizer of 14 ids, the text now gives chars with 17"):
         run_training(spec, settings, result.out, verbose=0)
+    # the same characters in another text: the windows would be dealt to other splits
+    (tmp / "corpus.txt").write_text(TEXT[::-1], encoding="utf-8")
+    with pytest.raises(RunError, match="changed since this run trained on it"):
+        run_training(spec, settings, result.out, verbose=0)
+    from archspec.train import runs
+
+    with pytest.raises(RunError, match="test split would hold windows the run trained on"):
+        runs.load_data(runs.open_target(str(result.out)), None)     # evaluate with the run's own data
+    runs.load_data(runs.open_target(str(result.out)), f"text:{tmp / 'corpus.txt'}")   # other text, said so: fine
+    (tmp / "corpus.txt").write_text(TEXT, encoding="utf-8")
 
 
 @pytest.mark.keras

@@ -89,6 +89,7 @@ class Settings:
     objective: str | None = None
     sequence_length: int | None = None             # token runs: the input's length
     vocab_size: int | None = None                  # token runs: ids the data may hold (the tokenizer's, or max+1)
+    text_digest: str | None = None                 # text runs: hash of the token ids the splits were dealt from
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -108,7 +109,7 @@ class Settings:
 
     FREE = ("epochs", "jit_compile", "distribute", "target", "save", "seed")   # may change on resumption
     NEWER = ("class_weight", "label_smoothing")     # left out while unset: older checkpoints stay valid
-    DERIVED = ("objective", "sequence_length", "vocab_size")   # follow from the spec and the data
+    DERIVED = ("objective", "sequence_length", "vocab_size", "text_digest")   # follow from the spec and the data
 
     def _binding(self) -> dict:
         d = self.to_json()

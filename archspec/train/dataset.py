@@ -48,6 +48,7 @@ class Dataset:
     vocab_size: int | None = None         # ids are 0 … vocab_size − 1
     tokenizer: object = None              # a tokens.Tokenizer for text; None for token arrays
     tokens: int | None = None             # text: tokens in the whole text
+    digest: str | None = None             # text: a hash of its token ids (the splits are dealt from them)
 
     @property
     def num_classes(self) -> int:

@@ -11,6 +11,7 @@ come back, and ``fit`` continues at ``initial_epoch``.
 from __future__ import annotations
 
 import inspect
+import json
 import random
 import statistics
 import sys
@@ -171,7 +172,9 @@ def build_and_compile(spec, settings, plan, steps_per_epoch: int, schedule_epoch
         smoothing["reduction"] = "mean_with_sample_weight"           # (padding weighs 0), not over all of them
     loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits, **smoothing)
     _check_metrics(spec, settings.metrics, plan)
-    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, metrics=list(settings.metrics),
+    # next-token runs weigh padding 0: their metrics must read the weights too (Keras's `metrics` ignore them)
+    metrics = {"weighted_metrics" if getattr(plan, "objective", "classify") == "next_token" else "metrics": list(settings.metrics)}
+    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, **metrics,
                   jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
     return model
 
@@ -337,7 +340,9 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
 
 def _save_tokenizer(run, ds, state) -> None:
     """Text runs keep their tokenizer as tokenizer.json (generate, evaluate and export read it); a run resumed
-    on text whose characters changed would map ids to other characters: refused."""
+    on text whose characters changed would map ids to other characters, and one resumed on other text (the
+    bundled docs edited, say) would deal its windows to other splits: both refused."""
+    from .runs import text_changed
     from .tokens import FILE, Tokenizer
 
     if ds.tokenizer is None:
@@ -348,6 +353,12 @@ def _save_tokenizer(run, ds, state) -> None:
             raise RunError(f"{run.path / FILE} has a {old.kind} tokenizer of {old.vocab_size} ids, the text now gives "
                            f"{ds.tokenizer.kind} with {ds.tokenizer.vocab_size}: the text changed; pass --restart to "
                            "train again, or --out NEW_FOLDER")
+        try:
+            was = json.loads(run.settings.read_text(encoding="utf-8"))["settings"].get("text_digest")
+        except (OSError, ValueError, KeyError, AttributeError):
+            was = None
+        if text_changed(was, ds):
+            raise RunError(text_changed(was, ds) + "; pass --restart to train again on this text, or --out NEW_FOLDER")
     ds.tokenizer.save(run.path)
 
 

@@ -174,6 +174,7 @@ def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
         loss, act, units = head
         weights = _class_weights(spec, settings, ds, err)
     settings.objective, settings.sequence_length, settings.vocab_size = objective, length, ds.vocab_size
+    settings.text_digest = getattr(ds, "digest", None)
     _metric_names(spec, settings, ds, err)
     _validation_steps(spec, settings, ds, warns)
     if errs:

@@ -21,6 +21,7 @@ A split's ``x`` is the token ids (n, length) int32, ``y`` the targets (n, length
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,7 @@ def load_text(path: str | None, opts: dict, length: int, validation: float) -> D
 
     ds = Dataset("text", origin, split(tr), split(va), split(te), [], (length,), 0.0, warnings=list(warnings))
     ds.tokenizer, ds.vocab_size, ds.objective, ds.tokens = tok, tok.vocab_size, "next_token", int(len(ids))
+    ds.digest = hashlib.sha256(ids.tobytes()).hexdigest()[:16]
     ds.notes.append(f"{len(ids):,} {'bytes' if kind == 'bytes' else 'characters'} in {len(x):,} windows of {length}; "
                     f"{len(va)} to validation, {len(te)} to test (data.random_state {opts.get('random_state', 0)})")
     return ds
