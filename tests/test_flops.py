@@ -42,6 +42,16 @@ def expected_profiler_flops(node, cost, in_shapes) -> int:
     return cost.flops + profiler_extra(node, in_shapes) + sequence_profiler_extra(node, in_shapes)
 
 
+def filed_under_owner(spec, flops: dict) -> None:
+    """An op with no Keras layer of its own (`shared_layer`: tied_logits, shared_embedding) calls its last
+    input's layer again, so the profiler files its ops under that layer's name: move them there."""
+    from archspec import ops
+
+    for n in spec.graph:
+        if getattr(ops.get(n.op), "shared_layer", False):
+            flops[n.inputs[-1]] += flops.pop(n.id)
+
+
 def _profile(spec, see_grouped: bool = False):
     import keras
     from flops_profiler import profile_spec
@@ -56,7 +66,9 @@ def _profile(spec, see_grouped: bool = False):
 # Specs whose total differs by more than 1 % for a documented convention (profiler_extra), with the bound.
 LOOSE = {"digits_vit.yaml": (0.04, "layer norm (5 vs 9 FLOPs per element) and GELU (0 vs 4) weigh a lot in "
                                    "a 17-token transformer"),
-         "efficientnet_b0.yaml": (0.02, "swish (0 vs 2 FLOPs per element) after every expansion and depthwise conv")}
+         "efficientnet_b0.yaml": (0.02, "swish (0 vs 2 FLOPs per element) after every expansion and depthwise conv"),
+         "tiny_gpt.yaml": (0.02, "layer norm and GELU's tanh form weigh more at 96 features than at GPT-2's 768 "
+                                 "(−0.2% there); every layer still matches after the profiler's known extras")}
 
 
 def _marks(name):
@@ -77,8 +89,9 @@ def test_flops_match_tensorflow_profiler(path):
     print(f"{path.name}: archspec {a.total.flops:,} profiler {p.total:,} ({rel:+.4%})")
     expected = {n.id: expected_profiler_flops(n, a.nodes[n.id], [spec.graph[i].shape for i in n.inputs])
                 for n in spec.graph}
-    wrong = {n.id: (p.by_layer.get(n.id, 0), expected[n.id], dict(p.layer_types.get(n.id, {})))
-             for n in spec.graph if p.by_layer.get(n.id, 0) != expected[n.id]}
+    filed_under_owner(spec, expected)
+    wrong = {k: (p.by_layer.get(k, 0), v, dict(p.layer_types.get(k, {})))
+             for k, v in expected.items() if p.by_layer.get(k, 0) != v}
     assert not wrong, f"layers where the profiler disagrees (profiler, expected, per op type): {wrong}"
     assert p.total == sum(expected.values())
     assert abs(rel) <= LOOSE.get(path.name, (0.01,))[0]
@@ -293,9 +306,7 @@ def test_sequence_ops_against_the_profiler():
     assert p.mac_flops == 2 * a.total.macs + rope
     want = {n.id: a.nodes[n.id].flops + sequence_profiler_extra(n, [spec.graph[i].shape for i in n.inputs])
             for n in spec.graph}
-    for n in spec.graph:
-        if n.op in ("tied_logits", "shared_embedding"):     # the embedding's layer, called again
-            want[n.inputs[1]] += want.pop(n.id)
+    filed_under_owner(spec, want)
     got = {k: p.by_layer.get(k, 0) for k in want}
     assert got == want, {k: (got[k], want[k], dict(p.layer_types.get(k, {}))) for k in want if got[k] != want[k]}
 
