@@ -177,6 +177,9 @@ class Op:
     internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
     shared_layer: ClassVar[bool] = False       # no layer of its own: call_keras calls an input's layer again
+    #: a shared layer's input whose producer owns the weights it uses (tied_logits: 1, the token_embedding):
+    #: their gradient exists from this op's backward step on, not only from the owner's
+    weights_from: ClassVar[int | None] = None
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
@@ -349,6 +352,19 @@ class Op:
             return 0
         act = self.activation_of(a)
         return (self.residuals + (ACTIVATION_RESIDUALS.get(act, ("input", 1))[1] if act else 0)) * size(out)
+
+    def early_gradient(self, platform: str) -> bool:
+        """Whether this op's weight gradient is a buffer XLA fills by scatter-adding into zeros, allocated
+        before the backward pass starts and alive through all of it (a token embedding's table, on XLA:CPU)
+        rather than created at the op's own backward step."""
+        return False
+
+    def backward_scratch(self, a: Attrs, ins: list[tuple], out: tuple, platform: str) -> tuple[int, int]:
+        """(elements per example, elements whatever the batch) of the temporaries this op's backward step
+        holds while it runs and frees when it ends — XLA:CPU computes a grouped convolution's filter gradient
+        as a dense one (every input channel against every output channel) and then selects the groups'
+        blocks: two buffers of the dense filter's size (`_Conv`). (0, 0) for most ops."""
+        return 0, 0
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for

@@ -69,6 +69,23 @@ class _Conv(Op):
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
 
+    def grouped_filter(self, a, ins, out) -> tuple[int, int] | None:
+        """(window elements, input channels × output channels of the dense filter) when the convolution is
+        grouped (depthwise, groups > 1); None for a dense one."""
+        return None
+
+    def backward_scratch(self, a, ins, out, platform):
+        """On XLA:CPU a grouped convolution's filter gradient is computed densely — a (k, k, C_in, C_out)
+        result, then a copy selecting the groups' diagonal blocks, both alive at once: two dense filters
+        (EfficientNet-B0's last 5×5 depthwise over 1,152 channels: 2 × 126.6 MiB at any batch, ConvNeXt-Tiny's
+        7×7 over 768: 2 × 110.3 MiB; XLA's buffer assignment of the compiled step). A GPU's cuDNN computes
+        the grouped gradient directly."""
+        g = self.grouped_filter(a, ins, out)
+        if platform != "cpu" or g is None:
+            return 0, 0
+        window, channels = g
+        return 0, 2 * window * channels
+
     def window_size(self, a):
         return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
 
@@ -122,6 +139,9 @@ class Conv1D(_Conv):
     def macs(self, a, ins, out):
         return size(out) * a.kernel * (ins[0][1] // a.groups)
 
+    def grouped_filter(self, a, ins, out):
+        return (a.kernel, ins[0][1] * a.filters) if a.groups > 1 else None
+
     def window_size(self, a):
         return (effective_kernel(a.kernel, a.dilation),)
 
@@ -169,6 +189,9 @@ class Conv2D(_Conv):
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1] * (ins[0][2] // a.groups)
 
+    def grouped_filter(self, a, ins, out):
+        return (a.kernel[0] * a.kernel[1], ins[0][2] * a.filters) if a.groups > 1 else None
+
     def label(self, a):
         g = f" g{a.groups}" if a.groups > 1 else ""
         return f"conv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}{g}"
@@ -200,6 +223,9 @@ class DepthwiseConv2D(_Conv):
 
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1]
+
+    def grouped_filter(self, a, ins, out):
+        return a.kernel[0] * a.kernel[1], ins[0][2] * out[2]
 
     def label(self, a):
         m = f" ×{a.depth_multiplier}" if a.depth_multiplier > 1 else ""
@@ -235,6 +261,9 @@ class SeparableConv2D(_Conv):
     def macs(self, a, ins, out):
         cm = ins[0][2] * a.depth_multiplier
         return out[0] * out[1] * cm * (a.kernel[0] * a.kernel[1] + a.filters)
+
+    def grouped_filter(self, a, ins, out):          # its depthwise half
+        return a.kernel[0] * a.kernel[1], ins[0][2] * ins[0][2] * a.depth_multiplier
 
     def label(self, a):
         return f"sepconv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}"

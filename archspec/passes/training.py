@@ -155,6 +155,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     stored: dict = {}               # tensor -> what keeping it keeps (_stored)
     needs_grad = _needs_input_grad(graph)
     internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
+    scratch: dict[str, int] = {}    # node -> bytes its backward step holds while it runs (Op.backward_scratch)
     for n in graph:
         op = REGISTRY[n.op]
         if REGISTRY[n.op].source:
@@ -172,6 +173,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             extra += op.kept_after(n.attrs, REGISTRY[first.op], first.attrs, out, platform)
         if extra:
             internal[n.id] = extra
+        per_example, fixed = op.backward_scratch(n.attrs, ins, out, platform)
+        if per_example or fixed:
+            scratch[n.id] = (per_example * B + fixed) * e
         # an element-wise backward names the tensors it reads (_recomputed decides which are stored);
         # a kernel's (conv, matmul) reads the pieces of a view (concat, reshape), not the view
         reads = (list(n.inputs) if k_in else []) + ([n.id] if k_out else [])
@@ -196,6 +200,18 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             ct, mt = c.flops / peak_flops, c.bytes_moved / device.bandwidth
             c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
         nodes[n.id] = c
+    # a shared layer (tied_logits) starts the gradient of the weights it borrows at its own backward step:
+    # the owner's gradient is charged to the latest of the owner and its sharers (the first to run backward)
+    latest: dict[str, str] = {}
+    for n in graph:
+        w = REGISTRY[n.op].weights_from
+        if w is not None and w < len(n.inputs):
+            owner = n.inputs[w]
+            if index[n.id] > index[latest.get(owner, owner)]:
+                latest[owner] = n.id
+    for owner, user in latest.items():
+        grad_of[user] = grad_of.get(user, 0) + grad_of.pop(owner, 0)
+    early = sum(grad_of.pop(n.id, 0) for n in graph if not REGISTRY[n.op].source and REGISTRY[n.op].early_gradient(platform))
     keep_until = _recomputed(graph, keep_until, hard)
     # kept bytes are charged to the layer that produced the tensor
     for tensor in keep_until:
@@ -215,7 +231,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     batch = sum(size(graph[i].shape) for i in graph.inputs) * B * 4 + LABEL_BYTES * B * max(1, len(graph.outputs))
     persistent = weights + opt + batch
     kept_total, (peak_live, phase, at) = _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad,
-                                                  B * e)
+                                                  B * e, scratch, early)
     peak = persistent + peak_live
     update = persistent + grads
     if update > peak:
@@ -340,7 +356,7 @@ def _needs_input_grad(graph: Graph) -> dict[str, bool]:
     return out
 
 
-def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe):
+def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe, scratch, early=0):
     """Walk the forward then the backward pass; returns (bytes kept at the end of forward,
     (peak live bytes of activations, activation gradients and weight gradients, phase, node))."""
     last_use = {}
@@ -372,7 +388,7 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     release: dict[int, list[str]] = {}
     for tensor, k in keep_until.items():
         release.setdefault(k, []).append(tensor)
-    wgrads = 0
+    wgrads = early                 # weight gradients allocated before the backward pass (Op.early_gradient)
     for k in range(len(order) - 1, -1, -1):
         nid = order[k]
         n = graph[nid]
@@ -384,8 +400,8 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
                 grads_live[i] = nbytes[i]
                 live += nbytes[i]
         wgrads += grad_of.get(nid, 0)
-        if live + wgrads > peak:
-            peak, phase, at = live + wgrads, "backward", nid
+        if live + wgrads + scratch.get(nid, 0) > peak:
+            peak, phase, at = live + wgrads + scratch.get(nid, 0), "backward", nid
         live -= g + internal.get(nid, 0) * bpe
         for tensor in release.get(k, ()):
             live -= nbytes[tensor]

@@ -12,6 +12,24 @@ from __future__ import annotations
 import time
 
 
+def load_case(case: str, root=None):
+    """`SPEC:BATCH` or `SPEC:BATCH:NAME=VALUE,...` (the spec's params overridden, as `--set` does) →
+    (spec, batch). The token models are held at a few layers and a short sequence this way:
+    'specs/gpt2_small.yaml:4:num_layers=2,length=256'."""
+    import archspec
+    from pathlib import Path
+
+    parts = case.split(":")
+    if len(parts) not in (2, 3) or not parts[1].isdigit():
+        raise ValueError(f"'{case}': expected SPEC:BATCH or SPEC:BATCH:NAME=VALUE,...")
+    overrides = {}
+    for item in (parts[2].split(",") if len(parts) == 3 else ()):
+        name, _, value = item.partition("=")
+        overrides[name] = int(value) if value.lstrip("-").isdigit() else value
+    path = Path(root, parts[0]) if root else parts[0]
+    return archspec.load(path, overrides or None), int(parts[1])
+
+
 def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
                  steps: int = 0, warmup: int = 2) -> dict:
     """Compile one training step of `spec` at `batch_size` and return XLA's memory analysis (bytes) and,
