@@ -17,7 +17,7 @@ import archspec
 from archspec.cli import main
 from archspec.devices import DEVICES, cpu_device, get_device
 from archspec.ops import REGISTRY
-from archspec.passes.training import ACT_BYTES
+from archspec.passes.training import ACT_BYTES, estimate_training
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -132,6 +132,103 @@ def test_every_activation_says_what_its_gradient_keeps():
 
     assert set(ACTIVATIONS) - {"linear"} == set(ACTIVATION_RESIDUALS)
     assert {"relu", "relu6", "leaky_relu"} <= CHEAP_ACTIVATIONS and "swish" not in CHEAP_ACTIVATIONS
+
+
+DEPTHWISE = """
+archspec: 1
+name: dw
+inputs: {x: [16, 16, 8]}
+model:
+  - conv2d: {filters: 64, kernel: 1}
+  - depthwise_conv2d: {kernel: 5, padding: same, use_bias: false}
+  - batch_norm: {}
+  - activation: relu
+  - global_avg_pool: {}
+  - dense: {units: 10}
+"""
+
+
+def test_a_grouped_convolution_holds_a_dense_filter_gradient_on_the_cpu():
+    """XLA:CPU computes a depthwise/grouped filter gradient as a dense one: two (k, k, C, C) buffers while
+    that backward step runs, whatever the batch; and its multiply-accumulates run as a dense kernel."""
+    spec = archspec.load_text(DEPTHWISE)
+    g = spec.graph
+    dw = next(n for n in g if n.op == "depthwise_conv2d")
+    op, ins = REGISTRY[dw.op], [g[i].shape for i in dw.inputs]
+    assert op.backward_scratch(dw.attrs, ins, dw.shape, "cpu") == (0, 2 * 25 * 64 * 64)
+    assert op.backward_scratch(dw.attrs, ins, dw.shape, "gpu") == (0, 0)
+    conv = next(n for n in g if n.op == "conv2d")
+    assert REGISTRY["conv2d"].backward_scratch(conv.attrs, [g[i].shape for i in conv.inputs], conv.shape, "cpu") == (0, 0)
+    grouped = archspec.load_text(DEPTHWISE.replace("depthwise_conv2d: {kernel: 5,",
+                                                   "conv2d: {filters: 64, groups: 64, kernel: 5,")).graph
+    gc = next(n for n in grouped if n.op == "conv2d" and n.attrs.groups > 1)
+    assert REGISTRY["conv2d"].backward_scratch(gc.attrs, [(16, 16, 64)], gc.shape, "cpu") == (0, 2 * 25 * 64 * 64)
+    # the estimate's peak carries it on the CPU only, at that backward step, and not per example: at a
+    # small batch it sets the peak, at a large one the activations do
+    cpu, gpu = spec.training_estimate(2), estimate_training(spec.graph, 2, platform="gpu")
+    assert (cpu.peak_phase, cpu.peak_at) == ("backward", dw.id) and cpu.peak_bytes > gpu.peak_bytes
+    big = spec.training_estimate(64)
+    assert big.peak_bytes == estimate_training(spec.graph, 64, platform="gpu").peak_bytes
+    # the work XLA:CPU does: the filter gradient densely (C× the counted one) as a matmul kernel
+    work = op.executed_flops(dw.attrs, ins, dw.shape, "cpu")
+    counted = op.flops(dw.attrs, ins, dw.shape) + op.backward_flops(dw.attrs, ins, dw.shape)
+    positions = 16 * 16
+    assert work["matmul"] == 2 * positions * 25 * 64 * 64
+    assert work["depthwise"] == counted - 2 * positions * 25 * 64
+    assert op.executed_flops(dw.attrs, ins, dw.shape, "gpu") == {"depthwise": counted}
+
+
+def test_attention_keeps_score_sized_residuals():
+    """Through Keras's dot_product_attention JAX saves exp(scores) and the probabilities; XLA:CPU one more
+    (the scores' fusion); the explicit path (dropout) keeps the probabilities and the dropped ones."""
+    op = REGISTRY["attention"]
+    t, h = 10, 2
+    fused = op.Attrs(heads=h, key_dim=4)
+    dropped = op.Attrs(heads=h, key_dim=4, dropout=0.1)
+    projections = 4 * t * h * 4
+    assert op.backward_keeps(fused, [(t, 8)], (t, 8)) == (True, False, projections + 2 * h * t * t)
+    assert op.backward_keeps(dropped, [(t, 8)], (t, 8)) == (True, False, projections + 2 * h * t * t)
+    assert op.workspace(fused, [(t, 8)], (t, 8), "cpu") == h * t * t
+    assert op.workspace(fused, [(t, 8)], (t, 8), "gpu") == 0
+
+
+def test_a_token_embedding_gradient_lives_through_the_backward_pass_on_the_cpu():
+    text = """
+archspec: 1
+name: emb
+inputs: {ids: {shape: [2048], dtype: int32}}
+model:
+  - token_embedding: {vocabulary: 5000, dim: 32}
+  - dense: {units: 512, activation: relu}
+  - global_avg_pool_1d: {}
+  - dense: {units: 4}
+"""
+    spec = archspec.load_text(text)
+    table = 5000 * 32 * 4
+    cpu, gpu = spec.training_estimate(2), estimate_training(spec.graph, 2, platform="gpu")
+    # on the GPU the table's gradient appears at the embedding's backward step, the last one, after the peak
+    assert cpu.peak_at == gpu.peak_at == "dense" and cpu.peak_bytes - gpu.peak_bytes == table
+
+
+def test_device_efficiencies_scale_the_roofline(resnet):
+    """A device's efficiencies divide its peaks per kernel family and its layer overhead adds per layer;
+    bare() is the plain roofline."""
+    from dataclasses import replace
+
+    h100 = get_device("h100")
+    slow = replace(h100, efficiency={"matmul": 0.5, "memory": 0.25, "depthwise": 0.1}, layer_overhead_s=1e-5)
+    assert slow.bare() == h100
+    a, b = resnet.training_estimate(32, device=h100), resnet.training_estimate(32, device=slow)
+    g = resnet.graph
+    for n in g:
+        op, c = REGISTRY[n.op], a.nodes[n.id]
+        if op.source:
+            continue
+        ins = [g[i].shape for i in n.inputs]
+        family = op.kernel_family(n.attrs, ins, n.shape)
+        compute = c.flops / h100.fp32 / {"matmul": 0.5, "depthwise": 0.1}.get(family, 1.0)
+        want = max(compute, c.bytes_moved / h100.bandwidth / 0.25) + (0 if op.view else 1e-5)
+        assert b.nodes[n.id].time_s == pytest.approx(want), n.id
 
 
 def test_devices_table_and_names():

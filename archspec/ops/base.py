@@ -353,6 +353,17 @@ class Op:
         act = self.activation_of(a)
         return (self.residuals + (ACTIVATION_RESIDUALS.get(act, ("input", 1))[1] if act else 0)) * size(out)
 
+    def kernel_family(self, a: Attrs, ins: list[tuple], out: tuple) -> str:
+        """Which kind of kernel runs this op, for a device's efficiency (Device.efficiency): "matmul" for
+        multiply-accumulates (convolutions, dense layers, attention), "elementwise" for the rest."""
+        return "matmul" if self.macs(a, ins, out) else "elementwise"
+
+    def executed_flops(self, a: Attrs, ins: list[tuple], out: tuple, platform: str,
+                       input_grad: bool = True) -> dict[str, int]:
+        """FLOPs per example of the forward and backward steps by kernel family, as the platform runs them:
+        the counted ones (flops + backward_flops) unless a backend does more work than the op needs."""
+        return {self.kernel_family(a, ins, out): self.flops(a, ins, out) + self.backward_flops(a, ins, out, input_grad)}
+
     def early_gradient(self, platform: str) -> bool:
         """Whether this op's weight gradient is a buffer XLA fills by scatter-adding into zeros, allocated
         before the backward pass starts and alive through all of it (a token embedding's table, on XLA:CPU)

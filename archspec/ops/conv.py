@@ -70,9 +70,26 @@ class _Conv(Op):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
 
     def grouped_filter(self, a, ins, out) -> tuple[int, int] | None:
-        """(window elements, input channels × output channels of the dense filter) when the convolution is
-        grouped (depthwise, groups > 1); None for a dense one."""
+        """(window elements, input × output channels of the dense filter, of the grouped filter) when the
+        convolution is grouped (depthwise, groups > 1); None for a dense one."""
         return None
+
+    def kernel_family(self, a, ins, out):
+        return "matmul" if self.grouped_filter(a, ins, out) is None else "depthwise"
+
+    def executed_flops(self, a, ins, out, platform, input_grad=True):
+        """On XLA:CPU a grouped convolution's filter gradient is a dense convolution (every input channel
+        against every output channel, backward_scratch): C_in / groups times the multiply-accumulates the
+        op needs, run as a dense ("matmul") kernel; the rest of the op runs as a "depthwise" kernel."""
+        work = super().executed_flops(a, ins, out, platform, input_grad)
+        g = self.grouped_filter(a, ins, out)
+        if platform != "cpu" or g is None:
+            return work
+        window, channels, grouped = g
+        positions = size(out) // out[-1]
+        dense = 2 * positions * window * channels               # every output position × the dense filter
+        filter_grad = 2 * positions * window * grouped          # what backward_flops counts for it
+        return {"depthwise": work["depthwise"] - filter_grad, "matmul": dense}
 
     def backward_scratch(self, a, ins, out, platform):
         """On XLA:CPU a grouped convolution's filter gradient is computed densely — a (k, k, C_in, C_out)
@@ -83,7 +100,7 @@ class _Conv(Op):
         g = self.grouped_filter(a, ins, out)
         if platform != "cpu" or g is None:
             return 0, 0
-        window, channels = g
+        window, channels, _ = g
         return 0, 2 * window * channels
 
     def window_size(self, a):
@@ -140,7 +157,7 @@ class Conv1D(_Conv):
         return size(out) * a.kernel * (ins[0][1] // a.groups)
 
     def grouped_filter(self, a, ins, out):
-        return (a.kernel, ins[0][1] * a.filters) if a.groups > 1 else None
+        return (a.kernel, ins[0][1] * a.filters, ins[0][1] // a.groups * a.filters) if a.groups > 1 else None
 
     def window_size(self, a):
         return (effective_kernel(a.kernel, a.dilation),)
@@ -190,7 +207,8 @@ class Conv2D(_Conv):
         return size(out) * a.kernel[0] * a.kernel[1] * (ins[0][2] // a.groups)
 
     def grouped_filter(self, a, ins, out):
-        return (a.kernel[0] * a.kernel[1], ins[0][2] * a.filters) if a.groups > 1 else None
+        w = a.kernel[0] * a.kernel[1]
+        return (w, ins[0][2] * a.filters, ins[0][2] // a.groups * a.filters) if a.groups > 1 else None
 
     def label(self, a):
         g = f" g{a.groups}" if a.groups > 1 else ""
@@ -225,7 +243,7 @@ class DepthwiseConv2D(_Conv):
         return size(out) * a.kernel[0] * a.kernel[1]
 
     def grouped_filter(self, a, ins, out):
-        return a.kernel[0] * a.kernel[1], ins[0][2] * out[2]
+        return a.kernel[0] * a.kernel[1], ins[0][2] * out[2], out[2]
 
     def label(self, a):
         m = f" ×{a.depth_multiplier}" if a.depth_multiplier > 1 else ""
@@ -263,7 +281,8 @@ class SeparableConv2D(_Conv):
         return out[0] * out[1] * cm * (a.kernel[0] * a.kernel[1] + a.filters)
 
     def grouped_filter(self, a, ins, out):          # its depthwise half
-        return a.kernel[0] * a.kernel[1], ins[0][2] * ins[0][2] * a.depth_multiplier
+        cm = ins[0][2] * a.depth_multiplier
+        return a.kernel[0] * a.kernel[1], ins[0][2] * cm, cm
 
     def label(self, a):
         return f"sepconv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}"

@@ -197,8 +197,12 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
                        op.backward_flops(n.attrs, ins, out, needs_grad[n.id]) * B,
                        0, fwd_bytes + bwd_bytes)
         if device is not None:
-            ct, mt = c.flops / peak_flops, c.bytes_moved / device.bandwidth
+            work = op.executed_flops(n.attrs, ins, out, platform, needs_grad[n.id])
+            ct = sum(f * B / (peak_flops * device.compute_efficiency(fam)) for fam, f in work.items())
+            mt = c.bytes_moved / (device.bandwidth * device.memory_efficiency)
             c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
+            if not op.view:
+                c.time_s += device.layer_overhead_s
         nodes[n.id] = c
     # a shared layer (tied_logits) starts the gradient of the weights it borrows at its own backward step:
     # the owner's gradient is charged to the latest of the owner and its sharers (the first to run backward)

@@ -30,10 +30,8 @@ def load_case(case: str, root=None):
     return archspec.load(path, overrides or None), int(parts[1])
 
 
-def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
-                 steps: int = 0, warmup: int = 2) -> dict:
-    """Compile one training step of `spec` at `batch_size` and return XLA's memory analysis (bytes) and,
-    with `steps` > 0, the median wall time of that many steps (seconds)."""
+def _build(spec, batch_size: int, optimizer: str, precision: str):
+    """(jitted step, state, x, y): Keras's stateless JAX training step of `spec`, its donated state and a batch."""
     import keras
 
     if keras.backend.backend() != "jax":
@@ -76,14 +74,40 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
     # per output: one class index per example, or per step of a sequence output (batch, steps, classes)
     y = [jnp.asarray(rng.integers(0, int(o.shape[-1]), (batch_size, *o.shape[1:-1]), dtype=np.int32))
          for o in keras.tree.flatten(model.output)]
+    return jax.jit(step, donate_argnums=(0, 1, 2)), state, x, y
+
+
+def compiled_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32"):
+    """A function running one compiled training step of `spec` (the state carried from call to call) and
+    waiting for it: what bench/op_time_bench.py times."""
+    step, state, x, y = _build(spec, batch_size, optimizer, precision)
+    compiled = step.lower(*state, x, y).compile()
+    holder = list(state)
+
+    def run():
+        loss, *holder[:3] = compiled(*holder, x, y)
+        loss.block_until_ready()
+
+    return run
+
+
+def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
+                 steps: int = 0, warmup: int = 2) -> dict:
+    """Compile one training step of `spec` at `batch_size` and return XLA's memory analysis (bytes) and,
+    with `steps` > 0, the median wall time of that many steps (seconds) and the minimum (`step_min_s`:
+    on a shared machine interference only adds time)."""
+    step, state, x, y = _build(spec, batch_size, optimizer, precision)
     t0 = time.perf_counter()
-    compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(*state, x, y).compile()
+    compiled = step.lower(*state, x, y).compile()
     compile_s = time.perf_counter() - t0
     m = compiled.memory_analysis()
     out = {"argument_bytes": m.argument_size_in_bytes, "output_bytes": m.output_size_in_bytes,
            "alias_bytes": m.alias_size_in_bytes, "temp_bytes": m.temp_size_in_bytes,
            "total_bytes": m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-           - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "backend": jax.default_backend()}
+           - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "step_min_s": None}
+    import jax
+
+    out["backend"] = jax.default_backend()
     if steps > 0:
         tv, ntv, ov = state
         times = []
@@ -94,4 +118,5 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
             if k >= warmup:
                 times.append(time.perf_counter() - t)
         out["step_s"] = sorted(times)[len(times) // 2]
+        out["step_min_s"] = min(times)
     return out
