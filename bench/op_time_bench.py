@@ -7,8 +7,10 @@ by 2R is one layer's forward + backward time, free of the step's fixed costs (in
 Against it: the same difference of archspec's estimates with efficiencies off (`--raw`, the bare roofline:
 what the calibration divides by) or on (the default: how well the calibrated model does).
 
-The machine is shared: every timing is the MINIMUM over repeated steps (interference only adds time), and
-CPU time (process_time, all threads) is printed next to it.
+The machine may be shared: every timing is the minimum over repeated steps, wall and CPU time (process_time,
+all threads); the comparison uses the CPU time turned into an idle machine's wall time
+(archspec.train.measure.idle_step_s: over the cores, corrected by a matmul's CPU-time rate measured right
+then against the cached peak), since on a loaded machine the wall clock measures the other processes.
 
 Usage: python bench/op_time_bench.py [FAMILY ...] [--raw] [--steps N]
 """
@@ -78,15 +80,19 @@ def main() -> None:
         cpu = cpu.bare()
     print(f"device: {cpu.title}: {cpu.fp32 / 1e9:.1f} GFLOP/s, {cpu.bandwidth / 1e9:.1f} GB/s; "
           f"{'bare roofline' if args.raw else 'calibrated'}")
-    print(f"{'family':<16} {'batch':>5} {'layer (min wall)':>16} {'(min cpu)':>10} {'estimate':>10} {'measured/est':>12}")
+    from archspec.train.measure import idle_step_s
+
+    print(f"{'family':<16} {'batch':>5} {'layer (min wall)':>16} {'(min cpu)':>10} {'idle wall':>10} {'estimate':>10} "
+          f"{'idle/est':>9}")
     for fam in args.families:
         batch, shape, layer, r = CASES[fam]
         specs = [archspec.load_text(spec_text(shape, layer, n)) for n in (r, 3 * r)]
         (w1, c1), (w2, c2) = (timed(s, batch, args.steps) for s in specs)
         e1, e2 = (s.training_estimate(batch, device=cpu).step_time_s for s in specs)
         per, cper, eper = (w2 - w1) / (2 * r), (c2 - c1) / (2 * r), (e2 - e1) / (2 * r)
-        print(f"{fam:<16} {batch:>5} {per * 1e3:>13.2f} ms {cper * 1e3:>7.2f} ms {eper * 1e3:>7.2f} ms "
-              f"{per / eper:>12.2f}", flush=True)
+        idle = idle_step_s(cper, cpu)
+        print(f"{fam:<16} {batch:>5} {per * 1e3:>13.2f} ms {cper * 1e3:>7.2f} ms {idle * 1e3:>7.2f} ms {eper * 1e3:>7.2f} ms "
+              f"{idle / eper:>9.2f}", flush=True)
 
 
 if __name__ == "__main__":

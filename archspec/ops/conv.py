@@ -80,7 +80,7 @@ class _Conv(Op):
     def executed_flops(self, a, ins, out, platform, input_grad=True):
         """On XLA:CPU a grouped convolution's filter gradient is a dense convolution (every input channel
         against every output channel, backward_scratch): C_in / groups times the multiply-accumulates the
-        op needs, run as a dense ("matmul") kernel; the rest of the op runs as a "depthwise" kernel."""
+        op needs, at a rate of its own (batch as the contracted dimension: the "depthwise" efficiency)."""
         work = super().executed_flops(a, ins, out, platform, input_grad)
         g = self.grouped_filter(a, ins, out)
         if platform != "cpu" or g is None:
@@ -89,7 +89,7 @@ class _Conv(Op):
         positions = size(out) // out[-1]
         dense = 2 * positions * window * channels               # every output position × the dense filter
         filter_grad = 2 * positions * window * grouped          # what backward_flops counts for it
-        return {"depthwise": work["depthwise"] - filter_grad, "matmul": dense}
+        return {"depthwise": work["depthwise"] - filter_grad + dense}
 
     def backward_scratch(self, a, ins, out, platform):
         """On XLA:CPU a grouped convolution's filter gradient is computed densely — a (k, k, C_in, C_out)

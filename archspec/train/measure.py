@@ -104,19 +104,36 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
     out = {"argument_bytes": m.argument_size_in_bytes, "output_bytes": m.output_size_in_bytes,
            "alias_bytes": m.alias_size_in_bytes, "temp_bytes": m.temp_size_in_bytes,
            "total_bytes": m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-           - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "step_min_s": None}
+           - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "step_min_s": None,
+           "step_cpu_s": None}
     import jax
 
     out["backend"] = jax.default_backend()
     if steps > 0:
         tv, ntv, ov = state
-        times = []
+        times, cpu = [], []
         for k in range(warmup + steps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             loss, tv, ntv, ov = compiled(tv, ntv, ov, x, y)
             loss.block_until_ready()
             if k >= warmup:
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
         out["step_s"] = sorted(times)[len(times) // 2]
         out["step_min_s"] = min(times)
+        out["step_cpu_s"] = min(cpu)        # CPU time of all the step's threads: what load does not inflate much
     return out
+
+
+def idle_step_s(step_cpu_s: float, cpu_device) -> float:
+    """The wall time a step whose threads used `step_cpu_s` of CPU would take on this CPU when idle, for a
+    shared machine where wall times mean nothing: CPU time over the cores (XLA:CPU runs a step on all of
+    them, as numpy's matmul does for the cached peak), corrected by how much slower a matmul runs per
+    CPU-second right now than the cached peak says (caches and cores shared with other processes)."""
+    import os
+
+    from ..devices import matmul_cpu_rate
+
+    cores = os.cpu_count() or 1
+    inflation = max(1.0, cpu_device.fp32 / cores / matmul_cpu_rate())
+    return step_cpu_s / cores / inflation
