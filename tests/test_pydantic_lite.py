@@ -12,6 +12,7 @@ from conftest import imported_by
 
 from archspec import ops
 from archspec.fast.pydantic_lite import Invalid, _Decline
+from archspec.lang import training
 from archspec.lang.document import BlockDef, Document, InputDef, Library
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,3 +121,78 @@ def test_a_check_imports_no_pydantic_nor_dataclasses():
     a check's path (docs/check-report.md, Speed and size)."""
     code = "from archspec.cli import main\nassert main(['check', 'specs/inception_resnet_v2.yaml']) == 0"
     assert imported_by(code, ("pydantic", "dataclasses")) == []
+
+
+# the training section's models, with a valid mapping each (the grid below varies one field at a time)
+TRAINING = {
+    training.TrainingDef: {"optimizer": "sgd", "epochs": 3, "rescale": "1/255", "metrics": ["accuracy"],
+                           "class_weight": {"0": 1.0, 1: 2}, "target": {"accuracy": 0.9}},
+    training.DataDef: {"source": "digits", "test_size": 0.25, "target_size": [8, 8], "class_mode": "int"},
+    training.OptimizerDef: {"name": "sgd", "momentum": 0.9, "nesterov": True},
+    training.EarlyStoppingDef: {"patience": 2, "monitor": "val_accuracy", "mode": "max"},
+    training.ScheduleDef: {"type": "step", "boundaries": [3, 6], "factor": 0.5},
+    training.AugmentDef: {"flip": "horizontal", "rotation": 0.1, "zoom": 0.0},
+}
+
+
+def _pydantic_instance(cls, data):
+    from pydantic import ValidationError
+
+    try:
+        return cls.pydantic().model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _same_dumps(cls, data):
+    """Beyond _same: model_extra and model_dump's include / exclude / exclude_defaults give pydantic's
+    answers (compared with pydantic's own instance, not a converted one)."""
+    fast, real = _fast(cls, data), _pydantic_instance(cls, data)
+    if fast is None:
+        return
+    assert real is not None, f"{cls.__name__}: the fast path accepts {data!r}, pydantic refuses it"
+    assert repr(fast.model_extra) == repr(real.model_extra), (cls.__name__, data)
+    names = list(cls.model_fields)
+    some = {names[0], names[-1], "no_such_field", *(data if isinstance(data, dict) else ())}
+    for kw in ({}, {"exclude_defaults": True}, {"include": some}, {"exclude": some},
+               {"include": some, "exclude_defaults": True}):
+        assert repr(fast.model_dump(**kw)) == repr(real.model_dump(**kw)), (cls.__name__, data, kw)
+    for k, v in (fast.model_extra or {}).items():
+        assert getattr(fast, k) is v
+
+
+@pytest.mark.parametrize("cls", list(TRAINING), ids=lambda c: c.__name__)
+def test_training_models_agree_with_pydantic(cls):
+    base = TRAINING[cls]
+    assert _fast(cls, base) is not None, f"{cls.__name__}: the fast path declines a plain section"
+    assert _same(cls, base) and _same(cls, {})
+    _same_dumps(cls, base)
+    _same_dumps(cls, {k: v for k, v in base.items() if k in ("name", "type")})
+    for field in [*cls.model_fields, "no_such_field", "momentum"]:
+        for value in ODD + [{"x": 1.5}, ["a"], "a", "2/3", "1/0", "horizontal"]:
+            _same(cls, {**base, field: value})
+            _same_dumps(cls, {**base, field: value})
+
+
+def test_extra_keys_are_kept_and_never_shadow_the_model():
+    opt = training.OptimizerDef.model_validate({"name": "adam", "beta_1": 0.8, "model_dump": 1, "name_x": "y"})
+    assert opt.model_extra == {"beta_1": 0.8, "model_dump": 1, "name_x": "y"} and opt.beta_1 == 0.8
+    assert opt.model_dump() == {"name": "adam", "beta_1": 0.8, "model_dump": 1, "name_x": "y"}   # still the method
+    assert opt == training.OptimizerDef.model_validate({"name": "adam", "beta_1": 0.8, "model_dump": 1, "name_x": "y"})
+    assert opt != training.OptimizerDef.model_validate({"name": "adam", "beta_1": 0.9, "model_dump": 1, "name_x": "y"})
+    assert training.OptimizerDef.model_validate({"name": "adam"}).model_extra == {}
+    assert training.TrainingDef.model_validate({}).model_extra is None            # extra="forbid"
+    with pytest.raises(AttributeError):
+        training.OptimizerDef.model_validate({"name": "adam"}).beta_1
+    with pytest.raises(Invalid) as exc:
+        training.OptimizerDef.model_validate({"name": "adam", 3: 1})               # a key that is not text
+    assert exc.value.errors()[0]["type"] == "invalid_key"
+    with pytest.raises(TypeError):
+        opt.model_dump(include={"name": True})                                    # nested include: not taken
+
+
+def test_the_training_section_imports_no_pydantic():
+    code = ("from archspec.lang.training import TrainingDef, OptimizerDef\n"
+            "TrainingDef.model_validate({'optimizer': 'sgd', 'epochs': 3, 'rescale': '1/255'})\n"
+            "OptimizerDef.model_validate({'name': 'sgd', 'momentum': 0.9}).model_extra")
+    assert imported_by(code, ("pydantic",)) == []

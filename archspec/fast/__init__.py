@@ -9,7 +9,8 @@ is right:
     pydantic's way of writing a model (annotations, ``Field``, ``BeforeValidator``,
     ``model_validator``) validated without importing pydantic: a fast path accepts only values whose
     pydantic result is certain; anything else goes to the real pydantic model built from the same
-    declaration. The op attributes and the spec's document model are written against it.
+    declaration. The op attributes, the spec's document model and its `training:` section are
+    written against it.
     Held equal by ``tests/test_pydantic_lite.py`` (every op example, every bundled spec, odd values).
 ``yaml_lite``
     PyYAML for the plain subset that large generated specs are made of (block mappings, one-line flow

@@ -43,6 +43,7 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
+_EXTRA = "__pydantic_extra__"       # where an instance keeps its extra keys (extra="allow")
 _CONSTRAINTS = ("ge", "gt", "le", "lt", "min_length", "max_length", "pattern")
 
 
@@ -88,10 +89,11 @@ def model_validator(*, mode: str):
 class FieldInfo:
     """A field as ``Model.model_fields`` lists it (the parts of pydantic's FieldInfo archspec reads)."""
 
-    __slots__ = ("annotation", "default", "description")
+    __slots__ = ("annotation", "default", "description", "metadata")
 
-    def __init__(self, annotation, default, description):
+    def __init__(self, annotation, default, description, metadata=()):
         self.annotation, self.default, self.description = annotation, default, description
+        self.metadata = list(metadata)      # an Annotated type's extras: Field(...) constraints, BeforeValidators
 
     def is_required(self) -> bool:
         return self.default is REQUIRED
@@ -124,16 +126,18 @@ class _Meta(type):
             hints = cls._hints()
             infos = {}
             for name, spec in cls.__declared__.items():
-                tp = hints[name]
+                tp, meta = hints[name], ()
                 if get_origin(tp) is Annotated:
-                    tp = get_args(tp)[0]
-                infos[name] = FieldInfo(tp, spec.default, spec.kw.get("description"))
+                    tp, *meta = get_args(tp)
+                infos[name] = FieldInfo(tp, spec.default, spec.kw.get("description"), meta)
             cls._infos = infos
         return cls._infos
 
 
 class Model(metaclass=_Meta):
-    """Base of declared models. Class keywords: ``frozen`` (default True) and ``extra`` ("forbid")."""
+    """Base of declared models. Class keywords: ``frozen`` (default True) and ``extra``: "forbid" (the
+    default) refuses unknown keys; "allow" keeps them as ``model_extra`` (read as attributes too, as
+    pydantic's; stored under ``__dict__["__pydantic_extra__"]``: a field's name never starts with _)."""
 
     __declared__: ClassVar[dict[str, _FieldSpec]] = {}
     __after__: ClassVar[tuple] = ()
@@ -172,7 +176,31 @@ class Model(metaclass=_Meta):
                 d[name] = values[name]
             elif spec.default is not REQUIRED:
                 d[name] = _copy_default(spec.default)
+        if cls.__extra__ == "allow":
+            extra = {k: v for k, v in values.items() if k not in cls.__declared__}
+            if extra:
+                d[_EXTRA] = extra
         return obj
+
+    @property
+    def model_extra(self) -> dict[str, Any] | None:
+        """The keys that are not fields, with their values as given (``extra="allow"``); None otherwise."""
+        if type(self).__extra__ != "allow":
+            return None
+        return self.__dict__.get(_EXTRA, {})
+
+    def __getattr__(self, name):                 # only when normal lookup fails: an extra key
+        extra = self.__dict__.get(_EXTRA)
+        if extra is not None and name in extra:
+            return extra[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def _items(self):
+        """(name, value) of the fields, then of the extra keys."""
+        d = self.__dict__
+        if _EXTRA not in d:
+            return d.items()
+        return [*((k, v) for k, v in d.items() if k != _EXTRA), *d[_EXTRA].items()]
 
     def __setattr__(self, name, value):
         if type(self).__frozen__:
@@ -185,14 +213,36 @@ class Model(metaclass=_Meta):
     def __hash__(self):
         if not type(self).__frozen__:
             raise TypeError(f"unhashable type: '{type(self).__name__}'")
-        return hash((type(self), tuple(self.__dict__.values())))
+        d = self.__dict__
+        if _EXTRA in d:                         # the fields only, as pydantic hashes
+            return hash((type(self), tuple(v for k, v in d.items() if k != _EXTRA)))
+        return hash((type(self), tuple(d.values())))
 
     def __repr__(self):
-        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items()) + ")"
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self._items()) + ")"
 
-    def model_dump(self) -> dict[str, Any]:
-        """The field values as a dict, nested models as dicts (as pydantic's model_dump)."""
-        return {k: _dump(v) for k, v in self.__dict__.items()}
+    def model_dump(self, *, include=None, exclude=None, exclude_defaults: bool = False) -> dict[str, Any]:
+        """The field values (and extra keys) as a dict, nested models as dicts, as pydantic's model_dump:
+        `include` / `exclude` are sets of top-level names; `exclude_defaults` leaves out fields whose
+        value equals their default."""
+        for arg in (include, exclude):
+            if arg is not None and not isinstance(arg, (set, frozenset)):
+                raise TypeError("model_dump: include and exclude take a set of field names")
+        declared = type(self).__declared__
+        out = {}
+        for k, v in self._items():
+            if (include is not None and k not in include) or (exclude is not None and k in exclude):
+                continue
+            if exclude_defaults and k in declared and declared[k].default is not REQUIRED and \
+                    v == declared[k].default:
+                continue
+            out[k] = _dump(v)
+        return out
+
+    @classmethod
+    def model_json_schema(cls, **kw) -> dict[str, Any]:
+        """pydantic's JSON Schema of this declaration (its keyword arguments: ``ref_template``...)."""
+        return cls.pydantic().model_json_schema(**kw)
 
     # ---- validation ------------------------------------------------------------------------
     @classmethod
@@ -230,14 +280,19 @@ class Model(metaclass=_Meta):
             fields.append((name, check, spec.default))
         names = frozenset(cls.__declared__)
         after = cls.__after__
+        allow = cls.__extra__ == "allow"
         new = object.__new__
 
         def plan(data):
             if type(data) is not dict:
                 raise _Decline
+            extra = None
             for k in data:
                 if k not in names:
-                    raise _Decline
+                    if not allow or type(k) is not str:
+                        raise _Decline
+                    extra = extra or {}
+                    extra[k] = data[k]
             obj = new(cls)
             d = obj.__dict__
             for name, check, default in fields:
@@ -247,6 +302,8 @@ class Model(metaclass=_Meta):
                     raise _Decline
                 else:
                     d[name] = _copy_default(default)
+            if extra:
+                d[_EXTRA] = extra
             for fn in after:
                 fn(obj)
             return obj
@@ -258,6 +315,8 @@ class Model(metaclass=_Meta):
     def _from_pydantic(cls, m):
         obj = object.__new__(cls)
         obj.__dict__.update({name: _lighten(getattr(m, name)) for name in cls.__declared__})
+        if m.__pydantic_extra__:
+            obj.__dict__[_EXTRA] = {k: _lighten(v) for k, v in m.__pydantic_extra__.items()}
         return obj
 
     @classmethod

@@ -289,7 +289,6 @@ def _training_schema(defs: dict) -> dict:
 def _model_schema(model) -> tuple[dict, dict]:
     """`model`'s JSON Schema in draft-07 form, and its definitions. Fields whose before-validator
     accepts more than the field's type (and does not say what) are left open, never stricter."""
-    model = model.pydantic() if hasattr(model, "pydantic") else model     # a declared model's pydantic twin
     s = model.model_json_schema(ref_template="#/definitions/{model}")
     defs = s.pop("$defs", {})
     s = _draft07(s)
@@ -302,19 +301,11 @@ def _model_schema(model) -> tuple[dict, dict]:
 
 
 def _converted_fields(model) -> set[str]:
-    from pydantic import BeforeValidator, PlainValidator, WrapValidator
-    from pydantic_core import PydanticUndefined
+    """The fields with a before-validator that does not say what it accepts (`json_schema_input_type`)."""
+    from ..fast.pydantic_lite import REQUIRED, BeforeValidator
 
-    out = set()
-    for name, info in model.model_fields.items():
-        for m in info.metadata:
-            if isinstance(m, (BeforeValidator, PlainValidator, WrapValidator)) and \
-                    getattr(m, "json_schema_input_type", PydanticUndefined) is PydanticUndefined:
-                out.add(name)
-    for dec in model.__pydantic_decorators__.field_validators.values():
-        if dec.info.mode in ("before", "plain", "wrap"):
-            out.update(dec.info.fields)
-    return out
+    return {name for name, info in model.model_fields.items()
+            if any(isinstance(m, BeforeValidator) and m.json_schema_input_type is REQUIRED for m in info.metadata)}
 
 
 def _draft07(node):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
+from sys import intern as _intern
 from typing import NamedTuple
 
 from ..errors import Diagnostic, Loc, Note, SpecError
@@ -264,257 +266,330 @@ def _walk_yaml(text: str, src: Source, limits: Limits, build: bool) -> None:
     compose them, but without composing: no node objects (two marks each) for the whole document
     exist at once, so a 100,000-layer spec costs its data and its tables, not ten times that. An alias
     replays the events recorded for its anchor, so every use is checked, counted and positioned
-    exactly as a composed node would be walked again."""
-    from sys import intern
+    exactly as a composed node would be walked again. The walk itself: :class:`_Walk`."""
+    _yaml_events()
+    _Walk(text, src, limits).run(build)
 
-    import yaml
-    from yaml.constructor import ConstructorError, SafeConstructor
-    from yaml.events import (
-        AliasEvent,
-        DocumentEndEvent,
-        DocumentStartEvent,
-        MappingEndEvent,
-        MappingStartEvent,
-        ScalarEvent,
-        SequenceEndEvent,
-        SequenceStartEvent,
-        StreamEndEvent,
-        StreamStartEvent,
-    )
 
-    from ..fast.positions import Rows, Table
+# PyYAML's event classes, as this module's names once a text needs PyYAML (`_yaml_events`): the walk
+# compares an event's class with them for every value
+AliasEvent = MappingStartEvent = MappingEndEvent = SequenceStartEvent = SequenceEndEvent = ScalarEvent = None
+_SCALAR_NODE = _MAPPING_NODE = _SEQUENCE_NODE = _CONSTRUCTOR_ERROR = None
 
-    display = src.file
-    loader = _loader_class()(text)
-    constructor = SafeConstructor()
-    rows = Rows()
-    add_row = rows.add
-    src.values, src.keys = Table(rows, key=False), Table(rows, key=True)
-    diags: list[Diagnostic] = []
-    count = 0
-    reused = 0
-    anchors: dict = {}            # anchor -> its recorded events (None while the anchored node is open)
-    recording: list = []          # [events] of the anchored nodes being read
-    replay: list = []             # iterators of recorded events being replayed (innermost last)
-    MAP_TAG, SEQ_TAG, MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
-    resolve = loader.resolve
 
-    get_event = loader.get_event
+def _yaml_events() -> None:
+    global AliasEvent, MappingStartEvent, MappingEndEvent, SequenceStartEvent, SequenceEndEvent, ScalarEvent
+    global _SCALAR_NODE, _MAPPING_NODE, _SEQUENCE_NODE, _CONSTRUCTOR_ERROR
+    if ScalarEvent is None:
+        import yaml
+        from yaml import events
 
-    def nxt():
+        AliasEvent, ScalarEvent = events.AliasEvent, events.ScalarEvent
+        MappingStartEvent, MappingEndEvent = events.MappingStartEvent, events.MappingEndEvent
+        SequenceStartEvent, SequenceEndEvent = events.SequenceStartEvent, events.SequenceEndEvent
+        _SCALAR_NODE, _MAPPING_NODE, _SEQUENCE_NODE = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+        _CONSTRUCTOR_ERROR = yaml.constructor.ConstructorError
+
+
+_MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
+
+
+class _Walk:
+    """One document's walk over PyYAML's events (see `_walk_yaml`). Its state, shared by the steps:
+    the parser, the position rows being filled, the diagnostics gathered (duplicate keys: all are
+    reported together), the values counted against the limits, and the alias machinery — `anchors`
+    (anchor → its recorded events; None while the anchored node is still open), `recording` (the
+    event lists of the anchored nodes being read) and `replay` (iterators over recorded events being
+    replayed, innermost last)."""
+
+    __slots__ = ("display", "text", "limits", "loader", "get_event", "resolve", "constructor", "rows", "add_row",
+                 "src", "diags", "count", "reused", "anchors", "recording", "replay")
+
+    def __init__(self, text: str, src: Source, limits: Limits):
+        from yaml.constructor import SafeConstructor
+
+        from ..fast.positions import Rows
+
+        self.display, self.text, self.limits, self.src = src.file, text, limits, src
+        self.loader = _loader_class()(text)
+        self.get_event, self.resolve = self.loader.get_event, self.loader.resolve
+        self.constructor = SafeConstructor()
+        self.rows = Rows()
+        self.add_row = self.rows.add
+        src.values, src.keys = Table(self.rows, key=False), Table(self.rows, key=True)
+        self.diags: list[Diagnostic] = []
+        self.count = self.reused = 0
+        self.anchors: dict = {}
+        self.recording: list = []
+        self.replay: list = []
+
+    # ---- the document --------------------------------------------------------------------------
+    def run(self, build: bool) -> None:
+        """Walk the stream's one document; syntax errors first, then the walk's own diagnostics."""
+        import yaml
+
+        loader, display, src = self.loader, self.display, self.src
+        frames = sys.getrecursionlimit()
+        sys.setrecursionlimit(frames + min(self.limits.max_depth, 1000) + 50)   # two frames a level: node, _mapping
+        try:
+            try:
+                if not self._document():
+                    src.values[()] = Loc(display, 1, 1)      # an empty stream
+                    return
+            except SpecError as found:
+                try:                                  # a syntax error anywhere in the text comes first
+                    while loader.get_event() is not None:
+                        pass
+                except yaml.YAMLError as exc:
+                    raise _syntax_error(exc, self.text, display, self.limits) from None
+                except RecursionError:
+                    pass
+                raise found from None
+            except yaml.YAMLError as exc:
+                raise _syntax_error(exc, self.text, display, self.limits) from None
+            except RecursionError:
+                raise SpecError([_too_deep(self.limits, Loc(display, 1, 1))]) from None
+        finally:
+            sys.setrecursionlimit(frames)
+            loader.dispose()
+        if self.diags:
+            raise SpecError(self.diags)
+        if build:
+            src.data = self.rows.skeleton
+
+    def _document(self) -> bool:
+        """Read the stream's events around its one node into `rows`; False for an empty stream."""
+        import yaml
+        from yaml.events import DocumentEndEvent, DocumentStartEvent, StreamEndEvent, StreamStartEvent
+
+        get_event = self.get_event
+        ev = get_event()                          # StreamStart
+        assert ev.__class__ is StreamStartEvent
+        ev = get_event()
+        if ev.__class__ is StreamEndEvent:
+            return False
+        assert ev.__class__ is DocumentStartEvent
+        first, _ = self.nxt()
+        rows = self.rows
+        rows.skeleton, rows.root = self.node(first, False, (), 0)
+        ev = get_event()                          # DocumentEnd
+        assert ev.__class__ is DocumentEndEvent
+        ev = get_event()
+        if ev.__class__ is not StreamEndEvent:
+            raise yaml.composer.ComposerError("expected a single document in the stream", None,
+                                              "but found another document", ev.start_mark)
+        return True
+
+    # ---- events ----------------------------------------------------------------------------------
+    def nxt(self):
+        """(the next event, whether it is replayed from an anchor's recording)."""
+        replay = self.replay
         while replay:
             ev = next(replay[-1], None)
             if ev is not None:
                 return ev, True
             replay.pop()
-        ev = get_event()
+        ev = self.get_event()
+        recording = self.recording
         if recording:
             for r in recording:
                 r.append(ev)
         return ev, False
 
-    def mark(ev) -> Loc:
-        return Loc(display, ev.start_mark.line + 1, ev.start_mark.column + 1)
+    def mark(self, ev) -> Loc:
+        return Loc(self.display, ev.start_mark.line + 1, ev.start_mark.column + 1)
 
-    def scalar(ev, tag):
+    def tag_of(self, ev, kind):
+        tag = ev.tag
+        if tag is None or tag == "!":
+            if kind is _SCALAR_NODE:
+                value = ev.value
+                if ev.implicit[0] and value.isidentifier() and value not in _NOT_STR:
+                    return _STR                  # the plain names most of a spec is made of
+                return self.resolve(kind, value, ev.implicit)
+            tag = self.resolve(kind, None, ev.implicit)
+        return tag
+
+    def scalar(self, ev, tag):
+        """A scalar event's value under its resolved `tag`, refused when it is not plain data."""
         value = ev.value
         if tag == _STR:                         # the common cases, without the constructor's overhead
-            return intern(value) if len(value) <= 24 else value   # names repeat: one string each
+            return _intern(value) if len(value) <= 24 else value   # names repeat: one string each
         if tag == _INT:
             if value.isdigit() and len(value) < 19 and (value[0] != "0" or value == "0"):
                 return int(value)
             if len(value) > 64:                 # past any 64-bit integer (and Python's digit limit)
-                raise SpecError([out_of_range(value, mark(ev))])
-        node = yaml.ScalarNode(tag, value, ev.start_mark, ev.end_mark, ev.style)
+                raise SpecError([out_of_range(value, self.mark(ev))])
+        node = _SCALAR_NODE(tag, value, ev.start_mark, ev.end_mark, ev.style)
         try:
-            out = constructor.construct_object(node, deep=True)
-        except ConstructorError:
-            raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev),
+            out = self.constructor.construct_object(node, deep=True)
+        except _CONSTRUCTOR_ERROR:
+            raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", self.mark(ev),
                                         hint="archspec loads YAML safely: no Python objects, no custom tags")]) from None
         except Exception:                       # a standard tag on text it cannot read (`!!bool x4`, `!!timestamp 4`)
             kind = tag.rsplit(":", 1)[-1]
-            raise SpecError([Diagnostic("yaml-syntax", f"cannot read {short(value)} as a YAML {kind}", mark(ev),
+            raise SpecError([Diagnostic("yaml-syntax", f"cannot read {short(value)} as a YAML {kind}", self.mark(ev),
                                         hint=f"remove the `!!{kind}` tag, or quote the value to make it a string")]) from None
         if out.__class__ is int and not INT_MIN <= out <= INT_MAX:
-            raise SpecError([out_of_range(value, mark(ev))])
+            raise SpecError([out_of_range(value, self.mark(ev))])
         if isinstance(out, (bytes, set)) or type(out).__module__ == "datetime":
             raise SpecError([Diagnostic("yaml-tag", f"'{value}' reads as a {type(out).__name__}; quote it to make it a string",
-                                        mark(ev))])
+                                        self.mark(ev))])
         return out
 
-    scalar_kind = yaml.ScalarNode
-
-    def tag_of(ev, kind):
-        tag = ev.tag
-        if tag is None or tag == "!":
-            if kind is scalar_kind:
-                value = ev.value
-                if ev.implicit[0] and value.isidentifier() and value not in _NOT_STR:
-                    return _STR                  # the plain names most of a spec is made of
-                return resolve(kind, value, ev.implicit)
-            tag = resolve(kind, None, ev.implicit)
-        return tag
-
-    def node(ev, replayed: bool, path: tuple, depth: int):
+    # ---- nodes -----------------------------------------------------------------------------------
+    def node(self, ev, replayed: bool, path: tuple, depth: int):
         """(value, packed start position) of the node whose first event is `ev` (its events are
         consumed); `path` is where it sits, for the limits' messages."""
-        nonlocal count, reused
         if ev.__class__ is AliasEvent:
-            rec = anchors.get(ev.anchor, False)
-            if rec is False:
-                raise SpecError([Diagnostic("yaml-syntax", f"found undefined alias '{ev.anchor}'", mark(ev))])
-            if rec is None:
-                raise SpecError([Diagnostic("yaml-syntax", f"the alias '*{ev.anchor}' is inside the node it names "
-                                            "(a recursive structure)", mark(ev))])
-            if rec[0].__class__ is not ScalarEvent:
-                reused += sum(1 for e in rec if e.__class__ in (MappingStartEvent, SequenceStartEvent))
-                if reused > limits.max_aliases:
-                    raise SpecError([Diagnostic("limit", f"YAML aliases are expanded more than {limits.max_aliases:,} "
-                                                "times (an alias bomb?)", mark(ev),
-                                                hint="raise --limit max_aliases=N if the file is genuine")])
-            it = iter(rec)
-            first = next(it)
-            replay.append(it)
-            return node(first, True, path, depth)
+            return self._alias(ev, path, depth)
         anchor = None if replayed else getattr(ev, "anchor", None)
         if anchor is not None:
-            if anchor in anchors:
-                raise SpecError([Diagnostic("yaml-syntax", f"the anchor '&{anchor}' is defined twice", mark(ev))])
-            anchors[anchor] = None
-            recording.append([ev])
-        count += 1
-        if count > limits.max_nodes:
+            if anchor in self.anchors:
+                raise SpecError([Diagnostic("yaml-syntax", f"the anchor '&{anchor}' is defined twice", self.mark(ev))])
+            self.anchors[anchor] = None
+            self.recording.append([ev])
+        limits = self.limits
+        self.count += 1
+        if self.count > limits.max_nodes:
             raise SpecError([Diagnostic("limit", f"the document expands to more than {limits.max_nodes:,} values "
-                                        "(YAML aliases repeated too often?)", mark(ev),
+                                        "(YAML aliases repeated too often?)", self.mark(ev),
                                         hint="a spec this large is almost certainly an alias bomb; "
                                              "raise --limit max_nodes=N if it is genuine")])
         if depth > limits.max_depth:
-            raise SpecError([_too_deep(limits, mark(ev))])
+            raise SpecError([_too_deep(limits, self.mark(ev))])
         m = ev.start_mark
         here = (m.line + 1) << 24 | (m.column + 1)
         cls = ev.__class__
         if cls is ScalarEvent:
-            out = scalar(ev, tag_of(ev, yaml.ScalarNode))
+            out = self.scalar(ev, self.tag_of(ev, _SCALAR_NODE))
         elif cls is MappingStartEvent:
-            tag = tag_of(ev, yaml.MappingNode)
-            if tag != MAP_TAG:
-                raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev),
-                                            hint="archspec accepts plain YAML only")])
-            out = {}
-            row = []
-            while True:
-                kev, krep = nxt()
-                if kev.__class__ is MappingEndEvent:
-                    break
-                if kev.__class__ is not ScalarEvent:
-                    if kev.__class__ is AliasEvent and anchors.get(kev.anchor) and \
-                            anchors[kev.anchor][0].__class__ is ScalarEvent:
-                        kev, krep = anchors[kev.anchor][0], True
-                    else:
-                        raise SpecError([Diagnostic("yaml-syntax", "a mapping key must be a plain name", mark(kev))])
-                ktag = tag_of(kev, yaml.ScalarNode)
-                if ktag == MERGE_TAG:
-                    raise SpecError([Diagnostic("yaml-syntax", "YAML merge keys ('<<') are not supported", mark(kev),
-                                                hint="use `defaults:` or a block to share settings")])
-                if not krep and kev.anchor is not None:
-                    if kev.anchor in anchors:
-                        raise SpecError([Diagnostic("yaml-syntax", f"the anchor '&{kev.anchor}' is defined twice",
-                                                    mark(kev))])
-                    anchors[kev.anchor] = [kev]
-                key = scalar(kev, ktag)
-                if not isinstance(key, (str, int)) or isinstance(key, bool):
-                    key = str(kev.value)
-                vev, vrep = nxt()
-                if key in out:
-                    first_pos = row[2 * list(out).index(key)]
-                    first_loc = Loc(display, first_pos >> 24, first_pos & 0xFFFFFF)
-                    diags.append(Diagnostic("duplicate-key", f"the key '{key}' appears twice in this mapping",
-                                            mark(kev), notes=(Note("first defined here", first_loc),)))
-                    skip(vev, vrep)
-                    continue
-                km = kev.start_mark
-                row.append((km.line + 1) << 24 | (km.column + 1))
-                out[key], vpos = node(vev, vrep, path + (key,), depth + 1)
-                row.append(vpos)
-            add_row(out, row)
+            out = self._mapping(ev, path, depth)
         elif cls is SequenceStartEvent:
-            tag = tag_of(ev, yaml.SequenceNode)
-            if tag != SEQ_TAG:
-                raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", mark(ev))])
-            out = []
-            row = []
-            i = 0
-            while True:
-                iev, irep = nxt()
-                if iev.__class__ is SequenceEndEvent:
-                    break
-                item, ipos = node(iev, irep, path + (i,), depth + 1)
-                out.append(item)
-                row.append(ipos)
-                i += 1
-            add_row(out, row)
+            out = self._sequence(ev, path, depth)
         else:                                      # pragma: no cover - the parser's grammar prevents it
-            raise SpecError([Diagnostic("yaml-syntax", f"unexpected {cls.__name__}", mark(ev))])
+            raise SpecError([Diagnostic("yaml-syntax", f"unexpected {cls.__name__}", self.mark(ev))])
         if anchor is not None:
-            anchors[anchor] = recording.pop()
+            self.anchors[anchor] = self.recording.pop()
         return out, here
 
-    def skip(ev, replayed):
+    def _alias(self, ev, path: tuple, depth: int):
+        """`*name`: the anchored node again, its recorded events replayed (counted against max_aliases)."""
+        rec = self.anchors.get(ev.anchor, False)
+        if rec is False:
+            raise SpecError([Diagnostic("yaml-syntax", f"found undefined alias '{ev.anchor}'", self.mark(ev))])
+        if rec is None:
+            raise SpecError([Diagnostic("yaml-syntax", f"the alias '*{ev.anchor}' is inside the node it names "
+                                        "(a recursive structure)", self.mark(ev))])
+        if rec[0].__class__ is not ScalarEvent:
+            self.reused += sum(1 for e in rec if e.__class__ in (MappingStartEvent, SequenceStartEvent))
+            if self.reused > self.limits.max_aliases:
+                raise SpecError([Diagnostic("limit", f"YAML aliases are expanded more than {self.limits.max_aliases:,} "
+                                            "times (an alias bomb?)", self.mark(ev),
+                                            hint="raise --limit max_aliases=N if the file is genuine")])
+        it = iter(rec)
+        first = next(it)
+        self.replay.append(it)
+        return self.node(first, True, path, depth)
+
+    def _mapping(self, ev, path: tuple, depth: int) -> dict:
+        """A mapping's keys and values up to its end event; its row: key and value positions in turn."""
+        tag = self.tag_of(ev, _MAPPING_NODE)
+        if tag != _MAP_TAG:
+            raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", self.mark(ev),
+                                        hint="archspec accepts plain YAML only")])
+        nxt, anchors, node, scalar, tag_of = self.nxt, self.anchors, self.node, self.scalar, self.tag_of
+        replay, recording, get_event = self.replay, self.recording, self.get_event
+        out = {}
+        row = []
+        while True:
+            if replay or recording:
+                kev, krep = nxt()
+            else:                                   # nxt() inlined for the common case: no alias at work
+                kev, krep = get_event(), False
+            if kev.__class__ is MappingEndEvent:
+                break
+            if kev.__class__ is not ScalarEvent:
+                if kev.__class__ is AliasEvent and anchors.get(kev.anchor) and \
+                        anchors[kev.anchor][0].__class__ is ScalarEvent:
+                    kev, krep = anchors[kev.anchor][0], True
+                else:
+                    raise SpecError([Diagnostic("yaml-syntax", "a mapping key must be a plain name", self.mark(kev))])
+            ktag = tag_of(kev, _SCALAR_NODE)
+            if ktag == _MERGE_TAG:
+                raise SpecError([Diagnostic("yaml-syntax", "YAML merge keys ('<<') are not supported", self.mark(kev),
+                                            hint="use `defaults:` or a block to share settings")])
+            if not krep and kev.anchor is not None:
+                if kev.anchor in anchors:
+                    raise SpecError([Diagnostic("yaml-syntax", f"the anchor '&{kev.anchor}' is defined twice",
+                                                self.mark(kev))])
+                anchors[kev.anchor] = [kev]
+            key = scalar(kev, ktag)
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                key = str(kev.value)
+            if replay or recording:
+                vev, vrep = nxt()
+            else:
+                vev, vrep = get_event(), False
+            if key in out:
+                self._duplicate(key, kev, list(out).index(key), row)
+                self.skip(vev, vrep)
+                continue
+            km = kev.start_mark
+            row.append((km.line + 1) << 24 | (km.column + 1))
+            out[key], vpos = node(vev, vrep, path + (key,), depth + 1)
+            row.append(vpos)
+        self.add_row(out, row)
+        return out
+
+    def _duplicate(self, key, kev, index: int, row: list) -> None:
+        first_pos = row[2 * index]
+        first_loc = Loc(self.display, first_pos >> 24, first_pos & 0xFFFFFF)
+        self.diags.append(Diagnostic("duplicate-key", f"the key '{key}' appears twice in this mapping",
+                                     self.mark(kev), notes=(Note("first defined here", first_loc),)))
+
+    def _sequence(self, ev, path: tuple, depth: int) -> list:
+        """A sequence's items up to its end event; its row: the items' positions."""
+        tag = self.tag_of(ev, _SEQUENCE_NODE)
+        if tag != _SEQ_TAG:
+            raise SpecError([Diagnostic("yaml-tag", f"the tag '{tag}' is not allowed", self.mark(ev))])
+        nxt, node = self.nxt, self.node
+        replay, recording, get_event = self.replay, self.recording, self.get_event
+        out = []
+        row = []
+        i = 0
+        while True:
+            if replay or recording:
+                iev, irep = nxt()
+            else:                                   # nxt() inlined for the common case: no alias at work
+                iev, irep = get_event(), False
+            if iev.__class__ is SequenceEndEvent:
+                break
+            item, ipos = node(iev, irep, path + (i,), depth + 1)
+            out.append(item)
+            row.append(ipos)
+            i += 1
+        self.add_row(out, row)
+        return out
+
+    def skip(self, ev, replayed):
         """Consume the node starting at `ev` without recording it (a duplicate key's value)."""
+        anchors = self.anchors
         if ev.__class__ in (MappingStartEvent, SequenceStartEvent):
             if not replayed and ev.anchor is not None:
                 anchors[ev.anchor] = None
-                recording.append([ev])
+                self.recording.append([ev])
             level = 1
             while level:
-                e, _ = nxt()
+                e, _ = self.nxt()
                 if e.__class__ in (MappingStartEvent, SequenceStartEvent):
                     level += 1
                 elif e.__class__ in (MappingEndEvent, SequenceEndEvent):
                     level -= 1
             if not replayed and ev.anchor is not None:
-                anchors[ev.anchor] = recording.pop()
+                anchors[ev.anchor] = self.recording.pop()
         elif ev.__class__ is ScalarEvent and not replayed and ev.anchor is not None:
             anchors[ev.anchor] = [ev]
-
-    data = None
-    try:
-        try:
-            ev = loader.get_event()               # StreamStart
-            assert ev.__class__ is StreamStartEvent
-            ev = loader.get_event()
-            if ev.__class__ is StreamEndEvent:
-                src.values[()] = Loc(display, 1, 1)
-                return
-            assert ev.__class__ is DocumentStartEvent
-            first, _ = nxt()
-            data, rows.root = node(first, False, (), 0)
-            rows.skeleton = data
-            ev = loader.get_event()               # DocumentEnd
-            assert ev.__class__ is DocumentEndEvent
-            ev = loader.get_event()
-            if ev.__class__ is not StreamEndEvent:
-                raise yaml.composer.ComposerError("expected a single document in the stream", None,
-                                                  "but found another document", ev.start_mark)
-        except SpecError as found:
-            try:                                  # a syntax error anywhere in the text comes first
-                while loader.get_event() is not None:
-                    pass
-            except yaml.YAMLError as exc:
-                raise _syntax_error(exc, text, display, limits) from None
-            except RecursionError:
-                pass
-            raise found from None
-        except yaml.YAMLError as exc:
-            raise _syntax_error(exc, text, display, limits) from None
-        except RecursionError:
-            raise SpecError([_too_deep(limits, Loc(display, 1, 1))]) from None
-    finally:
-        loader.dispose()
-    if diags:
-        raise SpecError(diags)
-    if build:
-        src.data = data
 
 
 INT_MIN, INT_MAX = -2 ** 63, 2 ** 63 - 1      # what a count or size can be: Keras's and TensorFlow's int64

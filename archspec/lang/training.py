@@ -1,5 +1,5 @@
-"""The `training:` section of a spec: its document model (pydantic, like the rest of the spec's
-document) and `--set training.KEY=VALUE`, merged into the section with positions that point at the
+"""The `training:` section of a spec: its document model (declared with :mod:`archspec.fast.pydantic_lite`,
+like the rest of the spec's document) and `--set training.KEY=VALUE`, merged into the section with positions that point at the
 command line. This is the language's part; :mod:`archspec.train.config` merges the validated section
 with command-line flags into a run's `Settings`.
 
@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from ..errors import Diagnostic, SpecError, did_you_mean
+from ..fast.pydantic_lite import BeforeValidator, Field, Invalid, Model
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", "lamb")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
@@ -35,8 +34,8 @@ Pos = Annotated[float, Field(gt=0)]
 Frac = Annotated[float, Field(gt=0, lt=1)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Model(Model, frozen=False):
+    """A section's model: unknown keys are refused (extra="forbid", the default)."""
 
 
 def _fraction(v):
@@ -67,11 +66,10 @@ class DataDef(_Model):
 
 
 
-class OptimizerDef(_Model):
+class OptimizerDef(_Model, extra="allow"):
     """`optimizer: {name: sgd, momentum: 0.9}`: other keys are the Keras optimizer's own arguments,
     checked against its signature when Keras is loaded."""
 
-    model_config = ConfigDict(extra="allow")
     name: Literal[OPTIMIZERS]  # type: ignore[valid-type]
 
 
@@ -120,7 +118,7 @@ class TrainingDef(_Model):
     validation_steps: Annotated[int, Field(ge=1)] | None = None
     validation_split: Annotated[float, Field(ge=0, lt=1)] | None = None
     early_stopping: dict[str, Any] | bool | None = None
-    rescale: float | None = None
+    rescale: Annotated[float | None, BeforeValidator(_fraction)] = None
     resize: bool = False
     augment: dict[str, Any] | None = None
     precision: Literal[PRECISIONS] = "float32"  # type: ignore[valid-type]
@@ -131,11 +129,6 @@ class TrainingDef(_Model):
     save: str | None = None
     class_weight: Literal["balanced"] | dict[str | int, Annotated[float, Field(ge=0)]] | None = None
     label_smoothing: Annotated[float, Field(ge=0, lt=1)] | None = None
-
-    @field_validator("rescale", mode="before")
-    @classmethod
-    def _rescale(cls, v):
-        return _fraction(v)
 
 
 # ---- --set training.KEY=VALUE --------------------------------------------------------------------
@@ -216,7 +209,7 @@ def _check(model, data, src, base, what, diags):
 
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
+    except Invalid as exc:
         diags.extend(pydantic_diagnostics(exc, data, src, base, fields=model.model_fields, what=what))
         return None
 
