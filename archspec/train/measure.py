@@ -16,8 +16,9 @@ def load_case(case: str, root=None):
     """`SPEC:BATCH` or `SPEC:BATCH:NAME=VALUE,...` (the spec's params overridden, as `--set` does) →
     (spec, batch). The token models are held at a few layers and a short sequence this way:
     'specs/gpt2_small.yaml:4:num_layers=2,length=256'."""
-    import archspec
     from pathlib import Path
+
+    from ..api import load
 
     parts = case.split(":")
     if len(parts) not in (2, 3) or not parts[1].isdigit():
@@ -27,7 +28,7 @@ def load_case(case: str, root=None):
         name, _, value = item.partition("=")
         overrides[name] = int(value) if value.lstrip("-").isdigit() else value
     path = Path(root, parts[0]) if root else parts[0]
-    return archspec.load(path, overrides or None), int(parts[1])
+    return load(path, overrides or None), int(parts[1])
 
 
 def _build(spec, batch_size: int, optimizer: str, precision: str):
