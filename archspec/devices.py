@@ -118,7 +118,7 @@ def _cpu_key() -> str:
 # roofline, the minimum of repeated steps (a shared 2-core x86-64 machine, jax 0.10.2; see
 # docs/training-estimates.md for the measurements). Fractions of the peak, so they carry over to
 # another CPU as far as its XLA kernels behave alike.
-CPU_EFFICIENCY = {"matmul": 1.0, "depthwise": 0.5, "elementwise": 1.0, "memory": 0.5}
+CPU_EFFICIENCY = {"matmul": 0.5, "depthwise": 0.3, "elementwise": 1.0, "memory": 0.4}
 CPU_LAYER_OVERHEAD_S = 0.0
 CPU_CALIBRATION = "efficiencies calibrated by bench/op_time_bench.py (XLA:CPU, jax 0.10.2)"
 
@@ -175,22 +175,3 @@ def _best(fn, seconds: float, at_least: int = 3) -> float:
         best, runs = min(best, time.perf_counter() - t), runs + 1
     return best
 
-
-def matmul_cpu_rate(seconds: float = 0.5) -> float:
-    """float32 matmul FLOPs per CPU-second (all threads' time), best of repeated runs: on a shared machine
-    this moves far less than the wall-clock rate (bench/op_time_bench.py, measure.idle_step_s)."""
-    import numpy as np
-
-    n = 1024
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    b = a.copy()
-    a @ b
-    best, runs, end = float("inf"), 0, time.perf_counter() + seconds
-    while runs < 5 or time.perf_counter() < end:
-        c = time.process_time()
-        a @ b
-        dt = time.process_time() - c
-        if dt > 0:
-            best = min(best, dt)
-        runs += 1
-    return 2 * n ** 3 / best

@@ -241,6 +241,8 @@ def print_table(rows: list[dict], kind: str) -> None:
     """The estimate-vs-XLA rows as one table: what confirms or corrects docs/training-estimates.md (memory)
     and the device's efficiencies in archspec/devices.py (step time: measured / estimate, with the bare
     roofline's ratio beside it, whose inverse is the efficiency the whole step reaches)."""
+    from archspec.render.tables import human_bytes
+
     print(f"\nestimate vs XLA on 1 × {kind}, Adam:")
     head = (f"{'model':<34} {'batch':>5} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}  {'measured':>9} "
             f"{'estimate':>9} {'meas/est':>8} {'roofline':>9} {'meas/roof':>9}")
@@ -248,7 +250,7 @@ def print_table(rows: list[dict], kind: str) -> None:
     for r in rows:
         est, roof, meas = r.get("estimated_step_s"), r.get("roofline_step_s"), r.get("measured_step_s")
         cells = [f"{num(x * 1e3)} ms" if x else "-" for x in (meas, est, roof)]
-        print(f"{r['model'][:34]:<34} {r['batch']:>5} {r['xla_bytes'] / 2**30:>7.2f} GiB {r['estimate_bytes'] / 2**30:>6.2f} GiB "
+        print(f"{r['model'][:34]:<34} {r['batch']:>5} {human_bytes(r['xla_bytes']):>11} {human_bytes(r['estimate_bytes']):>10} "
               f"{r['memory_ratio']:>6.2f}  {cells[0]:>9} {cells[1]:>9} {meas / est if est and meas else 0:>8.2f} "
               f"{cells[2]:>9} {meas / roof if roof and meas else 0:>9.2f}")
 

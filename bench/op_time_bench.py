@@ -9,8 +9,8 @@ what the calibration divides by) or on (the default: how well the calibrated mod
 
 The machine may be shared: every timing is the minimum over repeated steps, wall and CPU time (process_time,
 all threads); the comparison uses the CPU time turned into an idle machine's wall time
-(archspec.train.measure.idle_step_s: over the cores, corrected by a matmul's CPU-time rate measured right
-then against the cached peak), since on a loaded machine the wall clock measures the other processes.
+(archspec.train.measure.idle_step_s: over the cores), since on a loaded machine the wall clock measures the
+other processes.
 
 Usage: python bench/op_time_bench.py [FAMILY ...] [--raw] [--steps N]
 """
@@ -90,7 +90,7 @@ def main() -> None:
         (w1, c1), (w2, c2) = (timed(s, batch, args.steps) for s in specs)
         e1, e2 = (s.training_estimate(batch, device=cpu).step_time_s for s in specs)
         per, cper, eper = (w2 - w1) / (2 * r), (c2 - c1) / (2 * r), (e2 - e1) / (2 * r)
-        idle = idle_step_s(cper, cpu)
+        idle = idle_step_s(cper)
         print(f"{fam:<16} {batch:>5} {per * 1e3:>13.2f} ms {cper * 1e3:>7.2f} ms {idle * 1e3:>7.2f} ms {eper * 1e3:>7.2f} ms "
               f"{idle / eper:>9.2f}", flush=True)
 

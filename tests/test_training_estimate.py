@@ -372,7 +372,7 @@ out = {}
 for arg in sys.argv[1:]:
     spec, batch = load_case(arg)
     m = measure_step(spec, batch, steps=3, warmup=1)
-    out[arg] = [idle_step_s(m["step_cpu_s"], cpu), m["step_min_s"], spec.training_estimate(batch, device=cpu).step_time_s]
+    out[arg] = [idle_step_s(m["step_cpu_s"]), m["step_min_s"], spec.training_estimate(batch, device=cpu).step_time_s]
 print(json.dumps(out))
 """
 
@@ -382,8 +382,8 @@ print(json.dumps(out))
 def test_step_time_of_the_families_is_within_twice_the_estimate():
     """Measured against the calibrated estimate on this CPU, for every bundled family at a small batch and
     the token models. The machine may be shared, so the measure is the step's CPU time (the minimum of 3
-    compiled steps) turned into an idle machine's wall time (measure.idle_step_s: over the cores, corrected
-    by a matmul's CPU-time rate taken right then against the cached peak) — docs/training-estimates.md."""
+    compiled steps) turned into an idle machine's wall time (measure.idle_step_s: over the cores) —
+    docs/training-estimates.md."""
     pytest.importorskip("jax")
     cases = [f"specs/{f}.yaml:2" for f in FAMILIES] + TOKEN_MODELS[:3]
     r = subprocess.run([sys.executable, "-c", TIME, *cases], cwd=ROOT, capture_output=True, text=True,

@@ -126,15 +126,12 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
     return out
 
 
-def idle_step_s(step_cpu_s: float, cpu_device) -> float:
-    """The wall time a step whose threads used `step_cpu_s` of CPU would take on this CPU when idle, for a
-    shared machine where wall times mean nothing: CPU time over the cores (XLA:CPU runs a step on all of
-    them, as numpy's matmul does for the cached peak), corrected by how much slower a matmul runs per
-    CPU-second right now than the cached peak says (caches and cores shared with other processes)."""
+def idle_step_s(step_cpu_s: float) -> float:
+    """The wall time a step whose threads used `step_cpu_s` of CPU would take on this machine when idle, for
+    a shared machine where the wall clock measures the other processes: CPU time over the cores (XLA:CPU
+    runs a step's kernels on all of them, as numpy's matmul does for the cached peak). It reads long by
+    what sharing the caches and cores costs (about 1.0–1.4× here) and short where a step keeps fewer cores
+    busy than there are."""
     import os
 
-    from ..devices import matmul_cpu_rate
-
-    cores = os.cpu_count() or 1
-    inflation = max(1.0, cpu_device.fp32 / cores / matmul_cpu_rate())
-    return step_cpu_s / cores / inflation
+    return step_cpu_s / (os.cpu_count() or 1)
