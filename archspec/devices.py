@@ -118,7 +118,7 @@ def _cpu_key() -> str:
 # roofline, the minimum of repeated steps (a shared 2-core x86-64 machine, jax 0.10.2; see
 # docs/training-estimates.md for the measurements). Fractions of the peak, so they carry over to
 # another CPU as far as its XLA kernels behave alike.
-CPU_EFFICIENCY = {"matmul": 0.5, "depthwise": 0.3, "elementwise": 1.0, "memory": 0.4}
+CPU_EFFICIENCY = {"matmul": 0.5, "depthwise": 0.7, "elementwise": 1.0, "memory": 0.4}
 CPU_LAYER_OVERHEAD_S = 0.0
 CPU_CALIBRATION = "efficiencies calibrated by bench/op_time_bench.py (XLA:CPU, jax 0.10.2)"
 

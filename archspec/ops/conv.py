@@ -60,6 +60,9 @@ class KernelAttrs(Attrs):
     activation: ActivationName | None = None
 
 
+SMALL_WINDOW = 20        # XLA:CPU's dense filter gradient: k² + 20 multiply-accumulates' time per k² (executed_flops)
+
+
 class _Conv(Op):
     """Shared by the convolutions: FLOPs beyond the MACs, the sliding window, common Keras kwargs."""
 
@@ -89,6 +92,9 @@ class _Conv(Op):
         positions = size(out) // out[-1]
         dense = 2 * positions * window * channels               # every output position × the dense filter
         filter_grad = 2 * positions * window * grouped          # what backward_flops counts for it
+        # that convolution's output is the k×k window: a small one reuses little of what it loads (measured
+        # per layer, bench/op_time_bench.py: a 3×3 runs at ~40% of a 7×7's rate), as (1 + 20 / k²) more work
+        dense = dense * (window + SMALL_WINDOW) // window
         return {"depthwise": work["depthwise"] - filter_grad + dense}
 
     def backward_scratch(self, a, ins, out, platform):
