@@ -244,7 +244,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
                            kept_total, peak, phase, at, device)
     if device is not None:
         # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
-        est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / device.bandwidth
+        est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / (device.bandwidth * device.memory_efficiency)
         if not est.fits:
             est.largest_batch = largest_batch(graph, device.memory_bytes, optimizer, precision, below=B,
                                               platform=platform)
