@@ -3,7 +3,8 @@
 For each spec and batch size: the estimated peak training memory against XLA's memory analysis of the
 compiled Adam training step (arguments + outputs + temporaries − donated aliases), and the estimated
 step time on the measured CPU (its calibrated efficiencies, archspec/devices.py) against the measured
-step time — the minimum of the timed steps: the machine may be shared, and interference only adds time.
+step: the minimum CPU time of the timed steps over the cores (archspec.train.measure.idle_step_s — on a
+shared machine the wall clock, printed beside it, measures the other processes).
 Prints the ratios, with the batch as a column; the numbers in docs/training-estimates.md come from it.
 
 Usage: python bench/train_estimate_bench.py [SPEC:BATCH[:NAME=VALUE,...] ...] [--families] [--steps N]
@@ -43,21 +44,25 @@ def main() -> None:
     from archspec.devices import cpu_device
     from archspec.render.tables import human_bytes
     from archspec.render.training import seconds
-    from archspec.train.measure import load_case, measure_step
+    from archspec.train.measure import idle_step_s, load_case, measure_step
 
     cpu = cpu_device()
     print(f"device: {cpu.title}: {cpu.fp32 / 1e9:.1f} GFLOP/s float32 matmul, {cpu.bandwidth / 1e9:.1f} GB/s copy"
           + (f"; {cpu.calibration}" if cpu.calibration else ""))
-    head = (f"{'spec':<28} {'batch':>5} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}   {'step (min)':>10} "
-            f"{'estimate':>9} {'measured/est':>12}")
+    head = (f"{'spec':<28} {'batch':>5} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}   {'wall (min)':>10} "
+            f"{'cpu/cores':>10} {'estimate':>9} {'measured/est':>12}")
     print(head)
     print("─" * len(head))
     for case in cases:
         spec, batch = load_case(case, root=ROOT)
         est = spec.training_estimate(batch, device=cpu)
         m = measure_step(spec, batch, steps=steps)
-        time_cells = (f"{seconds(m['step_min_s']):>10} {seconds(est.step_time_s):>9} "
-                      f"{m['step_min_s'] / est.step_time_s:>12.2f}") if steps else f"{'-':>10} {seconds(est.step_time_s):>9} {'-':>12}"
+        if steps:       # measured: the steps' CPU time over the cores (idle_step_s), beside the wall clock
+            idle = idle_step_s(m["step_cpu_s"])
+            time_cells = (f"{seconds(m['step_min_s']):>10} {seconds(idle):>10} {seconds(est.step_time_s):>9} "
+                          f"{idle / est.step_time_s:>12.2f}")
+        else:
+            time_cells = f"{'-':>10} {'-':>10} {seconds(est.step_time_s):>9} {'-':>12}"
         print(f"{spec.title[:28]:<28} {batch:>5} {human_bytes(m['total_bytes']):>11} {human_bytes(est.peak_bytes):>10} "
               f"{est.peak_bytes / m['total_bytes']:>6.2f}   {time_cells}", flush=True)
 
