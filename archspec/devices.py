@@ -120,7 +120,7 @@ def _cpu_key() -> str:
 # another CPU as far as its XLA kernels behave alike.
 CPU_EFFICIENCY = {"matmul": 0.5, "depthwise": 0.7, "elementwise": 1.0, "memory": 0.4}
 CPU_LAYER_OVERHEAD_S = 0.0
-CPU_CALIBRATION = "efficiencies calibrated by bench/op_time_bench.py (XLA:CPU, jax 0.10.2)"
+CPU_CALIBRATION = "XLA:CPU efficiencies (jax 0.10.2; bench/op_time_bench.py and whole families, docs/training-estimates.md)"
 
 
 def _calibrated(dev: Device) -> Device:
