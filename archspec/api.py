@@ -248,8 +248,8 @@ def _no_gc():
     rescan them again and again (superlinear on 10,000-layer specs), so it is paused meanwhile.
 
     Re-enabling it alone would leave the debt to the caller: every object made meanwhile sits in the
-    youngest generation, and the next collections would walk all of them (about 0.8 s after a
-    100,000-layer spec) only to promote them. gc.freeze() + gc.unfreeze() moves every tracked object
+    youngest generation, and the next collections would walk all of them only to promote them
+    (bench/check_bench.py reports the time left to the caller's collector). gc.freeze() + gc.unfreeze() moves every tracked object
     straight to the oldest generation without walking any — nothing stays frozen, nothing is
     collected later than a full collection would collect it anyway."""
     enabled = gc.isenabled()

@@ -38,8 +38,10 @@ COMMANDS = {
     "view": ("archspec.commands.view", "explore the architecture in Google's Model Explorer (blocks, shapes, cost overlays)"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
     "train": ("archspec.commands.train", "train a spec on image data"),
-    "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained model"),
+    "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained "
+                                               "model (perplexity of a language model)"),
     "predict": ("archspec.commands.predict", "top-k classes of image files (or a data split) from a trained model"),
+    "generate": ("archspec.commands.generate", "continue a text with a trained language model (a run on text)"),
     "export": ("archspec.commands.export", "export a trained model as a SavedModel, ONNX or TFLite file"),
     "inspect": ("archspec.commands.inspect", "look inside a trained run: kernels, nearest neighbours in a layer"),
     "diff": ("archspec.commands.diff", "what changed between two specs, and what it costs"),
@@ -63,6 +65,7 @@ examples:
   archspec train specs/digits_cnn.yaml             train on scikit-learn's digits -> runs/digits_cnn/
   archspec diff specs/resnet50.yaml specs/resnet50.yaml --set-b stages=[3,4,23,3]
   archspec evaluate runs/digits_cnn                test metrics and per-class precision/recall of a trained run
+  archspec generate runs/tiny_gpt --prompt "The "  continue a text with a language model trained on text
   archspec search specs/digits_cnn_search.yaml --budget "macs<=600K" --trials 20    search under a budget
   archspec import keras.applications.MobileNetV2 -o mobilenet_v2.yaml    the spec of a Keras model
 
@@ -133,7 +136,7 @@ def main(argv=None) -> int:
 
 def entry():  # console script
     # pydantic scans every installed package's entry points for its plugins (observers, not validation)
-    # the first time it builds a validator, ~20 ms of a cold `check`; the command line uses none.
+    # the first time it builds a validator, a cost a cold `check` would pay; the command line uses none.
     # The documented switch, for this process only (a library import leaves the caller's setting alone).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     sys.exit(main())

@@ -48,6 +48,8 @@ ERRORS: dict[str, str] = {
     "train-unsupported": "The spec cannot be trained by `archspec train` (several inputs or outputs, a non-vector output).",
     "training-diverged": "The loss became NaN or infinite; training stopped.",
     "out-of-memory": "Training ran out of accelerator or host memory; the hint names a smaller batch size.",
+    "prompt-token": "A prompt for `archspec generate` holds a character the run's tokenizer does not know (a character-level "
+                    "tokenizer has only the characters of its training text).",
     "export-unsupported": "The model cannot be exported in that format here (backend, missing package, converter failure).",
     # importing Keras models (archspec import)
     "import-unsupported": "A Keras layer (or a setting of one) that the spec language cannot express.",

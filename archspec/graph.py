@@ -3,7 +3,8 @@
 Nodes are kept in definition order, which is a topological order by construction (a node is
 created only after all its inputs), so every pass is a single forward loop and output is
 deterministic. `Graph.nx` gives the same graph as a `networkx.DiGraph` — built on demand, because
-importing networkx costs more (~0.15 s) than the whole cold `archspec check` budget.
+importing networkx would cost more than the rest of a cold `archspec check` (tests/test_startup.py
+keeps it out).
 
 >>> from archspec import api
 >>> g = api.load_text('''
@@ -30,7 +31,6 @@ from .fast.dataclasses_lite import Record
 from .ops.base import Attrs
 
 SEP = "/"
-FRAGMENT = "@block"   # op of a stand-in node for a whole block call, only in pricing graphs (lang/memo.py)
 
 
 class Node(Record):
@@ -79,6 +79,8 @@ class Graph:
         self._succs: dict[str, list[str]] | None = None   # consumers of each node, built on first use
         self.space: dict = {}                  # searched top-level parameters (lang/space.py), by name
         self.params: dict = {}                 # top-level parameter values, as expansion bound them
+        # block name -> {parameter: (type, default, required)}, as lang/blocks.py parsed the declarations
+        self.block_params: dict[str, dict[str, tuple]] = {}
         self._nx = None
 
     def add(self, node: Node) -> Node:

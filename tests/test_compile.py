@@ -213,38 +213,60 @@ ROUND_TRIP = [("scaled", SCALED), ("two_heads", TWO_IN_TWO_OUT), ("inception_res
               ("mnist_cnn", None), ("digits_vit", None)]
 
 
-@pytest.mark.keras
-@pytest.mark.parametrize("name, text", ROUND_TRIP, ids=[r[0] for r in ROUND_TRIP])
-def test_keras_file_round_trip_in_a_fresh_process(tmp_path, name, text):
+@pytest.fixture(scope="module")
+def round_trips(tmp_path_factory):
+    """Each ROUND_TRIP model built here, run on a fixed batch and saved; then ONE fresh process (not
+    this one, where the models were built: it imports archspec, then Keras, nothing else) loads every
+    file and runs it on the same batch. name -> (the model built here, its outputs' keys, what the fresh
+    process saw). One process for the five saves four TensorFlow imports, each several CPU seconds;
+    each load is still reported on its own, a failing one as its error."""
     import numpy as np
 
     from archspec.compile import save_model
 
-    spec = archspec.load_text(text) if text else archspec.load(SPECS / f"{name}.yaml")
-    model = spec.to_keras()
-    rng = np.random.default_rng(1)
-    xs = [rng.uniform(-1, 1, (2, *t.shape[1:])).astype("float32") for t in model.inputs]
-    ys = model(xs if len(xs) > 1 else xs[0])
-    ys = {k: np.asarray(v) for k, v in ys.items()} if isinstance(ys, dict) else {"": np.asarray(ys)}
-    save_model(model, tmp_path / "m.keras")
-    np.savez(tmp_path / "io.npz", **{f"x{k}": x for k, x in enumerate(xs)}, **{f"y_{k}": v for k, v in ys.items()})
+    tmp = tmp_path_factory.mktemp("round_trip")
+    built = {}
+    for name, text in ROUND_TRIP:
+        spec = archspec.load_text(text) if text else archspec.load(SPECS / f"{name}.yaml")
+        model = spec.to_keras()
+        rng = np.random.default_rng(1)
+        xs = [rng.uniform(-1, 1, (2, *t.shape[1:])).astype("float32") for t in model.inputs]
+        ys = model(xs if len(xs) > 1 else xs[0])
+        ys = {k: np.asarray(v) for k, v in ys.items()} if isinstance(ys, dict) else {"": np.asarray(ys)}
+        save_model(model, tmp / f"{name}.keras")
+        np.savez(tmp / f"{name}.npz", **{f"x{k}": x for k, x in enumerate(xs)}, **{f"y_{k}": v for k, v in ys.items()})
+        built[name] = (spec, model, list(ys))
     out = run_py(f"""
-        import sys, json
+        import sys, json, traceback
         import numpy as np
         import archspec
         assert 'keras' not in sys.modules
         import keras
-        m = keras.saving.load_model({str(tmp_path / 'm.keras')!r})
-        io = np.load({str(tmp_path / 'io.npz')!r})
-        xs = [io[k] for k in sorted(k for k in io.files if k.startswith('x'))]
-        ys = m(xs if len(xs) > 1 else xs[0])
-        ys = {{k: np.asarray(v) for k, v in ys.items()}} if isinstance(ys, dict) else {{'': np.asarray(ys)}}
-        print(json.dumps({{'names': [l.name for l in m.layers], 'classes': sorted({{type(l).__name__ for l in m.layers}}),
-                          'keys': list(ys), 'diff': max(float(np.max(np.abs(ys[k] - io['y_' + k]))) for k in ys)}}))
+        seen = {{}}
+        for name in {[n for n, _ in ROUND_TRIP]!r}:
+            try:
+                m = keras.saving.load_model({str(tmp)!r} + f'/{{name}}.keras')
+                io = np.load({str(tmp)!r} + f'/{{name}}.npz')
+                xs = [io[k] for k in sorted(k for k in io.files if k.startswith('x'))]
+                ys = m(xs if len(xs) > 1 else xs[0])
+                ys = {{k: np.asarray(v) for k, v in ys.items()}} if isinstance(ys, dict) else {{'': np.asarray(ys)}}
+                seen[name] = {{'names': [l.name for l in m.layers], 'classes': sorted({{type(l).__name__ for l in m.layers}}),
+                              'keys': list(ys), 'diff': max(float(np.max(np.abs(ys[k] - io['y_' + k]))) for k in ys)}}
+            except Exception:
+                seen[name] = {{'error': traceback.format_exc()[-3000:]}}
+        print(json.dumps(seen))
     """)
-    got = json.loads(out.strip().splitlines()[-1])
+    seen = json.loads(out.strip().splitlines()[-1])
+    return {name: (*built[name], seen[name]) for name in built}
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("name", [r[0] for r in ROUND_TRIP])
+def test_keras_file_round_trip_in_a_fresh_process(round_trips, name):
+    spec, model, keys, got = round_trips[name]
+    assert "error" not in got, got.get("error")
     assert got["names"] == [lay.name for lay in model.layers]
-    assert got["keys"] == list(ys)
+    assert got["keys"] == keys
     assert got["diff"] == 0.0
     if spec.graph.name in ("scaled_residuals", "inception_resnet_blocks"):
         assert "ScaledAdd" in got["classes"]
@@ -336,7 +358,17 @@ def cli(*args, cwd=ROOT):
 
 
 @pytest.mark.keras
-def test_compile_command_saves_atomically(tmp_path):
+def test_compile_command_saves_atomically(tmp_path, capsys, monkeypatch):
+    """The command in this process (Keras loaded once; test_interrupt.py kills a compile in a child)."""
+    from archspec.cli import main
+
+    def cli(*args, cwd=ROOT):
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
     spec = tmp_path / "s.yaml"
     spec.write_text(SCALED)
     out = tmp_path / "models" / "m.keras"

@@ -58,6 +58,9 @@ def test_roles_and_flags_come_from_the_registry():
     assert ops.REGISTRY[ops.role("input")].source and sum(op.source for op in ops.REGISTRY.values()) == 1
     for name, op in ops.REGISTRY.items():
         for cls in op.keras_classes or (op.keras_class,):
+            if cls is None:                  # never read from Keras (a priced block call: ops/summary.py)
+                assert op.internal, name
+                continue
             assert ops.of_keras_class(cls) is op, (name, cls)
         assert not (op.weighted and op.unit_helper), name
 
@@ -228,3 +231,30 @@ def test_categories_are_an_enum_and_plain_strings_are_converted():
         for table, old in zip((registry.REGISTRY, registry.KERAS_CLASSES), saved):
             table.clear()
             table.update(old)
+
+
+def test_flops_rule_says_whether_an_op_counts_flops():
+    """docs/conventions.md's FLOP table is generated from `flops_rule`: an op without one (or with a rule of
+    0) counts 0 FLOPs on every example, and one with a non-zero rule counts some on an example."""
+    for name in USER_OPS:
+        op = ops.REGISTRY[name]
+        counted = []
+        for attrs, ins, _, _ in op.examples:
+            a = op.Attrs.model_validate(attrs)
+            counted.append(op.flops(a, ins, op.infer(a, ins)))
+        says_zero = op.flops_rule is None or op.flops_rule.startswith("0")
+        assert says_zero == (not any(counted)), (name, op.flops_rule, counted)
+        if type(op).macs is not ops.Op.macs and any(counted):     # it multiply-accumulates
+            assert "MAC" in op.flops_rule, name
+
+
+def test_macs_rule_names_exactly_the_ops_that_multiply_accumulate():
+    """docs/conventions.md's MAC table is generated from `macs_rule`: an op states one exactly when it counts
+    MACs (its class overrides `macs`), and those count some on an example."""
+    for name in USER_OPS:
+        op = ops.REGISTRY[name]
+        counts = type(op).macs is not ops.Op.macs
+        assert bool(op.macs_rule) == counts, name
+        if counts:
+            a, ins = op.Attrs.model_validate(op.examples[0][0]), op.examples[0][1]
+            assert op.macs(a, ins, op.infer(a, ins)) > 0, name

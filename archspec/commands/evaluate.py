@@ -1,5 +1,6 @@
 """archspec evaluate RUN|MODEL.keras: accuracy, loss and top-k accuracy on a data split, precision /
-recall / F1 per class and the confusion matrix as a PNG (see docs/train.md)."""
+recall / F1 per class and the confusion matrix as a PNG; for a language model (a run with objective
+next_token) the loss, perplexity and next-token accuracy (see docs/train.md)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ def configure(p):
                                                               "metrics were measured with)")
     p.add_argument("--top-k", type=positive_int, default=5, help="also report top-K accuracy (default 5)")
     p.add_argument("--rescale", type=rescale_arg, help="multiply pixels by this (a bare .keras model; a run knows its own)")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default 256)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="images (or sequences) per batch (default 256)")
     p.add_argument("--out", metavar="DIR", help="where the report goes (default RUN/evaluation-SPLIT)")
     p.add_argument("--format", choices=["text", "json"], default="text",
                    help="text (default: metrics and a per-class table, for reading) or json (for tools)")
@@ -32,10 +33,15 @@ def run(args) -> int:
     use_backend(args)
     from ..train.config import RunError
     from ..train.evaluate import evaluate
+    from ..train.generate import is_sequence_run
+    from ..train.sequence_eval import evaluate_sequence_run
 
     target = open_or_usage(args.target, args.model, args.rescale)
     try:
-        ev = evaluate(target, data, args.split, args.out, args.top_k, args.batch_size)
+        if is_sequence_run(target):       # token sequences: perplexity, or a sequence classifier's table
+            ev = evaluate_sequence_run(target, data, args.split, args.out, args.top_k, args.batch_size)
+        else:
+            ev = evaluate(target, data, args.split, args.out, args.top_k, args.batch_size)
     except RunError as exc:
         raise UsageError(str(exc)) from None
     sys.stdout.write(json.dumps(ev.to_json(), indent=2) + "\n" if args.format == "json" else ev.table())

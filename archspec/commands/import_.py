@@ -35,10 +35,12 @@ def configure(p):
 def run(args) -> int:
     import re
 
+    from ..lang.document import NAME_PATTERN
+
     out = Path(args.output) if args.output else None
     if out is not None and out.is_dir():
         raise UsageError(f"-o {args.output} is a folder")
-    if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", args.name):
+    if args.name is not None and not re.fullmatch(NAME_PATTERN, args.name):
         raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
     quiet_tensorflow(args.verbose)
     from ..files import atomic_write

@@ -18,7 +18,7 @@ def run(args) -> int:
             raise UsageError(f"unknown op '{args.name}'; {did_you_mean(args.name, ops.REGISTRY) or 'see archspec ops'}")
         items = [(args.name, op)]
     for name, op in items:
-        print(f"{name}  ({op.keras_class}) — {op.doc}")
+        print(f"{name}" + (f"  ({op.keras_class})" if op.keras_class else "") + f" — {op.doc}")
         for field, info in op.Attrs.model_fields.items():
             default = "required" if info.is_required() else f"default {info.default!r}"
             print(f"    {field}: {default}")

@@ -76,7 +76,8 @@ def open_or_usage(path, which, rescale):
         target = open_target(path, which, rescale)
     except RunError as exc:
         raise UsageError(str(exc)) from None
-    if target.run is None and rescale is None and not any(_scales_input(layer) for layer in target.model.layers):
+    ids = str(target.model.inputs[0].dtype).replace("tf.", "").startswith(("int", "uint"))   # token ids: no pixels
+    if target.run is None and rescale is None and not ids and not any(_scales_input(layer) for layer in target.model.layers):
         print(f"note: {path} has no rescaling layer and no run folder says how it was trained: pixels go in as "
               "stored; pass --rescale 1/255 if it was trained on rescaled images",
               file=sys.stderr)
@@ -98,6 +99,12 @@ def run(args) -> int:
     from ..train.predict import predict, render
 
     target = open_or_usage(args.target, args.model, args.rescale)
+    from ..train.generate import is_sequence_run
+
+    if is_sequence_run(target) and len(target.model.outputs[0].shape) == 3:
+        raise UsageError(f"{args.target} is a language model (a score for every next token), not a classifier: "
+                         f"`archspec generate {args.target} --prompt TEXT` continues a text, `archspec evaluate` "
+                         "gives its perplexity")
     try:
         rows = predict(target, args.images, data if args.data else None, args.split, args.top_k, args.batch_size,
                        args.limit)

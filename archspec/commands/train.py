@@ -109,7 +109,7 @@ def run(args) -> int:
     check_save(spec, settings)        # save: against the backend just chosen
     from ..train.loop import run_folder, run_training
 
-    if not args.restart and settings.distribute != "multi-worker":     # said before TensorFlow loads (~5 s)
+    if not args.restart and settings.distribute != "multi-worker":     # said before TensorFlow loads (seconds)
         clash = run_folder(spec, args.out).spec_clash(spec)
         if clash:
             raise UsageError(clash)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..api import is_library
 from ..errors import Diagnostic, SpecError
+from ..lang.grammar import RESERVED, STRUCTURES
 from ..lang.source import DEFAULT_LIMITS, Limits, parse
 from ..ops import REGISTRY
 
@@ -232,6 +233,10 @@ def describe_name(name: str, r: Result | None = None) -> str | None:
         for f, info in op.Attrs.model_fields.items():
             fields.append(f"`{f}`" + ("" if not info.is_required() else " (required)"))
         return f"**{name}** — {op.doc}\n\nattributes: " + ", ".join(fields)
+    if name in STRUCTURES:
+        s = STRUCTURES[name]
+        fields = ", ".join(f"`{f.name}`" + (" (required)" if f.required else "") for f in s.fields)
+        return f"**{name}** — {s.doc}\n\nfields: {fields}\n\n```yaml\n{s.example}```"
     if r is not None and name in r.blocks:
         b = r.blocks[name]
         params = ", ".join(f"`{p}: {t}`" + ("" if req else f" = {d!r}") for p, (t, d, req) in b.params.items())
@@ -352,24 +357,14 @@ def _block_owner(lines, line: int, cur: str):
 
 def _entry_items(blocks, only_ops=False) -> list[Item]:
     from .. import ops
-    from ..lang.context import STRUCTURES
 
     out = [Item(name, "op", op.doc) for name, op in sorted(ops.user_ops().items())]
     if only_ops:
         return out
-    out += [Item(s, "structure", _STRUCTURE_DOCS[s]) for s in STRUCTURES]
+    out += [Item(s.name, "structure", s.doc) for s in STRUCTURES.values()]
     out += [Item(b, "block", (blk.spec.doc or f"block ({', '.join(blk.params) or 'no parameters'})"))
             for b, blk in sorted(blocks.items())]
     return out
-
-
-_STRUCTURE_DOCS = {"sequence": "a nested list of entries in its own scope",
-                   "branches": "parallel paths merged by concat/add/…",
-                   "residual": "y = shortcut + scale · body(x)"}
-_STRUCTURE_FIELDS = {"sequence": ("body", "defaults"), "branches": ("paths", "merge", "axis"),
-                     "residual": ("body", "shortcut", "scale", "activation")}
-_RESERVED_DOCS = {"name": "the layer's name (for `from:`)", "from": "input layer(s); default: the previous entry",
-                  "repeat": "repeat N times; `i` is the index", "when": "keep the entry only if true"}
 
 
 def _field_items(owner: str, blocks, present: set) -> list[Item]:
@@ -382,8 +377,8 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
         for f, info in op.Attrs.model_fields.items():
             detail = "required" if info.is_required() else f"default: {info.default!r}"
             out.append(Item(f, "field", detail, props.get(f, {}).get("description", "")))
-    elif owner in _STRUCTURE_FIELDS:
-        out = [Item(f, "field") for f in _STRUCTURE_FIELDS[owner]]
+    elif owner in STRUCTURES:
+        out = [Item(f.name, "field", _field_detail(f), f.doc) for f in STRUCTURES[owner].fields]
     elif owner in blocks:
         for p, (t, d, req) in blocks[owner].params.items():
             out.append(Item(p, "param", f"{t}" + ("" if req else f" = {d!r}")))
@@ -394,8 +389,12 @@ def _field_items(owner: str, blocks, present: set) -> list[Item]:
                 if f not in present]
     else:
         return []
-    out += [Item(k, "field", "", v) for k, v in _RESERVED_DOCS.items()]
+    out += [Item(f.name, "field", "", f.doc) for f in RESERVED.values()]
     return [i for i in out if i.label not in present]
+
+
+def _field_detail(f) -> str:
+    return "required" if f.required else f"default: {f.default!r}" if f.default is not None else ""
 
 
 def _layer_items(r: Result | None) -> list[Item]:
@@ -434,7 +433,8 @@ _SCHEMA_LOCK = threading.Lock()
 
 
 def op_schema(name: str, wait: bool = True) -> dict:
-    """The JSON Schema properties of an op's attributes (descriptions, enums), built once (~1 s cold).
+    """The JSON Schema properties of an op's attributes or a structure's fields (descriptions, enums), built
+    once (pydantic builds every model: slow cold).
     With `wait=False` (a request on the server's event loop) it answers {} while another thread is
     still building them, rather than blocking."""
     if not _OP_SCHEMAS:
@@ -446,6 +446,9 @@ def op_schema(name: str, wait: bool = True) -> dict:
 
                 defs = json_schema()["definitions"]
                 _OP_SCHEMAS.update({k[3:]: v.get("properties", {}) for k, v in defs.items() if k.startswith("op_")})
+                for kind in STRUCTURES:             # a structure's fields: `merge: ` completes the merging ops
+                    s = defs["entry_map"]["properties"][kind]
+                    _OP_SCHEMAS[kind] = next(a for a in s.get("anyOf", [s]) if a.get("type") == "object")["properties"]
         finally:
             _SCHEMA_LOCK.release()
     return _OP_SCHEMAS.get(name, {})

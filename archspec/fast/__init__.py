@@ -1,9 +1,9 @@
 """Stand-ins for libraries, on the path of `archspec check` only, each held equal to its library by a test.
 
-A cold `archspec check` answers in about the time `import pydantic` alone takes (bench/check_bench.py;
-docs/design.md has the measurements). These modules are why. Each does one library's job for the
-inputs archspec gives it, and hands anything else to the library itself, so the library defines what
-is right:
+Importing pydantic alone would add a third to a cold `archspec check`, building the spec's models with
+it more than the whole check again (bench/stand_ins_bench.py; docs/design.md quotes a run). These
+modules are why. Each does one library's job for the inputs archspec gives it, and hands anything else
+to the library itself, so the library defines what is right:
 
 ``pydantic_lite``
     pydantic's way of writing a model (annotations, ``Field``, ``BeforeValidator``,

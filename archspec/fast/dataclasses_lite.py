@@ -1,8 +1,8 @@
 """Plain record classes for the check path, without the dataclasses module.
 
 `import dataclasses` (which imports inspect, ast, dis and tokenize) and the code it generates for each
-class cost a cold `archspec check` ~13 ms — an eighth of it. The records a check builds are therefore
-NamedTuples where they never change (Loc, Note, Diagnostic, Limits) and :class:`Record` subclasses
+class would cost a cold `archspec check` several percent (docs/design.md). The records a check builds
+are therefore NamedTuples where they never change (Loc, Note, Diagnostic, Limits) and :class:`Record` subclasses
 where they do (Node, Scope, Source, Cost, ...): each writes its own ``__init__`` (the hot ones build a
 hundred thousand instances) and lists its fields in ``_fields``; Record adds what dataclasses would:
 

@@ -1,10 +1,11 @@
 """Declared models: pydantic's way of writing a model, validated without importing pydantic.
 
-The op attribute models (``ConvAttrs``) and the document model (``Document``) are written as pydantic
-models are — annotations, ``Field(...)`` defaults and constraints, ``BeforeValidator``s,
-``model_validator(mode="after")`` — but against this module's stand-ins, so that importing and
-checking a spec never imports pydantic (about 60 ms of imports and 30 ms of model building, most of
-a cold ``archspec check``).
+The op attribute models (``ConvAttrs``), the document model (``Document``) and the ``training:``
+section's (``TrainingDef``) are written as pydantic models are — annotations, ``Field(...)`` defaults
+and constraints, ``BeforeValidator``s, ``model_validator(mode="after")``, ``extra="allow"`` with
+``model_extra`` — but against this module's stand-ins, so that importing and checking a spec never
+imports pydantic (importing it and building these models would more than double a cold ``archspec
+check``; docs/design.md has the measurements).
 
 Validation has one meaning, pydantic's. :meth:`Model.model_validate` first tries a *fast path* that
 accepts only values whose pydantic result is certain: exact types (an ``int`` for an int field, a

@@ -7,7 +7,8 @@ Generated specs of tens of thousands of layers are line after line of the same f
       - batch_norm: {}
 
 PyYAML (even on libyaml) hands such a file over as Python event objects with two position marks each,
-so reading alone costs ~4 µs per layer before archspec has looked at anything. This reader handles a
+so reading alone costs more than the rest of a check before archspec has looked at anything
+(docs/design.md has the measurement). This reader handles a
 strict subset — block mappings and sequences indented with spaces, one-line flow mappings and lists,
 plain names, decimal integers and floats, true/false/null, comments — and builds the same data and
 the same position tables (:mod:`.positions`) as the YAML walk in :mod:`archspec.lang.source`, reading each distinct
@@ -44,7 +45,8 @@ _FLOW = re.compile(r" *(?:([{}\[\],])|([A-Za-z_][A-Za-z0-9_]*): +|([^ {}\[\],:#]
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +|\Z)")
 # what PyYAML's reader refuses anywhere in a stream, comments included (yaml/reader.py), and the line
 # breaks YAML 1.1 knows besides "\n" (NEL, LS, PS: a comment would end there)
-# (written as the complement of PyYAML's printable set: a class that compiles in 0.4 ms, not 2-5 ms)
+# (written as the complement of PyYAML's printable set: a few excluded ranges compile far faster than
+# the long class of allowed ones)
 _NON_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _MARKER = re.compile(r"^(?:---|\.\.\.)", re.M)
 _BAD = re.compile(r"[$\t'\"&*!|>%@`?\\\r]")           # (non-ASCII text is found by str.isascii)

@@ -44,9 +44,10 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
     Keras graph node for node (:func:`verify.match`: op, attributes, wiring). Should block factoring
     ever produce a spec that fails this, the spec is written again without blocks (with a warning);
     should that fail too, the importer has a bug and says so."""
+    from ..lang.document import NAME_PATTERN
     from .structure import build_tree
 
-    if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", name):
+    if name is not None and not re.fullmatch(NAME_PATTERN, name):
         raise ValueError(f"'{name}' is not a spec name (letters, digits, _ . -, not starting with a digit)")
     kg = read_model(model)
     if name:

@@ -329,13 +329,5 @@ def _type_problem(ptype: str, v) -> str | None:
     t = ptype.rstrip("?")
     if v is None:
         return None if optional or t == "any" else f"expected {t}, got null"
-    isnum = isinstance(v, (int, float)) and not isinstance(v, bool)
-    ok = {
-        "any": True, "bool": isinstance(v, bool), "str": isinstance(v, str), "list": isinstance(v, list),
-        "float": isnum, "number": isnum,
-        "int": (isnum and (v.__class__ is int or v.is_integer())) or (isinstance(v, list) and all(
-            isinstance(x, int) and not isinstance(x, bool) for x in v)),
-        "pair": (isnum and (v.__class__ is int or v.is_integer())) or (isinstance(v, list) and len(v) == 2),
-        "activation": isinstance(v, str),
-    }[t]
+    ok = PARAM_TYPES[t].accepts(v)
     return None if ok else f"expected {t}{' or null' if optional else ''}, got {describe(v)}"

@@ -4,14 +4,15 @@ from __future__ import annotations
 from .. import ops
 from ..fast.dataclasses_lite import Record
 from ..graph import SEP, Graph
+from . import grammar
 from .document import BlockDef
 from .expr import ShapeView, UnknownShape
 from .source import Source
 
-STRUCTURES = ("sequence", "branches", "residual")
-RESERVED = ("name", "from", "repeat", "when")
+STRUCTURES = tuple(grammar.STRUCTURES)   # the entries that are not layers (lang/grammar.py)
+RESERVED = tuple(grammar.RESERVED)       # keys any entry may carry
 MERGES = ops.merges()               # the ops that may close a `branches:` structure
-PARAM_TYPES = {"int", "float", "number", "bool", "str", "list", "any", "pair", "activation"}
+PARAM_TYPES = grammar.PARAM_TYPES      # what a parameter may declare as its type
 
 class _Abort(Exception):
     """Stop expanding (a limit was hit); diagnostics already recorded."""

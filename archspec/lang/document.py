@@ -10,7 +10,9 @@ from ..errors import Diagnostic, closest, hint_for
 from ..fast.pydantic_lite import BeforeValidator, Field, Model
 from .source import Source, short
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
+# a spec, input, block or parameter name (the document model, the JSON Schema, `archspec import --name`)
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 class _Model(Model, frozen=False):

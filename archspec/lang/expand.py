@@ -13,8 +13,9 @@ from typing import NamedTuple
 from .. import ops
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..fast.pydantic_lite import Invalid
-from ..graph import FRAGMENT, SEP, Graph, Node
+from ..graph import SEP, Graph, Node
 from ..ops.base import ShapeError
+from . import grammar
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
 from .document import Document, comma_hint, describe, dollar_hint, pydantic_diagnostics
@@ -45,7 +46,7 @@ class Expander(Memo, Blocks, Structures):
         self.memo = MemoStore() if memo is None else memo  # lang/memo.py
         self.memo_globals: tuple = ()            # top-level parameters that block bodies or defaults read
         self._defaults_keys: dict = {}
-        self.summarize = summarize               # pricing: a recorded block call becomes one FRAGMENT node
+        self.summarize = summarize               # pricing: a recorded block call becomes one summary node
         self.hidden = 0                          # layers and scopes those nodes stand for (limits)
         self.degraded = False                    # the document had errors: check what can be checked
         self.bad_blocks: set[str] = set()        # blocks whose definition has errors (calls are skipped)
@@ -166,6 +167,7 @@ class Expander(Memo, Blocks, Structures):
         self.diags = list(prep.diags)
         doc, data = prep.doc, self.src.data
         self.graph = Graph(doc.name)
+        self.graph.block_params = {name: b.params for name, b in self.blocks.items()}
         params = self.globals = self._globals(doc, data)
         self.memo_globals = tuple((k, _freeze(params[k])) for k in prep.block_names if k in params)
         defaults = prep.defaults
@@ -301,8 +303,8 @@ class Expander(Memo, Blocks, Structures):
                 attrs = {k: v for k, v in value.items() if k not in RESERVED}
         elif value is None:
             attrs = {}
-        elif key == "sequence" and isinstance(value, list):
-            attrs = {"body": value}
+        elif isinstance(value, list) and key in STRUCTURES and grammar.STRUCTURES[key].shorthand:
+            attrs = {grammar.STRUCTURES[key].shorthand: value}     # `- sequence: [...]`
         elif op is not None and op.primary:
             v = self.value(value, ctx, src, vpath)
             if v is None:
@@ -518,7 +520,7 @@ class Expander(Memo, Blocks, Structures):
             if cand in g.scopes and g.scopes[cand].output:
                 return g.scopes[cand].output
             if self.summarize:
-                raise Unsummarized()             # it may name a layer inside a FRAGMENT: expand in full
+                raise Unsummarized()             # it may name a layer inside a summary node: expand in full
         return None
 
     def _unresolved(self, ref, ctx) -> tuple[str, str, str | None]:
@@ -628,7 +630,7 @@ class Expander(Memo, Blocks, Structures):
         if spec is None:
             if last is not None:
                 n = g[last]
-                g.outputs[n.attrs.out_name if n.op == FRAGMENT else n.short] = last
+                g.outputs[ops.REGISTRY[n.op].output_name(n.attrs, n.short)] = last
             return
         items = [(spec, ("outputs",))] if isinstance(spec, str) else \
             [(v, ("outputs", k)) for k, v in enumerate(spec)] if isinstance(spec, list) else \
@@ -681,7 +683,7 @@ class Expander(Memo, Blocks, Structures):
 
 
 class Unsummarized(Exception):
-    """Pricing met something that FRAGMENT nodes may hide (a path into a block call): expand in full."""
+    """Pricing met something that summary nodes may hide (a path into a block call): expand in full."""
 
 
 class Prepared(NamedTuple):
@@ -703,7 +705,7 @@ def expand(src: Source, overrides: dict | None = None, limits: Limits = DEFAULT_
            memo: MemoStore | None = None, summarize: bool = False) -> tuple[Graph, dict[str, Source]]:
     """Expand a parsed spec into a shape-annotated graph; raises SpecError with all diagnostics.
     `prepared` (from a previous Expander's prepare()) and `memo` are reused across calls by the Pricer;
-    `summarize` lets recorded block calls stand as one FRAGMENT node each (a pricing graph: totals,
+    `summarize` lets recorded block calls stand as one summary node each (ops/summary.py) (a pricing graph: totals,
     outputs and peak memory are exact, layers and scopes inside those calls are absent)."""
     ex = Expander(src, limits, overrides or {}, root, prepared, memo, summarize)
     graph = ex.run()

@@ -19,38 +19,45 @@ from typing import Any
 
 from .. import ops
 from ..codes import WARNINGS
+from ..ops.base import ATTR_DOCS
+from . import grammar
 from .context import MERGES, STRUCTURES
+from .document import NAME_PATTERN
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 EXPR = {"type": "string", "pattern": r"^\$", "description": "an expression, e.g. $filters * 2 or $in.channels"}
-RESERVED = {
-    "name": {"anyOf": [{"type": "string", "pattern": r"^[^/.]+$"}, EXPR],
-             "description": "the layer's name, unique in its scope (no '/' or '.'); `from:` refers to it"},
-    "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
-             "description": "the input layer(s) by name; default: the previous entry"},
-    "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, EXPR],
-               "description": "repeat the entry N times in a chain; `i` is the index (0, 1, …)"},
-    "when": {"anyOf": [{"type": "boolean"}, EXPR], "description": "keep the entry only if true"},
-}
-# what an attribute means, for fields whose op does not describe them itself
-ATTR_DOCS = {
-    "filters": "number of output channels", "units": "number of output units",
-    "kernel": "kernel size: n (n×n) or [height, width]", "strides": "stride: n or [height, width]",
-    "dilation": "dilation rate: n or [height, width]", "padding": "'valid' (no padding) or 'same' (output = ceil(input / stride))",
-    "use_bias": "add a bias vector", "activation": "activation applied to the output (null: none)",
-    "groups": "number of channel groups (grouped convolution)", "depth_multiplier": "output channels per input channel",
-    "pool_size": "pooling window: n or [height, width]", "rate": "fraction of units dropped (not kept)",
-    "axis": "axis, counting the batch axis as Keras does (-1: channels)", "momentum": "moving-average momentum",
-    "epsilon": "small constant added to the variance", "center": "learn an offset (beta)", "scale": "learn a scale (gamma)",
-    "size": "upsampling factor: n or [height, width]", "cropping": "rows/columns cropped: n, [h, w] or [[top, bottom], [left, right]]",
-    "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
-    "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
-    "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
-    "interpolation": "how new pixels are computed", "max_value": "upper bound of the output (null: none)",
-    "negative_slope": "slope below the threshold (leaky ReLU)", "threshold": "inputs below it are zeroed (or sloped)",
-    "seed": "random seed of the dropout mask (null: random)",
-}
+NAME_VALUE = {"type": "string", "pattern": r"^[^/.]+$"}
+
+
+def _kind_schema(kind: str, body: dict) -> dict:
+    """The schema of a field of kind `kind` (lang/grammar.py KINDS); `body` is the reference to a list of entries."""
+    path = {"anyOf": [body, {"$ref": "#/definitions/entry"}, {"type": "null"}]}
+    return {
+        "body": lambda: dict(body),
+        "defaults": lambda: {"$ref": "#/definitions/defaults"},
+        "paths": lambda: {"anyOf": [
+            {"type": "array", "minItems": 2, "items": path},
+            {"type": "object", "minProperties": 2, "propertyNames": {"pattern": NAME_VALUE["pattern"]},
+             "additionalProperties": path}]},
+        "merge": lambda: {"anyOf": [{"enum": list(MERGES)}, EXPR]},
+        "int": lambda: {"anyOf": [{"type": "integer"}, EXPR]},
+        "number": lambda: {"anyOf": [{"type": "number"}, EXPR]},
+        "activation": lambda: {"anyOf": [{"enum": list(_activations())}, {"type": "null"}, EXPR]},
+        "name": lambda: {"anyOf": [dict(NAME_VALUE), EXPR]},
+        "refs": lambda: {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+        "count": lambda: {"anyOf": [{"type": "integer", "minimum": 0}, EXPR]},
+        "bool": lambda: {"anyOf": [{"type": "boolean"}, EXPR]},
+    }[kind]()
+
+
+def _field_schema(f, body: dict) -> dict:
+    out = {**_kind_schema(f.kind, body), "description": f.doc}
+    if f.default is not None:
+        out["default"] = f.default
+    return out
+
+
+RESERVED = {k: _field_schema(f, {}) for k, f in grammar.RESERVED.items()}
 
 
 def json_schema() -> dict:
@@ -239,32 +246,13 @@ def _exprable(node: dict) -> dict:
 
 # ---- structures -------------------------------------------------------------------------------
 def _structures(body: dict) -> dict:
-    expr_int = {"anyOf": [{"type": "integer"}, EXPR]}
-    return {
-        "sequence": {"anyOf": [
-            {"type": "object", "properties": {"body": body, "defaults": {"$ref": "#/definitions/defaults"}, **RESERVED},
-             "required": ["body"], "additionalProperties": False},
-            body], "description": "a nested list of entries in its own scope (with its own defaults)"},
-        "branches": {"type": "object", "properties": {
-            "paths": {"anyOf": [
-                {"type": "array", "minItems": 2, "items": {"anyOf": [body, {"$ref": "#/definitions/entry"}, {"type": "null"}]}},
-                {"type": "object", "minProperties": 2, "propertyNames": {"pattern": r"^[^/.]+$"},
-                 "additionalProperties": {"anyOf": [body, {"$ref": "#/definitions/entry"}, {"type": "null"}]}}],
-                "description": "parallel paths from the same input (a list, or a mapping name → path); "
-                               "an empty path is the identity"},
-            "merge": {"anyOf": [{"enum": list(MERGES)}, EXPR], "default": ops.role("default_merge"),
-                      "description": "how the paths are joined"},
-            "axis": {**expr_int, "description": "concat axis (default -1, the channels)"}, **RESERVED},
-            "required": ["paths"], "additionalProperties": False,
-            "description": "parallel paths merged by concat, add, multiply, average, maximum or minimum"},
-        "residual": {"type": "object", "properties": {
-            "body": body, "shortcut": {**body, "description": "a projection for the shortcut (default: identity)"},
-            "scale": {"anyOf": [{"type": "number"}, EXPR], "default": 1.0, "description": "y = shortcut + scale · body"},
-            "activation": {"anyOf": [{"enum": list(_activations())}, {"type": "null"}, EXPR],
-                           "description": "activation after the add"}, **RESERVED},
-            "required": ["body"], "additionalProperties": False,
-            "description": "y = shortcut + scale · body(x), with an optional projection shortcut and activation"},
-    }
+    out = {}
+    for s in grammar.STRUCTURES.values():
+        obj = {"type": "object", "properties": {**{f.name: _field_schema(f, body) for f in s.fields}, **RESERVED},
+               "required": [f.name for f in s.required], "additionalProperties": False}
+        out[s.name] = {"anyOf": [obj, body]} if s.shorthand else obj   # `- sequence: [...]`: the body alone
+        out[s.name]["description"] = s.doc
+    return out
 
 
 def _activations():

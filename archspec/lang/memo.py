@@ -21,7 +21,8 @@ import math
 from itertools import islice
 
 from .. import ops
-from ..graph import FRAGMENT, SEP, Node, Scope
+from ..graph import SEP, Node, Scope
+from ..ops.summary import Summary
 from .context import _Abort
 from .expr import ExprError, names_in
 
@@ -71,18 +72,6 @@ def _freeze(v):
 
 
 _NESTED = (list, tuple, dict)
-
-
-class Summary:
-    """What pricing needs of a block call: its costs, its layer count, its output, and its
-    peak-memory profile (passes.analyze.profile), so one FRAGMENT node can stand for the call."""
-
-    __slots__ = ("cost", "layers", "shape", "out_elems", "out_name", "cands", "size")
-
-    def __init__(self, cost, layers, shape, out_elems, out_name, cands, size):
-        self.cost, self.layers, self.shape, self.out_elems = cost, layers, shape, out_elems
-        self.out_name = out_name                # the short name of the layer it ends with
-        self.cands, self.size = cands, size     # peak-memory profile; layers + scopes it stands for
 
 
 class Fragment:
@@ -177,7 +166,7 @@ class Memo:
 
     def record(self, key, scope_path: str, inputs, out, n0: int, s0: int, outer_trace: int) -> None:
         """Keep the call just expanded (its nodes and scopes are the newest in the graph). Replay rows
-        are kept when it holds no FRAGMENT node; a Summary when it is sealed: its result is a layer of
+        are kept when it holds no summary node (ops/summary.py); a Summary when it is sealed: its result is a layer of
         its own and every one of its layers contributes to that result."""
         from ..passes.analyze import node_cost, profile
 
@@ -212,7 +201,8 @@ class Memo:
         nodes.reverse()
         scopes = list(islice(reversed(g.scopes.values()), ns))
         scopes.reverse()
-        hidden = sum(n.attrs.size for n in nodes if n.op == FRAGMENT)
+        reg = ops.REGISTRY
+        hidden = sum(reg[n.op].hidden(n.attrs) for n in nodes) if self.summarize else 0   # only pricing makes summaries
         try:
             rows = None
             if not hidden:
@@ -231,11 +221,12 @@ class Memo:
             for n in nodes:
                 c = n.cost or node_cost(g, n)
                 t, nt, macs, flops, elements = t + c[0], nt + c[1], macs + c[2], flops + c[3], elements + c[4]
-                layers += n.attrs.layers if n.op == FRAGMENT else 0 if ops.REGISTRY[n.op].source else 1
+                layers += reg[n.op].layers(n.attrs)
             out_node = g.nodes[out]
+            out_op = reg[out_node.op]
             summary = Summary((t, nt, macs, flops, elements), layers, out_node.shape,
-                              out_node.attrs.out_elems if out_node.op == FRAGMENT else out_node.cost[4],
-                              out_node.attrs.out_name if out_node.op == FRAGMENT else out_node.short,
+                              out_op.output_elements(out_node.attrs, out_node.cost),
+                              out_op.output_name(out_node.attrs, out_node.short),
                               profile(nodes, ext, [out]), nn + ns + hidden)
         old = self.memo.fragments.get(key)
         if old is not None:                      # a summary recorded by pricing: add the replay rows
@@ -247,7 +238,7 @@ class Memo:
         self.memo.size += nn + ns
 
     def replay(self, frag: Fragment, scope_path: str, ctx_scope: str, inputs, notes: tuple, loc) -> str | None:
-        """The result of a call recorded before: one FRAGMENT node when pricing, else its layers
+        """The result of a call recorded before: one summary node when pricing, else its layers
         spliced in. None when the fragment cannot be used here (expand the call instead)."""
         g = self.graph
         if self.summarize and frag.summary is not None:
@@ -255,7 +246,7 @@ class Memo:
             if self.graph_size() + s.size > self.limits.max_layers:
                 self._limit(loc, scope_path)
             self.hidden += s.size - 1
-            g.add(Node(scope_path, FRAGMENT, s, tuple(inputs), loc, ctx_scope, s.shape, notes, s.cost))
+            g.add(Node(scope_path, ops.role("block_summary"), s, tuple(inputs), loc, ctx_scope, s.shape, notes, s.cost))
             return scope_path
         if frag.nodes is None:
             return None

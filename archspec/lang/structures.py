@@ -8,24 +8,35 @@ from ..graph import Node, Scope
 from ..ops.base import ShapeError
 from .context import MERGES, RESERVED, Ctx, _join, _Poison, _with_in
 from .document import describe, pydantic_diagnostics
+from .grammar import STRUCTURES
 
 
 class Structures:
     """Mixin of the Expander: `sequence`, `branches` and `residual` entries (methods `s_<kind>`)."""
 
-    def _struct_fields(self, kind, attrs, allowed, src, vpath, scope):
+    def _struct_fields(self, kind, attrs, src, vpath, outer, scope, kloc, required=True) -> bool:
+        """Refuse a field the structure does not have (poisoning the entry, said in the `outer` scope); then
+        `_struct_required`. The fields are lang/grammar.py's."""
+        allowed = STRUCTURES[kind].field_names
         for k in attrs:
             if k not in allowed:
-                self.error("unknown-field", f"unknown field '{k}' in {kind}", src.loc(vpath + (k,), key=True), scope,
+                self.error("unknown-field", f"unknown field '{k}' in {kind}", src.loc(vpath + (k,), key=True), outer,
                            hint_for(guess := closest(k, list(allowed) + list(RESERVED))) or "fields: " + ", ".join(allowed),
                            subject=str(k), suggestion=guess)
                 raise _Poison()
+        return self._struct_required(kind, attrs, scope, kloc) if required else True
+
+    def _struct_required(self, kind, attrs, scope, kloc) -> bool:
+        """Say the first missing required field of the structure (in its `scope`) and answer False."""
+        for f in STRUCTURES[kind].required:
+            if f.name not in attrs:
+                self.error("missing-field", f.missing, kloc, scope)
+                return False
+        return True
 
     def s_sequence(self, attrs, ctx: Ctx, inputs, local, vpath, kloc):
-        self._struct_fields("sequence", attrs, ("body", "defaults"), ctx.src, vpath, ctx.scope)
         scope = _join(ctx.scope, local)
-        if "body" not in attrs:
-            self.error("missing-field", "a sequence needs a 'body' list", kloc, scope)
+        if not self._struct_fields("sequence", attrs, ctx.src, vpath, ctx.scope, scope, kloc):
             return None
         self.graph.scopes[scope] = Scope(scope, "sequence", local, kloc, ctx.scope, {}, inputs[0])
         defaults = self._defaults(ctx.defaults, attrs.get("defaults"), ctx.src, vpath + ("defaults",))
@@ -36,21 +47,23 @@ class Structures:
 
     def s_branches(self, attrs, ctx: Ctx, inputs, local, vpath, kloc):
         src = ctx.src
-        self._struct_fields("branches", attrs, ("paths", "merge", "axis"), src, vpath, ctx.scope)
+        struct = STRUCTURES["branches"]
         scope = _join(ctx.scope, local)
-        merge = self.value(attrs.get("merge", ops.role("default_merge")), ctx, src, vpath + ("merge",))
+        self._struct_fields("branches", attrs, src, vpath, ctx.scope, scope, kloc, required=False)
+        merge = self.value(attrs.get("merge", struct.field("merge").default), ctx, src, vpath + ("merge",))
         if merge not in MERGES:
             self.error("schema", f"'merge' should be one of {', '.join(MERGES)}; got {describe(merge)}",
                        src.loc(vpath + ("merge",)), scope, subject=str(merge), suggestion=closest(str(merge), MERGES))
             return None
-        paths = attrs.get("paths")
+        if not self._struct_required("branches", attrs, scope, kloc):
+            return None
+        paths = attrs["paths"]
         if isinstance(paths, dict):
             items = [(str(k), v, vpath + ("paths", k)) for k, v in paths.items()]
         elif isinstance(paths, list):
             items = [(f"branch_{k}", v, vpath + ("paths", k)) for k, v in enumerate(paths)]
         else:
-            self.error("missing-field" if paths is None else "schema",
-                       "branches need 'paths': a list of paths (each a list of entries)", kloc, scope)
+            self.error("missing-field" if paths is None else "schema", struct.field("paths").missing, kloc, scope)
             return None
         if len(items) < 2:
             self.error("schema", f"branches need at least 2 paths; got {len(items)}", src.loc(vpath + ("paths",), key=True), scope)
@@ -106,12 +119,10 @@ class Structures:
 
     def s_residual(self, attrs, ctx: Ctx, inputs, local, vpath, kloc):
         src = ctx.src
-        self._struct_fields("residual", attrs, ("body", "shortcut", "scale", "activation"), src, vpath, ctx.scope)
         scope = _join(ctx.scope, local)
-        if "body" not in attrs:
-            self.error("missing-field", "a residual needs a 'body' list", kloc, scope)
+        if not self._struct_fields("residual", attrs, src, vpath, ctx.scope, scope, kloc):
             return None
-        scale = self.value(attrs.get("scale", 1.0), ctx, src, vpath + ("scale",))
+        scale = self.value(attrs.get("scale", STRUCTURES["residual"].field("scale").default), ctx, src, vpath + ("scale",))
         if isinstance(scale, bool) or not isinstance(scale, (int, float)):
             self.error("schema", f"'scale' should be a number; got {describe(scale)}", src.loc(vpath + ("scale",)), scope)
             return None

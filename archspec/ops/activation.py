@@ -11,6 +11,11 @@ class ActivationAttrs(Attrs):
     activation: ActivationName
 
 
+# ReLU, leaky ReLU, GELU as layers; TensorFlow's profiler counts none of Relu, LeakyRelu, Erf, Tanh
+ELEMENTWISE_ACT = ("0 (element-wise; the profiler counts none of Relu, LeakyRelu, Erf, Tanh; "
+                   "see [flops.md](flops.md) for the Muls it does count)")
+
+
 @register
 class Activation(Op):
     name, keras_class, Attrs, category, primary = "activation", "Activation", ActivationAttrs, "act", "activation"
@@ -18,6 +23,9 @@ class Activation(Op):
     doc = "An element-wise activation by name (keras.layers.Activation): `- activation: relu`."
     examples = [({"activation": "relu"}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
                 ({"activation": "softmax"}, [(10,)], (10,), (0, 0))]
+
+    flops_rule = "; ".join(f"{n} per element for {', '.join(k for k, v in ACTIVATION_FLOPS.items() if v == n)}"
+                           for n in sorted(set(ACTIVATION_FLOPS.values()))) + "; 0 for every other activation"
 
     def extra_flops(self, a, ins, out):
         return ACTIVATION_FLOPS.get(a.activation, 0) * size(out)
@@ -52,6 +60,7 @@ class ReluAttrs(Attrs):
 class ReLU(Op):
     name, keras_class, Attrs, category, primary = "relu", "ReLU", ReluAttrs, "act", "max_value"
     unit_helper, transparent, recomputable = True, True, True
+    flops_rule = ELEMENTWISE_ACT
     doc = "Rectified linear unit with optional cap (keras.layers.ReLU): `- relu: 6` is ReLU6."
     examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"max_value": 6.0}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
                 ({"threshold": 0.5, "negative_slope": 0.1, "max_value": 0.0}, [(5,)], (5,), (0, 0))]
@@ -79,6 +88,7 @@ class LeakyReluAttrs(Attrs):
 class LeakyReLU(Op):
     name, keras_class, Attrs, category, primary = "leaky_relu", "LeakyReLU", LeakyReluAttrs, "act", "negative_slope"
     unit_helper, transparent, recomputable = True, True, True
+    flops_rule = ELEMENTWISE_ACT
     doc = "Leaky rectified linear unit, x for x ≥ 0 and negative_slope·x below (keras.layers.LeakyReLU): `- leaky_relu: 0.1`."
     examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"negative_slope": 0.1}, [(6, 8)], (6, 8), (0, 0))]
 
@@ -98,6 +108,7 @@ class GeluAttrs(Attrs):
 class GELU(Op):
     name, keras_class, Attrs, category, primary = "gelu", "GELU", GeluAttrs, "act", "approximate"
     unit_helper, transparent, custom_layer = True, True, True
+    flops_rule = ELEMENTWISE_ACT
     doc = ("Gaussian error linear unit as keras.activations.gelu(x, approximate=...): `- gelu: {}` is exact (as "
            "`activation: gelu`), `- gelu: {approximate: true}` the tanh form (GPT-2). "
            "archspec.ops.keras_layers.GELU, a registered serializable Keras layer.")

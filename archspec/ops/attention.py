@@ -136,11 +136,19 @@ class Attention(Op):
         biases = h * kd + g * kd * a.key_bias + g * vd + do if a.use_bias else 0
         return (weights + biases, 0)
 
+    macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
+
     def macs(self, a, ins, out):
         tq, tk, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h
         projections = tq * dq * h * kd + tk * dk * g * kd + tk * dv * g * vd + tq * h * vd * do
         return projections + h * tq * tk * (kd + vd)          # QKᵀ and attention × V (every query head)
+
+    flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per score (h·Tq·Tk) for the 1/√dk scaling — "
+                  "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
+                  "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
+                  "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
+                  "sin/cos table of positions × frequencies is not counted)")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)

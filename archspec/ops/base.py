@@ -6,14 +6,11 @@ op's name: it asks the registry (:data:`archspec.ops.REGISTRY`, :func:`archspec.
 
 Counting conventions (docs/conventions.md):
 * params: exactly Keras's `count_params()`, split trainable / non-trainable as Keras does.
-* MACs: multiply-accumulates of conv, depthwise, separable, transposed conv, dense and attention layers
-  only (attention: its four projections, QKᵀ and attention × V).
-* FLOPs: TensorFlow-profiler style: 2 per MAC, +1 per output element for a bias add, 2 per element for
-  batch normalization (scale and shift), the window size per output element for pooling, one per
-  input element for global pooling, (n−1) per output element for n-ary add/multiply/average, 2 per
-  element for a scaled add, 5 per element for softmax; ReLU and other element-wise activations count 0.
-  Attention: 2 per MAC, the projections' biases, one multiply per score for the 1/√d scaling and 5 per
-  score for the softmax.
+* MACs: multiply-accumulates of the layers that do matrix work (conv, dense, attention: its four
+  projections, QKᵀ and attention × V); 0 for every other op.
+* FLOPs: TensorFlow-profiler style (2 per MAC plus the element-wise work the profiler counts).
+Each op states its counts in words, `macs_rule` and `flops_rule`, beside `macs` and `flops`/`extra_flops`;
+docs/conventions.md's tables are generated from those (tools/gen_docs.py) and test_ops.py holds them together.
 """
 from __future__ import annotations
 
@@ -58,6 +55,27 @@ class KerasImportError(Exception):
 
 class Attrs(Model):
     """An op's attributes: a declared model (archspec/fast/pydantic_lite.py), frozen, unknown keys refused."""
+
+
+# what an attribute means, for fields whose op does not describe them itself
+# (Field(description=...)): the JSON Schema's descriptions, docs/ops.md, the editor's completions
+ATTR_DOCS = {
+    "filters": "number of output channels", "units": "number of output units",
+    "kernel": "kernel size: n (n×n) or [height, width]", "strides": "stride: n or [height, width]",
+    "dilation": "dilation rate: n or [height, width]", "padding": "'valid' (no padding) or 'same' (output = ceil(input / stride))",
+    "use_bias": "add a bias vector", "activation": "activation applied to the output (null: none)",
+    "groups": "number of channel groups (grouped convolution)", "depth_multiplier": "output channels per input channel",
+    "pool_size": "pooling window: n or [height, width]", "rate": "fraction of units dropped (not kept)",
+    "axis": "axis, counting the batch axis as Keras does (-1: channels)", "momentum": "moving-average momentum",
+    "epsilon": "small constant added to the variance", "center": "learn an offset (beta)", "scale": "learn a scale (gamma)",
+    "size": "upsampling factor: n or [height, width]", "cropping": "rows/columns cropped: n, [h, w] or [[top, bottom], [left, right]]",
+    "target_shape": "output shape without the batch axis (one entry may be -1)", "shape": "output shape without the batch axis",
+    "offset": "added after scaling", "output_padding": "extra rows/columns on one side of the output",
+    "keepdims": "keep the pooled axes with size 1", "data_format": "channels_last only",
+    "interpolation": "how new pixels are computed", "max_value": "upper bound of the output (null: none)",
+    "negative_slope": "slope below the threshold (leaky ReLU)", "threshold": "inputs below it are zeroed (or sloped)",
+    "seed": "random seed of the dropout mask (null: random)",
+}
 
 
 def _pair(v):
@@ -122,6 +140,8 @@ ActivationName = Annotated[Literal[ACTIVATIONS], BeforeValidator(  # type: ignor
 ARCHSPEC_ACTIVATIONS = frozenset({"gelu_approximate"})
 # per element, TensorFlow-profiler style (only softmax is counted)
 ACTIVATION_FLOPS = {"softmax": 5, "log_softmax": 5}
+# the FLOPs of the layers that multiply-accumulate (their `flops_rule`)
+WEIGHTED_FLOPS = "2 per MAC, + 1 per output element for the bias add, + the fused activation's (as `activation`)"
 # What an activation's gradient keeps, as XLA keeps it in a compiled training step (measured on XLA:CPU,
 # jax 0.10, per block of repeated conv/dense layers: docs/training-estimates.md): the forward tensor it
 # reads ("input", the pre-activation, or "output") and how many more tensors of its size XLA stores as
@@ -160,6 +180,11 @@ class Op:
     category: ClassVar[Category] = Category.OTHER   # a Category, or its string (converted by ops.register)
     window: ClassVar[bool] = False             # has a spatial kernel/pool window (for warnings)
     doc: ClassVar[str] = ""
+    #: the FLOP convention in words, beside `flops`/`extra_flops` (the table of docs/conventions.md and
+    #: docs/flops.md is generated from these); None: the op counts 0 FLOPs
+    flops_rule: ClassVar[str | None] = None
+    #: the MAC count in words (docs/conventions.md's MAC table); None: no multiply-accumulates
+    macs_rule: ClassVar[str | None] = None
     # (attributes, input shapes, expected output shape, expected (trainable, non-trainable) params);
     # asserted by the fast op tests and checked against Keras by the parity tests
     examples: ClassVar[list[tuple[dict, list[tuple], tuple, tuple[int, int]]]] = []
@@ -177,6 +202,7 @@ class Op:
     internal: ClassVar[bool] = False           # never written as a layer entry (input: made from `inputs:`)
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
     shared_layer: ClassVar[bool] = False       # no layer of its own: call_keras calls an input's layer again
+    summary: ClassVar[bool] = False            # stands for a whole block call in a pricing graph (ops/summary.py)
     #: a shared layer's input whose producer owns the weights it uses (tied_logits: 1, the token_embedding):
     #: their gradient exists from this op's backward step on, not only from the owner's
     weights_from: ClassVar[int | None] = None
@@ -207,6 +233,28 @@ class Op:
 
     def extra_flops(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
         return 0
+
+    # ---- what a node of this op stands for (a summary node: a whole block call, ops/summary.py) --
+    def layers(self, a: Attrs) -> int:
+        """How many layers a node of this op counts as: 1; 0 for a graph source (a model input). Only an op
+        with `summary` set may answer from the attributes (passes.analyze asks the others once per op)."""
+        return 0 if self.source else 1
+
+    def hidden(self, a: Attrs) -> int:
+        """Layers and scopes inside the node, beyond the node itself, that the graph does not hold."""
+        return 0
+
+    def output_elements(self, a: Attrs, cost: tuple) -> int:
+        """Elements per example of the node's output tensor; `cost` is the node's cached cost tuple."""
+        return cost[4]
+
+    def output_name(self, a: Attrs, short: str) -> str:
+        """The name a model output made by this node takes (`short`: the node's own short name)."""
+        return short
+
+    def peak_profile(self, a: Attrs) -> dict | None:
+        """The node's own peak-memory profile (passes.analyze.profile) when it runs many layers; None for a layer."""
+        return None
 
     #: check_producers is called with the ops that produce this op's inputs (tied_logits reuses an embedding)
     reads_producers: ClassVar[bool] = False

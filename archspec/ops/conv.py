@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .base import (
+    WEIGHTED_FLOPS,
     ActivationName,
     Attrs,
     Field,
@@ -68,6 +69,7 @@ class _Conv(Op):
 
     category, window, weighted = "conv", True, True
     keras_names = {"kernel": "kernel_size", "dilation": "dilation_rate"}
+    flops_rule = WEIGHTED_FLOPS
 
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
@@ -159,6 +161,8 @@ class Conv1D(_Conv):
     def params(self, a, ins, out):
         return (a.kernel * (ins[0][1] // a.groups) * a.filters + (a.filters if a.use_bias else 0), 0)
 
+    macs_rule = "`L'·filters · k·(Cin/groups)` (L' output steps; causal padding as `same`)"
+
     def macs(self, a, ins, out):
         return size(out) * a.kernel * (ins[0][1] // a.groups)
 
@@ -209,6 +213,8 @@ class Conv2D(_Conv):
         c = ins[0][2]
         return (a.kernel[0] * a.kernel[1] * (c // a.groups) * a.filters + (a.filters if a.use_bias else 0), 0)
 
+    macs_rule = "`H'·W'·filters · kh·kw·(Cin/groups)`"
+
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1] * (ins[0][2] // a.groups)
 
@@ -244,6 +250,8 @@ class DepthwiseConv2D(_Conv):
     def params(self, a, ins, out):
         cm = ins[0][2] * a.depth_multiplier
         return (a.kernel[0] * a.kernel[1] * cm + (cm if a.use_bias else 0), 0)
+
+    macs_rule = "`H'·W'·Cin·m · kh·kw` (m: depth_multiplier)"
 
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1]
@@ -281,6 +289,8 @@ class SeparableConv2D(_Conv):
     def params(self, a, ins, out):
         cm = ins[0][2] * a.depth_multiplier
         return (a.kernel[0] * a.kernel[1] * cm + cm * a.filters + (a.filters if a.use_bias else 0), 0)
+
+    macs_rule = "the depthwise part `H'·W'·Cin·m · kh·kw` + the pointwise part `H'·W'·Cin·m·filters`"
 
     def macs(self, a, ins, out):
         cm = ins[0][2] * a.depth_multiplier
@@ -327,6 +337,8 @@ class Conv2DTranspose(_Conv):
 
     def params(self, a, ins, out):
         return (a.kernel[0] * a.kernel[1] * ins[0][2] * a.filters + (a.filters if a.use_bias else 0), 0)
+
+    macs_rule = "`H·W·Cin · kh·kw·filters` (every input pixel scatters a kernel)"
 
     def macs(self, a, ins, out):
         return size(ins[0]) * a.kernel[0] * a.kernel[1] * a.filters

@@ -1,7 +1,7 @@
 """Fully connected layers: dense."""
 from __future__ import annotations
 
-from .base import ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops, keras_activation
+from .base import WEIGHTED_FLOPS, ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops, keras_activation
 from .registry import register
 
 
@@ -32,9 +32,13 @@ class Dense(Op):
     def params(self, a, ins, out):
         return (ins[0][-1] * a.units + (a.units if a.use_bias else 0), 0)
 
+    macs_rule = "`units · Cin` per position"
+
     def macs(self, a, ins, out):
         from .shapes import size
         return size(out) * ins[0][-1]
+
+    flops_rule = WEIGHTED_FLOPS
 
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)

@@ -69,6 +69,8 @@ class _Elementwise(Op):
                              "element-wise merges need equal shapes (or 1 where broadcasting is meant)")
         return out
 
+    flops_rule = "(n − 1) per output element for n inputs"
+
     def extra_flops(self, a, ins, out):
         return (len(ins) - 1) * size(out)
 
@@ -102,6 +104,8 @@ class Multiply(_Elementwise):
 class Average(_Elementwise):
     name, keras_class = "average", "Average"
     doc = "Element-wise mean (keras.layers.Average)."
+
+    flops_rule = "n per output element for n inputs (n − 1 adds and a division)"
 
     def extra_flops(self, a, ins, out):
         return len(ins) * size(out)
@@ -140,6 +144,8 @@ class ScaledAdd(Op):
         if ins[0] != ins[1]:
             raise ShapeError(f"scaled add joins {_fmt(ins)}", "shape-mismatch")
         return ins[0]
+
+    flops_rule = "2 per element (x + s·y)"
 
     def extra_flops(self, a, ins, out):
         return 2 * size(out)

@@ -53,6 +53,8 @@ class BatchNorm(Op):
         c = _channels(a, ins)
         return ((int(a.center) + int(a.scale)) * c, 2 * c)
 
+    flops_rule = "2 per element (scale and shift, folded at inference)"
+
     def extra_flops(self, a, ins, out):
         return 2 * size(out)
 
@@ -84,6 +86,8 @@ class LayerNorm(Op):
     def params(self, a, ins, out):
         return ((int(a.center) + int(a.scale)) * _channels(a, ins), 0)
 
+    flops_rule = "5 per element (mean, variance, normalize, scale, shift)"
+
     def extra_flops(self, a, ins, out):
         return 5 * size(out)  # mean, variance, normalize, scale, shift
 
@@ -109,6 +113,8 @@ class RMSNorm(Op):
 
     def params(self, a, ins, out):
         return (_channels(a, ins), 0)
+
+    flops_rule = "4 per element (square, mean, normalize, scale) + 3 per position (ε add, reciprocal square root)"
 
     def extra_flops(self, a, ins, out):
         n = size(out)
@@ -162,6 +168,8 @@ class Normalization(Op):
     def params(self, a, ins, out):
         return (0, 0) if a.mean is not None else (0, 2 * _channels(a, ins) + 1)
 
+    flops_rule = "2 per element (subtract, divide) + 1 per feature (max(√variance, ε))"
+
     def extra_flops(self, a, ins, out):
         return 2 * size(out) + _channels(a, ins)      # subtract, divide; max(√variance, ε) per feature
 
@@ -199,6 +207,8 @@ class GroupNorm(Op):
 
     def params(self, a, ins, out):
         return ((int(a.center) + int(a.scale)) * _channels(a, ins), 0)
+
+    flops_rule = "5 per element (mean, variance, normalize, scale, shift)"
 
     def extra_flops(self, a, ins, out):
         return 5 * size(out)  # mean, variance, normalize, scale, shift (as layer_norm)

@@ -33,6 +33,8 @@ class _Pool(Op):
                              "shape-empty", "use padding: same or a smaller pool_size", field="pool_size")
         return (oh, ow, c)
 
+    flops_rule = "the window size per output element (padding included, as TF counts it)"
+
     def extra_flops(self, a, ins, out):
         return size(out) * a.pool_size[0] * a.pool_size[1]
 
@@ -85,6 +87,8 @@ class _GlobalPool(Op):
         need_rank(ins, 3, self.name)
         c = ins[0][2]
         return (1, 1, c) if a.keepdims else (c,)
+
+    flops_rule = "1 per input element"
 
     def extra_flops(self, a, ins, out):
         return size(ins[0])

@@ -15,6 +15,7 @@ ROLE_NAMES = {
     "residual_add": "the merge of a residual without scale",
     "scaled_residual": "the merge of a residual with `scale:` (shortcut + scale · body)",
     "default_merge": "the merge of a `branches:` structure that names none",
+    "block_summary": "a recorded block call standing as one node in a pricing graph (lang/memo.py)",
 }
 
 
@@ -30,7 +31,7 @@ def register(cls: type[Op]) -> type[Op]:
             raise ValueError(f"op '{cls.name}' claims the unknown role '{r}'")
         if r in ROLES:
             raise ValueError(f"ops '{ROLES[r]}' and '{cls.name}' both claim the role '{r}'")
-    classes = cls.keras_classes or (cls.keras_class,)
+    classes = tuple(k for k in cls.keras_classes or (cls.keras_class,) if k)     # none: never read from Keras
     for k in classes:
         if k in KERAS_CLASSES:
             raise ValueError(f"ops '{KERAS_CLASSES[k]}' and '{cls.name}' both read the Keras class {k}")

@@ -306,6 +306,8 @@ class Rescaling(Op):
     doc = "x · scale + offset (keras.layers.Rescaling), e.g. `- rescaling: 0.00392156862745098` for 1/255."
     examples = [({"scale": 0.5}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"scale": 2.0, "offset": -1.0}, [(5,)], (5,), (0, 0))]
 
+    flops_rule = "2 per element (Keras multiplies and adds the offset, even when it is 0)"
+
     def extra_flops(self, a, ins, out):
         return 2 * size(out)  # Keras computes x·scale + offset even when the offset is 0: a Mul and an Add
 

@@ -123,6 +123,9 @@ class TiedLogits(Op):
                              f"{attrs.vocabulary} rows", "shape-mismatch", f"set vocabulary: {attrs.vocabulary}",
                              field="vocabulary")
 
+    flops_rule = "2 per MAC (no bias)"
+    macs_rule = "`vocabulary · dim` per position (x · Eᵀ)"
+
     def macs(self, a, ins, out):
         return size(out) * ins[0][-1]
 
@@ -175,6 +178,8 @@ class PositionEmbedding(Op):
     def params(self, a, ins, out):
         return (size(ins[0]) if a.length is None else a.length * ins[0][-1], 0)
 
+    flops_rule = "1 per element (an add)"
+
     def extra_flops(self, a, ins, out):
         return size(out)
 
@@ -220,6 +225,8 @@ class SinePosition(Op):
 
     def params(self, a, ins, out):
         return (0, a.table * ins[0][1]) if a.table else (0, 0)
+
+    flops_rule = "1 per element (an add)"
 
     def extra_flops(self, a, ins, out):
         return size(out)
@@ -313,6 +320,8 @@ class _TokenPool(Op):
     def infer(self, a, ins):
         return (_tokens(self.name, ins, "for a feature map use global_avg_pool / global_max_pool")[1],)
 
+    flops_rule = "1 per input element"
+
     def extra_flops(self, a, ins, out):
         return size(ins[0])
 
@@ -352,6 +361,8 @@ class LayerScale(Op):
 
     def params(self, a, ins, out):
         return (ins[0][-1], 0)
+
+    flops_rule = "1 per element (a multiply)"
 
     def extra_flops(self, a, ins, out):
         return size(out)

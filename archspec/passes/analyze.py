@@ -1,17 +1,15 @@
 """Costs per node and per scope: parameters (trainable / non-trainable, as Keras counts them),
 MACs, FLOPs, output activation size and memory, and peak activation memory for inference.
 
-Conventions (docs/conventions.md): MACs count the multiply-accumulates of conv, depthwise,
-separable, transposed-conv and dense layers; FLOPs follow TensorFlow's profiler (2 per MAC plus
-bias adds, batch-norm scale/shift, pooling windows, merges and softmax; ReLU counts 0).
-Activation memory = output elements × batch × dtype bytes.
+Each op counts its own (ops/, the conventions in docs/conventions.md, its FLOP table generated from
+each op's `flops_rule`); this module sums them. Activation memory = output elements × batch × dtype bytes.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from ..fast.dataclasses_lite import Record
-from ..graph import FRAGMENT, Graph
+from ..graph import Graph
 from ..ops import REGISTRY
 from ..ops.shapes import size
 
@@ -84,9 +82,7 @@ class NodeCosts(Mapping):
     def __getitem__(self, node_id: str) -> Cost:
         n = self._graph.nodes[node_id]
         c = n.cost or node_cost(self._graph, n)
-        if n.op == FRAGMENT:
-            return Cost(c[0], c[1], c[2], c[3], c[4], n.attrs.layers)
-        return Cost(c[0], c[1], c[2], c[3], c[4], 0 if REGISTRY[n.op].source else 1)
+        return Cost(c[0], c[1], c[2], c[3], c[4], REGISTRY[n.op].layers(n.attrs))
 
     def __iter__(self):
         return iter(self._graph.nodes)
@@ -99,9 +95,12 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
     sums = {p: [0, 0, 0, 0, 0, 0] for p in graph.scopes}
     parent = {p: s.parent for p, s in graph.scopes.items()}
     t = nt = macs = flops = elements = layers = 0
+    per_op = _fixed_layers()
     for n in graph.nodes.values():
         c = n.cost or node_cost(graph, n)
-        layer = 0 if REGISTRY[n.op].source else 1
+        layer = per_op[n.op]
+        if layer is None:
+            layer = REGISTRY[n.op].layers(n.attrs)
         t += c[0]
         nt += c[1]
         macs += c[2]
@@ -122,6 +121,19 @@ def analyze(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analys
     return _finish(graph, batch_size, dtype, NodeCosts(graph), scopes, Cost(t, nt, macs, flops, elements, layers))
 
 
+_FIXED: dict = {}
+
+
+def _fixed_layers() -> dict:
+    """op name -> the layers each of its nodes counts as (Op.layers), None for a summary op (ops/summary.py),
+    whose nodes answer for themselves; looked up once per node in the loops over 100,000-layer graphs and
+    pricing graphs. Rebuilt when an op is registered."""
+    if len(_FIXED) != len(REGISTRY):
+        _FIXED.clear()
+        _FIXED.update({k: None if op.summary else op.layers(None) for k, op in REGISTRY.items()})
+    return _FIXED
+
+
 def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
     peak, peak_at = peak_memory(graph)
     bpe = DTYPE_BYTES[dtype]
@@ -131,9 +143,10 @@ def _finish(graph, batch_size, dtype, nodes, scopes, total) -> Analysis:
 
 def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysis:
     """The whole-model figures of :func:`analyze` without the per-node and per-scope tables (left
-    empty). Also takes pricing graphs, where one FRAGMENT node stands for a whole block call."""
+    empty). Also takes pricing graphs, where one summary node (ops/summary.py) stands for a whole block call."""
     t = nt = macs = flops = elements = layers = 0
     fragments = False
+    per_op = _fixed_layers()
     for n in graph.nodes.values():
         c = n.cost or node_cost(graph, n)
         t += c[0]
@@ -141,11 +154,11 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
         macs += c[2]
         flops += c[3]
         elements += c[4]
-        if n.op == FRAGMENT:
-            layers += n.attrs.layers
+        layer = per_op[n.op]
+        if layer is None:                    # a summary node: the layers of the call it stands for
+            layer = REGISTRY[n.op].layers(n.attrs)
             fragments = True
-        elif not REGISTRY[n.op].source:
-            layers += 1
+        layers += layer
     total = Cost(t, nt, macs, flops, elements, layers)
     if not fragments:
         return _finish(graph, batch_size, dtype, {}, {}, total)
@@ -154,18 +167,16 @@ def totals(graph: Graph, batch_size: int = 1, dtype: str = "float32") -> Analysi
     return Analysis(graph, batch_size, dtype, {}, {}, total, peak * batch_size * bpe, None, total.params * bpe)
 
 
-def _elems(n) -> int:
-    return n.attrs.out_elems if n.op == FRAGMENT else n.cost[4]
-
-
 def profile(nodes: list, ext: dict, keep: list) -> dict:
     """The peak-memory profile of `nodes` run in order (the algorithm of :func:`peak_memory`), as
     {frozenset of external input positions: peak}. Tensors named in `keep` stay live to the end;
     `ext` maps the ids of tensors made outside (a block call's inputs) to their positions. An
     external tensor that nothing after these nodes uses is freed after its last use here, so a peak
     reached later is lower by its size: the key lists the positions whose size to subtract then.
-    A FRAGMENT node contributes its own recorded profile, so profiles compose exactly."""
+    A node that runs many layers (a summary node) contributes its own recorded profile (`Op.peak_profile`), so
+    profiles compose exactly."""
     index = {n.id: k for k, n in enumerate(nodes)}
+    per_op = _fixed_layers()
     end = len(nodes)
     last = list(range(end))
     last_ext: dict = {}
@@ -186,9 +197,10 @@ def profile(nodes: list, ext: dict, keep: list) -> dict:
     frees = [0] * (end + 1)
     cands: dict = {}
     for k, n in enumerate(nodes):
-        if n.op == FRAGMENT:
+        own = None if per_op[n.op] is not None else REGISTRY[n.op].peak_profile(n.attrs)   # a summary node
+        if own is not None:
             ins = n.inputs
-            for sub, b in n.attrs.cands.items():
+            for sub, b in own.items():
                 base, extra = live + b, set()
                 for pos in sub:
                     i = ins[pos]
@@ -197,11 +209,12 @@ def profile(nodes: list, ext: dict, keep: list) -> dict:
                         if last_ext[ext[i]] == k:
                             extra.add(ext[i])
                     elif last[j] == k:
-                        base -= _elems(nodes[j])
+                        m = nodes[j]
+                        base -= m.cost[4] if per_op[m.op] is not None else REGISTRY[m.op].output_elements(m.attrs, m.cost)
                 key = gone | extra if extra else gone
                 if cands.get(key, -1) < base:
                     cands[key] = base
-            elems = n.attrs.out_elems
+            elems = REGISTRY[n.op].output_elements(n.attrs, n.cost)
             live += elems
         else:
             elems = n.cost[4]

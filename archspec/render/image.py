@@ -186,21 +186,7 @@ def svg_text(spec, **options) -> str:
 
 
 def block_defaults(spec) -> dict[str, dict]:
-    """{block: {param: default}} from every source of `spec`, so labels can leave defaults out."""
-    from ..lang.context import PARAM_TYPES
-
-    out: dict[str, dict] = {}
-    for src in spec.sources.values():
-        for name, block in ((src.data or {}).get("blocks") or {}).items():
-            params = (block or {}).get("params") or {} if isinstance(block, dict) else {}
-            d = {}
-            for p, decl in params.items():
-                if isinstance(decl, dict):
-                    d[p] = decl.get("default")
-                elif isinstance(decl, str) and decl.rstrip("?") in PARAM_TYPES:
-                    if decl.endswith("?"):
-                        d[p] = None
-                else:
-                    d[p] = decl
-            out[name] = d
-    return out
+    """{block: {param: default}} of the parameters that have a default, as expansion parsed their declarations
+    (lang/blocks.py), so labels can leave the arguments at their defaults out."""
+    return {name: {p: default for p, (_, default, required) in params.items() if not required}
+            for name, params in spec.graph.block_params.items()}

@@ -164,7 +164,7 @@ def _retry(fn, attempts: int = 6):
 
 def _sqlite_wal(engine):
     """SQLite in write-ahead-log mode with `synchronous=NORMAL`: a commit no longer waits for the disk
-    (20 ms → well under 1 ms here), readers do not block the writer, and a killed process still loses
+    to flush, readers do not block the writer, and a killed process still loses
     nothing it committed (only a power cut could lose the last commits)."""
     from sqlalchemy import event
 
@@ -375,7 +375,7 @@ class Search:
         if trained_count(self.study) >= cfg.trials and not _waiting(self.study):
             p.stopped = "done"
             return p
-        # (a full gc after every trial costs ~0.2 s: train_candidate collects after each training instead)
+        # (no full gc after every trial, a walk over the whole heap: train_candidate collects after each training)
         self.study.optimize(self.objective, n_trials=None, catch=(Exception,), callbacks=[stop_when_done],
                             gc_after_trial=False)
         return p

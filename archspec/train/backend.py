@@ -89,6 +89,18 @@ def choose(requested: str | None, env=None, installed: set | None = None) -> str
     return requested
 
 
+def of_run(path) -> str | None:
+    """The backend a run folder (or a model file in one) was trained with, as its settings.json records it
+    (``versions.backend``); None when there is no run folder or it does not say. Reads JSON only."""
+    p = Path(path).expanduser()
+    p = p if p.is_dir() else p.parent
+    try:
+        name = json.loads((p / "settings.json").read_text(encoding="utf-8")).get("versions", {}).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if name in BACKENDS else None
+
+
 def activate(requested: str | None) -> str:
     """Choose the backend and make Keras use it: sets KERAS_BACKEND if Keras is not imported yet, else
     checks that the loaded Keras runs the chosen backend. Returns the backend's name."""
@@ -107,4 +119,4 @@ def activate(requested: str | None) -> str:
     return name
 
 
-__all__ = ["BACKENDS", "CHOICES", "choose", "activate", "installed", "installed_backends", "configured"]
+__all__ = ["BACKENDS", "CHOICES", "choose", "activate", "installed", "installed_backends", "configured", "of_run"]

@@ -32,13 +32,14 @@ class Evaluation:
     per_class: list[dict]           # class, precision, recall, f1, support
     confusion: list[list[int]]      # rows: true class, columns: predicted
     files: dict                     # what was written
+    what: str = "images"            # what `images` counts (sequences for a sequence classifier)
 
     def to_json(self) -> dict:
         return dict(vars(self))
 
     def table(self) -> str:
         w = max(8, max(len(c) for c in self.classes) + 1)
-        lines = [f"{self.model} on {self.data}, {self.split} split: {self.images:,} images, "
+        lines = [f"{self.model} on {self.data}, {self.split} split: {self.images:,} {self.what}, "
                  f"{len(self.classes)} classes",
                  f"accuracy  {self.accuracy:.4f}   loss {self.loss:.4f}" +
                  (f"   top-{self.top_k} accuracy {self.top_k_accuracy:.4f}" if self.top_k_accuracy is not None
@@ -64,21 +65,28 @@ class Evaluation:
 
 def evaluate(target: runs.Target, data_arg: str | None, split: str = "test", out_dir: Path | None = None,
              top_k: int = 5, batch_size: int = 256) -> Evaluation:
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     ds, plan, settings = runs.load_data(target, data_arg)
     target.plan = plan
     part = runs.split_of(ds, split)
     probs = runs.probabilities(target, runs.model_inputs(ds, part, plan, settings, batch_size))
-    y = part.y.astype(int)
-    names = runs.class_names(target, ds)
+    return report(target, ds.describe().split(":")[0], split, probs, part.y, runs.class_names(target, ds),
+                  plan.units, top_k, out_dir)
+
+
+def report(target: runs.Target, data: str, split: str, probs: np.ndarray, y, names: list[str], units: int,
+           top_k: int = 5, out_dir: Path | None = None, what: str = "images") -> Evaluation:
+    """The Evaluation of class probabilities `probs` (n, classes) against labels `y`, written to `out_dir`
+    (evaluation.json, per_class.csv, confusion.png)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    y = np.asarray(y).astype(int)
     k = probs.shape[1]
     if len(names) < k:
         names = names + [str(i) for i in range(len(names), k)]
     pred = probs.argmax(axis=1)
     eps = 1e-7
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], eps, 1 - eps))))
-    if plan.units == 1:              # Keras's binary cross-entropy: both terms clipped
+    if units == 1:                   # Keras's binary cross-entropy: both terms clipped
         p = np.clip(probs[:, 1], eps, 1 - eps)
         loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
     top = min(top_k, k - 1) if k > 2 else None
@@ -92,8 +100,8 @@ def evaluate(target: runs.Target, data_arg: str | None, split: str = "test", out
     per_class = [{"class": names[i], "precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
                   "support": int(sup[i])} for i in labels]
     out_dir = Path(out_dir) if out_dir else target.default_out / f"evaluation-{split}"
-    ev = Evaluation(target.label, ds.describe().split(":")[0], split, len(y), names[:k], float(np.mean(pred == y)),
-                    loss, top or 1, topk_acc, per_class, cm.tolist(), {})
+    ev = Evaluation(target.label, data, split, len(y), names[:k], float(np.mean(pred == y)),
+                    loss, top or 1, topk_acc, per_class, cm.tolist(), {}, what)
     png = out_dir / "confusion.png"
     plot_confusion(png, cm, names[:k], f"{Path(target.label).name}: {split} split, accuracy {ev.accuracy:.4f}")
     ev.files = {"confusion matrix": str(png), "report": str(out_dir / "evaluation.json"),
@@ -141,4 +149,4 @@ def plot_confusion(path: Path, cm: np.ndarray, names: list[str], title: str) -> 
     save_png(fig, path)
 
 
-__all__ = ["Evaluation", "evaluate", "plot_confusion"]
+__all__ = ["Evaluation", "evaluate", "report", "plot_confusion"]

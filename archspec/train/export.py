@@ -102,6 +102,7 @@ class Exported:
     max_diff: float | None      # artifact vs Keras on the check inputs; None if the runtime is absent
     runtime: str                # what ran the check (or why it did not)
     samples: int
+    inputs: list = None         # [(name, dtype, shape)] of every input (the first is input_name/input_shape)
 
 
 def inference_model(model, rescale: float | None = None, flatten_from: tuple | None = None):
@@ -144,49 +145,115 @@ def float32_copy(model, rebuild=None):
     return clean
 
 
+def _dtype(tensor) -> str:
+    return str(getattr(tensor, "dtype", "float32")).replace("tf.", "")
+
+
+def _is_int(dtype: str) -> bool:
+    return dtype.startswith(("int", "uint"))
+
+
+def id_range(model) -> int:
+    """How many token ids the model's integer inputs may hold: the smallest embedding table it has
+    (a layer with `input_dim`), else 2."""
+    dims = [int(layer.input_dim) for layer in model.layers if isinstance(getattr(layer, "input_dim", None), int)]
+    return min(dims) if dims else 2
+
+
+def check_inputs_for(model, n: int = 8) -> list:
+    """Inputs to run an exported model and Keras on: pixels in the range the artifact takes for a float
+    input (0–1/rescale), token ids within the embedding table for the first integer input, and masks of
+    ones with a padded tail for further integer inputs of the same length (padding masks)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    out, ids_seen = [], False
+    for t in model.inputs:
+        shape, dtype = tuple(t.shape[1:]), _dtype(t)
+        if not _is_int(dtype):
+            scale = next((1 / layer.scale for layer in model.layers if layer.name == "rescale"), 1.0)
+            out.append(rng.random((n, *shape), dtype=np.float32) * scale)
+        elif not ids_seen:
+            out.append(rng.integers(0, id_range(model), (n, *shape)).astype(dtype))
+            ids_seen = True
+        else:
+            mask = np.ones((n, *shape), dtype=dtype)
+            if len(shape) == 1 and shape[0] > 1:
+                for i in range(1, n, 2):
+                    mask[i, shape[0] - i % shape[0]:] = 0      # some rows right-padded, the first kept whole
+            out.append(mask)
+    return out
+
+
+def _as_inputs(model, x) -> list:
+    import numpy as np
+
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    if len(xs) != len(model.inputs):
+        raise ExportError(f"the model takes {len(model.inputs)} inputs; {len(xs)} check inputs were given")
+    return [np.asarray(a).astype(np.float32 if not _is_int(_dtype(t)) else _dtype(t)) for a, t in zip(xs, model.inputs)]
+
+
 def export(model, path: Path, fmt: str, check_inputs=None, preprocessing: str = "") -> Exported:
-    """Write `model` (float32, preprocessing already in front) to `path` as `fmt`, atomically; then run
-    the artifact on `check_inputs` and compare with Keras."""
+    """Write `model` (float32, preprocessing already in front) to `path` as `fmt`, atomically: the
+    artifact is first run in its own runtime on `check_inputs` (one array per model input; default
+    :func:`check_inputs_for`) and compared with Keras, and only an artifact that loads there replaces `path`."""
     import numpy as np
 
     check_supported(fmt)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    shape = tuple(model.inputs[0].shape[1:])
-    if check_inputs is None:                # pixels in the range the artifact takes (0–1/rescale)
-        scale = next((1 / layer.scale for layer in model.layers if layer.name == "rescale"), 1.0)
-        check_inputs = np.random.default_rng(0).random((8, *shape), dtype=np.float32) * scale
-    check_inputs = np.asarray(check_inputs, dtype=np.float32)
-    expected = np.asarray(model.predict(check_inputs, verbose=0))      # also marks the model as called
+    xs = _as_inputs(model, check_inputs if check_inputs is not None else check_inputs_for(model))
+    feed = xs[0] if len(xs) == 1 else xs
+    expected = np.asarray(model.predict(feed, verbose=0))      # also marks the model as called
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")    # exporters check the suffix
     _remove(tmp)
     try:
-        if fmt == "keras":
-            from ..compile import save_model
+        try:
+            if fmt == "keras":
+                from ..compile import save_model
 
-            save_model(model, tmp)
-        elif fmt == "h5":
-            import warnings
+                save_model(model, tmp)
+            elif fmt == "h5":
+                import warnings
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model.save(tmp)
-        else:
-            _quiet_export(model, tmp, fmt)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.save(tmp)
+            else:
+                _quiet_export(model, tmp, fmt)
+        except ExportError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a converter failure is reported, the half-written file removed
+            raise ExportError(f"Keras's {fmt} export failed: {_first_line(exc)}") from exc
+        try:
+            got, runtime = run_artifact(tmp, fmt, xs)
+        except Exception as exc:  # noqa: BLE001 - an artifact its own runtime refuses is not written
+            raise ExportError(f"the exported {fmt} model does not run in its runtime: {_first_line(exc)}"
+                              + (f" ({_hint(exc)})" if _hint(exc) else "")) from exc
         _remove(path)
         os.replace(tmp, path)
-    except ExportError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a converter failure is reported, the half-written file removed
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"Keras's {fmt} export failed: {first}") from exc
     finally:
         _remove(tmp)
-    got, runtime = run_artifact(path, fmt, check_inputs)
-    diff = float(np.max(np.abs(np.asarray(got) - expected))) if got is not None else None
+    diff = float(np.max(np.abs(np.asarray(got, dtype=np.float64) - expected))) if got is not None else None
     size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
-    return Exported(path, fmt, size, model.inputs[0].name.split(":")[0], shape, preprocessing, diff, runtime,
-                    len(check_inputs))
+    described = [(t.name.split(":")[0], _dtype(t), tuple(t.shape[1:])) for t in model.inputs]
+    return Exported(path, fmt, size, described[0][0], described[0][2], preprocessing, diff, runtime, len(xs[0]),
+                    described)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _hint(exc: BaseException) -> str:
+    """What to do about a converter's known gap, read off the runtime's message."""
+    text = str(exc)
+    if "Erf" in text:
+        return ("tf2onnx cannot convert the exact GELU's erf; use activation: gelu_approximate (GPT-2's tanh form), "
+                "or export saved_model / tflite")
+    return ""
 
 
 def export_run_model(model, path: Path, settings, sample_shape=None, rebuild=None, raw: bool = False,
@@ -196,7 +263,7 @@ def export_run_model(model, path: Path, settings, sample_shape=None, rebuild=Non
     fmt = fmt or format_of(str(path))
     model = float32_copy(model, rebuild)
     pre = ""
-    if fmt not in ("keras", "h5") and not raw:
+    if fmt not in ("keras", "h5") and not raw and not _is_int(_dtype(model.inputs[0])):   # token ids: as they are
         flat = tuple(sample_shape) if sample_shape and len(model.inputs[0].shape) == 2 else None
         model, pre = inference_model(model, settings.rescale, flat)
     return export(model, path, fmt, preprocessing=pre)
@@ -219,47 +286,60 @@ def _remove(p: Path) -> None:
         p.unlink()
 
 
+ONNX_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16",
+              "tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
+              "tensor(bool)": "bool"}
+
+
 def run_artifact(path: Path, fmt: str, x):
-    """(outputs, runtime description) of the exported artifact on `x`; (None, why) without its runtime."""
+    """(outputs, runtime description) of the exported artifact on `x` (an array, or one per input in the
+    model's order), each fed in the dtype the artifact declares; (None, why) without its runtime."""
     import numpy as np
 
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
     if fmt in ("keras", "h5"):
         import keras
 
         m = keras.models.load_model(path, compile=False)
-        return np.asarray(m.predict(x, verbose=0)), f"keras {keras.__version__}"
+        return np.asarray(m.predict(xs[0] if len(xs) == 1 else xs, verbose=0)), f"keras {keras.__version__}"
     if fmt == "onnx":
         if importlib.util.find_spec("onnxruntime") is None:
             return None, "not checked: onnxruntime is not installed (pip install onnxruntime)"
         import onnxruntime as ort
 
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return sess.run(None, {sess.get_inputs()[0].name: x})[0], f"onnxruntime {ort.__version__}"
+        feed = {i.name: np.asarray(a).astype(ONNX_TYPES.get(i.type, np.asarray(a).dtype))
+                for i, a in zip(sess.get_inputs(), xs)}
+        return sess.run(None, feed)[0], f"onnxruntime {ort.__version__}"
     if importlib.util.find_spec("tensorflow") is None:
         return None, "not checked: tensorflow is not installed"
     import tensorflow as tf
 
     if fmt == "saved_model":
         loaded = tf.saved_model.load(str(path))
-        return np.asarray(loaded.serve(tf.constant(x))), f"tf.saved_model {tf.__version__}"
+        args = tf.constant(xs[0]) if len(xs) == 1 else [tf.constant(a) for a in xs]
+        return np.asarray(loaded.serve(args)), f"tf.saved_model {tf.__version__}"
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                 # tf.lite.Interpreter's deprecation notice
         interp = tf.lite.Interpreter(model_path=str(path))
-    inp = interp.get_input_details()[0]
-    interp.resize_tensor_input(inp["index"], list(x.shape))
+    details = interp.get_input_details()
+    for d, a in zip(details, xs):
+        interp.resize_tensor_input(d["index"], list(np.shape(a)))
     interp.allocate_tensors()
-    interp.set_tensor(inp["index"], x)
+    for d, a in zip(details, xs):
+        interp.set_tensor(d["index"], np.asarray(a).astype(d["dtype"]))
     interp.invoke()
     return interp.get_tensor(interp.get_output_details()[0]["index"]), f"tf.lite {tf.__version__}"
 
 
 def describe(e: Exported) -> str:
     size = f"{e.bytes / 1e6:.1f} MB" if e.bytes >= 1e6 else f"{e.bytes / 1e3:.0f} kB"
-    shape = "×".join(map(str, e.input_shape))
+    inputs = e.inputs or [(e.input_name, "float32", e.input_shape)]
+    listed = ", ".join(f"'{name}' {dtype} (batch, {'×'.join(map(str, shape))})" for name, dtype, shape in inputs)
     pre = f", preprocessing inside: {e.preprocessing}" if e.preprocessing else ""
-    lines = [f"{e.path}: {e.format}, {size}; input '{e.input_name}' float32 (batch, {shape}){pre}"]
+    lines = [f"{e.path}: {e.format}, {size}; input{'s' * (len(inputs) > 1)} {listed}{pre}"]
     if e.max_diff is None:
         lines.append(f"  {e.runtime}")
     else:
@@ -269,4 +349,4 @@ def describe(e: Exported) -> str:
 
 __all__ = ["FORMATS", "ExportError", "Exported", "backend_name", "format_of", "check_supported", "export",
            "export_run_model",
-           "inference_model", "float32_copy", "run_artifact", "describe"]
+           "inference_model", "float32_copy", "run_artifact", "describe", "check_inputs_for", "id_range"]
