@@ -8,7 +8,10 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
 * forward: every layer's output is live from the layer until its last consumer has run — or until the
   backward step of a layer whose gradient reads it (`Op.backward_keeps`), whichever is later;
 * backward, in reverse order: the gradient of a layer's output is live from the backward step of its
-  last consumer until the layer's own backward step, which creates the gradients of its inputs.
+  last consumer until the layer's own backward step, which creates the gradients of its inputs; a step's
+  temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution) count
+  while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
+  of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
 gradients and slots 4.
 
@@ -362,7 +365,9 @@ def _needs_input_grad(graph: Graph) -> dict[str, bool]:
 
 def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe, scratch, early=0):
     """Walk the forward then the backward pass; returns (bytes kept at the end of forward,
-    (peak live bytes of activations, activation gradients and weight gradients, phase, node))."""
+    (peak live bytes of activations, activation gradients, weight gradients and a step's scratch, phase,
+    node)). `scratch`: node → bytes its backward step holds while it runs; `early`: weight-gradient bytes
+    allocated before the backward pass."""
     last_use = {}
     for n in graph:
         for i in n.inputs:
