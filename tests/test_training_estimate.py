@@ -419,3 +419,17 @@ def test_the_docs_excerpt_is_real_output(capsys):
     args = m.group(1).split()
     assert main([args[0], str(ROOT / args[1]), *args[2:]]) == 0
     assert capsys.readouterr().out == m.group(2), "paste the new output into docs/training-estimates.md"
+
+
+def test_a_tied_output_projection_starts_the_tables_gradient(monkeypatch):
+    """GPT-2's logits reuse the token table: its gradient exists from the logits' backward step (the first),
+    not from the embedding's (the last) — on a GPU, where the table's gradient is not allocated early."""
+    spec = archspec.load(SPECS / "gpt2_small.yaml", {"num_layers": 1, "length": 256, "logits": True})
+    table = 50257 * 768 * 4
+    tied = estimate_training(spec.graph, 16, platform="gpu")
+    monkeypatch.setattr(type(REGISTRY["tied_logits"]), "weights_from", None)
+    untied = estimate_training(spec.graph, 16, platform="gpu")
+    # the peak is the logits' backward step (16 × 256 × 50,257 logits and their gradient), with the table's
+    # gradient when it is tied
+    assert tied.peak_at == untied.peak_at == "tied_logits"
+    assert tied.peak_bytes - untied.peak_bytes == table

@@ -96,7 +96,7 @@ class TiedLogits(Op):
 
     name, keras_class, Attrs, category, arity = "tied_logits", "ReversibleEmbedding.reverse", TiedLogitsAttrs, "dense", (2, 2)
     keeps_inputs, shared_layer = True, True        # the table's gradient reads the features
-    weights_from = 1        # the table's gradient starts here, at the top of the backward pass (GPT-2: 147 MiB)
+    weights_from = 1        # the table's gradient exists from here, the top of the backward pass, not from the embedding's step
     doc = ("Projects features back onto the vocabulary with a token_embedding's own table, x · Eᵀ — the output "
            "projection tied to the input embedding (GPT-2's language-model head): `from: [x, token_embedding]`, "
            "the second input naming the embedding whose table it reuses (ReversibleEmbedding(x, reverse=True)). "
