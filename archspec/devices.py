@@ -35,7 +35,7 @@ class Device:
     # what kernels reach, as fractions of the peaks above, per kernel family (Op.kernel_family: "matmul",
     # "depthwise", "elementwise"), and a fixed cost per layer and step (dispatch, small kernels); 1 and 0
     # where nothing was measured: the bare roofline
-    efficiency: dict = field(default_factory=dict)
+    efficiency: dict = field(default_factory=dict, hash=False)
     layer_overhead_s: float = 0.0
     calibration: str = ""       # where the efficiencies come from
 
