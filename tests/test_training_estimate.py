@@ -307,14 +307,12 @@ def test_no_framework_is_imported():
 MEASURE = """
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "jax"
-import archspec
-from archspec.train.measure import measure_step
+from archspec.train.measure import load_case, measure_step
 out = {}
 for arg in sys.argv[1:]:
-    path, batch = arg.split(":")
-    spec = archspec.load(path)
-    m = measure_step(spec, int(batch))
-    out[arg] = [m["total_bytes"], spec.training_estimate(int(batch)).peak_bytes]
+    spec, batch = load_case(arg)            # SPEC:BATCH[:NAME=VALUE,...]
+    m = measure_step(spec, batch)
+    out[arg] = [m["total_bytes"], spec.training_estimate(batch).peak_bytes]
 print(json.dumps(out))
 """
 
