@@ -45,6 +45,8 @@ ERRORS: dict[str, str] = {
     "data-missing": "A data file or folder for training is missing (nothing is downloaded: the message says where to put it).",
     "data-format": "Training data cannot be read as the kind of data it was given as.",
     "data-mismatch": "Training data and spec disagree: input size, channels, number of classes, loss.",
+    "token-range": "The data's token ids reach beyond the rows of the spec's token embedding or the scores of its "
+                   "output (its vocabulary).",
     "train-unsupported": "The spec cannot be trained by `archspec train` (several inputs or outputs, a non-vector output).",
     "training-diverged": "The loss became NaN or infinite; training stopped.",
     "out-of-memory": "Training ran out of accelerator or host memory; the hint names a smaller batch size.",

@@ -83,8 +83,11 @@ def test_a_layer_whose_get_config_fails_is_refused_by_name(tmp_path, capsys):
     from archspec.importer import UnsupportedModel, import_keras
 
     class Broken(keras.layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(shape=(shape[-1],), name="w")
+
         def call(self, x):
-            return x
+            return x * self.w
 
         def get_config(self):
             raise AttributeError("'Broken' object has no attribute 'units'")
@@ -92,6 +95,19 @@ def test_a_layer_whose_get_config_fails_is_refused_by_name(tmp_path, capsys):
     x = inp = keras.Input((4,))
     x = keras.layers.Dense(3, name="dense")(x)
     model = keras.Model(inp, Broken(name="broken")(x))
+    with pytest.raises(UnsupportedModel) as info:
+        import_keras(model)
+    (problem,) = info.value.problems
+    # (a layer archspec would trace needs no config of its own: this one cannot be traced, it has a weight)
+    assert problem.startswith("layer 'broken' (") and "weights of its own" in problem
+
+    class Keras(keras.layers.Dense):                   # a layer read from its config: its failure is named
+        def get_config(self):
+            raise AttributeError("'Keras' object has no attribute 'units'")
+
+    Keras.__module__ = "keras.src.layers.core.dense"
+    x = inp = keras.Input((4,))
+    model = keras.Model(inp, Keras(3, name="broken")(x))
     with pytest.raises(UnsupportedModel) as info:
         import_keras(model)
     (problem,) = info.value.problems

@@ -1,5 +1,6 @@
 """A newcomer's first commands: mistyped files and commands get a did-you-mean, errors carry their hints,
 the CLI is quiet and conventional."""
+import shlex
 import subprocess
 import sys
 
@@ -73,7 +74,7 @@ def test_top_level_help_has_examples_that_parse():
     parser = build_parser()
     for line in EXAMPLES.splitlines():
         if line.startswith("  archspec "):
-            cmd = line.split("  ")[1].split()[1:]
+            cmd = shlex.split(line.split("  ")[1])[1:]     # as a shell splits it: quoted prompts stay one argument
             parser.parse_args(cmd)          # SystemExit (a usage error) fails the test
 
 

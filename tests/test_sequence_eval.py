@@ -232,8 +232,8 @@ def test_saved_model_and_tflite_take_token_ids(runs, tmp_path, fmt, path, cli):
 
 def test_evaluate_reproduces_what_archspec_train_measured(tmp_path, cli):
     """A real `archspec train` run on text (bytes): evaluate's loss and perplexity on the test split are the
-    ones training measured with model.evaluate; generate samples from it. (Training's test_accuracy is
-    Keras's unweighted metric, which counts the padded tail of the last window too; evaluate does not.)"""
+    ones training measured with model.evaluate, and so is the accuracy (training's metrics weigh the padded
+    tail of the last window 0, as evaluate does); generate samples from it."""
     pytest.importorskip("archspec.train.sequences")        # the text source of `archspec train`
     from seq_runs import LM_SPEC, TEXT
 
@@ -251,5 +251,6 @@ def test_evaluate_reproduces_what_archspec_train_measured(tmp_path, cli):
     ev = json.loads(r.stdout)
     assert abs(ev["loss"] - test["test_loss"]) < 1e-4        # Keras's loss weighs padding 0, as evaluate does
     assert abs(ev["perplexity"] - test["test_perplexity"]) < 1e-4 * ev["perplexity"]
+    assert abs(ev["accuracy"] - test["test_accuracy"]) < 1e-6, (ev, test)
     a = cli("generate", out, "--prompt", "the ", "--tokens", "12", "--seed", "2")
     assert a.returncode == 0 and a.stdout == cli("generate", out, "--prompt", "the ", "--tokens", "12", "--seed", "2").stdout

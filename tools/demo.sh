@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (tools/setup.sh: the project venv .venv/) and runs archspec on the bundled specs:
 # the README's first example (Inception-v4's Inception-A block), then check all specs, report, draw and
-# compile a few, and train the digits CNN and a small ViT. Files go to ./out/ and ./runs/ (both git-ignored); each
+# compile a few, and train the digits CNN, a small ViT and a tiny GPT (on archspec's own documentation). Files go to ./out/ and ./runs/ (both git-ignored); each
 # command prints the full path it wrote. Each warning is printed once: `check` shows them all, the
 # later commands on the same specs pass --no-warnings.
 set -euo pipefail
@@ -21,3 +21,6 @@ archspec compile specs/mnist_cnn.yaml
 archspec train specs/digits_cnn.yaml --out runs/digits_demo --restart     # scikit-learn's digits, ~30 s on 2 cores
 archspec report specs/vit_b16.yaml --depth 1 --no-warnings                 # attention's MACs counted in full
 archspec train specs/digits_vit.yaml --out runs/digits_vit_demo --restart  # a small ViT on the same digits
+archspec report specs/tiny_gpt.yaml --train --batch 16 --no-warnings    # what one training step costs
+archspec train specs/tiny_gpt.yaml --out runs/tiny_gpt_demo --restart    # byte-level GPT on docs/*.md: validation perplexity; ~85 s of CPU
+archspec generate runs/tiny_gpt_demo --prompt "The run folder " --tokens 300 --temperature 0.8 --seed 0  # a sample

@@ -1,4 +1,4 @@
-"""archspec train SPEC: train the spec's network on image data into a run folder (see docs/train.md).
+"""archspec train SPEC: train the spec's network on images, text or token ids into a run folder (see docs/train.md).
 
 Flags override the spec's `training:` section. Re-running into a folder that holds a checkpoint
 continues after its last completed epoch (what `--resume` asks for explicitly).
@@ -35,8 +35,9 @@ def _rate(v: str) -> float:
 def configure(p):
     common(p)
     p.add_argument("--data", metavar="SOURCE",
-                   help="digits | synthetic[:N] | npz:FILE | cifar10:FOLDER | folder:FOLDER | mnist | a path "
-                        "(default: the spec's training.data, else chosen by the input shape; see docs/train.md)")
+                   help="digits | synthetic[:N] | npz:FILE | cifar10:FOLDER | folder:FOLDER | mnist | text[:FILE|FOLDER] "
+                        "| a path (default: the spec's training.data, else chosen by the input: archspec's own docs "
+                        "as text for token ids; see docs/train.md)")
     p.add_argument("--epochs", type=positive_int, help="train up to this many epochs in all")
     p.add_argument("--batch-size", type=positive_int, help="global batch size (all devices together)")
     p.add_argument("--learning-rate", type=_rate, help="the optimizer's (initial) learning rate")

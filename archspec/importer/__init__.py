@@ -53,6 +53,16 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
     if name:
         kg.name = name
     warnings = list(kg.warnings)
+    if factor and kg.instances:                  # composite layers traced: one block per class (composite.py)
+        try:
+            text, stats = _write_composite(kg, keep_names, source, model.count_params())
+            return Imported(text, kg, warnings, stats)
+        except _NoBlocks:
+            pass
+        except Exception as exc:                        # noqa: BLE001  (_Mismatch, or a bug in composite.py)
+            warnings.append(f"the blocks for the traced layers gave no spec that reproduces the model "
+                            f"({type(exc).__name__}: {exc}); it is written with their layers one by one — "
+                            "please report this")
     try:
         text, stats = _write(kg, build_tree(kg), factor, keep_names, source, model.count_params())
     except _Mismatch as exc:
@@ -66,6 +76,36 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
 
 class _Mismatch(Exception):
     pass
+
+
+class _NoBlocks(Exception):
+    pass
+
+
+def _write_composite(kg, keep_names, source, params) -> tuple[str, dict]:
+    from .composite import NotComposite, write_composite
+
+    try:
+        text, stats = write_composite(kg, keep_names, source, params)
+    except NotComposite:
+        raise _NoBlocks() from None
+    return _checked(kg, text), dict(stats, lines=text.count("\n"))
+
+
+def _checked(kg, text: str) -> str:
+    """`text` with the model's own design warnings accepted, once its spec matches the Keras graph."""
+    from ..api import load_text
+    from ..errors import SpecError
+    from .verify import RoundTripError, match
+
+    try:
+        spec = load_text(text, f"{kg.name}.yaml")
+        match(spec.graph, kg)
+    except SpecError as exc:
+        raise _Mismatch("; ".join(f"{d.loc}: {d.message}" for d in exc.diagnostics[:3])) from None
+    except RoundTripError as exc:
+        raise _Mismatch(str(exc)) from None
+    return _accept_warnings(text, spec)
 
 
 def _write(kg, tree, factor, keep_names, source, params) -> tuple[str, dict]:

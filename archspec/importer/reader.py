@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .. import ops
 from ..ops.base import KerasImportError, activation_name, keras_value
+from . import trace
 
 IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
 WARN_KEYS = ("regularizer", "constraint")
@@ -58,6 +59,17 @@ class KNode:
 
 
 @dataclass
+class Instance:
+    """One composite layer traced into its parts (importer/trace.py): which nodes of the graph it became."""
+    name: str                       # the Keras layer traced (transformer_layer_0)
+    cls: str                        # its class (TransformerEncoder)
+    module: str
+    inputs: list[str]               # the graph nodes its call's tensors come from, in the traced inputs' order
+    nodes: list[str]                # the nodes it became, in the config's (topological) order
+    output: str
+
+
+@dataclass
 class KGraph:
     name: str
     nodes: dict[str, KNode]         # topological order
@@ -65,6 +77,7 @@ class KGraph:
     outputs: list[str]
     warnings: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)   # a dict-output model's keys, else layer names
+    instances: dict[str, Instance] = field(default_factory=dict)   # composite layers traced, by Keras name
 
     def consumers(self) -> dict[str, list[str]]:
         out = {n: [] for n in self.nodes}
@@ -88,7 +101,8 @@ def read_model(model) -> KGraph:
                                 "and Sequential models have a graph to read"])
     config, live = _graph_config(model)
     problems, warnings, nodes = [], [], {}
-    config, live = _flatten(config, live, problems)
+    instances: dict[str, Instance] = {}
+    config, live = _flatten(config, live, problems, instances)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -104,7 +118,7 @@ def read_model(model) -> KGraph:
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
-                  output_names)
+                  output_names, instances)
 
 
 def _graph_config(model) -> tuple[dict, dict]:
@@ -121,23 +135,31 @@ def _graph_config(model) -> tuple[dict, dict]:
     if type(model).get_config is not Functional.get_config:
         plain = keras.Model(model.input, model.output, name=model.name)
     try:
-        config = plain.get_config()
+        with trace.stub_composite_configs(plain):          # layers to be traced need no config of their own
+            config = plain.get_config()
     except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
         raise UnsupportedModel(_config_failures(plain, exc)) from None
-    return config, {op.name: op for op in plain.operations}
+    return trace.reduce_masks(config, plain), {op.name: op for op in plain.operations}
 
 
 def _config_failures(model, exc) -> list[str]:
     """Which layers' get_config fail (each named), else the model's own failure."""
     problems = []
     for op in model.operations:
+        if trace.layer_is_composite(op):
+            continue                                        # (traced, not read from its config)
         try:
             op.get_config()
         except Exception as e:                              # noqa: BLE001
+            text = next((t.strip() for t in str(e).splitlines() if t.strip()), "")
             problems.append(f"layer '{op.name}' ({_layer_qualname(op)}): its get_config() raises "
-                            f"{type(e).__name__}: {e}; archspec reads a layer from its config")
+                            f"{type(e).__name__}: {text}; archspec reads a layer from its config")
     return problems or [f"the model's get_config() raises {type(exc).__name__}: {exc}; archspec reads a model "
                         "from its config"]
+
+
+def _first_line(exc) -> str:
+    return next((t.strip() for t in str(exc).splitlines() if t.strip()), "no message")
 
 
 def _layer_qualname(layer) -> str:
@@ -145,21 +167,34 @@ def _layer_qualname(layer) -> str:
 
 
 # ---- models used as layers ---------------------------------------------------------------------------
-def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
+def _flatten(config: dict, live: dict, problems: list, instances: dict | None = None) -> tuple[dict, dict]:
     """`config` with every functional or Sequential model used as a layer replaced by its own layers, wired
     to the tensors the model was called on (recursively: models inside those too), and `live` extended with
     their layer objects. An inner layer whose name the outer model already uses is renamed
-    `<model>_<layer>`. A spec is flat, so this is how ConvNeXt's `Sequential` stem reads as two layers."""
+    `<model>_<layer>`. A spec is flat, so this is how ConvNeXt's `Sequential` stem reads as two layers.
+    Composite layers are traced (importer/trace.py) and spliced the same way, their parts named
+    `<layer>_<part>`; `instances` (given at the top level) records which nodes each became."""
     import copy
 
     import keras
 
     taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
-    layers, alias, live = [], {}, dict(live)
+    layers, alias, live, found = [], {}, dict(live), []
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         inner = live.get(name)
-        if not isinstance(inner, keras.Model):
+        traced = trace.is_composite(inner, entry)
+        if traced:
+            try:
+                inner, flat = trace.trace_layer(inner, entry)
+            except Exception as exc:                        # noqa: BLE001  (TraceError; or the layer's own code)
+                if not isinstance(exc, trace.TraceError):
+                    exc = f"{type(exc).__name__} while tracing it: {_first_line(exc)}"
+                problems.append(f"layer '{name}' ({_qualname(entry)}): a custom layer "
+                                f"({entry.get('registered_name') or _qualname(entry)}) archspec has no op for, "
+                                f"and tracing it into its parts fails: {exc}")
+                continue
+        elif not isinstance(inner, keras.Model):
             layers.append(entry)
             continue
         if isinstance(inner, keras.Sequential):
@@ -168,14 +203,19 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
         if inner is None or not _is_functional(inner) or len(inbound) != 1:
             layers.append(entry)                # _convert says why (a subclassed model, a shared one)
             continue
+        what = f"layer '{name}' ({_qualname(entry)}), traced into its parts" if traced else f"in the nested model '{name}'"
+        inner_problems = []
         try:
-            icfg, ilive = _flatten(*_graph_config(inner), problems)
+            icfg, ilive = _flatten(*_graph_config(inner), inner_problems)
         except UnsupportedModel as exc:
-            problems.extend(f"in the nested model '{name}': {p}" for p in exc.problems)
+            problems.extend(f"{what}: {p}" for p in inner_problems + exc.problems)
             continue
+        problems.extend(f"{what}: {p}" if traced else p for p in inner_problems)
         args = inbound[0].get("args", [])
         in_names, in_keys = _refs(icfg["input_layers"])
-        if len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
+        if traced:
+            pass                                            # the traced model's inputs: the call's tensors
+        elif len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
             flat = [args[0].get(k) for k in in_keys]        # called on a dict of tensors (a KerasHub encoder)
         else:
             flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
@@ -191,7 +231,7 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
             iname = ie.get("name") or ie["config"].get("name")
             if iname in feed:
                 continue                        # its inputs are the outer tensors it was called on
-            new, k = iname, 1
+            new, k = (f"{name}_{iname}", 2) if traced else (iname, 1)   # a traced layer's parts: prefixed
             while new in taken:
                 new, k = f"{name}_{iname}" + (f"_{k}" if k > 1 else ""), k + 1
             taken.add(new)
@@ -215,6 +255,9 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
         outs = [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
         for t, ref in enumerate(outs):
             alias[(name, t)] = inner_ref(ref)
+        if traced and instances is not None and len(outs) == 1:
+            found.append((Instance(name, entry["class_name"], entry.get("module") or "", [], list(rename.values()), ""),
+                          [feed[n] for n in in_names], inner_ref(outs[0])))
 
     def outer_ref(ref):
         n, node_index, tensor_index = ref
@@ -224,6 +267,9 @@ def _flatten(config: dict, live: dict, problems: list) -> tuple[dict, dict]:
             seen += 1
         return [n, node_index, tensor_index]
 
+    for inst, ins, out in found:             # wired as the outer graph is: to the nodes models and layers became
+        inst.inputs, inst.output = [outer_ref(r)[0] for r in ins], outer_ref(out)[0]
+        instances[inst.name] = inst
     config = dict(config, layers=[_rewire(e, outer_ref) for e in layers],
                   output_layers=_rewire_refs(config["output_layers"], outer_ref),
                   input_layers=config["input_layers"])
@@ -324,8 +370,8 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
         raise _Problem(f"it is called {len(inbound)} times (shared weights); archspec has no weight sharing")
     if not inbound:
         return [], [], []
-    args = inbound[0].get("args", [])
-    kwargs = {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None}
+    args, kwargs = trace.bind(live, inbound[0].get("args", []),
+                              {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None})
     kwargs.pop("mask", None)
     if kwargs.get("training") is not None:
         kwargs.pop("training")
@@ -341,6 +387,7 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
                 flags["set"][attr] = True
             elif v not in (None, False):
                 kwargs[k] = v
+    kwargs = trace.without_defaults(live, kwargs)          # start_index=0 where 0 is the call's default
     if kwargs:
         raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
     flat = list(args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args) + extra

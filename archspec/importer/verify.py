@@ -103,14 +103,17 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     try:
         xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
               for i in spec.graph.inputs]
-        ref, got = _features(model, kg.outputs, None, xs), _features(compiled, list(spec.graph.outputs.values()),
-                                                                     keras_name, xs)
+        outs = list(spec.graph.outputs.values())
+        ref = _reference(model, kg, xs)
+        got = (_features(compiled, outs, keras_name, xs)[0],
+               _producers(compiled, [i for o in outs for i in spec.graph[o].inputs], keras_name, xs))
     finally:
         for layer, weights in saved:
             layer.set_weights(weights)
     diff_out = max(float(np.max(np.abs(a - b))) for a, b in zip(ref[0], got[0]))
-    diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(ref[1], got[1])), default=0.0)
-    scale = max(float(np.max(np.abs(a))) for a in ref[0] + ref[1])
+    feats = (ref[1], got[1]) if len(ref[1]) == len(got[1]) else ([], [])
+    diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(*feats)), default=0.0)
+    scale = max(float(np.max(np.abs(a))) for a in ref[0] + list(feats[0]))
     return RoundTrip(len(pairs), model.count_params(), compiled.count_params(), spec.analysis().total.params,
                      diff_out, diff_feat, scale, pairs)
 
@@ -128,6 +131,44 @@ def _randomized(w, name: str, rng):
     if "variance" in name or "gamma" in name:
         return rng.uniform(0.5, 1.5, size=w.shape).astype(w.dtype)
     return rng.normal(0, 0.1, size=w.shape).astype(w.dtype)
+
+
+def _reference(model, kg: KGraph, xs):
+    """The Keras model's outputs and the tensors entering its output layers; only its outputs where an output
+    layer is no layer of the model's own (a part of a traced composite layer, of a nested model) or is
+    called more than once (a model re-traced on fixed input shapes)."""
+    import keras
+    import numpy as np
+
+    struct = getattr(model, "_outputs_struct", None)
+    wanted = [struct[k] for k in kg.output_names] if isinstance(struct, dict) else list(model.outputs)
+    inputs = _inputs_in_order(model, kg.inputs)
+    outs = keras.Model(inputs, wanted)(xs, training=False)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return [np.asarray(o) for o in outs], _producers(model, [i for o in kg.outputs for i in kg.nodes[o].inputs],
+                                                     None, xs, inputs)
+
+
+def _inputs_in_order(model, names: list[str]) -> list:
+    """The model's input tensors in the order of the graph's inputs (a dict-input model flattens its inputs
+    by key, the graph keeps the config's order)."""
+    by_name = {t._keras_history.operation.name: t for t in model.inputs}
+    return [by_name[n] for n in names] if set(names) <= set(by_name) else list(model.inputs)
+
+
+def _producers(model, names, rename, xs, inputs=None):
+    """The outputs of the layers `names` (the inputs of the output layers, in the graph's order), as numpy
+    arrays; none where a layer is not one of the model's own, called once (the features are then not
+    compared, the outputs still are)."""
+    import keras
+    import numpy as np
+
+    try:
+        tensors = [model.get_layer(rename(n) if rename else n).output for n in names]
+        values = keras.Model(inputs or model.inputs, tensors)(xs, training=False)
+    except (ValueError, AttributeError):
+        return []
+    return [np.asarray(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
 
 
 def _features(model, out_names, rename, xs):

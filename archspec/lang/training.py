@@ -28,7 +28,10 @@ SOURCE_ALIASES = {
     "digits": "digits", "load_digits": "digits", "sklearn.datasets.load_digits": "digits",
     "npz": "npz", "mnist": "npz", "cifar10": "cifar10", "cifar-10": "cifar10",
     "folder": "folder", "directory": "folder", "synthetic": "synthetic", "auto": "auto",
+    "text": "text", "txt": "text",
 }
+OBJECTIVES = ("next_token", "classify")
+TOKENIZERS = ("bytes", "chars")
 
 Pos = Annotated[float, Field(gt=0)]
 Frac = Annotated[float, Field(gt=0, lt=1)]
@@ -63,6 +66,7 @@ class DataDef(_Model):
     color_mode: Literal["grayscale", "rgb", "rgba"] | None = None
     samples: Annotated[int, Field(ge=1)] = 2048   # synthetic: training images
     interpolation: Literal["bilinear", "nearest", "bicubic", "area"] = "bilinear"
+    tokenizer: Literal[TOKENIZERS] = "bytes"  # type: ignore[valid-type]  # text: bytes (256 ids) or its characters
 
 
 
@@ -107,6 +111,7 @@ class AugmentDef(_Model):
 
 class TrainingDef(_Model):
     data: str | dict[str, Any] | None = None
+    objective: Literal[OBJECTIVES] | None = None  # type: ignore[valid-type]  # None: from the spec's shapes
     optimizer: str | dict[str, Any] = "adam"
     learning_rate: Pos | None = None
     lr_schedule: dict[str, Any] | None = None

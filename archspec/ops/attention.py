@@ -74,9 +74,15 @@ class Attention(Op):
         "attention", "MultiHeadAttention", AttentionAttrs, "attn", (1, 4), "heads")
     keras_names = {"heads": "num_heads", "output_dim": "output_shape"}
     # the others: archspec's (ops/keras_layers.py), for grouped heads or rotary, and for key_bias: false
-    keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention")
+    # KerasHub's CachedMultiHeadAttention (its decoders' attention) is MultiHeadAttention with a key/value
+    # cache for generation: called without a cache, as a model's graph calls it, it computes the same
+    # KerasHub's CachedMistralAttention is the grouped-query rotary attention GroupedAttention computes (read
+    # from its own config: from_keras)
+    keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
+                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention")
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
+    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
@@ -254,6 +260,28 @@ class Attention(Op):
         if cfg.get("value_dim") is not None and cfg.get("value_dim") == cfg.get("key_dim"):
             cfg["value_dim"] = None                     # Keras stores the default (key_dim) explicitly
         return cfg
+
+    def from_keras(self, cfg, shapes):
+        if "num_query_heads" not in cfg:
+            return super().from_keras(cfg, shapes)
+        # KerasHub's Llama-family attention (Mistral's): grouped-query heads, rotary embedding, no biases
+        heads, kv = cfg["num_query_heads"], cfg["num_key_value_heads"]
+        if cfg.get("rope_scaling_factor", 1.0) != 1.0:
+            raise KerasImportError(f"its rope_scaling_factor={cfg['rope_scaling_factor']} stretches the rotary "
+                                   "positions; archspec's rotary attention has no scaling")
+        if cfg.get("dropout"):
+            raise KerasImportError(f"it drops the heads' output (dropout={cfg['dropout']}) where archspec's attention "
+                                   "drops the attention probabilities; import it with dropout=0")
+        length = shapes[0][0] if shapes and shapes[0] else None
+        window = cfg.get("sliding_window")
+        if window is not None and (length is None or length > window):
+            raise KerasImportError(f"its sliding window of {window} tokens is shorter than the sequence of {length}; "
+                                   "archspec's causal attention sees every earlier token")
+        dim = cfg.get("head_dim") or (shapes[0][-1] // heads if shapes else None)
+        if dim is None:
+            raise KerasImportError("its head size is not stated and its input has no fixed width")
+        return dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
+                    rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000)), use_bias=False)
 
     def input_roles(self, a, n):
         if a.padding_mask:

@@ -215,6 +215,10 @@ class Op:
     # call keywords that set a boolean attribute when given (a tensor, read as the next input, or True):
     # attention's value_mask → padding_mask, use_causal_mask → causal
     keras_call_flags: ClassVar[dict[str, str]] = {}
+    # a call keyword holding a mask computed from the inputs (KerasHub's attention_mask) → the call keywords
+    # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
+    # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
+    keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------
@@ -270,6 +274,11 @@ class Op:
     # ---- presentation ----------------------------------------------------------------------
     def label(self, a: Attrs) -> str:
         return self.name.replace("_", " ")
+
+    def token_ids(self, a: Attrs) -> int | None:
+        """How many integer ids this op accepts on its first input (0 … n − 1); None: it reads no ids.
+        Training checks the data's largest token id against it before anything is built."""
+        return None
 
     def activation_of(self, a: Attrs) -> str | None:
         act = getattr(a, "activation", None)
@@ -475,7 +484,12 @@ def activation_name(act) -> Any:
         act = act["config"]
     if isinstance(act, str) and act.startswith("archspec>") and act[len("archspec>"):] in ARCHSPEC_ACTIVATIONS:
         return act[len("archspec>"):]
-    return act
+    return LIBRARY_ACTIVATIONS.get(act, act) if isinstance(act, str) else act
+
+
+# other libraries' registered activation functions that compute one of archspec's (the import's round trip
+# checks it): KerasHub's gelu_approximate is keras.activations.gelu(x, approximate=True), as archspec's
+LIBRARY_ACTIVATIONS = {"keras_hub>gelu_approximate": "gelu_approximate"}
 
 
 def keras_value(v):

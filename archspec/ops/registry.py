@@ -79,7 +79,9 @@ def of_keras_class(cls: str, module: str = "keras.layers", registered: str | Non
     if is_keras_module(module) or module.split(".")[0] == "archspec":
         name = KERAS_CLASSES.get(cls)
     else:
-        name = KERAS_CLASSES.get(registered) if registered and ">" in registered else None
+        name = KERAS_CLASSES.get(f"{module}.{cls}") if module else None
+        if name is None and registered and ">" in registered:
+            name = KERAS_CLASSES.get(registered)
     return REGISTRY[name] if name else None
 
 

@@ -68,6 +68,9 @@ class TokenEmbedding(Op):
     def params(self, a, ins, out):
         return (a.vocabulary * a.dim * (1 if a.tie_weights else 2), 0)
 
+    def token_ids(self, a):
+        return a.vocabulary
+
     def label(self, a):
         return f"token embedding · {a.vocabulary}→{a.dim}"
 

@@ -4,6 +4,8 @@ The stage, one module per concern::
 
     config     training: section (lang/training.py) + flags ─▶ Settings   (no Keras)
     data       Settings ─▶ Dataset (arrays or image files)      (numpy/scikit-learn; no Keras)
+    sequences  token specs: text windows, token .npz ─▶ Dataset (numpy; text read by corpus, pure Python;
+               tokens: the Tokenizer saved as tokenizer.json; dataset: the Dataset/Split containers)
     planning   Dataset × spec ─▶ Plan, or mismatch diagnostics  (before anything is built; no Keras)
     backend    --backend ─▶ KERAS_BACKEND, before Keras is imported   (no Keras)
     pipeline   Dataset ─▶ input: tf.data (TensorFlow) or a PyDataset (JAX, PyTorch; no TensorFlow)

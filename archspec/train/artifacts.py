@@ -3,7 +3,9 @@
 ::
 
     RUN_DIR/
-      settings.json     resolved settings, seed, data, versions and the command that repeats the run
+      settings.json     resolved settings (the objective: classify | next_token), seed, data, versions and the
+                        command that repeats the run
+      tokenizer.json    text runs: the tokenizer (train/tokens.py) that turns text into the run's token ids
       spec/             the spec file(s) as trained (includes keep their relative paths)
       graph.txt         the expanded graph, one line per layer (`archspec check --dump graph`)
       checkpoint.npz    resumable state after the last completed epoch
@@ -33,13 +35,14 @@ class RunFolder:
         files = {"settings": "settings.json", "spec_dir": "spec", "graph": "graph.txt",
                  "checkpoint": "checkpoint.npz", "best": "best.keras", "last": "last.keras",
                  "history_csv": "history.csv", "curves": "curves.png", "tensorboard": "tensorboard",
-                 "metrics": "metrics.json", "summary": "summary.txt", "cache": "cache"}
+                 "metrics": "metrics.json", "summary": "summary.txt", "cache": "cache", "tokenizer": "tokenizer.json"}
         if name in files:
             return self.path / files[name]
         raise AttributeError(name)
 
     OWN = ("settings.json", "spec", "graph.txt", "checkpoint.npz", "best.keras", "last.keras", "history.csv",
-           "curves.png", "tensorboard", "metrics.json", "summary.txt", "cache", "kernels.png", "neighbours.png")
+           "curves.png", "tensorboard", "metrics.json", "summary.txt", "cache", "kernels.png", "neighbours.png",
+           "tokenizer.json")
 
     def spec_clash(self, spec) -> str | None:
         """Why this folder holds a run of another spec (a different main spec file name or text), or None.
@@ -132,7 +135,7 @@ def plot_curves(path, history: list[dict], title: str = "") -> bool:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    keys = [k for k in history[0] if k not in ("epoch", "seconds", "images_per_s", "learning_rate")
+    keys = [k for k in history[0] if k not in ("epoch", "seconds", "images_per_s", "tokens_per_s", "learning_rate")
             and not k.startswith("val_")]
     metrics = [k for k in keys if k != "loss"][:3] + ["loss"]
     fig = Figure(figsize=(5 * len(metrics), 4), dpi=100)
@@ -165,10 +168,17 @@ def summary_text(r) -> str:
         lines.append(f"best      {r.best['monitor']} = {r.best['value']:.4f} at epoch {r.best['epoch']}")
     if r.images_per_s:
         lines.append(f"speed     {r.images_per_s:,.0f} images/s (median over epochs), {r.seconds:.1f} s training")
+    if getattr(r, "tokens_per_s", None):
+        lines.append(f"speed     {r.tokens_per_s:,.0f} tokens/s (median over epochs), {r.seconds:.1f} s training")
+    val = (r.history or [{}])[-1].get("val_perplexity")
+    if val is not None:
+        lines.append(f"perplexity {val:.3f} on validation after the last epoch (exp of its loss, "
+                     f"{(r.history or [{}])[-1].get('val_loss', float('nan')):.4f} nats per token)")
     if r.test:
         lines.append("test      " + ", ".join(f"{k} = {v:.4f}" for k, v in r.test.items()) + f"  ({r.weights} weights)")
     for k, (want, got, ok) in (r.targets or {}).items():
-        lines.append(f"target    {k} ≥ {want}: {'met' if ok else 'MISSED'} ({got:.4f})" if "loss" not in k
+        upper = "loss" in k or "perplexity" in k               # (loop.lower_is_better)
+        lines.append(f"target    {k} ≥ {want}: {'met' if ok else 'MISSED'} ({got:.4f})" if not upper
                      else f"target    {k} ≤ {want}: {'met' if ok else 'MISSED'} ({got:.4f})")
     lines.append(f"settings  {r.settings_line}")
     return "\n".join(lines) + "\n"

@@ -72,12 +72,13 @@ def _assign(variables, arrays, what):
 
 # ---- callbacks ----------------------------------------------------------------------------------
 class EpochTimer(keras.callbacks.Callback):
-    """Adds `seconds` (training part of the epoch, without validation), `images_per_s` and
-    `learning_rate` to the epoch logs; must come first so later callbacks see them."""
+    """Adds `seconds` (training part of the epoch, without validation), `images_per_s` (`tokens_per_s` with
+    unit "tokens") and `learning_rate` to the epoch logs; must come first so later callbacks see them."""
 
-    def __init__(self, images_per_epoch: int):
+    def __init__(self, images_per_epoch: int, unit: str = "images"):
         super().__init__()
         self.images = images_per_epoch
+        self.key = f"{unit}_per_s"
         self._t0 = self._t1 = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -92,13 +93,31 @@ class EpochTimer(keras.callbacks.Callback):
             return
         seconds = (self._t1 or time.perf_counter()) - self._t0
         logs["seconds"] = round(seconds, 4)
-        logs["images_per_s"] = round(self.images / seconds, 1) if seconds > 0 else float("nan")
+        logs[self.key] = round(self.images / seconds, 1) if seconds > 0 else float("nan")
         opt = self.model.optimizer
         if opt is not None and "learning_rate" not in logs:
             try:
                 logs["learning_rate"] = float(keras.ops.convert_to_numpy(opt.learning_rate))
             except Exception:  # noqa: BLE001 - a callable schedule without a value: leave it out
                 pass
+
+
+class Perplexity(keras.callbacks.Callback):
+    """Adds `perplexity` = exp(loss) and `val_perplexity` = exp(val_loss) to the epoch logs of a language
+    model, whose loss is the mean cross-entropy per (non-padding) target token, in nats."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key in ("loss", "val_loss"):
+            if logs is not None and key in logs:
+                logs[key.replace("loss", "perplexity")] = perplexity(logs[key])
+
+
+def perplexity(loss) -> float:
+    """exp(loss), inf when that overflows (a loss above ~709 nats)."""
+    try:
+        return float(math.exp(float(loss)))
+    except OverflowError:
+        return float("inf")
 
 
 class NanWatch(keras.callbacks.Callback):
@@ -262,5 +281,5 @@ def _num(v):
         return v
 
 
-__all__ = ["save_checkpoint", "read_state", "restore_checkpoint", "EpochTimer", "NanWatch", "EarlyStopping",
+__all__ = ["save_checkpoint", "read_state", "restore_checkpoint", "EpochTimer", "Perplexity", "perplexity", "NanWatch", "EarlyStopping",
            "ReduceLROnPlateau", "Checkpoint", "ScalarLogger", "tensorboard_callback", "better"]

@@ -44,12 +44,13 @@ from ..lang.training import (  # noqa: F401  (OPTIMIZERS ... SOURCE_ALIASES: re-
     _check,
     _unknown,
 )
+from .corpus import TEXT_SUFFIXES
 from .errors import RunError  # noqa: F401  (re-exported: where the CLI and the run code catch it)
 
 
 @dataclass
 class DataSettings:
-    source: str = "auto"            # canonical kind: auto | digits | npz | cifar10 | folder | synthetic
+    source: str = "auto"            # canonical kind: auto | digits | npz | cifar10 | folder | synthetic | text
     path: str | None = None
     options: dict = field(default_factory=dict)   # the rest of DataDef
 
@@ -83,6 +84,12 @@ class Settings:
     overrides: dict = field(default_factory=dict)   # the spec's --set parameters
     class_weight: str | dict | None = None          # "balanced", or class name/index -> weight
     label_smoothing: float | None = None
+    # what the run trains, settled from the spec and the data before training (train/planning.py):
+    # "next_token" (language modelling) or "classify" (images, token sequences); None in runs from before
+    objective: str | None = None
+    sequence_length: int | None = None             # token runs: the input's length
+    vocab_size: int | None = None                  # token runs: ids the data may hold (the tokenizer's, or max+1)
+    text_digest: str | None = None                 # text runs: hash of the token ids the splits were dealt from
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -102,10 +109,11 @@ class Settings:
 
     FREE = ("epochs", "jit_compile", "distribute", "target", "save", "seed")   # may change on resumption
     NEWER = ("class_weight", "label_smoothing")     # left out while unset: older checkpoints stay valid
+    DERIVED = ("objective", "sequence_length", "vocab_size", "text_digest")   # follow from the spec and the data
 
     def _binding(self) -> dict:
         d = self.to_json()
-        for k in self.FREE:
+        for k in self.FREE + self.DERIVED:
             d.pop(k)
         for k in self.NEWER:
             if d.get(k) is None:
@@ -115,7 +123,7 @@ class Settings:
     def differences(self, old: dict, spec_texts: dict[str, str], old_texts: dict[str, str]) -> list[str]:
         """What differs from a run's recorded settings (settings.json) and spec files, in words:
         `batch_size 32 → 64`, `data.source digits → npz`, `spec digits_cnn.yaml line 30`."""
-        old = {k: v for k, v in old.items() if k not in self.FREE}
+        old = {k: v for k, v in old.items() if k not in self.FREE + self.DERIVED}
         new = json.loads(json.dumps(self._binding(), default=str))
         out = []
 
@@ -148,8 +156,8 @@ def parse_data_arg(text: str) -> tuple[str, str | None]:
 
     >>> parse_data_arg("npz:data/mnist.npz"), parse_data_arg("digits"), parse_data_arg("x/mnist.npz")
     (('npz', 'data/mnist.npz'), ('digits', None), ('npz', 'x/mnist.npz'))
-    >>> parse_data_arg("synthetic:500")
-    ('synthetic', '500')
+    >>> parse_data_arg("synthetic:500"), parse_data_arg("notes/shakespeare.txt")
+    (('synthetic', '500'), ('text', 'notes/shakespeare.txt'))
     """
     kind, sep, rest = text.partition(":")
     if sep and kind in SOURCE_ALIASES and len(kind) > 1:       # (a one-letter kind is a Windows drive)
@@ -161,6 +169,8 @@ def parse_data_arg(text: str) -> tuple[str, str | None]:
     p = Path(text).expanduser()
     if p.suffix == ".npz":
         return "npz", text
+    if p.suffix.lower() in TEXT_SUFFIXES:
+        return "text", text
     if (p / "data_batch_1").exists() or p.name == "cifar-10-batches-py":
         return "cifar10", text
     if p.is_dir():
@@ -222,6 +232,7 @@ def resolve(spec, flags: dict | None = None) -> Settings:
         steps_per_epoch=t.steps_per_epoch, validation_steps=t.validation_steps, validation_split=t.validation_split,
         early_stopping=es, rescale=t.rescale, resize=t.resize, augment=aug, precision=t.precision,
         jit_compile=t.jit_compile, seed=t.seed, distribute=t.distribute, target=dict(t.target), save=t.save,
+        objective=t.objective,
         class_weight=({str(k): v for k, v in t.class_weight.items()} if isinstance(t.class_weight, dict)
                       else t.class_weight), label_smoothing=t.label_smoothing or None,
         overrides=dict(getattr(spec, "overrides", {}) or {}),

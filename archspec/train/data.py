@@ -22,68 +22,19 @@ augmentation happen in the input pipeline (:mod:`archspec.train.pipeline`). Labe
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import Diagnostic, Loc, Note, SpecError
+from ..errors import Diagnostic, Loc, Note
+from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind  # noqa: F401 (re-exported)
+from .errors import DataError  # (defined without numpy: the text reader, corpus.py, raises it too)
 
 KERAS_CACHE = Path("~/.keras/datasets")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 SPLIT_NAMES = {"train": ("train", "training"), "validation": ("validation", "val", "valid"), "test": ("test",)}
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-
-
-@dataclass
-class Split:
-    y: np.ndarray                         # class indices, int32, shape (n,)
-    x: np.ndarray | None = None           # images (n, h, w, c), as stored
-    files: list[str] | None = None        # or image files, decoded by the pipeline
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def take(self, idx) -> "Split":
-        return Split(self.y[idx], None if self.x is None else self.x[idx],
-                     None if self.files is None else [self.files[i] for i in idx])
-
-
-@dataclass
-class Dataset:
-    kind: str
-    origin: str                           # what was read (a path, or 'sklearn.datasets.load_digits')
-    train: Split
-    validation: Split | None
-    test: Split | None
-    class_names: list[str]
-    sample_shape: tuple | None            # (h, w, c) of array sources; None for files
-    max_value: float = 255.0              # the largest pixel value the source can hold
-    notes: list[str] = field(default_factory=list)
-    warnings: list = field(default_factory=list)     # Diagnostics (severity warning) found while reading
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def describe(self) -> str:
-        parts = [f"{len(self.train):,} train"]
-        parts += [f"{len(s):,} {n}" for n, s in (("validation", self.validation), ("test", self.test)) if s]
-        shape = "×".join(map(str, self.sample_shape)) if self.sample_shape else "image files"
-        return f"{self.kind} ({self.origin}): {shape}, {self.num_classes} classes; {', '.join(parts)}"
-
-
-class DataError(SpecError):
-    """The data cannot be read, or does not fit the spec."""
-
-
-def _missing(what: str, path: Path, hint: str) -> DataError:
-    return DataError([Diagnostic("data-missing", f"no {what} at '{path}'", Loc(str(path)), hint=hint)])
-
-
-def _bad(path, message: str, hint: str | None = None) -> DataError:
-    return DataError([Diagnostic("data-format", message, Loc(str(path)), hint=hint)])
 
 
 # ---- the sources ----------------------------------------------------------------------------------
@@ -112,39 +63,6 @@ def load_digits(opts: dict) -> Dataset:
                    [str(i) for i in range(10)], (8, 8, 1), max_value=16.0)
 
 
-def _labels(y, path, key) -> np.ndarray:
-    name = Path(path).name
-    y = np.asarray(y)
-    if y.dtype.kind in "USO":
-        sample = ", ".join(repr(v) for v in y.reshape(-1)[:3].tolist())
-        raise _bad(path, f"'{key}' in '{name}' holds {'strings' if y.dtype.kind in 'US' else 'Python objects'} "
-                         f"({sample}…), not class indices",
-                   "labels must be integer class indices 0…K-1; turn names into indices before saving, e.g. "
-                   "classes, y = numpy.unique(names, return_inverse=True)")
-    if y.dtype.kind not in "biuf":
-        raise _bad(path, f"'{key}' in '{name}' has dtype {y.dtype}; labels must be integer class indices 0…K-1")
-    if y.ndim == 2 and y.shape[1] > 1:                 # one-hot
-        y = y.argmax(axis=1)
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
-        raise _bad(path, f"'{key}' in '{name}' has shape {y.shape}; labels are one class index per image (n,) "
-                         "or one-hot rows (n, classes)")
-    y = y.reshape(len(y)) if y.ndim else y.reshape(1)
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise _bad(path, f"'{key}' in '{name}' holds NaN or infinite labels "
-                             f"(first at index {int(np.flatnonzero(~np.isfinite(y))[0])})",
-                       "labels must be class indices 0…K-1")
-        bad = np.flatnonzero(np.mod(y, 1) != 0)
-        if len(bad):
-            raise _bad(path, f"'{key}' in '{name}' holds non-integer labels ({y.dtype}, e.g. {y[bad[0]]!r} at index "
-                             f"{int(bad[0])})", "labels must be class indices 0…K-1")
-    y = y.astype(np.int64)
-    if len(y) and y.min() < 0:
-        raise _bad(path, f"'{key}' in '{name}' holds negative labels (min {y.min()} at index {int(y.argmin())})",
-                   "labels must be class indices 0…K-1")
-    return y.astype(np.int32)
-
-
 def _images(x, path, key) -> np.ndarray:
     name = Path(path).name
     x = np.asarray(x)
@@ -166,43 +84,6 @@ def _images(x, path, key) -> np.ndarray:
         i = int(np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1))[0])
         raise _bad(path, f"'{key}' in '{name}' holds NaN or infinite pixel values (image {i} is the first)")
     return x
-
-
-def _npz_kind(p: Path) -> str | None:
-    """What a file that should be an .npz archive is instead (None: it looks like one)."""
-    with open(p, "rb") as fh:
-        head = fh.read(64)
-    if head.startswith(b"PK"):
-        return None
-    if head.startswith(b"\x93NUMPY"):
-        return "a single .npy array, not an .npz archive"
-    if not head:
-        return "empty"
-    try:
-        text = head.decode("utf-8")
-        first = text.splitlines()[0][:40] if text.strip() else ""
-        return f"text ('{first}…'), not an .npz archive"
-    except UnicodeDecodeError:
-        return "not an .npz archive (a zip file of .npy arrays)"
-
-
-NPZ_HINT = ("an .npz file is what numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...) writes, as "
-            "keras.datasets stores it")
-
-
-def _array(z, key: str, p: Path) -> np.ndarray:
-    """Read one array of an open .npz archive; every reader failure names the array."""
-    try:
-        return z[key]
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise _bad(p, f"'{key}' in '{p.name}' holds Python objects (an object array), which archspec does not "
-                          "unpickle", "save numbers only: integer class indices for labels, a uint8 or float array "
-                          "(n, height, width[, channels]) for images") from None
-        raise _bad(p, f"'{key}' in '{p.name}' cannot be read: {exc}", NPZ_HINT) from None
-    except Exception as exc:  # noqa: BLE001 - zlib/zip/CRC errors, truncated members: the array is damaged
-        raise _bad(p, f"'{key}' in '{p.name}' is damaged: {exc}",
-                   "the file is corrupt or truncated; copy it again (or write it again with numpy.savez)") from None
 
 
 def load_npz(path: str | None) -> Dataset:
@@ -526,6 +407,22 @@ def load(settings, spec) -> Dataset:
     """Read the data named by `settings.data`; carve a validation split if the source has none."""
     d = settings.data
     kind, path = d.source, d.path
+    from .sequences import load_sequences, token_input
+
+    if token_input(spec) is not None or kind == "text":
+        try:
+            if kind == "text" and token_input(spec) is None:
+                inp = spec.graph[spec.graph.inputs[0]]
+                raise DataError([Diagnostic(
+                    "data-mismatch", f"text trains a spec whose input is token ids ([length], dtype: int32); the "
+                    f"input '{inp.id}' is {tuple(inp.shape)} {getattr(inp.attrs, 'dtype', 'float32')}", inp.loc,
+                    hint="declare the input as `{shape: [length], dtype: int32}` and start with a token_embedding")])
+            if kind == "auto":
+                d.source = "text"               # recorded in settings.json: the bundled text
+            return load_sequences(kind, path, d.options, spec, settings.validation_split)
+        except DataError as exc:             # a problem with no file of its own points at training.data
+            loc = spec.source.loc(("training", "data")) if "data" in spec.training else Loc(spec.source.file)
+            raise DataError([x._replace(loc=x.loc or loc) for x in exc.diagnostics]) from None
     auto, auto_note = kind == "auto", None
     if auto:
         kind, path = auto_source(spec)

@@ -11,6 +11,7 @@ come back, and ``fit`` continues at ``initial_epoch``.
 from __future__ import annotations
 
 import inspect
+import json
 import random
 import statistics
 import sys
@@ -52,6 +53,8 @@ class RunResult:
     weights: str = "last"
     seconds: float = 0.0
     images_per_s: float | None = None
+    tokens_per_s: float | None = None      # token runs: their throughput (images_per_s stays None)
+    unit: str = "images"                   # what a training example is counted in: images | tokens
     targets: dict = field(default_factory=dict)
     settings_line: str = ""
     jit_compile: bool | None = None
@@ -165,9 +168,13 @@ def build_and_compile(spec, settings, plan, steps_per_epoch: int, schedule_epoch
 
         model.get_layer(keras_name(next(iter(spec.graph.outputs.values())))).dtype_policy = keras.DTypePolicy("float32")
     smoothing = {"label_smoothing": plan.label_smoothing} if getattr(plan, "label_smoothing", 0) else {}
+    if getattr(plan, "objective", "classify") == "next_token":     # the mean over the targets that count
+        smoothing["reduction"] = "mean_with_sample_weight"           # (padding weighs 0), not over all of them
     loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits, **smoothing)
     _check_metrics(spec, settings.metrics, plan)
-    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, metrics=list(settings.metrics),
+    # next-token runs weigh padding 0: their metrics must read the weights too (Keras's `metrics` ignore them)
+    metrics = {"weighted_metrics" if getattr(plan, "objective", "classify") == "next_token" else "metrics": list(settings.metrics)}
+    model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, **metrics,
                   jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
     return model
 
@@ -255,6 +262,8 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     from . import data as data_mod
     from . import planning
 
+    ds = data_mod.load(settings, spec)          # the data and its fit to the spec: before Keras loads
+    plan = planning.plan(spec, settings, ds)
     dist = make_strategy(settings.distribute)
     chief, worker = dist.chief, dist.worker
     run = run_folder(spec, out)
@@ -265,9 +274,6 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         run = RunFolder(run.path / worker)
     if settings.seed is None and settings.distribute == "multi-worker":
         settings.seed = 0                       # all workers must agree without talking
-
-    ds = data_mod.load(settings, spec)
-    plan = planning.plan(spec, settings, ds)
     if warn and (ds.warnings or plan.warnings):
         warn([*ds.warnings, *plan.warnings])
     spec_texts = {Path(k).name: s.text for k, s in spec.sources.items()}
@@ -295,6 +301,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     result = RunResult(run.path, spec.name, spec.analysis().total.params, ds.describe(), settings.epochs,
                        resumed_from=done, settings_line=_settings_line(settings, plan, dist))
     result.sample_shape, result.schedule_epochs = ds.sample_shape, result_epochs
+    result.unit = "tokens" if plan.tokens else "images"
     if state and run.metrics.exists() and (state.get("stopped_early") or done >= settings.epochs):
         result.already_done = True
         _fill_result(result, state)
@@ -309,6 +316,7 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
     import keras
 
     run.path.mkdir(parents=True, exist_ok=True)
+    _save_tokenizer(run, ds, state)
     main = copy_spec(run, spec)
     write_json(run.settings, {"settings": settings.to_json(), "plan": {k: v for k, v in vars(plan).items()
                                                                        if k != "warnings"},
@@ -330,10 +338,34 @@ def run_training(spec, settings, out=None, *, resume: bool | None = None, restar
         keras.config.set_dtype_policy(previous_policy)
 
 
+def _save_tokenizer(run, ds, state) -> None:
+    """Text runs keep their tokenizer as tokenizer.json (generate, evaluate and export read it); a run resumed
+    on text whose characters changed would map ids to other characters, and one resumed on other text (the
+    bundled docs edited, say) would deal its windows to other splits: both refused."""
+    from .runs import text_changed
+    from .tokens import FILE, Tokenizer
+
+    if ds.tokenizer is None:
+        return
+    if state is not None:
+        old = Tokenizer.load(run.path)
+        if old is not None and old != ds.tokenizer:
+            raise RunError(f"{run.path / FILE} has a {old.kind} tokenizer of {old.vocab_size} ids, the text now gives "
+                           f"{ds.tokenizer.kind} with {ds.tokenizer.vocab_size}: the text changed; pass --restart to "
+                           "train again, or --out NEW_FOLDER")
+        try:
+            was = json.loads(run.settings.read_text(encoding="utf-8"))["settings"].get("text_digest")
+        except (OSError, ValueError, KeyError, AttributeError):
+            was = None
+        if text_changed(was, ds):
+            raise RunError(text_changed(was, ds) + "; pass --restart to train again on this text, or --out NEW_FOLDER")
+    ds.tokenizer.save(run.path)
+
+
 def _fit(spec, settings, plan, ds, run, *, state, dist, verbose, result, fingerprint, extra=()):
     """Build (or restore) the model, fit it with archspec's callbacks, then write the run's results."""
     model, inputs = _model_and_inputs(spec, settings, plan, ds, run, state, dist, result)
-    st, nan, callbacks, verbose = _callbacks(settings, run, state, inputs, result, fingerprint, dist, verbose,
+    st, nan, callbacks, verbose = _callbacks(settings, plan, run, state, inputs, result, fingerprint, dist, verbose,
                                              list(extra))
     done = result.resumed_from
     t0 = time.perf_counter()
@@ -377,7 +409,7 @@ def _model_and_inputs(spec, settings, plan, ds, run, state, dist, result):
     return model, inputs
 
 
-def _callbacks(settings, run, state, inputs, result, fingerprint, dist, verbose, extra):
+def _callbacks(settings, plan, run, state, inputs, result, fingerprint, dist, verbose, extra):
     """The checkpoint state to continue (or a fresh one), the NaN watch, every callback in order, and the
     Keras verbosity."""
     import keras
@@ -395,7 +427,11 @@ def _callbacks(settings, run, state, inputs, result, fingerprint, dist, verbose,
         st["schedule_epochs"] = result.schedule_epochs
     saved = st.get("callbacks", {})
     nan = cb.NanWatch()
-    callbacks = [cb.EpochTimer(inputs.images_per_epoch), nan, keras.callbacks.TerminateOnNaN()]
+    tokens = getattr(plan, "tokens", False)
+    per_epoch = inputs.images_per_epoch * (plan.input_shape[0] if tokens else 1)
+    callbacks = [cb.EpochTimer(per_epoch, "tokens" if tokens else "images"), nan, keras.callbacks.TerminateOnNaN()]
+    if getattr(plan, "objective", "classify") == "next_token":
+        callbacks.insert(1, cb.Perplexity())
     stateful = {}
     if es:
         stateful["early_stopping"] = cb.EarlyStopping(
@@ -458,6 +494,10 @@ def _finish(spec, settings, model, inputs, ds, run, result, st, scope, t0) -> No
         with scope(), _data_guard(ds, spec, settings):
             values = model.evaluate(inputs.test, verbose=0, return_dict=True)
         result.test = {f"test_{k}": float(v) for k, v in values.items()}
+        if settings.objective == "next_token" and "test_loss" in result.test:
+            from .callbacks import perplexity
+
+            result.test["test_perplexity"] = perplexity(result.test["test_loss"])
     result.seconds = round(time.perf_counter() - t0, 2)
     for key, want in settings.target.items():
         got = (result.test or {}).get(key)
@@ -466,6 +506,7 @@ def _finish(spec, settings, model, inputs, ds, run, result, st, scope, t0) -> No
     write_json(run.metrics, {"test": result.test, "weights": result.weights, "epochs": result.epochs_done,
                              "best": st["best"], "stopped_early": result.stopped_early,
                              "images_per_s": result.images_per_s, "seconds": result.seconds,
+                             **({"tokens_per_s": result.tokens_per_s} if result.unit == "tokens" else {}),
                              "targets": {k: {"target": w, "value": g, "met": ok}
                                          for k, (w, g, ok) in result.targets.items()},
                              "data": result.data})
@@ -522,10 +563,11 @@ def _fill_result(result, st):
     result.epochs_done = int(st["epoch"])
     result.best = st["best"] if st["best"].get("epoch") else None
     result.stopped_early = bool(st.get("stopped_early"))
-    speeds = [r["images_per_s"] for r in result.history if r.get("images_per_s")]
+    key = f"{result.unit}_per_s"
+    speeds = [r[key] for r in result.history if r.get(key)]
     # the first epoch of a (re)started process includes tracing and compilation
     steady = speeds[1:] if len(speeds) > 2 else speeds
-    result.images_per_s = statistics.median(steady) if steady else None
+    setattr(result, key, statistics.median(steady) if steady else None)
 
 
 def _fill_finished(result, run):
@@ -550,13 +592,18 @@ def target_met(key: str, want: float, got: float) -> bool:
 
     >>> target_met("test_accuracy", 0.95, 0.949999988079071), target_met("test_accuracy", 0.95, 0.9499)
     (True, False)
-    >>> target_met("test_loss", 0.2, 0.2000000029802322)
-    True
+    >>> target_met("test_loss", 0.2, 0.2000000029802322), target_met("test_perplexity", 8.0, 6.4)
+    (True, True)
     """
     import numpy as np
 
     got32, want32 = np.float32(got), np.float32(want)
-    return bool(got32 <= want32 if "loss" in key else got32 >= want32)
+    return bool(got32 <= want32 if lower_is_better(key) else got32 >= want32)
+
+
+def lower_is_better(key: str) -> bool:
+    """A loss or a perplexity: its target is an upper bound."""
+    return "loss" in key or "perplexity" in key
 
 
 def _write_summary(run, result, st):
@@ -574,17 +621,17 @@ def _settings_line(settings, plan, dist=None) -> str:
         if plan.class_weight else ""
     return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}{extra}, batch "
             f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
-            + _distribution_text(settings, dist))
+            + _distribution_text(settings, dist, "sequences" if getattr(plan, "tokens", False) else "images"))
 
 
-def _distribution_text(settings, dist) -> str:
+def _distribution_text(settings, dist, unit: str = "images") -> str:
     """', mirrored over 2 replicas (16 images each, DataParallel), backend jax' (empty without `dist`)."""
     if dist is None:
         return ""
     text = ""
     if settings.distribute != "none":
         n = dist.devices
-        each = f"{settings.batch_size // n} images each, " if settings.batch_size % n == 0 else ""
+        each = f"{settings.batch_size // n} {unit} each, " if settings.batch_size % n == 0 else ""
         text = f", {settings.distribute} over {n} replica{'s' * (n != 1)} ({each}{type(dist.engine).__name__})"
     return text + f", backend {dist.backend}"
 

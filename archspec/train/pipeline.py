@@ -124,6 +124,17 @@ def make_tf_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: in
     def build(split, name, training):
         if split is None or len(split) == 0:
             return None
+        if plan.tokens:
+            d = tf.data.Dataset.from_tensor_slices(token_arrays(split, plan))
+            if training:
+                d = d.shuffle(min(len(split), 50_000), seed=seed, reshuffle_each_iteration=True)
+            d = d.batch(bs)
+            if plan.labels == "onehot":
+                d = d.map(lambda x, y, *w: (x, tf.one_hot(y, plan.units), *w), num_parallel_calls=AUTOTUNE)
+            if (training and settings.steps_per_epoch) or (not training and name == "validation"
+                                                          and settings.validation_steps):
+                d = d.repeat()
+            return d.prefetch(AUTOTUNE).with_options(opts)
         if split.x is not None:
             d = tf.data.Dataset.from_tensor_slices((split.x, split.y))
         else:
@@ -147,6 +158,25 @@ def make_tf_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: in
         return d.prefetch(AUTOTUNE).with_options(opts)
 
     return _inputs(ds, settings, bs, build)
+
+
+def token_arrays(split, plan, idx=None) -> tuple:
+    """A split of token data (all of it, or the rows `idx`) as Keras takes it: (ids, targets) for a classifier,
+    (ids, targets, loss weights) for a language model; ids are (ids, padding mask) when the spec has a mask
+    input. Targets are one-hot when the loss wants them so (label smoothing)."""
+    def rows(a):
+        return a if idx is None else a[idx]
+
+    x = rows(split.x).astype(np.int32, copy=False)
+    if plan.mask_input:
+        x = (x, rows(split.mask) if split.mask is not None else np.ones_like(x))
+    y = rows(split.y)
+    if plan.labels == "onehot" and idx is not None:
+        y = np.eye(plan.units, dtype=np.float32)[y]
+    if plan.objective == "next_token":
+        w = rows(split.weight) if split.weight is not None else np.ones(y.shape[:2], np.float32)
+        return x, y, w
+    return x, y
 
 
 # ---- without TensorFlow: keras.utils.PyDataset -------------------------------------------------------
@@ -235,6 +265,7 @@ def batches_class():
                      cache_file=None, workers=None, multiple=1):
             super().__init__(workers=workers or min(8, os.cpu_count() or 1), use_multiprocessing=False,
                              max_queue_size=16)
+            self.split = split
             self.images = _Images(split, plan, settings, cache_file)
             self.y = split.y
             self.n = len(split)
@@ -292,6 +323,8 @@ def batches_class():
             if count > 1:               # this process's contiguous part: the global batch keeps its order
                 per = len(idx) // count
                 idx = idx[index * per:(index + 1) * per]
+            if self.plan.tokens:
+                return token_arrays(self.split, self.plan, idx)
             x, y = prepare(self.images[idx], self.y[idx], self.plan, self.settings)
             if self.augment is not None:
                 import keras as k
@@ -324,4 +357,4 @@ def make_py_inputs(ds, plan, settings, seed: int, cache_dir=None, batch_size: in
     return _inputs(ds, settings, bs, build)
 
 
-__all__ = ["Inputs", "make_inputs", "make_tf_inputs", "make_py_inputs", "prepare", "decode_file"]
+__all__ = ["Inputs", "make_inputs", "make_tf_inputs", "make_py_inputs", "prepare", "decode_file", "token_arrays"]

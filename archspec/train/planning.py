@@ -34,6 +34,9 @@ class Plan:
     warnings: list
     class_weight: dict | None = None      # class index -> loss weight (Keras fit's class_weight)
     label_smoothing: float = 0.0
+    objective: str = "classify"           # classify | next_token (a language model: targets per position)
+    mask_input: bool = False              # token specs: a second input takes the padding mask
+    tokens: bool = False                  # the input is token ids (fed as they are: no float conversion)
 
 
 def _where(spec, path: tuple) -> Loc | None:
@@ -50,7 +53,8 @@ def _training_loc(spec, *path) -> Loc:
 
 
 def plan(spec, settings, ds) -> Plan:
-    """Check `ds` against `spec`; raise SpecError listing every mismatch, else return the Plan."""
+    """Check `ds` against `spec`; raise SpecError listing every mismatch, else return the Plan. Settles
+    `settings.objective` (and, for token data, `sequence_length` and `vocab_size`), which settings.json records."""
     g = spec.graph
     errs: list[Diagnostic] = []
     warns: list[Diagnostic] = []
@@ -58,6 +62,15 @@ def plan(spec, settings, ds) -> Plan:
 
     def err(message, loc, hint=None, code="data-mismatch", scope=None):
         errs.append(Diagnostic(code, message, loc, scope, hint, data_note))
+
+    if ds.objective is not None:
+        return _plan_tokens(spec, settings, ds, err, errs, warns)
+    if settings.objective == "next_token":
+        err("the objective next_token trains a language model on token ids; this spec's input is images",
+            _training_loc(spec, "objective"), "drop objective (image specs classify), or declare the input as "
+            "`{shape: [length], dtype: int32}`", code="train-unsupported")
+        raise SpecError(errs)
+    settings.objective = "classify"
 
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         extra = g[g.inputs[1]] if len(g.inputs) > 1 else g[list(g.outputs.values())[1]]
@@ -86,6 +99,97 @@ def plan(spec, settings, ds) -> Plan:
         loss, labels = "categorical_crossentropy", "onehot"
     return Plan(tuple(inp.shape), loss, act is None, labels, units, resize, flatten, channels, warns, weights,
                 smoothing)
+
+
+def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
+    """Token data against a spec whose input is token ids: the objective, the vocabulary, the output."""
+    from ..ops import REGISTRY
+    from .sequences import token_input
+
+    g = spec.graph
+    inp = token_input(spec)
+    length = int(inp.shape[0])
+    extra = [g[i] for i in g.inputs[1:]]
+    mask_input = False
+    if len(extra) == 1 and token_input_like(extra[0], length):
+        mask_input = True
+    elif extra or len(g.outputs) != 1:
+        bad = extra[0] if extra else g[list(g.outputs.values())[1]]
+        err(f"archspec train feeds token ids (and optionally a padding mask of the same length) to one output; this "
+            f"spec has {len(g.inputs)} inputs and {len(g.outputs)} output{'s' * (len(g.outputs) != 1)}", bad.loc,
+            "a second input must be the padding mask, `{shape: [" + str(length) + "], dtype: int32}`; train a "
+            "single-output variant (outputs: [name])", code="train-unsupported")
+        raise SpecError(errs)
+    out = g[next(iter(g.outputs.values()))]
+    oshape = tuple(out.shape or ())
+    shape_says = "next_token" if len(oshape) == 2 and oshape[0] == length else "classify" if len(oshape) == 1 else None
+    objective = settings.objective or shape_says
+    if shape_says is None or objective != shape_says:
+        want = (f"({length}, vocabulary): a score for every token id at each of the {length} positions"
+                if objective == "next_token" else "(classes,): one score per class")
+        err(f"the output '{out.id}' has shape {oshape}; {objective or 'training'} needs {want}", out.loc,
+            "end a language model with tied_logits or dense(units: vocabulary) on the token features; a classifier "
+            "with global_avg_pool_1d (or select_token) and dense(units: classes)", code="train-unsupported")
+        raise SpecError(errs)
+    if objective != ds.objective:
+        say = {"text": "text has no labels", "npz": "the .npz has no 'y' labels"}[ds.kind] if objective == "classify" \
+            else f"the .npz '{ds.origin}' holds labels 'y' (one class per sequence)"
+        err(f"the objective is {objective} but {say}", _training_loc(spec, "objective") if settings.objective
+            else out.loc, "classify from an .npz with x (token ids) and y (labels); a language model learns from text or "
+            "from token ids alone", code="data-mismatch")
+        raise SpecError(errs)
+    if settings.rescale is not None or settings.augment:
+        key = "rescale" if settings.rescale is not None else "augment"
+        err(f"training.{key} transforms images; the input '{inp.id}' is token ids", _training_loc(spec, key),
+            f"drop {key}", code="schema")
+    # every id of the data must have a row in each table that reads the input, and a score at the output
+    for node in g:
+        limit = REGISTRY[node.op].token_ids(node.attrs) if node.op in REGISTRY else None
+        if limit is not None and node.inputs[:1] == (inp.id,) and ds.vocab_size > limit:
+            err(f"the data holds token ids up to {ds.vocab_size - 1}, but '{node.id}' has rows for {limit} "
+                f"(ids 0…{limit - 1})", node.loc, f"set its vocabulary to at least {ds.vocab_size}" +
+                (" (or use tokenizer: chars for a smaller vocabulary)" if ds.tokenizer is not None and
+                 ds.tokenizer.kind == "bytes" and ds.vocab_size > 256 else ""), code="token-range")
+    act = REGISTRY[out.op].activation_of(out.attrs) if out.op in REGISTRY else None
+    if objective == "next_token":
+        units = oshape[1]
+        if ds.vocab_size > units:
+            err(f"the data holds token ids up to {ds.vocab_size - 1}, but the output '{out.id}' scores {units} ids",
+                out.loc, f"give the output {ds.vocab_size} units (the vocabulary)", code="token-range")
+        loss = settings.loss or "sparse_categorical_crossentropy"
+        if loss == "binary_crossentropy":
+            err("binary_crossentropy does not score one token out of a vocabulary", _where(spec, ("loss",)) or out.loc,
+                "drop loss: a language model uses sparse_categorical_crossentropy")
+        if act not in (None, "softmax"):
+            err(f"the output '{out.id}' ends with {act}; a language model's output is a softmax or logits", out.loc,
+                "use no activation (logits) or softmax")
+        if settings.class_weight is not None:
+            err("training.class_weight weighs classes of a classifier; a language model has none",
+                _training_loc(spec, "class_weight"), "drop class_weight", code="schema")
+        weights = None
+    else:
+        head = _output(spec, settings, ds, out, err)
+        if head is None:
+            raise SpecError(errs)
+        loss, act, units = head
+        weights = _class_weights(spec, settings, ds, err)
+    settings.objective, settings.sequence_length, settings.vocab_size = objective, length, ds.vocab_size
+    settings.text_digest = getattr(ds, "digest", None)
+    _metric_names(spec, settings, ds, err)
+    _validation_steps(spec, settings, ds, warns)
+    if errs:
+        raise SpecError(errs)
+    labels = LOSS_LABELS[loss]
+    smoothing = settings.label_smoothing or 0.0
+    if smoothing and loss == "sparse_categorical_crossentropy":
+        loss, labels = "categorical_crossentropy", "onehot"
+    return Plan((length,), loss, act is None, labels, units, False, False, 0, warns, weights, smoothing,
+                objective, mask_input, tokens=True)
+
+
+def token_input_like(node, length: int) -> bool:
+    """An integer input of the token ids' length (a padding mask)."""
+    return str(getattr(node.attrs, "dtype", "float32")).startswith(("int", "uint")) and tuple(node.shape or ()) == (length,)
 
 
 def _input(spec, settings, ds, inp, err) -> tuple[bool, bool, int]:
@@ -193,7 +297,7 @@ def _output(spec, settings, ds, out, err) -> tuple[str, str | None, int] | None:
 def _metric_names(spec, settings, ds, err) -> None:
     """Settings that name metrics (early stopping's and a plateau schedule's monitor, targets) name logged ones."""
     has_val = ds.validation is not None and len(ds.validation) > 0
-    logged = ["loss", *settings.metrics]
+    logged = ["loss", *settings.metrics] + (["perplexity"] if settings.objective == "next_token" else [])
     known = logged + (["val_" + m for m in logged] if has_val else [])
     for key, path in (((settings.early_stopping or {}).get("monitor"), ("early_stopping", "monitor")),
                       ((settings.lr_schedule or {}).get("monitor") if (settings.lr_schedule or {}).get("type") ==

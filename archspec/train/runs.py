@@ -128,6 +128,9 @@ def load_data(target: Target, data_arg: str | None):
     settings.validation_steps, settings.target = None, {}
     if target.spec is not None:
         ds = data_mod.load(settings, target.spec)
+        if not data_arg and text_changed(target.settings.text_digest, ds):
+            raise RunError(text_changed(target.settings.text_digest, ds) + "; pass --data with the text it trained on "
+                           "(or other text: then every window is new to it)")
         plan = planning.plan(target.spec, settings, ds)
         return ds, plan, settings
     p = target.plan
@@ -155,6 +158,16 @@ def load_data(target: Target, data_arg: str | None):
     if errs:
         raise data_mod.DataError(errs)
     return ds, p, settings
+
+
+def text_changed(recorded: str | None, ds) -> str | None:
+    """Why a text run's own data is no longer the text it trained on, or None: the splits are dealt from the
+    token ids, so other text (the bundled docs edited since, say) puts windows it trained on in the test split."""
+    now = getattr(ds, "digest", None)
+    if recorded and now and recorded != now:
+        return (f"the text ({ds.origin}) changed since this run trained on it: its token ids hash to {now}, the "
+                f"run's to {recorded}, so its test split would hold windows the run trained on")
+    return None
 
 
 def split_of(ds, name: str):

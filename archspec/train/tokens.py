@@ -82,8 +82,11 @@ class Tokenizer:
             raise TokenError(f"not a tokenizer description: {e}") from None
 
     def save(self, folder) -> Path:
+        """Write `folder`/tokenizer.json, whole or not at all (a kill leaves the old file or the new one)."""
+        from ..files import atomic_write
+
         p = Path(folder) / FILE
-        p.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        atomic_write(p, (json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
         return p
 
     @classmethod

@@ -155,6 +155,8 @@ class Tracker:
         final.update({"epochs_done": result.epochs_done, "train_seconds": result.seconds})
         if result.images_per_s:
             final["images_per_s_mean"] = result.images_per_s
+        if getattr(result, "tokens_per_s", None):
+            final["tokens_per_s_mean"] = result.tokens_per_s
         self.log_metrics(final, result.epochs_done)
 
     def end(self, status: str = "FINISHED") -> None:

@@ -1,0 +1,460 @@
+"""Composite layers, keyword tensors and computed masks: what the reader needs to read KerasHub's layers
+(imports Keras).
+
+* **Composite layers.** A subclassed layer that is neither Keras's nor archspec's and that no op reads
+  (KerasHub's TransformerEncoder, a user's block) is *traced*: its ``call`` runs on symbolic tensors of
+  the shapes it was called with, inside a functional scope, so that every sub-layer it calls and every
+  ``keras.ops`` function it applies is recorded as a node of a small functional model. The sub-layers in
+  that model are the layer's own objects (so their weights copy across); the reader splices the model
+  into the outer graph as it splices a nested model. A layer whose computation cannot be traced — Python
+  control flow on tensor values, weights of its own used directly, layers made while it is called, a
+  computation that depends on the batch size — is refused by name, with the reason.
+* **Keyword tensors.** :func:`bind` puts the keyword arguments that name a layer's positional parameters
+  (``attention(query=x, value=x)``) back in their positions.
+* **Computed masks.** An attention mask computed by ``keras.ops`` from a padding-mask input (KerasHub's
+  ``merge_padding_and_attention_mask``, its causal mask) is evaluated on random padding masks and, where
+  it equals a padding mask over the keys, a causal mask or both, replaced by the call options the op
+  declares for that (``keras_call_masks``: MultiHeadAttention's ``value_mask`` and ``use_causal_mask``).
+  Recognized by what it computes, never by reading its code; a mask that is none of these is left as it
+  is (and the reader refuses the call, naming the keyword).
+"""
+from __future__ import annotations
+
+import inspect
+
+from .. import ops
+
+TRACE_BATCHES = (3, 4)       # fixed batch sizes for layers that need one (a causal mask broadcast to the batch)
+
+
+class TraceError(Exception):
+    """A composite layer cannot be traced into its parts; the message says why, after "layer 'x' (class): "."""
+
+
+def is_tensor_ref(a) -> bool:
+    return isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"
+
+
+def is_composite(layer, entry) -> bool:
+    """Whether the reader should trace `layer` (a config `entry`): another library's (or the user's) layer
+    subclass that no archspec op reads. Models, Keras's and archspec's own layers never are."""
+    import keras
+
+    if layer is None or isinstance(layer, keras.Model) or not isinstance(layer, keras.layers.Layer):
+        return False
+    module = entry.get("module") or ""
+    if ops.is_keras_module(module) or module.split(".")[0] == "archspec":
+        return False
+    return ops.of_keras_class(entry["class_name"], module, entry.get("registered_name")) is None
+
+
+def layer_is_composite(layer) -> bool:
+    """:func:`is_composite` for a live layer (its module, class and registered name)."""
+    import keras
+
+    cls = type(layer)
+    entry = {"module": cls.__module__, "class_name": cls.__name__,
+             "registered_name": keras.saving.get_registered_name(cls)}
+    return is_composite(layer, entry)
+
+
+class stub_composite_configs:
+    """While a model's config is read: a composite layer (one that will be traced) whose own get_config fails
+    (KerasHub's ViT MLP, DeiT's encoder, Llama's decoder in keras-hub 0.32) gives the base config — its name,
+    trainable, dtype — since archspec reads it by tracing, not from its config."""
+
+    def __init__(self, model):
+        self.ops = [op for op in model.operations if layer_is_composite(op)]
+        self.patched = []
+
+    def __enter__(self):
+        import keras
+
+        for op in self.ops:
+            try:
+                op.get_config()
+                continue
+            except Exception:                              # noqa: BLE001  (the layer's own code failing)
+                pass
+
+            def base(op=op):
+                return {"name": op.name, "trainable": op.trainable,
+                        "dtype": keras.dtype_policies.serialize(op.dtype_policy)}
+
+            op.get_config = base
+            self.patched.append(op)
+        return self
+
+    def __exit__(self, *exc):
+        for op in self.patched:
+            vars(op).pop("get_config", None)
+        return False
+
+
+def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
+    """(args, kwargs) with the tensor keyword arguments that name the next positional parameters of
+    `layer.call` moved into position: MultiHeadAttention called as ``layer(query=x, value=x)`` takes
+    (x, x), as ``layer(x, value=y)`` (x, y). Keywords after a missing one stay keywords."""
+    if layer is None or not kwargs:
+        return list(args), dict(kwargs)
+    try:
+        params = list(inspect.signature(layer.call).parameters.values())
+    except (TypeError, ValueError):
+        return list(args), dict(kwargs)
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    args, kwargs = list(args), dict(kwargs)
+    for name in positional[len(args):]:
+        if not is_tensor_ref(kwargs.get(name)):
+            break                                       # (training=False stays a keyword: it is no input)
+        args.append(kwargs.pop(name))
+    return args, kwargs
+
+
+def without_defaults(layer, kwargs: dict) -> dict:
+    """`kwargs` without the non-tensor keyword arguments that equal the default of `layer.call` (KerasHub's
+    TokenAndPositionEmbedding calls its PositionEmbedding with start_index=0, the default): the same call."""
+    if layer is None or not kwargs:
+        return kwargs
+    try:
+        params = inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    out = {}
+    for k, v in kwargs.items():
+        p = params.get(k)
+        default = p.default if p is not None else inspect.Parameter.empty
+        same = (default is not inspect.Parameter.empty and not is_tensor_ref(v) and type(v) is type(default)
+                and v == default)
+        if not same:
+            out[k] = v
+    return out
+
+
+# ---- tracing ---------------------------------------------------------------------------------------------
+def trace_layer(layer, entry):
+    """A functional model computing what `layer` computes at the call `entry` records (its single
+    inbound node), over the same sub-layer objects, and the tensor references of the call's tensor
+    arguments in the order of the model's inputs. Raises :class:`TraceError` when it cannot be traced."""
+    inbound = entry.get("inbound_nodes") or []
+    if len(inbound) != 1:
+        raise TraceError(f"it is called {len(inbound)} times; archspec traces a composite layer called once")
+    args, kwargs = bind(layer, inbound[0].get("args", []), {k: v for k, v in (inbound[0].get("kwargs") or {}).items()
+                                                            if v is not None and k not in ("training", "mask")})
+    if kwargs.get("training") is not None:
+        kwargs.pop("training")
+    own = [v.path for v in list(layer._trainable_variables) + list(layer._non_trainable_variables)]
+    if own:
+        raise TraceError(f"it holds weights of its own ({', '.join(own[:3])}) that its call uses directly; "
+                         "archspec traces layers built from other layers and keras.ops")
+    refs = [a for a in _tensors(args)] + [v for v in _tensors(list(kwargs.values()))]
+    if not refs:
+        raise TraceError("it is called on no tensor")
+    errors = []
+    for batch in (None,) + TRACE_BATCHES:
+        try:
+            model = _trace(layer, args, kwargs, refs, batch)
+        except TraceError as exc:
+            errors.append(str(exc))
+            continue
+        if batch is not None:
+            _same_for_other_batch(layer, args, kwargs, refs, model)
+        return model, refs
+    raise TraceError(errors[-1] if len(set(errors)) == 1 or len(errors) == 1 else errors[0])
+
+
+def _tensors(values):
+    for v in values:
+        if is_tensor_ref(v):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            yield from _tensors(v)
+        elif isinstance(v, dict):
+            yield from _tensors(list(v.values()))
+
+
+def _trace(layer, args, kwargs, refs, batch):
+    import keras
+
+    inputs, made = [], {}
+    for k, ref in enumerate(refs):
+        cfg = ref["config"]
+        t = keras.Input(tuple(cfg["shape"][1:]), batch_size=batch, dtype=cfg.get("dtype") or "float32",
+                        name=f"in{k}" if k else "in")
+        inputs.append(t)
+        made[id(ref)] = t
+
+    def fill(v):
+        if is_tensor_ref(v):
+            return made[id(v)]
+        if isinstance(v, (list, tuple)):
+            return type(v)(fill(x) for x in v)
+        if isinstance(v, dict) and v.get("class_name") is None:
+            return {k: fill(x) for k, x in v.items()}
+        return v
+
+    sub = {id(s) for s in layer._flatten_layers(include_self=False)}
+    with _lenient_specs(layer):
+        try:
+            out = layer.call(*[fill(a) for a in args], **{k: fill(v) for k, v in kwargs.items()})
+        except Exception as exc:                           # noqa: BLE001  (the layer's own Python)
+            raise TraceError(_why(exc)) from None
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    if not outs or not all(isinstance(o, keras.KerasTensor) for o in outs):
+        raise TraceError("its call does not return tensors computed from its inputs")
+    try:
+        model = keras.Model(inputs, out, name=layer.name)
+    except Exception as exc:                               # noqa: BLE001
+        raise TraceError(f"its computation is not a graph of layers and keras.ops ({_why(exc)})") from None
+    for op in model.operations:
+        if isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer):
+            continue
+        if id(op) not in sub:
+            raise TraceError(f"it makes the layer '{op.name}' ({type(op).__name__}) while it is called, "
+                             "so the traced graph would not hold its weights")
+    return model
+
+
+def _same_for_other_batch(layer, args, kwargs, refs, model):
+    """A layer traced with a fixed batch size must compute the same graph for another one (else its
+    computation depends on the batch size: a constant reshape, a mask built for that batch)."""
+    other = _trace(layer, args, kwargs, refs, TRACE_BATCHES[1])
+    a, b = _skeleton(model), _skeleton(other)
+    if a != b:
+        at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        with stub_composite_configs(model):
+            layers = config_of(model)["layers"]
+        part = layers[at] if at < len(layers) else None
+        where = (f" from its part '{part.get('name') or part['config'].get('name')}' ({part['class_name']}) on"
+                 if part else "")
+        raise TraceError(f"it needs a fixed batch size to be traced and what it computes depends on it{where} "
+                         "(a shape or constant made for that batch size — a causal mask given to a layer "
+                         "archspec reads no mask for, a reshape to the batch size)")
+
+
+def _skeleton(model):
+    """The model's config, its masks read (a causal mask is built for the batch), without the batch axes of
+    tensor shapes."""
+    with stub_composite_configs(model):
+        cfg = reduce_masks(config_of(model), model)
+    index = {(e.get("name") or e["config"].get("name")): k for k, e in enumerate(cfg["layers"])}
+
+    def strip(v):
+        if is_tensor_ref(v):
+            c = v["config"]
+            layer, node, t = c["keras_history"]
+            return ("T", tuple(c["shape"][1:]), c.get("dtype"), index.get(layer, layer), t)
+        if isinstance(v, dict):
+            if "batch_shape" in v:
+                v = dict(v, batch_shape=list(v["batch_shape"])[1:])
+            return {k: strip(x) for k, x in v.items() if k != "name"}   # (ops' names count up per call)
+        if isinstance(v, (list, tuple)):
+            return [strip(x) for x in v]
+        return v
+
+    return strip([e for e in cfg["layers"]])
+
+
+def config_of(model) -> dict:
+    """`model.get_config()`; a sub-layer whose own get_config fails is a TraceError naming it."""
+    try:
+        return model.get_config()
+    except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
+        for op in model.operations:
+            try:
+                op.get_config()
+            except Exception as e:                         # noqa: BLE001
+                text = next((t.strip() for t in str(e).splitlines() if t.strip()), "")
+                raise TraceError(f"its part '{op.name}' ({type(op).__module__}.{type(op).__name__}): its get_config() "
+                                 f"raises {type(e).__name__}: {text}; archspec reads a layer from its config") from None
+        raise TraceError(f"its traced graph cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+class _lenient_specs:
+    """While tracing: a sub-layer whose ``call`` takes keywords its ``compute_output_spec`` does not
+    (KerasHub's CachedMultiHeadAttention: ``cache=None``) is given them only when they are set; None is
+    what its call does without them."""
+
+    def __init__(self, layer):
+        self.layers = [s for s in layer._flatten_layers(include_self=False)]
+        self.patched = []
+
+    def __enter__(self):
+        for s in self.layers:
+            spec = getattr(s, "compute_output_spec", None)
+            if spec is None or "compute_output_spec" in vars(s):
+                continue
+            try:
+                params = inspect.signature(spec).parameters
+            except (TypeError, ValueError):
+                continue
+            if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+                continue
+
+            def lenient(*a, _spec=spec, _known=frozenset(params), **kw):
+                return _spec(*a, **{k: v for k, v in kw.items() if k in _known or v is not None})
+
+            s.compute_output_spec = lenient
+            self.patched.append(s)
+        return self
+
+    def __exit__(self, *exc):
+        for s in self.patched:
+            vars(s).pop("compute_output_spec", None)
+        return False
+
+
+def _why(exc) -> str:
+    text = str(exc).strip().splitlines()
+    text = next((t.strip() for t in text if t.strip() and "Exception encountered" not in t), "")
+    return f"its call cannot run on symbolic tensors ({type(exc).__name__}: {text[:200]})"
+
+
+# ---- computed masks --------------------------------------------------------------------------------------
+def reduce_masks(config: dict, model) -> dict:
+    """`config` (of the functional `model`) with every attention-style mask keyword that is computed from a
+    padding-mask input (or from nothing: a causal mask) replaced by the call options its op declares; the
+    nodes that only computed the mask drop out of the config."""
+    import keras
+
+    live = {op.name: op for op in model.operations}
+    changed = False
+    for entry in config["layers"]:
+        layer = live.get(entry.get("name") or entry["config"].get("name"))
+        op = ops.of_keras_class(entry["class_name"], entry.get("module") or "", entry.get("registered_name"))
+        if op is None or not op.keras_call_masks or len(entry.get("inbound_nodes") or []) != 1:
+            continue
+        node_cfg = entry["inbound_nodes"][0]
+        kwargs = node_cfg.get("kwargs") or {}
+        for key, (pad_kw, causal_kw) in op.keras_call_masks.items():
+            if key not in kwargs or kwargs[key] is None:
+                continue
+            node = _live_node(model, layer)
+            value = node.arguments.kwargs.get(key) if node is not None else None
+            if value is None:
+                continue
+            args, kw = bind(layer, node_cfg.get("args", []), kwargs)
+            query = next(iter(_tensors(args)), None)
+            keys = list(_tensors(args))[1:2] or [query]
+            if query is None:
+                continue
+            read = _read_mask(model, config, value, query["config"]["shape"][1], keys[0]["config"]["shape"][1])
+            if read is None:
+                continue
+            pad_ref, causal = read
+            new = {k: v for k, v in kwargs.items() if k != key}
+            if pad_ref is not None:
+                new[pad_kw] = pad_ref
+            if causal:
+                new[causal_kw] = True
+            node_cfg["kwargs"] = new
+            changed = True
+    if changed:
+        config = dict(config, layers=_reachable(config))
+    del keras
+    return config
+
+
+def _live_node(model, layer):
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            if node.operation is layer:
+                return node
+    return None
+
+
+def _read_mask(model, config, value, tq, tk):
+    """(the padding-mask input's tensor reference or None, causal) when the mask `value` — a KerasTensor of
+    `model`, or a constant — is, for every padding mask tried, the padding mask over the keys, the causal
+    mask, or both; None otherwise."""
+    import keras
+    import numpy as np
+
+    if tq is None or tk is None:
+        return None
+    sources = []
+    if isinstance(value, keras.KerasTensor):
+        sources = [t for t in model.inputs if _depends(value, t)]
+        if len(sources) > 1:
+            return None
+        try:
+            probe = keras.Model(sources, value) if sources else None
+        except Exception:                                  # noqa: BLE001
+            return None
+    rng = np.random.default_rng(0)
+    causal = np.tril(np.ones((tq, tk), bool)) if tq == tk else None
+    verdicts = set()
+    for _ in range(3):
+        if sources:
+            src = sources[0]
+            if tuple(src.shape[1:]) != (tk,):
+                return None
+            batch = src.shape[0] or 2                    # (traced with a fixed batch: that one)
+            pad = rng.integers(0, 2, (batch, tk)).astype(src.dtype)
+            pad[0, 0], pad[1, -1] = 0, 1
+            got = np.asarray(probe([pad]))
+        else:
+            got, pad = np.asarray(value), None
+        try:
+            got = np.broadcast_to(got.astype(bool), (got.shape[0] if got.ndim == 3 else 1, tq, tk))
+        except ValueError:
+            return None
+        candidates = {}
+        if pad is not None:
+            padm = np.broadcast_to(pad.astype(bool)[:, None, :], (pad.shape[0], tq, tk))
+            candidates["pad"] = padm
+            if causal is not None:
+                candidates["both"] = padm & causal
+        elif causal is not None:
+            candidates["causal"] = causal[None]
+        match = [k for k, c in candidates.items() if got.shape[0] in (1, c.shape[0]) and np.array_equal(
+            np.broadcast_to(got, c.shape), c)]
+        if len(match) != 1:
+            return None
+        verdicts.add(match[0])
+    if len(verdicts) != 1:
+        return None
+    kind = verdicts.pop()
+    pad_ref = None
+    if kind in ("pad", "both"):
+        name = sources[0]._keras_history.operation.name
+        pad_ref = {"class_name": "__keras_tensor__",
+                   "config": {"shape": [None, tk], "dtype": str(sources[0].dtype), "keras_history": [name, 0, 0]}}
+    return pad_ref, kind in ("causal", "both")
+
+
+def _depends(tensor, source) -> bool:
+    seen, todo = set(), [tensor]
+    while todo:
+        t = todo.pop()
+        if t is source:
+            return True
+        hist = getattr(t, "_keras_history", None)
+        if hist is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        node = hist.operation._inbound_nodes[hist.node_index]
+        todo.extend(node.arguments.keras_tensors)
+    return False
+
+
+def _reachable(config) -> list:
+    """The config's layers that the outputs need (inputs always kept)."""
+    by_name = {(e.get("name") or e["config"].get("name")): e for e in config["layers"]}
+    need, todo = set(), _ref_names(config["output_layers"])
+    while todo:
+        n = todo.pop()
+        if n in need or n not in by_name:
+            continue
+        need.add(n)
+        todo.extend(ref["config"]["keras_history"][0] for ref in _tensors([by_name[n].get("inbound_nodes") or []]))
+    inputs = set(_ref_names(config["input_layers"]))
+    return [e for e in config["layers"] if (e.get("name") or e["config"].get("name")) in need | inputs]
+
+
+
+def _ref_names(value) -> list[str]:
+    """Layer names of a config's input_layers / output_layers (a ref, a list of refs or a dict of them)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    refs = [value] if value and not isinstance(value[0], (list, tuple)) else value
+    return [r[0] for r in refs]
