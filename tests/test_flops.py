@@ -42,6 +42,16 @@ def expected_profiler_flops(node, cost, in_shapes) -> int:
     return cost.flops + profiler_extra(node, in_shapes) + sequence_profiler_extra(node, in_shapes)
 
 
+def filed_under_owner(spec, flops: dict) -> None:
+    """An op with no Keras layer of its own (`shared_layer`: tied_logits, shared_embedding) calls its last
+    input's layer again, so the profiler files its ops under that layer's name: move them there."""
+    from archspec import ops
+
+    for n in spec.graph:
+        if getattr(ops.get(n.op), "shared_layer", False):
+            flops[n.inputs[-1]] += flops.pop(n.id)
+
+
 def _profile(spec, see_grouped: bool = False):
     import keras
     from flops_profiler import profile_spec
@@ -56,7 +66,9 @@ def _profile(spec, see_grouped: bool = False):
 # Specs whose total differs by more than 1 % for a documented convention (profiler_extra), with the bound.
 LOOSE = {"digits_vit.yaml": (0.04, "layer norm (5 vs 9 FLOPs per element) and GELU (0 vs 4) weigh a lot in "
                                    "a 17-token transformer"),
-         "efficientnet_b0.yaml": (0.02, "swish (0 vs 2 FLOPs per element) after every expansion and depthwise conv")}
+         "efficientnet_b0.yaml": (0.02, "swish (0 vs 2 FLOPs per element) after every expansion and depthwise conv"),
+         "tiny_gpt.yaml": (0.02, "layer norm and GELU's tanh form weigh more at 96 features than at GPT-2's 768 "
+                                 "(−0.2% there); every layer still matches after the profiler's known extras")}
 
 
 def _marks(name):
@@ -77,8 +89,9 @@ def test_flops_match_tensorflow_profiler(path):
     print(f"{path.name}: archspec {a.total.flops:,} profiler {p.total:,} ({rel:+.4%})")
     expected = {n.id: expected_profiler_flops(n, a.nodes[n.id], [spec.graph[i].shape for i in n.inputs])
                 for n in spec.graph}
-    wrong = {n.id: (p.by_layer.get(n.id, 0), expected[n.id], dict(p.layer_types.get(n.id, {})))
-             for n in spec.graph if p.by_layer.get(n.id, 0) != expected[n.id]}
+    filed_under_owner(spec, expected)
+    wrong = {k: (p.by_layer.get(k, 0), v, dict(p.layer_types.get(k, {})))
+             for k, v in expected.items() if p.by_layer.get(k, 0) != v}
     assert not wrong, f"layers where the profiler disagrees (profiler, expected, per op type): {wrong}"
     assert p.total == sum(expected.values())
     assert abs(rel) <= LOOSE.get(path.name, (0.01,))[0]
@@ -114,6 +127,7 @@ model:
   - upsampling: {size: 2, interpolation: bilinear}
   - max_pool: {pool_size: 2, name: shrink}
   - upsampling: {size: 2, name: nearest}
+  - resize: {height: 16, width: 16}
   - spatial_dropout: 0.1
   - batch_norm: {center: false, name: bn_nocenter}
   - conv2d: {filters: 8, kernel: 1, name: a}
@@ -215,8 +229,11 @@ name: seq_zoo
 inputs:
   ids: {shape: [6], dtype: int32}
   mask: {shape: [6], dtype: int32}
+  ids2: {shape: [6], dtype: int32}
 model:
   - token_embedding: {vocabulary: 20, dim: 8, from: ids, name: emb}
+  - shared_embedding: {from: [ids2, emb], name: emb2}
+  - add: {from: [emb, emb2]}
   - position_embedding: {length: 10}
   - rms_norm: {}
   - attention: {heads: 2, key_dim: 4, causal: true, padding_mask: true, from: [rms_norm, mask], name: causal_masked}
@@ -237,7 +254,7 @@ def sequence_profiler_extra(node, in_shapes) -> int:
     a padding mask; archspec's GroupedAttention compares per score and adds per query), and the rotary
     table (positions × frequencies as an Einsum, the frequencies' Pow and RealDiv) and ops.repeat's shape
     arithmetic (a Mul for each of K and V) in GroupedAttention."""
-    if node.op == "token_embedding":
+    if node.op in ("token_embedding", "shared_embedding"):
         return 2 * math.prod(in_shapes[0])
     if getattr(node.attrs, "activation", None) == "gelu_approximate":
         return 7 * math.prod(node.shape)
@@ -277,8 +294,9 @@ def test_every_op_against_the_profiler():
 
 def test_sequence_ops_against_the_profiler():
     """Token embedding, the length-row position table, RMS norm, attention with masks, grouped heads and
-    rotary, GELU's tanh form and the tied output projection, layer by layer. The tied projection calls the
-    embedding's Keras layer again, so the profiler files its MatMul under the embedding's name."""
+    rotary, GELU's tanh form and the tied output projection, layer by layer. The tied projection and the
+    shared lookup call the embedding's Keras layer again, so the profiler files their ops under the
+    embedding's name."""
     spec = archspec.load_text(SEQ_ZOO)
     a = spec.analysis()
     p = _profile(spec)
@@ -288,9 +306,7 @@ def test_sequence_ops_against_the_profiler():
     assert p.mac_flops == 2 * a.total.macs + rope
     want = {n.id: a.nodes[n.id].flops + sequence_profiler_extra(n, [spec.graph[i].shape for i in n.inputs])
             for n in spec.graph}
-    for n in spec.graph:
-        if n.op == "tied_logits":
-            want[n.inputs[1]] += want.pop(n.id)
+    filed_under_owner(spec, want)
     got = {k: p.by_layer.get(k, 0) for k in want}
     assert got == want, {k: (got[k], want[k], dict(p.layer_types.get(k, {}))) for k in want if got[k] != want[k]}
 

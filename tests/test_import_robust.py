@@ -144,14 +144,15 @@ def test_another_librarys_layer_with_a_keras_name_is_not_read_as_that_op(tmp_pat
     assert "layer 'mine'" in err and "a custom layer (mine>Dense)" in err and "Traceback" not in err
     assert _written(tmp_path) == []
 
+    # KerasHub's PositionEmbedding is understood as what it computes — the table alone (add: false), not
+    # archspec's input + table — and the verification proves it
     keras_hub = pytest.importorskip("keras_hub")
-    x = inp = keras.Input((16, 8))
+    x = inp = keras.Input((12, 8))
     x = keras_hub.layers.PositionEmbedding(sequence_length=16, name="positions")(x)
     keras.Model(inp, x).save(tmp_path / "positions.keras")
-    assert main(["import", str(tmp_path / "positions.keras"), "-o", str(tmp_path / "positions.yaml")]) == 1
-    err = capsys.readouterr().err
-    assert "layer 'positions'" in err and "keras_hub>PositionEmbedding" in err
-    assert _written(tmp_path) == []
+    assert main(["import", str(tmp_path / "positions.keras"), "-o", str(tmp_path / "positions.yaml")]) == 0
+    assert "max |Δ| outputs 0," in capsys.readouterr().err
+    assert "position_embedding: {length: 16, add: false, name: positions}" in (tmp_path / "positions.yaml").read_text()
 
 
 def test_files_keras_cannot_load_exit_1_and_missing_ones_2(tmp_path, capsys):
@@ -188,19 +189,22 @@ def test_a_spec_that_does_not_verify_is_not_written(tmp_path, capsys, monkeypatc
     assert "(not verified)" in capsys.readouterr().err and _written(tmp_path) == ["m.yaml"]
 
 
-def test_a_layer_without_weights_called_twice_is_not_called_weight_sharing():
+def test_a_layer_without_weights_called_twice_is_one_layer_per_call():
+    """A Dropout (or Resizing) applied to two tensors computes what two such layers compute: it is written
+    as one layer per call (no "shared weights" claim), and the round trip proves it."""
     import keras
 
-    from archspec.importer import UnsupportedModel, import_keras
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
 
     drop = keras.layers.Dropout(0.1, name="drop")
     x = inp = keras.Input((4,))
     x = drop(keras.layers.Dense(4, name="d")(drop(x)))
-    with pytest.raises(UnsupportedModel) as info:
-        import_keras(keras.Model(inp, x))
-    (problem,) = info.value.problems
-    assert "'drop'" in problem and "called 2 times" in problem and "has no weights" in problem
-    assert "shared weights" not in problem
+    model = keras.Model(inp, x)
+    result = import_keras(model)
+    assert [n.op for n in result.graph.nodes.values()] == ["input", "dropout", "dense", "dropout"]
+    assert "name: drop}" in result.text and "name: drop_2}" in result.text
+    assert roundtrip(model, result.text, kg=result.graph).exact
 
 
 @pytest.mark.parametrize("name", ["gpt2", "llama", "vit", "deit", "clip"])

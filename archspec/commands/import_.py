@@ -23,6 +23,9 @@ def configure(p):
     p.add_argument("-o", "--output", metavar="SPEC.yaml", help="where to write the spec (default: standard output)")
     p.add_argument("--arg", action="append", metavar="NAME=VALUE",
                    help="keyword argument for the factory, read as YAML (--arg alpha=0.35 --arg input_shape=[96,96,3])")
+    p.add_argument("--shape", action="append", metavar="INPUT=DIMS",
+                   help="a size for an input's open axes, read as YAML, without the batch axis (--shape "
+                        "token_ids=[128]); a spec has static shapes")
     p.add_argument("--name", help="the spec's name (default: the Keras model's name)")
     p.add_argument("--no-blocks", action="store_true", help="no block factoring: layers and structures written out")
     p.add_argument("--no-names", action="store_true", help="write only the layer names that `from:` wiring needs")
@@ -44,7 +47,7 @@ def run(args) -> int:
         raise UsageError(f"--name {args.name}: a spec name has letters, digits, _ . - and does not start with a digit")
     quiet_tensorflow(args.verbose)
     from ..files import atomic_write
-    from ..importer import ModelLoadError, UnsupportedModel, import_keras, load_keras_model
+    from ..importer import ModelLoadError, UnsupportedModel, fix_input_shapes, import_keras, load_keras_model
 
     start = time.perf_counter()
     try:
@@ -57,6 +60,11 @@ def run(args) -> int:
     except Exception as exc:                                    # noqa: BLE001  (a factory or loader failing)
         print(f"archspec import: error: cannot load {args.model}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SPEC
+    if args.shape:
+        try:
+            model = fix_input_shapes(model, parse_sets(args.shape, "--shape"))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     loaded = time.perf_counter()
     try:
         result = import_keras(model, name=args.name, factor=not args.no_blocks, keep_names=not args.no_names,
@@ -94,6 +102,6 @@ def run(args) -> int:
     verified = f", verify {time.perf_counter() - done:.1f} s" if args.verify else " (not verified)"
     print(f"{'wrote ' + shown(out) if out else 'spec'}: {s['lines']} lines, {s['blocks']} blocks, {s['residual']} "
           f"residual and {s['branches']} branches structures, from {s['layers'] - len(result.graph.inputs)} Keras "
-          f"layers ({model.count_params():,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s"
+          f"layers ({result.stats.get('params', model.count_params()):,} params); load {loaded - start:.1f} s, import {done - loaded:.2f} s"
           f"{verified}", file=sys.stderr)
     return EXIT_OK

@@ -164,14 +164,14 @@ def shown(path) -> str:
     return str(Path(path).absolute())
 
 
-def parse_sets(items) -> dict:
+def parse_sets(items, option: str = "--set") -> dict:
     """`--set width=0.5` → {"width": 0.5}; values are read as YAML scalars."""
     import yaml
 
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise UsageError(f"--set expects NAME=VALUE, got '{item}'")
+            raise UsageError(f"{option} expects NAME=VALUE, got '{item}'")
         name, raw = item.split("=", 1)
         try:
             out[name.strip()] = yaml.safe_load(raw) if raw.strip() else ""

@@ -15,8 +15,10 @@ import re
 from dataclasses import dataclass, field
 
 from .reader import KGraph, UnsupportedModel, read_model
+from .weights import graph_params, unused_weights
 
-__all__ = ["from_keras", "import_keras", "load_keras_model", "Imported", "ModelLoadError", "UnsupportedModel"]
+__all__ = ["from_keras", "import_keras", "load_keras_model", "fix_input_shapes", "graph_params", "unused_weights",
+           "Imported", "ModelLoadError", "UnsupportedModel"]
 
 
 @dataclass
@@ -53,9 +55,15 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
     if name:
         kg.name = name
     warnings = list(kg.warnings)
+    params = graph_params(model)
+    unused = unused_weights(model)
+    if unused:
+        names = ", ".join(v.path for v in unused[:4]) + (", …" if len(unused) > 4 else "")
+        warnings.append(f"the model holds {model.count_params() - params:,} parameters in {len(unused)} weights that no "
+                        f"output depends on ({names}); the spec describes what the model computes and leaves them out")
     if factor and kg.instances:                  # composite layers traced: one block per class (composite.py)
         try:
-            text, stats = _write_composite(kg, keep_names, source, model.count_params())
+            text, stats = _write_composite(kg, keep_names, source, params)
             return Imported(text, kg, warnings, stats)
         except _NoBlocks:
             pass
@@ -64,13 +72,13 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
                             f"({type(exc).__name__}: {exc}); it is written with their layers one by one — "
                             "please report this")
     try:
-        text, stats = _write(kg, build_tree(kg), factor, keep_names, source, model.count_params())
+        text, stats = _write(kg, build_tree(kg), factor, keep_names, source, params)
     except _Mismatch as exc:
         if not factor:
             raise AssertionError(f"importer bug: the spec written for '{kg.name}' does not reproduce it: {exc}") from None
         warnings.append(f"block factoring gave a spec that does not reproduce the model ({exc}); "
                         "it is written without blocks — please report this")
-        text, stats = _write(kg, build_tree(kg), False, keep_names, source, model.count_params())
+        text, stats = _write(kg, build_tree(kg), False, keep_names, source, params)
     return Imported(text, kg, warnings, stats)
 
 
@@ -128,7 +136,8 @@ def _write(kg, tree, factor, keep_names, source, params) -> tuple[str, dict]:
     except RoundTripError as exc:
         raise _Mismatch(str(exc)) from None
     text = _accept_warnings(text, spec)
-    stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0)
+    stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0,
+                 params=params)
     return text, stats
 
 
@@ -200,3 +209,66 @@ def load_keras_model(target: str, args: dict | None = None):
     if not isinstance(model, keras.Model):
         raise ValueError(f"{target}(...) returned a {type(model).__name__}, not a keras.Model")
     return model
+
+
+def fix_input_shapes(model, shapes: dict[str, list]):
+    """`model` with the open axes of its inputs fixed (`{"token_ids": [128]}`): a functional model over new
+    inputs of those shapes that calls the same layers (same weights), as ``keras.models.clone_model`` with
+    the layers kept builds it. A spec has static shapes; a KerasHub text backbone leaves its sequence
+    length open. Raises ValueError naming the inputs when a name is not an input, the rank differs or a
+    given size contradicts a fixed one."""
+    import keras
+
+    if not shapes:
+        return model
+    if isinstance(model, keras.Sequential):
+        model = getattr(model, "_functional", None) or model
+    inputs = model.input
+    flat = list(inputs.values()) if isinstance(inputs, dict) else list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    by_name = {t.name: t for t in flat}
+    if isinstance(inputs, dict):
+        by_name.update({k: t for k, t in inputs.items()})
+    unknown = [k for k in shapes if k not in by_name]
+    if unknown:
+        listed = ", ".join(f"{t.name} {_dims(t.shape[1:])}" for t in flat)
+        raise ValueError(f"--shape {unknown[0]}: the model has no input of that name; its inputs are {listed}")
+    fixed = {}
+    for key, dims in shapes.items():
+        t = by_name[key]
+        if not isinstance(dims, (list, tuple)) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
+                                                          for d in dims):
+            raise ValueError(f"--shape {key}: give the shape without the batch axis as a list of positive "
+                             f"integers, e.g. {key}={_dims([d or 128 for d in t.shape[1:]])}")
+        have = tuple(t.shape[1:])
+        if len(dims) != len(have) or any(h is not None and h != d for h, d in zip(have, dims)):
+            raise ValueError(f"--shape {key}={_dims(dims)} does not fit the input's shape {_dims(have)} "
+                             "(only open axes, written None, can be given a size)")
+        fixed[t.name] = tuple(dims)
+
+    def new(t):
+        return keras.Input(shape=fixed.get(t.name, tuple(t.shape[1:])), dtype=t.dtype, name=t.name)
+
+    if isinstance(inputs, dict):
+        tensors = {k: new(t) for k, t in inputs.items()}
+    elif isinstance(inputs, (list, tuple)):
+        tensors = [new(t) for t in inputs]
+    else:
+        tensors = new(inputs)
+    try:
+        return keras.models.clone_model(model, input_tensors=tensors, clone_function=lambda layer: layer)
+    except Exception as exc:                                # noqa: BLE001  (a layer refusing the shapes)
+        given = ", ".join(f"{k}={_dims(v)}" for k, v in shapes.items())
+        raise ValueError(f"--shape {given}: the model cannot run on inputs of these shapes "
+                         f"({_keras_message(exc)})") from None
+
+
+def _keras_message(exc) -> str:
+    """The informative line of a Keras exception (not "Exception encountered when calling …", not its
+    argument listing), without terminal colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", s).strip() for s in str(exc).splitlines()]
+    lines = [s for s in lines if s and not s.startswith(("Exception encountered", "Arguments received", "•"))]
+    return f"{type(exc).__name__}: {lines[0] if lines else 'no message'}"
+
+
+def _dims(dims) -> str:
+    return "[" + ", ".join("None" if d is None else str(d) for d in dims) + "]"

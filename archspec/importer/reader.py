@@ -103,6 +103,7 @@ def read_model(model) -> KGraph:
     problems, warnings, nodes = [], [], {}
     instances: dict[str, Instance] = {}
     config, live = _flatten(config, live, problems, instances)
+    config = _split_calls(config, live)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -124,22 +125,56 @@ def read_model(model) -> KGraph:
 def _graph_config(model) -> tuple[dict, dict]:
     """The functional config of `model` (its layers and their wiring) and its operations by name.
 
-    A subclass of Functional — a KerasHub backbone saved directly, a backbone nested in another — has
-    its own get_config (its constructor's arguments), so it is read through a plain functional model over
-    the same input and output tensors, which shares its layers. A layer whose own get_config fails is
+    A subclass of Functional — a KerasHub backbone saved directly, a backbone nested in another, a user's
+    class with its own __init__ — has a get_config of its constructor's arguments (its own, or Keras's for
+    a constructor it cannot read), so it is read through a plain functional model over the same input and
+    output tensors, which shares its layers. A layer whose own get_config fails is
     refused by name: the graph is read from the layers' configs."""
     import keras
     from keras.src.models.functional import Functional
 
     plain = model
-    if type(model).get_config is not Functional.get_config:
-        plain = keras.Model(model.input, model.output, name=model.name)
+    if type(model) is not Functional:       # a subclass: its config holds its constructor's arguments (Keras's
+        plain = keras.Model(model.input, model.output, name=model.name)    # own get_config does so too)
     try:
         with trace.stub_composite_configs(plain):          # layers to be traced need no config of their own
             config = plain.get_config()
     except Exception as exc:                               # noqa: BLE001  (a layer's own code failing)
-        raise UnsupportedModel(_config_failures(plain, exc)) from None
+        with trace.stub_composite_configs(plain):
+            config = _config_around_failures(plain, exc)
     return trace.reduce_masks(config, plain), {op.name: op for op in plain.operations}
+
+
+def _config_around_failures(model, exc) -> dict:
+    """The model's config when some layers' own get_config fails: those layers stand in it as a stub
+    naming the failure (refused by `_convert`, by name), so that every other layer is still read and every
+    problem is listed. Raises UnsupportedModel when the failure is not a layer's."""
+    failing = {}
+    for op in model.operations:
+        try:
+            op.get_config()
+        except Exception as e:                              # noqa: BLE001
+            failing[op] = (f"its get_config() raises {type(e).__name__}: {_first_line(e)}; archspec reads a layer "
+                           "from its config")
+    if not failing:
+        raise UnsupportedModel(_config_failures(model, exc))
+    for op, why in failing.items():             # an instance attribute, removed again below
+        op.get_config = (lambda name=op.name, why=why: {"name": name, "trainable": True, UNREADABLE: why})
+    try:
+        return model.get_config()
+    except Exception as again:                              # noqa: BLE001
+        raise UnsupportedModel(_config_failures(model, again)) from None
+    finally:
+        for op in failing:
+            del op.get_config
+
+
+UNREADABLE = "__archspec_unreadable__"      # the config key of a layer whose own get_config failed
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else "no message"
 
 
 def _config_failures(model, exc) -> list[str]:
@@ -274,6 +309,76 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
                   output_layers=_rewire_refs(config["output_layers"], outer_ref),
                   input_layers=config["input_layers"])
     return config, live
+
+
+def _split_calls(config: dict, live: dict) -> dict:
+    """`config` with layers called more than once written as one entry per call, where that computes the
+    same: a layer without weights (a Dropout or Resizing applied to two tensors) becomes a layer of its own
+    per call; a layer with weights whose op says what its later calls are (`Op.keras_reuse`: a token
+    embedding looked up again, or called with reverse=True) keeps its first call, and each later one
+    becomes that op's node, fed by the call's inputs and then the first call's output (the layer whose
+    weights it reuses). Any other layer called twice is left for `_wiring` to refuse. The first call keeps
+    the name, the others are `<name>_<k>` (k = 2, 3, …, skipping names the model uses)."""
+    import copy
+
+    import keras
+
+    taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
+    layers, copies = [], {}
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"].get("name")
+        inbound = entry.get("inbound_nodes") or []
+        layer = live.get(name)
+        if len(inbound) < 2 or layer is None or isinstance(layer, keras.Model):
+            layers.append(entry)
+            continue
+        later = None
+        if layer.weights:
+            known = ops.of_keras_class(entry["class_name"], entry.get("module") or "", entry.get("registered_name"))
+            later = [known.keras_reuse(_call_kwargs(node)) if known is not None else None for node in inbound[1:]]
+            if any(op is None for op in later):
+                layers.append(entry)
+                continue
+        names = [name]
+        for k in range(2, len(inbound) + 1):
+            new, j = f"{name}_{k}", k
+            while new in taken:
+                j += 1
+                new = f"{name}_{k}_{j}"
+            taken.add(new)
+            names.append(new)
+        for k, (new, node) in enumerate(zip(names, inbound)):
+            if later and k:
+                e = {"class_name": entry["class_name"], "module": entry.get("module"), "name": new,
+                     "registered_name": entry.get("registered_name"), "config": {"name": new},
+                     "inbound_nodes": [dict(node, kwargs={})],
+                     "reuse": {"op": later[k - 1], "owner": name, "config": entry["config"]}}
+                live[new] = None
+            else:
+                e = copy.deepcopy(entry)
+                e["inbound_nodes"] = [node]
+                if "name" in e:
+                    e["name"] = new
+                e["config"]["name"] = new
+                live[new] = layer
+            layers.append(e)
+        copies[name] = names
+    if not copies:
+        return config
+
+    def fix(ref):
+        n, node_index, tensor_index = ref
+        if n in copies:
+            return [copies[n][node_index], 0, tensor_index]
+        return [n, node_index, tensor_index]
+
+    return dict(config, layers=[_rewire(e, fix) for e in layers],
+                output_layers=_rewire_refs(config["output_layers"], fix))
+
+
+def _call_kwargs(node) -> dict:
+    """A call's keyword arguments that change what it computes (not `mask`, `training` or unset ones)."""
+    return {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k not in ("mask", "training")}
 
 
 def _rewire(obj, fix):
@@ -413,6 +518,15 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     cfg = entry["config"]
     name = entry.get("name") or cfg.get("name")
     module = entry.get("module") or ""
+    if UNREADABLE in cfg:                   # its own get_config failed (see _config_around_failures)
+        raise _Problem(cfg[UNREADABLE])
+    if "reuse" in entry:                    # a later call of a layer with weights (see _split_calls)
+        reuse = entry["reuse"]
+        op = ops.get(reuse["op"])
+        inputs, shapes, _ = _wiring(entry, nodes, warnings)
+        attrs = _attrs(op, {}, shapes, op.from_keras_reuse(reuse["config"]))
+        return KNode(name, cls, op.name, attrs, inputs + [reuse["owner"]], shapes, None, False,
+                     f"a second call of '{reuse['owner']}' (its weights)")
     known = ops.of_keras_class(cls, module, entry.get("registered_name"))
     if known is None and not ops.is_keras_module(module) and module.split(".")[0] != "archspec":
         raise _Problem(f"a custom layer ({entry.get('registered_name') or _qualname(entry)}); archspec reads "
@@ -421,7 +535,7 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):
-        op, attrs, note = _operation(cls, inputs, consts)
+        op, attrs, note = _operation(cls, inputs, consts, cfg)
         return KNode(name, cls, op, attrs, inputs, shapes, None, auto, note)
     if consts:
         raise _Problem(f"it is called with constant arguments {[c for _, c in consts]}, which a spec cannot express")
@@ -534,11 +648,11 @@ def _reference_config(cls: str, key: str, kwargs: dict) -> dict | None:
 
 
 # ---- layers that are not plain Keras layers ---------------------------------------------------------
-def _operation(cls, inputs, consts):
+def _operation(cls, inputs, consts, cfg=None):
     """A keras.ops call recorded in the functional graph (MobileNetV3's `x + 3.0`, `x * (1 / 6)`): the first
     op that lists the operation in its `keras_ops` and accepts the call."""
     for op in ops.of_keras_op(cls):
-        values = op.from_keras_op(cls, len(inputs), consts)
+        values = op.from_keras_op(cls, len(inputs), consts, {k: v for k, v in (cfg or {}).items() if k != "name"})
         if values is not None:
             c = consts[0][1] if consts else None
             note = f"keras.ops.{cls.lower()} with {c:g}" if isinstance(c, (int, float)) and not isinstance(c, bool) else ""

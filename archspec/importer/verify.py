@@ -105,7 +105,7 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
               for i in spec.graph.inputs]
         outs = list(spec.graph.outputs.values())
         ref = _reference(model, kg, xs)
-        got = (_features(compiled, outs, keras_name, xs)[0],
+        got = (_outputs(compiled, list(spec.graph.outputs), xs),
                _producers(compiled, [i for o in outs for i in spec.graph[o].inputs], keras_name, xs))
     finally:
         for layer, weights in saved:
@@ -114,7 +114,9 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     feats = (ref[1], got[1]) if len(ref[1]) == len(got[1]) else ([], [])
     diff_feat = max((float(np.max(np.abs(a - b))) for a, b in zip(*feats)), default=0.0)
     scale = max(float(np.max(np.abs(a))) for a in ref[0] + list(feats[0]))
-    return RoundTrip(len(pairs), model.count_params(), compiled.count_params(), spec.analysis().total.params,
+    from .weights import graph_params
+
+    return RoundTrip(len(pairs), graph_params(model), compiled.count_params(), spec.analysis().total.params,
                      diff_out, diff_feat, scale, pairs)
 
 
@@ -171,18 +173,15 @@ def _producers(model, names, rename, xs, inputs=None):
     return [np.asarray(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
 
 
-def _features(model, out_names, rename, xs):
-    """The model's outputs and the tensors entering its output layers, as numpy arrays."""
+def _outputs(model, out_names, xs):
+    """The model's outputs as numpy arrays, taken by the model's own output structure (a dict's keys
+    `out_names`, else in order) — not by layer name: an output may come from a layer with no layer of its
+    own (tied_logits and shared_embedding call an embedding's layer again)."""
     import keras
     import numpy as np
 
-    layers = [model.get_layer(rename(n) if rename else n) for n in out_names]
-    feats = []
-    for layer in layers:
-        inp = layer.input
-        feats.extend(inp if isinstance(inp, (list, tuple)) else [inp])
-    outs = [layer.output for layer in layers]
-    probe = keras.Model(model.inputs, outs + feats)
-    values = probe(xs, training=False)
-    values = [np.asarray(v) for v in values]
-    return values[:len(outs)], values[len(outs):]
+    out = model.output
+    tensors = ([out[k] for k in out_names] if isinstance(out, dict) else
+               list(out) if isinstance(out, (list, tuple)) else [out])
+    values = keras.Model(model.inputs, tensors)(xs, training=False)
+    return [np.asarray(v) for v in (values if isinstance(values, (list, tuple)) else [values])]

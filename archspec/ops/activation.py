@@ -114,6 +114,13 @@ class GELU(Op):
            "archspec.ops.keras_layers.GELU, a registered serializable Keras layer.")
     examples = [({}, [(4, 4, 3)], (4, 4, 3), (0, 0)), ({"approximate": True}, [(6, 8)], (6, 8), (0, 0))]
 
+    keras_ops = ("Gelu",)                           # keras.ops.gelu(x, approximate=...) in a graph (Whisper)
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        if n_tensors != 1 or consts:
+            return None
+        return {"approximate": bool((cfg or {}).get("approximate", True))}   # keras.ops.gelu's default: True
+
     def label(self, a):
         return "gelu (tanh)" if a.approximate else "gelu"
 

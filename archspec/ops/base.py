@@ -329,11 +329,25 @@ class Op:
             values["axis"] = axis
         return values
 
-    def from_keras_op(self, cls: str, n_tensors: int, consts: list[tuple[int, Any]]) -> dict[str, Any] | None:
+    def from_keras_op(self, cls: str, n_tensors: int, consts: list[tuple[int, Any]],
+                      cfg: dict | None = None) -> dict[str, Any] | None:
         """Attribute values for a `keras.ops` call recorded in a functional graph (MobileNetV3's `x + 3.0`),
         or None when this op does not express it. `consts` are (argument position, value) of the non-tensor
-        arguments. Consulted only for ops listing `cls` in :attr:`keras_ops`."""
+        arguments; `cfg` the operation's own settings (`keras.ops.gelu`'s `approximate`, `concatenate`'s
+        `axis`). Consulted only for ops listing `cls` in :attr:`keras_ops`."""
         return None
+
+    def keras_reuse(self, call_kwargs: dict) -> str | None:
+        """The op that a later call of this op's Keras layer (the same weights, called again) is, given that
+        call's keyword arguments — e.g. a token embedding looked up again (`shared_embedding`) or called with
+        reverse=True (`tied_logits`); None: a layer called twice is refused (archspec has no general weight
+        sharing). The later call becomes a node fed by the call's own inputs and then the first call's
+        output, whose layer it reuses (the op's `shared_layer`)."""
+        return None
+
+    def from_keras_reuse(self, owner_cfg: dict) -> dict[str, Any]:
+        """Attribute values of this op standing for a later call of a layer with config `owner_cfg`."""
+        return {}
 
     def probe_lambda(self, call, shapes: list[tuple]) -> dict[str, Any] | None:
         """Attribute values when the Lambda layer `call` (NumPy arrays in and out, batch axis included)
@@ -497,6 +511,20 @@ def keras_value(v):
     if isinstance(v, (list, tuple)):
         return tuple(keras_value(x) for x in v)
     return v
+
+
+def constant_value(c):
+    """A constant argument of a `keras.ops` call as a functional config records it: a number as it is, a
+    constant tensor or NumPy array (``{"class_name": "__tensor__" or "__numpy__", "config": {"value": ...}}``:
+    KerasHub's `x * 4.0` under a dtype policy, its per-channel image means) as its value (a number or a
+    nested list).
+
+    >>> constant_value(3.0), constant_value({"class_name": "__tensor__", "config": {"value": [0.5, 0.25]}})
+    (3.0, [0.5, 0.25])
+    """
+    if isinstance(c, dict) and c.get("class_name") in ("__tensor__", "__numpy__"):
+        return (c.get("config") or {}).get("value")
+    return c
 
 
 def unpack_ones(cfg: dict, keys: tuple[str, ...]) -> dict:

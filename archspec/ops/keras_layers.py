@@ -79,12 +79,20 @@ class PositionEmbedding(keras.layers.Layer):
     >>> table = PositionEmbedding(length=16)
     >>> np.asarray(table(np.ones((2, 3, 4)))).shape, table.count_params()
     ((2, 3, 4), 64)
+
+    With ``add=False`` it returns E alone (broadcast over the batch), as KerasHub's PositionEmbedding does:
+
+    >>> alone = PositionEmbedding(length=16, add=False)
+    >>> out = np.asarray(alone(np.ones((2, 3, 4))))
+    >>> bool(np.allclose(out[0], np.asarray(alone.embedding)[:3]))
+    True
     """
 
-    def __init__(self, stddev: float = 0.02, length: int | None = None, **kwargs):
+    def __init__(self, stddev: float = 0.02, length: int | None = None, add: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.stddev = float(stddev)
         self.length = None if length is None else int(length)
+        self.add = bool(add)
 
     def build(self, input_shape):
         if self.length is not None:          # as archspec's rule: a table of rows for a sequence of tokens
@@ -100,6 +108,8 @@ class PositionEmbedding(keras.layers.Layer):
         table = keras.ops.cast(self.embedding, inputs.dtype)
         if self.length is not None:
             table = keras.ops.slice(table, (0, 0), (keras.ops.shape(inputs)[-2], keras.ops.shape(inputs)[-1]))
+        if not self.add:
+            return keras.ops.broadcast_to(table, keras.ops.shape(inputs))
         return inputs + table
 
     def compute_output_shape(self, input_shape):
@@ -109,6 +119,8 @@ class PositionEmbedding(keras.layers.Layer):
         config = {**super().get_config(), "stddev": self.stddev}
         if self.length is not None:
             config["length"] = self.length
+        if not self.add:
+            config["add"] = False
         return config
 
 

@@ -38,6 +38,15 @@ class Concat(Op):
                                  "every path must downsample by the same amount; check strides and 'valid' padding")
         return tuple(sum(s[i] for s in ins) if i == axis else ins[0][i] for i in range(rank))
 
+    keras_ops = ("Concatenate",)                    # keras.ops.concatenate([a, b], axis=...) in a graph
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`keras.ops.concatenate` of two or more tensors, its axis counted as Keras counts it."""
+        axis = (cfg or {}).get("axis", 0)
+        if n_tensors < 2 or consts or not isinstance(axis, int) or isinstance(axis, bool) or axis == 0:
+            return None                                  # axis 0 joins samples (the batch): not an archspec concat
+        return {"axis": axis}
+
     def label(self, a):
         return "concat"
 
@@ -59,7 +68,7 @@ class _Elementwise(Op):
     def keras_ops(self):                                # keras.ops.add(a, b) in a functional graph
         return (self.keras_class,)
 
-    def from_keras_op(self, cls, n_tensors, consts):
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
         return {} if n_tensors >= 2 and not consts else None
 
     def infer(self, a, ins):

@@ -1,7 +1,7 @@
 """Normalization: batch_norm, layer_norm, rms_norm, group_norm, normalization (fixed mean and variance)."""
 from __future__ import annotations
 
-from .base import Attrs, Field, Op, ShapeError, model_validator, shape_axis
+from .base import Attrs, Field, KerasImportError, Op, ShapeError, constant_value, model_validator, shape_axis
 from .registry import register
 from .shapes import size
 
@@ -107,6 +107,15 @@ class RMSNorm(Op):
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
     examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0))]
+    # KerasHub's per-model RMS norms that compute exactly this, x · rsqrt(mean(x²) + ε) · scale over the last
+    # axis with one (features,) weight, matched by module and class (Gemma's and Qwen3.5's scale by 1 + scale:
+    # not these). Their configs hold `epsilon` and nothing else that changes the computation.
+    keras_classes = ("RMSNormalization",) + tuple(f"keras_hub.src.models.{m}" for m in (
+        "llama.llama_layernorm.LlamaLayerNorm", "mistral.mistral_layer_norm.MistralLayerNormalization",
+        "mixtral.mixtral_layer_norm.MixtralLayerNormalization", "phi3.phi3_layernorm.Phi3LayerNorm",
+        "qwen.qwen_layernorm.QwenLayerNorm", "qwen_moe.qwen_moe_layernorm.QwenMoeLayerNorm",
+        "qwen3.qwen3_layernorm.Qwen3LayerNorm", "qwen3_moe.qwen3_moe_layernorm.Qwen3MoeLayerNorm",
+        "gpt_oss.gpt_oss_layer_norm.GptOssLayerNormalization", "t5.t5_layer_norm.T5LayerNorm"))
 
     def infer(self, a, ins):
         return _check_axis(a, ins)
@@ -119,6 +128,19 @@ class RMSNorm(Op):
     def extra_flops(self, a, ins, out):
         n = size(out)
         return 4 * n + 3 * (n // _channels(a, ins))  # square, mean, normalize, scale; + ε and 1/√ per position
+
+    def from_keras(self, cfg, shapes):
+        """Keras's RMSNormalization as the reader checks it; KerasHub's classes (no `axis` in their config)
+        only with nothing but `epsilon` set — Qwen3's `head_dim` only when it is the input's width."""
+        if "axis" not in cfg:
+            rest = {k: v for k, v in cfg.items() if k not in ("name", "trainable", "dtype", "epsilon", "head_dim")}
+            if any(v not in (None, False, {}, [], ()) for v in rest.values()):
+                raise KerasImportError(f"its settings {sorted(rest)} have no archspec attribute")
+            head = cfg.get("head_dim")
+            if head not in (None, 0) and not (shapes and shapes[0] and shapes[0][-1] == head):
+                raise KerasImportError(f"its head_dim={head} is not the width of its input; archspec's rms_norm "
+                                       "normalizes the input's last axis with a scale of that width")
+        return super().from_keras(cfg, shapes)
 
     def label(self, a):
         return "rms norm"
@@ -151,6 +173,24 @@ class Normalization(Op):
                 ({"axis": 3}, [(6, 6, 3)], (6, 6, 3), (0, 7)),
                 ({"mean": [1.0, 2.0, 3.0], "variance": [4.0, 5.0, 6.0]}, [(4, 4, 3)], (4, 4, 3), (0, 0)),
                 ({"mean": [0.5, 0.5], "variance": [0.25, 0.25], "invert": True}, [(2,)], (2,), (0, 0))]
+    # `x - mean` and `x / std` with per-channel constants in a functional graph (KerasHub's ViTDet and SAM
+    # normalize images so): each a normalization, (x − mean) / √1 and (x − 0) / √(std²)
+    keras_ops = ("Subtract", "TrueDivide", "Divide")
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`x - c` or `x / c` with c a constant vector over the last axis (one value per channel)."""
+        if n_tensors != 1 or len(consts) != 1 or consts[0][0] != 1:
+            return None
+        c = constant_value(consts[0][1])
+        if not (isinstance(c, (list, tuple)) and len(c) > 1
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c)):
+            return None
+        c = [float(v) for v in c]
+        if cls == "Subtract":
+            return {"mean": c, "variance": [1.0] * len(c)}
+        if all(v > 0 for v in c):
+            return {"mean": [0.0] * len(c), "variance": [v * v for v in c]}
+        return None
 
     def infer(self, a, ins):
         c = _channels(a, ins)

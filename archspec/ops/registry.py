@@ -72,9 +72,10 @@ def of_keras_class(cls: str, module: str = "keras.layers", registered: str | Non
     'batch_norm'
     >>> of_keras_class("PositionEmbedding", "archspec.ops.keras_layers").name
     'position_embedding'
-    >>> of_keras_class("PositionEmbedding", "keras_hub.src.layers.modeling.position_embedding",
-    ...                "keras_hub>PositionEmbedding") is None
+    >>> of_keras_class("Dense", "mypackage.layers", "mypackage>Dense") is None
     True
+    >>> of_keras_class("LlamaLayerNorm", "keras_hub.src.models.llama.llama_layernorm", "LlamaLayerNorm").name
+    'rms_norm'
     """
     if is_keras_module(module) or module.split(".")[0] == "archspec":
         name = KERAS_CLASSES.get(cls)

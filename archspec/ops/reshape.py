@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from .base import Attrs, BeforeValidator, Field, KerasImportError, NonNegInt, Op, Pair, ShapeError, need_rank
+from .base import (Attrs, BeforeValidator, Field, KerasImportError, NonNegInt, Op, Pair, PosInt, ShapeError, constant_value,
+                   model_validator, need_rank)
 from .registry import register
 from .shapes import size
 
@@ -223,6 +224,42 @@ class Upsampling(Op):
         return dict(size=a.size, interpolation=a.interpolation)
 
 
+class ResizeAttrs(Attrs):
+    height: PosInt = Field(description="output rows")
+    width: PosInt = Field(description="output columns")
+    interpolation: Literal["bilinear", "nearest", "bicubic", "lanczos3", "lanczos5", "area"] = "bilinear"
+    crop_to_aspect_ratio: bool = Field(False, description="crop the largest centred window of the output's aspect "
+                                                          "ratio first (no distortion)")
+    pad_to_aspect_ratio: bool = Field(False, description="pad with zeros to the output's aspect ratio first")
+    antialias: bool = Field(False, description="anti-alias when downsampling")
+
+    @model_validator(mode="after")
+    def _one_ratio_rule(self):
+        if self.crop_to_aspect_ratio and self.pad_to_aspect_ratio:
+            raise ValueError("crop_to_aspect_ratio and pad_to_aspect_ratio exclude each other (Keras takes one)")
+        return self
+
+
+@register
+class Resize(Op):
+    name, keras_class, Attrs, category = "resize", "Resizing", ResizeAttrs, "reshape"
+    doc = ("Resizes a feature map to `height` × `width` by interpolation (keras.layers.Resizing): SegFormer and "
+           "DepthAnything bring their features to one size so.")
+    examples = [({"height": 8, "width": 6}, [(4, 4, 3)], (8, 6, 3), (0, 0)),
+                ({"height": 2, "width": 2, "interpolation": "nearest", "crop_to_aspect_ratio": True}, [(5, 7, 1)],
+                 (2, 2, 1), (0, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "resize")
+        return (a.height, a.width, ins[0][2])
+
+    def label(self, a):
+        return f"resize {a.height}×{a.width}"
+
+    def keras_kwargs(self, a):
+        return a.model_dump()
+
+
 class DropoutAttrs(Attrs):
     rate: float = Field(ge=0, lt=1, description="fraction of units dropped (not kept)")
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = Field(
@@ -321,11 +358,12 @@ class Rescaling(Op):
                 raise KerasImportError(f"its {k} is per channel {list(values[k])}; archspec's rescaling takes one number")
         return values
 
-    def from_keras_op(self, cls, n_tensors, consts):
-        """`x + c`, `x * c`, `x - c`, `c - x`, `x / c` with one tensor and one number."""
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`x + c`, `x * c`, `x - c`, `c - x`, `x / c` with one tensor and one number (or a scalar tensor)."""
         if n_tensors != 1 or len(consts) != 1:
             return None
         (pos, c), = consts
+        c = constant_value(c)
         if not isinstance(c, (int, float)) or isinstance(c, bool):
             return None
         c, tensor_first = float(c), pos == 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Attrs, Field, KerasImportError, NonNegInt, Op, PosInt, ShapeError
+from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
 from .registry import register
 from .shapes import size
 from .tables import sinusoid  # noqa: F401  (re-exported: tokens.sinusoid)
@@ -82,6 +82,14 @@ class TokenEmbedding(Op):
         cfg.pop("input_length", None)
         return cfg
 
+    def keras_reuse(self, call_kwargs):
+        """The layer called again: on other ids (BART's and T5's decoder share the encoder's table), or with
+        reverse=True (a language model's tied output projection)."""
+        rest = {k: v for k, v in call_kwargs.items() if k != "reverse"}
+        if rest:
+            return None
+        return TiedLogits.name if call_kwargs.get("reverse") else SharedEmbedding.name
+
     def from_keras(self, cfg, shapes):
         if cfg.get("mask_zero"):
             raise KerasImportError("it sets mask_zero (an implicit padding mask); archspec's masks are explicit "
@@ -141,6 +149,9 @@ class TiedLogits(Op):
     def build_keras(self, a, name):
         return None
 
+    def from_keras_reuse(self, owner_cfg):
+        return {"vocabulary": owner_cfg["input_dim"]}
+
     def call_keras(self, layer, tensors, attrs=None):
         history = getattr(tensors[1], "_keras_history", None)
         embedding = getattr(history, "operation", None)
@@ -153,21 +164,74 @@ class TiedLogits(Op):
         return embedding(tensors[0], reverse=True)
 
 
+@register
+class SharedEmbedding(Op):
+    """No layer of its own: it calls the token_embedding's Keras layer again, on other ids (a shared layer)."""
+
+    name, keras_class, Attrs, category, arity = "shared_embedding", "ReversibleEmbedding.again", NoAttrs, "token", (2, 2)
+    keeps_inputs, shared_layer = True, True        # the table's gradient scatters into the rows these ids picked
+    doc = ("Looks token ids up in another token_embedding's table — the same weights, a second lookup (BART's and "
+           "T5's decoder read the encoder's embedding): `from: [ids, token_embedding]`, the second input naming the "
+           "embedding whose table it reuses. (T,) → (T, dim); no parameters of its own.")
+    examples = [({}, [(6,), (9, 8)], (6, 8), (0, 0))]
+
+    def infer(self, a, ins):
+        ids, e = ins
+        if len(ids) > 2:
+            raise ShapeError(f"shared_embedding reads integer token ids (tokens,); it receives a feature map {ids}",
+                             "shape-rank", "its first input is the ids, its second the token_embedding it reuses")
+        if len(e) < 2:
+            raise ShapeError(f"shared_embedding's second input must be a token_embedding's output; it has shape {e}",
+                             "shape-mismatch", "name the token_embedding: `from: [ids, token_embedding]`")
+        return ids + (e[-1],)
+
+    reads_producers = True
+
+    def check_producers(self, a, producers):
+        op, _ = producers[1]
+        if op != TokenEmbedding.name:
+            raise ShapeError(f"shared_embedding reuses the table of a token_embedding; its second input comes from "
+                             f"a {op}", "shape-mismatch", "name the token_embedding: `from: [ids, token_embedding]`")
+
+    def label(self, a):
+        return "shared embedding"
+
+    def input_roles(self, a, n):
+        return ("ids", "table")
+
+    def build_keras(self, a, name):
+        return None
+
+    def call_keras(self, layer, tensors, attrs=None):
+        history = getattr(tensors[1], "_keras_history", None)
+        embedding = getattr(history, "operation", None)
+        if not (hasattr(embedding, "input_dim") and hasattr(embedding, "output_dim")):
+            raise ValueError(f"shared_embedding: its second input comes from {type(embedding).__name__}, not a "
+                             "token_embedding whose table it could reuse")
+        return embedding(tensors[0])
+
+
 class PositionEmbeddingAttrs(Attrs):
     stddev: float = Field(0.02, ge=0, description="standard deviation of the initial (normal) embedding")
     length: PosInt | None = Field(None, description="rows of the learned table (the longest sequence, e.g. 512): the "
                                                    "first T rows are added to T tokens; absent: the input's own shape")
+    add: bool = Field(True, description="false: the embedding alone, the input only giving its shape (KerasHub's "
+                                        "PositionEmbedding, whose model adds it to the tokens with an `add`)")
 
 
 @register
 class PositionEmbedding(Op):
     name, keras_class, Attrs, category = "position_embedding", "PositionEmbedding", PositionEmbeddingAttrs, "token"
     custom_layer = True                            # archspec.ops.keras_layers
+    # KerasHub's PositionEmbedding (registered as keras_hub>PositionEmbedding) is the table alone: add: false
+    keras_classes = ("PositionEmbedding", "keras_hub>PositionEmbedding")
     doc = ("Adds a learned embedding of the input's shape (one vector per token, ViT's AddPositionEmbs): "
-           "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer.")
+           "archspec.ops.keras_layers.PositionEmbedding, a registered serializable Keras layer. With `add: false` "
+           "it is the embedding alone (KerasHub's PositionEmbedding, which BERT and GPT-2 add to the tokens).")
     examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
                 ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0)),
-                ({"length": 32}, [(10, 8)], (10, 8), (256, 0))]
+                ({"length": 32}, [(10, 8)], (10, 8), (256, 0)),
+                ({"length": 24, "add": False}, [(10, 8)], (10, 8), (192, 0))]
 
     def infer(self, a, ins):
         if a.length is not None:
@@ -181,16 +245,30 @@ class PositionEmbedding(Op):
     def params(self, a, ins, out):
         return (size(ins[0]) if a.length is None else a.length * ins[0][-1], 0)
 
-    flops_rule = "1 per element (an add)"
+    flops_rule = "1 per element (an add; 0 with `add: false`)"
 
     def extra_flops(self, a, ins, out):
-        return size(out)
+        return size(out) if a.add else 0
 
     def label(self, a):
-        return "position embedding" if a.length is None else f"position embedding · {a.length}"
+        base = "position embedding" if a.add else "position table"
+        return base if a.length is None else f"{base} · {a.length}"
 
     def keras_kwargs(self, a):
-        return dict(stddev=a.stddev, length=a.length)
+        return dict(stddev=a.stddev, length=a.length) | ({} if a.add else {"add": False})
+
+    def from_keras(self, cfg, shapes):
+        """archspec's own layer as the reader checks it; KerasHub's (it has `sequence_length`) as the table
+        alone, with nothing but its length and initializer set (the initializer is not part of a spec)."""
+        if "sequence_length" not in cfg:
+            return super().from_keras(cfg, shapes)
+        rest = sorted(k for k in cfg if k not in ("name", "trainable", "dtype", "sequence_length", "initializer"))
+        if rest:
+            raise KerasImportError(f"its settings {rest} have no archspec attribute")
+        if shapes and len(shapes[0]) != 2:
+            raise KerasImportError(f"it reads a {len(shapes[0]) + 1}-axis input; archspec's position table is for a "
+                                   "token sequence (batch, tokens, features)")
+        return {"length": cfg["sequence_length"], "add": False}
 
 
 class SinePositionAttrs(Attrs):
@@ -272,7 +350,7 @@ class ClassToken(Op):
 
 
 class SelectTokenAttrs(Attrs):
-    index: NonNegInt = Field(0, description="which token (0: the class token)")
+    index: int = Field(0, description="which token (0: the class token; negative counts from the end, -1: the last)")
 
 
 @register
@@ -282,29 +360,30 @@ class SelectToken(Op):
     doc = ("Takes one token of a sequence, x[:, index]: (T, D) → (D,), e.g. the class token for the classifier. "
            "archspec.ops.keras_layers.SelectToken, a registered serializable Keras layer.")
     examples = [({}, [(197, 16)], (16,), (0, 0)),
-                ({"index": 3}, [(5, 8)], (8,), (0, 0))]
+                ({"index": 3}, [(5, 8)], (8,), (0, 0)),
+                ({"index": -1}, [(5, 8)], (8,), (0, 0))]
 
     keras_ops = ("GetItem",)                       # `x[:, 0]` in a hand-written functional model
 
-    def from_keras_op(self, cls, n_tensors, consts):
-        """`x[:, i]` (a full slice over the batch, then a token index i ≥ 0) on one tensor."""
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`x[:, i]` (a full slice over the batch, then a token index, -1 the last) on one tensor; full slices after
+        the index (`x[:, 0, :]`, as KerasHub writes it) take nothing away."""
         if n_tensors != 1 or len(consts) != 1:
             return None
         key = consts[0][1]
-        if not (isinstance(key, (list, tuple)) and len(key) == 2 and isinstance(key[1], int)
-                and not isinstance(key[1], bool) and key[1] >= 0):
+        if not (isinstance(key, (list, tuple)) and len(key) >= 2 and isinstance(key[1], int)
+                and not isinstance(key[1], bool)):
             return None
-        full = key[0]
-        if not (isinstance(full, dict) and full.get("class_name") == "__slice__"
-                and all(v is None for v in (full.get("config") or {}).values())):
+        if not all(_full_slice(k) for k in (key[0], *key[2:])):
             return None
         return {"index": key[1]}
 
     def infer(self, a, ins):
         t, d = _tokens("select_token", ins)
-        if a.index >= t:
+        if not -t <= a.index < t:
             raise ShapeError(f"select_token index {a.index} is out of range for {t} tokens", "shape-mismatch",
-                             f"use an index from 0 to {t - 1}", field="index")
+                             f"use an index from 0 to {t - 1} (or from -{t} to -1, counted from the end)",
+                             field="index")
         return (d,)
 
     def label(self, a):
@@ -312,6 +391,12 @@ class SelectToken(Op):
 
     def keras_kwargs(self, a):
         return dict(index=a.index)
+
+
+def _full_slice(k) -> bool:
+    """Whether a serialized index is `:` (a slice with no start, stop or step)."""
+    return (isinstance(k, dict) and k.get("class_name") == "__slice__"
+            and all(v is None for v in (k.get("config") or {}).values()))
 
 
 class _TokenPool(Op):
