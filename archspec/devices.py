@@ -16,7 +16,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 T = 1e12
@@ -32,6 +32,23 @@ class Device:
     memory_bytes: float
     bandwidth: float            # bytes/s
     source: str = ""
+    # what kernels reach, as fractions of the peaks above, per kernel family (Op.kernel_family: "matmul",
+    # "depthwise", "elementwise"), and a fixed cost per layer and step (dispatch, small kernels); 1 and 0
+    # where nothing was measured: the bare roofline
+    efficiency: dict = field(default_factory=dict, hash=False)
+    layer_overhead_s: float = 0.0
+    calibration: str = ""       # where the efficiencies come from
+
+    def compute_efficiency(self, family: str) -> float:
+        return self.efficiency.get(family, 1.0)
+
+    @property
+    def memory_efficiency(self) -> float:
+        return self.efficiency.get("memory", 1.0)
+
+    def bare(self) -> "Device":
+        """The same device without efficiencies or overheads: the plain roofline."""
+        return replace(self, efficiency={}, layer_overhead_s=0.0, calibration="")
 
     @property
     def platform(self) -> str:
@@ -95,15 +112,32 @@ def _cpu_key() -> str:
     return f"{platform.machine()} {platform.processor() or platform.node()} {os.cpu_count()} cpus"
 
 
+# What XLA:CPU's kernels reach on a CPU, as fractions of the measured peaks (numpy's matmul, a copy),
+# and its fixed cost per layer and step: calibrated with bench/op_time_bench.py — each family's layer
+# repeated R and 3R times in Keras's compiled JAX Adam step, the difference per layer against the bare
+# roofline, the minimum of repeated steps (a shared 2-core x86-64 machine, jax 0.10.2; see
+# docs/training-estimates.md for the measurements). Fractions of the peak, so they carry over to
+# another CPU as far as its XLA kernels behave alike.
+CPU_EFFICIENCY = {"matmul": 0.5, "depthwise": 0.7, "elementwise": 1.0, "memory": 0.4}
+CPU_LAYER_OVERHEAD_S = 0.0
+CPU_CALIBRATION = "XLA:CPU efficiencies (jax 0.10.2; bench/op_time_bench.py and whole families, docs/training-estimates.md)"
+
+
+def _calibrated(dev: Device) -> Device:
+    return replace(dev, efficiency=dict(CPU_EFFICIENCY), layer_overhead_s=CPU_LAYER_OVERHEAD_S,
+                   calibration=CPU_CALIBRATION)
+
+
 def cpu_device(cache_dir=None, remeasure: bool = False) -> Device:
     """This machine's CPU: float32 matrix FLOP/s (numpy's BLAS, all cores) and copy bandwidth, measured
-    once (about a second) and cached in ~/.cache/archspec/cpu-device.json."""
+    once (about a second) and cached in ~/.cache/archspec/cpu-device.json; with XLA:CPU's calibrated
+    efficiencies (CPU_EFFICIENCY) applied."""
     path = _cache_file(cache_dir)
     if not remeasure:
         try:
             data = json.loads(path.read_text())
             if data.pop("key") == _cpu_key():
-                return Device(**data)
+                return _calibrated(Device(**data).bare())
         except (OSError, ValueError, KeyError, TypeError):
             pass
     flops, bw = measure_cpu()
@@ -117,7 +151,7 @@ def cpu_device(cache_dir=None, remeasure: bool = False) -> Device:
         tmp.replace(path)
     except OSError:
         pass
-    return dev
+    return _calibrated(dev)
 
 
 def measure_cpu(seconds: float = 0.3) -> tuple[float, float]:
@@ -140,3 +174,4 @@ def _best(fn, seconds: float, at_least: int = 3) -> float:
         fn()
         best, runs = min(best, time.perf_counter() - t), runs + 1
     return best
+

@@ -107,6 +107,9 @@ def main(argv=None) -> int:
     ap.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=True,
                     help="also compare archspec's training estimate with XLA's compiled Adam step (JAX)")
     ap.add_argument("--estimate-steps", type=int, default=10, help="timed steps of the compiled Adam step")
+    ap.add_argument("--compare", nargs="*", default=[], metavar="SPEC:BATCH[:NAME=VALUE,...]",
+                    help="more models for the estimate-vs-XLA table (memory and step time, one row each; specs "
+                         "relative to the checkout), after the benchmark of --spec")
     args = ap.parse_args(argv)
 
     from archspec.train.backend import activate
@@ -213,6 +216,15 @@ def main(argv=None) -> int:
     if args.estimate and backend == "jax":
         keras.distribution.set_distribution(None)
         versus = estimate_vs_xla(spec, args.batch_per_device, args.precision, kind, platform, args.estimate_steps)
+        rows = [dict(versus, model=spec.name)]
+        for case in args.compare:
+            from archspec.train.measure import load_case
+
+            other, b = load_case(case, root=ROOT)
+            rows.append(dict(estimate_vs_xla(other, b, args.precision, kind, platform, args.estimate_steps),
+                             model=other.title))
+        versus = dict(versus, table=rows)
+        print_table(rows, kind)
     if args.json:
         Path(args.json).write_text(json.dumps({
             "device": kind, "platform": platform, "devices": n_dev, "backend": backend, "spec": spec.name,
@@ -223,6 +235,24 @@ def main(argv=None) -> int:
             "peak_tflops_per_device": peak, "peak_source": peak_src, "matmul_tflops": matmul, "mfu": mfu,
             "compile_seconds": compile_s, "estimate_vs_xla": versus}, indent=2) + "\n")
     return 0
+
+
+def print_table(rows: list[dict], kind: str) -> None:
+    """The estimate-vs-XLA rows as one table: what confirms or corrects docs/training-estimates.md (memory)
+    and the device's efficiencies in archspec/devices.py (step time: measured / estimate, with the bare
+    roofline's ratio beside it, whose inverse is the efficiency the whole step reaches)."""
+    from archspec.render.tables import human_bytes
+
+    print(f"\nestimate vs XLA on 1 × {kind}, Adam:")
+    head = (f"{'model':<34} {'batch':>5} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}  {'measured':>9} "
+            f"{'estimate':>9} {'meas/est':>8} {'roofline':>9} {'meas/roof':>9}")
+    print(head)
+    for r in rows:
+        est, roof, meas = r.get("estimated_step_s"), r.get("roofline_step_s"), r.get("measured_step_s")
+        cells = [f"{num(x * 1e3)} ms" if x else "-" for x in (meas, est, roof)]
+        print(f"{r['model'][:34]:<34} {r['batch']:>5} {human_bytes(r['xla_bytes']):>11} {human_bytes(r['estimate_bytes']):>10} "
+              f"{r['memory_ratio']:>6.2f}  {cells[0]:>9} {cells[1]:>9} {meas / est if est and meas else 0:>8.2f} "
+              f"{cells[2]:>9} {meas / roof if roof and meas else 0:>9.2f}")
 
 
 def archspec_device(kind: str, platform: str):
@@ -262,6 +292,8 @@ def estimate_vs_xla(spec, batch: int, precision: str, kind: str, platform: str, 
               f"(archspec report --device lists them)")
         return out
     out["estimated_step_s"] = est.step_time_s
+    bare = device.bare()
+    out["roofline_step_s"] = spec.training_estimate(batch, optimizer="adam", precision=precision, device=bare).step_time_s
     print(f"  time      measured {num(m['step_s'] * 1e3)} ms (median of {steps}); archspec's roofline on "
           f"'{device.name}' {num(est.step_time_s * 1e3)} ms: measured/estimate {m['step_s'] / est.step_time_s:.2f}")
     return out

@@ -2,11 +2,14 @@
 
 For each spec and batch size: the estimated peak training memory against XLA's memory analysis of the
 compiled Adam training step (arguments + outputs + temporaries − donated aliases), and the estimated
-roofline step time on the measured CPU against the median measured step time. Prints the ratios; the
-numbers in docs/training-estimates.md come from this script.
+step time on the measured CPU (its calibrated efficiencies, archspec/devices.py) against the measured
+step: the minimum CPU time of the timed steps over the cores (archspec.train.measure.idle_step_s — on a
+shared machine the wall clock, printed beside it, measures the other processes).
+Prints the ratios, with the batch as a column; the numbers in docs/training-estimates.md come from it.
 
-Usage: python bench/train_estimate_bench.py [SPEC:BATCH ...] [--steps N]
-(default: the small specs and the families at small batches; expect minutes: every step is compiled)
+Usage: python bench/train_estimate_bench.py [SPEC:BATCH[:NAME=VALUE,...] ...] [--families] [--steps N]
+(default: the small specs and the families at small batches; --families: the bundled families at batch
+8, 32 and 64 and the token models; expect minutes: every step is compiled)
 """
 from __future__ import annotations
 
@@ -19,34 +22,49 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ["specs/digits_cnn.yaml:64", "specs/mnist_cnn.yaml:64", "specs/resnet_blocks.yaml:8",
            "specs/inception_resnet_cifar10_fixed.yaml:16", "specs/mobilenet_v2.yaml:4", "specs/resnet50.yaml:4",
            "specs/densenet121.yaml:2", "specs/vgg16.yaml:2"]
+FAMILIES = ["resnet50", "mobilenet_v2", "densenet121", "efficientnet_b0", "convnext_tiny", "vit_b16"]
+TOKENS = ["specs/gpt2_small.yaml:4:num_layers=2,length=256", "specs/bert_base.yaml:4:num_layers=2,length=256",
+          "specs/llama.yaml:4:num_layers=2,length=256,hidden_dim=256,num_query_heads=8,num_key_value_heads=2,"
+          "intermediate_dim=512", "specs/whisper_encoder.yaml:2"]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("cases", nargs="*", default=DEFAULT, metavar="SPEC:BATCH")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per case (after 2 warm-up steps)")
+    p.add_argument("cases", nargs="*", metavar="SPEC:BATCH[:NAME=VALUE,...]")
+    p.add_argument("--families", action="store_true", help="the bundled families at batch 8, 32 and 64 and the "
+                   "token models (memory: compiling only; add --steps for time, minutes per case)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per case after 2 warm-up steps (default 5, "
+                   "0 with --families: memory only)")
     args = p.parse_args()
+    cases = args.cases or ([f"specs/{f}.yaml:{b}" for f in FAMILIES for b in (8, 32, 64)] + TOKENS
+                           if args.families else DEFAULT)
+    steps = args.steps if args.steps is not None else (0 if args.families else 5)
     os.environ["KERAS_BACKEND"] = "jax"
     sys.path.insert(0, str(ROOT))
-    import archspec
     from archspec.devices import cpu_device
     from archspec.render.tables import human_bytes
     from archspec.render.training import seconds
-    from archspec.train.measure import measure_step
+    from archspec.train.measure import idle_step_s, load_case, measure_step
 
     cpu = cpu_device()
-    print(f"device: {cpu.title}: {cpu.fp32 / 1e9:.1f} GFLOP/s float32 matmul, {cpu.bandwidth / 1e9:.1f} GB/s copy")
-    head = f"{'spec':<40} {'batch':>5} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}   {'step':>9} {'roofline':>9} {'measured/est':>12}"
+    print(f"device: {cpu.title}: {cpu.fp32 / 1e9:.1f} GFLOP/s float32 matmul, {cpu.bandwidth / 1e9:.1f} GB/s copy"
+          + (f"; {cpu.calibration}" if cpu.calibration else ""))
+    head = (f"{'spec':<28} {'batch':>5} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}   {'wall (min)':>10} "
+            f"{'cpu/cores':>10} {'estimate':>9} {'measured/est':>12}")
     print(head)
     print("─" * len(head))
-    for case in args.cases:
-        path, batch = case.rsplit(":", 1)
-        spec = archspec.load(ROOT / path)
-        est = spec.training_estimate(int(batch), device=cpu)
-        m = measure_step(spec, int(batch), steps=args.steps)
-        print(f"{Path(path).stem:<40} {batch:>5} {human_bytes(m['total_bytes']):>11} {human_bytes(est.peak_bytes):>10} "
-              f"{est.peak_bytes / m['total_bytes']:>6.2f}   {seconds(m['step_s']):>9} {seconds(est.step_time_s):>9} "
-              f"{m['step_s'] / est.step_time_s:>12.1f}", flush=True)
+    for case in cases:
+        spec, batch = load_case(case, root=ROOT)
+        est = spec.training_estimate(batch, device=cpu)
+        m = measure_step(spec, batch, steps=steps)
+        if steps:       # measured: the steps' CPU time over the cores (idle_step_s), beside the wall clock
+            idle = idle_step_s(m["step_cpu_s"])
+            time_cells = (f"{seconds(m['step_min_s']):>10} {seconds(idle):>10} {seconds(est.step_time_s):>9} "
+                          f"{idle / est.step_time_s:>12.2f}")
+        else:
+            time_cells = f"{'-':>10} {'-':>10} {seconds(est.step_time_s):>9} {'-':>12}"
+        print(f"{spec.title[:28]:<28} {batch:>5} {human_bytes(m['total_bytes']):>11} {human_bytes(est.peak_bytes):>10} "
+              f"{est.peak_bytes / m['total_bytes']:>6.2f}   {time_cells}", flush=True)
 
 
 if __name__ == "__main__":

@@ -50,4 +50,14 @@ where = pathlib.Path(archspec.__file__).parent
 print(f"gpu_check: archspec {archspec.__version__} from {where}; keras {keras.__version__}; jax {jax.__version__}: "
       f"{len(jax.devices())} × {jax.devices()[0].device_kind}")
 PY
-exec "$VPY" "$ROOT/bench/gpu_bench.py" --spec "$ROOT/specs/resnet50.yaml" --backend jax ${ARGS[@]+"${ARGS[@]}"}
+# On an accelerator, the estimate-vs-XLA table also holds the other bundled families and a token model, so
+# that one run confirms or corrects docs/training-estimates.md and the device's efficiencies
+# (archspec/devices.py); a --compare of the caller's replaces the list (`--compare` alone: none).
+COMPARE=()
+if [ "$("$VPY" -c 'import jax; print(jax.default_backend())')" != cpu ]; then
+    COMPARE=(--compare specs/mobilenet_v2.yaml:256 specs/efficientnet_b0.yaml:128 specs/densenet121.yaml:128
+             specs/convnext_tiny.yaml:128 specs/vit_b16.yaml:128 specs/gpt2_small.yaml:8
+             specs/bert_base.yaml:16:length=512 specs/whisper_encoder.yaml:16)
+fi
+exec "$VPY" "$ROOT/bench/gpu_bench.py" --spec "$ROOT/specs/resnet50.yaml" --backend jax ${COMPARE[@]+"${COMPARE[@]}"} \
+    ${ARGS[@]+"${ARGS[@]}"}

@@ -165,13 +165,31 @@ class Attention(Op):
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
         return biases + scale + 5 * h * tq * tk + rotary
 
+    def _fused(self, a) -> bool:
+        """Whether Keras on JAX runs this layer through `ops.dot_product_attention` (no dropout, Keras's own
+        MultiHeadAttention with value heads as wide as key heads) rather than its explicit einsum → softmax
+        path (dropout, GroupedAttention, value_dim ≠ key_dim: `_explicit_attention`)."""
+        return a.dropout == 0 and not self._grouped(a) and (a.value_dim is None or a.value_dim == a.key_dim)
+
     def backward_keeps(self, a, ins, out):
-        """Its inputs (the projection weights' gradients), and inside: Q, K, V, the attention
-        probabilities (and their dropout mask) and the heads' output before the output projection."""
+        """Its inputs (the projection weights' gradients), and inside: Q, K, V, the heads' output before the
+        output projection and score-sized tensors — through `dot_product_attention`, JAX's saved residuals
+        are both exp(scores − max) and the probabilities (2, `jax.ad_checkpoint.print_saved_residuals`);
+        through the explicit path, softmax's output (1) and the dropout mask (1 more with dropout)."""
         tq, tk, _, _, _, h, kd, vd, _ = self._dims(a, ins, out)
         g = a.key_value_heads or h
-        probs = h * tq * tk * (2 if a.dropout > 0 else 1)
-        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + probs + tq * h * vd
+        scores = 2 if self._fused(a) else 1 + (a.dropout > 0)
+        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + scores * h * tq * tk + tq * h * vd
+
+    def workspace(self, a, ins, out, platform):
+        """XLA:CPU stores one more score-sized tensor per attention layer than JAX's residuals name: the
+        max-subtracted scores, the output of the fusion that computes them (3 of 12 × 197 × 197 per block in
+        ViT-B/16's compiled step, through dot_product_attention; through the explicit path GPT-2's blocks keep
+        the same 3 with dropout — scores, probabilities, dropped probabilities; buffer assignment)."""
+        if platform != "cpu":
+            return 0
+        tq, tk, _, _, _, h, _, _, _ = self._dims(a, ins, out)
+        return h * tq * tk
 
     def lint(self, a, ins, out):
         q = _roles(_split(a, ins)[0])[0]

@@ -203,6 +203,9 @@ class Op:
     custom_layer: ClassVar[bool] = False       # keras_class is archspec's own layer (ops/keras_layers.py)
     shared_layer: ClassVar[bool] = False       # no layer of its own: call_keras calls an input's layer again
     summary: ClassVar[bool] = False            # stands for a whole block call in a pricing graph (ops/summary.py)
+    #: a shared layer's input whose producer owns the weights it uses (tied_logits: 1, the token_embedding):
+    #: their gradient exists from this op's backward step on, not only from the owner's
+    weights_from: ClassVar[int | None] = None
 
     # ---- Keras import (archspec import): Keras layer → this op ------------------------------
     keras_classes: ClassVar[tuple[str, ...]] = ()    # Keras layer classes read as this op (default: keras_class)
@@ -420,6 +423,30 @@ class Op:
             return 0
         act = self.activation_of(a)
         return (self.residuals + (ACTIVATION_RESIDUALS.get(act, ("input", 1))[1] if act else 0)) * size(out)
+
+    def kernel_family(self, a: Attrs, ins: list[tuple], out: tuple) -> str:
+        """Which kind of kernel runs this op, for a device's efficiency (Device.efficiency): "matmul" for
+        multiply-accumulates (convolutions, dense layers, attention), "elementwise" for the rest."""
+        return "matmul" if self.macs(a, ins, out) else "elementwise"
+
+    def executed_flops(self, a: Attrs, ins: list[tuple], out: tuple, platform: str,
+                       input_grad: bool = True) -> dict[str, int]:
+        """FLOPs per example of the forward and backward steps by kernel family, as the platform runs them:
+        the counted ones (flops + backward_flops) unless a backend does more work than the op needs."""
+        return {self.kernel_family(a, ins, out): self.flops(a, ins, out) + self.backward_flops(a, ins, out, input_grad)}
+
+    def early_gradient(self, platform: str) -> bool:
+        """Whether this op's weight gradient is a buffer XLA fills by scatter-adding into zeros, allocated
+        before the backward pass starts and alive through all of it (a token embedding's table, on XLA:CPU)
+        rather than created at the op's own backward step."""
+        return False
+
+    def backward_scratch(self, a: Attrs, ins: list[tuple], out: tuple, platform: str) -> tuple[int, int]:
+        """(elements per example, elements whatever the batch) of the temporaries this op's backward step
+        holds while it runs and frees when it ends — XLA:CPU computes a grouped convolution's filter gradient
+        as a dense one (every input channel against every output channel) and then selects the groups'
+        blocks: two buffers of the dense filter's size (`_Conv`). (0, 0) for most ops."""
+        return 0, 0
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for

@@ -61,6 +61,9 @@ class KernelAttrs(Attrs):
     activation: ActivationName | None = None
 
 
+SMALL_WINDOW = 20        # XLA:CPU's dense filter gradient: k² + 20 multiply-accumulates' time per k² (executed_flops)
+
+
 class _Conv(Op):
     """Shared by the convolutions: FLOPs beyond the MACs, the sliding window, common Keras kwargs."""
 
@@ -70,6 +73,43 @@ class _Conv(Op):
 
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
+
+    def grouped_filter(self, a, ins, out) -> tuple[int, int] | None:
+        """(window elements, input × output channels of the dense filter, of the grouped filter) when the
+        convolution is grouped (depthwise, groups > 1); None for a dense one."""
+        return None
+
+    def kernel_family(self, a, ins, out):
+        return "matmul" if self.grouped_filter(a, ins, out) is None else "depthwise"
+
+    def executed_flops(self, a, ins, out, platform, input_grad=True):
+        """On XLA:CPU a grouped convolution's filter gradient is a dense convolution (every input channel
+        against every output channel, backward_scratch): C_in / groups times the multiply-accumulates the
+        op needs, at a rate of its own (batch as the contracted dimension: the "depthwise" efficiency)."""
+        work = super().executed_flops(a, ins, out, platform, input_grad)
+        g = self.grouped_filter(a, ins, out)
+        if platform != "cpu" or g is None:
+            return work
+        window, channels, grouped = g
+        positions = size(out) // out[-1]
+        dense = 2 * positions * window * channels               # every output position × the dense filter
+        filter_grad = 2 * positions * window * grouped          # what backward_flops counts for it
+        # that convolution's output is the k×k window: a small one reuses little of what it loads (measured
+        # per layer, bench/op_time_bench.py: a 3×3 runs at ~40% of a 7×7's rate), as (1 + 20 / k²) more work
+        dense = dense * (window + SMALL_WINDOW) // window
+        return {"depthwise": work["depthwise"] - filter_grad + dense}
+
+    def backward_scratch(self, a, ins, out, platform):
+        """On XLA:CPU a grouped convolution's filter gradient is computed densely — a (k, k, C_in, C_out)
+        result, then a copy selecting the groups' diagonal blocks, both alive at once: two dense filters
+        (EfficientNet-B0's last 5×5 depthwise over 1,152 channels: 2 × 126.6 MiB at any batch, ConvNeXt-Tiny's
+        7×7 over 768: 2 × 110.3 MiB; XLA's buffer assignment of the compiled step). A GPU's cuDNN computes
+        the grouped gradient directly."""
+        g = self.grouped_filter(a, ins, out)
+        if platform != "cpu" or g is None:
+            return 0, 0
+        window, channels, _ = g
+        return 0, 2 * window * channels
 
     def window_size(self, a):
         return tuple(effective_kernel(k, d) for k, d in zip(a.kernel, a.dilation))
@@ -126,6 +166,9 @@ class Conv1D(_Conv):
     def macs(self, a, ins, out):
         return size(out) * a.kernel * (ins[0][1] // a.groups)
 
+    def grouped_filter(self, a, ins, out):
+        return (a.kernel, ins[0][1] * a.filters, ins[0][1] // a.groups * a.filters) if a.groups > 1 else None
+
     def window_size(self, a):
         return (effective_kernel(a.kernel, a.dilation),)
 
@@ -175,6 +218,10 @@ class Conv2D(_Conv):
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1] * (ins[0][2] // a.groups)
 
+    def grouped_filter(self, a, ins, out):
+        w = a.kernel[0] * a.kernel[1]
+        return (w, ins[0][2] * a.filters, ins[0][2] // a.groups * a.filters) if a.groups > 1 else None
+
     def label(self, a):
         g = f" g{a.groups}" if a.groups > 1 else ""
         return f"conv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}{g}"
@@ -208,6 +255,9 @@ class DepthwiseConv2D(_Conv):
 
     def macs(self, a, ins, out):
         return size(out) * a.kernel[0] * a.kernel[1]
+
+    def grouped_filter(self, a, ins, out):
+        return a.kernel[0] * a.kernel[1], ins[0][2] * out[2], out[2]
 
     def label(self, a):
         m = f" ×{a.depth_multiplier}" if a.depth_multiplier > 1 else ""
@@ -245,6 +295,10 @@ class SeparableConv2D(_Conv):
     def macs(self, a, ins, out):
         cm = ins[0][2] * a.depth_multiplier
         return out[0] * out[1] * cm * (a.kernel[0] * a.kernel[1] + a.filters)
+
+    def grouped_filter(self, a, ins, out):          # its depthwise half
+        cm = ins[0][2] * a.depth_multiplier
+        return a.kernel[0] * a.kernel[1], ins[0][2] * cm, cm
 
     def label(self, a):
         return f"sepconv {kxk(a.kernel)}{_stride_label(a.strides)} · {a.filters}"

@@ -53,6 +53,12 @@ class TokenEmbedding(Op):
                 ({"vocabulary": 2, "dim": 8}, [(3, 5)], (3, 5, 8), (16, 0)),
                 ({"vocabulary": 10, "dim": 4, "tie_weights": False}, [(6,)], (6, 4), (80, 0))]
 
+    def early_gradient(self, platform):
+        """XLA:CPU zero-fills the table's gradient (the scatter-add target) ahead of the backward pass: GPT-2's
+        50,257 × 768 table gradient (147 MiB) is alive from the end of the forward pass (buffer assignment of
+        the compiled step); a GPU was not traced."""
+        return platform == "cpu"
+
     def infer(self, a, ins):
         if len(ins[0]) > 2:
             raise ShapeError(f"token_embedding reads integer token ids (tokens,); it receives a feature map {ins[0]}",
@@ -101,6 +107,7 @@ class TiedLogits(Op):
 
     name, keras_class, Attrs, category, arity = "tied_logits", "ReversibleEmbedding.reverse", TiedLogitsAttrs, "dense", (2, 2)
     keeps_inputs, shared_layer = True, True        # the table's gradient reads the features
+    weights_from = 1        # the table's gradient exists from here, the top of the backward pass, not from the embedding's step
     doc = ("Projects features back onto the vocabulary with a token_embedding's own table, x · Eᵀ — the output "
            "projection tied to the input embedding (GPT-2's language-model head): `from: [x, token_embedding]`, "
            "the second input naming the embedding whose table it reuses (ReversibleEmbedding(x, reverse=True)). "

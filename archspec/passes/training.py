@@ -8,7 +8,10 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
 * forward: every layer's output is live from the layer until its last consumer has run — or until the
   backward step of a layer whose gradient reads it (`Op.backward_keeps`), whichever is later;
 * backward, in reverse order: the gradient of a layer's output is live from the backward step of its
-  last consumer until the layer's own backward step, which creates the gradients of its inputs.
+  last consumer until the layer's own backward step, which creates the gradients of its inputs; a step's
+  temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution) count
+  while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
+  of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
 gradients and slots 4.
 
@@ -155,6 +158,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     stored: dict = {}               # tensor -> what keeping it keeps (_stored)
     needs_grad = _needs_input_grad(graph)
     internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
+    scratch: dict[str, int] = {}    # node -> bytes its backward step holds while it runs (Op.backward_scratch)
     for n in graph:
         op = REGISTRY[n.op]
         if REGISTRY[n.op].source:
@@ -172,6 +176,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             extra += op.kept_after(n.attrs, REGISTRY[first.op], first.attrs, out, platform)
         if extra:
             internal[n.id] = extra
+        per_example, fixed = op.backward_scratch(n.attrs, ins, out, platform)
+        if per_example or fixed:
+            scratch[n.id] = (per_example * B + fixed) * e
         # an element-wise backward names the tensors it reads (_recomputed decides which are stored);
         # a kernel's (conv, matmul) reads the pieces of a view (concat, reshape), not the view
         reads = (list(n.inputs) if k_in else []) + ([n.id] if k_out else [])
@@ -193,9 +200,25 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
                        op.backward_flops(n.attrs, ins, out, needs_grad[n.id]) * B,
                        0, fwd_bytes + bwd_bytes)
         if device is not None:
-            ct, mt = c.flops / peak_flops, c.bytes_moved / device.bandwidth
+            work = op.executed_flops(n.attrs, ins, out, platform, needs_grad[n.id])
+            ct = sum(f * B / (peak_flops * device.compute_efficiency(fam)) for fam, f in work.items())
+            mt = c.bytes_moved / (device.bandwidth * device.memory_efficiency)
             c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
+            if not op.view:
+                c.time_s += device.layer_overhead_s
         nodes[n.id] = c
+    # a shared layer (tied_logits) starts the gradient of the weights it borrows at its own backward step:
+    # the owner's gradient is charged to the latest of the owner and its sharers (the first to run backward)
+    latest: dict[str, str] = {}
+    for n in graph:
+        w = REGISTRY[n.op].weights_from
+        if w is not None and w < len(n.inputs):
+            owner = n.inputs[w]
+            if index[n.id] > index[latest.get(owner, owner)]:
+                latest[owner] = n.id
+    for owner, user in latest.items():
+        grad_of[user] = grad_of.get(user, 0) + grad_of.pop(owner, 0)
+    early = sum(grad_of.pop(n.id, 0) for n in graph if not REGISTRY[n.op].source and REGISTRY[n.op].early_gradient(platform))
     keep_until = _recomputed(graph, keep_until, hard)
     # kept bytes are charged to the layer that produced the tensor
     for tensor in keep_until:
@@ -215,7 +238,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     batch = sum(size(graph[i].shape) for i in graph.inputs) * B * 4 + LABEL_BYTES * B * max(1, len(graph.outputs))
     persistent = weights + opt + batch
     kept_total, (peak_live, phase, at) = _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad,
-                                                  B * e)
+                                                  B * e, scratch, early)
     peak = persistent + peak_live
     update = persistent + grads
     if update > peak:
@@ -224,7 +247,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
                            kept_total, peak, phase, at, device)
     if device is not None:
         # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
-        est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / device.bandwidth
+        est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / (device.bandwidth * device.memory_efficiency)
         if not est.fits:
             est.largest_batch = largest_batch(graph, device.memory_bytes, optimizer, precision, below=B,
                                               platform=platform)
@@ -340,9 +363,11 @@ def _needs_input_grad(graph: Graph) -> dict[str, bool]:
     return out
 
 
-def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe):
+def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe, scratch, early=0):
     """Walk the forward then the backward pass; returns (bytes kept at the end of forward,
-    (peak live bytes of activations, activation gradients and weight gradients, phase, node))."""
+    (peak live bytes of activations, activation gradients, weight gradients and a step's scratch, phase,
+    node)). `scratch`: node → bytes its backward step holds while it runs; `early`: weight-gradient bytes
+    allocated before the backward pass."""
     last_use = {}
     for n in graph:
         for i in n.inputs:
@@ -372,7 +397,7 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     release: dict[int, list[str]] = {}
     for tensor, k in keep_until.items():
         release.setdefault(k, []).append(tensor)
-    wgrads = 0
+    wgrads = early                 # weight gradients allocated before the backward pass (Op.early_gradient)
     for k in range(len(order) - 1, -1, -1):
         nid = order[k]
         n = graph[nid]
@@ -384,8 +409,8 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
                 grads_live[i] = nbytes[i]
                 live += nbytes[i]
         wgrads += grad_of.get(nid, 0)
-        if live + wgrads > peak:
-            peak, phase, at = live + wgrads, "backward", nid
+        if live + wgrads + scratch.get(nid, 0) > peak:
+            peak, phase, at = live + wgrads + scratch.get(nid, 0), "backward", nid
         live -= g + internal.get(nid, 0) * bpe
         for tensor in release.get(k, ()):
             live -= nbytes[tensor]

@@ -42,7 +42,8 @@ def footer_lines(est) -> list[str]:
         out += [
             f"on {d.title} ({human(d.peak_flops(est.precision))}FLOP/s {est.precision}, "
             f"{human(d.bandwidth)}B/s, {d.memory_bytes / 1e9:.0f} GB): step ≈ {seconds(est.step_time_s)} "
-            f"(roofline, incl. optimizer update {seconds(est.optimizer_time_s)}) → ≈ {est.images_per_s:,.0f} "
+            f"({'roofline × measured efficiencies' if d.efficiency else 'roofline'}, incl. optimizer update "
+            f"{seconds(est.optimizer_time_s)}) → ≈ {est.images_per_s:,.0f} "
             f"images/s; batch {est.batch_size} {fits} in memory",
         ]
         if est.largest_batch is not None:

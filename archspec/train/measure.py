@@ -12,10 +12,27 @@ from __future__ import annotations
 import time
 
 
-def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
-                 steps: int = 0, warmup: int = 2) -> dict:
-    """Compile one training step of `spec` at `batch_size` and return XLA's memory analysis (bytes) and,
-    with `steps` > 0, the median wall time of that many steps (seconds)."""
+def load_case(case: str, root=None):
+    """`SPEC:BATCH` or `SPEC:BATCH:NAME=VALUE,...` (the spec's params overridden, as `--set` does) →
+    (spec, batch). The token models are held at a few layers and a short sequence this way:
+    'specs/gpt2_small.yaml:4:num_layers=2,length=256'."""
+    from pathlib import Path
+
+    from ..api import load
+
+    parts = case.split(":")
+    if len(parts) not in (2, 3) or not parts[1].isdigit():
+        raise ValueError(f"'{case}': expected SPEC:BATCH or SPEC:BATCH:NAME=VALUE,...")
+    overrides = {}
+    for item in (parts[2].split(",") if len(parts) == 3 else ()):
+        name, _, value = item.partition("=")
+        overrides[name] = int(value) if value.lstrip("-").isdigit() else value
+    path = Path(root, parts[0]) if root else parts[0]
+    return load(path, overrides or None), int(parts[1])
+
+
+def _build(spec, batch_size: int, optimizer: str, precision: str):
+    """(jitted step, state, x, y): Keras's stateless JAX training step of `spec`, its donated state and a batch."""
     import keras
 
     if keras.backend.backend() != "jax":
@@ -58,22 +75,63 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
     # per output: one class index per example, or per step of a sequence output (batch, steps, classes)
     y = [jnp.asarray(rng.integers(0, int(o.shape[-1]), (batch_size, *o.shape[1:-1]), dtype=np.int32))
          for o in keras.tree.flatten(model.output)]
+    return jax.jit(step, donate_argnums=(0, 1, 2)), state, x, y
+
+
+def compiled_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32"):
+    """A function running one compiled training step of `spec` (the state carried from call to call) and
+    waiting for it: what bench/op_time_bench.py times."""
+    step, state, x, y = _build(spec, batch_size, optimizer, precision)
+    compiled = step.lower(*state, x, y).compile()
+    holder = list(state)
+
+    def run():
+        loss, *holder[:3] = compiled(*holder, x, y)
+        loss.block_until_ready()
+
+    return run
+
+
+def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
+                 steps: int = 0, warmup: int = 2) -> dict:
+    """Compile one training step of `spec` at `batch_size` and return XLA's memory analysis (bytes) and,
+    with `steps` > 0, the median wall time of that many steps (seconds) and the minimum (`step_min_s`:
+    on a shared machine interference only adds time)."""
+    step, state, x, y = _build(spec, batch_size, optimizer, precision)
     t0 = time.perf_counter()
-    compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(*state, x, y).compile()
+    compiled = step.lower(*state, x, y).compile()
     compile_s = time.perf_counter() - t0
     m = compiled.memory_analysis()
     out = {"argument_bytes": m.argument_size_in_bytes, "output_bytes": m.output_size_in_bytes,
            "alias_bytes": m.alias_size_in_bytes, "temp_bytes": m.temp_size_in_bytes,
            "total_bytes": m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
-           - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "backend": jax.default_backend()}
+           - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "step_min_s": None,
+           "step_cpu_s": None}
+    import jax
+
+    out["backend"] = jax.default_backend()
     if steps > 0:
         tv, ntv, ov = state
-        times = []
+        times, cpu = [], []
         for k in range(warmup + steps):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             loss, tv, ntv, ov = compiled(tv, ntv, ov, x, y)
             loss.block_until_ready()
             if k >= warmup:
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
         out["step_s"] = sorted(times)[len(times) // 2]
+        out["step_min_s"] = min(times)
+        out["step_cpu_s"] = min(cpu)        # CPU time of all the step's threads: what load does not inflate much
     return out
+
+
+def idle_step_s(step_cpu_s: float) -> float:
+    """The wall time a step whose threads used `step_cpu_s` of CPU would take on this machine when idle, for
+    a shared machine where the wall clock measures the other processes: CPU time over the cores (XLA:CPU
+    runs a step's kernels on all of them, as numpy's matmul does for the cached peak). It reads long by
+    what sharing the caches and cores costs (about 1.0–1.4× here) and short where a step keeps fewer cores
+    busy than there are."""
+    import os
+
+    return step_cpu_s / (os.cpu_count() or 1)
