@@ -431,3 +431,16 @@ def test_a_tied_output_projection_starts_the_tables_gradient(monkeypatch):
     # gradient when it is tied
     assert tied.peak_at == untied.peak_at == "tied_logits"
     assert tied.peak_bytes - untied.peak_bytes == table
+
+
+def test_a_token_spec_reports_tokens_per_second(capsys):
+    """A spec whose input is token ids states its throughput in tokens as well as in sequences."""
+    spec = archspec.load(SPECS / "tiny_gpt.yaml")
+    est = spec.training_estimate(8, device="h100")
+    assert est.tokens_per_example == spec.graph[spec.graph.inputs[0]].shape[0] == 64
+    assert est.tokens_per_s == pytest.approx(64 * 8 / est.step_time_s)
+    assert est.to_json()["tokens_per_s"] == est.tokens_per_s
+    assert archspec.load(SPECS / "mnist_cnn.yaml").training_estimate(8, device="h100").tokens_per_s is None
+    assert main(["report", str(SPECS / "tiny_gpt.yaml"), "--train", "--batch", "8", "--device", "h100"]) == 0
+    out = capsys.readouterr().out
+    assert f"{est.tokens_per_s:,.0f} tokens/s" in out and "images/s" not in out

@@ -97,6 +97,7 @@ class TrainingEstimate:
     # is float32 and the device has bfloat16, under mixed_bfloat16 (0: not even one example)
     largest_batch: int | None = None
     largest_batch_bf16: int | None = None
+    tokens_per_example: int = 0     # a spec whose input is token ids: its length (throughput in tokens too)
 
     @property
     def step_time_s(self) -> float:
@@ -104,7 +105,12 @@ class TrainingEstimate:
 
     @property
     def images_per_s(self) -> float:
+        """Examples per second: images, or sequences of `tokens_per_example` tokens."""
         return self.batch_size / self.step_time_s if self.step_time_s else 0.0
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.images_per_s * self.tokens_per_example if self.tokens_per_example else None
 
     @property
     def fits(self) -> bool | None:
@@ -123,6 +129,7 @@ class TrainingEstimate:
             out.update(device=d.name, device_title=d.title, device_memory_bytes=d.memory_bytes,
                        fits=self.fits, largest_batch=self.largest_batch, largest_batch_bf16=self.largest_batch_bf16,
                        step_time_s=self.step_time_s, images_per_s=self.images_per_s,
+                       **({"tokens_per_s": self.tokens_per_s} if self.tokens_per_example else {}),
                        optimizer_time_s=self.optimizer_time_s,
                        peak_flops=d.peak_flops(self.precision), bandwidth=d.bandwidth)
         return out
@@ -245,6 +252,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         peak, phase, at = update, "update", None
     est = TrainingEstimate(B, optimizer.lower(), precision, nodes, scopes, total, weights, grads, opt, batch,
                            kept_total, peak, phase, at, device)
+    first = graph[graph.inputs[0]] if graph.inputs else None
+    if first is not None and len(first.shape) == 1 and str(getattr(first.attrs, "dtype", "")).startswith(("int", "uint")):
+        est.tokens_per_example = first.shape[0]
     if device is not None:
         # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
         est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / (device.bandwidth * device.memory_efficiency)

@@ -1,6 +1,6 @@
 """The training columns of `archspec report --train [--device NAME]`: forward and backward FLOPs,
 activations kept for the backward pass, and on a device the roofline time per row; then the totals:
-weights, gradients, optimizer slots, kept activations, peak training memory, step time and images/s."""
+weights, gradients, optimizer slots, kept activations, peak training memory, step time and images/s (tokens/s for token ids)."""
 from __future__ import annotations
 
 from .text import header_lines, human, human_bytes, row_head
@@ -39,12 +39,13 @@ def footer_lines(est) -> list[str]:
     d = est.device
     if d is not None:
         fits = "fits" if est.fits else "does NOT fit"
+        rate = (f"{est.tokens_per_s:,.0f} tokens/s ({est.images_per_s:,.1f} sequences of {est.tokens_per_example})"
+                if est.tokens_per_example else f"{est.images_per_s:,.0f} images/s")
         out += [
             f"on {d.title} ({human(d.peak_flops(est.precision))}FLOP/s {est.precision}, "
             f"{human(d.bandwidth)}B/s, {d.memory_bytes / 1e9:.0f} GB): step ≈ {seconds(est.step_time_s)} "
             f"({'roofline × measured efficiencies' if d.efficiency else 'roofline'}, incl. optimizer update "
-            f"{seconds(est.optimizer_time_s)}) → ≈ {est.images_per_s:,.0f} "
-            f"images/s; batch {est.batch_size} {fits} in memory",
+            f"{seconds(est.optimizer_time_s)}) → ≈ {rate}; batch {est.batch_size} {fits} in memory",
         ]
         if est.largest_batch is not None:
             bf16 = (f" ({est.largest_batch_bf16:,} with --precision mixed_bfloat16)"
