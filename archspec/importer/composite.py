@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import re
 
-import yaml
-
 from ..ops import REGISTRY
-from ..version import __version__
 from .attrs import full_attrs
 from .blockdef import TYPE_OF, BlockText
-from .document import _first_difference, input_names
+from .document import assemble, input_names
 from .reader import KGraph, _is_auto
 from .units import unique_name
 from .writer import Namer, Writer, choose_defaults
-from .yamltext import Entry, flow, render_entries, scalar
+from .yamltext import Entry
 
 
 class NotComposite(Exception):
@@ -212,42 +209,5 @@ def _body(kg, inst, skeleton, used, varying, writer) -> list[Entry]:
 
 
 def _document(kg, defaults, names, blocks, entries, ref_of, source, params) -> str:
-    data = {"archspec": 1, "name": kg.name}
-    lines = [f"# Imported from {source or kg.name} by archspec import {__version__}: "
-             f"{len(kg.nodes) - len(kg.inputs):,} Keras layers, {params:,} parameters.",
-             f"# Check the round trip (same graph, parameters and outputs): archspec import {source}"
-             if source else "# Check the round trip: archspec.importer.verify.roundtrip(model, spec_text)"]
-    lines += [f"# warning: {w}" for w in kg.warnings]
-    lines += ["archspec: 1", f"name: {scalar(kg.name)}", "inputs:"]
-    data["inputs"] = {}
-    for i in kg.inputs:
-        a = kg.nodes[i].attrs
-        shape = list(a.shape)
-        value = shape if a.dtype == "float32" else {"shape": shape, "dtype": a.dtype}
-        data["inputs"][names[i]] = value
-        lines.append(f"  {scalar(names[i])}: {scalar(shape) if a.dtype == 'float32' else flow(value)}")
-    if len(kg.outputs) > 1:
-        data["outputs"] = {}
-        lines.append("outputs:")
-        for o, key in zip(kg.outputs, kg.output_names or kg.outputs):
-            ref = ref_of[o]
-            data["outputs"][key] = ref
-            lines.append(f"  {scalar(key)}: {scalar(ref)}")
-    if defaults:
-        data["defaults"] = defaults
-        lines.append("defaults:")
-        lines += [f"  {op}: {flow(attrs)}" for op, attrs in defaults.items()]
-    data["blocks"] = {}
-    lines += ["", "blocks:"]
-    for bname, bdef in blocks.items():
-        data["blocks"][bname] = bdef.data()
-        lines += bdef.lines(bname, 2)
-    data["model"] = [e.data() for e in entries]
-    lines += ["", "model:"]
-    lines += render_entries(entries, 2)
-    text = "\n".join(lines) + "\n"
-    back = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    if back != data:
-        raise AssertionError("importer: the YAML text does not read back as the spec written "
-                             f"(first difference under {_first_difference(back, data)})")
-    return text
+    refs = {o: ref_of[o] for o in kg.outputs} if len(kg.outputs) > 1 else {}
+    return assemble(kg, names, refs, defaults, list(blocks.items()), entries, source or kg.name, source, params)

@@ -33,8 +33,17 @@ def write_document(tree: Tree, blocks, keep_names: bool, source: str | None, nam
     if blocks is not None:
         block_defs = block_definitions(blocks, writer)
     model = writer.body(tree.items, tree.entry, "", top=True, extra_refs=kg.outputs if len(kg.outputs) > 1 else ())
+    refs = {o: names.get(o) or writer.top_names[o] for o in kg.outputs} if len(kg.outputs) > 1 else {}
+    return assemble(kg, names, refs, defaults, block_defs, model, source or name, source, params)
+
+
+def assemble(kg, names: dict, output_refs: dict, defaults: dict, block_defs, model, title: str, source: str | None,
+             params: int) -> str:
+    """The spec text — header comments, inputs, outputs (`output_refs`: each output node's reference, for a
+    model of several outputs), defaults, blocks (name, definition) pairs, model entries — checked to read back
+    through YAML as exactly the data it was written from."""
     data = {"archspec": 1, "name": kg.name}
-    lines = [f"# Imported from {source or name} by archspec import {__version__}: {len(kg.nodes) - len(kg.inputs):,} "
+    lines = [f"# Imported from {title} by archspec import {__version__}: {len(kg.nodes) - len(kg.inputs):,} "
              f"Keras layers, {params:,} parameters.",
              f"# Check the round trip (same graph, parameters and outputs): archspec import {source}"
              if source else "# Check the round trip: archspec.importer.verify.roundtrip(model, spec_text)"]
@@ -51,23 +60,20 @@ def write_document(tree: Tree, blocks, keep_names: bool, source: str | None, nam
         data["outputs"] = {}
         lines.append("outputs:")
         for o, key in zip(kg.outputs, kg.output_names or kg.outputs):
-            ref = names.get(o) or writer.top_names[o]
-            data["outputs"][key] = ref
-            lines.append(f"  {scalar(key)}: {scalar(ref)}")
+            data["outputs"][key] = output_refs[o]
+            lines.append(f"  {scalar(key)}: {scalar(output_refs[o])}")
     if defaults:
         data["defaults"] = defaults
         lines.append("defaults:")
         lines += [f"  {op}: {flow(attrs)}" for op, attrs in defaults.items()]
     if block_defs:
         data["blocks"] = {}
-        lines.append("")
-        lines.append("blocks:")
+        lines += ["", "blocks:"]
         for bname, bdef in block_defs:
             data["blocks"][bname] = bdef.data()
             lines += bdef.lines(bname, 2)
     data["model"] = [e.data() for e in model]
-    lines.append("")
-    lines.append("model:")
+    lines += ["", "model:"]
     lines += render_entries(model, 2)
     text = "\n".join(lines) + "\n"
     back = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
