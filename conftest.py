@@ -16,10 +16,12 @@ import pytest
 from _pytest.doctest import DoctestItem
 
 PACKAGE = Path(__file__).resolve().parent / "archspec"
+TESTS = Path(__file__).resolve().parent / "tests"
 _KERAS = re.compile(r"^\s*(import keras|from keras|>>> import keras)", re.M)
 _TOP_KERAS = re.compile(r"^(import keras|from keras|from \S*keras_layers import)", re.M)
 _EXTRAS = re.compile(r"^# tier: extras", re.M)     # a module whose doctests need an optional dependency
 _NO_KERAS = re.compile(r"not keras|\bcore\b")
+_NO_EXTRAS = re.compile(r"not extras|\bcore\b")
 _seen: dict = {}
 
 
@@ -31,12 +33,19 @@ def _text(path: Path) -> str:
 
 def pytest_ignore_collect(collection_path, config):
     path = Path(collection_path)
-    if path.suffix != ".py" or not path.is_relative_to(PACKAGE):
+    if path.suffix != ".py":
+        return None
+    if path.parent == TESTS and not path.name.startswith(("test_", "conftest")):
+        return ">>>" not in _text(path) or None   # a helper the tests import (seq_runs.py): no doctests of its own
+    if not path.is_relative_to(PACKAGE):
         return None
     if ">>>" not in _text(path):
         return True
-    if _TOP_KERAS.search(_text(path)) and _NO_KERAS.search(config.getoption("markexpr") or ""):
+    marks = config.getoption("markexpr") or ""
+    if _TOP_KERAS.search(_text(path)) and _NO_KERAS.search(marks):
         return True   # `-m "not keras"` or `-m core`: the module's doctests would be deselected anyway
+    if _EXTRAS.search(_text(path)) and _NO_EXTRAS.search(marks):
+        return True   # `-m core`: its doctests are `extras`, and importing it may need what core lacks
     return None
 
 

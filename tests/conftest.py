@@ -25,6 +25,30 @@ def load():
     return _load
 
 
+class CliResult:
+    def __init__(self, code, out, err):
+        self.returncode, self.stdout, self.stderr = code, out, err
+
+
+@pytest.fixture
+def cli(capsys):
+    """The command line in this process (Keras loads once per worker, not per command): `cli(*args)` gives
+    returncode, stdout and stderr, and fails the test on an internal error or a traceback."""
+    from archspec.cli import main
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:           # argparse's own usage errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        assert "internal error" not in err and "Traceback" not in err, err
+        return CliResult(code, out, err)
+
+    return run
+
+
 FRAMEWORKS = ("tensorflow", "keras", "jax", "torch")
 
 

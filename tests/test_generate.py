@@ -12,27 +12,6 @@ np = pytest.importorskip("numpy")  # the training extras; the core tier runs wit
 pytestmark = [pytest.mark.keras, pytest.mark.extras]
 
 
-class Result:
-    def __init__(self, code, out, err):
-        self.returncode, self.stdout, self.stderr = code, out, err
-
-
-@pytest.fixture
-def cli(capsys):
-    """The command line in this process (Keras is loaded once for the module)."""
-    from archspec.cli import main
-
-    def run(*args):
-        capsys.readouterr()
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:           # argparse's own usage errors
-            code = exc.code
-        out, err = capsys.readouterr()
-        assert "internal error" not in err and "Traceback" not in err, err
-        return Result(code, out, err)
-
-    return run
 
 
 @pytest.fixture(scope="module")

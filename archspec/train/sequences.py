@@ -19,6 +19,7 @@ text cut into windows for next-token language modelling, or an ``.npz`` of token
 A split's ``x`` is the token ids (n, length) int32, ``y`` the targets (n, length) or labels (n,),
 ``mask`` the input's padding mask and ``weight`` the loss weight of each target (next-token only).
 """
+# tier: extras  (the doctests need NumPy; conftest.py)
 from __future__ import annotations
 
 import hashlib
