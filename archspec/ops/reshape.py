@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from .base import (Attrs, BeforeValidator, Field, KerasImportError, NonNegInt, Op, Pair, PosInt, ShapeError, constant_value,
-                   model_validator, need_rank)
+from .base import (
+    Attrs,
+    BeforeValidator,
+    Field,
+    KerasImportError,
+    NonNegInt,
+    Op,
+    Pair,
+    PosInt,
+    ShapeError,
+    constant_value,
+    model_validator,
+    need_rank,
+)
 from .registry import register
 from .shapes import size
 
