@@ -207,37 +207,16 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
                        op.backward_flops(n.attrs, ins, out, needs_grad[n.id]) * B,
                        0, fwd_bytes + bwd_bytes)
         if device is not None:
-            work = op.executed_flops(n.attrs, ins, out, platform, needs_grad[n.id])
-            ct = sum(f * B / (peak_flops * device.compute_efficiency(fam)) for fam, f in work.items())
-            mt = c.bytes_moved / (device.bandwidth * device.memory_efficiency)
-            c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
-            if not op.view:
-                c.time_s += device.layer_overhead_s
+            _time_layer(c, op, n.attrs, ins, out, device, platform, peak_flops, B, needs_grad[n.id])
         nodes[n.id] = c
-    # a shared layer (tied_logits) starts the gradient of the weights it borrows at its own backward step:
-    # the owner's gradient is charged to the latest of the owner and its sharers (the first to run backward)
-    latest: dict[str, str] = {}
-    for n in graph:
-        w = REGISTRY[n.op].weights_from
-        if w is not None and w < len(n.inputs):
-            owner = n.inputs[w]
-            if index[n.id] > index[latest.get(owner, owner)]:
-                latest[owner] = n.id
-    for owner, user in latest.items():
-        grad_of[user] = grad_of.get(user, 0) + grad_of.pop(owner, 0)
-    early = sum(grad_of.pop(n.id, 0) for n in graph if not REGISTRY[n.op].source and REGISTRY[n.op].early_gradient(platform))
+    early = _gradients_in_backward_order(graph, index, grad_of, platform)
     keep_until = _recomputed(graph, keep_until, hard)
     # kept bytes are charged to the layer that produced the tensor
     for tensor in keep_until:
         nodes[tensor].kept_bytes = size(graph[tensor].shape) * B * e
     for nid, elems in internal.items():
         nodes[nid].kept_bytes += elems * B * e
-    for nid, c in nodes.items():
-        total.add(c)
-        scope = graph[nid].scope
-        while scope:
-            scopes[scope].add(c)
-            scope = scope.rsplit(SEP, 1)[0] if SEP in scope else ""
+    _roll_up(graph, nodes, scopes, total)
 
     weights = (trainable + non_trainable) * 4
     grads = trainable * 4
@@ -256,15 +235,60 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     if first is not None and len(first.shape) == 1 and str(getattr(first.attrs, "dtype", "")).startswith(("int", "uint")):
         est.tokens_per_example = first.shape[0]
     if device is not None:
-        # the update reads weights, gradients and slots and writes weights and slots (memory-bound)
-        est.optimizer_time_s = trainable * 4 * (3 + 2 * slots) / (device.bandwidth * device.memory_efficiency)
-        if not est.fits:
-            est.largest_batch = largest_batch(graph, device.memory_bytes, optimizer, precision, below=B,
-                                              platform=platform)
-            if precision == "float32" and device.bf16 is not None:
-                est.largest_batch_bf16 = largest_batch(graph, device.memory_bytes, optimizer, "mixed_bfloat16",
-                                                       platform=platform)
+        _on_device(est, graph, trainable * 4 * (3 + 2 * slots), platform)
     return est
+
+
+def _time_layer(c: LayerTrain, op, attrs, ins, out, device, platform: str, peak_flops: float, batch: int,
+                needs_grad) -> None:
+    """A layer's step time on `device`: its executed work per kernel family at that family's efficiency, or its
+    bytes at the memory efficiency, whichever is longer (the bound), plus the per-layer overhead of a kernel."""
+    work = op.executed_flops(attrs, ins, out, platform, needs_grad)
+    ct = sum(f * batch / (peak_flops * device.compute_efficiency(fam)) for fam, f in work.items())
+    mt = c.bytes_moved / (device.bandwidth * device.memory_efficiency)
+    c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
+    if not op.view:
+        c.time_s += device.layer_overhead_s
+
+
+def _gradients_in_backward_order(graph: Graph, index: dict, grad_of: dict, platform: str) -> int:
+    """Moves each weight gradient to the step where it starts: a shared layer (tied_logits) starts the gradient
+    of the weights it borrows at its own backward step, so the owner's gradient is charged to the latest of
+    the owner and its sharers (the first to run backward). Returns the bytes of gradients allocated before
+    the backward pass starts (Op.early_gradient), which leave `grad_of`."""
+    latest: dict[str, str] = {}
+    for n in graph:
+        w = REGISTRY[n.op].weights_from
+        if w is not None and w < len(n.inputs):
+            owner = n.inputs[w]
+            if index[n.id] > index[latest.get(owner, owner)]:
+                latest[owner] = n.id
+    for owner, user in latest.items():
+        grad_of[user] = grad_of.get(user, 0) + grad_of.pop(owner, 0)
+    return sum(grad_of.pop(n.id, 0) for n in graph if not REGISTRY[n.op].source and REGISTRY[n.op].early_gradient(platform))
+
+
+def _roll_up(graph: Graph, nodes: dict, scopes: dict, total: LayerTrain) -> None:
+    """Adds every layer's figures to the total and to each enclosing block scope."""
+    for nid, c in nodes.items():
+        total.add(c)
+        scope = graph[nid].scope
+        while scope:
+            scopes[scope].add(c)
+            scope = scope.rsplit(SEP, 1)[0] if SEP in scope else ""
+
+
+def _on_device(est: TrainingEstimate, graph: Graph, update_bytes: int, platform: str) -> None:
+    """The optimizer update's time (it reads weights, gradients and slots and writes weights and slots:
+    memory-bound), and where the batch does not fit, the largest that does (and under mixed_bfloat16)."""
+    d = est.device
+    est.optimizer_time_s = update_bytes / (d.bandwidth * d.memory_efficiency)
+    if not est.fits:
+        est.largest_batch = largest_batch(graph, d.memory_bytes, est.optimizer, est.precision, below=est.batch_size,
+                                          platform=platform)
+        if est.precision == "float32" and d.bf16 is not None:
+            est.largest_batch_bf16 = largest_batch(graph, d.memory_bytes, est.optimizer, "mixed_bfloat16",
+                                                   platform=platform)
 
 
 def largest_batch(graph: Graph, memory_bytes: float, optimizer: str = "adam", precision: str = "float32",
