@@ -202,6 +202,38 @@ def _layer_qualname(layer) -> str:
 
 
 # ---- models used as layers ---------------------------------------------------------------------------
+def _call_tensors(args: list, in_keys: list) -> list:
+    """The arguments a nested model was called with, one per input: a dict of tensors (a KerasHub encoder)
+    in the order of its input keys, a list, or the positional arguments."""
+    if len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
+        return [args[0].get(k) for k in in_keys]
+    return args[0] if len(args) == 1 and isinstance(args[0], list) else args
+
+
+def _part_names(icfg: dict, feed: dict, name: str, traced: bool, taken: set) -> dict[str, str]:
+    """Outer names for a nested model's layers (those not fed from outside): their own unless taken, then
+    `<model>_<layer>`; a traced layer's parts always `<layer>_<part>`. Adds them to `taken`."""
+    rename = {}
+    for ie in icfg["layers"]:
+        iname = ie.get("name") or ie["config"].get("name")
+        if iname in feed:
+            continue                        # its inputs are the outer tensors it was called on
+        new, k = (f"{name}_{iname}", 2) if traced else (iname, 1)
+        while new in taken:
+            new, k = f"{name}_{iname}" + (f"_{k}" if k > 1 else ""), k + 1
+        taken.add(new)
+        rename[iname] = new
+    return rename
+
+
+def _output_refs(icfg: dict) -> list:
+    """A model config's output references as a list of [layer, node, tensor]."""
+    outs = icfg["output_layers"]
+    if isinstance(outs, dict):
+        outs = list(outs.values())
+    return [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
+
+
 def _flatten(config: dict, live: dict, problems: list, instances: dict | None = None) -> tuple[dict, dict]:
     """`config` with every functional or Sequential model used as a layer replaced by its own layers, wired
     to the tensors the model was called on (recursively: models inside those too), and `live` extended with
@@ -248,12 +280,8 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         problems.extend(f"{what}: {p}" if traced else p for p in inner_problems)
         args = inbound[0].get("args", [])
         in_names, in_keys = _refs(icfg["input_layers"])
-        if traced:
-            pass                                            # the traced model's inputs: the call's tensors
-        elif len(args) == 1 and isinstance(args[0], dict) and not _is_tensor(args[0]):
-            flat = [args[0].get(k) for k in in_keys]        # called on a dict of tensors (a KerasHub encoder)
-        else:
-            flat = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+        if not traced:                                      # (a traced layer's inputs: the call's tensors)
+            flat = _call_tensors(args, in_keys)
         fed = [a["config"]["keras_history"] for a in flat if _is_tensor(a)]
         if len(fed) != len(flat) or len(fed) != len(in_names):
             problems.append(f"layer '{name}' (a nested model): it is called on {len(flat)} arguments for its "
@@ -261,16 +289,7 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
                             "archspec flattens a nested model")
             continue
         feed = {n: list(ref) for n, ref in zip(in_names, fed)}
-        rename = {}
-        for ie in icfg["layers"]:
-            iname = ie.get("name") or ie["config"].get("name")
-            if iname in feed:
-                continue                        # its inputs are the outer tensors it was called on
-            new, k = (f"{name}_{iname}", 2) if traced else (iname, 1)   # a traced layer's parts: prefixed
-            while new in taken:
-                new, k = f"{name}_{iname}" + (f"_{k}" if k > 1 else ""), k + 1
-            taken.add(new)
-            rename[iname] = new
+        rename = _part_names(icfg, feed, name, traced, taken)
 
         def inner_ref(ref, feed=feed, rename=rename):
             n, node_index, tensor_index = ref
@@ -284,10 +303,7 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
             ie["name"] = ie["config"]["name"] = rename[iname]
             layers.append(ie)
             live[rename[iname]] = ilive.get(iname)
-        outs = icfg["output_layers"]
-        if isinstance(outs, dict):
-            outs = list(outs.values())
-        outs = [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
+        outs = _output_refs(icfg)
         for t, ref in enumerate(outs):
             alias[(name, t)] = inner_ref(ref)
         if traced and instances is not None and len(outs) == 1:
