@@ -70,13 +70,14 @@ def _scales_input(layer) -> bool:
 
 def open_or_usage(path, which, rescale):
     from ..train.config import RunError
+    from ..train.export import takes_ids
     from ..train.runs import open_target
 
     try:
         target = open_target(path, which, rescale)
     except RunError as exc:
         raise UsageError(str(exc)) from None
-    ids = str(target.model.inputs[0].dtype).replace("tf.", "").startswith(("int", "uint"))   # token ids: no pixels
+    ids = takes_ids(target.model.inputs[0])   # token ids: no pixels
     if target.run is None and rescale is None and not ids and not any(_scales_input(layer) for layer in target.model.layers):
         print(f"note: {path} has no rescaling layer and no run folder says how it was trained: pixels go in as "
               "stored; pass --rescale 1/255 if it was trained on rescaled images",

@@ -117,25 +117,14 @@ def _checked(kg, text: str) -> str:
 
 
 def _write(kg, tree, factor, keep_names, source, params) -> tuple[str, dict]:
-    from ..api import load_text
-    from ..errors import SpecError
     from .document import write_document
-    from .verify import RoundTripError, match
 
     blocks = None
     if factor:
         from .factor import factor_tree
 
         blocks = factor_tree(tree)
-    text = write_document(tree, blocks, keep_names=keep_names, source=source, name=kg.name, params=params)
-    try:
-        spec = load_text(text, f"{kg.name}.yaml")
-        match(spec.graph, kg)
-    except SpecError as exc:
-        raise _Mismatch("; ".join(f"{d.loc}: {d.message}" for d in exc.diagnostics[:3])) from None
-    except RoundTripError as exc:
-        raise _Mismatch(str(exc)) from None
-    text = _accept_warnings(text, spec)
+    text = _checked(kg, write_document(tree, blocks, keep_names=keep_names, source=source, name=kg.name, params=params))
     stats = dict(tree.stats, layers=len(kg.nodes), lines=text.count("\n"), blocks=len(blocks.defs) if blocks else 0,
                  params=params)
     return text, stats

@@ -172,11 +172,6 @@ def _config_around_failures(model, exc) -> dict:
 UNREADABLE = "__archspec_unreadable__"      # the config key of a layer whose own get_config failed
 
 
-def _first_line(exc) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else "no message"
-
-
 def _config_failures(model, exc) -> list[str]:
     """Which layers' get_config fail (each named), else the model's own failure."""
     problems = []

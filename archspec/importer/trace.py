@@ -140,13 +140,11 @@ def trace_layer(layer, entry):
         raise TraceError(f"it is called {len(inbound)} times; archspec traces a composite layer called once")
     args, kwargs = bind(layer, inbound[0].get("args", []), {k: v for k, v in (inbound[0].get("kwargs") or {}).items()
                                                             if v is not None and k not in ("training", "mask")})
-    if kwargs.get("training") is not None:
-        kwargs.pop("training")
     own = [v.path for v in list(layer._trainable_variables) + list(layer._non_trainable_variables)]
     if own:
         raise TraceError(f"it holds weights of its own ({', '.join(own[:3])}) that its call uses directly; "
                          "archspec traces layers built from other layers and keras.ops")
-    refs = [a for a in _tensors(args)] + [v for v in _tensors(list(kwargs.values()))]
+    refs = list(_tensors(args)) + list(_tensors(list(kwargs.values())))
     if not refs:
         raise TraceError("it is called on no tensor")
     errors = []
@@ -157,9 +155,9 @@ def trace_layer(layer, entry):
             errors.append(str(exc))
             continue
         if batch is not None:
-            _same_for_other_batch(layer, args, kwargs, refs, model)
+            _same_for_other_batch(layer, args, kwargs, refs, model, batch)
         return model, refs
-    raise TraceError(errors[-1] if len(set(errors)) == 1 or len(errors) == 1 else errors[0])
+    raise TraceError(errors[0])
 
 
 def _tensors(values):
@@ -214,10 +212,10 @@ def _trace(layer, args, kwargs, refs, batch):
     return model
 
 
-def _same_for_other_batch(layer, args, kwargs, refs, model):
+def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
     """A layer traced with a fixed batch size must compute the same graph for another one (else its
     computation depends on the batch size: a constant reshape, a mask built for that batch)."""
-    other = _trace(layer, args, kwargs, refs, TRACE_BATCHES[1])
+    other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
         at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))

@@ -85,6 +85,11 @@ class RunFolder:
                 p.unlink()
 
 
+def lower_is_better(key: str) -> bool:
+    """A loss or a perplexity: its target is an upper bound."""
+    return "loss" in key or "perplexity" in key
+
+
 def write_json(path, obj) -> None:
     atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode())
 
@@ -177,7 +182,7 @@ def summary_text(r) -> str:
     if r.test:
         lines.append("test      " + ", ".join(f"{k} = {v:.4f}" for k, v in r.test.items()) + f"  ({r.weights} weights)")
     for k, (want, got, ok) in (r.targets or {}).items():
-        upper = "loss" in k or "perplexity" in k               # (loop.lower_is_better)
+        upper = lower_is_better(k)
         lines.append(f"target    {k} ≥ {want}: {'met' if ok else 'MISSED'} ({got:.4f})" if not upper
                      else f"target    {k} ≤ {want}: {'met' if ok else 'MISSED'} ({got:.4f})")
     lines.append(f"settings  {r.settings_line}")

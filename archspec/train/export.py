@@ -153,6 +153,11 @@ def _is_int(dtype: str) -> bool:
     return dtype.startswith(("int", "uint"))
 
 
+def takes_ids(tensor) -> bool:
+    """Whether a model input takes integers (token ids, masks) rather than pixels or features."""
+    return _is_int(_dtype(tensor))
+
+
 def id_range(model) -> int:
     """How many token ids the model's integer inputs may hold: the smallest embedding table it has
     (a layer with `input_dim`), else 2."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import RunError
+from .export import _dtype, takes_ids
 from .tokens import TokenError, Tokenizer
 
 OBJECTIVES = ("next_token", "classify")
@@ -106,10 +107,6 @@ def compiled_forward(model):
     return lambda x: step(trainable, frozen, x)
 
 
-def _dtype(tensor) -> str:
-    return str(getattr(tensor, "dtype", "float32")).replace("tf.", "")
-
-
 def output_activation(target) -> str | None:
     """The activation the model's output ends with: read off the spec's last op (a run), else off the
     Keras model's last layer (a bare model file)."""
@@ -130,7 +127,7 @@ def is_sequence_run(target) -> bool:
         return True
     if target.run is not None and (target.run.path / "tokenizer.json").exists():
         return True
-    return _dtype(target.model.inputs[0]).startswith(("int", "uint"))
+    return takes_ids(target.model.inputs[0])
 
 
 def sequence_model(target, what: str = "this") -> LanguageModel:
@@ -151,7 +148,7 @@ def sequence_model(target, what: str = "this") -> LanguageModel:
                        "next-token scores (length, vocabulary)")
     first = tuple(model.inputs[0].shape[1:])
     out = tuple(model.outputs[0].shape[1:])
-    if len(first) != 1 or not _dtype(model.inputs[0]).startswith(("int", "uint")):
+    if len(first) != 1 or not takes_ids(model.inputs[0]):
         raise RunError(f"{where}: the model's input is {_dtype(model.inputs[0])} {first}; a language model takes "
                        "integer token ids (length,)")
     length = first[0]

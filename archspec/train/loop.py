@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Diagnostic, Loc, SpecError, did_you_mean
-from .artifacts import RunFolder, copy_spec, plot_curves, summary_text, write_history_csv, write_json
+from .artifacts import RunFolder, copy_spec, lower_is_better, plot_curves, summary_text, write_history_csv, write_json
 from .config import RunError
 from .distribute import make_strategy, multi_worker_fixups
 
@@ -357,8 +357,9 @@ def _save_tokenizer(run, ds, state) -> None:
             was = json.loads(run.settings.read_text(encoding="utf-8"))["settings"].get("text_digest")
         except (OSError, ValueError, KeyError, AttributeError):
             was = None
-        if text_changed(was, ds):
-            raise RunError(text_changed(was, ds) + "; pass --restart to train again on this text, or --out NEW_FOLDER")
+        why = text_changed(was, ds)
+        if why:
+            raise RunError(why + "; pass --restart to train again on this text, or --out NEW_FOLDER")
     ds.tokenizer.save(run.path)
 
 
@@ -599,11 +600,6 @@ def target_met(key: str, want: float, got: float) -> bool:
 
     got32, want32 = np.float32(got), np.float32(want)
     return bool(got32 <= want32 if lower_is_better(key) else got32 >= want32)
-
-
-def lower_is_better(key: str) -> bool:
-    """A loss or a perplexity: its target is an upper bound."""
-    return "loss" in key or "perplexity" in key
 
 
 def _write_summary(run, result, st):

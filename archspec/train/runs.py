@@ -128,9 +128,10 @@ def load_data(target: Target, data_arg: str | None):
     settings.validation_steps, settings.target = None, {}
     if target.spec is not None:
         ds = data_mod.load(settings, target.spec)
-        if not data_arg and text_changed(target.settings.text_digest, ds):
-            raise RunError(text_changed(target.settings.text_digest, ds) + "; pass --data with the text it trained on "
-                           "(or other text: then every window is new to it)")
+        why = None if data_arg else text_changed(target.settings.text_digest, ds)
+        if why:
+            raise RunError(why + "; pass --data with the text it trained on (or other text: then every window is "
+                           "new to it)")
         plan = planning.plan(target.spec, settings, ds)
         return ds, plan, settings
     p = target.plan

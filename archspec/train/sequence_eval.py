@@ -22,7 +22,8 @@ import numpy as np
 from . import runs
 from .artifacts import write_json
 from .errors import RunError
-from .generate import LanguageModel, _dtype, objective_of
+from .export import _dtype
+from .generate import LanguageModel, objective_of
 
 
 @dataclass
