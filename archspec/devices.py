@@ -137,7 +137,7 @@ def cpu_device(cache_dir=None, remeasure: bool = False) -> Device:
         try:
             data = json.loads(path.read_text())
             if data.pop("key") == _cpu_key():
-                return _calibrated(Device(**data).bare())
+                return _calibrated(Device(**data))
         except (OSError, ValueError, KeyError, TypeError):
             pass
     flops, bw = measure_cpu()

@@ -166,7 +166,6 @@ ACTIVATION_RESIDUALS = {
 # the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
 CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)
 # activations whose gradient reads their output
-OUTPUT_GRAD_ACTIVATIONS = frozenset(k for k, (reads, _) in ACTIVATION_RESIDUALS.items() if reads == "output")
 
 
 class Op:

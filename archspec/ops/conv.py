@@ -74,7 +74,7 @@ class _Conv(Op):
     def extra_flops(self, a, ins, out):
         return bias_flops(a.use_bias, out) + act_flops(a.activation, out)
 
-    def grouped_filter(self, a, ins, out) -> tuple[int, int] | None:
+    def grouped_filter(self, a, ins, out) -> tuple[int, int, int] | None:
         """(window elements, input × output channels of the dense filter, of the grouped filter) when the
         convolution is grouped (depthwise, groups > 1); None for a dense one."""
         return None
