@@ -47,7 +47,8 @@ ERRORS: dict[str, str] = {
     "data-mismatch": "Training data and spec disagree: input size, channels, number of classes, loss.",
     "token-range": "The data's token ids reach beyond the rows of the spec's token embedding or the scores of its "
                    "output (its vocabulary).",
-    "train-unsupported": "The spec cannot be trained by `archspec train` (several outputs, a second input that is not a padding mask, an output its objective cannot train, `next_token` on an image input).",
+    "train-unsupported": ("The spec cannot be trained by `archspec train` (several outputs, a second input that is not a padding "
+                          "mask, an output its objective cannot train, `next_token` on an image input)."),
     "training-diverged": "The loss became NaN or infinite; training stopped.",
     "out-of-memory": "Training ran out of accelerator or host memory; the hint names a smaller batch size.",
     "prompt-token": "A prompt for `archspec generate` holds a character the run's tokenizer does not know (a character-level "
