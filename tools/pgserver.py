@@ -53,7 +53,9 @@ class Server:
 
     def _run(self, *cmd, **kw):
         if self.as_root:
-            cmd = ("runuser", "-u", "postgres", "--", *cmd)
+            # runuser is in /usr/sbin, which a root shell's PATH may leave out (a minimal PATH=/usr/bin:/bin)
+            runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
+            cmd = (runuser, "-u", "postgres", "--", *cmd)
         return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
     def start(self) -> "Server":
