@@ -390,8 +390,14 @@ class Search:
 
         host = socket.gethostname()
         storage = self.study._storage
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        trials = self.study.get_trials(deepcopy=False)          # in number order: trials[n].number == n
+        for t in trials:
+            if t.state != TrialState.RUNNING:
+                continue
             who = str(t.user_attrs.get("worker", ""))
+            parent = t.system_attrs.get("failed_trial")
+            if parent is not None and parent < len(trials) and str(trials[parent].user_attrs.get("worker", "")) == who:
+                continue    # a retry just claimed by a live worker: its worker is still the dead one's, copied
             h, _, pid = who.rpartition(":")
             if h == host and pid.isdigit() and not _alive(int(pid)):
                 if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
