@@ -85,31 +85,14 @@ def build_model(spec):
 def save_model(model, path) -> None:
     """Save `model` as a ``.keras`` file atomically: the file is complete or absent, never partial.
 
-    Keras writes the zip archive in place, so it goes to a temporary file in the same folder first
-    (same file system, so the final ``os.replace`` is atomic).
+    Keras writes the zip archive in place, so it goes to a temporary file beside it first
+    (:func:`archspec.files.atomic_path`: removed on an exception, and by the next save of the same
+    file after a SIGKILL), renamed over `path` once complete.
     """
-    import os
-    import tempfile
-    from pathlib import Path
+    from ..files import atomic_path
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         model.save(tmp, overwrite=True)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)          # mkstemp makes it private; give it the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def load_model(path, **kwargs):
