@@ -104,6 +104,7 @@ def read_model(model) -> KGraph:
     instances: dict[str, Instance] = {}
     config, live = _flatten(config, live, problems, instances)
     config = _split_calls(config, live)
+    config = _drop_identities(config, instances)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -240,8 +241,10 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
 
     import keras
 
+    live = dict(live)
+    config = _split_calls(config, live, composite=True)     # (a weightless one called twice: traced per call)
     taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
-    layers, alias, live, found = [], {}, dict(live), []
+    layers, alias, found = [], {}, []
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         inner = live.get(name)
@@ -301,7 +304,7 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         outs = _output_refs(icfg)
         for t, ref in enumerate(outs):
             alias[(name, t)] = inner_ref(ref)
-        if traced and instances is not None and len(outs) == 1:
+        if traced and instances is not None and len(outs) == 1 and rename:    # (none: it returns its input)
             found.append((Instance(name, entry["class_name"], entry.get("module") or "", [], list(rename.values()), ""),
                           [feed[n] for n in in_names], inner_ref(outs[0])))
 
@@ -322,14 +325,15 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
     return config, live
 
 
-def _split_calls(config: dict, live: dict) -> dict:
+def _split_calls(config: dict, live: dict, composite: bool = False) -> dict:
     """`config` with layers called more than once written as one entry per call, where that computes the
     same: a layer without weights (a Dropout or Resizing applied to two tensors) becomes a layer of its own
     per call; a layer with weights whose op says what its later calls are (`Op.keras_reuse`: a token
     embedding looked up again, or called with reverse=True) keeps its first call, and each later one
     becomes that op's node, fed by the call's inputs and then the first call's output (the layer whose
     weights it reuses). Any other layer called twice is left for `_wiring` to refuse. The first call keeps
-    the name, the others are `<name>_<k>` (k = 2, 3, …, skipping names the model uses)."""
+    the name, the others are `<name>_<k>` (k = 2, 3, …, skipping names the model uses). With `composite`:
+    only the composite layers without weights (before they are traced, one trace per call)."""
     import copy
 
     import keras
@@ -340,7 +344,8 @@ def _split_calls(config: dict, live: dict) -> dict:
         name = entry.get("name") or entry["config"].get("name")
         inbound = entry.get("inbound_nodes") or []
         layer = live.get(name)
-        if len(inbound) < 2 or layer is None or isinstance(layer, keras.Model):
+        if len(inbound) < 2 or layer is None or isinstance(layer, keras.Model) or (
+                composite and (layer.weights or not trace.is_composite(layer, entry))):
             layers.append(entry)
             continue
         later = None
@@ -385,6 +390,38 @@ def _split_calls(config: dict, live: dict) -> dict:
 
     return dict(config, layers=[_rewire(e, fix) for e in layers],
                 output_layers=_rewire_refs(config["output_layers"], fix))
+
+
+def _drop_identities(config: dict, instances: dict) -> dict:
+    """`config` without the `keras.ops` calls that return their one tensor input unchanged (a cast to the
+    dtype it has: ``ops.keras_op_identity``), their users wired to that input; the traced instances that
+    held them hold them no more."""
+    alias: dict[str, list] = {}
+
+    def fix(ref):
+        n, node_index, tensor_index = ref
+        return list(alias[n]) if n in alias and not tensor_index else [n, node_index, tensor_index]
+
+    layers = []
+    for entry in config["layers"]:
+        entry = _rewire(entry, fix) if alias else entry
+        inbound = entry.get("inbound_nodes") or []
+        args = inbound[0].get("args", []) if len(inbound) == 1 else []
+        if ((entry.get("module") or "").startswith("keras.src.ops") and len(args) == 1 and _is_tensor(args[0])
+                and not inbound[0].get("kwargs")
+                and ops.keras_op_identity(entry["class_name"], entry["config"], [args[0]["config"].get("dtype")])):
+            alias[entry.get("name") or entry["config"].get("name")] = list(args[0]["config"]["keras_history"])
+            continue
+        layers.append(entry)
+    if not alias:
+        return config
+    for key, inst in list(instances.items()):
+        inst.nodes = [n for n in inst.nodes if n not in alias]
+        inst.inputs = [fix([n, 0, 0])[0] for n in inst.inputs]
+        inst.output = fix([inst.output, 0, 0])[0]
+        if not inst.nodes:
+            del instances[key]
+    return dict(config, layers=layers, output_layers=_rewire_refs(config["output_layers"], fix))
 
 
 def _call_kwargs(node) -> dict:

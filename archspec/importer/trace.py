@@ -7,8 +7,9 @@
   ``keras.ops`` function it applies is recorded as a node of a small functional model. The sub-layers in
   that model are the layer's own objects (so their weights copy across); the reader splices the model
   into the outer graph as it splices a nested model. A layer whose computation cannot be traced — Python
-  control flow on tensor values, weights of its own used directly, layers made while it is called, a
-  computation that depends on the batch size — is refused by name, with the reason.
+  control flow on tensor values, weights of its own used directly, layers with weights made while it is
+  called, a computation that depends on the batch size — is refused by name, with the reason. A layer
+  without weights called several times (MiT's DropPath) is traced once per call.
 * **Keyword tensors.** :func:`bind` puts the keyword arguments that name a layer's positional parameters
   (``attention(query=x, value=x)``) back in their positions.
 * **Computed masks.** An attention mask computed by ``keras.ops`` from a padding-mask input (KerasHub's
@@ -196,17 +197,17 @@ def _trace(layer, args, kwargs, refs, batch):
             out = layer.call(*[fill(a) for a in args], **{k: fill(v) for k, v in kwargs.items()})
         except Exception as exc:                           # noqa: BLE001  (the layer's own Python)
             raise TraceError(_why(exc)) from None
-    outs = out if isinstance(out, (list, tuple)) else [out]
-    if not outs or not all(isinstance(o, keras.KerasTensor) for o in outs):
+    outs = keras.tree.flatten(out)            # (a dict of tensors, FeaturePyramid's: in the order of the
+    if not outs or not all(isinstance(o, keras.KerasTensor) for o in outs):    # call's output indices)
         raise TraceError("its call does not return tensors computed from its inputs")
     try:
-        model = keras.Model(inputs, out, name=layer.name)
+        model = keras.Model(inputs, outs if len(outs) > 1 else outs[0], name=layer.name)
     except Exception as exc:                               # noqa: BLE001
         raise TraceError(f"its computation is not a graph of layers and keras.ops ({_why(exc)})") from None
     for op in model.operations:
         if isinstance(op, keras.layers.InputLayer) or not isinstance(op, keras.layers.Layer):
             continue
-        if id(op) not in sub:
+        if id(op) not in sub and op.weights:     # (one without weights, DeepLabV3's Resizing, is traced as it is)
             raise TraceError(f"it makes the layer '{op.name}' ({type(op).__name__}) while it is called, "
                              "so the traced graph would not hold its weights")
     return model

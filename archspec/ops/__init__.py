@@ -22,6 +22,7 @@ from .registry import (
     ROLES,
     get,
     is_keras_module,
+    keras_op_identity,
     lambda_readers,
     merges,
     of_keras_class,
@@ -32,7 +33,7 @@ from .registry import (
 )
 
 __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
-           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "of_keras_op", "lambda_readers"]
+           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "keras_op_identity", "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, summary, tokens  # noqa: E402,F401

@@ -108,6 +108,17 @@ class GlobalMaxPool(_GlobalPool):
 class GlobalAvgPool(_GlobalPool):
     name, keras_class, kind = "global_avg_pool", "GlobalAveragePooling2D", "avg"
     doc = "Mean over height and width (keras.layers.GlobalAveragePooling2D)."
+    keras_ops = ("Mean",)            # keras.ops.mean(x, axis=[1, 2], keepdims=...) in a graph (MobileNet's SE)
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`keras.ops.mean(x, axis=[1, 2])` (or [-3, -2]) of one tensor: the mean over height and width when
+        the input is an image — the rank-3 shape rule refuses any other input, where those axes mean
+        something else."""
+        cfg = cfg or {}
+        axis = cfg.get("axis")
+        if n_tensors != 1 or consts or not isinstance(axis, (list, tuple)) or tuple(axis) not in ((1, 2), (-3, -2)):
+            return None
+        return {"keepdims": bool(cfg.get("keepdims", False))}
 
 
 class Pool1DAttrs(Attrs):

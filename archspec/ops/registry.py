@@ -97,6 +97,18 @@ def of_keras_op(cls: str) -> list[Op]:
     return [op for op in REGISTRY.values() if cls in op.keras_ops]
 
 
+def keras_op_identity(cls: str, cfg: dict, in_dtypes: list) -> bool:
+    """Whether a `keras.ops` operation of class `cls` (its config `cfg`), called on tensors of `in_dtypes`,
+    returns its one tensor input unchanged — a cast to the dtype the tensor already has (KerasHub casts
+    a layer's output to its input's dtype, FNet and DeepLabV3 alike). The importer leaves it out of the
+    graph: it is no layer. A cast to another dtype (a mask made boolean) is not.
+
+    >>> keras_op_identity("Cast", {"dtype": "float32"}, ["float32"]), keras_op_identity("Cast", {"dtype": "bool"}, ["float32"])
+    (True, False)
+    """
+    return cls == "Cast" and len(in_dtypes) == 1 and cfg.get("dtype") is not None and cfg.get("dtype") == in_dtypes[0]
+
+
 def lambda_readers() -> list[Op]:
     """The ops that recognize a Lambda layer by probing what it computes."""
     return [op for op in REGISTRY.values() if op.lambda_form]
