@@ -78,6 +78,9 @@ class KGraph:
     warnings: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)   # a dict-output model's keys, else layer names
     instances: dict[str, Instance] = field(default_factory=dict)   # composite layers traced, by Keras name
+    # layers of nested models no output depends on (DeepLabV3 uses two of its ResNet's four feature maps):
+    # left out of the graph, their weights out of the count (importer/weights.py)
+    unreached: list = field(default_factory=list)
 
     def consumers(self) -> dict[str, list[str]]:
         out = {n: [] for n in self.nodes}
@@ -105,6 +108,7 @@ def read_model(model) -> KGraph:
     config, live = _flatten(config, live, problems, instances)
     config = _split_calls(config, live)
     config = _drop_identities(config, instances)
+    config, unreached = _prune(config, live, instances)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -120,7 +124,7 @@ def read_model(model) -> KGraph:
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
-                  output_names, instances)
+                  output_names, instances, unreached)
 
 
 def _graph_config(model) -> tuple[dict, dict]:
@@ -390,6 +394,22 @@ def _split_calls(config: dict, live: dict, composite: bool = False) -> dict:
 
     return dict(config, layers=[_rewire(e, fix) for e in layers],
                 output_layers=_rewire_refs(config["output_layers"], fix))
+
+
+def _prune(config: dict, live: dict, instances: dict) -> tuple[dict, list]:
+    """`config` without the layers no output depends on — a nested model's outputs the outer model does not
+    use, and what only they need — and those layers' live objects."""
+    kept = trace._reachable(config)
+    if len(kept) == len(config["layers"]):
+        return config, []
+    names = {e.get("name") or e["config"].get("name") for e in kept}
+    dropped = [e.get("name") or e["config"].get("name") for e in config["layers"]]
+    dropped = [n for n in dropped if n not in names]
+    for key, inst in list(instances.items()):
+        inst.nodes = [n for n in inst.nodes if n in names]
+        if not inst.nodes or inst.output not in names:
+            del instances[key]
+    return dict(config, layers=kept), [live[n] for n in dropped if live.get(n) is not None]
 
 
 def _drop_identities(config: dict, instances: dict) -> dict:

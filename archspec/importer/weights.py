@@ -15,14 +15,33 @@ def _graph(model):
     return keras.Model(model.inputs, model.outputs)
 
 
-def graph_params(model) -> int:
+def graph_params(model, kg=None) -> int:
     """Keras's parameter count of what `model` computes: the weights of the layers its outputs depend on.
     A model may also hold weights no output depends on (KerasHub's BASNet keeps its ResNet encoder's
-    stem, which it replaces); `model.count_params()` counts those too."""
-    return _graph(model).count_params()
+    stem, which it replaces); `model.count_params()` counts those too. With `kg` (the graph read from the
+    model), also without the weights of the layers of nested models that the reader found no output
+    depends on (DeepLabV3's ResNet computes four feature maps, the model uses two)."""
+    import math
+
+    unreached = _unreached(kg)
+    return _graph(model).count_params() - sum(math.prod(v.shape) for v in unreached)
 
 
-def unused_weights(model) -> list:
-    """The weights `model` holds that none of its outputs depends on."""
-    used = {id(v) for v in _graph(model).weights}
+def unused_weights(model, kg=None) -> list:
+    """The weights `model` holds that none of its outputs depends on (with `kg`: as :func:`graph_params`)."""
+    used = {id(v) for v in _graph(model).weights} - {id(v) for v in _unreached(kg)}
     return [v for v in model.weights if id(v) not in used]
+
+
+def _unreached(kg) -> list:
+    """The weights held only by the layers the reader left out of `kg` (none when `kg` is None)."""
+    if kg is None or not getattr(kg, "unreached", None):
+        return []
+    kept = {id(v) for n in kg.nodes.values() if n.layer is not None for v in n.layer.weights}
+    seen, out = set(), []
+    for layer in kg.unreached:
+        for v in layer.weights:
+            if id(v) not in kept and id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+    return out
