@@ -48,6 +48,19 @@ class Activation(Op):
     def recomputes(self, a):
         return a.activation == "linear" or a.activation in CHEAP_ACTIVATIONS
 
+    # keras.ops activations in a graph (MiT's softmax, Mistral's silu), read by their names
+    keras_ops = ("Softmax", "Silu", "Relu", "Sigmoid", "Tanh", "HardSilu")
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`keras.ops.softmax(x, axis=-1)`, `keras.ops.silu(x)`, …: the activation of that name (softmax only
+        over the last axis, as the layer computes it)."""
+        cfg = cfg or {}
+        if n_tensors != 1 or consts or cfg.get("axis", -1) not in (-1, (-1,), [-1]):
+            return None
+        name = {"HardSilu": "hard_silu"}.get(cls, cls.lower())
+        rest = {k: v for k, v in cfg.items() if k != "axis"}
+        return None if rest else {"activation": name}
+
 
 class ReluAttrs(Attrs):
     # the ranges keras.layers.ReLU itself accepts: each >= 0 (a negative one is a ValueError there)

@@ -351,6 +351,24 @@ class GELU(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="archspec")
+class MatMul(keras.layers.Layer):
+    """``keras.ops.matmul(a, b)`` as a layer: the product over the last two axes, the axes before them equal.
+
+    >>> import numpy as np
+    >>> np.asarray(MatMul()([np.ones((1, 2, 3)), np.ones((1, 3, 4))])).shape
+    (1, 2, 4)
+    """
+
+    def call(self, inputs):
+        a, b = inputs
+        return keras.ops.matmul(a, b)
+
+    def compute_output_shape(self, input_shape):
+        a, b = (tuple(s) for s in input_shape)
+        return a[:-1] + (b[-1],)
+
+
+@keras.saving.register_keras_serializable(package="archspec")
 class SinePosition(keras.layers.Layer):
     """``x + PE[:steps]``, the sinusoidal position encoding (archspec.ops.tables.sinusoid) added to a sequence.
     With `table`, PE is a non-trainable weight of `table` rows (Whisper keeps it as a buffer, and pretrained

@@ -72,6 +72,22 @@ class Reshape(Op):
     def label(self, a):
         return "reshape " + "×".join(str(d) for d in a.target_shape)
 
+    keras_ops = ("Reshape",)                        # keras.ops.reshape(x, (batch, ...)) in a graph (MiT's)
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`keras.ops.reshape(x, newshape)` that keeps the batch axis: the first size None (the batch size
+        read from the tensor) or -1 with every other size given — a reshape that folds the batch into
+        another axis, or a fixed batch size, is none of archspec's."""
+        shape = (cfg or {}).get("newshape")
+        if n_tensors != 1 or consts or not isinstance(shape, (list, tuple)) or len(shape) < 2:
+            return None
+        first, rest = shape[0], list(shape[1:])
+        if not all(isinstance(d, int) and not isinstance(d, bool) for d in rest):
+            return None
+        if first is None or (first == -1 and all(d > 0 for d in rest)):
+            return {"target_shape": rest}
+        return None
+
     def keras_kwargs(self, a):
         return dict(target_shape=a.target_shape)
 
@@ -100,6 +116,18 @@ class Permute(Op):
 
     def label(self, a):
         return "permute " + ",".join(str(d) for d in a.dims)
+
+    keras_ops = ("Transpose",)                      # keras.ops.transpose(x, axes) in a graph (attention heads)
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`keras.ops.transpose(x, axes)` that keeps the batch axis first (axes[0] == 0): the other axes, as
+        Keras's Permute counts them (from 1)."""
+        axes = (cfg or {}).get("axes")
+        if n_tensors != 1 or consts or not isinstance(axes, (list, tuple)) or len(axes) < 2 or axes[0] != 0:
+            return None
+        if sorted(axes) != list(range(len(axes))):
+            return None
+        return {"dims": list(axes[1:])}
 
     def keras_kwargs(self, a):
         return dict(dims=a.dims)
