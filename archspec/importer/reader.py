@@ -253,6 +253,10 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         name = entry.get("name") or entry["config"].get("name")
         inner = live.get(name)
         traced = trace.is_composite(inner, entry)
+        unlike = ops.keras_unlike(entry["class_name"], entry.get("module") or "") if traced else None
+        if unlike:                                          # (one that looks like an op: refused by name)
+            problems.append(f"layer '{name}' ({_qualname(entry)}): {unlike}")
+            continue
         if traced:
             try:
                 inner, flat = trace.trace_layer(inner, entry)

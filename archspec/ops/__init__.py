@@ -23,6 +23,7 @@ from .registry import (
     get,
     is_keras_module,
     keras_op_identity,
+    keras_unlike,
     lambda_readers,
     merges,
     of_keras_class,
@@ -33,7 +34,7 @@ from .registry import (
 )
 
 __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
-           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "keras_op_identity", "of_keras_op", "lambda_readers"]
+           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "keras_op_identity", "keras_unlike", "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, summary, tokens  # noqa: E402,F401

@@ -219,6 +219,9 @@ class Op:
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
+    # other libraries' layers (full module path + class) that look like this op but compute something else:
+    # what they compute, the importer's reason for refusing them by name (KerasHub's (1 + scale) RMS norms)
+    keras_unlike: ClassVar[dict[str, str]] = {}
 
     # ---- shape and costs -------------------------------------------------------------------
     def infer(self, a: Attrs, ins: list[tuple]) -> tuple:

@@ -95,6 +95,9 @@ class LayerNorm(Op):
         return "layer norm"
 
 
+_ONE_PLUS = "it computes x / √(mean(x²) + ε) · (1 + scale), its weight an offset from 1"
+
+
 class RMSNormAttrs(Attrs):
     axis: int = -1
     epsilon: float = Field(1e-6, gt=0)
@@ -115,7 +118,11 @@ class RMSNorm(Op):
         "mixtral.mixtral_layer_norm.MixtralLayerNormalization", "phi3.phi3_layernorm.Phi3LayerNorm",
         "qwen.qwen_layernorm.QwenLayerNorm", "qwen_moe.qwen_moe_layernorm.QwenMoeLayerNorm",
         "qwen3.qwen3_layernorm.Qwen3LayerNorm", "qwen3_moe.qwen3_moe_layernorm.Qwen3MoeLayerNorm",
-        "gpt_oss.gpt_oss_layer_norm.GptOssLayerNormalization", "t5.t5_layer_norm.T5LayerNorm"))
+        "gpt_oss.gpt_oss_layer_norm.GptOssLayerNormalization", "t5.t5_layer_norm.T5LayerNorm",
+        "roformer_v2.roformer_v2_attention.RoformerNorm",            # the same, in float32
+        "mobilenetv5.mobilenetv5_layers.RmsNorm2d"))                 # over channels: its own `eps`, `dim`
+    keras_unlike = {f"keras_hub.src.models.{m}": _ONE_PLUS for m in (
+        "edrec.edrec_layers.EdRecRMSNormalization", "qwen3_5.qwen3_5_layers.Qwen3_5LayerNorm")}
 
     def infer(self, a, ins):
         return _check_axis(a, ins)
@@ -128,6 +135,19 @@ class RMSNorm(Op):
     def extra_flops(self, a, ins, out):
         n = size(out)
         return 4 * n + 3 * (n // _channels(a, ins))  # square, mean, normalize, scale; + ε and 1/√ per position
+
+    def keras_config(self, cfg, shapes):
+        """MobileNetV5's RmsNorm2d spells epsilon `eps` and states its width `dim`, data format and channel
+        axis: read as rms_norm over the channels when it normalizes the last axis of its input, as wide."""
+        if "eps" not in cfg or "dim" not in cfg or "epsilon" in cfg:
+            return cfg
+        rank = len(shapes[0]) + 1 if shapes else None
+        if cfg.get("data_format") not in (None, "channels_last") or cfg.get("channel_axis") not in (None, -1, rank - 1 if rank else -1):
+            raise KerasImportError(f"it normalizes the axis of data_format={cfg.get('data_format')!r}, "
+                                   f"channel_axis={cfg.get('channel_axis')!r}; archspec's rms_norm here reads the channels-last one")
+        if shapes and shapes[0] and cfg["dim"] != shapes[0][-1]:
+            raise KerasImportError(f"its dim={cfg['dim']} is not the width of its input ({shapes[0][-1]})")
+        return {k: v for k, v in cfg.items() if k in ("name", "trainable", "dtype")} | {"epsilon": cfg["eps"]}
 
     def from_keras(self, cfg, shapes):
         """Keras's RMSNormalization as the reader checks it; KerasHub's classes (no `axis` in their config)
