@@ -614,6 +614,12 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if cls == "Lambda":
         op, attrs, note = _probe_lambda(live, shapes)
         return KNode(name, cls, op, attrs, inputs, shapes, live, auto, note)
+    if known is not None and _holds_function(cfg):       # Activation(lambda x: gelu(x)): probed as a Lambda is
+        if not known.lambda_form or live is None:
+            raise _Problem(f"its config holds a Python function (a lambda); archspec's {known.name} takes "
+                           "named settings only")
+        op, attrs, note = _probe_lambda(live, shapes, [known])
+        return KNode(name, cls, op, attrs, inputs, shapes, live, auto, note)
     op = known
     if op is None:
         raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}")
@@ -733,11 +739,20 @@ def _operation(cls, inputs, consts, cfg=None):
                    f"{[c for _, c in consts]} has no archspec op")
 
 
-def _probe_lambda(layer, shapes):
-    """Recognize a Lambda by what it computes, asking every op that has a `probe_lambda`."""
+def _holds_function(cfg: dict) -> bool:
+    """Whether a layer config holds a serialized Python function (a lambda's bytecode) as a setting."""
+    for v in cfg.values():
+        if isinstance(v, dict) and (v.get("class_name") == "__lambda__" or (
+                isinstance(v.get("value"), (list, tuple)) and v["value"] and isinstance(v["value"][0], str))):
+            return True
+    return False
+
+
+def _probe_lambda(layer, shapes, readers=None):
+    """Recognize a Lambda by what it computes, asking every op that has a `probe_lambda` (or `readers`)."""
     if layer is None:
         raise _Problem("a Lambda whose function cannot be called")
-    readers = ops.lambda_readers()
+    readers = readers or ops.lambda_readers()
     for op in readers:
         try:
             values = op.probe_lambda(layer, shapes)
@@ -746,5 +761,5 @@ def _probe_lambda(layer, shapes):
         if values is not None:
             attrs = _attrs(op, {}, [], values)
             return op.name, attrs, f"Lambda recognized as {op.name} ({op.label(attrs)})"
-    raise _Problem("a Lambda computes arbitrary Python; archspec recognizes only "
-                   + " and ".join(op.lambda_form for op in readers))
+    raise _Problem(("a Lambda" if layer.__class__.__name__ == "Lambda" else "its Python function (a lambda)")
+                   + " computes arbitrary Python; archspec recognizes only " + " and ".join(op.lambda_form for op in readers))

@@ -2,7 +2,7 @@
 (keras.layers.LeakyReLU) and gelu (exact or tanh-approximate, keras.activations.gelu(approximate=...))."""
 from __future__ import annotations
 
-from .base import ACTIVATION_FLOPS, CHEAP_ACTIVATIONS, ActivationName, Attrs, Field, Op, activation_name, keras_activation
+from .base import ACTIVATION_FLOPS, ACTIVATIONS, CHEAP_ACTIVATIONS, ActivationName, Attrs, Field, Op, activation_name, keras_activation
 from .registry import register
 from .shapes import size
 
@@ -47,6 +47,32 @@ class Activation(Op):
 
     def recomputes(self, a):
         return a.activation == "linear" or a.activation in CHEAP_ACTIVATIONS
+
+    lambda_form = "a named activation (`keras.activations.gelu(x)`, `relu(x)`, …)"
+
+    def probe_lambda(self, call, shapes):
+        """The named activation whose Keras function computes what `call` does on random inputs of `shapes`
+        (MobileNetV5's ``Activation(lambda x: keras.activations.gelu(x, approximate=False))``); None when
+        none does."""
+        import keras
+        import numpy as np
+
+        if len(shapes) != 1:
+            return None
+        x = np.random.default_rng(0).normal(0, 3, size=(2,) + tuple(shapes[0])).astype("float32")
+        out = np.asarray(call(x))
+        if out.shape != x.shape:
+            return None
+        for name in ACTIVATIONS:
+            fn = keras_activation(name)
+            fn = keras.activations.get(fn) if isinstance(fn, str) else fn
+            try:
+                ref = np.asarray(fn(x))
+            except Exception:                          # noqa: BLE001  (an activation that needs more)
+                continue
+            if ref.shape == out.shape and np.allclose(out, ref, rtol=1e-6, atol=1e-6):
+                return {"activation": name}
+        return None
 
     # keras.ops activations in a graph (MiT's softmax, Mistral's silu), read by their names
     keras_ops = ("Softmax", "Silu", "Relu", "Sigmoid", "Tanh", "HardSilu")
