@@ -138,6 +138,10 @@ def trace_layer(layer, entry):
     arguments in the order of the model's inputs. Raises :class:`TraceError` when it cannot be traced."""
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) != 1:
+        if len(inbound) > 1 and layer.weights:
+            raise TraceError(f"it is called {len(inbound)} times with the same weights (one block shared by "
+                             "several layers, as ALBERT's encoder); the spec language has no way to share a block's "
+                             "weights (only a token embedding's: shared_embedding, tied_logits)")
         raise TraceError(f"it is called {len(inbound)} times; archspec traces a composite layer called once")
     args, kwargs = bind(layer, inbound[0].get("args", []), {k: v for k, v in (inbound[0].get("kwargs") or {}).items()
                                                             if v is not None and k not in ("training", "mask")})
