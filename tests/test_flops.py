@@ -162,6 +162,7 @@ model:
   - global_max_pool_1d: {from: qkv_attn, name: tok_max}
   - select_token: {from: qkv_attn, index: 1}
   - permute: {dims: [2, 1], from: qkv_attn, name: transposed}
+  - matmul: {from: [transposed, qkv_attn], name: gram}
   - global_avg_pool_1d: {name: feature_avg}
   - conv1d: {filters: 8, kernel: 3, padding: same, activation: gelu, from: seq, name: c1d}
   - conv1d: {filters: 8, kernel: 2, dilation: 2, padding: causal, name: c1d_causal}
