@@ -174,6 +174,9 @@ model:
   - leaky_relu: 0.1
   - gelu: {approximate: true, name: gelu_tanh}
   - gelu: {name: gelu_exact}
+  - zeros_like: {name: zeros}
+  - fft2_real: {from: [gelu_exact, zeros], name: fourier}
+  - fft2_real: {name: fourier_real}
   - sine_position: {name: sine}
   - sine_position: {layout: split, table: 8, name: sine_table}
   - attention: {heads: 2, key_dim: 4, key_bias: false, name: nokeybias_attn}
@@ -190,7 +193,7 @@ def profiler_extra(node, in_shapes) -> int:
 
     Element-wise activations other than softmax are 0 in archspec; the profiler counts their Mul/Add/
     Div/Neg ops but not the transcendental ones (Sigmoid, Erf, Tanh, Exp: no statistic registered), nor
-    LogSoftmax or Max (global max pooling). For a 'valid' transposed convolution it assumes the output is
+    LogSoftmax or Max (global max pooling), nor a Fourier transform (FFT2D). For a 'valid' transposed convolution it assumes the output is
     input × stride and overcounts the border; layer_norm's moments cost 9 per element + 4 per position,
     group_norm's 6 per element + 4 per group + 3 per channel (archspec: 5 per element for both).
     """
@@ -214,6 +217,8 @@ def profiler_extra(node, in_shapes) -> int:
         return -5 * n
     if node.op in ("global_max_pool", "global_max_pool_1d"):
         return -math.prod(in_shapes[0])
+    if node.op == "fft2_real":                # FFT2D (and Complex, Real) have no statistic registered
+        return -archspec.ops.REGISTRY["fft2_real"].flops(node.attrs, in_shapes, node.shape)
     if node.op == "upsampling" and node.attrs.interpolation == "nearest":
         return 2                             # the new height and width: a Mul on a 2-vector of sizes
     if node.op == "conv2d_transpose" and node.attrs.padding == "valid":

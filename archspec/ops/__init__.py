@@ -38,6 +38,7 @@ __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLE
 
 # the families register their ops on import (in this order: the registry's order)
 from . import activation, attention, conv, dense, merge, norm, pool, reshape, summary, tokens  # noqa: E402,F401
+from . import fourier  # noqa: E402,F401  (after the others: the registry's order is the docs')
 
 # Keras layers (snake_case) that are not archspec ops, and what to know instead of a did-you-mean to an
 # op that merely shares a word with them (`embedding` is not `position_embedding`)

@@ -369,6 +369,38 @@ class MatMul(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="archspec")
+class FFT2Real(keras.layers.Layer):
+    """The real part of ``keras.ops.fft2((real, imag))`` over the last two axes; given one tensor, its
+    imaginary part is zero (FNet's Fourier mixing).
+
+    >>> import numpy as np
+    >>> np.asarray(FFT2Real()([np.ones((1, 2, 2), "float32")])).tolist()
+    [[[4.0, 0.0], [0.0, 0.0]]]
+    """
+
+    def call(self, inputs):
+        parts = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        real = parts[0]
+        imag = parts[1] if len(parts) > 1 else keras.ops.zeros_like(real)
+        return keras.ops.fft2((real, imag))[0]
+
+    def compute_output_shape(self, input_shape):
+        first = input_shape[0] if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)) else input_shape
+        return tuple(first)
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class ZerosLike(keras.layers.Layer):
+    """``keras.ops.zeros_like(x)``: zeros shaped (and typed) as the input."""
+
+    def call(self, inputs):
+        return keras.ops.zeros_like(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package="archspec")
 class SinePosition(keras.layers.Layer):
     """``x + PE[:steps]``, the sinusoidal position encoding (archspec.ops.tables.sinusoid) added to a sequence.
     With `table`, PE is a non-trainable weight of `table` rows (Whisper keeps it as a buffer, and pretrained
