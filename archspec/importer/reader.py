@@ -607,7 +607,7 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):
-        op, attrs, note = _operation(cls, inputs, consts, cfg)
+        op, attrs, note = _operation(cls, inputs, consts, cfg, shapes, live)
         return KNode(name, cls, op, attrs, inputs, shapes, None, auto, note)
     if consts:
         raise _Problem(f"it is called with constant arguments {[c for _, c in consts]}, which a spec cannot express")
@@ -726,17 +726,40 @@ def _reference_config(cls: str, key: str, kwargs: dict) -> dict | None:
 
 
 # ---- layers that are not plain Keras layers ---------------------------------------------------------
-def _operation(cls, inputs, consts, cfg=None):
+def _operation(cls, inputs, consts, cfg=None, shapes=None, live=None):
     """A keras.ops call recorded in the functional graph (MobileNetV3's `x + 3.0`, `x * (1 / 6)`): the first
-    op that lists the operation in its `keras_ops` and accepts the call."""
+    op that lists the operation in its `keras_ops` and accepts the call. Where the input shapes are known,
+    the op's shape rule must accept them and give the shape Keras computed (a reshape to (-1, 8) folds the
+    batch into the rows: no reshape of archspec's)."""
     for op in ops.of_keras_op(cls):
         values = op.from_keras_op(cls, len(inputs), consts, {k: v for k, v in (cfg or {}).items() if k != "name"})
         if values is not None:
             c = consts[0][1] if consts else None
             note = f"keras.ops.{cls.lower()} with {c:g}" if isinstance(c, (int, float)) and not isinstance(c, bool) else ""
-            return op.name, _attrs(op, {}, [], values), note
+            attrs = _attrs(op, {}, [], values)
+            _same_shape(op, attrs, cls, shapes, live)
+            return op.name, attrs, note
     raise _Problem(f"the operation keras.ops.{cls.lower()} on {len(inputs)} tensor(s) and constants "
                    f"{[c for _, c in consts]} has no archspec op")
+
+
+def _same_shape(op, attrs, cls, shapes, live) -> None:
+    """Raise a problem when `op` with `attrs`, on the known input `shapes`, refuses them or gives another
+    shape than the one Keras computed for the operation `live` (its one output, batch axis aside)."""
+    from ..ops.base import ShapeError
+
+    if not shapes or any(d is None for s in shapes for d in s):
+        return
+    try:
+        got = tuple(op.infer(attrs, [tuple(s) for s in shapes]))
+    except ShapeError as exc:
+        raise _Problem(f"keras.ops.{cls.lower()} here is no {op.name} of archspec's: {exc.message}") from None
+    nodes = getattr(live, "_inbound_nodes", None) or []
+    outs = list(nodes[0].output_tensors) if len(nodes) == 1 else []
+    want = tuple(outs[0].shape[1:]) if len(outs) == 1 else None
+    if want is not None and None not in want and want != got:
+        raise _Problem(f"keras.ops.{cls.lower()} gives {want} (batch axis aside), archspec's {op.name} {got}; "
+                       "it moves the batch axis")
 
 
 def _holds_function(cfg: dict) -> bool:
