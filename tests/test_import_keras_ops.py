@@ -84,6 +84,22 @@ def test_a_cast_to_the_dtype_a_tensor_has_is_no_layer():
              "keras.ops.cast")
 
 
+def test_keras_identity_layers_are_no_layers_even_when_their_config_cannot_be_read():
+    """HGNetV2 stands a keras.layers.Identity, made with arguments Keras cannot serialize, for a layer it
+    leaves out: it computes its input, whatever its config."""
+    import keras
+
+    inp = keras.Input((5,))
+    x = keras.layers.Dense(3, name="d")(inp)
+    x = keras.layers.Identity(name="plain_identity")(x)
+    odd = keras.layers.Identity(name="odd_identity", dtype=keras.dtype_policies.DTypePolicy("float32"))
+    with pytest.raises(NotImplementedError):                                # (as HGNetV2's: Keras cannot say)
+        odd.get_config()
+    x = odd(x)
+    result = _exact(keras.Model(inp, keras.layers.Dense(2, name="out")(x)))
+    assert _ops(result) == ["input", "dense", "dense"]
+
+
 def test_attention_written_in_keras_ops_is_reshape_permute_matmul_softmax():
     """MiT's attention: heads split with keras.ops.reshape (batch axis None) and transpose (batch first),
     q @ kᵀ, a constant scale, softmax over the last axis, @ v, heads joined again."""
@@ -253,7 +269,7 @@ def test_fnet_fourier_mixing_is_fft2_real_of_the_input_and_zeros():
 
 
 # ---- the KerasHub classes these features unlocked ---------------------------------------------------
-UNLOCKED = ["MobileNetBackbone", "FNetBackbone", "MiTBackbone", "MobileNetV5Backbone",
+UNLOCKED = ["MobileNetBackbone", "FNetBackbone", "MiTBackbone", "MobileNetV5Backbone", "HGNetV2Backbone",
             pytest.param("SegFormerBackbone", marks=pytest.mark.slow),
             pytest.param("MistralBackbone", marks=pytest.mark.slow)]
 

@@ -417,9 +417,9 @@ def _prune(config: dict, live: dict, instances: dict) -> tuple[dict, list]:
 
 
 def _drop_identities(config: dict, instances: dict) -> dict:
-    """`config` without the `keras.ops` calls that return their one tensor input unchanged (a cast to the
-    dtype it has: ``ops.keras_op_identity``), their users wired to that input; the traced instances that
-    held them hold them no more."""
+    """`config` without the `keras.ops` calls and Keras layers that return their one tensor input unchanged
+    (a cast to the dtype it has, keras.layers.Identity: ``ops.keras_op_identity``), their users wired to that
+    input; the traced instances that held them hold them no more."""
     alias: dict[str, list] = {}
 
     def fix(ref):
@@ -431,9 +431,9 @@ def _drop_identities(config: dict, instances: dict) -> dict:
         entry = _rewire(entry, fix) if alias else entry
         inbound = entry.get("inbound_nodes") or []
         args = inbound[0].get("args", []) if len(inbound) == 1 else []
-        if ((entry.get("module") or "").startswith("keras.src.ops") and len(args) == 1 and _is_tensor(args[0])
-                and not inbound[0].get("kwargs")
-                and ops.keras_op_identity(entry["class_name"], entry["config"], [args[0]["config"].get("dtype")])):
+        if (len(args) == 1 and _is_tensor(args[0]) and not _call_kwargs(inbound[0])
+                and ops.keras_op_identity(entry["class_name"], entry["config"], [args[0]["config"].get("dtype")],
+                                          entry.get("module") or "")):
             alias[entry.get("name") or entry["config"].get("name")] = list(args[0]["config"]["keras_history"])
             continue
         layers.append(entry)
@@ -753,7 +753,9 @@ def _same_shape(op, attrs, cls, shapes, live) -> None:
     try:
         got = tuple(op.infer(attrs, [tuple(s) for s in shapes]))
     except ShapeError as exc:
-        raise _Problem(f"keras.ops.{cls.lower()} here is no {op.name} of archspec's: {exc.message}") from None
+        raise _Problem(f"keras.ops.{cls.lower()} here is no {op.name} of archspec's ({exc.message}): it moves data "
+                       "into or out of the batch axis (VideoPrism folds its frames into the batch), and a spec's "
+                       "shapes leave the batch axis alone") from None
     nodes = getattr(live, "_inbound_nodes", None) or []
     outs = list(nodes[0].output_tensors) if len(nodes) == 1 else []
     want = tuple(outs[0].shape[1:]) if len(outs) == 1 else None

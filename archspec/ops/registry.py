@@ -104,22 +104,30 @@ def keras_unlike(cls: str, module: str) -> str | None:
     computes instead, in words that follow "layer 'x' (class): "), or None.
 
     >>> keras_unlike("Qwen3_5LayerNorm", "keras_hub.src.models.qwen3_5.qwen3_5_layers")[:40]
-    'it computes x / √(mean(x²) + ε) · (1 + sc'
+    'it computes x / √(mean(x²) + ε) · (1 + s'
     """
     found = KERAS_UNLIKE.get(f"{module}.{cls}")
     return f"{found[1]}; archspec's {found[0]} does not, and has no setting that does" if found else None
 
 
-def keras_op_identity(cls: str, cfg: dict, in_dtypes: list) -> bool:
-    """Whether a `keras.ops` operation of class `cls` (its config `cfg`), called on tensors of `in_dtypes`,
-    returns its one tensor input unchanged — a cast to the dtype the tensor already has (KerasHub casts
-    a layer's output to its input's dtype, FNet and DeepLabV3 alike). The importer leaves it out of the
-    graph: it is no layer. A cast to another dtype (a mask made boolean) is not.
+def keras_op_identity(cls: str, cfg: dict, in_dtypes: list, module: str = "keras.src.ops.core") -> bool:
+    """Whether a Keras operation or layer of class `cls` (defined in `module`, its config `cfg`), called on
+    one tensor of `in_dtypes`, returns it unchanged — a `keras.ops` cast to the dtype the tensor already has
+    (KerasHub casts a layer's output to its input's dtype, FNet and DeepLabV3 alike), Keras's own Identity
+    layer (HGNetV2's stand-in for a layer it leaves out). The importer leaves it out of the graph: it is no
+    layer. A cast to another dtype (a mask made boolean) is not.
 
     >>> keras_op_identity("Cast", {"dtype": "float32"}, ["float32"]), keras_op_identity("Cast", {"dtype": "bool"}, ["float32"])
     (True, False)
+    >>> keras_op_identity("Identity", {}, ["float32"], "keras.layers"), keras_op_identity("Identity", {}, ["float32"], "mylib")
+    (True, False)
     """
-    return cls == "Cast" and len(in_dtypes) == 1 and cfg.get("dtype") is not None and cfg.get("dtype") == in_dtypes[0]
+    if len(in_dtypes) != 1 or not is_keras_module(module):
+        return False
+    if cls == "Identity":
+        return not module.startswith("keras.src.ops")
+    return (cls == "Cast" and module.startswith("keras.src.ops") and cfg.get("dtype") is not None
+            and cfg.get("dtype") == in_dtypes[0])
 
 
 def lambda_readers() -> list[Op]:
