@@ -359,6 +359,16 @@ class MatMul(keras.layers.Layer):
     (1, 2, 4)
     """
 
+    def build(self, input_shape):
+        # as archspec's matmul rule: one rank, the leading axes equal (no broadcasting), inner sizes agreeing
+        a, b = (tuple(s)[1:] for s in input_shape)
+
+        def same(x, y):
+            return x is None or y is None or x == y
+
+        if len(a) < 2 or len(a) != len(b) or not all(same(x, y) for x, y in zip(a[:-2], b[:-2])) or not same(a[-1], b[-2]):
+            raise ValueError(f"MatMul multiplies (…, n, k) by (…, k, m) with equal leading axes; got {a} and {b}")
+
     def call(self, inputs):
         a, b = inputs
         return keras.ops.matmul(a, b)
@@ -377,6 +387,12 @@ class FFT2Real(keras.layers.Layer):
     >>> np.asarray(FFT2Real()([np.ones((1, 2, 2), "float32")])).tolist()
     [[[4.0, 0.0], [0.0, 0.0]]]
     """
+
+    def build(self, input_shape):
+        # as archspec's fft2_real rule: two axes besides the batch at least; the parts of one shape
+        shapes = [tuple(s) for s in input_shape] if isinstance(input_shape[0], (list, tuple)) else [tuple(input_shape)]
+        if len(shapes[0]) < 3 or any(s != shapes[0] for s in shapes[1:]):
+            raise ValueError(f"FFT2Real transforms the last two axes of (batch, …, rows, columns); got {shapes}")
 
     def call(self, inputs):
         parts = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
