@@ -284,3 +284,22 @@ def test_the_backbones_these_features_unlocked_import_exactly(name, tmp_path):
     row = zoo.measure(name, str(tmp_path))
     assert row["result"] == "exact", (row.get("reason"), row.get("stderr"))
     assert (tmp_path / f"{name}.yaml").exists()
+
+
+@pytest.mark.slow
+def test_albert_imports_without_shared_layers_and_is_refused_with_them():
+    """ALBERT with one encoder per layer (num_groups = num_layers) round-trips exactly; with its encoder
+    shared by its layers (the default, num_groups=1) it is refused: a spec cannot share a block's weights."""
+    pytest.importorskip("keras_hub")
+    sys.path.insert(0, str(ROOT / "tools"))
+    import keras_hub_zoo as zoo
+
+    from archspec.importer import fix_input_shapes
+
+    def albert(**over):
+        model = zoo.build("AlbertBackbone", dict(zoo.CONFIGS["AlbertBackbone"], **over))
+        return fix_input_shapes(model, zoo.open_inputs(model))
+
+    result = _exact(albert(num_groups=2, num_inner_repetitions=1))
+    assert _ops(result).count("attention") == 2
+    _refused(albert(), "group_0_inner_layer_0", "called 2 times with the same weights", "no way to share a block's weights")
