@@ -34,11 +34,11 @@ from .registry import (
 )
 
 __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
-           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "keras_op_identity", "keras_unlike", "of_keras_op", "lambda_readers"]
+           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "keras_op_identity", "keras_unlike",
+           "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)
-from . import activation, attention, conv, dense, merge, norm, pool, reshape, summary, tokens  # noqa: E402,F401
-from . import fourier  # noqa: E402,F401  (after the others: the registry's order is the docs')
+from . import activation, attention, conv, dense, fourier, merge, norm, pool, reshape, summary, tokens  # noqa: E402,F401
 
 # Keras layers (snake_case) that are not archspec ops, and what to know instead of a did-you-mean to an
 # op that merely shares a word with them (`embedding` is not `position_embedding`)
