@@ -130,6 +130,10 @@ def test_reshapes_and_transposes_that_move_the_batch_axis_are_refused():
     _refused(keras.Model(inp, keras.ops.reshape(inp, (-1, 8))), "keras.ops.reshape")     # batch · 6 rows
     _refused(keras.Model(inp, keras.ops.transpose(inp, [1, 0, 2])), "keras.ops.transpose")
     _refused(keras.Model(inp, keras.ops.softmax(inp, axis=1)), "keras.ops.softmax")       # not the last axis
+    unknown = keras.ops.reshape(inp, (None, -1, 8))               # Keras: (None, None, 8), its rows unknown
+    assert tuple(unknown.shape) == (None, None, 8)
+    folded = keras.layers.Dense(2, name="after")(keras.ops.reshape(unknown, (-1, 8)))
+    _refused(keras.Model(inp, folded), "archspec's reshape cannot take (6, 8)")
 
 
 def test_a_stateless_composite_layer_called_twice_is_traced_per_call():

@@ -119,11 +119,15 @@ def read_model(model) -> KGraph:
         nodes[name] = node
     if problems:
         raise UnsupportedModel(problems)
+    nodes = _toposort(nodes)
+    problems = _shape_problems(nodes)
+    if problems:
+        raise UnsupportedModel(problems)
     inputs, _ = _refs(config["input_layers"])
     outputs, output_names = _refs(config["output_layers"])
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
-    return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
+    return KGraph(_clean_name(config.get("name") or model.name), nodes, inputs, outputs, warnings,
                   output_names, instances, unreached)
 
 
@@ -513,6 +517,35 @@ def _ref(ref) -> str:
 def _clean_name(name: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.\-]", "_", name or "model")
     return name if re.match(r"[A-Za-z_]", name) else "model_" + name
+
+
+def _shape_problems(nodes: dict[str, KNode]) -> list[str]:
+    """Each node's op, on the shapes archspec computes for its inputs, must accept them, and they must be
+    the shapes Keras recorded where it knows them: an op read from a call it does not compute (a keras.ops
+    reshape that folds the batch into an axis, its input's size unknown to Keras) is refused here, by
+    name, rather than written as a spec that does not load. `nodes` in topological order."""
+    from ..ops.base import ShapeError
+
+    shapes: dict[str, tuple | None] = {}
+    problems = []
+    for name, node in nodes.items():
+        op = ops.get(node.op)
+        ins = [shapes.get(i) for i in node.inputs]
+        shapes[name] = None
+        if op is None or any(s is None for s in ins) and not op.source:
+            continue
+        where = f"layer '{name}' ({node.cls})"
+        for got, want in zip(ins, node.in_shapes):
+            if len(got) != len(want) or any(w is not None and w != g for g, w in zip(got, want)):
+                problems.append(f"{where}: archspec computes its input as {got} where Keras has {tuple(want)}; "
+                                "an op before it is not what Keras computes (an importer limitation)")
+                break
+        else:
+            try:
+                shapes[name] = tuple(op.infer(node.attrs, ins))
+            except ShapeError as exc:
+                problems.append(f"{where}: archspec's {op.name} cannot take {', '.join(map(str, ins))} here: {exc.message}")
+    return problems
 
 
 def _toposort(nodes: dict[str, KNode]) -> dict[str, KNode]:
