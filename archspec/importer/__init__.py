@@ -97,7 +97,7 @@ def _write_composite(kg, keep_names, source, params) -> tuple[str, dict]:
         text, stats = write_composite(kg, keep_names, source, params)
     except NotComposite:
         raise _NoBlocks() from None
-    return _checked(kg, text), dict(stats, lines=text.count("\n"))
+    return _checked(kg, text), dict(stats, lines=text.count("\n"), params=params)
 
 
 def _checked(kg, text: str) -> str:
