@@ -123,6 +123,22 @@ def test_attention_written_in_keras_ops_is_reshape_permute_matmul_softmax():
     assert [tuple(n.attrs.target_shape) for n in result.graph.nodes.values() if n.op == "reshape"][-1] == (6, 8)
 
 
+def test_keras_ops_pad_with_zeros_is_zero_padding():
+    """Whisper pads its audio features with keras.ops.pad(x, [[0, 0], [1, 1], [0, 0]]); an image the same way;
+    padding the channels, or with another value, is none of archspec's."""
+    import keras
+
+    seq = keras.Input((6, 4))
+    result = _exact(keras.Model(seq, keras.layers.Conv1D(4, 3, strides=2, name="c")(keras.ops.pad(seq, [[0, 0], [1, 2], [0, 0]]))))
+    assert [n.attrs.padding for n in result.graph.nodes.values() if n.op == "zero_padding_1d"] == [(1, 2)]
+    img = keras.Input((5, 5, 2))
+    result = _exact(keras.Model(img, keras.ops.pad(img, [[0, 0], [0, 1], [2, 0], [0, 0]])))
+    assert [n.attrs.padding for n in result.graph.nodes.values() if n.op == "zero_padding"] == [((0, 1), (2, 0))]
+
+    _refused(keras.Model(seq, keras.ops.pad(seq, [[0, 0], [0, 0], [1, 1]])), "keras.ops.pad")
+    _refused(keras.Model(seq, keras.ops.pad(seq, [[0, 0], [1, 1], [0, 0]], constant_values=1.0)), "constant_values")
+
+
 def test_reshapes_and_transposes_that_move_the_batch_axis_are_refused():
     import keras
 

@@ -787,7 +787,7 @@ def _same_shape(op, attrs, cls, shapes, live) -> None:
         got = tuple(op.infer(attrs, [tuple(s) for s in shapes]))
     except ShapeError as exc:
         raise _Problem(f"keras.ops.{cls.lower()} here is no {op.name} of archspec's ({exc.message}): it moves data "
-                       "into or out of the batch axis (VideoPrism folds its frames into the batch), and a spec's "
+                       "into or out of the batch axis (as a video model folding its frames into the batch does), and a spec's "
                        "shapes leave the batch axis alone") from None
     nodes = getattr(live, "_inbound_nodes", None) or []
     outs = list(nodes[0].output_tensors) if len(nodes) == 1 else []

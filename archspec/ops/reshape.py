@@ -177,6 +177,25 @@ class ZeroPadding(Op):
     def keras_kwargs(self, a):
         return dict(padding=a.padding)
 
+    keras_ops = ("Pad",)                            # keras.ops.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]) in a graph
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        rows = _zero_pad_rows(n_tensors, consts, cfg, 4)
+        return None if rows is None else {"padding": rows}
+
+
+def _zero_pad_rows(n_tensors, consts, cfg, rank):
+    """The padding of the data axes between the batch and the channels of `keras.ops.pad(x, pad_width)`
+    on a rank-`rank` tensor (batch axis included), with zeros (mode "constant", no constant_values: a
+    value given is a call keyword, refused by the reader), batch and channels not padded; else None."""
+    width = (cfg or {}).get("pad_width")
+    if (n_tensors != 1 or consts or (cfg or {}).get("mode", "constant") != "constant" or not isinstance(width, (list, tuple))
+            or len(width) != rank or any(not isinstance(p, (list, tuple)) or len(p) != 2 for p in width)):
+        return None
+    if list(width[0]) != [0, 0] or list(width[-1]) != [0, 0]:
+        return None
+    return [list(p) for p in width[1:-1]]
+
 
 def _pad2(v):
     """int | [left, right] → (left, right)."""
@@ -212,6 +231,12 @@ class ZeroPadding1D(Op):
 
     def keras_kwargs(self, a):
         return dict(padding=a.padding)
+
+    keras_ops = ("Pad",)                            # keras.ops.pad(x, [[0, 0], [1, 1], [0, 0]]) in a graph (Whisper)
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        rows = _zero_pad_rows(n_tensors, consts, cfg, 3)
+        return None if rows is None else {"padding": rows[0]}
 
 
 class CroppingAttrs(Attrs):
