@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 
 from .. import ops
+from ..ops.base import LIVE_CLASS
 
 TRACE_BATCHES = (3, 4)       # fixed batch sizes for layers that need one (a causal mask broadcast to the batch)
 
@@ -65,11 +66,15 @@ class stub_composite_configs:
 
     def __init__(self, model):
         self.ops = [op for op in model.operations if layer_is_composite(op)]
+        self.live = [op for op in model.operations if _reads_live_args(op)]
         self.patched = []
 
     def __enter__(self):
         import keras
 
+        for op in self.live:                # an op-read layer: its constructor arguments its config lacks
+            op.get_config = (lambda op=op: live_config(op))
+            self.patched.append(op)
         for op in self.ops:
             try:
                 op.get_config()
@@ -89,6 +94,55 @@ class stub_composite_configs:
         for op in self.patched:
             vars(op).pop("get_config", None)
         return False
+
+
+def _reads_live_args(layer) -> bool:
+    """Whether `layer` is another library's layer read by an op with `keras_live_args`."""
+    import keras
+
+    cls = type(layer)
+    if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
+        return False
+    module = cls.__module__
+    if ops.is_keras_module(module) or module.split(".")[0] == "archspec":
+        return False
+    op = ops.of_keras_class(cls.__name__, module, keras.saving.get_registered_name(cls))
+    return op is not None and op.keras_live_args
+
+
+def live_config(layer) -> dict:
+    """`layer.get_config()` completed by the constructor arguments it leaves out, as the layer keeps them
+    (attribute `arg`, else `_arg`): KerasHub's Qwen3Attention states no head_dim nor layer_norm_epsilon, and
+    LlamaAttention's get_config raises (an attribute it never set), so its config is its arguments alone.
+    Only plain values (numbers, strings, lists of them, None) are taken; an argument the layer does not keep
+    stays absent."""
+    import keras
+
+    try:
+        cfg = type(layer).get_config(layer)
+    except Exception:                                      # noqa: BLE001  (the layer's own code failing)
+        cfg = {"name": layer.name, "trainable": layer.trainable,
+               "dtype": keras.dtype_policies.serialize(layer.dtype_policy)}
+    cfg = dict(cfg, **{LIVE_CLASS: f"{type(layer).__module__}.{type(layer).__name__}"})
+    try:
+        params = inspect.signature(type(layer).__init__).parameters
+    except (TypeError, ValueError):
+        return cfg
+    for name, p in params.items():
+        if name == "self" or name in cfg or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        for attr in (name, "_" + name):
+            value = getattr(layer, attr, inspect.Parameter.empty)
+            if value is not inspect.Parameter.empty and _plain(value):
+                cfg[name] = list(value) if isinstance(value, tuple) else value
+                break
+    return cfg
+
+
+def _plain(value) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, (list, tuple)) and all(_plain(v) for v in value)
 
 
 def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
@@ -131,10 +185,29 @@ def without_defaults(layer, kwargs: dict) -> dict:
 
 
 # ---- tracing ---------------------------------------------------------------------------------------------
+# Layers of another library that archspec has no op for, by what they compute: a composite layer holding one
+# is refused naming it, before tracing (which would fail on some part of it, less clearly).
+_MOE = ("a mixture of experts (a router sends each token to its top-k of several expert MLPs and weighs "
+        "their outputs); archspec has no mixture-of-experts op")
+UNSUPPORTED = {f"keras_hub.src.models.{k}": why for k, why in {
+    "mixtral.mixtral_decoder.MixtralSparseMoeBlock": _MOE,
+    "qwen_moe.qwen_moe_decoder.QwenSparseMoeBlock": _MOE,
+    "qwen3_moe.qwen3_moe_decoder.Qwen3SparseMoeBlock": _MOE,
+    "qwen3_5_moe.qwen3_5_moe_decoder.Qwen3_5MoeSparseMoeBlock": _MOE,
+    "gpt_oss.gpt_oss_decoder.GptOssSparseMoeBlock": _MOE,
+    "gemma4.gemma4_moe.Gemma4MoEBlock": _MOE,
+}.items()}
+
+
 def trace_layer(layer, entry):
     """A functional model computing what `layer` computes at the call `entry` records (its single
     inbound node), over the same sub-layer objects, and the tensor references of the call's tensor
     arguments in the order of the model's inputs. Raises :class:`TraceError` when it cannot be traced."""
+    for part in layer._flatten_layers(include_self=True):
+        why = UNSUPPORTED.get(f"{type(part).__module__}.{type(part).__name__}")
+        if why:
+            raise TraceError(f"its part '{part.name}' ({type(part).__name__}) is {why}" if part is not layer
+                             else f"it is {why}")
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) != 1:
         raise TraceError(f"it is called {len(inbound)} times; archspec traces a composite layer called once")

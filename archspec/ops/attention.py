@@ -14,7 +14,7 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 * FLOPs: 2 per MAC, + 1 per projected element for each bias, + the 1/√dk scaling (one multiply per
   score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax;
   a mask (padding or causal) is a select, 0 FLOPs (the TensorFlow profiler counts none either); rotary:
-  3.5 per rotated query and key element.
+  3.5 per rotated query and key element; qk_norm as rms_norm: 4 per query and key element + 3 per head.
 * A causal mask does not halve the count: Keras (and XLA's dense kernels) compute every score and then
   mask it, so the MACs of QKᵀ and A·V are those of the full Tq×Tk matrix; a kernel that skips the masked
   half (flash attention) does about half of that work.
@@ -29,7 +29,7 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 """
 from __future__ import annotations
 
-from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
+from .base import LIVE_CLASS, Attrs, Field, KerasImportError, Op, PosInt, ShapeError, model_validator
 from .registry import register
 
 
@@ -50,6 +50,20 @@ class AttentionAttrs(Attrs):
                                                   "(Keras's value_mask)")
     key_bias: bool = Field(True, description="with use_bias, whether the key projection has a bias too (Whisper's has "
                                              "none; it cannot change the output: the softmax cancels it)")
+    output_bias: bool = Field(True, description="with use_bias, whether the output projection has a bias too (Qwen's "
+                                                "query, key and value projections have biases, its output none)")
+    rotary_scaling: float = Field(1.0, gt=0, description="with rotary, positions are divided by it (linear RoPE "
+                                                         "scaling, KerasHub's rope_scaling_factor)")
+    qk_norm: bool = Field(False, description="RMS-normalize each query and key head over its features, with one learned "
+                                             "scale per feature shared by the heads (one for queries, one for keys), "
+                                             "before the rotary embedding (Qwen3)")
+    qk_norm_epsilon: float = Field(1e-6, gt=0, description="with qk_norm, the ε of x / √(mean(x²) + ε)")
+
+    @model_validator(mode="after")
+    def _rotary_options(self):
+        if self.rotary_scaling != 1.0 and not self.rotary:
+            raise ValueError("rotary_scaling scales the rotary embedding's positions; set `rotary: true` too")
+        return self
 
 
 def _roles(ins: list) -> tuple:
@@ -68,6 +82,25 @@ def _split(a, ins: list) -> tuple[list, object]:
     return ins, None
 
 
+# KerasHub's attention layers of the Llama family (under keras_hub.src.models) → what each computes beyond the
+# grouped-query rotary attention without biases that CachedMistralAttention computes (read from their source,
+# keras-hub 0.32: EinsumDense projections query, key, value, attention_output in that order; RotaryEmbedding on
+# queries and keys; softmax(QKᵀ/√head_dim) with the heads' output dropped by `dropout` before the output
+# projection). Llama's LlamaRotaryEmbedding and Phi-3's RotaryEmbedding compute the same with their scaling
+# options unset (refused otherwise).
+_HUB_ATTENTION = {
+    "mistral.mistral_attention.CachedMistralAttention": {},
+    "llama.llama_attention.LlamaAttention": {},
+    "phi3.phi3_attention.Phi3Attention": {},
+    "qwen.qwen_attention.QwenAttention": {"use_bias": True, "output_bias": False},   # bias_axes on q, k, v only
+    "qwen3.qwen3_attention.Qwen3Attention": {"qk_norm": True},   # Qwen3LayerNorm on each query and key head
+    # their mixture-of-experts models' attention: the same computations (a fused-kernel choice aside)
+    "mixtral.mixtral_attention.CachedMixtralAttention": {},
+    "qwen_moe.qwen_moe_attention.QwenMoeAttention": {"use_bias": True, "output_bias": False},
+    "qwen3_moe.qwen3_moe_attention.Qwen3MoeAttention": {"qk_norm": True},
+}
+
+
 @register
 class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
@@ -76,10 +109,11 @@ class Attention(Op):
     # the others: archspec's (ops/keras_layers.py), for grouped heads or rotary, and for key_bias: false
     # KerasHub's CachedMultiHeadAttention (its decoders' attention) is MultiHeadAttention with a key/value
     # cache for generation: called without a cache, as a model's graph calls it, it computes the same
-    # KerasHub's CachedMistralAttention is the grouped-query rotary attention GroupedAttention computes (read
-    # from its own config: from_keras)
+    # KerasHub's Llama-family attention layers are the grouped-query rotary attention GroupedAttention computes
+    # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
-                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention")
+                     *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION))
+    keras_live_args = True
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
@@ -95,7 +129,15 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
                 ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0)),
                 ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0)),
-                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0))]
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0)),
+                # Qwen's: q/k/v biases, none on the output: 2·4·8 + 2·(1·4·8) weights out, 8 + 4 + 4 biases in
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "causal": True, "output_bias": False},
+                 [(6, 8)], (6, 8), (208, 0)),
+                # Qwen3's: + a (key_dim,) scale for the query heads and one for the key heads
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
+                  "qk_norm_epsilon": 1e-5}, [(5, 12)], (5, 12), (592, 0)),
+                ({"heads": 2, "key_dim": 4, "rotary": True, "rotary_scaling": 4.0, "use_bias": False},
+                 [(5, 8)], (5, 8), (256, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -139,8 +181,8 @@ class Attention(Op):
         _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
-        biases = h * kd + g * kd * a.key_bias + g * vd + do if a.use_bias else 0
-        return (weights + biases, 0)
+        biases = h * kd + g * kd * a.key_bias + g * vd + do * a.output_bias if a.use_bias else 0
+        return (weights + biases + 2 * kd * a.qk_norm, 0)
 
     macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
 
@@ -154,16 +196,18 @@ class Attention(Op):
                   "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
                   "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
                   "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
-                  "sin/cos table of positions × frequencies is not counted)")
+                  "sin/cos table of positions × frequencies is not counted); with `qk_norm`, as rms_norm: 4 per query "
+                  "and key element (square, mean, normalize, scale) + 3 per query and key head (ε add, 1/√)")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h
-        biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do if a.use_bias else 0
+        biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do * a.output_bias if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
-        return biases + scale + 5 * h * tq * tk + rotary
+        norm = (4 * kd + 3) * (tq * h + tk * g) if a.qk_norm else 0
+        return biases + scale + 5 * h * tq * tk + rotary + norm
 
     def _fused(self, a) -> bool:
         """Whether Keras on JAX runs this layer through `ops.dot_product_attention` (no dropout, Keras's own
@@ -179,7 +223,8 @@ class Attention(Op):
         tq, tk, _, _, _, h, kd, vd, _ = self._dims(a, ins, out)
         g = a.key_value_heads or h
         scores = 2 if self._fused(a) else 1 + (a.dropout > 0)
-        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + scores * h * tq * tk + tq * h * vd
+        norms = (tq * h * kd + tk * g * kd) * a.qk_norm      # the projections before their norm (not measured)
+        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + scores * h * tq * tk + tq * h * vd + norms
 
     def workspace(self, a, ins, out, platform):
         """XLA:CPU stores one more score-sized tensor per attention layer than JAX's residuals name: the
@@ -208,7 +253,8 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return a.rotary or (a.key_value_heads or a.heads) != a.heads
+        return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.qk_norm
+                or (a.use_bias and not a.output_bias))
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -234,7 +280,8 @@ class Attention(Op):
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
-        rope = " · rotary" if a.rotary else ""
+        rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
+        rope += " · qk norm" if a.qk_norm else ""
         causal = " · causal" if a.causal else ""
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}"
 
@@ -244,6 +291,12 @@ class Attention(Op):
         if self._grouped(a):
             kw.update(key_value_heads=a.key_value_heads or a.heads, rotary=a.rotary,
                       rotary_wavelength=a.rotary_wavelength)
+            if a.rotary_scaling != 1.0:
+                kw.update(rotary_scaling=a.rotary_scaling)
+            if a.qk_norm:
+                kw.update(qk_norm=True, qk_norm_epsilon=a.qk_norm_epsilon)
+            if a.use_bias and not a.output_bias:
+                kw.update(output_bias=False)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -264,24 +317,39 @@ class Attention(Op):
     def from_keras(self, cfg, shapes):
         if "num_query_heads" not in cfg:
             return super().from_keras(cfg, shapes)
-        # KerasHub's Llama-family attention (Mistral's): grouped-query heads, rotary embedding, no biases
+        # KerasHub's Llama-family attention: grouped-query heads, rotary embedding, and what _HUB_ATTENTION adds
+        cls = str(cfg.get(LIVE_CLASS, "")).removeprefix("keras_hub.src.models.")
+        if cls not in _HUB_ATTENTION:
+            raise KerasImportError(f"its class {cls or '(not named)'} is none of the KerasHub attention layers archspec "
+                                   f"reads ({', '.join(k.rsplit('.', 1)[1] for k in _HUB_ATTENTION)})")
         heads, kv = cfg["num_query_heads"], cfg["num_key_value_heads"]
-        if cfg.get("rope_scaling_factor", 1.0) != 1.0:
-            raise KerasImportError(f"its rope_scaling_factor={cfg['rope_scaling_factor']} stretches the rotary "
-                                   "positions; archspec's rotary attention has no scaling")
+        for key, fine in (("rope_position_scaling_factor", 1.0), ("rope_frequency_adjustment_factor", None),
+                          ("rope_scaling_type", None)):
+            if cfg.get(key, fine) != fine:      # Llama's position scaling and Llama 3.1's, Phi-3's "su" frequencies
+                raise KerasImportError(f"its {key}={cfg[key]!r} changes the rotary frequencies; archspec's rotary "
+                                       "attention reads plain RoPE (with linear position scaling: rope_scaling_factor)")
         if cfg.get("dropout"):
             raise KerasImportError(f"it drops the heads' output (dropout={cfg['dropout']}) where archspec's attention "
                                    "drops the attention probabilities; import it with dropout=0")
         length = shapes[0][0] if shapes and shapes[0] else None
-        window = cfg.get("sliding_window")
-        if window is not None and (length is None or length > window):
+        # Mistral's window (applied by its decoder's mask), Qwen's and Qwen3's (a band |i - j| < window)
+        window = (cfg.get("sliding_window") if "sliding_window" in cfg else
+                  cfg.get("sliding_window_size") if cfg.get("use_sliding_window_attention", True) else None)
+        if window and (length is None or length > window):
             raise KerasImportError(f"its sliding window of {window} tokens is shorter than the sequence of {length}; "
                                    "archspec's causal attention sees every earlier token")
         dim = cfg.get("head_dim") or (shapes[0][-1] // heads if shapes else None)
         if dim is None:
             raise KerasImportError("its head size is not stated and its input has no fixed width")
-        return dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
-                    rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000)), use_bias=False)
+        values = dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
+                      rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000)),
+                      rotary_scaling=float(cfg.get("rope_scaling_factor") or 1.0), use_bias=False)
+        values.update(_HUB_ATTENTION[cls])
+        if values.get("qk_norm"):
+            if cfg.get("layer_norm_epsilon") is None:
+                raise KerasImportError("the epsilon of its query and key norms is not stated")
+            values["qk_norm_epsilon"] = float(cfg["layer_norm_epsilon"])
+        return values
 
     def input_roles(self, a, n):
         if a.padding_mask:

@@ -168,6 +168,10 @@ CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.it
 # activations whose gradient reads their output
 
 
+# the key of a live layer config (Op.keras_live_args) naming the layer's class, "module.Class"
+LIVE_CLASS = "__archspec_class__"
+
+
 class Op:
     """Base class; subclasses set the class attributes and override what differs."""
 
@@ -219,6 +223,11 @@ class Op:
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
+    # another library's layer read as this op: constructor arguments its config lacks (or all of them, where its
+    # get_config fails) are read from the live layer's attributes of the same name (KerasHub's LlamaAttention,
+    # whose get_config raises; Qwen3Attention, whose config omits head_dim) — see importer/trace.py. The config
+    # then names the layer's class too, under LIVE_CLASS ("module.Class"), for what no argument states.
+    keras_live_args: ClassVar[bool] = False
 
     # ---- shape and costs -------------------------------------------------------------------
     def infer(self, a: Attrs, ins: list[tuple]) -> tuple:

@@ -221,14 +221,17 @@ class LayerScale(keras.layers.Layer):
 
 
 
-def rotate(x, wavelength: float):
+def rotate(x, wavelength: float, scaling: float = 1.0):
     """Rotary position embedding (RoFormer) of `x` (batch, tokens, heads, size): feature pairs (j, j + size/2)
-    of token t rotated by the angle t / wavelength^(2j/size) — the half-split form Llama uses (KerasHub's
-    RotaryEmbedding), computed with the same operations."""
+    of token t rotated by the angle (t / scaling) / wavelength^(2j/size) — the half-split form Llama uses
+    (KerasHub's RotaryEmbedding, whose linear scaling_factor divides the frequencies), computed with the same
+    operations."""
     ops = keras.ops
     size = x.shape[-1]
     inverse_freq = 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"),
                                                    ops.cast(size, "float32")))
+    if scaling != 1.0:
+        inverse_freq = inverse_freq / ops.cast(scaling, "float32")
     positions = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="float32"), 0)
     freq = ops.einsum("bi,j->bij", positions, inverse_freq)
     angle = ops.reshape(ops.stack((freq, freq), axis=-2), (*ops.shape(freq)[:-1], ops.shape(freq)[-1] * 2))
@@ -247,7 +250,10 @@ class GroupedAttention(keras.layers.Layer):
     Mistral's, Qwen's attention (KerasHub's LlamaAttention computes the same). Same call as Keras's
     MultiHeadAttention: `layer(query, value, key=None, value_mask=None, use_causal_mask=False)`; same weights
     (query, key, value, output projections as EinsumDense, kernel then bias), key and value with
-    `key_value_heads` heads.
+    `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
+    projections have one too (Whisper's key has none, Qwen's output none). `qk_norm` RMS-normalizes each query
+    and key head (keras.layers.RMSNormalization, one (key_dim,) scale each, built after its projection: weights
+    in the order query, its norm, key, its norm, value, output — Qwen3's).
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -258,9 +264,11 @@ class GroupedAttention(keras.layers.Layer):
 
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
-                 rotary_wavelength: float = 10000.0, key_bias: bool = True, **kwargs):
+                 rotary_wavelength: float = 10000.0, key_bias: bool = True, output_bias: bool = True,
+                 rotary_scaling: float = 1.0, qk_norm: bool = False, qk_norm_epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
-        self.key_bias = bool(key_bias)
+        self.key_bias, self.output_bias = bool(key_bias), bool(output_bias)
+        self.rotary_scaling, self.qk_norm, self.qk_norm_epsilon = float(rotary_scaling), bool(qk_norm), float(qk_norm_epsilon)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
         self.key_value_heads = int(key_value_heads or num_heads)
         if self.num_heads % self.key_value_heads:
@@ -285,11 +293,21 @@ class GroupedAttention(keras.layers.Layer):
             layer.build(input_shape)
             return layer
 
+        def norm(name):
+            layer = keras.layers.RMSNormalization(epsilon=self.qk_norm_epsilon, name=name)
+            layer.build((None, None, None, self.key_dim))
+            return layer
+
         self._query = dense("query", "bqm,muh->bquh", (None, self.num_heads, self.key_dim), bias, query_shape)
+        if self.qk_norm:
+            self._query_norm = norm("query_norm")
         self._key = dense("key", "bkm,muh->bkuh", (None, self.key_value_heads, self.key_dim),
                           bias if self.key_bias else None, key_shape)
+        if self.qk_norm:
+            self._key_norm = norm("key_norm")
         self._value = dense("value", "bkm,muh->bkuh", (None, self.key_value_heads, self.value_dim), bias, value_shape)
-        self._output = dense("attention_output", "bquh,uhm->bqm", (None, out), "m" if self.use_bias else None,
+        self._output = dense("attention_output", "bquh,uhm->bqm", (None, out),
+                             "m" if self.use_bias and self.output_bias else None,
                              (None, None, self.num_heads, self.value_dim))
         self.built = True
 
@@ -297,8 +315,10 @@ class GroupedAttention(keras.layers.Layer):
         ops = keras.ops
         key = value if key is None else key
         q, k, v = self._query(query), self._key(key), self._value(value)
+        if self.qk_norm:
+            q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
-            q, k = rotate(q, self.rotary_wavelength), rotate(k, self.rotary_wavelength)
+            q, k = rotate(q, self.rotary_wavelength, self.rotary_scaling), rotate(k, self.rotary_wavelength, self.rotary_scaling)
         groups = self.num_heads // self.key_value_heads
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
@@ -312,7 +332,8 @@ class GroupedAttention(keras.layers.Layer):
             causal = ops.expand_dims(ops.greater_equal(ops.expand_dims(ops.arange(tq), 1) + (tk - tq),
                                                        ops.expand_dims(ops.arange(tk), 0)), 0)   # (1, Tq, Tk)
             mask = causal if mask is None else ops.logical_and(mask, causal)
-        probs = self._softmax(scores, None if mask is None else ops.expand_dims(mask, 1))
+        # (no mask: none passed — Keras's Softmax given mask=None positionally gets a second `mask` from __call__)
+        probs = self._softmax(scores) if mask is None else self._softmax(scores, ops.expand_dims(mask, 1))
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
         return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
 
@@ -323,7 +344,8 @@ class GroupedAttention(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "key_value_heads": self.key_value_heads, "value_dim": self.value_dim, "output_shape": self.output_dim,
                 "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
-                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias}
+                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias, "output_bias": self.output_bias,
+                "rotary_scaling": self.rotary_scaling, "qk_norm": self.qk_norm, "qk_norm_epsilon": self.qk_norm_epsilon}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
