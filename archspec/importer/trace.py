@@ -196,6 +196,10 @@ UNSUPPORTED = {f"keras_hub.src.models.{k}": why for k, why in {
     "qwen3_5_moe.qwen3_5_moe_decoder.Qwen3_5MoeSparseMoeBlock": _MOE,
     "gpt_oss.gpt_oss_decoder.GptOssSparseMoeBlock": _MOE,
     "gemma4.gemma4_moe.Gemma4MoEBlock": _MOE,
+    "smollm3.smollm3_layers.SmolLM3Attention": (
+        "KerasHub's SmolLM3 attention, which archspec's attention op does not read: its rotary embedding keeps "
+        "its frequencies as a weight and broadcasts them to the batch size, its projections are Dense layers, "
+        "and its rotary embedding is switched per layer (rope_layer_enabled_list)"),
 }.items()}
 
 
