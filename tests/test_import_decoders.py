@@ -100,3 +100,44 @@ def test_a_mixture_of_experts_decoder_is_refused_naming_its_experts_block(tmp_pa
     assert row["result"] == "refused", row
     assert "MixtralSparseMoeBlock" in row["reason"] and "mixture of experts" in row["reason"], row["reason"]
     assert not (tmp_path / "MixtralBackbone.yaml").exists()
+
+
+def test_smollm3_with_biases_and_a_layer_without_rotary_imports_exactly(tmp_path, capsys):
+    """SmolLM3: Dense projections (copied into the rebuilt EinsumDense kernels by shape: import_weights), its
+    rotary frequencies a weight of its own (rotary_table), q/k/v biases (attention_bias) and a NoPE layer
+    (rope_layer_enabled_list) — the saved backbone, imported by the command a user runs."""
+    pytest.importorskip("keras_hub")
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import keras_hub_zoo as zoo
+
+    from archspec.cli import main
+
+    config = dict(zoo.CONFIGS["SmolLM3Backbone"], attention_bias=True, rope_layer_enabled_list=[True, False])
+    model = zoo.build("SmolLM3Backbone", config)
+    model.save(tmp_path / "smol.keras")
+    code = main(["import", str(tmp_path / "smol.keras"), "-o", str(tmp_path / "smol.yaml"),
+                 "--shape", "token_ids=[12]", "--shape", "padding_mask=[12]"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"params {model.count_params():,} (Keras) = {model.count_params():,} (compiled spec)" in err, err
+    spec = yaml.safe_load((tmp_path / "smol.yaml").read_text())
+
+    def attentions(v):
+        if isinstance(v, dict):
+            if "attention" in v:
+                yield v["attention"]
+            for x in v.values():
+                yield from attentions(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from attentions(x)
+
+    found = list(attentions(spec))
+    assert len(found) == 2, found
+    assert all(a["rotary_table"] and a.get("output_bias") is False and a.get("use_bias", True) for a in found)
+    assert sorted(bool(a.get("rotary")) for a in found) == [False, True], found

@@ -493,6 +493,8 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
         kwargs.pop("training")
     extra = [kwargs.pop(k) for k in tensor_kwargs if _is_tensor(kwargs.get(k))]
     if flags is not None:
+        for k in flags.get("ignored", ()):
+            kwargs.pop(k, None)
         flags["set"] = {}
         for k, attr in flags["map"].items():
             v = kwargs.pop(k, None)
@@ -542,7 +544,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if known is None and not ops.is_keras_module(module) and module.split(".")[0] != "archspec":
         raise _Problem(f"a custom layer ({entry.get('registered_name') or _qualname(entry)}); archspec reads "
                        "Keras's own layers and its own, and has no op for this one")
-    flags = {"map": known.keras_call_flags} if known is not None and known.keras_call_flags else None
+    flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored}
+             if known is not None and known.keras_call_flags else None)
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):

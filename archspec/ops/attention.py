@@ -58,6 +58,8 @@ class AttentionAttrs(Attrs):
                                              "scale per feature shared by the heads (one for queries, one for keys), "
                                              "before the rotary embedding (Qwen3)")
     qk_norm_epsilon: float = Field(1e-6, gt=0, description="with qk_norm, the ε of x / √(mean(x²) + ε)")
+    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (key_dim / 2 "
+                                                  "values; SmolLM3's inv_freq, held even by its layers without rotary)")
 
     @model_validator(mode="after")
     def _rotary_options(self):
@@ -96,9 +98,26 @@ _HUB_ATTENTION = {
     "qwen3.qwen3_attention.Qwen3Attention": {"qk_norm": True},   # Qwen3LayerNorm on each query and key head
     # their mixture-of-experts models' attention: the same computations (a fused-kernel choice aside)
     "mixtral.mixtral_attention.CachedMixtralAttention": {},
+    # Dense projections (the built layer's EinsumDense kernels reshaped: import_weights), its frequency table a
+    # weight, a bias on q/k/v only when attention_bias (_smollm3), rotary switched per layer
+    "smollm3.smollm3_layers.SmolLM3Attention": {"output_bias": False, "rotary_table": True},
     "qwen_moe.qwen_moe_attention.QwenMoeAttention": {"use_bias": True, "output_bias": False},
     "qwen3_moe.qwen3_moe_attention.Qwen3MoeAttention": {"qk_norm": True},
 }
+
+
+def _smollm3(cfg: dict) -> dict:
+    """SmolLM3Attention's arguments in the names of the others: query/key/value biases as attention_bias says
+    (none on the output), rotary or not as its layer's entry of rope_layer_enabled_list says (NoPE layers),
+    the frequencies of rope_theta; attention_dropout, layer_types and max_position_embeddings change nothing
+    it computes (keras-hub 0.32 applies no dropout)."""
+    if cfg.get("partial_rotary_factor", 1.0) != 1.0:
+        raise KerasImportError(f"its partial_rotary_factor={cfg['partial_rotary_factor']} rotates part of each head; "
+                               "archspec's rotary attention rotates all of it")
+    heads, enabled, index = cfg["num_attention_heads"], list(cfg.get("rope_layer_enabled_list") or []), cfg["layer_idx"]
+    return {LIVE_CLASS: cfg.get(LIVE_CLASS), "num_query_heads": heads, "num_key_value_heads": cfg["num_key_value_heads"],
+            "head_dim": cfg["hidden_size"] // heads, "rope_max_wavelength": cfg.get("rope_theta", 10000.0),
+            "use_bias": bool(cfg.get("attention_bias")), "rotary": bool(enabled[index]) if index < len(enabled) else True}
 
 
 @register
@@ -117,6 +136,9 @@ class Attention(Op):
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
+    # a loaded SmolLM3Backbone passes its own name, trainable and dtype to every decoder call, which hands them
+    # to SmolLM3Attention.call's **kwargs (it reads only its cache keys there); no attention's call names them
+    keras_call_ignored = ("name", "trainable", "dtype")
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
@@ -137,7 +159,10 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
                   "qk_norm_epsilon": 1e-5}, [(5, 12)], (5, 12), (592, 0)),
                 ({"heads": 2, "key_dim": 4, "rotary": True, "rotary_scaling": 4.0, "use_bias": False},
-                 [(5, 8)], (5, 8), (256, 0))]
+                 [(5, 8)], (5, 8), (256, 0)),
+                # SmolLM3's: the 2 rotary frequencies of a head of 4 kept as a weight
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "use_bias": False, "rotary_table": True},
+                 [(5, 8)], (5, 8), (192, 2))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -182,7 +207,7 @@ class Attention(Op):
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
         biases = h * kd + g * kd * a.key_bias + g * vd + do * a.output_bias if a.use_bias else 0
-        return (weights + biases + 2 * kd * a.qk_norm, 0)
+        return (weights + biases + 2 * kd * a.qk_norm, kd // 2 * a.rotary_table)
 
     macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
 
@@ -253,7 +278,7 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.qk_norm
+        return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.qk_norm or a.rotary_table
                 or (a.use_bias and not a.output_bias))
 
     def build_keras(self, a, name):
@@ -295,6 +320,8 @@ class Attention(Op):
                 kw.update(rotary_scaling=a.rotary_scaling)
             if a.qk_norm:
                 kw.update(qk_norm=True, qk_norm_epsilon=a.qk_norm_epsilon)
+            if a.rotary_table:
+                kw.update(rotary_table=True)
             if a.use_bias and not a.output_bias:
                 kw.update(output_bias=False)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
@@ -315,6 +342,8 @@ class Attention(Op):
         return cfg
 
     def from_keras(self, cfg, shapes):
+        if "num_attention_heads" in cfg and "num_query_heads" not in cfg:
+            cfg = _smollm3(cfg)
         if "num_query_heads" not in cfg:
             return super().from_keras(cfg, shapes)
         # KerasHub's Llama-family attention: grouped-query heads, rotary embedding, and what _HUB_ATTENTION adds
@@ -345,11 +374,25 @@ class Attention(Op):
                       rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000)),
                       rotary_scaling=float(cfg.get("rope_scaling_factor") or 1.0), use_bias=False)
         values.update(_HUB_ATTENTION[cls])
+        values.update({k: cfg[k] for k in ("use_bias", "rotary") if k in cfg})        # SmolLM3's, per layer
         if values.get("qk_norm"):
             if cfg.get("layer_norm_epsilon") is None:
                 raise KerasImportError("the epsilon of its query and key norms is not stated")
             values["qk_norm_epsilon"] = float(cfg["layer_norm_epsilon"])
         return values
+
+    def import_weights(self, a, weights, shapes):
+        """SmolLM3's query, key and value projections are Dense layers, (features, heads · key_dim) kernels and
+        (heads · key_dim,) biases whose outputs it reshapes to (heads, key_dim), head by head: the built layer's
+        EinsumDense weights (features, heads, key_dim) and (heads, key_dim) are the same numbers in that shape."""
+        if len(weights) != len(shapes):
+            return weights
+        out = []
+        for w, shape in zip(weights, shapes):
+            shape = tuple(shape)
+            merged = shape[:-2] + (shape[-2] * shape[-1],) if len(shape) >= 2 else None
+            out.append(w.reshape(shape) if tuple(w.shape) != shape and tuple(w.shape) == merged else w)
+        return out
 
     def input_roles(self, a, n):
         if a.padding_mask:

@@ -222,6 +222,8 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
+    keras_call_ignored: ClassVar[tuple[str, ...]] = ()
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
     # another library's layer read as this op: constructor arguments its config lacks (or all of them, where its
     # get_config fails) are read from the live layer's attributes of the same name (KerasHub's LlamaAttention,
@@ -356,6 +358,13 @@ class Op:
     def from_keras_reuse(self, owner_cfg: dict) -> dict[str, Any]:
         """Attribute values of this op standing for a later call of a layer with config `owner_cfg`."""
         return {}
+
+    def import_weights(self, a: Attrs, weights: list, shapes: list[tuple]) -> list:
+        """A Keras layer's weights (NumPy arrays, in its order) as the layer this op builds for `a` holds them
+        (their `shapes`): the same where both hold the same weights; an op reading another library's layer
+        that stores a weight in another layout converts it here, by what the weight is (the round trip copies
+        the weights through this)."""
+        return weights
 
     def probe_lambda(self, call, shapes: list[tuple]) -> dict[str, Any] | None:
         """Attribute values when the Lambda layer `call` (NumPy arrays in and out, batch axis included)

@@ -221,15 +221,38 @@ class LayerScale(keras.layers.Layer):
 
 
 
-def rotate(x, wavelength: float, scaling: float = 1.0):
+def inverse_frequencies(size: int, wavelength: float):
+    """RoPE's size / 2 inverse frequencies 1 / wavelength^(2j/size), as KerasHub computes them."""
+    ops = keras.ops
+    return 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"), ops.cast(size, "float32")))
+
+
+class RotaryTable(keras.layers.Layer):
+    """The rotary inverse frequencies held as a non-trainable weight `inv_freq` (SmolLM3 keeps them so):
+    GroupedAttention's part with `rotary_table`, made after its projections so that its weights come in the
+    order SmolLM3's attention holds them."""
+
+    def __init__(self, size: int, wavelength: float, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.wavelength = int(size), float(wavelength)
+
+    def build(self, input_shape=None):
+        self.inv_freq = self.add_weight(name="inv_freq", shape=(self.size // 2,), initializer="zeros", trainable=False)
+        self.inv_freq.assign(inverse_frequencies(self.size, self.wavelength))
+        self.built = True
+
+
+def rotate(x, wavelength: float, scaling: float = 1.0, inverse_freq=None):
     """Rotary position embedding (RoFormer) of `x` (batch, tokens, heads, size): feature pairs (j, j + size/2)
     of token t rotated by the angle (t / scaling) / wavelength^(2j/size) — the half-split form Llama uses
     (KerasHub's RotaryEmbedding, whose linear scaling_factor divides the frequencies), computed with the same
-    operations."""
+    operations. `inverse_freq`: the frequencies as a tensor (a RotaryTable's weight) instead."""
     ops = keras.ops
     size = x.shape[-1]
-    inverse_freq = 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"),
-                                                   ops.cast(size, "float32")))
+    if inverse_freq is None:
+        inverse_freq = inverse_frequencies(size, wavelength)
+    else:
+        inverse_freq = ops.cast(inverse_freq, "float32")
     if scaling != 1.0:
         inverse_freq = inverse_freq / ops.cast(scaling, "float32")
     positions = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="float32"), 0)
@@ -253,7 +276,8 @@ class GroupedAttention(keras.layers.Layer):
     `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
     projections have one too (Whisper's key has none, Qwen's output none). `qk_norm` RMS-normalizes each query
     and key head (keras.layers.RMSNormalization, one (key_dim,) scale each, built after its projection: weights
-    in the order query, its norm, key, its norm, value, output — Qwen3's).
+    in the order query, its norm, key, its norm, value, output — Qwen3's). `rotary_table` keeps the rotary
+    frequencies as a non-trainable weight, after the others (SmolLM3's), and rotates with it.
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -265,8 +289,10 @@ class GroupedAttention(keras.layers.Layer):
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, output_bias: bool = True,
-                 rotary_scaling: float = 1.0, qk_norm: bool = False, qk_norm_epsilon: float = 1e-6, **kwargs):
+                 rotary_scaling: float = 1.0, qk_norm: bool = False, qk_norm_epsilon: float = 1e-6,
+                 rotary_table: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.rotary_table = bool(rotary_table)
         self.key_bias, self.output_bias = bool(key_bias), bool(output_bias)
         self.rotary_scaling, self.qk_norm, self.qk_norm_epsilon = float(rotary_scaling), bool(qk_norm), float(qk_norm_epsilon)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
@@ -309,6 +335,9 @@ class GroupedAttention(keras.layers.Layer):
         self._output = dense("attention_output", "bquh,uhm->bqm", (None, out),
                              "m" if self.use_bias and self.output_bias else None,
                              (None, None, self.num_heads, self.value_dim))
+        if self.rotary_table:
+            self._table = RotaryTable(self.key_dim, self.rotary_wavelength, name="rotary_table")
+            self._table.build()
         self.built = True
 
     def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, training=None):
@@ -318,7 +347,8 @@ class GroupedAttention(keras.layers.Layer):
         if self.qk_norm:
             q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
-            q, k = rotate(q, self.rotary_wavelength, self.rotary_scaling), rotate(k, self.rotary_wavelength, self.rotary_scaling)
+            table = self._table.inv_freq if self.rotary_table else None
+            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
         groups = self.num_heads // self.key_value_heads
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
@@ -345,7 +375,8 @@ class GroupedAttention(keras.layers.Layer):
                 "key_value_heads": self.key_value_heads, "value_dim": self.value_dim, "output_shape": self.output_dim,
                 "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
                 "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias, "output_bias": self.output_bias,
-                "rotary_scaling": self.rotary_scaling, "qk_norm": self.qk_norm, "qk_norm_epsilon": self.qk_norm_epsilon}
+                "rotary_scaling": self.rotary_scaling, "qk_norm": self.qk_norm, "qk_norm_epsilon": self.qk_norm_epsilon,
+                "rotary_table": self.rotary_table}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
