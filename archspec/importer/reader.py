@@ -556,6 +556,7 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     op = known
     if op is None:
         raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}")
+    cfg = {**cfg, **op.keras_class_attrs.get(f"{module}.{cls}", {})}
     try:
         cfg = op.keras_config(cfg, shapes)
     except KerasImportError as exc:

@@ -65,11 +65,22 @@ class stub_composite_configs:
 
     def __init__(self, model):
         self.ops = [op for op in model.operations if layer_is_composite(op)]
+        self.read = [op for op in model.operations if _read_by_an_op(op)]
         self.patched = []
 
     def __enter__(self):
         import keras
 
+        for op in self.read:                               # an op reads it: its config from its attributes
+            try:
+                op.get_config()
+                continue
+            except Exception:                              # noqa: BLE001  (the layer's own code failing)
+                pass
+            cfg = config_from_attributes(op)
+            if cfg is not None:
+                op.get_config = (lambda cfg=cfg: dict(cfg))
+                self.patched.append(op)
         for op in self.ops:
             try:
                 op.get_config()
@@ -89,6 +100,50 @@ class stub_composite_configs:
         for op in self.patched:
             vars(op).pop("get_config", None)
         return False
+
+
+def _read_by_an_op(layer) -> bool:
+    """Whether `layer` is another library's layer that an archspec op reads (not Keras's, not archspec's)."""
+    import keras
+
+    if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
+        return False
+    cls = type(layer)
+    module = cls.__module__
+    if ops.is_keras_module(module) or module.split(".")[0] == "archspec":
+        return False
+    return ops.of_keras_class(cls.__name__, module, keras.saving.get_registered_name(cls)) is not None
+
+
+_UNSTATED = ("name", "dtype", "trainable", "kwargs", "autocast")
+
+
+def config_from_attributes(layer) -> dict | None:
+    """The config of a layer whose own get_config fails where Keras cannot make one (KerasHub's Gemma layers,
+    given a DTypePolicy object, have none): each constructor parameter read from the attribute of the same
+    name, as a layer keeps them (`self.epsilon = epsilon`). None unless every parameter that can change what
+    the layer computes is there as a plain value (initializers, regularizers and constraints are no part of
+    a spec); the op then reads the config as it reads any other."""
+    import keras
+
+    try:
+        params = inspect.signature(type(layer).__init__).parameters
+    except (TypeError, ValueError):
+        return None
+    cfg = {"name": layer.name, "trainable": layer.trainable, "dtype": keras.dtype_policies.serialize(layer.dtype_policy)}
+    plain = (str, int, float, bool, type(None))
+    for k, p in list(params.items())[1:]:
+        if k in _UNSTATED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if k.endswith(("_initializer", "_regularizer", "_constraint")):
+            continue
+        v = getattr(layer, k, inspect.Parameter.empty)
+        if isinstance(v, (list, tuple)) and all(isinstance(x, plain) for x in v):
+            v = list(v)
+        elif not isinstance(v, plain):
+            return None                                    # a setting it does not keep as it was given
+        cfg[k] = v
+    return cfg
 
 
 def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:

@@ -50,6 +50,9 @@ class AttentionAttrs(Attrs):
                                                   "(Keras's value_mask)")
     key_bias: bool = Field(True, description="with use_bias, whether the key projection has a bias too (Whisper's has "
                                              "none; it cannot change the output: the softmax cancels it)")
+    logit_soft_cap: float | None = Field(None, gt=0, description="cap the scaled scores smoothly at ± this value, "
+                                                               "cap · tanh(score / cap), before the softmax (Gemma 2's "
+                                                               "attention_logit_soft_cap)")
 
 
 def _roles(ins: list) -> tuple:
@@ -68,6 +71,10 @@ def _split(a, ins: list) -> tuple[list, object]:
     return ins, None
 
 
+_WHISPER = "keras_hub.src.models.whisper.whisper_cached_multi_head_attention.WhisperCachedMultiHeadAttention"
+_GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
+
+
 @register
 class Attention(Op):
     name, keras_class, Attrs, category, arity, primary = (
@@ -79,7 +86,9 @@ class Attention(Op):
     # KerasHub's CachedMistralAttention is the grouped-query rotary attention GroupedAttention computes (read
     # from its own config: from_keras)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
-                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention")
+                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA)
+    # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
+    keras_class_attrs = {_WHISPER: {"key_bias": False}}
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
@@ -95,7 +104,9 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 8, "value_dim": 6, "output_dim": 12, "use_bias": False}, [(5, 16), (7, 10)], (5, 12), (680, 0)),
                 ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0)),
                 ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0)),
-                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0))]
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0)),
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "use_bias": False,
+                  "logit_soft_cap": 50.0}, [(6, 16)], (6, 16), (768, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -154,7 +165,8 @@ class Attention(Op):
                   "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
                   "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
                   "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
-                  "sin/cos table of positions × frequencies is not counted)")
+                  "sin/cos table of positions × frequencies is not counted); + 3 per score with `logit_soft_cap` "
+                  "(divide, tanh, multiply)")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
@@ -163,7 +175,8 @@ class Attention(Op):
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
-        return biases + scale + 5 * h * tq * tk + rotary
+        cap = 3 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
+        return biases + scale + 5 * h * tq * tk + rotary + cap
 
     def _fused(self, a) -> bool:
         """Whether Keras on JAX runs this layer through `ops.dot_product_attention` (no dropout, Keras's own
@@ -179,6 +192,7 @@ class Attention(Op):
         tq, tk, _, _, _, h, kd, vd, _ = self._dims(a, ins, out)
         g = a.key_value_heads or h
         scores = 2 if self._fused(a) else 1 + (a.dropout > 0)
+        scores += a.logit_soft_cap is not None          # tanh's gradient reads its output (reasoned, not measured)
         return True, False, tq * h * kd + tk * g * kd + tk * g * vd + scores * h * tq * tk + tq * h * vd
 
     def workspace(self, a, ins, out, platform):
@@ -208,7 +222,7 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return a.rotary or (a.key_value_heads or a.heads) != a.heads
+        return a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -244,6 +258,8 @@ class Attention(Op):
         if self._grouped(a):
             kw.update(key_value_heads=a.key_value_heads or a.heads, rotary=a.rotary,
                       rotary_wavelength=a.rotary_wavelength)
+            if a.logit_soft_cap is not None:
+                kw.update(logit_soft_cap=a.logit_soft_cap)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -262,6 +278,8 @@ class Attention(Op):
         return cfg
 
     def from_keras(self, cfg, shapes):
+        if "query_head_dim_normalize" in cfg:
+            return self._from_gemma(cfg, shapes)
         if "num_query_heads" not in cfg:
             return super().from_keras(cfg, shapes)
         # KerasHub's Llama-family attention (Mistral's): grouped-query heads, rotary embedding, no biases
@@ -282,6 +300,27 @@ class Attention(Op):
             raise KerasImportError("its head size is not stated and its input has no fixed width")
         return dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
                     rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000)), use_bias=False)
+
+    def _from_gemma(self, cfg, shapes):
+        """KerasHub's CachedGemmaAttention: grouped-query heads, rotary positions (wavelength 10000; Gemma
+        interleaves the rotated halves of queries and keys alike, which leaves every score q·k as it is), no
+        biases, scores scaled by 1/√head_dim, optionally soft-capped, dropout on the probabilities; a query that
+        attends to no key gives 0 (as Keras's masked softmax). Its sliding window is taken only where it
+        covers the whole sequence."""
+        heads, kv, dim = cfg["num_query_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        if not cfg.get("query_head_dim_normalize", True) and (width is None or width // heads != dim):
+            raise KerasImportError(f"it scales the scores by 1/√(hidden size / heads) = 1/√{width and width // heads} "
+                                   f"instead of 1/√head_dim = 1/√{dim} (query_head_dim_normalize=False); archspec's "
+                                   "attention scales by 1/√key_dim")
+        length = shapes[0][0] if shapes and shapes[0] else None
+        window = cfg.get("sliding_window_size")
+        if cfg.get("use_sliding_window_attention") and (length is None or window is None or length > window):
+            raise KerasImportError(f"its sliding window of {window} tokens is shorter than the sequence of {length}; "
+                                   "archspec's causal attention sees every earlier token")
+        cap = cfg.get("logit_soft_cap")
+        return dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
+                    use_bias=False, dropout=float(cfg.get("dropout") or 0.0), logit_soft_cap=cap or None)
 
     def input_roles(self, a, n):
         if a.padding_mask:

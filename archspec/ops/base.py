@@ -218,6 +218,10 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # settings a Keras class implies without stating them in its config (module.Class → {key: value}), read
+    # as if its config held them: KerasHub's WhisperCachedMultiHeadAttention is MultiHeadAttention without a
+    # key bias, its config the same as MultiHeadAttention's
+    keras_class_attrs: ClassVar[dict[str, dict[str, Any]]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
 
     # ---- shape and costs -------------------------------------------------------------------

@@ -258,9 +258,11 @@ class GroupedAttention(keras.layers.Layer):
 
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
-                 rotary_wavelength: float = 10000.0, key_bias: bool = True, **kwargs):
+                 rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.key_bias = bool(key_bias)
+        self.logit_soft_cap = None if logit_soft_cap is None else float(logit_soft_cap)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
         self.key_value_heads = int(key_value_heads or num_heads)
         if self.num_heads % self.key_value_heads:
@@ -304,6 +306,8 @@ class GroupedAttention(keras.layers.Layer):
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
         scores = ops.einsum("bquh,bkuh->buqk", q, k)
         scores = ops.multiply(scores, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+        if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
+            scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
         if value_mask is not None:
             mask = ops.expand_dims(ops.cast(value_mask, "bool"), 1)                   # (B, 1, Tk)
@@ -323,7 +327,8 @@ class GroupedAttention(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "key_value_heads": self.key_value_heads, "value_dim": self.value_dim, "output_shape": self.output_dim,
                 "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
-                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias}
+                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias,
+                "logit_soft_cap": self.logit_soft_cap}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -436,5 +441,47 @@ class NoKeyBiasAttention(keras.layers.MultiHeadAttention):
             key._tracker.lock()
 
 
+@keras.saving.register_keras_serializable(package="archspec")
+class UnitOffsetRMSNorm(keras.layers.Layer):
+    """``x · rsqrt(mean(x²) + ε) · (1 + scale)`` over `axis` (the last by default), computed in float32: Gemma's RMS norm
+    (KerasHub's gemma.rms_normalization.RMSNormalization and Gemma 3's), whose `scale` starts at 0 — the
+    same weight (`scale`, one per feature). keras.layers.RMSNormalization multiplies by `scale` itself.
+
+    >>> import numpy as np
+    >>> layer = UnitOffsetRMSNorm()
+    >>> [round(float(v), 4) for v in np.asarray(layer(np.array([[3.0, 4.0]])))[0]], layer.count_params()
+    ([0.8485, 1.1314], 2)
+    """
+
+    def __init__(self, axis: int = -1, epsilon: float = 1e-6, unit_offset: bool = True, **kwargs):
+        if not unit_offset:
+            raise ValueError("UnitOffsetRMSNorm scales by 1 + scale: use keras.layers.RMSNormalization")
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = int(axis), float(epsilon)
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"axis {self.axis} is out of range for the input shape {tuple(input_shape)}")
+        self._axis = self.axis % rank
+        self.scale = self.add_weight(name="scale", shape=(int(input_shape[self._axis]),), initializer="zeros")
+
+    def call(self, inputs):
+        ops = keras.ops
+        x = ops.cast(inputs, "float32")
+        var = ops.mean(ops.square(x), axis=self._axis, keepdims=True)
+        shape = [1] * len(inputs.shape)
+        shape[self._axis] = -1                              # the scale along the normalized axis
+        scale = ops.reshape(1 + ops.cast(self.scale, "float32"), shape)
+        return ops.cast(x * ops.reciprocal(ops.sqrt(var + self.epsilon)) * scale, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "unit_offset": True}
+
+
 __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
-           "GELU", "SinePosition", "NoKeyBiasAttention"]
+           "GELU", "SinePosition", "NoKeyBiasAttention",
+           "UnitOffsetRMSNorm"]
