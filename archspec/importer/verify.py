@@ -81,6 +81,7 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     weights are restored afterwards."""
     import numpy as np
 
+    from .. import ops
     from ..api import load_text
     from ..compile import keras_name
 
@@ -99,7 +100,8 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
         if any(f is not w for f, w in zip(fresh, weights)):
             saved.append((layer, weights))
             layer.set_weights(fresh)
-        compiled.get_layer(keras_name(sid)).set_weights(fresh)
+        target = compiled.get_layer(keras_name(sid))
+        target.set_weights(ops.get(spec.graph[sid].op).keras_weights(layer, target, fresh))
     try:
         xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
               for i in spec.graph.inputs]

@@ -53,6 +53,12 @@ class AttentionAttrs(Attrs):
     logit_soft_cap: float | None = Field(None, gt=0, description="cap the scaled scores smoothly at ± this value, "
                                                                "cap · tanh(score / cap), before the softmax (Gemma 2's "
                                                                "attention_logit_soft_cap)")
+    qk_norm: bool = Field(False, description="RMS-normalize each head's queries and keys over key_dim (a scale of "
+                                             "key_dim each, for queries and for keys) before the rotation (Gemma 3's "
+                                             "query and key norms)")
+    qk_norm_unit_offset: bool = Field(False, description="with qk_norm, scale by 1 + scale (Gemma 3's RMS norm; "
+                                                         "rms_norm's unit_offset)")
+    qk_norm_epsilon: float = Field(1e-6, gt=0, description="with qk_norm, the ε of its RMS norms")
 
 
 def _roles(ins: list) -> tuple:
@@ -73,6 +79,7 @@ def _split(a, ins: list) -> tuple[list, object]:
 
 _WHISPER = "keras_hub.src.models.whisper.whisper_cached_multi_head_attention.WhisperCachedMultiHeadAttention"
 _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
+_GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 
 
 @register
@@ -86,7 +93,7 @@ class Attention(Op):
     # KerasHub's CachedMistralAttention is the grouped-query rotary attention GroupedAttention computes (read
     # from its own config: from_keras)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
-                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA)
+                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3)
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}}
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
@@ -106,7 +113,9 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0)),
                 ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0)),
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "use_bias": False,
-                  "logit_soft_cap": 50.0}, [(6, 16)], (6, 16), (768, 0))]
+                  "logit_soft_cap": 50.0}, [(6, 16)], (6, 16), (768, 0)),
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
+                  "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -151,7 +160,7 @@ class Attention(Op):
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
         biases = h * kd + g * kd * a.key_bias + g * vd + do if a.use_bias else 0
-        return (weights + biases, 0)
+        return (weights + biases + 2 * kd * a.qk_norm, 0)          # qk_norm: a scale for queries, one for keys
 
     macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
 
@@ -166,7 +175,8 @@ class Attention(Op):
                   "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
                   "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
                   "sin/cos table of positions × frequencies is not counted); + 3 per score with `logit_soft_cap` "
-                  "(divide, tanh, multiply)")
+                  "(divide, tanh, multiply); with `qk_norm`, rms_norm's count over the queries and keys (4 per "
+                  "element, 3 per head vector)")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
@@ -176,7 +186,8 @@ class Attention(Op):
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
         cap = 3 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
-        return biases + scale + 5 * h * tq * tk + rotary + cap
+        norms = 4 * kd * (tq * h + tk * g) + 3 * (tq * h + tk * g) if a.qk_norm else 0
+        return biases + scale + 5 * h * tq * tk + rotary + cap + norms
 
     def _fused(self, a) -> bool:
         """Whether Keras on JAX runs this layer through `ops.dot_product_attention` (no dropout, Keras's own
@@ -222,7 +233,8 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
+        return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
+                or a.qk_norm)
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -260,6 +272,8 @@ class Attention(Op):
                       rotary_wavelength=a.rotary_wavelength)
             if a.logit_soft_cap is not None:
                 kw.update(logit_soft_cap=a.logit_soft_cap)
+            if a.qk_norm:
+                kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -278,6 +292,8 @@ class Attention(Op):
         return cfg
 
     def from_keras(self, cfg, shapes):
+        if "use_query_key_norm" in cfg:
+            return self._from_gemma3(cfg, shapes)
         if "query_head_dim_normalize" in cfg:
             return self._from_gemma(cfg, shapes)
         if "num_query_heads" not in cfg:
@@ -322,6 +338,42 @@ class Attention(Op):
         return dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
                     use_bias=False, dropout=float(cfg.get("dropout") or 0.0), logit_soft_cap=cap or None)
 
+    def _from_gemma3(self, cfg, shapes):
+        """KerasHub's CachedGemma3Attention: Gemma's (above), with query and key RMS norms of (1 + scale), its
+        rotary wavelength set per layer (10 000 local, 1 000 000 global) and no interleaving of the halves."""
+        if cfg.get("rope_scaling_factor", 1.0) != 1.0:
+            raise KerasImportError(f"its rope_scaling_factor={cfg['rope_scaling_factor']} stretches the rotary "
+                                   "positions; archspec's rotary attention has no scaling")
+        values = self._from_gemma(cfg, shapes)
+        values["rotary_wavelength"] = float(cfg.get("rope_wavelength", 10000.0))
+        if cfg.get("use_query_key_norm"):
+            values.update(qk_norm=True, qk_norm_unit_offset=True, qk_norm_epsilon=float(cfg.get("layer_norm_epsilon",
+                                                                                              1e-6)))
+        return values
+
+    def keras_weights(self, source, target, weights):
+        """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
+        takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
+        equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size))."""
+        src = {_role(v.path): (w, _einsum_of(source, v)) for v, w in zip(source.weights, weights)}
+        out = []
+        for v in target.weights:
+            role = _role(v.path)
+            if role not in src:
+                raise ValueError(f"attention: the Keras layer '{source.name}' has no {'/'.join(role)} weight for "
+                                 f"'{v.path}' (it has {sorted('/'.join(r) for r in src)})")
+            w, eq = src[role]
+            if role[1] == "kernel" and tuple(w.shape) != tuple(v.shape):
+                w = _relayout(w, eq, _einsum_of(target, v))
+            if tuple(w.shape) != tuple(v.shape):
+                raise ValueError(f"attention: the weight {'/'.join(role)} of '{source.name}' has the shape "
+                                 f"{tuple(w.shape)}, '{v.path}' needs {tuple(v.shape)}")
+            out.append(w)
+        if len(src) != len(out):
+            raise ValueError(f"attention: the Keras layer '{source.name}' has {len(src)} weights, the layer built "
+                             f"for it {len(out)}")
+        return out
+
     def input_roles(self, a, n):
         if a.padding_mask:
             return {1: ("mask",), 2: ("q", "mask"), 3: ("q", "kv", "mask"), 4: ("q", "v", "k", "mask")}.get(n)
@@ -336,6 +388,40 @@ class Attention(Op):
         if attrs is not None and attrs.causal:
             extra["use_causal_mask"] = True
         return layer(q, v, key=k if len(tensors) == 3 else None, **extra)
+
+
+def _role(path: str) -> tuple[str, str]:
+    """(projection, kind) of an attention weight's path: ('query', 'kernel') for '…/attention/query/kernel'."""
+    parts = path.split("/")
+    return tuple(parts[-2:]) if len(parts) >= 2 else ("", parts[-1])
+
+
+def _einsum_of(layer, variable) -> str | None:
+    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any."""
+    for sub in layer._flatten_layers(include_self=False):
+        if any(w is variable for w in sub.weights) and hasattr(sub, "equation"):
+            return sub.equation.replace(" ", "")
+    return None
+
+
+def _kernel_roles(equation: str) -> list:
+    """Each kernel axis of an EinsumDense `x,kernel->y` by what it is: ('in', k) the input's k-th axis from
+    the end that it contracts, ('out', k) the output's k-th axis from the end."""
+    x, rest = equation.split(",")
+    kernel, y = rest.split("->")
+    return [("out", len(y) - y.index(c)) if c in y else ("in", len(x) - x.index(c)) for c in kernel]
+
+
+def _relayout(w, source_eq: str | None, target_eq: str | None):
+    """The kernel `w` of an EinsumDense with `source_eq`, transposed to the axis order of `target_eq`."""
+    import numpy as np
+
+    if not source_eq or not target_eq:
+        return w
+    src, dst = _kernel_roles(source_eq), _kernel_roles(target_eq)
+    if sorted(src) != sorted(dst):
+        return w                                            # different computations: the shape check says so
+    return np.transpose(w, [src.index(r) for r in dst])
 
 
 def _explicit_attention(layer) -> None:

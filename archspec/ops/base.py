@@ -340,6 +340,12 @@ class Op:
         `axis`). Consulted only for ops listing `cls` in :attr:`keras_ops`."""
         return None
 
+    def keras_weights(self, source, target, weights: list) -> list:
+        """`weights` — the values of the Keras layer `source`'s weights, in `source.weights` order — as the
+        layer `target` that this op built for it takes them (`target.set_weights`). Default: as they are, in
+        that order (the same class, or one built to hold the same weights in the same order)."""
+        return weights
+
     def keras_reuse(self, call_kwargs: dict) -> str | None:
         """The op that a later call of this op's Keras layer (the same weights, called again) is, given that
         call's keyword arguments — e.g. a token embedding looked up again (`shared_embedding`) or called with

@@ -259,8 +259,10 @@ class GroupedAttention(keras.layers.Layer):
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
-                 **kwargs):
+                 qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
+        self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
+        self.qk_norm_epsilon = float(qk_norm_epsilon)
         self.key_bias = bool(key_bias)
         self.logit_soft_cap = None if logit_soft_cap is None else float(logit_soft_cap)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
@@ -293,12 +295,22 @@ class GroupedAttention(keras.layers.Layer):
         self._value = dense("value", "bkm,muh->bkuh", (None, self.key_value_heads, self.value_dim), bias, value_shape)
         self._output = dense("attention_output", "bquh,uhm->bqm", (None, out), "m" if self.use_bias else None,
                              (None, None, self.num_heads, self.value_dim))
+        if self.qk_norm:                          # over each head's features: a scale of key_dim for each
+            def norm(name, heads):
+                layer = (UnitOffsetRMSNorm(epsilon=self.qk_norm_epsilon, name=name) if self.qk_norm_unit_offset
+                         else keras.layers.RMSNormalization(epsilon=self.qk_norm_epsilon, name=name))
+                layer.build((None, None, heads, self.key_dim))
+                return layer
+
+            self._query_norm, self._key_norm = norm("query_norm", self.num_heads), norm("key_norm", self.key_value_heads)
         self.built = True
 
     def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, training=None):
         ops = keras.ops
         key = value if key is None else key
         q, k, v = self._query(query), self._key(key), self._value(value)
+        if self.qk_norm:
+            q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
             q, k = rotate(q, self.rotary_wavelength), rotate(k, self.rotary_wavelength)
         groups = self.num_heads // self.key_value_heads
@@ -328,7 +340,8 @@ class GroupedAttention(keras.layers.Layer):
                 "key_value_heads": self.key_value_heads, "value_dim": self.value_dim, "output_shape": self.output_dim,
                 "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
                 "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias,
-                "logit_soft_cap": self.logit_soft_cap}
+                "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
+                "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
