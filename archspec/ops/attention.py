@@ -59,6 +59,9 @@ class AttentionAttrs(Attrs):
     qk_norm_unit_offset: bool = Field(False, description="with qk_norm, scale by 1 + scale (Gemma 3's RMS norm; "
                                                          "rms_norm's unit_offset)")
     qk_norm_epsilon: float = Field(1e-6, gt=0, description="with qk_norm, the ε of its RMS norms")
+    alibi: bool = Field(False, description="add m_h · (j − Tk + 1) to head h's score of key j (ALiBi, BLOOM's: "
+                                           "slopes m_h = 2^(−8(h+1)/heads) for a power-of-2 number of heads; with a "
+                                           "causal mask the same softmax as −m_h · (i − j))")
 
 
 def _roles(ins: list) -> tuple:
@@ -80,6 +83,9 @@ def _split(a, ins: list) -> tuple[list, object]:
 _WHISPER = "keras_hub.src.models.whisper.whisper_cached_multi_head_attention.WhisperCachedMultiHeadAttention"
 _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
 _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
+_BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
+# another library's names for the projections (KerasHub's BLOOM) → Keras's
+_PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output"}
 
 
 @register
@@ -93,9 +99,10 @@ class Attention(Op):
     # KerasHub's CachedMistralAttention is the grouped-query rotary attention GroupedAttention computes (read
     # from its own config: from_keras)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
-                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3)
+                     "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
+                     _BLOOM)
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
-    keras_class_attrs = {_WHISPER: {"key_bias": False}}
+    keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True}}      # BLOOM's: ALiBi, always
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
@@ -115,7 +122,8 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "use_bias": False,
                   "logit_soft_cap": 50.0}, [(6, 16)], (6, 16), (768, 0)),
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
-                  "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0))]
+                  "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0)),
+                ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -176,7 +184,7 @@ class Attention(Op):
                   "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
                   "sin/cos table of positions × frequencies is not counted); + 3 per score with `logit_soft_cap` "
                   "(divide, tanh, multiply); with `qk_norm`, rms_norm's count over the queries and keys (4 per "
-                  "element, 3 per head vector)")
+                  "element, 3 per head vector); + 1 per score with `alibi` (the bias added; its table not counted)")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
@@ -187,7 +195,7 @@ class Attention(Op):
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
         cap = 3 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
         norms = 4 * kd * (tq * h + tk * g) + 3 * (tq * h + tk * g) if a.qk_norm else 0
-        return biases + scale + 5 * h * tq * tk + rotary + cap + norms
+        return biases + scale + 5 * h * tq * tk + rotary + cap + norms + h * tq * tk * a.alibi
 
     def _fused(self, a) -> bool:
         """Whether Keras on JAX runs this layer through `ops.dot_product_attention` (no dropout, Keras's own
@@ -234,7 +242,7 @@ class Attention(Op):
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
         return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
-                or a.qk_norm)
+                or a.qk_norm or a.alibi)
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -272,6 +280,8 @@ class Attention(Op):
                       rotary_wavelength=a.rotary_wavelength)
             if a.logit_soft_cap is not None:
                 kw.update(logit_soft_cap=a.logit_soft_cap)
+            if a.alibi:
+                kw.update(alibi=True)
             if a.qk_norm:
                 kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
@@ -292,6 +302,8 @@ class Attention(Op):
         return cfg
 
     def from_keras(self, cfg, shapes):
+        if cfg.get("alibi") and "key_dim" not in cfg:
+            return self._from_bloom(cfg, shapes)
         if "use_query_key_norm" in cfg:
             return self._from_gemma3(cfg, shapes)
         if "query_head_dim_normalize" in cfg:
@@ -351,6 +363,18 @@ class Attention(Op):
                                                                                               1e-6)))
         return values
 
+    def _from_bloom(self, cfg, shapes):
+        """KerasHub's BloomAttention: heads of hidden size / heads, biased projections, ALiBi added to the
+        scaled scores; its dropout drops both the probabilities and the output (archspec's: the probabilities)."""
+        heads, width = cfg["num_heads"], shapes[0][-1] if shapes and shapes[0] else None
+        if cfg.get("dropout"):
+            raise KerasImportError(f"it drops both the attention probabilities and its output (dropout="
+                                   f"{cfg['dropout']}) where archspec's attention drops the probabilities only; "
+                                   "import it with dropout=0")
+        if width is None or width % heads:
+            raise KerasImportError(f"its {heads} heads do not divide the input's width {width}")
+        return dict(heads=heads, key_dim=width // heads, alibi=True)
+
     def keras_weights(self, source, target, weights):
         """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
         takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
@@ -365,6 +389,9 @@ class Attention(Op):
             w, eq = src[role]
             if role[1] == "kernel" and tuple(w.shape) != tuple(v.shape):
                 w = _relayout(w, eq, _einsum_of(target, v))
+            if role[1] == "kernel" and role[0] == "attention_output" and w.ndim == 2 and v.ndim == 3 \
+                    and w.shape[0] == v.shape[0] * v.shape[1]:
+                w = w.reshape(tuple(v.shape))                # a Dense over the heads flattened (heads, size)
             if tuple(w.shape) != tuple(v.shape):
                 raise ValueError(f"attention: the weight {'/'.join(role)} of '{source.name}' has the shape "
                                  f"{tuple(w.shape)}, '{v.path}' needs {tuple(v.shape)}")
@@ -393,7 +420,7 @@ class Attention(Op):
 def _role(path: str) -> tuple[str, str]:
     """(projection, kind) of an attention weight's path: ('query', 'kernel') for '…/attention/query/kernel'."""
     parts = path.split("/")
-    return tuple(parts[-2:]) if len(parts) >= 2 else ("", parts[-1])
+    return (_PROJECTIONS.get(parts[-2], parts[-2]), parts[-1]) if len(parts) >= 2 else ("", parts[-1])
 
 
 def _einsum_of(layer, variable) -> str | None:

@@ -239,6 +239,33 @@ def rotate(x, wavelength: float):
     return x * cos + half * sin
 
 
+def alibi_slopes(heads: int, bias_max: float = 8.0) -> list[float]:
+    """ALiBi's slope per head (Press et al.; KerasHub's AlibiBias, BLOOM's): a geometric sequence from
+    2^(−bias_max/n) for the largest power of two n ≤ heads, the other heads taking every other slope of 2n.
+
+    >>> alibi_slopes(4)
+    [0.25, 0.0625, 0.015625, 0.00390625]
+    """
+    import math
+
+    def power_of_2(n):
+        start = 2 ** (-(2 ** -(math.log2(n) - math.log2(bias_max))))
+        return [start * start ** i for i in range(n)]
+
+    if math.log2(heads).is_integer():
+        return power_of_2(heads)
+    closest = 2 ** math.floor(math.log2(heads))
+    return power_of_2(closest) + alibi_slopes(2 * closest, bias_max)[0::2][:heads - closest]
+
+
+def alibi_bias(heads: int, keys, dtype):
+    """(1, heads, 1, keys): m_h · (j − keys + 1) for key j, added to the scores (batch, heads, queries, keys)."""
+    ops = keras.ops
+    slopes = ops.expand_dims(ops.convert_to_tensor(alibi_slopes(heads), dtype=dtype), 1)
+    positions = ops.cast(ops.expand_dims(ops.arange(1 - keys, 1, dtype="int32"), 0), dtype)
+    return ops.expand_dims(ops.expand_dims(ops.multiply(slopes, positions), 1), 0)
+
+
 @keras.saving.register_keras_serializable(package="archspec")
 class GroupedAttention(keras.layers.Layer):
     """Multi-head attention with grouped key/value heads and rotary position embedding: each of
@@ -259,8 +286,10 @@ class GroupedAttention(keras.layers.Layer):
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
-                 qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6, **kwargs):
+                 qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
+                 alibi: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.alibi = bool(alibi)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
         self.qk_norm_epsilon = float(qk_norm_epsilon)
         self.key_bias = bool(key_bias)
@@ -318,6 +347,8 @@ class GroupedAttention(keras.layers.Layer):
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
         scores = ops.einsum("bquh,bkuh->buqk", q, k)
         scores = ops.multiply(scores, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+        if self.alibi:                                                         # BLOOM: m_h · (j − Tk + 1)
+            scores = ops.add(scores, alibi_bias(self.num_heads, ops.shape(k)[1], scores.dtype))
         if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
             scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
@@ -341,7 +372,8 @@ class GroupedAttention(keras.layers.Layer):
                 "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
                 "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias,
                 "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
-                "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon}
+                "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
+                "alibi": self.alibi}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
