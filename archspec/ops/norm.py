@@ -118,7 +118,7 @@ class RMSNorm(Op):
     # axis with one (features,) weight, matched by module and class (Qwen3.5's scales by 1 + scale: not these).
     # Their configs hold `epsilon` and nothing else that changes the computation. Gemma's and Gemma 3's
     # compute x · rsqrt(mean(x²) + ε) · (1 + scale) in float32: unit_offset, which their configs do not state.
-    keras_classes = ("RMSNormalization",) + tuple(f"keras_hub.src.models.{m}" for m in (
+    keras_classes = ("RMSNormalization", "UnitOffsetRMSNorm") + tuple(f"keras_hub.src.models.{m}" for m in (
         "llama.llama_layernorm.LlamaLayerNorm", "mistral.mistral_layer_norm.MistralLayerNormalization",
         "mixtral.mixtral_layer_norm.MixtralLayerNormalization", "phi3.phi3_layernorm.Phi3LayerNorm",
         "qwen.qwen_layernorm.QwenLayerNorm", "qwen_moe.qwen_moe_layernorm.QwenMoeLayerNorm",
