@@ -174,3 +174,15 @@ def test_keras_ops_pad_of_the_steps_is_zero_padding_1d():
     for width, mode in (([[0, 0], [0, 0], [1, 1]], "constant"), ([[0, 0], [1, 1], [0, 0]], "reflect")):
         with pytest.raises(UnsupportedModel, match="keras.ops.pad"):       # the channels, or not zeros
             import_keras(keras.Model(inp, keras.ops.pad(inp, width, mode=mode)))
+
+
+def test_a_mask_the_attention_op_cannot_state_is_refused_naming_it():
+    """Gemma 3 with bidirectional attention (EmbeddingGemma) masks padded queries as well as keys: neither a
+    padding mask over the keys nor a causal mask — refused, naming the part and the keyword."""
+    from archspec.importer import UnsupportedModel
+
+    with pytest.raises(UnsupportedModel) as err:
+        _imported("Gemma3Backbone", use_bidirectional_attention=True)
+    assert any(p.startswith("layer 'decoder_block_0_attention' (keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3"
+                            "Attention): it is given an attention_mask that is neither a padding mask")
+               for p in err.value.problems), err.value.problems

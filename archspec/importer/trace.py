@@ -273,6 +273,9 @@ def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
     other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
+        unread = _unread_mask(model)
+        if unread is not None:
+            raise TraceError(unread)
         at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         with stub_composite_configs(model):
             layers = config_of(model)["layers"]
@@ -282,6 +285,25 @@ def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
         raise TraceError(f"it needs a fixed batch size to be traced and what it computes depends on it{where} "
                          "(a shape or constant made for that batch size — a causal mask given to a layer "
                          "archspec reads no mask for, a reshape to the batch size)")
+
+
+def _unread_mask(model) -> str | None:
+    """Why the traced `model` depends on the batch size when one of its layers is given a mask that its op
+    reads (`keras_call_masks`) but that is none of the masks it can state: the layer, the keyword, the reason."""
+    with stub_composite_configs(model):
+        cfg = reduce_masks(config_of(model), model)
+    for entry in cfg["layers"]:
+        op = ops.of_keras_class(entry["class_name"], entry.get("module") or "", entry.get("registered_name"))
+        if op is None or not op.keras_call_masks:
+            continue
+        for node in entry.get("inbound_nodes") or []:
+            for key in op.keras_call_masks:
+                if (node.get("kwargs") or {}).get(key) is not None:
+                    name = entry.get("name") or entry["config"].get("name")
+                    return (f"its part '{name}' ({entry['class_name']}) is given an {key} that is neither a padding "
+                            "mask over the keys, a causal mask nor both (evaluated on random padding masks: a "
+                            "prefix or bidirectional mask, say), which archspec's op cannot state")
+    return None
 
 
 def _skeleton(model):
