@@ -1,17 +1,201 @@
-"""archspec import of KerasHub's Llama-family attention layers (Mistral, Llama, Phi-3, Qwen, Qwen3 and their
-mixture-of-experts models' attention): each read as the `attention` op with what that class computes
+"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Whisper, and the Llama family (Mistral,
+Llama, Phi-3, Qwen, Qwen3, SmolLM3) — proven on real inputs.
+
+`archspec import`'s own verification feeds every integer input uniform(0, 1) cast to int — token ids
+and padding masks of zeros — so with every query masked, attention contributes nothing there. These
+tests compare the imported spec with the KerasHub model on token ids spread over the vocabulary and
+padding masks with padded tails, after giving every weight a random value (the same in both, copied by
+the op's own ``keras_weights``): they fail if an attribute is read wrong (a mutated spec is shown to
+differ), if a weight goes to the wrong place, or if a mask is read as the wrong kind.
+
+The Llama family's attention layers are each read as the `attention` op with what that class computes
 beyond grouped-query rotary attention — Qwen's query/key/value biases without an output bias, Qwen3's RMS
-norm on each query and key head, linear RoPE scaling — and proven by the round trip (weights copied,
-outputs compared); rotary variants archspec does not compute are refused naming the layer. The whole
-backbones are tools/keras_hub_zoo.py's (tests/test_import_zoo.py).
+norm on each query and key head, SmolLM3's Dense projections and frequency table, linear RoPE scaling —
+first on the layers alone (float inputs, no mask), then in their backbones on real inputs; rotary variants
+archspec does not compute are refused naming the layer, a mixture of experts naming its block.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import keras_hub_zoo as zoo  # noqa: E402
+
+np = pytest.importorskip("numpy")
 pytestmark = pytest.mark.keras
 
 
+def _imported(name, **changes):
+    pytest.importorskip("keras_hub")
+    from archspec.importer import fix_input_shapes, import_keras
+
+    model = zoo.build(name, {**zoo.CONFIGS[name], **changes})
+    model = fix_input_shapes(model, zoo.open_inputs(model, name=name))
+    return model, import_keras(model)
+
+
+def _max_diff(model, result, text=None, seed=1):
+    """max |Δ| over the outputs of `model` and the spec `text` (default: the import's), on random token ids,
+    padding masks with a padded tail and a padded head, and random features; weights random and shared."""
+    import keras
+
+    from archspec import ops
+    from archspec.api import load_text
+    from archspec.compile import keras_name
+    from archspec.importer.verify import match
+
+    spec = load_text(text or result.text, "<spec>")
+    pairs = match(load_text(result.text, "<import>").graph, result.graph)
+    compiled = spec.to_keras()
+    rng = np.random.default_rng(seed)
+    for sid, kname in pairs.items():
+        layer = result.graph.nodes[kname].layer
+        if layer is None or not layer.weights:
+            continue
+        ws = [w if np.ptp(w) > 0 else rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in layer.get_weights()]
+        layer.set_weights(ws)
+        target = compiled.get_layer(keras_name(sid))
+        target.set_weights(ops.get(spec.graph[sid].op).keras_weights(layer, target, ws))
+    xs = []
+    for i in spec.graph.inputs:
+        shape = (3,) + tuple(spec.graph[i].shape)
+        if "mask" in i:
+            x = np.ones(shape, "int32")
+            x[1, 7:] = 0                                    # a padded tail
+            x[2, :3] = 0                                    # a padded head: those queries attend to no key
+        elif spec.graph[i].attrs.dtype.startswith("int"):
+            x = rng.integers(0, 50, shape).astype("int32")          # (the zoo's vocabulary_size)
+        else:
+            x = rng.normal(0, 1, shape).astype("float32")
+        xs.append(x)
+    by_name = {t._keras_history.operation.name: t for t in model.inputs}
+    want = keras.Model([by_name[n] for n in result.graph.inputs], model.output)(xs)
+    got = compiled(xs)
+    keys = list(spec.graph.outputs)
+    if isinstance(want, dict):
+        want, got = [want[k] for k in keys], [got[k] for k in keys]
+    else:
+        want, got = [want], [got]
+    assert max(float(np.max(np.abs(np.asarray(w)))) for w in want) > 0.1      # not a vacuous comparison
+    return max(float(np.max(np.abs(np.asarray(w) - np.asarray(g)))) for w, g in zip(want, got))
+
+
+def _round_trip(model, result):
+    from archspec.importer.verify import roundtrip
+
+    assert roundtrip(model, result.text, kg=result.graph).exact
+
+
+def test_gemma_imports_exactly_with_its_norms_soft_cap_and_weights_read_by_meaning():
+    """Gemma 2's settings on the tiny Gemma: soft-capped scores (a cap of 0.5 bites), post norms, a sliding
+    window as long as the sequence. Without unit_offset or without the cap, the same weights give other outputs."""
+    model, result = _imported("GemmaBackbone", attention_logit_soft_cap=0.5, use_post_ffw_norm=True,
+                              use_post_attention_norm=True, use_sliding_window_attention=True, sliding_window_size=12)
+    nodes = result.graph.nodes
+    attn = nodes["decoder_block_0_attention"].attrs
+    assert (attn.heads, attn.key_dim, attn.key_value_heads, attn.rotary, attn.use_bias, attn.logit_soft_cap) == (
+        2, 8, 1, True, False, 0.5)
+    assert nodes["decoder_block_0_pre_attention_norm"].attrs.unit_offset
+    assert nodes["decoder_block_0_ffw_gating"].op == "dense"               # EinsumDense btd,df->btf
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+    assert _max_diff(model, result, result.text.replace("unit_offset: true", "unit_offset: false")) > 1e-3
+    assert _max_diff(model, result, result.text.replace("logit_soft_cap: 0.5", "logit_soft_cap: 50.0")) > 1e-3
+
+
+def test_gemma_with_a_window_shorter_than_the_sequence_is_refused_by_name():
+    from archspec.importer import UnsupportedModel
+
+    with pytest.raises(UnsupportedModel, match=r"decoder_block_0_attention.*sliding window of 4 tokens is shorter"):
+        _imported("GemmaBackbone", use_sliding_window_attention=True, sliding_window_size=4)
+
+
+def test_gemma3_query_and_key_norms_and_rotary_wavelength():
+    model, result = _imported("Gemma3Backbone")
+    attn = result.graph.nodes["decoder_block_0_attention"].attrs
+    assert attn.qk_norm and attn.qk_norm_unit_offset and attn.rotary_wavelength == 1_000_000.0
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+    assert _max_diff(model, result, result.text.replace("qk_norm_unit_offset: true", "qk_norm_unit_offset: false")) > 1e-3
+
+
+def test_bloom_attention_is_alibi_attention():
+    model, result = _imported("BloomBackbone", num_heads=4, hidden_dim=24)     # 4 heads: 4 slopes
+    attn = result.graph.nodes["transformer_layer_0_self_attention"].attrs
+    assert attn.alibi and attn.causal and attn.padding_mask and (attn.heads, attn.key_dim) == (4, 6)
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+    assert _max_diff(model, result, result.text.replace("alibi: true", "alibi: false")) > 1e-3
+
+
+def test_whisper_decoder_self_and_cross_attention():
+    model, result = _imported("WhisperBackbone")
+    nodes = result.graph.nodes
+    self_attn = nodes["transformer_decoder_layer_0_self_attention"].attrs
+    cross = nodes["transformer_decoder_layer_0_cross_attention"].attrs
+    assert self_attn.causal and self_attn.padding_mask and not self_attn.key_bias
+    assert not cross.causal and not cross.key_bias and len(nodes["transformer_decoder_layer_0_cross_attention"].inputs) == 2
+    pads = [n for n in nodes.values() if n.cls == "Pad"]                     # keras.ops.pad of the steps
+    assert [(n.op, n.attrs.padding) for n in pads] == [("zero_padding_1d", (1, 1))]
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+
+
+def test_einsum_dense_is_read_as_dense_only_where_it_is_one():
+    import keras
+
+    from archspec.importer import UnsupportedModel, import_keras
+    from archspec.importer.verify import roundtrip
+
+    inp = keras.Input((5, 8))
+    y = keras.layers.EinsumDense("btd,df->btf", output_shape=(None, 6), bias_axes="f", activation="relu", name="ed")(inp)
+    model = keras.Model(inp, y)
+    result = import_keras(model)
+    node = result.graph.nodes["ed"]
+    assert (node.op, node.attrs.units, node.attrs.use_bias, node.attrs.activation) == ("dense", 6, True, "relu")
+    assert roundtrip(model, result.text, kg=result.graph).exact
+    heads = keras.layers.EinsumDense("btd,dnh->btnh", output_shape=(None, 2, 4), name="heads")(inp)
+    with pytest.raises(UnsupportedModel, match=r"'heads'.*equation 'btd,dnh->btnh' is not a dense layer"):
+        import_keras(keras.Model(inp, keras.layers.Reshape((5, 8))(heads)))
+    per_token = keras.layers.EinsumDense("btd,df->btf", output_shape=(5, 6), bias_axes="t", name="odd")(inp)
+    with pytest.raises(UnsupportedModel, match=r"'odd'.*bias_axes='t'"):
+        import_keras(keras.Model(inp, per_token))
+
+
+def test_keras_ops_pad_of_the_steps_is_zero_padding_1d():
+    import keras
+
+    from archspec.importer import UnsupportedModel, import_keras
+    from archspec.importer.verify import roundtrip
+
+    inp = keras.Input((5, 3))
+    model = keras.Model(inp, keras.layers.Dense(4, name="d")(keras.ops.pad(inp, [[0, 0], [1, 2], [0, 0]])))
+    result = import_keras(model)
+    pad = next(n for n in result.graph.nodes.values() if n.cls == "Pad")
+    assert (pad.op, pad.attrs.padding) == ("zero_padding_1d", (1, 2))
+    assert roundtrip(model, result.text, kg=result.graph).exact
+    for width, mode in (([[0, 0], [0, 0], [1, 1]], "constant"), ([[0, 0], [1, 1], [0, 0]], "reflect")):
+        with pytest.raises(UnsupportedModel, match="keras.ops.pad"):       # the channels, or not zeros
+            import_keras(keras.Model(inp, keras.ops.pad(inp, width, mode=mode)))
+
+
+def test_a_mask_the_attention_op_cannot_state_is_refused_naming_it():
+    """Gemma 3 with bidirectional attention (EmbeddingGemma) masks padded queries as well as keys: neither a
+    padding mask over the keys nor a causal mask — refused, naming the part and the keyword."""
+    from archspec.importer import UnsupportedModel
+
+    with pytest.raises(UnsupportedModel) as err:
+        _imported("Gemma3Backbone", use_bidirectional_attention=True)
+    assert any(p.startswith("layer 'decoder_block_0_attention' (keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3"
+                            "Attention): it is given an attention_mask that is neither a padding mask")
+               for p in err.value.problems), err.value.problems
+
+
+# ---- the Llama family ----------------------------------------------------------------------------------
 def _model(layer, width=16, tokens=6):
     import keras
 
@@ -90,16 +274,44 @@ def test_phi3_attention_imports_and_its_su_scaled_rope_is_refused_by_name():
 
 def test_a_mixture_of_experts_decoder_is_refused_naming_its_experts_block(tmp_path):
     pytest.importorskip("keras_hub")
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-    import keras_hub_zoo as zoo
-
     row = zoo.measure("MixtralBackbone", str(tmp_path))
     assert row["result"] == "refused", row
     assert "MixtralSparseMoeBlock" in row["reason"] and "mixture of experts" in row["reason"], row["reason"]
     assert not (tmp_path / "MixtralBackbone.yaml").exists()
+
+
+@pytest.mark.parametrize("name,changes,expect,mutations", [
+    ("LlamaBackbone", {}, {"rotary": True, "use_bias": False}, [(r"rotary: true", "rotary: false")]),
+    ("MistralBackbone", {"rope_scaling_factor": 2.0}, {"rotary_scaling": 2.0},
+     [(r"rotary_scaling: 2(\.0)?", "rotary_scaling: 1.0")]),
+    ("Phi3Backbone", {"rope_max_wavelength": 500}, {"rotary_wavelength": 500.0},
+     [(r"rotary_wavelength: 500(\.0)?", "rotary_wavelength: 5.0")]),
+    ("QwenBackbone", {}, {"use_bias": True, "output_bias": False}, [(r"rotary: true", "rotary: false")]),
+    ("Qwen3Backbone", {}, {"qk_norm": True, "use_bias": False},
+     [(r"qk_norm_epsilon: [0-9.e+-]+", "qk_norm_epsilon: 10.0"), (r"rotary: true", "rotary: false")]),
+    ("SmolLM3Backbone", {"attention_bias": True, "rope_layer_enabled_list": [True, False]},
+     {"rotary_table": True, "use_bias": True, "output_bias": False}, [(r"rotary: true", "rotary: false")]),
+])
+def test_llama_family_backbones_import_exactly_on_real_inputs(name, changes, expect, mutations):
+    """Each backbone on token ids over the vocabulary and padded masks (import's own round trip masks every
+    key): equal to 1e-5, and a spec with the attribute that matters changed gives other outputs."""
+    import re
+
+    model, result = _imported(name, **changes)
+    nodes = [n for n in result.graph.nodes.values() if n.op == "attention"]
+    attns = [n.attrs for n in nodes]
+    assert len(attns) == 2 and all(getattr(a, k) == v for a in attns for k, v in expect.items()), attns
+    for n in nodes:           # peaked scores (glorot's tiny ones give near-uniform attention, whatever the positions)
+        n.layer.set_weights([w * 6 if v.path.split("/")[-2] in ("query", "key", "q_proj", "k_proj") else w
+                             for v, w in zip(n.layer.weights, n.layer.get_weights())])
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+    for pattern, new in mutations:
+        mutated = re.sub(pattern, new, result.text)
+        assert mutated != result.text, pattern
+        assert _max_diff(model, result, mutated) > 1e-3, (name, pattern)
+    if name == "SmolLM3Backbone":                          # rope_layer_enabled_list: a NoPE second layer
+        assert [a.rotary for a in attns] == [True, False]
 
 
 def test_smollm3_with_biases_and_a_layer_without_rotary_imports_exactly(tmp_path, capsys):
@@ -107,13 +319,7 @@ def test_smollm3_with_biases_and_a_layer_without_rotary_imports_exactly(tmp_path
     rotary frequencies a weight of its own (rotary_table), q/k/v biases (attention_bias) and a NoPE layer
     (rope_layer_enabled_list) — the saved backbone, imported by the command a user runs."""
     pytest.importorskip("keras_hub")
-    import sys
-    from pathlib import Path
-
     import yaml
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-    import keras_hub_zoo as zoo
 
     from archspec.cli import main
 

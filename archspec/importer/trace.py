@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 
 from .. import ops
-from ..ops.base import LIVE_CLASS
 
 TRACE_BATCHES = (3, 4)       # fixed batch sizes for layers that need one (a causal mask broadcast to the batch)
 
@@ -66,15 +65,24 @@ class stub_composite_configs:
 
     def __init__(self, model):
         self.ops = [op for op in model.operations if layer_is_composite(op)]
-        self.live = [op for op in model.operations if _reads_live_args(op)]
+        self.read = [op for op in model.operations if _read_by_an_op(op)]
         self.patched = []
 
     def __enter__(self):
         import keras
 
-        for op in self.live:                # an op-read layer: its constructor arguments its config lacks
-            op.get_config = (lambda op=op: live_config(op))
-            self.patched.append(op)
+        for op in self.read:                               # an op reads it: its config from its attributes
+            try:
+                op.get_config()
+            except Exception:                              # noqa: BLE001  (the layer's own code failing)
+                cfg = config_from_attributes(op)
+                if cfg is not None:
+                    op.get_config = (lambda cfg=cfg: dict(cfg))
+                    self.patched.append(op)
+                continue
+            if _reads_live_args(op):                       # the constructor arguments its config lacks
+                op.get_config = (lambda op=op: live_config(op))
+                self.patched.append(op)
         for op in self.ops:
             try:
                 op.get_config()
@@ -96,40 +104,73 @@ class stub_composite_configs:
         return False
 
 
+def _read_by_an_op(layer) -> bool:
+    """Whether `layer` is another library's layer that an archspec op reads (not Keras's, not archspec's)."""
+    return _op_reading(layer) is not None
+
+
 def _reads_live_args(layer) -> bool:
     """Whether `layer` is another library's layer read by an op with `keras_live_args`."""
+    op = _op_reading(layer)
+    return op is not None and op.keras_live_args
+
+
+def _op_reading(layer):
     import keras
 
-    cls = type(layer)
     if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
-        return False
+        return None
+    cls = type(layer)
     module = cls.__module__
     if ops.is_keras_module(module) or module.split(".")[0] == "archspec":
-        return False
-    op = ops.of_keras_class(cls.__name__, module, keras.saving.get_registered_name(cls))
-    return op is not None and op.keras_live_args
+        return None
+    return ops.of_keras_class(cls.__name__, module, keras.saving.get_registered_name(cls))
+
+
+_UNSTATED = ("name", "dtype", "trainable", "kwargs", "autocast")
+
+
+def config_from_attributes(layer) -> dict | None:
+    """The config of a layer whose own get_config fails where Keras cannot make one (KerasHub's Gemma layers,
+    given a DTypePolicy object, have none; Llama's attention sets no rope_scaling_factor its get_config reads):
+    each constructor parameter read from the attribute of the same name, as a layer keeps them (`self.epsilon
+    = epsilon`). None unless every parameter that can change what the layer computes is there as a plain value
+    (initializers, regularizers and constraints are no part of a spec); the op then reads the config as it
+    reads any other."""
+    import keras
+
+    try:
+        params = inspect.signature(type(layer).__init__).parameters
+    except (TypeError, ValueError):
+        return None
+    cfg = {"name": layer.name, "trainable": layer.trainable, "dtype": keras.dtype_policies.serialize(layer.dtype_policy)}
+    plain = (str, int, float, bool, type(None))
+    for k, p in list(params.items())[1:]:
+        if k in _UNSTATED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if k.endswith(("_initializer", "_regularizer", "_constraint")):
+            continue
+        v = getattr(layer, k, inspect.Parameter.empty)
+        if isinstance(v, (list, tuple)) and all(isinstance(x, plain) for x in v):
+            v = list(v)
+        elif not isinstance(v, plain):
+            return None                                    # a setting it does not keep as it was given
+        cfg[k] = v
+    return cfg
 
 
 def live_config(layer) -> dict:
     """`layer.get_config()` completed by the constructor arguments it leaves out, as the layer keeps them
-    (attribute `arg`, else `_arg`): KerasHub's Qwen3Attention states no head_dim nor layer_norm_epsilon, and
-    LlamaAttention's get_config raises (an attribute it never set), so its config is its arguments alone.
-    Only plain values (numbers, strings, lists of them, None) are taken; an argument the layer does not keep
-    stays absent."""
-    import keras
-
-    try:
-        cfg = type(layer).get_config(layer)
-    except Exception:                                      # noqa: BLE001  (the layer's own code failing)
-        cfg = {"name": layer.name, "trainable": layer.trainable,
-               "dtype": keras.dtype_policies.serialize(layer.dtype_policy)}
-    cfg = dict(cfg, **{LIVE_CLASS: f"{type(layer).__module__}.{type(layer).__name__}"})
+    (attribute `arg`, else `_arg`): KerasHub's Qwen3Attention states no head_dim nor layer_norm_epsilon,
+    SmolLM3Attention none of its arguments. Only plain values (numbers, strings, lists of them, None) are
+    taken; an argument the layer does not keep stays absent (the op refuses what it needs and lacks)."""
+    cfg = type(layer).get_config(layer)
     try:
         params = inspect.signature(type(layer).__init__).parameters
     except (TypeError, ValueError):
         return cfg
-    for name, p in params.items():
-        if name == "self" or name in cfg or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+    for name, p in list(params.items())[1:]:
+        if name in cfg or name in _UNSTATED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         for attr in (name, "_" + name):
             value = getattr(layer, attr, inspect.Parameter.empty)
@@ -291,6 +332,9 @@ def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
     other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
+        unread = _unread_mask(model)
+        if unread is not None:
+            raise TraceError(unread)
         at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         with stub_composite_configs(model):
             layers = config_of(model)["layers"]
@@ -300,6 +344,25 @@ def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
         raise TraceError(f"it needs a fixed batch size to be traced and what it computes depends on it{where} "
                          "(a shape or constant made for that batch size — a causal mask given to a layer "
                          "archspec reads no mask for, a reshape to the batch size)")
+
+
+def _unread_mask(model) -> str | None:
+    """Why the traced `model` depends on the batch size when one of its layers is given a mask that its op
+    reads (`keras_call_masks`) but that is none of the masks it can state: the layer, the keyword, the reason."""
+    with stub_composite_configs(model):
+        cfg = reduce_masks(config_of(model), model)
+    for entry in cfg["layers"]:
+        op = ops.of_keras_class(entry["class_name"], entry.get("module") or "", entry.get("registered_name"))
+        if op is None or not op.keras_call_masks:
+            continue
+        for node in entry.get("inbound_nodes") or []:
+            for key in op.keras_call_masks:
+                if (node.get("kwargs") or {}).get(key) is not None:
+                    name = entry.get("name") or entry["config"].get("name")
+                    return (f"its part '{name}' ({entry['class_name']}) is given an {key} that is neither a padding "
+                            "mask over the keys, a causal mask nor both (evaluated on random padding masks: a "
+                            "prefix or bidirectional mask, say), which archspec's op cannot state")
+    return None
 
 
 def _skeleton(model):

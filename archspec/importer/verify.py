@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import ops
 from .reader import KGraph, read_model
 
 
@@ -82,6 +81,7 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     weights are restored afterwards."""
     import numpy as np
 
+    from .. import ops
     from ..api import load_text
     from ..compile import keras_name
 
@@ -100,8 +100,8 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
         if any(f is not w for f, w in zip(fresh, weights)):
             saved.append((layer, weights))
             layer.set_weights(fresh)
-        target, node = compiled.get_layer(keras_name(sid)), kg.nodes[kname]
-        target.set_weights(ops.get(node.op).import_weights(node.attrs, fresh, [tuple(w.shape) for w in target.weights]))
+        target = compiled.get_layer(keras_name(sid))
+        target.set_weights(ops.get(spec.graph[sid].op).keras_weights(layer, target, fresh))
     try:
         xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
               for i in spec.graph.inputs]

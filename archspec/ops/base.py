@@ -168,10 +168,6 @@ CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.it
 # activations whose gradient reads their output
 
 
-# the key of a live layer config (Op.keras_live_args) naming the layer's class, "module.Class"
-LIVE_CLASS = "__archspec_class__"
-
-
 class Op:
     """Base class; subclasses set the class attributes and override what differs."""
 
@@ -224,11 +220,14 @@ class Op:
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
     # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
     keras_call_ignored: ClassVar[tuple[str, ...]] = ()
+    # settings a Keras class implies without stating them in its config (module.Class → {key: value}), read
+    # as if its config held them: KerasHub's WhisperCachedMultiHeadAttention is MultiHeadAttention without a
+    # key bias, its config the same as MultiHeadAttention's
+    keras_class_attrs: ClassVar[dict[str, dict[str, Any]]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
     # another library's layer read as this op: constructor arguments its config lacks (or all of them, where its
     # get_config fails) are read from the live layer's attributes of the same name (KerasHub's LlamaAttention,
-    # whose get_config raises; Qwen3Attention, whose config omits head_dim) — see importer/trace.py. The config
-    # then names the layer's class too, under LIVE_CLASS ("module.Class"), for what no argument states.
+    # whose get_config raises; Qwen3Attention, whose config omits head_dim) — see importer/trace.py
     keras_live_args: ClassVar[bool] = False
 
     # ---- shape and costs -------------------------------------------------------------------
@@ -347,6 +346,12 @@ class Op:
         `axis`). Consulted only for ops listing `cls` in :attr:`keras_ops`."""
         return None
 
+    def keras_weights(self, source, target, weights: list) -> list:
+        """`weights` — the values of the Keras layer `source`'s weights, in `source.weights` order — as the
+        layer `target` that this op built for it takes them (`target.set_weights`). Default: as they are, in
+        that order (the same class, or one built to hold the same weights in the same order)."""
+        return weights
+
     def keras_reuse(self, call_kwargs: dict) -> str | None:
         """The op that a later call of this op's Keras layer (the same weights, called again) is, given that
         call's keyword arguments — e.g. a token embedding looked up again (`shared_embedding`) or called with
@@ -358,13 +363,6 @@ class Op:
     def from_keras_reuse(self, owner_cfg: dict) -> dict[str, Any]:
         """Attribute values of this op standing for a later call of a layer with config `owner_cfg`."""
         return {}
-
-    def import_weights(self, a: Attrs, weights: list, shapes: list[tuple]) -> list:
-        """A Keras layer's weights (NumPy arrays, in its order) as the layer this op builds for `a` holds them
-        (their `shapes`): the same where both hold the same weights; an op reading another library's layer
-        that stores a weight in another layout converts it here, by what the weight is (the round trip copies
-        the weights through this)."""
-        return weights
 
     def probe_lambda(self, call, shapes: list[tuple]) -> dict[str, Any] | None:
         """Attribute values when the Lambda layer `call` (NumPy arrays in and out, batch axis included)

@@ -229,8 +229,7 @@ def inverse_frequencies(size: int, wavelength: float):
 
 class RotaryTable(keras.layers.Layer):
     """The rotary inverse frequencies held as a non-trainable weight `inv_freq` (SmolLM3 keeps them so):
-    GroupedAttention's part with `rotary_table`, made after its projections so that its weights come in the
-    order SmolLM3's attention holds them."""
+    GroupedAttention's part with `rotary_table`."""
 
     def __init__(self, size: int, wavelength: float, **kwargs):
         super().__init__(**kwargs)
@@ -265,6 +264,33 @@ def rotate(x, wavelength: float, scaling: float = 1.0, inverse_freq=None):
     return x * cos + half * sin
 
 
+def alibi_slopes(heads: int, bias_max: float = 8.0) -> list[float]:
+    """ALiBi's slope per head (Press et al.; KerasHub's AlibiBias, BLOOM's): a geometric sequence from
+    2^(−bias_max/n) for the largest power of two n ≤ heads, the other heads taking every other slope of 2n.
+
+    >>> alibi_slopes(4)
+    [0.25, 0.0625, 0.015625, 0.00390625]
+    """
+    import math
+
+    def power_of_2(n):
+        start = 2 ** (-(2 ** -(math.log2(n) - math.log2(bias_max))))
+        return [start * start ** i for i in range(n)]
+
+    if math.log2(heads).is_integer():
+        return power_of_2(heads)
+    closest = 2 ** math.floor(math.log2(heads))
+    return power_of_2(closest) + alibi_slopes(2 * closest, bias_max)[0::2][:heads - closest]
+
+
+def alibi_bias(heads: int, keys, dtype):
+    """(1, heads, 1, keys): m_h · (j − keys + 1) for key j, added to the scores (batch, heads, queries, keys)."""
+    ops = keras.ops
+    slopes = ops.expand_dims(ops.convert_to_tensor(alibi_slopes(heads), dtype=dtype), 1)
+    positions = ops.cast(ops.expand_dims(ops.arange(1 - keys, 1, dtype="int32"), 0), dtype)
+    return ops.expand_dims(ops.expand_dims(ops.multiply(slopes, positions), 1), 0)
+
+
 @keras.saving.register_keras_serializable(package="archspec")
 class GroupedAttention(keras.layers.Layer):
     """Multi-head attention with grouped key/value heads and rotary position embedding: each of
@@ -274,10 +300,9 @@ class GroupedAttention(keras.layers.Layer):
     MultiHeadAttention: `layer(query, value, key=None, value_mask=None, use_causal_mask=False)`; same weights
     (query, key, value, output projections as EinsumDense, kernel then bias), key and value with
     `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
-    projections have one too (Whisper's key has none, Qwen's output none). `qk_norm` RMS-normalizes each query
-    and key head (keras.layers.RMSNormalization, one (key_dim,) scale each, built after its projection: weights
-    in the order query, its norm, key, its norm, value, output — Qwen3's). `rotary_table` keeps the rotary
-    frequencies as a non-trainable weight, after the others (SmolLM3's), and rotates with it.
+    projections have one too (Whisper's key has none, Qwen's output none). `rotary_scaling` divides the
+    positions (linear RoPE scaling); `rotary_table` keeps the rotary frequencies as a non-trainable weight
+    (SmolLM3's inv_freq) and rotates with it.
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -288,13 +313,17 @@ class GroupedAttention(keras.layers.Layer):
 
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
-                 rotary_wavelength: float = 10000.0, key_bias: bool = True, output_bias: bool = True,
-                 rotary_scaling: float = 1.0, qk_norm: bool = False, qk_norm_epsilon: float = 1e-6,
-                 rotary_table: bool = False, **kwargs):
+                 rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
+                 qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
+                 alibi: bool = False, output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
-        self.rotary_table = bool(rotary_table)
+        self.alibi = bool(alibi)
+        self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
+        self.qk_norm_epsilon = float(qk_norm_epsilon)
         self.key_bias, self.output_bias = bool(key_bias), bool(output_bias)
-        self.rotary_scaling, self.qk_norm, self.qk_norm_epsilon = float(rotary_scaling), bool(qk_norm), float(qk_norm_epsilon)
+        self.logit_soft_cap = None if logit_soft_cap is None else float(logit_soft_cap)
+        self.rotary_scaling, self.rotary_table = float(rotary_scaling), bool(rotary_table)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
         self.key_value_heads = int(key_value_heads or num_heads)
         if self.num_heads % self.key_value_heads:
@@ -319,22 +348,21 @@ class GroupedAttention(keras.layers.Layer):
             layer.build(input_shape)
             return layer
 
-        def norm(name):
-            layer = keras.layers.RMSNormalization(epsilon=self.qk_norm_epsilon, name=name)
-            layer.build((None, None, None, self.key_dim))
-            return layer
-
         self._query = dense("query", "bqm,muh->bquh", (None, self.num_heads, self.key_dim), bias, query_shape)
-        if self.qk_norm:
-            self._query_norm = norm("query_norm")
         self._key = dense("key", "bkm,muh->bkuh", (None, self.key_value_heads, self.key_dim),
                           bias if self.key_bias else None, key_shape)
-        if self.qk_norm:
-            self._key_norm = norm("key_norm")
         self._value = dense("value", "bkm,muh->bkuh", (None, self.key_value_heads, self.value_dim), bias, value_shape)
         self._output = dense("attention_output", "bquh,uhm->bqm", (None, out),
                              "m" if self.use_bias and self.output_bias else None,
                              (None, None, self.num_heads, self.value_dim))
+        if self.qk_norm:                          # over each head's features: a scale of key_dim for each
+            def norm(name, heads):
+                layer = (UnitOffsetRMSNorm(epsilon=self.qk_norm_epsilon, name=name) if self.qk_norm_unit_offset
+                         else keras.layers.RMSNormalization(epsilon=self.qk_norm_epsilon, name=name))
+                layer.build((None, None, heads, self.key_dim))
+                return layer
+
+            self._query_norm, self._key_norm = norm("query_norm", self.num_heads), norm("key_norm", self.key_value_heads)
         if self.rotary_table:
             self._table = RotaryTable(self.key_dim, self.rotary_wavelength, name="rotary_table")
             self._table.build()
@@ -354,6 +382,10 @@ class GroupedAttention(keras.layers.Layer):
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
         scores = ops.einsum("bquh,bkuh->buqk", q, k)
         scores = ops.multiply(scores, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+        if self.alibi:                                                         # BLOOM: m_h · (j − Tk + 1)
+            scores = ops.add(scores, alibi_bias(self.num_heads, ops.shape(k)[1], scores.dtype))
+        if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
+            scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
         if value_mask is not None:
             mask = ops.expand_dims(ops.cast(value_mask, "bool"), 1)                   # (B, 1, Tk)
@@ -374,8 +406,10 @@ class GroupedAttention(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "key_value_heads": self.key_value_heads, "value_dim": self.value_dim, "output_shape": self.output_dim,
                 "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
-                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias, "output_bias": self.output_bias,
-                "rotary_scaling": self.rotary_scaling, "qk_norm": self.qk_norm, "qk_norm_epsilon": self.qk_norm_epsilon,
+                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias,
+                "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
+                "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
+                "alibi": self.alibi, "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling,
                 "rotary_table": self.rotary_table}
 
 
@@ -489,5 +523,47 @@ class NoKeyBiasAttention(keras.layers.MultiHeadAttention):
             key._tracker.lock()
 
 
+@keras.saving.register_keras_serializable(package="archspec")
+class UnitOffsetRMSNorm(keras.layers.Layer):
+    """``x · rsqrt(mean(x²) + ε) · (1 + scale)`` over `axis` (the last by default), computed in float32: Gemma's RMS norm
+    (KerasHub's gemma.rms_normalization.RMSNormalization and Gemma 3's), whose `scale` starts at 0 — the
+    same weight (`scale`, one per feature). keras.layers.RMSNormalization multiplies by `scale` itself.
+
+    >>> import numpy as np
+    >>> layer = UnitOffsetRMSNorm()
+    >>> [round(float(v), 4) for v in np.asarray(layer(np.array([[3.0, 4.0]])))[0]], layer.count_params()
+    ([0.8485, 1.1314], 2)
+    """
+
+    def __init__(self, axis: int = -1, epsilon: float = 1e-6, unit_offset: bool = True, **kwargs):
+        if not unit_offset:
+            raise ValueError("UnitOffsetRMSNorm scales by 1 + scale: use keras.layers.RMSNormalization")
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = int(axis), float(epsilon)
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"axis {self.axis} is out of range for the input shape {tuple(input_shape)}")
+        self._axis = self.axis % rank
+        self.scale = self.add_weight(name="scale", shape=(int(input_shape[self._axis]),), initializer="zeros")
+
+    def call(self, inputs):
+        ops = keras.ops
+        x = ops.cast(inputs, "float32")
+        var = ops.mean(ops.square(x), axis=self._axis, keepdims=True)
+        shape = [1] * len(inputs.shape)
+        shape[self._axis] = -1                              # the scale along the normalized axis
+        scale = ops.reshape(1 + ops.cast(self.scale, "float32"), shape)
+        return ops.cast(x * ops.reciprocal(ops.sqrt(var + self.epsilon)) * scale, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "unit_offset": True}
+
+
 __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
-           "GELU", "SinePosition", "NoKeyBiasAttention"]
+           "GELU", "SinePosition", "NoKeyBiasAttention",
+           "UnitOffsetRMSNorm"]
