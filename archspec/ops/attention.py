@@ -29,7 +29,10 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
+from .tables import alibi_slopes
 from .registry import register
 
 
@@ -62,6 +65,11 @@ class AttentionAttrs(Attrs):
     alibi: bool = Field(False, description="add m_h · (j − Tk + 1) to head h's score of key j (ALiBi, BLOOM's: "
                                            "slopes m_h = 2^(−8(h+1)/heads) for a power-of-2 number of heads; with a "
                                            "causal mask the same softmax as −m_h · (i − j))")
+    alibi_positions: Literal["keys", "unpadded"] = Field(
+        "keys", description="with alibi, the position of key j: keys — j (BLOOM); unpadded — the number of "
+                            "unpadded keys before it, from the padding mask (Falcon)")
+    alibi_scaled: bool = Field(False, description="with alibi, add the bias before the 1/√key_dim scaling, so it is "
+                                                  "scaled with the scores (Falcon)")
 
 
 def _roles(ins: list) -> tuple:
@@ -84,6 +92,7 @@ _WHISPER = "keras_hub.src.models.whisper.whisper_cached_multi_head_attention.Whi
 _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
 _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
+_FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
 # another library's names for the projections (KerasHub's BLOOM) → Keras's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output"}
 
@@ -100,12 +109,14 @@ class Attention(Op):
     # from its own config: from_keras)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM)
+                     _BLOOM, _FALCON)
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
-    keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True}}      # BLOOM's: ALiBi, always
+    keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
+                         _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True}}
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
+    keras_call_derived = {"alibi": lambda layer, pad: _unpadded_alibi(layer.num_heads, pad)}    # Falcon's
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
@@ -123,7 +134,9 @@ class Attention(Op):
                   "logit_soft_cap": 50.0}, [(6, 16)], (6, 16), (768, 0)),
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
                   "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0)),
-                ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0))]
+                ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0)),
+                ({"heads": 2, "key_dim": 8, "alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True,
+                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -281,7 +294,7 @@ class Attention(Op):
             if a.logit_soft_cap is not None:
                 kw.update(logit_soft_cap=a.logit_soft_cap)
             if a.alibi:
-                kw.update(alibi=True)
+                kw.update(alibi=True, alibi_positions=a.alibi_positions, alibi_scaled=a.alibi_scaled)
             if a.qk_norm:
                 kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
@@ -365,8 +378,16 @@ class Attention(Op):
 
     def _from_bloom(self, cfg, shapes):
         """KerasHub's BloomAttention: heads of hidden size / heads, biased projections, ALiBi added to the
-        scaled scores; its dropout drops both the probabilities and the output (archspec's: the probabilities)."""
+        scaled scores; its dropout drops both the probabilities and the output (archspec's: the probabilities).
+        Falcon's FalconAttention: the same, its ALiBi over the unpadded positions (the bias it is called with,
+        which the reader checks is that: keras_call_derived) added before the scaling, its dropout on the
+        probabilities (attention_dropout_rate)."""
         heads, width = cfg["num_heads"], shapes[0][-1] if shapes and shapes[0] else None
+        if "attention_dropout_rate" in cfg:
+            if width is None or width % heads:
+                raise KerasImportError(f"its {heads} heads do not divide the input's width {width}")
+            return dict(heads=heads, key_dim=width // heads, alibi=True, alibi_positions=cfg["alibi_positions"],
+                        alibi_scaled=cfg["alibi_scaled"], dropout=float(cfg.get("attention_dropout_rate") or 0.0))
         if cfg.get("dropout"):
             raise KerasImportError(f"it drops both the attention probabilities and its output (dropout="
                                    f"{cfg['dropout']}) where archspec's attention drops the probabilities only; "
@@ -415,6 +436,16 @@ class Attention(Op):
         if attrs is not None and attrs.causal:
             extra["use_causal_mask"] = True
         return layer(q, v, key=k if len(tensors) == 3 else None, **extra)
+
+
+def _unpadded_alibi(heads: int, pad):
+    """(batch, heads, 1, keys): m_h · (the number of unpadded keys before key j), 0 at a padded key — Falcon's
+    bias for the padding mask `pad` (batch, keys)."""
+    import numpy as np
+
+    pad = np.asarray(pad).astype("int64")
+    positions = (np.cumsum(pad, axis=-1) - 1) * pad
+    return np.asarray(alibi_slopes(heads), "float64")[None, :, None, None] * positions[:, None, None, :]
 
 
 def _role(path: str) -> tuple[str, str]:

@@ -218,6 +218,10 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # a call keyword holding a tensor the caller computes from the padding mask that the op computes itself
+    # (Falcon's ALiBi bias) → a function (the live layer, a padding mask array (batch, keys)) giving the array
+    # the tensor must equal; one found equal on random padding masks leaves the call (importer/trace.py)
+    keras_call_derived: ClassVar[dict[str, Any]] = {}
     # settings a Keras class implies without stating them in its config (module.Class → {key: value}), read
     # as if its config held them: KerasHub's WhisperCachedMultiHeadAttention is MultiHeadAttention without a
     # key bias, its config the same as MultiHeadAttention's
