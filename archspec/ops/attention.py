@@ -283,7 +283,9 @@ class Attention(Op):
         kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
         rope = " · rotary" if a.rotary else ""
         causal = " · causal" if a.causal else ""
-        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}"
+        extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
+            " · qk norm" if a.qk_norm else "")
+        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
         kw = dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
