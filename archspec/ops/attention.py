@@ -401,27 +401,22 @@ class Attention(Op):
     def keras_weights(self, source, target, weights):
         """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
         takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
-        equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size))."""
+        equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size); BLOOM's output
+        Dense over the flattened heads). Where the names do not pair one to one, the weights go in order, as
+        they are (the shapes are then checked by Keras)."""
         src = {_role(v.path): (w, _einsum_of(source, v)) for v, w in zip(source.weights, weights)}
+        roles = [_role(v.path) for v in target.weights]
+        if len(src) != len(weights) or sorted(src) != sorted(roles):
+            return weights
         out = []
-        for v in target.weights:
-            role = _role(v.path)
-            if role not in src:
-                raise ValueError(f"attention: the Keras layer '{source.name}' has no {'/'.join(role)} weight for "
-                                 f"'{v.path}' (it has {sorted('/'.join(r) for r in src)})")
+        for v, role in zip(target.weights, roles):
             w, eq = src[role]
             if role[1] == "kernel" and tuple(w.shape) != tuple(v.shape):
                 w = _relayout(w, eq, _einsum_of(target, v))
             if role[1] == "kernel" and role[0] == "attention_output" and w.ndim == 2 and v.ndim == 3 \
                     and w.shape[0] == v.shape[0] * v.shape[1]:
                 w = w.reshape(tuple(v.shape))                # a Dense over the heads flattened (heads, size)
-            if tuple(w.shape) != tuple(v.shape):
-                raise ValueError(f"attention: the weight {'/'.join(role)} of '{source.name}' has the shape "
-                                 f"{tuple(w.shape)}, '{v.path}' needs {tuple(v.shape)}")
             out.append(w)
-        if len(src) != len(out):
-            raise ValueError(f"attention: the Keras layer '{source.name}' has {len(src)} weights, the layer built "
-                             f"for it {len(out)}")
         return out
 
     def input_roles(self, a, n):
