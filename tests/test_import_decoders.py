@@ -1,5 +1,5 @@
-"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Whisper, and the Llama family (Mistral,
-Llama, Phi-3, Qwen, Qwen3, SmolLM3) — proven on real inputs.
+"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Falcon, Whisper, and the Llama family
+(Mistral, Llama, Phi-3, Qwen, Qwen3, SmolLM3) — proven on real inputs.
 
 `archspec import`'s own verification feeds every integer input uniform(0, 1) cast to int — token ids
 and padding masks of zeros — so with every query masked, attention contributes nothing there. These
@@ -40,7 +40,7 @@ def _imported(name, **changes):
 
 def _max_diff(model, result, text=None, seed=1):
     """max |Δ| over the outputs of `model` and the spec `text` (default: the import's), on random token ids,
-    padding masks with a padded tail and a padded head, and random features; weights random and shared."""
+    padding masks with a padded tail, a padded head and a hole, and random features; weights random and shared."""
     import keras
 
     from archspec import ops
@@ -67,6 +67,7 @@ def _max_diff(model, result, text=None, seed=1):
             x = np.ones(shape, "int32")
             x[1, 7:] = 0                                    # a padded tail
             x[2, :3] = 0                                    # a padded head: those queries attend to no key
+            x[0, 4] = 0                                     # a hole
         elif spec.graph[i].attrs.dtype.startswith("int"):
             x = rng.integers(0, 50, shape).astype("int32")          # (the zoo's vocabulary_size)
         else:
@@ -130,6 +131,20 @@ def test_bloom_attention_is_alibi_attention():
     _round_trip(model, result)
     assert _max_diff(model, result) < 1e-5
     assert _max_diff(model, result, result.text.replace("alibi: true", "alibi: false")) > 1e-3
+
+
+def test_falcon_attention_is_alibi_over_unpadded_positions_before_the_scaling():
+    """Falcon's decoder computes its ALiBi bias from the padding mask and passes it to its attention: found to
+    be the bias archspec's attention computes (evaluated on random padding masks) and dropped from the call.
+    With a hole in the padding mask, positions over the keys (BLOOM's) give other outputs."""
+    model, result = _imported("FalconBackbone")
+    attn = result.graph.nodes["transformer_layer_0_attention"].attrs
+    assert (attn.alibi, attn.alibi_positions, attn.alibi_scaled, attn.causal, attn.padding_mask) == (
+        True, "unpadded", True, True, True)
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+    assert _max_diff(model, result, result.text.replace("alibi_positions: unpadded", "alibi_positions: keys")) > 1e-4
+    assert _max_diff(model, result, result.text.replace("alibi_scaled: true", "alibi_scaled: false")) > 1e-3
 
 
 def test_whisper_decoder_self_and_cross_attention():
@@ -347,3 +362,16 @@ def test_smollm3_with_biases_and_a_layer_without_rotary_imports_exactly(tmp_path
     assert len(found) == 2, found
     assert all(a["rotary_table"] and a.get("output_bias") is False and a.get("use_bias", True) for a in found)
     assert sorted(bool(a.get("rotary")) for a in found) == [False, True], found
+
+
+def test_an_alibi_tensor_other_than_falcons_is_refused_by_name(monkeypatch):
+    pytest.importorskip("keras_hub")
+    from keras_hub.src.models.falcon.falcon_transformer_decoder import FalconTransformerDecoder
+
+    from archspec.importer import UnsupportedModel
+
+    built = FalconTransformerDecoder._build_alibi_tensor
+    monkeypatch.setattr(FalconTransformerDecoder, "_build_alibi_tensor", lambda self, h, m: built(self, h, m) * 2.0)
+    with pytest.raises(UnsupportedModel) as err:
+        _imported("FalconBackbone")
+    assert "part 'attention' (FalconAttention) is given an alibi tensor that is not the one" in err.value.problems[0]

@@ -547,6 +547,10 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if known is not None and known.keras_call_masks:      # a mask trace.reduce_masks could not read: never an input
         calls = entry.get("inbound_nodes") or []
         left = [k for k in known.keras_call_masks if calls and (calls[0].get("kwargs") or {}).get(k) is not None]
+        derived = [k for k in known.keras_call_derived if calls and (calls[0].get("kwargs") or {}).get(k) is not None]
+        if derived and not left:
+            raise _Problem(f"it is given an {derived[0]} tensor that is not the one archspec's {known.name} computes "
+                           "itself from the padding mask (evaluated on random padding masks)")
         if left:
             raise _Problem(f"it is given an {left[0]} that is neither a padding mask over the keys, a causal mask nor "
                            f"both (evaluated on random padding masks: a prefix or bidirectional mask, say), which "

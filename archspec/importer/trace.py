@@ -362,6 +362,12 @@ def _unread_mask(model) -> str | None:
                     return (f"its part '{name}' ({entry['class_name']}) is given an {key} that is neither a padding "
                             "mask over the keys, a causal mask nor both (evaluated on random padding masks: a "
                             "prefix or bidirectional mask, say), which archspec's op cannot state")
+            for key in op.keras_call_derived:
+                if (node.get("kwargs") or {}).get(key) is not None:
+                    name = entry.get("name") or entry["config"].get("name")
+                    return (f"its part '{name}' ({entry['class_name']}) is given an {key} tensor that is not the one "
+                            f"archspec's {op.name} computes itself from the padding mask (evaluated on random padding "
+                            "masks)")
     return None
 
 
@@ -467,6 +473,7 @@ def reduce_masks(config: dict, model) -> dict:
             continue
         node_cfg = entry["inbound_nodes"][0]
         kwargs = node_cfg.get("kwargs") or {}
+        special = set(op.keras_call_masks) | set(op.keras_call_derived)     # never the query or the keys
         for key, (pad_kw, causal_kw) in op.keras_call_masks.items():
             if key not in kwargs or kwargs[key] is None:
                 continue
@@ -474,7 +481,7 @@ def reduce_masks(config: dict, model) -> dict:
             value = node.arguments.kwargs.get(key) if node is not None else None
             if value is None:
                 continue
-            args, kw = bind(layer, node_cfg.get("args", []), kwargs)
+            args, kw = bind(layer, node_cfg.get("args", []), {k: v for k, v in kwargs.items() if k not in special})
             query = next(iter(_tensors(args)), None)
             keys = list(_tensors(args))[1:2] or [query]
             if query is None:
@@ -490,10 +497,50 @@ def reduce_masks(config: dict, model) -> dict:
                 new[causal_kw] = True
             node_cfg["kwargs"] = new
             changed = True
+        for key, expected in op.keras_call_derived.items():
+            kwargs = node_cfg.get("kwargs") or {}
+            node = _live_node(model, layer)
+            value = node.arguments.kwargs.get(key) if node is not None and kwargs.get(key) is not None else None
+            pad = kwargs.get(next(iter(op.keras_call_masks.values()))[0]) if op.keras_call_masks else None
+            if value is not None and _is_derived(model, value, expected, layer, pad):
+                node_cfg["kwargs"] = {k: v for k, v in kwargs.items() if k != key}
+                changed = True
     if changed:
         config = dict(config, layers=_reachable(config))
     del keras
     return config
+
+
+def _is_derived(model, value, expected, layer, pad_ref) -> bool:
+    """Whether the tensor `value` of `model` equals `expected(layer, padding mask)` for random padding masks
+    given to the padding-mask input `pad_ref` (the one the layer's mask was read from; none: all ones)."""
+    import keras
+    import numpy as np
+
+    if not isinstance(value, keras.KerasTensor):
+        return False
+    sources = [t for t in model.inputs if _depends(value, t)]
+    name = pad_ref["config"]["keras_history"][0] if pad_ref is not None else None
+    if len(sources) > 1 or (sources and sources[0]._keras_history.operation.name != name):
+        return False
+    rng = np.random.default_rng(1)
+    try:
+        probe = keras.Model(sources, value) if sources else None
+        for _ in range(3):
+            if sources:
+                batch, keys = sources[0].shape[0] or 2, sources[0].shape[1]
+                pad = rng.integers(0, 2, (batch, keys)).astype(sources[0].dtype)
+                pad[0] = 1
+                got = np.asarray(probe([pad]))
+            else:
+                got = np.asarray(value)
+                pad = np.ones((got.shape[0], got.shape[-1]), "int32")
+            want = expected(layer, pad)
+            if got.shape != want.shape or not np.allclose(got, want, rtol=1e-6, atol=1e-6):
+                return False
+    except Exception:                                      # noqa: BLE001  (a tensor that cannot be evaluated so)
+        return False
+    return True
 
 
 def _live_node(model, layer):

@@ -29,8 +29,11 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError, model_validator
 from .registry import register
+from .tables import alibi_slopes
 
 
 class AttentionAttrs(Attrs):
@@ -68,6 +71,11 @@ class AttentionAttrs(Attrs):
     alibi: bool = Field(False, description="add m_h · (j − Tk + 1) to head h's score of key j (ALiBi, BLOOM's: "
                                            "slopes m_h = 2^(−8(h+1)/heads) for a power-of-2 number of heads; with a "
                                            "causal mask the same softmax as −m_h · (i − j))")
+    alibi_positions: Literal["keys", "unpadded"] = Field(
+        "keys", description="with alibi, the position of key j: keys — j (BLOOM); unpadded — the number of "
+                            "unpadded keys before it, from the padding mask (Falcon)")
+    alibi_scaled: bool = Field(False, description="with alibi, add the bias before the 1/√key_dim scaling, so it is "
+                                                  "scaled with the scores (Falcon)")
 
     @model_validator(mode="after")
     def _rotary_options(self):
@@ -96,6 +104,7 @@ _WHISPER = "keras_hub.src.models.whisper.whisper_cached_multi_head_attention.Whi
 _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
 _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
+_FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
                 "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
@@ -150,14 +159,16 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
+                     _BLOOM, _FALCON, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
-    keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},      # BLOOM's: ALiBi, always
+    keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
+                         _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
                          **{f"keras_hub.src.models.{k}": v for k, v in _HUB_ATTENTION.items() if v}}
     keras_live_args = True
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
+    keras_call_derived = {"alibi": lambda layer, pad: _unpadded_alibi(layer.num_heads, pad)}    # Falcon's
     # a loaded SmolLM3Backbone passes its own name, trainable and dtype to every decoder call, which hands them
     # to SmolLM3Attention.call's **kwargs (it reads only its cache keys there); no attention's call names them
     keras_call_ignored = ("name", "trainable", "dtype")
@@ -189,7 +200,9 @@ class Attention(Op):
                   "logit_soft_cap": 50.0}, [(6, 16)], (6, 16), (768, 0)),
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
                   "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0)),
-                ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0))]
+                ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0)),
+                ({"heads": 2, "key_dim": 8, "alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True,
+                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -337,9 +350,10 @@ class Attention(Op):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
         rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
-        rope += " · qk norm" if a.qk_norm else ""
         causal = " · causal" if a.causal else ""
-        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}"
+        extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
+            " · qk norm" if a.qk_norm else "")
+        return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
         kw = dict(num_heads=a.heads, key_dim=a.key_dim, value_dim=a.value_dim, dropout=a.dropout,
@@ -356,7 +370,7 @@ class Attention(Op):
             if a.logit_soft_cap is not None:
                 kw.update(logit_soft_cap=a.logit_soft_cap)
             if a.alibi:
-                kw.update(alibi=True)
+                kw.update(alibi=True, alibi_positions=a.alibi_positions, alibi_scaled=a.alibi_scaled)
             if a.qk_norm:
                 kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
@@ -454,8 +468,16 @@ class Attention(Op):
 
     def _from_bloom(self, cfg, shapes):
         """KerasHub's BloomAttention: heads of hidden size / heads, biased projections, ALiBi added to the
-        scaled scores; its dropout drops both the probabilities and the output (archspec's: the probabilities)."""
+        scaled scores; its dropout drops both the probabilities and the output (archspec's: the probabilities).
+        Falcon's FalconAttention: the same, its ALiBi over the unpadded positions (the bias it is called with,
+        which the reader checks is that: keras_call_derived) added before the scaling, its dropout on the
+        probabilities (attention_dropout_rate)."""
         heads, width = cfg["num_heads"], shapes[0][-1] if shapes and shapes[0] else None
+        if "attention_dropout_rate" in cfg:
+            if width is None or width % heads:
+                raise KerasImportError(f"its {heads} heads do not divide the input's width {width}")
+            return dict(heads=heads, key_dim=width // heads, alibi=True, alibi_positions=cfg["alibi_positions"],
+                        alibi_scaled=cfg["alibi_scaled"], dropout=float(cfg.get("attention_dropout_rate") or 0.0))
         if cfg.get("dropout"):
             raise KerasImportError(f"it drops both the attention probabilities and its output (dropout="
                                    f"{cfg['dropout']}) where archspec's attention drops the probabilities only; "
@@ -467,14 +489,15 @@ class Attention(Op):
     def keras_weights(self, source, target, weights):
         """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
         takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
-        equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size))."""
+        equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size); BLOOM's output
+        Dense over the flattened heads). Where the names do not pair one to one, the weights go in order, as
+        they are (the shapes are then checked by Keras)."""
         src = {_role(v.path): (w, _einsum_of(source, v)) for v, w in zip(source.weights, weights)}
+        roles = [_role(v.path) for v in target.weights]
+        if len(src) != len(weights) or sorted(src) != sorted(roles):
+            return weights
         out = []
-        for v in target.weights:
-            role = _role(v.path)
-            if role not in src:
-                raise ValueError(f"attention: the Keras layer '{source.name}' has no {'/'.join(role)} weight for "
-                                 f"'{v.path}' (it has {sorted('/'.join(r) for r in src)})")
+        for v, role in zip(target.weights, roles):
             w, eq = src[role]
             if role[1] == "kernel" and tuple(w.shape) != tuple(v.shape):
                 w = _relayout(w, eq, _einsum_of(target, v))
@@ -484,13 +507,7 @@ class Attention(Op):
             if role[0] in ("query", "key", "value") and w.ndim == v.ndim - 1 and w.shape[:-1] == v.shape[:-2] \
                     and w.shape[-1] == v.shape[-2] * v.shape[-1]:
                 w = w.reshape(tuple(v.shape))                # SmolLM3's Dense to heads × size, reshaped so in its call
-            if tuple(w.shape) != tuple(v.shape):
-                raise ValueError(f"attention: the weight {'/'.join(role)} of '{source.name}' has the shape "
-                                 f"{tuple(w.shape)}, '{v.path}' needs {tuple(v.shape)}")
             out.append(w)
-        if len(src) != len(out):
-            raise ValueError(f"attention: the Keras layer '{source.name}' has {len(src)} weights, the layer built "
-                             f"for it {len(out)}")
         return out
 
     def input_roles(self, a, n):
@@ -507,6 +524,16 @@ class Attention(Op):
         if attrs is not None and attrs.causal:
             extra["use_causal_mask"] = True
         return layer(q, v, key=k if len(tensors) == 3 else None, **extra)
+
+
+def _unpadded_alibi(heads: int, pad):
+    """(batch, heads, 1, keys): m_h · (the number of unpadded keys before key j), 0 at a padded key — Falcon's
+    bias for the padding mask `pad` (batch, keys)."""
+    import numpy as np
+
+    pad = np.asarray(pad).astype("int64")
+    positions = (np.cumsum(pad, axis=-1) - 1) * pad
+    return np.asarray(alibi_slopes(heads), "float64")[None, :, None, None] * positions[:, None, None, :]
 
 
 def _role(path: str) -> tuple[str, str]:

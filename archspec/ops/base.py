@@ -220,6 +220,10 @@ class Op:
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
     # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
     keras_call_ignored: ClassVar[tuple[str, ...]] = ()
+    # a call keyword holding a tensor the caller computes from the padding mask that the op computes itself
+    # (Falcon's ALiBi bias) → a function (the live layer, a padding mask array (batch, keys)) giving the array
+    # the tensor must equal; one found equal on random padding masks leaves the call (importer/trace.py)
+    keras_call_derived: ClassVar[dict[str, Any]] = {}
     # settings a Keras class implies without stating them in its config (module.Class → {key: value}), read
     # as if its config held them: KerasHub's WhisperCachedMultiHeadAttention is MultiHeadAttention without a
     # key bias, its config the same as MultiHeadAttention's

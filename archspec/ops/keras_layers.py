@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import keras
 
+from .tables import alibi_slopes  # (pure Python: one place for ALiBi's slopes)
+
 
 @keras.saving.register_keras_serializable(package="archspec")
 def gelu_approximate(x):
@@ -264,25 +266,6 @@ def rotate(x, wavelength: float, scaling: float = 1.0, inverse_freq=None):
     return x * cos + half * sin
 
 
-def alibi_slopes(heads: int, bias_max: float = 8.0) -> list[float]:
-    """ALiBi's slope per head (Press et al.; KerasHub's AlibiBias, BLOOM's): a geometric sequence from
-    2^(−bias_max/n) for the largest power of two n ≤ heads, the other heads taking every other slope of 2n.
-
-    >>> alibi_slopes(4)
-    [0.25, 0.0625, 0.015625, 0.00390625]
-    """
-    import math
-
-    def power_of_2(n):
-        start = 2 ** (-(2 ** -(math.log2(n) - math.log2(bias_max))))
-        return [start * start ** i for i in range(n)]
-
-    if math.log2(heads).is_integer():
-        return power_of_2(heads)
-    closest = 2 ** math.floor(math.log2(heads))
-    return power_of_2(closest) + alibi_slopes(2 * closest, bias_max)[0::2][:heads - closest]
-
-
 def alibi_bias(heads: int, keys, dtype):
     """(1, heads, 1, keys): m_h · (j − keys + 1) for key j, added to the scores (batch, heads, queries, keys)."""
     ops = keras.ops
@@ -315,10 +298,10 @@ class GroupedAttention(keras.layers.Layer):
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
-                 alibi: bool = False, output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
-                 **kwargs):
+                 alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
+                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.alibi = bool(alibi)
+        self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
         self.qk_norm_epsilon = float(qk_norm_epsilon)
         self.key_bias, self.output_bias = bool(key_bias), bool(output_bias)
@@ -382,8 +365,17 @@ class GroupedAttention(keras.layers.Layer):
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
         scores = ops.einsum("bquh,bkuh->buqk", q, k)
         scores = ops.multiply(scores, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
-        if self.alibi:                                                         # BLOOM: m_h · (j − Tk + 1)
-            scores = ops.add(scores, alibi_bias(self.num_heads, ops.shape(k)[1], scores.dtype))
+        if self.alibi:                                       # BLOOM: m_h · (j − Tk + 1); Falcon: unpadded positions
+            if self.alibi_positions == "unpadded" and value_mask is not None:
+                pad = ops.cast(value_mask, "int32")
+                positions = ops.cast((ops.cumsum(pad, axis=-1) - 1) * pad, scores.dtype)          # (B, Tk)
+                slopes = ops.convert_to_tensor(alibi_slopes(self.num_heads), dtype=scores.dtype)
+                bias = ops.expand_dims(slopes[None, :, None] * positions[:, None, :], 2)        # (B, H, 1, Tk)
+            else:
+                bias = alibi_bias(self.num_heads, ops.shape(k)[1], scores.dtype)
+            if self.alibi_scaled:                            # added before the scaling: scaled with the scores
+                bias = ops.multiply(bias, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+            scores = ops.add(scores, bias)
         if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
             scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
@@ -409,8 +401,8 @@ class GroupedAttention(keras.layers.Layer):
                 "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias,
                 "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
-                "alibi": self.alibi, "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling,
-                "rotary_table": self.rotary_table}
+                "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
+                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
