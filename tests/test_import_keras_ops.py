@@ -251,9 +251,10 @@ def test_an_activation_holding_a_lambda_is_recognized_by_what_it_computes():
     _refused(keras.Model(inp, y), "'cube'", "lambda")
 
 
-def test_kerashub_rms_norms_are_rms_norm_where_they_compute_it_and_refused_by_name_where_not():
-    """RoformerNorm and MobileNetV5's RmsNorm2d compute x · rsqrt(mean(x²) + ε) · scale (proven by the
-    round trip, their weights randomized); EdRec's and Qwen3.5's scale by (1 + scale): refused by name."""
+def test_kerashub_rms_norms_are_rms_norm_where_they_compute_it():
+    """RoformerNorm and MobileNetV5's RmsNorm2d compute x · rsqrt(mean(x²) + ε) · scale; EdRec's and
+    Qwen3.5's scale by (1 + scale): rms_norm with unit_offset — each proven by the round trip, its weight
+    randomized. RmsNorm2d over channels first is refused."""
     pytest.importorskip("keras_hub")
     import keras
     from keras_hub.src.models.edrec.edrec_layers import EdRecRMSNormalization
@@ -263,7 +264,8 @@ def test_kerashub_rms_norms_are_rms_norm_where_they_compute_it_and_refused_by_na
 
     seq = keras.Input((5, 8))
     result = _exact(keras.Model(seq, RoformerNorm(epsilon=1e-5, name="norm")(keras.layers.Dense(8, name="d")(seq))))
-    assert result.graph.nodes["norm"].op == "rms_norm" and result.graph.nodes["norm"].attrs.epsilon == 1e-5
+    norm = result.graph.nodes["norm"]
+    assert norm.op == "rms_norm" and norm.attrs.epsilon == 1e-5 and not norm.attrs.unit_offset
 
     img = keras.Input((4, 4, 6))
     result = _exact(keras.Model(img, RmsNorm2d(6, eps=1e-4, name="norm2d")(keras.layers.Conv2D(6, 1, name="c")(img))))
@@ -272,7 +274,9 @@ def test_kerashub_rms_norms_are_rms_norm_where_they_compute_it_and_refused_by_na
     _refused(keras.Model(img, cf(keras.layers.Conv2D(4, 1, name="c4")(img))), "'cf'", "channels_first")
 
     for cls in (EdRecRMSNormalization, Qwen3_5LayerNorm):
-        _refused(keras.Model(seq, cls(name="offset_norm")(seq)), "'offset_norm'", "(1 + scale)", "rms_norm does not")
+        result = _exact(keras.Model(seq, cls(epsilon=1e-5, name="offset_norm")(keras.layers.Dense(8, name="d2")(seq))))
+        norm = result.graph.nodes["offset_norm"]
+        assert norm.op == "rms_norm" and norm.attrs.unit_offset and norm.attrs.epsilon == 1e-5, cls
 
 
 def test_fnet_fourier_mixing_is_fft2_real_of_the_input_and_zeros():

@@ -23,7 +23,6 @@ from .registry import (
     get,
     is_keras_module,
     keras_op_identity,
-    keras_unlike,
     lambda_readers,
     merges,
     of_keras_class,
@@ -34,7 +33,7 @@ from .registry import (
 )
 
 __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLES", "ROLE_NAMES", "KERAS_CLASSES", "register", "get",
-           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "keras_op_identity", "keras_unlike",
+           "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "keras_op_identity",
            "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)

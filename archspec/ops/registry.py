@@ -7,7 +7,6 @@ from .base import Category, Op
 REGISTRY: dict[str, Op] = {}
 ROLES: dict[str, str] = {}            # role → op name
 KERAS_CLASSES: dict[str, str] = {}    # Keras layer class → op name (for archspec import)
-KERAS_UNLIKE: dict[str, tuple[str, str]] = {}   # module.Class → (op name, what the layer computes instead)
 
 # The roles the spec language and the importer ask for; each is played by exactly one op.
 ROLE_NAMES = {
@@ -39,7 +38,6 @@ def register(cls: type[Op]) -> type[Op]:
     REGISTRY[cls.name] = cls()
     ROLES.update({r: cls.name for r in cls.roles})
     KERAS_CLASSES.update({k: cls.name for k in classes})
-    KERAS_UNLIKE.update({k: (cls.name, why) for k, why in cls.keras_unlike.items()})
     return cls
 
 
@@ -97,17 +95,6 @@ def is_keras_module(module: str) -> bool:
 def of_keras_op(cls: str) -> list[Op]:
     """The ops that may read a `keras.ops` operation of class `cls` (each says yes or no to the call)."""
     return [op for op in REGISTRY.values() if cls in op.keras_ops]
-
-
-def keras_unlike(cls: str, module: str) -> str | None:
-    """Why another library's layer `module.cls` that looks like one of archspec's ops is not that op (what it
-    computes instead, in words that follow "layer 'x' (class): "), or None.
-
-    >>> keras_unlike("Qwen3_5LayerNorm", "keras_hub.src.models.qwen3_5.qwen3_5_layers")[:40]
-    'it computes x / √(mean(x²) + ε) · (1 + s'
-    """
-    found = KERAS_UNLIKE.get(f"{module}.{cls}")
-    return f"{found[1]}; archspec's {found[0]} does not, and has no setting that does" if found else None
 
 
 def keras_op_identity(cls: str, cfg: dict, in_dtypes: list, module: str = "keras.src.ops.core") -> bool:

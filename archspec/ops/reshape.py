@@ -187,7 +187,8 @@ class ZeroPadding(Op):
 def _zero_pad_rows(n_tensors, consts, cfg, rank):
     """The padding of the data axes between the batch and the channels of `keras.ops.pad(x, pad_width)`
     on a rank-`rank` tensor (batch axis included), with zeros (mode "constant", no constant_values: a
-    value given is a call keyword, refused by the reader), batch and channels not padded; else None."""
+    value given is a call keyword, refused by the reader), batch and channels not padded; else None.
+    (zero_padding_1d reads a sequence's the same way, in its own from_keras_op.)"""
     width = (cfg or {}).get("pad_width")
     if (n_tensors != 1 or consts or (cfg or {}).get("mode", "constant") != "constant" or not isinstance(width, (list, tuple))
             or len(width) != rank or any(not isinstance(p, (list, tuple)) or len(p) != 2 for p in width)):
@@ -220,6 +221,22 @@ class ZeroPadding1D(Op):
     doc = ("Pads a sequence (steps, channels) with zero steps (keras.layers.ZeroPadding1D): `padding: 1` or "
            "`[left, right]`, e.g. Whisper's pad of 1 before its stride-2 convolution.")
     examples = [({}, [(6, 3)], (8, 3), (0, 0)), ({"padding": [0, 2]}, [(5, 2)], (7, 2), (0, 0))]
+    keras_ops = ("Pad",)          # keras.ops.pad(x, [[0, 0], [1, 1], [0, 0]]) in a graph (KerasHub's Whisper Padder)
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`keras.ops.pad` of a sequence (batch, steps, channels) with zeros before and after the steps only."""
+        cfg = cfg or {}
+        width = cfg.get("pad_width")
+        if n_tensors != 1 or cfg.get("mode", "constant") != "constant" or any(constant_value(c) not in (None, 0)
+                                                                               for _, c in consts):
+            return None
+        try:
+            (b0, b1), (left, right), (c0, c1) = [tuple(int(v) for v in p) for p in width]
+        except (TypeError, ValueError):
+            return None                                  # another rank, or one width for every axis
+        if (b0, b1, c0, c1) != (0, 0, 0, 0) or min(left, right) < 0:
+            return None
+        return {"padding": (left, right)}
 
     def infer(self, a, ins):
         need_rank(ins, 2, "zero_padding_1d", "zero_padding pads images")
@@ -231,12 +248,6 @@ class ZeroPadding1D(Op):
 
     def keras_kwargs(self, a):
         return dict(padding=a.padding)
-
-    keras_ops = ("Pad",)                            # keras.ops.pad(x, [[0, 0], [1, 1], [0, 0]]) in a graph (Whisper)
-
-    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
-        rows = _zero_pad_rows(n_tensors, consts, cfg, 3)
-        return None if rows is None else {"padding": rows[0]}
 
 
 class CroppingAttrs(Attrs):
