@@ -49,6 +49,20 @@ def cli(capsys):
     return run
 
 
+@pytest.fixture(scope="session")
+def jax_child():
+    """One process with Keras on JAX and TensorFlow blocked, shared by the tests of a worker that ask for
+    it (tests/jax_child.py): `jax_child.cli(*args)` is `python -m archspec ARGS`, `jax_child.run(code,
+    *argv)` is `python -c CODE ARGV`; each gives returncode, stdout and stderr. `tools/test.sh` runs these
+    tests on one xdist worker (`--dist loadgroup`; the root conftest.py groups them), so one child serves all."""
+    pytest.importorskip("jax")
+    from jax_child import JaxChild
+
+    child = JaxChild()
+    yield child
+    child.close()
+
+
 FRAMEWORKS = ("tensorflow", "keras", "jax", "torch")
 
 
