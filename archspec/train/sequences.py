@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Diagnostic, Loc
-from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind
+from .dataset import Dataset, Split, _array, _bad, _labels, open_npz
 from .errors import DataError
 from .tokens import Tokenizer
 
@@ -186,16 +186,7 @@ def load_tokens(path: str | None, opts: dict, length: int, validation: float) ->
         raise DataError([Diagnostic("data-missing", "the data source is an .npz of token ids but no file was given",
                                     None, hint="pass --data npz:FILE with x (n, length) token ids [, y labels]")])
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise _missing("npz file", p, "pass --data npz:FILE: numpy.savez(FILE, x=token_ids[, y=labels, mask=...])")
-    kind = _npz_kind(p)
-    if kind:
-        raise _bad(p, f"'{p.name}' is {kind}", NPZ_HINT)
-    try:
-        z = np.load(p, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a format problem
-        raise _bad(p, f"cannot read '{p.name}' as an .npz archive: {exc}", NPZ_HINT) from None
-    with z:
+    with open_npz(p, "npz file", "pass --data npz:FILE: numpy.savez(FILE, x=token_ids[, y=labels, mask=...])") as z:
         single = "x" in z.files
         if not single and "x_train" not in z.files:
             raise _bad(p, f"'{p.name}' has no 'x' (it holds {', '.join(z.files) or 'nothing'})",
