@@ -398,11 +398,11 @@ def load(settings, spec) -> Dataset:
     """Read the data named by `settings.data`; carve a validation split if the source has none."""
     d = settings.data
     kind, path = d.source, d.path
-    from .sequences import load_sequences, token_input
+    from .sequences import load_sequences
 
-    if token_input(spec) is not None or kind == "text":
+    if spec.graph.token_input is not None or kind == "text":
         try:
-            if kind == "text" and token_input(spec) is None:
+            if kind == "text" and spec.graph.token_input is None:
                 inp = spec.graph[spec.graph.inputs[0]]
                 raise DataError([Diagnostic(
                     "data-mismatch", f"text trains a spec whose input is token ids ([length], dtype: int32); the "

@@ -33,17 +33,6 @@ from .errors import DataError
 from .tokens import Tokenizer
 
 
-def token_input(spec):
-    """The spec's token-id input node, or None when its first input is not integer ids of rank 1."""
-    g = spec.graph
-    if not g.inputs:
-        return None
-    node = g[g.inputs[0]]
-    if str(getattr(node.attrs, "dtype", "float32")).startswith(("int", "uint")) and len(node.shape or ()) == 1:
-        return node
-    return None
-
-
 def encode(tokenizer: Tokenizer, text: str) -> np.ndarray:
     """`tokenizer.encode(text)` as an int32 array, vectorized (a few MB of text in well under a second)."""
     if tokenizer.kind == "bytes":
@@ -213,7 +202,7 @@ def load_tokens(path: str | None, opts: dict, length: int, validation: float) ->
 
 def load_sequences(kind: str, path: str | None, opts: dict, spec, validation: float | None) -> Dataset:
     """The token data for `spec` (its first input: token ids of the length the windows take)."""
-    length = int(token_input(spec).shape[0])
+    length = int(spec.graph.token_input.shape[0])
     frac = 0.1 if validation is None else validation
     if kind in ("text", "auto"):
         return load_text(path, opts, length, frac)
@@ -221,11 +210,11 @@ def load_sequences(kind: str, path: str | None, opts: dict, spec, validation: fl
         return load_tokens(path, opts, length, frac)
     if kind == "folder":                     # a folder given to a token spec is text
         return load_text(path, opts, length, frac)
-    inp = token_input(spec)
+    inp = spec.graph.token_input
     raise DataError([Diagnostic("data-mismatch", f"the data source '{kind}' holds images but the input "
                                 f"'{inp.id}' is token ids ({length},)", inp.loc,
                                 hint="train token specs on text (--data text:FILE, or --data text for archspec's "
                                      "own documentation) or on an .npz of token ids (--data npz:FILE)")])
 
 
-__all__ = ["token_input", "encode", "windows", "deal", "load_text", "load_tokens", "load_sequences"]
+__all__ = ["encode", "windows", "deal", "load_text", "load_tokens", "load_sequences"]
