@@ -298,6 +298,14 @@ def test_diff_shows_training_deltas(capsys):
     assert "on NVIDIA A100 SXM4 80GB: step" in out and "images/s" in out
 
 
+def test_diff_of_a_token_model_states_tokens_per_second(capsys):
+    spec = str(SPECS / "tiny_gpt.yaml")
+    a, b = (archspec.load(SPECS / "tiny_gpt.yaml", o).training_estimate(8, device="h100") for o in ({}, {"num_layers": 4}))
+    assert main(["diff", spec, spec, "--set-b", "num_layers=4", "--device", "h100", "--batch", "8"]) == 0
+    out = capsys.readouterr().out
+    assert f"tokens/s {a.tokens_per_s:,.0f} → {b.tokens_per_s:,.0f}" in out and "images/s" not in out
+
+
 def test_no_framework_is_imported():
     code = "from archspec.cli import main; main(['report', 'specs/resnet50.yaml', '--train', '--device', 'h100'])"
     assert imported_by(code) == []
