@@ -52,11 +52,8 @@ def pytest_ignore_collect(collection_path, config):
 _NEEDS = ("keras", "extras", "slow")
 
 
-@pytest.hookimpl(tryfirst=True)     # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "jax_child" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("jax_child"))   # one worker, one shared JAX process
         if isinstance(item, DoctestItem) and _KERAS.search(_text(Path(item.path))):
             item.add_marker(pytest.mark.keras)
         if isinstance(item, DoctestItem) and _EXTRAS.search(_text(Path(item.path))):

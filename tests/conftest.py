@@ -53,8 +53,9 @@ def cli(capsys):
 def jax_child():
     """One process with Keras on JAX and TensorFlow blocked, shared by the tests of a worker that ask for
     it (tests/jax_child.py): `jax_child.cli(*args)` is `python -m archspec ARGS`, `jax_child.run(code,
-    *argv)` is `python -c CODE ARGV`; each gives returncode, stdout and stderr. `tools/test.sh` runs these
-    tests on one xdist worker (`--dist loadgroup`; the root conftest.py groups them), so one child serves all."""
+    *argv)` is `python -c CODE ARGV`; each gives returncode, stdout and stderr. One per pytest-xdist worker,
+    started by the worker's first such test (pytest-xdist's `--dist loadgroup` would keep them on one
+    worker, but with pytest 9.2 it no longer groups: it renames `item._nodeid`, which pytest stopped reading)."""
     pytest.importorskip("jax")
     from jax_child import JaxChild
 

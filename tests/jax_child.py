@@ -28,8 +28,11 @@ NO_TF = TESTS / "fixtures" / "no_tensorflow"
 
 
 class Result:
-    def __init__(self, returncode: int, stdout: str, stderr: str):
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+    """returncode, stdout, stderr as `subprocess.run` gives them; cpu_s: the child's CPU seconds (user +
+    system, all threads) for the job, which pytest's durations see only as wall time."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str, cpu_s: float = 0.0):
+        self.returncode, self.stdout, self.stderr, self.cpu_s = returncode, stdout, stderr, cpu_s
 
 
 class JaxChild:
@@ -38,6 +41,7 @@ class JaxChild:
     def __init__(self):
         self.proc: subprocess.Popen | None = None
         self.results: queue.Queue = queue.Queue()
+        self.cpu_s = 0.0                                    # the jobs' CPU seconds so far, for measurements
 
     def _start(self):
         env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -75,7 +79,8 @@ class JaxChild:
             code, tail = self.proc.wait(), "".join(self.log)[-3000:]
             self.proc = None
             return Result(code if code else 1, "", f"the JAX child ended (status {code}) during the job\n{tail}")
-        return Result(got["returncode"], got["stdout"], got["stderr"])
+        self.cpu_s += got["cpu_s"]
+        return Result(got["returncode"], got["stdout"], got["stderr"], got["cpu_s"])
 
     def run(self, code: str, *argv, timeout: float = 900) -> Result:
         """`python -c code *argv` under Keras on JAX, without TensorFlow."""
@@ -100,7 +105,12 @@ def _serve():
     import contextlib
     import gc
     import io
+    import resource
     import traceback
+
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
 
     reply = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -113,6 +123,7 @@ def _serve():
     for line in sys.stdin:
         job = json.loads(line)
         out, err = io.StringIO(), io.StringIO()
+        start = cpu()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 if "cli" in job:
@@ -136,7 +147,8 @@ def _serve():
         keras.config.set_dtype_policy("float32")
         keras.backend.clear_session()
         gc.collect()
-        reply.write(json.dumps({"returncode": code, "stdout": out.getvalue(), "stderr": err.getvalue()}) + "\n")
+        reply.write(json.dumps({"returncode": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
+                                "cpu_s": round(cpu() - start, 2)}) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,7 @@
 # Runs the test suite in the project venv (tools/setup.sh makes .venv/ first, reused when up to date).
 #
 #   tools/test.sh            the default run, what CI runs: everything but `slow`, on all cores
-#                            (pytest-xdist; `--dist loadgroup` keeps the tests that share one JAX
-#                            process on one worker), with the 25 longest tests listed at the end
+#                            (pytest-xdist), with the 25 longest tests listed at the end
 #   tools/test.sh --all      everything, `slow` included (whole keras.applications models, training runs)
 #   tools/test.sh --core     the `core` tier in a venv of its own (.venv-core/) that holds only the core
 #                            dependencies and the test tools (`pip install -e .[test]`): proves that the
@@ -13,7 +12,7 @@
 # Tiers (markers, see conftest.py): `core` (no optional dependency), `extras`, `keras`, `slow`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DEFAULT=(-n auto --dist loadgroup --durations=25)
+DEFAULT=(-n auto --durations=25)
 case "${1:-}" in
   --core)
     shift
