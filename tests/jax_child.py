@@ -1,7 +1,7 @@
 """One Python process with Keras on JAX and TensorFlow blocked (tests/fixtures/no_tensorflow), shared by
 the tests that need that backend (the `jax_child` fixture in tests/conftest.py). Starting such a process
 costs ~4 s of CPU (JAX, Keras, archspec's training modules), and a run of the digits spec another ~2 s
-(scikit-learn) before any step; seven tests paid that seven times, now a worker pays it once.
+(scikit-learn) before any step; seven tests paid that seven times, now each pytest-xdist worker pays it once, at its first such test.
 
 A job is either a script, run like `python -c CODE ARGS...` (fresh globals, `__name__ == "__main__"`,
 `sys.argv`), or the command line, run like `python -m archspec ARGS...` (`archspec.cli.main`, `sys.argv`
