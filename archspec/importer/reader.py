@@ -104,6 +104,7 @@ def read_model(model) -> KGraph:
     instances: dict[str, Instance] = {}
     config, live = _flatten(config, live, problems, instances)
     config = _split_calls(config, live)
+    config = _skip_identities(config, live, instances)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -387,6 +388,44 @@ def _split_calls(config: dict, live: dict) -> dict:
                 output_layers=_rewire_refs(config["output_layers"], fix))
 
 
+def _skip_identities(config: dict, live: dict, instances: dict) -> dict:
+    """`config` without Keras's Identity layers (trace.is_identity): each one's consumers read its input
+    instead. An Identity that would leave a model output reading a model input directly stays (and is
+    refused by name); so does one called on anything but one tensor."""
+    alias = {}
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"].get("name")
+        inbound = entry.get("inbound_nodes") or []
+        if not trace.is_identity(live.get(name)) or len(inbound) != 1 or _call_kwargs(inbound[0]):
+            continue
+        args = inbound[0].get("args", [])
+        if len(args) == 1 and _is_tensor(args[0]):
+            alias[name] = list(args[0]["config"]["keras_history"])
+
+    def fix(ref):
+        n, node_index, tensor_index = ref
+        seen = 0
+        while n in alias and not tensor_index and seen < 1000:
+            n, node_index, tensor_index = alias[n]
+            seen += 1
+        return [n, node_index, tensor_index]
+
+    if not alias:
+        return config
+    inputs = {r[0] for r in _ref_list(config["input_layers"])}
+    if any(fix(r)[0] in inputs for r in _ref_list(config["output_layers"])):
+        return config
+    for key, inst in list(instances.items()):
+        inst.nodes = [n for n in inst.nodes if n not in alias]
+        inst.inputs = [fix([n, 0, 0])[0] for n in inst.inputs]
+        inst.output = fix([inst.output, 0, 0])[0]
+        if inst.output not in inst.nodes:                  # (it computed nothing but the identity)
+            del instances[key]
+    layers = [e for e in config["layers"] if (e.get("name") or e["config"].get("name")) not in alias]
+    return dict(config, layers=[_rewire(e, fix) for e in layers],
+                output_layers=_rewire_refs(config["output_layers"], fix))
+
+
 def _call_kwargs(node) -> dict:
     """A call's keyword arguments that change what it computes (not `mask`, `training` or unset ones)."""
     return {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k not in ("mask", "training")}
@@ -411,6 +450,13 @@ def _rewire_refs(value, fix):
     if value and not isinstance(value[0], (list, tuple)):
         return fix(value)
     return [fix(v) for v in value]
+
+
+def _ref_list(value) -> list:
+    """A config's input_layers / output_layers (a ref, a list of refs or a dict of them) as a list of refs."""
+    if isinstance(value, dict):
+        return list(value.values())
+    return [value] if value and not isinstance(value[0], (list, tuple)) else list(value)
 
 
 def _refs(value) -> tuple[list[str], list[str]]:

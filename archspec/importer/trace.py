@@ -58,13 +58,23 @@ def layer_is_composite(layer) -> bool:
     return is_composite(layer, entry)
 
 
+def is_identity(layer) -> bool:
+    """Whether `layer` is Keras's own Identity layer (keras.layers.Identity), which returns its input whatever
+    its config says; the reader drops it from the graph (HGNetV2 and Swin make it with settings its
+    get_config cannot serialize, so it is read without its config)."""
+    import keras
+
+    return type(layer) is keras.layers.Identity
+
+
 class stub_composite_configs:
     """While a model's config is read: a composite layer (one that will be traced) whose own get_config fails
     (KerasHub's ViT MLP, DeiT's encoder, Llama's decoder in keras-hub 0.32) gives the base config — its name,
-    trainable, dtype — since archspec reads it by tracing, not from its config."""
+    trainable, dtype — since archspec reads it by tracing, not from its config; so does a keras.layers.Identity
+    (:func:`is_identity`: it computes the identity whatever its config)."""
 
     def __init__(self, model):
-        self.ops = [op for op in model.operations if layer_is_composite(op)]
+        self.ops = [op for op in model.operations if layer_is_composite(op) or is_identity(op)]
         self.patched = []
 
     def __enter__(self):
