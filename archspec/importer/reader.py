@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .. import ops
 from ..ops.base import KerasImportError, activation_name, keras_value
-from . import trace
+from . import blocks, trace
 
 IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
 WARN_KEYS = ("regularizer", "constraint")
@@ -246,6 +246,16 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         inner = live.get(name)
+        if blocks.is_block(entry):                          # a KerasHub layer read as a chain of ops
+            try:
+                parts, plive, out = blocks.read_block(inner, entry, taken)
+            except blocks.BlockError as exc:
+                problems.append(f"layer '{name}' ({_qualname(entry)}): {exc}")
+                continue
+            layers.extend(parts)
+            live.update(plive)
+            alias[(name, 0)] = out
+            continue
         traced = trace.is_composite(inner, entry)
         if traced:
             try:

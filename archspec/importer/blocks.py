@@ -1,0 +1,206 @@
+"""KerasHub layers read as a short block of archspec ops (imports Keras).
+
+Some KerasHub layers use weights of their own directly in their call — the image embeddings of the vision
+transformers: a patch convolution, a learned class token tiled over the batch and concatenated, a learned
+position table added — so the tracer (importer/trace.py), which reads layers built from other layers and
+``keras.ops``, cannot read them. Each such class whose computation is a chain of archspec ops is read here,
+matched by its full module path (``keras_hub.src.models.vit.vit_layers.ViTPatchingAndEmbedding``, never a
+bare class name), into config entries of the Keras layers archspec builds for those ops (Conv2D, Reshape,
+archspec's ClassToken and PositionEmbedding, Dropout), which the reader then reads and checks like any
+other layer. The entries are spliced where the layer was, named ``<layer>_<part>``.
+
+Weights go across by meaning: a part made of one of the layer's own sub-layers (its patch Conv2D, its
+Dropout) is that sub-layer; a part that stands for some of the layer's own variables is a
+:class:`WeightView` naming them (``class_token`` and ``distillation_token`` → the class_token op's
+(1, 2, D) token; ``position_embedding`` (1, N, D) → the (N, D) table), each checked for its shape.
+
+A class whose settings make it compute something else (channels-first data, a mask token given, register
+tokens) is refused with the reason, by name.
+"""
+from __future__ import annotations
+
+
+class BlockError(Exception):
+    """The layer is a class read here but its settings or call are not a chain of archspec ops; the message
+    follows "layer 'x' (class): "."""
+
+
+class WeightView:
+    """Stands for an archspec layer's weights where they live in another layer's variables: `get_weights`
+    gives them in the archspec layer's order and shapes, `set_weights` writes them back. `parts` lists, per
+    archspec weight, the variables it is made of (concatenated along `axis`), each reshaped to `shape`."""
+
+    trainable = True
+
+    def __init__(self, parts: list[tuple[list, tuple, int]]):
+        self.parts = parts                # [(variables, archspec shape, concat axis)]
+
+    @property
+    def weights(self):
+        return [vs[0] for vs, _, _ in self.parts]
+
+    def get_weights(self):
+        import numpy as np
+
+        out = []
+        for vs, shape, axis in self.parts:
+            arrays = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in vs]
+            out.append(np.concatenate(arrays, axis=axis).reshape(shape) if len(arrays) > 1
+                       else arrays[0].reshape(shape))
+        return out
+
+    def set_weights(self, values):
+        import numpy as np
+
+        for (vs, _, axis), value in zip(self.parts, values):
+            if len(vs) == 1:
+                vs[0].assign(np.reshape(value, vs[0].shape))
+                continue
+            sizes = np.cumsum([v.shape[axis] for v in vs])[:-1]
+            whole = np.reshape(value, tuple(vs[0].shape[:axis]) + (-1,) + tuple(vs[0].shape[axis + 1:]))
+            for v, piece in zip(vs, np.split(whole, sizes, axis=axis)):
+                v.assign(piece)
+
+
+def _view(variables: list, shape: tuple, axis: int = 1) -> WeightView:
+    import numpy as np
+
+    total = sum(int(np.prod(v.shape)) for v in variables)
+    if total != int(np.prod(shape)):
+        raise BlockError(f"its weights {[v.path for v in variables]} hold {total} values where {shape} needs "
+                         f"{int(np.prod(shape))}")
+    return WeightView([(list(variables), tuple(shape), axis)])
+
+
+# ---- the classes --------------------------------------------------------------------------------------
+def _channels_last(layer):
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise BlockError(f"it is {layer.data_format}; archspec specs are channels-last")
+
+
+def _patches(layer, conv, in_shape) -> list:
+    """The patch convolution and the reshape of its grid into tokens: (H, W, C) → (H/p · W/p, D)."""
+    import keras
+
+    out = conv.compute_output_shape((None,) + tuple(in_shape))
+    d = out[-1]
+    return [("patch_embedding", conv, conv, tuple(out[1:])),
+            ("reshape", keras.layers.Reshape((-1, d)), None, (out[1] * out[2], d))]
+
+
+def _class_tokens(variables, shape, name="class_token"):
+    from ..ops import keras_layers
+
+    t, d = shape
+    tokens = len(variables)
+    return (name, keras_layers.ClassToken(tokens=tokens), _view(variables, (1, tokens, d)), (t + tokens, d))
+
+
+def _positions(variable, shape, name="position_embedding"):
+    from ..ops import keras_layers
+
+    return (name, keras_layers.PositionEmbedding(stddev=0.02), _view([variable], tuple(shape)), tuple(shape))
+
+
+def _vit(layer, in_shape, kwargs):
+    """ViT's ViTPatchingAndEmbedding: conv → tokens → [class token] → + position embedding (an Embedding
+    looked up at 0 … N − 1, i.e. its whole table in order)."""
+    import numpy as np
+
+    _channels_last(layer)
+    parts = _patches(layer, layer.patch_embedding, in_shape)
+    shape = parts[-1][3]
+    if layer.use_class_token:
+        parts.append(_class_tokens([layer.class_token], shape))
+        shape = parts[-1][3]
+    ids = np.asarray(layer.position_ids).reshape(-1)
+    table = layer.position_embedding.embeddings
+    if not np.array_equal(ids, np.arange(shape[0])) or tuple(table.shape) != shape:
+        raise BlockError(f"its position ids {ids.tolist()[:4]}… do not read its table {tuple(table.shape)} in order "
+                         f"for {shape[0]} tokens")
+    parts.append(_positions(table, shape))
+    return parts
+
+
+def _deit(layer, in_shape, kwargs):
+    """DeiT's DeiTEmbeddings: conv → tokens → class and distillation tokens → + position embedding →
+    dropout. Its mask token (use_mask_token) is only used with `bool_masked_pos`."""
+    _channels_last(layer)
+    if kwargs.get("bool_masked_pos") is not None:
+        raise BlockError("it is called with bool_masked_pos (masked patches), which a spec cannot express")
+    if getattr(layer, "use_mask_token", False):
+        raise BlockError("it holds a mask token (use_mask_token=True) that only a bool_masked_pos call uses; a "
+                         "spec holds the weights it computes with")
+    parts = _patches(layer, layer.patch_embedding, in_shape)
+    parts.append(_class_tokens([layer.class_token, layer.distillation_token], parts[-1][3]))
+    shape = parts[-1][3]
+    parts.append(_positions(layer.position_embedding, shape))
+    parts.append(("dropout", layer.dropout, layer.dropout, shape))
+    return parts
+
+
+READERS = {
+    "keras_hub.src.models.vit.vit_layers.ViTPatchingAndEmbedding": _vit,
+    "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": _deit,
+}
+
+
+def is_block(entry) -> bool:
+    return f"{entry.get('module') or ''}.{entry['class_name']}" in READERS
+
+
+def _tensor(name: str, shape: tuple, dtype: str = "float32") -> dict:
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": [None, *shape], "dtype": dtype, "keras_history": [name, 0, 0]}}
+
+
+def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
+    """(config entries, their live layers by name, the output's tensor reference) standing for the call
+    `entry` of `layer`, one of :data:`READERS`' classes; names `<layer>_<part>` not in `taken` (added to it).
+    Raises :class:`BlockError` when the layer cannot be read so."""
+    reader = READERS[f"{entry.get('module') or ''}.{entry['class_name']}"]
+    name = entry.get("name") or entry["config"].get("name")
+    inbound = entry.get("inbound_nodes") or []
+    if len(inbound) != 1 or layer is None:
+        raise BlockError(f"it is called {len(inbound)} times; archspec reads it called once")
+    args = inbound[0].get("args", [])
+    kwargs = {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None and k not in ("training", "mask")}
+    if len(args) != 1 or not isinstance(args[0], dict) or args[0].get("class_name") != "__keras_tensor__":
+        raise BlockError("it is called on something other than one tensor")
+    unknown = sorted(k for k in kwargs if k != "bool_masked_pos")
+    if unknown:
+        raise BlockError(f"it is called with the keyword arguments {unknown}, which a spec cannot express")
+    ref = args[0]
+    parts = reader(layer, tuple(ref["config"]["shape"][1:]), kwargs)
+    used = set()
+    for _, _, live, _ in parts:
+        if isinstance(live, WeightView):
+            used |= {id(v) for vs, _, _ in live.parts for v in vs}
+        elif live is not None:
+            used |= {id(v) for v in live.weights}
+    left = [v.path for v in layer.weights if id(v) not in used]
+    if left:
+        raise BlockError(f"it holds weights its computation does not use ({', '.join(left[:3])}); a spec holds "
+                         "the weights it computes with")
+    entries, live_of, prev = [], {}, ref
+    for part, keras_layer, live, shape in parts:
+        new, k = f"{name}_{part}", 2
+        while new in taken:
+            new, k = f"{name}_{part}_{k}", k + 1
+        taken.add(new)
+        cfg = dict(keras_layer.get_config(), name=new)
+        cls = type(keras_layer)
+        module = "keras.layers" if cls.__module__.startswith("keras.") else cls.__module__
+        entries.append({"module": module, "class_name": cls.__name__, "config": cfg, "name": new,
+                        "registered_name": _registered(cls),
+                        "inbound_nodes": [{"args": [prev], "kwargs": {}}]})
+        live_of[new] = live
+        prev = _tensor(new, shape)
+    return entries, live_of, prev["config"]["keras_history"]
+
+
+def _registered(cls) -> str | None:
+    import keras
+
+    name = keras.saving.get_registered_name(cls)
+    return name if ">" in name else None
