@@ -163,11 +163,60 @@ def trace_layer(layer, entry):
             model = _trace(layer, args, kwargs, refs, batch)
         except TraceError as exc:
             errors.append(str(exc))
-            continue
+            try:                        # its parts may return None beside a tensor (DeiT's encoder blocks)
+                with _inline_parts(layer):
+                    model = _trace(layer, args, kwargs, refs, batch)
+            except TraceError:
+                continue
         if batch is not None:
             _same_for_other_batch(layer, args, kwargs, refs, model, batch)
         return model, refs
     raise TraceError(errors[0])
+
+
+class _inline_parts:
+    """While tracing (a second try): the layer's composite parts without weights of their own are run inline —
+    calling one runs its ``call`` on the tensors, recording its own parts in the traced graph — so a part that
+    returns a non-tensor beside its output (DeiT's encoder block returns (x, None) without attention scores),
+    which a functional graph cannot hold as a layer, still traces."""
+
+    def __init__(self, layer):
+        self.classes = {type(s) for s in layer._flatten_layers(include_self=False) if layer_is_composite(s)
+                        and not list(s._trainable_variables) + list(s._non_trainable_variables)
+                        and "__call__" not in vars(type(s))}
+        self.layer, self.patched = layer, []
+
+    def __enter__(self):
+        def inline(self, *args, **kwargs):
+            return self.call(*args, **kwargs)
+
+        for c in self.classes:
+            c.__call__ = inline
+            self.patched.append(c)
+        self._unique_names()
+        return self
+
+    def _unique_names(self):
+        """Parts of inlined layers that share a name (each encoder block's `ln_1`) get their path's name
+        (`transformer_block_1_ln_1`): a functional graph names its layers uniquely. The layer objects keep it."""
+        seen: dict[str, list] = {}
+        parent = {}
+        for p in self.layer._flatten_layers(include_self=True):
+            for c in p._flatten_layers(include_self=False, recursive=False):
+                parent.setdefault(id(c), p)
+        for s in self.layer._flatten_layers(include_self=False):
+            seen.setdefault(s.name, []).append(s)
+        for same in seen.values():
+            if len(same) > 1:
+                for s in same:
+                    p = parent.get(id(s))
+                    if p is not None and p is not self.layer:
+                        s.name = f"{p.name}_{s.name}"
+
+    def __exit__(self, *exc):
+        for c in self.patched:
+            del c.__call__
+        return False
 
 
 def _tensors(values):
@@ -206,9 +255,12 @@ def _trace(layer, args, kwargs, refs, batch):
             out = layer.call(*[fill(a) for a in args], **{k: fill(v) for k, v in kwargs.items()})
         except Exception as exc:                           # noqa: BLE001  (the layer's own Python)
             raise TraceError(_why(exc)) from None
-    outs = out if isinstance(out, (list, tuple)) else [out]
-    if not outs or not all(isinstance(o, keras.KerasTensor) for o in outs):
+    outs = keras.tree.flatten(out)          # (numbered as Keras numbers a layer's outputs: a dict's by key)
+    keep = next((k for k, o in enumerate(outs) if not isinstance(o, keras.KerasTensor)), len(outs))
+    if not keep:
         raise TraceError("its call does not return tensors computed from its inputs")
+    if len(outs) > 1:                       # flat; constants after the outputs dropped (DeiT's encoder: empty
+        out = outs[:keep] if keep > 1 else outs[0]          # tuples as tensors)
     try:
         model = keras.Model(inputs, out, name=layer.name)
     except Exception as exc:                               # noqa: BLE001
