@@ -139,10 +139,47 @@ def _deit(layer, in_shape, kwargs):
     return parts
 
 
+def _dinov2(layer, in_shape, kwargs):
+    """DINOv2's DINOV2Embedding: conv → tokens (its DINOV2PatchEmbedding) → class token → + position
+    embedding (the table interpolated to the image size) → dropout. Its mask token (used with `masks`) and
+    its source position table (read once, to make the interpolated one) are idle (:func:`_dinov2_idle`)."""
+    _channels_last(layer)
+    if getattr(layer, "num_register_tokens", 0):
+        raise BlockError(f"it inserts {layer.num_register_tokens} register tokens after the class token, which "
+                         "archspec's class_token (prepended tokens) cannot express")
+    parts = _patches(layer, layer.patch_embeddings.projection, in_shape)
+    parts.append(_class_tokens([layer.cls_token], parts[-1][3]))
+    shape = parts[-1][3]
+    parts.append(_positions(layer.interpolated_position_embeddings, shape))
+    parts.append(("dropout", layer.dropout, layer.dropout, shape))
+    return parts
+
+
+def _dinov2_idle(layer) -> list:
+    return [v for v in (getattr(layer, "mask_token", None), getattr(layer, "position_embeddings", None))
+            if v is not None]
+
+
 READERS = {
     "keras_hub.src.models.vit.vit_layers.ViTPatchingAndEmbedding": _vit,
     "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": _deit,
+    "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2,
 }
+# weights a class holds that its computation (as read here, called without masks) never uses: left out of
+# the spec and of the parameters it is compared on, and named in a warning (importer/weights.py)
+IDLE = {
+    "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2_idle,
+}
+
+
+def idle_weights(model) -> list:
+    """The weights of `model`'s layers (at any depth) that :data:`IDLE` says their computation never uses."""
+    out = []
+    for layer in model._flatten_layers(include_self=False):
+        idle = IDLE.get(f"{type(layer).__module__}.{type(layer).__name__}")
+        if idle is not None:
+            out.extend(idle(layer))
+    return out
 
 
 def is_block(entry) -> bool:
@@ -178,6 +215,8 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
             used |= {id(v) for vs, _, _ in live.parts for v in vs}
         elif live is not None:
             used |= {id(v) for v in live.weights}
+    idle = IDLE.get(f"{type(layer).__module__}.{type(layer).__name__}")
+    used |= {id(v) for v in (idle(layer) if idle else [])}
     left = [v.path for v in layer.weights if id(v) not in used]
     if left:
         raise BlockError(f"it holds weights its computation does not use ({', '.join(left[:3])}); a spec holds "
