@@ -1,0 +1,123 @@
+"""archspec import of KerasHub's vision transformers: the patch embeddings that use weights of their own in
+their call (importer/blocks.py), encoders whose parts return None beside a tensor (DeiT), and
+keras.layers.Identity made with settings its get_config cannot serialize (HGNetV2).
+
+Each import is proved by the round trip (importer/verify.py): graph matched node for node, parameters
+equal, outputs equal on random weights copied across — so a weight taken from the wrong variable (the
+distillation token for the class token, a table read in another order) fails it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+from conftest import ROOT  # noqa: E402
+
+pytestmark = pytest.mark.keras
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+def _exact(model):
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
+
+    result = import_keras(model)
+    report = roundtrip(model, result.text, kg=result.graph)
+    assert report.params_keras == report.params_compiled == report.params_spec, report.summary()
+    assert report.exact and report.max_abs_diff <= 1e-5, report.summary()
+    return result, report
+
+
+def _hub(name):
+    pytest.importorskip("keras_hub")
+    import keras_hub_zoo as zoo
+
+    return zoo.build(name)
+
+
+def _ops(result) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for node in result.graph.nodes.values():
+        counts[node.op] = counts.get(node.op, 0) + 1
+    return counts
+
+
+def test_deit_embedding_reads_as_a_chain_with_both_tokens_in_order():
+    """DeiT's embedding: conv → reshape → 2 class tokens (class, then distillation) → position table →
+    dropout; the (1, 2, D) token is made of its two variables in that order, and written back the same."""
+    import numpy as np
+
+    from archspec.importer.blocks import WeightView
+
+    model = _hub("DeiTBackbone")
+    result, report = _exact(model)
+    emb = model.get_layer("deit_patching_and_embedding")
+    parts = {n: node for n, node in result.graph.nodes.items() if n.startswith("deit_patching_and_embedding_")}
+    assert [p.op for p in parts.values()] == ["conv2d", "reshape", "class_token", "position_embedding", "dropout"]
+    token = next(p for p in parts.values() if p.op == "class_token")
+    assert token.attrs.tokens == 2 and isinstance(token.layer, WeightView)
+    (both,) = token.layer.get_weights()
+    assert np.array_equal(both[:, :1], np.asarray(emb.class_token))
+    assert np.array_equal(both[:, 1:], np.asarray(emb.distillation_token))
+    saved = [np.asarray(emb.class_token), np.asarray(emb.distillation_token)]
+    token.layer.set_weights([both[:, ::-1]])                # swapped: read back swapped
+    assert np.array_equal(np.asarray(emb.class_token), saved[1])
+    assert np.array_equal(np.asarray(emb.distillation_token), saved[0])
+    token.layer.set_weights([both])
+    assert report.layers == len(result.graph.nodes)
+
+
+def test_dinov2_idle_weights_are_named_and_left_out():
+    """DINOv2's mask token and source position table are never used by its call (no masks given): the
+    warning names them, and the compared parameters are the ones it computes with."""
+    model = _hub("DINOV2Backbone")
+    result, report = _exact(model)
+    warning = next(w for w in result.warnings if "no output depends on" in w)
+    assert "mask_token" in warning and "embeddings/position_embeddings" in warning
+    emb = model.get_layer("embeddings")
+    idle = int(emb.mask_token.shape[-1]) + int(emb.position_embeddings.shape[1] * emb.position_embeddings.shape[2])
+    assert report.params_keras == model.count_params() - idle
+    assert _ops(result)["layer_scale"] == 4                  # DINOV2LayerScale read by its module path
+
+
+def test_an_embedding_called_in_a_way_archspec_cannot_express_is_refused_by_name():
+    """A DeiT embedding with a mask token (weights its call uses only with bool_masked_pos) is refused,
+    naming the layer and why."""
+    pytest.importorskip("keras_hub")
+    import keras
+    from keras_hub.src.models.deit.deit_layers import DeiTEmbeddings
+
+    from archspec.importer.reader import UnsupportedModel, read_model
+
+    x = keras.Input((16, 16, 3))
+    y = DeiTEmbeddings(image_size=(16, 16), patch_size=(8, 8), hidden_dim=8, use_mask_token=True, name="emb")(x)
+    with pytest.raises(UnsupportedModel) as err:
+        read_model(keras.Model(x, y))
+    (problem,) = err.value.problems
+    assert problem.startswith("layer 'emb' (keras_hub.src.models.deit.deit_layers.DeiTEmbeddings)")
+    assert "mask token" in problem
+
+
+def test_identity_layers_are_dropped_even_when_their_config_cannot_be_read():
+    """keras.layers.Identity computes its input whatever its config; one made with a dtype policy object
+    (as HGNetV2 makes it) has a get_config that raises, and is still read — out of the graph."""
+    import keras
+
+    x = keras.Input((8, 8, 3))
+    y = keras.layers.Conv2D(4, 3, name="conv")(x)
+    y = keras.layers.Identity(dtype=keras.DTypePolicy("float32"), name="idle")(y)
+    y = keras.layers.ReLU(name="relu")(y)
+    model = keras.Model(x, y)
+    with pytest.raises(Exception):
+        model.get_layer("idle").get_config()
+    result, _ = _exact(model)
+    assert "idle" not in result.graph.nodes
+    assert result.graph.nodes["relu"].inputs == ["conv"]
+
+
+def test_hgnetv2_round_trips():
+    _exact(_hub("HGNetV2Backbone"))
