@@ -121,3 +121,37 @@ def test_identity_layers_are_dropped_even_when_their_config_cannot_be_read():
 
 def test_hgnetv2_round_trips():
     _exact(_hub("HGNetV2Backbone"))
+
+
+def test_a_composite_whose_parts_return_none_beside_a_tensor_is_traced_inline():
+    """Parts that return (x, None) (DeiT's encoder blocks without attention scores) cannot be layers of a
+    functional graph; the tracer runs them inline (their own parts, each called `proj`, named after their
+    block), and a layer returning (x, {name: tensor}) is numbered as Keras numbers its outputs."""
+    import keras
+
+    class Part(keras.layers.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.proj = keras.layers.Dense(4, name="proj")
+
+        def call(self, x):
+            return self.proj(x), None
+
+    class Stack(keras.layers.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.parts = [Part(name=f"part_{i}") for i in range(2)]
+
+        def call(self, x):
+            feats = {}
+            for i, part in enumerate(self.parts):
+                x, _ = part(x)
+                feats[f"stage{i}"] = x
+            return x, feats
+
+    x = keras.Input((3, 4))
+    y, feats = Stack(name="stack")(x)
+    model = keras.Model(x, keras.layers.Add(name="join")([y, feats["stage0"]]))
+    result, _ = _exact(model)
+    dense = [n for n, node in result.graph.nodes.items() if node.op == "dense"]
+    assert len(dense) == 2 and all("part_" in n for n in dense), dense

@@ -159,6 +159,7 @@ def trace_layer(layer, entry):
         raise TraceError("it is called on no tensor")
     errors = []
     for batch in (None,) + TRACE_BATCHES:
+        inline = False
         try:
             model = _trace(layer, args, kwargs, refs, batch)
         except TraceError as exc:
@@ -166,10 +167,11 @@ def trace_layer(layer, entry):
             try:                        # its parts may return None beside a tensor (DeiT's encoder blocks)
                 with _inline_parts(layer):
                     model = _trace(layer, args, kwargs, refs, batch)
+                inline = True
             except TraceError:
                 continue
         if batch is not None:
-            _same_for_other_batch(layer, args, kwargs, refs, model, batch)
+            _same_for_other_batch(layer, args, kwargs, refs, model, batch, inline)
         return model, refs
     raise TraceError(errors[0])
 
@@ -193,12 +195,13 @@ class _inline_parts:
         for c in self.classes:
             c.__call__ = inline
             self.patched.append(c)
-        self._unique_names()
+        self.renamed = self._unique_names()
         return self
 
     def _unique_names(self):
         """Parts of inlined layers that share a name (each encoder block's `ln_1`) get their path's name
-        (`transformer_block_1_ln_1`): a functional graph names its layers uniquely. The layer objects keep it."""
+        (`transformer_block_1_ln_1`): a functional graph names its layers uniquely. The layer objects keep it
+        when the trace succeeds (the graph read from it names them so)."""
         seen: dict[str, list] = {}
         parent = {}
         for p in self.layer._flatten_layers(include_self=True):
@@ -206,16 +209,22 @@ class _inline_parts:
                 parent.setdefault(id(c), p)
         for s in self.layer._flatten_layers(include_self=False):
             seen.setdefault(s.name, []).append(s)
+        renamed = []
         for same in seen.values():
             if len(same) > 1:
                 for s in same:
                     p = parent.get(id(s))
                     if p is not None and p is not self.layer:
+                        renamed.append((s, s.name))
                         s.name = f"{p.name}_{s.name}"
+        return renamed
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, *exc):
         for c in self.patched:
             del c.__call__
+        if kind is not None:                    # the trace failed: the parts keep their own names
+            for s, name in self.renamed:
+                s.name = name
         return False
 
 
@@ -274,10 +283,14 @@ def _trace(layer, args, kwargs, refs, batch):
     return model
 
 
-def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
+def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int, inline: bool = False):
     """A layer traced with a fixed batch size must compute the same graph for another one (else its
     computation depends on the batch size: a constant reshape, a mask built for that batch)."""
-    other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
+    if inline:
+        with _inline_parts(layer):
+            other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
+    else:
+        other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
         at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
