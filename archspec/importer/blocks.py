@@ -160,7 +160,51 @@ def _dinov2_idle(layer) -> list:
             if v is not None]
 
 
+def _vitdet_positions(layer, in_shape, kwargs):
+    """ViTDet's AddPositionalEmbedding: x + a learned (H, W, D) table."""
+    return [_positions(layer.pos_embed, tuple(in_shape))]
+
+
+def _vitdet_encoder(layer, in_shape, kwargs):
+    """ViTDet's WindowedTransformerEncoder: x + attention(layer_norm(x)) within windows (window_attention,
+    whose window partition — windows into the batch axis — is the op's own), then + mlp(layer_norm(·))."""
+    import keras
+
+    from ..ops import keras_layers
+
+    attn = layer.attention
+    h, w, c = in_shape
+    size = (layer.window_size,) * 2 if layer.window_size else (h, w)
+    if attn.use_rel_pos and tuple(attn.input_size) != size:
+        raise BlockError(f"its relative position tables are for {tuple(attn.input_size)} positions and it attends "
+                         f"over {size}; KerasHub resizes them then, which archspec's window_attention does not")
+    rel = ([attn.add_decomposed_relative_pe.rel_pos_h, attn.add_decomposed_relative_pe.rel_pos_w]
+           if attn.use_rel_pos else [])
+    qkv, proj = attn.qkv, attn.projection
+    if proj.units != c or attn.num_heads * attn.key_dim != c:
+        raise BlockError(f"its attention makes {proj.units} channels of an input with {c}")
+    weights = [qkv.kernel] + ([qkv.bias] if attn.use_bias else []) + [proj.kernel, proj.bias] + rel
+    view = WeightView([([v], tuple(v.shape), 0) for v in weights])
+    mlp = list(layer.mlp_block.dense_net.layers)
+    shape = tuple(in_shape)
+    parts = [("layer_norm1", layer.layer_norm1, layer.layer_norm1, shape, ["in"]),
+             ("attention", keras_layers.WindowAttention(heads=attn.num_heads, key_dim=attn.key_dim,
+                                                        window=layer.window_size, rel_pos=attn.use_rel_pos,
+                                                        use_bias=attn.use_bias), view, shape, ["layer_norm1"]),
+             ("add", keras.layers.Add(), None, shape, ["in", "attention"]),
+             ("layer_norm2", layer.layer_norm2, layer.layer_norm2, shape, ["add"])]
+    prev = "layer_norm2"
+    for sub in mlp:
+        out = tuple(sub.compute_output_shape((None,) + shape)[1:])
+        parts.append((f"mlp_{sub.name}", sub, sub, out, [prev]))
+        prev, shape = f"mlp_{sub.name}", out
+    parts.append(("add_1", keras.layers.Add(), None, shape, ["add", prev]))
+    return parts
+
+
 READERS = {
+    "keras_hub.src.models.vit_det.vit_layers.AddPositionalEmbedding": _vitdet_positions,
+    "keras_hub.src.models.vit_det.vit_layers.WindowedTransformerEncoder": _vitdet_encoder,
     "keras_hub.src.models.vit.vit_layers.ViTPatchingAndEmbedding": _vit,
     "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": _deit,
     "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2,
@@ -210,7 +254,7 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
     ref = args[0]
     parts = reader(layer, tuple(ref["config"]["shape"][1:]), kwargs)
     used = set()
-    for _, _, live, _ in parts:
+    for _, _, live, *_ in parts:
         if isinstance(live, WeightView):
             used |= {id(v) for vs, _, _ in live.parts for v in vs}
         elif live is not None:
@@ -222,7 +266,8 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
         raise BlockError(f"it holds weights its computation does not use ({', '.join(left[:3])}); a spec holds "
                          "the weights it computes with")
     entries, live_of, prev = [], {}, ref
-    for part, keras_layer, live, shape in parts:
+    made = {"in": ref}                             # part → its output's tensor reference
+    for part, keras_layer, live, shape, *inputs in parts:
         new, k = f"{name}_{part}", 2
         while new in taken:
             new, k = f"{name}_{part}_{k}", k + 1
@@ -230,11 +275,12 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
         cfg = dict(keras_layer.get_config(), name=new)
         cls = type(keras_layer)
         module = "keras.layers" if cls.__module__.startswith("keras.") else cls.__module__
+        args = [prev] if not inputs else [[made[i] for i in inputs[0]]] if len(inputs[0]) > 1 else [made[inputs[0][0]]]
         entries.append({"module": module, "class_name": cls.__name__, "config": cfg, "name": new,
                         "registered_name": _registered(cls),
-                        "inbound_nodes": [{"args": [prev], "kwargs": {}}]})
+                        "inbound_nodes": [{"args": args, "kwargs": {}}]})
         live_of[new] = live
-        prev = _tensor(new, shape)
+        prev = made[part] = _tensor(new, shape)
     return entries, live_of, prev["config"]["keras_history"]
 
 

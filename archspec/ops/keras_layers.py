@@ -438,3 +438,101 @@ class NoKeyBiasAttention(keras.layers.MultiHeadAttention):
 
 __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
            "GELU", "SinePosition", "NoKeyBiasAttention"]
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class WindowAttention(keras.layers.Layer):
+    """Multi-head self-attention over a feature map (batch, height, width, channels), within windows of
+    `window` × `window` positions (0: the whole map), with decomposed relative position embeddings added to
+    the scores (one learned table per axis, 2·size − 1 rows of key_dim): ViTDet's and SAM's image-encoder
+    attention (KerasHub's MultiHeadAttentionWithRelativePE inside its WindowedTransformerEncoder, whose
+    window partition pads the map to whole windows and crops it back).
+
+    >>> import numpy as np
+    >>> layer = WindowAttention(heads=2, key_dim=4, window=2)
+    >>> np.asarray(layer(np.ones((1, 3, 3, 8), "float32"))).shape, layer.count_params()
+    ((1, 3, 3, 8), 312)
+    """
+
+    def __init__(self, heads: int, key_dim: int, window: int = 0, rel_pos: bool = True, use_bias: bool = True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.key_dim, self.window = int(heads), int(key_dim), int(window)
+        self.rel_pos, self.use_bias = bool(rel_pos), bool(use_bias)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"WindowAttention takes a feature map (batch, height, width, channels); got {tuple(input_shape)}")
+        _, h, w, c = input_shape
+        inner = self.heads * self.key_dim
+        self.qkv_kernel = self.add_weight(name="qkv_kernel", shape=(c, 3 * inner), initializer="glorot_uniform")
+        self.qkv_bias = self.add_weight(name="qkv_bias", shape=(3 * inner,), initializer="zeros") if self.use_bias else None
+        self.proj_kernel = self.add_weight(name="proj_kernel", shape=(inner, inner), initializer="glorot_uniform")
+        self.proj_bias = self.add_weight(name="proj_bias", shape=(inner,), initializer="zeros")
+        sh, sw = (self.window, self.window) if self.window else (h, w)
+        if self.rel_pos:
+            self.rel_pos_h = self.add_weight(name="rel_pos_h", shape=(2 * sh - 1, self.key_dim), initializer="zeros")
+            self.rel_pos_w = self.add_weight(name="rel_pos_w", shape=(2 * sw - 1, self.key_dim), initializer="zeros")
+
+    def _partition(self, x):
+        ops, ws = keras.ops, self.window
+        b, h, w, c = ops.shape(x)
+        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+        if ph or pw:
+            x = ops.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)))
+        x = ops.reshape(x, (b, (h + ph) // ws, ws, (w + pw) // ws, ws, c))
+        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, ws, ws, c)), (h + ph, w + pw)
+
+    def _unpartition(self, x, padded, size):
+        ops, ws = keras.ops, self.window
+        (hp, wp), (h, w) = padded, size
+        b = ops.shape(x)[0] // ((hp // ws) * (wp // ws))
+        x = ops.reshape(x, (b, hp // ws, wp // ws, ws, ws, -1))
+        x = ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (b, hp, wp, -1))
+        return x[:, :h, :w, :]
+
+    def _relative(self, scores, queries, h, w):
+        """Scores + the height and width tables read at (query − key) + size − 1, each dotted with the query."""
+        ops = keras.ops
+
+        def table(size, rel):
+            coords = ops.arange(size)[:, None] - ops.arange(size)[None, :] + (size - 1)
+            return ops.take(rel, coords, 0)                                   # (size, size, key_dim)
+
+        n = ops.shape(queries)[0]
+        q = ops.reshape(queries, (n, h, w, self.key_dim))
+        rh = ops.einsum("bhwc,hkc->bhwk", q, table(h, self.rel_pos_h))
+        rw = ops.einsum("bhwc,wkc->bhwk", q, table(w, self.rel_pos_w))
+        scores = ops.reshape(scores, (n, h, w, h, w))
+        scores = scores + rh[..., :, None]
+        scores = scores + rw[..., None, :]
+        return ops.reshape(scores, (n, h * w, h * w))
+
+    def call(self, inputs):
+        ops = keras.ops
+        x = inputs
+        if self.window:
+            size = ops.shape(x)[1], ops.shape(x)[2]
+            x, padded = self._partition(x)
+        b, h, w, _ = ops.shape(x)
+        qkv = ops.matmul(x, ops.cast(self.qkv_kernel, x.dtype))
+        if self.use_bias:
+            qkv = qkv + ops.cast(self.qkv_bias, x.dtype)
+        qkv = ops.transpose(ops.reshape(qkv, (b, h * w, 3, self.heads, self.key_dim)), (2, 0, 3, 1, 4))
+        q, k, v = ops.unstack(ops.reshape(qkv, (3, b * self.heads, h * w, self.key_dim)), axis=0)
+        scores = (q * (self.key_dim ** -0.5)) @ ops.transpose(k, (0, 2, 1))
+        if self.rel_pos:
+            scores = self._relative(scores, q, h, w)
+        out = ops.reshape(ops.softmax(scores, axis=-1) @ v, (b, self.heads, h, w, self.key_dim))
+        out = ops.reshape(ops.transpose(out, (0, 2, 3, 1, 4)), (b, h, w, self.heads * self.key_dim))
+        out = ops.matmul(out, ops.cast(self.proj_kernel, out.dtype)) + ops.cast(self.proj_bias, out.dtype)
+        if self.window:
+            out = self._unpartition(out, padded, size)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.heads * self.key_dim,)
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim, "window": self.window,
+                "rel_pos": self.rel_pos, "use_bias": self.use_bias}

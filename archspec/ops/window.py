@@ -1,0 +1,110 @@
+"""Attention over a feature map: window_attention — multi-head self-attention among the positions of an
+(height, width, channels) map, within square windows or over the whole map, with decomposed relative
+position embeddings (ViTDet's and SAM's image encoder: KerasHub's MultiHeadAttentionWithRelativePE inside
+its WindowedTransformerEncoder, read by importer/blocks.py).
+
+With `window: w` the map is padded with zeros to whole windows, each w × w window attends within itself
+(n = w² tokens), and the padding is cropped off again; `window: 0` attends over the whole map (n = H·W).
+With `rel_pos` two learned tables (2·s − 1 rows of key_dim, s the window's — or the map's — height and
+width) give each query a bias per key row and per key column: score += q·Rh[i − i′ + s − 1] + q·Rw[j − j′ + s − 1].
+
+Costs, with h heads, key size k, C input channels, P the padded positions (P = H·W without a window),
+n tokens per window and P / n windows:
+
+* MACs: the qkv projection (P·C·3hk), the scores QKᵀ and attention × V (P·h·n·k each), the relative
+  terms (P·h·(sh + sw)·k) and the output projection (P·hk·hk);
+* FLOPs: 2 per MAC, + 1 per projected element for each bias, + 1 per score for the 1/√k scaling, + 2 per
+  score for the relative terms with `rel_pos`, + 5 per score for the softmax.
+
+>>> from archspec.ops import REGISTRY
+>>> op = REGISTRY["window_attention"]
+>>> a = op.Attrs(heads=2, key_dim=4, window=2)
+>>> op.infer(a, [(3, 3, 8)]), op.params(a, [(3, 3, 8)], (3, 3, 8))
+((3, 3, 8), (312, 0))
+"""
+from __future__ import annotations
+
+from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError, need_rank
+from .registry import register
+
+
+class WindowAttentionAttrs(Attrs):
+    heads: PosInt = Field(description="number of attention heads")
+    key_dim: PosInt = Field(description="size of each head's queries, keys and values; heads × key_dim must be the "
+                                        "input's channels")
+    window: NonNegInt = Field(0, description="side of the square windows the map is split into (padded to whole "
+                                             "windows, cropped back); 0: attend over the whole map")
+    rel_pos: bool = Field(True, description="add decomposed relative position embeddings (a learned table per axis) "
+                                            "to the scores")
+    use_bias: bool = Field(True, description="a bias on the query/key/value projection (the output projection always "
+                                             "has one)")
+
+
+@register
+class WindowAttention(Op):
+    name, keras_class, Attrs, category = "window_attention", "WindowAttention", WindowAttentionAttrs, "attn"
+    custom_layer = True                            # archspec.ops.keras_layers.WindowAttention
+    keeps_inputs = True                            # the projections' weight gradients read the map
+    keras_classes = ("WindowAttention",)           # KerasHub's ViTDet attention: importer/blocks.py (by module path)
+    doc = ("Multi-head self-attention over a feature map (H, W, C), within `window` × `window` windows (0: the whole "
+           "map), with decomposed relative position embeddings (ViTDet's and SAM's image encoder): "
+           "archspec.ops.keras_layers.WindowAttention. (H, W, C) → (H, W, C), C = heads × key_dim.")
+    examples = [({"heads": 2, "key_dim": 4, "window": 2}, [(3, 3, 8)], (3, 3, 8), (312, 0)),
+                ({"heads": 2, "key_dim": 4}, [(3, 3, 8)], (3, 3, 8), (328, 0)),
+                ({"heads": 1, "key_dim": 8, "rel_pos": False, "use_bias": False}, [(4, 4, 8)], (4, 4, 8), (264, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "window_attention", "it attends over a feature map; for tokens use attention")
+        h, w, c = ins[0]
+        if a.heads * a.key_dim != c:
+            raise ShapeError(f"window_attention's {a.heads} heads × key_dim {a.key_dim} = {a.heads * a.key_dim} must be "
+                             f"the input's {c} channels", "attention-heads",
+                             f"set key_dim: {c // a.heads}" if c % a.heads == 0 else "choose heads dividing the channels",
+                             field="key_dim")
+        return ins[0]
+
+    def _sizes(self, a, shape):
+        """(padded positions P, tokens per window n, table rows' sizes (sh, sw))."""
+        h, w, _ = shape
+        if not a.window:
+            return h * w, h * w, (h, w)
+        ws = a.window
+        hp, wp = -(-h // ws) * ws, -(-w // ws) * ws
+        return hp * wp, ws * ws, (ws, ws)
+
+    def params(self, a, ins, out):
+        c, inner = ins[0][2], a.heads * a.key_dim
+        _, _, (sh, sw) = self._sizes(a, ins[0])
+        rel = (2 * sh - 1 + 2 * sw - 1) * a.key_dim if a.rel_pos else 0
+        return (c * 3 * inner + 3 * inner * a.use_bias + inner * inner + inner + rel, 0)
+
+    macs_rule = ("the qkv projection (P·C·3hk), QKᵀ and attention × V (P·h·n·k each), the relative terms "
+                 "(P·h·(sh + sw)·k with `rel_pos`) and the output projection (P·hk·hk); P padded positions, n per window")
+
+    def macs(self, a, ins, out):
+        p, n, (sh, sw) = self._sizes(a, ins[0])
+        c, h, k = ins[0][2], a.heads, a.key_dim
+        rel = p * h * (sh + sw) * k if a.rel_pos else 0
+        return p * c * 3 * h * k + 2 * p * h * n * k + rel + p * h * k * h * k
+
+    flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per score (P·h·n) for the 1/√k scaling; "
+                  "+ 2 per score for the relative terms with `rel_pos`; + 5 per score for the softmax")
+
+    def extra_flops(self, a, ins, out):
+        p, n, _ = self._sizes(a, ins[0])
+        inner = a.heads * a.key_dim
+        scores = p * a.heads * n
+        return p * 3 * inner * a.use_bias + p * inner + scores * (1 + 2 * a.rel_pos + 5)
+
+    def backward_keeps(self, a, ins, out):
+        """Its input, and inside: Q, K, V, the probabilities and the heads' output before the projection."""
+        p, n, _ = self._sizes(a, ins[0])
+        inner = a.heads * a.key_dim
+        return True, False, 4 * p * inner + p * a.heads * n
+
+    def label(self, a):
+        where = f"window {a.window}" if a.window else "global"
+        return f"window attention · {a.heads} heads · {a.key_dim} · {where}" + (" · rel pos" if a.rel_pos else "")
+
+    def keras_kwargs(self, a):
+        return dict(heads=a.heads, key_dim=a.key_dim, window=a.window, rel_pos=a.rel_pos, use_bias=a.use_bias)
