@@ -132,7 +132,9 @@ model:
   - batch_norm: {center: false, name: bn_nocenter}
   - conv2d: {filters: 8, kernel: 1, name: a}
   - conv2d: {filters: 8, kernel: 1, from: bn_nocenter, name: b}
-  - multiply: {from: [a, b]}
+  - window_attention: {heads: 2, key_dim: 4, window: 3, from: a, name: win_attn}
+  - window_attention: {heads: 1, key_dim: 8, rel_pos: false, use_bias: false, name: glob_attn}
+  - multiply: {from: [glob_attn, b]}
   - average: {from: [a, b, multiply]}
   - subtract: {from: [average, a]}
   - maximum: {from: [subtract, b]}

@@ -13,8 +13,9 @@ n tokens per window and P / n windows:
 
 * MACs: the qkv projection (P·C·3hk), the scores QKᵀ and attention × V (P·h·n·k each), the relative
   terms (P·h·(sh + sw)·k) and the output projection (P·hk·hk);
-* FLOPs: 2 per MAC, + 1 per projected element for each bias, + 1 per score for the 1/√k scaling, + 2 per
-  score for the relative terms with `rel_pos`, + 5 per score for the softmax.
+* FLOPs (as TensorFlow's profiler counts archspec's layer): 2 per MAC, + 1 per projected element for each
+  bias, + 1 per query element for the 1/√k scaling, + 5 per score for the softmax; with `rel_pos` + 2 per
+  score for the relative terms and 4 per relative index (the table lookups' i − i′ + s − 1, wrapped).
 
 >>> from archspec.ops import REGISTRY
 >>> op = REGISTRY["window_attention"]
@@ -24,14 +25,14 @@ n tokens per window and P / n windows:
 """
 from __future__ import annotations
 
-from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError, need_rank
+from .base import Attrs, Field, NonNegInt, Op, PosInt, need_rank
 from .registry import register
 
 
 class WindowAttentionAttrs(Attrs):
     heads: PosInt = Field(description="number of attention heads")
-    key_dim: PosInt = Field(description="size of each head's queries, keys and values; heads × key_dim must be the "
-                                        "input's channels")
+    key_dim: PosInt = Field(description="size of each head's queries, keys and values; the output has heads × "
+                                        "key_dim channels (ViTDet's: the input's)")
     window: NonNegInt = Field(0, description="side of the square windows the map is split into (padded to whole "
                                              "windows, cropped back); 0: attend over the whole map")
     rel_pos: bool = Field(True, description="add decomposed relative position embeddings (a learned table per axis) "
@@ -48,20 +49,15 @@ class WindowAttention(Op):
     keras_classes = ("WindowAttention",)           # KerasHub's ViTDet attention: importer/blocks.py (by module path)
     doc = ("Multi-head self-attention over a feature map (H, W, C), within `window` × `window` windows (0: the whole "
            "map), with decomposed relative position embeddings (ViTDet's and SAM's image encoder): "
-           "archspec.ops.keras_layers.WindowAttention. (H, W, C) → (H, W, C), C = heads × key_dim.")
+           "archspec.ops.keras_layers.WindowAttention. (H, W, C) → (H, W, heads × key_dim).")
     examples = [({"heads": 2, "key_dim": 4, "window": 2}, [(3, 3, 8)], (3, 3, 8), (312, 0)),
                 ({"heads": 2, "key_dim": 4}, [(3, 3, 8)], (3, 3, 8), (328, 0)),
                 ({"heads": 1, "key_dim": 8, "rel_pos": False, "use_bias": False}, [(4, 4, 8)], (4, 4, 8), (264, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, "window_attention", "it attends over a feature map; for tokens use attention")
-        h, w, c = ins[0]
-        if a.heads * a.key_dim != c:
-            raise ShapeError(f"window_attention's {a.heads} heads × key_dim {a.key_dim} = {a.heads * a.key_dim} must be "
-                             f"the input's {c} channels", "attention-heads",
-                             f"set key_dim: {c // a.heads}" if c % a.heads == 0 else "choose heads dividing the channels",
-                             field="key_dim")
-        return ins[0]
+        h, w, _ = ins[0]
+        return (h, w, a.heads * a.key_dim)
 
     def _sizes(self, a, shape):
         """(padded positions P, tokens per window n, table rows' sizes (sh, sw))."""
@@ -87,14 +83,16 @@ class WindowAttention(Op):
         rel = p * h * (sh + sw) * k if a.rel_pos else 0
         return p * c * 3 * h * k + 2 * p * h * n * k + rel + p * h * k * h * k
 
-    flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per score (P·h·n) for the 1/√k scaling; "
-                  "+ 2 per score for the relative terms with `rel_pos`; + 5 per score for the softmax")
+    flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per query element (P·hk) for the 1/√k "
+                  "scaling; + 5 per score (P·h·n) for the softmax; with `rel_pos` + 2 per score for the relative "
+                  "terms and 4 per table entry read (sh² + sw²) for the relative indices (i − i′ + s − 1, wrapped)")
 
     def extra_flops(self, a, ins, out):
-        p, n, _ = self._sizes(a, ins[0])
+        p, n, (sh, sw) = self._sizes(a, ins[0])
         inner = a.heads * a.key_dim
         scores = p * a.heads * n
-        return p * 3 * inner * a.use_bias + p * inner + scores * (1 + 2 * a.rel_pos + 5)
+        rel = 2 * scores + 4 * (sh * sh + sw * sw) if a.rel_pos else 0
+        return p * 3 * inner * a.use_bias + p * inner + p * inner + 5 * scores + rel
 
     def backward_keeps(self, a, ins, out):
         """Its input, and inside: Q, K, V, the probabilities and the heads' output before the projection."""
