@@ -155,3 +155,24 @@ def test_a_composite_whose_parts_return_none_beside_a_tensor_is_traced_inline():
     result, _ = _exact(model)
     dense = [n for n, node in result.graph.nodes.items() if node.op == "dense"]
     assert len(dense) == 2 and all("part_" in n for n in dense), dense
+
+
+def test_a_windowed_encoder_with_padding_and_relative_positions_round_trips():
+    """ViTDet's WindowedTransformerEncoder on a 3×3 map with 2×2 windows (padded to 4×4 and cropped back),
+    relative position tables randomized by the round trip: window_attention computes what KerasHub does."""
+    pytest.importorskip("keras_hub")
+    import keras
+    from keras_hub.src.models.vit_det.vit_layers import WindowedTransformerEncoder
+
+    x = keras.Input((3, 3, 8))
+    y = WindowedTransformerEncoder(project_dim=8, intermediate_dim=16, num_heads=2, use_rel_pos=True, window_size=2,
+                                   input_size=(3, 3), name="block")(x)
+    result, _ = _exact(keras.Model(x, y))
+    (attn,) = [n for n in result.graph.nodes.values() if n.op == "window_attention"]
+    assert (attn.attrs.window, attn.attrs.heads, attn.attrs.key_dim, attn.attrs.rel_pos) == (2, 2, 4, True)
+    assert [w.shape for w in attn.layer.get_weights()] == [(8, 24), (24,), (8, 8), (8,), (3, 4), (3, 4)]
+
+
+def test_vitdet_round_trips():
+    result, _ = _exact(_hub("ViTDetBackbone"))
+    assert {n.attrs.window for n in result.graph.nodes.values() if n.op == "window_attention"} == {0, 2}
