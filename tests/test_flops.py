@@ -133,8 +133,9 @@ model:
   - conv2d: {filters: 8, kernel: 1, name: a}
   - conv2d: {filters: 8, kernel: 1, from: bn_nocenter, name: b}
   - window_attention: {heads: 2, key_dim: 4, window: 3, from: a, name: win_attn}
-  - window_attention: {heads: 1, key_dim: 8, rel_pos: false, use_bias: false, name: glob_attn}
-  - multiply: {from: [glob_attn, b]}
+  - window_attention: {heads: 1, key_dim: 8, relative: none, use_bias: false, name: glob_attn}
+  - window_attention: {heads: 2, key_dim: 4, window: 4, relative: bias, shift: 2, name: swin_attn}
+  - multiply: {from: [swin_attn, b]}
   - average: {from: [a, b, multiply]}
   - subtract: {from: [average, a]}
   - maximum: {from: [subtract, b]}

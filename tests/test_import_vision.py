@@ -169,10 +169,33 @@ def test_a_windowed_encoder_with_padding_and_relative_positions_round_trips():
                                    input_size=(3, 3), name="block")(x)
     result, _ = _exact(keras.Model(x, y))
     (attn,) = [n for n in result.graph.nodes.values() if n.op == "window_attention"]
-    assert (attn.attrs.window, attn.attrs.heads, attn.attrs.key_dim, attn.attrs.rel_pos) == (2, 2, 4, True)
+    assert (attn.attrs.window, attn.attrs.heads, attn.attrs.key_dim, attn.attrs.relative) == (2, 2, 4, "decomposed")
     assert [w.shape for w in attn.layer.get_weights()] == [(8, 24), (24,), (8, 8), (8,), (3, 4), (3, 4)]
 
 
 def test_vitdet_round_trips():
     result, _ = _exact(_hub("ViTDetBackbone"))
     assert {n.attrs.window for n in result.graph.nodes.values() if n.op == "window_attention"} == {0, 2}
+
+
+def test_a_shifted_window_block_on_a_padded_map_round_trips():
+    """Swin's block on a 6×6 map with 4×4 windows shifted by 2: rolled, padded to 8×8, masked across the
+    roll's seams, rolled back and cropped — window_attention with relative: bias computes what KerasHub does
+    (its bias table and qkv weights randomized by the round trip)."""
+    pytest.importorskip("keras_hub")
+    import keras
+    from keras_hub.src.models.swin_transformer.swin_transformer_layers import SwinTransformerBlock
+
+    x = keras.Input((36, 8))
+    y = SwinTransformerBlock(dim=8, input_resolution=(6, 6), num_heads=2, window_size=4, shift_size=2,
+                             name="block")(x)
+    result, _ = _exact(keras.Model(x, y))
+    (attn,) = [n for n in result.graph.nodes.values() if n.op == "window_attention"]
+    assert (attn.attrs.window, attn.attrs.shift, attn.attrs.relative) == (4, 2, "bias")
+
+
+@pytest.mark.slow
+def test_swin_round_trips():
+    result, _ = _exact(_hub("SwinTransformerBackbone"))
+    shifts = sorted(n.attrs.shift for n in result.graph.nodes.values() if n.op == "window_attention")
+    assert shifts == [0, 0, 0, 2]                 # stage 2's map (4×4) is one window: no shift

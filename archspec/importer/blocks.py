@@ -189,7 +189,8 @@ def _vitdet_encoder(layer, in_shape, kwargs):
     shape = tuple(in_shape)
     parts = [("layer_norm1", layer.layer_norm1, layer.layer_norm1, shape, ["in"]),
              ("attention", keras_layers.WindowAttention(heads=attn.num_heads, key_dim=attn.key_dim,
-                                                        window=layer.window_size, rel_pos=attn.use_rel_pos,
+                                                        window=layer.window_size,
+                                                        relative="decomposed" if attn.use_rel_pos else "none",
                                                         use_bias=attn.use_bias), view, shape, ["layer_norm1"]),
              ("add", keras.layers.Add(), None, shape, ["in", "attention"]),
              ("layer_norm2", layer.layer_norm2, layer.layer_norm2, shape, ["add"])]
@@ -202,12 +203,96 @@ def _vitdet_encoder(layer, in_shape, kwargs):
     return parts
 
 
+def _swin_block(layer, in_shape, kwargs):
+    """Swin's SwinTransformerBlock on tokens (H·W, C): x + attention(layer_norm(x)) within shifted windows
+    (window_attention with a relative position bias, on the (H, W, C) map: reshapes around it), then
+    + mlp(layer_norm(·))."""
+    import keras
+
+    from ..ops import keras_layers
+
+    attn, mlp = layer.attn, layer.mlp
+    h, w = layer.input_resolution
+    t, c = in_shape
+    if t != h * w:
+        raise BlockError(f"it reads {t} tokens as a {h}×{w} map")
+    if attn.window_size != (layer.window_size, layer.window_size):
+        raise BlockError(f"its attention's bias table is for {attn.window_size} windows and it attends in "
+                         f"{layer.window_size}×{layer.window_size} ones (a map smaller than the window)")
+    if attn.attn_dim != c or attn.dim != c or abs(attn.scale - attn.head_dim ** -0.5) > 1e-12:
+        raise BlockError("its attention's sizes or scale differ from heads × head_dim = channels, 1/√head_dim")
+    if attn.attn_drop_rate or attn.proj_drop_rate or mlp.dropout is not None:
+        raise BlockError("it drops out inside its attention or MLP, which window_attention does not")
+    if not isinstance(layer.drop_path, keras.layers.Identity):
+        raise BlockError("it drops paths (stochastic depth) on its residuals")
+    if mlp.act_layer is not keras.activations.gelu:
+        raise BlockError(f"its MLP's activation {mlp.act_layer!r} is not keras.activations.gelu")
+    qkv, proj = attn.qkv, attn.proj
+    weights = [qkv.kernel] + ([qkv.bias] if attn.qkv_bias else []) + [proj.kernel, proj.bias,
+                                                                      attn.relative_position_bias_table]
+    view = WeightView([([v], tuple(v.shape), 0) for v in weights])
+    hidden = mlp.fc1.units
+    return [("norm1", layer.norm1, layer.norm1, (t, c), ["in"]),
+            ("to_map", keras.layers.Reshape((h, w, c)), None, (h, w, c), ["norm1"]),
+            ("attn", keras_layers.WindowAttention(heads=attn.num_heads, key_dim=attn.head_dim, window=layer.window_size,
+                                                  relative="bias", shift=layer.shift_size, use_bias=attn.qkv_bias),
+             view, (h, w, c), ["to_map"]),
+            ("to_tokens", keras.layers.Reshape((h * w, c)), None, (t, c), ["attn"]),
+            ("add", keras.layers.Add(), None, (t, c), ["in", "to_tokens"]),
+            ("norm2", layer.norm2, layer.norm2, (t, c), ["add"]),
+            ("mlp_fc1", mlp.fc1, mlp.fc1, (t, hidden), ["norm2"]),
+            ("mlp_gelu", keras.layers.Activation("gelu"), None, (t, hidden), ["mlp_fc1"]),
+            ("mlp_fc2", mlp.fc2, mlp.fc2, (t, c), ["mlp_gelu"]),
+            ("add_1", keras.layers.Add(), None, (t, c), ["add", "mlp_fc2"])]
+
+
+def _swin_merging(layer, in_shape, kwargs):
+    """Swin's PatchMerging, called with the map's H and W: tokens → (H, W, C) map [→ zero row/column to even
+    sizes] → each 2×2 patch's four tokens side by side, in Swin's order (0,0), (1,0), (0,1), (1,1) — a
+    reshape, a permute and a reshape — → layer norm → dense (4C → 2C) → tokens."""
+    import keras
+
+    h, w = kwargs.get("H"), kwargs.get("W")
+    t, c = in_shape
+    if not (isinstance(h, int) and isinstance(w, int)) or h * w != t:
+        raise BlockError(f"it is called with H={h!r}, W={w!r} for {t} tokens")
+    parts = [("to_map", keras.layers.Reshape((h, w, c)), None, (h, w, c))]
+    if h % 2 or w % 2:
+        parts.append(("pad", keras.layers.ZeroPadding2D(((0, h % 2), (0, w % 2))), None, (h + h % 2, w + w % 2, c)))
+    h2, w2 = (h + h % 2) // 2, (w + w % 2) // 2
+    parts += [("patches", keras.layers.Reshape((h2, 2, w2, 2, c)), None, (h2, 2, w2, 2, c)),
+              ("order", keras.layers.Permute((1, 3, 4, 2, 5)), None, (h2, w2, 2, 2, c)),
+              ("merge", keras.layers.Reshape((h2, w2, 4 * c)), None, (h2, w2, 4 * c)),
+              ("norm", layer.norm, layer.norm, (h2, w2, 4 * c)),
+              ("reduction", layer.reduction, layer.reduction, (h2, w2, layer.reduction.units)),
+              ("to_tokens", keras.layers.Reshape((h2 * w2, layer.reduction.units)), None, (h2 * w2, layer.reduction.units))]
+    return parts
+
+
+def _swin_patches(layer, in_shape, kwargs):
+    """Swin's PatchEmbedding: conv → tokens [→ layer norm]."""
+    _channels_last(layer)
+    parts = _patches(layer, layer.proj, in_shape)
+    if layer.norm is not None:
+        parts.append(("norm", layer.norm, layer.norm, parts[-1][3]))
+    return parts
+
+
 READERS = {
+    "keras_hub.src.models.swin_transformer.swin_transformer_layers.SwinTransformerBlock": _swin_block,
+    "keras_hub.src.models.swin_transformer.swin_transformer_layers.PatchMerging": _swin_merging,
+    "keras_hub.src.models.swin_transformer.swin_transformer_layers.PatchEmbedding": _swin_patches,
     "keras_hub.src.models.vit_det.vit_layers.AddPositionalEmbedding": _vitdet_positions,
     "keras_hub.src.models.vit_det.vit_layers.WindowedTransformerEncoder": _vitdet_encoder,
     "keras_hub.src.models.vit.vit_layers.ViTPatchingAndEmbedding": _vit,
     "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": _deit,
     "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2,
+}
+# the call keywords a class's reader reads (others are refused): DeiT's masked patches (refused unless None),
+# Swin's PatchMerging's map size
+CALL_KWARGS = {
+    "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": ("bool_masked_pos",),
+    "keras_hub.src.models.swin_transformer.swin_transformer_layers.PatchMerging": ("H", "W"),
 }
 # weights a class holds that its computation (as read here, called without masks) never uses: left out of
 # the spec and of the parameters it is compared on, and named in a warning (importer/weights.py)
@@ -239,7 +324,8 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
     """(config entries, their live layers by name, the output's tensor reference) standing for the call
     `entry` of `layer`, one of :data:`READERS`' classes; names `<layer>_<part>` not in `taken` (added to it).
     Raises :class:`BlockError` when the layer cannot be read so."""
-    reader = READERS[f"{entry.get('module') or ''}.{entry['class_name']}"]
+    key = f"{entry.get('module') or ''}.{entry['class_name']}"
+    reader = READERS[key]
     name = entry.get("name") or entry["config"].get("name")
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) != 1 or layer is None:
@@ -248,7 +334,7 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
     kwargs = {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None and k not in ("training", "mask")}
     if len(args) != 1 or not isinstance(args[0], dict) or args[0].get("class_name") != "__keras_tensor__":
         raise BlockError("it is called on something other than one tensor")
-    unknown = sorted(k for k in kwargs if k != "bool_masked_pos")
+    unknown = sorted(k for k in kwargs if k not in CALL_KWARGS.get(key, ()))
     if unknown:
         raise BlockError(f"it is called with the keyword arguments {unknown}, which a spec cannot express")
     ref = args[0]

@@ -443,22 +443,31 @@ __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbeddi
 @keras.saving.register_keras_serializable(package="archspec")
 class WindowAttention(keras.layers.Layer):
     """Multi-head self-attention over a feature map (batch, height, width, channels), within windows of
-    `window` × `window` positions (0: the whole map), with decomposed relative position embeddings added to
-    the scores (one learned table per axis, 2·size − 1 rows of key_dim): ViTDet's and SAM's image-encoder
-    attention (KerasHub's MultiHeadAttentionWithRelativePE inside its WindowedTransformerEncoder, whose
-    window partition pads the map to whole windows and crops it back).
+    `window` × `window` positions (0: the whole map), with relative positions added to the scores:
+    ``relative="decomposed"`` — one learned table per axis, 2·size − 1 rows of key_dim, dotted with the query
+    (ViTDet's and SAM's MultiHeadAttentionWithRelativePE inside KerasHub's WindowedTransformerEncoder);
+    ``relative="bias"`` — a learned bias per head for each of the (2w − 1)² relative offsets, and with
+    ``shift`` the map rolled by −shift before the windows and back after, scores across the roll's seams
+    masked (−100) (Swin's shifted-window attention); ``relative="none"``. The windows pad the map with
+    zeros to whole windows and crop it back.
 
     >>> import numpy as np
     >>> layer = WindowAttention(heads=2, key_dim=4, window=2)
     >>> np.asarray(layer(np.ones((1, 3, 3, 8), "float32"))).shape, layer.count_params()
     ((1, 3, 3, 8), 312)
+    >>> np.asarray(WindowAttention(2, 4, window=2, relative="bias", shift=1)(np.ones((1, 4, 4, 8), "float32"))).shape
+    (1, 4, 4, 8)
     """
 
-    def __init__(self, heads: int, key_dim: int, window: int = 0, rel_pos: bool = True, use_bias: bool = True,
-                 **kwargs):
+    def __init__(self, heads: int, key_dim: int, window: int = 0, relative: str = "decomposed", shift: int = 0,
+                 use_bias: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.heads, self.key_dim, self.window = int(heads), int(key_dim), int(window)
-        self.rel_pos, self.use_bias = bool(rel_pos), bool(use_bias)
+        self.heads, self.key_dim, self.window, self.shift = int(heads), int(key_dim), int(window), int(shift)
+        self.relative, self.use_bias = str(relative), bool(use_bias)
+        if self.relative not in ("decomposed", "bias", "none"):
+            raise ValueError(f"WindowAttention's relative is 'decomposed', 'bias' or 'none', not {relative!r}")
+        if self.shift and not 0 < self.shift < self.window:
+            raise ValueError(f"WindowAttention's shift {shift} must be below its window {window}")
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -470,9 +479,12 @@ class WindowAttention(keras.layers.Layer):
         self.proj_kernel = self.add_weight(name="proj_kernel", shape=(inner, inner), initializer="glorot_uniform")
         self.proj_bias = self.add_weight(name="proj_bias", shape=(inner,), initializer="zeros")
         sh, sw = (self.window, self.window) if self.window else (h, w)
-        if self.rel_pos:
+        if self.relative == "decomposed":
             self.rel_pos_h = self.add_weight(name="rel_pos_h", shape=(2 * sh - 1, self.key_dim), initializer="zeros")
             self.rel_pos_w = self.add_weight(name="rel_pos_w", shape=(2 * sw - 1, self.key_dim), initializer="zeros")
+        elif self.relative == "bias":
+            self.bias_table = self.add_weight(name="bias_table", shape=((2 * sh - 1) * (2 * sw - 1), self.heads),
+                                              initializer=keras.initializers.TruncatedNormal(stddev=0.02))
 
     def _partition(self, x):
         ops, ws = keras.ops, self.window
@@ -483,15 +495,14 @@ class WindowAttention(keras.layers.Layer):
         x = ops.reshape(x, (b, (h + ph) // ws, ws, (w + pw) // ws, ws, c))
         return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, ws, ws, c)), (h + ph, w + pw)
 
-    def _unpartition(self, x, padded, size):
+    def _unpartition(self, x, padded):
         ops, ws = keras.ops, self.window
-        (hp, wp), (h, w) = padded, size
+        hp, wp = padded
         b = ops.shape(x)[0] // ((hp // ws) * (wp // ws))
         x = ops.reshape(x, (b, hp // ws, wp // ws, ws, ws, -1))
-        x = ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (b, hp, wp, -1))
-        return x[:, :h, :w, :]
+        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (b, hp, wp, -1))
 
-    def _relative(self, scores, queries, h, w):
+    def _decomposed(self, scores, queries, h, w):
         """Scores + the height and width tables read at (query − key) + size − 1, each dotted with the query."""
         ops = keras.ops
 
@@ -508,11 +519,39 @@ class WindowAttention(keras.layers.Layer):
         scores = scores + rw[..., None, :]
         return ops.reshape(scores, (n, h * w, h * w))
 
+    def _bias_index(self, h, w):
+        """Swin's relative position index: for tokens i, j of an h × w window, (Δrow + h − 1)·(2w − 1) + Δcol + w − 1."""
+        import numpy as np
+
+        xx, yy = np.meshgrid(np.arange(h), np.arange(w))
+        flat = np.stack([yy, xx]).reshape(2, -1)
+        rel = (flat[:, :, None] - flat[:, None, :]).transpose(1, 2, 0)
+        return ((rel[:, :, 0] + h - 1) * (2 * w - 1) + rel[:, :, 1] + w - 1).astype("int32")
+
+    def _shift_mask(self, h, w):
+        """Swin's mask for the rolled map (h × w before padding): −100 between tokens of a window that come from
+        different regions of the roll, 0 elsewhere; (windows, n, n)."""
+        import numpy as np
+
+        ws, s = self.window, self.shift
+        label = np.zeros((h, w), "int32")
+        cnt = 0
+        for h0, h1 in ((0, h - ws), (h - ws, h - s), (h - s, h)):
+            for w0, w1 in ((0, w - ws), (w - ws, w - s), (w - s, w)):
+                label[h0:h1, w0:w1] = cnt
+                cnt += 1
+        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+        label = np.pad(label, ((0, ph), (0, pw)))
+        wins = label.reshape((h + ph) // ws, ws, (w + pw) // ws, ws).transpose(0, 2, 1, 3).reshape(-1, ws * ws)
+        return (wins[:, None, :] != wins[:, :, None]).astype("float32") * -100.0
+
     def call(self, inputs):
         ops = keras.ops
         x = inputs
+        size = x.shape[1], x.shape[2]
+        if self.shift:
+            x = ops.roll(x, shift=(-self.shift, -self.shift), axis=(1, 2))
         if self.window:
-            size = ops.shape(x)[1], ops.shape(x)[2]
             x, padded = self._partition(x)
         b, h, w, _ = ops.shape(x)
         qkv = ops.matmul(x, ops.cast(self.qkv_kernel, x.dtype))
@@ -521,13 +560,25 @@ class WindowAttention(keras.layers.Layer):
         qkv = ops.transpose(ops.reshape(qkv, (b, h * w, 3, self.heads, self.key_dim)), (2, 0, 3, 1, 4))
         q, k, v = ops.unstack(ops.reshape(qkv, (3, b * self.heads, h * w, self.key_dim)), axis=0)
         scores = (q * (self.key_dim ** -0.5)) @ ops.transpose(k, (0, 2, 1))
-        if self.rel_pos:
-            scores = self._relative(scores, q, h, w)
+        if self.relative == "decomposed":
+            scores = self._decomposed(scores, q, h, w)
+        elif self.relative == "bias":
+            n = h * w
+            bias = ops.transpose(ops.take(self.bias_table, self._bias_index(h, w), axis=0), (2, 0, 1))
+            scores = ops.reshape(scores, (b, self.heads, n, n)) + ops.cast(bias, scores.dtype)
+            if self.shift:
+                mask = self._shift_mask(*size)
+                scores = ops.reshape(scores, (-1, mask.shape[0], self.heads, n, n)) + mask[None, :, None]
+            scores = ops.reshape(scores, (b * self.heads, n, n))
         out = ops.reshape(ops.softmax(scores, axis=-1) @ v, (b, self.heads, h, w, self.key_dim))
         out = ops.reshape(ops.transpose(out, (0, 2, 3, 1, 4)), (b, h, w, self.heads * self.key_dim))
         out = ops.matmul(out, ops.cast(self.proj_kernel, out.dtype)) + ops.cast(self.proj_bias, out.dtype)
         if self.window:
-            out = self._unpartition(out, padded, size)
+            out = self._unpartition(out, padded)
+        if self.shift:
+            out = ops.roll(out, shift=(self.shift, self.shift), axis=(1, 2))
+        if self.window:
+            out = out[:, :size[0], :size[1], :]
         return out
 
     def compute_output_shape(self, input_shape):
@@ -535,4 +586,4 @@ class WindowAttention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim, "window": self.window,
-                "rel_pos": self.rel_pos, "use_bias": self.use_bias}
+                "relative": self.relative, "shift": self.shift, "use_bias": self.use_bias}

@@ -1,12 +1,15 @@
 """Attention over a feature map: window_attention — multi-head self-attention among the positions of an
 (height, width, channels) map, within square windows or over the whole map, with decomposed relative
-position embeddings (ViTDet's and SAM's image encoder: KerasHub's MultiHeadAttentionWithRelativePE inside
-its WindowedTransformerEncoder, read by importer/blocks.py).
+position embeddings (ViTDet's and SAM's image encoder, KerasHub's MultiHeadAttentionWithRelativePE inside its
+WindowedTransformerEncoder; Swin's shifted-window attention — both read by importer/blocks.py).
 
 With `window: w` the map is padded with zeros to whole windows, each w × w window attends within itself
 (n = w² tokens), and the padding is cropped off again; `window: 0` attends over the whole map (n = H·W).
-With `rel_pos` two learned tables (2·s − 1 rows of key_dim, s the window's — or the map's — height and
-width) give each query a bias per key row and per key column: score += q·Rh[i − i′ + s − 1] + q·Rw[j − j′ + s − 1].
+With `relative: decomposed` two learned tables (2·s − 1 rows of key_dim, s the window's — or the map's —
+height and width) give each query a bias per key row and per key column: score += q·Rh[i − i′ + s − 1] +
+q·Rw[j − j′ + s − 1]; with `relative: bias` (Swin) a learned bias per head for each of the (2s − 1)² offsets,
+and `shift` rolls the map by −shift before the windows and back after, masking the scores of token pairs
+the roll brought together (−100, as Swin).
 
 Costs, with h heads, key size k, C input channels, P the padded positions (P = H·W without a window),
 n tokens per window and P / n windows:
@@ -14,8 +17,9 @@ n tokens per window and P / n windows:
 * MACs: the qkv projection (P·C·3hk), the scores QKᵀ and attention × V (P·h·n·k each), the relative
   terms (P·h·(sh + sw)·k) and the output projection (P·hk·hk);
 * FLOPs (as TensorFlow's profiler counts archspec's layer): 2 per MAC, + 1 per projected element for each
-  bias, + 1 per query element for the 1/√k scaling, + 5 per score for the softmax; with `rel_pos` + 2 per
-  score for the relative terms and 4 per relative index (the table lookups' i − i′ + s − 1, wrapped).
+  bias, + 1 per query element for the 1/√k scaling, + 5 per score for the softmax; decomposed: + 2 per
+  score for the relative terms and 4 per relative index (the lookups' i − i′ + s − 1, wrapped); bias: + 1
+  per score, 2 per index (the lookup's wrap), + 1 per score for the mask with `shift`.
 
 >>> from archspec.ops import REGISTRY
 >>> op = REGISTRY["window_attention"]
@@ -25,18 +29,23 @@ n tokens per window and P / n windows:
 """
 from __future__ import annotations
 
-from .base import Attrs, Field, NonNegInt, Op, PosInt, need_rank
+from typing import Literal
+
+from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError, need_rank
 from .registry import register
 
 
 class WindowAttentionAttrs(Attrs):
     heads: PosInt = Field(description="number of attention heads")
     key_dim: PosInt = Field(description="size of each head's queries, keys and values; the output has heads × "
-                                        "key_dim channels (ViTDet's: the input's)")
+                                        "key_dim channels (ViTDet's and Swin's: the input's)")
     window: NonNegInt = Field(0, description="side of the square windows the map is split into (padded to whole "
                                              "windows, cropped back); 0: attend over the whole map")
-    rel_pos: bool = Field(True, description="add decomposed relative position embeddings (a learned table per axis) "
-                                            "to the scores")
+    relative: Literal["decomposed", "bias", "none"] = Field(
+        "decomposed", description="relative positions in the scores: decomposed — a learned table per axis dotted "
+                                  "with the query (ViTDet, SAM); bias — a learned bias per head and offset (Swin); none")
+    shift: NonNegInt = Field(0, description="roll the map by −shift before the windows and back after, masking scores "
+                                            "across the seams (Swin's shifted windows); below `window`")
     use_bias: bool = Field(True, description="a bias on the query/key/value projection (the output projection always "
                                              "has one)")
 
@@ -52,10 +61,15 @@ class WindowAttention(Op):
            "archspec.ops.keras_layers.WindowAttention. (H, W, C) → (H, W, heads × key_dim).")
     examples = [({"heads": 2, "key_dim": 4, "window": 2}, [(3, 3, 8)], (3, 3, 8), (312, 0)),
                 ({"heads": 2, "key_dim": 4}, [(3, 3, 8)], (3, 3, 8), (328, 0)),
-                ({"heads": 1, "key_dim": 8, "rel_pos": False, "use_bias": False}, [(4, 4, 8)], (4, 4, 8), (264, 0))]
+                ({"heads": 1, "key_dim": 8, "relative": "none", "use_bias": False}, [(4, 4, 8)], (4, 4, 8), (264, 0)),
+                ({"heads": 2, "key_dim": 4, "window": 2, "relative": "bias", "shift": 1}, [(4, 4, 8)], (4, 4, 8),
+                 (306, 0))]
 
     def infer(self, a, ins):
         need_rank(ins, 3, "window_attention", "it attends over a feature map; for tokens use attention")
+        if a.shift and not a.shift < a.window:
+            raise ShapeError(f"window_attention's shift {a.shift} must be below its window {a.window}",
+                             "schema", "Swin shifts by half a window: shift: window // 2", field="shift")
         h, w, _ = ins[0]
         return (h, w, a.heads * a.key_dim)
 
@@ -71,27 +85,30 @@ class WindowAttention(Op):
     def params(self, a, ins, out):
         c, inner = ins[0][2], a.heads * a.key_dim
         _, _, (sh, sw) = self._sizes(a, ins[0])
-        rel = (2 * sh - 1 + 2 * sw - 1) * a.key_dim if a.rel_pos else 0
+        rel = {"decomposed": (2 * sh - 1 + 2 * sw - 1) * a.key_dim, "bias": (2 * sh - 1) * (2 * sw - 1) * a.heads,
+               "none": 0}[a.relative]
         return (c * 3 * inner + 3 * inner * a.use_bias + inner * inner + inner + rel, 0)
 
-    macs_rule = ("the qkv projection (P·C·3hk), QKᵀ and attention × V (P·h·n·k each), the relative terms "
-                 "(P·h·(sh + sw)·k with `rel_pos`) and the output projection (P·hk·hk); P padded positions, n per window")
+    macs_rule = ("the qkv projection (P·C·3hk), QKᵀ and attention × V (P·h·n·k each), the decomposed relative terms "
+                 "(P·h·(sh + sw)·k) and the output projection (P·hk·hk); P padded positions, n per window")
 
     def macs(self, a, ins, out):
         p, n, (sh, sw) = self._sizes(a, ins[0])
         c, h, k = ins[0][2], a.heads, a.key_dim
-        rel = p * h * (sh + sw) * k if a.rel_pos else 0
+        rel = p * h * (sh + sw) * k if a.relative == "decomposed" else 0
         return p * c * 3 * h * k + 2 * p * h * n * k + rel + p * h * k * h * k
 
     flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per query element (P·hk) for the 1/√k "
-                  "scaling; + 5 per score (P·h·n) for the softmax; with `rel_pos` + 2 per score for the relative "
-                  "terms and 4 per table entry read (sh² + sw²) for the relative indices (i − i′ + s − 1, wrapped)")
+                  "scaling; + 5 per score (P·h·n) for the softmax; decomposed: + 2 per score for the relative terms "
+                  "and 4 per relative index (sh² + sw²: i − i′ + s − 1, wrapped); bias: + 1 per score, + 2 per "
+                  "index (n²: the lookup's wrap), + 1 per score for the mask with `shift`")
 
     def extra_flops(self, a, ins, out):
         p, n, (sh, sw) = self._sizes(a, ins[0])
         inner = a.heads * a.key_dim
         scores = p * a.heads * n
-        rel = 2 * scores + 4 * (sh * sh + sw * sw) if a.rel_pos else 0
+        rel = {"decomposed": 2 * scores + 4 * (sh * sh + sw * sw), "bias": scores + 2 * n * n + scores * (a.shift > 0),
+               "none": 0}[a.relative]
         return p * 3 * inner * a.use_bias + p * inner + p * inner + 5 * scores + rel
 
     def backward_keeps(self, a, ins, out):
@@ -101,8 +118,10 @@ class WindowAttention(Op):
         return True, False, 4 * p * inner + p * a.heads * n
 
     def label(self, a):
-        where = f"window {a.window}" if a.window else "global"
-        return f"window attention · {a.heads} heads · {a.key_dim} · {where}" + (" · rel pos" if a.rel_pos else "")
+        where = f"window {a.window}" + (f" shift {a.shift}" if a.shift else "") if a.window else "global"
+        rel = {"decomposed": " · rel pos", "bias": " · rel bias", "none": ""}[a.relative]
+        return f"window attention · {a.heads} heads · {a.key_dim} · {where}{rel}"
 
     def keras_kwargs(self, a):
-        return dict(heads=a.heads, key_dim=a.key_dim, window=a.window, rel_pos=a.rel_pos, use_bias=a.use_bias)
+        return dict(heads=a.heads, key_dim=a.key_dim, window=a.window, relative=a.relative, shift=a.shift,
+                    use_bias=a.use_bias)
