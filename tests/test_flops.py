@@ -127,6 +127,7 @@ model:
   - upsampling: {size: 2, interpolation: bilinear}
   - max_pool: {pool_size: 2, name: shrink}
   - upsampling: {size: 2, name: nearest}
+  - resize_aligned: {height: 12, width: 20}
   - resize: {height: 16, width: 16}
   - spatial_dropout: 0.1
   - batch_norm: {center: false, name: bn_nocenter}
@@ -169,6 +170,7 @@ model:
   - conv1d: {filters: 8, kernel: 3, padding: same, activation: gelu, from: seq, name: c1d}
   - conv1d: {filters: 8, kernel: 2, dilation: 2, padding: causal, name: c1d_causal}
   - zero_padding_1d: {padding: [1, 0]}
+  - cropping_1d: {cropping: [1, 0]}
   - conv1d: {filters: 8, kernel: 3, strides: 2, name: c1d_stride}
   - max_pool_1d: {pool_size: 2, strides: 1, padding: same}
   - avg_pool_1d: {pool_size: 2}

@@ -199,3 +199,15 @@ def test_swin_round_trips():
     result, _ = _exact(_hub("SwinTransformerBackbone"))
     shifts = sorted(n.attrs.shift for n in result.graph.nodes.values() if n.op == "window_attention")
     assert shifts == [0, 0, 0, 2]                 # stage 2's map (4×4) is one window: no shift
+
+
+def test_depth_anything_round_trips():
+    """DepthAnything over DINOv2: the neck's token-to-image (cropping_1d → reshape), its fusion stages (two
+    inputs; the first one's unused residual unit named idle) and the head (resize_aligned: TensorFlow 1's
+    align_corners resize, as KerasHub interpolates)."""
+    model = _hub("DepthAnythingBackbone")
+    result, report = _exact(model)
+    ops = _ops(result)
+    assert ops["resize_aligned"] == 5 and ops["cropping_1d"] == 4, ops
+    warning = next(w for w in result.warnings if "no output depends on" in w)
+    assert "fusion_stage_0/residual_layer1" in warning

@@ -155,7 +155,7 @@ def _dinov2(layer, in_shape, kwargs):
     return parts
 
 
-def _dinov2_idle(layer) -> list:
+def _dinov2_idle(layer, kwargs) -> list:
     return [v for v in (getattr(layer, "mask_token", None), getattr(layer, "position_embeddings", None))
             if v is not None]
 
@@ -288,27 +288,100 @@ READERS = {
     "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": _deit,
     "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2,
 }
+def _token_to_image(layer, in_shape, kwargs):
+    """DepthAnything's DepthAnythingTokenToImage: the class (and register) tokens cropped off, the patch tokens
+    reshaped into their (rows, columns, features) map."""
+    _channels_last(layer)
+    import keras
+
+    t, d = in_shape
+    skip = layer.num_cls_tokens + layer.num_register_tokens
+    shape = tuple(layer.target_shape)
+    if t - skip != shape[0] * shape[1] or shape[2] != d:
+        raise BlockError(f"it reads {t} tokens, {skip} of them not patches, as a {shape} map")
+    return [("crop", keras.layers.Cropping1D((skip, 0)), None, (t - skip, d)),
+            ("reshape", keras.layers.Reshape(shape), None, shape)]
+
+
+def _preact(prefix, layer, shape, source) -> list:
+    """DepthAnything's pre-activation residual: x + conv(pad(relu(conv(pad(relu(x))))))."""
+    import keras
+
+    parts, prev = [], source
+    for sub in (layer.activation1, layer.padding1, layer.convolution1, layer.activation2, layer.padding2,
+                layer.convolution2):
+        out = tuple(sub.compute_output_shape((None,) + shape)[1:])
+        parts.append((f"{prefix}_{sub.name}", sub, sub, out, [prev]))
+        prev, shape = f"{prefix}_{sub.name}", out
+    parts.append((f"{prefix}_add", keras.layers.Add(), None, shape, [prev, source]))
+    return parts
+
+
+def _fusion(layer, in_shape, kwargs):
+    """DepthAnything's DepthAnythingFeatureFusionLayer: [x + residual_1(residual) →] residual_2 → resized with
+    corners aligned → 1×1 projection."""
+    import keras
+
+    from ..ops import keras_layers
+
+    _channels_last(layer)
+    shape, parts, source = tuple(in_shape), [], "in"
+    if kwargs.get("residual") is not None:
+        parts += _preact("residual1", layer.residual_layer1, shape, "residual")
+        parts.append(("add", keras.layers.Add(), None, shape, ["in", parts[-1][0]]))
+        source = "add"
+    parts += _preact("residual2", layer.residual_layer2, shape, source)
+    h, w = layer.size
+    parts.append(("resize", keras_layers.AlignedResize(h, w), None, (h, w, shape[2]), [parts[-1][0]]))
+    out = tuple(layer.projection.compute_output_shape((None, h, w, shape[2]))[1:])
+    parts.append(("projection", layer.projection, layer.projection, out, ["resize"]))
+    return parts
+
+
+def _fusion_idle(layer, kwargs) -> list:
+    """The first fusion stage has no residual: its residual_layer1 is never called."""
+    return list(layer.residual_layer1.weights) if kwargs.get("residual") is None else []
+
+
+def _depth_head(layer, in_shape, kwargs):
+    """DepthAnything's DepthAnythingDepthEstimationHead: pad → conv → resized with corners aligned → pad → conv →
+    relu → 1×1 conv (the depth)."""
+    from ..ops import keras_layers
+
+    _channels_last(layer)
+    shape, parts = tuple(in_shape), []
+    for sub in (layer.padding1, layer.conv1):
+        shape = tuple(sub.compute_output_shape((None,) + shape)[1:])
+        parts.append((sub.name, sub, sub, shape))
+    h, w = layer.interpolate_size
+    shape = (h, w, shape[2])
+    parts.append(("resize", keras_layers.AlignedResize(h, w), None, shape))
+    for sub in (layer.padding2, layer.conv2, layer.activation1, layer.conv3):
+        shape = tuple(sub.compute_output_shape((None,) + shape)[1:])
+        parts.append((sub.name, sub, sub, shape))
+    return parts
+
+
+_DEPTH = "keras_hub.src.models.depth_anything.depth_anything_layers."
+READERS.update({
+    _DEPTH + "DepthAnythingTokenToImage": _token_to_image,
+    _DEPTH + "DepthAnythingFeatureFusionLayer": _fusion,
+    _DEPTH + "DepthAnythingDepthEstimationHead": _depth_head,
+})
 # the call keywords a class's reader reads (others are refused): DeiT's masked patches (refused unless None),
 # Swin's PatchMerging's map size
 CALL_KWARGS = {
     "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": ("bool_masked_pos",),
     "keras_hub.src.models.swin_transformer.swin_transformer_layers.PatchMerging": ("H", "W"),
+    _DEPTH + "DepthAnythingFeatureFusionLayer": ("residual",),
 }
-# weights a class holds that its computation (as read here, called without masks) never uses: left out of
-# the spec and of the parameters it is compared on, and named in a warning (importer/weights.py)
+# weights a class holds that its computation (as read here, for this call) never uses: left out of the spec
+# and of the parameters it is compared on, and named in a warning (importer/weights.py): DINOv2's mask token
+# (used only with masks) and the position table its interpolated one was made from
 IDLE = {
     "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2_idle,
+    _DEPTH + "DepthAnythingFeatureFusionLayer": _fusion_idle,
 }
-
-
-def idle_weights(model) -> list:
-    """The weights of `model`'s layers (at any depth) that :data:`IDLE` says their computation never uses."""
-    out = []
-    for layer in model._flatten_layers(include_self=False):
-        idle = IDLE.get(f"{type(layer).__module__}.{type(layer).__name__}")
-        if idle is not None:
-            out.extend(idle(layer))
-    return out
 
 
 def is_block(entry) -> bool:
@@ -320,10 +393,10 @@ def _tensor(name: str, shape: tuple, dtype: str = "float32") -> dict:
             "config": {"shape": [None, *shape], "dtype": dtype, "keras_history": [name, 0, 0]}}
 
 
-def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
-    """(config entries, their live layers by name, the output's tensor reference) standing for the call
-    `entry` of `layer`, one of :data:`READERS`' classes; names `<layer>_<part>` not in `taken` (added to it).
-    Raises :class:`BlockError` when the layer cannot be read so."""
+def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list, list]:
+    """(config entries, their live layers by name, the output's tensor reference, the layer's idle weights)
+    standing for the call `entry` of `layer`, one of :data:`READERS`' classes; names `<layer>_<part>` not in
+    `taken` (added to it). Raises :class:`BlockError` when the layer cannot be read so."""
     key = f"{entry.get('module') or ''}.{entry['class_name']}"
     reader = READERS[key]
     name = entry.get("name") or entry["config"].get("name")
@@ -332,12 +405,11 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
         raise BlockError(f"it is called {len(inbound)} times; archspec reads it called once")
     args = inbound[0].get("args", [])
     kwargs = {k: v for k, v in (inbound[0].get("kwargs") or {}).items() if v is not None and k not in ("training", "mask")}
-    if len(args) != 1 or not isinstance(args[0], dict) or args[0].get("class_name") != "__keras_tensor__":
-        raise BlockError("it is called on something other than one tensor")
     unknown = sorted(k for k in kwargs if k not in CALL_KWARGS.get(key, ()))
     if unknown:
         raise BlockError(f"it is called with the keyword arguments {unknown}, which a spec cannot express")
-    ref = args[0]
+    made = INPUTS.get(key, _one_tensor)(layer, args, kwargs)     # part name → tensor reference ("in" first)
+    ref = made["in"]
     parts = reader(layer, tuple(ref["config"]["shape"][1:]), kwargs)
     used = set()
     for _, _, live, *_ in parts:
@@ -345,14 +417,13 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
             used |= {id(v) for vs, _, _ in live.parts for v in vs}
         elif live is not None:
             used |= {id(v) for v in live.weights}
-    idle = IDLE.get(f"{type(layer).__module__}.{type(layer).__name__}")
-    used |= {id(v) for v in (idle(layer) if idle else [])}
+    idle = IDLE[key](layer, kwargs) if key in IDLE else []
+    used |= {id(v) for v in idle}
     left = [v.path for v in layer.weights if id(v) not in used]
     if left:
         raise BlockError(f"it holds weights its computation does not use ({', '.join(left[:3])}); a spec holds "
                          "the weights it computes with")
     entries, live_of, prev = [], {}, ref
-    made = {"in": ref}                             # part → its output's tensor reference
     for part, keras_layer, live, shape, *inputs in parts:
         new, k = f"{name}_{part}", 2
         while new in taken:
@@ -367,7 +438,34 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list]:
                         "inbound_nodes": [{"args": args, "kwargs": {}}]})
         live_of[new] = live
         prev = made[part] = _tensor(new, shape)
-    return entries, live_of, prev["config"]["keras_history"]
+    return entries, live_of, prev["config"]["keras_history"], idle
+
+
+def _is_ref(v) -> bool:
+    return isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"
+
+
+def _one_tensor(layer, args, kwargs) -> dict:
+    if len(args) != 1 or not _is_ref(args[0]):
+        raise BlockError("it is called on something other than one tensor")
+    return {"in": args[0]}
+
+
+def _fusion_inputs(layer, args, kwargs) -> dict:
+    """DepthAnything's fusion layer: its input, and the `residual` of the stage before (or none)."""
+    made = _one_tensor(layer, args, {})
+    if kwargs.get("residual") is not None:
+        if not _is_ref(kwargs["residual"]):
+            raise BlockError("its residual is not a tensor")
+        made["residual"] = kwargs["residual"]
+    return made
+
+
+def _head_inputs(layer, args, kwargs) -> dict:
+    """DepthAnything's head: called on the list of fused maps, it reads one (head_in_index)."""
+    if len(args) != 1 or not isinstance(args[0], (list, tuple)) or not all(_is_ref(a) for a in args[0]):
+        raise BlockError("it is called on something other than a list of tensors")
+    return {"in": args[0][layer.head_in_index]}
 
 
 def _registered(cls) -> str | None:
@@ -375,3 +473,10 @@ def _registered(cls) -> str | None:
 
     name = keras.saving.get_registered_name(cls)
     return name if ">" in name else None
+
+
+# the tensors a class's call reads beyond one positional tensor (default: exactly that one, named "in")
+INPUTS = {
+    _DEPTH + "DepthAnythingFeatureFusionLayer": _fusion_inputs,
+    _DEPTH + "DepthAnythingDepthEstimationHead": _head_inputs,
+}

@@ -78,6 +78,7 @@ class KGraph:
     warnings: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)   # a dict-output model's keys, else layer names
     instances: dict[str, Instance] = field(default_factory=dict)   # composite layers traced, by Keras name
+    idle: list = field(default_factory=list)    # weights a layer read as a block holds but never computes with
 
     def consumers(self) -> dict[str, list[str]]:
         out = {n: [] for n in self.nodes}
@@ -102,7 +103,8 @@ def read_model(model) -> KGraph:
     config, live = _graph_config(model)
     problems, warnings, nodes = [], [], {}
     instances: dict[str, Instance] = {}
-    config, live = _flatten(config, live, problems, instances)
+    idle: list = []
+    config, live = _flatten(config, live, problems, instances, idle)
     config = _split_calls(config, live)
     config = _skip_identities(config, live, instances)
     for entry in config["layers"]:
@@ -120,7 +122,7 @@ def read_model(model) -> KGraph:
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
-                  output_names, instances)
+                  output_names, instances, idle)
 
 
 def _graph_config(model) -> tuple[dict, dict]:
@@ -230,7 +232,8 @@ def _output_refs(icfg: dict) -> list:
     return [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
 
 
-def _flatten(config: dict, live: dict, problems: list, instances: dict | None = None) -> tuple[dict, dict]:
+def _flatten(config: dict, live: dict, problems: list, instances: dict | None = None,
+             idle: list | None = None) -> tuple[dict, dict]:
     """`config` with every functional or Sequential model used as a layer replaced by its own layers, wired
     to the tensors the model was called on (recursively: models inside those too), and `live` extended with
     their layer objects. An inner layer whose name the outer model already uses is renamed
@@ -248,13 +251,15 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         inner = live.get(name)
         if blocks.is_block(entry):                          # a KerasHub layer read as a chain of ops
             try:
-                parts, plive, out = blocks.read_block(inner, entry, taken)
+                parts, plive, out, unused = blocks.read_block(inner, entry, taken)
             except blocks.BlockError as exc:
                 problems.append(f"layer '{name}' ({_qualname(entry)}): {exc}")
                 continue
             layers.extend(parts)
             live.update(plive)
             alias[(name, 0)] = out
+            if idle is not None:
+                idle.extend(unused)
             continue
         traced = trace.is_composite(inner, entry)
         if traced:
@@ -279,7 +284,7 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         what = f"layer '{name}' ({_qualname(entry)}), traced into its parts" if traced else f"in the nested model '{name}'"
         inner_problems = []
         try:
-            icfg, ilive = _flatten(*_graph_config(inner), inner_problems)
+            icfg, ilive = _flatten(*_graph_config(inner), inner_problems, None, idle)
         except UnsupportedModel as exc:
             problems.extend(f"{what}: {p}" for p in inner_problems + exc.problems)
             continue

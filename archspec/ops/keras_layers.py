@@ -587,3 +587,42 @@ class WindowAttention(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim, "window": self.window,
                 "relative": self.relative, "shift": self.shift, "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class AlignedResize(keras.layers.Layer):
+    """Bilinear resize of a feature map to (height, width) with the corner pixels aligned: output pixel i reads
+    input position i · (n_in − 1) / (n_out − 1) — TensorFlow 1's ``resize(..., align_corners=True)``, PyTorch's
+    ``interpolate(..., mode="bilinear", align_corners=True)``, as KerasHub's DepthAnything interpolates.
+
+    >>> import numpy as np
+    >>> np.asarray(AlignedResize(3, 1)(np.array([[[[0.0]], [[4.0]]]], "float32")))[0, :, 0, 0].tolist()
+    [0.0, 2.0, 4.0]
+    """
+
+    def __init__(self, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width = int(height), int(width)
+
+    @staticmethod
+    def _axis(x, n_in: int, n_out: int, axis: int):
+        import numpy as np
+
+        ops = keras.ops
+        scale = np.float32((n_in - 1) / (n_out - 1)) if n_out > 1 and n_in > 1 else np.float32(0)
+        pos = np.arange(n_out, dtype=np.float32) * scale
+        lo = np.floor(pos).astype("int32")
+        hi = np.minimum(lo + 1, n_in - 1).astype("int32")
+        frac = (pos - lo).astype("float32").reshape([-1 if k == axis else 1 for k in range(4)])
+        a, b = ops.take(x, lo, axis=axis), ops.take(x, hi, axis=axis)
+        return a + (b - a) * ops.cast(frac, x.dtype)
+
+    def call(self, inputs):
+        x = self._axis(inputs, inputs.shape[1], self.height, 1)
+        return self._axis(x, inputs.shape[2], self.width, 2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
