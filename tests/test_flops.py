@@ -182,7 +182,9 @@ model:
   - sine_position: {layout: split, table: 8, name: sine_table}
   - attention: {heads: 2, key_dim: 4, key_bias: false, name: nokeybias_attn}
   - global_avg_pool_1d: {name: seq_out}
-  - concat: {from: [tok_avg, tok_max, select_token, feature_avg, seq_out], name: tokens_out}
+  - grid_rope_attention: {heads: 2, key_dim: 4, grid: [2, 5], prefix: 2, key_bias: false, from: seq, name: rope_attn}
+  - global_avg_pool_1d: {name: rope_out}
+  - concat: {from: [tok_avg, tok_max, select_token, feature_avg, seq_out, rope_out], name: tokens_out}
   - flatten: {}
   - dropout: 0.2
   - dense: {units: 3, use_bias: false, activation: softmax}

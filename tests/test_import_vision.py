@@ -211,3 +211,17 @@ def test_depth_anything_round_trips():
     assert ops["resize_aligned"] == 5 and ops["cropping_1d"] == 4, ops
     warning = next(w for w in result.warnings if "no output depends on" in w)
     assert "fusion_stage_0/residual_layer1" in warning
+
+
+def test_dinov3_round_trips():
+    """DINOv3: the class and register tokens prepended (class_token), attention with 2-D rotary embeddings of
+    the patch grid (grid_rope_attention, the rotation layer standing for nothing), DINOV3LayerScale as
+    layer_scale; its mask token idle."""
+    model = _hub("DINOV3Backbone")
+    result, _ = _exact(model)
+    (token,) = [n for n in result.graph.nodes.values() if n.op == "class_token"]
+    rope = [n for n in result.graph.nodes.values() if n.op == "grid_rope_attention"]
+    (emb,) = [layer for layer in model.layers if type(layer).__name__ == "DINOV3Embedding"]
+    assert token.attrs.tokens == 1 + emb.num_register_tokens
+    assert len(rope) == 2 and {(n.attrs.grid, n.attrs.prefix) for n in rope} == {((4, 4), token.attrs.tokens)}
+    assert any("mask_token" in w for w in result.warnings)

@@ -362,8 +362,88 @@ def _depth_head(layer, in_shape, kwargs):
     return parts
 
 
+def _dinov3_embedding(layer, in_shape, kwargs):
+    """DINOv3's DINOV3Embedding: conv → tokens → the class token then the register tokens, prepended (no position
+    embedding: its attention rotates the patches). Its mask token is idle (used only with masks)."""
+    _channels_last(layer)
+    if kwargs.get("masks") is not None:
+        raise BlockError("it is called with masks (masked patches), which a spec cannot express")
+    parts = _patches(layer, layer.patch_embeddings.projection, in_shape)
+    tokens = [layer.cls_token] + ([layer.register_tokens] if layer.num_register_tokens else [])
+    _, d = parts[-1][3]
+    t = parts[-1][3][0]
+    n = 1 + layer.num_register_tokens
+    from ..ops import keras_layers
+
+    parts.append(("class_token", keras_layers.ClassToken(tokens=n), _view(tokens, (1, n, d)), (t + n, d)))
+    return parts
+
+
+def _dinov3_embedding_idle(layer, kwargs) -> list:
+    return [layer.mask_token] if getattr(layer, "mask_token", None) is not None else []
+
+
+def _dinov3_rope(layer, in_shape, kwargs):
+    """DINOv3's DINOV3RopePositionEmbedding: the rotation angles of the patch grid, a function of the image size
+    alone; the attention that reads them (grid_rope_attention) computes them itself, so it stands for nothing."""
+    _channels_last(layer)
+    return [], []
+
+
+def _dinov3_encoder(layer, in_shape, kwargs):
+    """DINOv3's DINOV3Encoder: per layer x + γ₁·attention(norm(x)) (grid_rope_attention: the rotation of the
+    patches after num_prefix_tokens), then + γ₂·mlp(norm(·)); its outputs the last layer's and each layer's
+    (stage1, stage2, …), as Keras numbers them."""
+    import keras
+
+    from ..ops import keras_layers
+
+    t, d = in_shape
+    prefix = kwargs.get("num_prefix_tokens", 0)
+    if not isinstance(prefix, int) or kwargs.get("attention_mask") is not None:
+        raise BlockError("it is called with an attention mask or a computed number of prefix tokens")
+    rope = kwargs["_producers"].get("position_embeddings")
+    if type(rope).__module__ + "." + type(rope).__name__ != _DINOV3 + "DINOV3RopePositionEmbedding":
+        raise BlockError("its position embeddings do not come from a DINOV3RopePositionEmbedding")
+    _, height, width, _ = rope.input.shape
+    grid = (height // rope.patch_size, width // rope.patch_size)
+    if grid[0] * grid[1] != t - prefix:
+        raise BlockError(f"its {t - prefix} patch tokens are not the {grid[0]}×{grid[1]} grid its rotation is for")
+    parts, prev, outs = [], "in", {}
+    for i, block in enumerate(layer.layers, start=1):
+        attn = block.attention
+        if block.use_gated_mlp or block.drop_path_rate or attn.dropout_rate:
+            raise BlockError(f"its layer {i} has a gated MLP, drop path or attention dropout")
+        weights = []
+        for dense in (attn.query_dense, attn.key_dense, attn.value_dense, attn.output_dense):
+            weights += [dense.kernel] + ([dense.bias] if dense.use_bias else [])
+        view = WeightView([([v], tuple(v.shape), 0) for v in weights])
+        rotary = keras_layers.GridRopeAttention(
+            heads=attn.num_heads, key_dim=attn.head_dim, grid=grid, prefix=prefix, theta=rope.rope_theta,
+            query_bias=attn.use_query_bias, key_bias=attn.use_key_bias, value_bias=attn.use_value_bias,
+            output_bias=attn.use_proj_bias)
+        mlp = block.mlp
+        n = f"layer{i}"
+        hidden = (t, mlp.up_proj.units)
+        parts += [(f"{n}_norm1", block.norm1, block.norm1, (t, d), [prev]),
+                  (f"{n}_attention", rotary, view, (t, d), [f"{n}_norm1"]),
+                  (f"{n}_layer_scale1", block.layer_scale1, block.layer_scale1, (t, d), [f"{n}_attention"]),
+                  (f"{n}_add", keras.layers.Add(), None, (t, d), [f"{n}_layer_scale1", prev]),
+                  (f"{n}_norm2", block.norm2, block.norm2, (t, d), [f"{n}_add"]),
+                  (f"{n}_mlp_up", mlp.up_proj, mlp.up_proj, hidden, [f"{n}_norm2"]),
+                  (f"{n}_mlp_down", mlp.down_proj, mlp.down_proj, (t, d), [f"{n}_mlp_up"]),
+                  (f"{n}_layer_scale2", block.layer_scale2, block.layer_scale2, (t, d), [f"{n}_mlp_down"]),
+                  (f"{n}_add_1", keras.layers.Add(), None, (t, d), [f"{n}_layer_scale2", f"{n}_add"])]
+        prev = outs[f"stage{i}"] = f"{n}_add_1"
+    return parts, [prev] + [outs[k] for k in sorted(outs)]
+
+
+_DINOV3 = "keras_hub.src.models.dinov3.dinov3_layers."
 _DEPTH = "keras_hub.src.models.depth_anything.depth_anything_layers."
 READERS.update({
+    _DINOV3 + "DINOV3Embedding": _dinov3_embedding,
+    _DINOV3 + "DINOV3RopePositionEmbedding": _dinov3_rope,
+    _DINOV3 + "DINOV3Encoder": _dinov3_encoder,
     _DEPTH + "DepthAnythingTokenToImage": _token_to_image,
     _DEPTH + "DepthAnythingFeatureFusionLayer": _fusion,
     _DEPTH + "DepthAnythingDepthEstimationHead": _depth_head,
@@ -374,6 +454,8 @@ CALL_KWARGS = {
     "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": ("bool_masked_pos",),
     "keras_hub.src.models.swin_transformer.swin_transformer_layers.PatchMerging": ("H", "W"),
     _DEPTH + "DepthAnythingFeatureFusionLayer": ("residual",),
+    _DINOV3 + "DINOV3Embedding": ("masks",),
+    _DINOV3 + "DINOV3Encoder": ("position_embeddings", "num_prefix_tokens", "attention_mask"),
 }
 # weights a class holds that its computation (as read here, for this call) never uses: left out of the spec
 # and of the parameters it is compared on, and named in a warning (importer/weights.py): DINOv2's mask token
@@ -381,6 +463,7 @@ CALL_KWARGS = {
 IDLE = {
     "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2_idle,
     _DEPTH + "DepthAnythingFeatureFusionLayer": _fusion_idle,
+    _DINOV3 + "DINOV3Embedding": _dinov3_embedding_idle,
 }
 
 
@@ -393,10 +476,11 @@ def _tensor(name: str, shape: tuple, dtype: str = "float32") -> dict:
             "config": {"shape": [None, *shape], "dtype": dtype, "keras_history": [name, 0, 0]}}
 
 
-def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list, list]:
-    """(config entries, their live layers by name, the output's tensor reference, the layer's idle weights)
+def read_block(layer, entry, taken: set, live: dict | None = None) -> tuple[list[dict], dict, list, list]:
+    """(config entries, their live layers by name, the outputs' tensor references, the layer's idle weights)
     standing for the call `entry` of `layer`, one of :data:`READERS`' classes; names `<layer>_<part>` not in
-    `taken` (added to it). Raises :class:`BlockError` when the layer cannot be read so."""
+    `taken` (added to it); `live`: the model's layers by name (a reader may ask the layer that made a tensor it
+    is given: DINOv3's rotation settings). Raises :class:`BlockError` when the layer cannot be read so."""
     key = f"{entry.get('module') or ''}.{entry['class_name']}"
     reader = READERS[key]
     name = entry.get("name") or entry["config"].get("name")
@@ -410,7 +494,10 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list, list]:
         raise BlockError(f"it is called with the keyword arguments {unknown}, which a spec cannot express")
     made = INPUTS.get(key, _one_tensor)(layer, args, kwargs)     # part name → tensor reference ("in" first)
     ref = made["in"]
-    parts = reader(layer, tuple(ref["config"]["shape"][1:]), kwargs)
+    producers = {k: (live or {}).get(r["config"]["keras_history"][0])
+                 for k, v in kwargs.items() for r in [_first_ref(v)] if r is not None}
+    parts = reader(layer, tuple(ref["config"]["shape"][1:]), dict(kwargs, _producers=producers))
+    parts, out_names = parts if isinstance(parts, tuple) else (parts, None)
     used = set()
     for _, _, live, *_ in parts:
         if isinstance(live, WeightView):
@@ -438,7 +525,20 @@ def read_block(layer, entry, taken: set) -> tuple[list[dict], dict, list, list]:
                         "inbound_nodes": [{"args": args, "kwargs": {}}]})
         live_of[new] = live
         prev = made[part] = _tensor(new, shape)
-    return entries, live_of, prev["config"]["keras_history"], idle
+    if out_names is None:
+        outs = [prev["config"]["keras_history"]]
+    else:                                          # (none: it stands for nothing; a reader of it is refused)
+        outs = [made[n]["config"]["keras_history"] for n in out_names]
+    return entries, live_of, outs, idle
+
+
+def _first_ref(v):
+    """The first tensor reference in a call argument (a reference, or a list or tuple holding some)."""
+    if _is_ref(v):
+        return v
+    if isinstance(v, (list, tuple)):
+        return next((r for r in map(_first_ref, v) if r is not None), None)
+    return None
 
 
 def _is_ref(v) -> bool:

@@ -251,13 +251,14 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         inner = live.get(name)
         if blocks.is_block(entry):                          # a KerasHub layer read as a chain of ops
             try:
-                parts, plive, out, unused = blocks.read_block(inner, entry, taken)
+                parts, plive, out, unused = blocks.read_block(inner, entry, taken, live)
             except blocks.BlockError as exc:
                 problems.append(f"layer '{name}' ({_qualname(entry)}): {exc}")
                 continue
             layers.extend(parts)
             live.update(plive)
-            alias[(name, 0)] = out
+            for t, ref in enumerate(out):
+                alias[(name, t)] = ref
             if idle is not None:
                 idle.extend(unused)
             continue

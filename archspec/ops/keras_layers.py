@@ -626,3 +626,88 @@ class AlignedResize(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class GridRopeAttention(keras.layers.Layer):
+    """Multi-head self-attention over a token sequence of `prefix` leading tokens (a class token, registers)
+    followed by the patches of a `grid` (rows × columns), with 2-D rotary position embeddings on the patch
+    tokens' queries and keys: each head's features are rotated by angles 2π·c·f of the patch's centre
+    coordinates c (rows, then columns, in [−1, 1]) and frequencies f = θ^(−4i/key_dim) — DINOv3's attention
+    (KerasHub's DINOV3Attention with its DINOV3RopePositionEmbedding).
+
+    >>> import numpy as np
+    >>> layer = GridRopeAttention(heads=2, key_dim=4, grid=(2, 2), prefix=1)
+    >>> np.asarray(layer(np.ones((1, 5, 8), "float32"))).shape, layer.count_params()
+    ((1, 5, 8), 288)
+    """
+
+    def __init__(self, heads: int, key_dim: int, grid=(1, 1), prefix: int = 1, theta: float = 100.0,
+                 query_bias: bool = True, key_bias: bool = True, value_bias: bool = True, output_bias: bool = True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.key_dim, self.grid, self.prefix = int(heads), int(key_dim), tuple(int(g) for g in grid), int(prefix)
+        self.theta = float(theta)
+        self.query_bias, self.key_bias, self.value_bias, self.output_bias = (
+            bool(query_bias), bool(key_bias), bool(value_bias), bool(output_bias))
+
+    def build(self, input_shape):
+        t, n = input_shape[1], self.prefix + self.grid[0] * self.grid[1]
+        if len(input_shape) != 3 or (t is not None and t != n):
+            raise ValueError(f"GridRopeAttention reads {self.prefix} prefix tokens and a {self.grid[0]}×{self.grid[1]} "
+                             f"grid ({n} tokens); got the shape {tuple(input_shape)}")
+        if self.key_dim % 4:
+            raise ValueError(f"GridRopeAttention rotates rows and columns by halves of each head: key_dim={self.key_dim} "
+                             "is not a multiple of 4")
+        d, inner = input_shape[-1], self.heads * self.key_dim
+        for name, rows, bias in (("query", d, self.query_bias), ("key", d, self.key_bias), ("value", d, self.value_bias),
+                                 ("output", inner, self.output_bias)):
+            setattr(self, f"{name}_kernel", self.add_weight(name=f"{name}_kernel", shape=(rows, inner),
+                                                            initializer="glorot_uniform"))
+            setattr(self, f"{name}_offset", self.add_weight(name=f"{name}_bias", shape=(inner,), initializer="zeros")
+                    if bias else None)
+
+    def _angles(self):
+        """cos and sin of each patch's rotation, (patches, key_dim), as DINOV3RopePositionEmbedding computes them."""
+        import math
+
+        import numpy as np
+
+        gh, gw = self.grid
+        inv_freq = 1.0 / (np.float32(self.theta) ** np.arange(0, 1, 4 / self.key_dim, dtype=np.float32))
+        ch = np.repeat((np.arange(0.5, gh, dtype=np.float32) / gh)[:, None], gw, axis=1)
+        cw = np.repeat((np.arange(0.5, gw, dtype=np.float32) / gw)[None, :], gh, axis=0)
+        coords = 2.0 * np.stack([ch, cw], axis=-1).reshape(-1, 2) - 1.0
+        angles = (np.float32(2 * math.pi) * coords[:, :, None] * inv_freq[None, None, :]).astype(np.float32)
+        angles = np.tile(angles.reshape(angles.shape[0], -1), (1, 2))
+        return np.cos(angles).astype("float32"), np.sin(angles).astype("float32")
+
+    def _project(self, x, name):
+        ops = keras.ops
+        y = ops.matmul(x, ops.cast(getattr(self, f"{name}_kernel"), x.dtype))
+        bias = getattr(self, f"{name}_offset")            # (`{name}_bias` is the flag)
+        return y if bias is None else y + ops.cast(bias, x.dtype)
+
+    def call(self, inputs):
+        ops = keras.ops
+        b, t = ops.shape(inputs)[0], inputs.shape[1]
+        q, k, v = (ops.reshape(self._project(inputs, n), (b, t, self.heads, self.key_dim)) for n in ("query", "key", "value"))
+        cos, sin = self._angles()
+        cos, sin = ops.cast(cos[None, :, None, :], q.dtype), ops.cast(sin[None, :, None, :], q.dtype)
+
+        def rotate(x):
+            half = self.key_dim // 2
+            patches = x[:, self.prefix:, :, :]
+            turned = ops.concatenate([-patches[..., half:], patches[..., :half]], axis=-1)
+            return ops.concatenate([x[:, :self.prefix, :, :], patches * cos + turned * sin], axis=-3)
+
+        out = ops.nn.dot_product_attention(rotate(q), rotate(k), v, scale=self.key_dim ** -0.5, is_causal=False)
+        return self._project(ops.reshape(out, (b, t, self.heads * self.key_dim)), "output")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.heads * self.key_dim,)
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim, "grid": self.grid,
+                "prefix": self.prefix, "theta": self.theta, "query_bias": self.query_bias, "key_bias": self.key_bias,
+                "value_bias": self.value_bias, "output_bias": self.output_bias}

@@ -442,8 +442,9 @@ class LayerScale(Op):
     name, keras_class, Attrs, category, primary = "layer_scale", "LayerScale", LayerScaleAttrs, "norm", "init"
     custom_layer, recomputable = True, True        # archspec.ops.keras_layers; γ·x, recomputed in a fusion
     keras_names = {"init": "init_values"}
-    # KerasHub's DINOv2 layer scale: x · λ with λ of the channels' size, as this one
-    keras_classes = ("LayerScale", "keras_hub.src.models.dinov2.dinov2_layers.DINOV2LayerScale")
+    # KerasHub's DINOv2 and DINOv3 layer scales: x · λ with λ of the channels' size, as this one
+    keras_classes = ("LayerScale", "keras_hub.src.models.dinov2.dinov2_layers.DINOV2LayerScale",
+                     "keras_hub.src.models.dinov3.dinov3_layers.DINOV3LayerScale")
     doc = ("Multiplies each channel (last axis) by a learned factor, initially `init` (ConvNeXt's and CaiT's "
            "LayerScale, as keras.applications.convnext.LayerScale): archspec.ops.keras_layers.LayerScale.")
     examples = [({}, [(7, 7, 16)], (7, 7, 16), (16, 0)),

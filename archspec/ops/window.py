@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Attrs, Field, NonNegInt, Op, PosInt, ShapeError, need_rank
+from .base import Attrs, Field, NonNegInt, Op, Pair, PosInt, ShapeError, need_rank
 from .registry import register
 
 
@@ -125,3 +125,77 @@ class WindowAttention(Op):
     def keras_kwargs(self, a):
         return dict(heads=a.heads, key_dim=a.key_dim, window=a.window, relative=a.relative, shift=a.shift,
                     use_bias=a.use_bias)
+
+
+class GridRopeAttentionAttrs(Attrs):
+    heads: PosInt = Field(description="number of attention heads")
+    key_dim: PosInt = Field(description="size of each head's queries, keys and values (a multiple of 4: rows and "
+                                        "columns each rotate half of it); the output has heads × key_dim features")
+    grid: Pair = Field(description="the patch grid [rows, columns] of the tokens after the prefix")
+    prefix: NonNegInt = Field(1, description="leading tokens that are not patches and are not rotated (class token, "
+                                             "registers)")
+    theta: float = Field(100.0, gt=0, description="the rotary base period (DINOv3's rope_theta)")
+    query_bias: bool = Field(True, description="a bias on the query projection")
+    key_bias: bool = Field(True, description="a bias on the key projection")
+    value_bias: bool = Field(True, description="a bias on the value projection")
+    output_bias: bool = Field(True, description="a bias on the output projection")
+
+
+@register
+class GridRopeAttention(Op):
+    name, keras_class, Attrs, category = "grid_rope_attention", "GridRopeAttention", GridRopeAttentionAttrs, "attn"
+    custom_layer = True                            # archspec.ops.keras_layers.GridRopeAttention
+    keeps_inputs = True
+    doc = ("Multi-head self-attention over `prefix` tokens then the patches of a `grid`, with 2-D rotary position "
+           "embeddings on the patches' queries and keys (DINOv3's attention): "
+           "archspec.ops.keras_layers.GridRopeAttention. (prefix + rows·columns, D) → (same, heads × key_dim).")
+    examples = [({"heads": 2, "key_dim": 4, "grid": [2, 2]}, [(5, 8)], (5, 8), (288, 0)),
+                ({"heads": 1, "key_dim": 8, "grid": [2, 3], "prefix": 3, "key_bias": False}, [(9, 8)], (9, 8), (280, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 2, "grid_rope_attention", "it attends over tokens: reshape a map to [-1, channels] first")
+        t = ins[0][0]
+        if t != a.prefix + a.grid[0] * a.grid[1]:
+            raise ShapeError(f"grid_rope_attention reads {a.prefix} prefix tokens and a {a.grid[0]}×{a.grid[1]} grid "
+                             f"({a.prefix + a.grid[0] * a.grid[1]} tokens) but the sequence has {t}", "shape-mismatch",
+                             field="grid")
+        if a.key_dim % 4:
+            raise ShapeError(f"grid_rope_attention rotates rows and columns by halves of each head: key_dim={a.key_dim} "
+                             "is not a multiple of 4", "attention-heads", field="key_dim")
+        return (t, a.heads * a.key_dim)
+
+    def params(self, a, ins, out):
+        d, inner = ins[0][1], a.heads * a.key_dim
+        return (3 * d * inner + inner * inner + inner * (a.query_bias + a.key_bias + a.value_bias + a.output_bias), 0)
+
+    macs_rule = "the Q, K, V and output projections (T·D·hk each, T·hk·hk), QKᵀ and attention × V (h·T²·k each)"
+
+    def macs(self, a, ins, out):
+        t, d = ins[0]
+        h, k = a.heads, a.key_dim
+        return 3 * t * d * h * k + t * h * k * h * k + 2 * h * t * t * k
+
+    flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 5 per score (h·T²) for the softmax and 1 for "
+                  "the scaling; + 4 per rotated query and key element (x·cos + rotate(x)·sin, the negated half: "
+                  "3.5, and its concatenation's share)")
+
+    def extra_flops(self, a, ins, out):
+        t, _ = ins[0]
+        h, k = a.heads, a.key_dim
+        inner = h * k
+        biases = t * inner * (a.query_bias + a.key_bias + a.value_bias + a.output_bias)
+        patches = a.grid[0] * a.grid[1]
+        rotary = 2 * patches * h * (3 * k + k // 2)
+        return biases + 6 * h * t * t + rotary
+
+    def backward_keeps(self, a, ins, out):
+        t, _ = ins[0]
+        inner = a.heads * a.key_dim
+        return True, False, 4 * t * inner + 2 * a.heads * t * t
+
+    def label(self, a):
+        return f"grid rope attention · {a.heads} heads · {a.key_dim} · {a.grid[0]}×{a.grid[1]} + {a.prefix}"
+
+    def keras_kwargs(self, a):
+        return dict(heads=a.heads, key_dim=a.key_dim, grid=a.grid, prefix=a.prefix, theta=a.theta,
+                    query_bias=a.query_bias, key_bias=a.key_bias, value_bias=a.value_bias, output_bias=a.output_bias)
