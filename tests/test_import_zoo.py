@@ -96,15 +96,17 @@ def test_the_docs_table_is_the_recorded_run():
 @pytest.mark.keras
 def test_kerashub_rms_norm_classes_import_as_rms_norm_and_verify():
     """LlamaLayerNorm (module keras_hub.src.models.llama…, registered under no package) computes
-    keras.layers.RMSNormalization: matched by module and class, proven by the round trip."""
+    keras.layers.RMSNormalization: matched by module and class, proven by the round trip; Gemma's, which
+    scales by 1 + scale, is rms_norm with unit_offset."""
     pytest.importorskip("keras_hub")
     import keras
     from keras_hub.src.models.gemma.rms_normalization import RMSNormalization as GemmaNorm
     from keras_hub.src.models.llama.llama_layernorm import LlamaLayerNorm
 
     from archspec.importer import UnsupportedModel, import_keras
-    from archspec.importer.verify import roundtrip
+    from archspec.importer.verify import RoundTripError, roundtrip
 
+    np = pytest.importorskip("numpy")
     x = inp = keras.Input((5, 8))
     x = keras.layers.Dense(8, name="proj")(x)
     x = LlamaLayerNorm(epsilon=1e-5, name="norm")(x)
@@ -113,9 +115,25 @@ def test_kerashub_rms_norm_classes_import_as_rms_norm_and_verify():
     assert result.graph.nodes["norm"].op == "rms_norm" and result.graph.nodes["norm"].attrs.epsilon == 1e-5
     assert roundtrip(model, result.text, kg=result.graph).exact
 
-    y = GemmaNorm(name="gemma_norm")(inp)             # (1 + scale): another computation, another class
-    with pytest.raises(UnsupportedModel, match="gemma_norm"):
-        import_keras(keras.Model(inp, y))
+    # Gemma's scales by (1 + scale), its config silent about it: rms_norm with unit_offset, from its class
+    y = GemmaNorm(name="gemma_norm")(keras.layers.Dense(8, name="proj")(inp))
+    model = keras.Model(inp, y)
+    model.get_layer("gemma_norm").set_weights([np.linspace(-0.5, 0.5, 8).astype("float32")])
+    result = import_keras(model)
+    assert result.graph.nodes["gemma_norm"].attrs.unit_offset
+    assert roundtrip(model, result.text, kg=result.graph).exact
+    with pytest.raises(RoundTripError, match="unit_offset False vs True"):
+        roundtrip(model, result.text.replace("unit_offset: true", "unit_offset: false"), kg=result.graph)
+
+    z = keras.layers.Dense(8, name="proj")(inp)
+    z = GemmaNorm(name="gemma_norm", dtype=keras.DTypePolicy("float32"))(z)   # no config of its own: read from
+    result = import_keras(keras.Model(inp, z))                                 # its attributes (epsilon)
+    assert result.graph.nodes["gemma_norm"].attrs.unit_offset and result.graph.nodes["gemma_norm"].attrs.epsilon == 1e-6
+    odd = GemmaNorm(name="gemma_norm", dtype=keras.DTypePolicy("float32"))
+    model = keras.Model(inp, odd(keras.layers.Dense(8, name="proj")(inp)))
+    del odd.epsilon                                     # a setting it does not keep as given: refused by name
+    with pytest.raises(UnsupportedModel, match="gemma_norm.*get_config"):
+        import_keras(model)
 
 
 @pytest.mark.keras

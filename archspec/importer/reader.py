@@ -555,6 +555,8 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
         kwargs.pop("training")
     extra = [kwargs.pop(k) for k in tensor_kwargs if _is_tensor(kwargs.get(k))]
     if flags is not None:
+        for k in flags.get("ignored", ()):
+            kwargs.pop(k, None)
         flags["set"] = {}
         for k, attr in flags["map"].items():
             v = kwargs.pop(k, None)
@@ -604,7 +606,19 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     if known is None and not ops.is_keras_module(module) and module.split(".")[0] != "archspec":
         raise _Problem(f"a custom layer ({entry.get('registered_name') or _qualname(entry)}); archspec reads "
                        "Keras's own layers and its own, and has no op for this one")
-    flags = {"map": known.keras_call_flags} if known is not None and known.keras_call_flags else None
+    if known is not None and known.keras_call_masks:      # a mask trace.reduce_masks could not read: never an input
+        calls = entry.get("inbound_nodes") or []
+        left = [k for k in known.keras_call_masks if calls and (calls[0].get("kwargs") or {}).get(k) is not None]
+        derived = [k for k in known.keras_call_derived if calls and (calls[0].get("kwargs") or {}).get(k) is not None]
+        if derived and not left:
+            raise _Problem(f"it is given an {derived[0]} tensor that is not the one archspec's {known.name} computes "
+                           "itself from the padding mask (evaluated on random padding masks)")
+        if left:
+            raise _Problem(f"it is given an {left[0]} that is neither a padding mask over the keys, a causal mask nor "
+                           f"both (evaluated on random padding masks: a prefix or bidirectional mask, say), which "
+                           f"archspec's {known.name} cannot state")
+    flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored}
+             if known is not None and known.keras_call_flags else None)
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):
@@ -618,6 +632,7 @@ def _convert(entry, live, nodes, warnings) -> KNode:
     op = known
     if op is None:
         raise _Problem(HINTS.get(cls) or f"archspec has no op for the Keras class {cls}")
+    cfg = {**cfg, **op.keras_class_attrs.get(f"{module}.{cls}", {})}
     try:
         cfg = op.keras_config(cfg, shapes)
     except KerasImportError as exc:

@@ -75,11 +75,24 @@ class stub_composite_configs:
 
     def __init__(self, model):
         self.ops = [op for op in model.operations if layer_is_composite(op) or is_identity(op)]
+        self.read = [op for op in model.operations if _read_by_an_op(op)]
         self.patched = []
 
     def __enter__(self):
         import keras
 
+        for op in self.read:                               # an op reads it: its config from its attributes
+            try:
+                op.get_config()
+            except Exception:                              # noqa: BLE001  (the layer's own code failing)
+                cfg = config_from_attributes(op)
+                if cfg is not None:
+                    op.get_config = (lambda cfg=cfg: dict(cfg))
+                    self.patched.append(op)
+                continue
+            if _reads_live_args(op):                       # the constructor arguments its config lacks
+                op.get_config = (lambda op=op: live_config(op))
+                self.patched.append(op)
         for op in self.ops:
             try:
                 op.get_config()
@@ -99,6 +112,88 @@ class stub_composite_configs:
         for op in self.patched:
             vars(op).pop("get_config", None)
         return False
+
+
+def _read_by_an_op(layer) -> bool:
+    """Whether `layer` is another library's layer that an archspec op reads (not Keras's, not archspec's)."""
+    return _op_reading(layer) is not None
+
+
+def _reads_live_args(layer) -> bool:
+    """Whether `layer` is another library's layer read by an op with `keras_live_args`."""
+    op = _op_reading(layer)
+    return op is not None and op.keras_live_args
+
+
+def _op_reading(layer):
+    import keras
+
+    if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
+        return None
+    cls = type(layer)
+    module = cls.__module__
+    if ops.is_keras_module(module) or module.split(".")[0] == "archspec":
+        return None
+    return ops.of_keras_class(cls.__name__, module, keras.saving.get_registered_name(cls))
+
+
+_UNSTATED = ("name", "dtype", "trainable", "kwargs", "autocast")
+
+
+def config_from_attributes(layer) -> dict | None:
+    """The config of a layer whose own get_config fails where Keras cannot make one (KerasHub's Gemma layers,
+    given a DTypePolicy object, have none; Llama's attention sets no rope_scaling_factor its get_config reads):
+    each constructor parameter read from the attribute of the same name, as a layer keeps them (`self.epsilon
+    = epsilon`). None unless every parameter that can change what the layer computes is there as a plain value
+    (initializers, regularizers and constraints are no part of a spec); the op then reads the config as it
+    reads any other."""
+    import keras
+
+    try:
+        params = inspect.signature(type(layer).__init__).parameters
+    except (TypeError, ValueError):
+        return None
+    cfg = {"name": layer.name, "trainable": layer.trainable, "dtype": keras.dtype_policies.serialize(layer.dtype_policy)}
+    plain = (str, int, float, bool, type(None))
+    for k, p in list(params.items())[1:]:
+        if k in _UNSTATED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if k.endswith(("_initializer", "_regularizer", "_constraint")):
+            continue
+        v = getattr(layer, k, inspect.Parameter.empty)
+        if isinstance(v, (list, tuple)) and all(isinstance(x, plain) for x in v):
+            v = list(v)
+        elif not isinstance(v, plain):
+            return None                                    # a setting it does not keep as it was given
+        cfg[k] = v
+    return cfg
+
+
+def live_config(layer) -> dict:
+    """`layer.get_config()` completed by the constructor arguments it leaves out, as the layer keeps them
+    (attribute `arg`, else `_arg`): KerasHub's Qwen3Attention states no head_dim nor layer_norm_epsilon,
+    SmolLM3Attention none of its arguments. Only plain values (numbers, strings, lists of them, None) are
+    taken; an argument the layer does not keep stays absent (the op refuses what it needs and lacks)."""
+    cfg = type(layer).get_config(layer)
+    try:
+        params = inspect.signature(type(layer).__init__).parameters
+    except (TypeError, ValueError):
+        return cfg
+    for name, p in list(params.items())[1:]:
+        if name in cfg or name in _UNSTATED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        for attr in (name, "_" + name):
+            value = getattr(layer, attr, inspect.Parameter.empty)
+            if value is not inspect.Parameter.empty and _plain(value):
+                cfg[name] = list(value) if isinstance(value, tuple) else value
+                break
+    return cfg
+
+
+def _plain(value) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, (list, tuple)) and all(_plain(v) for v in value)
 
 
 def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
@@ -141,10 +236,29 @@ def without_defaults(layer, kwargs: dict) -> dict:
 
 
 # ---- tracing ---------------------------------------------------------------------------------------------
+# Layers of another library that archspec has no op for, by what they compute: a composite layer holding one
+# is refused naming it, before tracing (which would fail on some part of it, less clearly).
+_MOE = ("a mixture of experts (a router sends each token to its top-k of several expert MLPs and weighs "
+        "their outputs); archspec has no mixture-of-experts op")
+UNSUPPORTED = {f"keras_hub.src.models.{k}": why for k, why in {
+    "mixtral.mixtral_decoder.MixtralSparseMoeBlock": _MOE,
+    "qwen_moe.qwen_moe_decoder.QwenSparseMoeBlock": _MOE,
+    "qwen3_moe.qwen3_moe_decoder.Qwen3SparseMoeBlock": _MOE,
+    "qwen3_5_moe.qwen3_5_moe_decoder.Qwen3_5MoeSparseMoeBlock": _MOE,
+    "gpt_oss.gpt_oss_decoder.GptOssSparseMoeBlock": _MOE,
+    "gemma4.gemma4_moe.Gemma4MoEBlock": _MOE,
+}.items()}
+
+
 def trace_layer(layer, entry):
     """A functional model computing what `layer` computes at the call `entry` records (its single
     inbound node), over the same sub-layer objects, and the tensor references of the call's tensor
     arguments in the order of the model's inputs. Raises :class:`TraceError` when it cannot be traced."""
+    for part in layer._flatten_layers(include_self=True):
+        why = UNSUPPORTED.get(f"{type(part).__module__}.{type(part).__name__}")
+        if why:
+            raise TraceError(f"its part '{part.name}' ({type(part).__name__}) is {why}" if part is not layer
+                             else f"it is {why}")
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) != 1:
         raise TraceError(f"it is called {len(inbound)} times; archspec traces a composite layer called once")
@@ -293,6 +407,9 @@ def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int, inline: 
         other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
+        unread = _unread_mask(model)
+        if unread is not None:
+            raise TraceError(unread)
         at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         with stub_composite_configs(model):
             layers = config_of(model)["layers"]
@@ -302,6 +419,31 @@ def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int, inline: 
         raise TraceError(f"it needs a fixed batch size to be traced and what it computes depends on it{where} "
                          "(a shape or constant made for that batch size — a causal mask given to a layer "
                          "archspec reads no mask for, a reshape to the batch size)")
+
+
+def _unread_mask(model) -> str | None:
+    """Why the traced `model` depends on the batch size when one of its layers is given a mask that its op
+    reads (`keras_call_masks`) but that is none of the masks it can state: the layer, the keyword, the reason."""
+    with stub_composite_configs(model):
+        cfg = reduce_masks(config_of(model), model)
+    for entry in cfg["layers"]:
+        op = ops.of_keras_class(entry["class_name"], entry.get("module") or "", entry.get("registered_name"))
+        if op is None or not op.keras_call_masks:
+            continue
+        for node in entry.get("inbound_nodes") or []:
+            for key in op.keras_call_masks:
+                if (node.get("kwargs") or {}).get(key) is not None:
+                    name = entry.get("name") or entry["config"].get("name")
+                    return (f"its part '{name}' ({entry['class_name']}) is given an {key} that is neither a padding "
+                            "mask over the keys, a causal mask nor both (evaluated on random padding masks: a "
+                            "prefix or bidirectional mask, say), which archspec's op cannot state")
+            for key in op.keras_call_derived:
+                if (node.get("kwargs") or {}).get(key) is not None:
+                    name = entry.get("name") or entry["config"].get("name")
+                    return (f"its part '{name}' ({entry['class_name']}) is given an {key} tensor that is not the one "
+                            f"archspec's {op.name} computes itself from the padding mask (evaluated on random padding "
+                            "masks)")
+    return None
 
 
 def _skeleton(model):
@@ -352,6 +494,14 @@ class _lenient_specs:
         self.patched = []
 
     def __enter__(self):
+        from keras.src.ops.operation import Operation
+
+        for s in self.layers:
+            # a part read as an op whose own compute_output_shape is not Keras's: its output spec from its call
+            # (SmolLM3's attention states two outputs, the attention and its scores; its call returns one)
+            if _reads_live_args(s) and not ops.is_keras_module(type(s).compute_output_shape.__module__):
+                s.compute_output_spec = (lambda *a, _s=s, **kw: Operation.compute_output_spec(_s, *a, **kw))
+                self.patched.append(s)
         for s in self.layers:
             spec = getattr(s, "compute_output_spec", None)
             if spec is None or "compute_output_spec" in vars(s):
@@ -398,6 +548,7 @@ def reduce_masks(config: dict, model) -> dict:
             continue
         node_cfg = entry["inbound_nodes"][0]
         kwargs = node_cfg.get("kwargs") or {}
+        special = set(op.keras_call_masks) | set(op.keras_call_derived)     # never the query or the keys
         for key, (pad_kw, causal_kw) in op.keras_call_masks.items():
             if key not in kwargs or kwargs[key] is None:
                 continue
@@ -405,7 +556,7 @@ def reduce_masks(config: dict, model) -> dict:
             value = node.arguments.kwargs.get(key) if node is not None else None
             if value is None:
                 continue
-            args, kw = bind(layer, node_cfg.get("args", []), kwargs)
+            args, kw = bind(layer, node_cfg.get("args", []), {k: v for k, v in kwargs.items() if k not in special})
             query = next(iter(_tensors(args)), None)
             keys = list(_tensors(args))[1:2] or [query]
             if query is None:
@@ -421,10 +572,50 @@ def reduce_masks(config: dict, model) -> dict:
                 new[causal_kw] = True
             node_cfg["kwargs"] = new
             changed = True
+        for key, expected in op.keras_call_derived.items():
+            kwargs = node_cfg.get("kwargs") or {}
+            node = _live_node(model, layer)
+            value = node.arguments.kwargs.get(key) if node is not None and kwargs.get(key) is not None else None
+            pad = kwargs.get(next(iter(op.keras_call_masks.values()))[0]) if op.keras_call_masks else None
+            if value is not None and _is_derived(model, value, expected, layer, pad):
+                node_cfg["kwargs"] = {k: v for k, v in kwargs.items() if k != key}
+                changed = True
     if changed:
         config = dict(config, layers=_reachable(config))
     del keras
     return config
+
+
+def _is_derived(model, value, expected, layer, pad_ref) -> bool:
+    """Whether the tensor `value` of `model` equals `expected(layer, padding mask)` for random padding masks
+    given to the padding-mask input `pad_ref` (the one the layer's mask was read from; none: all ones)."""
+    import keras
+    import numpy as np
+
+    if not isinstance(value, keras.KerasTensor):
+        return False
+    sources = [t for t in model.inputs if _depends(value, t)]
+    name = pad_ref["config"]["keras_history"][0] if pad_ref is not None else None
+    if len(sources) > 1 or (sources and sources[0]._keras_history.operation.name != name):
+        return False
+    rng = np.random.default_rng(1)
+    try:
+        probe = keras.Model(sources, value) if sources else None
+        for _ in range(3):
+            if sources:
+                batch, keys = sources[0].shape[0] or 2, sources[0].shape[1]
+                pad = rng.integers(0, 2, (batch, keys)).astype(sources[0].dtype)
+                pad[0] = 1
+                got = np.asarray(probe([pad]))
+            else:
+                got = np.asarray(value)
+                pad = np.ones((got.shape[0], got.shape[-1]), "int32")
+            want = expected(layer, pad)
+            if got.shape != want.shape or not np.allclose(got, want, rtol=1e-6, atol=1e-6):
+                return False
+    except Exception:                                      # noqa: BLE001  (a tensor that cannot be evaluated so)
+        return False
+    return True
 
 
 def _live_node(model, layer):

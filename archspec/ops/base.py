@@ -218,7 +218,21 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
+    keras_call_ignored: ClassVar[tuple[str, ...]] = ()
+    # a call keyword holding a tensor the caller computes from the padding mask that the op computes itself
+    # (Falcon's ALiBi bias) → a function (the live layer, a padding mask array (batch, keys)) giving the array
+    # the tensor must equal; one found equal on random padding masks leaves the call (importer/trace.py)
+    keras_call_derived: ClassVar[dict[str, Any]] = {}
+    # settings a Keras class implies without stating them in its config (module.Class → {key: value}), read
+    # as if its config held them: KerasHub's WhisperCachedMultiHeadAttention is MultiHeadAttention without a
+    # key bias, its config the same as MultiHeadAttention's
+    keras_class_attrs: ClassVar[dict[str, dict[str, Any]]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
+    # another library's layer read as this op: constructor arguments its config lacks (or all of them, where its
+    # get_config fails) are read from the live layer's attributes of the same name (KerasHub's LlamaAttention,
+    # whose get_config raises; Qwen3Attention, whose config omits head_dim) — see importer/trace.py
+    keras_live_args: ClassVar[bool] = False
 
     # ---- shape and costs -------------------------------------------------------------------
     def infer(self, a: Attrs, ins: list[tuple]) -> tuple:
@@ -335,6 +349,12 @@ class Op:
         arguments; `cfg` the operation's own settings (`keras.ops.gelu`'s `approximate`, `concatenate`'s
         `axis`). Consulted only for ops listing `cls` in :attr:`keras_ops`."""
         return None
+
+    def keras_weights(self, source, target, weights: list) -> list:
+        """`weights` — the values of the Keras layer `source`'s weights, in `source.weights` order — as the
+        layer `target` that this op built for it takes them (`target.set_weights`). Default: as they are, in
+        that order (the same class, or one built to hold the same weights in the same order)."""
+        return weights
 
     def keras_reuse(self, call_kwargs: dict) -> str | None:
         """The op that a later call of this op's Keras layer (the same weights, called again) is, given that

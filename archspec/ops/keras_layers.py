@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import keras
 
+from .tables import alibi_slopes  # (pure Python: one place for ALiBi's slopes)
+
 
 @keras.saving.register_keras_serializable(package="archspec")
 def gelu_approximate(x):
@@ -221,14 +223,39 @@ class LayerScale(keras.layers.Layer):
 
 
 
-def rotate(x, wavelength: float):
+def inverse_frequencies(size: int, wavelength: float):
+    """RoPE's size / 2 inverse frequencies 1 / wavelength^(2j/size), as KerasHub computes them."""
+    ops = keras.ops
+    return 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"), ops.cast(size, "float32")))
+
+
+class RotaryTable(keras.layers.Layer):
+    """The rotary inverse frequencies held as a non-trainable weight `inv_freq` (SmolLM3 keeps them so):
+    GroupedAttention's part with `rotary_table`."""
+
+    def __init__(self, size: int, wavelength: float, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.wavelength = int(size), float(wavelength)
+
+    def build(self, input_shape=None):
+        self.inv_freq = self.add_weight(name="inv_freq", shape=(self.size // 2,), initializer="zeros", trainable=False)
+        self.inv_freq.assign(inverse_frequencies(self.size, self.wavelength))
+        self.built = True
+
+
+def rotate(x, wavelength: float, scaling: float = 1.0, inverse_freq=None):
     """Rotary position embedding (RoFormer) of `x` (batch, tokens, heads, size): feature pairs (j, j + size/2)
-    of token t rotated by the angle t / wavelength^(2j/size) — the half-split form Llama uses (KerasHub's
-    RotaryEmbedding), computed with the same operations."""
+    of token t rotated by the angle (t / scaling) / wavelength^(2j/size) — the half-split form Llama uses
+    (KerasHub's RotaryEmbedding, whose linear scaling_factor divides the frequencies), computed with the same
+    operations. `inverse_freq`: the frequencies as a tensor (a RotaryTable's weight) instead."""
     ops = keras.ops
     size = x.shape[-1]
-    inverse_freq = 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"),
-                                                   ops.cast(size, "float32")))
+    if inverse_freq is None:
+        inverse_freq = inverse_frequencies(size, wavelength)
+    else:
+        inverse_freq = ops.cast(inverse_freq, "float32")
+    if scaling != 1.0:
+        inverse_freq = inverse_freq / ops.cast(scaling, "float32")
     positions = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="float32"), 0)
     freq = ops.einsum("bi,j->bij", positions, inverse_freq)
     angle = ops.reshape(ops.stack((freq, freq), axis=-2), (*ops.shape(freq)[:-1], ops.shape(freq)[-1] * 2))
@@ -239,6 +266,14 @@ def rotate(x, wavelength: float):
     return x * cos + half * sin
 
 
+def alibi_bias(heads: int, keys, dtype):
+    """(1, heads, 1, keys): m_h · (j − keys + 1) for key j, added to the scores (batch, heads, queries, keys)."""
+    ops = keras.ops
+    slopes = ops.expand_dims(ops.convert_to_tensor(alibi_slopes(heads), dtype=dtype), 1)
+    positions = ops.cast(ops.expand_dims(ops.arange(1 - keys, 1, dtype="int32"), 0), dtype)
+    return ops.expand_dims(ops.expand_dims(ops.multiply(slopes, positions), 1), 0)
+
+
 @keras.saving.register_keras_serializable(package="archspec")
 class GroupedAttention(keras.layers.Layer):
     """Multi-head attention with grouped key/value heads and rotary position embedding: each of
@@ -247,7 +282,10 @@ class GroupedAttention(keras.layers.Layer):
     Mistral's, Qwen's attention (KerasHub's LlamaAttention computes the same). Same call as Keras's
     MultiHeadAttention: `layer(query, value, key=None, value_mask=None, use_causal_mask=False)`; same weights
     (query, key, value, output projections as EinsumDense, kernel then bias), key and value with
-    `key_value_heads` heads.
+    `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
+    projections have one too (Whisper's key has none, Qwen's output none). `rotary_scaling` divides the
+    positions (linear RoPE scaling); `rotary_table` keeps the rotary frequencies as a non-trainable weight
+    (SmolLM3's inv_freq) and rotates with it.
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -258,9 +296,17 @@ class GroupedAttention(keras.layers.Layer):
 
     def __init__(self, num_heads: int, key_dim: int, key_value_heads: int | None = None, value_dim: int | None = None,
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
-                 rotary_wavelength: float = 10000.0, key_bias: bool = True, **kwargs):
+                 rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
+                 qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
+                 alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
+                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.key_bias = bool(key_bias)
+        self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
+        self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
+        self.qk_norm_epsilon = float(qk_norm_epsilon)
+        self.key_bias, self.output_bias = bool(key_bias), bool(output_bias)
+        self.logit_soft_cap = None if logit_soft_cap is None else float(logit_soft_cap)
+        self.rotary_scaling, self.rotary_table = float(rotary_scaling), bool(rotary_table)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
         self.key_value_heads = int(key_value_heads or num_heads)
         if self.num_heads % self.key_value_heads:
@@ -289,21 +335,49 @@ class GroupedAttention(keras.layers.Layer):
         self._key = dense("key", "bkm,muh->bkuh", (None, self.key_value_heads, self.key_dim),
                           bias if self.key_bias else None, key_shape)
         self._value = dense("value", "bkm,muh->bkuh", (None, self.key_value_heads, self.value_dim), bias, value_shape)
-        self._output = dense("attention_output", "bquh,uhm->bqm", (None, out), "m" if self.use_bias else None,
+        self._output = dense("attention_output", "bquh,uhm->bqm", (None, out),
+                             "m" if self.use_bias and self.output_bias else None,
                              (None, None, self.num_heads, self.value_dim))
+        if self.qk_norm:                          # over each head's features: a scale of key_dim for each
+            def norm(name, heads):
+                layer = (UnitOffsetRMSNorm(epsilon=self.qk_norm_epsilon, name=name) if self.qk_norm_unit_offset
+                         else keras.layers.RMSNormalization(epsilon=self.qk_norm_epsilon, name=name))
+                layer.build((None, None, heads, self.key_dim))
+                return layer
+
+            self._query_norm, self._key_norm = norm("query_norm", self.num_heads), norm("key_norm", self.key_value_heads)
+        if self.rotary_table:
+            self._table = RotaryTable(self.key_dim, self.rotary_wavelength, name="rotary_table")
+            self._table.build()
         self.built = True
 
     def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, training=None):
         ops = keras.ops
         key = value if key is None else key
         q, k, v = self._query(query), self._key(key), self._value(value)
+        if self.qk_norm:
+            q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
-            q, k = rotate(q, self.rotary_wavelength), rotate(k, self.rotary_wavelength)
+            table = self._table.inv_freq if self.rotary_table else None
+            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
         groups = self.num_heads // self.key_value_heads
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
         scores = ops.einsum("bquh,bkuh->buqk", q, k)
         scores = ops.multiply(scores, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+        if self.alibi:                                       # BLOOM: m_h · (j − Tk + 1); Falcon: unpadded positions
+            if self.alibi_positions == "unpadded" and value_mask is not None:
+                pad = ops.cast(value_mask, "int32")
+                positions = ops.cast((ops.cumsum(pad, axis=-1) - 1) * pad, scores.dtype)          # (B, Tk)
+                slopes = ops.convert_to_tensor(alibi_slopes(self.num_heads), dtype=scores.dtype)
+                bias = ops.expand_dims(slopes[None, :, None] * positions[:, None, :], 2)        # (B, H, 1, Tk)
+            else:
+                bias = alibi_bias(self.num_heads, ops.shape(k)[1], scores.dtype)
+            if self.alibi_scaled:                            # added before the scaling: scaled with the scores
+                bias = ops.multiply(bias, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+            scores = ops.add(scores, bias)
+        if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
+            scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
         if value_mask is not None:
             mask = ops.expand_dims(ops.cast(value_mask, "bool"), 1)                   # (B, 1, Tk)
@@ -312,7 +386,8 @@ class GroupedAttention(keras.layers.Layer):
             causal = ops.expand_dims(ops.greater_equal(ops.expand_dims(ops.arange(tq), 1) + (tk - tq),
                                                        ops.expand_dims(ops.arange(tk), 0)), 0)   # (1, Tq, Tk)
             mask = causal if mask is None else ops.logical_and(mask, causal)
-        probs = self._softmax(scores, None if mask is None else ops.expand_dims(mask, 1))
+        # (no mask: none passed — Keras's Softmax given mask=None positionally gets a second `mask` from __call__)
+        probs = self._softmax(scores) if mask is None else self._softmax(scores, ops.expand_dims(mask, 1))
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
         return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
 
@@ -323,7 +398,11 @@ class GroupedAttention(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "key_value_heads": self.key_value_heads, "value_dim": self.value_dim, "output_shape": self.output_dim,
                 "dropout": self.dropout, "use_bias": self.use_bias, "rotary": self.rotary,
-                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias}
+                "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias,
+                "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
+                "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
+                "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
+                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -436,8 +515,50 @@ class NoKeyBiasAttention(keras.layers.MultiHeadAttention):
             key._tracker.lock()
 
 
+@keras.saving.register_keras_serializable(package="archspec")
+class UnitOffsetRMSNorm(keras.layers.Layer):
+    """``x · rsqrt(mean(x²) + ε) · (1 + scale)`` over `axis` (the last by default), computed in float32: Gemma's RMS norm
+    (KerasHub's gemma.rms_normalization.RMSNormalization and Gemma 3's), whose `scale` starts at 0 — the
+    same weight (`scale`, one per feature). keras.layers.RMSNormalization multiplies by `scale` itself.
+
+    >>> import numpy as np
+    >>> layer = UnitOffsetRMSNorm()
+    >>> [round(float(v), 4) for v in np.asarray(layer(np.array([[3.0, 4.0]])))[0]], layer.count_params()
+    ([0.8485, 1.1314], 2)
+    """
+
+    def __init__(self, axis: int = -1, epsilon: float = 1e-6, unit_offset: bool = True, **kwargs):
+        if not unit_offset:
+            raise ValueError("UnitOffsetRMSNorm scales by 1 + scale: use keras.layers.RMSNormalization")
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = int(axis), float(epsilon)
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"axis {self.axis} is out of range for the input shape {tuple(input_shape)}")
+        self._axis = self.axis % rank
+        self.scale = self.add_weight(name="scale", shape=(int(input_shape[self._axis]),), initializer="zeros")
+
+    def call(self, inputs):
+        ops = keras.ops
+        x = ops.cast(inputs, "float32")
+        var = ops.mean(ops.square(x), axis=self._axis, keepdims=True)
+        shape = [1] * len(inputs.shape)
+        shape[self._axis] = -1                              # the scale along the normalized axis
+        scale = ops.reshape(1 + ops.cast(self.scale, "float32"), shape)
+        return ops.cast(x * ops.reciprocal(ops.sqrt(var + self.epsilon)) * scale, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "unit_offset": True}
+
+
 __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
-           "GELU", "SinePosition", "NoKeyBiasAttention"]
+           "GELU", "SinePosition", "NoKeyBiasAttention",
+           "UnitOffsetRMSNorm", "WindowAttention", "AlignedResize", "GridRopeAttention"]
 
 
 @keras.saving.register_keras_serializable(package="archspec")

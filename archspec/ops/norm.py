@@ -98,6 +98,12 @@ class LayerNorm(Op):
 class RMSNormAttrs(Attrs):
     axis: int = -1
     epsilon: float = Field(1e-6, gt=0)
+    unit_offset: bool = Field(False, description="scale by 1 + scale instead of scale (Gemma's RMS norm, its scale "
+                                                 "starting at 0)")
+
+
+_GEMMA_NORMS = ("keras_hub.src.models.gemma.rms_normalization.RMSNormalization",
+                "keras_hub.src.models.gemma3.gemma3_layers.RMSNormalization")
 
 
 @register
@@ -106,16 +112,19 @@ class RMSNorm(Op):
     unit_helper, abbrev = True, "rms"
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
-    examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0))]
+    examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0)),
+                ({"unit_offset": True}, [(5, 6)], (5, 6), (6, 0))]
     # KerasHub's per-model RMS norms that compute exactly this, x · rsqrt(mean(x²) + ε) · scale over the last
-    # axis with one (features,) weight, matched by module and class (Gemma's and Qwen3.5's scale by 1 + scale:
-    # not these). Their configs hold `epsilon` and nothing else that changes the computation.
-    keras_classes = ("RMSNormalization",) + tuple(f"keras_hub.src.models.{m}" for m in (
+    # axis with one (features,) weight, matched by module and class (Qwen3.5's scales by 1 + scale: not these).
+    # Their configs hold `epsilon` and nothing else that changes the computation. Gemma's and Gemma 3's
+    # compute x · rsqrt(mean(x²) + ε) · (1 + scale) in float32: unit_offset, which their configs do not state.
+    keras_classes = ("RMSNormalization", "UnitOffsetRMSNorm") + tuple(f"keras_hub.src.models.{m}" for m in (
         "llama.llama_layernorm.LlamaLayerNorm", "mistral.mistral_layer_norm.MistralLayerNormalization",
         "mixtral.mixtral_layer_norm.MixtralLayerNormalization", "phi3.phi3_layernorm.Phi3LayerNorm",
         "qwen.qwen_layernorm.QwenLayerNorm", "qwen_moe.qwen_moe_layernorm.QwenMoeLayerNorm",
         "qwen3.qwen3_layernorm.Qwen3LayerNorm", "qwen3_moe.qwen3_moe_layernorm.Qwen3MoeLayerNorm",
-        "gpt_oss.gpt_oss_layer_norm.GptOssLayerNormalization", "t5.t5_layer_norm.T5LayerNorm"))
+        "gpt_oss.gpt_oss_layer_norm.GptOssLayerNormalization", "t5.t5_layer_norm.T5LayerNorm")) + _GEMMA_NORMS
+    keras_class_attrs = {k: {"unit_offset": True} for k in _GEMMA_NORMS}
 
     def infer(self, a, ins):
         return _check_axis(a, ins)
@@ -123,17 +132,31 @@ class RMSNorm(Op):
     def params(self, a, ins, out):
         return (_channels(a, ins), 0)
 
-    flops_rule = "4 per element (square, mean, normalize, scale) + 3 per position (ε add, reciprocal square root)"
+    flops_rule = ("4 per element (square, mean, normalize, scale) + 3 per position (ε add, reciprocal square root); "
+                  "+ 1 per feature with `unit_offset` (1 + scale)")
 
     def extra_flops(self, a, ins, out):
-        n = size(out)
-        return 4 * n + 3 * (n // _channels(a, ins))  # square, mean, normalize, scale; + ε and 1/√ per position
+        n, c = size(out), _channels(a, ins)
+        return 4 * n + 3 * (n // c) + c * a.unit_offset  # square, mean, normalize, scale; ε and 1/√ per position
+
+    def build_keras(self, a, name):
+        """keras.layers.RMSNormalization; archspec's UnitOffsetRMSNorm (same weight, `scale`) for unit_offset."""
+        if not a.unit_offset:
+            return super().build_keras(a, name)
+        from .keras_layers import UnitOffsetRMSNorm
+
+        return UnitOffsetRMSNorm(axis=a.axis, epsilon=a.epsilon, name=name)
+
+    def keras_kwargs(self, a):
+        kw = dict(axis=a.axis, epsilon=a.epsilon)
+        return dict(kw, unit_offset=True) if a.unit_offset else kw
 
     def from_keras(self, cfg, shapes):
         """Keras's RMSNormalization as the reader checks it; KerasHub's classes (no `axis` in their config)
         only with nothing but `epsilon` set — Qwen3's `head_dim` only when it is the input's width."""
         if "axis" not in cfg:
-            rest = {k: v for k, v in cfg.items() if k not in ("name", "trainable", "dtype", "epsilon", "head_dim")}
+            rest = {k: v for k, v in cfg.items() if k not in ("name", "trainable", "dtype", "epsilon", "head_dim",
+                                                              "unit_offset")}
             if any(v not in (None, False, {}, [], ()) for v in rest.values()):
                 raise KerasImportError(f"its settings {sorted(rest)} have no archspec attribute")
             head = cfg.get("head_dim")
@@ -143,7 +166,7 @@ class RMSNorm(Op):
         return super().from_keras(cfg, shapes)
 
     def label(self, a):
-        return "rms norm"
+        return "rms norm (1 + γ)" if a.unit_offset else "rms norm"
 
 
 class NormalizationAttrs(Attrs):

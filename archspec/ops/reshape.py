@@ -173,6 +173,22 @@ class ZeroPadding1D(Op):
     doc = ("Pads a sequence (steps, channels) with zero steps (keras.layers.ZeroPadding1D): `padding: 1` or "
            "`[left, right]`, e.g. Whisper's pad of 1 before its stride-2 convolution.")
     examples = [({}, [(6, 3)], (8, 3), (0, 0)), ({"padding": [0, 2]}, [(5, 2)], (7, 2), (0, 0))]
+    keras_ops = ("Pad",)          # keras.ops.pad(x, [[0, 0], [1, 1], [0, 0]]) in a graph (KerasHub's Whisper Padder)
+
+    def from_keras_op(self, cls, n_tensors, consts, cfg=None):
+        """`keras.ops.pad` of a sequence (batch, steps, channels) with zeros before and after the steps only."""
+        cfg = cfg or {}
+        width = cfg.get("pad_width")
+        if n_tensors != 1 or cfg.get("mode", "constant") != "constant" or any(constant_value(c) not in (None, 0)
+                                                                               for _, c in consts):
+            return None
+        try:
+            (b0, b1), (left, right), (c0, c1) = [tuple(int(v) for v in p) for p in width]
+        except (TypeError, ValueError):
+            return None                                  # another rank, or one width for every axis
+        if (b0, b1, c0, c1) != (0, 0, 0, 0) or min(left, right) < 0:
+            return None
+        return {"padding": (left, right)}
 
     def infer(self, a, ins):
         need_rank(ins, 2, "zero_padding_1d", "zero_padding pads images")

@@ -29,3 +29,22 @@ def sinusoid(length: int, dim: int, max_wavelength: float = 10000.0, layout: str
     i = np.arange(dim)
     angles = pos * np.power(1.0 / max_wavelength, (2 * (i // 2)) / dim)[None, :]
     return np.where(i % 2 == 0, np.sin(angles), np.cos(angles))
+
+
+def alibi_slopes(heads: int, bias_max: float = 8.0) -> list[float]:
+    """ALiBi's slope per head (Press et al.; KerasHub's AlibiBias, BLOOM's and Falcon's): a geometric sequence
+    from 2^(−bias_max/n) for the largest power of two n ≤ heads, the other heads taking every other slope of 2n.
+
+    >>> alibi_slopes(4)
+    [0.25, 0.0625, 0.015625, 0.00390625]
+    """
+    import math
+
+    def power_of_2(n):
+        start = 2 ** (-(2 ** -(math.log2(n) - math.log2(bias_max))))
+        return [start * start ** i for i in range(n)]
+
+    if math.log2(heads).is_integer():
+        return power_of_2(heads)
+    closest = 2 ** math.floor(math.log2(heads))
+    return power_of_2(closest) + alibi_slopes(2 * closest, bias_max)[0::2][:heads - closest]
