@@ -59,13 +59,23 @@ def layer_is_composite(layer) -> bool:
     return is_composite(layer, entry)
 
 
+def is_identity(layer) -> bool:
+    """Whether `layer` is Keras's own Identity layer (keras.layers.Identity), which returns its input whatever
+    its config says; the reader drops it from the graph (HGNetV2 and Swin make it with settings its
+    get_config cannot serialize, so it is read without its config)."""
+    import keras
+
+    return type(layer) is keras.layers.Identity
+
+
 class stub_composite_configs:
     """While a model's config is read: a composite layer (one that will be traced) whose own get_config fails
     (KerasHub's ViT MLP, DeiT's encoder, Llama's decoder in keras-hub 0.32) gives the base config — its name,
-    trainable, dtype — since archspec reads it by tracing, not from its config."""
+    trainable, dtype — since archspec reads it by tracing, not from its config; so does a keras.layers.Identity
+    (:func:`is_identity`: it computes the identity whatever its config)."""
 
     def __init__(self, model):
-        self.ops = [op for op in model.operations if layer_is_composite(op)]
+        self.ops = [op for op in model.operations if layer_is_composite(op) or is_identity(op)]
         self.read = [op for op in model.operations if _read_by_an_op(op)]
         self.patched = []
 
@@ -268,15 +278,73 @@ def trace_layer(layer, entry):
         raise TraceError("it is called on no tensor")
     errors = []
     for batch in (None,) + TRACE_BATCHES:
+        inline = False
         try:
             model = _trace(layer, args, kwargs, refs, batch)
         except TraceError as exc:
             errors.append(str(exc))
-            continue
+            try:                        # its parts may return None beside a tensor (DeiT's encoder blocks)
+                with _inline_parts(layer):
+                    model = _trace(layer, args, kwargs, refs, batch)
+                inline = True
+            except TraceError:
+                continue
         if batch is not None:
-            _same_for_other_batch(layer, args, kwargs, refs, model, batch)
+            _same_for_other_batch(layer, args, kwargs, refs, model, batch, inline)
         return model, refs
     raise TraceError(errors[0])
+
+
+class _inline_parts:
+    """While tracing (a second try): the layer's composite parts without weights of their own are run inline —
+    calling one runs its ``call`` on the tensors, recording its own parts in the traced graph — so a part that
+    returns a non-tensor beside its output (DeiT's encoder block returns (x, None) without attention scores),
+    which a functional graph cannot hold as a layer, still traces."""
+
+    def __init__(self, layer):
+        self.classes = {type(s) for s in layer._flatten_layers(include_self=False) if layer_is_composite(s)
+                        and not list(s._trainable_variables) + list(s._non_trainable_variables)
+                        and "__call__" not in vars(type(s))}
+        self.layer, self.patched = layer, []
+
+    def __enter__(self):
+        def inline(self, *args, **kwargs):
+            return self.call(*args, **kwargs)
+
+        for c in self.classes:
+            c.__call__ = inline
+            self.patched.append(c)
+        self.renamed = self._unique_names()
+        return self
+
+    def _unique_names(self):
+        """Parts of inlined layers that share a name (each encoder block's `ln_1`) get their path's name
+        (`transformer_block_1_ln_1`): a functional graph names its layers uniquely. The layer objects keep it
+        when the trace succeeds (the graph read from it names them so)."""
+        seen: dict[str, list] = {}
+        parent = {}
+        for p in self.layer._flatten_layers(include_self=True):
+            for c in p._flatten_layers(include_self=False, recursive=False):
+                parent.setdefault(id(c), p)
+        for s in self.layer._flatten_layers(include_self=False):
+            seen.setdefault(s.name, []).append(s)
+        renamed = []
+        for same in seen.values():
+            if len(same) > 1:
+                for s in same:
+                    p = parent.get(id(s))
+                    if p is not None and p is not self.layer:
+                        renamed.append((s, s.name))
+                        s.name = f"{p.name}_{s.name}"
+        return renamed
+
+    def __exit__(self, kind, *exc):
+        for c in self.patched:
+            del c.__call__
+        if kind is not None:                    # the trace failed: the parts keep their own names
+            for s, name in self.renamed:
+                s.name = name
+        return False
 
 
 def _tensors(values):
@@ -315,11 +383,14 @@ def _trace(layer, args, kwargs, refs, batch):
             out = layer.call(*[fill(a) for a in args], **{k: fill(v) for k, v in kwargs.items()})
         except Exception as exc:                           # noqa: BLE001  (the layer's own Python)
             raise TraceError(_why(exc)) from None
-    outs = keras.tree.flatten(out)            # (a dict of tensors, FeaturePyramid's: in the order of the
-    if not outs or not all(isinstance(o, keras.KerasTensor) for o in outs):    # call's output indices)
+    outs = keras.tree.flatten(out)          # (numbered as Keras numbers a layer's outputs: a dict's by key)
+    keep = next((k for k, o in enumerate(outs) if not isinstance(o, keras.KerasTensor)), len(outs))
+    if not keep:
         raise TraceError("its call does not return tensors computed from its inputs")
+    if len(outs) > 1:                       # flat; constants after the outputs dropped (DeiT's encoder: empty
+        out = outs[:keep] if keep > 1 else outs[0]          # tuples as tensors)
     try:
-        model = keras.Model(inputs, outs if len(outs) > 1 else outs[0], name=layer.name)
+        model = keras.Model(inputs, out, name=layer.name)
     except Exception as exc:                               # noqa: BLE001
         raise TraceError(f"its computation is not a graph of layers and keras.ops ({_why(exc)})") from None
     for op in model.operations:
@@ -331,10 +402,14 @@ def _trace(layer, args, kwargs, refs, batch):
     return model
 
 
-def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
+def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int, inline: bool = False):
     """A layer traced with a fixed batch size must compute the same graph for another one (else its
     computation depends on the batch size: a constant reshape, a mask built for that batch)."""
-    other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
+    if inline:
+        with _inline_parts(layer):
+            other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
+    else:
+        other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
         unread = _unread_mask(model)

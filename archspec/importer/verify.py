@@ -117,7 +117,7 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     scale = max(float(np.max(np.abs(a))) for a in ref[0] + list(feats[0]))
     from .weights import graph_params
 
-    return RoundTrip(len(pairs), graph_params(model, kg), compiled.count_params(), spec.analysis().total.params,
+    return RoundTrip(len(pairs), graph_params(model, kg.idle), compiled.count_params(), spec.analysis().total.params,
                      diff_out, diff_feat, scale, pairs)
 
 

@@ -98,22 +98,16 @@ def of_keras_op(cls: str) -> list[Op]:
 
 
 def keras_op_identity(cls: str, cfg: dict, in_dtypes: list, module: str = "keras.src.ops.core") -> bool:
-    """Whether a Keras operation or layer of class `cls` (defined in `module`, its config `cfg`), called on
-    one tensor of `in_dtypes`, returns it unchanged — a `keras.ops` cast to the dtype the tensor already has
-    (KerasHub casts a layer's output to its input's dtype, FNet and DeepLabV3 alike), Keras's own Identity
-    layer (HGNetV2's stand-in for a layer it leaves out). The importer leaves it out of the graph: it is no
-    layer. A cast to another dtype (a mask made boolean) is not.
+    """Whether a `keras.ops` operation of class `cls` (defined in `module`, its config `cfg`), called on one
+    tensor of `in_dtypes`, returns it unchanged — a cast to the dtype the tensor already has (KerasHub casts
+    a layer's output to its input's dtype, FNet and DeepLabV3 alike). The importer leaves it out of the
+    graph: it is no layer. A cast to another dtype (a mask made boolean) is not. (Keras's Identity layer is
+    the reader's own case: importer/trace.is_identity.)
 
     >>> keras_op_identity("Cast", {"dtype": "float32"}, ["float32"]), keras_op_identity("Cast", {"dtype": "bool"}, ["float32"])
     (True, False)
-    >>> keras_op_identity("Identity", {}, ["float32"], "keras.layers"), keras_op_identity("Identity", {}, ["float32"], "mylib")
-    (True, False)
     """
-    if len(in_dtypes) != 1 or not is_keras_module(module):
-        return False
-    if cls == "Identity":
-        return not module.startswith("keras.src.ops")
-    return (cls == "Cast" and module.startswith("keras.src.ops") and cfg.get("dtype") is not None
+    return (len(in_dtypes) == 1 and cls == "Cast" and module.startswith("keras.src.ops") and cfg.get("dtype") is not None
             and cfg.get("dtype") == in_dtypes[0])
 
 
