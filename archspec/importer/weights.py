@@ -8,7 +8,6 @@ the importer names the rest in a warning.
 from __future__ import annotations
 
 
-
 def _graph(model):
     """The plain functional model over `model`'s inputs and outputs (its computation, nothing else)."""
     import keras
@@ -19,7 +18,8 @@ def _graph(model):
 def graph_params(model, idle=()) -> int:
     """Keras's parameter count of what `model` computes: the weights of the layers its outputs depend on,
     less `idle` — weights such a layer holds but never computes with (KGraph.idle, from importer/blocks.py:
-    DINOv2's mask token). A model may also hold weights no output depends on (KerasHub's BASNet keeps its
+    DINOv2's mask token), and those of a nested model's layers no output depends on (DeepLabV3's ResNet
+    computes four feature maps, the model uses two: reader._prune). A model may also hold weights no output depends on (KerasHub's BASNet keeps its
     ResNet encoder's stem, which it replaces); `model.count_params()` counts those too."""
     import math
 
@@ -31,16 +31,3 @@ def unused_weights(model, idle=()) -> list:
     used = {id(v) for v in _graph(model).weights} - {id(v) for v in idle}
     return [v for v in model.weights if id(v) not in used]
 
-
-def _unreached(kg) -> list:
-    """The weights held only by the layers the reader left out of `kg` (none when `kg` is None)."""
-    if kg is None or not getattr(kg, "unreached", None):
-        return []
-    kept = {id(v) for n in kg.nodes.values() if n.layer is not None for v in n.layer.weights}
-    seen, out = set(), []
-    for layer in kg.unreached:
-        for v in layer.weights:
-            if id(v) not in kept and id(v) not in seen:
-                seen.add(id(v))
-                out.append(v)
-    return out
