@@ -19,8 +19,9 @@ def graph_params(model, idle=()) -> int:
     """Keras's parameter count of what `model` computes: the weights of the layers its outputs depend on,
     less `idle` — weights such a layer holds but never computes with (KGraph.idle, from importer/blocks.py:
     DINOv2's mask token), and those of a nested model's layers no output depends on (DeepLabV3's ResNet
-    computes four feature maps, the model uses two: reader._prune). A model may also hold weights no output depends on (KerasHub's BASNet keeps its
-    ResNet encoder's stem, which it replaces); `model.count_params()` counts those too."""
+    computes four feature maps, the model uses two: reader._prune). A model may also hold weights no output
+    depends on (KerasHub's BASNet keeps its ResNet encoder's stem, which it replaces); `model.count_params()`
+    counts those too."""
     import math
 
     return _graph(model).count_params() - sum(math.prod(v.shape) for v in idle)
