@@ -47,6 +47,8 @@ DELIBERATE = {
     "resize with both crop_to_aspect_ratio and pad_to_aspect_ratio (Keras applies one and ignores the other)":
         ("archspec refuses", lambda es, codes: codes == ["schema"] and any(
             op == "resize" and a.get("crop_to_aspect_ratio") and a.get("pad_to_aspect_ratio") for op, a in es)),
+    "resize of a tensor that is no image (Keras's Resizing takes a rank-2 batch for one unbatched image)":
+        ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(op == "resize" for op, _ in es)),
     "dropout noise_shape that does not fit the input (Keras reads it only in training)":
         ("archspec refuses", lambda es, codes: set(codes) <= {"shape-rank", "shape-mismatch"} and any(
             op == "dropout" and a.get("noise_shape") is not None for op, a in es)),
