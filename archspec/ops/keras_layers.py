@@ -351,7 +351,8 @@ class GroupedAttention(keras.layers.Layer):
             causal = ops.expand_dims(ops.greater_equal(ops.expand_dims(ops.arange(tq), 1) + (tk - tq),
                                                        ops.expand_dims(ops.arange(tk), 0)), 0)   # (1, Tq, Tk)
             mask = causal if mask is None else ops.logical_and(mask, causal)
-        probs = self._softmax(scores, None if mask is None else ops.expand_dims(mask, 1))
+        probs = self._softmax(scores, mask=None if mask is None else ops.expand_dims(mask, 1))   # (a keyword: Keras
+        # passes mask= itself to a layer whose call takes one, so a positional None clashed without any mask)
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
         return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
 
