@@ -139,9 +139,10 @@ def _training_lines(ta: dict, tb: dict) -> list[str]:
            f"{human_bytes(tb['peak_bytes'])} {_delta(ta['peak_bytes'], tb['peak_bytes'], human_bytes)}"]
     if "device" in ta:
         fits = {True: "fits", False: "does not fit"}
+        unit = "tokens" if "tokens_per_s" in ta and "tokens_per_s" in tb else "images"     # token models: tokens/s
         out.append(f"on {ta['device_title']}: step {seconds(ta['step_time_s'])} → {seconds(tb['step_time_s'])} "
-                   f"{_delta(ta['step_time_s'], tb['step_time_s'], seconds)}, images/s {ta['images_per_s']:,.0f} → "
-                   f"{tb['images_per_s']:,.0f}; memory: {fits[ta['fits']]} → {fits[tb['fits']]}")
+                   f"{_delta(ta['step_time_s'], tb['step_time_s'], seconds)}, {unit}/s {ta[unit + '_per_s']:,.0f} → "
+                   f"{tb[unit + '_per_s']:,.0f}; memory: {fits[ta['fits']]} → {fits[tb['fits']]}")
     return out
 
 

@@ -50,6 +50,10 @@ class Node(Record):
     def short(self) -> str:
         return self.id.rsplit(SEP, 1)[-1]
 
+    def holds_ids(self) -> bool:
+        """Integer values of rank 1: token ids (or a padding mask beside them), not features."""
+        return str(getattr(self.attrs, "dtype", "float32")).startswith(("int", "uint")) and len(self.shape or ()) == 1
+
 
 class Scope(Record):
     """A block call, residual, branches, branch path or named sequence: one cluster in diagrams,
@@ -112,6 +116,13 @@ class Graph:
 
     def __getitem__(self, node_id: str) -> Node:
         return self.nodes[node_id]
+
+    @property
+    def token_input(self) -> Node | None:
+        """The first input when it takes token ids (Node.holds_ids), else None: what makes a spec a
+        sequence model for training, its data and its throughput in tokens."""
+        first = self.nodes[self.inputs[0]] if self.inputs else None
+        return first if first is not None and first.holds_ids() else None
 
     @property
     def nx(self):

@@ -49,6 +49,21 @@ def cli(capsys):
     return run
 
 
+@pytest.fixture(scope="session")
+def jax_child():
+    """One process with Keras on JAX and TensorFlow blocked, shared by the tests of a worker that ask for
+    it (tests/jax_child.py): `jax_child.cli(*args)` is `python -m archspec ARGS`, `jax_child.run(code,
+    *argv)` is `python -c CODE ARGV`; each gives returncode, stdout and stderr. One per pytest-xdist worker,
+    started by the worker's first such test (pytest-xdist's `--dist loadgroup` would keep them on one
+    worker, but with pytest 9.2 it no longer groups: it renames `item._nodeid`, which pytest stopped reading)."""
+    pytest.importorskip("jax")
+    from jax_child import JaxChild
+
+    child = JaxChild()
+    yield child
+    child.close()
+
+
 FRAMEWORKS = ("tensorflow", "keras", "jax", "torch")
 
 

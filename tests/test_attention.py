@@ -240,17 +240,10 @@ print("OK")
 
 
 @pytest.mark.keras
-def test_value_dim_differs_from_key_dim_on_jax():
+def test_value_dim_differs_from_key_dim_on_jax(jax_child):
     """Keras 3.15's MultiHeadAttention with value_dim != key_dim builds on JAX but fails on its first call
     (its fused path requires value heads as wide as key heads); archspec's layer takes Keras's explicit
     path there, the same function and weights. If Keras fixes it, KERAS-FIXED says the patch can go."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    r = subprocess.run([sys.executable, "-c", JAX_VALUE_DIM], capture_output=True, text=True, env=env, timeout=600)
+    r = jax_child.run(JAX_VALUE_DIM)
     assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-3000:]
     assert "KERAS-FIXED" not in r.stdout, "Keras now builds it: remove ops/attention.py's _explicit_attention"

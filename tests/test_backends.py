@@ -4,7 +4,8 @@ compared with the TensorFlow run at the same seed; kill and resume under JAX; th
 devices gives the weights one device gives; backend choice and its errors.
 
 The training tests run the command line in subprocesses: the backend is fixed when Keras is imported,
-and XLA_FLAGS when JAX starts.
+and XLA_FLAGS when JAX starts. The single-device JAX runs share one such process (the `jax_child`
+fixture, tests/jax_child.py); the multi-device and multi-process ones start their own.
 """
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ def test_image_files_decode_alike(tmp_path):
 
 # ---- JAX without TensorFlow ------------------------------------------------------------------------------
 @pytest.mark.keras
-def test_jax_without_tensorflow_trains_like_tensorflow(tmp_path):
+def test_jax_without_tensorflow_trains_like_tensorflow(tmp_path, jax_child):
     """4 epochs of digits at seed 1 on each backend. The runs cannot be bit-equal (each backend has its own
     random streams for initial weights and dropout, each pipeline its own shuffle), so the check is a
     tolerance: training loss within 0.1 and training accuracy within 0.05 of each other from epoch 2 on,
@@ -151,8 +152,7 @@ def test_jax_without_tensorflow_trains_like_tensorflow(tmp_path):
     import archspec
     from archspec.train import train
 
-    rj = cli("train", DIGITS, "--epochs", "4", "--seed", "1", "-q", "--backend", "jax", "--out", str(tmp_path / "jax"),
-             no_tf=True)
+    rj = jax_child.cli("train", DIGITS, "--epochs", "4", "--seed", "1", "-q", "--backend", "jax", "--out", tmp_path / "jax")
     assert rj.returncode == 0, rj.stderr[-3000:]
     train(archspec.load(DIGITS), {"epochs": 4, "seed": 1}, out=tmp_path / "tf", backend="tensorflow", verbose=0)
     hj, ht = history(tmp_path / "jax"), history(tmp_path / "tf")
@@ -202,7 +202,7 @@ def test_jax_without_tensorflow_survives_sigkill_and_resumes(tmp_path):
 
 
 @pytest.mark.keras
-def test_image_folder_with_augmentation_under_jax(tmp_path):
+def test_image_folder_with_augmentation_under_jax(tmp_path, jax_child):
     """Files decoded by the PyDataset's worker threads, random flips and zooms from Keras's layers."""
     pytest.importorskip("jax")
     pytest.importorskip("PIL")
@@ -211,8 +211,8 @@ def test_image_folder_with_augmentation_under_jax(tmp_path):
     spec = tmp_path / "cvd.yaml"
     spec.write_text(TINY.format(h=16, w=16, c=3, units=1, act="sigmoid", epochs=2,
                                 extra="  augment: {flip: horizontal, zoom: 0.1}\n"), encoding="utf-8")
-    r = cli("train", str(spec), "--backend", "jax", "--data", f"folder:{write_images(tmp_path / 'img')}",
-            "--out", str(tmp_path / "run"), "-q", no_tf=True)
+    r = jax_child.cli("train", spec, "--backend", "jax", "--data", f"folder:{write_images(tmp_path / 'img')}",
+                      "--out", tmp_path / "run", "-q")
     assert r.returncode == 0, r.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and 0 <= metrics["test"]["test_accuracy"] <= 1
@@ -220,12 +220,11 @@ def test_image_folder_with_augmentation_under_jax(tmp_path):
 
 
 @pytest.mark.keras
-def test_nan_stop_under_jax(tmp_path):
+def test_nan_stop_under_jax(tmp_path, jax_child):
     pytest.importorskip("jax")
     text = open(DIGITS, encoding="utf-8").read().replace("rescale: 0.0625", "rescale: 1.0e38")
     (tmp_path / "nan.yaml").write_text(text, encoding="utf-8")
-    r = cli("train", str(tmp_path / "nan.yaml"), "--backend", "jax", "--out", str(tmp_path / "run"), "-q",
-            no_tf=True)
+    r = jax_child.cli("train", tmp_path / "nan.yaml", "--backend", "jax", "--out", tmp_path / "run", "-q")
     assert r.returncode == 1 and "[training-diverged]" in r.stderr and "Traceback" not in r.stderr
     assert "epoch 1, batch 1" in r.stderr and not (tmp_path / "run" / "checkpoint.npz").exists()
 
@@ -260,14 +259,12 @@ print(type(m16.optimizer).__name__, m16.get_layer("conv2d").compute_dtype, "tens
 
 
 @pytest.mark.keras
-def test_bf16_and_xla_on_jax():
+def test_bf16_and_xla_on_jax(jax_child):
     """mixed_bfloat16 + jit_compile on JAX without TensorFlow: the step is jitted and the program handed to
     XLA convolves bf16 tensors (read from its StableHLO; XLA's CPU backend may widen them, GPUs do not),
     variables stay float32, the output float32; mixed_float16 gets Keras's loss-scale optimizer."""
     pytest.importorskip("jax")
-    r = subprocess.run([sys.executable, "-c", BF16_XLA, DIGITS], capture_output=True, text=True, cwd=ROOT,
-                       env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": os.pathsep.join([NO_TF, str(ROOT)])},
-                       timeout=600)
+    r = jax_child.run(BF16_XLA, DIGITS)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.split() == ["jax", "True", "bfloat16", "float32", "float32", "2", "True", "False",
                                 "LossScaleOptimizer", "float16", "False"], r.stdout

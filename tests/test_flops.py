@@ -127,12 +127,16 @@ model:
   - upsampling: {size: 2, interpolation: bilinear}
   - max_pool: {pool_size: 2, name: shrink}
   - upsampling: {size: 2, name: nearest}
+  - resize_aligned: {height: 12, width: 20}
   - resize: {height: 16, width: 16}
   - spatial_dropout: 0.1
   - batch_norm: {center: false, name: bn_nocenter}
   - conv2d: {filters: 8, kernel: 1, name: a}
   - conv2d: {filters: 8, kernel: 1, from: bn_nocenter, name: b}
-  - multiply: {from: [a, b]}
+  - window_attention: {heads: 2, key_dim: 4, window: 3, from: a, name: win_attn}
+  - window_attention: {heads: 1, key_dim: 8, relative: none, use_bias: false, name: glob_attn}
+  - window_attention: {heads: 2, key_dim: 4, window: 4, relative: bias, shift: 2, name: swin_attn}
+  - multiply: {from: [swin_attn, b]}
   - average: {from: [a, b, multiply]}
   - subtract: {from: [average, a]}
   - maximum: {from: [subtract, b]}
@@ -166,6 +170,7 @@ model:
   - conv1d: {filters: 8, kernel: 3, padding: same, activation: gelu, from: seq, name: c1d}
   - conv1d: {filters: 8, kernel: 2, dilation: 2, padding: causal, name: c1d_causal}
   - zero_padding_1d: {padding: [1, 0]}
+  - cropping_1d: {cropping: [1, 0]}
   - conv1d: {filters: 8, kernel: 3, strides: 2, name: c1d_stride}
   - max_pool_1d: {pool_size: 2, strides: 1, padding: same}
   - avg_pool_1d: {pool_size: 2}
@@ -177,7 +182,9 @@ model:
   - sine_position: {layout: split, table: 8, name: sine_table}
   - attention: {heads: 2, key_dim: 4, key_bias: false, name: nokeybias_attn}
   - global_avg_pool_1d: {name: seq_out}
-  - concat: {from: [tok_avg, tok_max, select_token, feature_avg, seq_out], name: tokens_out}
+  - grid_rope_attention: {heads: 2, key_dim: 4, grid: [2, 5], prefix: 2, key_bias: false, from: seq, name: rope_attn}
+  - global_avg_pool_1d: {name: rope_out}
+  - concat: {from: [tok_avg, tok_max, select_token, feature_avg, seq_out, rope_out], name: tokens_out}
   - flatten: {}
   - dropout: 0.2
   - dense: {units: 3, use_bias: false, activation: softmax}
@@ -270,8 +277,9 @@ def sequence_profiler_extra(node, in_shapes) -> int:
         return 0
     a = node.attrs
     tq, tk = in_shapes[0][0], in_shapes[-2 if a.padding_mask else -1][0]
-    grouped = (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.alibi or a.qk_norm
-               or a.logit_soft_cap is not None)
+    from archspec import ops
+
+    grouped = ops.REGISTRY["attention"]._grouped(a)        # built as archspec's GroupedAttention
     if not grouped:
         return tq * tk if a.causal and a.padding_mask else 0
     extra = 2 if (a.key_value_heads or a.heads) != a.heads else 0

@@ -360,3 +360,21 @@ def test_a_factoring_mistake_falls_back_to_the_spec_without_blocks(monkeypatch):
     result = import_keras(_model("MobileNetV2", alpha=0.35, input_shape=(32, 32, 3)))
     assert "blocks:" not in result.text and "residual:" in result.text
     assert any("written without blocks" in w for w in result.warnings)
+
+
+@pytest.mark.extras
+def test_verification_feeds_ids_across_the_vocabulary_and_padded_masks():
+    """The round trip's inputs reach every part of a sequence model: ids from the whole table each
+    embedding reads (token and segment tables differ in size), and padding masks with padded keys —
+    all-zero masks (what uniform floats cast to int give) would mask every key and compare nothing."""
+    import numpy as np
+
+    from archspec.api import load_text
+    from archspec.importer.verify import inputs_for
+
+    spec = load_text((ROOT / "specs" / "bert_base.yaml").read_text(), "bert_base.yaml")
+    tokens, segments, mask = inputs_for(spec.graph, 4, np.random.default_rng(0))
+    vocab = max(n.attrs.vocabulary for n in spec.graph if n.op == "token_embedding")
+    assert tokens.dtype == np.int32 and 0 <= tokens.min() and vocab // 2 < tokens.max() < vocab
+    assert set(np.unique(segments)) == {0, 1}
+    assert set(np.unique(mask)) == {0, 1} and mask[:, 0].all() and mask[0].all() and not mask[1].all()

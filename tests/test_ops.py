@@ -203,7 +203,7 @@ def test_predict_asks_the_ops_which_keras_layers_scale_the_input():
     """predict's 'no rescaling layer' note reads the op flag `scales_input`: a Normalization layer scales too."""
     import keras
 
-    from archspec.commands.predict import _scales_input
+    from archspec.commands.shared import _scales_input
 
     assert _scales_input(keras.layers.Rescaling(1 / 255)) and _scales_input(keras.layers.Normalization())
     assert not _scales_input(keras.layers.Dense(2)) and not _scales_input(keras.layers.Lambda(lambda x: x))

@@ -298,6 +298,14 @@ def test_diff_shows_training_deltas(capsys):
     assert "on NVIDIA A100 SXM4 80GB: step" in out and "images/s" in out
 
 
+def test_diff_of_a_token_model_states_tokens_per_second(capsys):
+    spec = str(SPECS / "tiny_gpt.yaml")
+    a, b = (archspec.load(SPECS / "tiny_gpt.yaml", o).training_estimate(8, device="h100") for o in ({}, {"num_layers": 4}))
+    assert main(["diff", spec, spec, "--set-b", "num_layers=4", "--device", "h100", "--batch", "8"]) == 0
+    out = capsys.readouterr().out
+    assert f"tokens/s {a.tokens_per_s:,.0f} → {b.tokens_per_s:,.0f}" in out and "images/s" not in out
+
+
 def test_no_framework_is_imported():
     code = "from archspec.cli import main; main(['report', 'specs/resnet50.yaml', '--train', '--device', 'h100'])"
     assert imported_by(code) == []
@@ -317,19 +325,17 @@ print(json.dumps(out))
 """
 
 
-def _measure(*cases):
-    pytest.importorskip("jax")
-    r = subprocess.run([sys.executable, "-c", MEASURE, *cases], cwd=ROOT, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "jax"}, timeout=1200)
+def _measure(jax_child, *cases):
+    r = jax_child.run(MEASURE, *cases, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.keras
-def test_peak_memory_agrees_with_jax_compiled_step():
+def test_peak_memory_agrees_with_jax_compiled_step(jax_child):
     """The estimate against XLA's buffer assignment (arguments + outputs + temporaries − donated aliases)
     on this machine's CPU, for a residual network where activations dominate (docs/training-estimates.md)."""
-    got = _measure("specs/resnet_blocks.yaml:8")
+    got = _measure(jax_child, "specs/resnet_blocks.yaml:8")
     for case, (measured, estimated) in got.items():
         assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
 
@@ -343,20 +349,20 @@ TOKEN_MODELS = ["specs/gpt2_small.yaml:4:num_layers=2,length=256", "specs/bert_b
 @pytest.mark.keras
 @pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
-def test_peak_memory_of_the_families_agrees_with_jax(family):
+def test_peak_memory_of_the_families_agrees_with_jax(family, jax_child):
     """At the batch sizes people train with (docs/training-estimates.md has the table): XLA only plans the
     step here (compiled, not run), so batch 64 needs no more memory than its arguments."""
-    got = _measure(*(f"specs/{family}.yaml:{b}" for b in (8, 32, 64)))
+    got = _measure(jax_child, *(f"specs/{family}.yaml:{b}" for b in (8, 32, 64)))
     for case, (measured, estimated) in got.items():
         assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
 
 
 @pytest.mark.keras
 @pytest.mark.slow
-def test_peak_memory_of_the_token_models_agrees_with_jax():
+def test_peak_memory_of_the_token_models_agrees_with_jax(jax_child):
     """GPT-2, BERT and Llama sizes at 2 layers × 256 tokens, Whisper's encoder at its 1500 frames: attention's
     score-sized residuals and a token table's gradient, as XLA:CPU holds them."""
-    got = _measure(*TOKEN_MODELS)
+    got = _measure(jax_child, *TOKEN_MODELS)
     for case, (measured, estimated) in got.items():
         assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
 

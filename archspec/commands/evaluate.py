@@ -6,8 +6,18 @@ from __future__ import annotations
 import json
 import sys
 
-from .predict import backend_option, data_arg, open_or_usage, rescale_arg, use_backend
-from .shared import EXIT_OK, UsageError, positive_int, quiet_tensorflow, verbose_option
+from .shared import (
+    EXIT_OK,
+    UsageError,
+    backend_option,
+    data_arg,
+    open_or_usage,
+    positive_int,
+    quiet_tensorflow,
+    rescale_arg,
+    use_backend,
+    verbose_option,
+)
 
 
 def configure(p):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .predict import backend_option, open_or_usage, rescale_arg, use_backend
-from .shared import EXIT_OK, UsageError, quiet_tensorflow, verbose_option
+from .shared import EXIT_OK, UsageError, backend_option, open_or_usage, quiet_tensorflow, rescale_arg, use_backend, verbose_option
 
 SUFFIX = {"saved_model": "", "onnx": ".onnx", "tflite": ".tflite", "keras": ".keras", "h5": ".h5"}
 

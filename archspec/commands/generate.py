@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from .shared import EXIT_OK, UsageError, non_negative_int, positive_int, quiet_tensorflow
+from .shared import EXIT_OK, UsageError, backend_option, non_negative_int, open_or_usage, positive_int, quiet_tensorflow, use_backend
 
 
 def temperature(text: str) -> float:
@@ -34,27 +34,7 @@ def configure(p):
     p.add_argument("--continuation", action="store_true", help="print only the new text, not the prompt before it")
     p.add_argument("--verbose", action="store_true", help="say which model, backend and sampling made the text (on "
                                                           "stderr), and show TensorFlow's start-up log lines")
-    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
-                   help="Keras backend (default: the one the run was trained with, if installed)")
-
-
-def _backend(args) -> str:
-    """--backend, else the backend the run was trained with (if installed), else the usual default."""
-    from ..train.backend import NAMES, PACKAGE, activate, installed, of_run
-    from ..train.config import RunError
-
-    requested = args.backend
-    if requested is None and "keras" not in sys.modules:
-        recorded = of_run(args.target)
-        if recorded and installed(PACKAGE[recorded]):
-            requested = recorded
-        elif recorded:
-            print(f"note: the run was trained on {NAMES[recorded]}, which is not installed here; using another "
-                  "backend (--backend chooses)", file=sys.stderr)
-    try:
-        return activate(requested)
-    except RunError as exc:
-        raise UsageError(str(exc)) from None
+    backend_option(p, "the one the run was trained with, if installed")
 
 
 def run(args) -> int:
@@ -65,15 +45,15 @@ def run(args) -> int:
     if not Path(args.target).expanduser().exists():
         raise UsageError(f"{args.target}: no such run folder")
     quiet_tensorflow(args.verbose)      # before TensorFlow loads: no start-up chatter
-    backend = _backend(args)
+    backend = use_backend(args, run=args.target)
     from ..errors import Diagnostic, Loc, SpecError
     from ..train.config import RunError
     from ..train.generate import generate, language_model
-    from ..train.runs import open_target
     from ..train.tokens import TokenError
 
+    target = open_or_usage(args.target, args.model)
     try:
-        lm = language_model(open_target(args.target, args.model))
+        lm = language_model(target)
     except RunError as exc:
         raise UsageError(str(exc)) from None
     try:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .predict import backend_option, use_backend
-from .shared import EXIT_OK, UsageError, positive_int, quiet_tensorflow, shown, verbose_option
+from .shared import EXIT_OK, UsageError, backend_option, positive_int, quiet_tensorflow, shown, use_backend, verbose_option
 
 
 def configure(p):

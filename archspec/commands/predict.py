@@ -5,7 +5,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .shared import EXIT_OK, UsageError, check_data_arg, positive_int, quiet_tensorflow, shown, verbose_option
+from .shared import (
+    EXIT_OK,
+    UsageError,
+    backend_option,
+    data_arg,
+    open_or_usage,
+    positive_int,
+    quiet_tensorflow,
+    rescale_arg,
+    shown,
+    use_backend,
+    verbose_option,
+)
 
 
 def configure(p):
@@ -24,65 +36,6 @@ def configure(p):
     p.add_argument("-o", "--output", metavar="FILE", help="write the predictions here (.csv or .json) instead of stdout")
     backend_option(p)
     verbose_option(p)
-
-
-def backend_option(p):
-    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"],
-                   help="Keras backend (default: KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto)")
-
-
-def use_backend(args) -> None:
-    """Settle the Keras backend before anything imports Keras (as train does)."""
-    from ..train.backend import activate
-    from ..train.config import RunError
-
-    try:
-        activate(getattr(args, "backend", None))
-    except RunError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def rescale_arg(text: str) -> float:
-    """argparse type for --rescale: a number or a fraction such as 1/255."""
-    import argparse
-
-    from ..lang.training import _fraction
-
-    v = _fraction(text)
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected a number or a fraction such as 1/255, got '{text}'") from None
-
-
-def data_arg(text):
-    """`--data` checked like train's (exit 2 on a wrong one); `run` means the run's own data."""
-    return None if text == "run" else check_data_arg(text) or None
-
-
-def _scales_input(layer) -> bool:
-    """A Keras layer that maps raw input values to a range (Rescaling, Normalization), as its op says."""
-    from ..ops import of_keras_class
-
-    op = of_keras_class(type(layer).__name__, type(layer).__module__)
-    return op is not None and op.scales_input
-
-
-def open_or_usage(path, which, rescale):
-    from ..train.config import RunError
-    from ..train.export import takes_ids
-    from ..train.runs import open_target
-
-    try:
-        target = open_target(path, which, rescale)
-    except RunError as exc:
-        raise UsageError(str(exc)) from None
-    ids = takes_ids(target.model.inputs[0])   # token ids: no pixels
-    if target.run is None and rescale is None and not ids and not any(_scales_input(layer) for layer in target.model.layers):
-        print(f"note: {path} has no rescaling layer and no run folder says how it was trained: pixels go in as "
-              "stored; pass --rescale 1/255 if it was trained on rescaled images",
-              file=sys.stderr)
-    return target
 
 
 def run(args) -> int:

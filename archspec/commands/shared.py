@@ -192,6 +192,75 @@ def check_data_arg(text: str | None) -> str | None:
     return text
 
 
+# ---- commands that open a trained model (predict, evaluate, export, inspect, generate) ---------------
+def backend_option(p, default="KERAS_BACKEND, else ~/.keras/keras.json's if installed, else auto") -> None:
+    p.add_argument("--backend", choices=["jax", "tensorflow", "torch", "auto"], help=f"Keras backend (default: {default})")
+
+
+def use_backend(args, run=None) -> str:
+    """Settle the Keras backend before anything imports Keras (as train does): --backend, else — given
+    `run`, a run folder or a model file in one — the backend that run was trained with if it is installed,
+    else the usual default. Returns the backend's name."""
+    from ..train.backend import NAMES, PACKAGE, activate, installed, of_run
+    from ..train.errors import RunError
+
+    requested = getattr(args, "backend", None)
+    if requested is None and run is not None and "keras" not in sys.modules:
+        recorded = of_run(run)
+        if recorded and installed(PACKAGE[recorded]):
+            requested = recorded
+        elif recorded:
+            print(f"note: the run was trained on {NAMES[recorded]}, which is not installed here; using another "
+                  "backend (--backend chooses)", file=sys.stderr)
+    try:
+        return activate(requested)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def rescale_arg(text: str) -> float:
+    """argparse type for --rescale: a number or a fraction such as 1/255."""
+    from ..lang.training import _fraction
+
+    v = _fraction(text)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a number or a fraction such as 1/255, got '{text}'") from None
+
+
+def data_arg(text):
+    """`--data` checked like train's (exit 2 on a wrong one); `run` means the run's own data."""
+    return None if text == "run" else check_data_arg(text) or None
+
+
+def _scales_input(layer) -> bool:
+    """A Keras layer that maps raw input values to a range (Rescaling, Normalization), as its op says."""
+    from ..ops import of_keras_class
+
+    op = of_keras_class(type(layer).__name__, type(layer).__module__)
+    return op is not None and op.scales_input
+
+
+def open_or_usage(path, which, rescale=None):
+    """The run's (or .keras file's) model, `which` of best/last; a run that cannot be opened is a usage
+    error. An image model with no rescaling layer and no run to say how it was trained gets a note."""
+    from ..train.errors import RunError
+    from ..train.export import takes_ids
+    from ..train.runs import open_target
+
+    try:
+        target = open_target(path, which, rescale)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    ids = takes_ids(target.model.inputs[0])   # token ids: no pixels
+    if target.run is None and rescale is None and not ids and not any(_scales_input(layer) for layer in target.model.layers):
+        print(f"note: {path} has no rescaling layer and no run folder says how it was trained: pixels go in as "
+              "stored; pass --rescale 1/255 if it was trained on rescaled images",
+              file=sys.stderr)
+    return target
+
+
 def parse_limits(items):
     from ..lang.source import DEFAULT_LIMITS
 

@@ -55,8 +55,8 @@ def import_keras(model, *, name: str | None = None, factor: bool = True, keep_na
     if name:
         kg.name = name
     warnings = list(kg.warnings)
-    params = graph_params(model)
-    unused = unused_weights(model)
+    params = graph_params(model, kg.idle)
+    unused = unused_weights(model, kg.idle)
     if unused:
         names = ", ".join(v.path for v in unused[:4]) + (", …" if len(unused) > 4 else "")
         warnings.append(f"the model holds {model.count_params() - params:,} parameters in {len(unused)} weights that no "

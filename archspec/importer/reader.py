@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .. import ops
 from ..ops.base import KerasImportError, activation_name, keras_value
-from . import trace
+from . import blocks, trace
 
 IGNORED = {"name", "trainable", "dtype", "build_config", "data_format"}
 WARN_KEYS = ("regularizer", "constraint")
@@ -78,6 +78,7 @@ class KGraph:
     warnings: list[str] = field(default_factory=list)
     output_names: list[str] = field(default_factory=list)   # a dict-output model's keys, else layer names
     instances: dict[str, Instance] = field(default_factory=dict)   # composite layers traced, by Keras name
+    idle: list = field(default_factory=list)    # weights a layer read as a block holds but never computes with
 
     def consumers(self) -> dict[str, list[str]]:
         out = {n: [] for n in self.nodes}
@@ -102,8 +103,10 @@ def read_model(model) -> KGraph:
     config, live = _graph_config(model)
     problems, warnings, nodes = [], [], {}
     instances: dict[str, Instance] = {}
-    config, live = _flatten(config, live, problems, instances)
+    idle: list = []
+    config, live = _flatten(config, live, problems, instances, idle)
     config = _split_calls(config, live)
+    config = _skip_identities(config, live, instances)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         try:
@@ -119,7 +122,7 @@ def read_model(model) -> KGraph:
     if len(set(outputs)) != len(outputs):
         raise UnsupportedModel(["the model lists one layer twice among its outputs"])
     return KGraph(_clean_name(config.get("name") or model.name), _toposort(nodes), inputs, outputs, warnings,
-                  output_names, instances)
+                  output_names, instances, idle)
 
 
 def _graph_config(model) -> tuple[dict, dict]:
@@ -229,7 +232,8 @@ def _output_refs(icfg: dict) -> list:
     return [outs] if outs and not isinstance(outs[0], (list, tuple)) else outs
 
 
-def _flatten(config: dict, live: dict, problems: list, instances: dict | None = None) -> tuple[dict, dict]:
+def _flatten(config: dict, live: dict, problems: list, instances: dict | None = None,
+             idle: list | None = None) -> tuple[dict, dict]:
     """`config` with every functional or Sequential model used as a layer replaced by its own layers, wired
     to the tensors the model was called on (recursively: models inside those too), and `live` extended with
     their layer objects. An inner layer whose name the outer model already uses is renamed
@@ -245,6 +249,19 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         inner = live.get(name)
+        if blocks.is_block(entry):                          # a KerasHub layer read as a chain of ops
+            try:
+                parts, plive, out, unused = blocks.read_block(inner, entry, taken, live)
+            except blocks.BlockError as exc:
+                problems.append(f"layer '{name}' ({_qualname(entry)}): {exc}")
+                continue
+            layers.extend(parts)
+            live.update(plive)
+            for t, ref in enumerate(out):
+                alias[(name, t)] = ref
+            if idle is not None:
+                idle.extend(unused)
+            continue
         traced = trace.is_composite(inner, entry)
         if traced:
             try:
@@ -268,7 +285,7 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
         what = f"layer '{name}' ({_qualname(entry)}), traced into its parts" if traced else f"in the nested model '{name}'"
         inner_problems = []
         try:
-            icfg, ilive = _flatten(*_graph_config(inner), inner_problems)
+            icfg, ilive = _flatten(*_graph_config(inner), inner_problems, None, idle)
         except UnsupportedModel as exc:
             problems.extend(f"{what}: {p}" for p in inner_problems + exc.problems)
             continue
@@ -387,6 +404,44 @@ def _split_calls(config: dict, live: dict) -> dict:
                 output_layers=_rewire_refs(config["output_layers"], fix))
 
 
+def _skip_identities(config: dict, live: dict, instances: dict) -> dict:
+    """`config` without Keras's Identity layers (trace.is_identity): each one's consumers read its input
+    instead. An Identity that would leave a model output reading a model input directly stays (and is
+    refused by name); so does one called on anything but one tensor."""
+    alias = {}
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"].get("name")
+        inbound = entry.get("inbound_nodes") or []
+        if not trace.is_identity(live.get(name)) or len(inbound) != 1 or _call_kwargs(inbound[0]):
+            continue
+        args = inbound[0].get("args", [])
+        if len(args) == 1 and _is_tensor(args[0]):
+            alias[name] = list(args[0]["config"]["keras_history"])
+
+    def fix(ref):
+        n, node_index, tensor_index = ref
+        seen = 0
+        while n in alias and not tensor_index and seen < 1000:
+            n, node_index, tensor_index = alias[n]
+            seen += 1
+        return [n, node_index, tensor_index]
+
+    if not alias:
+        return config
+    inputs = {r[0] for r in _ref_list(config["input_layers"])}
+    if any(fix(r)[0] in inputs for r in _ref_list(config["output_layers"])):
+        return config
+    for key, inst in list(instances.items()):
+        inst.nodes = [n for n in inst.nodes if n not in alias]
+        inst.inputs = [fix([n, 0, 0])[0] for n in inst.inputs]
+        inst.output = fix([inst.output, 0, 0])[0]
+        if inst.output not in inst.nodes:                  # (it computed nothing but the identity)
+            del instances[key]
+    layers = [e for e in config["layers"] if (e.get("name") or e["config"].get("name")) not in alias]
+    return dict(config, layers=[_rewire(e, fix) for e in layers],
+                output_layers=_rewire_refs(config["output_layers"], fix))
+
+
 def _call_kwargs(node) -> dict:
     """A call's keyword arguments that change what it computes (not `mask`, `training` or unset ones)."""
     return {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None and k not in ("mask", "training")}
@@ -411,6 +466,13 @@ def _rewire_refs(value, fix):
     if value and not isinstance(value[0], (list, tuple)):
         return fix(value)
     return [fix(v) for v in value]
+
+
+def _ref_list(value) -> list:
+    """A config's input_layers / output_layers (a ref, a list of refs or a dict of them) as a list of refs."""
+    if isinstance(value, dict):
+        return list(value.values())
+    return [value] if value and not isinstance(value[0], (list, tuple)) else list(value)
 
 
 def _refs(value) -> tuple[list[str], list[str]]:
@@ -493,6 +555,8 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
         kwargs.pop("training")
     extra = [kwargs.pop(k) for k in tensor_kwargs if _is_tensor(kwargs.get(k))]
     if flags is not None:
+        for k in flags.get("ignored", ()):
+            kwargs.pop(k, None)
         flags["set"] = {}
         for k, attr in flags["map"].items():
             v = kwargs.pop(k, None)
@@ -553,7 +617,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
             raise _Problem(f"it is given an {left[0]} that is neither a padding mask over the keys, a causal mask nor "
                            f"both (evaluated on random padding masks: a prefix or bidirectional mask, say), which "
                            f"archspec's {known.name} cannot state")
-    flags = {"map": known.keras_call_flags} if known is not None and known.keras_call_flags else None
+    flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored}
+             if known is not None and known.keras_call_flags else None)
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):

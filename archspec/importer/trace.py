@@ -63,13 +63,23 @@ def layer_is_composite(layer) -> bool:
     return is_composite(layer, entry)
 
 
+def is_identity(layer) -> bool:
+    """Whether `layer` is Keras's own Identity layer (keras.layers.Identity), which returns its input whatever
+    its config says; the reader drops it from the graph (HGNetV2 and Swin make it with settings its
+    get_config cannot serialize, so it is read without its config)."""
+    import keras
+
+    return type(layer) is keras.layers.Identity
+
+
 class stub_composite_configs:
     """While a model's config is read: a composite layer (one that will be traced) whose own get_config fails
     (KerasHub's ViT MLP, DeiT's encoder, Llama's decoder in keras-hub 0.32) gives the base config — its name,
-    trainable, dtype — since archspec reads it by tracing, not from its config."""
+    trainable, dtype — since archspec reads it by tracing, not from its config; so does a keras.layers.Identity
+    (:func:`is_identity`: it computes the identity whatever its config)."""
 
     def __init__(self, model):
-        self.ops = [op for op in model.operations if layer_is_composite(op)]
+        self.ops = [op for op in model.operations if layer_is_composite(op) or is_identity(op)]
         self.read = [op for op in model.operations if _read_by_an_op(op)]
         self.patched = []
 
@@ -79,12 +89,14 @@ class stub_composite_configs:
         for op in self.read:                               # an op reads it: its config from its attributes
             try:
                 op.get_config()
-                continue
             except Exception:                              # noqa: BLE001  (the layer's own code failing)
-                pass
-            cfg = config_from_attributes(op)
-            if cfg is not None:
-                op.get_config = (lambda cfg=cfg: dict(cfg))
+                cfg = config_from_attributes(op)
+                if cfg is not None:
+                    op.get_config = (lambda cfg=cfg: dict(cfg))
+                    self.patched.append(op)
+                continue
+            if _reads_live_args(op):                       # the constructor arguments its config lacks
+                op.get_config = (lambda op=op: live_config(op))
                 self.patched.append(op)
         for op in self.ops:
             try:
@@ -109,15 +121,25 @@ class stub_composite_configs:
 
 def _read_by_an_op(layer) -> bool:
     """Whether `layer` is another library's layer that an archspec op reads (not Keras's, not archspec's)."""
+    return _op_reading(layer) is not None
+
+
+def _reads_live_args(layer) -> bool:
+    """Whether `layer` is another library's layer read by an op with `keras_live_args`."""
+    op = _op_reading(layer)
+    return op is not None and op.keras_live_args
+
+
+def _op_reading(layer):
     import keras
 
     if not isinstance(layer, keras.layers.Layer) or isinstance(layer, keras.Model):
-        return False
+        return None
     cls = type(layer)
     module = cls.__module__
     if ops.is_keras_module(module) or module.split(".")[0] == "archspec":
-        return False
-    return ops.of_keras_class(cls.__name__, module, keras.saving.get_registered_name(cls)) is not None
+        return None
+    return ops.of_keras_class(cls.__name__, module, keras.saving.get_registered_name(cls))
 
 
 _UNSTATED = ("name", "dtype", "trainable", "kwargs", "autocast")
@@ -125,10 +147,11 @@ _UNSTATED = ("name", "dtype", "trainable", "kwargs", "autocast")
 
 def config_from_attributes(layer) -> dict | None:
     """The config of a layer whose own get_config fails where Keras cannot make one (KerasHub's Gemma layers,
-    given a DTypePolicy object, have none): each constructor parameter read from the attribute of the same
-    name, as a layer keeps them (`self.epsilon = epsilon`). None unless every parameter that can change what
-    the layer computes is there as a plain value (initializers, regularizers and constraints are no part of
-    a spec); the op then reads the config as it reads any other."""
+    given a DTypePolicy object, have none; Llama's attention sets no rope_scaling_factor its get_config reads):
+    each constructor parameter read from the attribute of the same name, as a layer keeps them (`self.epsilon
+    = epsilon`). None unless every parameter that can change what the layer computes is there as a plain value
+    (initializers, regularizers and constraints are no part of a spec); the op then reads the config as it
+    reads any other."""
     import keras
 
     try:
@@ -149,6 +172,33 @@ def config_from_attributes(layer) -> dict | None:
             return None                                    # a setting it does not keep as it was given
         cfg[k] = v
     return cfg
+
+
+def live_config(layer) -> dict:
+    """`layer.get_config()` completed by the constructor arguments it leaves out, as the layer keeps them
+    (attribute `arg`, else `_arg`): KerasHub's Qwen3Attention states no head_dim nor layer_norm_epsilon,
+    SmolLM3Attention none of its arguments. Only plain values (numbers, strings, lists of them, None) are
+    taken; an argument the layer does not keep stays absent (the op refuses what it needs and lacks)."""
+    cfg = type(layer).get_config(layer)
+    try:
+        params = inspect.signature(type(layer).__init__).parameters
+    except (TypeError, ValueError):
+        return cfg
+    for name, p in list(params.items())[1:]:
+        if name in cfg or name in _UNSTATED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        for attr in (name, "_" + name):
+            value = getattr(layer, attr, inspect.Parameter.empty)
+            if value is not inspect.Parameter.empty and _plain(value):
+                cfg[name] = list(value) if isinstance(value, tuple) else value
+                break
+    return cfg
+
+
+def _plain(value) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, (list, tuple)) and all(_plain(v) for v in value)
 
 
 def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
@@ -191,10 +241,29 @@ def without_defaults(layer, kwargs: dict) -> dict:
 
 
 # ---- tracing ---------------------------------------------------------------------------------------------
+# Layers of another library that archspec has no op for, by what they compute: a composite layer holding one
+# is refused naming it, before tracing (which would fail on some part of it, less clearly).
+_MOE = ("a mixture of experts (a router sends each token to its top-k of several expert MLPs and weighs "
+        "their outputs); archspec has no mixture-of-experts op")
+UNSUPPORTED = {f"keras_hub.src.models.{k}": why for k, why in {
+    "mixtral.mixtral_decoder.MixtralSparseMoeBlock": _MOE,
+    "qwen_moe.qwen_moe_decoder.QwenSparseMoeBlock": _MOE,
+    "qwen3_moe.qwen3_moe_decoder.Qwen3SparseMoeBlock": _MOE,
+    "qwen3_5_moe.qwen3_5_moe_decoder.Qwen3_5MoeSparseMoeBlock": _MOE,
+    "gpt_oss.gpt_oss_decoder.GptOssSparseMoeBlock": _MOE,
+    "gemma4.gemma4_moe.Gemma4MoEBlock": _MOE,
+}.items()}
+
+
 def trace_layer(layer, entry):
     """A functional model computing what `layer` computes at the call `entry` records (its single
     inbound node), over the same sub-layer objects, and the tensor references of the call's tensor
     arguments in the order of the model's inputs. Raises :class:`TraceError` when it cannot be traced."""
+    for part in layer._flatten_layers(include_self=True):
+        why = UNSUPPORTED.get(f"{type(part).__module__}.{type(part).__name__}")
+        if why:
+            raise TraceError(f"its part '{part.name}' ({type(part).__name__}) is {why}" if part is not layer
+                             else f"it is {why}")
     inbound = entry.get("inbound_nodes") or []
     if len(inbound) != 1:
         raise TraceError(f"it is called {len(inbound)} times; archspec traces a composite layer called once")
@@ -209,15 +278,73 @@ def trace_layer(layer, entry):
         raise TraceError("it is called on no tensor")
     errors = []
     for batch in (None,) + TRACE_BATCHES:
+        inline = False
         try:
             model = _trace(layer, args, kwargs, refs, batch)
         except TraceError as exc:
             errors.append(str(exc))
-            continue
+            try:                        # its parts may return None beside a tensor (DeiT's encoder blocks)
+                with _inline_parts(layer):
+                    model = _trace(layer, args, kwargs, refs, batch)
+                inline = True
+            except TraceError:
+                continue
         if batch is not None:
-            _same_for_other_batch(layer, args, kwargs, refs, model, batch)
+            _same_for_other_batch(layer, args, kwargs, refs, model, batch, inline)
         return model, refs
     raise TraceError(errors[0])
+
+
+class _inline_parts:
+    """While tracing (a second try): the layer's composite parts without weights of their own are run inline —
+    calling one runs its ``call`` on the tensors, recording its own parts in the traced graph — so a part that
+    returns a non-tensor beside its output (DeiT's encoder block returns (x, None) without attention scores),
+    which a functional graph cannot hold as a layer, still traces."""
+
+    def __init__(self, layer):
+        self.classes = {type(s) for s in layer._flatten_layers(include_self=False) if layer_is_composite(s)
+                        and not list(s._trainable_variables) + list(s._non_trainable_variables)
+                        and "__call__" not in vars(type(s))}
+        self.layer, self.patched = layer, []
+
+    def __enter__(self):
+        def inline(self, *args, **kwargs):
+            return self.call(*args, **kwargs)
+
+        for c in self.classes:
+            c.__call__ = inline
+            self.patched.append(c)
+        self.renamed = self._unique_names()
+        return self
+
+    def _unique_names(self):
+        """Parts of inlined layers that share a name (each encoder block's `ln_1`) get their path's name
+        (`transformer_block_1_ln_1`): a functional graph names its layers uniquely. The layer objects keep it
+        when the trace succeeds (the graph read from it names them so)."""
+        seen: dict[str, list] = {}
+        parent = {}
+        for p in self.layer._flatten_layers(include_self=True):
+            for c in p._flatten_layers(include_self=False, recursive=False):
+                parent.setdefault(id(c), p)
+        for s in self.layer._flatten_layers(include_self=False):
+            seen.setdefault(s.name, []).append(s)
+        renamed = []
+        for same in seen.values():
+            if len(same) > 1:
+                for s in same:
+                    p = parent.get(id(s))
+                    if p is not None and p is not self.layer:
+                        renamed.append((s, s.name))
+                        s.name = f"{p.name}_{s.name}"
+        return renamed
+
+    def __exit__(self, kind, *exc):
+        for c in self.patched:
+            del c.__call__
+        if kind is not None:                    # the trace failed: the parts keep their own names
+            for s, name in self.renamed:
+                s.name = name
+        return False
 
 
 def _tensors(values):
@@ -256,9 +383,12 @@ def _trace(layer, args, kwargs, refs, batch):
             out = layer.call(*[fill(a) for a in args], **{k: fill(v) for k, v in kwargs.items()})
         except Exception as exc:                           # noqa: BLE001  (the layer's own Python)
             raise TraceError(_why(exc)) from None
-    outs = out if isinstance(out, (list, tuple)) else [out]
-    if not outs or not all(isinstance(o, keras.KerasTensor) for o in outs):
+    outs = keras.tree.flatten(out)          # (numbered as Keras numbers a layer's outputs: a dict's by key)
+    keep = next((k for k, o in enumerate(outs) if not isinstance(o, keras.KerasTensor)), len(outs))
+    if not keep:
         raise TraceError("its call does not return tensors computed from its inputs")
+    if len(outs) > 1:                       # flat; constants after the outputs dropped (DeiT's encoder: empty
+        out = outs[:keep] if keep > 1 else outs[0]          # tuples as tensors)
     try:
         model = keras.Model(inputs, out, name=layer.name)
     except Exception as exc:                               # noqa: BLE001
@@ -272,10 +402,14 @@ def _trace(layer, args, kwargs, refs, batch):
     return model
 
 
-def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int):
+def _same_for_other_batch(layer, args, kwargs, refs, model, batch: int, inline: bool = False):
     """A layer traced with a fixed batch size must compute the same graph for another one (else its
     computation depends on the batch size: a constant reshape, a mask built for that batch)."""
-    other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
+    if inline:
+        with _inline_parts(layer):
+            other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
+    else:
+        other = _trace(layer, args, kwargs, refs, next(b for b in TRACE_BATCHES if b != batch))
     a, b = _skeleton(model), _skeleton(other)
     if a != b:
         unread = _unread_mask(model)
@@ -365,6 +499,14 @@ class _lenient_specs:
         self.patched = []
 
     def __enter__(self):
+        from keras.src.ops.operation import Operation
+
+        for s in self.layers:
+            # a part read as an op whose own compute_output_shape is not Keras's: its output spec from its call
+            # (SmolLM3's attention states two outputs, the attention and its scores; its call returns one)
+            if _reads_live_args(s) and not ops.is_keras_module(type(s).compute_output_shape.__module__):
+                s.compute_output_spec = (lambda *a, _s=s, **kw: Operation.compute_output_spec(_s, *a, **kw))
+                self.patched.append(s)
         for s in self.layers:
             spec = getattr(s, "compute_output_spec", None)
             if spec is None or "compute_output_spec" in vars(s):

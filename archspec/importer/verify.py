@@ -103,8 +103,7 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
         target = compiled.get_layer(keras_name(sid))
         target.set_weights(ops.get(spec.graph[sid].op).keras_weights(layer, target, fresh))
     try:
-        xs = [rng.uniform(0, 1, size=(batch,) + tuple(spec.graph[i].shape)).astype(_dtype(spec.graph[i]))
-              for i in spec.graph.inputs]
+        xs = inputs_for(spec.graph, batch, rng)
         outs = list(spec.graph.outputs.values())
         ref = _reference(model, kg, xs)
         got = (_outputs(compiled, list(spec.graph.outputs), xs),
@@ -118,8 +117,39 @@ def roundtrip(model, text: str, name: str = "<import>", seed: int = 0, batch: in
     scale = max(float(np.max(np.abs(a))) for a in ref[0] + list(feats[0]))
     from .weights import graph_params
 
-    return RoundTrip(len(pairs), graph_params(model), compiled.count_params(), spec.analysis().total.params,
+    return RoundTrip(len(pairs), graph_params(model, kg.idle), compiled.count_params(), spec.analysis().total.params,
                      diff_out, diff_feat, scale, pairs)
+
+
+def inputs_for(graph, batch: int, rng) -> list:
+    """Inputs that exercise every part of an imported model: floats uniform in [0, 1); integer ids drawn
+    from the whole range the ops reading them accept (:meth:`Op.token_ids`: a token embedding's
+    vocabulary, a segment table's size); any other integer or boolean input (a padding mask) ones with a
+    right-padded tail on every other row (half the keys on the second) — the first row kept whole and each row's first key kept, so
+    masked attention is compared, and no row is all padding."""
+    import numpy as np
+
+    from .. import ops
+
+    succs = graph.succs
+    out = []
+    for i in graph.inputs:
+        node = graph[i]
+        shape, dtype = (batch,) + tuple(node.shape), _dtype(node)
+        if not (dtype.startswith(("int", "uint")) or dtype == "bool"):
+            out.append(rng.uniform(0, 1, size=shape).astype(dtype))
+            continue
+        limits = [n for n in (ops.get(graph[s].op).token_ids(graph[s].attrs) for s in succs.get(i, ())
+                              if graph[s].inputs and graph[s].inputs[0] == i) if n]
+        if limits:
+            out.append(rng.integers(0, min(limits), size=shape).astype(dtype))
+            continue
+        mask = np.ones(shape, dtype=dtype)
+        length = shape[-1] if len(shape) > 1 else 1
+        for row in range(1, batch, 2) if length > 1 else ():
+            mask[row, ..., length - 1 - (row // 2 + length // 2 - 1) % (length - 1):] = 0
+        out.append(mask)
+    return out
 
 
 def _dtype(node) -> str:

@@ -35,7 +35,7 @@ __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLE
            "role", "user_ops", "merges", "of_keras_class", "is_keras_module", "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)
-from . import activation, attention, conv, dense, merge, norm, pool, reshape, summary, tokens  # noqa: E402,F401
+from . import activation, attention, conv, dense, merge, norm, pool, reshape, summary, tokens, window  # noqa: E402,F401
 
 # Keras layers (snake_case) that are not archspec ops, and what to know instead of a did-you-mean to an
 # op that merely shares a word with them (`embedding` is not `position_embedding`)

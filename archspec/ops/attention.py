@@ -14,7 +14,7 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
 * FLOPs: 2 per MAC, + 1 per projected element for each bias, + the 1/√dk scaling (one multiply per
   score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax;
   a mask (padding or causal) is a select, 0 FLOPs (the TensorFlow profiler counts none either); rotary:
-  3.5 per rotated query and key element.
+  3.5 per rotated query and key element; qk_norm as rms_norm: 4 per query and key element + 3 per head.
 * A causal mask does not halve the count: Keras (and XLA's dense kernels) compute every score and then
   mask it, so the MACs of QKᵀ and A·V are those of the full Tq×Tk matrix; a kernel that skips the masked
   half (flash attention) does about half of that work.
@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
-from .tables import alibi_slopes
+from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError, model_validator
 from .registry import register
+from .tables import alibi_slopes
 
 
 class AttentionAttrs(Attrs):
@@ -53,12 +53,18 @@ class AttentionAttrs(Attrs):
                                                   "(Keras's value_mask)")
     key_bias: bool = Field(True, description="with use_bias, whether the key projection has a bias too (Whisper's has "
                                              "none; it cannot change the output: the softmax cancels it)")
+    output_bias: bool = Field(True, description="with use_bias, whether the output projection has a bias too (Qwen's "
+                                                "query, key and value projections have biases, its output none)")
+    rotary_scaling: float = Field(1.0, gt=0, description="with rotary, positions are divided by it (linear RoPE "
+                                                         "scaling, KerasHub's rope_scaling_factor)")
+    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (key_dim / 2 "
+                                                  "values; SmolLM3's inv_freq, held even by its layers without rotary)")
     logit_soft_cap: float | None = Field(None, gt=0, description="cap the scaled scores smoothly at ± this value, "
                                                                "cap · tanh(score / cap), before the softmax (Gemma 2's "
                                                                "attention_logit_soft_cap)")
     qk_norm: bool = Field(False, description="RMS-normalize each head's queries and keys over key_dim (a scale of "
-                                             "key_dim each, for queries and for keys) before the rotation (Gemma 3's "
-                                             "query and key norms)")
+                                             "key_dim each, for queries and for keys, shared by the heads) before the "
+                                             "rotation (Qwen3's and Gemma 3's query and key norms)")
     qk_norm_unit_offset: bool = Field(False, description="with qk_norm, scale by 1 + scale (Gemma 3's RMS norm; "
                                                          "rms_norm's unit_offset)")
     qk_norm_epsilon: float = Field(1e-6, gt=0, description="with qk_norm, the ε of its RMS norms")
@@ -70,6 +76,12 @@ class AttentionAttrs(Attrs):
                             "unpadded keys before it, from the padding mask (Falcon)")
     alibi_scaled: bool = Field(False, description="with alibi, add the bias before the 1/√key_dim scaling, so it is "
                                                   "scaled with the scores (Falcon)")
+
+    @model_validator(mode="after")
+    def _rotary_options(self):
+        if self.rotary_scaling != 1.0 and not self.rotary:
+            raise ValueError("rotary_scaling scales the rotary embedding's positions; set `rotary: true` too")
+        return self
 
 
 def _roles(ins: list) -> tuple:
@@ -93,8 +105,46 @@ _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
 _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
 _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
-# another library's names for the projections (KerasHub's BLOOM) → Keras's
-_PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output"}
+# another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
+_PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
+                "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
+                "query_dense_layernorm": "query_norm", "key_dense_layernorm": "key_norm", "rotary_emb": "rotary_table"}
+
+# KerasHub's attention layers of the Llama family (under keras_hub.src.models) → what each computes beyond the
+# grouped-query rotary attention without biases that CachedMistralAttention computes (read from their source,
+# keras-hub 0.32: EinsumDense projections query, key, value, attention_output; RotaryEmbedding on queries and
+# keys; softmax(QKᵀ/√head_dim) with the heads' output dropped by `dropout` before the output projection), as
+# keras_class_attrs: settings their configs do not state. Llama's LlamaRotaryEmbedding and Phi-3's
+# RotaryEmbedding compute the same with their scaling options unset (refused otherwise).
+_HUB_ATTENTION = {
+    "mistral.mistral_attention.CachedMistralAttention": {},
+    "llama.llama_attention.LlamaAttention": {},
+    "phi3.phi3_attention.Phi3Attention": {},
+    "qwen.qwen_attention.QwenAttention": {"use_bias": True, "output_bias": False},   # bias_axes on q, k, v only
+    "qwen3.qwen3_attention.Qwen3Attention": {"qk_norm": True},   # Qwen3LayerNorm on each query and key head
+    # their mixture-of-experts models' attention: the same computations (a fused-kernel choice aside)
+    "mixtral.mixtral_attention.CachedMixtralAttention": {},
+    "qwen_moe.qwen_moe_attention.QwenMoeAttention": {"use_bias": True, "output_bias": False},
+    "qwen3_moe.qwen3_moe_attention.Qwen3MoeAttention": {"qk_norm": True},
+    # Dense projections (reshaped to the rebuilt per-head kernels: keras_weights), its frequency table a weight,
+    # a bias on q/k/v only when attention_bias, rotary switched per layer (_smollm3)
+    "smollm3.smollm3_layers.SmolLM3Attention": {"output_bias": False, "rotary_table": True},
+}
+
+
+def _smollm3(cfg: dict) -> dict:
+    """SmolLM3Attention's arguments in the names of the others: query/key/value biases as attention_bias says
+    (none on the output), rotary or not as its layer's entry of rope_layer_enabled_list says (NoPE layers),
+    the frequencies of rope_theta; attention_dropout, layer_types and max_position_embeddings change nothing
+    it computes (keras-hub 0.32 applies no dropout)."""
+    if cfg.get("partial_rotary_factor", 1.0) != 1.0:
+        raise KerasImportError(f"its partial_rotary_factor={cfg['partial_rotary_factor']} rotates part of each head; "
+                               "archspec's rotary attention rotates all of it")
+    heads, enabled, index = cfg["num_attention_heads"], list(cfg.get("rope_layer_enabled_list") or []), cfg["layer_idx"]
+    return {**{k: cfg[k] for k in ("output_bias", "rotary_table") if k in cfg},
+            "num_query_heads": heads, "num_key_value_heads": cfg["num_key_value_heads"],
+            "head_dim": cfg["hidden_size"] // heads, "rope_max_wavelength": cfg.get("rope_theta", 10000.0),
+            "use_bias": bool(cfg.get("attention_bias")), "rotary": bool(enabled[index]) if index < len(enabled) else True}
 
 
 @register
@@ -105,18 +155,23 @@ class Attention(Op):
     # the others: archspec's (ops/keras_layers.py), for grouped heads or rotary, and for key_bias: false
     # KerasHub's CachedMultiHeadAttention (its decoders' attention) is MultiHeadAttention with a key/value
     # cache for generation: called without a cache, as a model's graph calls it, it computes the same
-    # KerasHub's CachedMistralAttention is the grouped-query rotary attention GroupedAttention computes (read
-    # from its own config: from_keras)
+    # KerasHub's Llama-family attention layers are the grouped-query rotary attention GroupedAttention computes
+    # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON)
+                     _BLOOM, _FALCON, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
-                         _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True}}
+                         _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
+                         **{f"keras_hub.src.models.{k}": v for k, v in _HUB_ATTENTION.items() if v}}
+    keras_live_args = True
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
     keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
     keras_call_derived = {"alibi": lambda layer, pad: _unpadded_alibi(layer.num_heads, pad)}    # Falcon's
+    # a loaded SmolLM3Backbone passes its own name, trainable and dtype to every decoder call, which hands them
+    # to SmolLM3Attention.call's **kwargs (it reads only its cache keys there); no attention's call names them
+    keras_call_ignored = ("name", "trainable", "dtype")
     doc = ("Multi-head attention (keras.layers.MultiHeadAttention). `from: x` is self-attention, "
            "`from: [query, context]` cross-attention, `from: [query, value, key]` (Keras's order) names all three; inputs are "
            "token sequences (tokens, features). Output: (query tokens, output_dim or the query's features).")
@@ -130,6 +185,17 @@ class Attention(Op):
                 ({"heads": 3, "key_dim": 4, "dropout": 0.1}, [(6, 8), (9, 5), (9, 7)], (6, 8), (380, 0)),
                 ({"heads": 2, "key_dim": 4, "key_bias": False}, [(5, 8)], (5, 8), (280, 0)),
                 ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "key_bias": False}, [(5, 8)], (5, 8), (212, 0)),
+                # Qwen's: q/k/v biases, none on the output: 2·4·8 + 2·(1·4·8) weights out, 8 + 4 + 4 biases in
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "causal": True, "output_bias": False},
+                 [(6, 8)], (6, 8), (208, 0)),
+                # Qwen3's: + a (key_dim,) scale for the query heads and one for the key heads
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
+                  "qk_norm_epsilon": 1e-5}, [(5, 12)], (5, 12), (592, 0)),
+                ({"heads": 2, "key_dim": 4, "rotary": True, "rotary_scaling": 4.0, "use_bias": False},
+                 [(5, 8)], (5, 8), (256, 0)),
+                # SmolLM3's: the 2 rotary frequencies of a head of 4 kept as a weight
+                ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "use_bias": False, "rotary_table": True},
+                 [(5, 8)], (5, 8), (192, 2)),
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "use_bias": False,
                   "logit_soft_cap": 50.0}, [(6, 16)], (6, 16), (768, 0)),
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False, "qk_norm": True,
@@ -180,8 +246,9 @@ class Attention(Op):
         _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
-        biases = h * kd + g * kd * a.key_bias + g * vd + do if a.use_bias else 0
-        return (weights + biases + 2 * kd * a.qk_norm, 0)          # qk_norm: a scale for queries, one for keys
+        biases = h * kd + g * kd * a.key_bias + g * vd + do * a.output_bias if a.use_bias else 0
+        # qk_norm: a scale for queries, one for keys; rotary_table: key_dim / 2 frequencies, not trained
+        return (weights + biases + 2 * kd * a.qk_norm, kd // 2 * a.rotary_table)
 
     macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
 
@@ -204,7 +271,7 @@ class Attention(Op):
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
         g = a.key_value_heads or h
-        biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do if a.use_bias else 0
+        biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do * a.output_bias if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
@@ -230,7 +297,8 @@ class Attention(Op):
         g = a.key_value_heads or h
         scores = 2 if self._fused(a) else 1 + (a.dropout > 0)
         scores += a.logit_soft_cap is not None          # tanh's gradient reads its output (reasoned, not measured)
-        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + scores * h * tq * tk + tq * h * vd
+        norms = (tq * h * kd + tk * g * kd) * a.qk_norm      # the projections before their norm (not measured)
+        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + scores * h * tq * tk + tq * h * vd + norms
 
     def workspace(self, a, ins, out, platform):
         """XLA:CPU stores one more score-sized tensor per attention layer than JAX's residuals name: the
@@ -260,7 +328,7 @@ class Attention(Op):
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
         return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
-                or a.qk_norm or a.alibi)
+                or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias))
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -286,7 +354,7 @@ class Attention(Op):
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
-        rope = " · rotary" if a.rotary else ""
+        rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
             " · qk norm" if a.qk_norm else "")
@@ -298,6 +366,12 @@ class Attention(Op):
         if self._grouped(a):
             kw.update(key_value_heads=a.key_value_heads or a.heads, rotary=a.rotary,
                       rotary_wavelength=a.rotary_wavelength)
+            if a.rotary_scaling != 1.0:
+                kw.update(rotary_scaling=a.rotary_scaling)
+            if a.rotary_table:
+                kw.update(rotary_table=True)
+            if a.use_bias and not a.output_bias:
+                kw.update(output_bias=False)
             if a.logit_soft_cap is not None:
                 kw.update(logit_soft_cap=a.logit_soft_cap)
             if a.alibi:
@@ -328,26 +402,40 @@ class Attention(Op):
             return self._from_gemma3(cfg, shapes)
         if "query_head_dim_normalize" in cfg:
             return self._from_gemma(cfg, shapes)
+        if "num_attention_heads" in cfg and "num_query_heads" not in cfg:
+            cfg = _smollm3(cfg)
         if "num_query_heads" not in cfg:
             return super().from_keras(cfg, shapes)
-        # KerasHub's Llama-family attention (Mistral's): grouped-query heads, rotary embedding, no biases
+        # KerasHub's Llama-family attention: grouped-query heads, rotary embedding, and what _HUB_ATTENTION adds
+        # (keras_class_attrs: in the config as if it stated them)
         heads, kv = cfg["num_query_heads"], cfg["num_key_value_heads"]
-        if cfg.get("rope_scaling_factor", 1.0) != 1.0:
-            raise KerasImportError(f"its rope_scaling_factor={cfg['rope_scaling_factor']} stretches the rotary "
-                                   "positions; archspec's rotary attention has no scaling")
+        for key, fine in (("rope_position_scaling_factor", 1.0), ("rope_frequency_adjustment_factor", None),
+                          ("rope_scaling_type", None)):
+            if cfg.get(key, fine) != fine:      # Llama's position scaling and Llama 3.1's, Phi-3's "su" frequencies
+                raise KerasImportError(f"its {key}={cfg[key]!r} changes the rotary frequencies; archspec's rotary "
+                                       "attention reads plain RoPE (with linear position scaling: rope_scaling_factor)")
         if cfg.get("dropout"):
             raise KerasImportError(f"it drops the heads' output (dropout={cfg['dropout']}) where archspec's attention "
                                    "drops the attention probabilities; import it with dropout=0")
         length = shapes[0][0] if shapes and shapes[0] else None
-        window = cfg.get("sliding_window")
-        if window is not None and (length is None or length > window):
+        # Mistral's window (applied by its decoder's mask), Qwen's and Qwen3's (a band |i - j| < window)
+        window = (cfg.get("sliding_window") if "sliding_window" in cfg else
+                  cfg.get("sliding_window_size") if cfg.get("use_sliding_window_attention", True) else None)
+        if window and (length is None or length > window):
             raise KerasImportError(f"its sliding window of {window} tokens is shorter than the sequence of {length}; "
                                    "archspec's causal attention sees every earlier token")
         dim = cfg.get("head_dim") or (shapes[0][-1] // heads if shapes else None)
         if dim is None:
             raise KerasImportError("its head size is not stated and its input has no fixed width")
-        return dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
-                    rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000)), use_bias=False)
+        values = dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
+                      rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000)),
+                      rotary_scaling=float(cfg.get("rope_scaling_factor") or 1.0), use_bias=False)
+        values.update({k: cfg[k] for k in ("use_bias", "output_bias", "qk_norm", "rotary_table", "rotary") if k in cfg})
+        if values.get("qk_norm"):
+            if cfg.get("layer_norm_epsilon") is None:
+                raise KerasImportError("the epsilon of its query and key norms is not stated")
+            values["qk_norm_epsilon"] = float(cfg["layer_norm_epsilon"])
+        return values
 
     def _from_gemma(self, cfg, shapes):
         """KerasHub's CachedGemmaAttention: grouped-query heads, rotary positions (wavelength 10000; Gemma
@@ -421,6 +509,9 @@ class Attention(Op):
             if role[1] == "kernel" and role[0] == "attention_output" and w.ndim == 2 and v.ndim == 3 \
                     and w.shape[0] == v.shape[0] * v.shape[1]:
                 w = w.reshape(tuple(v.shape))                # a Dense over the heads flattened (heads, size)
+            if role[0] in ("query", "key", "value") and w.ndim == v.ndim - 1 and w.shape[:-1] == v.shape[:-2] \
+                    and w.shape[-1] == v.shape[-2] * v.shape[-1]:
+                w = w.reshape(tuple(v.shape))                # SmolLM3's Dense to heads × size, reshaped so in its call
             out.append(w)
         return out
 

@@ -218,6 +218,8 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
+    keras_call_ignored: ClassVar[tuple[str, ...]] = ()
     # a call keyword holding a tensor the caller computes from the padding mask that the op computes itself
     # (Falcon's ALiBi bias) → a function (the live layer, a padding mask array (batch, keys)) giving the array
     # the tensor must equal; one found equal on random padding masks leaves the call (importer/trace.py)
@@ -227,6 +229,10 @@ class Op:
     # key bias, its config the same as MultiHeadAttention's
     keras_class_attrs: ClassVar[dict[str, dict[str, Any]]] = {}
     lambda_form: ClassVar[str | None] = None         # what a Lambda computes to be read as this op (probe_lambda)
+    # another library's layer read as this op: constructor arguments its config lacks (or all of them, where its
+    # get_config fails) are read from the live layer's attributes of the same name (KerasHub's LlamaAttention,
+    # whose get_config raises; Qwen3Attention, whose config omits head_dim) — see importer/trace.py
+    keras_live_args: ClassVar[bool] = False
 
     # ---- shape and costs -------------------------------------------------------------------
     def infer(self, a: Attrs, ins: list[tuple]) -> tuple:

@@ -3,7 +3,19 @@ from __future__ import annotations
 
 import re
 
-from .base import WEIGHTED_FLOPS, KerasImportError, ActivationName, Attrs, Field, Op, PosInt, ShapeError, act_flops, bias_flops, keras_activation
+from .base import (
+    WEIGHTED_FLOPS,
+    ActivationName,
+    Attrs,
+    Field,
+    KerasImportError,
+    Op,
+    PosInt,
+    ShapeError,
+    act_flops,
+    bias_flops,
+    keras_activation,
+)
 from .registry import register
 
 

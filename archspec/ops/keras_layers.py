@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import keras
 
-from .tables import alibi_slopes                       # (pure Python: one place for ALiBi's slopes)
+from .tables import alibi_slopes  # (pure Python: one place for ALiBi's slopes)
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -223,14 +223,39 @@ class LayerScale(keras.layers.Layer):
 
 
 
-def rotate(x, wavelength: float):
+def inverse_frequencies(size: int, wavelength: float):
+    """RoPE's size / 2 inverse frequencies 1 / wavelength^(2j/size), as KerasHub computes them."""
+    ops = keras.ops
+    return 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"), ops.cast(size, "float32")))
+
+
+class RotaryTable(keras.layers.Layer):
+    """The rotary inverse frequencies held as a non-trainable weight `inv_freq` (SmolLM3 keeps them so):
+    GroupedAttention's part with `rotary_table`."""
+
+    def __init__(self, size: int, wavelength: float, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.wavelength = int(size), float(wavelength)
+
+    def build(self, input_shape=None):
+        self.inv_freq = self.add_weight(name="inv_freq", shape=(self.size // 2,), initializer="zeros", trainable=False)
+        self.inv_freq.assign(inverse_frequencies(self.size, self.wavelength))
+        self.built = True
+
+
+def rotate(x, wavelength: float, scaling: float = 1.0, inverse_freq=None):
     """Rotary position embedding (RoFormer) of `x` (batch, tokens, heads, size): feature pairs (j, j + size/2)
-    of token t rotated by the angle t / wavelength^(2j/size) — the half-split form Llama uses (KerasHub's
-    RotaryEmbedding), computed with the same operations."""
+    of token t rotated by the angle (t / scaling) / wavelength^(2j/size) — the half-split form Llama uses
+    (KerasHub's RotaryEmbedding, whose linear scaling_factor divides the frequencies), computed with the same
+    operations. `inverse_freq`: the frequencies as a tensor (a RotaryTable's weight) instead."""
     ops = keras.ops
     size = x.shape[-1]
-    inverse_freq = 1.0 / (wavelength ** ops.divide(ops.arange(0, size, 2, dtype="float32"),
-                                                   ops.cast(size, "float32")))
+    if inverse_freq is None:
+        inverse_freq = inverse_frequencies(size, wavelength)
+    else:
+        inverse_freq = ops.cast(inverse_freq, "float32")
+    if scaling != 1.0:
+        inverse_freq = inverse_freq / ops.cast(scaling, "float32")
     positions = ops.expand_dims(ops.arange(ops.shape(x)[1], dtype="float32"), 0)
     freq = ops.einsum("bi,j->bij", positions, inverse_freq)
     angle = ops.reshape(ops.stack((freq, freq), axis=-2), (*ops.shape(freq)[:-1], ops.shape(freq)[-1] * 2))
@@ -257,7 +282,10 @@ class GroupedAttention(keras.layers.Layer):
     Mistral's, Qwen's attention (KerasHub's LlamaAttention computes the same). Same call as Keras's
     MultiHeadAttention: `layer(query, value, key=None, value_mask=None, use_causal_mask=False)`; same weights
     (query, key, value, output projections as EinsumDense, kernel then bias), key and value with
-    `key_value_heads` heads.
+    `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
+    projections have one too (Whisper's key has none, Qwen's output none). `rotary_scaling` divides the
+    positions (linear RoPE scaling); `rotary_table` keeps the rotary frequencies as a non-trainable weight
+    (SmolLM3's inv_freq) and rotates with it.
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -270,13 +298,15 @@ class GroupedAttention(keras.layers.Layer):
                  output_shape: int | None = None, dropout: float = 0.0, use_bias: bool = True, rotary: bool = False,
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
-                 alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False, **kwargs):
+                 alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
+                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
         self.qk_norm_epsilon = float(qk_norm_epsilon)
-        self.key_bias = bool(key_bias)
+        self.key_bias, self.output_bias = bool(key_bias), bool(output_bias)
         self.logit_soft_cap = None if logit_soft_cap is None else float(logit_soft_cap)
+        self.rotary_scaling, self.rotary_table = float(rotary_scaling), bool(rotary_table)
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
         self.key_value_heads = int(key_value_heads or num_heads)
         if self.num_heads % self.key_value_heads:
@@ -305,7 +335,8 @@ class GroupedAttention(keras.layers.Layer):
         self._key = dense("key", "bkm,muh->bkuh", (None, self.key_value_heads, self.key_dim),
                           bias if self.key_bias else None, key_shape)
         self._value = dense("value", "bkm,muh->bkuh", (None, self.key_value_heads, self.value_dim), bias, value_shape)
-        self._output = dense("attention_output", "bquh,uhm->bqm", (None, out), "m" if self.use_bias else None,
+        self._output = dense("attention_output", "bquh,uhm->bqm", (None, out),
+                             "m" if self.use_bias and self.output_bias else None,
                              (None, None, self.num_heads, self.value_dim))
         if self.qk_norm:                          # over each head's features: a scale of key_dim for each
             def norm(name, heads):
@@ -315,6 +346,9 @@ class GroupedAttention(keras.layers.Layer):
                 return layer
 
             self._query_norm, self._key_norm = norm("query_norm", self.num_heads), norm("key_norm", self.key_value_heads)
+        if self.rotary_table:
+            self._table = RotaryTable(self.key_dim, self.rotary_wavelength, name="rotary_table")
+            self._table.build()
         self.built = True
 
     def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, training=None):
@@ -324,7 +358,8 @@ class GroupedAttention(keras.layers.Layer):
         if self.qk_norm:
             q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
-            q, k = rotate(q, self.rotary_wavelength), rotate(k, self.rotary_wavelength)
+            table = self._table.inv_freq if self.rotary_table else None
+            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
         groups = self.num_heads // self.key_value_heads
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
@@ -351,8 +386,8 @@ class GroupedAttention(keras.layers.Layer):
             causal = ops.expand_dims(ops.greater_equal(ops.expand_dims(ops.arange(tq), 1) + (tk - tq),
                                                        ops.expand_dims(ops.arange(tk), 0)), 0)   # (1, Tq, Tk)
             mask = causal if mask is None else ops.logical_and(mask, causal)
-        probs = self._softmax(scores, mask=None if mask is None else ops.expand_dims(mask, 1))   # (a keyword: Keras
-        # passes mask= itself to a layer whose call takes one, so a positional None clashed without any mask)
+        # (no mask: none passed — Keras's Softmax given mask=None positionally gets a second `mask` from __call__)
+        probs = self._softmax(scores) if mask is None else self._softmax(scores, ops.expand_dims(mask, 1))
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
         return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
 
@@ -366,7 +401,8 @@ class GroupedAttention(keras.layers.Layer):
                 "rotary_wavelength": self.rotary_wavelength, "key_bias": self.key_bias,
                 "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
-                "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled}
+                "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
+                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -522,4 +558,277 @@ class UnitOffsetRMSNorm(keras.layers.Layer):
 
 __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
            "GELU", "SinePosition", "NoKeyBiasAttention",
-           "UnitOffsetRMSNorm"]
+           "UnitOffsetRMSNorm", "WindowAttention", "AlignedResize", "GridRopeAttention"]
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class WindowAttention(keras.layers.Layer):
+    """Multi-head self-attention over a feature map (batch, height, width, channels), within windows of
+    `window` × `window` positions (0: the whole map), with relative positions added to the scores:
+    ``relative="decomposed"`` — one learned table per axis, 2·size − 1 rows of key_dim, dotted with the query
+    (ViTDet's and SAM's MultiHeadAttentionWithRelativePE inside KerasHub's WindowedTransformerEncoder);
+    ``relative="bias"`` — a learned bias per head for each of the (2w − 1)² relative offsets, and with
+    ``shift`` the map rolled by −shift before the windows and back after, scores across the roll's seams
+    masked (−100) (Swin's shifted-window attention); ``relative="none"``. The windows pad the map with
+    zeros to whole windows and crop it back.
+
+    >>> import numpy as np
+    >>> layer = WindowAttention(heads=2, key_dim=4, window=2)
+    >>> np.asarray(layer(np.ones((1, 3, 3, 8), "float32"))).shape, layer.count_params()
+    ((1, 3, 3, 8), 312)
+    >>> np.asarray(WindowAttention(2, 4, window=2, relative="bias", shift=1)(np.ones((1, 4, 4, 8), "float32"))).shape
+    (1, 4, 4, 8)
+    """
+
+    def __init__(self, heads: int, key_dim: int, window: int = 0, relative: str = "decomposed", shift: int = 0,
+                 use_bias: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.key_dim, self.window, self.shift = int(heads), int(key_dim), int(window), int(shift)
+        self.relative, self.use_bias = str(relative), bool(use_bias)
+        if self.relative not in ("decomposed", "bias", "none"):
+            raise ValueError(f"WindowAttention's relative is 'decomposed', 'bias' or 'none', not {relative!r}")
+        if self.shift and not 0 < self.shift < self.window:
+            raise ValueError(f"WindowAttention's shift {shift} must be below its window {window}")
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"WindowAttention takes a feature map (batch, height, width, channels); got {tuple(input_shape)}")
+        _, h, w, c = input_shape
+        inner = self.heads * self.key_dim
+        self.qkv_kernel = self.add_weight(name="qkv_kernel", shape=(c, 3 * inner), initializer="glorot_uniform")
+        self.qkv_bias = self.add_weight(name="qkv_bias", shape=(3 * inner,), initializer="zeros") if self.use_bias else None
+        self.proj_kernel = self.add_weight(name="proj_kernel", shape=(inner, inner), initializer="glorot_uniform")
+        self.proj_bias = self.add_weight(name="proj_bias", shape=(inner,), initializer="zeros")
+        sh, sw = (self.window, self.window) if self.window else (h, w)
+        if self.relative == "decomposed":
+            self.rel_pos_h = self.add_weight(name="rel_pos_h", shape=(2 * sh - 1, self.key_dim), initializer="zeros")
+            self.rel_pos_w = self.add_weight(name="rel_pos_w", shape=(2 * sw - 1, self.key_dim), initializer="zeros")
+        elif self.relative == "bias":
+            self.bias_table = self.add_weight(name="bias_table", shape=((2 * sh - 1) * (2 * sw - 1), self.heads),
+                                              initializer=keras.initializers.TruncatedNormal(stddev=0.02))
+
+    def _partition(self, x):
+        ops, ws = keras.ops, self.window
+        b, h, w, c = ops.shape(x)
+        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+        if ph or pw:
+            x = ops.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)))
+        x = ops.reshape(x, (b, (h + ph) // ws, ws, (w + pw) // ws, ws, c))
+        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (-1, ws, ws, c)), (h + ph, w + pw)
+
+    def _unpartition(self, x, padded):
+        ops, ws = keras.ops, self.window
+        hp, wp = padded
+        b = ops.shape(x)[0] // ((hp // ws) * (wp // ws))
+        x = ops.reshape(x, (b, hp // ws, wp // ws, ws, ws, -1))
+        return ops.reshape(ops.transpose(x, (0, 1, 3, 2, 4, 5)), (b, hp, wp, -1))
+
+    def _decomposed(self, scores, queries, h, w):
+        """Scores + the height and width tables read at (query − key) + size − 1, each dotted with the query."""
+        ops = keras.ops
+
+        def table(size, rel):
+            coords = ops.arange(size)[:, None] - ops.arange(size)[None, :] + (size - 1)
+            return ops.take(rel, coords, 0)                                   # (size, size, key_dim)
+
+        n = ops.shape(queries)[0]
+        q = ops.reshape(queries, (n, h, w, self.key_dim))
+        rh = ops.einsum("bhwc,hkc->bhwk", q, table(h, self.rel_pos_h))
+        rw = ops.einsum("bhwc,wkc->bhwk", q, table(w, self.rel_pos_w))
+        scores = ops.reshape(scores, (n, h, w, h, w))
+        scores = scores + rh[..., :, None]
+        scores = scores + rw[..., None, :]
+        return ops.reshape(scores, (n, h * w, h * w))
+
+    def _bias_index(self, h, w):
+        """Swin's relative position index: for tokens i, j of an h × w window, (Δrow + h − 1)·(2w − 1) + Δcol + w − 1."""
+        import numpy as np
+
+        xx, yy = np.meshgrid(np.arange(h), np.arange(w))
+        flat = np.stack([yy, xx]).reshape(2, -1)
+        rel = (flat[:, :, None] - flat[:, None, :]).transpose(1, 2, 0)
+        return ((rel[:, :, 0] + h - 1) * (2 * w - 1) + rel[:, :, 1] + w - 1).astype("int32")
+
+    def _shift_mask(self, h, w):
+        """Swin's mask for the rolled map (h × w before padding): −100 between tokens of a window that come from
+        different regions of the roll, 0 elsewhere; (windows, n, n)."""
+        import numpy as np
+
+        ws, s = self.window, self.shift
+        label = np.zeros((h, w), "int32")
+        cnt = 0
+        for h0, h1 in ((0, h - ws), (h - ws, h - s), (h - s, h)):
+            for w0, w1 in ((0, w - ws), (w - ws, w - s), (w - s, w)):
+                label[h0:h1, w0:w1] = cnt
+                cnt += 1
+        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+        label = np.pad(label, ((0, ph), (0, pw)))
+        wins = label.reshape((h + ph) // ws, ws, (w + pw) // ws, ws).transpose(0, 2, 1, 3).reshape(-1, ws * ws)
+        return (wins[:, None, :] != wins[:, :, None]).astype("float32") * -100.0
+
+    def call(self, inputs):
+        ops = keras.ops
+        x = inputs
+        size = x.shape[1], x.shape[2]
+        if self.shift:
+            x = ops.roll(x, shift=(-self.shift, -self.shift), axis=(1, 2))
+        if self.window:
+            x, padded = self._partition(x)
+        b, h, w, _ = ops.shape(x)
+        qkv = ops.matmul(x, ops.cast(self.qkv_kernel, x.dtype))
+        if self.use_bias:
+            qkv = qkv + ops.cast(self.qkv_bias, x.dtype)
+        qkv = ops.transpose(ops.reshape(qkv, (b, h * w, 3, self.heads, self.key_dim)), (2, 0, 3, 1, 4))
+        q, k, v = ops.unstack(ops.reshape(qkv, (3, b * self.heads, h * w, self.key_dim)), axis=0)
+        scores = (q * (self.key_dim ** -0.5)) @ ops.transpose(k, (0, 2, 1))
+        if self.relative == "decomposed":
+            scores = self._decomposed(scores, q, h, w)
+        elif self.relative == "bias":
+            n = h * w
+            bias = ops.transpose(ops.take(self.bias_table, self._bias_index(h, w), axis=0), (2, 0, 1))
+            scores = ops.reshape(scores, (b, self.heads, n, n)) + ops.cast(bias, scores.dtype)
+            if self.shift:
+                mask = self._shift_mask(*size)
+                scores = ops.reshape(scores, (-1, mask.shape[0], self.heads, n, n)) + mask[None, :, None]
+            scores = ops.reshape(scores, (b * self.heads, n, n))
+        out = ops.reshape(ops.softmax(scores, axis=-1) @ v, (b, self.heads, h, w, self.key_dim))
+        out = ops.reshape(ops.transpose(out, (0, 2, 3, 1, 4)), (b, h, w, self.heads * self.key_dim))
+        out = ops.matmul(out, ops.cast(self.proj_kernel, out.dtype)) + ops.cast(self.proj_bias, out.dtype)
+        if self.window:
+            out = self._unpartition(out, padded)
+        if self.shift:
+            out = ops.roll(out, shift=(self.shift, self.shift), axis=(1, 2))
+        if self.window:
+            out = out[:, :size[0], :size[1], :]
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.heads * self.key_dim,)
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim, "window": self.window,
+                "relative": self.relative, "shift": self.shift, "use_bias": self.use_bias}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class AlignedResize(keras.layers.Layer):
+    """Bilinear resize of a feature map to (height, width) with the corner pixels aligned: output pixel i reads
+    input position i · (n_in − 1) / (n_out − 1) — TensorFlow 1's ``resize(..., align_corners=True)``, PyTorch's
+    ``interpolate(..., mode="bilinear", align_corners=True)``, as KerasHub's DepthAnything interpolates.
+
+    >>> import numpy as np
+    >>> np.asarray(AlignedResize(3, 1)(np.array([[[[0.0]], [[4.0]]]], "float32")))[0, :, 0, 0].tolist()
+    [0.0, 2.0, 4.0]
+    """
+
+    def __init__(self, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width = int(height), int(width)
+
+    @staticmethod
+    def _axis(x, n_in: int, n_out: int, axis: int):
+        import numpy as np
+
+        ops = keras.ops
+        scale = np.float32((n_in - 1) / (n_out - 1)) if n_out > 1 and n_in > 1 else np.float32(0)
+        pos = np.arange(n_out, dtype=np.float32) * scale
+        lo = np.floor(pos).astype("int32")
+        hi = np.minimum(lo + 1, n_in - 1).astype("int32")
+        frac = (pos - lo).astype("float32").reshape([-1 if k == axis else 1 for k in range(4)])
+        a, b = ops.take(x, lo, axis=axis), ops.take(x, hi, axis=axis)
+        return a + (b - a) * ops.cast(frac, x.dtype)
+
+    def call(self, inputs):
+        x = self._axis(inputs, inputs.shape[1], self.height, 1)
+        return self._axis(x, inputs.shape[2], self.width, 2)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class GridRopeAttention(keras.layers.Layer):
+    """Multi-head self-attention over a token sequence of `prefix` leading tokens (a class token, registers)
+    followed by the patches of a `grid` (rows × columns), with 2-D rotary position embeddings on the patch
+    tokens' queries and keys: each head's features are rotated by angles 2π·c·f of the patch's centre
+    coordinates c (rows, then columns, in [−1, 1]) and frequencies f = θ^(−4i/key_dim) — DINOv3's attention
+    (KerasHub's DINOV3Attention with its DINOV3RopePositionEmbedding).
+
+    >>> import numpy as np
+    >>> layer = GridRopeAttention(heads=2, key_dim=4, grid=(2, 2), prefix=1)
+    >>> np.asarray(layer(np.ones((1, 5, 8), "float32"))).shape, layer.count_params()
+    ((1, 5, 8), 288)
+    """
+
+    def __init__(self, heads: int, key_dim: int, grid=(1, 1), prefix: int = 1, theta: float = 100.0,
+                 query_bias: bool = True, key_bias: bool = True, value_bias: bool = True, output_bias: bool = True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.key_dim, self.grid, self.prefix = int(heads), int(key_dim), tuple(int(g) for g in grid), int(prefix)
+        self.theta = float(theta)
+        self.query_bias, self.key_bias, self.value_bias, self.output_bias = (
+            bool(query_bias), bool(key_bias), bool(value_bias), bool(output_bias))
+
+    def build(self, input_shape):
+        t, n = input_shape[1], self.prefix + self.grid[0] * self.grid[1]
+        if len(input_shape) != 3 or (t is not None and t != n):
+            raise ValueError(f"GridRopeAttention reads {self.prefix} prefix tokens and a {self.grid[0]}×{self.grid[1]} "
+                             f"grid ({n} tokens); got the shape {tuple(input_shape)}")
+        if self.key_dim % 4:
+            raise ValueError(f"GridRopeAttention rotates rows and columns by halves of each head: key_dim={self.key_dim} "
+                             "is not a multiple of 4")
+        d, inner = input_shape[-1], self.heads * self.key_dim
+        for name, rows, bias in (("query", d, self.query_bias), ("key", d, self.key_bias), ("value", d, self.value_bias),
+                                 ("output", inner, self.output_bias)):
+            setattr(self, f"{name}_kernel", self.add_weight(name=f"{name}_kernel", shape=(rows, inner),
+                                                            initializer="glorot_uniform"))
+            setattr(self, f"{name}_offset", self.add_weight(name=f"{name}_bias", shape=(inner,), initializer="zeros")
+                    if bias else None)
+
+    def _angles(self):
+        """cos and sin of each patch's rotation, (patches, key_dim), as DINOV3RopePositionEmbedding computes them."""
+        import math
+
+        import numpy as np
+
+        gh, gw = self.grid
+        inv_freq = 1.0 / (np.float32(self.theta) ** np.arange(0, 1, 4 / self.key_dim, dtype=np.float32))
+        ch = np.repeat((np.arange(0.5, gh, dtype=np.float32) / gh)[:, None], gw, axis=1)
+        cw = np.repeat((np.arange(0.5, gw, dtype=np.float32) / gw)[None, :], gh, axis=0)
+        coords = 2.0 * np.stack([ch, cw], axis=-1).reshape(-1, 2) - 1.0
+        angles = (np.float32(2 * math.pi) * coords[:, :, None] * inv_freq[None, None, :]).astype(np.float32)
+        angles = np.tile(angles.reshape(angles.shape[0], -1), (1, 2))
+        return np.cos(angles).astype("float32"), np.sin(angles).astype("float32")
+
+    def _project(self, x, name):
+        ops = keras.ops
+        y = ops.matmul(x, ops.cast(getattr(self, f"{name}_kernel"), x.dtype))
+        bias = getattr(self, f"{name}_offset")            # (`{name}_bias` is the flag)
+        return y if bias is None else y + ops.cast(bias, x.dtype)
+
+    def call(self, inputs):
+        ops = keras.ops
+        b, t = ops.shape(inputs)[0], inputs.shape[1]
+        q, k, v = (ops.reshape(self._project(inputs, n), (b, t, self.heads, self.key_dim)) for n in ("query", "key", "value"))
+        cos, sin = self._angles()
+        cos, sin = ops.cast(cos[None, :, None, :], q.dtype), ops.cast(sin[None, :, None, :], q.dtype)
+
+        def rotate(x):
+            half = self.key_dim // 2
+            patches = x[:, self.prefix:, :, :]
+            turned = ops.concatenate([-patches[..., half:], patches[..., :half]], axis=-1)
+            return ops.concatenate([x[:, :self.prefix, :, :], patches * cos + turned * sin], axis=-3)
+
+        out = ops.nn.dot_product_attention(rotate(q), rotate(k), v, scale=self.key_dim ** -0.5, is_causal=False)
+        return self._project(ops.reshape(out, (b, t, self.heads * self.key_dim)), "output")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.heads * self.key_dim,)
+
+    def get_config(self):
+        return {**super().get_config(), "heads": self.heads, "key_dim": self.key_dim, "grid": self.grid,
+                "prefix": self.prefix, "theta": self.theta, "query_bias": self.query_bias, "key_bias": self.key_bias,
+                "value_bias": self.value_bias, "output_bias": self.output_bias}

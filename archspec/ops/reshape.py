@@ -1,5 +1,5 @@
-"""Layout and regularization: flatten, reshape, zero_padding, zero_padding_1d, cropping, upsampling, dropout,
-spatial_dropout, rescaling."""
+"""Layout and regularization: flatten, reshape, zero_padding, zero_padding_1d, cropping, cropping_1d, upsampling,
+resize, resize_aligned, dropout, spatial_dropout, rescaling."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -228,6 +228,33 @@ class Cropping(Op):
         return dict(cropping=a.cropping)
 
 
+class Cropping1DAttrs(Attrs):
+    cropping: Pad2 = Field((1, 1), description="steps removed: n from each end, or [start, end]")
+
+
+@register
+class Cropping1D(Op):
+    name, keras_class, Attrs, category, primary = "cropping_1d", "Cropping1D", Cropping1DAttrs, "reshape", "cropping"
+    doc = ("Removes steps from the ends of a sequence (steps, channels) (keras.layers.Cropping1D): `cropping: [1, 0]` "
+           "drops the first token — a ViT's class token before its patch tokens become a map again (DepthAnything).")
+    examples = [({}, [(6, 3)], (4, 3), (0, 0)), ({"cropping": [1, 0]}, [(17, 8)], (16, 8), (0, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 2, "cropping_1d", "cropping crops images")
+        start, end = a.cropping
+        if ins[0][0] - start - end < 1:
+            raise ShapeError(f"cropping_1d {a.cropping} removes the whole sequence of {ins[0][0]} steps", "shape-empty",
+                             field="cropping")
+        return (ins[0][0] - start - end, ins[0][1])
+
+    def label(self, a):
+        start, end = a.cropping
+        return f"crop {start}" if start == end else f"crop {start},{end}"
+
+    def keras_kwargs(self, a):
+        return dict(cropping=a.cropping)
+
+
 class UpsamplingAttrs(Attrs):
     size: Pair = (2, 2)
     interpolation: Literal["nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area"] = "nearest"
@@ -286,6 +313,40 @@ class Resize(Op):
 
     def keras_kwargs(self, a):
         return a.model_dump()
+
+
+class AlignedResizeAttrs(Attrs):
+    height: PosInt = Field(description="output rows")
+    width: PosInt = Field(description="output columns")
+
+
+@register
+class AlignedResize(Op):
+    name, keras_class, Attrs, category = "resize_aligned", "AlignedResize", AlignedResizeAttrs, "reshape"
+    custom_layer = True                            # archspec.ops.keras_layers.AlignedResize
+    doc = ("Bilinear resize to `height` × `width` with the corner pixels aligned (output pixel i reads input "
+           "position i·(n_in − 1)/(n_out − 1)): TensorFlow 1's resize(align_corners=True), PyTorch's "
+           "interpolate(align_corners=True), as DepthAnything's neck and head interpolate — which Keras's Resizing "
+           "(`resize`) does not do. archspec.ops.keras_layers.AlignedResize.")
+    examples = [({"height": 8, "width": 6}, [(4, 4, 3)], (8, 6, 3), (0, 0)),
+                ({"height": 3, "width": 3}, [(5, 7, 2)], (3, 3, 2), (0, 0))]
+
+    def infer(self, a, ins):
+        need_rank(ins, 3, "resize_aligned")
+        return (a.height, a.width, ins[0][2])
+
+    flops_rule = ("3 per element of each pass (a + (b − a)·t: rows to height over the input's width, then columns "
+                  "to width), + 2 per row and column index read (4 per output row and column: the lookups' wrap)")
+
+    def extra_flops(self, a, ins, out):
+        _, w, c = ins[0]
+        return 3 * a.height * w * c + 3 * size(out) + 4 * (a.height + a.width)
+
+    def label(self, a):
+        return f"resize {a.height}×{a.width} (corners aligned)"
+
+    def keras_kwargs(self, a):
+        return dict(height=a.height, width=a.width)
 
 
 class DropoutAttrs(Attrs):

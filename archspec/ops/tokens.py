@@ -442,6 +442,9 @@ class LayerScale(Op):
     name, keras_class, Attrs, category, primary = "layer_scale", "LayerScale", LayerScaleAttrs, "norm", "init"
     custom_layer, recomputable = True, True        # archspec.ops.keras_layers; γ·x, recomputed in a fusion
     keras_names = {"init": "init_values"}
+    # KerasHub's DINOv2 and DINOv3 layer scales: x · λ with λ of the channels' size, as this one
+    keras_classes = ("LayerScale", "keras_hub.src.models.dinov2.dinov2_layers.DINOV2LayerScale",
+                     "keras_hub.src.models.dinov3.dinov3_layers.DINOV3LayerScale")
     doc = ("Multiplies each channel (last axis) by a learned factor, initially `init` (ConvNeXt's and CaiT's "
            "LayerScale, as keras.applications.convnext.LayerScale): archspec.ops.keras_layers.LayerScale.")
     examples = [({}, [(7, 7, 16)], (7, 7, 16), (16, 0)),
@@ -460,3 +463,14 @@ class LayerScale(Op):
 
     def keras_kwargs(self, a):
         return dict(init_values=a.init)
+
+    def from_keras(self, cfg, shapes):
+        """Its initial value; KerasHub's DINOV2LayerScale states the channels it scales (`hidden_dim`), which
+        must be the input's."""
+        if "hidden_dim" in cfg and shapes and cfg["hidden_dim"] != shapes[0][-1]:
+            raise KerasImportError(f"it scales hidden_dim={cfg['hidden_dim']} channels of an input with {shapes[0][-1]}")
+        rest = sorted(k for k in cfg if k not in ("name", "trainable", "dtype", "init_values", "projection_dim",
+                                                  "hidden_dim"))
+        if rest and "hidden_dim" in cfg:
+            raise KerasImportError(f"its settings {rest} have no archspec attribute")
+        return super().from_keras(cfg, shapes)

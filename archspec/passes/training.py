@@ -231,9 +231,8 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         peak, phase, at = update, "update", None
     est = TrainingEstimate(B, optimizer.lower(), precision, nodes, scopes, total, weights, grads, opt, batch,
                            kept_total, peak, phase, at, device)
-    first = graph[graph.inputs[0]] if graph.inputs else None
-    if first is not None and len(first.shape) == 1 and str(getattr(first.attrs, "dtype", "")).startswith(("int", "uint")):
-        est.tokens_per_example = first.shape[0]
+    if graph.token_input is not None:
+        est.tokens_per_example = graph.token_input.shape[0]
     if device is not None:
         _on_device(est, graph, trainable * 4 * (3 + 2 * slots), platform)
     return est

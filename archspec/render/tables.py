@@ -124,8 +124,8 @@ def render_report(spec, fmt="table", depth=1, batch_size=1, dtype="float32", tra
     return _text(head, fold_rows(table))
 
 
-FOLD_KEYS = ("level", "kind", "output_shape", "params", "trainable", "non_trainable", "macs", "flops", "layers",
-             "activation_bytes")
+SUMMED = ("params", "trainable", "non_trainable", "macs", "flops", "layers", "activation_bytes")   # a folded row's totals
+FOLD_KEYS = ("level", "kind", "output_shape") + SUMMED          # equal in every call of a folded run
 
 
 def fold_rows(table: list[dict]) -> list[dict]:
@@ -141,7 +141,7 @@ def fold_rows(table: list[dict]) -> list[dict]:
         if (collapsed and prev is not None and prev.get("_fold") and parent == prev["_parent"]
                 and all(r[key] == prev["_fold"][key] for key in FOLD_KEYS)):
             prev["_count"] += 1
-            for key in ("params", "trainable", "non_trainable", "macs", "flops", "layers", "activation_bytes"):
+            for key in SUMMED:
                 prev[key] += r[key]
             prev["_last"] = r["name"]
             continue

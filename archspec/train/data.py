@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Diagnostic, Loc, Note
-from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind  # noqa: F401 (re-exported)
+from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind, open_npz  # noqa: F401 (re-exported)
 from .errors import DataError  # (defined without numpy: the text reader, corpus.py, raises it too)
 
 KERAS_CACHE = Path("~/.keras/datasets")
@@ -88,17 +88,8 @@ def _images(x, path, key) -> np.ndarray:
 
 def load_npz(path: str | None) -> Dataset:
     p = Path(path).expanduser() if path else KERAS_CACHE.expanduser() / "mnist.npz"
-    if not p.is_file():
-        raise _missing("npz file", p, f"copy the file there (for MNIST: mnist.npz, which keras.datasets.mnist."
-                       f"load_data() downloads from {MNIST_URL} into ~/.keras/datasets/), or pass --data npz:PATH")
-    kind = _npz_kind(p)
-    if kind:
-        raise _bad(p, f"'{p.name}' is {kind}", NPZ_HINT)
-    try:
-        z = np.load(p, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a format problem
-        raise _bad(p, f"cannot read '{p.name}' as an .npz archive: {exc}", NPZ_HINT) from None
-    with z:
+    with open_npz(p, "npz file", f"copy the file there (for MNIST: mnist.npz, which keras.datasets.mnist."
+                  f"load_data() downloads from {MNIST_URL} into ~/.keras/datasets/), or pass --data npz:PATH") as z:
         need = ("x_train", "y_train")
         missing = [k for k in need if k not in z.files]
         if missing:
@@ -407,11 +398,11 @@ def load(settings, spec) -> Dataset:
     """Read the data named by `settings.data`; carve a validation split if the source has none."""
     d = settings.data
     kind, path = d.source, d.path
-    from .sequences import load_sequences, token_input
+    from .sequences import load_sequences
 
-    if token_input(spec) is not None or kind == "text":
+    if spec.graph.token_input is not None or kind == "text":
         try:
-            if kind == "text" and token_input(spec) is None:
+            if kind == "text" and spec.graph.token_input is None:
                 inp = spec.graph[spec.graph.inputs[0]]
                 raise DataError([Diagnostic(
                     "data-mismatch", f"text trains a spec whose input is token ids ([length], dtype: int32); the "

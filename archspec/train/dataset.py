@@ -132,6 +132,21 @@ NPZ_HINT = ("an .npz file is what numpy.savez(path, x_train=..., y_train=..., x_
             "keras.datasets stores it")
 
 
+def open_npz(p: Path, what: str, hint: str):
+    """The .npz archive at `p`, opened without pickles (use it in a `with`); a missing file, a file that is
+    not an archive (an .npy array, text, nothing) or one numpy cannot read is a DataError naming the file.
+    `what` and `hint` say, for a missing file, what was expected and how to supply it."""
+    if not p.is_file():
+        raise _missing(what, p, hint)
+    kind = _npz_kind(p)
+    if kind:
+        raise _bad(p, f"'{p.name}' is {kind}", NPZ_HINT)
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a format problem
+        raise _bad(p, f"cannot read '{p.name}' as an .npz archive: {exc}", NPZ_HINT) from None
+
+
 def _array(z, key: str, p: Path) -> np.ndarray:
     """Read one array of an open .npz archive; every reader failure names the array."""
     try:

@@ -167,13 +167,13 @@ def build_and_compile(spec, settings, plan, steps_per_epoch: int, schedule_epoch
         from ..compile import keras_name
 
         model.get_layer(keras_name(next(iter(spec.graph.outputs.values())))).dtype_policy = keras.DTypePolicy("float32")
-    smoothing = {"label_smoothing": plan.label_smoothing} if getattr(plan, "label_smoothing", 0) else {}
-    if getattr(plan, "objective", "classify") == "next_token":     # the mean over the targets that count
+    smoothing = {"label_smoothing": plan.label_smoothing} if plan.label_smoothing else {}
+    if plan.objective == "next_token":     # the mean over the targets that count
         smoothing["reduction"] = "mean_with_sample_weight"           # (padding weighs 0), not over all of them
     loss = getattr(keras.losses, LOSS_CLASSES[plan.loss])(from_logits=plan.from_logits, **smoothing)
     _check_metrics(spec, settings.metrics, plan)
     # next-token runs weigh padding 0: their metrics must read the weights too (Keras's `metrics` ignore them)
-    metrics = {"weighted_metrics" if getattr(plan, "objective", "classify") == "next_token" else "metrics": list(settings.metrics)}
+    metrics = {"weighted_metrics" if plan.objective == "next_token" else "metrics": list(settings.metrics)}
     model.compile(optimizer=_optimizer(spec, settings, steps_per_epoch, schedule_epochs), loss=loss, **metrics,
                   jit_compile="auto" if settings.jit_compile is None else settings.jit_compile)
     return model
@@ -428,10 +428,10 @@ def _callbacks(settings, plan, run, state, inputs, result, fingerprint, dist, ve
         st["schedule_epochs"] = result.schedule_epochs
     saved = st.get("callbacks", {})
     nan = cb.NanWatch()
-    tokens = getattr(plan, "tokens", False)
+    tokens = plan.tokens
     per_epoch = inputs.images_per_epoch * (plan.input_shape[0] if tokens else 1)
     callbacks = [cb.EpochTimer(per_epoch, "tokens" if tokens else "images"), nan, keras.callbacks.TerminateOnNaN()]
-    if getattr(plan, "objective", "classify") == "next_token":
+    if plan.objective == "next_token":
         callbacks.insert(1, cb.Perplexity())
     stateful = {}
     if es:
@@ -617,7 +617,7 @@ def _settings_line(settings, plan, dist=None) -> str:
         if plan.class_weight else ""
     return (f"{settings.optimizer}{lr}, {plan.loss}{' (logits)' if plan.from_logits else ''}{extra}, batch "
             f"{settings.batch_size}, precision {settings.precision}, seed {settings.seed}"
-            + _distribution_text(settings, dist, "sequences" if getattr(plan, "tokens", False) else "images"))
+            + _distribution_text(settings, dist, "sequences" if plan.tokens else "images"))
 
 
 def _distribution_text(settings, dist, unit: str = "images") -> str:

@@ -104,14 +104,13 @@ def plan(spec, settings, ds) -> Plan:
 def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
     """Token data against a spec whose input is token ids: the objective, the vocabulary, the output."""
     from ..ops import REGISTRY
-    from .sequences import token_input
 
     g = spec.graph
-    inp = token_input(spec)
+    inp = g.token_input
     length = int(inp.shape[0])
     extra = [g[i] for i in g.inputs[1:]]
     mask_input = False
-    if len(extra) == 1 and token_input_like(extra[0], length):
+    if len(extra) == 1 and extra[0].holds_ids() and tuple(extra[0].shape) == (length,):
         mask_input = True
     elif extra or len(g.outputs) != 1:
         bad = extra[0] if extra else g[list(g.outputs.values())[1]]
@@ -185,11 +184,6 @@ def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
         loss, labels = "categorical_crossentropy", "onehot"
     return Plan((length,), loss, act is None, labels, units, False, False, 0, warns, weights, smoothing,
                 objective, mask_input, tokens=True)
-
-
-def token_input_like(node, length: int) -> bool:
-    """An integer input of the token ids' length (a padding mask)."""
-    return str(getattr(node.attrs, "dtype", "float32")).startswith(("int", "uint")) and tuple(node.shape or ()) == (length,)
 
 
 def _input(spec, settings, ds, inp, err) -> tuple[bool, bool, int]:

@@ -28,20 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Diagnostic, Loc
-from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind
+from .dataset import Dataset, Split, _array, _bad, _labels, open_npz
 from .errors import DataError
 from .tokens import Tokenizer
-
-
-def token_input(spec):
-    """The spec's token-id input node, or None when its first input is not integer ids of rank 1."""
-    g = spec.graph
-    if not g.inputs:
-        return None
-    node = g[g.inputs[0]]
-    if str(getattr(node.attrs, "dtype", "float32")).startswith(("int", "uint")) and len(node.shape or ()) == 1:
-        return node
-    return None
 
 
 def encode(tokenizer: Tokenizer, text: str) -> np.ndarray:
@@ -186,16 +175,7 @@ def load_tokens(path: str | None, opts: dict, length: int, validation: float) ->
         raise DataError([Diagnostic("data-missing", "the data source is an .npz of token ids but no file was given",
                                     None, hint="pass --data npz:FILE with x (n, length) token ids [, y labels]")])
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise _missing("npz file", p, "pass --data npz:FILE: numpy.savez(FILE, x=token_ids[, y=labels, mask=...])")
-    kind = _npz_kind(p)
-    if kind:
-        raise _bad(p, f"'{p.name}' is {kind}", NPZ_HINT)
-    try:
-        z = np.load(p, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a format problem
-        raise _bad(p, f"cannot read '{p.name}' as an .npz archive: {exc}", NPZ_HINT) from None
-    with z:
+    with open_npz(p, "npz file", "pass --data npz:FILE: numpy.savez(FILE, x=token_ids[, y=labels, mask=...])") as z:
         single = "x" in z.files
         if not single and "x_train" not in z.files:
             raise _bad(p, f"'{p.name}' has no 'x' (it holds {', '.join(z.files) or 'nothing'})",
@@ -222,7 +202,7 @@ def load_tokens(path: str | None, opts: dict, length: int, validation: float) ->
 
 def load_sequences(kind: str, path: str | None, opts: dict, spec, validation: float | None) -> Dataset:
     """The token data for `spec` (its first input: token ids of the length the windows take)."""
-    length = int(token_input(spec).shape[0])
+    length = int(spec.graph.token_input.shape[0])
     frac = 0.1 if validation is None else validation
     if kind in ("text", "auto"):
         return load_text(path, opts, length, frac)
@@ -230,11 +210,11 @@ def load_sequences(kind: str, path: str | None, opts: dict, spec, validation: fl
         return load_tokens(path, opts, length, frac)
     if kind == "folder":                     # a folder given to a token spec is text
         return load_text(path, opts, length, frac)
-    inp = token_input(spec)
+    inp = spec.graph.token_input
     raise DataError([Diagnostic("data-mismatch", f"the data source '{kind}' holds images but the input "
                                 f"'{inp.id}' is token ids ({length},)", inp.loc,
                                 hint="train token specs on text (--data text:FILE, or --data text for archspec's "
                                      "own documentation) or on an .npz of token ids (--data npz:FILE)")])
 
 
-__all__ = ["token_input", "encode", "windows", "deal", "load_text", "load_tokens", "load_sequences"]
+__all__ = ["encode", "windows", "deal", "load_text", "load_tokens", "load_sequences"]
