@@ -254,6 +254,14 @@ model:
   - attention: {heads: 2, key_dim: 4, padding_mask: true, from: [causal_only, mask], name: masked_only}
   - attention: {heads: 4, key_dim: 2, key_value_heads: 2, rotary: true, causal: true, use_bias: false, name: gqa_rope}
   - attention: {heads: 4, key_dim: 2, key_value_heads: 1, padding_mask: true, from: [gqa_rope, mask], name: mqa}
+  - rms_norm: {unit_offset: true, name: gemma_norm}
+  - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, causal: true, use_bias: false,
+                logit_soft_cap: 5.0, qk_norm: true, qk_norm_unit_offset: true, name: gemma_attn}
+  - attention: {heads: 2, key_dim: 4, alibi: true, causal: true, padding_mask: true, from: [gemma_attn, mask],
+                name: bloom_attn}
+  - attention: {heads: 2, key_dim: 4, alibi: true, alibi_positions: unpadded, alibi_scaled: true, causal: true,
+                padding_mask: true, from: [bloom_attn, mask], name: falcon_attn}
+  - attention: {heads: 2, key_dim: 4, qk_norm: true, name: qk_normed}
   - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
   - dense: {units: 8, name: down}
   - tied_logits: {vocabulary: 20, from: [down, emb]}
@@ -275,7 +283,9 @@ def sequence_profiler_extra(node, in_shapes) -> int:
         return 0
     a = node.attrs
     tq, tk = in_shapes[0][0], in_shapes[-2 if a.padding_mask else -1][0]
-    grouped = a.rotary or (a.key_value_heads or a.heads) != a.heads
+    from archspec import ops
+
+    grouped = ops.REGISTRY["attention"]._grouped(a)        # built as archspec's GroupedAttention
     if not grouped:
         return tq * tk if a.causal and a.padding_mask else 0
     extra = 2 if (a.key_value_heads or a.heads) != a.heads else 0
@@ -283,6 +293,8 @@ def sequence_profiler_extra(node, in_shapes) -> int:
         extra += tq * tk + tq
     if a.rotary:
         extra += (tq + tk) * a.key_dim + 3 * a.key_dim
+    if a.alibi:       # the ALiBi table: slope × position per head and key (× 1/√key_dim when scaled); unpadded
+        extra += a.heads * tk * (1 + a.alibi_scaled) + 2 * tk * (a.alibi_positions == "unpadded")  # positions: −1, ×pad
     return extra
 
 

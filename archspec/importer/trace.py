@@ -17,7 +17,12 @@
   it equals a padding mask over the keys, a causal mask or both, replaced by the call options the op
   declares for that (``keras_call_masks``: MultiHeadAttention's ``value_mask`` and ``use_causal_mask``).
   Recognized by what it computes, never by reading its code; a mask that is none of these is left as it
-  is (and the reader refuses the call, naming the keyword).
+  is (and the reader refuses the call, naming the keyword). A tensor computed from the padding mask that
+  the op computes itself (``keras_call_derived``: Falcon's ALiBi bias) is evaluated the same way and leaves
+  the call where it equals the op's own.
+* **Configs from attributes.** A layer an op reads whose own get_config fails because Keras could not make
+  one (KerasHub's Gemma layers are given a DTypePolicy object) has its config read from the attributes its
+  constructor keeps under the same names (:func:`config_from_attributes`), or stays unreadable.
 """
 from __future__ import annotations
 

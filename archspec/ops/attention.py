@@ -262,9 +262,11 @@ class Attention(Op):
                   "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
                   "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
                   "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
-                  "sin/cos table of positions × frequencies is not counted); + 3 per score with `logit_soft_cap` "
-                  "(divide, tanh, multiply); with `qk_norm`, rms_norm's count over the queries and keys (4 per "
-                  "element, 3 per head vector); + 1 per score with `alibi` (the bias added; its table not counted)")
+                  "sin/cos table of positions × frequencies is not counted); + 2 per score with `logit_soft_cap` "
+                  "(divide, multiply; the tanh, an activation, is not counted, as the profiler counts none); with "
+                  "`qk_norm`, rms_norm's count over the queries and keys (4 per element, 3 per head vector; with "
+                  "`qk_norm_unit_offset` 2 per head vector + 1 per scale entry, 2·key_dim); + 1 per score with "
+                  "`alibi` (the bias added; its table of slope × position per head and key is not counted)")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
@@ -273,8 +275,11 @@ class Attention(Op):
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
         rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
-        cap = 3 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
-        norms = 4 * kd * (tq * h + tk * g) + 3 * (tq * h + tk * g) if a.qk_norm else 0
+        cap = 2 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
+        vectors = tq * h + tk * g                                       # query and key head vectors normalized
+        norms = 0
+        if a.qk_norm:
+            norms = 4 * kd * vectors + (2 * vectors + 2 * kd if a.qk_norm_unit_offset else 3 * vectors)
         return biases + scale + 5 * h * tq * tk + rotary + cap + norms + h * tq * tk * a.alibi
 
     def _fused(self, a) -> bool:

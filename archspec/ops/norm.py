@@ -118,7 +118,7 @@ class RMSNorm(Op):
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
     examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0)),
-                ({"unit_offset": True}, [(5, 6)], (5, 6), (6, 0))]
+                ({"unit_offset": True}, [(5, 6)], (5, 6), (6, 0))]      # FLOPs: tests/test_flops.py (profiler)
     # KerasHub's per-model RMS norms that compute exactly this, x · rsqrt(mean(x²) + ε) · scale over the last
     # axis with one (features,) weight, matched by module and class (Qwen3.5's scales by 1 + scale: not these).
     # Their configs hold `epsilon` and nothing else that changes the computation. Gemma's and Gemma 3's
@@ -139,12 +139,15 @@ class RMSNorm(Op):
     def params(self, a, ins, out):
         return (_channels(a, ins), 0)
 
-    flops_rule = ("4 per element (square, mean, normalize, scale) + 3 per position (ε add, reciprocal square root); "
-                  "+ 1 per feature with `unit_offset` (1 + scale)")
+    flops_rule = ("4 per element (square, mean, normalize, scale) + 3 per position (ε add, reciprocal square root: "
+                  "2, as the profiler counts Rsqrt); with `unit_offset` (Gemma's: 1 / √ as two operations) 2 per "
+                  "position (ε add, reciprocal; the profiler counts no Sqrt) + 1 per feature (1 + scale)")
 
     def extra_flops(self, a, ins, out):
         n, c = size(out), _channels(a, ins)
-        return 4 * n + 3 * (n // c) + c * a.unit_offset  # square, mean, normalize, scale; ε and 1/√ per position
+        if a.unit_offset:
+            return 4 * n + 2 * (n // c) + c      # square, mean, normalize, scale; ε, 1/x per position; 1 + γ
+        return 4 * n + 3 * (n // c)              # square, mean, normalize, scale; + ε and 1/√ per position
 
     def build_keras(self, a, name):
         """keras.layers.RMSNormalization; archspec's UnitOffsetRMSNorm (same weight, `scale`) for unit_offset."""
