@@ -163,6 +163,12 @@ SMALL_SPECS = {"cats_vs_dogs", "digits_cnn", "inception_v1_module", "mnist_cnn",
                "ops_count_inception", "resnet_blocks"}
 
 
+# too big for a round trip here at their own sizes (TinyLlama's 1.1 B parameters, twice, plus randomized
+# copies: the test was killed for memory); the same architecture at small sizes
+SHRUNK = {"llama": {"num_layers": 2, "num_query_heads": 4, "num_key_value_heads": 2, "hidden_dim": 64,
+                    "intermediate_dim": 128, "vocabulary_size": 500, "length": 32}}
+
+
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem, marks=[] if p.stem in SMALL_SPECS else [pytest.mark.slow])
                                   for p in sorted((ROOT / "specs").glob("*.yaml"))])
 def test_compiled_specs_import_back(path):
@@ -171,7 +177,7 @@ def test_compiled_specs_import_back(path):
     import archspec
 
     keras.backend.clear_session()
-    spec = archspec.load(path)
+    spec = archspec.load(path, SHRUNK.get(path.stem))
     model = spec.to_keras()
     result, report = _check(model)
     assert report.params_spec == spec.analysis().total.params

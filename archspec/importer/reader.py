@@ -355,7 +355,9 @@ def _split_calls(config: dict, live: dict, composite: bool = False) -> dict:
     embedding looked up again, or called with reverse=True) keeps its first call, and each later one
     becomes that op's node, fed by the call's inputs and then the first call's output (the layer whose
     weights it reuses). Any other layer called twice is left for `_wiring` to refuse. The first call keeps
-    the name, the others are `<name>_<k>` (k = 2, 3, …, skipping names the model uses). With `composite`:
+    the name, the others are `<name>_<k>` (k = 2, 3, …, skipping names the model uses) — or, for a later call
+    with weights, its op's name (`tied_logits`, `shared_embedding`, then `_2`, … where taken), as a spec
+    writes it. With `composite`:
     only the composite layers without weights (before they are traced, one trace per call)."""
     import copy
 
@@ -380,10 +382,11 @@ def _split_calls(config: dict, live: dict, composite: bool = False) -> dict:
                 continue
         names = [name]
         for k in range(2, len(inbound) + 1):
-            new, j = f"{name}_{k}", k
+            base = later[k - 2] if later else name     # a later call with weights: named after its op
+            new, j = (base, 1) if later else (f"{name}_{k}", k)
             while new in taken:
                 j += 1
-                new = f"{name}_{k}_{j}"
+                new = f"{base}_{j}" if later else f"{name}_{k}_{j}"
             taken.add(new)
             names.append(new)
         for k, (new, node) in enumerate(zip(names, inbound)):
