@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Diagnostic, Loc, Note
-from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _labels, _missing, _npz_kind, open_npz  # noqa: F401 (re-exported)
+from .dataset import NPZ_HINT, Dataset, Split, _array, _bad, _holds, _labels, _missing, _npz_kind, open_npz  # noqa: F401 (re-exported)
 from .errors import DataError  # (defined without numpy: the text reader, corpus.py, raises it too)
 
 KERAS_CACHE = Path("~/.keras/datasets")
@@ -67,9 +67,7 @@ def _images(x, path, key) -> np.ndarray:
     name = Path(path).name
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
-        what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers"}.get(x.dtype.kind,
-                                                                                                str(x.dtype))
-        raise _bad(path, f"'{key}' in '{name}' holds {what} ({x.dtype}), not pixel values",
+        raise _bad(path, f"'{key}' in '{name}' holds {_holds(x)} ({x.dtype}), not pixel values",
                    "images must be a uint8 or float array (n, height, width[, channels])")
     if x.ndim == 3:
         x = x[..., None]                                # (n, h, w) grey → (n, h, w, 1)

@@ -73,6 +73,12 @@ def _missing(what: str, path: Path, hint: str) -> DataError:
     return DataError([Diagnostic("data-missing", f"no {what} at '{path}'", Loc(str(path)), hint=hint)])
 
 
+def _holds(a) -> str:
+    """What an array that should hold numbers holds instead, in words: 'strings', 'Python objects', …"""
+    return {"f": "floating-point numbers", "U": "strings", "S": "bytes", "O": "Python objects",
+            "c": "complex numbers"}.get(a.dtype.kind, str(a.dtype))
+
+
 def _bad(path, message: str, hint: str | None = None) -> DataError:
     return DataError([Diagnostic("data-format", message, Loc(str(path)), hint=hint)])
 

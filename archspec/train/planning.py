@@ -92,11 +92,7 @@ def plan(spec, settings, ds) -> Plan:
     _validation_steps(spec, settings, ds, warns)
     if errs:
         raise SpecError(errs)
-    labels = LOSS_LABELS[loss]
-    smoothing = settings.label_smoothing or 0.0
-    if smoothing and loss == "sparse_categorical_crossentropy":
-        # Keras's sparse cross-entropy has no label smoothing: the same loss on one-hot labels has
-        loss, labels = "categorical_crossentropy", "onehot"
+    loss, labels, smoothing = _smoothed(loss, settings)
     return Plan(tuple(inp.shape), loss, act is None, labels, units, resize, flatten, channels, warns, weights,
                 smoothing)
 
@@ -178,10 +174,7 @@ def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
     _validation_steps(spec, settings, ds, warns)
     if errs:
         raise SpecError(errs)
-    labels = LOSS_LABELS[loss]
-    smoothing = settings.label_smoothing or 0.0
-    if smoothing and loss == "sparse_categorical_crossentropy":
-        loss, labels = "categorical_crossentropy", "onehot"
+    loss, labels, smoothing = _smoothed(loss, settings)
     return Plan((length,), loss, act is None, labels, units, False, False, 0, warns, weights, smoothing,
                 objective, mask_input, tokens=True)
 
@@ -381,3 +374,12 @@ def ds_opt(settings, key):
 
 
 __all__ = ["Plan", "plan"]
+
+
+def _smoothed(loss: str, settings) -> tuple[str, str, float]:
+    """(loss, label form, label smoothing): Keras's sparse cross-entropy has no label smoothing, so with
+    smoothing the same loss is taken on one-hot labels."""
+    smoothing = settings.label_smoothing or 0.0
+    if smoothing and loss == "sparse_categorical_crossentropy":
+        return "categorical_crossentropy", "onehot", smoothing
+    return loss, LOSS_LABELS[loss], smoothing

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Diagnostic, Loc
-from .dataset import Dataset, Split, _array, _bad, _labels, open_npz
+from .dataset import Dataset, Split, _array, _bad, _holds, _labels, open_npz
 from .errors import DataError
 from .tokens import Tokenizer
 
@@ -109,9 +109,7 @@ def _ids(a, p: Path, key: str) -> np.ndarray:
     name = p.name
     a = np.asarray(a)
     if a.dtype.kind not in "iub":
-        what = {"f": "floating-point numbers", "U": "strings", "S": "bytes", "O": "Python objects"}.get(a.dtype.kind,
-                                                                                                      str(a.dtype))
-        raise _bad(p, f"'{key}' in '{name}' holds {what} ({a.dtype}), not token ids",
+        raise _bad(p, f"'{key}' in '{name}' holds {_holds(a)} ({a.dtype}), not token ids",
                    "token ids are integers 0…vocabulary-1: save x.astype('int32')")
     if a.ndim != 2:
         raise _bad(p, f"'{key}' in '{name}' has shape {a.shape}; token ids are one row per sequence (n, length)")
