@@ -205,7 +205,8 @@ def _plain(value) -> bool:
 def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
     """(args, kwargs) with the tensor keyword arguments that name the next positional parameters of
     `layer.call` moved into position: MultiHeadAttention called as ``layer(query=x, value=x)`` takes
-    (x, x), as ``layer(x, value=y)`` (x, y). Keywords after a missing one stay keywords."""
+    (x, x), as ``layer(x, value=y)`` (x, y); a list of tensors too (T5Gemma's cross-attention called as
+    ``layer(inputs=[x, context])``). Keywords after a missing one stay keywords."""
     if layer is None or not kwargs:
         return list(args), dict(kwargs)
     try:
@@ -215,7 +216,8 @@ def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     args, kwargs = list(args), dict(kwargs)
     for name in positional[len(args):]:
-        if not is_tensor_ref(kwargs.get(name)):
+        v = kwargs.get(name)
+        if not (is_tensor_ref(v) or isinstance(v, (list, tuple)) and v and all(map(is_tensor_ref, v))):
             break                                       # (training=False stays a keyword: it is no input)
         args.append(kwargs.pop(name))
     return args, kwargs
@@ -508,9 +510,11 @@ class _lenient_specs:
 
         for s in self.layers:
             # a part read as an op whose own compute_output_shape is not Keras's: its output spec from its call
-            # (SmolLM3's attention states two outputs, the attention and its scores; its call returns one)
+            # (SmolLM3's attention states two outputs, the attention and its scores; its call returns one);
+            # where the call cannot run so (T5Gemma's attention given an additive mask that Keras's symbolic
+            # ops mark sparse, 1.0 − x being "sparse" for a Python float), from its own compute_output_shape
             if _reads_live_args(s) and not ops.is_keras_module(type(s).compute_output_shape.__module__):
-                s.compute_output_spec = (lambda *a, _s=s, **kw: Operation.compute_output_spec(_s, *a, **kw))
+                s.compute_output_spec = _spec_from_call(s, Operation.compute_output_spec)
                 self.patched.append(s)
         for s in self.layers:
             spec = getattr(s, "compute_output_spec", None)
@@ -534,6 +538,17 @@ class _lenient_specs:
         for s in self.patched:
             vars(s).pop("compute_output_spec", None)
         return False
+
+
+def _spec_from_call(layer, from_call):
+    own = layer.compute_output_spec
+
+    def spec(*a, **kw):
+        try:
+            return from_call(layer, *a, **kw)
+        except Exception:                                  # noqa: BLE001  (the layer's own code on symbols)
+            return own(*a, **{k: v for k, v in kw.items() if v is not None})
+    return spec
 
 
 def _why(exc) -> str:
@@ -668,8 +683,11 @@ def _read_mask(model, config, value, tq, tk):
             got = np.asarray(probe([pad]))
         else:
             got, pad = np.asarray(value), None
+        got = _kept(got)
+        if got is None:
+            return None
         try:
-            got = np.broadcast_to(got.astype(bool), (got.shape[0] if got.ndim == 3 else 1, tq, tk))
+            got = np.broadcast_to(got, (got.shape[0] if got.ndim == 3 else 1, tq, tk))
         except ValueError:
             return None
         candidates = {}
@@ -694,6 +712,22 @@ def _read_mask(model, config, value, tq, tk):
         pad_ref = {"class_name": "__keras_tensor__",
                    "config": {"shape": [None, tk], "dtype": str(sources[0].dtype), "keras_history": [name, 0, 0]}}
     return pad_ref, kind in ("causal", "both")
+
+
+def _kept(mask):
+    """Which scores a mask keeps, as booleans: a mask of 1 (attend) and 0, or an additive one of 0 (attend) and
+    −10⁹ or less — what Keras's masked softmax adds, and what KerasHub's T5Gemma layers add to the scores
+    themselves, (1 − mask)·−10⁹ — None for any other values. A heads axis of 1 ((batch, 1, queries or 1,
+    keys), as an additive mask is shaped to broadcast over the scores) is dropped."""
+    import numpy as np
+
+    if mask.ndim == 4 and mask.shape[1] == 1:
+        mask = mask[:, 0]
+    if mask.dtype.kind == "f" and (mask < 0).any():
+        if not np.all((mask == 0) | (mask <= -1e9)):
+            return None
+        return mask == 0
+    return mask.astype(bool)
 
 
 def _depends(tensor, source) -> bool:

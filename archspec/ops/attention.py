@@ -76,6 +76,8 @@ class AttentionAttrs(Attrs):
                             "unpadded keys before it, from the padding mask (Falcon)")
     alibi_scaled: bool = Field(False, description="with alibi, add the bias before the 1/√key_dim scaling, so it is "
                                                   "scaled with the scores (Falcon)")
+    score_scale: float | None = Field(None, gt=0, description="multiply the scores by this instead of 1/√key_dim "
+                                                            "(T5Gemma's query_pre_attn_scalar^−½)")
 
     @model_validator(mode="after")
     def _rotary_options(self):
@@ -105,6 +107,7 @@ _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
 _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
 _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
+_T5GEMMA = "keras_hub.src.models.t5gemma.t5gemma_attention.T5GemmaAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
                 "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
@@ -159,7 +162,7 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
+                     _BLOOM, _FALCON, _T5GEMMA, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
                          _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
@@ -328,7 +331,8 @@ class Attention(Op):
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
         return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
-                or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias))
+                or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
+                or a.score_scale is not None)
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -357,7 +361,7 @@ class Attention(Op):
         rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
-            " · qk norm" if a.qk_norm else "")
+            " · qk norm" if a.qk_norm else "") + (f" · scale {a.score_scale:g}" if a.score_scale is not None else "")
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
@@ -378,6 +382,8 @@ class Attention(Op):
                 kw.update(alibi=True, alibi_positions=a.alibi_positions, alibi_scaled=a.alibi_scaled)
             if a.qk_norm:
                 kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
+            if a.score_scale is not None:
+                kw.update(score_scale=a.score_scale)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -396,6 +402,8 @@ class Attention(Op):
         return cfg
 
     def from_keras(self, cfg, shapes):
+        if "query_pre_attn_scalar" in cfg:
+            return self._from_t5gemma(cfg, shapes)
         if cfg.get("alibi") and "key_dim" not in cfg:
             return self._from_bloom(cfg, shapes)
         if "use_query_key_norm" in cfg:
@@ -469,6 +477,30 @@ class Attention(Op):
         if cfg.get("use_query_key_norm"):
             values.update(qk_norm=True, qk_norm_unit_offset=True, qk_norm_epsilon=float(cfg.get("layer_norm_epsilon",
                                                                                               1e-6)))
+        return values
+
+    def _from_t5gemma(self, cfg, shapes):
+        """KerasHub's T5GemmaAttention (and T5Gemma 2's self-attention, T5Gemma2Attention): Gemma's grouped-query
+        heads, biases on all four projections or none (attention_bias), scores scaled by query_pre_attn_scalar^−½,
+        optionally soft-capped, the additive mask its layer computes (read as padding and causal masks), dropout
+        on the probabilities. Self-attention (attention_type 'self'; T5Gemma 2's always) rotates queries and keys
+        (KerasHub's RotaryEmbedding, positions divided by rope_scaling_factor); cross-attention (a [query,
+        context] input) does not. T5Gemma 2's adds query and key RMS norms of (1 + scale)."""
+        heads, kv, dim = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+        rotary = cfg.get("attention_type", "self") == "self"
+        scalar = float(cfg["query_pre_attn_scalar"])
+        values = dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=rotary,
+                      use_bias=bool(cfg.get("attention_bias")), dropout=float(cfg.get("attention_dropout") or 0.0),
+                      logit_soft_cap=cfg.get("attn_logit_softcapping") or None,
+                      score_scale=None if scalar == float(dim) else scalar ** -0.5)
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        if cfg.get("hidden_size") is not None and width is not None and cfg["hidden_size"] != width:
+            raise KerasImportError(f"its hidden_size {cfg['hidden_size']} is not its query's width {width}")
+        if rotary:
+            values.update(rotary_wavelength=float(cfg.get("rope_max_wavelength", 10000.0)),
+                          rotary_scaling=float(cfg.get("rope_scaling_factor") or 1.0))
+        if cfg.get("use_query_key_norm"):
+            values.update(qk_norm=True, qk_norm_unit_offset=True, qk_norm_epsilon=float(cfg.get("rms_norm_eps", 1e-6)))
         return values
 
     def _from_bloom(self, cfg, shapes):

@@ -299,8 +299,10 @@ class GroupedAttention(keras.layers.Layer):
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
-                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False, **kwargs):
+                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
+                 score_scale: float | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.score_scale = None if score_scale is None else float(score_scale)
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
         self.qk_norm_epsilon = float(qk_norm_epsilon)
@@ -364,7 +366,8 @@ class GroupedAttention(keras.layers.Layer):
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
         scores = ops.einsum("bquh,bkuh->buqk", q, k)
-        scores = ops.multiply(scores, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+        scale = 1.0 / float(self.key_dim) ** 0.5 if self.score_scale is None else self.score_scale
+        scores = ops.multiply(scores, ops.cast(scale, scores.dtype))
         if self.alibi:                                       # BLOOM: m_h · (j − Tk + 1); Falcon: unpadded positions
             if self.alibi_positions == "unpadded" and value_mask is not None:
                 pad = ops.cast(value_mask, "int32")
@@ -374,7 +377,7 @@ class GroupedAttention(keras.layers.Layer):
             else:
                 bias = alibi_bias(self.num_heads, ops.shape(k)[1], scores.dtype)
             if self.alibi_scaled:                            # added before the scaling: scaled with the scores
-                bias = ops.multiply(bias, ops.cast(1.0 / float(self.key_dim) ** 0.5, scores.dtype))
+                bias = ops.multiply(bias, ops.cast(scale, scores.dtype))
             scores = ops.add(scores, bias)
         if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
             scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
@@ -402,7 +405,8 @@ class GroupedAttention(keras.layers.Layer):
                 "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
-                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table}
+                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
+                "score_scale": self.score_scale}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
