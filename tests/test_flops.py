@@ -262,6 +262,8 @@ model:
   - attention: {heads: 2, key_dim: 4, alibi: true, alibi_positions: unpadded, alibi_scaled: true, causal: true,
                 padding_mask: true, from: [bloom_attn, mask], name: falcon_attn}
   - attention: {heads: 2, key_dim: 4, qk_norm: true, name: qk_normed}
+  - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, causal: true, padding_mask: true,
+                use_bias: false, score_scale: 0.5, additive_mask: true, from: [qk_normed, mask], name: t5gemma_attn}
   - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
   - dense: {units: 8, name: down}
   - tied_logits: {vocabulary: 20, from: [down, emb]}
@@ -272,7 +274,8 @@ def sequence_profiler_extra(node, in_shapes) -> int:
     """What the profiler counts beyond archspec's convention in a sequence model: the gather's index
     wrap-around (Less, AddV2 per id), GELU's tanh form (x³, 0.5·x·(1 + …): 7 per element; Tanh is not
     counted), building masks (GreaterEqual per score where Keras's MultiHeadAttention combines a causal and
-    a padding mask; archspec's GroupedAttention compares per score and adds per query), and the rotary
+    a padding mask; archspec's GroupedAttention compares per score and adds per query; an additive mask's
+    1 − mask and ·−10⁹ per query and key), and the rotary
     table (positions × frequencies as an Einsum, the frequencies' Pow and RealDiv) and ops.repeat's shape
     arithmetic (a Mul for each of K and V) in GroupedAttention."""
     if node.op in ("token_embedding", "shared_embedding"):
@@ -295,6 +298,8 @@ def sequence_profiler_extra(node, in_shapes) -> int:
         extra += (tq + tk) * a.key_dim + 3 * a.key_dim
     if a.alibi:       # the ALiBi table: slope × position per head and key (× 1/√key_dim when scaled); unpadded
         extra += a.heads * tk * (1 + a.alibi_scaled) + 2 * tk * (a.alibi_positions == "unpadded")  # positions: −1, ×pad
+    if a.additive_mask and (a.padding_mask or a.causal):    # building it: (1 − mask)·−10⁹ per query and key
+        extra += 2 * (tq if a.causal else 1) * tk
     return extra
 
 

@@ -1,4 +1,4 @@
-"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Falcon, Whisper, and the Llama family
+"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Falcon, Whisper, T5Gemma, and the Llama family
 (Mistral, Llama, Phi-3, Qwen, Qwen3, SmolLM3) — proven on real inputs.
 
 `archspec import`'s own verification feeds every integer input uniform(0, 1) cast to int — token ids
@@ -158,6 +158,30 @@ def test_whisper_decoder_self_and_cross_attention():
     assert [(n.op, n.attrs.padding) for n in pads] == [("zero_padding_1d", (1, 1))]
     _round_trip(model, result)
     assert _max_diff(model, result) < 1e-5
+
+
+def test_t5gemma_encoder_decoder_with_its_score_scale_additive_masks_and_cross_attention():
+    """T5Gemma: the encoder's self-attention (rotary, padding), the decoder's (rotary, causal and padding) and
+    its cross-attention over the encoder's output (no rotary, the encoder's padding), each given the additive
+    mask its layer computes and scaled by query_pre_attn_scalar^−½. The padded head of `_max_diff`'s masks
+    leaves decoder queries that see no key: the additive mask gives them about the mean of the values, Keras's
+    masked softmax 0 — so additive_mask: false, like another scale, gives other outputs."""
+    model, result = _imported("T5GemmaBackbone", query_pre_attn_scalar=4.0, attn_logit_softcapping=2.0)
+    nodes = result.graph.nodes
+    enc, dec = nodes["encoder_layer_0_self_attention"], nodes["decoder_layer_0_self_attention"]
+    cross = nodes["decoder_layer_0_cross_attention"]
+    for node, rotary, causal in ((enc, True, False), (dec, True, True), (cross, False, False)):
+        a = node.attrs
+        assert (a.heads, a.key_dim, a.key_value_heads, a.score_scale, a.logit_soft_cap) == (2, 8, 1, 0.5, 2.0)
+        assert (a.rotary, a.causal, a.padding_mask, a.additive_mask, a.use_bias) == (rotary, causal, True, True, False)
+    query, context, mask = cross.inputs                 # the context: the encoder's output (its last dropout)
+    assert (query, nodes[context].op, mask) == ("decoder_layer_0_decoder_pre_cross_attention_layernorm", "dropout",
+                                                "encoder_padding_mask")
+    assert enc.inputs[-1] == "encoder_padding_mask" and dec.inputs[-1] == "decoder_padding_mask"
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+    assert _max_diff(model, result, result.text.replace("score_scale: 0.5", "score_scale: 0.25")) > 1e-3
+    assert _max_diff(model, result, result.text.replace("additive_mask: true", "additive_mask: false")) > 1e-3
 
 
 def test_einsum_dense_is_read_as_dense_only_where_it_is_one():

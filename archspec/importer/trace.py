@@ -574,7 +574,7 @@ def reduce_masks(config: dict, model) -> dict:
         node_cfg = entry["inbound_nodes"][0]
         kwargs = node_cfg.get("kwargs") or {}
         special = set(op.keras_call_masks) | set(op.keras_call_derived)     # never the query or the keys
-        for key, (pad_kw, causal_kw) in op.keras_call_masks.items():
+        for key, (pad_kw, causal_kw, *additive_kw) in op.keras_call_masks.items():
             if key not in kwargs or kwargs[key] is None:
                 continue
             node = _live_node(model, layer)
@@ -587,14 +587,16 @@ def reduce_masks(config: dict, model) -> dict:
             if query is None:
                 continue
             read = _read_mask(model, config, value, query["config"]["shape"][1], keys[0]["config"]["shape"][1])
-            if read is None:
+            if read is None or read[2] and not additive_kw:
                 continue
-            pad_ref, causal = read
+            pad_ref, causal, additive = read
             new = {k: v for k, v in kwargs.items() if k != key}
             if pad_ref is not None:
                 new[pad_kw] = pad_ref
             if causal:
                 new[causal_kw] = True
+            if additive:
+                new[additive_kw[0]] = True
             node_cfg["kwargs"] = new
             changed = True
         for key, expected in op.keras_call_derived.items():
@@ -652,9 +654,9 @@ def _live_node(model, layer):
 
 
 def _read_mask(model, config, value, tq, tk):
-    """(the padding-mask input's tensor reference or None, causal) when the mask `value` — a KerasTensor of
-    `model`, or a constant — is, for every padding mask tried, the padding mask over the keys, the causal
-    mask, or both; None otherwise."""
+    """(the padding-mask input's tensor reference or None, causal, additive) when the mask `value` — a
+    KerasTensor of `model`, or a constant — is, for every padding mask tried, the padding mask over the keys,
+    the causal mask, or both (additive: given as 0 and −10⁹, :func:`_kept`); None otherwise."""
     import keras
     import numpy as np
 
@@ -671,7 +673,7 @@ def _read_mask(model, config, value, tq, tk):
             return None
     rng = np.random.default_rng(0)
     causal = np.tril(np.ones((tq, tk), bool)) if tq == tk else None
-    verdicts = set()
+    verdicts, additive = set(), set()
     for _ in range(3):
         if sources:
             src = sources[0]
@@ -683,6 +685,7 @@ def _read_mask(model, config, value, tq, tk):
             got = np.asarray(probe([pad]))
         else:
             got, pad = np.asarray(value), None
+        additive.add(got.dtype.kind == "f" and bool((got < 0).any()))
         got = _kept(got)
         if got is None:
             return None
@@ -703,7 +706,7 @@ def _read_mask(model, config, value, tq, tk):
         if len(match) != 1:
             return None
         verdicts.add(match[0])
-    if len(verdicts) != 1:
+    if len(verdicts) != 1 or len(additive) != 1:
         return None
     kind = verdicts.pop()
     pad_ref = None
@@ -711,7 +714,7 @@ def _read_mask(model, config, value, tq, tk):
         name = sources[0]._keras_history.operation.name
         pad_ref = {"class_name": "__keras_tensor__",
                    "config": {"shape": [None, tk], "dtype": str(sources[0].dtype), "keras_history": [name, 0, 0]}}
-    return pad_ref, kind in ("causal", "both")
+    return pad_ref, kind in ("causal", "both"), additive.pop()
 
 
 def _kept(mask):

@@ -13,7 +13,8 @@ Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query 
   plus the scores QKᵀ (h·Tq·Tk·dk) and the weighted sum A·V (h·Tq·Tk·dv);
 * FLOPs: 2 per MAC, + 1 per projected element for each bias, + the 1/√dk scaling (one multiply per
   score, h·Tq·Tk; with dropout Keras scales the queries instead, Tq·h·dk), + 5 per score for the softmax;
-  a mask (padding or causal) is a select, 0 FLOPs (the TensorFlow profiler counts none either); rotary:
+  a mask (padding or causal) is a select, 0 FLOPs (the TensorFlow profiler counts none either), or an add
+  per score with additive_mask; rotary:
   3.5 per rotated query and key element; qk_norm as rms_norm: 4 per query and key element + 3 per head.
 * A causal mask does not halve the count: Keras (and XLA's dense kernels) compute every score and then
   mask it, so the MACs of QKᵀ and A·V are those of the full Tq×Tk matrix; a kernel that skips the masked
@@ -78,6 +79,10 @@ class AttentionAttrs(Attrs):
                                                   "scaled with the scores (Falcon)")
     score_scale: float | None = Field(None, gt=0, description="multiply the scores by this instead of 1/√key_dim "
                                                             "(T5Gemma's query_pre_attn_scalar^−½)")
+    additive_mask: bool = Field(False, description="the masks (padding, causal) are added to the scores as −10⁹ where "
+                                                   "they mask (KerasHub's T5Gemma) instead of applied by Keras's masked "
+                                                   "softmax: the same wherever a query sees a key; a query that sees "
+                                                   "none gets about the mean of the values instead of 0")
 
     @model_validator(mode="after")
     def _rotary_options(self):
@@ -169,8 +174,8 @@ class Attention(Op):
                          **{f"keras_hub.src.models.{k}": v for k, v in _HUB_ATTENTION.items() if v}}
     keras_live_args = True
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
-    keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal"}
-    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask")}
+    keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal", "additive_mask": "additive_mask"}
+    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask", "additive_mask")}
     keras_call_derived = {"alibi": lambda layer, pad: _unpadded_alibi(layer.num_heads, pad)}    # Falcon's
     # a loaded SmolLM3Backbone passes its own name, trainable and dtype to every decoder call, which hands them
     # to SmolLM3Attention.call's **kwargs (it reads only its cache keys there); no attention's call names them
@@ -205,7 +210,12 @@ class Attention(Op):
                   "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0)),
                 ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0)),
                 ({"heads": 2, "key_dim": 8, "alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True,
-                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0))]
+                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0)),
+                # T5Gemma's: scores × query_pre_attn_scalar^−½, masks added as −10⁹; its cross-attention unrotated
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "padding_mask": True,
+                  "use_bias": False, "score_scale": 0.5, "additive_mask": True}, [(6, 16), (6,)], (6, 16), (768, 0)),
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "padding_mask": True, "use_bias": False,
+                  "score_scale": 1.0, "additive_mask": True}, [(5, 16), (7, 12), (7,)], (5, 16), (704, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -269,7 +279,9 @@ class Attention(Op):
                   "(divide, multiply; the tanh, an activation, is not counted, as the profiler counts none); with "
                   "`qk_norm`, rms_norm's count over the queries and keys (4 per element, 3 per head vector; with "
                   "`qk_norm_unit_offset` 2 per head vector + 1 per scale entry, 2·key_dim); + 1 per score with "
-                  "`alibi` (the bias added; its table of slope × position per head and key is not counted)")
+                  "`alibi` (the bias added; its table of slope × position per head and key is not counted); + 1 per "
+                  "score with `additive_mask` (the mask added; building it, (1 − mask)·−10⁹, is not counted); "
+                  "`score_scale` changes the scaling's factor, not its count")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
@@ -283,7 +295,8 @@ class Attention(Op):
         norms = 0
         if a.qk_norm:
             norms = 4 * kd * vectors + (2 * vectors + 2 * kd if a.qk_norm_unit_offset else 3 * vectors)
-        return biases + scale + 5 * h * tq * tk + rotary + cap + norms + h * tq * tk * a.alibi
+        masked = h * tq * tk * (a.additive_mask and (a.padding_mask or a.causal))
+        return biases + scale + 5 * h * tq * tk + rotary + cap + norms + h * tq * tk * a.alibi + masked
 
     def _fused(self, a) -> bool:
         """Whether Keras on JAX runs this layer through `ops.dot_product_attention` (no dropout, Keras's own
@@ -332,7 +345,7 @@ class Attention(Op):
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
         return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
                 or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
-                or a.score_scale is not None)
+                or a.score_scale is not None or a.additive_mask)
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -384,6 +397,8 @@ class Attention(Op):
                 kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
             if a.score_scale is not None:
                 kw.update(score_scale=a.score_scale)
+            if a.additive_mask:
+                kw.update(additive_mask=True)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):

@@ -216,8 +216,10 @@ class Op:
     keras_call_flags: ClassVar[dict[str, str]] = {}
     # a call keyword holding a mask computed from the inputs (KerasHub's attention_mask) → the call keywords
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
-    # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
-    keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks); a third keyword,
+    # where given, is set True when the mask is additive (0 attend, −10⁹ masked: T5Gemma's), else such a mask
+    # is not read
+    keras_call_masks: ClassVar[dict[str, tuple[str, ...]]] = {}
     # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
     keras_call_ignored: ClassVar[tuple[str, ...]] = ()
     # a call keyword holding a tensor the caller computes from the padding mask that the op computes itself

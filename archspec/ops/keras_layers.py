@@ -300,8 +300,9 @@ class GroupedAttention(keras.layers.Layer):
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
                  output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
-                 score_scale: float | None = None, **kwargs):
+                 score_scale: float | None = None, additive_mask: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.additive_mask = bool(additive_mask)
         self.score_scale = None if score_scale is None else float(score_scale)
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
@@ -389,6 +390,10 @@ class GroupedAttention(keras.layers.Layer):
             causal = ops.expand_dims(ops.greater_equal(ops.expand_dims(ops.arange(tq), 1) + (tk - tq),
                                                        ops.expand_dims(ops.arange(tk), 0)), 0)   # (1, Tq, Tk)
             mask = causal if mask is None else ops.logical_and(mask, causal)
+        if mask is not None and self.additive_mask:          # T5Gemma's: (1 − mask)·−10⁹ added to the scores
+            scores = ops.add(scores, ops.expand_dims(ops.multiply(ops.subtract(1.0, ops.cast(mask, scores.dtype)),
+                                                                  ops.cast(-1e9, scores.dtype)), 1))
+            mask = None
         # (no mask: none passed — Keras's Softmax given mask=None positionally gets a second `mask` from __call__)
         probs = self._softmax(scores) if mask is None else self._softmax(scores, ops.expand_dims(mask, 1))
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
@@ -406,7 +411,7 @@ class GroupedAttention(keras.layers.Layer):
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
                 "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
-                "score_scale": self.score_scale}
+                "score_scale": self.score_scale, "additive_mask": self.additive_mask}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
