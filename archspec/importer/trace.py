@@ -225,7 +225,8 @@ def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
 
 def without_defaults(layer, kwargs: dict) -> dict:
     """`kwargs` without the non-tensor keyword arguments that equal the default of `layer.call` (KerasHub's
-    TokenAndPositionEmbedding calls its PositionEmbedding with start_index=0, the default): the same call."""
+    TokenAndPositionEmbedding calls its PositionEmbedding with start_index=0, the default; T5Gemma 2's decoder
+    its attention with cache=(None, None) where the default is None): the same call."""
     if layer is None or not kwargs:
         return kwargs
     try:
@@ -237,7 +238,7 @@ def without_defaults(layer, kwargs: dict) -> dict:
         p = params.get(k)
         default = p.default if p is not None else inspect.Parameter.empty
         same = (default is not inspect.Parameter.empty and not is_tensor_ref(v) and type(v) is type(default)
-                and v == default)
+                and v == default) or (default is None and _nones(v))
         if not same:
             out[k] = v
     return out
@@ -510,9 +511,7 @@ class _lenient_specs:
 
         for s in self.layers:
             # a part read as an op whose own compute_output_shape is not Keras's: its output spec from its call
-            # (SmolLM3's attention states two outputs, the attention and its scores; its call returns one);
-            # where the call cannot run so (T5Gemma's attention given an additive mask that Keras's symbolic
-            # ops mark sparse, 1.0 − x being "sparse" for a Python float), from its own compute_output_shape
+            # (SmolLM3's attention states two outputs, the attention and its scores; its call returns one)
             if _reads_live_args(s) and not ops.is_keras_module(type(s).compute_output_shape.__module__):
                 s.compute_output_spec = _spec_from_call(s, Operation.compute_output_spec)
                 self.patched.append(s)
@@ -541,14 +540,24 @@ class _lenient_specs:
 
 
 def _spec_from_call(layer, from_call):
-    own = layer.compute_output_spec
+    """`layer`'s output spec from running its call on symbols, each tensor marked sparse given as a dense one
+    (Keras marks 1.0 − x sparse, a Python float counting as sparse: T5Gemma's additive masks; its call adds
+    them to dense scores) and each keyword holding only Nones as None (:func:`_nones`)."""
+    import keras
+
+    def dense(v):
+        return keras.KerasTensor(v.shape, v.dtype) if isinstance(v, keras.KerasTensor) and v.sparse else v
 
     def spec(*a, **kw):
-        try:
-            return from_call(layer, *a, **kw)
-        except Exception:                                  # noqa: BLE001  (the layer's own code on symbols)
-            return own(*a, **{k: v for k, v in kw.items() if v is not None})
+        a, kw = keras.tree.map_structure(dense, (a, {k: None if _nones(v) else v for k, v in kw.items()}))
+        return from_call(layer, *a, **kw)
     return spec
+
+
+def _nones(v) -> bool:
+    """Whether `v` is a list or tuple holding only Nones (T5Gemma 2's decoder passes its attention
+    cache=(None, None) where the call's default is None): no tensor and no setting, as None is."""
+    return isinstance(v, (list, tuple)) and bool(v) and all(x is None or _nones(x) for x in v)
 
 
 def _why(exc) -> str:

@@ -113,6 +113,8 @@ _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
 _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
 _T5GEMMA = "keras_hub.src.models.t5gemma.t5gemma_attention.T5GemmaAttention"
+_T5GEMMA2 = "keras_hub.src.models.t5gemma2.t5gemma2_attention.T5Gemma2Attention"
+_T5GEMMA2_MERGED = "keras_hub.src.models.t5gemma2.t5gemma2_attention.T5Gemma2MergedAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
                 "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
@@ -167,7 +169,7 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, _T5GEMMA, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
+                     _BLOOM, _FALCON, _T5GEMMA, _T5GEMMA2, _T5GEMMA2_MERGED, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
                          _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
