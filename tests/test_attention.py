@@ -53,6 +53,10 @@ def test_query_key_value_wiring_and_shapes():
     ("  - normalization: {mean: [1, 2], variance: [1, 1]}\n", "shape-mismatch", "2 mean values for 3 features"),
     ("  - normalization: {mean: [1, 2, 3]}\n", None, "both mean and variance"),
     ("  - permute: [2, 1]\n", "shape-rank", "is not an order of the input's 3 axes"),
+    ("  - reshape: [-1, 3]\n  - attention: {heads: 2, key_dim: 4, merged: true, from: [reshape, other, other]}\n",
+     "arity", "takes x and a context"),
+    ("  - reshape: [-1, 4]\n  - attention: {heads: 2, key_dim: 4, merged: true, from: [reshape, other]}\n",
+     "shape-mismatch", "with the same weights; x has 4 features, the context 3"),
 ])
 def test_mistakes_are_located_errors(text, code, words):
     src = "archspec: 1\nname: t\ninputs: {x: [4, 4, 3], other: [5, 3]}\nmodel:\n" + text

@@ -264,6 +264,9 @@ model:
   - attention: {heads: 2, key_dim: 4, qk_norm: true, name: qk_normed}
   - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, causal: true, padding_mask: true,
                 use_bias: false, score_scale: 0.5, additive_mask: true, from: [qk_normed, mask], name: t5gemma_attn}
+  - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, causal: true, padding_mask: true, merged: true,
+                use_bias: false, qk_norm: true, qk_norm_unit_offset: true, additive_mask: true,
+                from: [t5gemma_attn, emb, mask, mask], name: merged_attn}
   - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
   - dense: {units: 8, name: down}
   - tied_logits: {vocabulary: 20, from: [down, emb]}
@@ -286,6 +289,8 @@ def sequence_profiler_extra(node, in_shapes) -> int:
         return 0
     a = node.attrs
     tq, tk = in_shapes[0][0], in_shapes[-2 if a.padding_mask else -1][0]
+    if a.merged:                  # keys: x's then the context's; the causal mask over x's keys compares, adds nothing
+        tk = tq + in_shapes[1][0]
     from archspec import ops
 
     grouped = ops.REGISTRY["attention"]._grouped(a)        # built as archspec's GroupedAttention
@@ -293,9 +298,9 @@ def sequence_profiler_extra(node, in_shapes) -> int:
         return tq * tk if a.causal and a.padding_mask else 0
     extra = 2 if (a.key_value_heads or a.heads) != a.heads else 0
     if a.causal:
-        extra += tq * tk + tq
+        extra += tq * tq if a.merged else tq * tk + tq
     if a.rotary:
-        extra += (tq + tk) * a.key_dim + 3 * a.key_dim
+        extra += (tq + (tq if a.merged else tk)) * a.key_dim + 3 * a.key_dim
     if a.alibi:       # the ALiBi table: slope × position per head and key (× 1/√key_dim when scaled); unpadded
         extra += a.heads * tk * (1 + a.alibi_scaled) + 2 * tk * (a.alibi_positions == "unpadded")  # positions: −1, ×pad
     if a.additive_mask and (a.padding_mask or a.causal):    # building it: (1 − mask)·−10⁹ per query and key

@@ -1,4 +1,4 @@
-"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Falcon, Whisper, T5Gemma, and the Llama family
+"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Falcon, Whisper, T5Gemma (1 and 2), and the Llama family
 (Mistral, Llama, Phi-3, Qwen, Qwen3, SmolLM3) — proven on real inputs.
 
 `archspec import`'s own verification feeds every integer input uniform(0, 1) cast to int — token ids
@@ -182,6 +182,30 @@ def test_t5gemma_encoder_decoder_with_its_score_scale_additive_masks_and_cross_a
     assert _max_diff(model, result) < 1e-5
     assert _max_diff(model, result, result.text.replace("score_scale: 0.5", "score_scale: 0.25")) > 1e-3
     assert _max_diff(model, result, result.text.replace("additive_mask: true", "additive_mask: false")) > 1e-3
+
+
+def test_t5gemma2_merged_self_and_cross_attention():
+    """T5Gemma 2's decoder attends to its own tokens and the encoder's in one softmax: its mask over the joined
+    keys (causal and the decoder's padding, then the encoder's padding), computed from two padding-mask inputs,
+    is read as both; its keys are the decoder's, normed and rotated, then the encoder's, normed only. A
+    non-causal spec, or another rotary wavelength, gives other outputs."""
+    model, result = _imported("T5Gemma2Backbone", query_pre_attn_scalar=4.0)
+    nodes = result.graph.nodes
+    enc, merged = nodes["encoder_layer_0_self_attention"].attrs, nodes["decoder_layer_0_merged_attention"]
+    assert (enc.qk_norm, enc.qk_norm_unit_offset, enc.rotary, enc.causal, enc.merged) == (True, True, True, False, False)
+    a = merged.attrs
+    assert (a.merged, a.causal, a.padding_mask, a.additive_mask, a.qk_norm, a.rotary_wavelength, a.score_scale) == (
+        True, True, True, True, True, 1_000_000.0, 0.5)
+    query, context, *masks = merged.inputs
+    assert (query, nodes[context].op, masks) == ("decoder_layer_0_decoder_pre_self_attention_layernorm", "dropout",
+                                                 ["decoder_padding_mask", "encoder_padding_mask"])
+    _round_trip(model, result)
+    assert _max_diff(model, result) < 1e-5
+    text = result.text
+    at = text.index("name: decoder_layer_0_merged_attention")
+    assert _max_diff(model, result, text[:at] + text[at:].replace("causal: true", "causal: false", 1)) > 1e-3
+    assert _max_diff(model, result, text[:at] + text[at:].replace("rotary_wavelength: 1000000.0",
+                                                                  "rotary_wavelength: 10000.0", 1)) > 1e-3
 
 
 def test_einsum_dense_is_read_as_dense_only_where_it_is_one():

@@ -595,13 +595,21 @@ def reduce_masks(config: dict, model) -> dict:
             keys = list(_tensors(args))[1:2] or [query]
             if query is None:
                 continue
-            read = _read_mask(model, config, value, query["config"]["shape"][1], keys[0]["config"]["shape"][1])
+            tq, tk = query["config"]["shape"][1], keys[0]["config"]["shape"][1]
+            read = _read_mask(model, config, value, tq, tk)
+            context_ref = None
+            if read is None and len(additive_kw) > 1 and len(list(_tensors(args))) == 2:
+                read = _read_merged_mask(model, value, tq, tk)       # x's keys then the context's
+                if read is not None:
+                    *read, context_ref = read
             if read is None or read[2] and not additive_kw:
                 continue
             pad_ref, causal, additive = read
             new = {k: v for k, v in kwargs.items() if k != key}
             if pad_ref is not None:
                 new[pad_kw] = pad_ref
+            if context_ref is not None:
+                new[additive_kw[1]] = context_ref
             if causal:
                 new[causal_kw] = True
             if additive:
@@ -724,6 +732,65 @@ def _read_mask(model, config, value, tq, tk):
         pad_ref = {"class_name": "__keras_tensor__",
                    "config": {"shape": [None, tk], "dtype": str(sources[0].dtype), "keras_history": [name, 0, 0]}}
     return pad_ref, kind in ("causal", "both"), additive.pop()
+
+
+def _read_merged_mask(model, value, tq, tk):
+    """(x's padding-mask reference, causal, additive, the context's padding-mask reference) when the mask
+    `value` (queries, x's tq keys then the context's tk) is, for every pair of padding masks tried, x's padding
+    mask (and causal mask) over x's keys joined by the context's padding mask over its keys — T5Gemma 2's
+    merged self- and cross-attention mask; None otherwise. Each part needs its own padding-mask input."""
+    import keras
+    import numpy as np
+
+    if tq is None or tk is None or not isinstance(value, keras.KerasTensor):
+        return None
+    sources = [t for t in model.inputs if _depends(value, t)]
+    if len(sources) != 2 or any(len(t.shape) != 2 for t in sources):
+        return None
+    try:
+        probe = keras.Model(sources, value)
+    except Exception:                                      # noqa: BLE001
+        return None
+    causal = np.tril(np.ones((tq, tq), bool))
+    for own, ctx in ((0, 1), (1, 0)):                      # which input is x's mask, which the context's
+        if (sources[own].shape[1], sources[ctx].shape[1]) != (tq, tk):
+            continue
+        rng, verdicts, additive = np.random.default_rng(0), set(), set()
+        for _ in range(3):
+            batch = sources[0].shape[0] or 2
+            pads = [None, None]
+            for i, n in ((own, tq), (ctx, tk)):
+                pad = rng.integers(0, 2, (batch, n)).astype(sources[i].dtype)
+                pad[0, 0], pad[1 % batch, -1] = 0, 1
+                pads[i] = pad
+            try:
+                got = np.asarray(probe(pads))
+            except Exception:                              # noqa: BLE001
+                return None
+            additive.add(got.dtype.kind == "f" and bool((got < 0).any()))
+            got = _kept(got)
+            if got is None or got.shape[-1] != tq + tk:
+                return None
+            got = np.broadcast_to(got, (batch, tq, tq + tk)) if got.ndim == 3 else None
+            if got is None:
+                return None
+            cpart = np.broadcast_to(pads[ctx].astype(bool)[:, None, :], (batch, tq, tk))
+            opad = np.broadcast_to(pads[own].astype(bool)[:, None, :], (batch, tq, tq))
+            match = [kind for kind, part in (("pad", opad), ("both", opad & causal))
+                     if np.array_equal(got, np.concatenate([part, cpart], -1))]
+            if len(match) != 1:
+                verdicts = None
+                break
+            verdicts.add(match[0])
+        if not verdicts or len(verdicts) != 1 or len(additive) != 1:
+            continue
+
+        def ref(t, n):
+            return {"class_name": "__keras_tensor__", "config": {"shape": [None, n], "dtype": str(t.dtype),
+                                                                 "keras_history": [t._keras_history.operation.name, 0, 0]}}
+
+        return ref(sources[own], tq), verdicts.pop() == "both", additive.pop(), ref(sources[ctx], tk)
+    return None
 
 
 def _kept(mask):

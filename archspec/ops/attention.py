@@ -83,11 +83,18 @@ class AttentionAttrs(Attrs):
                                                    "they mask (KerasHub's T5Gemma) instead of applied by Keras's masked "
                                                    "softmax: the same wherever a query sees a key; a query that sees "
                                                    "none gets about the mean of the values instead of 0")
+    merged: bool = Field(False, description="with `from: [x, context]`: self- and cross-attention in one softmax — the "
+                                            "query attends to x's tokens and the context's, their keys and values made "
+                                            "by the same projections and joined (x's first); rotary and causal apply "
+                                            "to x's keys only; with padding_mask, two masks follow: x's, then the "
+                                            "context's (T5Gemma 2's merged attention)")
 
     @model_validator(mode="after")
     def _rotary_options(self):
         if self.rotary_scaling != 1.0 and not self.rotary:
             raise ValueError("rotary_scaling scales the rotary embedding's positions; set `rotary: true` too")
+        if self.merged and self.alibi:
+            raise ValueError("merged attention has no ALiBi bias (its keys are two sequences); set one of them")
         return self
 
 
@@ -101,7 +108,9 @@ def _roles(ins: list) -> tuple:
 
 
 def _split(a, ins: list) -> tuple[list, object]:
-    """(the query/value/key inputs, the padding mask or None)."""
+    """(the query/value/key inputs, the padding mask or None; merged: [x's mask, the context's])."""
+    if a.padding_mask and a.merged:
+        return ins[:-2], ins[-2:]
     if a.padding_mask:
         return ins[:-1], ins[-1]
     return ins, None
@@ -169,15 +178,19 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, _T5GEMMA, _T5GEMMA2, _T5GEMMA2_MERGED, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
+                     _BLOOM, _FALCON, _T5GEMMA, _T5GEMMA2, _T5GEMMA2_MERGED,
+                     *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
+                         _T5GEMMA2_MERGED: {"merged": True},
                          _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
                          **{f"keras_hub.src.models.{k}": v for k, v in _HUB_ATTENTION.items() if v}}
     keras_live_args = True
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
-    keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal", "additive_mask": "additive_mask"}
-    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask", "additive_mask")}
+    keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal", "additive_mask": "additive_mask",
+                        "context_mask": "padding_mask"}
+    # (the fourth: a merged attention's mask over x's keys then the context's is read as x's and the context's)
+    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask", "additive_mask", "context_mask")}
     keras_call_derived = {"alibi": lambda layer, pad: _unpadded_alibi(layer.num_heads, pad)}    # Falcon's
     # a loaded SmolLM3Backbone passes its own name, trainable and dtype to every decoder call, which hands them
     # to SmolLM3Attention.call's **kwargs (it reads only its cache keys there); no attention's call names them
@@ -217,7 +230,12 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "padding_mask": True,
                   "use_bias": False, "score_scale": 0.5, "additive_mask": True}, [(6, 16), (6,)], (6, 16), (768, 0)),
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "padding_mask": True, "use_bias": False,
-                  "score_scale": 1.0, "additive_mask": True}, [(5, 16), (7, 12), (7,)], (5, 16), (704, 0))]
+                  "score_scale": 1.0, "additive_mask": True}, [(5, 16), (7, 12), (7,)], (5, 16), (704, 0)),
+                # T5Gemma 2's decoder: x's 5 tokens and the context's 7 as keys, one projection for both
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "padding_mask": True,
+                  "use_bias": False, "qk_norm": True, "qk_norm_unit_offset": True, "merged": True, "additive_mask": True},
+                 [(5, 16), (7, 16), (5,), (7,)], (5, 16), (784, 0)),
+                ({"heads": 2, "key_dim": 4, "merged": True}, [(5, 8), (3, 8)], (5, 8), (288, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -233,6 +251,8 @@ class Attention(Op):
                 what = ("query", "value", "key")[i] if len(ins) == 3 else ("query", "context")[i] if len(ins) == 2 else "input"
                 raise ShapeError(f"attention needs token sequences (tokens, features); its {what} has shape {s}",
                                  "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
+        if a.merged:
+            self._merged_shapes(a, ins, mask)
         q, k, v = _roles(ins)
         kv = a.key_value_heads or a.heads
         if a.heads % kv:
@@ -244,18 +264,33 @@ class Attention(Op):
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
-        if mask is not None and mask != (k[0],):
+        if mask is not None and not a.merged and mask != (k[0],):
             raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per key token ({k[0]},)",
                              "shape-mismatch", "pass the (tokens,) mask input that goes with the keys' ids",
                              field="padding_mask")
-        if a.causal and q[0] > k[0]:
+        if a.causal and not a.merged and q[0] > k[0]:
             raise ShapeError(f"causal attention with {q[0]} query tokens but only {k[0]} key tokens: the last "
                              "queries would see nothing", "shape-mismatch", field="causal")
         return (q[0], a.output_dim or q[1])
 
+    @staticmethod
+    def _merged_shapes(a, ins, masks):
+        if len(ins) != 2:
+            raise ShapeError(f"merged attention takes x and a context (`from: [x, context]`); it receives {len(ins)} "
+                             "sequences", "arity", field="merged")
+        (tq, dq), (tk, dk) = ins
+        if dq != dk:
+            raise ShapeError(f"merged attention projects x and the context with the same weights; x has {dq} features, "
+                             f"the context {dk}", "shape-mismatch", field="merged")
+        if masks is not None and list(masks) != [(tq,), (tk,)]:
+            raise ShapeError(f"merged attention's padding masks have shapes {list(masks)}; they need x's ({tq},) then "
+                             f"the context's ({tk},)", "shape-mismatch", "wire it as `from: [x, context, x_mask, "
+                             "context_mask]`", field="padding_mask")
+
     def _dims(self, a, ins, out):
         q, k, v = _roles(_split(a, ins)[0])
-        return q[0], k[0], q[1], k[1], v[1], a.heads, a.key_dim, a.value_dim or a.key_dim, out[1]
+        tk = q[0] + k[0] if a.merged else k[0]              # merged: keys of x's tokens and the context's
+        return q[0], tk, q[1], k[1], v[1], a.heads, a.key_dim, a.value_dim or a.key_dim, out[1]
 
     def params(self, a, ins, out):
         _, _, dq, dk, dv, h, kd, vd, do = self._dims(a, ins, out)
@@ -283,7 +318,9 @@ class Attention(Op):
                   "`qk_norm_unit_offset` 2 per head vector + 1 per scale entry, 2·key_dim); + 1 per score with "
                   "`alibi` (the bias added; its table of slope × position per head and key is not counted); + 1 per "
                   "score with `additive_mask` (the mask added; building it, (1 − mask)·−10⁹, is not counted); "
-                  "`score_scale` changes the scaling's factor, not its count")
+                  "`score_scale` changes the scaling's factor, not its count; `merged`: Tk is x's tokens and the "
+                  "context's, of which x's keys only are rotated, and the key norm's 1 + scale is made for each "
+                  "(3·key_dim)")
 
     def extra_flops(self, a, ins, out):
         tq, tk, _, _, _, h, kd, vd, do = self._dims(a, ins, out)
@@ -291,12 +328,13 @@ class Attention(Op):
         biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do * a.output_bias if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
-        rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
+        rotary = 7 * kd * (tq * h + (tq if a.merged else tk) * g) // 2 if a.rotary else 0   # merged: x's keys
         cap = 2 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
         vectors = tq * h + tk * g                                       # query and key head vectors normalized
         norms = 0
         if a.qk_norm:
-            norms = 4 * kd * vectors + (2 * vectors + 2 * kd if a.qk_norm_unit_offset else 3 * vectors)
+            # (merged: the key norm is applied to x's keys and to the context's, its 1 + scale made twice)
+            norms = 4 * kd * vectors + (2 * vectors + (2 + a.merged) * kd if a.qk_norm_unit_offset else 3 * vectors)
         masked = h * tq * tk * (a.additive_mask and (a.padding_mask or a.causal))
         return biases + scale + 5 * h * tq * tk + rotary + cap + norms + h * tq * tk * a.alibi + masked
 
@@ -338,7 +376,7 @@ class Attention(Op):
         return []
 
     def token_mixing(self, a, n):
-        if n - int(a.padding_mask) > 1:
+        if n - int(a.padding_mask) * (1 + a.merged) > 1:
             return None, (0,)                   # cross-attention: the query's tokens mix with another sequence's
         return ("causal" if a.causal else "all"), (0,)
 
@@ -347,7 +385,7 @@ class Attention(Op):
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
         return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
                 or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
-                or a.score_scale is not None or a.additive_mask)
+                or a.score_scale is not None or a.additive_mask or a.merged)
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -376,7 +414,8 @@ class Attention(Op):
         rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
-            " · qk norm" if a.qk_norm else "") + (f" · scale {a.score_scale:g}" if a.score_scale is not None else "")
+            " · qk norm" if a.qk_norm else "") + (f" · scale {a.score_scale:g}" if a.score_scale is not None else "") + (
+            " · merged" if a.merged else "")
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
@@ -401,6 +440,8 @@ class Attention(Op):
                 kw.update(score_scale=a.score_scale)
             if a.additive_mask:
                 kw.update(additive_mask=True)
+            if a.merged:
+                kw.update(merged=True)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -502,7 +543,8 @@ class Attention(Op):
         optionally soft-capped, the additive mask its layer computes (read as padding and causal masks), dropout
         on the probabilities. Self-attention (attention_type 'self'; T5Gemma 2's always) rotates queries and keys
         (KerasHub's RotaryEmbedding, positions divided by rope_scaling_factor); cross-attention (a [query,
-        context] input) does not. T5Gemma 2's adds query and key RMS norms of (1 + scale)."""
+        context] input) does not. T5Gemma 2's adds query and key RMS norms of (1 + scale); its decoder's
+        T5Gemma2MergedAttention is self- and cross-attention in one softmax (merged)."""
         heads, kv, dim = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
         rotary = cfg.get("attention_type", "self") == "self"
         scalar = float(cfg["query_pre_attn_scalar"])
@@ -518,6 +560,8 @@ class Attention(Op):
                           rotary_scaling=float(cfg.get("rope_scaling_factor") or 1.0))
         if cfg.get("use_query_key_norm"):
             values.update(qk_norm=True, qk_norm_unit_offset=True, qk_norm_epsilon=float(cfg.get("rms_norm_eps", 1e-6)))
+        if cfg.get("merged"):                       # T5Gemma2MergedAttention: x's keys rotated, the context's not
+            values["merged"] = True
         return values
 
     def _from_bloom(self, cfg, shapes):
@@ -565,6 +609,8 @@ class Attention(Op):
         return out
 
     def input_roles(self, a, n):
+        if a.merged:
+            return {2: ("q", "kv"), 4: ("q", "kv", "mask", "mask")}.get(n)
         if a.padding_mask:
             return {1: ("mask",), 2: ("q", "mask"), 3: ("q", "kv", "mask"), 4: ("q", "v", "k", "mask")}.get(n)
         return {2: ("q", "kv"), 3: ("q", "v", "k")}.get(n)
@@ -573,7 +619,9 @@ class Attention(Op):
         tensors, mask = _split(attrs, tensors) if attrs is not None else (tensors, None)
         q, k, v = _roles(tensors)
         extra = {}
-        if mask is not None:
+        if mask is not None and attrs.merged:
+            extra.update(value_mask=mask[0], context_mask=mask[1])
+        elif mask is not None:
             extra["value_mask"] = mask
         if attrs is not None and attrs.causal:
             extra["use_causal_mask"] = True

@@ -300,8 +300,9 @@ class GroupedAttention(keras.layers.Layer):
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
                  output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
-                 score_scale: float | None = None, additive_mask: bool = False, **kwargs):
+                 score_scale: float | None = None, additive_mask: bool = False, merged: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.merged = bool(merged)
         self.additive_mask = bool(additive_mask)
         self.score_scale = None if score_scale is None else float(score_scale)
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
@@ -326,6 +327,8 @@ class GroupedAttention(keras.layers.Layer):
     def build(self, query_shape, value_shape=None, key_shape=None):
         value_shape = query_shape if value_shape is None else value_shape
         key_shape = value_shape if key_shape is None else key_shape
+        if self.merged:                           # one key and value projection for x and the context
+            value_shape = key_shape = query_shape
         out = self.output_dim or query_shape[-1]
         bias = "uh" if self.use_bias else None
 
@@ -354,8 +357,9 @@ class GroupedAttention(keras.layers.Layer):
             self._table.build()
         self.built = True
 
-    def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, training=None):
-        ops = keras.ops
+    def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, context_mask=None, training=None):
+        if self.merged:
+            return self._merged(query, value, value_mask, use_causal_mask, context_mask, training)
         key = value if key is None else key
         q, k, v = self._query(query), self._key(key), self._value(value)
         if self.qk_norm:
@@ -363,6 +367,37 @@ class GroupedAttention(keras.layers.Layer):
         if self.rotary:
             table = self._table.inv_freq if self.rotary_table else None
             q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
+        return self._attend(q, k, v, value_mask, use_causal_mask, training)
+
+    def _merged(self, x, context, x_mask, causal, context_mask, training):
+        """T5Gemma 2's merged attention: x's queries over x's keys (normed, rotated; causal, x_mask) joined by
+        the context's (normed, not rotated; context_mask), one projection for both."""
+        ops = keras.ops
+        q, k, v = self._query(x), self._key(x), self._value(x)
+        kc, vc = self._key(context), self._value(context)
+        if self.qk_norm:
+            q, k, kc = self._query_norm(q), self._key_norm(k), self._key_norm(kc)
+        if self.rotary:
+            table = self._table.inv_freq if self.rotary_table else None
+            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
+        mask = None
+        if x_mask is not None or context_mask is not None or causal:
+            batch, tq, tk = ops.shape(q)[0], ops.shape(q)[1], ops.shape(kc)[1]
+            own = ops.ones((1, tq, tq), "bool")
+            if x_mask is not None:
+                own = ops.logical_and(own, ops.expand_dims(ops.cast(x_mask, "bool"), 1))
+            if causal:
+                own = ops.logical_and(own, ops.expand_dims(ops.greater_equal(
+                    ops.expand_dims(ops.arange(tq), 1), ops.expand_dims(ops.arange(tq), 0)), 0))
+            ctx = ops.ones((1, 1, tk), "bool") if context_mask is None else ops.expand_dims(ops.cast(context_mask,
+                                                                                                    "bool"), 1)
+            mask = ops.concatenate([ops.broadcast_to(own, (batch, tq, tq)), ops.broadcast_to(ctx, (batch, tq, tk))], -1)
+        return self._attend(q, ops.concatenate([k, kc], 1), ops.concatenate([v, vc], 1), mask, False, training)
+
+    def _attend(self, q, k, v, value_mask, use_causal_mask, training):
+        """softmax(QKᵀ · scale (+ ALiBi, soft cap), masked)·V through the output projection; `value_mask` a
+        padding mask (batch, keys) or a full mask (batch, queries, keys)."""
+        ops = keras.ops
         groups = self.num_heads // self.key_value_heads
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
@@ -383,7 +418,9 @@ class GroupedAttention(keras.layers.Layer):
         if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
             scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
-        if value_mask is not None:
+        if value_mask is not None and len(value_mask.shape) == 3:                  # (B, Tq, Tk): merged's
+            mask = ops.cast(value_mask, "bool")
+        elif value_mask is not None:
             mask = ops.expand_dims(ops.cast(value_mask, "bool"), 1)                   # (B, 1, Tk)
         if use_causal_mask:
             tq, tk = ops.shape(q)[1], ops.shape(k)[1]
@@ -411,7 +448,7 @@ class GroupedAttention(keras.layers.Layer):
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
                 "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
-                "score_scale": self.score_scale, "additive_mask": self.additive_mask}
+                "score_scale": self.score_scale, "additive_mask": self.additive_mask, "merged": self.merged}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
