@@ -267,6 +267,8 @@ model:
   - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, causal: true, padding_mask: true, merged: true,
                 use_bias: false, qk_norm: true, qk_norm_unit_offset: true, additive_mask: true,
                 from: [t5gemma_attn, emb, mask, mask], name: merged_attn}
+  - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, padding_mask: true, prefix_lm: true,
+                use_bias: false, from: [merged_attn, mask, mask], name: prefix_lm_attn}
   - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
   - dense: {units: 8, name: down}
   - tied_logits: {vocabulary: 20, from: [down, emb]}
@@ -278,7 +280,7 @@ def sequence_profiler_extra(node, in_shapes) -> int:
     wrap-around (Less, AddV2 per id), GELU's tanh form (x³, 0.5·x·(1 + …): 7 per element; Tanh is not
     counted), building masks (GreaterEqual per score where Keras's MultiHeadAttention combines a causal and
     a padding mask; archspec's GroupedAttention compares per score and adds per query; an additive mask's
-    1 − mask and ·−10⁹ per query and key), and the rotary
+    1 − mask and ·−10⁹ per query and key; a prefix-LM mask's comparison per query and key), and the rotary
     table (positions × frequencies as an Einsum, the frequencies' Pow and RealDiv) and ops.repeat's shape
     arithmetic (a Mul for each of K and V) in GroupedAttention."""
     if node.op in ("token_embedding", "shared_embedding"):
@@ -303,6 +305,8 @@ def sequence_profiler_extra(node, in_shapes) -> int:
         extra += (tq + (tq if a.merged else tk)) * a.key_dim + 3 * a.key_dim
     if a.alibi:       # the ALiBi table: slope × position per head and key (× 1/√key_dim when scaled); unpadded
         extra += a.heads * tk * (1 + a.alibi_scaled) + 2 * tk * (a.alibi_positions == "unpadded")  # positions: −1, ×pad
+    if a.prefix_lm:                # its causal part: GreaterEqual per query and key (self-attention: x's tokens)
+        extra += tq * tq
     if a.additive_mask and (a.padding_mask or a.causal):    # building it: (1 − mask)·−10⁹ per query and key
         extra += 2 * (tq if a.causal else 1) * tk
     return extra

@@ -1,5 +1,5 @@
-"""archspec import of KerasHub's decoders — Gemma, Gemma 3, BLOOM, Falcon, Whisper, T5Gemma (1 and 2), and the Llama family
-(Mistral, Llama, Phi-3, Qwen, Qwen3, SmolLM3) — proven on real inputs.
+"""archspec import of KerasHub's decoders — Gemma, Gemma 3, PaliGemma, BLOOM, Falcon, Whisper, T5Gemma (1 and 2),
+and the Llama family (Mistral, Llama, Phi-3, Qwen, Qwen3, SmolLM3) — proven on real inputs.
 
 `archspec import`'s own verification feeds every integer input uniform(0, 1) cast to int — token ids
 and padding masks of zeros — so with every query masked, attention contributes nothing there. These
@@ -38,9 +38,10 @@ def _imported(name, **changes):
     return model, import_keras(model)
 
 
-def _max_diff(model, result, text=None, seed=1):
+def _max_diff(model, result, text=None, seed=1, feeds=None):
     """max |Δ| over the outputs of `model` and the spec `text` (default: the import's), on random token ids,
-    padding masks with a padded tail, a padded head and a hole, and random features; weights random and shared."""
+    padding masks with a padded tail, a padded head and a hole, and random features (or the arrays `feeds`
+    gives by input name); weights random and shared."""
     import keras
 
     from archspec import ops
@@ -63,7 +64,9 @@ def _max_diff(model, result, text=None, seed=1):
     xs = []
     for i in spec.graph.inputs:
         shape = (3,) + tuple(spec.graph[i].shape)
-        if "mask" in i:
+        if feeds and i in feeds:
+            x = feeds[i]
+        elif "mask" in i:
             x = np.ones(shape, "int32")
             x[1, 7:] = 0                                    # a padded tail
             x[2, :3] = 0                                    # a padded head: those queries attend to no key
@@ -206,6 +209,26 @@ def test_t5gemma2_merged_self_and_cross_attention():
     assert _max_diff(model, result, text[:at] + text[at:].replace("causal: true", "causal: false", 1)) > 1e-3
     assert _max_diff(model, result, text[:at] + text[at:].replace("rotary_wavelength: 1000000.0",
                                                                   "rotary_wavelength: 10000.0", 1)) > 1e-3
+
+
+def test_pali_gemma_prefix_lm_attention():
+    """PaliGemma's decoder blocks attend over its image tokens and the text: every query sees the image tokens
+    and the unpadded text prefix, and the response causally. The mask its block computes from the padding
+    and response masks is read as both, the image tokens (which the masks do not cover) as prefix. Compared
+    on a prefix of 5, 3 and all 12 text tokens; with the two masks swapped, the outputs differ."""
+    model, result = _imported("PaliGemmaBackbone")
+    attn = [n for n in result.graph.nodes.values() if n.op == "attention"]
+    assert len(attn) == 2 and all(n.attrs.prefix_lm and n.attrs.padding_mask and not n.attrs.causal for n in attn)
+    assert [n.inputs[1:] for n in attn] == [["padding_mask", "response_mask"]] * 2
+    _round_trip(model, result)
+    pad = np.ones((3, 12), "int32")
+    pad[1, 9:] = 0
+    resp = np.zeros((3, 12), "int32")
+    resp[0, 5:], resp[1, 3:9] = 1, 1                       # row 2: all prefix (bidirectional)
+    feeds = {"padding_mask": pad, "response_mask": resp}
+    assert _max_diff(model, result, feeds=feeds) < 1e-5
+    swapped = result.text.replace("from: [pre_attention_norm, in1, in2]", "from: [pre_attention_norm, in2, in1]")
+    assert swapped != result.text and _max_diff(model, result, swapped, feeds=feeds) > 1e-3
 
 
 def test_einsum_dense_is_read_as_dense_only_where_it_is_one():

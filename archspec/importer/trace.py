@@ -597,11 +597,15 @@ def reduce_masks(config: dict, model) -> dict:
                 continue
             tq, tk = query["config"]["shape"][1], keys[0]["config"]["shape"][1]
             read = _read_mask(model, config, value, tq, tk)
-            context_ref = None
+            context_ref = response_ref = None
             if read is None and len(additive_kw) > 1 and len(list(_tensors(args))) == 2:
                 read = _read_merged_mask(model, value, tq, tk)       # x's keys then the context's
                 if read is not None:
                     *read, context_ref = read
+            if read is None and len(additive_kw) > 2 and tq == tk:
+                read = _read_prefix_mask(model, value, tq)           # a padding and a response mask
+                if read is not None:
+                    *read, response_ref = read
             if read is None or read[2] and not additive_kw:
                 continue
             pad_ref, causal, additive = read
@@ -610,6 +614,8 @@ def reduce_masks(config: dict, model) -> dict:
                 new[pad_kw] = pad_ref
             if context_ref is not None:
                 new[additive_kw[1]] = context_ref
+            if response_ref is not None:
+                new[additive_kw[2]] = response_ref
             if causal:
                 new[causal_kw] = True
             if additive:
@@ -791,6 +797,62 @@ def _read_merged_mask(model, value, tq, tk):
 
         return ref(sources[own], tq), verdicts.pop() == "both", additive.pop(), ref(sources[ctx], tk)
     return None
+
+
+def _read_prefix_mask(model, value, tokens):
+    """(the padding mask's reference, False, additive, the response mask's reference) when the mask `value`
+    (tokens × tokens) is, for every pair of padding and response masks tried, PaliGemma's prefix-LM mask
+    (:func:`prefix_lm_keep`); None otherwise."""
+    import keras
+    import numpy as np
+
+    if tokens is None or not isinstance(value, keras.KerasTensor):
+        return None
+    sources = [t for t in model.inputs if _depends(value, t)]
+    if len(sources) != 2 or any(len(t.shape) != 2 or t.shape[1] is None or t.shape[1] > tokens for t in sources) \
+            or sources[0].shape[1] != sources[1].shape[1]:
+        return None
+    try:
+        probe = keras.Model(sources, value)
+    except Exception:                                      # noqa: BLE001
+        return None
+    n = sources[0].shape[1]
+    for pad_i, resp_i in ((0, 1), (1, 0)):
+        rng, additive, ok = np.random.default_rng(0), set(), True
+        for _ in range(3):
+            batch = sources[0].shape[0] or 2
+            masks = [rng.integers(0, 2, (batch, n)).astype(t.dtype) for t in sources]
+            try:
+                got = np.asarray(probe(masks))
+            except Exception:                              # noqa: BLE001
+                return None
+            additive.add(got.dtype.kind == "f" and bool((got < 0).any()))
+            got = _kept(got)
+            want = prefix_lm_keep(masks[pad_i], masks[resp_i], tokens)
+            if got is None or got.ndim != 3 or not np.array_equal(np.broadcast_to(got, want.shape), want):
+                ok = False
+                break
+        if ok and len(additive) == 1:
+            def ref(t):
+                return {"class_name": "__keras_tensor__", "config": {"shape": [None, n], "dtype": str(t.dtype),
+                                                                     "keras_history": [t._keras_history.operation.name,
+                                                                                       0, 0]}}
+
+            return ref(sources[pad_i]), False, additive.pop(), ref(sources[resp_i])
+    return None
+
+
+def prefix_lm_keep(padding, response, tokens):
+    """(batch, tokens, tokens) booleans: query i sees key j when j is an unpadded prefix key (response 0) or
+    a response key with j ≤ i; masks shorter than the tokens cover the last keys, the first being unpadded
+    prefix keys — the attention op's prefix_lm, in numpy."""
+    import numpy as np
+
+    first = tokens - padding.shape[1]
+    pad = np.concatenate([np.ones((padding.shape[0], first), bool), padding.astype(bool)], 1)
+    resp = np.concatenate([np.zeros((padding.shape[0], first), bool), response.astype(bool)], 1)
+    causal = np.tril(np.ones((tokens, tokens), bool))
+    return (pad & ~resp)[:, None, :] | (causal[None] & resp[:, None, :])
 
 
 def _kept(mask):

@@ -88,6 +88,12 @@ class AttentionAttrs(Attrs):
                                             "by the same projections and joined (x's first); rotary and causal apply "
                                             "to x's keys only; with padding_mask, two masks follow: x's, then the "
                                             "context's (T5Gemma 2's merged attention)")
+    prefix_lm: bool = Field(False, description="with padding_mask, a response mask follows the padding mask (1: a "
+                                               "response token, 0: a prefix token): each query attends to every "
+                                               "unpadded prefix key and to the response keys at or before its position, "
+                                               "padded or not (PaliGemma's prefix-LM mask); masks shorter than the keys "
+                                               "cover the last keys, the first ones (PaliGemma's image tokens) being "
+                                               "unpadded prefix keys")
 
     @model_validator(mode="after")
     def _rotary_options(self):
@@ -95,6 +101,9 @@ class AttentionAttrs(Attrs):
             raise ValueError("rotary_scaling scales the rotary embedding's positions; set `rotary: true` too")
         if self.merged and self.alibi:
             raise ValueError("merged attention has no ALiBi bias (its keys are two sequences); set one of them")
+        if self.prefix_lm and (not self.padding_mask or self.causal or self.merged or self.alibi):
+            raise ValueError("prefix_lm reads a padding mask and a response mask (set `padding_mask: true`) and states "
+                             "its own causal part (leave causal, merged and alibi unset)")
         return self
 
 
@@ -109,7 +118,7 @@ def _roles(ins: list) -> tuple:
 
 def _split(a, ins: list) -> tuple[list, object]:
     """(the query/value/key inputs, the padding mask or None; merged: [x's mask, the context's])."""
-    if a.padding_mask and a.merged:
+    if a.padding_mask and (a.merged or a.prefix_lm):
         return ins[:-2], ins[-2:]
     if a.padding_mask:
         return ins[:-1], ins[-1]
@@ -188,9 +197,11 @@ class Attention(Op):
     keras_live_args = True
     keras_call_inputs = ("key",)                       # layer(query, value, key=key): inputs [query, value, key]
     keras_call_flags = {"value_mask": "padding_mask", "use_causal_mask": "causal", "additive_mask": "additive_mask",
-                        "context_mask": "padding_mask"}
-    # (the fourth: a merged attention's mask over x's keys then the context's is read as x's and the context's)
-    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask", "additive_mask", "context_mask")}
+                        "context_mask": "padding_mask", "response_mask": "prefix_lm"}
+    # (the fourth: a merged attention's mask over x's keys then the context's is read as x's and the context's;
+    # the fifth: a prefix-LM mask computed from a padding and a response mask is read as both)
+    keras_call_masks = {"attention_mask": ("value_mask", "use_causal_mask", "additive_mask", "context_mask",
+                                           "response_mask")}
     keras_call_derived = {"alibi": lambda layer, pad: _unpadded_alibi(layer.num_heads, pad)}    # Falcon's
     # a loaded SmolLM3Backbone passes its own name, trainable and dtype to every decoder call, which hands them
     # to SmolLM3Attention.call's **kwargs (it reads only its cache keys there); no attention's call names them
@@ -235,7 +246,10 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "causal": True, "padding_mask": True,
                   "use_bias": False, "qk_norm": True, "qk_norm_unit_offset": True, "merged": True, "additive_mask": True},
                  [(5, 16), (7, 16), (5,), (7,)], (5, 16), (784, 0)),
-                ({"heads": 2, "key_dim": 4, "merged": True}, [(5, 8), (3, 8)], (5, 8), (288, 0))]
+                ({"heads": 2, "key_dim": 4, "merged": True}, [(5, 8), (3, 8)], (5, 8), (288, 0)),
+                # PaliGemma's: 4 image tokens, then 6 text tokens with their padding and response masks
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False,
+                  "padding_mask": True, "prefix_lm": True}, [(10, 16), (6,), (6,)], (10, 16), (768, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -253,6 +267,11 @@ class Attention(Op):
                                  "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
         if a.merged:
             self._merged_shapes(a, ins, mask)
+        if a.prefix_lm and (len(ins) != 1 or mask[0] != mask[1] or len(mask[0]) != 1 or mask[0][0] > ins[0][0]):
+            raise ShapeError(f"prefix_lm attention takes x, its padding mask and its response mask (`from: [x, "
+                             f"padding_mask, response_mask]`), the masks alike and no longer than x's {ins[0][0]} "
+                             f"tokens; it receives {', '.join(map(str, ins + list(mask)))}", "shape-mismatch",
+                             field="prefix_lm")
         q, k, v = _roles(ins)
         kv = a.key_value_heads or a.heads
         if a.heads % kv:
@@ -264,7 +283,7 @@ class Attention(Op):
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
-        if mask is not None and not a.merged and mask != (k[0],):
+        if mask is not None and not a.merged and not a.prefix_lm and mask != (k[0],):
             raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per key token ({k[0]},)",
                              "shape-mismatch", "pass the (tokens,) mask input that goes with the keys' ids",
                              field="padding_mask")
@@ -310,7 +329,7 @@ class Attention(Op):
 
     flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per score (h·Tq·Tk) for the 1/√dk scaling — "
                   "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
-                  "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
+                  "(`causal`, `padding_mask`, `prefix_lm`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
                   "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
                   "sin/cos table of positions × frequencies is not counted); + 2 per score with `logit_soft_cap` "
                   "(divide, multiply; the tanh, an activation, is not counted, as the profiler counts none); with "
@@ -376,16 +395,16 @@ class Attention(Op):
         return []
 
     def token_mixing(self, a, n):
-        if n - int(a.padding_mask) * (1 + a.merged) > 1:
+        if n - int(a.padding_mask) * (1 + (a.merged or a.prefix_lm)) > 1:
             return None, (0,)                   # cross-attention: the query's tokens mix with another sequence's
-        return ("causal" if a.causal else "all"), (0,)
+        return ("causal" if a.causal else "all"), (0,)          # (prefix_lm: all — its prefix is seen whole)
 
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
         return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
                 or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
-                or a.score_scale is not None or a.additive_mask or a.merged)
+                or a.score_scale is not None or a.additive_mask or a.merged or a.prefix_lm)
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -415,7 +434,7 @@ class Attention(Op):
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
             " · qk norm" if a.qk_norm else "") + (f" · scale {a.score_scale:g}" if a.score_scale is not None else "") + (
-            " · merged" if a.merged else "")
+            " · merged" if a.merged else "") + (" · prefix lm" if a.prefix_lm else "")
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
@@ -442,6 +461,8 @@ class Attention(Op):
                 kw.update(additive_mask=True)
             if a.merged:
                 kw.update(merged=True)
+            if a.prefix_lm:
+                kw.update(prefix_lm=True)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -611,6 +632,8 @@ class Attention(Op):
     def input_roles(self, a, n):
         if a.merged:
             return {2: ("q", "kv"), 4: ("q", "kv", "mask", "mask")}.get(n)
+        if a.prefix_lm:
+            return {3: ("q", "mask", "mask")}.get(n)
         if a.padding_mask:
             return {1: ("mask",), 2: ("q", "mask"), 3: ("q", "kv", "mask"), 4: ("q", "v", "k", "mask")}.get(n)
         return {2: ("q", "kv"), 3: ("q", "v", "k")}.get(n)
@@ -621,6 +644,8 @@ class Attention(Op):
         extra = {}
         if mask is not None and attrs.merged:
             extra.update(value_mask=mask[0], context_mask=mask[1])
+        elif mask is not None and attrs.prefix_lm:
+            extra.update(value_mask=mask[0], response_mask=mask[1])
         elif mask is not None:
             extra["value_mask"] = mask
         if attrs is not None and attrs.causal:

@@ -274,6 +274,20 @@ def alibi_bias(heads: int, keys, dtype):
     return ops.expand_dims(ops.expand_dims(ops.multiply(slopes, positions), 1), 0)
 
 
+def _prefix_lm_mask(padding, response, tokens):
+    """(batch, tokens, tokens): PaliGemma's prefix-LM mask — query i sees key j when j is an unpadded prefix
+    key, or a response key with j ≤ i; masks (batch, n) shorter than the tokens cover the last n, the first
+    ones unpadded prefix keys (its image tokens)."""
+    ops = keras.ops
+    batch, first = ops.shape(padding)[0], tokens - ops.shape(padding)[1]
+    pad = ops.concatenate([ops.ones((batch, first), "bool"), ops.cast(padding, "bool")], 1)
+    resp = ops.concatenate([ops.zeros((batch, first), "bool"), ops.cast(response, "bool")], 1)
+    positions = ops.arange(tokens)
+    causal = ops.expand_dims(ops.greater_equal(ops.expand_dims(positions, 1), ops.expand_dims(positions, 0)), 0)
+    prefix = ops.expand_dims(ops.logical_and(pad, ops.logical_not(resp)), 1)              # (B, 1, T)
+    return ops.logical_or(prefix, ops.logical_and(causal, ops.expand_dims(resp, 1)))     # (B, T, T)
+
+
 @keras.saving.register_keras_serializable(package="archspec")
 class GroupedAttention(keras.layers.Layer):
     """Multi-head attention with grouped key/value heads and rotary position embedding: each of
@@ -300,8 +314,10 @@ class GroupedAttention(keras.layers.Layer):
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
                  output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
-                 score_scale: float | None = None, additive_mask: bool = False, merged: bool = False, **kwargs):
+                 score_scale: float | None = None, additive_mask: bool = False, merged: bool = False,
+                 prefix_lm: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.prefix_lm = bool(prefix_lm)
         self.merged = bool(merged)
         self.additive_mask = bool(additive_mask)
         self.score_scale = None if score_scale is None else float(score_scale)
@@ -357,9 +373,12 @@ class GroupedAttention(keras.layers.Layer):
             self._table.build()
         self.built = True
 
-    def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, context_mask=None, training=None):
+    def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, context_mask=None,
+             response_mask=None, training=None):
         if self.merged:
             return self._merged(query, value, value_mask, use_causal_mask, context_mask, training)
+        if self.prefix_lm and value_mask is not None and response_mask is not None:
+            value_mask = _prefix_lm_mask(value_mask, response_mask, keras.ops.shape(query)[1])
         key = value if key is None else key
         q, k, v = self._query(query), self._key(key), self._value(value)
         if self.qk_norm:
@@ -448,7 +467,8 @@ class GroupedAttention(keras.layers.Layer):
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
                 "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
-                "score_scale": self.score_scale, "additive_mask": self.additive_mask, "merged": self.merged}
+                "score_scale": self.score_scale, "additive_mask": self.additive_mask, "merged": self.merged,
+                "prefix_lm": self.prefix_lm}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
