@@ -57,6 +57,8 @@ def test_query_key_value_wiring_and_shapes():
      "arity", "takes x and a context"),
     ("  - reshape: [-1, 4]\n  - attention: {heads: 2, key_dim: 4, merged: true, from: [reshape, other]}\n",
      "shape-mismatch", "with the same weights; x has 4 features, the context 3"),
+    ("  - reshape: [-1, 3]\n  - attention: {heads: 2, key_dim: 4, padding_mask: true, prefix_lm: true, "
+     "from: [reshape, other, other]}\n", "shape-mismatch", "no longer than x's 16 tokens"),
 ])
 def test_mistakes_are_located_errors(text, code, words):
     src = "archspec: 1\nname: t\ninputs: {x: [4, 4, 3], other: [5, 3]}\nmodel:\n" + text
