@@ -231,6 +231,47 @@ def test_pali_gemma_prefix_lm_attention():
     assert swapped != result.text and _max_diff(model, result, swapped, feeds=feeds) > 1e-3
 
 
+MASKED = """
+archspec: 1
+name: masked
+inputs:
+  img: {shape: [4, 8]}
+  x: {shape: [6, 8]}
+  ctx: {shape: [5, 8]}
+  xm: {shape: [6], dtype: int32}
+  cm: {shape: [5], dtype: int32}
+  pm: {shape: [3], dtype: int32}
+  rm: {shape: [3], dtype: int32}
+model:
+  - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, causal: true, padding_mask: true, merged: true,
+                use_bias: false, qk_norm: true, qk_norm_unit_offset: true, additive_mask: true, score_scale: 0.7,
+                from: [x, ctx, xm, cm], name: merged_attn}
+  - attention: {heads: 2, key_dim: 4, padding_mask: true, additive_mask: true, score_scale: 0.7,
+                from: [merged_attn, ctx, cm], name: cross}
+  - attention: {heads: 2, key_dim: 4, padding_mask: true, prefix_lm: true, from: [img, pm, rm], name: prefix}
+outputs: {a: cross, b: prefix}
+"""
+
+
+def test_merged_prefix_lm_and_additive_attention_compile_and_import_back():
+    """A spec written with the attributes T5Gemma, T5Gemma 2 and PaliGemma are read as compiles to Keras, and
+    its model imports back to the same attributes, exactly: GroupedAttention's call states the masks as
+    keywords (value_mask, context_mask, response_mask); the prefix-LM masks cover 3 of the 4 tokens."""
+    import archspec
+    from archspec.importer import import_keras
+    from archspec.importer.verify import roundtrip
+
+    spec = archspec.load_text(MASKED)
+    model = spec.to_keras()
+    assert model.count_params() == spec.analysis().total.params
+    result = import_keras(model)
+    assert roundtrip(model, result.text, kg=result.graph).exact
+    nodes = result.graph.nodes
+    assert nodes["merged_attn"].inputs == ["x", "ctx", "xm", "cm"] and nodes["merged_attn"].attrs.merged
+    assert nodes["cross"].attrs.additive_mask and nodes["cross"].attrs.score_scale == 0.7
+    assert nodes["prefix"].attrs.prefix_lm and nodes["prefix"].inputs[-2:] == ["pm", "rm"]
+
+
 def test_einsum_dense_is_read_as_dense_only_where_it_is_one():
     import keras
 

@@ -101,9 +101,8 @@ class AttentionAttrs(Attrs):
             raise ValueError("rotary_scaling scales the rotary embedding's positions; set `rotary: true` too")
         if self.merged and self.alibi:
             raise ValueError("merged attention has no ALiBi bias (its keys are two sequences); set one of them")
-        if self.prefix_lm and (not self.padding_mask or self.causal or self.merged or self.alibi):
-            raise ValueError("prefix_lm reads a padding mask and a response mask (set `padding_mask: true`) and states "
-                             "its own causal part (leave causal, merged and alibi unset)")
+        if self.prefix_lm and (self.causal or self.merged or self.alibi):
+            raise ValueError("prefix_lm states its own causal part (leave causal, merged and alibi unset)")
         return self
 
 
@@ -267,7 +266,12 @@ class Attention(Op):
                                  "shape-rank", f"turn it into tokens first: `- reshape: [-1, {s[-1]}]`")
         if a.merged:
             self._merged_shapes(a, ins, mask)
-        if a.prefix_lm and (len(ins) != 1 or mask[0] != mask[1] or len(mask[0]) != 1 or mask[0][0] > ins[0][0]):
+        if a.prefix_lm and not a.padding_mask:
+            raise ShapeError("prefix_lm attention reads a padding mask and a response mask after x", "arity",
+                             "set `padding_mask: true` and wire it as `from: [x, padding_mask, response_mask]`",
+                             field="prefix_lm")
+        if a.prefix_lm and (len(ins) > 2 or ins[-1][0] != ins[0][0] or mask[0] != mask[1] or len(mask[0]) != 1
+                            or mask[0][0] > ins[0][0]):        # ([x, x, …]: Keras's own call, query and value)
             raise ShapeError(f"prefix_lm attention takes x, its padding mask and its response mask (`from: [x, "
                              f"padding_mask, response_mask]`), the masks alike and no longer than x's {ins[0][0]} "
                              f"tokens; it receives {', '.join(map(str, ins + list(mask)))}", "shape-mismatch",
@@ -633,7 +637,7 @@ class Attention(Op):
         if a.merged:
             return {2: ("q", "kv"), 4: ("q", "kv", "mask", "mask")}.get(n)
         if a.prefix_lm:
-            return {3: ("q", "mask", "mask")}.get(n)
+            return {3: ("q", "mask", "mask"), 4: ("q", "kv", "mask", "mask")}.get(n)
         if a.padding_mask:
             return {1: ("mask",), 2: ("q", "mask"), 3: ("q", "kv", "mask"), 4: ("q", "v", "k", "mask")}.get(n)
         return {2: ("q", "kv"), 3: ("q", "v", "k")}.get(n)
