@@ -111,6 +111,27 @@ def test_gemma_imports_exactly_with_its_norms_soft_cap_and_weights_read_by_meani
     assert _max_diff(model, result, result.text.replace("logit_soft_cap: 0.5", "logit_soft_cap: 50.0")) > 1e-3
 
 
+def test_gemma_attention_scaled_by_hidden_size_over_heads_is_score_scale():
+    """CachedGemmaAttention with query_head_dim_normalize=False scales by 1/√(hidden size / heads) = 1/√8
+    with heads of 4 on a width of 16: score_scale (refused before; KerasHub's Gemma decoder block always
+    normalizes by head_dim, so the layer is tried alone); 1/√key_dim instead is not the same function."""
+    pytest.importorskip("keras_hub")
+    import keras
+    from keras_hub.src.models.gemma.gemma_attention import CachedGemmaAttention
+
+    from archspec.importer import import_keras
+
+    layer = CachedGemmaAttention(head_dim=4, num_query_heads=2, num_key_value_heads=1, query_head_dim_normalize=False,
+                                 name="attn")
+    x = keras.Input((6, 16), name="x")
+    model = keras.Model(x, layer(x, attention_mask=np.tril(np.ones((1, 6, 6), "int32"))), name="m")    # causal
+    a = _exact(model)
+    assert (a.key_dim, a.score_scale) == (4, 8 ** -0.5)
+    result = import_keras(model)
+    wrong = result.text.replace(f"score_scale: {8 ** -0.5}", "score_scale: 0.5")
+    assert wrong != result.text and _max_diff(model, result, wrong) > 1e-3 and _max_diff(model, result) < 1e-5
+
+
 def test_gemma_with_a_window_shorter_than_the_sequence_is_refused_by_name():
     from archspec.importer import UnsupportedModel
 

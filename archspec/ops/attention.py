@@ -531,15 +531,18 @@ class Attention(Op):
     def _from_gemma(self, cfg, shapes):
         """KerasHub's CachedGemmaAttention: grouped-query heads, rotary positions (wavelength 10000; Gemma
         interleaves the rotated halves of queries and keys alike, which leaves every score q·k as it is), no
-        biases, scores scaled by 1/√head_dim, optionally soft-capped, dropout on the probabilities; a query that
+        biases, scores scaled by 1/√head_dim (or, with query_head_dim_normalize=False, 1/√(hidden size / heads):
+        score_scale), optionally soft-capped, dropout on the probabilities; a query that
         attends to no key gives 0 (as Keras's masked softmax). Its sliding window is taken only where it
         covers the whole sequence."""
         heads, kv, dim = cfg["num_query_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
         width = shapes[0][-1] if shapes and shapes[0] else None
+        scale = None
         if not cfg.get("query_head_dim_normalize", True) and (width is None or width // heads != dim):
-            raise KerasImportError(f"it scales the scores by 1/√(hidden size / heads) = 1/√{width and width // heads} "
-                                   f"instead of 1/√head_dim = 1/√{dim} (query_head_dim_normalize=False); archspec's "
-                                   "attention scales by 1/√key_dim")
+            if width is None:
+                raise KerasImportError("it scales the scores by 1/√(hidden size / heads) "
+                                       "(query_head_dim_normalize=False) and its input has no fixed width")
+            scale = (width // heads) ** -0.5            # 1/√(hidden size / heads) instead of 1/√head_dim
         length = shapes[0][0] if shapes and shapes[0] else None
         window = cfg.get("sliding_window_size")
         if cfg.get("use_sliding_window_attention") and (length is None or window is None or length > window):
@@ -547,7 +550,8 @@ class Attention(Op):
                                    "archspec's causal attention sees every earlier token")
         cap = cfg.get("logit_soft_cap")
         return dict(heads=heads, key_dim=dim, key_value_heads=kv if kv != heads else None, rotary=True,
-                    use_bias=False, dropout=float(cfg.get("dropout") or 0.0), logit_soft_cap=cap or None)
+                    use_bias=False, dropout=float(cfg.get("dropout") or 0.0), logit_soft_cap=cap or None,
+                    score_scale=scale)
 
     def _from_gemma3(self, cfg, shapes):
         """KerasHub's CachedGemma3Attention: Gemma's (above), with query and key RMS norms of (1 + scale), its
