@@ -802,9 +802,11 @@ def _read_merged_mask(model, value, tq, tk):
 def _read_prefix_mask(model, value, tokens):
     """(the padding mask's reference, False, additive, the response mask's reference) when the mask `value`
     (tokens × tokens) is, for every pair of padding and response masks tried, PaliGemma's prefix-LM mask
-    (:func:`prefix_lm_keep`); None otherwise."""
+    (the attention op's prefix_lm: :func:`archspec.ops.attention.prefix_lm_keep`); None otherwise."""
     import keras
     import numpy as np
+
+    from ..ops.attention import prefix_lm_keep
 
     if tokens is None or not isinstance(value, keras.KerasTensor):
         return None
@@ -840,19 +842,6 @@ def _read_prefix_mask(model, value, tokens):
 
             return ref(sources[pad_i]), False, additive.pop(), ref(sources[resp_i])
     return None
-
-
-def prefix_lm_keep(padding, response, tokens):
-    """(batch, tokens, tokens) booleans: query i sees key j when j is an unpadded prefix key (response 0) or
-    a response key with j ≤ i; masks shorter than the tokens cover the last keys, the first being unpadded
-    prefix keys — the attention op's prefix_lm, in numpy."""
-    import numpy as np
-
-    first = tokens - padding.shape[1]
-    pad = np.concatenate([np.ones((padding.shape[0], first), bool), padding.astype(bool)], 1)
-    resp = np.concatenate([np.zeros((padding.shape[0], first), bool), response.astype(bool)], 1)
-    causal = np.tril(np.ones((tokens, tokens), bool))
-    return (pad & ~resp)[:, None, :] | (causal[None] & resp[:, None, :])
 
 
 def _kept(mask):

@@ -661,6 +661,20 @@ class Attention(Op):
         return layer(q, v, key=k if len(tensors) == 3 else None, **extra)
 
 
+def prefix_lm_keep(padding, response, tokens: int):
+    """prefix_lm's mask in numpy, (batch, tokens, tokens) booleans from a padding and a response mask
+    (batch, n ≤ tokens): query i sees key j when j is an unpadded prefix key (response 0) or a response key
+    with j ≤ i, padded or not; the first tokens − n keys are unpadded prefix keys (the import reads a mask a
+    layer computes as this one: importer/trace.py)."""
+    import numpy as np
+
+    first = tokens - padding.shape[1]
+    pad = np.concatenate([np.ones((padding.shape[0], first), bool), np.asarray(padding).astype(bool)], 1)
+    resp = np.concatenate([np.zeros((padding.shape[0], first), bool), np.asarray(response).astype(bool)], 1)
+    causal = np.tril(np.ones((tokens, tokens), bool))
+    return (pad & ~resp)[:, None, :] | (causal[None] & resp[:, None, :])
+
+
 def _unpadded_alibi(heads: int, pad):
     """(batch, heads, 1, keys): m_h · (the number of unpadded keys before key j), 0 at a padded key — Falcon's
     bias for the padding mask `pad` (batch, keys)."""
