@@ -208,6 +208,18 @@ def test_t5gemma_encoder_decoder_with_its_score_scale_additive_masks_and_cross_a
     assert _max_diff(model, result, result.text.replace("additive_mask: true", "additive_mask: false")) > 1e-3
 
 
+def test_t5gemma_sliding_window_shorter_than_the_sequence_is_refused_naming_the_attention():
+    """A decoder sliding window of 4 tokens over 12 is neither causal nor any mask the attention op reads:
+    refused, naming the attention layer (a window as long as the sequence is causal: read, verified exact)."""
+    from archspec.importer import UnsupportedModel
+
+    with pytest.raises(UnsupportedModel) as err:
+        _imported("T5GemmaBackbone", decoder_layer_types=["sliding_attention"], sliding_window=4)
+    assert any(p.startswith("layer 'decoder_layer_0_self_attention' (keras_hub.src.models.t5gemma.t5gemma_attention."
+                            "T5GemmaAttention): it is given an attention_mask that is neither") for p in err.value.problems)
+    _round_trip(*_imported("T5GemmaBackbone", decoder_layer_types=["sliding_attention"], sliding_window=12))
+
+
 def test_t5gemma2_merged_self_and_cross_attention():
     """T5Gemma 2's decoder attends to its own tokens and the encoder's in one softmax: its mask over the joined
     keys (causal and the decoder's padding, then the encoder's padding), computed from two padding-mask inputs,

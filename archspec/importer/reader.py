@@ -719,8 +719,9 @@ def _convert(entry, live, nodes, warnings) -> KNode:
                            "itself from the padding mask (evaluated on random padding masks)")
         if left:
             raise _Problem(f"it is given an {left[0]} that is neither a padding mask over the keys, a causal mask nor "
-                           f"both (evaluated on random padding masks: a prefix or bidirectional mask, say), which "
-                           f"archspec's {known.name} cannot state")
+                           "both, nor another mask its op reads (evaluated on random padding masks: a sliding window "
+                           f"shorter than the sequence or a bidirectional mask, say), which archspec's {known.name} "
+                           "cannot state")
     flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored}
              if known is not None and known.keras_call_flags else None)
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)

@@ -448,8 +448,9 @@ def _unread_mask(model) -> str | None:
                 if (node.get("kwargs") or {}).get(key) is not None:
                     name = entry.get("name") or entry["config"].get("name")
                     return (f"its part '{name}' ({entry['class_name']}) is given an {key} that is neither a padding "
-                            "mask over the keys, a causal mask nor both (evaluated on random padding masks: a "
-                            "prefix or bidirectional mask, say), which archspec's op cannot state")
+                            "mask over the keys, a causal mask nor both, nor another mask its op reads (evaluated on "
+                            "random padding masks: a sliding window shorter than the sequence or a bidirectional "
+                            "mask, say), which archspec's op cannot state")
             for key in op.keras_call_derived:
                 if (node.get("kwargs") or {}).get(key) is not None:
                     name = entry.get("name") or entry["config"].get("name")
@@ -831,7 +832,8 @@ def _read_prefix_mask(model, value, tokens):
             additive.add(got.dtype.kind == "f" and bool((got < 0).any()))
             got = _kept(got)
             want = prefix_lm_keep(masks[pad_i], masks[resp_i], tokens)
-            if got is None or got.ndim != 3 or not np.array_equal(np.broadcast_to(got, want.shape), want):
+            if got is None or got.ndim != 3 or got.shape[-1] != tokens or got.shape[-2] not in (1, tokens) \
+                    or got.shape[0] not in (1, batch) or not np.array_equal(np.broadcast_to(got, want.shape), want):
                 ok = False
                 break
         if ok and len(additive) == 1:
