@@ -111,19 +111,24 @@ def test_esm2_imports_exactly_with_its_mask_computed_from_the_token_ids():
     assert float(np.max(np.abs(np.asarray(model({"token_ids": ids})) - np.asarray(model({"token_ids": free}))))) > 1e-3
 
 
-def test_esm1_with_absolute_positions_and_a_norm_before_the_layers_imports_exactly():
-    """ESMBackbone's zoo configuration (ESM-1: learned absolute positions, a layer norm on the embeddings)."""
+def test_esm1_with_absolute_positions_from_its_pad_id_and_a_norm_before_the_layers_imports_exactly():
+    """ESMBackbone's zoo configuration (ESM-1: learned absolute positions, taken from row pad_token_id = 1 of
+    the table as KerasHub's call says, start_index=1; a layer norm on the embeddings)."""
     model, result = _imported("ESMBackbone")
-    cfg = {"pad_token_id": 0, **zoo.CONFIGS["ESMBackbone"]}
-    assert (cfg["position_embedding_type"], cfg["use_pre_layer_norm"]) == ("absolute", True)
+    cfg = zoo.CONFIGS["ESMBackbone"]
+    assert (cfg["position_embedding_type"], cfg["use_pre_layer_norm"], cfg["pad_token_id"]) == ("absolute", True, 1)
     nodes = result.graph.nodes
-    assert {n.op for n in nodes.values()} >= {"padding_mask", "position_embedding", "attention"}
+    assert [(n.attrs.length, n.attrs.start, n.attrs.add) for n in nodes.values() if n.op == "position_embedding"] == [
+        (zoo.SEQ + 1, 1, False)]
+    assert [n.attrs.pad_id for n in nodes.values() if n.op == "padding_mask"] == [1]
     assert not any(n.attrs.rotary for n in nodes.values() if n.op == "attention")
     assert nodes["emb_layer_norm"].op == "layer_norm"
     _randomize(model, result)
-    ids = _ids(pad=cfg["pad_token_id"])
+    ids = _ids(pad=1)
     assert _diff(model, result, ids) < 1e-5
     assert _diff(model, result, ids, result.text.replace("padding_mask_on: queries", "padding_mask_on: keys")) > 1e-3
+    assert "start: 1," in result.text
+    assert _diff(model, result, ids, result.text.replace("start: 1,", "start: 0,")) > 1e-3
 
 
 def test_a_hand_written_padding_mask_feeds_attention_as_a_mask_input_does(tmp_path):

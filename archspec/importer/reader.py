@@ -671,6 +671,9 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
                 flags["set"][attr] = True
             elif v not in (None, False):
                 kwargs[k] = v
+        for k, attr in flags.get("values", {}).items():          # keras_call_values: a constant sets an attribute
+            if k in kwargs and not _is_tensor(kwargs[k]):
+                flags["set"][attr] = kwargs.pop(k)
     kwargs = trace.without_defaults(live, kwargs)          # start_index=0 where 0 is the call's default
     if kwargs:
         raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
@@ -721,8 +724,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
             raise _Problem(f"it is given an {left[0]} that is neither a padding mask over the keys, a causal mask nor "
                            f"both (evaluated on random padding masks: a prefix or bidirectional mask, say), which "
                            f"archspec's {known.name} cannot state")
-    flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored}
-             if known is not None and known.keras_call_flags else None)
+    flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored, "values": known.keras_call_values}
+             if known is not None and (known.keras_call_flags or known.keras_call_values) else None)
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):

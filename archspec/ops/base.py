@@ -218,6 +218,9 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # call keywords given a constant that set an attribute to it: KerasHub's PositionEmbedding called with
+    # start_index=1 → start (a tensor there is no constant: the call is refused)
+    keras_call_values: ClassVar[dict[str, str]] = {}
     # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
     keras_call_ignored: ClassVar[tuple[str, ...]] = ()
     # a call keyword holding a tensor the caller computes from the padding mask that the op computes itself

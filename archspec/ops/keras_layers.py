@@ -90,18 +90,22 @@ class PositionEmbedding(keras.layers.Layer):
     True
     """
 
-    def __init__(self, stddev: float = 0.02, length: int | None = None, add: bool = True, **kwargs):
+    def __init__(self, stddev: float = 0.02, length: int | None = None, add: bool = True, start: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.stddev = float(stddev)
         self.length = None if length is None else int(length)
         self.add = bool(add)
+        self.start = int(start)                 # the first row taken (KerasHub's start_index)
+        if self.start and self.length is None:
+            raise ValueError("PositionEmbedding's start picks a row of a table: give its length too")
 
     def build(self, input_shape):
         if self.length is not None:          # as archspec's rule: a table of rows for a sequence of tokens
             if len(input_shape) != 3:
                 raise ValueError(f"PositionEmbedding with `length` takes (batch, tokens, features); got {tuple(input_shape)}")
-            if input_shape[1] is not None and input_shape[1] > self.length:
-                raise ValueError(f"a sequence of {input_shape[1]} tokens is longer than the table's {self.length} rows")
+            if input_shape[1] is not None and input_shape[1] > self.length - self.start:
+                raise ValueError(f"a sequence of {input_shape[1]} tokens is longer than the table's {self.length} rows "
+                                 f"from row {self.start}")
         shape = tuple(input_shape[1:]) if self.length is None else (self.length, input_shape[-1])
         self.embedding = self.add_weight(name="embedding", shape=shape,
                                          initializer=keras.initializers.RandomNormal(stddev=self.stddev))
@@ -109,7 +113,7 @@ class PositionEmbedding(keras.layers.Layer):
     def call(self, inputs):
         table = keras.ops.cast(self.embedding, inputs.dtype)
         if self.length is not None:
-            table = keras.ops.slice(table, (0, 0), (keras.ops.shape(inputs)[-2], keras.ops.shape(inputs)[-1]))
+            table = keras.ops.slice(table, (self.start, 0), (keras.ops.shape(inputs)[-2], keras.ops.shape(inputs)[-1]))
         if not self.add:
             return keras.ops.broadcast_to(table, keras.ops.shape(inputs))
         return inputs + table
@@ -123,6 +127,8 @@ class PositionEmbedding(keras.layers.Layer):
             config["length"] = self.length
         if not self.add:
             config["add"] = False
+        if self.start:
+            config["start"] = self.start
         return config
 
 
