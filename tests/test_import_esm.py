@@ -8,8 +8,9 @@ tokens, 1), which on TensorFlow and JAX masks the *queries*: no key is masked, a
 to every key equally — read as attention with `padding_mask_on: queries`. `archspec import`'s own
 verification draws ids over the whole vocabulary, so padding there is luck; these tests put the pad id in
 a tail, a head and a hole, after giving every weight a random value (the same in both models, copied by
-the op's own ``keras_weights``), and show that a spec with the mask read another way, another pad id or
-without rotary computes something else.
+the op's own ``keras_weights``), and show that a spec with the mask read another way, another pad id, other
+position rows or without rotary computes something else. The encoder layer (ESMEncoder, traced) is one
+block, its dropout — one layer called three times — a layer per call.
 """
 from __future__ import annotations
 
@@ -96,6 +97,9 @@ def test_esm2_imports_exactly_with_its_mask_computed_from_the_token_ids():
     a = attn[0].attrs
     assert (a.heads, a.key_dim, a.rotary, a.use_bias, a.padding_mask, a.padding_mask_on) == (
         2, 8, True, True, True, "queries")
+    # one block for the encoder class, its dropout (one layer called three times) a layer per call
+    assert "esmencoder: {repeat: 2, name: transformer_layer, from: [token_embedding, not_equal]}" in result.text
+    assert result.text.count("- dropout: {rate: 0.1, name: self_attention_dropout") == 3
     _randomize(model, result)
     assert roundtrip(model, result.text, kg=result.graph).exact
     ids = _ids(pad=1)
