@@ -291,7 +291,9 @@ class GroupedAttention(keras.layers.Layer):
     `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
     projections have one too (Whisper's key has none, Qwen's output none). `rotary_scaling` divides the
     positions (linear RoPE scaling); `rotary_table` keeps the rotary frequencies as a non-trainable weight
-    (SmolLM3's inv_freq) and rotates with it.
+    (SmolLM3's inv_freq) and rotates with it. With ``padding_mask_on="queries"`` its `value_mask` marks the
+    queries (KerasHub's ESM): no key is masked, and a padded query's scores are all set alike (0), so it
+    attends to every key equally.
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
