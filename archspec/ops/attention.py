@@ -246,7 +246,8 @@ class Attention(Op):
         if mask is not None and mask != (marked,):
             what = "query" if a.padding_mask_on == "queries" else "key"
             raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per {what} token ({marked},)",
-                             "shape-mismatch", f"pass the (tokens,) mask input that goes with the {what}s' ids",
+                             "shape-mismatch", "pass the (tokens,) mask input that goes with the "
+                             f"{'queries' if what == 'query' else 'keys'}' ids",
                              field="padding_mask")
         if a.causal and q[0] > k[0]:
             raise ShapeError(f"causal attention with {q[0]} query tokens but only {k[0]} key tokens: the last "
