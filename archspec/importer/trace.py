@@ -668,6 +668,8 @@ def _read_mask(model, config, value, tq, tk):
             got = np.asarray(probe([pad]))
         else:
             got, pad = np.asarray(value), None
+        if got.ndim == 2 and pad is not None and got.shape == pad.shape:
+            got = got[:, None, :]                        # (batch, keys): a mask per key token, as Keras broadcasts it
         try:
             got = np.broadcast_to(got.astype(bool), (got.shape[0] if got.ndim == 3 else 1, tq, tk))
         except ValueError:

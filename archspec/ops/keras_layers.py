@@ -299,8 +299,12 @@ class GroupedAttention(keras.layers.Layer):
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
-                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False, **kwargs):
+                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
+                 padding_mask_on: str = "keys", **kwargs):
         super().__init__(**kwargs)
+        if padding_mask_on not in ("keys", "queries"):
+            raise ValueError(f"padding_mask_on is 'keys' or 'queries', not {padding_mask_on!r}")
+        self.padding_mask_on = padding_mask_on
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
         self.qk_norm_epsilon = float(qk_norm_epsilon)
@@ -379,7 +383,11 @@ class GroupedAttention(keras.layers.Layer):
         if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
             scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
-        if value_mask is not None:
+        if value_mask is not None and self.padding_mask_on == "queries":
+            # ESM's: a padded query's scores all set alike (it attends to every key equally), no key masked
+            marked = ops.expand_dims(ops.expand_dims(ops.cast(value_mask, "bool"), 1), -1)   # (B, 1, Tq, 1)
+            scores = ops.where(marked, scores, ops.zeros_like(scores))
+        elif value_mask is not None:
             mask = ops.expand_dims(ops.cast(value_mask, "bool"), 1)                   # (B, 1, Tk)
         if use_causal_mask:
             tq, tk = ops.shape(q)[1], ops.shape(k)[1]
@@ -402,7 +410,8 @@ class GroupedAttention(keras.layers.Layer):
                 "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
-                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table}
+                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
+                "padding_mask_on": self.padding_mask_on}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -493,6 +502,32 @@ class ZerosLike(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class PaddingMask(keras.layers.Layer):
+    """``keras.ops.not_equal(ids, pad_id)``: the padding mask of integer token ids (true: a token).
+
+    >>> import numpy as np
+    >>> np.asarray(PaddingMask(pad_id=1)(np.array([[5, 1, 1]], "int32"))).tolist()
+    [[True, False, False]]
+    """
+
+    def __init__(self, pad_id: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad_id = int(pad_id)
+
+    def call(self, inputs):
+        return keras.ops.not_equal(inputs, self.pad_id)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype="bool")
+
+    def get_config(self):
+        return {**super().get_config(), "pad_id": self.pad_id}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -623,7 +658,7 @@ class UnitOffsetRMSNorm(keras.layers.Layer):
 
 
 __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
-           "GELU", "SinePosition", "NoKeyBiasAttention",
+           "GELU", "SinePosition", "NoKeyBiasAttention", "PaddingMask",
            "UnitOffsetRMSNorm", "WindowAttention", "AlignedResize", "GridRopeAttention"]
 
 
