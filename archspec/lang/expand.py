@@ -607,24 +607,27 @@ class Expander(Memo, Blocks, Structures):
         return node_id
 
     def _masks_read_as_masks(self, op, a, inputs, kloc, node_id, ctx) -> bool:
-        """A boolean input goes only where the op reads a mask (Op.mask_inputs); else an input-dtype error."""
+        """A mask (a boolean input, padding_mask's output: Op.makes_mask) goes only where the op reads one
+        (Op.mask_inputs); else an input-dtype error."""
         nodes = self.graph.nodes
-        bools = [k for k, i in enumerate(inputs) if nodes[i].op == ops.role("input")
-                 and getattr(nodes[i].attrs, "dtype", None) == "bool"]
+        bools = [k for k, i in enumerate(inputs) if ops.get(nodes[i].op).makes_mask(nodes[i].attrs)]
         if not bools:
             return True
         takes = op.mask_inputs(a, len(inputs))
         bad = next((k for k in bools if k not in takes), None)
         if bad is None:
             return True
-        name = inputs[bad]
+        source = nodes[inputs[bad]]
+        name = source.short
         roles = op.input_roles(a, len(inputs)) or ()
         role = f" ({roles[bad]})" if bad < len(roles) else ""
         where = f"input {bad}{role} of {op.name}" if len(inputs) > 1 else op.name
-        hint = (f"a boolean input can only be a mask (the last input of an attention with `padding_mask: true`); "
-                f"declare '{name}' `dtype: int32` or float32 to compute with its values")
-        self.error("input-dtype", f"'{name}' is a boolean input (a mask); {where} reads it as numbers, not as a mask",
-                   kloc, node_id, hint, (Note(f"'{name}' is declared here", nodes[name].loc),) + tuple(ctx.notes))
+        is_input = not source.inputs
+        what = "a boolean input (a mask)" if is_input else f"a mask ({source.op}'s output)"
+        hint = ("a mask can only go where an op reads one (the last input of an attention with `padding_mask: true`)"
+                + (f"; declare '{name}' `dtype: int32` or float32 to compute with its values" if is_input else ""))
+        self.error("input-dtype", f"'{name}' is {what}; {where} reads it as numbers, not as a mask", kloc, node_id,
+                   hint, (Note(f"'{name}' is {'declared' if is_input else 'made'} here", source.loc),) + tuple(ctx.notes))
         return False
 
     def _attr_errors(self, exc, op, values, origin, src, vpath, kloc, node_id, ctx):

@@ -492,6 +492,11 @@ class Op:
         when the inputs are interchangeable or there is one."""
         return None
 
+    def makes_mask(self, a: Attrs) -> bool:
+        """Whether this op's output is a mask (a boolean input, padding_mask's): it may only go where an op reads
+        one (:meth:`mask_inputs`)."""
+        return False
+
     def mask_inputs(self, a: Attrs, n: int) -> frozenset[int]:
         """The positions of `n` inputs that this op reads as masks (:meth:`input_roles` names them "mask":
         attention's padding mask) — the only places a boolean input may go; any dtype is read there as

@@ -548,6 +548,9 @@ class Input(Op):
     def label(self, a):
         return "input" if a.dtype == "float32" else f"input · {a.dtype}"
 
+    def makes_mask(self, a):
+        return a.dtype == "bool"
+
     def build_keras(self, a, name):
         """The symbolic input tensor (keras.Input), not a layer."""
         import keras
