@@ -1,5 +1,6 @@
-"""Boolean inputs (padding masks) through the whole stack, and the KerasHub backbones that take them —
-EdRec's encoder-decoder — proven on real inputs.
+"""Boolean inputs (padding masks) through the whole stack, and the KerasHub backbones whose masks needed
+them — EdRec's encoder-decoder (boolean mask inputs), RoFormer V2 (a mask made from the token ids, over the
+queries) — proven on real inputs.
 
 A spec input may be `dtype: bool`: a mask, read only where an op takes one (attention's padding mask);
 anywhere else it is the error `input-dtype` (the broken-spec corpus holds the cases). It compiles to a
@@ -94,3 +95,61 @@ def test_edrec_imports_exactly_with_boolean_masks():
     assert _max_diff(model, result) < 1e-5
     assert _max_diff(model, result, result.text.replace("causal: true", "causal: false")) > 1e-3
     assert _max_diff(model, result, result.text.replace("unit_offset: true", "unit_offset: false")) > 1e-3
+
+
+# ---- KerasHub: RoFormer V2 ---------------------------------------------------------------------------
+def _diff_on(model, result, text, xs: dict) -> float:
+    """max |Δ| between `model` and the spec `text` on the inputs `xs` (by name), every weight random and shared
+    (copied by each op's keras_weights, as the import's verification does)."""
+    import keras
+
+    from archspec import ops
+    from archspec.api import load_text
+    from archspec.compile import keras_name
+    from archspec.importer.verify import match
+
+    spec = load_text(text, "<spec>")
+    compiled = spec.to_keras()
+    rng = np.random.default_rng(3)
+    for sid, kname in match(load_text(result.text, "<import>").graph, result.graph).items():
+        layer = result.graph.nodes[kname].layer
+        if layer is None or not layer.weights:
+            continue
+        ws = [rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in layer.get_weights()]
+        layer.set_weights(ws)
+        target = compiled.get_layer(keras_name(sid))
+        target.set_weights(ops.get(spec.graph[sid].op).keras_weights(layer, target, ws))
+    order = list(spec.graph.inputs)
+    by_name = {t._keras_history.operation.name: t for t in model.inputs}
+    want = np.asarray(keras.Model([by_name[n] for n in order], model.output)([xs[n] for n in order]))
+    got = np.asarray(compiled([xs[n] for n in order]))
+    assert np.abs(want).max() > 0.1
+    return float(np.abs(want - got).max())
+
+
+@pytest.mark.keras
+def test_roformer_v2_imports_exactly_with_its_query_mask_and_interleaved_rotary():
+    """RoFormer V2's attention mask is `token_ids != 0` (the padding_mask op), reshaped to (batch, 1, tokens, 1): on
+    TensorFlow and JAX it masks queries — a padded query attends evenly to every key, and the others see the
+    padded keys (padding_mask_on: queries, as ESM's). Its rotary pairs are interleaved (2i, 2i + 1): read as archspec's half-split
+    pairs on q and k kernels whose columns are reordered (WeightView's order), which leaves the scores as they
+    are. With padding ids in the middle and at the end, a key mask, no rotation or the kernels in Keras's own
+    column order give other outputs."""
+    model, result = _imported("RoformerV2Backbone")
+    nodes = result.graph.nodes
+    mask = next(n for n in nodes.values() if n.op == "padding_mask")
+    assert mask.attrs.pad_id == 0 and mask.inputs == ["token_ids"]
+    attn = nodes["transformer_layer_0_attention_layer_attention"].attrs
+    assert attn.rotary and attn.padding_mask and attn.padding_mask_on == "queries" and not attn.use_bias and not attn.causal
+    _round_trip(model, result)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 50, (3, 12)).astype("int32")
+    ids[0, 4] = ids[1, 9:] = ids[2, :2] = 0                      # padding: a hole, a tail, a head
+    xs = {"token_ids": ids, "segment_ids": rng.integers(0, 2, (3, 12)).astype("int32")}
+    assert _diff_on(model, result, result.text, xs) < 1e-5
+    assert _diff_on(model, result, result.text.replace("padding_mask_on: queries", "padding_mask_on: keys"), xs) > 1e-3
+    assert _diff_on(model, result, result.text.replace("rotary: true", "rotary: false"), xs) > 1e-3
+    for name in ("transformer_layer_0_attention_layer_attention", "transformer_layer_1_attention_layer_attention"):
+        view = nodes[name].layer                                  # q and k kernels in Keras's own column order
+        view.parts = [(vs, shape, axis, None) for vs, shape, axis, _ in view.parts]
+    assert _diff_on(model, result, result.text, xs) > 1e-3
