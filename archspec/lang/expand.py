@@ -14,7 +14,7 @@ from .. import ops
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..fast.pydantic_lite import Invalid
 from ..graph import SEP, Graph, Node
-from ..ops.base import ShapeError
+from ..ops.base import Op, ShapeError
 from . import grammar
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
@@ -24,6 +24,17 @@ from .memo import Memo, MemoStore, _freeze
 from .source import DEFAULT_LIMITS, INT_MAX, INT_MIN, Limits, Source
 from .space import SearchSpace
 from .structures import Structures
+
+_MASKING: frozenset[str] = frozenset()
+
+
+def _masking() -> frozenset[str]:
+    """The ops that can make a mask (their class has its own Op.makes_mask): the only ones whose outputs the
+    input-dtype check looks at further."""
+    global _MASKING
+    if not _MASKING:
+        _MASKING = frozenset(n for n, o in ops.REGISTRY.items() if type(o).makes_mask is not Op.makes_mask)
+    return _MASKING
 
 
 class Expander(Memo, Blocks, Structures):
@@ -586,8 +597,12 @@ class Expander(Memo, Blocks, Structures):
         shapes = [nodes[i].shape for i in inputs]
         if None in shapes:
             return None
-        if not self._masks_read_as_masks(op, a, inputs, kloc, node_id, ctx):
-            return None
+        masking = _MASKING or _masking()
+        for i in inputs:
+            if nodes[i].op in masking:
+                if not self._masks_read_as_masks(op, a, inputs, kloc, node_id, ctx):
+                    return None
+                break
         try:
             node.shape, node.cost = self.inferred(op, a, shapes)
             if op.reads_producers:
