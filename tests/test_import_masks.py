@@ -19,9 +19,9 @@ except ImportError:
     np = None
 
 
-def _imported(name):
+def _imported(name, **changes):
     from test_import_decoders import _imported
-    return _imported(name)
+    return _imported(name, **changes)
 
 
 def _round_trip(model, result):
@@ -170,3 +170,6 @@ def test_roformer_v2_imports_exactly_with_its_query_mask_and_interleaved_rotary(
         view = nodes[name].layer                                  # q and k kernels in Keras's own column order
         view.parts = [(vs, shape, axis, None) for vs, shape, axis, _ in view.parts]
     assert _diff_on(model, result, result.text, xs) > 1e-3
+    biased, read = _imported("RoformerV2Backbone", use_bias=True, num_heads=4, head_size=4)   # biases reordered too
+    assert read.graph.nodes["transformer_layer_0_attention_layer_attention"].attrs.use_bias
+    _round_trip(biased, read)
