@@ -586,8 +586,9 @@ def _role(path: str) -> tuple[str, str]:
 
 
 def _einsum_of(layer, variable) -> str | None:
-    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any."""
-    for sub in layer._flatten_layers(include_self=False):
+    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any (none in a block's
+    WeightView, importer/blocks.py: it gives its weights in the rebuilt layer's layout)."""
+    for sub in getattr(layer, "_flatten_layers", lambda **_: [])(include_self=False):
         if any(w is variable for w in sub.weights) and hasattr(sub, "equation"):
             return sub.equation.replace(" ", "")
     return None

@@ -495,6 +495,17 @@ class Op:
         when the inputs are interchangeable or there is one."""
         return None
 
+    def makes_mask(self, a: Attrs) -> bool:
+        """Whether this op's output is a mask (a boolean input, padding_mask's): it may only go where an op reads
+        one (:meth:`mask_inputs`)."""
+        return False
+
+    def mask_inputs(self, a: Attrs, n: int) -> frozenset[int]:
+        """The positions of `n` inputs that this op reads as masks (:meth:`input_roles` names them "mask":
+        attention's padding mask) — the only places a boolean input may go; any dtype is read there as
+        attend (non-zero) or not (zero)."""
+        return frozenset(k for k, r in enumerate(self.input_roles(a, n) or ()) if r == "mask")
+
     def call_keras(self, layer, tensors: list, attrs: Attrs | None = None):
         """Apply the built `layer` to its input tensors (in `from` order); `attrs` are the node's attributes
         (call options such as attention's causal mask)."""

@@ -48,6 +48,9 @@ class PaddingMask(Op):
     def label(self, a):
         return f"padding mask · id {a.pad_id}"
 
+    def makes_mask(self, a):
+        return True
+
     def keras_kwargs(self, a):
         return {"pad_id": a.pad_id}
 
