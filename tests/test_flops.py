@@ -269,6 +269,9 @@ model:
                 from: [t5gemma_attn, emb, mask, mask], name: merged_attn}
   - attention: {heads: 2, key_dim: 4, key_value_heads: 1, rotary: true, padding_mask: true, prefix_lm: true,
                 use_bias: false, from: [merged_attn, mask, mask], name: prefix_lm_attn}
+  - padding_mask: {pad_id: 1, from: ids2, name: ids_mask}
+  - attention: {heads: 2, key_dim: 4, padding_mask: true, padding_mask_on: queries, from: [prefix_lm_attn, ids_mask],
+                name: esm_attn}
   - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
   - dense: {units: 8, name: down}
   - tied_logits: {vocabulary: 20, from: [down, emb]}

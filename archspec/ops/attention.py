@@ -5,7 +5,9 @@ Inputs, wired with `from` (or the previous layer): one tensor is self-attention 
 the order Keras's `MultiHeadAttention(query, value, key)` takes them. Every input is a token sequence
 `(tokens, features)`. With `padding_mask: true` one more input comes last: a mask `(key tokens,)` of
 1 (attend) and 0 (padding), Keras's `value_mask`; `causal: true` lets token i attend to tokens ≤ i only
-(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does.
+(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does. The mask may be an input or
+computed from the token ids (the `padding_mask` op); `padding_mask_on: queries` reads it as KerasHub's ESM
+does on TensorFlow and JAX: no key masked, a padded query attending to every key equally.
 
 Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query and Tk key tokens:
 
@@ -94,6 +96,11 @@ class AttentionAttrs(Attrs):
                                                "padded or not (PaliGemma's prefix-LM mask); masks shorter than the keys "
                                                "cover the last keys, the first ones (PaliGemma's image tokens) being "
                                                "unpadded prefix keys")
+    padding_mask_on: Literal["keys", "queries"] = Field(
+        "keys", description="with padding_mask, the tokens its mask marks: keys — no query attends to a padded key "
+                            "(Keras's value_mask); queries — no key is masked, and a padded query's scores are all "
+                            "masked alike, so it attends to every key equally (KerasHub's ESM on TensorFlow and JAX, "
+                            "which gives dot_product_attention its mask as (batch, 1, tokens, 1))")
 
     @model_validator(mode="after")
     def _rotary_options(self):
@@ -103,6 +110,8 @@ class AttentionAttrs(Attrs):
             raise ValueError("merged attention has no ALiBi bias (its keys are two sequences); set one of them")
         if self.prefix_lm and (self.causal or self.merged or self.alibi):
             raise ValueError("prefix_lm states its own causal part (leave causal, merged and alibi unset)")
+        if (self.merged or self.prefix_lm) and self.padding_mask_on != "keys":
+            raise ValueError("merged and prefix_lm attention mask keys (padding_mask_on: keys)")
         return self
 
 
@@ -132,10 +141,13 @@ _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
 _T5GEMMA = "keras_hub.src.models.t5gemma.t5gemma_attention.T5GemmaAttention"
 _T5GEMMA2 = "keras_hub.src.models.t5gemma2.t5gemma2_attention.T5Gemma2Attention"
 _T5GEMMA2_MERGED = "keras_hub.src.models.t5gemma2.t5gemma2_attention.T5Gemma2MergedAttention"
+_ESM = "keras_hub.src.models.esm.esm_attention.EsmSelfAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
                 "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
-                "query_dense_layernorm": "query_norm", "key_dense_layernorm": "key_norm", "rotary_emb": "rotary_table"}
+                "query_dense_layernorm": "query_norm", "key_dense_layernorm": "key_norm", "rotary_emb": "rotary_table",
+                "q_dense_layer": "query", "k_dense_layer": "key", "v_dense_layer": "value",     # ESM's
+                "o_dense_layer": "attention_output"}
 
 # KerasHub's attention layers of the Llama family (under keras_hub.src.models) → what each computes beyond the
 # grouped-query rotary attention without biases that CachedMistralAttention computes (read from their source,
@@ -186,7 +198,7 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, _T5GEMMA, _T5GEMMA2, _T5GEMMA2_MERGED,
+                     _BLOOM, _FALCON, _ESM, _T5GEMMA, _T5GEMMA2, _T5GEMMA2_MERGED,
                      *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
@@ -248,7 +260,10 @@ class Attention(Op):
                 ({"heads": 2, "key_dim": 4, "merged": True}, [(5, 8), (3, 8)], (5, 8), (288, 0)),
                 # PaliGemma's: 4 image tokens, then 6 text tokens with their padding and response masks
                 ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "use_bias": False,
-                  "padding_mask": True, "prefix_lm": True}, [(10, 16), (6,), (6,)], (10, 16), (768, 0))]
+                  "padding_mask": True, "prefix_lm": True}, [(10, 16), (6,), (6,)], (10, 16), (768, 0)),
+                # ESM's: the mask marks the queries (one per query token: 3 here, against 5 keys)
+                ({"heads": 2, "key_dim": 4, "rotary": True, "padding_mask": True, "padding_mask_on": "queries"},
+                 [(3, 8), (5, 8), (3,)], (3, 8), (288, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -287,9 +302,12 @@ class Attention(Op):
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
-        if mask is not None and not a.merged and not a.prefix_lm and mask != (k[0],):
-            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per key token ({k[0]},)",
-                             "shape-mismatch", "pass the (tokens,) mask input that goes with the keys' ids",
+        marked = (q if a.padding_mask_on == "queries" else k)[0]
+        if mask is not None and not a.merged and not a.prefix_lm and mask != (marked,):
+            what = "query" if a.padding_mask_on == "queries" else "key"
+            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per {what} token ({marked},)",
+                             "shape-mismatch", "pass the (tokens,) mask input that goes with the "
+                             f"{'queries' if what == 'query' else 'keys'}' ids",
                              field="padding_mask")
         if a.causal and not a.merged and q[0] > k[0]:
             raise ShapeError(f"causal attention with {q[0]} query tokens but only {k[0]} key tokens: the last "
@@ -408,7 +426,8 @@ class Attention(Op):
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
         return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
                 or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
-                or a.score_scale is not None or a.additive_mask or a.merged or a.prefix_lm)
+                or a.score_scale is not None or a.additive_mask or a.merged or a.prefix_lm
+                or a.padding_mask_on != "keys")
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -438,7 +457,8 @@ class Attention(Op):
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
             " · qk norm" if a.qk_norm else "") + (f" · scale {a.score_scale:g}" if a.score_scale is not None else "") + (
-            " · merged" if a.merged else "") + (" · prefix lm" if a.prefix_lm else "")
+            " · merged" if a.merged else "") + (" · prefix lm" if a.prefix_lm else "") + (
+            " · mask on queries" if a.padding_mask_on == "queries" else "")
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
@@ -467,6 +487,8 @@ class Attention(Op):
                 kw.update(merged=True)
             if a.prefix_lm:
                 kw.update(prefix_lm=True)
+            if a.padding_mask_on != "keys":
+                kw.update(padding_mask_on=a.padding_mask_on)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -493,6 +515,8 @@ class Attention(Op):
             return self._from_gemma3(cfg, shapes)
         if "query_head_dim_normalize" in cfg:
             return self._from_gemma(cfg, shapes)
+        if "use_rotary" in cfg and "head_size" in cfg:
+            return self._from_esm(cfg, shapes)
         if "num_attention_heads" in cfg and "num_query_heads" not in cfg:
             cfg = _smollm3(cfg)
         if "num_query_heads" not in cfg:
@@ -592,6 +616,22 @@ class Attention(Op):
         if cfg.get("merged"):                       # T5Gemma2MergedAttention: x's keys rotated, the context's not
             values["merged"] = True
         return values
+    def _from_esm(self, cfg, shapes):
+        """KerasHub's EsmSelfAttention (ESM, ESM-2): Dense query, key, value and output projections (biased with
+        use_bias; their kernels reshaped to the rebuilt per-head ones: keras_weights), queries and keys rotated
+        as RotaryEmbedding rotates them (the halves of each head; use_rotary), softmax(QKᵀ/√head_size)·V by
+        `ops.dot_product_attention`, no dropout. It is always called with its padding mask (batch, tokens), which
+        it gives dot_product_attention as (batch, 1, tokens, 1): a mask over the queries on TensorFlow and JAX
+        (each padded query attends to every key equally, no key is masked), one over the keys on PyTorch (where
+        it repeats and transposes it) — read for the backend Keras runs."""
+        import keras
+
+        heads, dim = cfg["heads"], cfg["head_size"]
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        out = cfg.get("out_dim") or heads * dim
+        return dict(heads=heads, key_dim=dim, output_dim=None if out == width else out, use_bias=bool(cfg.get("use_bias")),
+                    rotary=bool(cfg["use_rotary"]), rotary_wavelength=float(cfg.get("max_wavelength", 10000)),
+                    padding_mask=True, padding_mask_on="keys" if keras.config.backend() == "torch" else "queries")
 
     def _from_bloom(self, cfg, shapes):
         """KerasHub's BloomAttention: heads of hidden size / heads, biased projections, ALiBi added to the
@@ -692,8 +732,9 @@ def _role(path: str) -> tuple[str, str]:
 
 
 def _einsum_of(layer, variable) -> str | None:
-    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any."""
-    for sub in layer._flatten_layers(include_self=False):
+    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any (none in a block's
+    WeightView, importer/blocks.py: it gives its weights in the rebuilt layer's layout)."""
+    for sub in getattr(layer, "_flatten_layers", lambda **_: [])(include_self=False):
         if any(w is variable for w in sub.weights) and hasattr(sub, "equation"):
             return sub.equation.replace(" ", "")
     return None
