@@ -311,15 +311,18 @@ class Attention(Op):
         return h * tq * tk
 
     def mixed_float32(self, a, ins, out, platform, inside):
-        """On XLA:CPU everything it keeps is float32 (its projections and score matmuls run in float32, as every
-        kernel's there: `Op.mixed_float32`). On a GPU, through `dot_product_attention` JAX computes the scores and
+        """On XLA:CPU everything it keeps is float32: its projections and score matmuls run in float32, as every
+        kernel's there (`Op.mixed_float32`), and so do the scores' softmax (below) — Q, K, V and 3 score-sized
+        tensors per layer, all float32 in the buffer assignment. On a GPU, through `dot_product_attention` JAX computes the scores and
         their softmax in float32 whatever the inputs' dtype (`_dot_product_attention_core`: float32 logits,
         probabilities cast back to the value's dtype): exp(scores − max) is a float32 residual, the
         probabilities 16-bit (read from JAX's source; not measured on a GPU)."""
-        if platform == "cpu" or not self._fused(a):
+        if platform == "cpu":
+            return MixedKeeps(True, False, inside, True)
+        if not self._fused(a):
             return super().mixed_float32(a, ins, out, platform, inside)
         tq, tk, _, _, _, h, _, _, _ = self._dims(a, ins, out)
-        return MixedKeeps(False, h * tq * tk, False)
+        return MixedKeeps(False, False, h * tq * tk, False)
 
     def lint(self, a, ins, out):
         q = _roles(_split(a, ins)[0])[0]

@@ -171,7 +171,8 @@ CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.it
 class MixedKeeps(NamedTuple):
     """What an op's backward keeps in float32 under a mixed policy (`Op.mixed_float32`)."""
 
-    tensors: bool       # the forward tensors it keeps (its inputs, its output)
+    inputs: bool        # the inputs it keeps
+    output: bool        # its output, where it keeps it
     inside: int         # elements per example of what it keeps inside
     scratch: bool       # its backward step's temporaries (`Op.backward_scratch`)
 
@@ -493,21 +494,22 @@ class Op:
         (docs/training-estimates.md, "Mixed precision"):
 
         * XLA:CPU has no bfloat16 convolution or matmul: it upcasts their operands to float32 and runs them in
-          float32, so a kernel op (multiply-accumulates: conv, dense, attention's projections) keeps its operands,
-          its kept output, what it keeps inside and its backward scratch in float32. CPU-only: a GPU runs them
-          in bfloat16.
+          float32, so a kernel op (multiply-accumulates: conv, dense) keeps its operands and its backward scratch
+          (a grouped convolution's dense filter gradient) in float32. A fused activation runs after Keras casts
+          the kernel's result back: its pre-activation and residuals (inside) and an output it keeps are 16-bit
+          (conv → relu: 3.14 bfloat16-sized tensors per block, the conv's float32 operand and relu's bfloat16
+          input). CPU-only: a GPU runs the kernels in bfloat16.
         * Keras computes some ops in float32 whatever the policy (`float32_math`: the normalizations): what
           they keep inside (layer norm's centred input and deviation) is float32 on every backend; the input
           they keep is XLA:CPU's float32 cast (its producers are float32 kernels there) — on a GPU the 16-bit
           tensor (not measured).
 
         Everything else (activations' inputs and residuals, pooling, merges) stays in the compute dtype."""
-        kernel = platform == "cpu" and self.macs(a, ins, out) > 0
-        if kernel:
-            return MixedKeeps(True, inside, True)
+        if platform == "cpu" and self.macs(a, ins, out) > 0:
+            return MixedKeeps(True, False, 0, True)
         if self.float32_math:
-            return MixedKeeps(platform == "cpu", inside, False)
-        return MixedKeeps(False, 0, False)
+            return MixedKeeps(platform == "cpu", False, inside, False)
+        return MixedKeeps(False, False, 0, False)
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for

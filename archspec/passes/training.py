@@ -202,7 +202,8 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             kept = _stored(graph, reads, stored)
         for tensor in kept:
             keep_until[tensor] = min(keep_until.get(tensor, index[n.id]), index[n.id])
-            dtypes.setdefault(tensor, set()).add(4 if f32 is None or f32.tensors else e)
+            wide = f32 is None or (f32.output if tensor == n.id else f32.inputs)
+            dtypes.setdefault(tensor, set()).add(4 if wide else e)
         if not op.fused_backward:
             hard.update(kept)
         in_elems = sum(size(s) for s in ins)
