@@ -13,7 +13,9 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
   while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
   of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
-gradients and slots 4.
+gradients and slots 4; under a mixed policy what each op's backward keeps takes the dtype the op states
+(`Op.mixed_float32`: XLA:CPU's float32 convolutions and matmuls, Keras's float32 normalizations), a tensor
+kept in two dtypes counted twice.
 
 >>> from archspec import api
 >>> spec = api.load_text('''
