@@ -152,6 +152,37 @@ model:
 """
 
 
+def test_mixed_precision_keeps_what_each_op_states_in_float32():
+    """Under mixed_bfloat16 (docs/training-estimates.md, "Mixed precision"): on XLA:CPU a convolution keeps its
+    float32 operand and batch norm its float32 input, while batch norm's output, cast back to bfloat16, is stored
+    for relu rather than recomputed; on a GPU the same network keeps everything in 16 bits and recomputes batch
+    norm, except attention's exp(scores − max), which JAX computes in float32 there too."""
+    spec = archspec.load_text("""archspec: 1
+name: mixed
+inputs: {x: [8, 8, 4]}
+defaults: {conv2d: {use_bias: false}}
+model:
+  - conv2d: {filters: 4, kernel: 3, padding: same}
+  - conv2d: {filters: 4, kernel: 3, padding: same}
+  - batch_norm: {}
+  - activation: relu
+  - conv2d: {filters: 4, kernel: 3, padding: same}
+  - reshape: {target_shape: [-1, 4]}
+  - attention: {heads: 2, key_dim: 4}
+  - select_token: 0
+  - dense: {units: 3}
+""")
+    elems = 2 * 8 * 8 * 4                               # one 8×8×4 map at batch 2
+    cpu = spec.training_estimate(2, "adam", "mixed_bfloat16").nodes
+    assert [cpu[n].kept_bytes for n in ("conv2d", "conv2d_2", "batch_norm", "activation")] == \
+        [4 * elems, 4 * elems, 2 * elems, 4 * elems]
+    f32, bf16 = (spec.training_estimate(2, "adam", p, "h100").nodes for p in ("float32", "mixed_bfloat16"))
+    assert [bf16[n].kept_bytes for n in ("conv2d", "conv2d_2", "batch_norm", "activation")] == \
+        [2 * elems, 2 * elems, 0, 2 * elems]
+    scores = 2 * 2 * 64 * 64                            # batch × heads × T²
+    assert bf16["attention"].kept_bytes == f32["attention"].kept_bytes // 2 + 2 * scores
+
+
 def test_a_grouped_convolution_holds_a_dense_filter_gradient_on_the_cpu():
     """XLA:CPU computes a depthwise/grouped filter gradient as a dense one: two (k, k, C, C) buffers while
     that backward step runs, whatever the batch; and its multiply-accumulates run as a dense kernel."""
