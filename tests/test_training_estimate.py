@@ -181,6 +181,9 @@ model:
         [2 * elems, 2 * elems, 0, 2 * elems]
     scores = 2 * 2 * 64 * 64                            # batch × heads × T²
     assert bf16["attention"].kept_bytes == f32["attention"].kept_bytes // 2 + 2 * scores
+    # the footer and JSON say how much of what is kept is float32
+    assert spec.training_estimate(2, "adam", "mixed_bfloat16", "h100").kept_float32_bytes == 4 * scores
+    assert spec.training_estimate(2, "adam", "float32").kept_float32_bytes == 0
 
 
 def test_a_grouped_convolution_holds_a_dense_filter_gradient_on_the_cpu():

@@ -100,6 +100,7 @@ class TrainingEstimate:
     largest_batch: int | None = None
     largest_batch_bf16: int | None = None
     tokens_per_example: int = 0     # a spec whose input is token ids: its length (throughput in tokens too)
+    kept_float32_bytes: int = 0     # under a mixed policy: the part of kept_bytes stored in float32 (Op.mixed_float32)
 
     @property
     def step_time_s(self) -> float:
@@ -125,7 +126,8 @@ class TrainingEstimate:
                "train_flops": self.total.flops,
                "weights_bytes": self.weights_bytes, "gradients_bytes": self.grads_bytes,
                "optimizer_bytes": self.optimizer_bytes, "batch_bytes": self.batch_bytes,
-               "kept_activation_bytes": self.kept_bytes, "peak_bytes": self.peak_bytes,
+               "kept_activation_bytes": self.kept_bytes, "kept_float32_bytes": self.kept_float32_bytes,
+               "peak_bytes": self.peak_bytes,
                "peak_phase": self.peak_phase, "peak_at": self.peak_at}
         if d is not None:
             out.update(device=d.name, device_title=d.title, device_memory_bytes=d.memory_bytes,
@@ -169,6 +171,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     internal: dict[str, int] = {}   # node -> bytes (the batch's) it keeps inside (pre-activations) until its backward
     mixed = e < 4                   # a mixed policy: what is kept takes the dtype each op states (Op.mixed_float32)
     dtypes: dict[str, set[int]] = {}  # kept tensor -> the bytes per element of the copies kept of it
+    wide_inside = 0                 # bytes of what ops keep inside in float32 (under a mixed policy)
     scratch: dict[str, int] = {}    # node -> bytes its backward step holds while it runs (Op.backward_scratch)
     for n in graph:
         op = REGISTRY[n.op]
@@ -186,6 +189,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         # the producer (Op.kept_after) is the producer's 16-bit output
         f32 = op.mixed_float32(n.attrs, ins, out, platform, extra) if mixed else None
         inside = extra * e if f32 is None else min(f32.inside, extra) * 4 + (extra - min(f32.inside, extra)) * e
+        wide_inside += min(f32.inside, extra) * 4 * B if f32 else 0
         if n.inputs:
             first = graph[n.inputs[0]]
             after = op.kept_after(n.attrs, REGISTRY[first.op], first.attrs, out, platform)
@@ -244,6 +248,8 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         peak, phase, at = update, "update", None
     est = TrainingEstimate(B, optimizer.lower(), precision, nodes, scopes, total, weights, grads, opt, batch,
                            kept_total, peak, phase, at, device)
+    if mixed:
+        est.kept_float32_bytes = wide_inside + sum(size(graph[t].shape) * B * 4 for t in stored_bytes if 4 in dtypes[t])
     if graph.token_input is not None:
         est.tokens_per_example = graph.token_input.shape[0]
     if device is not None:
