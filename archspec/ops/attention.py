@@ -76,12 +76,23 @@ class AttentionAttrs(Attrs):
                             "unpadded keys before it, from the padding mask (Falcon)")
     alibi_scaled: bool = Field(False, description="with alibi, add the bias before the 1/√key_dim scaling, so it is "
                                                   "scaled with the scores (Falcon)")
+    rotary_fraction: float = Field(1.0, gt=0, le=1, description="with rotary, the share of each query and key head "
+                                   "rotated: its first ⌊key_dim · fraction⌋ features (an even number), the rest passed "
+                                   "as they are (partial rotary: GPT-NeoX's rotary_percentage, 0.25)")
 
     @model_validator(mode="after")
     def _rotary_options(self):
         if self.rotary_scaling != 1.0 and not self.rotary:
             raise ValueError("rotary_scaling scales the rotary embedding's positions; set `rotary: true` too")
+        if self.rotary_fraction != 1.0 and not self.rotary:
+            raise ValueError("rotary_fraction is the share of each head that the rotary embedding rotates; set "
+                             "`rotary: true` too")
         return self
+
+
+def _rotated(a) -> int:
+    """How many features of each query and key head the rotary embedding rotates (0 without rotary)."""
+    return int(a.key_dim * a.rotary_fraction) if a.rotary else 0
 
 
 def _roles(ins: list) -> tuple:
@@ -105,6 +116,7 @@ _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
 _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
 _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
+_GPT_NEOX = "keras_hub.src.models.gpt_neo_x.gpt_neo_x_attention.GPTNeoXAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
                 "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
@@ -159,7 +171,7 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
+                     _BLOOM, _FALCON, _GPT_NEOX, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
                          _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
@@ -193,6 +205,9 @@ class Attention(Op):
                   "qk_norm_epsilon": 1e-5}, [(5, 12)], (5, 12), (592, 0)),
                 ({"heads": 2, "key_dim": 4, "rotary": True, "rotary_scaling": 4.0, "use_bias": False},
                  [(5, 8)], (5, 8), (256, 0)),
+                # GPT-NeoX's: a quarter of each head of 8 rotated (2 features), biases, output to the input's width
+                ({"heads": 2, "key_dim": 8, "rotary": True, "rotary_fraction": 0.25, "causal": True,
+                  "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0)),
                 # SmolLM3's: the 2 rotary frequencies of a head of 4 kept as a weight
                 ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "use_bias": False, "rotary_table": True},
                  [(5, 8)], (5, 8), (192, 2)),
@@ -223,9 +238,14 @@ class Attention(Op):
         if a.heads % kv:
             raise ShapeError(f"{a.heads} query heads cannot be shared evenly by {kv} key/value heads", "attention-heads",
                              "make heads a multiple of key_value_heads (e.g. 32 and 8)", field="key_value_heads")
-        if a.rotary and a.key_dim % 2:
+        if a.rotary and a.key_dim % 2 and a.rotary_fraction == 1.0:
             raise ShapeError(f"rotary position embedding rotates feature pairs; the head size key_dim={a.key_dim} is odd",
                              "attention-heads", "use an even key_dim", field="rotary")
+        if a.rotary and a.rotary_fraction != 1.0 and (_rotated(a) < 2 or _rotated(a) % 2):
+            raise ShapeError(f"rotary position embedding rotates feature pairs; rotary_fraction {a.rotary_fraction:g} "
+                             f"of key_dim {a.key_dim} rotates {_rotated(a)} features of each head",
+                             "attention-heads", "choose a fraction that rotates an even number of features (≥ 2), "
+                             f"e.g. {2 * max(1, _rotated(a) // 2) / a.key_dim:g}", field="rotary_fraction")
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
@@ -261,8 +281,9 @@ class Attention(Op):
     flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per score (h·Tq·Tk) for the 1/√dk scaling — "
                   "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
                   "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
-                  "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
-                  "sin/cos table of positions × frequencies is not counted); + 2 per score with `logit_soft_cap` "
+                  "rotated query and key element with `rotary` (⌊key_dim · rotary_fraction⌋ of each head; x·cos, "
+                  "rotate(x)·sin, their sum, the negated half; the sin/cos table of positions × frequencies is not "
+                  "counted); + 2 per score with `logit_soft_cap` "
                   "(divide, multiply; the tanh, an activation, is not counted, as the profiler counts none); with "
                   "`qk_norm`, rms_norm's count over the queries and keys (4 per element, 3 per head vector; with "
                   "`qk_norm_unit_offset` 2 per head vector + 1 per scale entry, 2·key_dim); + 1 per score with "
@@ -274,7 +295,7 @@ class Attention(Op):
         biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do * a.output_bias if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
-        rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
+        rotary = 7 * _rotated(a) * (tq * h + tk * g) // 2
         cap = 2 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
         vectors = tq * h + tk * g                                       # query and key head vectors normalized
         norms = 0
@@ -354,7 +375,8 @@ class Attention(Op):
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
-        rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
+        rope = (" · rotary" + (f" {_rotated(a)}/{a.key_dim}" if a.rotary_fraction != 1 else "")
+                + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
             " · qk norm" if a.qk_norm else "")
@@ -368,6 +390,8 @@ class Attention(Op):
                       rotary_wavelength=a.rotary_wavelength)
             if a.rotary_scaling != 1.0:
                 kw.update(rotary_scaling=a.rotary_scaling)
+            if a.rotary_fraction != 1.0:
+                kw.update(rotary_fraction=a.rotary_fraction)
             if a.rotary_table:
                 kw.update(rotary_table=True)
             if a.use_bias and not a.output_bias:
@@ -396,6 +420,8 @@ class Attention(Op):
         return cfg
 
     def from_keras(self, cfg, shapes):
+        if "rotary_percentage" in cfg:
+            return self._from_gpt_neox(cfg, shapes)
         if cfg.get("alibi") and "key_dim" not in cfg:
             return self._from_bloom(cfg, shapes)
         if "use_query_key_norm" in cfg:
@@ -491,15 +517,37 @@ class Attention(Op):
             raise KerasImportError(f"its {heads} heads do not divide the input's width {width}")
         return dict(heads=heads, key_dim=width // heads, alibi=True)
 
+    def _from_gpt_neox(self, cfg, shapes):
+        """KerasHub's GPTNeoXAttention: one EinsumDense to each head's query, key and value side by side
+        (keras_weights splits it), rotary positions on the first ⌊head size · rotary_percentage⌋ features of
+        each query and key head (KerasHub's RotaryEmbedding: the half-split form), softmax(QKᵀ/√head size)
+        with dropout on the probabilities, biased projections, an output projection to hidden_dim."""
+        heads, hidden = cfg["num_heads"], cfg["hidden_dim"]
+        if hidden % heads:
+            raise KerasImportError(f"its {heads} heads do not divide its hidden_dim {hidden}")
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        return dict(heads=heads, key_dim=hidden // heads, output_dim=hidden if hidden != width else None,
+                    rotary=True, rotary_fraction=float(cfg["rotary_percentage"]),
+                    rotary_wavelength=float(cfg.get("rotary_max_wavelength", 10000)),
+                    dropout=float(cfg.get("dropout") or 0.0))
+
     def keras_weights(self, source, target, weights):
         """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
         takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
         equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size); BLOOM's output
         Dense over the flattened heads). Where the names do not pair one to one, the weights go in order, as
         they are (the shapes are then checked by Keras)."""
-        src = {_role(v.path): (w, _einsum_of(source, v)) for v, w in zip(source.weights, weights)}
+        src = {}
+        for v, w in zip(source.weights, weights):
+            role, eq = _role(v.path), _einsum_of(source, v)
+            if role[0] == "query_key_value" and w.shape[-1] % 3 == 0:    # GPT-NeoX's: each head's q | k | v
+                for name, part in zip(("query", "key", "value"), _thirds(w)):
+                    src[(name, role[1])] = (part, eq)
+            else:
+                src[role] = (w, eq)
+        n = len(weights) + 2 * sum(_role(v.path)[0] == "query_key_value" for v in source.weights)
         roles = [_role(v.path) for v in target.weights]
-        if len(src) != len(weights) or sorted(src) != sorted(roles):
+        if len(src) != n or sorted(src) != sorted(roles):
             return weights
         out = []
         for v, role in zip(target.weights, roles):
@@ -539,6 +587,13 @@ def _unpadded_alibi(heads: int, pad):
     pad = np.asarray(pad).astype("int64")
     positions = (np.cumsum(pad, axis=-1) - 1) * pad
     return np.asarray(alibi_slopes(heads), "float64")[None, :, None, None] * positions[:, None, None, :]
+
+
+def _thirds(w) -> list:
+    """A fused projection's weight split in three along its last axis (query, key, value)."""
+    import numpy as np
+
+    return np.split(np.asarray(w), 3, axis=-1)
 
 
 def _role(path: str) -> tuple[str, str]:

@@ -285,7 +285,8 @@ class GroupedAttention(keras.layers.Layer):
     `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
     projections have one too (Whisper's key has none, Qwen's output none). `rotary_scaling` divides the
     positions (linear RoPE scaling); `rotary_table` keeps the rotary frequencies as a non-trainable weight
-    (SmolLM3's inv_freq) and rotates with it.
+    (SmolLM3's inv_freq) and rotates with it; `rotary_fraction` rotates only the first ⌊key_dim · fraction⌋
+    features of each query and key head, with the frequencies of a head that size (GPT-NeoX's partial rotary).
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -299,8 +300,10 @@ class GroupedAttention(keras.layers.Layer):
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
-                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False, **kwargs):
+                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
+                 rotary_fraction: float = 1.0, **kwargs):
         super().__init__(**kwargs)
+        self.rotary_fraction = float(rotary_fraction)
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
         self.qk_norm_epsilon = float(qk_norm_epsilon)
@@ -315,8 +318,10 @@ class GroupedAttention(keras.layers.Layer):
         self.output_dim = None if output_shape is None else int(output_shape)
         self.dropout, self.use_bias = float(dropout), bool(use_bias)
         self.rotary, self.rotary_wavelength = bool(rotary), float(rotary_wavelength)
-        if self.rotary and self.key_dim % 2:
-            raise ValueError(f"rotary position embedding rotates pairs of features: key_dim ({key_dim}) must be even")
+        self._rotated = int(self.key_dim * self.rotary_fraction)
+        if self.rotary and self._rotated % 2:
+            raise ValueError(f"rotary position embedding rotates pairs of features: {self._rotated} of key_dim "
+                             f"({key_dim}) rotated must be even")
         self._dropout_layer = keras.layers.Dropout(self.dropout)
         self._softmax = keras.layers.Softmax(axis=-1, dtype="float32")
 
@@ -347,7 +352,7 @@ class GroupedAttention(keras.layers.Layer):
 
             self._query_norm, self._key_norm = norm("query_norm", self.num_heads), norm("key_norm", self.key_value_heads)
         if self.rotary_table:
-            self._table = RotaryTable(self.key_dim, self.rotary_wavelength, name="rotary_table")
+            self._table = RotaryTable(self._rotated, self.rotary_wavelength, name="rotary_table")
             self._table.build()
         self.built = True
 
@@ -359,7 +364,7 @@ class GroupedAttention(keras.layers.Layer):
             q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
             table = self._table.inv_freq if self.rotary_table else None
-            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
+            q, k = (self._rotate(t, table) for t in (q, k))
         groups = self.num_heads // self.key_value_heads
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
@@ -391,6 +396,12 @@ class GroupedAttention(keras.layers.Layer):
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
         return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
 
+    def _rotate(self, x, table):
+        if self._rotated == self.key_dim:
+            return rotate(x, self.rotary_wavelength, self.rotary_scaling, table)
+        part = rotate(x[..., :self._rotated], self.rotary_wavelength, self.rotary_scaling, table)
+        return keras.ops.concatenate((part, x[..., self._rotated:]), axis=-1)
+
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return (*query_shape[:-1], self.output_dim or query_shape[-1])
 
@@ -402,7 +413,8 @@ class GroupedAttention(keras.layers.Layer):
                 "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
-                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table}
+                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
+                "rotary_fraction": self.rotary_fraction}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
