@@ -57,8 +57,9 @@ class AttentionAttrs(Attrs):
                                                 "query, key and value projections have biases, its output none)")
     rotary_scaling: float = Field(1.0, gt=0, description="with rotary, positions are divided by it (linear RoPE "
                                                          "scaling, KerasHub's rope_scaling_factor)")
-    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (key_dim / 2 "
-                                                  "values; SmolLM3's inv_freq, held even by its layers without rotary)")
+    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (one per "
+                                                  "rotated pair: key_dim / 2 values; SmolLM3's inv_freq, held even by "
+                                                  "its layers without rotary)")
     logit_soft_cap: float | None = Field(None, gt=0, description="cap the scaled scores smoothly at ± this value, "
                                                                "cap · tanh(score / cap), before the softmax (Gemma 2's "
                                                                "attention_logit_soft_cap)")
@@ -208,6 +209,9 @@ class Attention(Op):
                 # GPT-NeoX's: a quarter of each head of 8 rotated (2 features), biases, output to the input's width
                 ({"heads": 2, "key_dim": 8, "rotary": True, "rotary_fraction": 0.25, "causal": True,
                   "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0)),
+                # half of each head of 8 rotated, its 2 frequencies kept as a weight
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "rotary_fraction": 0.5,
+                  "use_bias": False, "rotary_table": True}, [(5, 16)], (5, 16), (768, 2)),
                 # SmolLM3's: the 2 rotary frequencies of a head of 4 kept as a weight
                 ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "use_bias": False, "rotary_table": True},
                  [(5, 8)], (5, 8), (192, 2)),
@@ -267,8 +271,8 @@ class Attention(Op):
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
         biases = h * kd + g * kd * a.key_bias + g * vd + do * a.output_bias if a.use_bias else 0
-        # qk_norm: a scale for queries, one for keys; rotary_table: key_dim / 2 frequencies, not trained
-        return (weights + biases + 2 * kd * a.qk_norm, kd // 2 * a.rotary_table)
+        # qk_norm: a scale for queries, one for keys; rotary_table: a frequency per rotated pair, not trained
+        return (weights + biases + 2 * kd * a.qk_norm, int(kd * a.rotary_fraction) // 2 * a.rotary_table)
 
     macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
 
