@@ -352,7 +352,7 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
+        return (a.rotary or a.rotary_fraction != 1.0 or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
                 or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias))
 
     def build_keras(self, a, name):

@@ -319,9 +319,11 @@ class GroupedAttention(keras.layers.Layer):
         self.dropout, self.use_bias = float(dropout), bool(use_bias)
         self.rotary, self.rotary_wavelength = bool(rotary), float(rotary_wavelength)
         self._rotated = int(self.key_dim * self.rotary_fraction)
-        if self.rotary and self._rotated % 2:
+        if self.rotary_fraction != 1.0 and not self.rotary:
+            raise ValueError(f"rotary_fraction={rotary_fraction} is the share of each head rotated: set rotary=True")
+        if self.rotary and (self._rotated % 2 or self._rotated < 2):
             raise ValueError(f"rotary position embedding rotates pairs of features: {self._rotated} of key_dim "
-                             f"({key_dim}) rotated must be even")
+                             f"({key_dim}) rotated must be even and at least 2")
         self._dropout_layer = keras.layers.Dropout(self.dropout)
         self._softmax = keras.layers.Softmax(axis=-1, dtype="float32")
 
