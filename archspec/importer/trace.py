@@ -541,7 +541,8 @@ class _none_outputs:
     (output, cache) with the cache None when it is called without one) is recorded in the traced graph with
     its tensors as its outputs, and its caller still receives the whole tuple — a functional graph's node
     holds tensors only. A sub-layer that returns tensors alone is recorded as Keras records it; Keras's own
-    layers are left alone (none returns None so)."""
+    layers are left alone (none returns None so). A part that returns another non-tensor beside its tensors
+    still fails here and is run inline on the second try (:class:`_inline_parts`)."""
 
     def __init__(self, layer):
         self.layers = [s for s in layer._flatten_layers(include_self=False)
