@@ -37,7 +37,7 @@ COMMANDS = {
     "draw": ("archspec.commands.draw", "draw the architecture with Graphviz"),
     "view": ("archspec.commands.view", "explore the architecture in Google's Model Explorer (blocks, shapes, cost overlays)"),
     "compile": ("archspec.commands.compile", "build the Keras 3 model and save it as .keras"),
-    "train": ("archspec.commands.train", "train a spec on image data"),
+    "train": ("archspec.commands.train", "train a spec on images or token sequences"),
     "evaluate": ("archspec.commands.evaluate", "metrics, per-class precision/recall and a confusion matrix of a trained "
                                                "model (perplexity of a language model)"),
     "predict": ("archspec.commands.predict", "top-k classes of image files (or a data split) from a trained model"),

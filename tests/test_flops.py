@@ -262,6 +262,9 @@ model:
   - attention: {heads: 2, key_dim: 4, alibi: true, alibi_positions: unpadded, alibi_scaled: true, causal: true,
                 padding_mask: true, from: [bloom_attn, mask], name: falcon_attn}
   - attention: {heads: 2, key_dim: 4, qk_norm: true, name: qk_normed}
+  - padding_mask: {pad_id: 1, from: ids2, name: ids_mask}
+  - attention: {heads: 2, key_dim: 4, padding_mask: true, padding_mask_on: queries, from: [qk_normed, ids_mask],
+                name: esm_attn}
   - attention: {heads: 2, key_dim: 4, rotary: true, rotary_fraction: 0.5, causal: true, name: partial_rope}
   - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
   - dense: {units: 8, name: down}

@@ -210,7 +210,7 @@ def bind(layer, args: list, kwargs: dict) -> tuple[list, dict]:
         return list(args), dict(kwargs)
     try:
         params = list(inspect.signature(layer.call).parameters.values())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):     # (no call: a block's WeightView, importer/blocks.py)
         return list(args), dict(kwargs)
     positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     args, kwargs = list(args), dict(kwargs)
@@ -228,7 +228,7 @@ def without_defaults(layer, kwargs: dict) -> dict:
         return kwargs
     try:
         params = inspect.signature(layer.call).parameters
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         return kwargs
     out = {}
     for k, v in kwargs.items():
@@ -730,6 +730,8 @@ def _read_mask(model, config, value, tq, tk):
             got = np.asarray(probe([pad]))
         else:
             got, pad = np.asarray(value), None
+        if got.ndim == 2 and pad is not None and got.shape == pad.shape:
+            got = got[:, None, :]                        # (batch, keys): a mask per key token, as Keras broadcasts it
         try:
             got = np.broadcast_to(got.astype(bool), (got.shape[0] if got.ndim == 3 else 1, tq, tk))
         except ValueError:

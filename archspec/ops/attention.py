@@ -5,7 +5,9 @@ Inputs, wired with `from` (or the previous layer): one tensor is self-attention 
 the order Keras's `MultiHeadAttention(query, value, key)` takes them. Every input is a token sequence
 `(tokens, features)`. With `padding_mask: true` one more input comes last: a mask `(key tokens,)` of
 1 (attend) and 0 (padding), Keras's `value_mask`; `causal: true` lets token i attend to tokens ≤ i only
-(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does.
+(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does. The mask may be an input or
+computed from the token ids (the `padding_mask` op); `padding_mask_on: queries` reads it as KerasHub's ESM
+does on TensorFlow and JAX: no key masked, a padded query attending to every key equally.
 
 Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query and Tk key tokens:
 
@@ -80,6 +82,11 @@ class AttentionAttrs(Attrs):
     rotary_fraction: float = Field(1.0, gt=0, le=1, description="with rotary, the share of each query and key head "
                                    "rotated: its first ⌊key_dim · fraction⌋ features (an even number), the rest passed "
                                    "as they are (partial rotary: GPT-NeoX's rotary_percentage, 0.25)")
+    padding_mask_on: Literal["keys", "queries"] = Field(
+        "keys", description="with padding_mask, the tokens its mask marks: keys — no query attends to a padded key "
+                            "(Keras's value_mask); queries — no key is masked, and a padded query's scores are all "
+                            "masked alike, so it attends to every key equally (KerasHub's ESM on TensorFlow and JAX, "
+                            "which gives dot_product_attention its mask as (batch, 1, tokens, 1))")
 
     @model_validator(mode="after")
     def _rotary_options(self):
@@ -118,10 +125,13 @@ _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
 _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
 _GPT_NEOX = "keras_hub.src.models.gpt_neo_x.gpt_neo_x_attention.GPTNeoXAttention"
+_ESM = "keras_hub.src.models.esm.esm_attention.EsmSelfAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
                 "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
-                "query_dense_layernorm": "query_norm", "key_dense_layernorm": "key_norm", "rotary_emb": "rotary_table"}
+                "query_dense_layernorm": "query_norm", "key_dense_layernorm": "key_norm", "rotary_emb": "rotary_table",
+                "q_dense_layer": "query", "k_dense_layer": "key", "v_dense_layer": "value",     # ESM's
+                "o_dense_layer": "attention_output"}
 
 # KerasHub's attention layers of the Llama family (under keras_hub.src.models) → what each computes beyond the
 # grouped-query rotary attention without biases that CachedMistralAttention computes (read from their source,
@@ -172,7 +182,8 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, _GPT_NEOX, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
+                     _BLOOM, _FALCON, _ESM, _GPT_NEOX,
+                     *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
                          _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
@@ -221,7 +232,10 @@ class Attention(Op):
                   "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0)),
                 ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0)),
                 ({"heads": 2, "key_dim": 8, "alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True,
-                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0))]
+                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0)),
+                # ESM's: the mask marks the queries (one per query token: 3 here, against 5 keys)
+                ({"heads": 2, "key_dim": 4, "rotary": True, "padding_mask": True, "padding_mask_on": "queries"},
+                 [(3, 8), (5, 8), (3,)], (3, 8), (288, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -253,9 +267,12 @@ class Attention(Op):
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
-        if mask is not None and mask != (k[0],):
-            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per key token ({k[0]},)",
-                             "shape-mismatch", "pass the (tokens,) mask input that goes with the keys' ids",
+        marked = (q if a.padding_mask_on == "queries" else k)[0]
+        if mask is not None and mask != (marked,):
+            what = "query" if a.padding_mask_on == "queries" else "key"
+            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per {what} token ({marked},)",
+                             "shape-mismatch", "pass the (tokens,) mask input that goes with the "
+                             f"{'queries' if what == 'query' else 'keys'}' ids",
                              field="padding_mask")
         if a.causal and q[0] > k[0]:
             raise ShapeError(f"causal attention with {q[0]} query tokens but only {k[0]} key tokens: the last "
@@ -352,8 +369,9 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return (a.rotary or a.rotary_fraction != 1.0 or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
-                or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias))
+        return (a.rotary or a.rotary_fraction != 1.0 or (a.key_value_heads or a.heads) != a.heads
+                or a.logit_soft_cap is not None or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
+                or a.padding_mask_on != "keys")
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -383,7 +401,7 @@ class Attention(Op):
                 + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
-            " · qk norm" if a.qk_norm else "")
+            " · qk norm" if a.qk_norm else "") + (" · mask on queries" if a.padding_mask_on == "queries" else "")
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
@@ -406,6 +424,8 @@ class Attention(Op):
                 kw.update(alibi=True, alibi_positions=a.alibi_positions, alibi_scaled=a.alibi_scaled)
             if a.qk_norm:
                 kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
+            if a.padding_mask_on != "keys":
+                kw.update(padding_mask_on=a.padding_mask_on)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -432,6 +452,8 @@ class Attention(Op):
             return self._from_gemma3(cfg, shapes)
         if "query_head_dim_normalize" in cfg:
             return self._from_gemma(cfg, shapes)
+        if "use_rotary" in cfg and "head_size" in cfg:
+            return self._from_esm(cfg, shapes)
         if "num_attention_heads" in cfg and "num_query_heads" not in cfg:
             cfg = _smollm3(cfg)
         if "num_query_heads" not in cfg:
@@ -500,6 +522,23 @@ class Attention(Op):
             values.update(qk_norm=True, qk_norm_unit_offset=True, qk_norm_epsilon=float(cfg.get("layer_norm_epsilon",
                                                                                               1e-6)))
         return values
+
+    def _from_esm(self, cfg, shapes):
+        """KerasHub's EsmSelfAttention (ESM, ESM-2): Dense query, key, value and output projections (biased with
+        use_bias; their kernels reshaped to the rebuilt per-head ones: keras_weights), queries and keys rotated
+        as RotaryEmbedding rotates them (the halves of each head; use_rotary), softmax(QKᵀ/√head_size)·V by
+        `ops.dot_product_attention`, no dropout. It is always called with its padding mask (batch, tokens), which
+        it gives dot_product_attention as (batch, 1, tokens, 1): a mask over the queries on TensorFlow and JAX
+        (each padded query attends to every key equally, no key is masked), one over the keys on PyTorch (where
+        it repeats and transposes it) — read for the backend Keras runs."""
+        import keras
+
+        heads, dim = cfg["heads"], cfg["head_size"]
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        out = cfg.get("out_dim") or heads * dim
+        return dict(heads=heads, key_dim=dim, output_dim=None if out == width else out, use_bias=bool(cfg.get("use_bias")),
+                    rotary=bool(cfg["use_rotary"]), rotary_wavelength=float(cfg.get("max_wavelength", 10000)),
+                    padding_mask=True, padding_mask_on="keys" if keras.config.backend() == "torch" else "queries")
 
     def _from_bloom(self, cfg, shapes):
         """KerasHub's BloomAttention: heads of hidden size / heads, biased projections, ALiBi added to the
@@ -607,8 +646,9 @@ def _role(path: str) -> tuple[str, str]:
 
 
 def _einsum_of(layer, variable) -> str | None:
-    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any."""
-    for sub in layer._flatten_layers(include_self=False):
+    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any (none in a block's
+    WeightView, importer/blocks.py: it gives its weights in the rebuilt layer's layout)."""
+    for sub in getattr(layer, "_flatten_layers", lambda **_: [])(include_self=False):
         if any(w is variable for w in sub.weights) and hasattr(sub, "equation"):
             return sub.equation.replace(" ", "")
     return None
