@@ -578,17 +578,18 @@ class Attention(Op):
         """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
         takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
         equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size); BLOOM's output
-        Dense over the flattened heads). Where the names do not pair one to one, the weights go in order, as
-        they are (the shapes are then checked by Keras)."""
-        src = {}
+        Dense over the flattened heads); GPT-NeoX's one `query_key_value` projection, each head's query, key
+        and value side by side on its last axis, split in three. Where the names do not pair one to one, the
+        weights go in order, as they are (the shapes are then checked by Keras)."""
+        src, n = {}, len(weights)
         for v, w in zip(source.weights, weights):
             role, eq = _role(v.path), _einsum_of(source, v)
             if role[0] == "query_key_value" and w.shape[-1] % 3 == 0:    # GPT-NeoX's: each head's q | k | v
                 for name, part in zip(("query", "key", "value"), _thirds(w)):
                     src[(name, role[1])] = (part, eq)
+                n += 2
             else:
                 src[role] = (w, eq)
-        n = len(weights) + 2 * sum(_role(v.path)[0] == "query_key_value" for v in source.weights)
         roles = [_role(v.path) for v in target.weights]
         if len(src) != n or sorted(src) != sorted(roles):
             return weights
