@@ -41,6 +41,8 @@ ERRORS: dict[str, str] = {
     "unused-input": "A model input is never used.",
     "dead-layer": "A layer does not contribute to any output.",
     "arity": "An op received the wrong number of inputs.",
+    "input-dtype": "A mask (a boolean input, padding_mask's output) feeds an op that does not read it as a mask; only a "
+                   "mask input (attention's last input with `padding_mask: true`) takes one.",
     # training data and runs (archspec train)
     "data-missing": "A data file or folder for training is missing (nothing is downloaded: the message says where to put it).",
     "data-format": "Training data cannot be read as the kind of data it was given as.",

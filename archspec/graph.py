@@ -54,6 +54,10 @@ class Node(Record):
         """Integer values of rank 1: token ids (or a padding mask beside them), not features."""
         return str(getattr(self.attrs, "dtype", "float32")).startswith(("int", "uint")) and len(self.shape or ()) == 1
 
+    def holds_mask(self) -> bool:
+        """Rank 1 values that can be a padding mask (1 token, 0 padding): integers or booleans."""
+        return self.holds_ids() or (getattr(self.attrs, "dtype", None) == "bool" and len(self.shape or ()) == 1)
+
 
 class Scope(Record):
     """A block call, residual, branches, branch path or named sequence: one cluster in diagrams,

@@ -53,6 +53,10 @@ def test_query_key_value_wiring_and_shapes():
     ("  - normalization: {mean: [1, 2], variance: [1, 1]}\n", "shape-mismatch", "2 mean values for 3 features"),
     ("  - normalization: {mean: [1, 2, 3]}\n", None, "both mean and variance"),
     ("  - permute: [2, 1]\n", "shape-rank", "is not an order of the input's 3 axes"),
+    ("  - reshape: [-1, 3]\n  - position_embedding: {length: 17, start: 2}\n", "sequence-too-long",
+     "16 tokens is longer than the position table's 15 rows from row 2"),
+    ("  - reshape: [-1, 3]\n  - position_embedding: {start: 1}\n", None, "set `length` too"),
+    ("  - padding_mask: 1\n", "shape-rank", "padding_mask reads integer token ids"),
 ])
 def test_mistakes_are_located_errors(text, code, words):
     src = "archspec: 1\nname: t\ninputs: {x: [4, 4, 3], other: [5, 3]}\nmodel:\n" + text
@@ -147,7 +151,9 @@ def test_token_layers_compute_what_they_say():
     assert np.allclose(out - x, np.asarray(pe.embedding)[None], atol=1e-6)
     assert 0 < float(np.std(np.asarray(pe.embedding))) < 0.1          # normal(0, 0.02) initial values
     assert np.array_equal(np.asarray(SelectToken(index=3)(x)), x[:, 3])
-    for layer in (ct, pe, SelectToken(index=1), LayerScale(0.5, 4)):
+    rows = PositionEmbedding(length=8, add=False, start=2)                # KerasHub's start_index: rows 2 … 6
+    assert np.array_equal(np.asarray(rows(x))[1], np.asarray(rows.embedding)[2:7])
+    for layer in (ct, pe, rows, SelectToken(index=1), LayerScale(0.5, 4)):
         again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
         assert type(again) is type(layer) and again.get_config() == layer.get_config()
 

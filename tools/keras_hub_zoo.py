@@ -166,8 +166,11 @@ CONFIGS: dict[str, dict] = {
     "FNetBackbone": dict(vocabulary_size=50, num_layers=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=SEQ),
     "DebertaV3Backbone": dict(_TEXT, max_sequence_length=SEQ, bucket_size=4),
     "RoformerV2Backbone": dict(_TEXT, head_size=8),
-    "ESMBackbone": dict(_TEXT, max_sequence_length=SEQ),
-    "ESM2Backbone": dict(_TEXT, max_sequence_length=SEQ),
+    # one class under two names: ESM-1's learned positions (from row 1, its pad id) and embedding norm; ESM-2's
+    # rotary attention; pad id 1 as in their Hugging Face checkpoints and KerasHub's presets
+    "ESMBackbone": dict(_TEXT, max_sequence_length=SEQ + 1, position_embedding_type="absolute", use_pre_layer_norm=True,
+                        pad_token_id=1),
+    "ESM2Backbone": dict(_TEXT, max_sequence_length=SEQ, pad_token_id=1),
     "XLNetBackbone": dict(_TEXT),
     # ---- text: decoders --------------------------------------------------------------------------
     "GPT2Backbone": dict(_TEXT, max_sequence_length=SEQ),

@@ -28,31 +28,35 @@ class BlockError(Exception):
 class WeightView:
     """Stands for an archspec layer's weights where they live in another layer's variables: `get_weights`
     gives them in the archspec layer's order and shapes, `set_weights` writes them back. `parts` lists, per
-    archspec weight, the variables it is made of (concatenated along `axis`), each reshaped to `shape`."""
+    archspec weight, the variables it is made of (concatenated along `axis`), each reshaped to `shape`, and
+    optionally `order`: the archspec weight's last axis is the variable's taken in that order (RoFormer's
+    interleaved rotary pairs as archspec's half-split ones)."""
 
     trainable = True
 
-    def __init__(self, parts: list[tuple[list, tuple, int]]):
-        self.parts = parts                # [(variables, archspec shape, concat axis)]
+    def __init__(self, parts: list[tuple]):
+        self.parts = [p if len(p) == 4 else (*p, None) for p in parts]   # [(variables, shape, concat axis, order)]
 
     @property
     def weights(self):
-        return [vs[0] for vs, _, _ in self.parts]
+        return [vs[0] for vs, _, _, _ in self.parts]
 
     def get_weights(self):
         import numpy as np
 
         out = []
-        for vs, shape, axis in self.parts:
+        for vs, shape, axis, order in self.parts:
             arrays = [np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in vs]
-            out.append(np.concatenate(arrays, axis=axis).reshape(shape) if len(arrays) > 1
-                       else arrays[0].reshape(shape))
+            w = np.concatenate(arrays, axis=axis).reshape(shape) if len(arrays) > 1 else arrays[0].reshape(shape)
+            out.append(w if order is None else w[..., order])
         return out
 
     def set_weights(self, values):
         import numpy as np
 
-        for (vs, _, axis), value in zip(self.parts, values):
+        for (vs, _, axis, order), value in zip(self.parts, values):
+            if order is not None:
+                value = np.asarray(value)[..., np.argsort(order)]
             if len(vs) == 1:
                 vs[0].assign(np.reshape(value, vs[0].shape))
                 continue
@@ -438,6 +442,61 @@ def _dinov3_encoder(layer, in_shape, kwargs):
     return parts, [prev] + [outs[k] for k in sorted(outs)]
 
 
+def _roformer_attention(layer, in_shape, kwargs):
+    """RoFormer V2's RoformerAttention: q, k, v Dense projections to heads × head_size, q and k rotated (Su's
+    interleaved pairs (2i, 2i + 1) — archspec's rotary pairs (i, i + size/2): each head's q and k columns taken
+    even ones first, which leaves every score q·k as it is), `ops.dot_product_attention` scaled by 1/√head_size
+    with its mask reshaped to (batch, 1, tokens, 1) — over the queries on TensorFlow and JAX (padding_mask_on:
+    queries, as ESM's) — then the output Dense."""
+    import numpy as np
+
+    from ..ops import keras_layers
+
+    t, d = in_shape
+    heads, size = layer.heads, layer.head_size
+    mask = kwargs.get("attention_mask")
+    if mask is None:
+        raise BlockError("it is called without an attention mask (its call reshapes None)")
+    if tuple(mask["config"]["shape"][1:]) != (t,):
+        raise BlockError(f"its attention mask has shape {tuple(mask['config']['shape'][1:])}, not one entry per "
+                         f"token ({t},)")
+    if size % 2:
+        raise BlockError(f"its head size {size} is odd; rotary embedding rotates pairs")
+    rotary = layer.rotary_embedding_layer
+    if rotary.output_dim != size:
+        raise BlockError(f"its rotary embedding is for heads of {rotary.output_dim}, its heads have {size}")
+    import keras
+
+    if keras.config.backend() == "torch":
+        raise BlockError("on torch its mask covers the keys, on TensorFlow and JAX the queries; archspec reads it "
+                         "as TensorFlow and JAX compute it — import it with one of those backends")
+    order = np.concatenate([np.arange(0, size, 2), np.arange(1, size, 2)])     # interleaved → half-split pairs
+    parts = []
+    for dense, rotated in ((layer.q_dense, True), (layer.k_dense, True), (layer.v_dense, False)):
+        parts.append(([dense.kernel], (dense.kernel.shape[0], heads, size), 1, order if rotated else None))
+        if layer.use_bias:
+            parts.append(([dense.bias], (heads, size), 0, order if rotated else None))
+    parts.append(([layer.o_dense.kernel], (heads, size, layer.out_dim), 0, None))
+    if layer.use_bias:
+        parts.append(([layer.o_dense.bias], (layer.out_dim,), 0, None))
+    attention = keras_layers.GroupedAttention(num_heads=heads, key_dim=size, use_bias=layer.use_bias, rotary=True,
+                                              rotary_wavelength=float(layer.max_wavelength),
+                                              output_shape=layer.out_dim if layer.out_dim != d else None,
+                                              padding_mask_on="queries")
+    return [("attention", attention, WeightView(parts), (t, layer.out_dim), ["in"], {"value_mask": "mask"})]
+
+
+def _roformer_inputs(layer, args, kwargs) -> dict:
+    """RoformerAttention: its input and the attention mask (one entry per token)."""
+    made = _one_tensor(layer, args, {})
+    if not _is_ref(kwargs.get("attention_mask")):
+        raise BlockError("its attention mask is not a tensor")
+    made["mask"] = kwargs["attention_mask"]
+    return made
+
+
+_ROFORMER = "keras_hub.src.models.roformer_v2.roformer_v2_attention.RoformerAttention"
+READERS[_ROFORMER] = _roformer_attention
 _DINOV3 = "keras_hub.src.models.dinov3.dinov3_layers."
 _DEPTH = "keras_hub.src.models.depth_anything.depth_anything_layers."
 READERS.update({
@@ -456,6 +515,7 @@ CALL_KWARGS = {
     _DEPTH + "DepthAnythingFeatureFusionLayer": ("residual",),
     _DINOV3 + "DINOV3Embedding": ("masks",),
     _DINOV3 + "DINOV3Encoder": ("position_embeddings", "num_prefix_tokens", "attention_mask"),
+    _ROFORMER: ("attention_mask",),
 }
 # weights a class holds that its computation (as read here, for this call) never uses: left out of the spec
 # and of the parameters it is compared on, and named in a warning (importer/weights.py): DINOv2's mask token
@@ -501,7 +561,7 @@ def read_block(layer, entry, taken: set, live: dict | None = None) -> tuple[list
     used = set()
     for _, _, live, *_ in parts:
         if isinstance(live, WeightView):
-            used |= {id(v) for vs, _, _ in live.parts for v in vs}
+            used |= {id(v) for vs, *_ in live.parts for v in vs}
         elif live is not None:
             used |= {id(v) for v in live.weights}
     idle = IDLE[key](layer, kwargs) if key in IDLE else []
@@ -512,6 +572,7 @@ def read_block(layer, entry, taken: set, live: dict | None = None) -> tuple[list
                          "the weights it computes with")
     entries, live_of, prev = [], {}, ref
     for part, keras_layer, live, shape, *inputs in parts:
+        call_kwargs = {k: made[v] for k, v in inputs[1].items()} if len(inputs) > 1 else {}   # (tensors by keyword)
         new, k = f"{name}_{part}", 2
         while new in taken:
             new, k = f"{name}_{part}_{k}", k + 1
@@ -522,7 +583,7 @@ def read_block(layer, entry, taken: set, live: dict | None = None) -> tuple[list
         args = [prev] if not inputs else [[made[i] for i in inputs[0]]] if len(inputs[0]) > 1 else [made[inputs[0][0]]]
         entries.append({"module": module, "class_name": cls.__name__, "config": cfg, "name": new,
                         "registered_name": _registered(cls),
-                        "inbound_nodes": [{"args": args, "kwargs": {}}]})
+                        "inbound_nodes": [{"args": args, "kwargs": call_kwargs}]})
         live_of[new] = live
         prev = made[part] = _tensor(new, shape)
     if out_names is None:
@@ -579,4 +640,5 @@ def _registered(cls) -> str | None:
 INPUTS = {
     _DEPTH + "DepthAnythingFeatureFusionLayer": _fusion_inputs,
     _DEPTH + "DepthAnythingDepthEstimationHead": _head_inputs,
+    _ROFORMER: _roformer_inputs,
 }

@@ -105,7 +105,11 @@ def read_model(model) -> KGraph:
     instances: dict[str, Instance] = {}
     idle: list = []
     config, live = _flatten(config, live, problems, instances, idle)
-    config = _split_calls(config, live)
+    split: dict[str, list[str]] = {}
+    config = _split_calls(config, live, copies=split)
+    if split:               # a traced layer's part called several times (ESM's dropout): each call its node
+        for inst in instances.values():
+            inst.nodes = [c for n in inst.nodes for c in split.get(n, [n])]
     config = _skip_identities(config, live, instances)
     config = _drop_identities(config, instances)
     config, unreached = _prune(config, live, instances)
@@ -120,6 +124,10 @@ def read_model(model) -> KGraph:
     if problems:
         raise UnsupportedModel(problems)
     nodes = _toposort(nodes)
+    if split:                                             # (the copies in the order the graph computes them)
+        position = {n: k for k, n in enumerate(nodes)}
+        for inst in instances.values():
+            inst.nodes = sorted(inst.nodes, key=lambda n: position.get(n, -1))
     problems = _shape_problems(nodes)
     if problems:
         raise UnsupportedModel(problems)
@@ -348,7 +356,7 @@ def _flatten(config: dict, live: dict, problems: list, instances: dict | None = 
     return config, live
 
 
-def _split_calls(config: dict, live: dict, composite: bool = False) -> dict:
+def _split_calls(config: dict, live: dict, composite: bool = False, copies: dict | None = None) -> dict:
     """`config` with layers called more than once written as one entry per call, where that computes the
     same: a layer without weights (a Dropout or Resizing applied to two tensors) becomes a layer of its own
     per call; a layer with weights whose op says what its later calls are (`Op.keras_reuse`: a token
@@ -358,13 +366,14 @@ def _split_calls(config: dict, live: dict, composite: bool = False) -> dict:
     the name, the others are `<name>_<k>` (k = 2, 3, …, skipping names the model uses) — or, for a later call
     with weights, its op's name (`tied_logits`, `shared_embedding`, then `_2`, … where taken), as a spec
     writes it. With `composite`:
-    only the composite layers without weights (before they are traced, one trace per call)."""
+    only the composite layers without weights (before they are traced, one trace per call). `copies`, when
+    given, receives each split layer's name → the names of its calls' nodes."""
     import copy
 
     import keras
 
     taken = {e.get("name") or e["config"].get("name") for e in config["layers"]}
-    layers, copies = [], {}
+    layers, copies = [], ({} if copies is None else copies)
     for entry in config["layers"]:
         name = entry.get("name") or entry["config"].get("name")
         inbound = entry.get("inbound_nodes") or []
@@ -671,6 +680,9 @@ def _wiring(entry, nodes, warnings, tensor_kwargs=(), live=None, flags=None) -> 
                 flags["set"][attr] = True
             elif v not in (None, False):
                 kwargs[k] = v
+        for k, attr in flags.get("values", {}).items():          # keras_call_values: a constant sets an attribute
+            if k in kwargs and not _is_tensor(kwargs[k]):
+                flags["set"][attr] = kwargs.pop(k)
     kwargs = trace.without_defaults(live, kwargs)          # start_index=0 where 0 is the call's default
     if kwargs:
         raise _Problem(f"it is called with the keyword arguments {sorted(kwargs)}, which a spec cannot express")
@@ -721,8 +733,8 @@ def _convert(entry, live, nodes, warnings) -> KNode:
             raise _Problem(f"it is given an {left[0]} that is neither a padding mask over the keys, a causal mask nor "
                            f"both (evaluated on random padding masks: a prefix or bidirectional mask, say), which "
                            f"archspec's {known.name} cannot state")
-    flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored}
-             if known is not None and known.keras_call_flags else None)
+    flags = ({"map": known.keras_call_flags, "ignored": known.keras_call_ignored, "values": known.keras_call_values}
+             if known is not None and (known.keras_call_flags or known.keras_call_values) else None)
     inputs, shapes, consts = _wiring(entry, nodes, warnings, known.keras_call_inputs if known else (), live, flags)
     auto = _is_auto(name, cls)
     if module.startswith("keras.src.ops"):

@@ -36,7 +36,9 @@ Dim = Annotated[int | str, BeforeValidator(_dim, json_schema_input_type=Annotate
 
 class InputDef(_Model):
     shape: list[Dim] = Field(min_length=1, max_length=4)
-    dtype: Literal["float32", "float16", "bfloat16", "int32", "uint8"] = "float32"
+    dtype: Literal["float32", "float16", "bfloat16", "int32", "uint8", "bool"] = Field(
+        "float32", description="int32: token ids or a mask; bool: a mask only (1 attend, 0 padding), read where an op "
+                               "takes one (attention's last input with padding_mask: true)")
 
 
 class BlockDef(_Model):

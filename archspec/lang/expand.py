@@ -14,7 +14,7 @@ from .. import ops
 from ..errors import Diagnostic, Loc, Note, SpecError, closest, focus, hint_for
 from ..fast.pydantic_lite import Invalid
 from ..graph import SEP, Graph, Node
-from ..ops.base import ShapeError
+from ..ops.base import Op, ShapeError
 from . import grammar
 from .blocks import Blocks, _user_ops
 from .context import _FAILED, RESERVED, STRUCTURES, Block, Ctx, Wiring, _Abort, _join, _Poison, _view
@@ -24,6 +24,17 @@ from .memo import Memo, MemoStore, _freeze
 from .source import DEFAULT_LIMITS, INT_MAX, INT_MIN, Limits, Source
 from .space import SearchSpace
 from .structures import Structures
+
+_MASKING: frozenset[str] = frozenset()
+
+
+def _masking() -> frozenset[str]:
+    """The ops that can make a mask (their class has its own Op.makes_mask): the only ones whose outputs the
+    input-dtype check looks at further."""
+    global _MASKING
+    if not _MASKING:
+        _MASKING = frozenset(n for n, o in ops.REGISTRY.items() if type(o).makes_mask is not Op.makes_mask)
+    return _MASKING
 
 
 class Expander(Memo, Blocks, Structures):
@@ -586,6 +597,12 @@ class Expander(Memo, Blocks, Structures):
         shapes = [nodes[i].shape for i in inputs]
         if None in shapes:
             return None
+        masking = _MASKING or _masking()
+        for i in inputs:
+            if nodes[i].op in masking:
+                if not self._masks_read_as_masks(op, a, inputs, kloc, node_id, ctx):
+                    return None
+                break
         try:
             node.shape, node.cost = self.inferred(op, a, shapes)
             if op.reads_producers:
@@ -603,6 +620,30 @@ class Expander(Memo, Blocks, Structures):
             self.error(exc.code, exc.message, loc, node_id, exc.hint, notes)
             return None
         return node_id
+
+    def _masks_read_as_masks(self, op, a, inputs, kloc, node_id, ctx) -> bool:
+        """A mask (a boolean input, padding_mask's output: Op.makes_mask) goes only where the op reads one
+        (Op.mask_inputs); else an input-dtype error."""
+        nodes = self.graph.nodes
+        bools = [k for k, i in enumerate(inputs) if ops.get(nodes[i].op).makes_mask(nodes[i].attrs)]
+        if not bools:
+            return True
+        takes = op.mask_inputs(a, len(inputs))
+        bad = next((k for k in bools if k not in takes), None)
+        if bad is None:
+            return True
+        source = nodes[inputs[bad]]
+        name = source.short
+        roles = op.input_roles(a, len(inputs)) or ()
+        role = f" ({roles[bad]})" if bad < len(roles) else ""
+        where = f"input {bad}{role} of {op.name}" if len(inputs) > 1 else op.name
+        is_input = not source.inputs
+        what = "a boolean input (a mask)" if is_input else f"a mask ({source.op}'s output)"
+        hint = ("a mask can only go where an op reads one (the last input of an attention with `padding_mask: true`)"
+                + (f"; declare '{name}' `dtype: int32` or float32 to compute with its values" if is_input else ""))
+        self.error("input-dtype", f"'{name}' is {what}; {where} reads it as numbers, not as a mask", kloc, node_id,
+                   hint, (Note(f"'{name}' is {'declared' if is_input else 'made'} here", source.loc),) + tuple(ctx.notes))
+        return False
 
     def _attr_errors(self, exc, op, values, origin, src, vpath, kloc, node_id, ctx):
         """Diagnostics for attributes the op refuses; `origin`: attribute → (source, path) of its value."""

@@ -157,7 +157,8 @@ class Memo:
         shapes = tuple(g.nodes[i].shape for i in inputs)
         if None in shapes:
             return None
-        key = (block.name, id(block), _freeze(bound), shapes, dkey[1], stack, self.memo_globals)
+        masks = tuple(ops.get(g.nodes[i].op).makes_mask(g.nodes[i].attrs) for i in inputs)  # (input-dtype's check)
+        key = (block.name, id(block), _freeze(bound), shapes, masks, dkey[1], stack, self.memo_globals)
         try:
             hash(key)
         except TypeError:

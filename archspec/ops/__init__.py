@@ -37,7 +37,7 @@ __all__ = ["Op", "Category", "ShapeError", "KerasImportError", "REGISTRY", "ROLE
            "of_keras_op", "lambda_readers"]
 
 # the families register their ops on import (in this order: the registry's order)
-from . import activation, attention, conv, dense, fourier, merge, norm, pool, reshape, summary, tokens, window  # noqa: E402,F401
+from . import activation, attention, conv, dense, fourier, masks, merge, norm, pool, reshape, summary, tokens, window  # noqa: E402,F401
 
 # Keras layers (snake_case) that are not archspec ops, and what to know instead of a did-you-mean to an
 # op that merely shares a word with them (`embedding` is not `position_embedding`)

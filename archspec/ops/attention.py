@@ -5,7 +5,9 @@ Inputs, wired with `from` (or the previous layer): one tensor is self-attention 
 the order Keras's `MultiHeadAttention(query, value, key)` takes them. Every input is a token sequence
 `(tokens, features)`. With `padding_mask: true` one more input comes last: a mask `(key tokens,)` of
 1 (attend) and 0 (padding), Keras's `value_mask`; `causal: true` lets token i attend to tokens ≤ i only
-(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does.
+(Keras's `use_causal_mask`). Both masks may be combined, as GPT-2 does. The mask may be an input or
+computed from the token ids (the `padding_mask` op); `padding_mask_on: queries` reads it as KerasHub's ESM
+does on TensorFlow and JAX: no key masked, a padded query attending to every key equally.
 
 Costs (docs/conventions.md), with h heads, key size dk, value size dv, Tq query and Tk key tokens:
 
@@ -57,8 +59,9 @@ class AttentionAttrs(Attrs):
                                                 "query, key and value projections have biases, its output none)")
     rotary_scaling: float = Field(1.0, gt=0, description="with rotary, positions are divided by it (linear RoPE "
                                                          "scaling, KerasHub's rope_scaling_factor)")
-    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (key_dim / 2 "
-                                                  "values; SmolLM3's inv_freq, held even by its layers without rotary)")
+    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (one per "
+                                                  "rotated pair: key_dim / 2 values; SmolLM3's inv_freq, held even by "
+                                                  "its layers without rotary)")
     logit_soft_cap: float | None = Field(None, gt=0, description="cap the scaled scores smoothly at ± this value, "
                                                                "cap · tanh(score / cap), before the softmax (Gemma 2's "
                                                                "attention_logit_soft_cap)")
@@ -76,12 +79,28 @@ class AttentionAttrs(Attrs):
                             "unpadded keys before it, from the padding mask (Falcon)")
     alibi_scaled: bool = Field(False, description="with alibi, add the bias before the 1/√key_dim scaling, so it is "
                                                   "scaled with the scores (Falcon)")
+    rotary_fraction: float = Field(1.0, gt=0, le=1, description="with rotary, the share of each query and key head "
+                                   "rotated: its first ⌊key_dim · fraction⌋ features (an even number), the rest passed "
+                                   "as they are (partial rotary: GPT-NeoX's rotary_percentage, 0.25)")
+    padding_mask_on: Literal["keys", "queries"] = Field(
+        "keys", description="with padding_mask, the tokens its mask marks: keys — no query attends to a padded key "
+                            "(Keras's value_mask); queries — no key is masked, and a padded query's scores are all "
+                            "masked alike, so it attends to every key equally (KerasHub's ESM on TensorFlow and JAX, "
+                            "which gives dot_product_attention its mask as (batch, 1, tokens, 1))")
 
     @model_validator(mode="after")
     def _rotary_options(self):
         if self.rotary_scaling != 1.0 and not self.rotary:
             raise ValueError("rotary_scaling scales the rotary embedding's positions; set `rotary: true` too")
+        if self.rotary_fraction != 1.0 and not self.rotary:
+            raise ValueError("rotary_fraction is the share of each head that the rotary embedding rotates; set "
+                             "`rotary: true` too")
         return self
+
+
+def _rotated(a) -> int:
+    """How many features of each query and key head the rotary embedding rotates (0 without rotary)."""
+    return int(a.key_dim * a.rotary_fraction) if a.rotary else 0
 
 
 def _roles(ins: list) -> tuple:
@@ -105,10 +124,14 @@ _GEMMA = "keras_hub.src.models.gemma.gemma_attention.CachedGemmaAttention"
 _GEMMA3 = "keras_hub.src.models.gemma3.gemma3_attention.CachedGemma3Attention"
 _BLOOM = "keras_hub.src.models.bloom.bloom_attention.BloomAttention"
 _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
+_GPT_NEOX = "keras_hub.src.models.gpt_neo_x.gpt_neo_x_attention.GPTNeoXAttention"
+_ESM = "keras_hub.src.models.esm.esm_attention.EsmSelfAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
                 "q_proj": "query", "k_proj": "key", "v_proj": "value", "o_proj": "attention_output",
-                "query_dense_layernorm": "query_norm", "key_dense_layernorm": "key_norm", "rotary_emb": "rotary_table"}
+                "query_dense_layernorm": "query_norm", "key_dense_layernorm": "key_norm", "rotary_emb": "rotary_table",
+                "q_dense_layer": "query", "k_dense_layer": "key", "v_dense_layer": "value",     # ESM's
+                "o_dense_layer": "attention_output"}
 
 # KerasHub's attention layers of the Llama family (under keras_hub.src.models) → what each computes beyond the
 # grouped-query rotary attention without biases that CachedMistralAttention computes (read from their source,
@@ -159,7 +182,8 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
+                     _BLOOM, _FALCON, _ESM, _GPT_NEOX,
+                     *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
                          _FALCON: {"alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True},
@@ -193,6 +217,12 @@ class Attention(Op):
                   "qk_norm_epsilon": 1e-5}, [(5, 12)], (5, 12), (592, 0)),
                 ({"heads": 2, "key_dim": 4, "rotary": True, "rotary_scaling": 4.0, "use_bias": False},
                  [(5, 8)], (5, 8), (256, 0)),
+                # GPT-NeoX's: a quarter of each head of 8 rotated (2 features), biases, output to the input's width
+                ({"heads": 2, "key_dim": 8, "rotary": True, "rotary_fraction": 0.25, "causal": True,
+                  "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0)),
+                # half of each head of 8 rotated, its 2 frequencies kept as a weight
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "rotary_fraction": 0.5,
+                  "use_bias": False, "rotary_table": True}, [(5, 16)], (5, 16), (768, 2)),
                 # SmolLM3's: the 2 rotary frequencies of a head of 4 kept as a weight
                 ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "use_bias": False, "rotary_table": True},
                  [(5, 8)], (5, 8), (192, 2)),
@@ -202,7 +232,10 @@ class Attention(Op):
                   "qk_norm_unit_offset": True}, [(6, 16)], (6, 16), (784, 0)),
                 ({"heads": 2, "key_dim": 8, "alibi": True, "causal": True}, [(6, 16)], (6, 16), (1088, 0)),
                 ({"heads": 2, "key_dim": 8, "alibi": True, "alibi_positions": "unpadded", "alibi_scaled": True,
-                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0))]
+                  "causal": True, "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0)),
+                # ESM's: the mask marks the queries (one per query token: 3 here, against 5 keys)
+                ({"heads": 2, "key_dim": 4, "rotary": True, "padding_mask": True, "padding_mask_on": "queries"},
+                 [(3, 8), (5, 8), (3,)], (3, 8), (288, 0))]
 
     def infer(self, a, ins):
         ins, mask = _split(a, ins)
@@ -223,15 +256,23 @@ class Attention(Op):
         if a.heads % kv:
             raise ShapeError(f"{a.heads} query heads cannot be shared evenly by {kv} key/value heads", "attention-heads",
                              "make heads a multiple of key_value_heads (e.g. 32 and 8)", field="key_value_heads")
-        if a.rotary and a.key_dim % 2:
+        if a.rotary and a.key_dim % 2 and a.rotary_fraction == 1.0:
             raise ShapeError(f"rotary position embedding rotates feature pairs; the head size key_dim={a.key_dim} is odd",
                              "attention-heads", "use an even key_dim", field="rotary")
+        if a.rotary and a.rotary_fraction != 1.0 and (_rotated(a) < 2 or _rotated(a) % 2):
+            raise ShapeError(f"rotary position embedding rotates feature pairs; rotary_fraction {a.rotary_fraction:g} "
+                             f"of key_dim {a.key_dim} rotates {_rotated(a)} features of each head",
+                             "attention-heads", "choose a fraction that rotates an even number of features (≥ 2), "
+                             f"e.g. {2 * max(1, _rotated(a) // 2) / a.key_dim:g}", field="rotary_fraction")
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
-        if mask is not None and mask != (k[0],):
-            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per key token ({k[0]},)",
-                             "shape-mismatch", "pass the (tokens,) mask input that goes with the keys' ids",
+        marked = (q if a.padding_mask_on == "queries" else k)[0]
+        if mask is not None and mask != (marked,):
+            what = "query" if a.padding_mask_on == "queries" else "key"
+            raise ShapeError(f"attention's padding mask has shape {mask}; it needs one entry per {what} token ({marked},)",
+                             "shape-mismatch", "pass the (tokens,) mask input that goes with the "
+                             f"{'queries' if what == 'query' else 'keys'}' ids",
                              field="padding_mask")
         if a.causal and q[0] > k[0]:
             raise ShapeError(f"causal attention with {q[0]} query tokens but only {k[0]} key tokens: the last "
@@ -247,8 +288,8 @@ class Attention(Op):
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
         biases = h * kd + g * kd * a.key_bias + g * vd + do * a.output_bias if a.use_bias else 0
-        # qk_norm: a scale for queries, one for keys; rotary_table: key_dim / 2 frequencies, not trained
-        return (weights + biases + 2 * kd * a.qk_norm, kd // 2 * a.rotary_table)
+        # qk_norm: a scale for queries, one for keys; rotary_table: a frequency per rotated pair, not trained
+        return (weights + biases + 2 * kd * a.qk_norm, int(kd * a.rotary_fraction) // 2 * a.rotary_table)
 
     macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
 
@@ -261,8 +302,9 @@ class Attention(Op):
     flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per score (h·Tq·Tk) for the 1/√dk scaling — "
                   "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
                   "(`causal`, `padding_mask`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
-                  "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
-                  "sin/cos table of positions × frequencies is not counted); + 2 per score with `logit_soft_cap` "
+                  "rotated query and key element with `rotary` (⌊key_dim · rotary_fraction⌋ of each head; x·cos, "
+                  "rotate(x)·sin, their sum, the negated half; the sin/cos table of positions × frequencies is not "
+                  "counted); + 2 per score with `logit_soft_cap` "
                   "(divide, multiply; the tanh, an activation, is not counted, as the profiler counts none); with "
                   "`qk_norm`, rms_norm's count over the queries and keys (4 per element, 3 per head vector; with "
                   "`qk_norm_unit_offset` 2 per head vector + 1 per scale entry, 2·key_dim); + 1 per score with "
@@ -274,7 +316,7 @@ class Attention(Op):
         biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do * a.output_bias if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
-        rotary = 7 * kd * (tq * h + tk * g) // 2 if a.rotary else 0
+        rotary = 7 * _rotated(a) * (tq * h + tk * g) // 2
         cap = 2 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
         vectors = tq * h + tk * g                                       # query and key head vectors normalized
         norms = 0
@@ -341,8 +383,9 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
-                or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias))
+        return (a.rotary or a.rotary_fraction != 1.0 or (a.key_value_heads or a.heads) != a.heads
+                or a.logit_soft_cap is not None or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
+                or a.padding_mask_on != "keys")
 
     def build_keras(self, a, name):
         """keras.layers.MultiHeadAttention; archspec's GroupedAttention for grouped heads or rotary, its
@@ -368,10 +411,11 @@ class Attention(Op):
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
-        rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
+        rope = (" · rotary" + (f" {_rotated(a)}/{a.key_dim}" if a.rotary_fraction != 1 else "")
+                + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
-            " · qk norm" if a.qk_norm else "")
+            " · qk norm" if a.qk_norm else "") + (" · mask on queries" if a.padding_mask_on == "queries" else "")
         return f"attention · {a.heads} head{'s' if a.heads > 1 else ''} · {a.key_dim}{v}{kv}{rope}{causal}{extra}"
 
     def keras_kwargs(self, a):
@@ -382,6 +426,8 @@ class Attention(Op):
                       rotary_wavelength=a.rotary_wavelength)
             if a.rotary_scaling != 1.0:
                 kw.update(rotary_scaling=a.rotary_scaling)
+            if a.rotary_fraction != 1.0:
+                kw.update(rotary_fraction=a.rotary_fraction)
             if a.rotary_table:
                 kw.update(rotary_table=True)
             if a.use_bias and not a.output_bias:
@@ -392,6 +438,8 @@ class Attention(Op):
                 kw.update(alibi=True, alibi_positions=a.alibi_positions, alibi_scaled=a.alibi_scaled)
             if a.qk_norm:
                 kw.update(qk_norm=True, qk_norm_unit_offset=a.qk_norm_unit_offset, qk_norm_epsilon=a.qk_norm_epsilon)
+            if a.padding_mask_on != "keys":
+                kw.update(padding_mask_on=a.padding_mask_on)
         return kw if a.key_bias or not a.use_bias else dict(kw, key_bias=False)
 
     def keras_config(self, cfg, shapes):
@@ -410,12 +458,16 @@ class Attention(Op):
         return cfg
 
     def from_keras(self, cfg, shapes):
+        if "rotary_percentage" in cfg:
+            return self._from_gpt_neox(cfg, shapes)
         if cfg.get("alibi") and "key_dim" not in cfg:
             return self._from_bloom(cfg, shapes)
         if "use_query_key_norm" in cfg:
             return self._from_gemma3(cfg, shapes)
         if "query_head_dim_normalize" in cfg:
             return self._from_gemma(cfg, shapes)
+        if "use_rotary" in cfg and "head_size" in cfg:
+            return self._from_esm(cfg, shapes)
         if "num_attention_heads" in cfg and "num_query_heads" not in cfg:
             cfg = _smollm3(cfg)
         if "num_query_heads" not in cfg:
@@ -485,6 +537,23 @@ class Attention(Op):
                                                                                               1e-6)))
         return values
 
+    def _from_esm(self, cfg, shapes):
+        """KerasHub's EsmSelfAttention (ESM, ESM-2): Dense query, key, value and output projections (biased with
+        use_bias; their kernels reshaped to the rebuilt per-head ones: keras_weights), queries and keys rotated
+        as RotaryEmbedding rotates them (the halves of each head; use_rotary), softmax(QKᵀ/√head_size)·V by
+        `ops.dot_product_attention`, no dropout. It is always called with its padding mask (batch, tokens), which
+        it gives dot_product_attention as (batch, 1, tokens, 1): a mask over the queries on TensorFlow and JAX
+        (each padded query attends to every key equally, no key is masked), one over the keys on PyTorch (where
+        it repeats and transposes it) — read for the backend Keras runs."""
+        import keras
+
+        heads, dim = cfg["heads"], cfg["head_size"]
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        out = cfg.get("out_dim") or heads * dim
+        return dict(heads=heads, key_dim=dim, output_dim=None if out == width else out, use_bias=bool(cfg.get("use_bias")),
+                    rotary=bool(cfg["use_rotary"]), rotary_wavelength=float(cfg.get("max_wavelength", 10000)),
+                    padding_mask=True, padding_mask_on="keys" if keras.config.backend() == "torch" else "queries")
+
     def _from_bloom(self, cfg, shapes):
         """KerasHub's BloomAttention: heads of hidden size / heads, biased projections, ALiBi added to the
         scaled scores; its dropout drops both the probabilities and the output (archspec's: the probabilities).
@@ -505,15 +574,38 @@ class Attention(Op):
             raise KerasImportError(f"its {heads} heads do not divide the input's width {width}")
         return dict(heads=heads, key_dim=width // heads, alibi=True)
 
+    def _from_gpt_neox(self, cfg, shapes):
+        """KerasHub's GPTNeoXAttention: one EinsumDense to each head's query, key and value side by side
+        (keras_weights splits it), rotary positions on the first ⌊head size · rotary_percentage⌋ features of
+        each query and key head (KerasHub's RotaryEmbedding: the half-split form), softmax(QKᵀ/√head size)
+        with dropout on the probabilities, biased projections, an output projection to hidden_dim."""
+        heads, hidden = cfg["num_heads"], cfg["hidden_dim"]
+        if hidden % heads:
+            raise KerasImportError(f"its {heads} heads do not divide its hidden_dim {hidden}")
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        return dict(heads=heads, key_dim=hidden // heads, output_dim=hidden if hidden != width else None,
+                    rotary=True, rotary_fraction=float(cfg["rotary_percentage"]),
+                    rotary_wavelength=float(cfg.get("rotary_max_wavelength", 10000)),
+                    dropout=float(cfg.get("dropout") or 0.0))
+
     def keras_weights(self, source, target, weights):
         """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
         takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
         equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size); BLOOM's output
-        Dense over the flattened heads). Where the names do not pair one to one, the weights go in order, as
-        they are (the shapes are then checked by Keras)."""
-        src = {_role(v.path): (w, _einsum_of(source, v)) for v, w in zip(source.weights, weights)}
+        Dense over the flattened heads); GPT-NeoX's one `query_key_value` projection, each head's query, key
+        and value side by side on its last axis, split in three. Where the names do not pair one to one, the
+        weights go in order, as they are (the shapes are then checked by Keras)."""
+        src, n = {}, len(weights)
+        for v, w in zip(source.weights, weights):
+            role, eq = _role(v.path), _einsum_of(source, v)
+            if role[0] == "query_key_value" and w.shape[-1] % 3 == 0:    # GPT-NeoX's: each head's q | k | v
+                for name, part in zip(("query", "key", "value"), _thirds(w)):
+                    src[(name, role[1])] = (part, eq)
+                n += 2
+            else:
+                src[role] = (w, eq)
         roles = [_role(v.path) for v in target.weights]
-        if len(src) != len(weights) or sorted(src) != sorted(roles):
+        if len(src) != n or sorted(src) != sorted(roles):
             return weights
         out = []
         for v, role in zip(target.weights, roles):
@@ -555,6 +647,13 @@ def _unpadded_alibi(heads: int, pad):
     return np.asarray(alibi_slopes(heads), "float64")[None, :, None, None] * positions[:, None, None, :]
 
 
+def _thirds(w) -> list:
+    """A fused projection's weight split in three along its last axis (query, key, value)."""
+    import numpy as np
+
+    return np.split(np.asarray(w), 3, axis=-1)
+
+
 def _role(path: str) -> tuple[str, str]:
     """(projection, kind) of an attention weight's path: ('query', 'kernel') for '…/attention/query/kernel'."""
     parts = path.split("/")
@@ -562,8 +661,9 @@ def _role(path: str) -> tuple[str, str]:
 
 
 def _einsum_of(layer, variable) -> str | None:
-    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any."""
-    for sub in layer._flatten_layers(include_self=False):
+    """The einsum equation of the EinsumDense inside `layer` that holds `variable`, if any (none in a block's
+    WeightView, importer/blocks.py: it gives its weights in the rebuilt layer's layout)."""
+    for sub in getattr(layer, "_flatten_layers", lambda **_: [])(include_self=False):
         if any(w is variable for w in sub.weights) and hasattr(sub, "equation"):
             return sub.equation.replace(" ", "")
     return None

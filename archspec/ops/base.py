@@ -227,6 +227,9 @@ class Op:
     # (padding-mask tensor, causal flag) that say the same when the mask is found to be a padding mask over
     # the keys, a causal mask or both (importer/trace.py evaluates it on random padding masks)
     keras_call_masks: ClassVar[dict[str, tuple[str, str]]] = {}
+    # call keywords given a constant that set an attribute to it: KerasHub's PositionEmbedding called with
+    # start_index=1 → start (a tensor there is no constant: the call is refused)
+    keras_call_values: ClassVar[dict[str, str]] = {}
     # call keywords the op's Keras layers take into **kwargs and never read (with keras_call_flags only)
     keras_call_ignored: ClassVar[tuple[str, ...]] = ()
     # a call keyword holding a tensor the caller computes from the padding mask that the op computes itself
@@ -535,6 +538,17 @@ class Op:
         """Short names of what each of `n` inputs is for (attention's q / kv), drawn on the edges; None
         when the inputs are interchangeable or there is one."""
         return None
+
+    def makes_mask(self, a: Attrs) -> bool:
+        """Whether this op's output is a mask (a boolean input, padding_mask's): it may only go where an op reads
+        one (:meth:`mask_inputs`)."""
+        return False
+
+    def mask_inputs(self, a: Attrs, n: int) -> frozenset[int]:
+        """The positions of `n` inputs that this op reads as masks (:meth:`input_roles` names them "mask":
+        attention's padding mask) — the only places a boolean input may go; any dtype is read there as
+        attend (non-zero) or not (zero)."""
+        return frozenset(k for k, r in enumerate(self.input_roles(a, n) or ()) if r == "mask")
 
     def call_keras(self, layer, tensors: list, attrs: Attrs | None = None):
         """Apply the built `layer` to its input tensors (in `from` order); `attrs` are the node's attributes

@@ -90,18 +90,22 @@ class PositionEmbedding(keras.layers.Layer):
     True
     """
 
-    def __init__(self, stddev: float = 0.02, length: int | None = None, add: bool = True, **kwargs):
+    def __init__(self, stddev: float = 0.02, length: int | None = None, add: bool = True, start: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.stddev = float(stddev)
         self.length = None if length is None else int(length)
         self.add = bool(add)
+        self.start = int(start)                 # the first row taken (KerasHub's start_index)
+        if self.start and self.length is None:
+            raise ValueError("PositionEmbedding's start picks a row of a table: give its length too")
 
     def build(self, input_shape):
         if self.length is not None:          # as archspec's rule: a table of rows for a sequence of tokens
             if len(input_shape) != 3:
                 raise ValueError(f"PositionEmbedding with `length` takes (batch, tokens, features); got {tuple(input_shape)}")
-            if input_shape[1] is not None and input_shape[1] > self.length:
-                raise ValueError(f"a sequence of {input_shape[1]} tokens is longer than the table's {self.length} rows")
+            if input_shape[1] is not None and input_shape[1] > self.length - self.start:
+                raise ValueError(f"a sequence of {input_shape[1]} tokens is longer than the table's {self.length} rows "
+                                 f"from row {self.start}")
         shape = tuple(input_shape[1:]) if self.length is None else (self.length, input_shape[-1])
         self.embedding = self.add_weight(name="embedding", shape=shape,
                                          initializer=keras.initializers.RandomNormal(stddev=self.stddev))
@@ -109,7 +113,7 @@ class PositionEmbedding(keras.layers.Layer):
     def call(self, inputs):
         table = keras.ops.cast(self.embedding, inputs.dtype)
         if self.length is not None:
-            table = keras.ops.slice(table, (0, 0), (keras.ops.shape(inputs)[-2], keras.ops.shape(inputs)[-1]))
+            table = keras.ops.slice(table, (self.start, 0), (keras.ops.shape(inputs)[-2], keras.ops.shape(inputs)[-1]))
         if not self.add:
             return keras.ops.broadcast_to(table, keras.ops.shape(inputs))
         return inputs + table
@@ -123,6 +127,8 @@ class PositionEmbedding(keras.layers.Layer):
             config["length"] = self.length
         if not self.add:
             config["add"] = False
+        if self.start:
+            config["start"] = self.start
         return config
 
 
@@ -285,7 +291,10 @@ class GroupedAttention(keras.layers.Layer):
     `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
     projections have one too (Whisper's key has none, Qwen's output none). `rotary_scaling` divides the
     positions (linear RoPE scaling); `rotary_table` keeps the rotary frequencies as a non-trainable weight
-    (SmolLM3's inv_freq) and rotates with it.
+    (SmolLM3's inv_freq) and rotates with it; `rotary_fraction` rotates only the first ⌊key_dim · fraction⌋
+    features of each query and key head, with the frequencies of a head that size (GPT-NeoX's partial rotary).
+    With ``padding_mask_on="queries"`` its `value_mask` marks the queries (KerasHub's ESM): no key is masked,
+    and a padded query's scores are all set alike (0), so it attends to every key equally.
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -299,8 +308,13 @@ class GroupedAttention(keras.layers.Layer):
                  rotary_wavelength: float = 10000.0, key_bias: bool = True, logit_soft_cap: float | None = None,
                  qk_norm: bool = False, qk_norm_unit_offset: bool = False, qk_norm_epsilon: float = 1e-6,
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
-                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False, **kwargs):
+                 output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
+                 rotary_fraction: float = 1.0, padding_mask_on: str = "keys", **kwargs):
         super().__init__(**kwargs)
+        self.rotary_fraction = float(rotary_fraction)
+        if padding_mask_on not in ("keys", "queries"):
+            raise ValueError(f"padding_mask_on is 'keys' or 'queries', not {padding_mask_on!r}")
+        self.padding_mask_on = padding_mask_on
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
         self.qk_norm, self.qk_norm_unit_offset = bool(qk_norm), bool(qk_norm_unit_offset)
         self.qk_norm_epsilon = float(qk_norm_epsilon)
@@ -315,8 +329,12 @@ class GroupedAttention(keras.layers.Layer):
         self.output_dim = None if output_shape is None else int(output_shape)
         self.dropout, self.use_bias = float(dropout), bool(use_bias)
         self.rotary, self.rotary_wavelength = bool(rotary), float(rotary_wavelength)
-        if self.rotary and self.key_dim % 2:
-            raise ValueError(f"rotary position embedding rotates pairs of features: key_dim ({key_dim}) must be even")
+        self._rotated = int(self.key_dim * self.rotary_fraction)
+        if self.rotary_fraction != 1.0 and not self.rotary:
+            raise ValueError(f"rotary_fraction={rotary_fraction} is the share of each head rotated: set rotary=True")
+        if self.rotary and (self._rotated % 2 or self._rotated < 2):
+            raise ValueError(f"rotary position embedding rotates pairs of features: {self._rotated} of key_dim "
+                             f"({key_dim}) rotated must be even and at least 2")
         self._dropout_layer = keras.layers.Dropout(self.dropout)
         self._softmax = keras.layers.Softmax(axis=-1, dtype="float32")
 
@@ -347,7 +365,7 @@ class GroupedAttention(keras.layers.Layer):
 
             self._query_norm, self._key_norm = norm("query_norm", self.num_heads), norm("key_norm", self.key_value_heads)
         if self.rotary_table:
-            self._table = RotaryTable(self.key_dim, self.rotary_wavelength, name="rotary_table")
+            self._table = RotaryTable(self._rotated, self.rotary_wavelength, name="rotary_table")
             self._table.build()
         self.built = True
 
@@ -359,7 +377,7 @@ class GroupedAttention(keras.layers.Layer):
             q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
             table = self._table.inv_freq if self.rotary_table else None
-            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
+            q, k = (self._rotate(t, table) for t in (q, k))
         groups = self.num_heads // self.key_value_heads
         if groups > 1:
             k, v = ops.repeat(k, groups, axis=2), ops.repeat(v, groups, axis=2)
@@ -379,7 +397,11 @@ class GroupedAttention(keras.layers.Layer):
         if self.logit_soft_cap is not None:                                    # Gemma 2: cap · tanh(s / cap)
             scores = ops.multiply(ops.tanh(ops.divide(scores, self.logit_soft_cap)), self.logit_soft_cap)
         mask = None
-        if value_mask is not None:
+        if value_mask is not None and self.padding_mask_on == "queries":
+            # ESM's: a padded query's scores all set alike (it attends to every key equally), no key masked
+            marked = ops.expand_dims(ops.expand_dims(ops.cast(value_mask, "bool"), 1), -1)   # (B, 1, Tq, 1)
+            scores = ops.where(marked, scores, ops.zeros_like(scores))
+        elif value_mask is not None:
             mask = ops.expand_dims(ops.cast(value_mask, "bool"), 1)                   # (B, 1, Tk)
         if use_causal_mask:
             tq, tk = ops.shape(q)[1], ops.shape(k)[1]
@@ -390,6 +412,12 @@ class GroupedAttention(keras.layers.Layer):
         probs = self._softmax(scores) if mask is None else self._softmax(scores, ops.expand_dims(mask, 1))
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
         return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
+
+    def _rotate(self, x, table):
+        if self._rotated == self.key_dim:
+            return rotate(x, self.rotary_wavelength, self.rotary_scaling, table)
+        part = rotate(x[..., :self._rotated], self.rotary_wavelength, self.rotary_scaling, table)
+        return keras.ops.concatenate((part, x[..., self._rotated:]), axis=-1)
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return (*query_shape[:-1], self.output_dim or query_shape[-1])
@@ -402,7 +430,8 @@ class GroupedAttention(keras.layers.Layer):
                 "logit_soft_cap": self.logit_soft_cap, "qk_norm": self.qk_norm,
                 "qk_norm_unit_offset": self.qk_norm_unit_offset, "qk_norm_epsilon": self.qk_norm_epsilon,
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
-                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table}
+                "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
+                "rotary_fraction": self.rotary_fraction, "padding_mask_on": self.padding_mask_on}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -493,6 +522,32 @@ class ZerosLike(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package="archspec")
+class PaddingMask(keras.layers.Layer):
+    """``keras.ops.not_equal(ids, pad_id)``: the padding mask of integer token ids (true: a token).
+
+    >>> import numpy as np
+    >>> np.asarray(PaddingMask(pad_id=1)(np.array([[5, 1, 1]], "int32"))).tolist()
+    [[True, False, False]]
+    """
+
+    def __init__(self, pad_id: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad_id = int(pad_id)
+
+    def call(self, inputs):
+        return keras.ops.not_equal(inputs, self.pad_id)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype="bool")
+
+    def get_config(self):
+        return {**super().get_config(), "pad_id": self.pad_id}
 
 
 @keras.saving.register_keras_serializable(package="archspec")
@@ -623,7 +678,7 @@ class UnitOffsetRMSNorm(keras.layers.Layer):
 
 
 __all__ = ["gelu_approximate", "GroupedAttention", "ScaledAdd", "PositionEmbedding", "ClassToken", "SelectToken", "LayerScale",
-           "GELU", "SinePosition", "NoKeyBiasAttention",
+           "GELU", "SinePosition", "NoKeyBiasAttention", "PaddingMask",
            "UnitOffsetRMSNorm", "WindowAttention", "AlignedResize", "GridRopeAttention"]
 
 

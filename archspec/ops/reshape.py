@@ -530,7 +530,7 @@ class Rescaling(Op):
 
 class InputAttrs(Attrs):
     shape: tuple[Annotated[int, Field(ge=1)], ...]
-    dtype: Literal["float32", "float16", "bfloat16", "int32", "uint8"] = "float32"
+    dtype: Literal["float32", "float16", "bfloat16", "int32", "uint8", "bool"] = "float32"
 
 
 @register
@@ -546,7 +546,10 @@ class Input(Op):
         return tuple(a.shape)
 
     def label(self, a):
-        return "input"
+        return "input" if a.dtype == "float32" else f"input · {a.dtype}"
+
+    def makes_mask(self, a):
+        return a.dtype == "bool"
 
     def build_keras(self, a, name):
         """The symbolic input tensor (keras.Input), not a layer."""

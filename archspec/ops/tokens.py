@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError
+from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError, model_validator
 from .registry import register
 from .shapes import size
 from .tables import sinusoid  # noqa: F401  (re-exported: tokens.sinusoid)
@@ -217,6 +217,14 @@ class PositionEmbeddingAttrs(Attrs):
                                                    "first T rows are added to T tokens; absent: the input's own shape")
     add: bool = Field(True, description="false: the embedding alone, the input only giving its shape (KerasHub's "
                                         "PositionEmbedding, whose model adds it to the tokens with an `add`)")
+    start: int = Field(0, ge=0, description="with length, the first row taken: rows start … start + T − 1 go to T "
+                                            "tokens (KerasHub's start_index; ESM-1 starts at its pad id)")
+
+    @model_validator(mode="after")
+    def _start_in_a_table(self):
+        if self.start and self.length is None:
+            raise ValueError("start picks the first row of a table of `length` rows; set `length` too")
+        return self
 
 
 @register
@@ -231,15 +239,19 @@ class PositionEmbedding(Op):
     examples = [({}, [(197, 16)], (197, 16), (3152, 0)),
                 ({"stddev": 0.1}, [(4, 4, 3)], (4, 4, 3), (48, 0)),
                 ({"length": 32}, [(10, 8)], (10, 8), (256, 0)),
-                ({"length": 24, "add": False}, [(10, 8)], (10, 8), (192, 0))]
+                ({"length": 24, "add": False}, [(10, 8)], (10, 8), (192, 0)),
+                ({"length": 12, "add": False, "start": 1}, [(10, 8)], (10, 8), (96, 0))]
+    # KerasHub's PositionEmbedding called with start_index=1 (ESM-1, at its pad id): the rows from 1
+    keras_call_values = {"start_index": "start"}
 
     def infer(self, a, ins):
         if a.length is not None:
             t, _ = _tokens("position_embedding with `length`", ins)
-            if t > a.length:
-                raise ShapeError(f"a sequence of {t} tokens is longer than the position table's {a.length} rows",
-                                 "sequence-too-long", f"raise `length` to at least {t}, or feed at most {a.length} "
-                                 "tokens", field="length")
+            if t > a.length - a.start:
+                rows = f"{a.length} rows" if not a.start else f"{a.length - a.start} rows from row {a.start}"
+                raise ShapeError(f"a sequence of {t} tokens is longer than the position table's {rows}",
+                                 "sequence-too-long", f"raise `length` to at least {t + a.start}, or feed at most "
+                                 f"{a.length - a.start} tokens", field="length")
         return ins[0]
 
     def params(self, a, ins, out):
@@ -252,10 +264,11 @@ class PositionEmbedding(Op):
 
     def label(self, a):
         base = "position embedding" if a.add else "position table"
-        return base if a.length is None else f"{base} · {a.length}"
+        return base if a.length is None else f"{base} · {a.length}" + (f" from {a.start}" if a.start else "")
 
     def keras_kwargs(self, a):
-        return dict(stddev=a.stddev, length=a.length) | ({} if a.add else {"add": False})
+        return dict(stddev=a.stddev, length=a.length) | ({} if a.add else {"add": False}) | (
+            {"start": a.start} if a.start else {})
 
     def from_keras(self, cfg, shapes):
         """archspec's own layer as the reader checks it; KerasHub's (it has `sequence_length`) as the table

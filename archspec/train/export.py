@@ -153,6 +153,10 @@ def _is_int(dtype: str) -> bool:
     return dtype.startswith(("int", "uint"))
 
 
+def _is_mask(dtype: str) -> bool:
+    return dtype == "bool"
+
+
 def takes_ids(tensor) -> bool:
     """Whether a model input takes integers (token ids, masks) rather than pixels or features."""
     return _is_int(_dtype(tensor))
@@ -168,26 +172,35 @@ def id_range(model) -> int:
 def check_inputs_for(model, n: int = 8) -> list:
     """Inputs to run an exported model and Keras on: pixels in the range the artifact takes for a float
     input (0–1/rescale), token ids within the embedding table for the first integer input, and masks of
-    ones with a padded tail for further integer inputs of the same length (padding masks)."""
+    ones with a padded tail for further integer inputs of the same length and for boolean inputs (padding masks)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     out, ids_seen = [], False
     for t in model.inputs:
         shape, dtype = tuple(t.shape[1:]), _dtype(t)
-        if not _is_int(dtype):
+        if _is_mask(dtype):
+            out.append(_padded_masks(n, shape).astype(bool))
+        elif not _is_int(dtype):
             scale = next((1 / layer.scale for layer in model.layers if layer.name == "rescale"), 1.0)
             out.append(rng.random((n, *shape), dtype=np.float32) * scale)
         elif not ids_seen:
             out.append(rng.integers(0, id_range(model), (n, *shape)).astype(dtype))
             ids_seen = True
         else:
-            mask = np.ones((n, *shape), dtype=dtype)
-            if len(shape) == 1 and shape[0] > 1:
-                for i in range(1, n, 2):
-                    mask[i, shape[0] - i % shape[0]:] = 0      # some rows right-padded, the first kept whole
-            out.append(mask)
+            out.append(_padded_masks(n, shape).astype(dtype))
     return out
+
+
+def _padded_masks(n: int, shape: tuple):
+    """n masks of ones, some rows right-padded (the first kept whole)."""
+    import numpy as np
+
+    mask = np.ones((n, *shape), dtype=np.int32)
+    if len(shape) == 1 and shape[0] > 1:
+        for i in range(1, n, 2):
+            mask[i, shape[0] - i % shape[0]:] = 0
+    return mask
 
 
 def _as_inputs(model, x) -> list:
@@ -196,7 +209,8 @@ def _as_inputs(model, x) -> list:
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
     if len(xs) != len(model.inputs):
         raise ExportError(f"the model takes {len(model.inputs)} inputs; {len(xs)} check inputs were given")
-    return [np.asarray(a).astype(np.float32 if not _is_int(_dtype(t)) else _dtype(t)) for a, t in zip(xs, model.inputs)]
+    return [np.asarray(a).astype(_dtype(t) if _is_int(_dtype(t)) or _is_mask(_dtype(t)) else np.float32)
+            for a, t in zip(xs, model.inputs)]
 
 
 def export(model, path: Path, fmt: str, check_inputs=None, preprocessing: str = "") -> Exported:

@@ -69,6 +69,8 @@ def _build(spec, batch_size: int, optimizer: str, precision: str):
         shape = (batch_size, *t.shape[1:])
         if "int" in str(t.dtype):
             return jnp.ones(shape, dtype=jnp.int32)
+        if "bool" in str(t.dtype):
+            return jnp.ones(shape, dtype=bool)
         return jnp.asarray(rng.standard_normal(shape, dtype=np.float32))
 
     x = keras.tree.map_structure(example, model.input)       # as the model takes them (one, a list, a dict)

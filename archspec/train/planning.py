@@ -106,13 +106,13 @@ def _plan_tokens(spec, settings, ds, err, errs, warns) -> Plan:
     length = int(inp.shape[0])
     extra = [g[i] for i in g.inputs[1:]]
     mask_input = False
-    if len(extra) == 1 and extra[0].holds_ids() and tuple(extra[0].shape) == (length,):
+    if len(extra) == 1 and extra[0].holds_mask() and tuple(extra[0].shape) == (length,):
         mask_input = True
     elif extra or len(g.outputs) != 1:
         bad = extra[0] if extra else g[list(g.outputs.values())[1]]
         err(f"archspec train feeds token ids (and optionally a padding mask of the same length) to one output; this "
             f"spec has {len(g.inputs)} inputs and {len(g.outputs)} output{'s' * (len(g.outputs) != 1)}", bad.loc,
-            "a second input must be the padding mask, `{shape: [" + str(length) + "], dtype: int32}`; train a "
+            "a second input must be the padding mask, `{shape: [" + str(length) + "], dtype: int32}` (or bool); train a "
             "single-output variant (outputs: [name])", code="train-unsupported")
         raise SpecError(errs)
     out = g[next(iter(g.outputs.values()))]
