@@ -5,11 +5,14 @@ compiled Adam training step (arguments + outputs + temporaries − donated alias
 step time on the measured CPU (its calibrated efficiencies, archspec/devices.py) against the measured
 step: the minimum CPU time of the timed steps over the cores (archspec.train.measure.idle_step_s — on a
 shared machine the wall clock, printed beside it, measures the other processes).
-Prints the ratios, with the batch as a column; the numbers in docs/training-estimates.md come from it.
+Prints the ratios, with the batch and the precision as columns; the numbers in docs/training-estimates.md
+come from it.
 
 Usage: python bench/train_estimate_bench.py [SPEC:BATCH[:NAME=VALUE,...] ...] [--families] [--steps N]
-(default: the small specs and the families at small batches; --families: the bundled families at batch
-8, 32 and 64 and the token models; expect minutes: every step is compiled)
+                                            [--precision float32|mixed_bfloat16|mixed_float16 ...]
+(default: the small specs and the families at small batches, float32; --families: the bundled families at
+batch 8, 32 and 64 and the token models; --precision, repeatable: each case in each precision, as Keras's
+global dtype policy; expect minutes: every step is compiled)
 """
 from __future__ import annotations
 
@@ -35,7 +38,10 @@ def main() -> None:
                    "token models (memory: compiling only; add --steps for time, minutes per case)")
     p.add_argument("--steps", type=int, default=None, help="timed steps per case after 2 warm-up steps (default 5, "
                    "0 with --families: memory only)")
+    p.add_argument("--precision", action="append", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                   help="the dtype policy of the step and the estimate (repeat for several; default float32)")
     args = p.parse_args()
+    precisions = args.precision or ["float32"]
     cases = args.cases or ([f"specs/{f}.yaml:{b}" for f in FAMILIES for b in (8, 32, 64)] + TOKENS
                            if args.families else DEFAULT)
     steps = args.steps if args.steps is not None else (0 if args.families else 5)
@@ -49,21 +55,21 @@ def main() -> None:
     cpu = cpu_device()
     print(f"device: {cpu.title}: {cpu.fp32 / 1e9:.1f} GFLOP/s float32 matmul, {cpu.bandwidth / 1e9:.1f} GB/s copy"
           + (f"; {cpu.calibration}" if cpu.calibration else ""))
-    head = (f"{'spec':<28} {'batch':>5} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}   {'wall (min)':>10} "
+    head = (f"{'spec':<28} {'batch':>5} {'precision':<14} {'XLA memory':>11} {'estimate':>10} {'ratio':>6}   {'wall (min)':>10} "
             f"{'cpu/cores':>10} {'estimate':>9} {'measured/est':>12}")
     print(head)
     print("─" * len(head))
-    for case in cases:
+    for case, precision in ((c, p) for c in cases for p in precisions):
         spec, batch = load_case(case, root=ROOT)
-        est = spec.training_estimate(batch, device=cpu)
-        m = measure_step(spec, batch, steps=steps)
+        est = spec.training_estimate(batch, "adam", precision, device=cpu)
+        m = measure_step(spec, batch, "adam", precision, steps=steps)
         if steps:       # measured: the steps' CPU time over the cores (idle_step_s), beside the wall clock
             idle = idle_step_s(m["step_cpu_s"])
             time_cells = (f"{seconds(m['step_min_s']):>10} {seconds(idle):>10} {seconds(est.step_time_s):>9} "
                           f"{idle / est.step_time_s:>12.2f}")
         else:
             time_cells = f"{'-':>10} {'-':>10} {seconds(est.step_time_s):>9} {'-':>12}"
-        print(f"{spec.title[:28]:<28} {batch:>5} {human_bytes(m['total_bytes']):>11} {human_bytes(est.peak_bytes):>10} "
+        print(f"{spec.title[:28]:<28} {batch:>5} {precision:<14} {human_bytes(m['total_bytes']):>11} {human_bytes(est.peak_bytes):>10} "
               f"{est.peak_bytes / m['total_bytes']:>6.2f}   {time_cells}", flush=True)
 
 

@@ -44,6 +44,10 @@ DELIBERATE = {
             op == "attention" and a.get("padding_mask") for op, a in es)),
     "token_embedding of anything but a sequence of token ids (Keras's Embedding casts any tensor to integers)":
         ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(op == "token_embedding" for op, _ in es)),
+    "padding_mask of anything but a sequence of token ids (keras.ops.not_equal compares any tensor with the pad id)":
+        ("archspec refuses", lambda es, codes: codes == ["shape-rank"] and any(op == "padding_mask" for op, _ in es)),
+    "a mask (padding_mask's output) fed to an op that reads none (Keras computes with the booleans as numbers)":
+        ("archspec refuses", lambda es, codes: codes == ["input-dtype"] and any(op == "padding_mask" for op, _ in es)),
     "resize with both crop_to_aspect_ratio and pad_to_aspect_ratio (Keras applies one and ignores the other)":
         ("archspec refuses", lambda es, codes: codes == ["schema"] and any(
             op == "resize" and a.get("crop_to_aspect_ratio") and a.get("pad_to_aspect_ratio") for op, a in es)),

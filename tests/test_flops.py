@@ -272,6 +272,7 @@ model:
   - padding_mask: {pad_id: 1, from: ids2, name: ids_mask}
   - attention: {heads: 2, key_dim: 4, padding_mask: true, padding_mask_on: queries, from: [prefix_lm_attn, ids_mask],
                 name: esm_attn}
+  - attention: {heads: 2, key_dim: 4, rotary: true, rotary_fraction: 0.5, causal: true, name: partial_rope}
   - dense: {units: 16, activation: gelu_approximate, name: gelu_tanh}
   - dense: {units: 8, name: down}
   - tied_logits: {vocabulary: 20, from: [down, emb]}
@@ -304,8 +305,9 @@ def sequence_profiler_extra(node, in_shapes) -> int:
     extra = 2 if (a.key_value_heads or a.heads) != a.heads else 0
     if a.causal:
         extra += tq * tq if a.merged else tq * tk + tq
-    if a.rotary:
-        extra += (tq + (tq if a.merged else tk)) * a.key_dim + 3 * a.key_dim
+    if a.rotary:                              # (over the rotated features only: rotary_fraction; merged: x's keys)
+        rotated = int(a.key_dim * a.rotary_fraction)
+        extra += (tq + (tq if a.merged else tk)) * rotated + 3 * rotated
     if a.alibi:       # the ALiBi table: slope × position per head and key (× 1/√key_dim when scaled); unpadded
         extra += a.heads * tk * (1 + a.alibi_scaled) + 2 * tk * (a.alibi_positions == "unpadded")  # positions: −1, ×pad
     if a.prefix_lm:                # its causal part: GreaterEqual per query and key (self-attention: x's tokens)
@@ -343,8 +345,8 @@ def test_sequence_ops_against_the_profiler():
     a = spec.analysis()
     p = _profile(spec)
     assert not p.unmatched
-    rope = sum((n.shape[0] + spec.graph[n.inputs[0]].shape[0]) * n.attrs.key_dim for n in spec.graph
-               if n.op == "attention" and n.attrs.rotary)      # the rotary table's Einsum, outside the layer's MACs
+    rope = sum((n.shape[0] + spec.graph[n.inputs[0]].shape[0]) * int(n.attrs.key_dim * n.attrs.rotary_fraction)
+               for n in spec.graph if n.op == "attention" and n.attrs.rotary)      # the rotary table's Einsum, outside the layer's MACs
     assert p.mac_flops == 2 * a.total.macs + rope
     want = {n.id: a.nodes[n.id].flops + sequence_profiler_extra(n, [spec.graph[i].shape for i in n.inputs])
             for n in spec.graph}

@@ -520,3 +520,37 @@ def test_an_alibi_tensor_other_than_falcons_is_refused_by_name(monkeypatch):
     with pytest.raises(UnsupportedModel) as err:
         _imported("FalconBackbone")
     assert "part 'attention' (FalconAttention) is given an alibi tensor that is not the one" in err.value.problems[0]
+
+
+# ---- GPT-NeoX ------------------------------------------------------------------------------------------
+def test_gpt_neox_imports_exactly_with_partial_rotary_and_its_fused_projection_split_by_meaning():
+    """GPT-NeoX's attention returns (output, cache), the cache None when called without one: the tracer keeps
+    the None out of the traced graph and its decoder still unpacks both. One EinsumDense makes each head's
+    query, key and value side by side (keras_weights splits it in three); rotary positions turn the first
+    quarter of each head (rotary_percentage); attention and MLP both read the block's input (parallel
+    residual). Rotating half or all of each head, or none, gives other outputs. (KerasHub's initializer has a
+    stddev of 0.02: the attention's kernels are scaled up so that its scores are peaked and its output is not
+    swamped by the embeddings in the residual sum.)"""
+    import re
+
+    model, result = _imported("GPTNeoXBackbone", rotary_max_wavelength=100)
+    nodes = result.graph.nodes
+    attn = nodes["transformer_layer_0_self_attention"]
+    a = attn.attrs
+    assert (a.heads, a.key_dim, a.rotary, a.rotary_fraction, a.rotary_wavelength, a.causal, a.padding_mask,
+            a.use_bias) == (2, 8, True, 0.25, 100.0, True, True, True)
+    assert [nodes[i].op for i in attn.inputs] == ["layer_norm", "input"]
+    for name in ("transformer_layer_0_self_attention_layer_norm", "transformer_layer_0_feedforward_layer_norm"):
+        assert nodes[nodes[name].inputs[0]].op == "dropout"             # both norms read the block's input
+    scale = {"query_key_value/kernel": 50, "attention_output/kernel": 5}
+    for n in (n for n in nodes.values() if n.op == "attention"):
+        n.layer.set_weights([w * scale.get("/".join(v.path.split("/")[-2:]), 1)
+                             for v, w in zip(n.layer.weights, n.layer.get_weights())])
+    _round_trip(model, result)
+    exact = _max_diff(model, result)
+    assert exact < 1e-5
+    none = re.sub(r"\n\s*rotary_fraction: 0\.25", "", result.text).replace("rotary: true", "rotary: false")
+    for mutated in (result.text.replace("rotary_fraction: 0.25", "rotary_fraction: 0.5"),
+                    result.text.replace("rotary_fraction: 0.25", "rotary_fraction: 1.0"), none):
+        assert mutated != result.text
+        assert _max_diff(model, result, mutated) > 0.1, mutated

@@ -386,7 +386,7 @@ def _trace(layer, args, kwargs, refs, batch):
         return v
 
     sub = {id(s) for s in layer._flatten_layers(include_self=False)}
-    with _lenient_specs(layer):
+    with _lenient_specs(layer), _none_outputs(layer):
         try:
             out = layer.call(*[fill(a) for a in args], **{k: fill(v) for k, v in kwargs.items()})
         except Exception as exc:                           # noqa: BLE001  (the layer's own Python)
@@ -559,6 +559,66 @@ def _nones(v) -> bool:
     """Whether `v` is a list or tuple holding only Nones (T5Gemma 2's decoder passes its attention
     cache=(None, None) where the call's default is None): no tensor and no setting, as None is."""
     return isinstance(v, (list, tuple)) and bool(v) and all(x is None or _nones(x) for x in v)
+class _none_outputs:
+    """While tracing: a sub-layer whose call returns None beside its tensors (GPT-NeoX's attention returns
+    (output, cache) with the cache None when it is called without one) is recorded in the traced graph with
+    its tensors as its outputs, and its caller still receives the whole tuple — a functional graph's node
+    holds tensors only. A sub-layer that returns tensors alone is recorded as Keras records it; Keras's own
+    layers are left alone (none returns None so). A part that returns another non-tensor beside its tensors
+    still fails here and is run inline on the second try (:class:`_inline_parts`)."""
+
+    def __init__(self, layer):
+        self.layers = [s for s in layer._flatten_layers(include_self=False)
+                       if not ops.is_keras_module(type(s).__module__)]
+        self.pending: dict[int, object] = {}
+        self.specs, self.calls = [], []
+
+    def __enter__(self):
+        import keras
+
+        for s in self.layers:
+            had, spec = vars(s).get("compute_output_spec"), s.compute_output_spec
+
+            def tensors_only(*a, _s=s, _spec=spec, **kw):
+                out = _spec(*a, **kw)
+                flat = keras.tree.flatten(out)
+                kept = [t for t in flat if isinstance(t, keras.KerasTensor)]
+                if not kept or len(kept) == len(flat) or any(t is not None and not isinstance(t, keras.KerasTensor)
+                                                             for t in flat):
+                    return out
+                self.pending[id(_s)] = out                 # the structure, its Nones in place
+                return kept[0] if len(kept) == 1 else kept
+
+            s.compute_output_spec = tensors_only
+            self.specs.append((s, had))
+        for cls in {type(s) for s in self.layers}:
+            own = vars(cls).get("__call__")
+            call = cls.__call__
+
+            def whole(this, *a, _call=call, **kw):
+                out = _call(this, *a, **kw)
+                structure = self.pending.pop(id(this), None)
+                if structure is None:
+                    return out
+                got = iter(keras.tree.flatten(out))
+                return keras.tree.map_structure(lambda t: next(got) if t is not None else None, structure)
+
+            cls.__call__ = whole
+            self.calls.append((cls, own))
+        return self
+
+    def __exit__(self, *exc):
+        for cls, own in reversed(self.calls):
+            if own is None:
+                del cls.__call__
+            else:
+                cls.__call__ = own
+        for s, had in self.specs:
+            if had is None:
+                vars(s).pop("compute_output_spec", None)
+            else:
+                s.compute_output_spec = had
+        return False
 
 
 def _why(exc) -> str:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Attrs, Field, KerasImportError, Op, PosInt, ShapeError, model_validator
+from .base import Attrs, Field, KerasImportError, MixedKeeps, Op, PosInt, ShapeError, model_validator
 from .registry import register
 from .tables import alibi_slopes
 
@@ -60,8 +60,9 @@ class AttentionAttrs(Attrs):
                                                 "query, key and value projections have biases, its output none)")
     rotary_scaling: float = Field(1.0, gt=0, description="with rotary, positions are divided by it (linear RoPE "
                                                          "scaling, KerasHub's rope_scaling_factor)")
-    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (key_dim / 2 "
-                                                  "values; SmolLM3's inv_freq, held even by its layers without rotary)")
+    rotary_table: bool = Field(False, description="keep the rotary frequencies as a non-trainable weight (one per "
+                                                  "rotated pair: key_dim / 2 values; SmolLM3's inv_freq, held even by "
+                                                  "its layers without rotary)")
     logit_soft_cap: float | None = Field(None, gt=0, description="cap the scaled scores smoothly at ± this value, "
                                                                "cap · tanh(score / cap), before the softmax (Gemma 2's "
                                                                "attention_logit_soft_cap)")
@@ -96,6 +97,9 @@ class AttentionAttrs(Attrs):
                                                "padded or not (PaliGemma's prefix-LM mask); masks shorter than the keys "
                                                "cover the last keys, the first ones (PaliGemma's image tokens) being "
                                                "unpadded prefix keys")
+    rotary_fraction: float = Field(1.0, gt=0, le=1, description="with rotary, the share of each query and key head "
+                                   "rotated: its first ⌊key_dim · fraction⌋ features (an even number), the rest passed "
+                                   "as they are (partial rotary: GPT-NeoX's rotary_percentage, 0.25)")
     padding_mask_on: Literal["keys", "queries"] = Field(
         "keys", description="with padding_mask, the tokens its mask marks: keys — no query attends to a padded key "
                             "(Keras's value_mask); queries — no key is masked, and a padded query's scores are all "
@@ -112,7 +116,15 @@ class AttentionAttrs(Attrs):
             raise ValueError("prefix_lm states its own causal part (leave causal, merged and alibi unset)")
         if (self.merged or self.prefix_lm) and self.padding_mask_on != "keys":
             raise ValueError("merged and prefix_lm attention mask keys (padding_mask_on: keys)")
+        if self.rotary_fraction != 1.0 and not self.rotary:
+            raise ValueError("rotary_fraction is the share of each head that the rotary embedding rotates; set "
+                             "`rotary: true` too")
         return self
+
+
+def _rotated(a) -> int:
+    """How many features of each query and key head the rotary embedding rotates (0 without rotary)."""
+    return int(a.key_dim * a.rotary_fraction) if a.rotary else 0
 
 
 def _roles(ins: list) -> tuple:
@@ -141,6 +153,7 @@ _FALCON = "keras_hub.src.models.falcon.falcon_attention.FalconAttention"
 _T5GEMMA = "keras_hub.src.models.t5gemma.t5gemma_attention.T5GemmaAttention"
 _T5GEMMA2 = "keras_hub.src.models.t5gemma2.t5gemma2_attention.T5Gemma2Attention"
 _T5GEMMA2_MERGED = "keras_hub.src.models.t5gemma2.t5gemma2_attention.T5Gemma2MergedAttention"
+_GPT_NEOX = "keras_hub.src.models.gpt_neo_x.gpt_neo_x_attention.GPTNeoXAttention"
 _ESM = "keras_hub.src.models.esm.esm_attention.EsmSelfAttention"
 # another library's names for the attention's parts (KerasHub's BLOOM, Qwen3, SmolLM3) → the rebuilt layer's
 _PROJECTIONS = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "attention_output",
@@ -198,7 +211,7 @@ class Attention(Op):
     # (read from their own config and arguments: from_keras, keras_live_args; what each adds: _HUB_ATTENTION)
     keras_classes = ("MultiHeadAttention", "GroupedAttention", "NoKeyBiasAttention", "keras_hub>CachedMultiHeadAttention",
                      "keras_hub.src.models.mistral.mistral_attention.CachedMistralAttention", _WHISPER, _GEMMA, _GEMMA3,
-                     _BLOOM, _FALCON, _ESM, _T5GEMMA, _T5GEMMA2, _T5GEMMA2_MERGED,
+                     _BLOOM, _FALCON, _ESM, _GPT_NEOX, _T5GEMMA, _T5GEMMA2, _T5GEMMA2_MERGED,
                      *(f"keras_hub.src.models.{k}" for k in _HUB_ATTENTION if not k.startswith("mistral.")))
     # Whisper's is CachedMultiHeadAttention built without the key projection's bias; its config says nothing of it
     keras_class_attrs = {_WHISPER: {"key_bias": False}, _BLOOM: {"alibi": True},       # BLOOM's: ALiBi, always
@@ -238,6 +251,12 @@ class Attention(Op):
                   "qk_norm_epsilon": 1e-5}, [(5, 12)], (5, 12), (592, 0)),
                 ({"heads": 2, "key_dim": 4, "rotary": True, "rotary_scaling": 4.0, "use_bias": False},
                  [(5, 8)], (5, 8), (256, 0)),
+                # GPT-NeoX's: a quarter of each head of 8 rotated (2 features), biases, output to the input's width
+                ({"heads": 2, "key_dim": 8, "rotary": True, "rotary_fraction": 0.25, "causal": True,
+                  "padding_mask": True}, [(6, 16), (6,)], (6, 16), (1088, 0)),
+                # half of each head of 8 rotated, its 2 frequencies kept as a weight
+                ({"heads": 2, "key_dim": 8, "key_value_heads": 1, "rotary": True, "rotary_fraction": 0.5,
+                  "use_bias": False, "rotary_table": True}, [(5, 16)], (5, 16), (768, 2)),
                 # SmolLM3's: the 2 rotary frequencies of a head of 4 kept as a weight
                 ({"heads": 2, "key_dim": 4, "key_value_heads": 1, "rotary": True, "use_bias": False, "rotary_table": True},
                  [(5, 8)], (5, 8), (192, 2)),
@@ -296,9 +315,14 @@ class Attention(Op):
         if a.heads % kv:
             raise ShapeError(f"{a.heads} query heads cannot be shared evenly by {kv} key/value heads", "attention-heads",
                              "make heads a multiple of key_value_heads (e.g. 32 and 8)", field="key_value_heads")
-        if a.rotary and a.key_dim % 2:
+        if a.rotary and a.key_dim % 2 and a.rotary_fraction == 1.0:
             raise ShapeError(f"rotary position embedding rotates feature pairs; the head size key_dim={a.key_dim} is odd",
                              "attention-heads", "use an even key_dim", field="rotary")
+        if a.rotary and a.rotary_fraction != 1.0 and (_rotated(a) < 2 or _rotated(a) % 2):
+            raise ShapeError(f"rotary position embedding rotates feature pairs; rotary_fraction {a.rotary_fraction:g} "
+                             f"of key_dim {a.key_dim} rotates {_rotated(a)} features of each head",
+                             "attention-heads", "choose a fraction that rotates an even number of features (≥ 2), "
+                             f"e.g. {2 * max(1, _rotated(a) // 2) / a.key_dim:g}", field="rotary_fraction")
         if k[0] != v[0]:
             raise ShapeError(f"attention's key has {k[0]} tokens but its value {v[0]}: each key needs a value",
                              "shape-mismatch")
@@ -338,8 +362,8 @@ class Attention(Op):
         g = a.key_value_heads or h
         weights = h * kd * dq + g * kd * dk + g * vd * dv + h * vd * do
         biases = h * kd + g * kd * a.key_bias + g * vd + do * a.output_bias if a.use_bias else 0
-        # qk_norm: a scale for queries, one for keys; rotary_table: key_dim / 2 frequencies, not trained
-        return (weights + biases + 2 * kd * a.qk_norm, kd // 2 * a.rotary_table)
+        # qk_norm: a scale for queries, one for keys; rotary_table: a frequency per rotated pair, not trained
+        return (weights + biases + 2 * kd * a.qk_norm, int(kd * a.rotary_fraction) // 2 * a.rotary_table)
 
     macs_rule = "everything that multiplies: the Q, K, V and output projections, the scores QKᵀ and attention × V (below)"
 
@@ -352,8 +376,9 @@ class Attention(Op):
     flops_rule = ("2 per MAC; + 1 per projected element for each bias; + 1 per score (h·Tq·Tk) for the 1/√dk scaling — "
                   "with `dropout` > 0 Keras scales the queries instead (Tq·h·dk); + 5 per score for the softmax; a mask "
                   "(`causal`, `padding_mask`, `prefix_lm`) 0 — it is a select, which the profiler does not count either; + 3.5 per "
-                  "rotated query and key element with `rotary` (x·cos, rotate(x)·sin, their sum, the negated half; the "
-                  "sin/cos table of positions × frequencies is not counted); + 2 per score with `logit_soft_cap` "
+                  "rotated query and key element with `rotary` (⌊key_dim · rotary_fraction⌋ of each head; x·cos, "
+                  "rotate(x)·sin, their sum, the negated half; the sin/cos table of positions × frequencies is not "
+                  "counted); + 2 per score with `logit_soft_cap` "
                   "(divide, multiply; the tanh, an activation, is not counted, as the profiler counts none); with "
                   "`qk_norm`, rms_norm's count over the queries and keys (4 per element, 3 per head vector; with "
                   "`qk_norm_unit_offset` 2 per head vector + 1 per scale entry, 2·key_dim); + 1 per score with "
@@ -369,7 +394,7 @@ class Attention(Op):
         biases = tq * h * kd + tk * g * kd * a.key_bias + tk * g * vd + tq * do * a.output_bias if a.use_bias else 0
         scale = tq * h * kd if a.dropout > 0 and not self._grouped(a) else h * tq * tk
         # rotary, per query/key element: x·cos, rotate(x)·sin, their sum, and the negated half of rotate(x)
-        rotary = 7 * kd * (tq * h + (tq if a.merged else tk) * g) // 2 if a.rotary else 0   # merged: x's keys
+        rotary = 7 * _rotated(a) * (tq * h + (tq if a.merged else tk) * g) // 2    # merged: x's keys only
         cap = 2 * h * tq * tk if a.logit_soft_cap is not None else 0   # cap · tanh(score / cap)
         vectors = tq * h + tk * g                                       # query and key head vectors normalized
         norms = 0
@@ -407,6 +432,20 @@ class Attention(Op):
         tq, tk, _, _, _, h, _, _, _ = self._dims(a, ins, out)
         return h * tq * tk
 
+    def mixed_float32(self, a, ins, out, platform, inside):
+        """On XLA:CPU everything it keeps is float32: its projections and score matmuls run in float32, as every
+        kernel's there (`Op.mixed_float32`), and so do the scores' softmax (below) — Q, K, V and 3 score-sized
+        tensors per layer, all float32 in the buffer assignment. On a GPU, through `dot_product_attention` JAX computes the scores and
+        their softmax in float32 whatever the inputs' dtype (`_dot_product_attention_core`: float32 logits,
+        probabilities cast back to the value's dtype): exp(scores − max) is a float32 residual, the
+        probabilities 16-bit (read from JAX's source; not measured on a GPU)."""
+        if platform == "cpu":
+            return MixedKeeps(True, False, inside, True)
+        if not self._fused(a):
+            return super().mixed_float32(a, ins, out, platform, inside)
+        tq, tk, _, _, _, h, _, _, _ = self._dims(a, ins, out)
+        return MixedKeeps(False, False, h * tq * tk, False)
+
     def lint(self, a, ins, out):
         q = _roles(_split(a, ins)[0])[0]
         if a.output_dim is None and a.heads * a.key_dim != q[1]:
@@ -424,8 +463,8 @@ class Attention(Op):
     @staticmethod
     def _grouped(a) -> bool:
         """Built as archspec's GroupedAttention (grouped key/value heads or rotary) instead of Keras's MHA."""
-        return (a.rotary or (a.key_value_heads or a.heads) != a.heads or a.logit_soft_cap is not None
-                or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
+        return (a.rotary or a.rotary_fraction != 1.0 or (a.key_value_heads or a.heads) != a.heads
+                or a.logit_soft_cap is not None or a.qk_norm or a.alibi or a.rotary_table or (a.use_bias and not a.output_bias)
                 or a.score_scale is not None or a.additive_mask or a.merged or a.prefix_lm
                 or a.padding_mask_on != "keys")
 
@@ -453,7 +492,8 @@ class Attention(Op):
     def label(self, a):
         v = f"/{a.value_dim}" if a.value_dim and a.value_dim != a.key_dim else ""
         kv = f" · {a.key_value_heads} kv" if (a.key_value_heads or a.heads) != a.heads else ""
-        rope = (" · rotary" + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
+        rope = (" · rotary" + (f" {_rotated(a)}/{a.key_dim}" if a.rotary_fraction != 1 else "")
+                + (f" ÷{a.rotary_scaling:g}" if a.rotary_scaling != 1 else "")) if a.rotary else ""
         causal = " · causal" if a.causal else ""
         extra = (" · alibi" if a.alibi else "") + (f" · cap {a.logit_soft_cap:g}" if a.logit_soft_cap else "") + (
             " · qk norm" if a.qk_norm else "") + (f" · scale {a.score_scale:g}" if a.score_scale is not None else "") + (
@@ -469,6 +509,8 @@ class Attention(Op):
                       rotary_wavelength=a.rotary_wavelength)
             if a.rotary_scaling != 1.0:
                 kw.update(rotary_scaling=a.rotary_scaling)
+            if a.rotary_fraction != 1.0:
+                kw.update(rotary_fraction=a.rotary_fraction)
             if a.rotary_table:
                 kw.update(rotary_table=True)
             if a.use_bias and not a.output_bias:
@@ -509,6 +551,8 @@ class Attention(Op):
     def from_keras(self, cfg, shapes):
         if "query_pre_attn_scalar" in cfg:
             return self._from_t5gemma(cfg, shapes)
+        if "rotary_percentage" in cfg:
+            return self._from_gpt_neox(cfg, shapes)
         if cfg.get("alibi") and "key_dim" not in cfg:
             return self._from_bloom(cfg, shapes)
         if "use_query_key_norm" in cfg:
@@ -653,15 +697,38 @@ class Attention(Op):
             raise KerasImportError(f"its {heads} heads do not divide the input's width {width}")
         return dict(heads=heads, key_dim=width // heads, alibi=True)
 
+    def _from_gpt_neox(self, cfg, shapes):
+        """KerasHub's GPTNeoXAttention: one EinsumDense to each head's query, key and value side by side
+        (keras_weights splits it), rotary positions on the first ⌊head size · rotary_percentage⌋ features of
+        each query and key head (KerasHub's RotaryEmbedding: the half-split form), softmax(QKᵀ/√head size)
+        with dropout on the probabilities, biased projections, an output projection to hidden_dim."""
+        heads, hidden = cfg["num_heads"], cfg["hidden_dim"]
+        if hidden % heads:
+            raise KerasImportError(f"its {heads} heads do not divide its hidden_dim {hidden}")
+        width = shapes[0][-1] if shapes and shapes[0] else None
+        return dict(heads=heads, key_dim=hidden // heads, output_dim=hidden if hidden != width else None,
+                    rotary=True, rotary_fraction=float(cfg["rotary_percentage"]),
+                    rotary_wavelength=float(cfg.get("rotary_max_wavelength", 10000)),
+                    dropout=float(cfg.get("dropout") or 0.0))
+
     def keras_weights(self, source, target, weights):
         """By meaning: each of `target`'s projection weights (query, key, value, attention_output; kernel, bias)
         takes the `source` weight of the same projection and kind, a kernel laid out as the target's einsum
         equation reads it (Gemma's query kernel is (heads, in, size), Keras's (in, heads, size); BLOOM's output
-        Dense over the flattened heads). Where the names do not pair one to one, the weights go in order, as
-        they are (the shapes are then checked by Keras)."""
-        src = {_role(v.path): (w, _einsum_of(source, v)) for v, w in zip(source.weights, weights)}
+        Dense over the flattened heads); GPT-NeoX's one `query_key_value` projection, each head's query, key
+        and value side by side on its last axis, split in three. Where the names do not pair one to one, the
+        weights go in order, as they are (the shapes are then checked by Keras)."""
+        src, n = {}, len(weights)
+        for v, w in zip(source.weights, weights):
+            role, eq = _role(v.path), _einsum_of(source, v)
+            if role[0] == "query_key_value" and w.shape[-1] % 3 == 0:    # GPT-NeoX's: each head's q | k | v
+                for name, part in zip(("query", "key", "value"), _thirds(w)):
+                    src[(name, role[1])] = (part, eq)
+                n += 2
+            else:
+                src[role] = (w, eq)
         roles = [_role(v.path) for v in target.weights]
-        if len(src) != len(weights) or sorted(src) != sorted(roles):
+        if len(src) != n or sorted(src) != sorted(roles):
             return weights
         out = []
         for v, role in zip(target.weights, roles):
@@ -723,6 +790,13 @@ def _unpadded_alibi(heads: int, pad):
     pad = np.asarray(pad).astype("int64")
     positions = (np.cumsum(pad, axis=-1) - 1) * pad
     return np.asarray(alibi_slopes(heads), "float64")[None, :, None, None] * positions[:, None, None, :]
+
+
+def _thirds(w) -> list:
+    """A fused projection's weight split in three along its last axis (query, key, value)."""
+    import numpy as np
+
+    return np.split(np.asarray(w), 3, axis=-1)
 
 
 def _role(path: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ docs/conventions.md's tables are generated from those (tools/gen_docs.py) and te
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from ..fast.pydantic_lite import BeforeValidator, Field, Model, model_validator  # noqa: F401  (ops declare with these)
 from .shapes import size
@@ -166,6 +166,15 @@ ACTIVATION_RESIDUALS = {
 # the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
 CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)
 # activations whose gradient reads their output
+
+
+class MixedKeeps(NamedTuple):
+    """What an op's backward keeps in float32 under a mixed policy (`Op.mixed_float32`)."""
+
+    inputs: bool        # the inputs it keeps
+    output: bool        # its output, where it keeps it
+    inside: int         # elements per example of what it keeps inside
+    scratch: bool       # its backward step's temporaries (`Op.backward_scratch`)
 
 
 class Op:
@@ -405,6 +414,10 @@ class Op:
     #: names (layer norm's centred input and inverse deviation, broadcast: 2, measured; see `workspace`)
     residuals: ClassVar[int] = 0
 
+    #: Keras computes this op in float32 whatever the dtype policy: it casts a 16-bit input up and the result
+    #: back (batch, layer, group and RMS normalization: "prone to overflow with float16/bfloat16 inputs")
+    float32_math: ClassVar[bool] = False
+
     def kept_after(self, a: Attrs, producer: "Op", pa: Attrs, out: tuple, platform: str) -> int:
         """Elements per example this op's backward keeps beyond `backward_keeps` because of the layer that
         produces its input (batch norm after a biased convolution, on XLA:CPU); 0 for most ops."""
@@ -414,6 +427,13 @@ class Op:
         """Whether XLA may recompute this layer's output in an element-wise backward fusion (`recomputable`;
         an activation layer: when its activation is piecewise linear)."""
         return self.recomputable
+
+    def recomputes_mixed(self, a: Attrs, platform: str) -> bool:
+        """`recomputes` under a mixed policy: an op Keras computes in float32 (`float32_math`) ends in a cast back
+        to bfloat16, and XLA:CPU stores that cast rather than recompute it (conv → batch norm → relu keeps the
+        conv's output in float32, batch norm's in bfloat16 and relu's in float32: 5.14 bfloat16-sized tensors
+        per block, measured). On a GPU, as in float32 (the H200's ResNet-50 and MobileNetV2 agreed so)."""
+        return self.recomputes(a) and not (self.float32_math and platform == "cpu")
 
     @property
     def fused_backward(self) -> bool:
@@ -471,6 +491,30 @@ class Op:
         as a dense one (every input channel against every output channel) and then selects the groups'
         blocks: two buffers of the dense filter's size (`_Conv`). (0, 0) for most ops."""
         return 0, 0
+
+    def mixed_float32(self, a: Attrs, ins: list[tuple], out: tuple, platform: str, inside: int) -> MixedKeeps:
+        """Under a mixed policy (bfloat16 or float16 activations): which of what this op's backward keeps XLA stores
+        in float32 rather than the 16-bit compute dtype — `inside` is the elements per example it keeps inside
+        (`backward_keeps`' extra, `workspace`, `kept_after`). Two reasons, measured in XLA:CPU's buffer assignment
+        (docs/training-estimates.md, "Mixed precision"):
+
+        * XLA:CPU has no bfloat16 convolution or matmul: it upcasts their operands to float32 and runs them in
+          float32, so a kernel op (multiply-accumulates: conv, dense) keeps its operands and its backward scratch
+          (a grouped convolution's dense filter gradient) in float32. A fused activation runs after Keras casts
+          the kernel's result back: its pre-activation and residuals (inside) and an output it keeps are 16-bit
+          (conv → relu: 3.14 bfloat16-sized tensors per block, the conv's float32 operand and relu's bfloat16
+          input). CPU-only: a GPU runs the kernels in bfloat16.
+        * Keras computes some ops in float32 whatever the policy (`float32_math`: the normalizations): what
+          they keep inside (layer norm's centred input and deviation) is float32 on every backend; the input
+          they keep is XLA:CPU's float32 cast (its producers are float32 kernels there) — on a GPU the 16-bit
+          tensor (not measured).
+
+        Everything else (activations' inputs and residuals, pooling, merges) stays in the compute dtype."""
+        if platform == "cpu" and self.macs(a, ins, out) > 0:
+            return MixedKeeps(True, False, 0, True)
+        if self.float32_math:
+            return MixedKeeps(platform == "cpu", False, inside, False)
+        return MixedKeeps(False, False, 0, False)
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for

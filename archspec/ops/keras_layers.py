@@ -305,9 +305,10 @@ class GroupedAttention(keras.layers.Layer):
     `key_value_heads` heads. With `use_bias`, `key_bias` and `output_bias` say whether the key and output
     projections have one too (Whisper's key has none, Qwen's output none). `rotary_scaling` divides the
     positions (linear RoPE scaling); `rotary_table` keeps the rotary frequencies as a non-trainable weight
-    (SmolLM3's inv_freq) and rotates with it. With ``padding_mask_on="queries"`` its `value_mask` marks the
-    queries (KerasHub's ESM): no key is masked, and a padded query's scores are all set alike (0), so it
-    attends to every key equally.
+    (SmolLM3's inv_freq) and rotates with it; `rotary_fraction` rotates only the first ⌊key_dim · fraction⌋
+    features of each query and key head, with the frequencies of a head that size (GPT-NeoX's partial rotary).
+    With ``padding_mask_on="queries"`` its `value_mask` marks the queries (KerasHub's ESM): no key is masked,
+    and a padded query's scores are all set alike (0), so it attends to every key equally.
 
     >>> import numpy as np
     >>> layer = GroupedAttention(num_heads=4, key_dim=8, key_value_heads=2, rotary=True)
@@ -323,8 +324,9 @@ class GroupedAttention(keras.layers.Layer):
                  alibi: bool = False, alibi_positions: str = "keys", alibi_scaled: bool = False,
                  output_bias: bool = True, rotary_scaling: float = 1.0, rotary_table: bool = False,
                  score_scale: float | None = None, additive_mask: bool = False, merged: bool = False,
-                 prefix_lm: bool = False, padding_mask_on: str = "keys", **kwargs):
+                 prefix_lm: bool = False, rotary_fraction: float = 1.0, padding_mask_on: str = "keys", **kwargs):
         super().__init__(**kwargs)
+        self.rotary_fraction = float(rotary_fraction)
         if padding_mask_on not in ("keys", "queries"):
             raise ValueError(f"padding_mask_on is 'keys' or 'queries', not {padding_mask_on!r}")
         self.padding_mask_on = padding_mask_on
@@ -346,8 +348,12 @@ class GroupedAttention(keras.layers.Layer):
         self.output_dim = None if output_shape is None else int(output_shape)
         self.dropout, self.use_bias = float(dropout), bool(use_bias)
         self.rotary, self.rotary_wavelength = bool(rotary), float(rotary_wavelength)
-        if self.rotary and self.key_dim % 2:
-            raise ValueError(f"rotary position embedding rotates pairs of features: key_dim ({key_dim}) must be even")
+        self._rotated = int(self.key_dim * self.rotary_fraction)
+        if self.rotary_fraction != 1.0 and not self.rotary:
+            raise ValueError(f"rotary_fraction={rotary_fraction} is the share of each head rotated: set rotary=True")
+        if self.rotary and (self._rotated % 2 or self._rotated < 2):
+            raise ValueError(f"rotary position embedding rotates pairs of features: {self._rotated} of key_dim "
+                             f"({key_dim}) rotated must be even and at least 2")
         self._dropout_layer = keras.layers.Dropout(self.dropout)
         self._softmax = keras.layers.Softmax(axis=-1, dtype="float32")
 
@@ -380,7 +386,7 @@ class GroupedAttention(keras.layers.Layer):
 
             self._query_norm, self._key_norm = norm("query_norm", self.num_heads), norm("key_norm", self.key_value_heads)
         if self.rotary_table:
-            self._table = RotaryTable(self.key_dim, self.rotary_wavelength, name="rotary_table")
+            self._table = RotaryTable(self._rotated, self.rotary_wavelength, name="rotary_table")
             self._table.build()
         self.built = True
 
@@ -396,7 +402,7 @@ class GroupedAttention(keras.layers.Layer):
             q, k = self._query_norm(q), self._key_norm(k)
         if self.rotary:
             table = self._table.inv_freq if self.rotary_table else None
-            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
+            q, k = (self._rotate(t, table) for t in (q, k))
         return self._attend(q, k, v, value_mask, use_causal_mask, training)
 
     def _merged(self, x, context, x_mask, causal, context_mask, training):
@@ -409,7 +415,7 @@ class GroupedAttention(keras.layers.Layer):
             q, k, kc = self._query_norm(q), self._key_norm(k), self._key_norm(kc)
         if self.rotary:
             table = self._table.inv_freq if self.rotary_table else None
-            q, k = (rotate(t, self.rotary_wavelength, self.rotary_scaling, table) for t in (q, k))
+            q, k = (self._rotate(t, table) for t in (q, k))
         mask = None
         if x_mask is not None or context_mask is not None or causal:
             batch, tq, tk = ops.shape(q)[0], ops.shape(q)[1], ops.shape(kc)[1]
@@ -470,6 +476,12 @@ class GroupedAttention(keras.layers.Layer):
         probs = self._dropout_layer(ops.cast(probs, q.dtype), training=training)
         return self._output(ops.einsum("buqk,bkuh->bquh", probs, v))
 
+    def _rotate(self, x, table):
+        if self._rotated == self.key_dim:
+            return rotate(x, self.rotary_wavelength, self.rotary_scaling, table)
+        part = rotate(x[..., :self._rotated], self.rotary_wavelength, self.rotary_scaling, table)
+        return keras.ops.concatenate((part, x[..., self._rotated:]), axis=-1)
+
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return (*query_shape[:-1], self.output_dim or query_shape[-1])
 
@@ -483,7 +495,7 @@ class GroupedAttention(keras.layers.Layer):
                 "alibi": self.alibi, "alibi_positions": self.alibi_positions, "alibi_scaled": self.alibi_scaled,
                 "output_bias": self.output_bias, "rotary_scaling": self.rotary_scaling, "rotary_table": self.rotary_table,
                 "score_scale": self.score_scale, "additive_mask": self.additive_mask, "merged": self.merged,
-                "prefix_lm": self.prefix_lm, "padding_mask_on": self.padding_mask_on}
+                "prefix_lm": self.prefix_lm, "rotary_fraction": self.rotary_fraction, "padding_mask_on": self.padding_mask_on}
 
 
 @keras.saving.register_keras_serializable(package="archspec")

@@ -32,6 +32,7 @@ class BatchNormAttrs(Attrs):
 class BatchNorm(Op):
     name, keras_class, Attrs, category = "batch_norm", "BatchNormalization", BatchNormAttrs, "norm"
     recomputable = True       # an affine map with the batch statistics: XLA recomputes it in a backward fusion
+    float32_math = True       # keras casts a 16-bit input to float32 (BatchNormalization.call)
 
     def kept_after(self, a, producer, pa, out, platform):
         """On XLA:CPU a biased convolution's output (conv + bias, what keras.applications' ResNet50
@@ -76,6 +77,7 @@ class LayerNormAttrs(Attrs):
 class LayerNorm(Op):
     name, keras_class, Attrs, category = "layer_norm", "LayerNormalization", LayerNormAttrs, "norm"
     residuals = 2             # besides its input, XLA keeps two input-sized tensors (measured on tokens)
+    float32_math = True       # keras.ops.layer_normalization computes in float32
     unit_helper, abbrev = True, "ln"
     doc = "Layer normalization over the last axis (keras.layers.LayerNormalization)."
     examples = [({}, [(5, 5, 8)], (5, 5, 8), (16, 0)), ({"center": False}, [(6, 4)], (6, 4), (4, 0))]
@@ -115,6 +117,7 @@ _GEMMA_NORMS = ("keras_hub.src.models.gemma.rms_normalization.RMSNormalization",
 class RMSNorm(Op):
     name, keras_class, Attrs, category = "rms_norm", "RMSNormalization", RMSNormAttrs, "norm"
     unit_helper, abbrev = True, "rms"
+    float32_math = True       # keras.ops.rms_normalization computes in float32
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
     examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0)),
@@ -279,6 +282,7 @@ class GroupNormAttrs(Attrs):
 class GroupNorm(Op):
     name, keras_class, Attrs, category, primary = "group_norm", "GroupNormalization", GroupNormAttrs, "norm", "groups"
     unit_helper, abbrev = True, "gn"
+    float32_math = True       # GroupNormalization casts a 16-bit input to float32
     doc = ("Group normalization (keras.layers.GroupNormalization): the channels are split into `groups`, each "
            "normalized over its channels and every spatial position or step; gamma and beta per channel.")
     examples = [({"groups": 4}, [(5, 5, 8)], (5, 5, 8), (16, 0)), ({"groups": 2, "center": False}, [(6, 4)], (6, 4), (4, 0)),

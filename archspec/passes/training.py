@@ -13,7 +13,9 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
   while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
   of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
-gradients and slots 4.
+gradients and slots 4; under a mixed policy what each op's backward keeps takes the dtype the op states
+(`Op.mixed_float32`: XLA:CPU's float32 convolutions and matmuls, Keras's float32 normalizations), a tensor
+kept in two dtypes counted twice.
 
 >>> from archspec import api
 >>> spec = api.load_text('''
@@ -98,6 +100,7 @@ class TrainingEstimate:
     largest_batch: int | None = None
     largest_batch_bf16: int | None = None
     tokens_per_example: int = 0     # a spec whose input is token ids: its length (throughput in tokens too)
+    kept_float32_bytes: int = 0     # under a mixed policy: the part of kept_bytes stored in float32 (Op.mixed_float32)
 
     @property
     def step_time_s(self) -> float:
@@ -123,7 +126,8 @@ class TrainingEstimate:
                "train_flops": self.total.flops,
                "weights_bytes": self.weights_bytes, "gradients_bytes": self.grads_bytes,
                "optimizer_bytes": self.optimizer_bytes, "batch_bytes": self.batch_bytes,
-               "kept_activation_bytes": self.kept_bytes, "peak_bytes": self.peak_bytes,
+               "kept_activation_bytes": self.kept_bytes, "kept_float32_bytes": self.kept_float32_bytes,
+               "peak_bytes": self.peak_bytes,
                "peak_phase": self.peak_phase, "peak_at": self.peak_at}
         if d is not None:
             out.update(device=d.name, device_title=d.title, device_memory_bytes=d.memory_bytes,
@@ -164,7 +168,10 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     hard: set[str] = set()          # tensors a non-element-wise backward (conv, matmul, pooling) reads
     stored: dict = {}               # tensor -> what keeping it keeps (_stored)
     needs_grad = _needs_input_grad(graph)
-    internal: dict[str, int] = {}   # node -> elements it keeps inside (pre-activations) until its backward
+    internal: dict[str, int] = {}   # node -> bytes (the batch's) it keeps inside (pre-activations) until its backward
+    mixed = e < 4                   # a mixed policy: what is kept takes the dtype each op states (Op.mixed_float32)
+    dtypes: dict[str, set[int]] = {}  # kept tensor -> the bytes per element of the copies kept of it
+    wide_inside = 0                 # bytes of what ops keep inside in float32 (under a mixed policy)
     scratch: dict[str, int] = {}    # node -> bytes its backward step holds while it runs (Op.backward_scratch)
     for n in graph:
         op = REGISTRY[n.op]
@@ -178,14 +185,20 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         grad_of[n.id] = t * 4
         k_in, k_out, extra = op.backward_keeps(n.attrs, ins, out)
         extra += op.workspace(n.attrs, ins, out, platform)
+        # under a mixed policy, the part of it stored in float32 (Op.mixed_float32); a copy kept because of
+        # the producer (Op.kept_after) is the producer's 16-bit output
+        f32 = op.mixed_float32(n.attrs, ins, out, platform, extra) if mixed else None
+        inside = extra * e if f32 is None else min(f32.inside, extra) * 4 + (extra - min(f32.inside, extra)) * e
+        wide_inside += min(f32.inside, extra) * 4 * B if f32 else 0
         if n.inputs:
             first = graph[n.inputs[0]]
-            extra += op.kept_after(n.attrs, REGISTRY[first.op], first.attrs, out, platform)
+            after = op.kept_after(n.attrs, REGISTRY[first.op], first.attrs, out, platform)
+            extra, inside = extra + after, inside + after * e
         if extra:
-            internal[n.id] = extra
+            internal[n.id] = inside * B
         per_example, fixed = op.backward_scratch(n.attrs, ins, out, platform)
         if per_example or fixed:
-            scratch[n.id] = (per_example * B + fixed) * e
+            scratch[n.id] = (per_example * B + fixed) * (4 if f32 and f32.scratch else e)
         # an element-wise backward names the tensors it reads (_recomputed decides which are stored);
         # a kernel's (conv, matmul) reads the pieces of a view (concat, reshape), not the view
         reads = (list(n.inputs) if k_in else []) + ([n.id] if k_out else [])
@@ -195,6 +208,8 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             kept = _stored(graph, reads, stored)
         for tensor in kept:
             keep_until[tensor] = min(keep_until.get(tensor, index[n.id]), index[n.id])
+            wide = f32 is None or (f32.output if tensor == n.id else f32.inputs)
+            dtypes.setdefault(tensor, set()).add(4 if wide else e)
         if not op.fused_backward:
             hard.update(kept)
         in_elems = sum(size(s) for s in ins)
@@ -210,12 +225,14 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             _time_layer(c, op, n.attrs, ins, out, device, platform, peak_flops, B, needs_grad[n.id])
         nodes[n.id] = c
     early = _gradients_in_backward_order(graph, index, grad_of, platform)
-    keep_until = _recomputed(graph, keep_until, hard)
-    # kept bytes are charged to the layer that produced the tensor
-    for tensor in keep_until:
-        nodes[tensor].kept_bytes = size(graph[tensor].shape) * B * e
-    for nid, elems in internal.items():
-        nodes[nid].kept_bytes += elems * B * e
+    keep_until = _recomputed(graph, keep_until, hard, platform if mixed else None)
+    # kept bytes are charged to the layer that produced the tensor: one copy per dtype kept of it (under a
+    # mixed policy a float32 one for a kernel on XLA:CPU, a 16-bit one for an activation's backward)
+    stored_bytes = {t: size(graph[t].shape) * B * (sum(dtypes[t]) if mixed else e) for t in keep_until}
+    for tensor, nbytes in stored_bytes.items():
+        nodes[tensor].kept_bytes = nbytes
+    for nid, nbytes in internal.items():
+        nodes[nid].kept_bytes += nbytes
     _roll_up(graph, nodes, scopes, total)
 
     weights = (trainable + non_trainable) * 4
@@ -224,13 +241,15 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     batch = sum(size(graph[i].shape) for i in graph.inputs) * B * 4 + LABEL_BYTES * B * max(1, len(graph.outputs))
     persistent = weights + opt + batch
     kept_total, (peak_live, phase, at) = _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad,
-                                                  B * e, scratch, early)
+                                                  B * e, scratch, early, stored_bytes)
     peak = persistent + peak_live
     update = persistent + grads
     if update > peak:
         peak, phase, at = update, "update", None
     est = TrainingEstimate(B, optimizer.lower(), precision, nodes, scopes, total, weights, grads, opt, batch,
                            kept_total, peak, phase, at, device)
+    if mixed:
+        est.kept_float32_bytes = wide_inside + sum(size(graph[t].shape) * B * 4 for t in stored_bytes if 4 in dtypes[t])
     if graph.token_input is not None:
         est.tokens_per_example = graph.token_input.shape[0]
     if device is not None:
@@ -351,12 +370,13 @@ def _stored(graph: Graph, tensors, memo: dict) -> list[str]:
     return out
 
 
-def _recomputed(graph: Graph, keep_until: dict[str, int], hard: set[str]) -> dict[str, int]:
+def _recomputed(graph: Graph, keep_until: dict[str, int], hard: set[str], mixed_on: str | None = None) -> dict[str, int]:
     """`keep_until` without the tensors XLA recomputes instead of storing: the output of a cheap
     element-wise op (`Op.recomputes`: batch norm, a sum, relu) that only element-wise backward steps read,
     when every input it is computed from is stored or itself recomputable — conv → batch norm → relu
     stores the conv's output and the relu's, and relu's backward recomputes the batch norm in its fusion.
-    The tensors a recomputed one is made from live until its earliest reader's backward."""
+    The tensors a recomputed one is made from live until its earliest reader's backward (the copies already
+    stored of them serve). `mixed_on`: the platform, under a mixed policy (`Op.recomputes_mixed`)."""
     stored: dict[str, int] = {}
     made_from: dict[str, set[str] | None] = {}      # tensor -> the stored tensors it is recomputed from
     for n in graph:
@@ -364,7 +384,7 @@ def _recomputed(graph: Graph, keep_until: dict[str, int], hard: set[str]) -> dic
         if op.source:
             made_from[n.id] = set()
             continue
-        cheap = op.view or op.recomputes(n.attrs)
+        cheap = op.view or (op.recomputes(n.attrs) if mixed_on is None else op.recomputes_mixed(n.attrs, mixed_on))
         parts = [made_from.get(i) for i in n.inputs]
         recomputable = cheap and all(p is not None for p in parts)
         if n.id in keep_until and (n.id in hard or not recomputable):
@@ -396,11 +416,12 @@ def _needs_input_grad(graph: Graph) -> dict[str, bool]:
     return out
 
 
-def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe, scratch, early=0):
+def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe, scratch, early=0, stored=None):
     """Walk the forward then the backward pass; returns (bytes kept at the end of forward,
     (peak live bytes of activations, activation gradients, weight gradients and a step's scratch, phase,
-    node)). `scratch`: node → bytes its backward step holds while it runs; `early`: weight-gradient bytes
-    allocated before the backward pass."""
+    node)). `internal`: node → bytes it keeps inside; `scratch`: node → bytes its backward step
+    holds while it runs; `early`: weight-gradient bytes allocated before the backward pass; `stored`: kept
+    tensor → its bytes as kept (default: `bpe` per element)."""
     last_use = {}
     for n in graph:
         for i in n.inputs:
@@ -408,6 +429,7 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     for o in graph.outputs.values():
         last_use[o] = len(order)
     nbytes = {nid: size(graph[nid].shape) * bpe for nid in order}
+    kept_bytes = {nid: (stored or {}).get(nid, nbytes[nid]) for nid in keep_until}
     # forward: inputs are persistent (batch); a tensor ends at its last forward use unless kept
     live = 0
     peak, phase, at = 0, "forward", None
@@ -415,7 +437,7 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     for k, nid in enumerate(order):
         if REGISTRY[graph[nid].op].source:
             continue
-        live += nbytes[nid] + internal.get(nid, 0) * bpe
+        live += kept_bytes.get(nid, nbytes[nid]) + internal.get(nid, 0)
         if live > peak:
             peak, at = live, nid
         if nid not in keep_until:
@@ -444,9 +466,9 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
         wgrads += grad_of.get(nid, 0)
         if live + wgrads + scratch.get(nid, 0) > peak:
             peak, phase, at = live + wgrads + scratch.get(nid, 0), "backward", nid
-        live -= g + internal.get(nid, 0) * bpe
+        live -= g + internal.get(nid, 0)
         for tensor in release.get(k, ()):
-            live -= nbytes[tensor]
+            live -= kept_bytes[tensor]
     return kept_end, (peak, phase, at)
 
 

@@ -32,7 +32,8 @@ def footer_lines(est) -> list[str]:
         f"{human(t.fwd_flops)}FLOPs forward + {human(t.bwd_flops)}FLOPs backward = {human(t.flops)}FLOPs",
         f"memory: weights {human_bytes(est.weights_bytes)} + gradients {human_bytes(est.grads_bytes)} + "
         f"{est.optimizer} slots {human_bytes(est.optimizer_bytes)} + batch {human_bytes(est.batch_bytes)}; "
-        f"activations kept for backward {human_bytes(est.kept_bytes)} ({prec[est.precision]})",
+        f"activations kept for backward {human_bytes(est.kept_bytes)} ({prec[est.precision]}"
+        + (f"; {human_bytes(est.kept_float32_bytes)} of it float32)" if est.kept_float32_bytes else ")"),
         f"peak training memory ≈ {human_bytes(est.peak_bytes)} "
         + (f"({est.peak_phase}, at {est.peak_at})" if est.peak_at else f"({est.peak_phase})"),
     ]
