@@ -97,6 +97,28 @@ def test_labels_are_readable():
 
 # ---- keras ---------------------------------------------------------------------------------------
 @pytest.mark.keras
+@pytest.mark.parametrize("attrs, call, words", [
+    ({"merged": True, "padding_mask_on": "queries"}, {}, "mask keys"),
+    ({"prefix_lm": True, "alibi": True}, {}, "own causal part"),
+    ({"merged": True, "alibi": True}, {}, "no ALiBi"),
+    ({"prefix_lm": True}, {"use_causal_mask": True}, "without use_causal_mask"),
+    ({"merged": True}, {"key": "x"}, "no separate key"),
+])
+def test_archspecs_keras_layer_refuses_what_the_spec_refuses(attrs, call, words):
+    """GroupedAttention refuses the attribute combinations the spec's attention refuses, both when it is
+    made and when it is called on symbolic tensors (a functional graph never runs `call`) — the
+    differential test's random networks found Keras building what `check` refuses."""
+    import keras
+
+    from archspec.ops.keras_layers import GroupedAttention
+
+    x = keras.Input((5, 8))
+    with pytest.raises(ValueError, match=words):
+        layer = GroupedAttention(num_heads=2, key_dim=4, **attrs)
+        layer(x, x, **{k: (x if v == "x" else v) for k, v in call.items()})
+
+
+@pytest.mark.keras
 def test_cross_attention_equals_keras_called_by_hand():
     """The compiled spec equals keras.layers.MultiHeadAttention applied as `mha(query, value, key=key)`."""
     import keras

@@ -332,6 +332,12 @@ class GroupedAttention(keras.layers.Layer):
         self.padding_mask_on = padding_mask_on
         self.prefix_lm = bool(prefix_lm)
         self.merged = bool(merged)
+        if self.merged and alibi:                 # what the spec's attention refuses, refused here too
+            raise ValueError("merged attention has no ALiBi bias (its keys are two sequences)")
+        if self.prefix_lm and (self.merged or alibi):
+            raise ValueError("prefix_lm states its own causal part: no merged, no alibi")
+        if (self.merged or self.prefix_lm) and padding_mask_on != "keys":
+            raise ValueError("merged and prefix_lm attention mask keys (padding_mask_on='keys')")
         self.additive_mask = bool(additive_mask)
         self.score_scale = None if score_scale is None else float(score_scale)
         self.alibi, self.alibi_positions, self.alibi_scaled = bool(alibi), alibi_positions, bool(alibi_scaled)
@@ -392,6 +398,7 @@ class GroupedAttention(keras.layers.Layer):
 
     def call(self, query, value, key=None, value_mask=None, use_causal_mask=False, context_mask=None,
              response_mask=None, training=None):
+        self._refuse(key, use_causal_mask)
         if self.merged:
             return self._merged(query, value, value_mask, use_causal_mask, context_mask, training)
         if self.prefix_lm and value_mask is not None and response_mask is not None:
@@ -481,6 +488,19 @@ class GroupedAttention(keras.layers.Layer):
             return rotate(x, self.rotary_wavelength, self.rotary_scaling, table)
         part = rotate(x[..., :self._rotated], self.rotary_wavelength, self.rotary_scaling, table)
         return keras.ops.concatenate((part, x[..., self._rotated:]), axis=-1)
+
+    def _refuse(self, key, use_causal_mask):
+        """The call's arguments the spec's attention refuses with these attributes (checked on real and on
+        symbolic tensors: Keras builds a functional graph from compute_output_spec, without `call`)."""
+        if self.prefix_lm and use_causal_mask:
+            raise ValueError("prefix_lm states its own causal part: call it without use_causal_mask")
+        if self.merged and key is not None:
+            raise ValueError("merged attention takes x and a context, one projection for both: no separate key")
+
+    def compute_output_spec(self, query, value, key=None, value_mask=None, use_causal_mask=False, **kwargs):
+        self._refuse(key, use_causal_mask)
+        return super().compute_output_spec(query, value, key=key, value_mask=value_mask,
+                                           use_causal_mask=use_causal_mask, **kwargs)
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         return (*query_shape[:-1], self.output_dim or query_shape[-1])
