@@ -28,12 +28,8 @@ pytestmark = pytest.mark.keras
 
 
 def _imported(name, **changes):
-    pytest.importorskip("keras_hub")
-    from archspec.importer import fix_input_shapes, import_keras
-
-    model = zoo.build(name, {**zoo.CONFIGS[name], **changes})
-    model = fix_input_shapes(model, zoo.open_inputs(model, name=name))
-    return model, import_keras(model)
+    from test_import_decoders import _imported  # one way to build, fix the shapes of and import a zoo class
+    return _imported(name, **changes)
 
 
 def _ids(pad: int, seed: int = 1):

@@ -107,33 +107,16 @@ def _positions(variable, shape, name="position_embedding"):
 
 
 def _vit(layer, in_shape, kwargs):
-    """ViT's ViTPatchingAndEmbedding: conv → tokens → [class token] → + position embedding (an Embedding
-    looked up at 0 … N − 1, i.e. its whole table in order)."""
+    """ViT's ViTPatchingAndEmbedding and PaliGemma's PaliGemmaVitEmbeddings (no class token): conv → tokens →
+    [class token] → + position embedding (an Embedding looked up at 0 … N − 1, i.e. its whole table in order)."""
     import numpy as np
 
     _channels_last(layer)
     parts = _patches(layer, layer.patch_embedding, in_shape)
     shape = parts[-1][3]
-    if layer.use_class_token:
+    if getattr(layer, "use_class_token", False):
         parts.append(_class_tokens([layer.class_token], shape))
         shape = parts[-1][3]
-    ids = np.asarray(layer.position_ids).reshape(-1)
-    table = layer.position_embedding.embeddings
-    if not np.array_equal(ids, np.arange(shape[0])) or tuple(table.shape) != shape:
-        raise BlockError(f"its position ids {ids.tolist()[:4]}… do not read its table {tuple(table.shape)} in order "
-                         f"for {shape[0]} tokens")
-    parts.append(_positions(table, shape))
-    return parts
-
-
-def _pali_gemma_vit(layer, in_shape, kwargs):
-    """PaliGemma's PaliGemmaVitEmbeddings: conv → tokens → + position embedding (an Embedding looked up at
-    0 … N − 1, its whole table in order), as ViT's without a class token."""
-    import numpy as np
-
-    _channels_last(layer)
-    parts = _patches(layer, layer.patch_embedding, in_shape)
-    shape = parts[-1][3]
     ids = np.asarray(layer.position_ids).reshape(-1)
     table = layer.position_embedding.embeddings
     if not np.array_equal(ids, np.arange(shape[0])) or tuple(table.shape) != shape:
@@ -306,7 +289,7 @@ READERS = {
     "keras_hub.src.models.vit_det.vit_layers.AddPositionalEmbedding": _vitdet_positions,
     "keras_hub.src.models.vit_det.vit_layers.WindowedTransformerEncoder": _vitdet_encoder,
     "keras_hub.src.models.vit.vit_layers.ViTPatchingAndEmbedding": _vit,
-    "keras_hub.src.models.pali_gemma.pali_gemma_vit.PaliGemmaVitEmbeddings": _pali_gemma_vit,
+    "keras_hub.src.models.pali_gemma.pali_gemma_vit.PaliGemmaVitEmbeddings": _vit,
     "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": _deit,
     "keras_hub.src.models.dinov2.dinov2_layers.DINOV2Embedding": _dinov2,
 }
