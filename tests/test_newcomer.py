@@ -300,3 +300,19 @@ def test_a_keras_layer_archspec_lacks_is_named_not_guessed():
     except archspec.SpecError as exc:
         (d,) = exc.diagnostics
     assert d.code == "unknown-op" and d.suggestion is None and "Embedding (integer token ids" in d.hint
+
+
+def test_one_include_file_name_is_told_to_be_a_list_and_a_list_of_blocks_a_mapping():
+    """`include: lib.yaml` (one name where the list goes) gets the list as its fix, not `$lib.yaml` (it
+    reads as an expression); `blocks:` written as a list is a located schema error, not a crash (the fuzz
+    test's mutated VGG16 found the crash)."""
+    import archspec
+
+    text = ("archspec: 1\nname: t\ninputs: {x: [8]}\ninclude: lib/conv_bn.yaml\nblocks:\n  - b: {units: 2}\n"
+            "model:\n  - dense: 4\n")
+    try:
+        archspec.load_text(text, "t.yaml")
+    except archspec.SpecError as exc:
+        inc, blocks = sorted(exc.diagnostics, key=lambda d: d.loc.line)
+    assert inc.suggestion == "[lib/conv_bn.yaml]" and "include: [lib/conv_bn.yaml]" in inc.hint
+    assert (blocks.code, blocks.loc.line) == ("schema", 6) and "'blocks'" in blocks.message

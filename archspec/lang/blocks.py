@@ -18,9 +18,12 @@ class Blocks:
     """Mixin of the Expander: everything about blocks and includes."""
 
     def _load_blocks(self, src: Source, data: dict, base: tuple, stack: tuple):
-        for i, inc in enumerate(data.get("include") or []):
+        includes, blocks = data.get("include") or [], data.get("blocks") or {}
+        # of another type (`blocks:` written as a list, `include:` as one file name) the document's schema
+        # has said so at its line; nothing here is read from it
+        for i, inc in enumerate(includes if isinstance(includes, list) else []):
             self._include(src, inc, ("include", i), stack)
-        for name, raw in (data.get("blocks") or {}).items():
+        for name, raw in (blocks if isinstance(blocks, dict) else {}).items():
             path = ("blocks", name)
             if name in ops.REGISTRY or name in STRUCTURES:
                 self.error("duplicate-name", f"the block '{name}' has the name of a built-in "

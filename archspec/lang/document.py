@@ -159,6 +159,9 @@ def pydantic_diagnostics(exc, data, src: Source, base: tuple = (), fields: dict 
                 guess = closest(got, [str(x) for x in (err.get("ctx") or {}).get("expected_values", ())]
                                 or re.findall(r"'([^']*)'", err["msg"]))
                 hint = hint_for(guess)
+            elif isinstance(got, str) and etype == "list_type" and tuple(path) == ("include",):
+                guess = f"[{got}]"                   # one file name where the list of files goes
+                hint = f"include takes a list of files: write `include: {guess}`"
             elif isinstance(got, str) and etype in _NUMBER_ERRORS:
                 hint, guess = dollar_hint(got)
             # the subject: the bad value when a suggestion replaces it, else the field
