@@ -181,8 +181,7 @@ class Blocks:
         merged = {k: dict(v) for k, v in outer.items()}
         if not raw:
             return merged
-        if not isinstance(raw, dict):
-            self.error("schema", "'defaults' maps op names to attributes", src.loc(path))
+        if not isinstance(raw, dict):        # the document's, library's or block's schema has said so at its line
             return merged
         for opname, attrs in raw.items():
             op = ops.get(opname)
