@@ -73,7 +73,32 @@ def is_identity(layer) -> bool:
     return type(layer) is keras.layers.Identity
 
 
-class stub_composite_configs:
+class _Patches:
+    """Attributes set on objects (layers, their classes) while a config is read or a layer traced, each put
+    back on exit as it was: one the object had of its own is restored, one it inherited is removed again.
+    The context managers below say what they set and why; this is how they set it."""
+
+    def __init__(self):
+        self._undo: list = []
+
+    def patch(self, obj, name: str, value):
+        self._undo.append((obj, name, name in vars(obj), vars(obj).get(name)))
+        setattr(obj, name, value)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for obj, name, had, old in reversed(self._undo):
+            if had:
+                setattr(obj, name, old)
+            elif name in vars(obj):
+                delattr(obj, name)
+        self._undo.clear()
+        return False
+
+
+class stub_composite_configs(_Patches):
     """While a model's config is read: a composite layer (one that will be traced) whose own get_config fails
     (KerasHub's ViT MLP, DeiT's encoder, Llama's decoder in keras-hub 0.32) gives the base config — its name,
     trainable, dtype — since archspec reads it by tracing, not from its config; so does a keras.layers.Identity
@@ -82,7 +107,7 @@ class stub_composite_configs:
     def __init__(self, model):
         self.ops = [op for op in model.operations if layer_is_composite(op) or is_identity(op)]
         self.read = [op for op in model.operations if _read_by_an_op(op)]
-        self.patched = []
+        super().__init__()
 
     def __enter__(self):
         import keras
@@ -93,12 +118,10 @@ class stub_composite_configs:
             except Exception:                              # noqa: BLE001  (the layer's own code failing)
                 cfg = config_from_attributes(op)
                 if cfg is not None:
-                    op.get_config = (lambda cfg=cfg: dict(cfg))
-                    self.patched.append(op)
+                    self.patch(op, "get_config", lambda cfg=cfg: dict(cfg))
                 continue
             if _reads_live_args(op):                       # the constructor arguments its config lacks
-                op.get_config = (lambda op=op: live_config(op))
-                self.patched.append(op)
+                self.patch(op, "get_config", lambda op=op: live_config(op))
         for op in self.ops:
             try:
                 op.get_config()
@@ -110,14 +133,8 @@ class stub_composite_configs:
                 return {"name": op.name, "trainable": op.trainable,
                         "dtype": keras.dtype_policies.serialize(op.dtype_policy)}
 
-            op.get_config = base
-            self.patched.append(op)
+            self.patch(op, "get_config", base)
         return self
-
-    def __exit__(self, *exc):
-        for op in self.patched:
-            vars(op).pop("get_config", None)
-        return False
 
 
 def _read_by_an_op(layer) -> bool:
@@ -303,7 +320,7 @@ def trace_layer(layer, entry):
     raise TraceError(errors[0])
 
 
-class _inline_parts:
+class _inline_parts(_Patches):
     """While tracing (a second try): the layer's composite parts without weights of their own are run inline —
     calling one runs its ``call`` on the tensors, recording its own parts in the traced graph — so a part that
     returns a non-tensor beside its output (DeiT's encoder block returns (x, None) without attention scores),
@@ -313,15 +330,15 @@ class _inline_parts:
         self.classes = {type(s) for s in layer._flatten_layers(include_self=False) if layer_is_composite(s)
                         and not list(s._trainable_variables) + list(s._non_trainable_variables)
                         and "__call__" not in vars(type(s))}
-        self.layer, self.patched = layer, []
+        self.layer = layer
+        super().__init__()
 
     def __enter__(self):
         def inline(self, *args, **kwargs):
             return self.call(*args, **kwargs)
 
         for c in self.classes:
-            c.__call__ = inline
-            self.patched.append(c)
+            self.patch(c, "__call__", inline)
         self.renamed = self._unique_names()
         return self
 
@@ -347,8 +364,7 @@ class _inline_parts:
         return renamed
 
     def __exit__(self, kind, *exc):
-        for c in self.patched:
-            del c.__call__
+        super().__exit__(kind, *exc)
         if kind is not None:                    # the trace failed: the parts keep their own names
             for s, name in self.renamed:
                 s.name = name
@@ -498,14 +514,14 @@ def config_of(model) -> dict:
         raise TraceError(f"its traced graph cannot be read ({type(exc).__name__}: {exc})") from None
 
 
-class _lenient_specs:
+class _lenient_specs(_Patches):
     """While tracing: a sub-layer whose ``call`` takes keywords its ``compute_output_spec`` does not
     (KerasHub's CachedMultiHeadAttention: ``cache=None``) is given them only when they are set; None is
     what its call does without them."""
 
     def __init__(self, layer):
         self.layers = [s for s in layer._flatten_layers(include_self=False)]
-        self.patched = []
+        super().__init__()
 
     def __enter__(self):
         from keras.src.ops.operation import Operation
@@ -514,8 +530,7 @@ class _lenient_specs:
             # a part read as an op whose own compute_output_shape is not Keras's: its output spec from its call
             # (SmolLM3's attention states two outputs, the attention and its scores; its call returns one)
             if _reads_live_args(s) and not ops.is_keras_module(type(s).compute_output_shape.__module__):
-                s.compute_output_spec = _spec_from_call(s, Operation.compute_output_spec)
-                self.patched.append(s)
+                self.patch(s, "compute_output_spec", _spec_from_call(s, Operation.compute_output_spec))
         for s in self.layers:
             spec = getattr(s, "compute_output_spec", None)
             if spec is None or "compute_output_spec" in vars(s):
@@ -530,14 +545,8 @@ class _lenient_specs:
             def lenient(*a, _spec=spec, _known=frozenset(params), **kw):
                 return _spec(*a, **{k: v for k, v in kw.items() if k in _known or v is not None})
 
-            s.compute_output_spec = lenient
-            self.patched.append(s)
+            self.patch(s, "compute_output_spec", lenient)
         return self
-
-    def __exit__(self, *exc):
-        for s in self.patched:
-            vars(s).pop("compute_output_spec", None)
-        return False
 
 
 def _spec_from_call(layer, from_call):
@@ -559,7 +568,7 @@ def _nones(v) -> bool:
     """Whether `v` is a list or tuple holding only Nones (T5Gemma 2's decoder passes its attention
     cache=(None, None) where the call's default is None): no tensor and no setting, as None is."""
     return isinstance(v, (list, tuple)) and bool(v) and all(x is None or _nones(x) for x in v)
-class _none_outputs:
+class _none_outputs(_Patches):
     """While tracing: a sub-layer whose call returns None beside its tensors (GPT-NeoX's attention returns
     (output, cache) with the cache None when it is called without one) is recorded in the traced graph with
     its tensors as its outputs, and its caller still receives the whole tuple — a functional graph's node
@@ -571,13 +580,13 @@ class _none_outputs:
         self.layers = [s for s in layer._flatten_layers(include_self=False)
                        if not ops.is_keras_module(type(s).__module__)]
         self.pending: dict[int, object] = {}
-        self.specs, self.calls = [], []
+        super().__init__()
 
     def __enter__(self):
         import keras
 
         for s in self.layers:
-            had, spec = vars(s).get("compute_output_spec"), s.compute_output_spec
+            spec = s.compute_output_spec
 
             def tensors_only(*a, _s=s, _spec=spec, **kw):
                 out = _spec(*a, **kw)
@@ -589,10 +598,8 @@ class _none_outputs:
                 self.pending[id(_s)] = out                 # the structure, its Nones in place
                 return kept[0] if len(kept) == 1 else kept
 
-            s.compute_output_spec = tensors_only
-            self.specs.append((s, had))
+            self.patch(s, "compute_output_spec", tensors_only)
         for cls in {type(s) for s in self.layers}:
-            own = vars(cls).get("__call__")
             call = cls.__call__
 
             def whole(this, *a, _call=call, **kw):
@@ -603,22 +610,8 @@ class _none_outputs:
                 got = iter(keras.tree.flatten(out))
                 return keras.tree.map_structure(lambda t: next(got) if t is not None else None, structure)
 
-            cls.__call__ = whole
-            self.calls.append((cls, own))
+            self.patch(cls, "__call__", whole)
         return self
-
-    def __exit__(self, *exc):
-        for cls, own in reversed(self.calls):
-            if own is None:
-                del cls.__call__
-            else:
-                cls.__call__ = own
-        for s, had in self.specs:
-            if had is None:
-                vars(s).pop("compute_output_spec", None)
-            else:
-                s.compute_output_spec = had
-        return False
 
 
 def _why(exc) -> str:
