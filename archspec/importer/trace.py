@@ -788,12 +788,30 @@ def _read_mask(model, config, value, tq, tk):
     if len(verdicts) != 1 or len(additive) != 1:
         return None
     kind = verdicts.pop()
-    pad_ref = None
-    if kind in ("pad", "both"):
-        name = sources[0]._keras_history.operation.name
-        pad_ref = {"class_name": "__keras_tensor__",
-                   "config": {"shape": [None, tk], "dtype": str(sources[0].dtype), "keras_history": [name, 0, 0]}}
+    pad_ref = _input_ref(sources[0], tk) if kind in ("pad", "both") else None
     return pad_ref, kind in ("causal", "both"), additive.pop()
+
+
+def _input_ref(t, n: int) -> dict:
+    """A call argument's reference to the model input `t`, (batch, n), as a functional config writes it."""
+    return {"class_name": "__keras_tensor__", "config": {"shape": [None, n], "dtype": str(t.dtype),
+                                                         "keras_history": [t._keras_history.operation.name, 0, 0]}}
+
+
+def _two_mask_probe(model, value):
+    """(the two (batch, n) model inputs the mask `value` is computed from, a model from them to it), or None:
+    what the readers of masks made from two masks try their candidates on."""
+    import keras
+
+    if not isinstance(value, keras.KerasTensor):
+        return None
+    sources = [t for t in model.inputs if _depends(value, t)]
+    if len(sources) != 2 or any(len(t.shape) != 2 for t in sources):
+        return None
+    try:
+        return sources, keras.Model(sources, value)
+    except Exception:                                      # noqa: BLE001
+        return None
 
 
 def _read_merged_mask(model, value, tq, tk):
@@ -801,18 +819,12 @@ def _read_merged_mask(model, value, tq, tk):
     `value` (queries, x's tq keys then the context's tk) is, for every pair of padding masks tried, x's padding
     mask (and causal mask) over x's keys joined by the context's padding mask over its keys — T5Gemma 2's
     merged self- and cross-attention mask; None otherwise. Each part needs its own padding-mask input."""
-    import keras
     import numpy as np
 
-    if tq is None or tk is None or not isinstance(value, keras.KerasTensor):
+    found = None if tq is None or tk is None else _two_mask_probe(model, value)
+    if found is None:
         return None
-    sources = [t for t in model.inputs if _depends(value, t)]
-    if len(sources) != 2 or any(len(t.shape) != 2 for t in sources):
-        return None
-    try:
-        probe = keras.Model(sources, value)
-    except Exception:                                      # noqa: BLE001
-        return None
+    sources, probe = found
     causal = np.tril(np.ones((tq, tq), bool))
     for own, ctx in ((0, 1), (1, 0)):                      # which input is x's mask, which the context's
         if (sources[own].shape[1], sources[ctx].shape[1]) != (tq, tk):
@@ -846,12 +858,7 @@ def _read_merged_mask(model, value, tq, tk):
             verdicts.add(match[0])
         if not verdicts or len(verdicts) != 1 or len(additive) != 1:
             continue
-
-        def ref(t, n):
-            return {"class_name": "__keras_tensor__", "config": {"shape": [None, n], "dtype": str(t.dtype),
-                                                                 "keras_history": [t._keras_history.operation.name, 0, 0]}}
-
-        return ref(sources[own], tq), verdicts.pop() == "both", additive.pop(), ref(sources[ctx], tk)
+        return _input_ref(sources[own], tq), verdicts.pop() == "both", additive.pop(), _input_ref(sources[ctx], tk)
     return None
 
 
@@ -859,20 +866,15 @@ def _read_prefix_mask(model, value, tokens):
     """(the padding mask's reference, False, additive, the response mask's reference) when the mask `value`
     (tokens × tokens) is, for every pair of padding and response masks tried, PaliGemma's prefix-LM mask
     (the attention op's prefix_lm: :func:`archspec.ops.attention.prefix_lm_keep`); None otherwise."""
-    import keras
     import numpy as np
 
     from ..ops.attention import prefix_lm_keep
 
-    if tokens is None or not isinstance(value, keras.KerasTensor):
+    found = None if tokens is None else _two_mask_probe(model, value)
+    if found is None:
         return None
-    sources = [t for t in model.inputs if _depends(value, t)]
-    if len(sources) != 2 or any(len(t.shape) != 2 or t.shape[1] is None or t.shape[1] > tokens for t in sources) \
-            or sources[0].shape[1] != sources[1].shape[1]:
-        return None
-    try:
-        probe = keras.Model(sources, value)
-    except Exception:                                      # noqa: BLE001
+    sources, probe = found
+    if any(t.shape[1] is None or t.shape[1] > tokens for t in sources) or sources[0].shape[1] != sources[1].shape[1]:
         return None
     n = sources[0].shape[1]
     for pad_i, resp_i in ((0, 1), (1, 0)):
@@ -892,12 +894,7 @@ def _read_prefix_mask(model, value, tokens):
                 ok = False
                 break
         if ok and len(additive) == 1:
-            def ref(t):
-                return {"class_name": "__keras_tensor__", "config": {"shape": [None, n], "dtype": str(t.dtype),
-                                                                     "keras_history": [t._keras_history.operation.name,
-                                                                                       0, 0]}}
-
-            return ref(sources[pad_i]), False, additive.pop(), ref(sources[resp_i])
+            return _input_ref(sources[pad_i], n), False, additive.pop(), _input_ref(sources[resp_i], n)
     return None
 
 
