@@ -188,8 +188,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         # under a mixed policy, the part of it stored in float32 (Op.mixed_float32); a copy kept because of
         # the producer (Op.kept_after) is the producer's 16-bit output
         f32 = op.mixed_float32(n.attrs, ins, out, platform, extra) if mixed else None
-        inside = extra * e if f32 is None else min(f32.inside, extra) * 4 + (extra - min(f32.inside, extra)) * e
-        wide_inside += min(f32.inside, extra) * 4 * B if f32 else 0
+        wide = min(f32.inside, extra) if f32 else 0        # elements of it kept inside in float32
+        inside = wide * 4 + (extra - wide) * e
+        wide_inside += wide * 4 * B
         if n.inputs:
             first = graph[n.inputs[0]]
             after = op.kept_after(n.attrs, REGISTRY[first.op], first.attrs, out, platform)
