@@ -20,7 +20,9 @@ archspec draw specs/resnet50.yaml --depth 1 -o out/resnet50.png
 archspec compile specs/mnist_cnn.yaml
 archspec train specs/digits_cnn.yaml --out runs/digits_demo --restart     # scikit-learn's digits, ~30 s on 2 cores
 archspec report specs/vit_b16.yaml --depth 1 --no-warnings                 # attention's MACs counted in full
-archspec train specs/digits_vit.yaml --out runs/digits_vit_demo --restart  # a small ViT on the same digits
+# a small ViT on the same digits; seeded: over seeds its test accuracy spreads 0.93-0.97 around its 0.95
+# target (8 seeds: 1 missed), seed 0 reaches 0.969 as the slow test holds it to
+archspec train specs/digits_vit.yaml --out runs/digits_vit_demo --restart --seed 0
 archspec report specs/tiny_gpt.yaml --train --batch 16 --no-warnings    # what one training step costs
 archspec train specs/tiny_gpt.yaml --out runs/tiny_gpt_demo --restart    # byte-level GPT on docs/*.md: validation perplexity; ~85 s of CPU
 archspec generate runs/tiny_gpt_demo --prompt "The run folder " --tokens 300 --temperature 0.8 --seed 0  # a sample
