@@ -354,20 +354,34 @@ MEASURE = """
 import json, os, sys
 os.environ["KERAS_BACKEND"] = "jax"
 from archspec.train.measure import load_case, measure_step
-precision = sys.argv[1]
+precision, target = sys.argv[1], sys.argv[2] or None    # target: a GPU to compile for without one
 out = {}
-for arg in sys.argv[2:]:
+for arg in sys.argv[3:]:
     spec, batch = load_case(arg)            # SPEC:BATCH[:NAME=VALUE,...]
-    m = measure_step(spec, batch, precision=precision)
-    out[arg] = [m["total_bytes"], spec.training_estimate(batch, "adam", precision).peak_bytes]
+    m = measure_step(spec, batch, precision=precision, target=target)
+    out[arg] = [m["total_bytes"], spec.training_estimate(batch, "adam", precision, device=target).peak_bytes]
 print(json.dumps(out))
 """
 
 
-def _measure(jax_child, *cases, precision="float32"):
-    r = jax_child.run(MEASURE, precision, *cases, timeout=1200)
+def _measure(jax_child, *cases, precision="float32", target=""):
+    r = jax_child.run(MEASURE, precision, target, *cases, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _has_gpu_compiler() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("jax_plugins.xla_cuda12") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+# XLA:GPU's own plan of the step, compiled for a GPU without one (archspec.train.measure, `target`): needs
+# jax's CUDA plugin (`pip install "jax[cuda12]"`, 3 GB, no GPU), which CI does not install
+needs_gpu_compiler = pytest.mark.skipif(not _has_gpu_compiler(), reason='XLA:GPU\'s compiler: pip install "jax[cuda12]"')
 
 
 @pytest.mark.keras
@@ -456,6 +470,29 @@ def test_peak_memory_of_the_token_models_agrees_with_jax(jax_child):
     got = _measure(jax_child, *TOKEN_MODELS)
     for case, (measured, estimated) in got.items():
         assert abs(estimated / measured - 1) <= 0.15, (case, measured, estimated)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+@needs_gpu_compiler
+def test_the_gpus_compile_a_training_step_without_one(jax_child):
+    """Every GPU of the device table has a description XLA:GPU compiles for (devices.XlaGpu), and a small
+    residual network's estimate for it agrees with XLA:GPU's plan of the step."""
+    for name, device in DEVICES.items():
+        precision = "mixed_bfloat16" if device.bf16 else "mixed_float16"
+        got = _measure(jax_child, "specs/resnet_blocks.yaml:32", precision=precision, target=name)
+        for case, (measured, estimated) in got.items():
+            assert abs(estimated / measured - 1) <= 0.15, (name, case, measured, estimated)
+
+
+def test_a_gpu_without_its_compiler_is_a_clear_error(monkeypatch):
+    from archspec.train import measure
+
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, package=None: None)    # no CUDA plugin
+    with pytest.raises(measure.NoGpuCompiler, match=r'pip install "jax\[cuda12\]'):
+        measure._gpu_sharding(DEVICES["h200"])
+    with pytest.raises(ValueError, match="cannot run"):
+        measure.measure_step(None, 8, target="h200", steps=3)
 
 
 TIME = """
