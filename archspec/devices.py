@@ -87,7 +87,34 @@ class Device:
         return value
 
 
-DEVICES: dict[str, Device] = {d.name: d for d in (
+# What Keras's XLA kernels reach on a GPU, as fractions of the device's own peaks per kernel family, and a
+# fixed cost per layer and step (launches, small kernels): fitted by bench/gpu_calibration.py to one H200's
+# measured training steps (six bundled families, Keras 3.15 on JAX 0.11, mixed_bfloat16), and per device
+# scaled by one factor to NVIDIA's published ResNet-50 training throughput (DeepLearningExamples, TF + XLA:
+# A100 40GB, V100 16GB); the H100s take the H200's. tests/test_training_estimate.py refits them and checks.
+GPU_EFFICIENCY = {"matmul": 0.3, "depthwise": 0.01, "elementwise": 1.0, "memory": 0.9}
+GPU_LAYER_OVERHEAD_S = 60e-6
+GPU_SCALE = {"h100": 1.0, "h100-pcie": 1.0, "h200": 1.0, "a100": 1.0, "a100-40gb": 1.0, "v100": 1.72}
+GPU_CALIBRATION = ("Keras/XLA kernel efficiencies from one H200's measured steps{}; bench/gpu_calibration.py, "
+                   "docs/training-estimates.md")
+
+
+def gpu_efficiency(scale: float) -> dict:
+    """GPU_EFFICIENCY scaled by a device's factor, none above 1."""
+    return {k: min(1.0, round(v * scale, 3)) for k, v in GPU_EFFICIENCY.items()}
+
+
+def _gpu_calibrated(dev: Device) -> Device:
+    scale = GPU_SCALE.get(dev.name)
+    if scale is None:
+        return dev                      # nothing measured: the bare roofline
+    how = "" if dev.name == "h200" else (f", scaled ×{scale:g} to NVIDIA's published ResNet-50 steps"
+                                         if dev.name.startswith(("a100", "v100")) else ", the same Hopper kernels")
+    return replace(dev, efficiency=gpu_efficiency(scale), layer_overhead_s=GPU_LAYER_OVERHEAD_S,
+                   calibration=GPU_CALIBRATION.format(how))
+
+
+DEVICES: dict[str, Device] = {d.name: _gpu_calibrated(d) for d in (
     Device("h100", "NVIDIA H100 SXM5 80GB", 494.7 * T, 989.4 * T, 989.4 * T, 80e9, 3.35e12,
            "NVIDIA H100 Tensor Core GPU datasheet (SXM5): TF32 989 / BF16 1,979 / FP16 1,979 TFLOPS with sparsity "
            "(half dense), 80 GB HBM3, 3.35 TB/s", xla_gpu=XlaGpu(sms=132, clock_ghz=1.98, **HOPPER)),
