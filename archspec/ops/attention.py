@@ -420,17 +420,27 @@ class Attention(Op):
         scores = 2 if self._fused(a) else 1 + (a.dropout > 0)
         scores += a.logit_soft_cap is not None          # tanh's gradient reads its output (reasoned, not measured)
         norms = (tq * h * kd + tk * g * kd) * a.qk_norm      # the projections before their norm (not measured)
-        return True, False, tq * h * kd + tk * g * kd + tk * g * vd + scores * h * tq * tk + tq * h * vd + norms
+        # the explicit path repeats grouped key/value heads for the query heads (`ops.repeat`) before its
+        # einsums, which keep the repeated ones: K and V at h heads (Llama's blocks, buffer assignment)
+        kv = g if self._fused(a) else h
+        return True, False, tq * h * kd + tk * kv * kd + tk * kv * vd + scores * h * tq * tk + tq * h * vd + norms
 
     def workspace(self, a, ins, out, platform):
         """XLA:CPU stores one more score-sized tensor per attention layer than JAX's residuals name: the
         max-subtracted scores, the output of the fusion that computes them (3 of 12 × 197 × 197 per block in
         ViT-B/16's compiled step, through dot_product_attention; through the explicit path GPT-2's blocks keep
-        the same 3 with dropout — scores, probabilities, dropped probabilities; buffer assignment)."""
+        the same 3 with dropout — scores, probabilities, dropped probabilities; buffer assignment). Through the
+        explicit path, 2 more with dropout — the random bits the keep mask is drawn from (two uint32 tensors
+        of the scores' size from the threefry loop, alive until the backward: GPT-2's and BERT's blocks) —
+        and without dropout, 1 more with a mask: softmax's masked input (`softmax/jit(_where)/select_n`,
+        Llama's blocks)."""
         if platform != "cpu":
             return 0
         tq, tk, _, _, _, h, _, _, _ = self._dims(a, ins, out)
-        return h * tq * tk
+        extra = 0
+        if not self._fused(a):
+            extra = 2 if a.dropout > 0 else int(bool(a.padding_mask or a.causal) and not a.additive_mask)
+        return (1 + extra) * h * tq * tk
 
     def mixed_float32(self, a, ins, out, platform, inside):
         """On XLA:CPU everything it keeps is float32: its projections and score matmuls run in float32, as every

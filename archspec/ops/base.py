@@ -411,7 +411,8 @@ class Op:
     #: XLA recomputes the output inside their fusion instead of storing it (see `recomputes`)
     recomputable: ClassVar[bool] = False
     #: how many more tensors of its output's size XLA:CPU's backward keeps beyond what backward_keeps
-    #: names (layer norm's centred input and inverse deviation, broadcast: 2, measured; see `workspace`)
+    #: names (layer norm's centred input, its inverse deviation and gamma broadcast, the normalized input:
+    #: 4, measured; see `workspace`)
     residuals: ClassVar[int] = 0
 
     #: Keras computes this op in float32 whatever the dtype policy: it casts a 16-bit input up and the result

@@ -76,7 +76,11 @@ class LayerNormAttrs(Attrs):
 @register
 class LayerNorm(Op):
     name, keras_class, Attrs, category = "layer_norm", "LayerNormalization", LayerNormAttrs, "norm"
-    residuals = 2             # besides its input, XLA keeps two input-sized tensors (measured on tokens)
+    # besides its input and output, XLA:CPU keeps four input-sized float32 tensors for the backward: the
+    # centred input (`_var/sub`), the inverse deviation and gamma broadcast to the input's shape, and the
+    # normalized input before gamma (`mul`s) — GPT-2's and BERT's blocks and conv → layer norm (6.26 tensors
+    # per block), buffer assignment
+    residuals = 4
     float32_math = True       # keras.ops.layer_normalization computes in float32
     unit_helper, abbrev = True, "ln"
     doc = "Layer normalization over the last axis (keras.layers.LayerNormalization)."
@@ -118,6 +122,10 @@ class RMSNorm(Op):
     name, keras_class, Attrs, category = "rms_norm", "RMSNormalization", RMSNormAttrs, "norm"
     unit_helper, abbrev = True, "rms"
     float32_math = True       # keras.ops.rms_normalization computes in float32
+    # besides its input and output, XLA:CPU keeps three input-sized float32 tensors for the backward: the
+    # inverse root mean square and the scale broadcast to the input's shape, and the normalized input before
+    # the scale (`mul`s; Llama's blocks, buffer assignment)
+    residuals = 3
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
     examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0)),
