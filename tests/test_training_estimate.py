@@ -616,6 +616,32 @@ def test_the_docs_excerpt_is_real_output(capsys):
     assert capsys.readouterr().out == m.group(2), "paste the new output into docs/training-estimates.md"
 
 
+UNTIED = """\
+archspec: 1
+name: untied
+inputs: {ids: {shape: [16], dtype: int32}}
+model:
+  - token_embedding: {vocabulary: 1000, dim: 32, tie_weights: false}
+  - dense: {units: 32}
+  - tied_logits: {vocabulary: 1000, from: [dense, token_embedding], when: $logits}
+params: {logits: false}
+"""
+
+
+def test_an_untied_output_table_nothing_reads_gets_no_gradient():
+    """A token embedding's untied output table (Op.lent_params) takes no part in the loss of a backbone without
+    `tied_logits`: XLA allocates no gradient for it (Llama's backbone, buffer assignment) — its Adam slots stay."""
+    table = 1000 * 32 * 4
+    backbone = archspec.load_text(UNTIED)
+    head = archspec.load_text(UNTIED, overrides={"logits": True})
+    assert REGISTRY["token_embedding"].lent_params(backbone.graph["token_embedding"].attrs, [(16,)], (16, 32)) == 1000 * 32
+    b, h = backbone.training_estimate(4), head.training_estimate(4)
+    assert b.weights_bytes == h.weights_bytes == 2 * table + 33 * 32 * 4
+    assert b.optimizer_bytes == h.optimizer_bytes == 2 * b.weights_bytes
+    assert h.grads_bytes == h.weights_bytes and b.grads_bytes == b.weights_bytes - table
+    assert b.peak_bytes < h.peak_bytes
+
+
 def test_a_tied_output_projection_starts_the_tables_gradient(monkeypatch):
     """GPT-2's logits reuse the token table: its gradient exists from the logits' backward step (the first),
     not from the embedding's (the last) — on a GPU, where the table's gradient is not allocated early."""

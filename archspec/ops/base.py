@@ -480,6 +480,14 @@ class Op:
         the counted ones (flops + backward_flops) unless a backend does more work than the op needs."""
         return {self.kernel_family(a, ins, out): self.flops(a, ins, out) + self.backward_flops(a, ins, out, input_grad)}
 
+    def lent_params(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
+        """Trainable weights this op holds only for a layer that borrows them (`weights_from`: an untied
+        token embedding's output projection table, read by `tied_logits`). With no such layer in the graph
+        they take no part in the loss: their gradient is a zero JAX folds into the optimizer's update, and
+        XLA allocates no buffer for it (a Llama backbone's 32,000 × 256 table, buffer assignment); their
+        optimizer slots are kept all the same. 0 for most ops."""
+        return 0
+
     def early_gradient(self, platform: str) -> bool:
         """Whether this op's weight gradient is a buffer XLA fills by scatter-adding into zeros, allocated
         before the backward pass starts and alive through all of it (a token embedding's table, on XLA:CPU)

@@ -68,6 +68,9 @@ class TokenEmbedding(Op):
     def params(self, a, ins, out):
         return (a.vocabulary * a.dim * (1 if a.tie_weights else 2), 0)
 
+    def lent_params(self, a, ins, out):
+        return 0 if a.tie_weights else a.vocabulary * a.dim      # the output projection table, for tied_logits
+
     def token_ids(self, a):
         return a.vocabulary
 

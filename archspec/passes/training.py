@@ -168,6 +168,10 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     hard: set[str] = set()          # tensors a non-element-wise backward (conv, matmul, pooling) reads
     stored: dict = {}               # tensor -> what keeping it keeps (_stored)
     needs_grad = _needs_input_grad(graph)
+    # layers that borrow another's weights (Op.weights_from): weights held only for one (Op.lent_params) and
+    # borrowed by none get no gradient buffer
+    lenders = {n.inputs[w] for n in graph if (w := REGISTRY[n.op].weights_from) is not None and w < len(n.inputs)}
+    unused = 0                      # bytes of gradients that are never allocated (Op.lent_params)
     internal: dict[str, int] = {}   # node -> bytes (the batch's) it keeps inside (pre-activations) until its backward
     mixed = e < 4                   # a mixed policy: what is kept takes the dtype each op states (Op.mixed_float32)
     dtypes: dict[str, set[int]] = {}  # kept tensor -> the bytes per element of the copies kept of it
@@ -182,7 +186,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         out = n.shape
         t, nt = op.params(n.attrs, ins, out)
         trainable, non_trainable = trainable + t, non_trainable + nt
-        grad_of[n.id] = t * 4
+        lent = 0 if n.id in lenders else op.lent_params(n.attrs, ins, out)
+        grad_of[n.id] = (t - lent) * 4
+        unused += lent * 4
         k_in, k_out, extra = op.backward_keeps(n.attrs, ins, out)
         extra += op.workspace(n.attrs, ins, out, platform)
         # under a mixed policy, the part of it stored in float32 (Op.mixed_float32); a copy kept because of
@@ -237,7 +243,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     _roll_up(graph, nodes, scopes, total)
 
     weights = (trainable + non_trainable) * 4
-    grads = trainable * 4
+    grads = trainable * 4 - unused
     opt = slots * trainable * 4
     batch = sum(size(graph[i].shape) for i in graph.inputs) * B * 4 + LABEL_BYTES * B * max(1, len(graph.outputs))
     persistent = weights + opt + batch
