@@ -251,6 +251,28 @@ def test_the_explicit_attention_path_keeps_repeated_heads_random_bits_and_masked
     assert op.workspace(fused, [(t, 32)], out, "cpu") == h * t * t
 
 
+def test_attention_scale_broadcast_is_one_buffer_per_model_on_the_cpu():
+    """Through dot_product_attention XLA:CPU materializes the scores' scale broadcast once, read by every layer's
+    backward and kept from the first layer on (Op.shared_workspace) — when two or more layers read it; one
+    layer fuses it. Nothing on a GPU or on the explicit path."""
+    op = REGISTRY["attention"]
+    t, h = 10, 2
+    fused, dropped = op.Attrs(heads=h, key_dim=4), op.Attrs(heads=h, key_dim=4, dropout=0.1)
+    key, n = op.shared_workspace(fused, [(t, 8)], (t, 8), "cpu")
+    assert n == h * t * t and key == op.shared_workspace(fused, [(t, 8)], (t, 8), "cpu")[0]
+    assert op.shared_workspace(fused, [(t, 8)], (t, 8), "gpu") == (None, 0)
+    assert op.shared_workspace(dropped, [(t, 8)], (t, 8), "cpu") == (None, 0)
+
+    def first_attention_keeps(layers, platform="cpu"):
+        body = "\n".join(f"  - attention: {{heads: {h}, key_dim: 4, name: a{k}}}" for k in range(layers))
+        spec = archspec.load_text(f"archspec: 1\nname: s\ninputs: {{x: [{t}, 8]}}\nmodel:\n{body}\n")
+        return estimate_training(spec.graph, 3, platform=platform).nodes["a0"].kept_bytes
+
+    scores, read_by_the_next = h * t * t * 3 * 4, t * 8 * 3 * 4
+    assert first_attention_keeps(2) == first_attention_keeps(1) + scores + read_by_the_next == first_attention_keeps(3)
+    assert first_attention_keeps(2, "gpu") == first_attention_keeps(1, "gpu") + read_by_the_next
+
+
 def test_normalizations_keep_broadcast_residuals_on_the_cpu():
     """Besides input and output, XLA:CPU keeps layer norm's centred input, inverse deviation and gamma
     broadcast to the input's shape and the normalized input (4), RMS norm the same less the centring (3);

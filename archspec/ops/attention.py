@@ -442,6 +442,17 @@ class Attention(Op):
             extra = 2 if a.dropout > 0 else int(bool(a.padding_mask or a.causal) and not a.additive_mask)
         return (1 + extra) * h * tq * tk
 
+    def shared_workspace(self, a, ins, out, platform):
+        """Through `dot_product_attention` XLA:CPU broadcasts the scores' scale (1/√key_dim, `f32[1, B, heads,
+        T, T]` of a constant) once and keeps it from the first layer's forward to the end of the backward, where
+        every layer's backward fusion reads it: one float32 score-sized tensor per model, not per layer, and none
+        with a single such layer (Whisper's encoder with 3 layers: 103 MiB at batch 2; with 1, no such buffer;
+        buffer assignment)."""
+        if platform != "cpu" or not self._fused(a):
+            return None, 0
+        tq, tk, _, _, _, h, kd, _, _ = self._dims(a, ins, out)
+        return ("attention scale", h, tq, tk, a.score_scale or kd), h * tq * tk
+
     def mixed_float32(self, a, ins, out, platform, inside):
         """On XLA:CPU everything it keeps is float32: its projections and score matmuls run in float32, as every
         kernel's there (`Op.mixed_float32`), and so do the scores' softmax (below) — Q, K, V and 3 score-sized

@@ -480,6 +480,14 @@ class Op:
         the counted ones (flops + backward_flops) unless a backend does more work than the op needs."""
         return {self.kernel_family(a, ins, out): self.flops(a, ins, out) + self.backward_flops(a, ins, out, input_grad)}
 
+    def shared_workspace(self, a: Attrs, ins: list[tuple], out: tuple, platform: str) -> tuple[object, int]:
+        """(key, elements per example) of a buffer XLA materializes once for all the layers whose key is equal,
+        when there are two or more of them (a single reader fuses it), and keeps from the first of them in the
+        forward pass to its backward step (the end of theirs): XLA:CPU broadcasts the scaling constant of
+        `dot_product_attention` to the scores' shape once per model, and every such attention layer's backward
+        reads it. (None, 0) for most ops."""
+        return None, 0
+
     def lent_params(self, a: Attrs, ins: list[tuple], out: tuple) -> int:
         """Trainable weights this op holds only for a layer that borrows them (`weights_from`: an untied
         token embedding's output projection table, read by `tied_logits`). With no such layer in the graph

@@ -177,6 +177,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     dtypes: dict[str, set[int]] = {}  # kept tensor -> the bytes per element of the copies kept of it
     wide_inside = 0                 # bytes of what ops keep inside in float32 (under a mixed policy)
     scratch: dict[str, int] = {}    # node -> bytes its backward step holds while it runs (Op.backward_scratch)
+    shared: dict = {}               # key -> its first layer, of buffers made once per model (Op.shared_workspace)
     for n in graph:
         op = REGISTRY[n.op]
         if REGISTRY[n.op].source:
@@ -203,6 +204,16 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
             extra, inside = extra + after, inside + after * e
         if extra:
             internal[n.id] = inside * B
+        key, common = op.shared_workspace(n.attrs, ins, out, platform)
+        if common and key not in shared:        # the first layer with this key: where the buffer would start
+            shared[key] = n.id
+        elif common and shared[key] is not None:
+            # a second reader: XLA materializes the buffer (one reader fuses it), alive from the first layer's
+            # forward to its backward step
+            wide_shared = f32 is not None and f32.inside > 0
+            internal[shared[key]] = internal.get(shared[key], 0) + common * B * (4 if wide_shared else e)
+            wide_inside += common * 4 * B if wide_shared else 0
+            shared[key] = None
         per_example, fixed = op.backward_scratch(n.attrs, ins, out, platform)
         if per_example or fixed:
             scratch[n.id] = (per_example * B + fixed) * (4 if f32 and f32.scratch else e)
