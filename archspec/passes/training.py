@@ -203,8 +203,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         # an element-wise backward names the tensors it reads (_recomputed decides which are stored);
         # a kernel's (conv, matmul) reads the pieces of a view (concat, reshape), not the view
         reads = (list(n.inputs) if k_in else []) + ([n.id] if k_out else [])
-        if op.fused_backward:
-            kept = [t for t in reads if not REGISTRY[graph[t].op].source]
+        if op.fused_backward:       # ... unless the view fuses into its readers (Op.fused_into_readers)
+            kept = [k for t in reads if not REGISTRY[graph[t].op].source
+                    for k in (_stored(graph, [t], stored) if REGISTRY[graph[t].op].fused_into_readers(platform) else [t])]
         else:
             kept = _stored(graph, reads, stored)
         for tensor in kept:
