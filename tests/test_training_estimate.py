@@ -230,6 +230,79 @@ def test_attention_keeps_score_sized_residuals():
     assert op.workspace(fused, [(t, 8)], (t, 8), "gpu") == 0
 
 
+DENSE_LAYERS = """
+archspec: 1
+name: dense_layers
+inputs: {x: [8, 8, 16]}
+blocks:
+  layer:
+    body:
+      - branches:
+          merge: concat
+          paths:
+            - []
+            - - batch_norm: {}
+              - activation: relu
+              - conv2d: {filters: 8, kernel: 3, padding: same, use_bias: false}
+model:
+  - conv2d: {filters: 16, kernel: 1}
+  - layer: {repeat: 3}
+  - batch_norm: {}
+  - activation: relu
+  - global_avg_pool: {}
+  - dense: {units: 4}
+"""
+
+
+def test_a_concatenation_fuses_into_the_batch_norm_that_reads_it_on_a_gpu():
+    """XLA:GPU fuses a DenseNet's growing concatenation into the batch norm that reads it (forward and backward):
+    the batch norm's backward keeps the pieces, never the concatenation, as a convolution's does; XLA:CPU stores
+    the concatenation for it (Op.fused_into_readers; docs/training-estimates.md, "On a GPU")."""
+    assert REGISTRY["concat"].fused_into_readers("gpu") and not REGISTRY["concat"].fused_into_readers("cpu")
+    assert not REGISTRY["flatten"].fused_into_readers("gpu") and not REGISTRY["batch_norm"].fused_into_readers("gpu")
+    spec = archspec.load_text(DENSE_LAYERS)
+    concats = [n.id for n in spec.graph if n.op == "concat"]
+    assert len(concats) == 3
+    for precision in ("float32", "mixed_bfloat16"):
+        cpu = estimate_training(spec.graph, 4, precision=precision, platform="cpu")
+        gpu = estimate_training(spec.graph, 4, precision=precision, platform="gpu")
+        assert all(cpu.nodes[c].kept_bytes > 0 for c in concats), precision
+        assert all(gpu.nodes[c].kept_bytes == 0 for c in concats), precision
+        # the pieces (the stem conv's output and each layer's 8 new channels) are kept once each
+        pieces = [n.id for n in spec.graph if n.op == "conv2d"]
+        e = ACT_BYTES[precision]
+        assert [gpu.nodes[c].kept_bytes for c in pieces] == [4 * 8 * 8 * 16 * e] + [4 * 8 * 8 * 8 * e] * 3
+        assert gpu.kept_bytes < cpu.kept_bytes
+
+
+def test_gelu_keeps_one_float32_residual_on_a_gpu():
+    """Deviceless XLA:GPU (H200 target) keeps one residual of gelu's size beyond its input: float32 in a float32
+    step, two bfloat16 ones (the same bytes, counted as one float32) under mixed_bfloat16 — as an Activation
+    layer or fused into a dense layer; swish and relu keep none there (docs/training-estimates.md, GPU table)."""
+    act, dense = REGISTRY["activation"], REGISTRY["dense"]
+    shape = (10, 64)
+    for op, a in ((act, act.Attrs(activation="gelu")), (dense, dense.Attrs(units=64, activation="gelu"))):
+        assert op.workspace(a, [(10, 16)], shape, "gpu") == 640
+        assert op.mixed_float32(a, [(10, 16)], shape, "gpu", 640 * 2).inside == 640
+        assert op.workspace(a, [(10, 16)], shape, "cpu") == 2 * 640            # XLA:CPU: its two erf terms
+    for name in ("swish", "relu", "sigmoid", "softmax"):
+        a = act.Attrs(activation=name)
+        assert act.workspace(a, [shape], shape, "gpu") == 0, name
+        assert act.mixed_float32(a, [shape], shape, "gpu", 0).inside == 0, name
+    spec = archspec.load_text("""archspec: 1
+name: mlp
+inputs: {x: [16, 8]}
+model:
+  - dense: {units: 32, activation: gelu}
+  - dense: {units: 8}
+""")
+    f32, bf16 = (estimate_training(spec.graph, 2, precision=p, platform="gpu") for p in ("float32", "mixed_bfloat16"))
+    # the dense layer keeps its pre-activation and gelu's residual inside, and its output for the next one's
+    # weight gradient: 3 float32 tensors of 16 × 32, or two bfloat16 ones and a float32 one
+    assert f32.nodes["dense"].kept_bytes == 2 * 16 * 32 * (4 + 4 + 4)
+    assert bf16.nodes["dense"].kept_bytes == 2 * 16 * 32 * (2 + 2 + 4)
+
+
 def test_a_token_embedding_gradient_lives_through_the_backward_pass_on_the_cpu():
     text = """
 archspec: 1
