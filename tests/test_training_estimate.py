@@ -304,15 +304,19 @@ model:
 
 
 def test_max_pooling_holds_its_padded_input_gradient_on_a_gpu():
-    """XLA:GPU allocates each max pool's select-and-scatter output (its padded input's gradient) at the start of
-    the backward pass: one tensor of the padded input's size; XLA:CPU four of the input's."""
+    """XLA:GPU's select-and-scatter writes the gradient of a max pool's padded input into a zero-filled buffer: one
+    tensor of the padded input's size while that backward step runs (Op.backward_scratch); XLA:CPU keeps four of
+    the input's size from the forward pass (Op.workspace) instead."""
     op = REGISTRY["max_pool"]
     same = op.Attrs(pool_size=3, strides=1, padding="same")
-    assert op.workspace(same, [(32, 32, 16)], (32, 32, 16), "gpu") == 34 * 34 * 16
+    assert op.backward_scratch(same, [(32, 32, 16)], (32, 32, 16), "gpu") == (34 * 34 * 16, 0)
+    assert op.backward_scratch(same, [(32, 32, 16)], (32, 32, 16), "cpu") == (0, 0)
     assert op.workspace(same, [(32, 32, 16)], (32, 32, 16), "cpu") == 4 * 32 * 32 * 16
+    assert op.workspace(same, [(32, 32, 16)], (32, 32, 16), "gpu") == 0
     stem = op.Attrs(pool_size=3, strides=2)                     # ResNet-50's, after zero padding: valid
-    assert op.workspace(stem, [(114, 114, 64)], (56, 56, 64), "gpu") == 114 * 114 * 64
-    assert REGISTRY["avg_pool"].workspace(REGISTRY["avg_pool"].Attrs(), [(8, 8, 4)], (4, 4, 4), "gpu") == 0
+    assert op.backward_scratch(stem, [(114, 114, 64)], (56, 56, 64), "gpu") == (114 * 114 * 64, 0)
+    avg = REGISTRY["avg_pool"]
+    assert avg.backward_scratch(avg.Attrs(), [(8, 8, 4)], (4, 4, 4), "gpu") == (0, 0)
 
 
 def test_a_token_embedding_gradient_lives_through_the_backward_pass_on_the_cpu():
