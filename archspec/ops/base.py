@@ -522,7 +522,9 @@ class Op:
         * Keras computes some ops in float32 whatever the policy (`float32_math`: the normalizations): what
           they keep inside (layer norm's centred input and deviation) is float32 on every backend; the input
           they keep is XLA:CPU's float32 cast (its producers are float32 kernels there) — on a GPU the 16-bit
-          tensor (not measured).
+          tensor (the bfloat16 convolution output in a deviceless XLA:GPU compile's buffer assignment).
+        * On a GPU, gelu's residual (`GPU_ACTIVATION_RESIDUALS`): two bfloat16 tensors where a float32 step keeps
+          one float32, counted as that one float32 tensor.
 
         Everything else (activations' inputs and residuals, pooling, merges) stays in the compute dtype."""
         if platform == "cpu" and self.macs(a, ins, out) > 0:
