@@ -20,6 +20,29 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 T = 1e12
+KiB, MiB = 1024, 1024 ** 2
+
+
+@dataclass(frozen=True)
+class XlaGpu:
+    """A GPU as XLA's compiler needs it to compile for one that is not there (its `gpu_device_info`: what
+    picks kernels, tiles and fusions), from NVIDIA's architecture whitepapers and the CUDA programming guide's
+    table of compute capabilities. Used by archspec.train.measure to get XLA:GPU's own memory plan of a
+    training step on a machine without that GPU."""
+    capability: tuple[int, int]     # CUDA compute capability
+    sms: int                        # streaming multiprocessors
+    fp32_per_sm: int                # FP32 cores per SM
+    l2_bytes: int
+    smem_per_sm: int                # shared memory per SM, and the most one block may opt in to
+    smem_per_block: int
+    threads_per_sm: int
+    clock_ghz: float                # boost clock
+
+
+HOPPER = dict(capability=(9, 0), fp32_per_sm=128, l2_bytes=50 * MiB, smem_per_sm=228 * KiB,
+              smem_per_block=227 * KiB, threads_per_sm=2048)
+AMPERE = dict(capability=(8, 0), sms=108, fp32_per_sm=64, l2_bytes=40 * MiB, smem_per_sm=164 * KiB,
+              smem_per_block=163 * KiB, threads_per_sm=2048, clock_ghz=1.41)
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,7 @@ class Device:
     efficiency: dict = field(default_factory=dict, hash=False)
     layer_overhead_s: float = 0.0
     calibration: str = ""       # where the efficiencies come from
+    xla_gpu: XlaGpu | None = field(default=None, hash=False)    # a GPU as XLA compiles for it (None: the CPU)
 
     def compute_efficiency(self, family: str) -> float:
         return self.efficiency.get(family, 1.0)
@@ -63,25 +87,57 @@ class Device:
         return value
 
 
-DEVICES: dict[str, Device] = {d.name: d for d in (
+# What Keras's XLA kernels reach on a GPU, as fractions of the device's own peaks per kernel family, and a
+# fixed cost per layer and step (launches, small kernels): fitted by bench/gpu_calibration.py to one H200's
+# measured training steps (six bundled families, Keras 3.15 on JAX 0.11, mixed_bfloat16), and per device
+# scaled by one factor to NVIDIA's published ResNet-50 training throughput (DeepLearningExamples, TF + XLA:
+# A100 40GB, V100 16GB); the H100s take the H200's. tests/test_training_estimate.py refits them and checks.
+GPU_EFFICIENCY = {"matmul": 0.3, "depthwise": 0.01, "elementwise": 1.0, "memory": 0.9}
+GPU_LAYER_OVERHEAD_S = 60e-6
+GPU_SCALE = {"h100": 1.0, "h100-pcie": 1.0, "h200": 1.0, "a100": 1.0, "a100-40gb": 1.0, "v100": 1.72}
+GPU_CALIBRATION = ("Keras/XLA kernel efficiencies from one H200's measured steps{}; bench/gpu_calibration.py, "
+                   "docs/training-estimates.md")
+
+
+def gpu_efficiency(scale: float) -> dict:
+    """GPU_EFFICIENCY scaled by a device's factor, none above 1."""
+    return {k: min(1.0, round(v * scale, 3)) for k, v in GPU_EFFICIENCY.items()}
+
+
+def _gpu_calibrated(dev: Device) -> Device:
+    scale = GPU_SCALE.get(dev.name)
+    if scale is None:
+        return dev                      # nothing measured: the bare roofline
+    how = "" if dev.name == "h200" else (f", scaled ×{scale:g} to NVIDIA's published ResNet-50 steps"
+                                         if dev.name.startswith(("a100", "v100")) else ", the same Hopper kernels")
+    return replace(dev, efficiency=gpu_efficiency(scale), layer_overhead_s=GPU_LAYER_OVERHEAD_S,
+                   calibration=GPU_CALIBRATION.format(how))
+
+
+DEVICES: dict[str, Device] = {d.name: _gpu_calibrated(d) for d in (
     Device("h100", "NVIDIA H100 SXM5 80GB", 494.7 * T, 989.4 * T, 989.4 * T, 80e9, 3.35e12,
            "NVIDIA H100 Tensor Core GPU datasheet (SXM5): TF32 989 / BF16 1,979 / FP16 1,979 TFLOPS with sparsity "
-           "(half dense), 80 GB HBM3, 3.35 TB/s"),
+           "(half dense), 80 GB HBM3, 3.35 TB/s", xla_gpu=XlaGpu(sms=132, clock_ghz=1.98, **HOPPER)),
     Device("h100-pcie", "NVIDIA H100 PCIe 80GB", 378.0 * T, 756.0 * T, 756.0 * T, 80e9, 2.0e12,
-           "NVIDIA H100 datasheet (PCIe): TF32 756 / BF16 1,513 TFLOPS with sparsity, 80 GB HBM2e, 2.0 TB/s"),
+           "NVIDIA H100 datasheet (PCIe): TF32 756 / BF16 1,513 TFLOPS with sparsity, 80 GB HBM2e, 2.0 TB/s",
+           xla_gpu=XlaGpu(sms=114, clock_ghz=1.755, **HOPPER)),
     Device("h200", "NVIDIA H200 SXM 141GB", 494.7 * T, 989.4 * T, 989.4 * T, 141e9, 4.8e12,
            "NVIDIA H200 Tensor Core GPU datasheet (SXM): TF32 989 / BF16 1,979 TFLOPS with sparsity, "
-           "141 GB HBM3e, 4.8 TB/s"),
+           "141 GB HBM3e, 4.8 TB/s", xla_gpu=XlaGpu(sms=132, clock_ghz=1.98, **HOPPER)),
     Device("a100", "NVIDIA A100 SXM4 80GB", 156.0 * T, 312.0 * T, 312.0 * T, 80e9, 2.039e12,
-           "NVIDIA A100 Tensor Core GPU datasheet: TF32 156 / BF16 312 / FP16 312 TFLOPS dense, 80 GB HBM2e, 2,039 GB/s"),
+           "NVIDIA A100 Tensor Core GPU datasheet: TF32 156 / BF16 312 / FP16 312 TFLOPS dense, 80 GB HBM2e, 2,039 GB/s",
+           xla_gpu=XlaGpu(**AMPERE)),
     Device("a100-40gb", "NVIDIA A100 SXM4 40GB", 156.0 * T, 312.0 * T, 312.0 * T, 40e9, 1.555e12,
-           "NVIDIA A100 Tensor Core GPU datasheet: 40 GB HBM2, 1,555 GB/s"),
+           "NVIDIA A100 Tensor Core GPU datasheet: 40 GB HBM2, 1,555 GB/s", xla_gpu=XlaGpu(**AMPERE)),
     Device("l4", "NVIDIA L4 24GB", 60.0 * T, 121.0 * T, 121.0 * T, 24e9, 0.3e12,
-           "NVIDIA L4 datasheet: TF32 120 / BF16 242 / FP16 242 TFLOPS with sparsity, 24 GB GDDR6, 300 GB/s"),
+           "NVIDIA L4 datasheet: TF32 120 / BF16 242 / FP16 242 TFLOPS with sparsity, 24 GB GDDR6, 300 GB/s",
+           xla_gpu=XlaGpu((8, 9), 58, 128, 48 * MiB, 100 * KiB, 99 * KiB, 1536, 2.04)),
     Device("t4", "NVIDIA T4 16GB", 8.1 * T, None, 65.0 * T, 16e9, 0.32e12,
-           "NVIDIA T4 datasheet: FP32 8.1 / mixed FP16 65 TFLOPS, no bfloat16, 16 GB GDDR6, 320 GB/s"),
+           "NVIDIA T4 datasheet: FP32 8.1 / mixed FP16 65 TFLOPS, no bfloat16, 16 GB GDDR6, 320 GB/s",
+           xla_gpu=XlaGpu((7, 5), 40, 64, 4 * MiB, 64 * KiB, 64 * KiB, 1024, 1.59)),
     Device("v100", "NVIDIA V100 SXM2 32GB", 15.7 * T, None, 125.0 * T, 32e9, 0.9e12,
-           "NVIDIA V100 datasheet (SXM2): FP32 15.7 / tensor FP16 125 TFLOPS, no bfloat16, 32 GB HBM2, 900 GB/s"),
+           "NVIDIA V100 datasheet (SXM2): FP32 15.7 / tensor FP16 125 TFLOPS, no bfloat16, 32 GB HBM2, 900 GB/s",
+           xla_gpu=XlaGpu((7, 0), 80, 64, 6 * MiB, 96 * KiB, 96 * KiB, 2048, 1.53)),
 )}
 
 

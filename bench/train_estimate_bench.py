@@ -8,11 +8,16 @@ shared machine the wall clock, printed beside it, measures the other processes).
 Prints the ratios, with the batch and the precision as columns; the numbers in docs/training-estimates.md
 come from it.
 
+With `--target GPU` (a GPU of `archspec report --device`'s table, e.g. h200) the step is compiled for that
+GPU without one (XLA:GPU's deviceless compile; needs `pip install "jax[cuda12]"`, no GPU) and the estimate
+for that device is set against XLA:GPU's memory plan; nothing runs, so there is no time column.
+
 Usage: python bench/train_estimate_bench.py [SPEC:BATCH[:NAME=VALUE,...] ...] [--families] [--steps N]
                                             [--precision float32|mixed_bfloat16|mixed_float16 ...]
+                                            [--target GPU]
 (default: the small specs and the families at small batches, float32; --families: the bundled families at
-batch 8, 32 and 64 and the token models; --precision, repeatable: each case in each precision, as Keras's
-global dtype policy; expect minutes: every step is compiled)
+batch 8, 32 and 64 (with --target: 32 and 128) and the token models; --precision, repeatable: each case in
+each precision, as Keras's global dtype policy; expect minutes: every step is compiled)
 """
 from __future__ import annotations
 
@@ -40,18 +45,36 @@ def main() -> None:
                    "0 with --families: memory only)")
     p.add_argument("--precision", action="append", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                    help="the dtype policy of the step and the estimate (repeat for several; default float32)")
+    p.add_argument("--target", metavar="GPU", help="compile each step for this GPU without one (memory only)")
     args = p.parse_args()
     precisions = args.precision or ["float32"]
-    cases = args.cases or ([f"specs/{f}.yaml:{b}" for f in FAMILIES for b in (8, 32, 64)] + TOKENS
+    batches = (32, 128) if args.target else (8, 32, 64)
+    cases = args.cases or ([f"specs/{f}.yaml:{b}" for f in FAMILIES for b in batches] + TOKENS
                            if args.families else DEFAULT)
-    steps = args.steps if args.steps is not None else (0 if args.families else 5)
+    steps = args.steps if args.steps is not None else (0 if args.families or args.target else 5)
+    if args.target and steps:
+        p.error("--target compiles for a GPU that is not there: nothing runs, so no --steps")
     os.environ["KERAS_BACKEND"] = "jax"
     sys.path.insert(0, str(ROOT))
-    from archspec.devices import cpu_device
+    from archspec.devices import cpu_device, get_device
     from archspec.render.tables import human_bytes
     from archspec.render.training import seconds
     from archspec.train.measure import idle_step_s, load_case, measure_step
 
+    if args.target:
+        import jax
+
+        jax.config.update("jax_platforms", "cpu")     # the host runs nothing; the plugin only compiles
+        gpu = get_device(args.target)
+        print(f"device: {gpu.title}, compiled for without one (XLA:GPU, jax {jax.__version__})")
+        print(f"{'spec':<28} {'batch':>5} {'precision':<14} {'XLA:GPU plan':>12} {'estimate':>10} {'ratio':>6}")
+        for case, precision in ((c, p) for c in cases for p in precisions):
+            spec, batch = load_case(case, root=ROOT)
+            est = spec.training_estimate(batch, "adam", precision, device=gpu)
+            m = measure_step(spec, batch, "adam", precision, target=gpu)
+            print(f"{spec.title[:28]:<28} {batch:>5} {precision:<14} {human_bytes(m['total_bytes']):>12} "
+                  f"{human_bytes(est.peak_bytes):>10} {est.peak_bytes / m['total_bytes']:>6.2f}", flush=True)
+        return
     cpu = cpu_device()
     print(f"device: {cpu.title}: {cpu.fp32 / 1e9:.1f} GFLOP/s float32 matmul, {cpu.bandwidth / 1e9:.1f} GB/s copy"
           + (f"; {cpu.calibration}" if cpu.calibration else ""))

@@ -73,8 +73,11 @@ def _worker(tmp_path, storage, trials, sleep=0.0, **env):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     e = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    # Ctrl-C reaches the worker as it reaches a search started from a terminal, whatever the test process
+    # inherited (an ignored SIGINT survives exec)
     return subprocess.Popen([sys.executable, str(script), storage, str(trials), str(tmp_path / "out"), str(sleep)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _study(storage):
@@ -217,14 +220,37 @@ def test_an_interrupted_search_gives_its_slot_back_and_resumes(tmp_path):
         pass
     time.sleep(1)
     p.send_signal(signal.SIGINT)                   # Ctrl-C
-    p.communicate(timeout=120)
-    (stopped,) = [t for t in _study(storage).trials if t.user_attrs.get("interrupted")]
+    out = p.communicate(timeout=120)[0]
+    stopped = [t for t in _study(storage).trials if t.user_attrs.get("interrupted")]
+    assert len(stopped) == 1, out
+    (stopped,) = stopped
     assert stopped.state.name == "FAIL"
     again = _worker(tmp_path, storage, 2, 0.0)
     out = again.communicate(timeout=600)[0]
     assert again.returncode == 0, out
     done = [t for t in _candidates(_study(storage)) if t.state.name == "COMPLETE"]
     assert len(done) == 2                          # the interrupted trial did not count
+
+
+def test_ctrl_c_stops_the_search_even_when_the_storage_cannot_take_the_mark(tmp_path, monkeypatch):
+    import optuna
+
+    from archspec.search.driver import Search, SearchConfig
+
+    def evaluate(spec, trial, cfg):
+        raise KeyboardInterrupt
+
+    def set_user_attr(self, key, value, original=optuna.trial.Trial.set_user_attr):
+        if key == "interrupted":
+            raise RuntimeError("database is locked")
+        original(self, key, value)
+
+    monkeypatch.setattr(optuna.trial.Trial, "set_user_attr", set_user_attr)
+    cfg = SearchConfig(str(SPEC), parse_budget("macs<=1M"), 3, storage=f"sqlite:///{tmp_path / 'k.db'}",
+                       out=tmp_path, sampler="random", pruner="none")
+    s = Search(cfg, evaluate=evaluate, log=lambda line: None)
+    with pytest.raises(KeyboardInterrupt):      # not an error Optuna catches and trains the next trial after
+        s.run()
 
 
 def test_budget_metrics_read_a_price_like_the_spec():

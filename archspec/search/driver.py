@@ -18,6 +18,7 @@ resumes by running the same command again.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import socket
@@ -307,7 +308,10 @@ class Search:
             self.log(f"trial {trial.number}: pruned after epoch {max(trial.user_attrs.get('epochs', 0), 1)}")
             raise
         except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
+            # the mark gives the slot back; a storage that cannot take it (locked, gone) must not turn the
+            # Ctrl-C into an error Optuna catches and goes on from (a FAIL without `error` is not counted either)
+            with contextlib.suppress(Exception):
+                trial.set_user_attr("interrupted", True)
             raise
         except Exception as exc:
             msg = _error_text(exc)

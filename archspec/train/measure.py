@@ -6,6 +6,12 @@ Needs Keras on the JAX backend (`KERAS_BACKEND=jax` before Keras is imported). T
 documented stateless JAX training step (model.stateless_call + optimizer.stateless_apply) jitted with
 the state donated, as Keras's own JAX trainer does. Used by tests/test_training_estimate.py and
 bench/train_estimate_bench.py.
+
+`measure_step(..., target="h200")` compiles the step for a GPU that is not there — JAX's deviceless
+ahead-of-time compile, with XLA:GPU's compiler from jax's CUDA plugin (`pip install "jax[cuda12]"`, about
+3 GB; no GPU or driver needed) and the device's description (archspec.devices.XlaGpu) — and returns
+XLA:GPU's memory plan of it (nothing runs). On one H200 the plan equalled the memory analysis of the step
+compiled on the GPU itself (docs/training-estimates.md).
 """
 from __future__ import annotations
 
@@ -80,6 +86,66 @@ def _build(spec, batch_size: int, optimizer: str, precision: str):
     return jax.jit(step, donate_argnums=(0, 1, 2)), state, x, y
 
 
+class NoGpuCompiler(RuntimeError):
+    """Compiling for a GPU without one needs jax's CUDA plugin."""
+
+
+def gpu_target_config(device) -> str:
+    """XLA's GpuTargetConfig (text proto) for `device` (an archspec Device with `xla_gpu`)."""
+    g = device.xla_gpu
+    if g is None:
+        raise ValueError(f"{device.name} is not a GPU XLA can compile for")
+    major, minor = g.capability
+    return f"""gpu_device_info {{
+  threads_per_block_limit: 1024
+  threads_per_warp: 32
+  shared_memory_per_block: 49152
+  shared_memory_per_core: {g.smem_per_sm}
+  threads_per_core_limit: {g.threads_per_sm}
+  core_count: {g.sms}
+  fpus_per_core: {g.fp32_per_sm}
+  block_dim_limit_x: 2147483647
+  block_dim_limit_y: 65535
+  block_dim_limit_z: 65535
+  memory_bandwidth: {int(device.bandwidth)}
+  l2_cache_size: {g.l2_bytes}
+  clock_rate_ghz: {g.clock_ghz}
+  device_memory_size: {int(device.memory_bytes)}
+  shared_memory_per_block_optin: {g.smem_per_block}
+  cuda_compute_capability {{ major: {major} minor: {minor} }}
+  registers_per_core_limit: 65536
+  registers_per_block_limit: 65536
+}}
+platform_name: "CUDA"
+device_description_str: "{device.title}"
+"""
+
+
+def _gpu_sharding(device):
+    """A sharding on one compile-only device of `device`'s kind: arrays placed on it are compiled for it."""
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        plugin = importlib.util.find_spec("jax_plugins.xla_cuda12")
+    except ModuleNotFoundError:         # no jax_plugins package at all
+        plugin = None
+    if plugin is None:
+        try:
+            pin = "==" + importlib.metadata.version("jax")      # the plugin's version must be jax's
+        except importlib.metadata.PackageNotFoundError:
+            pin = ""
+        raise NoGpuCompiler(f"compiling for {device.name} without one needs jax's CUDA plugin: "
+                            f'pip install "jax[cuda12]{pin}" (about 3 GB; no GPU needed)')
+    import jax
+    from jax.experimental import topologies
+
+    topology = topologies.get_topology_desc(platform="cuda", target_config=gpu_target_config(device),
+                                            topology="1x1x1")
+    mesh = topologies.make_mesh(topo=topology, mesh_shape=(1,), axis_names=("x",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
 def compiled_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32"):
     """A function running one compiled training step of `spec` (the state carried from call to call) and
     waiting for it: what bench/op_time_bench.py times."""
@@ -95,13 +161,27 @@ def compiled_step(spec, batch_size: int = 32, optimizer: str = "adam", precision
 
 
 def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision: str = "float32",
-                 steps: int = 0, warmup: int = 2) -> dict:
+                 steps: int = 0, warmup: int = 2, target=None) -> dict:
     """Compile one training step of `spec` at `batch_size` and return XLA's memory analysis (bytes) and,
     with `steps` > 0, the median wall time of that many steps (seconds) and the minimum (`step_min_s`:
-    on a shared machine interference only adds time)."""
+    on a shared machine interference only adds time). `target` (a GPU's name or Device): compile for that
+    GPU without one and return its memory plan only (NoGpuCompiler without jax's CUDA plugin)."""
+    if target is not None and steps:
+        raise ValueError("a step compiled for a GPU that is not there cannot run: steps must be 0")
+    device = None
+    if target is not None:
+        from ..devices import get_device
+
+        device = get_device(target) if isinstance(target, str) else target
+        sharding = _gpu_sharding(device)
     step, state, x, y = _build(spec, batch_size, optimizer, precision)
+    args = (*state, x, y)
+    if device is not None:
+        import jax
+
+        args = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), args)
     t0 = time.perf_counter()
-    compiled = step.lower(*state, x, y).compile()
+    compiled = step.lower(*args).compile()
     compile_s = time.perf_counter() - t0
     m = compiled.memory_analysis()
     out = {"argument_bytes": m.argument_size_in_bytes, "output_bytes": m.output_size_in_bytes,
@@ -111,7 +191,7 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
            "step_cpu_s": None}
     import jax
 
-    out["backend"] = jax.default_backend()
+    out["backend"] = f"gpu ({device.name}, compiled without one)" if device is not None else jax.default_backend()
     if steps > 0:
         tv, ntv, ov = state
         times, cpu = [], []
