@@ -279,6 +279,9 @@ def test_gelu_keeps_one_float32_residual_on_a_gpu():
     """Deviceless XLA:GPU (H200 target) keeps one residual of gelu's size beyond its input: float32 in a float32
     step, two bfloat16 ones (the same bytes, counted as one float32) under mixed_bfloat16 — as an Activation
     layer or fused into a dense layer; swish and relu keep none there (docs/training-estimates.md, GPU table)."""
+    from archspec.ops.base import ACTIVATION_RESIDUALS, GPU_ACTIVATION_RESIDUALS
+
+    assert set(GPU_ACTIVATION_RESIDUALS) <= set(ACTIVATION_RESIDUALS)
     act, dense = REGISTRY["activation"], REGISTRY["dense"]
     shape = (10, 64)
     for op, a in ((act, act.Attrs(activation="gelu")), (dense, dense.Attrs(units=64, activation="gelu"))):
