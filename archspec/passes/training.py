@@ -9,8 +9,8 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
   backward step of a layer whose gradient reads it (`Op.backward_keeps`), whichever is later;
 * backward, in reverse order: the gradient of a layer's output is live from the backward step of its
   last consumer until the layer's own backward step, which creates the gradients of its inputs; a step's
-  temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution) count
-  while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
+  temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution, XLA:GPU's
+  select-and-scatter buffer of a max pool) count while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
   of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
 gradients and slots 4; under a mixed policy what each op's backward keeps takes the dtype the op states
