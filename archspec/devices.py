@@ -92,9 +92,9 @@ class Device:
 # measured training steps (six bundled families, Keras 3.15 on JAX 0.11, mixed_bfloat16), and per device
 # scaled by one factor to NVIDIA's published ResNet-50 training throughput (DeepLearningExamples, TF + XLA:
 # A100 40GB, V100 16GB); the H100s take the H200's. tests/test_training_estimate.py refits them and checks.
-GPU_EFFICIENCY = {"matmul": 0.3, "depthwise": 0.01, "elementwise": 1.0, "memory": 0.9}
-GPU_LAYER_OVERHEAD_S = 60e-6
-GPU_SCALE = {"h100": 1.0, "h100-pcie": 1.0, "h200": 1.0, "a100": 1.0, "a100-40gb": 1.0, "v100": 1.72}
+GPU_EFFICIENCY = {"matmul": 0.35, "depthwise": 0.02, "elementwise": 1.0, "memory": 0.9}
+GPU_LAYER_OVERHEAD_S = 80e-6
+GPU_SCALE = {"h100": 1.0, "h100-pcie": 1.0, "h200": 1.0, "a100": 0.95, "a100-40gb": 0.95, "v100": 1.55}
 GPU_CALIBRATION = ("Keras/XLA kernel efficiencies from one H200's measured steps{}; bench/gpu_calibration.py, "
                    "docs/training-estimates.md")
 

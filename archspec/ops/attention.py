@@ -459,7 +459,8 @@ class Attention(Op):
         tensors per layer, all float32 in the buffer assignment. On a GPU, through `dot_product_attention` JAX computes the scores and
         their softmax in float32 whatever the inputs' dtype (`_dot_product_attention_core`: float32 logits,
         probabilities cast back to the value's dtype): exp(scores − max) is a float32 residual, the
-        probabilities 16-bit (read from JAX's source; not measured on a GPU)."""
+        probabilities 16-bit (read from JAX's source; a 2-layer ViT-B/16's deviceless XLA:GPU compile stores
+        `exp` as float32 and recomputes the probabilities from it: 134 MiB per layer at batch 32, 122 counted)."""
         if platform == "cpu":
             return MixedKeeps(True, False, inside, True)
         if not self._fused(a):

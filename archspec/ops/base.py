@@ -163,6 +163,13 @@ ACTIVATION_RESIDUALS = {
     "celu": ("input", 1), "log_sigmoid": ("input", 1), "tanh_shrink": ("input", 1), "squareplus": ("input", 1),
     "sparse_plus": ("input", 1), "sparsemax": ("output", 2),
 }
+# What XLA:GPU stores of an activation's own beyond the tensor it reads, in float32-sized tensors of its size
+# (Op.workspace, platform "gpu"): measured in deviceless XLA:GPU compiles for an H200 (jax 0.10.2), blocks of
+# dense → gelu → dense repeated 2 and 6 times: gelu keeps one float32 residual in float32 (13.05 tensors per
+# block against 9.05 without it) and two bfloat16 ones — the same bytes — under mixed_bfloat16 (17.12 against
+# 9.10; the `multiply` fusions' outputs in the buffer assignment). Swish, sigmoid, the piecewise-linear ones
+# and softmax stored none there (the MBConv block with squeeze-excite: 32.30 tensors, 32.26 estimated without).
+GPU_ACTIVATION_RESIDUALS = {"gelu": 1, "gelu_approximate": 1}
 # the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
 CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)
 # activations whose gradient reads their output
@@ -419,6 +426,14 @@ class Op:
     #: back (batch, layer, group and RMS normalization: "prone to overflow with float16/bfloat16 inputs")
     float32_math: ClassVar[bool] = False
 
+    def fused_into_readers(self, platform: str) -> bool:
+        """Whether an element-wise backward (a normalization's, an activation's) that reads this view's output
+        keeps the view's inputs instead, as a kernel's does (`view`): the compiler fuses the view into every
+        fusion that reads it rather than storing it. XLA:GPU does so with a concatenation (DenseNet-121's
+        batch norms keep the pieces of their block's growing concatenation, `loop_concatenate_fusion`, never
+        the concatenation); XLA:CPU stores it for them. False for most ops."""
+        return False
+
     def kept_after(self, a: Attrs, producer: "Op", pa: Attrs, out: tuple, platform: str) -> int:
         """Elements per example this op's backward keeps beyond `backward_keeps` because of the layer that
         produces its input (batch norm after a biased convolution, on XLA:CPU); 0 for most ops."""
@@ -461,12 +476,12 @@ class Op:
         return keep_in, keep_out, size(out)             # ... or its pre-activation, inside the layer
 
     def workspace(self, a: Attrs, ins: list[tuple], out: tuple, platform: str) -> int:
-        """Elements per example of the residuals XLA:CPU stores for this op's backward beyond
-        `backward_keeps` (`residuals`, and its activation's: sigmoid's σ, gelu's erf terms); XLA on a GPU
-        stored none of them in the blocks measured on an H200."""
-        if platform != "cpu":
-            return 0
+        """Elements per example of the residuals XLA stores for this op's backward beyond `backward_keeps`:
+        on XLA:CPU `residuals` and its activation's (sigmoid's σ, gelu's erf terms); on a GPU only gelu's
+        one (`GPU_ACTIVATION_RESIDUALS`; layer norm's and the others' XLA:GPU recomputes)."""
         act = self.activation_of(a)
+        if platform != "cpu":
+            return GPU_ACTIVATION_RESIDUALS.get(act, 0) * size(out) if act else 0
         return (self.residuals + (ACTIVATION_RESIDUALS.get(act, ("input", 1))[1] if act else 0)) * size(out)
 
     def kernel_family(self, a: Attrs, ins: list[tuple], out: tuple) -> str:
@@ -524,13 +539,19 @@ class Op:
         * Keras computes some ops in float32 whatever the policy (`float32_math`: the normalizations): what
           they keep inside (layer norm's centred input and deviation) is float32 on every backend; the input
           they keep is XLA:CPU's float32 cast (its producers are float32 kernels there) — on a GPU the 16-bit
-          tensor (not measured).
+          tensor (the bfloat16 convolution output in a deviceless XLA:GPU compile's buffer assignment).
+        * On a GPU, gelu's residual (`GPU_ACTIVATION_RESIDUALS`): two bfloat16 tensors where a float32 step keeps
+          one float32, counted as that one float32 tensor.
 
         Everything else (activations' inputs and residuals, pooling, merges) stays in the compute dtype."""
         if platform == "cpu" and self.macs(a, ins, out) > 0:
             return MixedKeeps(True, False, 0, True)
         if self.float32_math:
             return MixedKeeps(platform == "cpu", False, inside, False)
+        act = self.activation_of(a)
+        if platform != "cpu" and act in GPU_ACTIVATION_RESIDUALS:
+            # XLA:GPU keeps two bfloat16 residuals of gelu where float32 keeps one: counted as one float32
+            return MixedKeeps(False, False, GPU_ACTIVATION_RESIDUALS[act] * size(out), False)
         return MixedKeeps(False, False, 0, False)
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:

@@ -64,8 +64,24 @@ class MaxPool(_Pool):
     def workspace(self, a, ins, out, platform):
         """Four input-sized buffers on XLA:CPU, which lowers the gradient through select-and-scatter with
         index arrays and a padded copy of the input kept from the forward pass (measured 4-5 per pool for
-        2×2/2, 3×3/2 and 3×3/1); none on a GPU (measured on an H200)."""
+        2×2/2, 3×3/2 and 3×3/1). None on a GPU: its one buffer is `backward_scratch`."""
         return 4 * size(ins[0]) if platform == "cpu" else 0
+
+    def backward_scratch(self, a, ins, out, platform):
+        """On a GPU the select-and-scatter's output, the gradient of the padded input: a zero-filled buffer
+        (`loop_broadcast_fusion` in the buffer assignment of a deviceless H200 compile) alive at least while
+        this backward step runs. XLA:GPU allocated those of a chain of max pools all at the start of the
+        backward pass (conv → batch norm → relu → max pool 3×3/1 'same' repeated: 4.17 tensors per block in
+        float32, 4.26 under mixed_bfloat16, against 3 without them; the padded 34×34 input of a 32×32 one is
+        1.13 tensors), but ResNet-50's stem pool's not before the step's peak (mid-backward at batch 32): counted
+        at its own step only. XLA:CPU's buffers are `workspace`."""
+        if platform == "cpu":
+            return 0, 0
+        h, w, c = ins[0]
+        if a.padding == "same":
+            h = max(h, (out[0] - 1) * a.step[0] + a.pool_size[0])
+            w = max(w, (out[1] - 1) * a.step[1] + a.pool_size[1])
+        return h * w * c, 0
 
 
 @register

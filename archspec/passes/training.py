@@ -9,8 +9,8 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
   backward step of a layer whose gradient reads it (`Op.backward_keeps`), whichever is later;
 * backward, in reverse order: the gradient of a layer's output is live from the backward step of its
   last consumer until the layer's own backward step, which creates the gradients of its inputs; a step's
-  temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution) count
-  while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
+  temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution, XLA:GPU's
+  select-and-scatter buffer of a max pool) count while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
   of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
 gradients and slots 4; under a mixed policy what each op's backward keeps takes the dtype the op states
@@ -220,8 +220,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         # an element-wise backward names the tensors it reads (_recomputed decides which are stored);
         # a kernel's (conv, matmul) reads the pieces of a view (concat, reshape), not the view
         reads = (list(n.inputs) if k_in else []) + ([n.id] if k_out else [])
-        if op.fused_backward:
-            kept = [t for t in reads if not REGISTRY[graph[t].op].source]
+        if op.fused_backward:       # ... unless the view fuses into its readers (Op.fused_into_readers)
+            kept = [k for t in reads if not REGISTRY[graph[t].op].source
+                    for k in (_stored(graph, [t], stored) if REGISTRY[graph[t].op].fused_into_readers(platform) else [t])]
         else:
             kept = _stored(graph, reads, stored)
         for tensor in kept:
