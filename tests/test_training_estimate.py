@@ -273,19 +273,55 @@ def test_attention_scale_broadcast_is_one_buffer_per_model_on_the_cpu():
     assert first_attention_keeps(2, "gpu") == first_attention_keeps(1, "gpu") + read_by_the_next
 
 
+def test_gelus_tanh_form_keeps_one_residual_on_the_cpu():
+    """GPT-2's and BERT's gelu_approximate keeps its tanh beside the pre-activation on XLA:CPU (one residual;
+    exact gelu two), and under a mixed policy three bfloat16 ones, counted as that one in float32."""
+    dense = REGISTRY["dense"]
+    out = (16, 64)
+    for act, residuals in (("gelu_approximate", 1), ("gelu", 2)):
+        a = dense.Attrs(units=64, activation=act)
+        assert dense.backward_keeps(a, [(16, 8)], out) == (True, False, 16 * 64), act
+        assert dense.workspace(a, [(16, 8)], out, "cpu") == residuals * 16 * 64, act
+    approx = dense.Attrs(units=64, activation="gelu_approximate")
+    assert dense.mixed_float32(approx, [(16, 8)], out, "cpu", 2 * 16 * 64).inside == 16 * 64
+    assert dense.mixed_float32(dense.Attrs(units=64, activation="gelu"), [(16, 8)], out, "cpu", 3 * 16 * 64).inside == 0
+
+
+def test_the_loss_holds_output_sized_temporaries_on_the_cpu(monkeypatch):
+    """Keras's sparse cross-entropy holds 7 float32 tensors of each output's size from the end of the forward
+    pass through the output layer's backward step on XLA:CPU (GPT-2's, BERT's, Llama's steps): a sequence
+    model's (T, hidden) output weighs, a classifier's hardly; not counted on a GPU (not traced)."""
+    from archspec.passes import training
+
+    spec = archspec.load_text("archspec: 1\nname: s\ninputs: {x: [64, 32]}\nmodel:\n  - dense: {units: 48}\n")
+    with_loss = {p: estimate_training(spec.graph, 4, platform=p) for p in ("cpu", "gpu")}
+    monkeypatch.setattr(training, "LOSS_TEMPORARIES", 0)
+    without = {p: estimate_training(spec.graph, 4, platform=p) for p in ("cpu", "gpu")}
+    assert with_loss["cpu"].peak_bytes - without["cpu"].peak_bytes == 7 * 64 * 48 * 4 * 4
+    assert with_loss["gpu"].peak_bytes == without["gpu"].peak_bytes
+
+
 def test_normalizations_keep_broadcast_residuals_on_the_cpu():
-    """Besides input and output, XLA:CPU keeps layer norm's centred input, inverse deviation and gamma
-    broadcast to the input's shape and the normalized input (4), RMS norm the same less the centring (3);
-    float32 under a mixed policy. Nothing more on a GPU."""
-    shape = (6, 16)
-    for name, residuals in (("layer_norm", 4), ("rms_norm", 3)):
+    """Besides input and output, XLA:CPU keeps layer norm's inverse deviation and gamma broadcast to the input's
+    shape (2), RMS norm's normalized input (1) — and from 4,096 normalized rows in the batch two more of each
+    (layer norm's centred and normalized input, RMS norm's broadcasts); float32 under a mixed policy. Nothing
+    more on a GPU."""
+    shape = (64, 16)                # 64 rows per example: 4,096 rows from batch 64
+    for name, residuals in (("layer_norm", 2), ("rms_norm", 1)):
         op = REGISTRY[name]
         a = op.Attrs()
         assert op.backward_keeps(a, [shape], shape) == (True, False, 0)
-        assert op.workspace(a, [shape], shape, "cpu") == residuals * 96, name
+        assert op.workspace(a, [shape], shape, "cpu") == residuals * 1024, name
         assert op.workspace(a, [shape], shape, "gpu") == 0, name
-        wide = op.mixed_float32(a, [shape], shape, "cpu", residuals * 96)
-        assert wide.inside == residuals * 96, name
+        assert op.batch_workspace(a, [shape], shape, "cpu", 63) == 0, name
+        assert op.batch_workspace(a, [shape], shape, "cpu", 64) == 2 * 1024, name
+        assert op.batch_workspace(a, [shape], shape, "gpu", 64) == 0, name
+        wide = op.mixed_float32(a, [shape], shape, "cpu", (residuals + 2) * 1024)
+        assert wide.inside == (residuals + 2) * 1024, name
+    spec = archspec.load_text("archspec: 1\nname: s\ninputs: {x: [64, 16]}\nmodel:\n  - dense: {units: 16}\n"
+                              "  - layer_norm: {}\n  - dense: {units: 16}\n")
+    kept = {b: spec.training_estimate(b).nodes["layer_norm"].kept_bytes / (b * 1024 * 4) for b in (63, 64)}
+    assert kept == {63: 3, 64: 5}                   # its output (the dense layer's input) and the residuals
 
 
 DENSE_LAYERS = """
@@ -736,8 +772,10 @@ def test_attention_keeps_its_projections_and_probabilities():
     probs = a.heads * t * t * (2 if a.dropout > 0 else 1)
     assert est.nodes[n.id].kept_bytes >= 2 * 4 * (qkv_out + probs)
     # the self-attention input (the layer norm's output) stays alive for the projection gradients, with
-    # the four residuals XLA:CPU keeps for the layer norm's own backward; on a GPU only the output
-    assert est.nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768 * 5
+    # the two residuals XLA:CPU keeps for the layer norm's own backward (2 × 197 rows: four from 4,096 rows);
+    # on a GPU only the output
+    assert est.nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768 * 3
+    assert vit.training_estimate(21).nodes[n.inputs[0]].kept_bytes == 21 * 4 * t * 768 * 5
     assert vit.training_estimate(2, device="h100").nodes[n.inputs[0]].kept_bytes == 2 * 4 * t * 768
 
 

@@ -149,14 +149,14 @@ WEIGHTED_FLOPS = "2 per MAC, + 1 per output element for the bias add, + the fuse
 # nothing of their own; their input is recomputed inside the backward fusion when it is the output of a
 # cheap element-wise op whose inputs are kept anyway (conv → batch norm → relu keeps 2 tensors, not 3).
 # Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax,
-# gelu_approximate (as gelu); Keras 3's newer names: hard_tanh, hard_shrink, soft_shrink, sparse_sigmoid
+# Keras 3's newer names: hard_tanh, hard_shrink, soft_shrink, sparse_sigmoid
 # (piecewise linear, as relu), celu (as elu), log_sigmoid, tanh_shrink, squareplus, sparse_plus (as
 # softplus), sparsemax (as softmax).
 ACTIVATION_RESIDUALS = {
     "relu": ("input", 0), "relu6": ("input", 0), "leaky_relu": ("input", 0), "hard_sigmoid": ("input", 0),
     "hard_silu": ("input", 0), "hard_swish": ("input", 0),
     "silu": ("input", 1), "swish": ("input", 1), "elu": ("input", 1), "selu": ("input", 1), "mish": ("input", 1),
-    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2), "gelu_approximate": ("input", 2),
+    "softplus": ("input", 1), "softsign": ("input", 1), "gelu": ("input", 2), "gelu_approximate": ("input", 1),
     "sigmoid": ("output", 1), "tanh": ("output", 1), "exponential": ("output", 1),
     "softmax": ("output", 2), "log_softmax": ("output", 2),
     "hard_tanh": ("input", 0), "hard_shrink": ("input", 0), "soft_shrink": ("input", 0), "sparse_sigmoid": ("input", 0),
@@ -170,6 +170,10 @@ ACTIVATION_RESIDUALS = {
 # 9.10; the `multiply` fusions' outputs in the buffer assignment). Swish, sigmoid, the piecewise-linear ones
 # and softmax stored none there (the MBConv block with squeeze-excite: 32.30 tensors, 32.26 estimated without).
 GPU_ACTIVATION_RESIDUALS = {"gelu": 1, "gelu_approximate": 1}
+# gelu_approximate (GELU's tanh form) keeps one residual on XLA:CPU in a float32 step (its tanh, beside the
+# pre-activation: GPT-2's and BERT's MLPs, buffer assignment) but three bfloat16 ones under mixed_bfloat16 (the
+# tanh and two products): counted as one float32 tensor there (Op.mixed_float32), 4 of the 6 bytes
+CPU_MIXED_WIDE_RESIDUALS = {"gelu_approximate": 1}
 # the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
 CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)
 # activations whose gradient reads their output
@@ -495,6 +499,11 @@ class Op:
         the counted ones (flops + backward_flops) unless a backend does more work than the op needs."""
         return {self.kernel_family(a, ins, out): self.flops(a, ins, out) + self.backward_flops(a, ins, out, input_grad)}
 
+    def batch_workspace(self, a: Attrs, ins: list[tuple], out: tuple, platform: str, batch: int) -> int:
+        """Elements per example of residuals XLA stores beyond `workspace` only from some batch size on (XLA:CPU
+        keeps two more of a normalization's from 4,096 normalized rows in the batch: `norm.py`). 0 for most ops."""
+        return 0
+
     def shared_workspace(self, a: Attrs, ins: list[tuple], out: tuple, platform: str) -> tuple[object, int]:
         """(key, elements per example) of a buffer XLA materializes once for all the layers whose key is equal,
         when there are two or more of them (a single reader fuses it), and keeps from the first of them in the
@@ -544,11 +553,14 @@ class Op:
           one float32, counted as that one float32 tensor.
 
         Everything else (activations' inputs and residuals, pooling, merges) stays in the compute dtype."""
+        act = self.activation_of(a)
+        wide_act = CPU_MIXED_WIDE_RESIDUALS.get(act, 0) * size(out) if platform == "cpu" and act else 0
         if platform == "cpu" and self.macs(a, ins, out) > 0:
-            return MixedKeeps(True, False, 0, True)
+            return MixedKeeps(True, False, wide_act, True)
         if self.float32_math:
             return MixedKeeps(platform == "cpu", False, inside, False)
-        act = self.activation_of(a)
+        if wide_act:
+            return MixedKeeps(False, False, wide_act, False)
         if platform != "cpu" and act in GPU_ACTIVATION_RESIDUALS:
             # XLA:GPU keeps two bfloat16 residuals of gelu where float32 keeps one: counted as one float32
             return MixedKeeps(False, False, GPU_ACTIVATION_RESIDUALS[act] * size(out), False)

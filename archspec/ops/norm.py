@@ -15,6 +15,21 @@ def _channels(a, ins) -> int:
     return ins[0][k]
 
 
+# From this many normalized rows in the batch (vectors: batch × the positions of one example) on, XLA:CPU stores
+# two more float32 tensors of a layer or RMS norm's input size for its backward, which below it recomputes in
+# the backward fusions: measured on dense → layer norm blocks (2 and 6 of them) of 64 features, 2 more at
+# 64 × 64 = 4,096 rows and at 16 × 256, none at 63 × 64 = 4,032, 48 × 64 or 8 × 256; Llama's RMS norms 3 at
+# 32 × 256 rows, 1 at 8 × 256 (buffer assignments); seen with 16, 64, 256, 384 and 768 features.
+WIDE_ROWS = 4096
+
+
+def _rows_residuals(a, ins, out, platform, batch) -> int:
+    """The two more residuals of a normalization XLA:CPU stores from `WIDE_ROWS` rows on (elements per example)."""
+    if platform != "cpu" or batch * size(out) // _channels(a, ins) < WIDE_ROWS:
+        return 0
+    return 2 * size(out)
+
+
 def _check_axis(a, ins):
     _channels(a, ins)
     return ins[0]
@@ -76,11 +91,14 @@ class LayerNormAttrs(Attrs):
 @register
 class LayerNorm(Op):
     name, keras_class, Attrs, category = "layer_norm", "LayerNormalization", LayerNormAttrs, "norm"
-    # besides its input and output, XLA:CPU keeps four input-sized float32 tensors for the backward: the
-    # centred input (`_var/sub`), the inverse deviation and gamma broadcast to the input's shape, and the
-    # normalized input before gamma (`mul`s) — GPT-2's and BERT's blocks and conv → layer norm (6.26 tensors
-    # per block), buffer assignment
-    residuals = 4
+    # besides its input and output, XLA:CPU keeps the inverse deviation and gamma broadcast to the input's shape
+    # (two `mul`s), float32, and from 4,096 rows on two more (`batch_workspace`): the centred input
+    # (`_var/sub`) and the normalized input before gamma — buffer assignment of GPT-2's, BERT's, Whisper's and
+    # dense/conv → layer norm blocks
+    residuals = 2
+
+    def batch_workspace(self, a, ins, out, platform, batch):
+        return _rows_residuals(a, ins, out, platform, batch)
     float32_math = True       # keras.ops.layer_normalization computes in float32
     unit_helper, abbrev = True, "ln"
     doc = "Layer normalization over the last axis (keras.layers.LayerNormalization)."
@@ -122,10 +140,13 @@ class RMSNorm(Op):
     name, keras_class, Attrs, category = "rms_norm", "RMSNormalization", RMSNormAttrs, "norm"
     unit_helper, abbrev = True, "rms"
     float32_math = True       # keras.ops.rms_normalization computes in float32
-    # besides its input and output, XLA:CPU keeps three input-sized float32 tensors for the backward: the
-    # inverse root mean square and the scale broadcast to the input's shape, and the normalized input before
-    # the scale (`mul`s; Llama's blocks, buffer assignment)
-    residuals = 3
+    # besides its input and output, XLA:CPU keeps the normalized input before the scale (`mul`), float32, and
+    # from 4,096 rows on two more (`batch_workspace`): the inverse root mean square and the scale broadcast to
+    # the input's shape (Llama's blocks at batch 8 and 32, buffer assignment)
+    residuals = 1
+
+    def batch_workspace(self, a, ins, out, platform, batch):
+        return _rows_residuals(a, ins, out, platform, batch)
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
     examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0)),

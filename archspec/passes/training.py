@@ -54,6 +54,14 @@ ACT_BYTES = {"float32": 4, "mixed_bfloat16": 2, "mixed_float16": 2}
 OPTIMIZER_SLOTS = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2, "nadam": 2, "adamax": 2, "rmsprop": 1,
                    "adagrad": 1, "adadelta": 2, "lion": 1, "ftrl": 2}
 LABEL_BYTES = 4                     # an int32 class index per example
+# The loss's temporaries: Keras's sparse categorical cross-entropy of an output (as probabilities) holds 7 float32
+# tensors of the output's size beside its gradient from the end of the forward pass through the output layer's
+# backward step — the output divided by its sum, clipped (a min and 4 selects: the clip and its gradient's
+# masks), and a second gradient buffer (the loss's `mul` and `reduce_sum`) — in XLA:CPU's buffer assignment of
+# GPT-2's, BERT's and Llama's steps (8 per output tensor at the peak where the model counted 1). Negligible for
+# a classifier's (1000,) output; for a sequence model's (T, hidden) outputs ~5% of the step. XLA:CPU's only: a
+# GPU's were not traced.
+LOSS_TEMPORARIES = 7
 
 
 @dataclass
@@ -191,7 +199,7 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
         grad_of[n.id] = (t - lent) * 4
         unused += lent * 4
         k_in, k_out, extra = op.backward_keeps(n.attrs, ins, out)
-        extra += op.workspace(n.attrs, ins, out, platform)
+        extra += op.workspace(n.attrs, ins, out, platform) + op.batch_workspace(n.attrs, ins, out, platform, B)
         # under a mixed policy, the part of it stored in float32 (Op.mixed_float32); a copy kept because of
         # the producer (Op.kept_after) is the producer's 16-bit output
         f32 = op.mixed_float32(n.attrs, ins, out, platform, extra) if mixed else None
@@ -260,7 +268,9 @@ def estimate_training(graph: Graph, batch_size: int = 32, optimizer: str = "adam
     batch = sum(size(graph[i].shape) for i in graph.inputs) * B * 4 + LABEL_BYTES * B * max(1, len(graph.outputs))
     persistent = weights + opt + batch
     kept_total, (peak_live, phase, at) = _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad,
-                                                  B * e, scratch, early, stored_bytes)
+                                                  B * e, scratch, early, stored_bytes,
+                                                  {o: size(graph[o].shape) * B * 4 * LOSS_TEMPORARIES
+                                                   for o in graph.outputs.values()} if platform == "cpu" else None)
     peak = persistent + peak_live
     update = persistent + grads
     if update > peak:
@@ -435,7 +445,8 @@ def _needs_input_grad(graph: Graph) -> dict[str, bool]:
     return out
 
 
-def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe, scratch, early=0, stored=None):
+def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bpe, scratch, early=0, stored=None,
+              loss=None):
     """Walk the forward then the backward pass; returns (bytes kept at the end of forward,
     (peak live bytes of activations, activation gradients, weight gradients and a step's scratch, phase,
     node)). `internal`: node → bytes it keeps inside; `scratch`: node → bytes its backward step
@@ -468,6 +479,8 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
     # backward: gradient of the loss w.r.t. each output first
     grads_live = {o: nbytes[o] for o in graph.outputs.values()}
     live += sum(grads_live.values())
+    loss = dict(loss or {})         # output -> the loss's temporaries, freed after its layer's backward step
+    live += sum(loss.values())
     release: dict[int, list[str]] = {}
     for tensor, k in keep_until.items():
         release.setdefault(k, []).append(tensor)
@@ -485,7 +498,7 @@ def _liveness(graph, order, index, keep_until, internal, grad_of, needs_grad, bp
         wgrads += grad_of.get(nid, 0)
         if live + wgrads + scratch.get(nid, 0) > peak:
             peak, phase, at = live + wgrads + scratch.get(nid, 0), "backward", nid
-        live -= g + internal.get(nid, 0)
+        live -= g + internal.get(nid, 0) + loss.pop(nid, 0)
         for tensor in release.get(k, ()):
             live -= kept_bytes[tensor]
     return kept_end, (peak, phase, at)
