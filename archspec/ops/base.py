@@ -148,8 +148,8 @@ WEIGHTED_FLOPS = "2 per MAC, + 1 per output element for the bias add, + the fuse
 # residuals (sigmoid's σ, gelu's erf terms). The piecewise-linear ones (slope = a comparison) store
 # nothing of their own; their input is recomputed inside the backward fusion when it is the output of a
 # cheap element-wise op whose inputs are kept anyway (conv → batch norm → relu keeps 2 tensors, not 3).
-# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax,
-# Keras 3's newer names: hard_tanh, hard_shrink, soft_shrink, sparse_sigmoid
+# Not measured, assumed like their nearest kin: selu, mish, softplus, softsign (as swish), log_softmax (as
+# softmax); Keras 3's newer names: hard_tanh, hard_shrink, soft_shrink, sparse_sigmoid
 # (piecewise linear, as relu), celu (as elu), log_sigmoid, tanh_shrink, squareplus, sparse_plus (as
 # softplus), sparsemax (as softmax).
 ACTIVATION_RESIDUALS = {
@@ -422,8 +422,8 @@ class Op:
     #: XLA recomputes the output inside their fusion instead of storing it (see `recomputes`)
     recomputable: ClassVar[bool] = False
     #: how many more tensors of its output's size XLA:CPU's backward keeps beyond what backward_keeps
-    #: names (layer norm's centred input, its inverse deviation and gamma broadcast, the normalized input:
-    #: 4, measured; see `workspace`)
+    #: names (layer norm's inverse deviation and gamma broadcast: 2, measured; see `workspace`, and
+    #: `batch_workspace` for the two more it keeps at large batches)
     residuals: ClassVar[int] = 0
 
     #: Keras computes this op in float32 whatever the dtype policy: it casts a 16-bit input up and the result

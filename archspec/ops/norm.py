@@ -96,13 +96,13 @@ class LayerNorm(Op):
     # (`_var/sub`) and the normalized input before gamma — buffer assignment of GPT-2's, BERT's, Whisper's and
     # dense/conv → layer norm blocks
     residuals = 2
-
-    def batch_workspace(self, a, ins, out, platform, batch):
-        return _rows_residuals(a, ins, out, platform, batch)
     float32_math = True       # keras.ops.layer_normalization computes in float32
     unit_helper, abbrev = True, "ln"
     doc = "Layer normalization over the last axis (keras.layers.LayerNormalization)."
     examples = [({}, [(5, 5, 8)], (5, 5, 8), (16, 0)), ({"center": False}, [(6, 4)], (6, 4), (4, 0))]
+
+    def batch_workspace(self, a, ins, out, platform, batch):
+        return _rows_residuals(a, ins, out, platform, batch)
 
     def infer(self, a, ins):
         return _check_axis(a, ins)
@@ -144,9 +144,6 @@ class RMSNorm(Op):
     # from 4,096 rows on two more (`batch_workspace`): the inverse root mean square and the scale broadcast to
     # the input's shape (Llama's blocks at batch 8 and 32, buffer assignment)
     residuals = 1
-
-    def batch_workspace(self, a, ins, out, platform, batch):
-        return _rows_residuals(a, ins, out, platform, batch)
     doc = ("Root-mean-square normalization over the last axis, x / √(mean(x²) + ε) · scale, no centering "
            "(keras.layers.RMSNormalization): Llama's, Mistral's, T5's norm.")
     examples = [({}, [(6, 8)], (6, 8), (8, 0)), ({"epsilon": 1e-5}, [(4, 4, 3)], (4, 4, 3), (3, 0)),
@@ -167,6 +164,9 @@ class RMSNorm(Op):
 
     def infer(self, a, ins):
         return _check_axis(a, ins)
+
+    def batch_workspace(self, a, ins, out, platform, batch):
+        return _rows_residuals(a, ins, out, platform, batch)
 
     def params(self, a, ins, out):
         return (_channels(a, ins), 0)

@@ -4,7 +4,8 @@ roofline estimate of each layer's time and of the whole step. Conventions: docs/
 
 Memory model of one training step (what a compiled step holds, e.g. XLA's buffer assignment):
 * persistent: the float32 weights, one float32 gradient per trainable weight, the optimizer's slots
-  (Adam: 2 per trainable weight), the input batch (float32) and labels;
+  (Adam: 2 per trainable weight), the input batch (float32) and labels (no gradient for weights an op
+  holds only for a layer that borrows them when none does: `Op.lent_params`);
 * forward: every layer's output is live from the layer until its last consumer has run — or until the
   backward step of a layer whose gradient reads it (`Op.backward_keeps`), whichever is later;
 * backward, in reverse order: the gradient of a layer's output is live from the backward step of its
@@ -12,6 +13,8 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
   temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution, XLA:GPU's
   select-and-scatter buffer of a max pool) count while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
   of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
+* the loss: on XLA:CPU its temporaries, `LOSS_TEMPORARIES` float32 tensors of each output's size, from the end
+  of the forward pass through the output layer's backward step.
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
 gradients and slots 4; under a mixed policy what each op's backward keeps takes the dtype the op states
 (`Op.mixed_float32`: XLA:CPU's float32 convolutions and matmuls, Keras's float32 normalizations), a tensor
