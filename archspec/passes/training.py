@@ -11,8 +11,9 @@ Memory model of one training step (what a compiled step holds, e.g. XLA's buffer
 * backward, in reverse order: the gradient of a layer's output is live from the backward step of its
   last consumer until the layer's own backward step, which creates the gradients of its inputs; a step's
   temporaries (`Op.backward_scratch`: XLA:CPU's dense filter gradient of a grouped convolution, XLA:GPU's
-  select-and-scatter buffer of a max pool) count while it runs; weight gradients accumulate from their layer's step (`Op.early_gradient`: from the start
-  of the backward pass; a shared layer's, `Op.weights_from`, from the first of its users' steps).
+  select-and-scatter buffer of a max pool) count while it runs; weight gradients accumulate from their
+  layer's step (`Op.early_gradient`: from the start of the backward pass; a shared layer's,
+  `Op.weights_from`, from the first of its users' steps).
 * the loss: on XLA:CPU its temporaries, `LOSS_TEMPORARIES` float32 tensors of each output's size, from the end
   of the forward pass through the output layer's backward step.
 Activations and their gradients take the compute precision's bytes (2 under mixed precision), weights,
