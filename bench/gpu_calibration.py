@@ -105,6 +105,8 @@ def calibrate():
 
 
 def main() -> None:
+    from archspec.devices import get_device
+
     eff, overhead, factors, parts = calibrate()
     print(f"h200 fit: {eff}, per-layer overhead {overhead * 1e6:.0f} µs")
     for dev, factor in factors.items():
@@ -113,7 +115,8 @@ def main() -> None:
     print(f"\n{'device':<10} {'spec':<16} {'batch':>5} {'precision':<15} {'measured':>9} {'estimate':>9} "
           f"{'meas/est':>8} {'bare':>9} {'meas/bare':>9}  source")
     for m, (p, t) in parts.items():
-        est = step_time(p, {k: min(1.0, v * factors[m[0]]) for k, v in eff.items()}, overhead)
+        dev = get_device(m[0])             # the estimate as `report --device` gives it (devices.py's values)
+        est = step_time(p, dev.efficiency, dev.layer_overhead_s)
         bare = step_time(p, {"memory": 1.0}, 0.0)
         print(f"{m[0]:<10} {m[1]:<16} {m[2]:>5} {m[3]:<15} {t * 1e3:>7.1f}ms {est * 1e3:>7.1f}ms {t / est:>8.2f} "
               f"{bare * 1e3:>7.1f}ms {t / bare:>9.2f}  {m[5]}")
