@@ -64,8 +64,14 @@ def main() -> None:
     if args.target:
         import jax
 
+        from archspec.train.measure import NoGpuCompiler, _gpu_sharding
+
         jax.config.update("jax_platforms", "cpu")     # the host runs nothing; the plugin only compiles
-        gpu = get_device(args.target)
+        try:
+            gpu = get_device(args.target)
+            _gpu_sharding(gpu)                          # the CUDA plugin is there and takes the device
+        except (ValueError, NoGpuCompiler) as exc:
+            p.error(str(exc))
         print(f"device: {gpu.title}, compiled for without one (XLA:GPU, jax {jax.__version__})")
         print(f"{'spec':<28} {'batch':>5} {'precision':<14} {'XLA:GPU plan':>12} {'estimate':>10} {'ratio':>6}")
         for case, precision in ((c, p) for c in cases for p in precisions):

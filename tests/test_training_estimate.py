@@ -726,6 +726,8 @@ def test_a_gpu_without_its_compiler_is_a_clear_error(monkeypatch):
         measure._gpu_sharding(DEVICES["h200"])
     with pytest.raises(ValueError, match="cannot run"):
         measure.measure_step(None, 8, target="h200", steps=3)
+    with pytest.raises(ValueError, match="cpu is not a GPU to compile for; GPUs: h100, "):
+        measure._gpu_sharding(get_device("cpu"))
 
 
 TIME = """

@@ -90,6 +90,12 @@ class NoGpuCompiler(RuntimeError):
     """Compiling for a GPU without one needs jax's CUDA plugin."""
 
 
+def _gpus():
+    from ..devices import DEVICES
+
+    return [d for d in DEVICES.values() if d.xla_gpu is not None]
+
+
 def gpu_target_config(device) -> str:
     """XLA's GpuTargetConfig (text proto) for `device` (an archspec Device with `xla_gpu`)."""
     g = device.xla_gpu
@@ -126,6 +132,9 @@ def _gpu_sharding(device):
     import importlib.metadata
     import importlib.util
 
+    if device.xla_gpu is None:
+        raise ValueError(f"{device.name} is not a GPU to compile for; GPUs: "
+                         + ", ".join(d.name for d in _gpus()))
     try:
         plugin = importlib.util.find_spec("jax_plugins.xla_cuda12")
     except ModuleNotFoundError:         # no jax_plugins package at all
