@@ -63,9 +63,6 @@ class Device:
     calibration: str = ""       # where the efficiencies come from
     xla_gpu: XlaGpu | None = field(default=None, hash=False)    # a GPU as XLA compiles for it (None: the CPU)
 
-    def compute_efficiency(self, family: str) -> float:
-        return self.efficiency.get(family, 1.0)
-
     @property
     def memory_efficiency(self) -> float:
         return self.efficiency.get("memory", 1.0)
@@ -94,7 +91,9 @@ class Device:
 # A100 40GB, V100 16GB); the H100s take the H200's. tests/test_training_estimate.py refits them and checks.
 GPU_EFFICIENCY = {"matmul": 0.35, "depthwise": 0.02, "elementwise": 1.0, "memory": 0.9}
 GPU_LAYER_OVERHEAD_S = 80e-6
-GPU_SCALE = {"h100": 1.0, "h100-pcie": 1.0, "h200": 1.0, "a100": 0.95, "a100-40gb": 0.95, "v100": 1.55}
+HOPPER_SAME, PUBLISHED = ", the same Hopper kernels", ", scaled ×{:g} to NVIDIA's published ResNet-50 steps"
+GPU_SCALE = {"h100": (1.0, HOPPER_SAME), "h100-pcie": (1.0, HOPPER_SAME), "h200": (1.0, ""),
+             "a100": (0.95, PUBLISHED), "a100-40gb": (0.95, PUBLISHED), "v100": (1.55, PUBLISHED)}
 GPU_CALIBRATION = ("Keras/XLA kernel efficiencies from one H200's measured steps{}; bench/gpu_calibration.py, "
                    "docs/training-estimates.md")
 
@@ -105,13 +104,11 @@ def gpu_efficiency(scale: float) -> dict:
 
 
 def _gpu_calibrated(dev: Device) -> Device:
-    scale = GPU_SCALE.get(dev.name)
-    if scale is None:
+    if dev.name not in GPU_SCALE:
         return dev                      # nothing measured: the bare roofline
-    how = "" if dev.name == "h200" else (f", scaled ×{scale:g} to NVIDIA's published ResNet-50 steps"
-                                         if dev.name.startswith(("a100", "v100")) else ", the same Hopper kernels")
+    scale, how = GPU_SCALE[dev.name]
     return replace(dev, efficiency=gpu_efficiency(scale), layer_overhead_s=GPU_LAYER_OVERHEAD_S,
-                   calibration=GPU_CALIBRATION.format(how))
+                   calibration=GPU_CALIBRATION.format(how.format(scale)))
 
 
 DEVICES: dict[str, Device] = {d.name: _gpu_calibrated(d) for d in (

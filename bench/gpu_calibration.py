@@ -53,34 +53,20 @@ GRID = {"matmul": [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6],
 
 
 def layer_times(device_name: str, spec_name: str, batch: int, precision: str):
-    """Per layer: (bare compute seconds per kernel family, bare memory seconds, pays the overhead), and the
-    optimizer update's bare seconds — the parts the calibrated roofline divides by the efficiencies."""
+    """The step's layers' roofline parts on the bare device (passes/training.LayerWork: what the efficiencies
+    divide) and the optimizer update's bare seconds."""
     import archspec
     from archspec.devices import get_device
-    from archspec.ops import REGISTRY
-    from archspec.passes.training import _needs_input_grad
 
-    spec = archspec.load(ROOT / "specs" / f"{spec_name}.yaml")
-    dev = get_device(device_name).bare()
-    est = spec.training_estimate(batch, precision=precision, device=dev)
-    g, peak = spec.graph, dev.peak_flops(precision)
-    need = _needs_input_grad(g)
-    rows = []
-    for n in g:
-        op = REGISTRY[n.op]
-        if op.source:
-            continue
-        work = op.executed_flops(n.attrs, [g[i].shape for i in n.inputs], n.shape, dev.platform, need[n.id])
-        rows.append(({fam: f * batch / peak for fam, f in work.items()}, est.nodes[n.id].bytes_moved / dev.bandwidth,
-                     not op.view))
-    return rows, est.optimizer_time_s
+    est = archspec.load(ROOT / "specs" / f"{spec_name}.yaml").training_estimate(
+        batch, precision=precision, device=get_device(device_name).bare())
+    return [c.work for c in est.nodes.values() if c.work is not None], est.optimizer_time_s
 
 
 def step_time(parts, eff: dict, overhead: float) -> float:
-    rows, update = parts
-    t = sum(max(sum(v / eff.get(f, 1.0) for f, v in ct.items()), mt / eff["memory"]) + (overhead if pays else 0.0)
-            for ct, mt, pays in rows)
-    return t + update / eff["memory"]
+    """The step's seconds with these efficiencies and per-layer overhead, as `report --device` computes them."""
+    work, update = parts
+    return sum(w.time(eff, overhead)[0] for w in work) + update / eff.get("memory", 1.0)
 
 
 def fit_h200(parts: dict) -> tuple[dict, float]:

@@ -470,7 +470,7 @@ def test_the_gpu_efficiencies_are_the_fit_of_the_measured_steps():
     eff, overhead, factors, _ = cal.calibrate()
     assert eff == GPU_EFFICIENCY and overhead == GPU_LAYER_OVERHEAD_S
     for dev, factor in factors.items():
-        assert round(factor, 2) == GPU_SCALE[dev], dev
+        assert round(factor, 2) == GPU_SCALE[dev][0], dev
     for dev, spec, batch, precision, measured, _ in cal.MEASURED:
         est = archspec.load(SPECS / f"{spec}.yaml").training_estimate(batch, precision=precision, device=dev)
         assert 1 / 1.5 <= measured / est.step_time_s <= 1.5, (dev, spec, measured, est.step_time_s)
@@ -723,11 +723,11 @@ def test_a_gpu_without_its_compiler_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr("importlib.util.find_spec", lambda name, package=None: None)    # no CUDA plugin
     with pytest.raises(measure.NoGpuCompiler, match=r'pip install "jax\[cuda12\]'):
-        measure._gpu_sharding(DEVICES["h200"])
+        measure.gpu_sharding(DEVICES["h200"])
     with pytest.raises(ValueError, match="cannot run"):
         measure.measure_step(None, 8, target="h200", steps=3)
     with pytest.raises(ValueError, match="cpu is not a GPU to compile for; GPUs: h100, "):
-        measure._gpu_sharding(get_device("cpu"))
+        measure.gpu_sharding(get_device("cpu"))
 
 
 TIME = """

@@ -68,6 +68,23 @@ LABEL_BYTES = 4                     # an int32 class index per example
 LOSS_TEMPORARIES = 7
 
 
+@dataclass(frozen=True)
+class LayerWork:
+    """A layer's roofline on a device before its efficiencies: seconds of each kernel family's executed FLOPs at
+    the device's peak, seconds of its bytes at the device's bandwidth, and whether it pays the per-layer
+    overhead (a view does not). `time` applies a device's efficiencies (Device.efficiency) and overhead;
+    bench/gpu_calibration.py fits those against the same parts."""
+    compute_s: dict
+    memory_s: float
+    overhead: bool
+
+    def time(self, efficiency: dict, overhead_s: float) -> tuple[float, str]:
+        """(seconds, "compute" or "memory": the bound) with these efficiencies and this per-layer overhead."""
+        ct = sum(s / efficiency.get(fam, 1.0) for fam, s in self.compute_s.items())
+        mt = self.memory_s / efficiency.get("memory", 1.0)
+        return max(ct, mt) + (overhead_s if self.overhead else 0.0), "compute" if ct >= mt else "memory"
+
+
 @dataclass
 class LayerTrain:
     fwd_flops: int = 0
@@ -76,6 +93,7 @@ class LayerTrain:
     bytes_moved: int = 0            # forward + backward memory traffic of the step (per batch)
     time_s: float = 0.0             # roofline time on the device (0 without one)
     bound: str = ""                 # "compute" or "memory"
+    work: LayerWork | None = None   # the parts of time_s (a layer's, on a device; None for blocks and totals)
 
     def add(self, o: "LayerTrain") -> None:
         self.fwd_flops += o.fwd_flops
@@ -295,11 +313,9 @@ def _time_layer(c: LayerTrain, op, attrs, ins, out, device, platform: str, peak_
     """A layer's step time on `device`: its executed work per kernel family at that family's efficiency, or its
     bytes at the memory efficiency, whichever is longer (the bound), plus the per-layer overhead of a kernel."""
     work = op.executed_flops(attrs, ins, out, platform, needs_grad)
-    ct = sum(f * batch / (peak_flops * device.compute_efficiency(fam)) for fam, f in work.items())
-    mt = c.bytes_moved / (device.bandwidth * device.memory_efficiency)
-    c.time_s, c.bound = max(ct, mt), "compute" if ct >= mt else "memory"
-    if not op.view:
-        c.time_s += device.layer_overhead_s
+    c.work = LayerWork({fam: f * batch / peak_flops for fam, f in work.items()}, c.bytes_moved / device.bandwidth,
+                       not op.view)
+    c.time_s, c.bound = c.work.time(device.efficiency, device.layer_overhead_s)
 
 
 def _gradients_in_backward_order(graph: Graph, index: dict, grad_of: dict, platform: str) -> int:
