@@ -170,10 +170,12 @@ ACTIVATION_RESIDUALS = {
 # 9.10; the `multiply` fusions' outputs in the buffer assignment). Swish, sigmoid, the piecewise-linear ones
 # and softmax stored none there (the MBConv block with squeeze-excite: 32.30 tensors, 32.26 estimated without).
 GPU_ACTIVATION_RESIDUALS = {"gelu": 1, "gelu_approximate": 1}
-# gelu_approximate (GELU's tanh form) keeps one residual on XLA:CPU in a float32 step (its tanh, beside the
-# pre-activation: GPT-2's and BERT's MLPs, buffer assignment) but three bfloat16 ones under mixed_bfloat16 (the
-# tanh and two products): counted as one float32 tensor there (Op.mixed_float32), 4 of the 6 bytes
-CPU_MIXED_WIDE_RESIDUALS = {"gelu_approximate": 1}
+# Under a mixed policy, the activation residuals counted as float32 tensors (Op.mixed_float32), per platform:
+# XLA:CPU keeps gelu_approximate's (GELU's tanh form) one residual of a float32 step (its tanh, beside the
+# pre-activation: GPT-2's and BERT's MLPs, buffer assignment) as three bfloat16 ones (the tanh and two products),
+# counted as one float32 tensor, 4 of the 6 bytes; XLA:GPU keeps gelu's one float32 residual as two bfloat16 ones,
+# the same bytes (GPU_ACTIVATION_RESIDUALS)
+MIXED_WIDE_RESIDUALS = {"cpu": {"gelu_approximate": 1}, "gpu": GPU_ACTIVATION_RESIDUALS}
 # the activations XLA recomputes rather than stores (piecewise linear: no residual of their own)
 CHEAP_ACTIVATIONS = frozenset(k for k, (reads, extra) in ACTIVATION_RESIDUALS.items() if reads == "input" and not extra)
 # activations whose gradient reads their output
@@ -554,17 +556,12 @@ class Op:
 
         Everything else (activations' inputs and residuals, pooling, merges) stays in the compute dtype."""
         act = self.activation_of(a)
-        wide_act = CPU_MIXED_WIDE_RESIDUALS.get(act, 0) * size(out) if platform == "cpu" and act else 0
+        wide_act = MIXED_WIDE_RESIDUALS["cpu" if platform == "cpu" else "gpu"].get(act, 0) * size(out) if act else 0
         if platform == "cpu" and self.macs(a, ins, out) > 0:
             return MixedKeeps(True, False, wide_act, True)
         if self.float32_math:
             return MixedKeeps(platform == "cpu", False, inside, False)
-        if wide_act:
-            return MixedKeeps(False, False, wide_act, False)
-        if platform != "cpu" and act in GPU_ACTIVATION_RESIDUALS:
-            # XLA:GPU keeps two bfloat16 residuals of gelu where float32 keeps one: counted as one float32
-            return MixedKeeps(False, False, GPU_ACTIVATION_RESIDUALS[act] * size(out), False)
-        return MixedKeeps(False, False, 0, False)
+        return MixedKeeps(False, False, wide_act, False)
 
     def backward_flops(self, a: Attrs, ins: list[tuple], out: tuple, input_grad: bool = True) -> int:
         """FLOPs of this op's backward step. Convention: the multiply-accumulates run twice — once for
