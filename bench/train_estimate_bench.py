@@ -64,12 +64,12 @@ def main() -> None:
     if args.target:
         import jax
 
-        from archspec.train.measure import NoGpuCompiler, _gpu_sharding
+        from archspec.train.measure import NoGpuCompiler, gpu_sharding
 
         jax.config.update("jax_platforms", "cpu")     # the host runs nothing; the plugin only compiles
         try:
             gpu = get_device(args.target)
-            _gpu_sharding(gpu)                          # the CUDA plugin is there and takes the device
+            gpu_sharding(gpu)                          # the CUDA plugin is there and takes the device
         except (ValueError, NoGpuCompiler) as exc:
             p.error(str(exc))
         print(f"device: {gpu.title}, compiled for without one (XLA:GPU, jax {jax.__version__})")

@@ -90,17 +90,14 @@ class NoGpuCompiler(RuntimeError):
     """Compiling for a GPU without one needs jax's CUDA plugin."""
 
 
-def _gpus():
-    from ..devices import DEVICES
-
-    return [d for d in DEVICES.values() if d.xla_gpu is not None]
-
-
 def gpu_target_config(device) -> str:
     """XLA's GpuTargetConfig (text proto) for `device` (an archspec Device with `xla_gpu`)."""
     g = device.xla_gpu
     if g is None:
-        raise ValueError(f"{device.name} is not a GPU XLA can compile for")
+        from ..devices import DEVICES
+
+        raise ValueError(f"{device.name} is not a GPU to compile for; GPUs: "
+                         + ", ".join(d.name for d in DEVICES.values() if d.xla_gpu is not None))
     major, minor = g.capability
     return f"""gpu_device_info {{
   threads_per_block_limit: 1024
@@ -127,14 +124,12 @@ device_description_str: "{device.title}"
 """
 
 
-def _gpu_sharding(device):
+def gpu_sharding(device):
     """A sharding on one compile-only device of `device`'s kind: arrays placed on it are compiled for it."""
     import importlib.metadata
     import importlib.util
 
-    if device.xla_gpu is None:
-        raise ValueError(f"{device.name} is not a GPU to compile for; GPUs: "
-                         + ", ".join(d.name for d in _gpus()))
+    config = gpu_target_config(device)
     try:
         plugin = importlib.util.find_spec("jax_plugins.xla_cuda12")
     except ModuleNotFoundError:         # no jax_plugins package at all
@@ -149,8 +144,7 @@ def _gpu_sharding(device):
     import jax
     from jax.experimental import topologies
 
-    topology = topologies.get_topology_desc(platform="cuda", target_config=gpu_target_config(device),
-                                            topology="1x1x1")
+    topology = topologies.get_topology_desc(platform="cuda", target_config=config, topology="1x1x1")
     mesh = topologies.make_mesh(topo=topology, mesh_shape=(1,), axis_names=("x",))
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
@@ -182,12 +176,12 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
         from ..devices import get_device
 
         device = get_device(target) if isinstance(target, str) else target
-        sharding = _gpu_sharding(device)
+        sharding = gpu_sharding(device)
     step, state, x, y = _build(spec, batch_size, optimizer, precision)
-    args = (*state, x, y)
-    if device is not None:
-        import jax
+    import jax
 
+    args = (*state, x, y)
+    if device is not None:      # placed on the compile-only GPU: only shapes and dtypes
         args = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), args)
     t0 = time.perf_counter()
     compiled = step.lower(*args).compile()
@@ -198,8 +192,6 @@ def measure_step(spec, batch_size: int = 32, optimizer: str = "adam", precision:
            "total_bytes": m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
            - m.alias_size_in_bytes, "compile_s": compile_s, "step_s": None, "step_min_s": None,
            "step_cpu_s": None}
-    import jax
-
     out["backend"] = f"gpu ({device.name}, compiled without one)" if device is not None else jax.default_backend()
     if steps > 0:
         tv, ntv, ov = state
